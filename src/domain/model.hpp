@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mail model shared by every service and backend (ARCHITECTURE.md §4). Plain
+// values: no behaviour that needs I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "domain/ids.hpp"
+
+namespace tern::domain {
+
+struct Domain {
+  DomainId id{};
+  std::string name;  // lower case, A-label form for IDNs
+};
+
+struct Account {
+  AccountId id{};
+  DomainId domain{};
+  std::string address;        // "local@domain", normalised by normalize_address()
+  std::string password_hash;  // argon2id PHC string, or a crypt(3) hash kept for migration
+  std::uint64_t quota_bytes = 0;  // 0: no quota
+  std::uint64_t used_bytes = 0;   // sum of the sizes of the account's mailbox entries
+};
+
+struct NewAccount {
+  std::string address;
+  std::string password_hash;
+  std::uint64_t quota_bytes = 0;
+};
+
+// An alias maps `source` to `destination`. `source` is a full address, or "@domain"
+// for the domain's catch-all. `destination` is any address, local or remote. One
+// source may have several destinations (one Alias each).
+struct Alias {
+  std::string source;
+  std::string destination;
+  friend bool operator==(const Alias&, const Alias&) = default;
+};
+
+// RFC 6154 special-use attributes a mailbox may carry.
+enum class SpecialUse { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash };
+
+// Returns the RFC 6154 attribute ("\\Sent") or "" for kNone.
+std::string_view special_use_attribute(SpecialUse use);
+
+struct Mailbox {
+  MailboxId id{};
+  AccountId account{};
+  std::string name;  // UTF-8, "/" separates levels; "INBOX" is the inbox
+  SpecialUse special_use = SpecialUse::kNone;
+  UidValidity uid_validity{};
+  Uid uid_next{1};
+  ModSeq highest_modseq{};  // the highest modseq of any change in this mailbox
+  bool subscribed = false;
+};
+
+// System flags (RFC 9051 §2.3.2) as a bit set. \Recent is per session and not stored.
+enum Flag : std::uint8_t {
+  kFlagSeen = 1 << 0,
+  kFlagAnswered = 1 << 1,
+  kFlagFlagged = 1 << 2,
+  kFlagDeleted = 1 << 3,
+  kFlagDraft = 1 << 4,
+};
+using Flags = std::uint8_t;
+constexpr Flags kAllFlags = 0x1f;
+
+// A message in a mailbox: (mailbox, uid) -> message, with its per-mailbox state.
+struct Entry {
+  MailboxId mailbox{};
+  Uid uid{};
+  MessageId message{};
+  BlobId blob;
+  std::uint64_t size = 0;
+  SystemTime internal_date{};
+  SystemTime save_date{};
+  Flags flags = 0;
+  std::vector<std::string> keywords;  // sorted, unique
+  ModSeq modseq{};
+};
+
+// What append() stores. `raw` is the whole message as received (CRLF line ends);
+// `facts` is the message library's serialised parse (envelope, body structure,
+// preview), stored beside the message so IMAP and JMAP need not re-read the blob.
+struct NewMessage {
+  std::string raw;
+  SystemTime internal_date{};
+  std::string facts;
+};
+
+// Where one copy of a NewMessage goes.
+struct AppendTarget {
+  AccountId account{};
+  MailboxId mailbox{};
+  Flags flags = 0;
+  std::vector<std::string> keywords;
+};
+
+struct Appended {
+  MailboxId mailbox{};
+  Uid uid{};
+  ModSeq modseq{};
+  MessageId message{};
+};
+
+enum class FlagOp { kAdd, kRemove, kReplace };
+
+struct FlagChange {
+  FlagOp op = FlagOp::kAdd;
+  Flags flags = 0;
+  std::vector<std::string> keywords;
+  // RFC 7162 §3.1.3: entries whose modseq is above this are not changed and are
+  // reported in FlagResult::conflicts instead.
+  std::optional<ModSeq> unchanged_since;
+};
+
+struct FlagResult {
+  std::vector<Entry> changed;  // entries whose flags or keywords changed, with new modseqs
+  std::vector<Uid> conflicts;  // UNCHANGEDSINCE failures
+};
+
+// What changed in one mailbox after a modseq (CONDSTORE/QRESYNC, JMAP /changes).
+struct MailboxChanges {
+  std::vector<Entry> changed;  // added or flag-changed entries with modseq > since
+  std::vector<Uid> vanished;   // expunged since (from tombstones), ascending
+  ModSeq highest{};
+};
+
+enum class ChangeKind {
+  kMailboxCreated,
+  kMailboxRenamed,
+  kMailboxDeleted,
+  kMailboxSubscription,
+  kMessageAdded,
+  kFlagsChanged,
+  kMessageExpunged,
+};
+
+// One row of an account's change log. `uid` is 0 for mailbox-level changes.
+struct AccountChange {
+  ModSeq modseq{};
+  MailboxId mailbox{};
+  Uid uid{};
+  ChangeKind kind = ChangeKind::kMessageAdded;
+};
+
+struct Usage {
+  std::uint64_t bytes = 0;
+  std::uint64_t messages = 0;
+};
+
+// ----- outbound queue (Postfix semantics, ARCHITECTURE.md §4 and model-codebases B6)
+
+enum class QueueState { kQueued, kActive, kHeld };
+enum class RecipientState { kPending, kDelivered, kFailed };
+
+struct QueueRecipient {
+  std::string address;
+  RecipientState state = RecipientState::kPending;
+  std::string notify;       // RFC 3461 NOTIFY parameter as received ("" if absent)
+  std::string orcpt;        // RFC 3461 ORCPT parameter as received
+  std::string last_reply;   // the last SMTP reply or error for this recipient
+};
+
+struct NewQueuedMessage {
+  std::string raw;
+  std::string sender;  // reverse-path; "" is the null sender
+  std::vector<QueueRecipient> recipients;
+  std::string envid;  // RFC 3461 ENVID
+  std::string ret;    // RFC 3461 RET: "FULL", "HDRS" or ""
+  SystemTime now{};
+};
+
+struct QueuedMessage {
+  QueueId id{};
+  BlobId blob;
+  std::uint64_t size = 0;
+  std::string sender;
+  std::vector<QueueRecipient> recipients;
+  std::string envid;
+  std::string ret;
+  SystemTime created{};
+  SystemTime next_attempt{};
+  std::uint32_t attempts = 0;
+  QueueState state = QueueState::kQueued;
+  SystemTime lease_until{};  // meaningful while kActive
+};
+
+// What a delivery attempt reports back; it releases the claim.
+struct QueueUpdate {
+  std::vector<QueueRecipient> recipients;  // full replacement of the recipient states
+  SystemTime next_attempt{};
+  std::uint32_t attempts = 0;
+};
+
+}  // namespace tern::domain

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// The storage ports (ARCHITECTURE.md §4, docs/adr/0003-storage-ports.md). They speak
+// mail, not SQL. Backends (store/memory, store/sqlite, later store/postgres)
+// implement them; only app/ and tests name a backend.
+//
+// Every operation is asynchronous from the caller's point of view: it returns a
+// Future at once and completes on a backend thread (or at once, for store::memory).
+// Coroutines await it with runtime::await(); synchronous callers (the CLI, tests,
+// code on the blocking pool) call get().
+//
+// Common error contract, unless an operation says otherwise:
+//   kNotFound       the named account, mailbox, message or queue entry does not exist
+//   kAlreadyExists  a create collided with an existing name
+//   kInvalidInput   an argument is malformed (empty name, bad address)
+//   kIo, kCorrupt   the backend failed; nothing was changed
+//   kTemporary      the backend is busy; retrying may succeed
+// A failed operation changes nothing: every operation is one transaction.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/future.hpp"
+#include "base/result.hpp"
+#include "domain/model.hpp"
+
+namespace tern::domain {
+
+template <class T>
+using Async = Future<Result<T>>;
+
+// Domains, accounts, credentials and aliases. Addresses passed in must already be
+// normalised (normalize_address()); the store compares them byte for byte.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+
+  virtual Async<Domain> add_domain(std::string name) = 0;
+  virtual Async<std::vector<Domain>> domains() = 0;  // sorted by name
+  virtual Async<std::optional<Domain>> find_domain(std::string name) = 0;
+  // kConflict while the domain still has accounts or aliases.
+  virtual Async<void> remove_domain(std::string name) = 0;
+
+  // kNotFound if the address's domain is not a local domain.
+  virtual Async<Account> add_account(NewAccount account) = 0;
+  virtual Async<std::optional<Account>> find_account(std::string address) = 0;
+  virtual Async<std::optional<Account>> find_account_by_id(AccountId id) = 0;
+  // All accounts, or those of one domain; sorted by address.
+  virtual Async<std::vector<Account>> accounts(std::optional<std::string> domain) = 0;
+  virtual Async<void> set_password_hash(std::string address, std::string hash) = 0;
+  virtual Async<void> set_quota(std::string address, std::uint64_t quota_bytes) = 0;
+  // Removes the account with its mailboxes and messages (blobs are released).
+  virtual Async<void> remove_account(std::string address) = 0;
+
+  // kNotFound if the source's domain is not local; kAlreadyExists for a duplicate.
+  virtual Async<void> add_alias(Alias alias) = 0;
+  // All aliases, or those whose source is in `domain`; sorted by source, destination.
+  virtual Async<std::vector<Alias>> aliases(std::optional<std::string> domain) = 0;
+  // The destinations of exactly `source` (no catch-all or sub-address logic here;
+  // that is resolve_recipient()'s job).
+  virtual Async<std::vector<std::string>> alias_destinations(std::string source) = 0;
+  // Removes one destination of `source`, or all when `destination` is empty.
+  virtual Async<void> remove_alias(std::string source, std::optional<std::string> destination) = 0;
+};
+
+// Mailboxes, messages and their per-mailbox entries, and the per-account change
+// log that IMAP CONDSTORE/QRESYNC and JMAP /changes build on.
+//
+// Invariants every backend keeps (the conformance suite checks them):
+//   - UIDs in a mailbox strictly increase and are never reused; uid_next only grows.
+//   - Every change (append, flag change, expunge, mailbox create/rename/delete)
+//     takes the account's next modseq; a mailbox's highest_modseq is the largest
+//     modseq of its changes.
+//   - Expunged entries leave tombstones (uid, modseq) so changes_since() can report
+//     them as vanished.
+class MailStore {
+ public:
+  virtual ~MailStore() = default;
+
+  virtual Async<std::vector<Mailbox>> mailboxes(AccountId account) = 0;  // sorted by name
+  virtual Async<Mailbox> create_mailbox(AccountId account, std::string name,
+                                        SpecialUse special_use) = 0;
+  virtual Async<Mailbox> rename_mailbox(AccountId account, MailboxId mailbox,
+                                        std::string new_name) = 0;
+  // Deletes the mailbox and expunges its entries.
+  virtual Async<void> delete_mailbox(AccountId account, MailboxId mailbox) = 0;
+  virtual Async<void> set_subscribed(AccountId account, MailboxId mailbox, bool subscribed) = 0;
+
+  // Stores `message` once (one blob) and links it into every target. The outer
+  // Result fails only when nothing could be stored (kIo: disk full, store error);
+  // otherwise there is one Result per target, in order: kNotFound for a missing
+  // mailbox, kLimitExceeded when the target account's quota would be exceeded.
+  //
+  // Durability: the future completes only after the blob is fsynced and the
+  // metadata committed. Concurrent appends may share one sync (group commit).
+  virtual Async<std::vector<Result<Appended>>> append(NewMessage message,
+                                                      std::vector<AppendTarget> targets) = 0;
+
+  // Entries with first <= uid <= last, ascending by uid.
+  virtual Async<std::vector<Entry>> entries(AccountId account, MailboxId mailbox, Uid first,
+                                            Uid last) = 0;
+  // The message's raw bytes as appended.
+  virtual Async<std::string> read_message(AccountId account, MessageId message) = 0;
+  // The facts stored with the message by append().
+  virtual Async<std::string> message_facts(AccountId account, MessageId message) = 0;
+
+  // Applies `change` to the entries with the given UIDs (missing UIDs are skipped).
+  // Entries whose flags do not change keep their modseq.
+  virtual Async<FlagResult> change_flags(AccountId account, MailboxId mailbox,
+                                         std::vector<Uid> uids, FlagChange change) = 0;
+  // Copies entries to `to`, preserving flags and keywords; the result is in the
+  // order of `uids`, missing UIDs skipped. kLimitExceeded over quota.
+  virtual Async<std::vector<Appended>> copy(AccountId account, MailboxId from,
+                                            std::vector<Uid> uids, MailboxId to) = 0;
+  // Copy, then expunge the sources, in one transaction (RFC 6851).
+  virtual Async<std::vector<Appended>> move(AccountId account, MailboxId from,
+                                            std::vector<Uid> uids, MailboxId to) = 0;
+  // Removes the entries (missing UIDs skipped); returns the modseq of the expunge
+  // (the mailbox's highest_modseq afterwards). Unreferenced blobs are released.
+  virtual Async<ModSeq> expunge(AccountId account, MailboxId mailbox, std::vector<Uid> uids) = 0;
+
+  virtual Async<MailboxChanges> changes_since(AccountId account, MailboxId mailbox,
+                                              ModSeq since) = 0;
+  // The account's change log after `since`, ascending.
+  virtual Async<std::vector<AccountChange>> account_changes_since(AccountId account,
+                                                                  ModSeq since) = 0;
+  virtual Async<Usage> usage(AccountId account) = 0;
+};
+
+// Content-addressed blobs (SHA-256), deduplicated and reference-counted. The
+// MailStore and QueueStore take references for what they store; put() alone takes
+// none, and collect_garbage() removes blobs that no one references.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Stores `bytes` durably (fsynced before completion) and returns its id.
+  virtual Async<BlobId> put(std::string bytes) = 0;
+  // kNotFound for an unknown id; kCorrupt if the stored bytes no longer hash to it.
+  virtual Async<std::string> get(BlobId id) = 0;
+  // Removes unreferenced blobs older than the in-flight window; returns how many.
+  virtual Async<std::uint64_t> collect_garbage() = 0;
+};
+
+// The outbound queue. enqueue() has append()'s durability promise. Delivery
+// workers claim due entries with a lease; a claim whose lease expires (the worker
+// died) becomes claimable again, so nothing is lost after a crash.
+class QueueStore {
+ public:
+  virtual ~QueueStore() = default;
+
+  virtual Async<QueueId> enqueue(NewQueuedMessage message) = 0;
+  virtual Async<std::vector<QueuedMessage>> queued() = 0;  // all entries, by id
+  virtual Async<std::optional<QueuedMessage>> find_queued(QueueId id) = 0;
+  virtual Async<std::string> read_queued(QueueId id) = 0;  // the message bytes
+  // Marks up to `limit` due entries (kQueued with next_attempt <= now, or kActive
+  // with lease_until <= now) kActive with lease_until = now + lease and returns them.
+  virtual Async<std::vector<QueuedMessage>> claim_due(SystemTime now, std::size_t limit,
+                                                      std::chrono::seconds lease) = 0;
+  // Records an attempt's outcome and returns the entry to kQueued.
+  virtual Async<void> update_queued(QueueId id, QueueUpdate update) = 0;
+  // Removes the entry (delivered or bounced); its blob is released.
+  virtual Async<void> remove_queued(QueueId id) = 0;
+  // kHeld entries are never claimed; releasing makes them kQueued and due now.
+  virtual Async<void> set_held(QueueId id, bool held, SystemTime now) = 0;
+};
+
+// One backend: all ports over one consistent store.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual Directory& directory() = 0;
+  virtual MailStore& mail() = 0;
+  virtual BlobStore& blobs() = 0;
+  virtual QueueStore& queue() = 0;
+};
+
+}  // namespace tern::domain
