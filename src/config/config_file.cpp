@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/config_file.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <initializer_list>
+#include <limits>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <toml++/toml.h>
+
+namespace tern::config {
+namespace {
+
+// Upper bounds that keep a typo ("io_threads = 40000") from becoming a resource
+// exhaustion at start; generous enough for any real machine.
+constexpr std::int64_t kMaxThreads = 1024;
+constexpr std::int64_t kMaxDrainSeconds = 3600;
+constexpr std::int64_t kMaxConnections = 10'000'000;
+constexpr std::int64_t kMaxArgon2MemoryKib = 4 * 1024 * 1024;  // 4 GiB
+constexpr std::int64_t kMaxArgon2Iterations = 1000;
+constexpr std::int64_t kMaxArgon2Parallelism = 255;
+constexpr std::size_t kMaxHostnameBytes = 253;  // RFC 1035 §2.3.4, without the final dot
+
+struct Problem {
+  std::uint32_t line = 1;
+  std::string text;
+};
+
+// Collects problems so one run reports all of them, not just the first.
+class Problems {
+ public:
+  void add(std::uint32_t line, std::string text) {
+    items_.push_back(Problem{line == 0 ? 1 : line, std::move(text)});
+  }
+
+  bool empty() const { return items_.empty(); }
+
+  std::string render(std::string_view file_name) {
+    std::stable_sort(items_.begin(), items_.end(),
+                     [](const Problem& a, const Problem& b) { return a.line < b.line; });
+    std::string out;
+    for (const auto& item : items_) {
+      if (!out.empty()) {
+        out += '\n';
+      }
+      out += file_name;
+      out += ':';
+      out += std::to_string(item.line);
+      out += ": ";
+      out += item.text;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<Problem> items_;
+};
+
+std::uint32_t line_of(const toml::node& node) {
+  return node.source().begin.line;
+}
+
+// "a string", "an integer", ... for "expected X, got Y" messages.
+std::string_view type_phrase(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// Quotes a value for a message, escaping what would break the one-line format.
+std::string quote(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+bool has_control_char(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+}
+
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// RFC 1123 §2.1 host name: dot-separated labels of letters, digits and hyphens.
+bool is_hostname(std::string_view name) {
+  if (name.empty() || name.size() > kMaxHostnameBytes) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string_view::npos) {
+      end = name.size();
+    }
+    std::string_view label = name.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!is_alnum(c) && c != '-') {
+        return false;
+      }
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+// Lexical path join: `relative` under `base` unless it is absolute. No disk access.
+std::string resolve_path(std::string_view base, std::string_view relative) {
+  std::filesystem::path path{std::string(relative)};
+  if (path.is_relative() && !base.empty()) {
+    path = std::filesystem::path{std::string(base)} / path;
+  }
+  std::string out = path.lexically_normal().string();
+  // lexically_normal() keeps a trailing separator ("/etc/tern/." -> "/etc/tern/").
+  while (out.size() > 1 && out.back() == '/') {
+    out.pop_back();
+  }
+  return out.empty() ? std::string(".") : out;
+}
+
+template <class E>
+using Choices = std::initializer_list<std::pair<std::string_view, E>>;
+
+// Reads one table: each read_* consumes a key and validates it; finish() reports
+// every key nobody consumed. Missing keys keep the caller's default.
+class TableReader {
+ public:
+  TableReader(Problems& problems, const toml::table* table, std::string prefix,
+              std::uint32_t fallback_line)
+      : problems_(problems),
+        table_(table),
+        prefix_(std::move(prefix)),
+        fallback_line_(fallback_line) {}
+
+  // The dotted key for messages: "server.hostname", "listener[2].tls".
+  std::string path(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+  }
+
+  // The line of `key`'s value, else of the table, else 1.
+  std::uint32_t line(std::string_view key) const {
+    if (const toml::node* node = find(key)) {
+      return line_of(*node);
+    }
+    return table_line();
+  }
+
+  std::uint32_t table_line() const {
+    if (table_ != nullptr && line_of(*table_) != 0) {
+      return line_of(*table_);
+    }
+    return fallback_line_;
+  }
+
+  bool has(std::string_view key) const { return find(key) != nullptr; }
+
+  void missing(std::string_view key) {
+    problems_.add(table_line(), "missing key " + quote(path(key)));
+  }
+
+  void invalid(std::string_view key, std::string text) {
+    problems_.add(line(key), path(key) + ": " + text);
+  }
+
+  // Returns the string, or nullopt (with a problem recorded if the key was present).
+  std::optional<std::string> read_string(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    if (!node->is_string()) {
+      wrong_type(key, *node, "a string");
+      return std::nullopt;
+    }
+    std::string value = node->as_string()->get();
+    if (has_control_char(value)) {
+      invalid(key, "must not contain control characters, got " + quote(value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  void read_uint(std::string_view key, std::uint32_t& out, std::int64_t min, std::int64_t max) {
+    const toml::node* node = take(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_integer()) {
+      wrong_type(key, *node, "an integer");
+      return;
+    }
+    std::int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      invalid(key, "expected an integer from " + std::to_string(min) + " to " +
+                       std::to_string(max) + ", got " + std::to_string(value));
+      return;
+    }
+    out = static_cast<std::uint32_t>(value);
+  }
+
+  void read_bool(std::string_view key, bool& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_boolean()) {
+      wrong_type(key, *node, "a boolean");
+      return;
+    }
+    out = node->as_boolean()->get();
+  }
+
+  template <class E>
+  bool read_enum(std::string_view key, E& out, Choices<E> choices) {
+    std::optional<std::string> value = read_string(key);
+    if (!value) {
+      return false;
+    }
+    for (const auto& [name, choice] : choices) {
+      if (*value == name) {
+        out = choice;
+        return true;
+      }
+    }
+    std::string list;
+    for (const auto& choice : choices) {
+      if (!list.empty()) {
+        list += ", ";
+      }
+      list += choice.first;
+    }
+    invalid(key, "expected one of " + list + ", got " + quote(*value));
+    return false;
+  }
+
+  // Reports every key not consumed by a read_*.
+  void finish() {
+    if (table_ == nullptr) {
+      return;
+    }
+    for (auto&& [key, node] : *table_) {
+      if (std::find(taken_.begin(), taken_.end(), key.str()) != taken_.end()) {
+        continue;
+      }
+      std::uint32_t at = key.source().begin.line != 0 ? key.source().begin.line : line_of(node);
+      std::string what = node.is_table() ? "unknown table " : "unknown key ";
+      problems_.add(at, what + quote(path(key.str())));
+    }
+  }
+
+ private:
+  const toml::node* find(std::string_view key) const {
+    return table_ == nullptr ? nullptr : table_->get(key);
+  }
+
+  const toml::node* take(std::string_view key) {
+    taken_.emplace_back(key);
+    return find(key);
+  }
+
+  void wrong_type(std::string_view key, const toml::node& node, std::string_view expected) {
+    invalid(key, "expected " + std::string(expected) + ", got " + std::string(type_phrase(node)));
+  }
+
+  Problems& problems_;
+  const toml::table* table_;
+  std::string prefix_;
+  std::uint32_t fallback_line_;
+  std::vector<std::string> taken_;
+};
+
+// Finds a top-level section; a non-table value under its name is a problem.
+const toml::table* section(Problems& problems, const toml::table& root, std::string_view name) {
+  const toml::node* node = root.get(name);
+  if (node == nullptr) {
+    return nullptr;
+  }
+  if (!node->is_table()) {
+    problems.add(line_of(*node),
+                 std::string(name) + ": expected a table, got " + std::string(type_phrase(*node)));
+    return nullptr;
+  }
+  return node->as_table();
+}
+
+void read_server(Problems& problems, const toml::table* table, std::string_view base_dir,
+                 ServerSettings& out) {
+  TableReader r(problems, table, "server", 1);
+  if (auto hostname = r.read_string("hostname")) {
+    std::string lower;
+    for (char c : *hostname) {
+      lower += ascii_lower(c);
+    }
+    if (is_hostname(lower)) {
+      out.hostname = lower;
+    } else {
+      r.invalid("hostname", "expected a domain name, got " + quote(*hostname));
+    }
+  } else if (!r.has("hostname")) {
+    r.missing("hostname");
+  }
+  std::string data_dir = ".";
+  if (auto value = r.read_string("data_dir")) {
+    if (value->empty()) {
+      r.invalid("data_dir", "expected a path, got \"\"");
+    } else {
+      data_dir = *value;
+    }
+  }
+  out.data_dir = resolve_path(base_dir, data_dir);
+  for (std::string_view key : {"user", "group"}) {
+    if (auto value = r.read_string(key)) {
+      // Looked up with getpwnam/getgrnam later; these characters never occur in
+      // a valid name and would only make the lookup's error message confusing.
+      if (value->find_first_of(" :/") != std::string::npos) {
+        r.invalid(key, "expected a user or group name, got " + quote(*value));
+      } else {
+        (key == "user" ? out.user : out.group) = *value;
+      }
+    }
+  }
+  r.read_uint("io_threads", out.io_threads, 0, kMaxThreads);
+  r.read_uint("blocking_threads", out.blocking_threads, 1, kMaxThreads);
+  std::uint32_t drain = static_cast<std::uint32_t>(out.drain_timeout.count());
+  r.read_uint("drain_seconds", drain, 0, kMaxDrainSeconds);
+  out.drain_timeout = std::chrono::seconds(drain);
+  r.finish();
+}
+
+void read_log(Problems& problems, const toml::table* table, LogSettings& out) {
+  TableReader r(problems, table, "log", 1);
+  r.read_enum<log::Level>("level", out.level,
+                          {{"debug", log::Level::kDebug},
+                           {"info", log::Level::kInfo},
+                           {"warn", log::Level::kWarn},
+                           {"error", log::Level::kError}});
+  r.read_enum<LogFormat>("format", out.format,
+                         {{"text", LogFormat::kText}, {"json", LogFormat::kJson}});
+  r.finish();
+}
+
+void read_tls(Problems& problems, const toml::table* table, std::string_view base_dir,
+              TlsSettings& out) {
+  TableReader r(problems, table, "tls", 1);
+  for (std::string_view key : {"cert", "key"}) {
+    if (auto value = r.read_string(key)) {
+      if (value->empty()) {
+        r.invalid(key, "expected a path, got \"\"");
+      } else {
+        (key == "cert" ? out.cert : out.key) = resolve_path(base_dir, *value);
+      }
+    }
+  }
+  if (r.has("cert") != r.has("key")) {
+    r.missing(r.has("cert") ? "key" : "cert");
+  }
+  r.read_enum<TlsVersion>("min_version", out.min_version,
+                          {{"1.2", TlsVersion::kTls12}, {"1.3", TlsVersion::kTls13}});
+  r.finish();
+}
+
+void read_limits(Problems& problems, const toml::table* table, LimitSettings& out) {
+  TableReader r(problems, table, "limits", 1);
+  r.read_uint("max_connections", out.max_connections, 1, kMaxConnections);
+  r.read_uint("max_connections_per_ip", out.max_connections_per_ip, 1, kMaxConnections);
+  if (out.max_connections_per_ip > out.max_connections) {
+    r.invalid("max_connections_per_ip", "must not exceed limits.max_connections (" +
+                                            std::to_string(out.max_connections) + "), got " +
+                                            std::to_string(out.max_connections_per_ip));
+  }
+  r.finish();
+}
+
+void read_store(Problems& problems, const toml::table* table, std::string_view data_dir,
+                StoreSettings& out) {
+  TableReader r(problems, table, "store", 1);
+  r.read_enum<StoreBackend>("backend", out.backend,
+                            {{"sqlite", StoreBackend::kSqlite}, {"memory", StoreBackend::kMemory}});
+  std::string path = "store";
+  if (auto value = r.read_string("path")) {
+    if (value->empty()) {
+      r.invalid("path", "expected a path, got \"\"");
+    } else {
+      path = *value;
+    }
+  }
+  out.path = resolve_path(data_dir, path);
+  r.read_bool("group_commit", out.group_commit);
+  r.finish();
+}
+
+void read_auth(Problems& problems, const toml::table* table, AuthSettings& out) {
+  TableReader r(problems, table, "auth", 1);
+  // Bounds follow libargon2's own (ARGON2_MIN_MEMORY is 8 KiB per lane).
+  r.read_uint("argon2_memory_kib", out.argon2_memory_kib, 8, kMaxArgon2MemoryKib);
+  r.read_uint("argon2_iterations", out.argon2_iterations, 1, kMaxArgon2Iterations);
+  r.read_uint("argon2_parallelism", out.argon2_parallelism, 1, kMaxArgon2Parallelism);
+  if (static_cast<std::uint64_t>(out.argon2_memory_kib) <
+      8 * static_cast<std::uint64_t>(out.argon2_parallelism)) {
+    r.invalid("argon2_memory_kib",
+              "must be at least 8 * auth.argon2_parallelism (" +
+                  std::to_string(8 * static_cast<std::uint64_t>(out.argon2_parallelism)) +
+                  "), got " + std::to_string(out.argon2_memory_kib));
+  }
+  r.read_bool("allow_plaintext_on_loopback", out.allow_plaintext_on_loopback);
+  r.finish();
+}
+
+void read_addressing(Problems& problems, const toml::table* table, AddressingSettings& out) {
+  TableReader r(problems, table, "addressing", 1);
+  if (auto value = r.read_string("subaddress_separator")) {
+    // A separator must be a character that can appear in an unquoted local part
+    // (RFC 5322 §3.2.3 atext) and not be a letter or digit, or ordinary
+    // addresses would be split.
+    constexpr std::string_view kAllowed = "+-_=#%&!$*/?^`{|}~";
+    bool ok = value->size() <= 8;
+    for (char c : *value) {
+      ok = ok && kAllowed.find(c) != std::string_view::npos;
+    }
+    if (ok) {
+      out.subaddress_separator = *value;
+    } else {
+      r.invalid("subaddress_separator", "expected \"\" or up to 8 of the characters " +
+                                            std::string(kAllowed) + ", got " + quote(*value));
+    }
+  }
+  r.finish();
+}
+
+// Splits "host:port" or "[v6]:port". Returns false when the shape is wrong.
+bool parse_address(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+    if (host.empty() || host.find(':') == std::string::npos) {
+      return false;  // brackets are only for IPv6 literals
+    }
+    for (char c : host) {
+      bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.') {
+        return false;
+      }
+    }
+  } else {
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return false;
+    }
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+    if (host.empty()) {
+      return false;
+    }
+    for (char c : host) {
+      // A ':' here means an IPv6 address without brackets: ambiguous with the port.
+      if (!is_alnum(c) && c != '.' && c != '-' && c != '_') {
+        return false;
+      }
+    }
+  }
+  if (port_text.empty() || port_text.size() > 5) {
+    return false;
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || value > 65535) {
+    return false;
+  }
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+bool is_listener_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return is_alnum(c) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// Where a listener's tls key is, for the "needs tls.cert" check done after [tls].
+struct ListenerLines {
+  std::uint32_t tls_line = 1;
+  std::string tls_key;  // "listener[2].tls"
+};
+
+void read_listeners(Problems& problems, const toml::node* node, std::vector<ListenerSettings>& out,
+                    std::vector<ListenerLines>& lines) {
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    problems.add(line_of(*node), "listener: expected an array of tables ([[listener]]), got " +
+                                     std::string(type_phrase(*node)));
+    return;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string prefix = "listener[" + std::to_string(i) + "]";
+    if (!element.is_table()) {
+      problems.add(line_of(element),
+                   prefix + ": expected a table, got " + std::string(type_phrase(element)));
+      continue;
+    }
+    TableReader r(problems, element.as_table(), prefix, line_of(*node));
+    ListenerSettings listener;
+    bool ok = true;
+    if (auto name = r.read_string("name")) {
+      if (!is_listener_name(*name)) {
+        r.invalid("name", "expected 1 to 64 letters, digits, '-', '_' or '.', got " + quote(*name));
+        ok = false;
+      } else {
+        for (std::size_t j = 0; j < out.size(); ++j) {
+          if (out[j].name == *name) {
+            r.invalid("name", quote(*name) + " is already the name of an earlier listener");
+            ok = false;
+          }
+        }
+        listener.name = *name;
+      }
+    } else {
+      if (!r.has("name")) {
+        r.missing("name");
+      }
+      ok = false;
+    }
+    bool has_role = r.read_enum<ListenerRole>("role", listener.role,
+                                              {{"smtp", ListenerRole::kSmtp},
+                                               {"submission", ListenerRole::kSubmission},
+                                               {"lmtp", ListenerRole::kLmtp},
+                                               {"imap", ListenerRole::kImap},
+                                               {"pop3", ListenerRole::kPop3},
+                                               {"http", ListenerRole::kHttp}});
+    if (!has_role && !r.has("role")) {
+      r.missing("role");
+    }
+    ok = ok && has_role;
+    if (auto address = r.read_string("address")) {
+      if (!parse_address(*address, listener.host, listener.port)) {
+        r.invalid("address",
+                  "expected \"host:port\" (IPv6 as \"[::1]:port\", port 0 to 65535), got " +
+                      quote(*address));
+        ok = false;
+      } else {
+        for (const auto& earlier : out) {
+          // Port 0 asks the kernel for a fresh port each time, so it never collides.
+          if (listener.port != 0 && earlier.host == listener.host &&
+              earlier.port == listener.port) {
+            r.invalid("address",
+                      quote(*address) + " is already used by listener " + quote(earlier.name));
+            ok = false;
+          }
+        }
+      }
+    } else {
+      if (!r.has("address")) {
+        r.missing("address");
+      }
+      ok = false;
+    }
+    bool has_tls = true;
+    if (r.has("tls")) {
+      has_tls = r.read_enum<TlsMode>("tls", listener.tls,
+                                     {{"none", TlsMode::kNone},
+                                      {"implicit", TlsMode::kImplicit},
+                                      {"starttls", TlsMode::kStartTls}});
+    }
+    if (has_tls && has_role && !is_allowed_tls_mode(listener.role, listener.tls)) {
+      std::string accepted;
+      for (TlsMode mode : {TlsMode::kNone, TlsMode::kImplicit, TlsMode::kStartTls}) {
+        if (is_allowed_tls_mode(listener.role, mode)) {
+          accepted += accepted.empty() ? "" : ", ";
+          accepted += tls_mode_name(mode);
+        }
+      }
+      r.invalid("tls", "role " + std::string(role_name(listener.role)) + " accepts " + accepted +
+                           ", got " + quote(tls_mode_name(listener.tls)));
+      ok = false;
+    }
+    r.finish();
+    if (ok && has_tls) {
+      out.push_back(std::move(listener));
+      lines.push_back(ListenerLines{r.line("tls"), r.path("tls")});
+    }
+  }
+}
+
+Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
+                             std::string_view base_dir) {
+  Problems problems;
+  Settings settings;
+  read_server(problems, section(problems, root, "server"), base_dir, settings.server);
+  read_log(problems, section(problems, root, "log"), settings.log);
+  read_tls(problems, section(problems, root, "tls"), base_dir, settings.tls);
+  read_limits(problems, section(problems, root, "limits"), settings.limits);
+  read_store(problems, section(problems, root, "store"), settings.server.data_dir, settings.store);
+  read_auth(problems, section(problems, root, "auth"), settings.auth);
+  read_addressing(problems, section(problems, root, "addressing"), settings.addressing);
+  std::vector<ListenerLines> lines;
+  read_listeners(problems, root.get("listener"), settings.listeners, lines);
+
+  bool have_tls = !settings.tls.cert.empty() && !settings.tls.key.empty();
+  for (std::size_t i = 0; i < settings.listeners.size(); ++i) {
+    const auto& listener = settings.listeners[i];
+    if (listener.tls != TlsMode::kNone && !have_tls) {
+      problems.add(lines[i].tls_line, lines[i].tls_key + ": " + quote(tls_mode_name(listener.tls)) +
+                                          " needs tls.cert and tls.key in [tls]");
+    }
+  }
+
+  // Unknown top-level tables and keys.
+  constexpr std::string_view kSections[] = {"server", "log",  "tls",        "limits",
+                                            "store",  "auth", "addressing", "listener"};
+  for (auto&& [key, node] : root) {
+    if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
+      continue;
+    }
+    std::uint32_t at = key.source().begin.line != 0 ? key.source().begin.line : line_of(node);
+    std::string what = node.is_table() ? "unknown table " : "unknown key ";
+    problems.add(at, what + quote(key.str()));
+  }
+
+  if (!problems.empty()) {
+    return fail(ErrorCode::kInvalidInput, problems.render(file_name));
+  }
+  return settings;
+}
+
+}  // namespace
+
+Result<Settings> parse_config(std::string_view text, std::string_view file_name,
+                              std::string_view base_dir) {
+  // The parser boundary: toml++ reports syntax errors by throwing, and nothing may
+  // escape an L1 API (model-codebases.md B7).
+  try {
+    toml::table root = toml::parse(text, file_name);
+    return parse_table(root, file_name, base_dir);
+  } catch (const toml::parse_error& e) {
+    std::string description(e.description());
+    std::replace(description.begin(), description.end(), '\n', ' ');
+    std::string message = std::string(file_name) + ":" + std::to_string(e.source().begin.line) +
+                          ":" + std::to_string(e.source().begin.column) +
+                          ": syntax error: " + description;
+    return fail(ErrorCode::kInvalidInput, std::move(message));
+  } catch (const std::bad_alloc&) {
+    return fail(ErrorCode::kInternal, std::string(file_name) + ": out of memory while parsing");
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kInternal,
+                std::string(file_name) + ": unexpected error while parsing: " + e.what());
+  } catch (...) {
+    return fail(ErrorCode::kInternal, std::string(file_name) + ": unexpected error while parsing");
+  }
+}
+
+}  // namespace tern::config

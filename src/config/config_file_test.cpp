@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/config_file.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace tern::config {
+namespace {
+
+constexpr std::string_view kFile = "var/tern.toml";
+constexpr std::string_view kBase = "/etc/tern";
+
+Result<Settings> parse(std::string_view text) {
+  return parse_config(text, kFile, kBase);
+}
+
+// The error message of a parse that must fail.
+std::string error_of(std::string_view text) {
+  auto result = parse(text);
+  if (result) {
+    ADD_FAILURE() << "parse succeeded for:\n" << text;
+    return "";
+  }
+  EXPECT_EQ(result.error().code, ErrorCode::kInvalidInput);
+  return result.error().message;
+}
+
+TEST(ParseConfig, MinimalFileGetsDefaults) {
+  auto settings = parse("[server]\nhostname = \"Mail.Example.org\"\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->server.hostname, "mail.example.org");
+  EXPECT_EQ(settings->server.data_dir, "/etc/tern");
+  EXPECT_EQ(settings->server.user, "");
+  EXPECT_EQ(settings->server.io_threads, 0u);
+  EXPECT_EQ(settings->server.blocking_threads, 16u);
+  EXPECT_EQ(settings->server.drain_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(settings->log.level, log::Level::kInfo);
+  EXPECT_EQ(settings->log.format, LogFormat::kText);
+  EXPECT_EQ(settings->tls.cert, "");
+  EXPECT_EQ(settings->tls.min_version, TlsVersion::kTls12);
+  EXPECT_EQ(settings->limits.max_connections, 10000u);
+  EXPECT_EQ(settings->limits.max_connections_per_ip, 50u);
+  EXPECT_EQ(settings->store.backend, StoreBackend::kSqlite);
+  EXPECT_EQ(settings->store.path, "/etc/tern/store");
+  EXPECT_TRUE(settings->store.group_commit);
+  EXPECT_EQ(settings->auth.argon2_memory_kib, 65536u);
+  EXPECT_EQ(settings->auth.argon2_iterations, 3u);
+  EXPECT_EQ(settings->auth.argon2_parallelism, 1u);
+  EXPECT_TRUE(settings->auth.allow_plaintext_on_loopback);
+  EXPECT_EQ(settings->addressing.subaddress_separator, "+");
+  EXPECT_TRUE(settings->listeners.empty());
+}
+
+TEST(ParseConfig, ReadsEveryKey) {
+  auto settings = parse(R"(
+[server]
+hostname = "mx.example.org"
+data_dir = "../data"
+user = "tern"
+group = "mail"
+io_threads = 4
+blocking_threads = 8
+drain_seconds = 30
+
+[log]
+level = "debug"
+format = "json"
+
+[tls]
+cert = "certs/fullchain.pem"
+key = "/etc/ssl/private/tern.key"
+min_version = "1.3"
+
+[limits]
+max_connections = 500
+max_connections_per_ip = 20
+
+[store]
+backend = "memory"
+path = "db"
+group_commit = false
+
+[auth]
+argon2_memory_kib = 19456
+argon2_iterations = 2
+argon2_parallelism = 1
+allow_plaintext_on_loopback = false
+
+[addressing]
+subaddress_separator = ""
+
+[[listener]]
+name = "mx"
+role = "smtp"
+address = "0.0.0.0:25"
+tls = "starttls"
+
+[[listener]]
+name = "imaps"
+role = "imap"
+address = "[::1]:993"
+tls = "implicit"
+
+[[listener]]
+name = "lmtp"
+role = "lmtp"
+address = "localhost:0"
+)");
+  ASSERT_TRUE(settings) << settings.error().message;
+  const Settings& s = *settings;
+  EXPECT_EQ(s.server.data_dir, "/etc/data");
+  EXPECT_EQ(s.server.user, "tern");
+  EXPECT_EQ(s.server.group, "mail");
+  EXPECT_EQ(s.server.io_threads, 4u);
+  EXPECT_EQ(s.server.blocking_threads, 8u);
+  EXPECT_EQ(s.server.drain_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(s.log.level, log::Level::kDebug);
+  EXPECT_EQ(s.log.format, LogFormat::kJson);
+  EXPECT_EQ(s.tls.cert, "/etc/tern/certs/fullchain.pem");
+  EXPECT_EQ(s.tls.key, "/etc/ssl/private/tern.key");
+  EXPECT_EQ(s.tls.min_version, TlsVersion::kTls13);
+  EXPECT_EQ(s.limits.max_connections, 500u);
+  EXPECT_EQ(s.limits.max_connections_per_ip, 20u);
+  EXPECT_EQ(s.store.backend, StoreBackend::kMemory);
+  EXPECT_EQ(s.store.path, "/etc/data/db");
+  EXPECT_FALSE(s.store.group_commit);
+  EXPECT_EQ(s.auth.argon2_memory_kib, 19456u);
+  EXPECT_EQ(s.auth.argon2_iterations, 2u);
+  EXPECT_FALSE(s.auth.allow_plaintext_on_loopback);
+  EXPECT_EQ(s.addressing.subaddress_separator, "");
+  ASSERT_EQ(s.listeners.size(), 3u);
+  EXPECT_EQ(s.listeners[0].name, "mx");
+  EXPECT_EQ(s.listeners[0].role, ListenerRole::kSmtp);
+  EXPECT_EQ(s.listeners[0].host, "0.0.0.0");
+  EXPECT_EQ(s.listeners[0].port, 25);
+  EXPECT_EQ(s.listeners[0].tls, TlsMode::kStartTls);
+  EXPECT_EQ(s.listeners[1].host, "::1");
+  EXPECT_EQ(s.listeners[1].port, 993);
+  EXPECT_EQ(s.listeners[1].tls, TlsMode::kImplicit);
+  EXPECT_EQ(s.listeners[2].host, "localhost");
+  EXPECT_EQ(s.listeners[2].port, 0);
+  EXPECT_EQ(s.listeners[2].tls, TlsMode::kNone);
+}
+
+TEST(ParseConfig, AbsoluteStorePathIgnoresDataDir) {
+  auto settings = parse("[server]\nhostname = \"a.b\"\n[store]\npath = \"/var/lib/tern\"\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->store.path, "/var/lib/tern");
+}
+
+TEST(ParseConfig, EmptyBaseDirKeepsPathsRelative) {
+  auto settings = parse_config("[server]\nhostname = \"a.b\"\n", kFile, "");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->server.data_dir, ".");
+  EXPECT_EQ(settings->store.path, "store");
+}
+
+TEST(ParseConfig, ReportsUnknownKeyWithLine) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
+            "var/tern.toml:3: unknown key \"server.hostnme\"");
+}
+
+TEST(ParseConfig, ReportsUnknownTable) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n\n[serverr]\nx = 1\n"),
+            "var/tern.toml:4: unknown table \"serverr\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[server.extra]\nx = 1\n"),
+            "var/tern.toml:3: unknown table \"server.extra\"");
+}
+
+TEST(ParseConfig, ReportsUnknownTopLevelKey) {
+  EXPECT_EQ(error_of("verbose = true\n[server]\nhostname = \"a.b\"\n"),
+            "var/tern.toml:1: unknown key \"verbose\"");
+}
+
+TEST(ParseConfig, ReportsValueOutsideEnumeration) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n\n\n\n[log]\nlevel = \"loud\"\n"),
+            "var/tern.toml:7: log.level: expected one of debug, info, warn, error, got \"loud\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[tls]\nmin_version = \"1.1\"\n"),
+            "var/tern.toml:4: tls.min_version: expected one of 1.2, 1.3, got \"1.1\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"mysql\"\n"),
+            "var/tern.toml:4: store.backend: expected one of sqlite, memory, got \"mysql\"");
+}
+
+TEST(ParseConfig, ReportsWrongType) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[limits]\nmax_connections = \"many\"\n"),
+            "var/tern.toml:4: limits.max_connections: expected an integer, got a string");
+  EXPECT_EQ(error_of("[server]\nhostname = 7\n"),
+            "var/tern.toml:2: server.hostname: expected a string, got an integer");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\ngroup_commit = \"yes\"\n"),
+            "var/tern.toml:4: store.group_commit: expected a boolean, got a string");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[log]\nlevel = 1.5\n"),
+            "var/tern.toml:4: log.level: expected a string, got a floating-point number");
+  EXPECT_EQ(error_of("log = 3\n[server]\nhostname = \"a.b\"\n"),
+            "var/tern.toml:1: log: expected a table, got an integer");
+}
+
+TEST(ParseConfig, ReportsIntegerOutOfRange) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nblocking_threads = 0\n"),
+            "var/tern.toml:3: server.blocking_threads: expected an integer from 1 to 1024, got 0");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nio_threads = -1\n"),
+            "var/tern.toml:3: server.io_threads: expected an integer from 0 to 1024, got -1");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[limits]\nmax_connections = 99999999999999\n"),
+            "var/tern.toml:4: limits.max_connections: expected an integer from 1 to 10000000, got "
+            "99999999999999");
+}
+
+TEST(ParseConfig, ReportsInconsistentLimits) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[limits]\nmax_connections = 10\n"
+                     "max_connections_per_ip = 11\n"),
+            "var/tern.toml:5: limits.max_connections_per_ip: must not exceed "
+            "limits.max_connections (10), got 11");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[auth]\nargon2_memory_kib = 16\n"
+                     "argon2_parallelism = 4\n"),
+            "var/tern.toml:4: auth.argon2_memory_kib: must be at least 8 * "
+            "auth.argon2_parallelism (32), got 16");
+}
+
+TEST(ParseConfig, ReportsMissingHostname) {
+  EXPECT_EQ(error_of(""), "var/tern.toml:1: missing key \"server.hostname\"");
+  EXPECT_EQ(error_of("\n\n[server]\nuser = \"tern\"\n"),
+            "var/tern.toml:3: missing key \"server.hostname\"");
+}
+
+TEST(ParseConfig, ReportsBadHostname) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"mail example\"\n"),
+            "var/tern.toml:2: server.hostname: expected a domain name, got \"mail example\"");
+  EXPECT_FALSE(parse("[server]\nhostname = \"-a.b\"\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a..b\"\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b.\"\n"));
+}
+
+TEST(ParseConfig, RejectsControlCharactersInStrings) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nuser = \"te\\u0000rn\"\n"),
+            "var/tern.toml:3: server.user: must not contain control characters, got "
+            "\"te\\x00rn\"");
+}
+
+TEST(ParseConfig, ReportsSyntaxErrorWithColumn) {
+  std::string message = error_of("[server]\nhostname = \"a.b\"\nuser = tern\n");
+  EXPECT_EQ(message.rfind("var/tern.toml:3:", 0), 0u) << message;
+  EXPECT_NE(message.find("syntax error"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+TEST(ParseConfig, ReportsDuplicateKeyAsSyntaxError) {
+  std::string message = error_of("[server]\nhostname = \"a.b\"\nhostname = \"c.d\"\n");
+  EXPECT_EQ(message.rfind("var/tern.toml:3:", 0), 0u) << message;
+}
+
+TEST(ParseConfig, ReportsEveryProblemOnePerLineSortedByLine) {
+  std::string message = error_of(
+      "[log]\nlevel = \"loud\"\n[server]\nhostname = \"a.b\"\nbogus = 1\n[limits]\n"
+      "max_connections = true\n");
+  EXPECT_EQ(message,
+            "var/tern.toml:2: log.level: expected one of debug, info, warn, error, got \"loud\"\n"
+            "var/tern.toml:5: unknown key \"server.bogus\"\n"
+            "var/tern.toml:7: limits.max_connections: expected an integer, got a boolean");
+}
+
+TEST(ParseConfig, ReportsBadListenerAddress) {
+  constexpr std::string_view kHead =
+      "[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"x\"\n"
+      "role = \"smtp\"\n";
+  for (std::string_view bad : {"25", "host", ":25", "host:", "host:65536", "host:-1", "::1:25",
+                               "[::1]25", "[::1]", "[1.2.3.4]:25", "host:2x5", "[]:25"}) {
+    std::string text = std::string(kHead) + "address = \"" + std::string(bad) + "\"\n";
+    std::string message = error_of(text);
+    EXPECT_EQ(message.rfind("var/tern.toml:6: listener[0].address: expected \"host:port\"", 0), 0u)
+        << bad << " -> " << message;
+  }
+}
+
+TEST(ParseConfig, AcceptsPortBounds) {
+  auto settings = parse(
+      "[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"a\"\nrole = \"smtp\"\n"
+      "address = \"127.0.0.1:65535\"\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->listeners[0].port, 65535);
+}
+
+TEST(ParseConfig, ReportsMissingListenerKeys) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[[listener]]\nrole = \"smtp\"\n"),
+            "var/tern.toml:3: missing key \"listener[0].name\"\n"
+            "var/tern.toml:3: missing key \"listener[0].address\"");
+}
+
+TEST(ParseConfig, ReportsUnknownListenerRoleAndKey) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"a\"\n"
+                     "role = \"ftp\"\naddress = \"h:1\"\nport = 2\n"),
+            "var/tern.toml:5: listener[0].role: expected one of smtp, submission, lmtp, imap, "
+            "pop3, http, got \"ftp\"\n"
+            "var/tern.toml:7: unknown key \"listener[0].port\"");
+}
+
+TEST(ParseConfig, ReportsDuplicateListenerNameAndAddress) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n"
+                     "[[listener]]\nname = \"a\"\nrole = \"smtp\"\naddress = \"h:25\"\n"
+                     "[[listener]]\nname = \"a\"\nrole = \"lmtp\"\naddress = \"h:24\"\n"
+                     "[[listener]]\nname = \"b\"\nrole = \"lmtp\"\naddress = \"h:25\"\n"),
+            "var/tern.toml:8: listener[1].name: \"a\" is already the name of an earlier listener\n"
+            "var/tern.toml:14: listener[2].address: \"h:25\" is already used by listener \"a\"");
+}
+
+TEST(ParseConfig, AllowsSeveralListenersOnPortZero) {
+  EXPECT_TRUE(
+      parse("[server]\nhostname = \"a.b\"\n"
+            "[[listener]]\nname = \"a\"\nrole = \"smtp\"\naddress = \"h:0\"\n"
+            "[[listener]]\nname = \"b\"\nrole = \"imap\"\naddress = \"h:0\"\n"));
+}
+
+TEST(ParseConfig, ReportsRoleTlsCombinations) {
+  constexpr std::string_view kHead =
+      "[server]\nhostname = \"a.b\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n[[listener]]\n"
+      "name = \"x\"\naddress = \"h:1\"\n";
+  auto check = [&](std::string_view role, std::string_view tls, bool allowed) {
+    std::string text = std::string(kHead) + "role = \"" + std::string(role) + "\"\ntls = \"" +
+                       std::string(tls) + "\"\n";
+    auto result = parse(text);
+    EXPECT_EQ(static_cast<bool>(result), allowed) << role << "/" << tls;
+  };
+  check("smtp", "none", true);
+  check("smtp", "starttls", true);
+  check("smtp", "implicit", false);
+  check("submission", "implicit", true);
+  check("submission", "starttls", true);
+  check("lmtp", "starttls", true);
+  check("lmtp", "implicit", false);
+  check("imap", "implicit", true);
+  check("pop3", "starttls", true);
+  check("http", "implicit", true);
+  check("http", "starttls", false);
+  EXPECT_EQ(error_of(std::string(kHead) + "role = \"http\"\ntls = \"starttls\"\n"),
+            "var/tern.toml:10: listener[0].tls: role http accepts none, implicit, got "
+            "\"starttls\"");
+}
+
+TEST(ParseConfig, TlsListenerNeedsCertificate) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"s\"\n"
+                     "role = \"submission\"\naddress = \"h:465\"\ntls = \"implicit\"\n"),
+            "var/tern.toml:7: listener[0].tls: \"implicit\" needs tls.cert and tls.key in [tls]");
+}
+
+TEST(ParseConfig, CertWithoutKeyIsAnError) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[tls]\ncert = \"c.pem\"\n"),
+            "var/tern.toml:3: missing key \"tls.key\"");
+}
+
+TEST(ParseConfig, ListenerMustBeArrayOfTables) {
+  EXPECT_EQ(error_of("listener = 1\n[server]\nhostname = \"a.b\"\n"),
+            "var/tern.toml:1: listener: expected an array of tables ([[listener]]), got an "
+            "integer");
+  EXPECT_EQ(error_of("listener = [1]\n[server]\nhostname = \"a.b\"\n"),
+            "var/tern.toml:1: listener[0]: expected a table, got an integer");
+}
+
+TEST(ParseConfig, ValidatesSubaddressSeparator) {
+  auto ok = parse("[server]\nhostname = \"a.b\"\n[addressing]\nsubaddress_separator = \"+-\"\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->addressing.subaddress_separator, "+-");
+  std::string message =
+      error_of("[server]\nhostname = \"a.b\"\n[addressing]\nsubaddress_separator = \"a\"\n");
+  EXPECT_EQ(message.rfind("var/tern.toml:4: addressing.subaddress_separator: expected", 0), 0u)
+      << message;
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[addressing]\nsubaddress_separator = \"@\"\n"));
+}
+
+TEST(ParseConfig, RejectsEmptyPaths) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\ndata_dir = \"\"\n"),
+            "var/tern.toml:3: server.data_dir: expected a path, got \"\"");
+}
+
+TEST(ParseConfig, NeverThrowsOnInvalidUtf8) {
+  std::string text = "[server]\nhostname = \"\xff\xfe\"\n";
+  auto result = parse(text);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message.rfind("var/tern.toml:2:", 0), 0u) << result.error().message;
+}
+
+}  // namespace
+}  // namespace tern::config

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// The typed settings ternd runs with, produced by config::parse_config() from the
+// TOML file (docs/adr/0006-configuration.md). Plain values, comparable with ==.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/log.hpp"
+
+namespace tern::config {
+
+// [server]: identity and process shape. Changing any of it needs a restart.
+struct ServerSettings {
+  std::string hostname;          // required; lower case; the name in greetings and Received:
+  std::string data_dir;          // absolute when the parser was given an absolute base_dir
+  std::string user;              // drop privileges to this user after binding; "" = stay
+  std::string group;             // "" = the user's primary group
+  std::uint32_t io_threads = 0;  // 0 = one per core (the runtime decides)
+  std::uint32_t blocking_threads = 16;
+  // Key `drain_seconds`: how long shutdown waits for sessions before closing them.
+  std::chrono::seconds drain_timeout{10};
+  friend bool operator==(const ServerSettings&, const ServerSettings&) = default;
+};
+
+enum class LogFormat { kText, kJson };
+
+// [log]
+struct LogSettings {
+  log::Level level = log::Level::kInfo;
+  LogFormat format = LogFormat::kText;
+  friend bool operator==(const LogSettings&, const LogSettings&) = default;
+};
+
+enum class TlsVersion { kTls12, kTls13 };
+
+// [tls]: one certificate for every TLS listener. `cert` and `key` are both set or
+// both empty; they are set whenever a listener uses TLS. Whether the files exist is
+// checked by app/, not here.
+struct TlsSettings {
+  std::string cert;  // path to the PEM certificate chain, resolved
+  std::string key;   // path to the PEM private key, resolved
+  TlsVersion min_version = TlsVersion::kTls12;
+  friend bool operator==(const TlsSettings&, const TlsSettings&) = default;
+};
+
+// [limits]: max_connections_per_ip <= max_connections.
+struct LimitSettings {
+  std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections_per_ip = 50;
+  friend bool operator==(const LimitSettings&, const LimitSettings&) = default;
+};
+
+enum class StoreBackend { kSqlite, kMemory };
+
+// [store]
+struct StoreSettings {
+  StoreBackend backend = StoreBackend::kSqlite;
+  std::string path;  // resolved against data_dir; default "<data_dir>/store"
+  bool group_commit = true;
+  friend bool operator==(const StoreSettings&, const StoreSettings&) = default;
+};
+
+// [auth]: argon2id cost for new hashes (sasl::Argon2Params), and the plaintext
+// policy. memory_kib >= 8 * parallelism (an argon2 rule).
+struct AuthSettings {
+  std::uint32_t argon2_memory_kib = 65536;
+  std::uint32_t argon2_iterations = 3;
+  std::uint32_t argon2_parallelism = 1;
+  // Allow AUTH PLAIN/LOGIN and IMAP LOGIN without TLS on 127.0.0.0/8 and ::1.
+  bool allow_plaintext_on_loopback = true;
+  friend bool operator==(const AuthSettings&, const AuthSettings&) = default;
+};
+
+// [addressing]
+struct AddressingSettings {
+  // Characters that start a sub-address ("user+tag@example.org"); each character
+  // is a separator on its own, as in Postfix's recipient_delimiter. "" disables.
+  std::string subaddress_separator = "+";
+  friend bool operator==(const AddressingSettings&, const AddressingSettings&) = default;
+};
+
+enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
+
+enum class TlsMode { kNone, kImplicit, kStartTls };
+
+// Returns "smtp", "submission", "lmtp", "imap", "pop3" or "http".
+std::string_view role_name(ListenerRole role);
+
+// Returns "none", "implicit" or "starttls".
+std::string_view tls_mode_name(TlsMode mode);
+
+// True when `role` may be served with `mode`:
+//   smtp        none, starttls      (MX; RFC 3207, no implicit TLS on port 25)
+//   submission  none, starttls, implicit (RFC 8314)
+//   lmtp        none, starttls
+//   imap, pop3  none, starttls, implicit
+//   http        none, implicit
+// Plaintext login on a "none" listener is governed by the auth policy, not here.
+bool is_allowed_tls_mode(ListenerRole role, TlsMode mode);
+
+// One [[listener]] entry.
+struct ListenerSettings {
+  std::string name;  // unique among listeners
+  ListenerRole role = ListenerRole::kSmtp;
+  std::string host;        // as written, without IPv6 brackets: "0.0.0.0", "::1", "localhost"
+  std::uint16_t port = 0;  // 0 = any free port (tests)
+  TlsMode tls = TlsMode::kNone;
+  friend bool operator==(const ListenerSettings&, const ListenerSettings&) = default;
+};
+
+// The whole configuration. Every field has been validated; the defaults above
+// apply to keys the file leaves out.
+struct Settings {
+  ServerSettings server;
+  LogSettings log;
+  TlsSettings tls;
+  LimitSettings limits;
+  StoreSettings store;
+  AuthSettings auth;
+  AddressingSettings addressing;
+  std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
+  friend bool operator==(const Settings&, const Settings&) = default;
+};
+
+// True when both have the same listeners, in any order (same name, role, address
+// and TLS mode each). A SIGHUP reload that keeps the listeners keeps the sockets.
+bool same_listeners(const Settings& a, const Settings& b);
+
+// Which sections differ between two settings, for a SIGHUP reload.
+struct SettingsDiff {
+  bool server = false;
+  bool log = false;
+  bool tls = false;
+  bool limits = false;
+  bool store = false;
+  bool auth = false;
+  bool addressing = false;
+  bool listeners = false;  // !same_listeners()
+
+  // True when nothing differs.
+  bool empty() const;
+
+  // True when a running ternd cannot apply the change and must be restarted:
+  // [server] or [store] changed. Log, TLS (certificates are reloaded), limits,
+  // auth and addressing apply live; listener changes apply live as far as the
+  // process may still bind the ports (app/ decides, since privileges are dropped).
+  bool needs_restart() const;
+
+  // The changed section names in file order ("server", "log", ..., "listener"),
+  // joined with ", "; "" when empty(). For the reload log line.
+  std::string describe() const;
+};
+
+SettingsDiff diff_settings(const Settings& before, const Settings& after);
+
+}  // namespace tern::config
