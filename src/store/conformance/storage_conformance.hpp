@@ -1,0 +1,1030 @@
+// SPDX-License-Identifier: Apache-2.0
+// The storage conformance suite: one typed GoogleTest suite that every backend of
+// domain::Storage must pass (model-codebases.md B6). It pins down the behaviour the
+// ports promise and the choices store::memory documents, so services can be tested
+// over memory and run over sqlite or postgres.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "domain/ports.hpp"
+#include "store/conformance/conformance_support.hpp"
+
+namespace tern::store::conformance {
+
+// How a backend joins the suite. A test binary defines a Factory type:
+//
+//   struct MemoryFactory {
+//     // Returns a new, empty store for one test, or nullptr to skip the suite
+//     // (e.g. postgres when TERN_TEST_POSTGRES is unset).
+//     std::unique_ptr<domain::Storage> make();
+//   };
+//
+// and instantiates the suite once:
+//
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance,
+//                                  ::testing::Types<MemoryFactory>);
+//
+// The factory object lives as long as the test (it may own a temp directory) and
+// outlives the store it made. The factory is the only backend-specific code.
+template <class Factory>
+class StorageConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage_ = factory_.make();
+    if (!storage_) {
+      GTEST_SKIP() << "backend not available";
+    }
+  }
+
+  void TearDown() override { storage_.reset(); }
+
+  domain::Directory& dir() { return storage_->directory(); }
+
+  domain::MailStore& mail() { return storage_->mail(); }
+
+  domain::BlobStore& blobs() { return storage_->blobs(); }
+
+  domain::QueueStore& queue() { return storage_->queue(); }
+
+  // Adds example.com (once) and an account in it; fails the test on error.
+  domain::Account make_account(const std::string& local, std::uint64_t quota = 0) {
+    auto existing = wait(dir().find_domain("example.com"));
+    EXPECT_TRUE(existing);
+    if (existing && !*existing) {
+      EXPECT_TRUE(wait(dir().add_domain("example.com")));
+    }
+    auto account =
+        wait(dir().add_account(domain::NewAccount{local + "@example.com", "hash", quota}));
+    EXPECT_TRUE(account) << account.error().message;
+    return account ? *account : domain::Account{};
+  }
+
+  domain::Mailbox inbox(domain::AccountId account) {
+    auto boxes = wait(mail().mailboxes(account));
+    EXPECT_TRUE(boxes);
+    for (const auto& box : *boxes) {
+      if (box.name == "INBOX") {
+        return box;
+      }
+    }
+    ADD_FAILURE() << "no INBOX";
+    return {};
+  }
+
+  domain::Mailbox make_mailbox(domain::AccountId account, const std::string& name) {
+    auto box = wait(mail().create_mailbox(account, name, domain::SpecialUse::kNone));
+    EXPECT_TRUE(box) << box.error().message;
+    return box ? *box : domain::Mailbox{};
+  }
+
+  // Appends one message to one mailbox and returns what was stored.
+  domain::Appended append_one(const domain::Account& account, const domain::Mailbox& box,
+                              const std::string& tag, domain::Flags flags = 0,
+                              std::vector<std::string> keywords = {}) {
+    auto result = wait(mail().append(make_message(tag),
+                                     {domain::AppendTarget{account.id, box.id, flags, keywords}}));
+    EXPECT_TRUE(result) << result.error().message;
+    if (!result || result->size() != 1 || !(*result)[0]) {
+      ADD_FAILURE() << "append failed";
+      return {};
+    }
+    return *(*result)[0];
+  }
+
+  domain::Mailbox reload(const domain::Mailbox& box) {
+    auto boxes = wait(mail().mailboxes(box.account));
+    EXPECT_TRUE(boxes);
+    for (const auto& b : *boxes) {
+      if (b.id == box.id) {
+        return b;
+      }
+    }
+    ADD_FAILURE() << "mailbox gone";
+    return {};
+  }
+
+  std::vector<domain::Entry> all_entries(const domain::Mailbox& box) {
+    auto entries =
+        wait(mail().entries(box.account, box.id, domain::Uid{1}, domain::Uid{0xffffffffu}));
+    EXPECT_TRUE(entries) << entries.error().message;
+    return entries ? *entries : std::vector<domain::Entry>{};
+  }
+
+  Factory factory_;
+  std::unique_ptr<domain::Storage> storage_;
+};
+
+TYPED_TEST_SUITE_P(StorageConformance);
+
+namespace d = ::tern::domain;
+
+// Expects a failed Result with the given code.
+#define TERN_EXPECT_ERROR(expr, expected_code)                                           \
+  do {                                                                                   \
+    auto tern_result_ = (expr);                                                          \
+    ASSERT_FALSE(tern_result_) << "expected " << ::tern::error_code_name(expected_code); \
+    EXPECT_EQ(tern_result_.error().code, expected_code) << tern_result_.error().message; \
+  } while (false)
+
+#define TERN_ASSERT_OK(expr)                                   \
+  do {                                                         \
+    auto tern_result_ = (expr);                                \
+    ASSERT_TRUE(tern_result_) << tern_result_.error().message; \
+  } while (false)
+
+// ----- Directory
+
+TYPED_TEST_P(StorageConformance, DomainsAreAddedListedSortedAndFound) {
+  TERN_ASSERT_OK(wait(this->dir().add_domain("zeta.org")));
+  auto added = wait(this->dir().add_domain("alpha.org"));
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->name, "alpha.org");
+  auto all = wait(this->dir().domains());
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "alpha.org");
+  EXPECT_EQ((*all)[1].name, "zeta.org");
+  auto found = wait(this->dir().find_domain("alpha.org"));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->id, added->id);
+  auto missing = wait(this->dir().find_domain("nope.org"));
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+}
+
+TYPED_TEST_P(StorageConformance, DuplicateOrEmptyDomainIsRejected) {
+  TERN_ASSERT_OK(wait(this->dir().add_domain("example.org")));
+  TERN_EXPECT_ERROR(wait(this->dir().add_domain("example.org")), ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->dir().add_domain("")), ErrorCode::kInvalidInput);
+}
+
+TYPED_TEST_P(StorageConformance, RemoveDomainConflictsWhileAccountsOrAliasesExist) {
+  auto account = this->make_account("user");
+  TERN_EXPECT_ERROR(wait(this->dir().remove_domain("example.com")), ErrorCode::kConflict);
+  TERN_ASSERT_OK(wait(this->dir().add_alias(d::Alias{"info@example.com", "x@remote.org"})));
+  TERN_ASSERT_OK(wait(this->dir().remove_account(account.address)));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_domain("example.com")), ErrorCode::kConflict);
+  TERN_ASSERT_OK(wait(this->dir().remove_alias("info@example.com", std::nullopt)));
+  TERN_ASSERT_OK(wait(this->dir().remove_domain("example.com")));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_domain("example.com")), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, AccountsAreAddedFoundAndListed) {
+  auto bob = this->make_account("bob", 1000);
+  auto alice = this->make_account("alice");
+  EXPECT_EQ(bob.address, "bob@example.com");
+  EXPECT_EQ(bob.quota_bytes, 1000u);
+  EXPECT_EQ(bob.used_bytes, 0u);
+  EXPECT_NE(bob.id, alice.id);
+  auto by_address = wait(this->dir().find_account("bob@example.com"));
+  ASSERT_TRUE(by_address && *by_address);
+  EXPECT_EQ((*by_address)->id, bob.id);
+  EXPECT_EQ((*by_address)->password_hash, "hash");
+  auto by_id = wait(this->dir().find_account_by_id(alice.id));
+  ASSERT_TRUE(by_id && *by_id);
+  EXPECT_EQ((*by_id)->address, "alice@example.com");
+  auto none = wait(this->dir().find_account("carol@example.com"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+
+  TERN_ASSERT_OK(wait(this->dir().add_domain("other.org")));
+  TERN_ASSERT_OK(wait(this->dir().add_account(d::NewAccount{"zed@other.org", "h", 0})));
+  auto all = wait(this->dir().accounts(std::nullopt));
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].address, "alice@example.com");
+  EXPECT_EQ((*all)[2].address, "zed@other.org");
+  auto in_domain = wait(this->dir().accounts(std::string("example.com")));
+  ASSERT_TRUE(in_domain);
+  EXPECT_EQ(in_domain->size(), 2u);
+  TERN_EXPECT_ERROR(wait(this->dir().accounts(std::string("nope.org"))), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, AccountErrorsHaveTheirCodes) {
+  this->make_account("bob");
+  TERN_EXPECT_ERROR(wait(this->dir().add_account(d::NewAccount{"bob@example.com", "h", 0})),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->dir().add_account(d::NewAccount{"bob@elsewhere.org", "h", 0})),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().add_account(d::NewAccount{"no-at-sign", "h", 0})),
+                    ErrorCode::kInvalidInput);
+  TERN_EXPECT_ERROR(wait(this->dir().set_password_hash("x@example.com", "h")),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().set_quota("x@example.com", 5)), ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().remove_account("x@example.com")), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, PasswordAndQuotaCanBeChanged) {
+  this->make_account("bob");
+  TERN_ASSERT_OK(wait(this->dir().set_password_hash("bob@example.com", "new-hash")));
+  TERN_ASSERT_OK(wait(this->dir().set_quota("bob@example.com", 4242)));
+  auto found = wait(this->dir().find_account("bob@example.com"));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->password_hash, "new-hash");
+  EXPECT_EQ((*found)->quota_bytes, 4242u);
+}
+
+TYPED_TEST_P(StorageConformance, AliasesAreAddedListedAndRemoved) {
+  this->make_account("bob");
+  TERN_ASSERT_OK(wait(this->dir().add_alias(d::Alias{"info@example.com", "z@remote.org"})));
+  TERN_ASSERT_OK(wait(this->dir().add_alias(d::Alias{"info@example.com", "bob@example.com"})));
+  TERN_ASSERT_OK(wait(this->dir().add_alias(d::Alias{"@example.com", "bob@example.com"})));
+  TERN_EXPECT_ERROR(wait(this->dir().add_alias(d::Alias{"info@example.com", "z@remote.org"})),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->dir().add_alias(d::Alias{"x@remote.org", "bob@example.com"})),
+                    ErrorCode::kNotFound);
+  auto destinations = wait(this->dir().alias_destinations("info@example.com"));
+  ASSERT_TRUE(destinations);
+  EXPECT_EQ(*destinations, (std::vector<std::string>{"bob@example.com", "z@remote.org"}));
+  auto all = wait(this->dir().aliases(std::string("example.com")));
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0], (d::Alias{"@example.com", "bob@example.com"}));
+  EXPECT_EQ((*all)[1], (d::Alias{"info@example.com", "bob@example.com"}));
+
+  TERN_ASSERT_OK(wait(this->dir().remove_alias("info@example.com", "z@remote.org")));
+  destinations = wait(this->dir().alias_destinations("info@example.com"));
+  ASSERT_TRUE(destinations);
+  EXPECT_EQ(*destinations, (std::vector<std::string>{"bob@example.com"}));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_alias("info@example.com", "z@remote.org")),
+                    ErrorCode::kNotFound);
+  TERN_ASSERT_OK(wait(this->dir().remove_alias("@example.com", std::nullopt)));
+  all = wait(this->dir().aliases(std::nullopt));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 1u);
+}
+
+// ----- mailboxes
+
+TYPED_TEST_P(StorageConformance, NewAccountHasASubscribedInbox) {
+  auto bob = this->make_account("bob");
+  auto boxes = wait(this->mail().mailboxes(bob.id));
+  ASSERT_TRUE(boxes);
+  ASSERT_EQ(boxes->size(), 1u);
+  const auto& inbox = (*boxes)[0];
+  EXPECT_EQ(inbox.name, "INBOX");
+  EXPECT_EQ(inbox.account, bob.id);
+  EXPECT_TRUE(inbox.subscribed);
+  EXPECT_NE(d::value_of(inbox.uid_validity), 0u);
+  EXPECT_EQ(inbox.uid_next, d::Uid{1});
+}
+
+TYPED_TEST_P(StorageConformance, MailboxesAreCreatedRenamedAndDeleted) {
+  auto bob = this->make_account("bob");
+  auto sent = wait(this->mail().create_mailbox(bob.id, "Sent", d::SpecialUse::kSent));
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->name, "Sent");
+  EXPECT_EQ(sent->special_use, d::SpecialUse::kSent);
+  EXPECT_FALSE(sent->subscribed);
+  EXPECT_NE(d::value_of(sent->uid_validity), 0u);
+  auto work = this->make_mailbox(bob.id, "Work");
+  auto child = this->make_mailbox(bob.id, "Work/2024");
+  TERN_EXPECT_ERROR(wait(this->mail().create_mailbox(bob.id, "Work", d::SpecialUse::kNone)),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->mail().create_mailbox(bob.id, "", d::SpecialUse::kNone)),
+                    ErrorCode::kInvalidInput);
+  TERN_EXPECT_ERROR(
+      wait(this->mail().create_mailbox(d::AccountId{999999}, "X", d::SpecialUse::kNone)),
+      ErrorCode::kNotFound);
+
+  auto boxes = wait(this->mail().mailboxes(bob.id));
+  ASSERT_TRUE(boxes);
+  std::vector<std::string> names;
+  for (const auto& box : *boxes) {
+    names.push_back(box.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"INBOX", "Sent", "Work", "Work/2024"}));
+
+  auto renamed = wait(this->mail().rename_mailbox(bob.id, work.id, "Jobs"));
+  ASSERT_TRUE(renamed) << renamed.error().message;
+  EXPECT_EQ(renamed->id, work.id);
+  EXPECT_EQ(renamed->name, "Jobs");
+  EXPECT_EQ(this->reload(child).name, "Jobs/2024");  // children follow
+  TERN_EXPECT_ERROR(wait(this->mail().rename_mailbox(bob.id, sent->id, "Jobs")),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->mail().rename_mailbox(bob.id, d::MailboxId{999999}, "Y")),
+                    ErrorCode::kNotFound);
+
+  TERN_ASSERT_OK(wait(this->mail().set_subscribed(bob.id, sent->id, true)));
+  EXPECT_TRUE(this->reload(*sent).subscribed);
+  TERN_ASSERT_OK(wait(this->mail().set_subscribed(bob.id, sent->id, false)));
+  EXPECT_FALSE(this->reload(*sent).subscribed);
+
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, sent->id)));
+  TERN_EXPECT_ERROR(wait(this->mail().delete_mailbox(bob.id, sent->id)), ErrorCode::kNotFound);
+  boxes = wait(this->mail().mailboxes(bob.id));
+  ASSERT_TRUE(boxes);
+  EXPECT_EQ(boxes->size(), 3u);
+}
+
+TYPED_TEST_P(StorageConformance, InboxIsSpecial) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  TERN_EXPECT_ERROR(wait(this->mail().create_mailbox(bob.id, "inbox", d::SpecialUse::kNone)),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->mail().delete_mailbox(bob.id, inbox.id)), ErrorCode::kInvalidInput);
+  TERN_EXPECT_ERROR(wait(this->mail().rename_mailbox(bob.id, inbox.id, "Old")),
+                    ErrorCode::kInvalidInput);
+}
+
+TYPED_TEST_P(StorageConformance, MailboxesOfAnotherAccountAreNotFound) {
+  auto bob = this->make_account("bob");
+  auto eve = this->make_account("eve");
+  auto bob_inbox = this->inbox(bob.id);
+  auto appended = this->append_one(bob, bob_inbox, "secret");
+  TERN_EXPECT_ERROR(wait(this->mail().entries(eve.id, bob_inbox.id, d::Uid{1}, d::Uid{10})),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->mail().read_message(eve.id, appended.message)),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->mail().expunge(eve.id, bob_inbox.id, {appended.uid})),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, UidValidityChangesWhenANameIsReused) {
+  auto bob = this->make_account("bob");
+  auto first = this->make_mailbox(bob.id, "Box");
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, first.id)));
+  auto second = this->make_mailbox(bob.id, "Box");
+  EXPECT_NE(first.id, second.id);
+  EXPECT_NE(first.uid_validity, second.uid_validity);
+}
+
+// ----- append, UIDs, modseqs
+
+TYPED_TEST_P(StorageConformance, AppendToSeveralTargetsStoresOneBlob) {
+  auto bob = this->make_account("bob");
+  auto alice = this->make_account("alice");
+  auto bob_inbox = this->inbox(bob.id);
+  auto bob_archive = this->make_mailbox(bob.id, "Archive");
+  auto alice_inbox = this->inbox(alice.id);
+  auto message = make_message("multi");
+  const std::string raw = message.raw;
+  auto result = wait(this->mail().append(
+      message, {d::AppendTarget{bob.id, bob_inbox.id, d::kFlagSeen, {"$Label1"}},
+                d::AppendTarget{bob.id, bob_archive.id, 0, {}},
+                d::AppendTarget{alice.id, alice_inbox.id, 0, {}}}));
+  ASSERT_TRUE(result) << result.error().message;
+  ASSERT_EQ(result->size(), 3u);
+  for (const auto& r : *result) {
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  EXPECT_EQ((*result)[0]->mailbox, bob_inbox.id);
+  EXPECT_EQ((*result)[0]->uid, d::Uid{1});
+  EXPECT_EQ((*result)[1]->mailbox, bob_archive.id);
+  // One account's copies are one message; another account gets its own.
+  EXPECT_EQ((*result)[0]->message, (*result)[1]->message);
+  EXPECT_NE((*result)[0]->message, (*result)[2]->message);
+
+  auto bob_entries = this->all_entries(bob_inbox);
+  auto alice_entries = this->all_entries(alice_inbox);
+  ASSERT_EQ(bob_entries.size(), 1u);
+  ASSERT_EQ(alice_entries.size(), 1u);
+  EXPECT_EQ(bob_entries[0].blob, alice_entries[0].blob);
+  EXPECT_EQ(bob_entries[0].size, raw.size());
+  EXPECT_EQ(bob_entries[0].flags, d::kFlagSeen);
+  EXPECT_EQ(bob_entries[0].keywords, std::vector<std::string>{"$Label1"});
+  EXPECT_EQ(bob_entries[0].internal_date, fixed_time());
+  EXPECT_EQ(bob_entries[0].modseq, (*result)[0]->modseq);
+  auto blob = wait(this->blobs().get(bob_entries[0].blob));
+  ASSERT_TRUE(blob);
+  EXPECT_EQ(*blob, raw);
+  EXPECT_EQ(bob_entries[0].blob.hex.size(), 64u);
+
+  auto read = wait(this->mail().read_message(alice.id, (*result)[2]->message));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, raw);
+  auto facts = wait(this->mail().message_facts(bob.id, (*result)[0]->message));
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(*facts, "facts:multi");
+  TERN_EXPECT_ERROR(wait(this->mail().read_message(bob.id, d::MessageId{999999})),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, SameBytesGiveTheSameBlobId) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  this->append_one(bob, box, "same");
+  this->append_one(bob, box, "same");
+  auto entries = this->all_entries(box);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].blob, entries[1].blob);
+  EXPECT_NE(entries[0].message, entries[1].message);
+  auto put = wait(this->blobs().put(make_raw_message("same")));
+  ASSERT_TRUE(put);
+  EXPECT_EQ(*put, entries[0].blob);
+  // The id is the hex SHA-256 of the bytes.
+  auto known = wait(this->blobs().put("abc"));
+  ASSERT_TRUE(known);
+  EXPECT_EQ(known->hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TYPED_TEST_P(StorageConformance, AppendToAMissingMailboxFailsOnlyThatTarget) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto result = wait(this->mail().append(make_message("partial"),
+                                         {d::AppendTarget{bob.id, d::MailboxId{999999}, 0, {}},
+                                          d::AppendTarget{bob.id, box.id, 0, {}}}));
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->size(), 2u);
+  ASSERT_FALSE((*result)[0]);
+  EXPECT_EQ((*result)[0].error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE((*result)[1]);
+  EXPECT_EQ(this->all_entries(box).size(), 1u);
+}
+
+TYPED_TEST_P(StorageConformance, UidsStrictlyIncreaseAndAreNeverReused) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  std::vector<d::Uid> uids;
+  for (int i = 0; i < 5; ++i) {
+    uids.push_back(this->append_one(bob, box, "m" + std::to_string(i)).uid);
+  }
+  for (std::size_t i = 1; i < uids.size(); ++i) {
+    EXPECT_GT(d::value_of(uids[i]), d::value_of(uids[i - 1]));
+  }
+  auto expunged = wait(this->mail().expunge(bob.id, box.id, {uids[3], uids[4]}));
+  ASSERT_TRUE(expunged);
+  auto next = this->append_one(bob, box, "after");
+  EXPECT_GT(d::value_of(next.uid), d::value_of(uids[4]));
+  EXPECT_EQ(d::value_of(this->reload(box).uid_next), d::value_of(next.uid) + 1);
+  auto range = wait(this->mail().entries(bob.id, box.id, uids[1], uids[3]));
+  ASSERT_TRUE(range);
+  ASSERT_EQ(range->size(), 2u);  // uids[3] is gone
+  EXPECT_EQ((*range)[0].uid, uids[1]);
+  EXPECT_EQ((*range)[1].uid, uids[2]);
+  TERN_EXPECT_ERROR(wait(this->mail().entries(bob.id, d::MailboxId{999999}, d::Uid{1}, d::Uid{9})),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, ModSeqStrictlyIncreasesAcrossMailboxesOfAnAccount) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto other = this->make_mailbox(bob.id, "Other");
+  std::uint64_t last = d::value_of(this->reload(other).highest_modseq);
+  for (int i = 0; i < 6; ++i) {
+    const auto& box = i % 2 == 0 ? inbox : other;
+    auto appended = this->append_one(bob, box, "m" + std::to_string(i));
+    EXPECT_GT(d::value_of(appended.modseq), last);
+    last = d::value_of(appended.modseq);
+    EXPECT_EQ(this->reload(box).highest_modseq, appended.modseq);
+  }
+  auto flags = wait(this->mail().change_flags(
+      bob.id, inbox.id, {d::Uid{1}}, d::FlagChange{d::FlagOp::kAdd, d::kFlagSeen, {}, {}}));
+  ASSERT_TRUE(flags);
+  ASSERT_EQ(flags->changed.size(), 1u);
+  EXPECT_GT(d::value_of(flags->changed[0].modseq), last);
+  last = d::value_of(flags->changed[0].modseq);
+  EXPECT_EQ(this->reload(inbox).highest_modseq, flags->changed[0].modseq);
+  auto expunge = wait(this->mail().expunge(bob.id, other.id, {d::Uid{1}}));
+  ASSERT_TRUE(expunge);
+  EXPECT_GT(d::value_of(*expunge), last);
+  EXPECT_EQ(this->reload(other).highest_modseq, *expunge);
+  // An expunge of nothing changes nothing.
+  auto nothing = wait(this->mail().expunge(bob.id, other.id, {d::Uid{77}}));
+  ASSERT_TRUE(nothing);
+  EXPECT_EQ(*nothing, *expunge);
+}
+
+// ----- flags
+
+TYPED_TEST_P(StorageConformance, ChangeFlagsAddsRemovesAndReplaces) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto a = this->append_one(bob, box, "a", d::kFlagSeen, {"$Work"});
+  auto b = this->append_one(bob, box, "b");
+  auto added = wait(this->mail().change_flags(
+      bob.id, box.id, {a.uid, b.uid, d::Uid{999}},
+      d::FlagChange{d::FlagOp::kAdd, d::kFlagFlagged, {"$Important", "$Work"}, {}}));
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->changed.size(), 2u);
+  EXPECT_TRUE(added->conflicts.empty());
+  auto entries = this->all_entries(box);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].flags, d::kFlagSeen | d::kFlagFlagged);
+  EXPECT_EQ(entries[0].keywords, (std::vector<std::string>{"$Important", "$Work"}));
+  EXPECT_EQ(entries[1].flags, d::kFlagFlagged);
+  EXPECT_EQ(entries[1].keywords, (std::vector<std::string>{"$Important", "$Work"}));
+
+  auto removed = wait(this->mail().change_flags(
+      bob.id, box.id, {a.uid}, d::FlagChange{d::FlagOp::kRemove, d::kFlagSeen, {"$Work"}, {}}));
+  ASSERT_TRUE(removed);
+  ASSERT_EQ(removed->changed.size(), 1u);
+  EXPECT_EQ(removed->changed[0].flags, d::kFlagFlagged);
+  EXPECT_EQ(removed->changed[0].keywords, std::vector<std::string>{"$Important"});
+
+  auto replaced = wait(this->mail().change_flags(
+      bob.id, box.id, {b.uid}, d::FlagChange{d::FlagOp::kReplace, d::kFlagAnswered, {"x"}, {}}));
+  ASSERT_TRUE(replaced);
+  entries = this->all_entries(box);
+  EXPECT_EQ(entries[1].flags, d::kFlagAnswered);
+  EXPECT_EQ(entries[1].keywords, std::vector<std::string>{"x"});
+  EXPECT_EQ(entries[1].modseq, replaced->changed[0].modseq);
+}
+
+TYPED_TEST_P(StorageConformance, UnchangedFlagsKeepTheirModSeq) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto a = this->append_one(bob, box, "a", d::kFlagSeen, {"k"});
+  auto before = this->reload(box).highest_modseq;
+  auto result = wait(this->mail().change_flags(
+      bob.id, box.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, d::kFlagSeen, {"k"}, {}}));
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->changed.empty());
+  auto entries = this->all_entries(box);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].modseq, a.modseq);
+  EXPECT_EQ(this->reload(box).highest_modseq, before);
+}
+
+TYPED_TEST_P(StorageConformance, UnchangedSinceReportsConflicts) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto a = this->append_one(bob, box, "a");
+  auto b = this->append_one(bob, box, "b");
+  // a.modseq < b.modseq: UNCHANGEDSINCE a.modseq lets a change and refuses b.
+  auto result = wait(
+      this->mail().change_flags(bob.id, box.id, {a.uid, b.uid},
+                                d::FlagChange{d::FlagOp::kAdd, d::kFlagDeleted, {}, a.modseq}));
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->changed.size(), 1u);
+  EXPECT_EQ(result->changed[0].uid, a.uid);
+  EXPECT_EQ(result->conflicts, std::vector<d::Uid>{b.uid});
+  auto entries = this->all_entries(box);
+  EXPECT_EQ(entries[1].flags, 0);
+  EXPECT_EQ(entries[1].modseq, b.modseq);
+}
+
+// ----- copy, move, expunge, changes
+
+TYPED_TEST_P(StorageConformance, CopyPreservesFlagsAndKeywords) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto archive = this->make_mailbox(bob.id, "Archive");
+  auto a = this->append_one(bob, inbox, "a", d::kFlagSeen | d::kFlagAnswered, {"$Work"});
+  auto b = this->append_one(bob, inbox, "b");
+  auto copied = wait(this->mail().copy(bob.id, inbox.id, {b.uid, d::Uid{999}, a.uid}, archive.id));
+  ASSERT_TRUE(copied) << copied.error().message;
+  ASSERT_EQ(copied->size(), 2u);
+  EXPECT_EQ((*copied)[0].mailbox, archive.id);
+  EXPECT_EQ((*copied)[0].message, b.message);  // in the order of the request
+  EXPECT_EQ((*copied)[1].message, a.message);
+  EXPECT_LT(d::value_of((*copied)[0].uid), d::value_of((*copied)[1].uid));
+  auto entries = this->all_entries(archive);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].flags, d::kFlagSeen | d::kFlagAnswered);
+  EXPECT_EQ(entries[1].keywords, std::vector<std::string>{"$Work"});
+  EXPECT_EQ(this->all_entries(inbox).size(), 2u);
+  auto read = wait(this->mail().read_message(bob.id, (*copied)[1].message));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, make_raw_message("a"));
+  TERN_EXPECT_ERROR(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, d::MailboxId{999999})),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, MovePreservesFlagsAndExpungesTheSource) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto trash = this->make_mailbox(bob.id, "Trash");
+  auto a = this->append_one(bob, inbox, "a", d::kFlagFlagged, {"k1", "k2"});
+  auto moved = wait(this->mail().move(bob.id, inbox.id, {a.uid}, trash.id));
+  ASSERT_TRUE(moved) << moved.error().message;
+  ASSERT_EQ(moved->size(), 1u);
+  EXPECT_TRUE(this->all_entries(inbox).empty());
+  auto entries = this->all_entries(trash);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].flags, d::kFlagFlagged);
+  EXPECT_EQ(entries[0].keywords, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(entries[0].message, a.message);
+  auto changes = wait(this->mail().changes_since(bob.id, inbox.id, a.modseq));
+  ASSERT_TRUE(changes);
+  EXPECT_EQ(changes->vanished, std::vector<d::Uid>{a.uid});
+  auto read = wait(this->mail().read_message(bob.id, a.message));
+  ASSERT_TRUE(read);
+  auto usage = wait(this->mail().usage(bob.id));
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->messages, 1u);
+}
+
+TYPED_TEST_P(StorageConformance, ExpungeLeavesTombstonesReportedAsVanished) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto a = this->append_one(bob, box, "a");
+  auto b = this->append_one(bob, box, "b");
+  auto c = this->append_one(bob, box, "c");
+  auto flagged = wait(this->mail().change_flags(
+      bob.id, box.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, d::kFlagSeen, {}, {}}));
+  ASSERT_TRUE(flagged);
+  auto expunged = wait(this->mail().expunge(bob.id, box.id, {c.uid, b.uid}));
+  ASSERT_TRUE(expunged);
+  auto changes = wait(this->mail().changes_since(bob.id, box.id, a.modseq));
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->changed.size(), 1u);
+  EXPECT_EQ(changes->changed[0].uid, a.uid);
+  EXPECT_EQ(changes->changed[0].flags, d::kFlagSeen);
+  EXPECT_EQ(changes->vanished, (std::vector<d::Uid>{b.uid, c.uid}));
+  EXPECT_EQ(changes->highest, *expunged);
+  auto later = wait(this->mail().changes_since(bob.id, box.id, *expunged));
+  ASSERT_TRUE(later);
+  EXPECT_TRUE(later->changed.empty());
+  EXPECT_TRUE(later->vanished.empty());
+  auto everything = wait(this->mail().changes_since(bob.id, box.id, d::ModSeq{0}));
+  ASSERT_TRUE(everything);
+  EXPECT_EQ(everything->changed.size(), 1u);
+  EXPECT_EQ(everything->vanished.size(), 2u);
+  TERN_EXPECT_ERROR(wait(this->mail().changes_since(bob.id, d::MailboxId{999999}, d::ModSeq{0})),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, AccountChangesSinceListsTheLogInOrder) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto start = this->reload(inbox).highest_modseq;
+  auto box = this->make_mailbox(bob.id, "Box");
+  auto a = this->append_one(bob, box, "a");
+  auto flagged = wait(this->mail().change_flags(
+      bob.id, box.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, d::kFlagSeen, {}, {}}));
+  ASSERT_TRUE(flagged);
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, box.id, {a.uid})));
+  TERN_ASSERT_OK(wait(this->mail().rename_mailbox(bob.id, box.id, "Renamed")));
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, box.id)));
+  auto log = wait(this->mail().account_changes_since(bob.id, start));
+  ASSERT_TRUE(log);
+  std::vector<d::ChangeKind> kinds;
+  for (std::size_t i = 0; i < log->size(); ++i) {
+    kinds.push_back((*log)[i].kind);
+    EXPECT_EQ((*log)[i].mailbox, box.id);
+    if (i > 0) {
+      EXPECT_GT(d::value_of((*log)[i].modseq), d::value_of((*log)[i - 1].modseq));
+    }
+  }
+  EXPECT_EQ(kinds, (std::vector<d::ChangeKind>{
+                       d::ChangeKind::kMailboxCreated, d::ChangeKind::kMessageAdded,
+                       d::ChangeKind::kFlagsChanged, d::ChangeKind::kMessageExpunged,
+                       d::ChangeKind::kMailboxRenamed, d::ChangeKind::kMailboxDeleted}));
+  ASSERT_GE(log->size(), 4u);
+  EXPECT_EQ((*log)[1].uid, a.uid);
+  EXPECT_EQ((*log)[3].uid, a.uid);
+  auto tail = wait(this->mail().account_changes_since(bob.id, (*log)[4].modseq));
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->size(), 1u);
+}
+
+// ----- quota and usage
+
+TYPED_TEST_P(StorageConformance, AppendOverQuotaFailsOnlyThatTarget) {
+  auto small = this->make_account("small", 1000);
+  auto big = this->make_account("big");
+  auto small_inbox = this->inbox(small.id);
+  auto big_inbox = this->inbox(big.id);
+  this->append_one(small, small_inbox, "fits");  // well under 1000 bytes
+  auto result = wait(this->mail().append(make_message("large", 900),
+                                         {d::AppendTarget{small.id, small_inbox.id, 0, {}},
+                                          d::AppendTarget{big.id, big_inbox.id, 0, {}}}));
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->size(), 2u);
+  ASSERT_FALSE((*result)[0]);
+  EXPECT_EQ((*result)[0].error().code, ErrorCode::kLimitExceeded);
+  EXPECT_TRUE((*result)[1]);
+  EXPECT_EQ(this->all_entries(small_inbox).size(), 1u);
+  EXPECT_EQ(this->all_entries(big_inbox).size(), 1u);
+}
+
+TYPED_TEST_P(StorageConformance, UsageFollowsAppendCopyExpungeAndDelete) {
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto box = this->make_mailbox(bob.id, "Box");
+  auto a = this->append_one(bob, inbox, "a");
+  auto b = this->append_one(bob, inbox, "b");
+  const std::uint64_t size_a = make_raw_message("a").size();
+  const std::uint64_t size_b = make_raw_message("b").size();
+  auto expect_usage = [&](std::uint64_t bytes, std::uint64_t messages) {
+    auto usage = wait(this->mail().usage(bob.id));
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->bytes, bytes);
+    EXPECT_EQ(usage->messages, messages);
+    auto account = wait(this->dir().find_account_by_id(bob.id));
+    ASSERT_TRUE(account && *account);
+    EXPECT_EQ((*account)->used_bytes, bytes);
+  };
+  expect_usage(size_a + size_b, 2);
+  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, inbox.id, {a.uid, b.uid}, box.id)));
+  expect_usage(2 * (size_a + size_b), 4);
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, inbox.id, {a.uid})));
+  expect_usage(size_a + 2 * size_b, 3);
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, box.id)));
+  expect_usage(size_b, 1);
+  TERN_EXPECT_ERROR(wait(this->mail().usage(d::AccountId{999999})), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, CopyOverQuotaIsLimitExceeded) {
+  const std::uint64_t size = make_raw_message("a").size();
+  auto bob = this->make_account("bob", size + size / 2);
+  auto inbox = this->inbox(bob.id);
+  auto box = this->make_mailbox(bob.id, "Box");
+  auto a = this->append_one(bob, inbox, "a");
+  TERN_EXPECT_ERROR(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, box.id)),
+                    ErrorCode::kLimitExceeded);
+  EXPECT_TRUE(this->all_entries(box).empty());
+}
+
+TYPED_TEST_P(StorageConformance, RemoveAccountCascades) {
+  auto bob = this->make_account("bob");
+  auto alice = this->make_account("alice");
+  auto inbox = this->inbox(bob.id);
+  auto box = this->make_mailbox(bob.id, "Box");
+  auto a = this->append_one(bob, inbox, "only-bob");
+  this->append_one(bob, box, "only-bob-2");
+  auto shared = this->append_one(alice, this->inbox(alice.id), "only-bob");  // same bytes
+  TERN_ASSERT_OK(wait(this->dir().remove_account(bob.address)));
+  auto gone = wait(this->dir().find_account(bob.address));
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(*gone);
+  TERN_EXPECT_ERROR(wait(this->mail().mailboxes(bob.id)), ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->mail().read_message(bob.id, a.message)), ErrorCode::kNotFound);
+  auto collected = wait(this->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 1u);  // only-bob-2; only-bob is still alice's
+  auto read = wait(this->mail().read_message(alice.id, shared.message));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, make_raw_message("only-bob"));
+  // The address can be used again, starting afresh.
+  auto again = this->make_account("bob");
+  EXPECT_NE(again.id, bob.id);
+  EXPECT_TRUE(this->all_entries(this->inbox(again.id)).empty());
+}
+
+// ----- blobs
+
+TYPED_TEST_P(StorageConformance, BlobsArePutAndGot) {
+  std::string bytes(100000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(i * 7);
+  }
+  auto id = wait(this->blobs().put(bytes));
+  ASSERT_TRUE(id);
+  auto again = wait(this->blobs().put(bytes));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*id, *again);
+  auto got = wait(this->blobs().get(*id));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, bytes);
+  auto empty = wait(this->blobs().put(""));
+  ASSERT_TRUE(empty);
+  auto got_empty = wait(this->blobs().get(*empty));
+  ASSERT_TRUE(got_empty);
+  EXPECT_TRUE(got_empty->empty());
+  TERN_EXPECT_ERROR(wait(this->blobs().get(d::BlobId{std::string(64, 'a')})), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, CollectGarbageRemovesOnlyUnreferencedBlobs) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto loose = wait(this->blobs().put("nobody references me"));
+  ASSERT_TRUE(loose);
+  auto kept = this->append_one(bob, box, "kept");
+  auto dropped = this->append_one(bob, box, "dropped");
+  auto queued = wait(this->queue().enqueue(make_queued("queued", {"x@remote.org"}, fixed_time())));
+  ASSERT_TRUE(queued);
+  auto entries = this->all_entries(box);
+  ASSERT_EQ(entries.size(), 2u);
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, box.id, {dropped.uid})));
+  auto collected = wait(this->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 2u);  // the loose blob and the expunged message's
+  TERN_EXPECT_ERROR(wait(this->blobs().get(*loose)), ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->blobs().get(entries[1].blob)), ErrorCode::kNotFound);
+  TERN_ASSERT_OK(wait(this->blobs().get(entries[0].blob)));
+  TERN_ASSERT_OK(wait(this->queue().read_queued(*queued)));
+  auto read = wait(this->mail().read_message(bob.id, kept.message));
+  ASSERT_TRUE(read);
+  collected = wait(this->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 0u);
+}
+
+// ----- queue
+
+TYPED_TEST_P(StorageConformance, QueueEnqueueAndClaimDue) {
+  const auto now = fixed_time();
+  auto first = wait(this->queue().enqueue(make_queued("q1", {"a@x.org", "b@y.org"}, now)));
+  auto second = wait(this->queue().enqueue(make_queued("q2", {"c@z.org"}, now)));
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(*first, *second);
+  auto found = wait(this->queue().find_queued(*first));
+  ASSERT_TRUE(found && *found);
+  const auto& entry = **found;
+  EXPECT_EQ(entry.sender, "sender@example.org");
+  ASSERT_EQ(entry.recipients.size(), 2u);
+  EXPECT_EQ(entry.recipients[1].address, "b@y.org");
+  EXPECT_EQ(entry.recipients[1].state, d::RecipientState::kPending);
+  EXPECT_EQ(entry.envid, "env-q1");
+  EXPECT_EQ(entry.ret, "HDRS");
+  EXPECT_EQ(entry.state, d::QueueState::kQueued);
+  EXPECT_EQ(entry.created, now);
+  EXPECT_EQ(entry.next_attempt, now);
+  EXPECT_EQ(entry.size, make_raw_message("q1").size());
+  auto bytes = wait(this->queue().read_queued(*first));
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, make_raw_message("q1"));
+
+  auto claimed = wait(this->queue().claim_due(now, 1, std::chrono::seconds(60)));
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].state, d::QueueState::kActive);
+  EXPECT_EQ((*claimed)[0].lease_until, now + std::chrono::seconds(60));
+  auto rest = wait(this->queue().claim_due(now, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_NE((*rest)[0].id, (*claimed)[0].id);
+  auto none =
+      wait(this->queue().claim_due(now + std::chrono::seconds(30), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());  // leases still held
+  auto all = wait(this->queue().queued());
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, *first);
+  TERN_EXPECT_ERROR(wait(this->queue().read_queued(d::QueueId{999999})), ErrorCode::kNotFound);
+  auto missing = wait(this->queue().find_queued(d::QueueId{999999}));
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+}
+
+TYPED_TEST_P(StorageConformance, ExpiredLeaseIsReclaimable) {
+  const auto now = fixed_time();
+  auto id = wait(this->queue().enqueue(make_queued("q", {"a@x.org"}, now)));
+  ASSERT_TRUE(id);
+  auto claimed = wait(this->queue().claim_due(now, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  // The worker died; after the lease the entry is due again.
+  auto early =
+      wait(this->queue().claim_due(now + std::chrono::seconds(59), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->empty());
+  auto later = now + std::chrono::seconds(60);
+  auto reclaimed = wait(this->queue().claim_due(later, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(reclaimed);
+  ASSERT_EQ(reclaimed->size(), 1u);
+  EXPECT_EQ((*reclaimed)[0].id, *id);
+  EXPECT_EQ((*reclaimed)[0].lease_until, later + std::chrono::seconds(60));
+}
+
+TYPED_TEST_P(StorageConformance, HeldEntriesAreNeverClaimed) {
+  const auto now = fixed_time();
+  auto id = wait(this->queue().enqueue(make_queued("q", {"a@x.org"}, now)));
+  ASSERT_TRUE(id);
+  TERN_ASSERT_OK(wait(this->queue().set_held(*id, true, now)));
+  auto found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, d::QueueState::kHeld);
+  auto claimed = wait(
+      this->queue().claim_due(now + std::chrono::hours(24 * 365), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(claimed);
+  EXPECT_TRUE(claimed->empty());
+  const auto release = now + std::chrono::hours(1);
+  TERN_ASSERT_OK(wait(this->queue().set_held(*id, false, release)));
+  found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, d::QueueState::kQueued);
+  EXPECT_EQ((*found)->next_attempt, release);
+  claimed = wait(this->queue().claim_due(release, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->size(), 1u);
+  TERN_EXPECT_ERROR(wait(this->queue().set_held(d::QueueId{999999}, true, now)),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, UpdateQueuedRecordsTheAttemptAndReleasesTheClaim) {
+  const auto now = fixed_time();
+  auto id = wait(this->queue().enqueue(make_queued("q", {"a@x.org", "b@y.org"}, now)));
+  ASSERT_TRUE(id);
+  auto claimed = wait(this->queue().claim_due(now, 10, std::chrono::seconds(600)));
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  d::QueueUpdate update;
+  update.recipients = (*claimed)[0].recipients;
+  update.recipients[0].state = d::RecipientState::kDelivered;
+  update.recipients[0].last_reply = "250 ok";
+  update.recipients[1].last_reply = "451 try later";
+  update.next_attempt = now + std::chrono::minutes(5);
+  update.attempts = 1;
+  TERN_ASSERT_OK(wait(this->queue().update_queued(*id, update)));
+  auto found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, d::QueueState::kQueued);
+  EXPECT_EQ((*found)->attempts, 1u);
+  EXPECT_EQ((*found)->next_attempt, now + std::chrono::minutes(5));
+  EXPECT_EQ((*found)->recipients[0].state, d::RecipientState::kDelivered);
+  EXPECT_EQ((*found)->recipients[0].last_reply, "250 ok");
+  EXPECT_EQ((*found)->recipients[1].last_reply, "451 try later");
+  auto early =
+      wait(this->queue().claim_due(now + std::chrono::minutes(4), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->empty());
+  auto due =
+      wait(this->queue().claim_due(now + std::chrono::minutes(5), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->size(), 1u);
+  TERN_EXPECT_ERROR(wait(this->queue().update_queued(d::QueueId{999999}, update)),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, RemoveQueuedReleasesTheBlob) {
+  const auto now = fixed_time();
+  auto id = wait(this->queue().enqueue(make_queued("q", {"a@x.org"}, now)));
+  ASSERT_TRUE(id);
+  auto found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  TERN_ASSERT_OK(wait(this->queue().remove_queued(*id)));
+  TERN_EXPECT_ERROR(wait(this->queue().remove_queued(*id)), ErrorCode::kNotFound);
+  auto all = wait(this->queue().queued());
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  auto collected = wait(this->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 1u);
+  TERN_EXPECT_ERROR(wait(this->blobs().get((*found)->blob)), ErrorCode::kNotFound);
+}
+
+// ----- concurrency
+
+TYPED_TEST_P(StorageConformance, ConcurrentAppendsAllSucceedWithUniqueUids) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto other = this->make_mailbox(bob.id, "Other");
+  std::vector<std::vector<d::Appended>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread keeps several appends in flight, as concurrent sessions would.
+      std::vector<d::Async<std::vector<Result<d::Appended>>>> pending;
+      for (int i = 0; i < kPerThread; ++i) {
+        auto tag = "t" + std::to_string(t) + "-" + std::to_string(i);
+        pending.push_back(this->mail().append(
+            make_message(tag),
+            {d::AppendTarget{bob.id, inbox.id, 0, {}}, d::AppendTarget{bob.id, other.id, 0, {}}}));
+      }
+      for (auto& future : pending) {
+        auto result = future.get();
+        if (result && result->size() == 2 && (*result)[0] && (*result)[1]) {
+          results[static_cast<std::size_t>(t)].push_back(*(*result)[0]);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  std::set<std::uint32_t> uids;
+  std::set<std::uint64_t> modseqs;
+  for (const auto& per_thread : results) {
+    EXPECT_EQ(per_thread.size(), static_cast<std::size_t>(kPerThread));
+    for (std::size_t i = 0; i < per_thread.size(); ++i) {
+      uids.insert(d::value_of(per_thread[i].uid));
+      modseqs.insert(d::value_of(per_thread[i].modseq));
+      if (i > 0) {  // one thread's appends complete in the order it issued them
+        EXPECT_GT(d::value_of(per_thread[i].uid), d::value_of(per_thread[i - 1].uid));
+      }
+    }
+  }
+  EXPECT_EQ(uids.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(modseqs.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(this->all_entries(inbox).size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(this->all_entries(other).size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(d::value_of(this->reload(inbox).uid_next), kThreads * kPerThread + 1u);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    StorageConformance, DomainsAreAddedListedSortedAndFound, DuplicateOrEmptyDomainIsRejected,
+    RemoveDomainConflictsWhileAccountsOrAliasesExist, AccountsAreAddedFoundAndListed,
+    AccountErrorsHaveTheirCodes, PasswordAndQuotaCanBeChanged, AliasesAreAddedListedAndRemoved,
+    NewAccountHasASubscribedInbox, MailboxesAreCreatedRenamedAndDeleted, InboxIsSpecial,
+    MailboxesOfAnotherAccountAreNotFound, UidValidityChangesWhenANameIsReused,
+    AppendToSeveralTargetsStoresOneBlob, SameBytesGiveTheSameBlobId,
+    AppendToAMissingMailboxFailsOnlyThatTarget, UidsStrictlyIncreaseAndAreNeverReused,
+    ModSeqStrictlyIncreasesAcrossMailboxesOfAnAccount, ChangeFlagsAddsRemovesAndReplaces,
+    UnchangedFlagsKeepTheirModSeq, UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
+    MovePreservesFlagsAndExpungesTheSource, ExpungeLeavesTombstonesReportedAsVanished,
+    AccountChangesSinceListsTheLogInOrder, AppendOverQuotaFailsOnlyThatTarget,
+    UsageFollowsAppendCopyExpungeAndDelete, CopyOverQuotaIsLimitExceeded, RemoveAccountCascades,
+    BlobsArePutAndGot, CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue,
+    ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
+    UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
+    ConcurrentAppendsAllSucceedWithUniqueUids);
+
+#undef TERN_EXPECT_ERROR
+#undef TERN_ASSERT_OK
+
+}  // namespace tern::store::conformance

@@ -1,0 +1,950 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/memory/memory_storage.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#include <openssl/evp.h>
+
+namespace tern::store::memory {
+
+namespace d = tern::domain;
+
+namespace {
+
+template <class T>
+d::Async<T> ready(Result<T> value) {
+  return make_ready_future<Result<T>>(std::move(value));
+}
+
+d::Async<void> ready_ok() {
+  return make_ready_future<Result<void>>(ok());
+}
+
+d::Async<void> ready_error(Error error) {
+  return make_ready_future<Result<void>>(std::move(error));
+}
+
+std::string sha256_hex(const std::string& bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+// "inbox" in any case is the INBOX (RFC 9051 §5.1); every other name is kept as is.
+std::string canonical_mailbox_name(std::string name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "inbox" ? std::string("INBOX") : name;
+}
+
+bool is_valid_mailbox_name(const std::string& name) {
+  return !name.empty() && name.front() != '/' && name.back() != '/' &&
+         name.find("//") == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  return words;
+}
+
+SystemTime now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+// ----- Directory
+
+d::Async<d::Domain> MemoryStorage::add_domain(std::string name) {
+  std::lock_guard lock(mutex_);
+  if (name.empty() || name.find('@') != std::string::npos) {
+    return ready<d::Domain>(fail(ErrorCode::kInvalidInput, "invalid domain name"));
+  }
+  if (domains_.contains(name)) {
+    return ready<d::Domain>(fail(ErrorCode::kAlreadyExists, "domain exists: " + name));
+  }
+  d::Domain domain{d::DomainId{next_id_++}, name};
+  domains_.emplace(name, domain);
+  return ready<d::Domain>(domain);
+}
+
+d::Async<std::vector<d::Domain>> MemoryStorage::domains() {
+  std::lock_guard lock(mutex_);
+  std::vector<d::Domain> out;
+  for (const auto& [name, domain] : domains_) {
+    out.push_back(domain);
+  }
+  return ready<std::vector<d::Domain>>(std::move(out));
+}
+
+d::Async<std::optional<d::Domain>> MemoryStorage::find_domain(std::string name) {
+  std::lock_guard lock(mutex_);
+  auto it = domains_.find(name);
+  std::optional<d::Domain> out;
+  if (it != domains_.end()) {
+    out = it->second;
+  }
+  return ready<std::optional<d::Domain>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::remove_domain(std::string name) {
+  std::lock_guard lock(mutex_);
+  if (!domains_.contains(name)) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such domain: " + name));
+  }
+  for (const auto& [address, id] : account_by_address_) {
+    if (domain_of(address) == name) {
+      return ready_error(fail(ErrorCode::kConflict, "domain still has accounts: " + name));
+    }
+  }
+  for (const auto& [source, destination] : aliases_) {
+    if (domain_of(source) == name) {
+      return ready_error(fail(ErrorCode::kConflict, "domain still has aliases: " + name));
+    }
+  }
+  domains_.erase(name);
+  return ready_ok();
+}
+
+d::Async<d::Account> MemoryStorage::add_account(d::NewAccount account) {
+  std::lock_guard lock(mutex_);
+  auto at = account.address.rfind('@');
+  if (at == std::string::npos || at == 0) {
+    return ready<d::Account>(fail(ErrorCode::kInvalidInput, "invalid address"));
+  }
+  auto domain = domains_.find(domain_of(account.address));
+  if (domain == domains_.end()) {
+    return ready<d::Account>(fail(ErrorCode::kNotFound, "not a local domain: " + account.address));
+  }
+  if (account_by_address_.contains(account.address)) {
+    return ready<d::Account>(fail(ErrorCode::kAlreadyExists, "account exists: " + account.address));
+  }
+  AccountState state;
+  state.account.id = d::AccountId{next_id_++};
+  state.account.domain = domain->second.id;
+  state.account.address = account.address;
+  state.account.password_hash = std::move(account.password_hash);
+  state.account.quota_bytes = account.quota_bytes;
+  auto id = state.account.id;
+  auto& stored = accounts_.emplace(id, std::move(state)).first->second;
+  account_by_address_.emplace(account.address, id);
+
+  MailboxState inbox;
+  inbox.mailbox.id = d::MailboxId{next_id_++};
+  inbox.mailbox.account = id;
+  inbox.mailbox.name = "INBOX";
+  inbox.mailbox.uid_validity = d::UidValidity{next_uid_validity_++};
+  inbox.mailbox.subscribed = true;
+  inbox.mailbox.highest_modseq =
+      next_modseq_locked(stored, inbox.mailbox.id, d::Uid{0}, d::ChangeKind::kMailboxCreated);
+  mailboxes_.emplace(inbox.mailbox.id, std::move(inbox));
+  return ready<d::Account>(stored.account);
+}
+
+d::Async<std::optional<d::Account>> MemoryStorage::find_account(std::string address) {
+  std::lock_guard lock(mutex_);
+  std::optional<d::Account> out;
+  if (auto* state = find_account_locked(address)) {
+    out = state->account;
+  }
+  return ready<std::optional<d::Account>>(std::move(out));
+}
+
+d::Async<std::optional<d::Account>> MemoryStorage::find_account_by_id(d::AccountId id) {
+  std::lock_guard lock(mutex_);
+  std::optional<d::Account> out;
+  if (auto* state = find_account_locked(id)) {
+    out = state->account;
+  }
+  return ready<std::optional<d::Account>>(std::move(out));
+}
+
+d::Async<std::vector<d::Account>> MemoryStorage::accounts(std::optional<std::string> domain) {
+  std::lock_guard lock(mutex_);
+  if (domain && !domains_.contains(*domain)) {
+    return ready<std::vector<d::Account>>(fail(ErrorCode::kNotFound, "no such domain: " + *domain));
+  }
+  std::vector<d::Account> out;
+  for (const auto& [address, id] : account_by_address_) {
+    if (!domain || domain_of(address) == *domain) {
+      out.push_back(accounts_.at(id).account);
+    }
+  }
+  return ready<std::vector<d::Account>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::set_password_hash(std::string address, std::string hash) {
+  std::lock_guard lock(mutex_);
+  auto* state = find_account_locked(address);
+  if (state == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account: " + address));
+  }
+  state->account.password_hash = std::move(hash);
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::set_quota(std::string address, std::uint64_t quota_bytes) {
+  std::lock_guard lock(mutex_);
+  auto* state = find_account_locked(address);
+  if (state == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account: " + address));
+  }
+  state->account.quota_bytes = quota_bytes;
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::remove_account(std::string address) {
+  std::lock_guard lock(mutex_);
+  auto* state = find_account_locked(address);
+  if (state == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account: " + address));
+  }
+  auto id = state->account.id;
+  std::vector<d::MailboxId> owned;
+  for (const auto& [mailbox_id, mailbox] : mailboxes_) {
+    if (mailbox.mailbox.account == id) {
+      owned.push_back(mailbox_id);
+    }
+  }
+  for (auto mailbox_id : owned) {
+    delete_mailbox_locked(*state, mailbox_id);
+  }
+  account_by_address_.erase(address);
+  accounts_.erase(id);
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::add_alias(d::Alias alias) {
+  std::lock_guard lock(mutex_);
+  if (alias.source.empty() || alias.destination.empty() ||
+      alias.source.find('@') == std::string::npos) {
+    return ready_error(fail(ErrorCode::kInvalidInput, "invalid alias"));
+  }
+  if (!domains_.contains(domain_of(alias.source))) {
+    return ready_error(fail(ErrorCode::kNotFound, "not a local domain: " + alias.source));
+  }
+  if (!aliases_.emplace(alias.source, alias.destination).second) {
+    return ready_error(fail(ErrorCode::kAlreadyExists, "alias exists: " + alias.source));
+  }
+  return ready_ok();
+}
+
+d::Async<std::vector<d::Alias>> MemoryStorage::aliases(std::optional<std::string> domain) {
+  std::lock_guard lock(mutex_);
+  if (domain && !domains_.contains(*domain)) {
+    return ready<std::vector<d::Alias>>(fail(ErrorCode::kNotFound, "no such domain: " + *domain));
+  }
+  std::vector<d::Alias> out;
+  for (const auto& [source, destination] : aliases_) {
+    if (!domain || domain_of(source) == *domain) {
+      out.push_back(d::Alias{source, destination});
+    }
+  }
+  return ready<std::vector<d::Alias>>(std::move(out));
+}
+
+d::Async<std::vector<std::string>> MemoryStorage::alias_destinations(std::string source) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (auto it = aliases_.lower_bound({source, ""}); it != aliases_.end() && it->first == source;
+       ++it) {
+    out.push_back(it->second);
+  }
+  return ready<std::vector<std::string>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::remove_alias(std::string source,
+                                           std::optional<std::string> destination) {
+  std::lock_guard lock(mutex_);
+  std::size_t removed = 0;
+  if (destination && !destination->empty()) {
+    removed = aliases_.erase({source, *destination});
+  } else {
+    for (auto it = aliases_.lower_bound({source, ""});
+         it != aliases_.end() && it->first == source;) {
+      it = aliases_.erase(it);
+      ++removed;
+    }
+  }
+  if (removed == 0) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such alias: " + source));
+  }
+  return ready_ok();
+}
+
+// ----- MailStore
+
+d::Async<std::vector<d::Mailbox>> MemoryStorage::mailboxes(d::AccountId account) {
+  std::lock_guard lock(mutex_);
+  if (find_account_locked(account) == nullptr) {
+    return ready<std::vector<d::Mailbox>>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  std::vector<d::Mailbox> out;
+  for (const auto& [id, mailbox] : mailboxes_) {
+    if (mailbox.mailbox.account == account) {
+      out.push_back(mailbox.mailbox);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return ready<std::vector<d::Mailbox>>(std::move(out));
+}
+
+d::Async<d::Mailbox> MemoryStorage::create_mailbox(d::AccountId account, std::string name,
+                                                   d::SpecialUse special_use) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<d::Mailbox>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  name = canonical_mailbox_name(std::move(name));
+  if (!is_valid_mailbox_name(name)) {
+    return ready<d::Mailbox>(fail(ErrorCode::kInvalidInput, "invalid mailbox name"));
+  }
+  for (const auto& [id, mailbox] : mailboxes_) {
+    if (mailbox.mailbox.account == account && mailbox.mailbox.name == name) {
+      return ready<d::Mailbox>(fail(ErrorCode::kAlreadyExists, "mailbox exists: " + name));
+    }
+  }
+  MailboxState state;
+  state.mailbox.id = d::MailboxId{next_id_++};
+  state.mailbox.account = account;
+  state.mailbox.name = name;
+  state.mailbox.special_use = special_use;
+  state.mailbox.uid_validity = d::UidValidity{next_uid_validity_++};
+  state.mailbox.highest_modseq =
+      next_modseq_locked(*owner, state.mailbox.id, d::Uid{0}, d::ChangeKind::kMailboxCreated);
+  auto created = state.mailbox;
+  mailboxes_.emplace(created.id, std::move(state));
+  return ready<d::Mailbox>(created);
+}
+
+d::Async<d::Mailbox> MemoryStorage::rename_mailbox(d::AccountId account, d::MailboxId mailbox,
+                                                   std::string new_name) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (owner == nullptr || !target) {
+    return ready<d::Mailbox>(fail(ErrorCode::kNotFound, "no such mailbox"));
+  }
+  new_name = canonical_mailbox_name(std::move(new_name));
+  const std::string old_name = (*target)->mailbox.name;
+  if (old_name == "INBOX" || new_name == "INBOX" || !is_valid_mailbox_name(new_name)) {
+    return ready<d::Mailbox>(fail(ErrorCode::kInvalidInput, "cannot rename to " + new_name));
+  }
+  if (new_name == old_name) {
+    return ready<d::Mailbox>((*target)->mailbox);
+  }
+  const std::string old_prefix = old_name + "/";
+  std::vector<MailboxState*> renamed;
+  for (auto& [id, state] : mailboxes_) {
+    if (state.mailbox.account != account) {
+      continue;
+    }
+    if (state.mailbox.name == new_name ||
+        (state.mailbox.name.starts_with(new_name + "/") && new_name.starts_with(old_prefix))) {
+      return ready<d::Mailbox>(fail(ErrorCode::kAlreadyExists, "mailbox exists: " + new_name));
+    }
+    if (state.mailbox.name == old_name || state.mailbox.name.starts_with(old_prefix)) {
+      renamed.push_back(&state);
+    }
+  }
+  // A child's new name must not collide with an existing mailbox either.
+  for (auto* state : renamed) {
+    std::string candidate = new_name + state->mailbox.name.substr(old_name.size());
+    for (const auto& [id, other] : mailboxes_) {
+      if (other.mailbox.account == account && other.mailbox.name == candidate) {
+        return ready<d::Mailbox>(fail(ErrorCode::kAlreadyExists, "mailbox exists: " + candidate));
+      }
+    }
+  }
+  for (auto* state : renamed) {
+    state->mailbox.name = new_name + state->mailbox.name.substr(old_name.size());
+    state->mailbox.highest_modseq =
+        next_modseq_locked(*owner, state->mailbox.id, d::Uid{0}, d::ChangeKind::kMailboxRenamed);
+  }
+  return ready<d::Mailbox>((*target)->mailbox);
+}
+
+d::Async<void> MemoryStorage::delete_mailbox(d::AccountId account, d::MailboxId mailbox) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (owner == nullptr || !target) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such mailbox"));
+  }
+  if ((*target)->mailbox.name == "INBOX") {
+    return ready_error(fail(ErrorCode::kInvalidInput, "cannot delete INBOX"));
+  }
+  delete_mailbox_locked(*owner, mailbox);
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::set_subscribed(d::AccountId account, d::MailboxId mailbox,
+                                             bool subscribed) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (owner == nullptr || !target) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such mailbox"));
+  }
+  if ((*target)->mailbox.subscribed != subscribed) {
+    (*target)->mailbox.subscribed = subscribed;
+    (*target)->mailbox.highest_modseq =
+        next_modseq_locked(*owner, mailbox, d::Uid{0}, d::ChangeKind::kMailboxSubscription);
+  }
+  return ready_ok();
+}
+
+d::Async<std::vector<Result<d::Appended>>> MemoryStorage::append(
+    d::NewMessage message, std::vector<d::AppendTarget> targets) {
+  using Out = std::vector<Result<d::Appended>>;
+  std::lock_guard lock(mutex_);
+  if (targets.empty()) {
+    return ready<Out>(fail(ErrorCode::kInvalidInput, "append without targets"));
+  }
+  const std::uint64_t size = message.raw.size();
+  std::optional<d::BlobId> blob;
+  std::map<d::AccountId, d::MessageId> message_of_account;
+  Out out;
+  for (auto& target : targets) {
+    auto* owner = find_account_locked(target.account);
+    auto mailbox = owned_mailbox_locked(target.account, target.mailbox);
+    if (owner == nullptr || !mailbox) {
+      out.emplace_back(fail(ErrorCode::kNotFound, "no such mailbox"));
+      continue;
+    }
+    auto& account = owner->account;
+    if (account.quota_bytes != 0 && account.used_bytes + size > account.quota_bytes) {
+      out.emplace_back(fail(ErrorCode::kLimitExceeded, "over quota: " + account.address));
+      continue;
+    }
+    if (!blob) {
+      blob = put_locked(message.raw);
+    }
+    auto [it, inserted] = message_of_account.try_emplace(target.account);
+    if (inserted) {
+      it->second = d::MessageId{next_id_++};
+      blobs_.at(blob->hex).references++;
+      messages_.emplace(it->second, MessageState{target.account, *blob, size, message.internal_date,
+                                                 message.facts, 0});
+    }
+    auto modseq =
+        next_modseq_locked(*owner, target.mailbox, d::Uid{0}, d::ChangeKind::kMessageAdded);
+    auto entry =
+        add_entry_locked(**mailbox, it->second, target.flags, std::move(target.keywords), modseq);
+    owner->log.back().uid = entry.uid;
+    account.used_bytes += size;
+    out.emplace_back(d::Appended{target.mailbox, entry.uid, modseq, it->second});
+  }
+  return ready<Out>(std::move(out));
+}
+
+d::Async<std::vector<d::Entry>> MemoryStorage::entries(d::AccountId account, d::MailboxId mailbox,
+                                                       d::Uid first, d::Uid last) {
+  std::lock_guard lock(mutex_);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (!target) {
+    return ready<std::vector<d::Entry>>(target.error());
+  }
+  std::vector<d::Entry> out;
+  auto& entries = (*target)->entries;
+  for (auto it = entries.lower_bound(d::value_of(first));
+       it != entries.end() && it->first <= d::value_of(last); ++it) {
+    out.push_back(it->second);
+  }
+  return ready<std::vector<d::Entry>>(std::move(out));
+}
+
+d::Async<std::string> MemoryStorage::read_message(d::AccountId account, d::MessageId message) {
+  std::lock_guard lock(mutex_);
+  auto it = messages_.find(message);
+  if (it == messages_.end() || it->second.account != account) {
+    return ready<std::string>(fail(ErrorCode::kNotFound, "no such message"));
+  }
+  return ready<std::string>(blobs_.at(it->second.blob.hex).bytes);
+}
+
+d::Async<std::string> MemoryStorage::message_facts(d::AccountId account, d::MessageId message) {
+  std::lock_guard lock(mutex_);
+  auto it = messages_.find(message);
+  if (it == messages_.end() || it->second.account != account) {
+    return ready<std::string>(fail(ErrorCode::kNotFound, "no such message"));
+  }
+  return ready<std::string>(it->second.facts);
+}
+
+d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::MailboxId mailbox,
+                                                    std::vector<d::Uid> uids,
+                                                    d::FlagChange change) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (owner == nullptr || !target) {
+    return ready<d::FlagResult>(fail(ErrorCode::kNotFound, "no such mailbox"));
+  }
+  auto keywords = sorted_unique(std::move(change.keywords));
+  const d::Flags flags = change.flags & d::kAllFlags;
+  d::FlagResult result;
+  std::vector<std::pair<d::Entry*, std::pair<d::Flags, std::vector<std::string>>>> updates;
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  for (auto uid : uids) {
+    auto it = (*target)->entries.find(d::value_of(uid));
+    if (it == (*target)->entries.end()) {
+      continue;
+    }
+    auto& entry = it->second;
+    if (change.unchanged_since &&
+        d::value_of(entry.modseq) > d::value_of(*change.unchanged_since)) {
+      result.conflicts.push_back(uid);
+      continue;
+    }
+    d::Flags new_flags = entry.flags;
+    std::vector<std::string> new_keywords;
+    switch (change.op) {
+      case d::FlagOp::kAdd:
+        new_flags |= flags;
+        std::set_union(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
+                       keywords.end(), std::back_inserter(new_keywords));
+        break;
+      case d::FlagOp::kRemove:
+        new_flags = static_cast<d::Flags>(new_flags & ~flags);
+        std::set_difference(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
+                            keywords.end(), std::back_inserter(new_keywords));
+        break;
+      case d::FlagOp::kReplace:
+        new_flags = flags;
+        new_keywords = keywords;
+        break;
+    }
+    if (new_flags != entry.flags || new_keywords != entry.keywords) {
+      updates.push_back({&entry, {new_flags, std::move(new_keywords)}});
+    }
+  }
+  if (!updates.empty()) {
+    auto modseq = next_modseq_locked(*owner, mailbox, d::Uid{0}, d::ChangeKind::kFlagsChanged);
+    owner->log.pop_back();  // re-logged below, once per entry
+    for (auto& [entry, update] : updates) {
+      entry->flags = update.first;
+      entry->keywords = std::move(update.second);
+      entry->modseq = modseq;
+      log_locked(*owner, modseq, mailbox, entry->uid, d::ChangeKind::kFlagsChanged);
+      result.changed.push_back(*entry);
+    }
+  }
+  return ready<d::FlagResult>(std::move(result));
+}
+
+d::Async<std::vector<d::Appended>> MemoryStorage::copy(d::AccountId account, d::MailboxId from,
+                                                       std::vector<d::Uid> uids, d::MailboxId to) {
+  std::lock_guard lock(mutex_);
+  return ready<std::vector<d::Appended>>(copy_locked(account, from, uids, to));
+}
+
+d::Async<std::vector<d::Appended>> MemoryStorage::move(d::AccountId account, d::MailboxId from,
+                                                       std::vector<d::Uid> uids, d::MailboxId to) {
+  std::lock_guard lock(mutex_);
+  auto copied = copy_locked(account, from, uids, to);
+  if (!copied) {
+    return ready<std::vector<d::Appended>>(copied.error());
+  }
+  auto* owner = find_account_locked(account);
+  auto source = owned_mailbox_locked(account, from);
+  auto expunged = expunge_locked(*owner, **source, uids);
+  if (!expunged) {
+    return ready<std::vector<d::Appended>>(expunged.error());
+  }
+  return ready<std::vector<d::Appended>>(std::move(copied));
+}
+
+d::Async<d::ModSeq> MemoryStorage::expunge(d::AccountId account, d::MailboxId mailbox,
+                                           std::vector<d::Uid> uids) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (owner == nullptr || !target) {
+    return ready<d::ModSeq>(fail(ErrorCode::kNotFound, "no such mailbox"));
+  }
+  return ready<d::ModSeq>(expunge_locked(*owner, **target, uids));
+}
+
+d::Async<d::MailboxChanges> MemoryStorage::changes_since(d::AccountId account, d::MailboxId mailbox,
+                                                         d::ModSeq since) {
+  std::lock_guard lock(mutex_);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (!target) {
+    return ready<d::MailboxChanges>(target.error());
+  }
+  d::MailboxChanges changes;
+  for (const auto& [uid, entry] : (*target)->entries) {
+    if (d::value_of(entry.modseq) > d::value_of(since)) {
+      changes.changed.push_back(entry);
+    }
+  }
+  for (const auto& [uid, modseq] : (*target)->tombstones) {
+    if (d::value_of(modseq) > d::value_of(since)) {
+      changes.vanished.push_back(uid);
+    }
+  }
+  std::sort(changes.vanished.begin(), changes.vanished.end());
+  changes.highest = (*target)->mailbox.highest_modseq;
+  return ready<d::MailboxChanges>(std::move(changes));
+}
+
+d::Async<std::vector<d::AccountChange>> MemoryStorage::account_changes_since(d::AccountId account,
+                                                                             d::ModSeq since) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<std::vector<d::AccountChange>>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  std::vector<d::AccountChange> out;
+  for (const auto& change : owner->log) {
+    if (d::value_of(change.modseq) > d::value_of(since)) {
+      out.push_back(change);
+    }
+  }
+  return ready<std::vector<d::AccountChange>>(std::move(out));
+}
+
+d::Async<d::Usage> MemoryStorage::usage(d::AccountId account) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<d::Usage>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  d::Usage usage{owner->account.used_bytes, 0};
+  for (const auto& [id, mailbox] : mailboxes_) {
+    if (mailbox.mailbox.account == account) {
+      usage.messages += mailbox.entries.size();
+    }
+  }
+  return ready<d::Usage>(usage);
+}
+
+// ----- BlobStore
+
+d::Async<d::BlobId> MemoryStorage::put(std::string bytes) {
+  std::lock_guard lock(mutex_);
+  return ready<d::BlobId>(put_locked(std::move(bytes)));
+}
+
+d::Async<std::string> MemoryStorage::get(d::BlobId id) {
+  std::lock_guard lock(mutex_);
+  auto it = blobs_.find(id.hex);
+  if (it == blobs_.end()) {
+    return ready<std::string>(fail(ErrorCode::kNotFound, "no such blob: " + id.hex));
+  }
+  return ready<std::string>(it->second.bytes);
+}
+
+d::Async<std::uint64_t> MemoryStorage::collect_garbage() {
+  std::lock_guard lock(mutex_);
+  std::uint64_t removed =
+      std::erase_if(blobs_, [](const auto& blob) { return blob.second.references == 0; });
+  return ready<std::uint64_t>(removed);
+}
+
+// ----- QueueStore
+
+d::Async<d::QueueId> MemoryStorage::enqueue(d::NewQueuedMessage message) {
+  std::lock_guard lock(mutex_);
+  if (message.recipients.empty()) {
+    return ready<d::QueueId>(fail(ErrorCode::kInvalidInput, "no recipients"));
+  }
+  d::QueuedMessage queued;
+  queued.id = d::QueueId{next_id_++};
+  queued.size = message.raw.size();
+  queued.blob = put_locked(std::move(message.raw));
+  blobs_.at(queued.blob.hex).references++;
+  queued.sender = std::move(message.sender);
+  queued.recipients = std::move(message.recipients);
+  queued.envid = std::move(message.envid);
+  queued.ret = std::move(message.ret);
+  queued.created = message.now;
+  queued.next_attempt = message.now;
+  queued.state = d::QueueState::kQueued;
+  auto id = queued.id;
+  queue_.emplace(id, std::move(queued));
+  return ready<d::QueueId>(id);
+}
+
+d::Async<std::vector<d::QueuedMessage>> MemoryStorage::queued() {
+  std::lock_guard lock(mutex_);
+  std::vector<d::QueuedMessage> out;
+  for (const auto& [id, message] : queue_) {
+    out.push_back(message);
+  }
+  return ready<std::vector<d::QueuedMessage>>(std::move(out));
+}
+
+d::Async<std::optional<d::QueuedMessage>> MemoryStorage::find_queued(d::QueueId id) {
+  std::lock_guard lock(mutex_);
+  std::optional<d::QueuedMessage> out;
+  if (auto it = queue_.find(id); it != queue_.end()) {
+    out = it->second;
+  }
+  return ready<std::optional<d::QueuedMessage>>(std::move(out));
+}
+
+d::Async<std::string> MemoryStorage::read_queued(d::QueueId id) {
+  std::lock_guard lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) {
+    return ready<std::string>(fail(ErrorCode::kNotFound, "no such queue entry"));
+  }
+  return ready<std::string>(blobs_.at(it->second.blob.hex).bytes);
+}
+
+d::Async<std::vector<d::QueuedMessage>> MemoryStorage::claim_due(SystemTime now, std::size_t limit,
+                                                                 std::chrono::seconds lease) {
+  std::lock_guard lock(mutex_);
+  std::vector<d::QueuedMessage*> due;
+  for (auto& [id, message] : queue_) {
+    bool is_due = (message.state == d::QueueState::kQueued && message.next_attempt <= now) ||
+                  (message.state == d::QueueState::kActive && message.lease_until <= now);
+    if (is_due) {
+      due.push_back(&message);
+    }
+  }
+  // Oldest due first, so a backlog drains in order; ids break ties.
+  std::stable_sort(due.begin(), due.end(),
+                   [](const auto* a, const auto* b) { return a->next_attempt < b->next_attempt; });
+  std::vector<d::QueuedMessage> out;
+  for (auto* message : due) {
+    if (out.size() >= limit) {
+      break;
+    }
+    message->state = d::QueueState::kActive;
+    message->lease_until = now + lease;
+    out.push_back(*message);
+  }
+  return ready<std::vector<d::QueuedMessage>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::update_queued(d::QueueId id, d::QueueUpdate update) {
+  std::lock_guard lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such queue entry"));
+  }
+  auto& message = it->second;
+  message.recipients = std::move(update.recipients);
+  message.next_attempt = update.next_attempt;
+  message.attempts = update.attempts;
+  if (message.state == d::QueueState::kActive) {
+    message.state = d::QueueState::kQueued;
+  }
+  message.lease_until = SystemTime{};
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::remove_queued(d::QueueId id) {
+  std::lock_guard lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such queue entry"));
+  }
+  release_blob_locked(it->second.blob);
+  queue_.erase(it);
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::set_held(d::QueueId id, bool held, SystemTime now) {
+  std::lock_guard lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such queue entry"));
+  }
+  auto& message = it->second;
+  if (held) {
+    message.state = d::QueueState::kHeld;
+  } else if (message.state == d::QueueState::kHeld) {
+    message.state = d::QueueState::kQueued;
+    message.next_attempt = now;
+  }
+  message.lease_until = SystemTime{};
+  return ready_ok();
+}
+
+// ----- helpers (mutex_ held)
+
+MemoryStorage::AccountState* MemoryStorage::find_account_locked(d::AccountId id) {
+  auto it = accounts_.find(id);
+  return it == accounts_.end() ? nullptr : &it->second;
+}
+
+MemoryStorage::AccountState* MemoryStorage::find_account_locked(const std::string& address) {
+  auto it = account_by_address_.find(address);
+  return it == account_by_address_.end() ? nullptr : find_account_locked(it->second);
+}
+
+Result<MemoryStorage::MailboxState*> MemoryStorage::owned_mailbox_locked(d::AccountId account,
+                                                                         d::MailboxId id) {
+  auto it = mailboxes_.find(id);
+  // Another account's mailbox is reported as missing, never as forbidden: ids
+  // must not reveal what exists elsewhere.
+  if (it == mailboxes_.end() || it->second.mailbox.account != account) {
+    return fail(ErrorCode::kNotFound, "no such mailbox");
+  }
+  return &it->second;
+}
+
+d::ModSeq MemoryStorage::next_modseq_locked(AccountState& account, d::MailboxId mailbox, d::Uid uid,
+                                            d::ChangeKind kind) {
+  auto modseq = d::ModSeq{++account.modseq};
+  log_locked(account, modseq, mailbox, uid, kind);
+  if (auto it = mailboxes_.find(mailbox); it != mailboxes_.end()) {
+    it->second.mailbox.highest_modseq = modseq;
+  }
+  return modseq;
+}
+
+void MemoryStorage::log_locked(AccountState& account, d::ModSeq modseq, d::MailboxId mailbox,
+                               d::Uid uid, d::ChangeKind kind) {
+  account.log.push_back(d::AccountChange{modseq, mailbox, uid, kind});
+}
+
+d::BlobId MemoryStorage::put_locked(std::string bytes) {
+  d::BlobId id{sha256_hex(bytes)};
+  blobs_.try_emplace(id.hex, BlobState{std::move(bytes), 0});
+  return id;
+}
+
+void MemoryStorage::release_blob_locked(const d::BlobId& id) {
+  auto it = blobs_.find(id.hex);
+  if (it != blobs_.end() && it->second.references > 0) {
+    it->second.references--;
+  }
+}
+
+d::Entry MemoryStorage::add_entry_locked(MailboxState& mailbox, d::MessageId message,
+                                         d::Flags flags, std::vector<std::string> keywords,
+                                         d::ModSeq modseq) {
+  auto& stored = messages_.at(message);
+  d::Entry entry;
+  entry.mailbox = mailbox.mailbox.id;
+  entry.uid = mailbox.mailbox.uid_next;
+  entry.message = message;
+  entry.blob = stored.blob;
+  entry.size = stored.size;
+  entry.internal_date = stored.internal_date;
+  entry.save_date = now_seconds();
+  entry.flags = flags & d::kAllFlags;
+  entry.keywords = sorted_unique(std::move(keywords));
+  entry.modseq = modseq;
+  mailbox.mailbox.uid_next = d::Uid{d::value_of(entry.uid) + 1};
+  mailbox.mailbox.highest_modseq = modseq;
+  stored.entry_count++;
+  mailbox.entries.emplace(d::value_of(entry.uid), entry);
+  return entry;
+}
+
+void MemoryStorage::remove_entry_locked(AccountState& account, MailboxState& mailbox,
+                                        std::uint32_t uid, d::ModSeq modseq) {
+  auto it = mailbox.entries.find(uid);
+  auto message = messages_.find(it->second.message);
+  account.account.used_bytes -= std::min(account.account.used_bytes, it->second.size);
+  if (--message->second.entry_count == 0) {
+    release_blob_locked(message->second.blob);
+    messages_.erase(message);
+  }
+  mailbox.entries.erase(it);
+  mailbox.tombstones.emplace_back(d::Uid{uid}, modseq);
+}
+
+Result<d::ModSeq> MemoryStorage::expunge_locked(AccountState& account, MailboxState& mailbox,
+                                                const std::vector<d::Uid>& uids) {
+  std::set<std::uint32_t> present;
+  for (auto uid : uids) {
+    if (mailbox.entries.contains(d::value_of(uid))) {
+      present.insert(d::value_of(uid));
+    }
+  }
+  if (present.empty()) {
+    return mailbox.mailbox.highest_modseq;
+  }
+  auto modseq = d::ModSeq{++account.modseq};
+  mailbox.mailbox.highest_modseq = modseq;
+  for (auto uid : present) {
+    remove_entry_locked(account, mailbox, uid, modseq);
+    log_locked(account, modseq, mailbox.mailbox.id, d::Uid{uid}, d::ChangeKind::kMessageExpunged);
+  }
+  return modseq;
+}
+
+Result<std::vector<d::Appended>> MemoryStorage::copy_locked(d::AccountId account, d::MailboxId from,
+                                                            const std::vector<d::Uid>& uids,
+                                                            d::MailboxId to) {
+  auto* owner = find_account_locked(account);
+  auto source = owned_mailbox_locked(account, from);
+  auto target = owned_mailbox_locked(account, to);
+  if (owner == nullptr || !source || !target) {
+    return fail(ErrorCode::kNotFound, "no such mailbox");
+  }
+  std::vector<const d::Entry*> copied;
+  std::uint64_t bytes = 0;
+  for (auto uid : uids) {
+    auto it = (*source)->entries.find(d::value_of(uid));
+    if (it != (*source)->entries.end()) {
+      copied.push_back(&it->second);
+      bytes += it->second.size;
+    }
+  }
+  auto& quota_account = owner->account;
+  if (quota_account.quota_bytes != 0 &&
+      quota_account.used_bytes + bytes > quota_account.quota_bytes) {
+    return fail(ErrorCode::kLimitExceeded, "over quota: " + quota_account.address);
+  }
+  std::vector<d::Appended> out;
+  if (copied.empty()) {
+    return out;
+  }
+  auto modseq = d::ModSeq{++owner->modseq};
+  // Copy the source entries first: adding to `to` may not invalidate them (std::map
+  // nodes are stable), but from == to must not see its own new entries.
+  std::vector<d::Entry> snapshot;
+  for (const auto* entry : copied) {
+    snapshot.push_back(*entry);
+  }
+  for (auto& entry : snapshot) {
+    auto added = add_entry_locked(**target, entry.message, entry.flags, entry.keywords, modseq);
+    quota_account.used_bytes += added.size;
+    log_locked(*owner, modseq, to, added.uid, d::ChangeKind::kMessageAdded);
+    out.push_back(d::Appended{to, added.uid, modseq, entry.message});
+  }
+  return out;
+}
+
+void MemoryStorage::delete_mailbox_locked(AccountState& account, d::MailboxId id) {
+  auto& mailbox = mailboxes_.at(id);
+  auto modseq = d::ModSeq{++account.modseq};
+  std::vector<std::uint32_t> uids;
+  for (const auto& [uid, entry] : mailbox.entries) {
+    uids.push_back(uid);
+  }
+  for (auto uid : uids) {
+    remove_entry_locked(account, mailbox, uid, modseq);
+  }
+  log_locked(account, modseq, id, d::Uid{0}, d::ChangeKind::kMailboxDeleted);
+  mailboxes_.erase(id);
+}
+
+}  // namespace tern::store::memory

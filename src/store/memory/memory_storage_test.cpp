@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs the storage conformance suite against store::memory.
+#include "store/memory/memory_storage.hpp"
+
+#include <memory>
+
+#include "store/conformance/storage_conformance.hpp"
+
+namespace tern::store::memory {
+namespace {
+
+struct MemoryFactory {
+  std::unique_ptr<domain::Storage> make() { return std::make_unique<MemoryStorage>(); }
+};
+
+}  // namespace
+}  // namespace tern::store::memory
+
+namespace tern::store::conformance {
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance,
+                               ::testing::Types<tern::store::memory::MemoryFactory>);
+}  // namespace tern::store::conformance
