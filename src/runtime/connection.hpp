@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// Connection: the byte stream a protocol session reads and writes, over TCP or TLS,
+// with a timeout on every operation and an in-place STARTTLS upgrade.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+
+namespace tern::runtime {
+
+using Duration = std::chrono::steady_clock::duration;
+
+// A connected byte stream. Sessions own it through std::unique_ptr and use it from
+// one coroutine at a time; every member is bound to the connection's executor
+// (its strand) except canceller(), which returns a thread-safe function.
+//
+// Errors never throw. They come back as Result errors:
+//   kTimeout    the operation's timeout passed (the stream is then unusable)
+//   kCancelled  the connection was closed by close() or by its canceller
+//   kIo         the peer reset the stream, a TLS error, any other socket error
+// An orderly end of stream from the peer is not an error: read_some() returns 0.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Reads at least one byte into `buffer`, or returns 0 at end of stream.
+  // Requires: `buffer` is not empty and stays valid until the read completes.
+  virtual asio::awaitable<Result<std::size_t>> read_some(std::span<char> buffer,
+                                                         Duration timeout) = 0;
+
+  // Writes all of `bytes`. `timeout` bounds the whole write, so a client that
+  // stops reading cannot hold the session forever.
+  // Requires: `bytes` stays valid until the write completes (co_await at once).
+  virtual asio::awaitable<Result<void>> write_all(std::string_view bytes, Duration timeout) = 0;
+
+  // Upgrades a plain connection to TLS in place, as the server (STARTTLS, or
+  // the start of an implicit-TLS connection). The connection keeps `context`
+  // alive. Bytes the peer sent before the handshake that were already read are
+  // the session's to discard (RFC 3207 §4.2); none are buffered here.
+  // Errors: kInvalidInput if TLS is already active; kIo/kTimeout if the
+  // handshake fails (the connection is then unusable).
+  virtual asio::awaitable<Result<void>> start_tls(std::shared_ptr<asio::ssl::context> context,
+                                                  Duration timeout) = 0;
+
+  // The same as the client; `server_name` is sent as SNI when not empty.
+  // Certificate verification is whatever `context` is configured to do.
+  virtual asio::awaitable<Result<void>> start_tls_client(
+      std::shared_ptr<asio::ssl::context> context, std::string server_name, Duration timeout) = 0;
+
+  virtual bool is_tls() const = 0;
+
+  // The negotiated protocol ("TLSv1.3") and cipher, or empty strings when plain.
+  virtual std::string tls_version() const = 0;
+  virtual std::string tls_cipher() const = 0;
+
+  // Closes the stream at once; pending and later operations fail with kCancelled.
+  virtual void close() = 0;
+
+  // Returns a function that closes this connection from any thread (it posts to
+  // the connection's strand). Calling it after the connection is gone is a no-op.
+  virtual std::function<void()> canceller() = 0;
+
+  virtual asio::any_io_executor executor() = 0;
+
+  // A short unique id ("c4kq7vn2h3a0e"), for logs and for correlating records.
+  const std::string& id() const { return id_; }
+
+  // The peer's address (IPv4-mapped IPv6 addresses appear as IPv4) and port.
+  const asio::ip::address& peer_address() const { return peer_address_; }
+
+  std::uint16_t peer_port() const { return peer_port_; }
+
+  // A logger carrying conn=<id> and peer=<ip> on every record.
+  const log::Logger& logger() const { return logger_; }
+
+ protected:
+  Connection(std::string id, asio::ip::address peer_address, std::uint16_t peer_port,
+             const log::Logger& logger);
+
+ private:
+  std::string id_;
+  asio::ip::address peer_address_;
+  std::uint16_t peer_port_;
+  log::Logger logger_;
+};
+
+// Wraps an open TCP socket (accepted or connected). The socket's executor should
+// be a strand, and the session coroutine should run on it.
+std::unique_ptr<Connection> make_tcp_connection(asio::ip::tcp::socket socket, std::string id,
+                                                const log::Logger& logger);
+
+// Connects to `endpoint` on the calling coroutine's executor within `timeout`.
+// Errors name the endpoint: "connect 127.0.0.1:25: connection refused".
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect_tcp(asio::ip::tcp::endpoint endpoint,
+                                                                 Duration timeout, std::string id,
+                                                                 log::Logger logger);
+
+// Renders "192.0.2.1:25" or "[2001:db8::1]:25".
+std::string format_endpoint(const asio::ip::address& address, std::uint16_t port);
+
+// Generates connection ids: a random prefix fixed per generator plus a counter,
+// base32-encoded (13 characters, lower case), so ids are short, unique within a
+// process and unlikely to repeat across restarts. Thread-safe.
+class ConnectionIds {
+ public:
+  ConnectionIds();  // seeds the prefix from the system random source
+  explicit ConnectionIds(std::uint32_t prefix);
+
+  std::string next();
+
+ private:
+  std::uint64_t prefix_;
+  std::atomic<std::uint64_t> counter_{0};
+};
+
+}  // namespace tern::runtime

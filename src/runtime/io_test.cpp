@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "runtime/io.hpp"
+
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "runtime/testing.hpp"
+
+namespace tern::runtime {
+namespace {
+
+using testing::run_for;
+
+TEST(Offload, RunsOnThePoolAndResumesOnTheCallersStrand) {
+  IoThreads io(2);
+  io.start();
+  BlockingPool pool(1);
+  auto result = run_for(io.context(), [](BlockingPool& p) -> asio::awaitable<bool> {
+    auto caller = std::this_thread::get_id();
+    auto strand = co_await asio::this_coro::executor;
+    std::thread::id worker = co_await offload(p, [] { return std::this_thread::get_id(); });
+    bool resumed_on_strand =
+        strand.target<asio::strand<asio::io_context::executor_type>>()->running_in_this_thread();
+    co_return worker != caller&& resumed_on_strand;
+  }(pool));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(*result);
+}
+
+TEST(Offload, RethrowsWhatTheFunctionThrew) {
+  IoThreads io(1);
+  io.start();
+  BlockingPool pool(1);
+  auto result = run_for(io.context(), [](BlockingPool& p) -> asio::awaitable<std::string> {
+    try {
+      co_await offload(p, []() -> int { throw std::runtime_error("disk full"); });
+    } catch (const std::runtime_error& e) {
+      co_return std::string(e.what());
+    }
+    co_return std::string("no exception");
+  }(pool));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(*result, "disk full");
+}
+
+TEST(Offload, SupportsVoidFunctions) {
+  IoThreads io(1);
+  io.start();
+  BlockingPool pool(2);
+  auto result = run_for(io.context(), [](BlockingPool& p) -> asio::awaitable<int> {
+    int calls = 0;
+    co_await offload(p, [&calls] { ++calls; });
+    co_return calls;
+  }(pool));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(*result, 1);
+}
+
+TEST(AwaitFuture, ResumesWhenAnotherThreadFulfilsThePromise) {
+  IoThreads io(2);
+  io.start();
+  Promise<std::string> promise;
+  auto future = promise.future();
+  std::thread producer;
+  auto result = run_for(io.context(),
+                        [](Future<std::string> f, Promise<std::string> p,
+                           std::thread& t) -> asio::awaitable<std::string> {
+                          t = std::thread([p]() mutable { p.set_value("stored"); });
+                          auto executor = co_await asio::this_coro::executor;
+                          co_return co_await await(executor, std::move(f));
+                        }(std::move(future), promise, producer));
+  producer.join();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(*result, "stored");
+}
+
+TEST(AwaitFuture, ReturnsAtOnceForAReadyFuture) {
+  IoThreads io(1);
+  io.start();
+  auto result = run_for(io.context(), []() -> asio::awaitable<int> {
+    co_return co_await await(make_ready_future(42));
+  }());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(*result, 42);
+}
+
+TEST(IoThreads, ZeroMeansOnePerCore) {
+  IoThreads io(0);
+  EXPECT_GE(io.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tern::runtime

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "runtime/listener.hpp"
+
+#include <exception>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <fmt/format.h>
+
+#include "base/assert.hpp"
+
+namespace tern::runtime {
+namespace {
+
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string lower_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  }
+  return text;
+}
+
+Error bind_error(const asio::error_code& ec, const std::string& where) {
+  ErrorCode code = ErrorCode::kIo;
+  if (ec == asio::error::address_in_use) {
+    code = ErrorCode::kAlreadyExists;
+  } else if (ec == asio::error::access_denied || ec == asio::error::no_permission) {
+    code = ErrorCode::kPermissionDenied;
+  } else if (ec == asio::error::address_family_not_supported) {
+    code = ErrorCode::kInvalidInput;
+  }
+  return fail(code, fmt::format("bind {}: {}", where, lower_first(ec.message())));
+}
+
+asio::ip::address normalize(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+}  // namespace
+
+struct Listener::State {
+  State(asio::io_context& io_context, ListenerOptions opts, log::Logger log,
+        metrics::Registry* registry)
+      : io(io_context),
+        strand(asio::make_strand(io_context)),
+        acceptor(strand),
+        options(std::move(opts)),
+        logger(log.with("listener", options.name)) {
+    metrics::Labels labels{{"listener", options.name}};
+    metrics::Registry& r = registry != nullptr ? *registry : own_registry;
+    accepted = &r.counter("tern_connections_accepted_total", "Connections accepted.", labels);
+    rejected_global =
+        &r.counter("tern_connections_rejected_total", "Connections refused by a connection limit.",
+                   {{"listener", options.name}, {"reason", "global_limit"}});
+    rejected_per_ip =
+        &r.counter("tern_connections_rejected_total", "Connections refused by a connection limit.",
+                   {{"listener", options.name}, {"reason", "per_ip_limit"}});
+    failures = &r.counter("tern_connection_failures_total",
+                          "Connection handlers that ended with an exception.", labels);
+    open_gauge = &r.gauge("tern_connections_open", "Connections currently open.", labels);
+  }
+
+  asio::io_context& io;
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::ip::tcp::acceptor acceptor;  // used on `strand` only
+  ListenerOptions options;
+  log::Logger logger;
+  ConnectionHandler handler;
+  ConnectionIds ids;
+  bool started = false;
+
+  metrics::Registry own_registry;  // used when the caller gives none
+  metrics::Counter* accepted;
+  metrics::Counter* rejected_global;
+  metrics::Counter* rejected_per_ip;
+  metrics::Counter* failures;
+  metrics::Gauge* open_gauge;
+
+  std::mutex mutex;
+  std::size_t open = 0;                                                 // guarded by mutex
+  std::map<asio::ip::address, std::size_t> open_per_ip;                 // guarded by mutex
+  std::unordered_map<std::uint64_t, std::function<void()>> cancellers;  // guarded by mutex
+  std::uint64_t next_serial = 0;                                        // guarded by mutex
+
+  enum class Admission { kAdmitted, kGlobalLimit, kPerIpLimit };
+
+  Admission admit(const asio::ip::address& ip) {
+    std::lock_guard lock(mutex);
+    if (open >= options.max_connections) {
+      return Admission::kGlobalLimit;
+    }
+    std::size_t& per_ip = open_per_ip[ip];
+    if (per_ip >= options.max_connections_per_ip) {
+      if (per_ip == 0) {
+        open_per_ip.erase(ip);
+      }
+      return Admission::kPerIpLimit;
+    }
+    ++per_ip;
+    ++open;
+    open_gauge->add();
+    return Admission::kAdmitted;
+  }
+
+  std::uint64_t track(std::function<void()> canceller) {
+    std::lock_guard lock(mutex);
+    std::uint64_t serial = next_serial++;
+    cancellers.emplace(serial, std::move(canceller));
+    return serial;
+  }
+
+  void release(std::uint64_t serial, const asio::ip::address& ip) {
+    std::lock_guard lock(mutex);
+    cancellers.erase(serial);
+    auto it = open_per_ip.find(ip);
+    if (it != open_per_ip.end() && --it->second == 0) {
+      open_per_ip.erase(it);
+    }
+    --open;
+    open_gauge->sub();
+  }
+
+  void close_all() {
+    std::vector<std::function<void()>> to_cancel;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [serial, cancel] : cancellers) {
+        to_cancel.push_back(cancel);
+      }
+    }
+    for (auto& cancel : to_cancel) {
+      cancel();
+    }
+  }
+
+  std::size_t open_count() {
+    std::lock_guard lock(mutex);
+    return open;
+  }
+};
+
+namespace {
+
+// Refuses a connection over a limit. The reply is one short line written with a
+// non-blocking send: a fresh socket's send buffer is empty, so it fits, and a
+// flood of refused connections can never tie up a coroutine each.
+void refuse(asio::ip::tcp::socket& socket, const Listener::State& state) {
+  asio::error_code ec;
+  if (!state.options.over_limit_reply.empty() && !state.options.implicit_tls) {
+    socket.non_blocking(true, ec);
+    socket.send(asio::buffer(state.options.over_limit_reply), 0, ec);
+  }
+  socket.shutdown(asio::socket_base::shutdown_both, ec);
+  socket.close(ec);
+}
+
+// The per-connection boundary (docs/adr/0002-error-handling.md): whatever the
+// handler throws stops here, is logged and counted, and the connection closes.
+asio::awaitable<void> serve_connection(std::shared_ptr<Listener::State> state,
+                                       std::unique_ptr<Connection> connection) {
+  log::Logger logger = connection->logger();
+  try {
+    if (state->options.implicit_tls) {
+      auto handshake = co_await connection->start_tls(state->options.implicit_tls->current(),
+                                                      state->options.tls_handshake_timeout);
+      if (!handshake) {
+        logger.info("tls handshake failed", {{"error", handshake.error().message}});
+        co_return;
+      }
+    }
+    co_await state->handler(std::move(connection));
+  } catch (const std::exception& e) {
+    state->failures->inc();
+    logger.error("connection failed", {{"error", e.what()}});
+  } catch (...) {
+    state->failures->inc();
+    logger.error("connection failed", {{"error", "unknown exception"}});
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Listener::State> state) {
+  asio::steady_timer backoff(state->strand);
+  for (;;) {
+    asio::any_io_executor connection_strand = asio::make_strand(state->io);
+    auto [ec, socket] = co_await state->acceptor.async_accept(connection_strand, kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) {
+        break;
+      }
+      // EMFILE/ENFILE/ENOBUFS: accepting again at once would spin; pause briefly
+      // and let connections close.
+      state->logger.warn("accept failed", {{"error", lower_first(ec.message())}});
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(kUseTuple);
+      continue;
+    }
+    asio::error_code remote_ec;
+    auto remote = socket.remote_endpoint(remote_ec);
+    if (remote_ec) {
+      continue;  // the peer is already gone
+    }
+    auto ip = normalize(remote.address());
+    auto admission = state->admit(ip);
+    if (admission != Listener::State::Admission::kAdmitted) {
+      bool global = admission == Listener::State::Admission::kGlobalLimit;
+      (global ? state->rejected_global : state->rejected_per_ip)->inc();
+      state->logger.info(
+          "connection refused",
+          {{"peer", ip.to_string()}, {"reason", global ? "global_limit" : "per_ip_limit"}});
+      refuse(socket, *state);
+      continue;
+    }
+    state->accepted->inc();
+    auto connection = make_tcp_connection(std::move(socket), state->ids.next(), state->logger);
+    std::uint64_t serial = state->track(connection->canceller());
+    connection->logger().debug("connection accepted");
+    asio::co_spawn(connection_strand, serve_connection(state, std::move(connection)),
+                   [state, serial, ip](std::exception_ptr) { state->release(serial, ip); });
+  }
+  state->logger.info("stopped accepting");
+}
+
+}  // namespace
+
+Listener::Listener(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Listener::~Listener() {
+  stop_accepting();
+  close_connections();
+}
+
+Result<std::unique_ptr<Listener>> Listener::bind(asio::io_context& io, ListenerOptions options,
+                                                 log::Logger logger, metrics::Registry* registry) {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(options.address, ec);
+  std::string where = fmt::format("{}:{}", options.address, options.port);
+  if (ec) {
+    return fail(ErrorCode::kInvalidInput, fmt::format("bind {}: invalid address", where));
+  }
+  where = format_endpoint(address, options.port);
+  auto state = std::make_shared<State>(io, std::move(options), std::move(logger), registry);
+  asio::ip::tcp::endpoint endpoint(address, state->options.port);
+  auto& acceptor = state->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) {
+    return bind_error(ec, where);
+  }
+  // Restarting while old connections sit in TIME_WAIT must not fail the bind.
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (address.is_v6()) {
+    // "::" means IPv6 only; configure "0.0.0.0" as well for IPv4, so the two
+    // listeners and their limits stay separate and explicit.
+    acceptor.set_option(asio::ip::v6_only(true), ec);
+  }
+  acceptor.bind(endpoint, ec);
+  if (ec) {
+    return bind_error(ec, where);
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return bind_error(ec, where);
+  }
+  return std::unique_ptr<Listener>(new Listener(std::move(state)));
+}
+
+asio::ip::tcp::endpoint Listener::local_endpoint() const {
+  asio::error_code ec;
+  return state_->acceptor.local_endpoint(ec);
+}
+
+const std::string& Listener::name() const {
+  return state_->options.name;
+}
+
+void Listener::start(ConnectionHandler handler) {
+  TERN_ASSERT(!state_->started, "Listener::start is called once");
+  state_->started = true;
+  state_->handler = std::move(handler);
+  state_->logger.info(
+      "listening",
+      {{"address", format_endpoint(local_endpoint().address(), local_endpoint().port())}});
+  asio::co_spawn(state_->strand, accept_loop(state_), asio::detached);
+}
+
+void Listener::stop_accepting() {
+  asio::post(state_->strand, [state = state_] {
+    asio::error_code ignored;
+    state->acceptor.close(ignored);
+  });
+}
+
+void Listener::close_connections() {
+  state_->close_all();
+}
+
+asio::awaitable<bool> Listener::drain(Duration grace) {
+  auto state = state_;
+  stop_accepting();
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  // Polling keeps this simple and executor-agnostic; it runs only at shutdown.
+  constexpr auto kPoll = std::chrono::milliseconds(20);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (state->open_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(kUseTuple);
+  }
+  if (state->open_count() == 0) {
+    co_return true;
+  }
+  state->logger.info("closing connections after drain deadline",
+                     {{"open", std::to_string(state->open_count())}});
+  state->close_all();
+  auto hard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (state->open_count() > 0 && std::chrono::steady_clock::now() < hard_deadline) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(kUseTuple);
+  }
+  co_return false;
+}
+
+std::size_t Listener::open_connections() const {
+  return state_->open_count();
+}
+
+ListenerStats Listener::stats() const {
+  ListenerStats stats;
+  stats.accepted = state_->accepted->value();
+  stats.rejected_global_limit = state_->rejected_global->value();
+  stats.rejected_per_ip_limit = state_->rejected_per_ip->value();
+  stats.handler_failures = state_->failures->value();
+  stats.open = static_cast<std::int64_t>(state_->open_count());
+  return stats;
+}
+
+}  // namespace tern::runtime

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// Listener: a bound TCP socket, its accept loop, connection limits and graceful
+// drain. Protocol-agnostic: every accepted connection goes to a handler coroutine.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio.hpp>
+
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "base/result.hpp"
+#include "runtime/connection.hpp"
+#include "runtime/tls.hpp"
+
+namespace tern::runtime {
+
+// The per-connection entry point, e.g. a service's session coroutine. It owns the
+// connection; when it returns (or throws) the connection is closed and its slot in
+// the limits is freed. Exceptions are caught, logged and counted by the listener.
+using ConnectionHandler = std::function<asio::awaitable<void>(std::unique_ptr<Connection>)>;
+
+struct ListenerOptions {
+  // Names the listener in logs and in the `listener` metrics label ("smtp", "http").
+  std::string name = "listener";
+  // An IPv4 or IPv6 literal ("0.0.0.0", "::", "127.0.0.1"); no host names.
+  std::string address = "127.0.0.1";
+  // 0 picks a free port; port() reports it.
+  std::uint16_t port = 0;
+  // Non-null: implicit TLS (465, 993, 995, 443); the handshake happens before the
+  // handler runs, with the context current at accept time.
+  std::shared_ptr<TlsContexts> implicit_tls;
+  Duration tls_handshake_timeout = std::chrono::seconds(30);
+  // Open connections allowed on this listener, and from one peer address.
+  std::size_t max_connections = 1000;
+  std::size_t max_connections_per_ip = 20;
+  // A line sent before closing a connection refused by a limit, e.g.
+  // "421 4.7.0 too many connections\r\n". Empty: close silently. Never sent on
+  // implicit-TLS listeners (the client expects a handshake, not plain text).
+  std::string over_limit_reply;
+};
+
+// Counters as of now; also exported as metrics when a Registry is given.
+struct ListenerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_global_limit = 0;
+  std::uint64_t rejected_per_ip_limit = 0;
+  std::uint64_t handler_failures = 0;  // handlers that threw
+  std::int64_t open = 0;
+};
+
+// Lifecycle (all from the owning thread, typically main):
+//   bind()  - as root, before dropping privileges; errors name address and reason
+//   start() - after dropping privileges; accepting begins
+//   drain() - on SIGTERM: stop accepting, wait for connections, then cancel them
+// Each connection's coroutine runs on its own strand; the accept loop on another.
+// The Listener must outlive the io_context threads' use of it only until drain()
+// (or stop_accepting() + close_connections()) has finished; internal state is
+// reference-counted so late completions never touch freed memory.
+//
+// Metrics (when `registry` is given), labelled listener="<name>":
+//   tern_connections_accepted_total, tern_connections_rejected_total{reason=
+//   "global_limit"|"per_ip_limit"}, tern_connections_open,
+//   tern_connection_failures_total (handler threw).
+class Listener {
+ public:
+  // Opens, binds and listens. Errors: kInvalidInput ("bind x:25: invalid
+  // address"), kAlreadyExists ("bind 127.0.0.1:25: address already in use"),
+  // kPermissionDenied ("bind 0.0.0.0:25: permission denied"), kIo otherwise.
+  // `registry`, if given, must outlive the Listener.
+  static Result<std::unique_ptr<Listener>> bind(asio::io_context& io, ListenerOptions options,
+                                                log::Logger logger,
+                                                metrics::Registry* registry = nullptr);
+
+  ~Listener();  // stops accepting and cancels open connections
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // The bound address and port (the real port when bound to port 0).
+  asio::ip::tcp::endpoint local_endpoint() const;
+
+  std::uint16_t port() const { return local_endpoint().port(); }
+
+  const std::string& name() const;
+
+  // Starts the accept loop. Requires: called once.
+  void start(ConnectionHandler handler);
+
+  // Closes the listening socket; open connections continue. Thread-safe.
+  void stop_accepting();
+
+  // Closes every open connection now (their pending operations fail with
+  // kCancelled, so handlers unwind). Thread-safe.
+  void close_connections();
+
+  // Stops accepting, waits up to `grace` for open connections to finish on their
+  // own, then closes the rest and waits (up to 5 s) for their handlers to unwind.
+  // Returns true when every connection finished within `grace`. May be awaited
+  // from any executor.
+  asio::awaitable<bool> drain(Duration grace);
+
+  std::size_t open_connections() const;
+  ListenerStats stats() const;
+
+  struct State;
+
+ private:
+  explicit Listener(std::shared_ptr<State> state);
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace tern::runtime

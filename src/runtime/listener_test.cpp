@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+// Listener, Connection and TLS over real loopback sockets on port 0. Every wait is
+// bounded: run_for() gives up after 10 s, every socket operation has a timeout.
+#include "runtime/listener.hpp"
+
+#include <future>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "runtime/io.hpp"
+#include "runtime/testing.hpp"
+
+namespace tern::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::run_for;
+using testing::TempDir;
+using testing::write_test_certificate;
+
+constexpr Duration kTimeout = 5s;
+
+asio::awaitable<void> echo(std::unique_ptr<Connection> connection) {
+  char buffer[1024];
+  for (;;) {
+    auto n = co_await connection->read_some(buffer, kTimeout);
+    if (!n || *n == 0) {
+      co_return;
+    }
+    auto written = co_await connection->write_all(std::string_view(buffer, *n), kTimeout);
+    if (!written) {
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> dial(std::uint16_t port) {
+  co_return co_await connect_tcp({asio::ip::make_address("127.0.0.1"), port}, kTimeout, "client",
+                                 log::Logger());
+}
+
+// Reads until `n` bytes, end of stream, or an error.
+asio::awaitable<std::string> read_up_to(Connection* connection, std::size_t n) {
+  std::string out;
+  char buffer[256];
+  while (out.size() < n) {
+    auto got = co_await connection->read_some(buffer, kTimeout);
+    if (!got) {
+      co_return out + "<" + got.error().message + ">";
+    }
+    if (*got == 0) {
+      co_return out + "<eof>";
+    }
+    out.append(buffer, *got);
+  }
+  co_return out;
+}
+
+asio::awaitable<std::string> round_trip(Connection* connection, std::string text) {
+  auto written = co_await connection->write_all(text, kTimeout);
+  if (!written) {
+    co_return "<" + written.error().message + ">";
+  }
+  co_return co_await read_up_to(connection, text.size());
+}
+
+// A client context that accepts any certificate, records the leaf's CN, and
+// optionally caps the protocol version.
+std::shared_ptr<asio::ssl::context> client_tls(std::shared_ptr<std::string> seen_cn = nullptr,
+                                               int max_version = 0) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  if (max_version != 0) {
+    SSL_CTX_set_security_level(context->native_handle(), 0);
+    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(context->native_handle(), max_version);
+  }
+  context->set_verify_mode(asio::ssl::verify_peer);
+  context->set_verify_callback([seen_cn](bool, asio::ssl::verify_context& verify) {
+    X509* cert = X509_STORE_CTX_get_current_cert(verify.native_handle());
+    if (seen_cn && cert != nullptr && X509_STORE_CTX_get_error_depth(verify.native_handle()) == 0) {
+      char cn[256] = {};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+      *seen_cn = cn;
+    }
+    return true;
+  });
+  return context;
+}
+
+class ListenerTest : public ::testing::Test {
+ protected:
+  ListenerOptions options() {
+    ListenerOptions options;
+    options.name = "test";
+    options.address = "127.0.0.1";
+    options.port = 0;
+    return options;
+  }
+
+  std::unique_ptr<Listener> start(ListenerOptions options, ConnectionHandler handler) {
+    auto listener = Listener::bind(io_.context(), std::move(options), log::Logger(), &registry_);
+    EXPECT_TRUE(listener) << listener.error().message;
+    if (!listener) {
+      return nullptr;
+    }
+    (*listener)->start(std::move(handler));
+    return std::move(*listener);
+  }
+
+  // Waits (bounded) until every server-side connection has finished.
+  bool wait_until_idle(Listener& listener) {
+    auto drained = run_for(io_.context(), listener.drain(kTimeout));
+    return drained.value_or(false);
+  }
+
+  metrics::Registry registry_;  // outlives the I/O threads
+  TempDir dir_;
+  IoThreads io_{2};
+
+  void SetUp() override { io_.start(); }
+};
+
+TEST_F(ListenerTest, EchoesOverPlainTcp) {
+  auto listener = start(options(), echo);
+  ASSERT_TRUE(listener);
+  EXPECT_NE(listener->port(), 0);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return client.error().message;
+    }
+    EXPECT_FALSE((*client)->is_tls());
+    co_return co_await round_trip(client->get(), "hello\r\n");
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "hello\r\n");
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().accepted, 1u);
+}
+
+TEST_F(ListenerTest, EchoesOverIPv6Loopback) {
+  auto opts = options();
+  opts.address = "::1";
+  auto bound = Listener::bind(io_.context(), opts, log::Logger());
+  if (!bound) {
+    GTEST_SKIP() << "no IPv6 loopback: " << bound.error().message;
+  }
+  (*bound)->start(echo);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client =
+        co_await connect_tcp({asio::ip::make_address("::1"), port}, kTimeout, "c", log::Logger());
+    if (!client) {
+      co_return client.error().message;
+    }
+    co_return co_await round_trip(client->get(), "six");
+  }((*bound)->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "six");
+}
+
+TEST_F(ListenerTest, EchoesOverImplicitTls) {
+  auto cert = write_test_certificate(dir_.path(), "server");
+  auto tls = TlsContexts::load({cert.cert_file, cert.key_file});
+  ASSERT_TRUE(tls) << tls.error().message;
+  auto opts = options();
+  opts.implicit_tls = *tls;
+  auto listener = start(opts, [](std::unique_ptr<Connection> c) -> asio::awaitable<void> {
+    std::string hello = c->is_tls() ? "tls " + c->tls_version() + "\n" : "plain\n";
+    auto w = co_await c->write_all(hello, kTimeout);
+    if (w) {
+      co_await echo(std::move(c));
+    }
+  });
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return client.error().message;
+    }
+    auto handshake = co_await (*client)->start_tls_client(client_tls(), "localhost", kTimeout);
+    if (!handshake) {
+      co_return handshake.error().message;
+    }
+    std::string greeting = co_await read_up_to(client->get(), 12);
+    co_return greeting + co_await round_trip(client->get(), "secret");
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "tls TLSv1.3\nsecret");
+}
+
+TEST_F(ListenerTest, UpgradesMidStreamWithStartTls) {
+  auto cert = write_test_certificate(dir_.path(), "server");
+  auto tls = TlsContexts::load({cert.cert_file, cert.key_file});
+  ASSERT_TRUE(tls);
+  auto listener =
+      start(options(), [tls = *tls](std::unique_ptr<Connection> c) -> asio::awaitable<void> {
+        std::string command = co_await read_up_to(c.get(), 10);
+        if (command != "STARTTLS\r\n") {
+          co_return;
+        }
+        if (!co_await c->write_all("220 go ahead\r\n", kTimeout)) {
+          co_return;
+        }
+        if (!co_await c->start_tls(tls->current(), kTimeout)) {
+          co_return;
+        }
+        co_await echo(std::move(c));
+      });
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return client.error().message;
+    }
+    if (!co_await (*client)->write_all("STARTTLS\r\n", kTimeout)) {
+      co_return "write failed";
+    }
+    std::string reply = co_await read_up_to(client->get(), 14);
+    auto handshake = co_await (*client)->start_tls_client(client_tls(), "localhost", kTimeout);
+    if (!handshake) {
+      co_return reply + handshake.error().message;
+    }
+    co_return reply + ((*client)->is_tls() ? "[tls]" : "[plain]") +
+        co_await round_trip(client->get(), "after");
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "220 go ahead\r\n[tls]after");
+}
+
+TEST_F(ListenerTest, RefusesTheConnectionAboveThePerIpLimit) {
+  auto opts = options();
+  opts.max_connections_per_ip = 2;
+  opts.over_limit_reply = "421 too many connections\r\n";
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto a = co_await dial(port);
+    auto b = co_await dial(port);
+    auto c = co_await dial(port);
+    if (!a || !b || !c) {
+      co_return "connect failed";
+    }
+    // Round trips prove a and b were admitted before c was accepted.
+    std::string out = co_await round_trip(a->get(), "a");
+    out += co_await round_trip(b->get(), "b");
+    out += co_await read_up_to(c->get(), 100);
+    co_return out;
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "ab421 too many connections\r\n<eof>");
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().rejected_per_ip_limit, 1u);
+  EXPECT_EQ(listener->stats().accepted, 2u);
+  EXPECT_NE(registry_.render().find(
+                "tern_connections_rejected_total{listener=\"test\",reason=\"per_ip_limit\"} 1"),
+            std::string::npos)
+      << registry_.render();
+}
+
+TEST_F(ListenerTest, RefusesTheConnectionAboveTheGlobalLimit) {
+  auto opts = options();
+  opts.max_connections = 1;
+  opts.over_limit_reply = "421 busy\r\n";
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto a = co_await dial(port);
+    if (!a) {
+      co_return "connect failed";
+    }
+    std::string out = co_await round_trip(a->get(), "a");
+    auto b = co_await dial(port);
+    if (!b) {
+      co_return "connect failed";
+    }
+    out += co_await read_up_to(b->get(), 100);
+    co_return out;
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "a421 busy\r\n<eof>");
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().rejected_global_limit, 1u);
+}
+
+TEST_F(ListenerTest, ReadTimeoutEndsAnIdleConnection) {
+  auto seen = std::make_shared<std::promise<ErrorCode>>();
+  auto listener = start(options(), [seen](std::unique_ptr<Connection> c) -> asio::awaitable<void> {
+    char buffer[16];
+    auto n = co_await c->read_some(buffer, 100ms);
+    seen->set_value(n ? ErrorCode::kInternal : n.error().code);
+  });
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return "connect failed";
+    }
+    co_return co_await read_up_to(client->get(), 1);  // sends nothing, waits for the close
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "<eof>");
+  auto future = seen->get_future();
+  ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(future.get(), ErrorCode::kTimeout);
+}
+
+TEST_F(ListenerTest, DrainWaitsForConnectionsThatFinishInTime) {
+  auto listener = start(options(), echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](Listener* l) -> asio::awaitable<std::string> {
+    auto client = co_await dial(l->port());
+    if (!client) {
+      co_return "connect failed";
+    }
+    std::string out = co_await round_trip(client->get(), "x");
+    (*client)->close();  // the server sees end of stream and finishes
+    bool all_finished = co_await l->drain(kTimeout);
+    out += all_finished ? " drained" : " cancelled";
+    auto again = co_await dial(l->port());
+    out += again ? " accepted" : " refused";
+    co_return out;
+  }(listener.get()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "x drained refused");
+}
+
+TEST_F(ListenerTest, DrainCancelsConnectionsAfterTheDeadline) {
+  auto listener = start(options(), echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](Listener* l) -> asio::awaitable<std::string> {
+    auto client = co_await dial(l->port());
+    if (!client) {
+      co_return "connect failed";
+    }
+    std::string out = co_await round_trip(client->get(), "x");
+    // The client stays idle; the server's 5 s read would outlast the 100 ms grace.
+    bool all_finished = co_await l->drain(100ms);
+    out += all_finished ? " drained" : " cancelled";
+    out += co_await read_up_to(client->get(), 1);
+    co_return out;
+  }(listener.get()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "x cancelled<eof>");
+  EXPECT_EQ(listener->open_connections(), 0u);
+}
+
+TEST_F(ListenerTest, HandlerExceptionsCloseTheConnectionAndAreCounted) {
+  auto listener = start(options(), [](std::unique_ptr<Connection>) -> asio::awaitable<void> {
+    throw std::runtime_error("boom");
+    co_return;
+  });
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return "connect failed";
+    }
+    co_return co_await read_up_to(client->get(), 1);
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "<eof>");
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().handler_failures, 1u);
+}
+
+TEST_F(ListenerTest, ReloadedCertificateIsUsedByTheNextConnection) {
+  auto cert = write_test_certificate(dir_.path(), "server", "first.example");
+  auto tls = TlsContexts::load({cert.cert_file, cert.key_file});
+  ASSERT_TRUE(tls);
+  auto opts = options();
+  opts.implicit_tls = *tls;
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+  auto common_name_seen = [&]() {
+    return run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<std::string> {
+      auto client = co_await dial(port);
+      if (!client) {
+        co_return "connect failed";
+      }
+      auto cn = std::make_shared<std::string>();
+      auto handshake = co_await (*client)->start_tls_client(client_tls(cn), "", kTimeout);
+      co_return handshake ? *cn : handshake.error().message;
+    }(listener->port()));
+  };
+  EXPECT_EQ(common_name_seen(), "first.example");
+  write_test_certificate(dir_.path(), "server", "second.example");
+  ASSERT_TRUE((*tls)->reload());
+  EXPECT_EQ(common_name_seen(), "second.example");
+}
+
+TEST_F(ListenerTest, RefusesTls11Clients) {
+  auto cert = write_test_certificate(dir_.path(), "server");
+  auto tls = TlsContexts::load({cert.cert_file, cert.key_file});
+  ASSERT_TRUE(tls);
+  auto opts = options();
+  opts.implicit_tls = *tls;
+  bool handler_ran = false;
+  auto listener = start(opts, [&handler_ran](std::unique_ptr<Connection>) -> asio::awaitable<void> {
+    handler_ran = true;
+    co_return;
+  });
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::uint16_t port) -> asio::awaitable<bool> {
+    auto client = co_await dial(port);
+    if (!client) {
+      co_return true;
+    }
+    auto handshake =
+        co_await (*client)->start_tls_client(client_tls(nullptr, TLS1_1_VERSION), "", kTimeout);
+    co_return static_cast<bool>(handshake);
+  }(listener->port()));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(*result);
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_FALSE(handler_ran);
+}
+
+TEST_F(ListenerTest, BindToAPortInUseNamesAddressAndReason) {
+  auto first = Listener::bind(io_.context(), options(), log::Logger());
+  ASSERT_TRUE(first);
+  auto opts = options();
+  opts.port = (*first)->port();
+  auto second = Listener::bind(io_.context(), opts, log::Logger());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(second.error().message,
+            "bind 127.0.0.1:" + std::to_string(opts.port) + ": address already in use");
+}
+
+TEST_F(ListenerTest, BindRejectsAnInvalidAddress) {
+  auto opts = options();
+  opts.address = "mail.example";
+  opts.port = 25;
+  auto listener = Listener::bind(io_.context(), opts, log::Logger());
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().message, "bind mail.example:25: invalid address");
+}
+
+TEST_F(ListenerTest, ConnectToAClosedPortNamesTheEndpoint) {
+  std::uint16_t port = 0;
+  {
+    auto closed = Listener::bind(io_.context(), options(), log::Logger());
+    ASSERT_TRUE(closed);
+    port = (*closed)->port();
+  }
+  auto result = run_for(io_.context(), [](std::uint16_t p) -> asio::awaitable<std::string> {
+    auto client = co_await dial(p);
+    co_return client ? "connected" : client.error().message;
+  }(port));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "connect 127.0.0.1:" + std::to_string(port) + ": connection refused");
+}
+
+}  // namespace
+}  // namespace tern::runtime

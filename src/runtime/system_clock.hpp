@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real Clock and Random (base/clock.hpp). Only app/ and runtime/ construct
+// them; everything else receives a Clock& or Random&.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "base/clock.hpp"
+
+namespace tern::runtime {
+
+// std::chrono::system_clock and steady_clock. Thread-safe, stateless.
+class SystemClock final : public Clock {
+ public:
+  SystemTime now() const override;
+  Instant monotonic() const override;
+};
+
+// Cryptographically strong bytes from the kernel (getrandom(2)), suitable for
+// salts, session ids and tokens. Thread-safe. fill() never fails: getrandom only
+// blocks before the kernel pool is seeded at boot, and on any other error the
+// process aborts rather than hand out weak randomness.
+class SystemRandom final : public Random {
+ public:
+  void fill(std::span<std::uint8_t> out) override;
+};
+
+}  // namespace tern::runtime
