@@ -20,6 +20,10 @@ namespace {
 constexpr std::uint32_t kMaxMemoryKib = 4 * 1024 * 1024;
 constexpr std::uint32_t kMaxIterations = 1000;
 constexpr std::uint32_t kMaxParallelism = 255;
+// The same idea for crypt(3): bcrypt cost 16 is ~4 s and SHA-crypt at 10M rounds
+// several seconds; anything above is a corrupt or hostile row, not a real hash.
+constexpr std::uint32_t kMaxBcryptCost = 16;
+constexpr std::uint32_t kMaxShaCryptRounds = 10'000'000;
 
 // The fields of an argon2 PHC string that decide whether to verify or rehash.
 struct PhcHash {
@@ -168,10 +172,26 @@ bool is_bcrypt_hash(std::string_view stored) {
   return starts_with(stored, "$2y$") || starts_with(stored, "$2b$") || starts_with(stored, "$2a$");
 }
 
+// False when a bcrypt cost or SHA-crypt rounds= value exceeds the ceilings above.
+bool has_sane_cost(std::string_view stored) {
+  if (is_bcrypt_hash(stored)) {
+    std::string_view cost = stored.substr(4, 2);
+    return cost.size() == 2 && cost[0] >= '0' && cost[0] <= '9' && cost[1] >= '0' &&
+           cost[1] <= '9' &&
+           static_cast<std::uint32_t>((cost[0] - '0') * 10 + (cost[1] - '0')) <= kMaxBcryptCost;
+  }
+  if (starts_with(stored, "$5$rounds=") || starts_with(stored, "$6$rounds=")) {
+    std::string_view rest = stored.substr(3);
+    std::uint32_t rounds = 0;
+    return take_number(rest, "rounds", rounds) && rounds <= kMaxShaCryptRounds;
+  }
+  return true;
+}
+
 bool verify_crypt(std::string_view password, std::string_view stored) {
   // crypt(3) takes C strings: a NUL would silently shorten the password.
   if (stored.empty() || stored.front() == '*' || password.find('\0') != std::string_view::npos ||
-      stored.find('\0') != std::string_view::npos) {
+      stored.find('\0') != std::string_view::npos || !has_sane_cost(stored)) {
     return false;
   }
   std::string phrase(password);

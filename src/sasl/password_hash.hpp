@@ -62,8 +62,9 @@ Result<std::string> hash_password(std::string_view password, const Argon2Params&
 // libargon2 compares its tags in constant time.
 //
 // A password containing a NUL byte never matches a crypt(3) hash (crypt would see
-// only its prefix). An argon2 hash whose parameters exceed the limits tern accepts
-// in config (m > 4 GiB, t > 1000, p > 255) is refused rather than computed.
+// only its prefix). A hash whose cost would stall a login is refused rather than
+// computed: argon2 beyond the limits config accepts (m > 4 GiB, t > 1000,
+// p > 255), bcrypt cost > 16, SHA-crypt rounds > 10,000,000.
 //
 // Same cost as hash_password() for argon2: call it from the blocking pool.
 // Thread-safe.

@@ -161,6 +161,13 @@ TEST(VerifyPassword, PlainOnlyWithPrefix) {
   EXPECT_FALSE(verify_password("", "{PLAIN}"));
 }
 
+TEST(VerifyPassword, AcceptsShaCryptWithExplicitRounds) {
+  auto data = std::make_unique<crypt_data>();
+  std::string hash = crypt_r("pw", "$6$rounds=10000$saltsalt", data.get());
+  ASSERT_EQ(hash.rfind("$6$rounds=10000$", 0), 0u) << hash;
+  EXPECT_TRUE(verify_password("pw", hash));
+}
+
 TEST(VerifyPassword, NulInPasswordNeverMatchesCrypt) {
   std::string with_nul("correct horse\0tail", 18);
   EXPECT_FALSE(verify_password(with_nul, kSha512));
@@ -190,7 +197,10 @@ TEST(VerifyPassword, MalformedHashesAreRejectedWithoutCrashing) {
         std::string_view("{}"),
         std::string_view("*"),
         std::string_view("!locked"),
-        std::string_view("$6$\0abc", 7)}) {
+        std::string_view("$6$\0abc", 7),
+        std::string_view("$2b$31$abcdefghijklmnopqrstuuHNbAKRhpaujgo33bRWs.NLUTJO3lOy2"),
+        std::string_view("$6$rounds=999999999$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQ"),
+        std::string_view("$6$rounds=99999999999999$saltsalt$x")}) {
     EXPECT_FALSE(verify_password(kPassword, stored)) << stored;
     EXPECT_TRUE(needs_rehash(stored, kFast)) << stored;
   }
