@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/sqlite/blob_files.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tern::store::sqlite {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Error io_error(std::string_view what, const fs::path& path, int err) {
+  return Error{ErrorCode::kIo, std::string(what) + " " + path.string() + ": " + std::strerror(err)};
+}
+
+Result<void> fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return io_error("open directory", dir, errno);
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return io_error("fsync directory", dir, err);
+  }
+  return ok();
+}
+
+// mkdir that reports whether it created the directory (which then needs its parent
+// synced for the new entry to be durable).
+Result<bool> ensure_dir(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    return true;
+  }
+  if (errno == EEXIST) {
+    return false;
+  }
+  return io_error("mkdir", dir, errno);
+}
+
+}  // namespace
+
+Result<void> BlobFiles::prepare() {
+  std::error_code ec;
+  fs::create_directories(root_ / "tmp", ec);
+  if (ec) {
+    return Error{ErrorCode::kIo, "create " + root_.string() + ": " + ec.message()};
+  }
+  return ok();
+}
+
+bool BlobFiles::is_valid_hex(std::string_view hex) {
+  if (hex.size() != 64) {
+    return false;
+  }
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+fs::path BlobFiles::path_of(std::string_view hex) const {
+  return root_ / std::string(hex.substr(0, 2)) / std::string(hex.substr(2, 2)) / std::string(hex);
+}
+
+Result<TempBlob> BlobFiles::write_temp(std::string_view hex, std::string_view bytes) {
+  TempBlob temp;
+  temp.hex = std::string(hex);
+  temp.temp_path = root_ / "tmp" / (temp.hex + "." + std::to_string(temp_counter_++));
+  temp.fd = ::open(temp.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (temp.fd < 0) {
+    return io_error("create", temp.temp_path, errno);
+  }
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    ssize_t n = ::write(temp.fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      auto error = io_error("write", temp.temp_path, errno);
+      discard(temp);
+      return error;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // Start writeback now, without waiting: by the time make_durable() fsyncs, the
+  // data of every blob in the batch is already on its way to the disk, so the
+  // fdatasync calls mostly wait for one shared journal commit instead of issuing
+  // their writes one after the other.
+  ::sync_file_range(temp.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  return temp;
+}
+
+std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps) {
+  std::vector<Result<void>> results(temps.size(), ok());
+  for (std::size_t i = 0; i < temps.size(); ++i) {
+    if (::fdatasync(temps[i].fd) != 0) {
+      results[i] = io_error("fdatasync", temps[i].temp_path, errno);
+    }
+    ::close(temps[i].fd);
+    temps[i].fd = -1;
+  }
+  // Rename into place. Directories created here need their parents synced too.
+  std::set<fs::path> dirs_to_sync;
+  std::vector<std::set<fs::path>> dirs_of(temps.size());
+  for (std::size_t i = 0; i < temps.size(); ++i) {
+    if (!results[i]) {
+      ::unlink(temps[i].temp_path.c_str());
+      continue;
+    }
+    auto final_path = path_of(temps[i].hex);
+    auto level1 = final_path.parent_path().parent_path();
+    auto level2 = final_path.parent_path();
+    auto created1 = ensure_dir(level1);
+    auto created2 = created1 ? ensure_dir(level2) : Result<bool>(created1.error());
+    if (!created2) {
+      results[i] = created2.error();
+      ::unlink(temps[i].temp_path.c_str());
+      continue;
+    }
+    if (*created1) {
+      dirs_of[i].insert(root_);
+    }
+    if (*created2) {
+      dirs_of[i].insert(level1);
+    }
+    dirs_of[i].insert(level2);
+    if (::rename(temps[i].temp_path.c_str(), final_path.c_str()) != 0) {
+      results[i] = io_error("rename", final_path, errno);
+      ::unlink(temps[i].temp_path.c_str());
+      continue;
+    }
+    dirs_to_sync.insert(dirs_of[i].begin(), dirs_of[i].end());
+  }
+  // One fsync per touched directory makes the new names durable. On ext4 the first
+  // one commits the journal for all of them, so the rest are cheap.
+  std::set<fs::path> failed_dirs;
+  for (const auto& dir : dirs_to_sync) {
+    if (!fsync_dir(dir)) {
+      failed_dirs.insert(dir);
+    }
+  }
+  for (std::size_t i = 0; i < temps.size(); ++i) {
+    for (const auto& dir : dirs_of[i]) {
+      if (results[i] && failed_dirs.contains(dir)) {
+        results[i] = io_error("fsync directory", dir, EIO);
+      }
+    }
+  }
+  return results;
+}
+
+void BlobFiles::discard(TempBlob& temp) {
+  if (temp.fd >= 0) {
+    ::close(temp.fd);
+    temp.fd = -1;
+  }
+  ::unlink(temp.temp_path.c_str());
+}
+
+Result<std::string> BlobFiles::read(std::string_view hex) const {
+  auto path = path_of(hex);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return Error{ErrorCode::kNotFound, "no blob file " + path.string()};
+    }
+    return io_error("open", path, errno);
+  }
+
+  struct stat st {};
+
+  std::string bytes;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    bytes.reserve(static_cast<std::size_t>(st.st_size));
+  }
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return io_error("read", path, err);
+    }
+    if (n == 0) {
+      break;
+    }
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return bytes;
+}
+
+Result<void> BlobFiles::remove(std::string_view hex) {
+  auto path = path_of(hex);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return io_error("unlink", path, errno);
+  }
+  return ok();
+}
+
+Result<std::uint64_t> BlobFiles::remove_stale_temps() {
+  std::error_code ec;
+  std::uint64_t removed = 0;
+  for (fs::directory_iterator it(root_ / "tmp", ec), end; !ec && it != end; it.increment(ec)) {
+    if (fs::remove(it->path(), ec)) {
+      ++removed;
+    }
+  }
+  if (ec) {
+    return Error{ErrorCode::kIo, "clean " + (root_ / "tmp").string() + ": " + ec.message()};
+  }
+  return removed;
+}
+
+Result<std::vector<std::string>> BlobFiles::list() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && it->path().filename() == "tmp") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    auto name = it->path().filename().string();
+    if (it->is_regular_file(ec) && is_valid_hex(name)) {
+      out.push_back(name);
+    }
+  }
+  if (ec) {
+    return Error{ErrorCode::kIo, "list " + root_.string() + ": " + ec.message()};
+  }
+  return out;
+}
+
+}  // namespace tern::store::sqlite

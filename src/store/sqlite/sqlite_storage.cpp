@@ -1,0 +1,1684 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/sqlite/sqlite_storage.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "store/sqlite/migrations.hpp"
+
+namespace tern::store::sqlite {
+
+namespace d = tern::domain;
+namespace fs = std::filesystem;
+
+// A write request. `body` runs inside the batch transaction under its own
+// SAVEPOINT and returns false when its changes must be rolled back; `finish` then
+// delivers the outcome once the batch is durable (error == nullptr) or failed.
+struct SqliteStorage::WriteJob {
+  std::vector<TempBlob> blobs;
+  std::function<bool(Connection&)> body;
+  std::function<void(Connection&)> after_commit;
+  std::function<void(const Error*)> finish;
+  bool exclusive = false;
+};
+
+namespace {
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+std::int64_t ticks(SystemTime t) {
+  return t.time_since_epoch().count();
+}
+
+SystemTime from_ticks(std::int64_t v) {
+  return SystemTime(SystemTime::duration(v));
+}
+
+SystemTime now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+std::string canonical_mailbox_name(std::string name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "inbox" ? std::string("INBOX") : name;
+}
+
+bool is_valid_mailbox_name(const std::string& name) {
+  return !name.empty() && name.front() != '/' && name.back() != '/' &&
+         name.find("//") == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  return words;
+}
+
+// Keywords are IMAP atoms (no spaces), so one space-separated TEXT column holds them.
+std::string join_keywords(const std::vector<std::string>& keywords) {
+  std::string out;
+  for (const auto& k : keywords) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += k;
+  }
+  return out;
+}
+
+std::vector<std::string> split_keywords(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string word; in >> word;) {
+    out.push_back(word);
+  }
+  return out;
+}
+
+Error not_found(std::string what) {
+  return Error{ErrorCode::kNotFound, std::move(what)};
+}
+
+// ----- row readers
+
+constexpr std::string_view kAccountColumns =
+    "SELECT id, domain_id, address, password_hash, quota_bytes, used_bytes FROM accounts ";
+
+d::Account account_from(const Statement& s) {
+  d::Account a;
+  a.id = d::AccountId{s.int64(0)};
+  a.domain = d::DomainId{s.int64(1)};
+  a.address = s.text(2);
+  a.password_hash = s.text(3);
+  a.quota_bytes = s.uint64(4);
+  a.used_bytes = s.uint64(5);
+  return a;
+}
+
+constexpr std::string_view kMailboxColumns =
+    "SELECT id, account_id, name, special_use, uid_validity, uid_next, highest_modseq, "
+    "subscribed FROM mailboxes ";
+
+d::Mailbox mailbox_from(const Statement& s) {
+  d::Mailbox m;
+  m.id = d::MailboxId{s.int64(0)};
+  m.account = d::AccountId{s.int64(1)};
+  m.name = s.text(2);
+  m.special_use = static_cast<d::SpecialUse>(s.int64(3));
+  m.uid_validity = d::UidValidity{static_cast<std::uint32_t>(s.int64(4))};
+  m.uid_next = d::Uid{static_cast<std::uint32_t>(s.int64(5))};
+  m.highest_modseq = d::ModSeq{s.uint64(6)};
+  m.subscribed = s.int64(7) != 0;
+  return m;
+}
+
+constexpr std::string_view kEntryColumns =
+    "SELECT e.mailbox_id, e.uid, e.message_id, m.blob, m.size, m.internal_date, e.save_date, "
+    "e.flags, e.keywords, e.modseq FROM entries e JOIN messages m ON m.id = e.message_id ";
+
+d::Entry entry_from(const Statement& s) {
+  d::Entry e;
+  e.mailbox = d::MailboxId{s.int64(0)};
+  e.uid = d::Uid{static_cast<std::uint32_t>(s.int64(1))};
+  e.message = d::MessageId{s.int64(2)};
+  e.blob = d::BlobId{s.text(3)};
+  e.size = s.uint64(4);
+  e.internal_date = from_ticks(s.int64(5));
+  e.save_date = from_ticks(s.int64(6));
+  e.flags = static_cast<d::Flags>(s.int64(7));
+  e.keywords = split_keywords(s.text(8));
+  e.modseq = d::ModSeq{s.uint64(9)};
+  return e;
+}
+
+template <class T, class Reader, class... Args>
+Result<std::vector<T>> rows(Connection& c, std::string_view sql, Reader reader,
+                            const Args&... args) {
+  auto stmt = c.query(sql, args...);
+  if (!stmt) {
+    return stmt.error();
+  }
+  std::vector<T> out;
+  while (true) {
+    auto row = stmt->next();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return out;
+    }
+    out.push_back(reader(*stmt));
+  }
+}
+
+template <class T, class Reader, class... Args>
+Result<std::optional<T>> one_row(Connection& c, std::string_view sql, Reader reader,
+                                 const Args&... args) {
+  auto stmt = c.query(sql, args...);
+  if (!stmt) {
+    return stmt.error();
+  }
+  auto row = stmt->next();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<T>();
+  }
+  return std::optional<T>(reader(*stmt));
+}
+
+Result<std::optional<d::Account>> load_account(Connection& c, d::AccountId id) {
+  return one_row<d::Account>(c, std::string(kAccountColumns) + "WHERE id = ?1", account_from,
+                             d::value_of(id));
+}
+
+Result<std::optional<d::Account>> load_account(Connection& c, const std::string& address) {
+  return one_row<d::Account>(c, std::string(kAccountColumns) + "WHERE address = ?1", account_from,
+                             address);
+}
+
+// The mailbox if it exists and belongs to `account`; another account's mailbox is
+// reported as missing, so ids reveal nothing.
+Result<d::Mailbox> owned_mailbox(Connection& c, d::AccountId account, d::MailboxId id) {
+  auto box = one_row<d::Mailbox>(c, std::string(kMailboxColumns) + "WHERE id = ?1", mailbox_from,
+                                 d::value_of(id));
+  if (!box) {
+    return box.error();
+  }
+  if (!*box || (*box)->account != account) {
+    return not_found("no such mailbox");
+  }
+  return **box;
+}
+
+// ----- change log and counters (writer only)
+
+Result<d::ModSeq> allocate_modseq(Connection& c, d::AccountId account) {
+  auto value = c.scalar("UPDATE accounts SET modseq = modseq + 1 WHERE id = ?1 RETURNING modseq",
+                        d::value_of(account));
+  if (!value) {
+    return value.error();
+  }
+  if (!*value) {
+    return not_found("no such account");
+  }
+  return d::ModSeq{static_cast<std::uint64_t>(**value)};
+}
+
+Result<void> log_change(Connection& c, d::AccountId account, d::ModSeq modseq, d::MailboxId box,
+                        d::Uid uid, d::ChangeKind kind) {
+  return c.run(
+      "INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+      d::value_of(account), d::value_of(modseq), d::value_of(box), d::value_of(uid),
+      static_cast<int>(kind));
+}
+
+Result<void> set_highest(Connection& c, d::MailboxId box, d::ModSeq modseq) {
+  return c.run("UPDATE mailboxes SET highest_modseq = ?2 WHERE id = ?1", d::value_of(box),
+               d::value_of(modseq));
+}
+
+// Takes the account's next modseq for a mailbox-level or single-entry change and
+// records it in the log and the mailbox.
+Result<d::ModSeq> mailbox_change(Connection& c, d::AccountId account, d::MailboxId box, d::Uid uid,
+                                 d::ChangeKind kind) {
+  TERN_TRY(auto modseq, allocate_modseq(c, account));
+  TERN_TRY_VOID(log_change(c, account, modseq, box, uid, kind));
+  TERN_TRY_VOID(set_highest(c, box, modseq));
+  return modseq;
+}
+
+// A UIDVALIDITY no mailbox of this store had before: the clock, but never less
+// than the last one handed out plus one (RFC 9051 §2.3.1.1).
+Result<d::UidValidity> next_uid_validity(Connection& c) {
+  TERN_TRY(auto last, c.scalar("SELECT value FROM meta WHERE key = 'uid_validity'"));
+  auto now =
+      static_cast<std::int64_t>(to_unix_seconds(std::chrono::system_clock::now()) & 0xffffffff);
+  std::int64_t next = std::max<std::int64_t>(now, last.value_or(0) + 1);
+  if (next > 0xffffffffLL) {
+    next = 1;
+  }
+  TERN_TRY_VOID(
+      c.run("INSERT INTO meta (key, value) VALUES ('uid_validity', ?1) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            next));
+  return d::UidValidity{static_cast<std::uint32_t>(next)};
+}
+
+Result<void> add_blob_reference(Connection& c, const std::string& hex, std::uint64_t size) {
+  TERN_TRY_VOID(
+      c.run("INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 1) "
+            "ON CONFLICT(hash) DO UPDATE SET refs = refs + 1",
+            hex, size));
+  return ok();
+}
+
+Result<void> release_blob(Connection& c, const std::string& hex) {
+  return c.run("UPDATE blobs SET refs = refs - 1 WHERE hash = ?1 AND refs > 0", hex);
+}
+
+Result<d::Mailbox> insert_mailbox(Connection& c, d::AccountId account, const std::string& name,
+                                  d::SpecialUse special_use, bool subscribed) {
+  TERN_TRY(auto uid_validity, next_uid_validity(c));
+  TERN_TRY_VOID(
+      c.run("INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, "
+            "highest_modseq, subscribed) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+            d::value_of(account), name, static_cast<int>(special_use), d::value_of(uid_validity),
+            subscribed ? 1 : 0));
+  d::MailboxId id{c.last_insert_rowid()};
+  TERN_TRY(auto modseq, mailbox_change(c, account, id, d::Uid{0}, d::ChangeKind::kMailboxCreated));
+  d::Mailbox box;
+  box.id = id;
+  box.account = account;
+  box.name = name;
+  box.special_use = special_use;
+  box.uid_validity = uid_validity;
+  box.highest_modseq = modseq;
+  box.subscribed = subscribed;
+  return box;
+}
+
+// Links `message` into `box` with the next UID; returns the UID.
+Result<d::Uid> insert_entry(Connection& c, d::MailboxId box, d::MessageId message, d::Flags flags,
+                            const std::vector<std::string>& keywords, d::ModSeq modseq,
+                            std::uint64_t size, d::AccountId account) {
+  TERN_TRY(auto uid, c.scalar("UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ?2 "
+                              "WHERE id = ?1 RETURNING uid_next - 1",
+                              d::value_of(box), d::value_of(modseq)));
+  if (!uid) {
+    return not_found("no such mailbox");
+  }
+  TERN_TRY_VOID(
+      c.run("INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            d::value_of(box), *uid, d::value_of(message), ticks(now_seconds()),
+            static_cast<int>(flags & d::kAllFlags), join_keywords(keywords), d::value_of(modseq)));
+  TERN_TRY_VOID(c.run("UPDATE messages SET entry_count = entry_count + 1 WHERE id = ?1",
+                      d::value_of(message)));
+  TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+                      d::value_of(account), size));
+  return d::Uid{static_cast<std::uint32_t>(*uid)};
+}
+
+// Removes one entry (if present), leaving a tombstone at `modseq` when asked, and
+// drops the message and its blob reference with its last entry. Returns whether
+// the entry existed.
+Result<bool> remove_entry(Connection& c, d::AccountId account, d::MailboxId box, d::Uid uid,
+                          d::ModSeq modseq, bool tombstone) {
+  auto found = one_row<std::pair<std::int64_t, std::int64_t>>(
+      c,
+      "SELECT e.message_id, m.size FROM entries e JOIN messages m ON m.id = e.message_id "
+      "WHERE e.mailbox_id = ?1 AND e.uid = ?2",
+      [](const Statement& s) { return std::make_pair(s.int64(0), s.int64(1)); }, d::value_of(box),
+      d::value_of(uid));
+  if (!found) {
+    return found.error();
+  }
+  if (!*found) {
+    return false;
+  }
+  auto [message, size] = **found;
+  TERN_TRY_VOID(c.run("DELETE FROM entries WHERE mailbox_id = ?1 AND uid = ?2", d::value_of(box),
+                      d::value_of(uid)));
+  TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = max(used_bytes - ?2, 0) WHERE id = ?1",
+                      d::value_of(account), size));
+  if (tombstone) {
+    TERN_TRY_VOID(
+        c.run("INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+              d::value_of(box), d::value_of(uid), d::value_of(modseq)));
+  }
+  TERN_TRY(auto remaining,
+           c.scalar("UPDATE messages SET entry_count = entry_count - 1 WHERE id = ?1 "
+                    "RETURNING entry_count",
+                    message));
+  if (remaining && *remaining <= 0) {
+    auto blob = one_row<std::string>(
+        c, "DELETE FROM messages WHERE id = ?1 RETURNING blob",
+        [](const Statement& s) { return s.text(0); }, message);
+    if (!blob) {
+      return blob.error();
+    }
+    if (*blob) {
+      TERN_TRY_VOID(release_blob(c, **blob));
+    }
+  }
+  return true;
+}
+
+Result<d::ModSeq> expunge_uids(Connection& c, d::AccountId account, const d::Mailbox& box,
+                               std::vector<d::Uid> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  std::optional<d::ModSeq> modseq;
+  for (auto uid : uids) {
+    TERN_TRY(auto present, c.scalar("SELECT 1 FROM entries WHERE mailbox_id = ?1 AND uid = ?2",
+                                    d::value_of(box.id), d::value_of(uid)));
+    if (!present) {
+      continue;
+    }
+    if (!modseq) {
+      TERN_TRY(auto allocated, allocate_modseq(c, account));
+      modseq = allocated;
+      TERN_TRY_VOID(set_highest(c, box.id, *modseq));
+    }
+    TERN_TRY_VOID(remove_entry(c, account, box.id, uid, *modseq, true).transform([](bool) {}));
+    TERN_TRY_VOID(log_change(c, account, *modseq, box.id, uid, d::ChangeKind::kMessageExpunged));
+  }
+  if (!modseq) {
+    TERN_TRY(auto current, owned_mailbox(c, account, box.id));
+    return current.highest_modseq;
+  }
+  return *modseq;
+}
+
+Result<void> delete_mailbox_rows(Connection& c, d::AccountId account, d::MailboxId box) {
+  TERN_TRY(auto modseq, allocate_modseq(c, account));
+  TERN_TRY(auto uids, rows<std::int64_t>(
+                          c, "SELECT uid FROM entries WHERE mailbox_id = ?1",
+                          [](const Statement& s) { return s.int64(0); }, d::value_of(box)));
+  for (auto uid : uids) {
+    TERN_TRY_VOID(
+        remove_entry(c, account, box, d::Uid{static_cast<std::uint32_t>(uid)}, modseq, false)
+            .transform([](bool) {}));
+  }
+  TERN_TRY_VOID(c.run("DELETE FROM tombstones WHERE mailbox_id = ?1", d::value_of(box)));
+  TERN_TRY_VOID(c.run("DELETE FROM mailboxes WHERE id = ?1", d::value_of(box)));
+  return log_change(c, account, modseq, box, d::Uid{0}, d::ChangeKind::kMailboxDeleted);
+}
+
+Result<std::vector<d::Appended>> copy_rows(Connection& c, d::AccountId account, d::MailboxId from,
+                                           const std::vector<d::Uid>& uids, d::MailboxId to) {
+  TERN_TRY(auto owner, load_account(c, account));
+  if (!owner) {
+    return not_found("no such account");
+  }
+  TERN_TRY(auto source, owned_mailbox(c, account, from));
+  TERN_TRY(auto target, owned_mailbox(c, account, to));
+  std::vector<d::Entry> copied;
+  std::uint64_t bytes = 0;
+  for (auto uid : uids) {
+    TERN_TRY(
+        auto entry,
+        one_row<d::Entry>(c, std::string(kEntryColumns) + "WHERE e.mailbox_id = ?1 AND e.uid = ?2",
+                          entry_from, d::value_of(source.id), d::value_of(uid)));
+    if (entry) {
+      bytes += entry->size;
+      copied.push_back(std::move(*entry));
+    }
+  }
+  if (owner->quota_bytes != 0 && owner->used_bytes + bytes > owner->quota_bytes) {
+    return Error{ErrorCode::kLimitExceeded, "over quota: " + owner->address};
+  }
+  std::vector<d::Appended> out;
+  if (copied.empty()) {
+    return out;
+  }
+  TERN_TRY(auto modseq, allocate_modseq(c, account));
+  for (const auto& entry : copied) {
+    TERN_TRY(auto uid, insert_entry(c, target.id, entry.message, entry.flags, entry.keywords,
+                                    modseq, entry.size, account));
+    TERN_TRY_VOID(log_change(c, account, modseq, target.id, uid, d::ChangeKind::kMessageAdded));
+    out.push_back(d::Appended{target.id, uid, modseq, entry.message});
+  }
+  return out;
+}
+
+d::QueuedMessage queued_from(const Statement& s) {
+  d::QueuedMessage q;
+  q.id = d::QueueId{s.int64(0)};
+  q.blob = d::BlobId{s.text(1)};
+  q.size = s.uint64(2);
+  q.sender = s.text(3);
+  q.envid = s.text(4);
+  q.ret = s.text(5);
+  q.created = from_ticks(s.int64(6));
+  q.next_attempt = from_ticks(s.int64(7));
+  q.attempts = static_cast<std::uint32_t>(s.int64(8));
+  q.state = static_cast<d::QueueState>(s.int64(9));
+  q.lease_until = from_ticks(s.int64(10));
+  return q;
+}
+
+constexpr std::string_view kQueueColumns =
+    "SELECT id, blob, size, sender, envid, ret, created, next_attempt, attempts, state, "
+    "lease_until FROM queue ";
+
+Result<void> load_recipients(Connection& c, d::QueuedMessage& q) {
+  TERN_TRY(auto recipients,
+           rows<d::QueueRecipient>(
+               c,
+               "SELECT address, state, notify, orcpt, last_reply FROM queue_recipients "
+               "WHERE queue_id = ?1 ORDER BY position",
+               [](const Statement& s) {
+                 return d::QueueRecipient{s.text(0), static_cast<d::RecipientState>(s.int64(1)),
+                                          s.text(2), s.text(3), s.text(4)};
+               },
+               d::value_of(q.id)));
+  q.recipients = std::move(recipients);
+  return ok();
+}
+
+Result<void> store_recipients(Connection& c, d::QueueId id,
+                              const std::vector<d::QueueRecipient>& recipients) {
+  TERN_TRY_VOID(c.run("DELETE FROM queue_recipients WHERE queue_id = ?1", d::value_of(id)));
+  int position = 0;
+  for (const auto& r : recipients) {
+    TERN_TRY_VOID(
+        c.run("INSERT INTO queue_recipients (queue_id, position, address, state, notify, orcpt, "
+              "last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              d::value_of(id), position++, r.address, static_cast<int>(r.state), r.notify, r.orcpt,
+              r.last_reply));
+  }
+  return ok();
+}
+
+Result<void> apply_migrations(Connection& c) {
+  // BEGIN IMMEDIATE takes the write lock first, so two processes opening a new
+  // store at once serialise here instead of both applying version 1.
+  TERN_TRY_VOID(c.exec("BEGIN IMMEDIATE"));
+  auto applied = [&]() -> Result<void> {
+    TERN_TRY_VOID(c.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT "
+        "NULL, applied INTEGER NOT NULL) STRICT"));
+    TERN_TRY(auto current, c.scalar("SELECT max(version) FROM schema_version"));
+    std::int64_t version = current.value_or(0);
+    auto all = migrations();
+    if (!all.empty() && version > all.back().version) {
+      return Error{ErrorCode::kCorrupt, "schema version " + std::to_string(version) +
+                                            " is newer than this binary knows"};
+    }
+    for (const auto& migration : all) {
+      if (migration.version <= version) {
+        continue;
+      }
+      auto result = c.exec(migration.sql);
+      if (!result) {
+        return result.error().with_context("migration " + std::string(migration.name));
+      }
+      TERN_TRY_VOID(c.run("INSERT INTO schema_version (version, name, applied) VALUES (?1, ?2, ?3)",
+                          migration.version, migration.name,
+                          to_unix_seconds(std::chrono::system_clock::now())));
+    }
+    return ok();
+  }();
+  if (!applied) {
+    (void)c.exec("ROLLBACK");
+    return applied.error();
+  }
+  return c.exec("COMMIT");
+}
+
+}  // namespace
+
+// ----- lifecycle
+
+SqliteStorage::SqliteStorage(fs::path dir, SqliteOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)), blob_files_(dir_ / "blobs") {}
+
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(fs::path dir, SqliteOptions options) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Error{ErrorCode::kIo, "create " + dir.string() + ": " + ec.message()};
+  }
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(dir, std::move(options)));
+  auto started = storage->start();
+  if (!started) {
+    return started.error().with_context("open sqlite store " + dir.string());
+  }
+  return storage;
+}
+
+Result<void> SqliteStorage::start() {
+  TERN_TRY_VOID(blob_files_.prepare());
+  // Whatever is in blobs/tmp was being written when the last process died; no row
+  // references it (rows commit only after the rename), so it goes.
+  TERN_TRY(auto stale, blob_files_.remove_stale_temps());
+  if (stale > 0) {
+    options_.logger.info("removed stale temp blob files", {{"count", std::to_string(stale)}});
+  }
+  TERN_TRY(writer_connection_, Connection::open(dir_ / "tern.db", true));
+  // WAL: readers never block the writer. synchronous=FULL: every commit fsyncs the
+  // WAL, which is what makes an acknowledged write durable; group commit, not a
+  // weaker sync level, is what makes it fast (docs/adr/0004-sqlite-group-commit.md).
+  TERN_TRY_VOID(writer_connection_->exec("PRAGMA journal_mode = WAL"));
+  TERN_TRY_VOID(writer_connection_->exec("PRAGMA synchronous = FULL"));
+  TERN_TRY_VOID(apply_migrations(*writer_connection_));
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.readers); ++i) {
+    TERN_TRY(auto reader, Connection::open(dir_ / "tern.db", false));
+    TERN_TRY_VOID(reader->exec("PRAGMA query_only = ON"));
+    reader_connections_.push_back(std::move(reader));
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+  for (auto& connection : reader_connections_) {
+    readers_.emplace_back([this, c = connection.get()] { reader_loop(*c); });
+  }
+  return ok();
+}
+
+SqliteStorage::~SqliteStorage() {
+  close();
+}
+
+void SqliteStorage::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    stopping_ = true;
+  }
+  write_cv_.notify_all();
+  read_cv_.notify_all();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+  for (auto& reader : readers_) {
+    if (reader.joinable()) {
+      reader.join();
+    }
+  }
+  readers_.clear();
+  reader_connections_.clear();
+  writer_connection_.reset();
+}
+
+WriterStats SqliteStorage::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+Result<std::string> SqliteStorage::integrity_check() {
+  TERN_TRY(auto connection, Connection::open(dir_ / "tern.db", false));
+  TERN_TRY(auto report, rows<std::string>(*connection, "PRAGMA integrity_check",
+                                          [](const Statement& s) { return s.text(0); }));
+  std::string out;
+  for (const auto& line : report) {
+    out += out.empty() ? line : "\n" + line;
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
+  TERN_TRY(auto connection, Connection::open(dir_ / "tern.db", false));
+  TERN_TRY(auto referenced,
+           rows<std::string>(*connection,
+                             "SELECT hash FROM blobs WHERE hash IN (SELECT blob FROM messages "
+                             "UNION SELECT blob FROM queue)",
+                             [](const Statement& s) { return s.text(0); }));
+  std::vector<std::string> missing;
+  for (const auto& hex : referenced) {
+    std::error_code ec;
+    if (!BlobFiles::is_valid_hex(hex) || !fs::exists(blob_files_.path_of(hex), ec)) {
+      missing.push_back(hex);
+    }
+  }
+  return missing;
+}
+
+// ----- the writer: batches and group commit
+
+void SqliteStorage::submit_write(WriteJob job) {
+  {
+    std::unique_lock lock(mutex_);
+    if (!stopping_) {
+      write_queue_.push_back(std::move(job));
+      lock.unlock();
+      write_cv_.notify_one();
+      return;
+    }
+  }
+  for (auto& blob : job.blobs) {
+    blob_files_.discard(blob);
+  }
+  Error error{ErrorCode::kCancelled, "store is closed"};
+  job.finish(&error);
+}
+
+void SqliteStorage::writer_loop() {
+  while (true) {
+    std::vector<WriteJob> batch;
+    {
+      std::unique_lock lock(mutex_);
+      write_cv_.wait(lock, [&] { return stopping_ || !write_queue_.empty(); });
+      if (write_queue_.empty()) {
+        return;  // stopping, and everything queued before close() is done
+      }
+      // Everything that queued up while the previous batch was syncing goes into
+      // this one: that is the whole of group commit.
+      const std::size_t limit = options_.group_commit ? options_.max_batch : 1;
+      if (write_queue_.front().exclusive) {
+        batch.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+      } else {
+        while (!write_queue_.empty() && batch.size() < limit && !write_queue_.front().exclusive) {
+          batch.push_back(std::move(write_queue_.front()));
+          write_queue_.pop_front();
+        }
+      }
+    }
+    run_batch(batch);
+  }
+}
+
+void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
+  Connection& c = *writer_connection_;
+  std::vector<std::optional<Error>> failed(batch.size());
+
+  // 1. Blobs. A blob whose row already exists is durable (rows commit only after
+  //    their file is), so its new temp copy is dropped; so is a second copy of the
+  //    same bytes within this batch. The rest are made durable together.
+  std::vector<TempBlob> to_sync;
+  std::vector<std::vector<std::size_t>> jobs_of_blob;  // index in to_sync -> jobs
+  std::map<std::string, std::size_t> pending;
+  for (std::size_t j = 0; j < batch.size(); ++j) {
+    for (auto& blob : batch[j].blobs) {
+      if (auto it = pending.find(blob.hex); it != pending.end()) {
+        jobs_of_blob[it->second].push_back(j);
+        blob_files_.discard(blob);
+        continue;
+      }
+      auto exists = c.scalar("SELECT 1 FROM blobs WHERE hash = ?1", blob.hex);
+      if (exists && *exists) {
+        blob_files_.discard(blob);
+        continue;
+      }
+      pending.emplace(blob.hex, to_sync.size());
+      jobs_of_blob.push_back({j});
+      to_sync.push_back(std::move(blob));
+    }
+    batch[j].blobs.clear();
+  }
+  auto synced = blob_files_.make_durable(to_sync);
+  for (std::size_t b = 0; b < synced.size(); ++b) {
+    if (!synced[b]) {
+      for (auto j : jobs_of_blob[b]) {
+        failed[j] = synced[b].error();
+      }
+    }
+  }
+
+  // 2. One transaction; each request under its own savepoint so one request's
+  //    failure (a constraint, a missing mailbox) does not undo the others.
+  std::optional<Error> batch_error;
+  if (auto begun = c.exec("BEGIN IMMEDIATE"); !begun) {
+    batch_error = begun.error();
+  }
+  for (std::size_t j = 0; j < batch.size() && !batch_error; ++j) {
+    if (failed[j]) {
+      continue;
+    }
+    (void)c.exec("SAVEPOINT request");
+    bool keep = false;
+    try {
+      keep = batch[j].body(c);
+    } catch (const std::exception& e) {
+      failed[j] = Error{ErrorCode::kInternal, std::string("write request threw: ") + e.what()};
+    }
+    if (sqlite3_get_autocommit(c.raw()) != 0) {
+      // SQLite rolled the whole transaction back itself (disk full, I/O error):
+      // nothing of this batch is stored.
+      batch_error = Error{ErrorCode::kIo, "transaction aborted by sqlite"};
+      break;
+    }
+    if (!keep) {
+      (void)c.exec("ROLLBACK TO request");
+    }
+    (void)c.exec("RELEASE request");
+  }
+  if (!batch_error) {
+    // COMMIT fsyncs the WAL (synchronous=FULL); only after it returns is any of
+    // this batch acknowledged.
+    if (auto committed = c.exec("COMMIT"); !committed) {
+      batch_error = committed.error();
+    }
+  }
+  if (batch_error && sqlite3_get_autocommit(c.raw()) == 0) {
+    (void)c.exec("ROLLBACK");
+  }
+  if (batch_error) {
+    options_.logger.error("sqlite batch failed", {{"error", batch_error->message}});
+  } else {
+    for (std::size_t j = 0; j < batch.size(); ++j) {
+      if (!failed[j] && batch[j].after_commit) {
+        batch[j].after_commit(c);
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stats_.batches += batch_error ? 0 : 1;
+    stats_.requests += batch.size();
+  }
+  for (std::size_t j = 0; j < batch.size(); ++j) {
+    if (batch_error) {
+      batch[j].finish(&*batch_error);
+    } else if (failed[j]) {
+      batch[j].finish(&*failed[j]);
+    } else {
+      batch[j].finish(nullptr);
+    }
+  }
+}
+
+template <class T, class Body>
+d::Async<T> SqliteStorage::write(std::vector<TempBlob> blobs, Body body, bool exclusive) {
+  Promise<Result<T>> promise;
+  auto future = promise.future();
+  auto result = std::make_shared<std::optional<Result<T>>>();
+  WriteJob job;
+  job.blobs = std::move(blobs);
+  job.exclusive = exclusive;
+  job.body = [result, body = std::move(body)](Connection& c) mutable {
+    result->emplace(body(c));
+    return result->value().has_value();
+  };
+  job.finish = [promise, result](const Error* error) mutable {
+    if (error != nullptr) {
+      promise.set_value(*error);
+    } else {
+      promise.set_value(std::move(result->value()));
+    }
+  };
+  submit_write(std::move(job));
+  return future;
+}
+
+// ----- readers
+
+void SqliteStorage::reader_loop(Connection& connection) {
+  while (true) {
+    std::function<void(Connection&)> job;
+    {
+      std::unique_lock lock(mutex_);
+      read_cv_.wait(lock, [&] { return stopping_ || !read_queue_.empty(); });
+      if (read_queue_.empty()) {
+        return;
+      }
+      job = std::move(read_queue_.front());
+      read_queue_.pop_front();
+    }
+    job(connection);
+  }
+}
+
+template <class T, class Body>
+d::Async<T> SqliteStorage::read(Body body) {
+  Promise<Result<T>> promise;
+  auto future = promise.future();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      promise.set_value(Error{ErrorCode::kCancelled, "store is closed"});
+      return future;
+    }
+    read_queue_.push_back([promise, body = std::move(body)](Connection& c) mutable {
+      Result<T> result = Error{ErrorCode::kInternal, "read not run"};
+      try {
+        result = body(c);
+      } catch (const std::exception& e) {
+        result = Error{ErrorCode::kInternal, std::string("read threw: ") + e.what()};
+      }
+      promise.set_value(std::move(result));
+    });
+  }
+  read_cv_.notify_one();
+  return future;
+}
+
+Result<std::string> SqliteStorage::read_blob(const std::string& hex) {
+  auto bytes = blob_files_.read(hex);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::kNotFound) {
+      return Error{ErrorCode::kCorrupt, "referenced blob is missing: " + hex};
+    }
+    return bytes.error();
+  }
+  if (sha256_hex(*bytes) != hex) {
+    return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
+  }
+  return bytes;
+}
+
+// ----- Directory
+
+d::Async<d::Domain> SqliteStorage::add_domain(std::string name) {
+  return write<d::Domain>({}, [name](Connection& c) -> Result<d::Domain> {
+    if (name.empty() || name.find('@') != std::string::npos) {
+      return Error{ErrorCode::kInvalidInput, "invalid domain name"};
+    }
+    TERN_TRY(auto exists, c.scalar("SELECT 1 FROM domains WHERE name = ?1", name));
+    if (exists) {
+      return Error{ErrorCode::kAlreadyExists, "domain exists: " + name};
+    }
+    TERN_TRY_VOID(c.run("INSERT INTO domains (name) VALUES (?1)", name));
+    return d::Domain{d::DomainId{c.last_insert_rowid()}, name};
+  });
+}
+
+d::Async<std::vector<d::Domain>> SqliteStorage::domains() {
+  return read<std::vector<d::Domain>>([](Connection& c) {
+    return rows<d::Domain>(c, "SELECT id, name FROM domains ORDER BY name", [](const Statement& s) {
+      return d::Domain{d::DomainId{s.int64(0)}, s.text(1)};
+    });
+  });
+}
+
+d::Async<std::optional<d::Domain>> SqliteStorage::find_domain(std::string name) {
+  return read<std::optional<d::Domain>>([name](Connection& c) {
+    return one_row<d::Domain>(
+        c, "SELECT id, name FROM domains WHERE name = ?1",
+        [](const Statement& s) {
+          return d::Domain{d::DomainId{s.int64(0)}, s.text(1)};
+        },
+        name);
+  });
+}
+
+d::Async<void> SqliteStorage::remove_domain(std::string name) {
+  return write<void>({}, [name](Connection& c) -> Result<void> {
+    TERN_TRY(auto id, c.scalar("SELECT id FROM domains WHERE name = ?1", name));
+    if (!id) {
+      return not_found("no such domain: " + name);
+    }
+    TERN_TRY(auto account, c.scalar("SELECT 1 FROM accounts WHERE domain_id = ?1", *id));
+    if (account) {
+      return Error{ErrorCode::kConflict, "domain still has accounts: " + name};
+    }
+    TERN_TRY(auto alias, c.scalar("SELECT 1 FROM aliases WHERE domain = ?1", name));
+    if (alias) {
+      return Error{ErrorCode::kConflict, "domain still has aliases: " + name};
+    }
+    return c.run("DELETE FROM domains WHERE id = ?1", *id);
+  });
+}
+
+d::Async<d::Account> SqliteStorage::add_account(d::NewAccount account) {
+  return write<d::Account>({}, [account](Connection& c) -> Result<d::Account> {
+    auto at = account.address.rfind('@');
+    if (at == std::string::npos || at == 0) {
+      return Error{ErrorCode::kInvalidInput, "invalid address"};
+    }
+    TERN_TRY(auto domain,
+             c.scalar("SELECT id FROM domains WHERE name = ?1", domain_of(account.address)));
+    if (!domain) {
+      return not_found("not a local domain: " + account.address);
+    }
+    TERN_TRY(auto exists, c.scalar("SELECT 1 FROM accounts WHERE address = ?1", account.address));
+    if (exists) {
+      return Error{ErrorCode::kAlreadyExists, "account exists: " + account.address};
+    }
+    TERN_TRY_VOID(c.run(
+        "INSERT INTO accounts (domain_id, address, password_hash, quota_bytes) VALUES (?1, ?2, "
+        "?3, ?4)",
+        *domain, account.address, account.password_hash, account.quota_bytes));
+    d::AccountId id{c.last_insert_rowid()};
+    TERN_TRY_VOID(
+        insert_mailbox(c, id, "INBOX", d::SpecialUse::kNone, true).transform([](const d::Mailbox&) {
+        }));
+    TERN_TRY(auto stored, load_account(c, id));
+    return *stored;
+  });
+}
+
+d::Async<std::optional<d::Account>> SqliteStorage::find_account(std::string address) {
+  return read<std::optional<d::Account>>(
+      [address](Connection& c) { return load_account(c, address); });
+}
+
+d::Async<std::optional<d::Account>> SqliteStorage::find_account_by_id(d::AccountId id) {
+  return read<std::optional<d::Account>>([id](Connection& c) { return load_account(c, id); });
+}
+
+d::Async<std::vector<d::Account>> SqliteStorage::accounts(std::optional<std::string> domain) {
+  return read<std::vector<d::Account>>([domain](Connection& c) -> Result<std::vector<d::Account>> {
+    if (!domain) {
+      return rows<d::Account>(c, std::string(kAccountColumns) + "ORDER BY address", account_from);
+    }
+    TERN_TRY(auto id, c.scalar("SELECT id FROM domains WHERE name = ?1", *domain));
+    if (!id) {
+      return not_found("no such domain: " + *domain);
+    }
+    return rows<d::Account>(c,
+                            std::string(kAccountColumns) + "WHERE domain_id = ?1 ORDER BY address",
+                            account_from, *id);
+  });
+}
+
+d::Async<void> SqliteStorage::set_password_hash(std::string address, std::string hash) {
+  return write<void>({}, [address, hash](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(
+        c.run("UPDATE accounts SET password_hash = ?2 WHERE address = ?1", address, hash));
+    if (c.changes() == 0) {
+      return not_found("no such account: " + address);
+    }
+    return ok();
+  });
+}
+
+d::Async<void> SqliteStorage::set_quota(std::string address, std::uint64_t quota_bytes) {
+  return write<void>({}, [address, quota_bytes](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(
+        c.run("UPDATE accounts SET quota_bytes = ?2 WHERE address = ?1", address, quota_bytes));
+    if (c.changes() == 0) {
+      return not_found("no such account: " + address);
+    }
+    return ok();
+  });
+}
+
+d::Async<void> SqliteStorage::remove_account(std::string address) {
+  return write<void>({}, [address](Connection& c) -> Result<void> {
+    TERN_TRY(auto account, load_account(c, address));
+    if (!account) {
+      return not_found("no such account: " + address);
+    }
+    auto id = d::value_of(account->id);
+    // Each message holds one blob reference; release them all at once.
+    TERN_TRY_VOID(
+        c.run("UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob = "
+              "blobs.hash AND m.account_id = ?1) WHERE hash IN (SELECT blob FROM messages WHERE "
+              "account_id = ?1)",
+              id));
+    TERN_TRY_VOID(c.run(
+        "DELETE FROM entries WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1)",
+        id));
+    TERN_TRY_VOID(c.run(
+        "DELETE FROM tombstones WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = "
+        "?1)",
+        id));
+    TERN_TRY_VOID(c.run("DELETE FROM messages WHERE account_id = ?1", id));
+    TERN_TRY_VOID(c.run("DELETE FROM mailboxes WHERE account_id = ?1", id));
+    TERN_TRY_VOID(c.run("DELETE FROM changes WHERE account_id = ?1", id));
+    return c.run("DELETE FROM accounts WHERE id = ?1", id);
+  });
+}
+
+d::Async<void> SqliteStorage::add_alias(d::Alias alias) {
+  return write<void>({}, [alias](Connection& c) -> Result<void> {
+    if (alias.source.empty() || alias.destination.empty() ||
+        alias.source.find('@') == std::string::npos) {
+      return Error{ErrorCode::kInvalidInput, "invalid alias"};
+    }
+    auto domain = domain_of(alias.source);
+    TERN_TRY(auto local, c.scalar("SELECT 1 FROM domains WHERE name = ?1", domain));
+    if (!local) {
+      return not_found("not a local domain: " + alias.source);
+    }
+    TERN_TRY(auto exists, c.scalar("SELECT 1 FROM aliases WHERE source = ?1 AND destination = ?2",
+                                   alias.source, alias.destination));
+    if (exists) {
+      return Error{ErrorCode::kAlreadyExists, "alias exists: " + alias.source};
+    }
+    return c.run("INSERT INTO aliases (source, destination, domain) VALUES (?1, ?2, ?3)",
+                 alias.source, alias.destination, domain);
+  });
+}
+
+d::Async<std::vector<d::Alias>> SqliteStorage::aliases(std::optional<std::string> domain) {
+  return read<std::vector<d::Alias>>([domain](Connection& c) -> Result<std::vector<d::Alias>> {
+    auto alias_from = [](const Statement& s) { return d::Alias{s.text(0), s.text(1)}; };
+    if (!domain) {
+      return rows<d::Alias>(
+          c, "SELECT source, destination FROM aliases ORDER BY source, destination", alias_from);
+    }
+    TERN_TRY(auto local, c.scalar("SELECT 1 FROM domains WHERE name = ?1", *domain));
+    if (!local) {
+      return not_found("no such domain: " + *domain);
+    }
+    return rows<d::Alias>(
+        c, "SELECT source, destination FROM aliases WHERE domain = ?1 ORDER BY source, destination",
+        alias_from, *domain);
+  });
+}
+
+d::Async<std::vector<std::string>> SqliteStorage::alias_destinations(std::string source) {
+  return read<std::vector<std::string>>([source](Connection& c) {
+    return rows<std::string>(
+        c, "SELECT destination FROM aliases WHERE source = ?1 ORDER BY destination",
+        [](const Statement& s) { return s.text(0); }, source);
+  });
+}
+
+d::Async<void> SqliteStorage::remove_alias(std::string source,
+                                           std::optional<std::string> destination) {
+  return write<void>({}, [source, destination](Connection& c) -> Result<void> {
+    if (destination && !destination->empty()) {
+      TERN_TRY_VOID(c.run("DELETE FROM aliases WHERE source = ?1 AND destination = ?2", source,
+                          *destination));
+    } else {
+      TERN_TRY_VOID(c.run("DELETE FROM aliases WHERE source = ?1", source));
+    }
+    if (c.changes() == 0) {
+      return not_found("no such alias: " + source);
+    }
+    return ok();
+  });
+}
+
+// ----- MailStore
+
+d::Async<std::vector<d::Mailbox>> SqliteStorage::mailboxes(d::AccountId account) {
+  return read<std::vector<d::Mailbox>>([account](Connection& c) -> Result<std::vector<d::Mailbox>> {
+    TERN_TRY(auto owner, load_account(c, account));
+    if (!owner) {
+      return not_found("no such account");
+    }
+    return rows<d::Mailbox>(c, std::string(kMailboxColumns) + "WHERE account_id = ?1 ORDER BY name",
+                            mailbox_from, d::value_of(account));
+  });
+}
+
+d::Async<d::Mailbox> SqliteStorage::create_mailbox(d::AccountId account, std::string name,
+                                                   d::SpecialUse special_use) {
+  return write<d::Mailbox>({}, [account, name, special_use](Connection& c) -> Result<d::Mailbox> {
+    TERN_TRY(auto owner, load_account(c, account));
+    if (!owner) {
+      return not_found("no such account");
+    }
+    auto canonical = canonical_mailbox_name(name);
+    if (!is_valid_mailbox_name(canonical)) {
+      return Error{ErrorCode::kInvalidInput, "invalid mailbox name"};
+    }
+    TERN_TRY(auto exists, c.scalar("SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name = ?2",
+                                   d::value_of(account), canonical));
+    if (exists) {
+      return Error{ErrorCode::kAlreadyExists, "mailbox exists: " + canonical};
+    }
+    return insert_mailbox(c, account, canonical, special_use, false);
+  });
+}
+
+d::Async<d::Mailbox> SqliteStorage::rename_mailbox(d::AccountId account, d::MailboxId mailbox,
+                                                   std::string new_name) {
+  return write<d::Mailbox>({}, [account, mailbox, new_name](Connection& c) -> Result<d::Mailbox> {
+    TERN_TRY(auto target, owned_mailbox(c, account, mailbox));
+    auto name = canonical_mailbox_name(new_name);
+    const std::string old_name = target.name;
+    if (old_name == "INBOX" || name == "INBOX" || !is_valid_mailbox_name(name)) {
+      return Error{ErrorCode::kInvalidInput, "cannot rename to " + name};
+    }
+    if (name == old_name) {
+      return target;
+    }
+    TERN_TRY(auto all, rows<d::Mailbox>(c, std::string(kMailboxColumns) + "WHERE account_id = ?1",
+                                        mailbox_from, d::value_of(account)));
+    std::set<std::string> names;
+    std::vector<d::Mailbox> renamed;
+    for (const auto& box : all) {
+      names.insert(box.name);
+      if (box.name == old_name || box.name.starts_with(old_name + "/")) {
+        renamed.push_back(box);
+      }
+    }
+    for (const auto& box : renamed) {
+      auto candidate = name + box.name.substr(old_name.size());
+      if (names.contains(candidate)) {
+        return Error{ErrorCode::kAlreadyExists, "mailbox exists: " + candidate};
+      }
+    }
+    // Two steps so a child's new name never collides with an old one mid-way.
+    for (const auto& box : renamed) {
+      TERN_TRY_VOID(c.run("UPDATE mailboxes SET name = ?2 WHERE id = ?1", d::value_of(box.id),
+                          "\x01rename\x01" + std::to_string(d::value_of(box.id))));
+    }
+    for (const auto& box : renamed) {
+      TERN_TRY_VOID(c.run("UPDATE mailboxes SET name = ?2 WHERE id = ?1", d::value_of(box.id),
+                          name + box.name.substr(old_name.size())));
+      TERN_TRY_VOID(mailbox_change(c, account, box.id, d::Uid{0}, d::ChangeKind::kMailboxRenamed)
+                        .transform([](d::ModSeq) {}));
+    }
+    return owned_mailbox(c, account, mailbox);
+  });
+}
+
+d::Async<void> SqliteStorage::delete_mailbox(d::AccountId account, d::MailboxId mailbox) {
+  return write<void>({}, [account, mailbox](Connection& c) -> Result<void> {
+    TERN_TRY(auto target, owned_mailbox(c, account, mailbox));
+    if (target.name == "INBOX") {
+      return Error{ErrorCode::kInvalidInput, "cannot delete INBOX"};
+    }
+    return delete_mailbox_rows(c, account, mailbox);
+  });
+}
+
+d::Async<void> SqliteStorage::set_subscribed(d::AccountId account, d::MailboxId mailbox,
+                                             bool subscribed) {
+  return write<void>({}, [account, mailbox, subscribed](Connection& c) -> Result<void> {
+    TERN_TRY(auto target, owned_mailbox(c, account, mailbox));
+    if (target.subscribed == subscribed) {
+      return ok();
+    }
+    TERN_TRY_VOID(c.run("UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1", d::value_of(mailbox),
+                        subscribed ? 1 : 0));
+    return mailbox_change(c, account, mailbox, d::Uid{0}, d::ChangeKind::kMailboxSubscription)
+        .transform([](d::ModSeq) {});
+  });
+}
+
+d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
+    d::NewMessage message, std::vector<d::AppendTarget> targets) {
+  using Out = std::vector<Result<d::Appended>>;
+  if (targets.empty()) {
+    return make_ready_future<Result<Out>>(
+        Error{ErrorCode::kInvalidInput, "append without targets"});
+  }
+  // Hash and write the temp file on the caller's thread: the writer thread then
+  // only syncs, so many sessions' writes proceed in parallel.
+  auto hex = sha256_hex(message.raw);
+  auto temp = blob_files_.write_temp(hex, message.raw);
+  if (!temp) {
+    return make_ready_future<Result<Out>>(temp.error());
+  }
+  std::vector<TempBlob> blobs;
+  blobs.push_back(std::move(*temp));
+  const std::uint64_t size = message.raw.size();
+  return write<Out>(
+      std::move(blobs),
+      [hex, size, date = ticks(message.internal_date), facts = std::move(message.facts),
+       targets = std::move(targets)](Connection& c) -> Result<Out> {
+        Out out;
+        std::map<d::AccountId, d::MessageId> message_of_account;
+        for (const auto& target : targets) {
+          auto owner = load_account(c, target.account);
+          if (!owner) {
+            return owner.error();
+          }
+          auto box = owned_mailbox(c, target.account, target.mailbox);
+          if (!*owner || !box) {
+            if (!box && box.error().code != ErrorCode::kNotFound) {
+              return box.error();
+            }
+            out.emplace_back(not_found("no such mailbox"));
+            continue;
+          }
+          const auto& account = **owner;
+          if (account.quota_bytes != 0 && account.used_bytes + size > account.quota_bytes) {
+            out.emplace_back(Error{ErrorCode::kLimitExceeded, "over quota: " + account.address});
+            continue;
+          }
+          auto [it, inserted] = message_of_account.try_emplace(target.account);
+          if (inserted) {
+            TERN_TRY_VOID(add_blob_reference(c, hex, size));
+            TERN_TRY_VOID(
+                c.run("INSERT INTO messages (account_id, blob, size, internal_date, facts, "
+                      "entry_count) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                      d::value_of(target.account), hex, size, date, AsBlob{facts}));
+            it->second = d::MessageId{c.last_insert_rowid()};
+          }
+          TERN_TRY(auto modseq, allocate_modseq(c, target.account));
+          TERN_TRY(auto uid,
+                   insert_entry(c, target.mailbox, it->second, target.flags,
+                                sorted_unique(target.keywords), modseq, size, target.account));
+          TERN_TRY_VOID(log_change(c, target.account, modseq, target.mailbox, uid,
+                                   d::ChangeKind::kMessageAdded));
+          out.emplace_back(d::Appended{target.mailbox, uid, modseq, it->second});
+        }
+        return out;
+      });
+}
+
+d::Async<std::vector<d::Entry>> SqliteStorage::entries(d::AccountId account, d::MailboxId mailbox,
+                                                       d::Uid first, d::Uid last) {
+  return read<std::vector<d::Entry>>([account, mailbox, first,
+                                      last](Connection& c) -> Result<std::vector<d::Entry>> {
+    TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
+    return rows<d::Entry>(c,
+                          std::string(kEntryColumns) +
+                              "WHERE e.mailbox_id = ?1 AND e.uid BETWEEN ?2 AND ?3 "
+                              "ORDER BY e.uid",
+                          entry_from, d::value_of(mailbox), d::value_of(first), d::value_of(last));
+  });
+}
+
+d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::MessageId message) {
+  return read<std::string>([this, account, message](Connection& c) -> Result<std::string> {
+    TERN_TRY(auto blob, one_row<std::string>(
+                            c, "SELECT blob FROM messages WHERE id = ?1 AND account_id = ?2",
+                            [](const Statement& s) { return s.text(0); }, d::value_of(message),
+                            d::value_of(account)));
+    if (!blob) {
+      return not_found("no such message");
+    }
+    return read_blob(*blob);
+  });
+}
+
+d::Async<std::string> SqliteStorage::message_facts(d::AccountId account, d::MessageId message) {
+  return read<std::string>([account, message](Connection& c) -> Result<std::string> {
+    TERN_TRY(auto facts, one_row<std::string>(
+                             c, "SELECT facts FROM messages WHERE id = ?1 AND account_id = ?2",
+                             [](const Statement& s) { return s.text(0); }, d::value_of(message),
+                             d::value_of(account)));
+    if (!facts) {
+      return not_found("no such message");
+    }
+    return *facts;
+  });
+}
+
+d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::MailboxId mailbox,
+                                                    std::vector<d::Uid> uids,
+                                                    d::FlagChange change) {
+  return write<d::FlagResult>(
+      {}, [account, mailbox, uids, change](Connection& c) mutable -> Result<d::FlagResult> {
+        TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
+        auto keywords = sorted_unique(change.keywords);
+        const d::Flags flags = change.flags & d::kAllFlags;
+        std::sort(uids.begin(), uids.end());
+        uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+        d::FlagResult result;
+        std::vector<d::Entry> updates;
+        for (auto uid : uids) {
+          TERN_TRY(auto found,
+                   one_row<d::Entry>(
+                       c, std::string(kEntryColumns) + "WHERE e.mailbox_id = ?1 AND e.uid = ?2",
+                       entry_from, d::value_of(mailbox), d::value_of(uid)));
+          if (!found) {
+            continue;
+          }
+          auto entry = std::move(*found);
+          if (change.unchanged_since &&
+              d::value_of(entry.modseq) > d::value_of(*change.unchanged_since)) {
+            result.conflicts.push_back(uid);
+            continue;
+          }
+          d::Flags new_flags = entry.flags;
+          std::vector<std::string> new_keywords;
+          switch (change.op) {
+            case d::FlagOp::kAdd:
+              new_flags |= flags;
+              std::set_union(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
+                             keywords.end(), std::back_inserter(new_keywords));
+              break;
+            case d::FlagOp::kRemove:
+              new_flags = static_cast<d::Flags>(new_flags & ~flags);
+              std::set_difference(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
+                                  keywords.end(), std::back_inserter(new_keywords));
+              break;
+            case d::FlagOp::kReplace:
+              new_flags = flags;
+              new_keywords = keywords;
+              break;
+          }
+          if (new_flags != entry.flags || new_keywords != entry.keywords) {
+            entry.flags = new_flags;
+            entry.keywords = std::move(new_keywords);
+            updates.push_back(std::move(entry));
+          }
+        }
+        if (updates.empty()) {
+          return result;
+        }
+        TERN_TRY(auto modseq, allocate_modseq(c, account));
+        TERN_TRY_VOID(set_highest(c, mailbox, modseq));
+        for (auto& entry : updates) {
+          entry.modseq = modseq;
+          TERN_TRY_VOID(c.run(
+              "UPDATE entries SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox_id = ?1 "
+              "AND uid = ?2",
+              d::value_of(mailbox), d::value_of(entry.uid), static_cast<int>(entry.flags),
+              join_keywords(entry.keywords), d::value_of(modseq)));
+          TERN_TRY_VOID(
+              log_change(c, account, modseq, mailbox, entry.uid, d::ChangeKind::kFlagsChanged));
+          result.changed.push_back(std::move(entry));
+        }
+        return result;
+      });
+}
+
+d::Async<std::vector<d::Appended>> SqliteStorage::copy(d::AccountId account, d::MailboxId from,
+                                                       std::vector<d::Uid> uids, d::MailboxId to) {
+  return write<std::vector<d::Appended>>({}, [account, from, uids, to](Connection& c) {
+    return copy_rows(c, account, from, uids, to);
+  });
+}
+
+d::Async<std::vector<d::Appended>> SqliteStorage::move(d::AccountId account, d::MailboxId from,
+                                                       std::vector<d::Uid> uids, d::MailboxId to) {
+  return write<std::vector<d::Appended>>(
+      {}, [account, from, uids, to](Connection& c) -> Result<std::vector<d::Appended>> {
+        TERN_TRY(auto copied, copy_rows(c, account, from, uids, to));
+        TERN_TRY(auto source, owned_mailbox(c, account, from));
+        TERN_TRY_VOID(expunge_uids(c, account, source, uids).transform([](d::ModSeq) {}));
+        return copied;
+      });
+}
+
+d::Async<d::ModSeq> SqliteStorage::expunge(d::AccountId account, d::MailboxId mailbox,
+                                           std::vector<d::Uid> uids) {
+  return write<d::ModSeq>({}, [account, mailbox, uids](Connection& c) -> Result<d::ModSeq> {
+    TERN_TRY(auto box, owned_mailbox(c, account, mailbox));
+    return expunge_uids(c, account, box, uids);
+  });
+}
+
+d::Async<d::MailboxChanges> SqliteStorage::changes_since(d::AccountId account, d::MailboxId mailbox,
+                                                         d::ModSeq since) {
+  return read<d::MailboxChanges>(
+      [account, mailbox, since](Connection& c) -> Result<d::MailboxChanges> {
+        // One read transaction, so the entries, tombstones and highest agree.
+        TERN_TRY_VOID(c.exec("BEGIN"));
+        auto result = [&]() -> Result<d::MailboxChanges> {
+          TERN_TRY(auto box, owned_mailbox(c, account, mailbox));
+          d::MailboxChanges changes;
+          TERN_TRY(changes.changed,
+                   rows<d::Entry>(c,
+                                  std::string(kEntryColumns) +
+                                      "WHERE e.mailbox_id = ?1 AND e.modseq > ?2 ORDER BY e.uid",
+                                  entry_from, d::value_of(mailbox), d::value_of(since)));
+          TERN_TRY(
+              changes.vanished,
+              rows<d::Uid>(
+                  c,
+                  "SELECT uid FROM tombstones WHERE mailbox_id = ?1 AND modseq > ?2 "
+                  "ORDER BY uid",
+                  [](const Statement& s) { return d::Uid{static_cast<std::uint32_t>(s.int64(0))}; },
+                  d::value_of(mailbox), d::value_of(since)));
+          changes.highest = box.highest_modseq;
+          return changes;
+        }();
+        (void)c.exec("COMMIT");
+        return result;
+      });
+}
+
+d::Async<std::vector<d::AccountChange>> SqliteStorage::account_changes_since(d::AccountId account,
+                                                                             d::ModSeq since) {
+  return read<std::vector<d::AccountChange>>(
+      [account, since](Connection& c) -> Result<std::vector<d::AccountChange>> {
+        TERN_TRY(auto owner, load_account(c, account));
+        if (!owner) {
+          return not_found("no such account");
+        }
+        return rows<d::AccountChange>(
+            c,
+            "SELECT modseq, mailbox_id, uid, kind FROM changes WHERE account_id = ?1 AND modseq > "
+            "?2 ORDER BY modseq, rowid",
+            [](const Statement& s) {
+              return d::AccountChange{d::ModSeq{s.uint64(0)}, d::MailboxId{s.int64(1)},
+                                      d::Uid{static_cast<std::uint32_t>(s.int64(2))},
+                                      static_cast<d::ChangeKind>(s.int64(3))};
+            },
+            d::value_of(account), d::value_of(since));
+      });
+}
+
+d::Async<d::Usage> SqliteStorage::usage(d::AccountId account) {
+  return read<d::Usage>([account](Connection& c) -> Result<d::Usage> {
+    TERN_TRY_VOID(c.exec("BEGIN"));
+    auto result = [&]() -> Result<d::Usage> {
+      TERN_TRY(auto owner, load_account(c, account));
+      if (!owner) {
+        return not_found("no such account");
+      }
+      TERN_TRY(auto count, c.scalar("SELECT count(*) FROM entries WHERE mailbox_id IN (SELECT id "
+                                    "FROM mailboxes WHERE account_id = ?1)",
+                                    d::value_of(account)));
+      return d::Usage{owner->used_bytes, static_cast<std::uint64_t>(count.value_or(0))};
+    }();
+    (void)c.exec("COMMIT");
+    return result;
+  });
+}
+
+// ----- BlobStore
+
+d::Async<d::BlobId> SqliteStorage::put(std::string bytes) {
+  auto hex = sha256_hex(bytes);
+  auto temp = blob_files_.write_temp(hex, bytes);
+  if (!temp) {
+    return make_ready_future<Result<d::BlobId>>(temp.error());
+  }
+  std::vector<TempBlob> blobs;
+  blobs.push_back(std::move(*temp));
+  return write<d::BlobId>(std::move(blobs),
+                          [hex, size = bytes.size()](Connection& c) -> Result<d::BlobId> {
+                            TERN_TRY_VOID(
+                                c.run("INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 0) "
+                                      "ON CONFLICT(hash) DO NOTHING",
+                                      hex, size));
+                            return d::BlobId{hex};
+                          });
+}
+
+d::Async<std::string> SqliteStorage::get(d::BlobId id) {
+  if (!BlobFiles::is_valid_hex(id.hex)) {
+    return make_ready_future<Result<std::string>>(not_found("no such blob: " + id.hex));
+  }
+  return read<std::string>([this, hex = id.hex](Connection& c) -> Result<std::string> {
+    TERN_TRY(auto known, c.scalar("SELECT 1 FROM blobs WHERE hash = ?1", hex));
+    if (!known) {
+      return not_found("no such blob: " + hex);
+    }
+    return read_blob(hex);
+  });
+}
+
+d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
+  // Exclusive: no other request of the batch may be between writing a blob file
+  // and committing its row while this deletes files without rows.
+  auto doomed = std::make_shared<std::vector<std::string>>();
+  Promise<Result<std::uint64_t>> promise;
+  auto future = promise.future();
+  auto result = std::make_shared<Result<std::uint64_t>>(std::uint64_t{0});
+  WriteJob job;
+  job.exclusive = true;
+  job.body = [doomed, result](Connection& c) {
+    auto unreferenced = rows<std::string>(c, "DELETE FROM blobs WHERE refs <= 0 RETURNING hash",
+                                          [](const Statement& s) { return s.text(0); });
+    if (!unreferenced) {
+      *result = unreferenced.error();
+      return false;
+    }
+    *doomed = std::move(*unreferenced);
+    *result = static_cast<std::uint64_t>(doomed->size());
+    return true;
+  };
+  // Files go only after their rows are gone for good: a crash in between leaves
+  // orphan files (removed by the next collection), never rows without files.
+  job.after_commit = [this, doomed](Connection& c) {
+    for (const auto& hex : *doomed) {
+      if (auto removed = blob_files_.remove(hex); !removed) {
+        options_.logger.warn("blob gc", {{"error", removed.error().message}});
+      }
+    }
+    (void)blob_files_.remove_stale_temps();
+    // Orphans: files whose row never committed (a crash or a failed batch).
+    auto on_disk = blob_files_.list();
+    if (!on_disk) {
+      return;
+    }
+    for (const auto& hex : *on_disk) {
+      auto known = c.scalar("SELECT 1 FROM blobs WHERE hash = ?1", hex);
+      if (known && !*known) {
+        (void)blob_files_.remove(hex);
+      }
+    }
+  };
+  job.finish = [promise, result](const Error* error) mutable {
+    promise.set_value(error != nullptr ? Result<std::uint64_t>(*error) : *result);
+  };
+  submit_write(std::move(job));
+  return future;
+}
+
+// ----- QueueStore
+
+d::Async<d::QueueId> SqliteStorage::enqueue(d::NewQueuedMessage message) {
+  if (message.recipients.empty()) {
+    return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});
+  }
+  auto hex = sha256_hex(message.raw);
+  auto temp = blob_files_.write_temp(hex, message.raw);
+  if (!temp) {
+    return make_ready_future<Result<d::QueueId>>(temp.error());
+  }
+  const std::uint64_t size = message.raw.size();
+  message.raw = std::string();  // the bytes are in the temp file now
+  std::vector<TempBlob> blobs;
+  blobs.push_back(std::move(*temp));
+  return write<d::QueueId>(
+      std::move(blobs),
+      [hex, size, message = std::move(message)](Connection& c) -> Result<d::QueueId> {
+        TERN_TRY_VOID(add_blob_reference(c, hex, size));
+        TERN_TRY_VOID(c.run(
+            "INSERT INTO queue (blob, size, sender, envid, ret, created, next_attempt, attempts, "
+            "state, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, ?7, 0)",
+            hex, size, message.sender, message.envid, message.ret, ticks(message.now),
+            static_cast<int>(d::QueueState::kQueued)));
+        d::QueueId id{c.last_insert_rowid()};
+        TERN_TRY_VOID(store_recipients(c, id, message.recipients));
+        return id;
+      });
+}
+
+d::Async<std::vector<d::QueuedMessage>> SqliteStorage::queued() {
+  return read<std::vector<d::QueuedMessage>>(
+      [](Connection& c) -> Result<std::vector<d::QueuedMessage>> {
+        TERN_TRY_VOID(c.exec("BEGIN"));
+        auto result = [&]() -> Result<std::vector<d::QueuedMessage>> {
+          TERN_TRY(auto all, rows<d::QueuedMessage>(c, std::string(kQueueColumns) + "ORDER BY id",
+                                                    queued_from));
+          for (auto& q : all) {
+            TERN_TRY_VOID(load_recipients(c, q));
+          }
+          return all;
+        }();
+        (void)c.exec("COMMIT");
+        return result;
+      });
+}
+
+d::Async<std::optional<d::QueuedMessage>> SqliteStorage::find_queued(d::QueueId id) {
+  return read<std::optional<d::QueuedMessage>>(
+      [id](Connection& c) -> Result<std::optional<d::QueuedMessage>> {
+        TERN_TRY_VOID(c.exec("BEGIN"));
+        auto result = [&]() -> Result<std::optional<d::QueuedMessage>> {
+          TERN_TRY(auto found,
+                   one_row<d::QueuedMessage>(c, std::string(kQueueColumns) + "WHERE id = ?1",
+                                             queued_from, d::value_of(id)));
+          if (found) {
+            TERN_TRY_VOID(load_recipients(c, *found));
+          }
+          return found;
+        }();
+        (void)c.exec("COMMIT");
+        return result;
+      });
+}
+
+d::Async<std::string> SqliteStorage::read_queued(d::QueueId id) {
+  return read<std::string>([this, id](Connection& c) -> Result<std::string> {
+    TERN_TRY(auto blob, one_row<std::string>(
+                            c, "SELECT blob FROM queue WHERE id = ?1",
+                            [](const Statement& s) { return s.text(0); }, d::value_of(id)));
+    if (!blob) {
+      return not_found("no such queue entry");
+    }
+    return read_blob(*blob);
+  });
+}
+
+d::Async<std::vector<d::QueuedMessage>> SqliteStorage::claim_due(SystemTime now, std::size_t limit,
+                                                                 std::chrono::seconds lease) {
+  return write<std::vector<d::QueuedMessage>>(
+      {}, [now, limit, lease](Connection& c) -> Result<std::vector<d::QueuedMessage>> {
+        // Oldest due first; the writer runs this in its transaction, so two
+        // workers never claim the same entry.
+        TERN_TRY(auto due, rows<d::QueuedMessage>(
+                               c,
+                               std::string(kQueueColumns) +
+                                   "WHERE (state = ?1 AND next_attempt <= ?3) OR (state = ?2 AND "
+                                   "lease_until <= ?3) ORDER BY next_attempt, id LIMIT ?4",
+                               queued_from, static_cast<int>(d::QueueState::kQueued),
+                               static_cast<int>(d::QueueState::kActive), ticks(now),
+                               static_cast<std::int64_t>(limit)));
+        const auto until = ticks(now + lease);
+        for (auto& q : due) {
+          TERN_TRY_VOID(c.run("UPDATE queue SET state = ?2, lease_until = ?3 WHERE id = ?1",
+                              d::value_of(q.id), static_cast<int>(d::QueueState::kActive), until));
+          q.state = d::QueueState::kActive;
+          q.lease_until = from_ticks(until);
+          TERN_TRY_VOID(load_recipients(c, q));
+        }
+        return due;
+      });
+}
+
+d::Async<void> SqliteStorage::update_queued(d::QueueId id, d::QueueUpdate update) {
+  return write<void>({}, [id, update](Connection& c) -> Result<void> {
+    TERN_TRY(auto state, c.scalar("SELECT state FROM queue WHERE id = ?1", d::value_of(id)));
+    if (!state) {
+      return not_found("no such queue entry");
+    }
+    auto new_state = *state == static_cast<int>(d::QueueState::kActive)
+                         ? static_cast<std::int64_t>(d::QueueState::kQueued)
+                         : *state;
+    TERN_TRY_VOID(
+        c.run("UPDATE queue SET next_attempt = ?2, attempts = ?3, state = ?4, lease_until = 0 "
+              "WHERE id = ?1",
+              d::value_of(id), ticks(update.next_attempt), update.attempts, new_state));
+    return store_recipients(c, id, update.recipients);
+  });
+}
+
+d::Async<void> SqliteStorage::remove_queued(d::QueueId id) {
+  return write<void>({}, [id](Connection& c) -> Result<void> {
+    TERN_TRY(auto blob, one_row<std::string>(
+                            c, "DELETE FROM queue WHERE id = ?1 RETURNING blob",
+                            [](const Statement& s) { return s.text(0); }, d::value_of(id)));
+    if (!blob) {
+      return not_found("no such queue entry");
+    }
+    return release_blob(c, *blob);
+  });
+}
+
+d::Async<void> SqliteStorage::set_held(d::QueueId id, bool held, SystemTime now) {
+  return write<void>({}, [id, held, now](Connection& c) -> Result<void> {
+    TERN_TRY(auto state, c.scalar("SELECT state FROM queue WHERE id = ?1", d::value_of(id)));
+    if (!state) {
+      return not_found("no such queue entry");
+    }
+    if (held) {
+      return c.run("UPDATE queue SET state = ?2, lease_until = 0 WHERE id = ?1", d::value_of(id),
+                   static_cast<int>(d::QueueState::kHeld));
+    }
+    if (*state != static_cast<int>(d::QueueState::kHeld)) {
+      return ok();
+    }
+    return c.run("UPDATE queue SET state = ?2, next_attempt = ?3, lease_until = 0 WHERE id = ?1",
+                 d::value_of(id), static_cast<int>(d::QueueState::kQueued), ticks(now));
+  });
+}
+
+}  // namespace tern::store::sqlite

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// store::sqlite: the embedded default backend. Metadata in <dir>/tern.db (SQLite,
+// WAL, one writer thread with group commit), blobs in <dir>/blobs/ab/cd/<sha256>.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/log.hpp"
+#include "domain/ports.hpp"
+#include "store/sqlite/blob_files.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace tern::store::sqlite {
+
+struct SqliteOptions {
+  // true: every write request queued while the previous batch was committing joins
+  // one transaction and one round of fsyncs (group commit). false: one transaction
+  // and one round of fsyncs per request; only for benchmarks and comparisons.
+  bool group_commit = true;
+  // The most requests in one batch; bounds the latency a batch adds to its members.
+  std::size_t max_batch = 512;
+  // Reader threads, each with its own connection (WAL readers never block the
+  // writer nor each other).
+  std::size_t readers = 2;
+  log::Logger logger;
+};
+
+// Counters of the writer, for benchmarks and tests.
+struct WriterStats {
+  std::uint64_t batches = 0;   // committed transactions
+  std::uint64_t requests = 0;  // write requests completed (successfully or not)
+};
+
+// SqliteStorage implements every storage port over SQLite and blob files, with the
+// same observable behaviour as store::memory (the conformance suite checks it).
+//
+// Durability (ARCHITECTURE.md §4): a write's future completes only after
+//   1. each new blob it stored was written to blobs/tmp/, fdatasynced, renamed to
+//      its final name and its directory fsynced, and then
+//   2. the SQLite transaction holding its rows was committed with
+//      synchronous=FULL (the WAL is fsynced at commit).
+// So a kill -9 or power loss at any moment loses nothing that was acknowledged,
+// and no committed row names a missing or partial blob file. Blob files whose rows
+// never committed are harmless orphans that collect_garbage() removes.
+//
+// Threads: one writer thread owns the write connection and runs write requests in
+// batches; `readers` threads run reads on their own connections. Every port method
+// may be called from any thread and returns at once; futures complete on those
+// threads (so on_ready callbacks must be short and must not block).
+//
+// One process at a time should serve a data directory. A second process (the
+// CLI) may open it: schema migrations run under BEGIN IMMEDIATE and SQLite locks
+// keep the database consistent, but blob deduplication assumes no other process
+// runs collect_garbage() concurrently.
+class SqliteStorage final : public domain::Storage,
+                            private domain::Directory,
+                            private domain::MailStore,
+                            private domain::BlobStore,
+                            private domain::QueueStore {
+ public:
+  // Opens or creates the store in `dir` (created if missing): applies pending
+  // migrations, deletes stale temp blob files left by a crash, and starts the
+  // writer and reader threads. kIo if the directory or database cannot be opened,
+  // kCorrupt if the schema is newer than this binary knows.
+  static Result<std::unique_ptr<SqliteStorage>> open(std::filesystem::path dir,
+                                                     SqliteOptions options = {});
+
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+  // Calls close().
+  ~SqliteStorage() override;
+
+  // Completes every queued write (drains the writer), then stops the threads.
+  // Requests made after close() fail with kCancelled. Idempotent.
+  void close();
+
+  // Runs PRAGMA integrity_check on a fresh connection; "ok" when the database is
+  // sound, otherwise SQLite's report. Blocks the calling thread.
+  Result<std::string> integrity_check();
+
+  // The ids of blobs that committed rows reference but whose files are missing.
+  // Empty on a healthy store. Blocks the calling thread.
+  Result<std::vector<std::string>> missing_blobs();
+
+  WriterStats stats() const;
+
+  domain::Directory& directory() override { return *this; }
+
+  domain::MailStore& mail() override { return *this; }
+
+  domain::BlobStore& blobs() override { return *this; }
+
+  domain::QueueStore& queue() override { return *this; }
+
+ private:
+  struct WriteJob;
+  struct ReadJob;
+
+  SqliteStorage(std::filesystem::path dir, SqliteOptions options);
+  Result<void> start();
+  void writer_loop();
+  void reader_loop(Connection& connection);
+  void run_batch(std::vector<WriteJob>& batch);
+  void submit_write(WriteJob job);
+
+  // Queues `body(connection)` (returning Result<T>) for the writer; `blobs` are
+  // temp files written by the caller that must be durable before the body runs.
+  // `exclusive` jobs run alone in their batch.
+  template <class T, class Body>
+  domain::Async<T> write(std::vector<TempBlob> blobs, Body body, bool exclusive = false);
+  template <class T, class Body>
+  domain::Async<T> read(Body body);
+
+  // ----- domain::Directory
+  domain::Async<domain::Domain> add_domain(std::string name) override;
+  domain::Async<std::vector<domain::Domain>> domains() override;
+  domain::Async<std::optional<domain::Domain>> find_domain(std::string name) override;
+  domain::Async<void> remove_domain(std::string name) override;
+  domain::Async<domain::Account> add_account(domain::NewAccount account) override;
+  domain::Async<std::optional<domain::Account>> find_account(std::string address) override;
+  domain::Async<std::optional<domain::Account>> find_account_by_id(domain::AccountId id) override;
+  domain::Async<std::vector<domain::Account>> accounts(std::optional<std::string> domain) override;
+  domain::Async<void> set_password_hash(std::string address, std::string hash) override;
+  domain::Async<void> set_quota(std::string address, std::uint64_t quota_bytes) override;
+  domain::Async<void> remove_account(std::string address) override;
+  domain::Async<void> add_alias(domain::Alias alias) override;
+  domain::Async<std::vector<domain::Alias>> aliases(std::optional<std::string> domain) override;
+  domain::Async<std::vector<std::string>> alias_destinations(std::string source) override;
+  domain::Async<void> remove_alias(std::string source,
+                                   std::optional<std::string> destination) override;
+
+  // ----- domain::MailStore
+  domain::Async<std::vector<domain::Mailbox>> mailboxes(domain::AccountId account) override;
+  domain::Async<domain::Mailbox> create_mailbox(domain::AccountId account, std::string name,
+                                                domain::SpecialUse special_use) override;
+  domain::Async<domain::Mailbox> rename_mailbox(domain::AccountId account,
+                                                domain::MailboxId mailbox,
+                                                std::string new_name) override;
+  domain::Async<void> delete_mailbox(domain::AccountId account, domain::MailboxId mailbox) override;
+  domain::Async<void> set_subscribed(domain::AccountId account, domain::MailboxId mailbox,
+                                     bool subscribed) override;
+  domain::Async<std::vector<Result<domain::Appended>>> append(
+      domain::NewMessage message, std::vector<domain::AppendTarget> targets) override;
+  domain::Async<std::vector<domain::Entry>> entries(domain::AccountId account,
+                                                    domain::MailboxId mailbox, domain::Uid first,
+                                                    domain::Uid last) override;
+  domain::Async<std::string> read_message(domain::AccountId account,
+                                          domain::MessageId message) override;
+  domain::Async<std::string> message_facts(domain::AccountId account,
+                                           domain::MessageId message) override;
+  domain::Async<domain::FlagResult> change_flags(domain::AccountId account,
+                                                 domain::MailboxId mailbox,
+                                                 std::vector<domain::Uid> uids,
+                                                 domain::FlagChange change) override;
+  domain::Async<std::vector<domain::Appended>> copy(domain::AccountId account,
+                                                    domain::MailboxId from,
+                                                    std::vector<domain::Uid> uids,
+                                                    domain::MailboxId to) override;
+  domain::Async<std::vector<domain::Appended>> move(domain::AccountId account,
+                                                    domain::MailboxId from,
+                                                    std::vector<domain::Uid> uids,
+                                                    domain::MailboxId to) override;
+  domain::Async<domain::ModSeq> expunge(domain::AccountId account, domain::MailboxId mailbox,
+                                        std::vector<domain::Uid> uids) override;
+  domain::Async<domain::MailboxChanges> changes_since(domain::AccountId account,
+                                                      domain::MailboxId mailbox,
+                                                      domain::ModSeq since) override;
+  domain::Async<std::vector<domain::AccountChange>> account_changes_since(
+      domain::AccountId account, domain::ModSeq since) override;
+  domain::Async<domain::Usage> usage(domain::AccountId account) override;
+
+  // ----- domain::BlobStore
+  domain::Async<domain::BlobId> put(std::string bytes) override;
+  domain::Async<std::string> get(domain::BlobId id) override;
+  domain::Async<std::uint64_t> collect_garbage() override;
+
+  // ----- domain::QueueStore
+  domain::Async<domain::QueueId> enqueue(domain::NewQueuedMessage message) override;
+  domain::Async<std::vector<domain::QueuedMessage>> queued() override;
+  domain::Async<std::optional<domain::QueuedMessage>> find_queued(domain::QueueId id) override;
+  domain::Async<std::string> read_queued(domain::QueueId id) override;
+  domain::Async<std::vector<domain::QueuedMessage>> claim_due(SystemTime now, std::size_t limit,
+                                                              std::chrono::seconds lease) override;
+  domain::Async<void> update_queued(domain::QueueId id, domain::QueueUpdate update) override;
+  domain::Async<void> remove_queued(domain::QueueId id) override;
+  domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
+
+  // Reads and checks a blob file against its id (kCorrupt on mismatch or when a
+  // referenced file is missing).
+  Result<std::string> read_blob(const std::string& hex);
+
+  std::filesystem::path dir_;
+  SqliteOptions options_;
+  BlobFiles blob_files_;
+  std::unique_ptr<Connection> writer_connection_;  // used only by the writer thread
+  std::vector<std::unique_ptr<Connection>> reader_connections_;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable write_cv_;
+  std::condition_variable read_cv_;
+  std::deque<WriteJob> write_queue_;
+  std::deque<std::function<void(Connection&)>> read_queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  WriterStats stats_;
+
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+};
+
+}  // namespace tern::store::sqlite

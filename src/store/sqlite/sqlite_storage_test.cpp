@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs the storage conformance suite against store::sqlite, plus tests of what only
+// this backend has: persistence across reopen, recovery and group commit.
+#include "store/sqlite/sqlite_storage.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <unistd.h>
+
+#include "store/conformance/storage_conformance.hpp"
+
+namespace tern::store::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+using conformance::make_message;
+using conformance::wait;
+
+// A fresh directory under the system temp dir, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() /
+            ("tern-sqlite-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct SqliteFactory {
+  TempDir dir;
+
+  std::unique_ptr<domain::Storage> make() {
+    auto storage = SqliteStorage::open(dir.path() / "store");
+    EXPECT_TRUE(storage) << storage.error().message;
+    return storage ? std::move(*storage) : nullptr;
+  }
+};
+
+// The same suite with one transaction per request, so both writer modes conform.
+struct SqliteNoGroupCommitFactory {
+  TempDir dir;
+
+  std::unique_ptr<domain::Storage> make() {
+    SqliteOptions options;
+    options.group_commit = false;
+    auto storage = SqliteStorage::open(dir.path() / "store", options);
+    EXPECT_TRUE(storage) << storage.error().message;
+    return storage ? std::move(*storage) : nullptr;
+  }
+};
+
+std::unique_ptr<SqliteStorage> open_or_die(const fs::path& path, SqliteOptions options = {}) {
+  auto storage = SqliteStorage::open(path, options);
+  EXPECT_TRUE(storage) << storage.error().message;
+  return storage ? std::move(*storage) : nullptr;
+}
+
+TEST(SqliteStorage, DataSurvivesReopen) {
+  TempDir dir;
+  domain::Appended appended;
+  domain::AccountId account{};
+  {
+    auto store = open_or_die(dir.path());
+    ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+    auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
+    ASSERT_TRUE(bob);
+    account = bob->id;
+    auto boxes = wait(store->mail().mailboxes(account));
+    ASSERT_TRUE(boxes);
+    auto result = wait(store->mail().append(
+        make_message("persist"), {domain::AppendTarget{account, (*boxes)[0].id, 0, {}}}));
+    ASSERT_TRUE(result && (*result)[0]);
+    appended = *(*result)[0];
+  }
+  auto store = open_or_die(dir.path());
+  auto read = wait(store->mail().read_message(account, appended.message));
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, conformance::make_raw_message("persist"));
+  auto check = store->integrity_check();
+  ASSERT_TRUE(check);
+  EXPECT_EQ(*check, "ok");
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->empty());
+}
+
+TEST(SqliteStorage, OpenRemovesStaleTempFilesAndGcRemovesOrphans) {
+  TempDir dir;
+  { open_or_die(dir.path()); }
+  std::ofstream(dir.path() / "blobs" / "tmp" / "half-written") << "partial";
+  fs::create_directories(dir.path() / "blobs" / "aa" / "aa");
+  std::ofstream(dir.path() / "blobs" / "aa" / "aa" / std::string(64, 'a')) << "orphan";
+  auto store = open_or_die(dir.path());
+  EXPECT_FALSE(fs::exists(dir.path() / "blobs" / "tmp" / "half-written"));
+  auto collected = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_FALSE(fs::exists(dir.path() / "blobs" / "aa" / "aa" / std::string(64, 'a')));
+}
+
+TEST(SqliteStorage, CorruptBlobFileIsReportedAsCorrupt) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  auto id = wait(store->blobs().put("original bytes"));
+  ASSERT_TRUE(id);
+  auto path = dir.path() / "blobs" / id->hex.substr(0, 2) / id->hex.substr(2, 2) / id->hex;
+  std::ofstream(path, std::ios::trunc) << "tampered";
+  auto got = wait(store->blobs().get(*id));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ErrorCode::kCorrupt);
+}
+
+TEST(SqliteStorage, ConcurrentWritesShareBatches) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  std::vector<domain::Async<domain::BlobId>> pending;
+  for (int i = 0; i < 200; ++i) {
+    pending.push_back(store->blobs().put("blob " + std::to_string(i)));
+  }
+  for (auto& future : pending) {
+    ASSERT_TRUE(future.get());
+  }
+  auto stats = store->stats();
+  EXPECT_EQ(stats.requests, 200u);
+  EXPECT_LT(stats.batches, 200u);  // requests queued during a commit joined the next batch
+}
+
+TEST(SqliteStorage, RequestsAfterCloseAreCancelled) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  store->close();
+  auto put = wait(store->blobs().put("late"));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kCancelled);
+  auto domains = wait(store->directory().domains());
+  ASSERT_FALSE(domains);
+  EXPECT_EQ(domains.error().code, ErrorCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace tern::store::sqlite
+
+namespace tern::store::conformance {
+using SqliteFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
+                                         tern::store::sqlite::SqliteNoGroupCommitFactory>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
+}  // namespace tern::store::conformance
