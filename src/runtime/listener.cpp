@@ -64,6 +64,9 @@ struct Listener::State {
     failures = &r.counter("tern_connection_failures_total",
                           "Connection handlers that ended with an exception.", labels);
     open_gauge = &r.gauge("tern_connections_open", "Connections currently open.", labels);
+    limits = options.shared_limits ? options.shared_limits
+                                   : std::make_shared<ConnectionLimits>(
+                                         options.max_connections, options.max_connections_per_ip);
   }
 
   asio::io_context& io;
@@ -82,30 +85,24 @@ struct Listener::State {
   metrics::Counter* failures;
   metrics::Gauge* open_gauge;
 
+  // Shared with the process's other listeners when the options name one.
+  std::shared_ptr<ConnectionLimits> limits;
+
   std::mutex mutex;
-  std::size_t open = 0;                                                 // guarded by mutex
-  std::map<asio::ip::address, std::size_t> open_per_ip;                 // guarded by mutex
+  std::size_t open = 0;  // this listener's connections; guarded by mutex
   std::unordered_map<std::uint64_t, std::function<void()>> cancellers;  // guarded by mutex
   std::uint64_t next_serial = 0;                                        // guarded by mutex
 
-  enum class Admission { kAdmitted, kGlobalLimit, kPerIpLimit };
+  using Admission = ConnectionLimits::Admission;
 
   Admission admit(const asio::ip::address& ip) {
-    std::lock_guard lock(mutex);
-    if (open >= options.max_connections) {
-      return Admission::kGlobalLimit;
+    Admission admission = limits->admit(ip);
+    if (admission == Admission::kAdmitted) {
+      std::lock_guard lock(mutex);
+      ++open;
+      open_gauge->add();
     }
-    std::size_t& per_ip = open_per_ip[ip];
-    if (per_ip >= options.max_connections_per_ip) {
-      if (per_ip == 0) {
-        open_per_ip.erase(ip);
-      }
-      return Admission::kPerIpLimit;
-    }
-    ++per_ip;
-    ++open;
-    open_gauge->add();
-    return Admission::kAdmitted;
+    return admission;
   }
 
   std::uint64_t track(std::function<void()> canceller) {
@@ -118,10 +115,7 @@ struct Listener::State {
   void release(std::uint64_t serial, const asio::ip::address& ip) {
     std::lock_guard lock(mutex);
     cancellers.erase(serial);
-    auto it = open_per_ip.find(ip);
-    if (it != open_per_ip.end() && --it->second == 0) {
-      open_per_ip.erase(it);
-    }
+    limits->release(ip);
     --open;
     open_gauge->sub();
   }

@@ -16,6 +16,7 @@
 #include "base/metrics.hpp"
 #include "base/result.hpp"
 #include "runtime/connection.hpp"
+#include "runtime/connection_limits.hpp"
 #include "runtime/tls.hpp"
 
 namespace tern::runtime {
@@ -36,9 +37,13 @@ struct ListenerOptions {
   // handler runs, with the context current at accept time.
   std::shared_ptr<TlsContexts> implicit_tls;
   Duration tls_handshake_timeout = std::chrono::seconds(30);
-  // Open connections allowed on this listener, and from one peer address.
+  // Open connections allowed on this listener, and from one peer address; used
+  // only when `shared_limits` is null.
   std::size_t max_connections = 1000;
   std::size_t max_connections_per_ip = 20;
+  // Non-null: the caps are shared with every listener given the same object, so
+  // they bound the whole process (ternd's [limits]); they may change while running.
+  std::shared_ptr<ConnectionLimits> shared_limits;
   // A line sent before closing a connection refused by a limit, e.g.
   // "421 4.7.0 too many connections\r\n". Empty: close silently. Never sent on
   // implicit-TLS listeners (the client expects a handshake, not plain text).

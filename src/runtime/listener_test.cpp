@@ -285,6 +285,55 @@ TEST_F(ListenerTest, RefusesTheConnectionAboveTheGlobalLimit) {
   EXPECT_EQ(listener->stats().rejected_global_limit, 1u);
 }
 
+TEST_F(ListenerTest, SharedLimitsBoundEveryListenerTogether) {
+  auto shared = std::make_shared<ConnectionLimits>(1, 10);
+  auto first_opts = options();
+  first_opts.shared_limits = shared;
+  auto second_opts = options();
+  second_opts.name = "second";
+  second_opts.shared_limits = shared;
+  second_opts.over_limit_reply = "421 busy\r\n";
+  auto first = start(first_opts, echo);
+  auto second = start(second_opts, echo);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  auto result =
+      run_for(io_.context(),
+              [](std::uint16_t a_port, std::uint16_t b_port) -> asio::awaitable<std::string> {
+                auto a = co_await dial(a_port);
+                if (!a) {
+                  co_return "connect failed";
+                }
+                std::string out = co_await round_trip(a->get(), "a");
+                auto b = co_await dial(b_port);
+                if (!b) {
+                  co_return "connect failed";
+                }
+                out += co_await read_up_to(b->get(), 100);
+                co_return out;
+              }(first->port(), second->port()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "a421 busy\r\n<eof>");
+  EXPECT_TRUE(wait_until_idle(*first));
+  EXPECT_TRUE(wait_until_idle(*second));
+  EXPECT_EQ(second->stats().rejected_global_limit, 1u);
+  EXPECT_EQ(shared->open(), 0u);
+}
+
+TEST(ConnectionLimits, CapsCanChangeWhileConnectionsAreOpen) {
+  ConnectionLimits limits(2, 1);
+  auto peer = asio::ip::make_address("127.0.0.1");
+  auto other = asio::ip::make_address("127.0.0.2");
+  EXPECT_EQ(limits.admit(peer), ConnectionLimits::Admission::kAdmitted);
+  EXPECT_EQ(limits.admit(peer), ConnectionLimits::Admission::kPerIpLimit);
+  limits.set_caps(1, 5);
+  EXPECT_EQ(limits.admit(other), ConnectionLimits::Admission::kGlobalLimit);
+  limits.release(peer);
+  EXPECT_EQ(limits.admit(other), ConnectionLimits::Admission::kAdmitted);
+  EXPECT_EQ(limits.open_from(other), 1u);
+  EXPECT_EQ(limits.open_from(peer), 0u);
+}
+
 TEST_F(ListenerTest, ReadTimeoutEndsAnIdleConnection) {
   auto seen = std::make_shared<std::promise<ErrorCode>>();
   auto listener = start(options(), [seen](std::unique_ptr<Connection> c) -> asio::awaitable<void> {

@@ -107,6 +107,7 @@ tls = "implicit"
 """
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_implicit_tls_listener_refuses_tls_1_1(ternd_factory):
     server = ternd_factory(listeners=HTTPS_LISTENERS)
     port = server.wait_listening("https")
@@ -168,6 +169,7 @@ def test_drops_privileges_after_binding():
     server = Ternd(cfg)
     try:
         port = server.wait_listening("http")
+        server.wait_for_log("dropped privileges")
         status = open(f"/proc/{server.proc.pid}/status").read()
         uid_line = next(l for l in status.splitlines() if l.startswith("Uid:"))
         assert uid_line.split()[1:] == ["65534"] * 4, uid_line

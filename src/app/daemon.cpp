@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/daemon.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <asio.hpp>
+#include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/settings_file.hpp"
+#include "app/storage_factory.hpp"
+#include "base/metrics.hpp"
+#include "runtime/io.hpp"
+#include "runtime/listener.hpp"
+#include "runtime/log_sink.hpp"
+#include "runtime/privileges.hpp"
+#include "runtime/signals.hpp"
+#include "runtime/system_clock.hpp"
+#include "runtime/tls.hpp"
+#include "services/http/service.hpp"
+
+namespace tern::app {
+namespace {
+
+constexpr int kExitStartupFailed = 1;
+constexpr int kExitBadConfig = 2;
+
+runtime::LogFormat log_format(config::LogFormat format) {
+  return format == config::LogFormat::kJson ? runtime::LogFormat::kJson : runtime::LogFormat::kText;
+}
+
+runtime::TlsSettings tls_settings(const config::TlsSettings& tls) {
+  runtime::TlsSettings out;
+  out.cert_file = tls.cert;
+  out.key_file = tls.key;
+  out.min_version = tls.min_version == config::TlsVersion::kTls13 ? runtime::TlsVersion::kTls13
+                                                                  : runtime::TlsVersion::kTls12;
+  return out;
+}
+
+// Roles whose services exist in this build. A configured role that is not here is
+// a startup error rather than a silently missing port.
+bool is_available(config::ListenerRole role) {
+  return role == config::ListenerRole::kHttp;
+}
+
+// Listeners take IP literals; "localhost" is the one name people write anyway.
+std::string listen_address(const std::string& host) {
+  return host == "localhost" ? std::string("127.0.0.1") : host;
+}
+
+void print_error(std::string_view message) {
+  std::fprintf(stderr, "ternd: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+// Creates the data and store directories, owned by the service user when ternd
+// starts as root, so that the store is opened after the privilege drop.
+Result<void> prepare_directories(const config::Settings& settings) {
+  std::vector<std::string> dirs = {settings.server.data_dir};
+  if (settings.store.backend == config::StoreBackend::kSqlite) {
+    dirs.push_back(settings.store.path);
+  }
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec)) {
+      continue;
+    }
+    if (!std::filesystem::create_directories(dir, ec)) {
+      return fail(ErrorCode::kIo, fmt::format("create directory {}: {}", dir, ec.message()));
+    }
+    ::chmod(dir.c_str(), 0700);
+  }
+  return ok();
+}
+
+// Hands a directory ternd created as root to the service user.
+Result<void> chown_to_user(const std::string& path, const std::string& user,
+                           const std::string& group) {
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) {
+    return fail(ErrorCode::kNotFound, fmt::format("server.user: no such user \"{}\"", user));
+  }
+  gid_t gid = pw->pw_gid;
+  if (!group.empty()) {
+    const ::group* gr = ::getgrnam(group.c_str());
+    if (gr == nullptr) {
+      return fail(ErrorCode::kNotFound, fmt::format("server.group: no such group \"{}\"", group));
+    }
+    gid = gr->gr_gid;
+  }
+  if (::chown(path.c_str(), pw->pw_uid, gid) != 0) {
+    return fail(ErrorCode::kIo, fmt::format("chown {}: {}", path, std::strerror(errno)));
+  }
+  return ok();
+}
+
+class Daemon {
+ public:
+  Daemon(std::string config_path, config::Settings settings)
+      : config_path_(std::move(config_path)),
+        settings_(std::move(settings)),
+        sink_(STDERR_FILENO, log_format(settings_.log.format), settings_.log.level),
+        logger_(&sink_),
+        io_(settings_.server.io_threads) {}
+
+  int run();
+
+ private:
+  Result<void> start();
+  void on_stop(int signal);
+  void on_reload();
+  asio::awaitable<void> drain_all();
+
+  std::string config_path_;
+  config::Settings settings_;
+  runtime::FdSink sink_;
+  log::Logger logger_;
+  metrics::Registry registry_;
+  std::shared_ptr<runtime::TlsContexts> tls_;
+  // [limits] bound the whole process: every listener shares these caps.
+  std::shared_ptr<runtime::ConnectionLimits> limits_ = std::make_shared<runtime::ConnectionLimits>(
+      settings_.limits.max_connections, settings_.limits.max_connections_per_ip);
+  runtime::IoThreads io_;
+  std::vector<std::unique_ptr<runtime::Listener>> listeners_;
+  std::unique_ptr<domain::Storage> storage_;
+  runtime::SystemClock clock_;
+  std::unique_ptr<services::http::Service> http_;
+  std::unique_ptr<runtime::SignalWatcher> signals_;
+  std::atomic<bool> draining_{false};
+  std::promise<void> drained_;
+};
+
+Result<void> Daemon::start() {
+  // Signals are caught from the start (their callbacks run once the I/O threads do),
+  // so a SIGTERM that arrives during start-up still drains and exits cleanly.
+  signals_ = std::make_unique<runtime::SignalWatcher>(
+      io_.context(), [this](int signal) { on_stop(signal); }, [this] { on_reload(); }, logger_);
+  for (const auto& listener : settings_.listeners) {
+    if (!is_available(listener.role)) {
+      return fail(ErrorCode::kInvalidInput,
+                  fmt::format("{}: listener \"{}\": role {} is not available in this build yet",
+                              config_path_, listener.name, config::role_name(listener.role)));
+    }
+  }
+  // Keys are loaded before the privilege drop (ARCHITECTURE.md §5). A configured
+  // certificate is loaded even with no TLS listener yet, so STARTTLS-capable roles
+  // and mistakes in the paths are caught at start.
+  if (!settings_.tls.cert.empty()) {
+    auto tls = runtime::TlsContexts::load(tls_settings(settings_.tls));
+    if (!tls) {
+      return tls.error();
+    }
+    tls_ = *tls;
+  }
+  for (const auto& l : settings_.listeners) {
+    runtime::ListenerOptions options;
+    options.name = l.name;
+    options.address = listen_address(l.host);
+    options.port = l.port;
+    options.shared_limits = limits_;
+    if (l.tls == config::TlsMode::kImplicit) {
+      options.implicit_tls = tls_;
+    }
+    if (l.role == config::ListenerRole::kHttp && l.tls == config::TlsMode::kNone) {
+      options.over_limit_reply =
+          "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    }
+    auto bound = runtime::Listener::bind(io_.context(), options, logger_, &registry_);
+    if (!bound) {
+      return bound.error();
+    }
+    logger_.info("listening", {{"listener", l.name},
+                               {"role", std::string(config::role_name(l.role))},
+                               {"address", fmt::format("{}:{}", options.address, (*bound)->port())},
+                               {"tls", std::string(config::tls_mode_name(l.tls))}});
+    listeners_.push_back(std::move(*bound));
+  }
+  TERN_TRY_VOID(prepare_directories(settings_));
+  if (!settings_.server.user.empty()) {
+    if (geteuid() == 0) {
+      for (const auto& dir : {settings_.server.data_dir, settings_.store.path}) {
+        // The directories ternd created as root are handed to the service user.
+        struct stat st {};
+
+        if (::stat(dir.c_str(), &st) == 0 && st.st_uid == 0) {
+          auto chown = chown_to_user(dir, settings_.server.user, settings_.server.group);
+          if (!chown) {
+            return chown.error();
+          }
+        }
+      }
+    }
+    TERN_TRY_VOID(runtime::drop_privileges(settings_.server.user, settings_.server.group));
+    logger_.info("dropped privileges", {{"user", settings_.server.user}});
+  }
+  auto storage = open_storage(settings_.store);
+  if (!storage) {
+    return storage.error();
+  }
+  storage_ = std::move(*storage);
+
+  http_ = std::make_unique<services::http::Service>(services::http::Options{}, registry_, clock_,
+                                                    logger_);
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    if (settings_.listeners[i].role == config::ListenerRole::kHttp) {
+      listeners_[i]->start(http_->handler());
+    }
+  }
+  return ok();
+}
+
+void Daemon::on_stop(int signal) {
+  if (draining_.exchange(true)) {
+    // A second Ctrl-C: stop waiting for sessions.
+    logger_.warn("second stop signal: closing connections now");
+    for (auto& listener : listeners_) {
+      listener->close_connections();
+    }
+    return;
+  }
+  logger_.info("stopping",
+               {{"signal", std::to_string(signal)},
+                {"drain_seconds", std::to_string(settings_.server.drain_timeout.count())}});
+  if (http_) {
+    http_->set_draining(true);
+  }
+  asio::co_spawn(io_.context(), drain_all(), asio::detached);
+}
+
+asio::awaitable<void> Daemon::drain_all() {
+  for (auto& listener : listeners_) {
+    listener->stop_accepting();
+  }
+  auto deadline = std::chrono::steady_clock::now() + settings_.server.drain_timeout;
+  for (auto& listener : listeners_) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left < std::chrono::steady_clock::duration::zero()) {
+      left = std::chrono::steady_clock::duration::zero();
+    }
+    co_await listener->drain(left);
+  }
+  drained_.set_value();
+}
+
+// SIGHUP: re-read the config and the certificates. What can change live changes
+// now; what cannot is logged. A bad config keeps the running settings.
+void Daemon::on_reload() {
+  auto next = load_settings(config_path_);
+  if (!next) {
+    logger_.error("reload failed; keeping the running configuration",
+                  {{"error", next.error().message}});
+    return;
+  }
+  auto diff = config::diff_settings(settings_, *next);
+  if (diff.log) {
+    sink_.set_min_level(next->log.level);
+  }
+  if (tls_) {
+    auto reloaded = tls_->reload();
+    if (!reloaded) {
+      logger_.error("certificate reload failed; keeping the old certificate",
+                    {{"error", reloaded.error().message}});
+    }
+  }
+  if (diff.limits) {
+    limits_->set_caps(next->limits.max_connections, next->limits.max_connections_per_ip);
+  }
+  if (diff.needs_restart() || diff.listeners || diff.tls) {
+    logger_.warn("some changes take effect only after a restart", {{"sections", diff.describe()}});
+  }
+  settings_.log = next->log;
+  settings_.limits = next->limits;
+  settings_.auth = next->auth;
+  settings_.addressing = next->addressing;
+  logger_.info("reloaded", {{"changed", diff.empty() ? std::string("nothing") : diff.describe()}});
+}
+
+int Daemon::run() {
+  auto started = start();
+  if (!started) {
+    print_error(started.error().message);
+    return kExitStartupFailed;
+  }
+  auto drained = drained_.get_future();
+  io_.start();
+  logger_.info("started", {{"hostname", settings_.server.hostname},
+                           {"io_threads", std::to_string(io_.size())}});
+  drained.wait();
+  signals_->cancel();
+  io_.request_stop();
+  io_.join();
+  listeners_.clear();
+  storage_.reset();
+  logger_.info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+  auto settings = load_settings(config_path);
+  if (!settings) {
+    print_error(settings.error().message);
+    return kExitBadConfig;
+  }
+  Daemon daemon(config_path, std::move(*settings));
+  return daemon.run();
+}
+
+}  // namespace tern::app

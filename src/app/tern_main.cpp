@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: Apache-2.0
+// tern: the administration CLI. It opens the same store as ternd (SQLite allows a
+// second process beside the daemon), so it works while ternd runs.
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "app/settings_file.hpp"
+#include "app/storage_factory.hpp"
+#include "domain/accounts.hpp"
+#include "domain/address.hpp"
+#include "runtime/privileges.hpp"
+#include "runtime/system_clock.hpp"
+#include "sasl/password_hash.hpp"
+
+namespace tern::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+constexpr std::string_view kUsage = R"(usage: tern [-c CONFIG] COMMAND ...
+
+  domain add NAME | list | del NAME
+  user add ADDRESS [--password-stdin] [--quota SIZE]
+  user passwd ADDRESS [--password-stdin]
+  user list [DOMAIN] | del ADDRESS | quota ADDRESS SIZE | mailboxes ADDRESS
+  alias add SOURCE DESTINATION | list [DOMAIN] | del SOURCE [DESTINATION]
+        SOURCE "@example.org" is the domain's catch-all
+  address resolve ADDRESS        where mail for ADDRESS goes
+  auth test ADDRESS [--password-stdin]
+
+CONFIG defaults to ./var/tern.toml. SIZE is bytes or a number with K, M, G or T
+(powers of 1024); 0 or "none" removes the quota. Without --password-stdin the
+password is asked for on the terminal; it is never taken from the command line.
+)";
+
+int usage_error(std::string_view why) {
+  fmt::print(stderr, "tern: {}\n{}", why, kUsage);
+  return kExitUsage;
+}
+
+int failed(const Error& error) {
+  fmt::print(stderr, "tern: {}\n", error.message);
+  return kExitFailed;
+}
+
+// Parses "10M", "2G", "4096", "none".
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  if (text == "none") {
+    return 0;
+  }
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  std::uint64_t multiplier = 1;
+  switch (text.back()) {
+    case 'K':
+    case 'k':
+      multiplier = 1ULL << 10;
+      break;
+    case 'M':
+    case 'm':
+      multiplier = 1ULL << 20;
+      break;
+    case 'G':
+    case 'g':
+      multiplier = 1ULL << 30;
+      break;
+    case 'T':
+    case 't':
+      multiplier = 1ULL << 40;
+      break;
+    default:
+      break;
+  }
+  if (multiplier != 1) {
+    text.remove_suffix(1);
+  }
+  if (text.empty() || text.size() > 15) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value * multiplier;
+}
+
+std::string format_size(std::uint64_t bytes) {
+  if (bytes == 0) {
+    return "0";
+  }
+  constexpr std::string_view kSuffixes = "KMGT";
+  for (int i = 3; i >= 0; --i) {
+    std::uint64_t unit = 1ULL << (10 * (i + 1));
+    if (bytes % unit == 0) {
+      return fmt::format("{}{}", bytes / unit, kSuffixes[static_cast<std::size_t>(i)]);
+    }
+  }
+  return std::to_string(bytes);
+}
+
+// Reads a password from standard input (one line, as `--password-stdin` promises),
+// or asks twice on the terminal with echo off.
+Result<std::string> read_password(bool from_stdin, bool confirm) {
+  std::string password;
+  if (from_stdin || isatty(STDIN_FILENO) == 0) {
+    if (!from_stdin) {
+      return fail(ErrorCode::kInvalidInput,
+                  "standard input is not a terminal: pass the password with --password-stdin");
+    }
+    if (!std::getline(std::cin, password)) {
+      return fail(ErrorCode::kInvalidInput, "no password on standard input");
+    }
+    if (!password.empty() && password.back() == '\r') {
+      password.pop_back();
+    }
+  } else {
+    termios old_mode{};
+    tcgetattr(STDIN_FILENO, &old_mode);
+    termios silent = old_mode;
+    silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+    fmt::print(stderr, "password: ");
+    std::getline(std::cin, password);
+    std::string again = password;
+    if (confirm) {
+      fmt::print(stderr, "\nagain: ");
+      std::getline(std::cin, again);
+    }
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_mode);
+    fmt::print(stderr, "\n");
+    if (again != password) {
+      return fail(ErrorCode::kInvalidInput, "the passwords differ");
+    }
+  }
+  if (password.empty()) {
+    return fail(ErrorCode::kInvalidInput, "empty password");
+  }
+  return password;
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  bool password_stdin = false;
+  std::optional<std::string> quota;
+};
+
+Result<Args> parse_args(const std::vector<std::string>& words) {
+  Args args;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--password-stdin") {
+      args.password_stdin = true;
+    } else if (w == "--quota") {
+      if (i + 1 >= words.size()) {
+        return fail(ErrorCode::kInvalidInput, "--quota needs a SIZE");
+      }
+      args.quota = words[++i];
+    } else if (w.starts_with("--")) {
+      return fail(ErrorCode::kInvalidInput, "unknown option " + w);
+    } else {
+      args.positional.push_back(w);
+    }
+  }
+  return args;
+}
+
+class Cli {
+ public:
+  Cli(config::Settings settings, domain::Storage& storage)
+      : settings_(std::move(settings)), storage_(storage) {}
+
+  int run(const std::string& noun, const std::string& verb, const Args& args);
+
+ private:
+  int domain_command(const std::string& verb, const std::vector<std::string>& p);
+  int user_command(const std::string& verb, const Args& args);
+  int alias_command(const std::string& verb, const std::vector<std::string>& p);
+  int address_command(const std::string& verb, const std::vector<std::string>& p);
+  int auth_command(const std::string& verb, const Args& args);
+
+  Result<std::string> hash(const std::string& password) {
+    sasl::Argon2Params params;
+    params.memory_kib = settings_.auth.argon2_memory_kib;
+    params.iterations = settings_.auth.argon2_iterations;
+    params.parallelism = settings_.auth.argon2_parallelism;
+    return sasl::hash_password(password, params, random_);
+  }
+
+  config::Settings settings_;
+  domain::Storage& storage_;
+  runtime::SystemRandom random_;
+};
+
+Result<std::string> normalized(const std::string& address) {
+  auto n = domain::normalize_address(address);
+  if (!n) {
+    return n.error().with_context(fmt::format("address \"{}\"", address));
+  }
+  return *n;
+}
+
+// A domain argument: lower case, as the directory stores it.
+std::string domain_name(std::string name) {
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return name;
+}
+
+int Cli::run(const std::string& noun, const std::string& verb, const Args& args) {
+  if (noun == "domain") {
+    return domain_command(verb, args.positional);
+  }
+  if (noun == "user") {
+    return user_command(verb, args);
+  }
+  if (noun == "alias") {
+    return alias_command(verb, args.positional);
+  }
+  if (noun == "address") {
+    return address_command(verb, args.positional);
+  }
+  if (noun == "auth") {
+    return auth_command(verb, args);
+  }
+  return usage_error("unknown command " + noun);
+}
+
+int Cli::domain_command(const std::string& verb, const std::vector<std::string>& p) {
+  auto& directory = storage_.directory();
+  if (verb == "add" && p.size() == 1) {
+    auto added = directory.add_domain(domain_name(p[0])).get();
+    if (!added) {
+      return failed(added.error().with_context("domain " + domain_name(p[0])));
+    }
+    fmt::print("added domain {}\n", added->name);
+    return kExitOk;
+  }
+  if (verb == "list" && p.empty()) {
+    auto all = directory.domains().get();
+    if (!all) {
+      return failed(all.error());
+    }
+    for (const auto& d : *all) {
+      fmt::print("{}\n", d.name);
+    }
+    return kExitOk;
+  }
+  if ((verb == "del" || verb == "delete") && p.size() == 1) {
+    auto removed = directory.remove_domain(domain_name(p[0])).get();
+    if (!removed) {
+      return failed(removed.error().with_context("domain " + domain_name(p[0])));
+    }
+    fmt::print("deleted domain {}\n", domain_name(p[0]));
+    return kExitOk;
+  }
+  return usage_error("domain add NAME | list | del NAME");
+}
+
+int Cli::user_command(const std::string& verb, const Args& args) {
+  auto& directory = storage_.directory();
+  const auto& p = args.positional;
+  if (verb == "add" && p.size() == 1) {
+    auto address = normalized(p[0]);
+    if (!address) {
+      return failed(address.error());
+    }
+    std::uint64_t quota = 0;
+    if (args.quota) {
+      auto q = parse_size(*args.quota);
+      if (!q) {
+        return usage_error("bad SIZE " + *args.quota);
+      }
+      quota = *q;
+    }
+    // Check the domain before asking for a password.
+    auto at = address->rfind('@');
+    auto domain = directory.find_domain(address->substr(at + 1)).get();
+    if (!domain) {
+      return failed(domain.error());
+    }
+    if (!*domain) {
+      return failed(fail(ErrorCode::kNotFound,
+                         fmt::format("{} is not a local domain (tern domain add {})",
+                                     address->substr(at + 1), address->substr(at + 1))));
+    }
+    auto password = read_password(args.password_stdin, true);
+    if (!password) {
+      return failed(password.error());
+    }
+    auto hashed = hash(*password);
+    if (!hashed) {
+      return failed(hashed.error());
+    }
+    auto account =
+        domain::provision_account(storage_, domain::NewAccount{*address, *hashed, quota});
+    if (!account) {
+      return failed(account.error().with_context("user " + *address));
+    }
+    fmt::print("added user {}\n", account->address);
+    return kExitOk;
+  }
+  if (verb == "passwd" && p.size() == 1) {
+    auto address = normalized(p[0]);
+    if (!address) {
+      return failed(address.error());
+    }
+    auto password = read_password(args.password_stdin, true);
+    if (!password) {
+      return failed(password.error());
+    }
+    auto hashed = hash(*password);
+    if (!hashed) {
+      return failed(hashed.error());
+    }
+    auto set = directory.set_password_hash(*address, *hashed).get();
+    if (!set) {
+      return failed(set.error().with_context("user " + *address));
+    }
+    fmt::print("password changed for {}\n", *address);
+    return kExitOk;
+  }
+  if (verb == "list" && p.size() <= 1) {
+    std::optional<std::string> domain;
+    if (p.size() == 1) {
+      domain = domain_name(p[0]);
+    }
+    auto all = directory.accounts(domain).get();
+    if (!all) {
+      return failed(all.error());
+    }
+    for (const auto& a : *all) {
+      fmt::print("{}\tquota={}\tused={}\n", a.address,
+                 a.quota_bytes == 0 ? std::string("none") : format_size(a.quota_bytes),
+                 format_size(a.used_bytes));
+    }
+    return kExitOk;
+  }
+  if ((verb == "del" || verb == "delete") && p.size() == 1) {
+    auto address = normalized(p[0]);
+    if (!address) {
+      return failed(address.error());
+    }
+    auto removed = directory.remove_account(*address).get();
+    if (!removed) {
+      return failed(removed.error().with_context("user " + *address));
+    }
+    fmt::print("deleted user {}\n", *address);
+    return kExitOk;
+  }
+  if (verb == "quota" && p.size() == 2) {
+    auto address = normalized(p[0]);
+    if (!address) {
+      return failed(address.error());
+    }
+    auto q = parse_size(p[1]);
+    if (!q) {
+      return usage_error("bad SIZE " + p[1]);
+    }
+    auto set = directory.set_quota(*address, *q).get();
+    if (!set) {
+      return failed(set.error().with_context("user " + *address));
+    }
+    fmt::print("quota of {} is {}\n", *address, *q == 0 ? std::string("none") : format_size(*q));
+    return kExitOk;
+  }
+  if (verb == "mailboxes" && p.size() == 1) {
+    auto address = normalized(p[0]);
+    if (!address) {
+      return failed(address.error());
+    }
+    auto account = directory.find_account(*address).get();
+    if (!account) {
+      return failed(account.error());
+    }
+    if (!*account) {
+      return failed(fail(ErrorCode::kNotFound, "no such user " + *address));
+    }
+    auto boxes = storage_.mail().mailboxes((*account)->id).get();
+    if (!boxes) {
+      return failed(boxes.error());
+    }
+    for (const auto& box : *boxes) {
+      fmt::print("{}\t{}\tuidvalidity={}\tuidnext={}\n", box.name,
+                 domain::special_use_attribute(box.special_use), domain::value_of(box.uid_validity),
+                 domain::value_of(box.uid_next));
+    }
+    return kExitOk;
+  }
+  return usage_error("user add|passwd|list|del|quota|mailboxes ...");
+}
+
+int Cli::alias_command(const std::string& verb, const std::vector<std::string>& p) {
+  auto& directory = storage_.directory();
+  // "@domain" (catch-all) has no local part; normalise only full addresses.
+  auto source_of = [](const std::string& s) -> Result<std::string> {
+    if (s.starts_with("@")) {
+      return "@" + domain_name(s.substr(1));
+    }
+    return normalized(s);
+  };
+  if (verb == "add" && p.size() == 2) {
+    auto source = source_of(p[0]);
+    auto destination = normalized(p[1]);
+    if (!source) {
+      return failed(source.error());
+    }
+    if (!destination) {
+      return failed(destination.error());
+    }
+    auto added = directory.add_alias(domain::Alias{*source, *destination}).get();
+    if (!added) {
+      return failed(added.error().with_context("alias " + *source));
+    }
+    fmt::print("added alias {} -> {}\n", *source, *destination);
+    return kExitOk;
+  }
+  if (verb == "list" && p.size() <= 1) {
+    std::optional<std::string> domain;
+    if (p.size() == 1) {
+      domain = domain_name(p[0]);
+    }
+    auto all = directory.aliases(domain).get();
+    if (!all) {
+      return failed(all.error());
+    }
+    for (const auto& a : *all) {
+      fmt::print("{} -> {}\n", a.source, a.destination);
+    }
+    return kExitOk;
+  }
+  if ((verb == "del" || verb == "delete") && (p.size() == 1 || p.size() == 2)) {
+    auto source = source_of(p[0]);
+    if (!source) {
+      return failed(source.error());
+    }
+    std::optional<std::string> destination;
+    if (p.size() == 2) {
+      auto d = normalized(p[1]);
+      if (!d) {
+        return failed(d.error());
+      }
+      destination = *d;
+    }
+    auto removed = directory.remove_alias(*source, destination).get();
+    if (!removed) {
+      return failed(removed.error().with_context("alias " + *source));
+    }
+    fmt::print("deleted alias {}\n", *source);
+    return kExitOk;
+  }
+  return usage_error("alias add SOURCE DESTINATION | list [DOMAIN] | del SOURCE [DESTINATION]");
+}
+
+int Cli::address_command(const std::string& verb, const std::vector<std::string>& p) {
+  if (verb != "resolve" || p.size() != 1) {
+    return usage_error("address resolve ADDRESS");
+  }
+  auto address = normalized(p[0]);
+  if (!address) {
+    return failed(address.error());
+  }
+  auto resolution = domain::resolve_recipient(storage_.directory(), *address,
+                                              settings_.addressing.subaddress_separator);
+  if (!resolution) {
+    return failed(resolution.error());
+  }
+  if (resolution->kind == domain::RecipientKind::kNotLocal) {
+    fmt::print("{}: not local (the MX refuses to relay)\n", *address);
+    return kExitFailed;
+  }
+  for (const auto& local : resolution->accounts) {
+    if (local.detail.empty()) {
+      fmt::print("deliver {}\n", local.address);
+    } else {
+      fmt::print("deliver {} (detail \"{}\")\n", local.address, local.detail);
+    }
+  }
+  for (const auto& external : resolution->external) {
+    fmt::print("forward {}\n", external);
+  }
+  return kExitOk;
+}
+
+int Cli::auth_command(const std::string& verb, const Args& args) {
+  if (verb != "test" || args.positional.size() != 1) {
+    return usage_error("auth test ADDRESS [--password-stdin]");
+  }
+  auto address = normalized(args.positional[0]);
+  if (!address) {
+    return failed(address.error());
+  }
+  auto password = read_password(args.password_stdin, false);
+  if (!password) {
+    return failed(password.error());
+  }
+  auto account = storage_.directory().find_account(*address).get();
+  if (!account) {
+    return failed(account.error());
+  }
+  // The same answer for an unknown user and a wrong password, as a login would give.
+  if (!*account || !sasl::verify_password(*password, (*account)->password_hash)) {
+    fmt::print("{}: authentication failed\n", *address);
+    return kExitFailed;
+  }
+  fmt::print("{}: ok\n", *address);
+  return kExitOk;
+}
+
+int main_with_boundary(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  std::string config_path = kDefaultConfigPath;
+  if (words.size() >= 2 && (words[0] == "-c" || words[0] == "--config")) {
+    config_path = words[1];
+    words.erase(words.begin(), words.begin() + 2);
+  }
+  if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
+    fmt::print("{}", kUsage);
+    return words.empty() ? kExitUsage : kExitOk;
+  }
+  if (words.size() < 2) {
+    return usage_error("missing subcommand");
+  }
+  std::string noun = words[0];
+  std::string verb = words[1];
+  auto args = parse_args({words.begin() + 2, words.end()});
+  if (!args) {
+    return usage_error(args.error().message);
+  }
+
+  auto settings = load_settings(config_path);
+  if (!settings) {
+    fmt::print(stderr, "tern: {}\n", settings.error().message);
+    return kExitUsage;
+  }
+  // Files the CLI creates in the store must belong to the user ternd runs as.
+  if (!settings->server.user.empty() && geteuid() == 0) {
+    auto dropped = runtime::drop_privileges(settings->server.user, settings->server.group);
+    if (!dropped) {
+      return failed(dropped.error());
+    }
+  }
+  if (settings->store.backend == config::StoreBackend::kMemory) {
+    fmt::print(stderr, "tern: [store] backend is \"memory\": there is nothing to administer\n");
+    return kExitUsage;
+  }
+  auto storage = open_storage(settings->store);
+  if (!storage) {
+    return failed(storage.error());
+  }
+  Cli cli(std::move(*settings), **storage);
+  return cli.run(noun, verb, *args);
+}
+
+}  // namespace
+}  // namespace tern::app
+
+int main(int argc, char** argv) {
+  // Boundary 4 of docs/adr/0002-error-handling.md.
+  try {
+    return tern::app::main_with_boundary(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tern: internal error: %s\n", e.what());
+    return 70;
+  }
+}
