@@ -48,9 +48,9 @@ class BlobFiles {
   // kIo on failure (nothing is left behind).
   Result<TempBlob> write_temp(std::string_view hex, std::string_view bytes);
 
-  // Makes every blob in `temps` durable at its final name: fdatasync each file
-  // (their writeback was started together, so the syncs overlap and share journal
-  // commits), rename each into place, then fsync each touched directory once.
+  // Makes every blob in `temps` durable at its final name: fdatasync the files
+  // concurrently (so the file system folds them into one journal commit), rename
+  // each into place, then fsync each touched directory once.
   // Returns one Result per temp, in order; a failed blob's temp file is removed.
   // Closes every descriptor.
   std::vector<Result<void>> make_durable(std::vector<TempBlob>& temps);
