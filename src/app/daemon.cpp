@@ -180,10 +180,6 @@ Result<void> Daemon::start() {
     if (!bound) {
       return bound.error();
     }
-    logger_.info("listening", {{"listener", l.name},
-                               {"role", std::string(config::role_name(l.role))},
-                               {"address", fmt::format("{}:{}", options.address, (*bound)->port())},
-                               {"tls", std::string(config::tls_mode_name(l.tls))}});
     listeners_.push_back(std::move(*bound));
   }
   TERN_TRY_VOID(prepare_directories(settings_));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -572,6 +573,8 @@ int main_with_boundary(int argc, char** argv) {
 }  // namespace tern::app
 
 int main(int argc, char** argv) {
+  // Files the CLI creates in the store are as private as ternd's own.
+  ::umask(0077);
   // Boundary 4 of docs/adr/0002-error-handling.md.
   try {
     return tern::app::main_with_boundary(argc, argv);

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <sys/stat.h>
+
 #include "app/daemon.hpp"
 #include "app/settings_file.hpp"
 
@@ -18,6 +20,8 @@ constexpr std::string_view kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Mail, keys and the store are private to the service user.
+  ::umask(0077);
   std::string config_path = tern::app::kDefaultConfigPath;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
