@@ -10,6 +10,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
 
 # Standalone Asio 1.22 as an interface target. clang 14 needs the two coroutine
 # defines or the awaitable headers do not compile.
