@@ -11,6 +11,7 @@ pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
+find_package(ICU REQUIRED COMPONENTS uc i18n)
 
 # Standalone Asio 1.22 as an interface target. clang 14 needs the two coroutine
 # defines or the awaitable headers do not compile.
