@@ -129,7 +129,11 @@ Result<TempBlob> BlobFiles::write_temp(std::string_view hex, std::string_view by
   return temp;
 }
 
-std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps) {
+std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps,
+                                                  SyncStrategy strategy) {
+  if (strategy == SyncStrategy::kFileSystem) {
+    return make_durable_with_syncfs(temps);
+  }
   std::vector<Result<void>> results(temps.size(), ok());
   // fdatasync the files concurrently. A new file's fdatasync must commit the
   // journal (its block allocation); called one after another, each waits for its
@@ -199,7 +203,57 @@ std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps) 
   return results;
 }
 
+std::vector<Result<void>> BlobFiles::make_durable_with_syncfs(std::vector<TempBlob>& temps) {
+  std::vector<Result<void>> results(temps.size(), ok());
+  for (auto& temp : temps) {
+    ::close(temp.fd);
+    temp.fd = -1;
+  }
+  bool any_renamed = false;
+  for (std::size_t i = 0; i < temps.size(); ++i) {
+    auto final_path = path_of(temps[i].hex);
+    auto created1 = ensure_dir(final_path.parent_path().parent_path());
+    auto created2 =
+        created1 ? ensure_dir(final_path.parent_path()) : Result<bool>(created1.error());
+    if (!created2) {
+      results[i] = created2.error();
+      ::unlink(temps[i].temp_path.c_str());
+      continue;
+    }
+    // Replaces an orphan left by a crash, if there is one (see SyncStrategy).
+    if (::rename(temps[i].temp_path.c_str(), final_path.c_str()) != 0) {
+      results[i] = io_error("rename", final_path, errno);
+      ::unlink(temps[i].temp_path.c_str());
+      continue;
+    }
+    any_renamed = true;
+  }
+  if (!any_renamed) {
+    return results;
+  }
+  // One syncfs(2) writes back the data of every file and commits the journal with
+  // every new name and directory: the batch costs one sync, not two per blob.
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = fd < 0 ? -1 : ::syncfs(fd);
+  int err = errno;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (rc != 0) {
+    for (auto& result : results) {
+      if (result) {
+        result = io_error("syncfs", root_, err);
+      }
+    }
+  }
+  return results;
+}
+
 void BlobFiles::discard(TempBlob& temp) {
+  if (temp.is_inline) {
+    temp.inline_bytes.clear();
+    return;
+  }
   if (temp.fd >= 0) {
     ::close(temp.fd);
     temp.fd = -1;

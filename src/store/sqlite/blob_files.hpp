@@ -14,18 +14,22 @@
 
 namespace tern::store::sqlite {
 
-// A blob written to a temp file that is not yet durable nor at its final name.
-// Owns the open file descriptor until BlobFiles::make_durable() or discard().
+// A blob staged for the writer: either written to a temp file that is not yet
+// durable nor at its final name (owning the open descriptor until
+// BlobFiles::make_durable() or discard()), or, when small, held in memory to be
+// stored in the database itself (`is_inline`; see SqliteOptions::inline_blob_max_bytes).
 struct TempBlob {
   std::string hex;
   std::filesystem::path temp_path;
   int fd = -1;
+  bool is_inline = false;
+  std::string inline_bytes;
 };
 
 // The file layout and the durability protocol for blobs. The invariant it keeps:
-// a file at a final name is complete and was fsynced before it got that name, so a
-// file that exists at its final name can be trusted. Files in tmp/ are never
-// trusted; remove_stale_temps() deletes them.
+// a file whose blob row is committed is complete and durable at its final name.
+// Deduplication therefore trusts rows, never the mere existence of a file. Files
+// in tmp/ are never trusted; remove_stale_temps() deletes them.
 //
 // Thread-safety: write_temp() and discard() may run on any thread; the rest is
 // called from the writer thread (reads also from reader threads: read() is safe
@@ -48,12 +52,25 @@ class BlobFiles {
   // kIo on failure (nothing is left behind).
   Result<TempBlob> write_temp(std::string_view hex, std::string_view bytes);
 
-  // Makes every blob in `temps` durable at its final name: fdatasync the files
-  // concurrently (so the file system folds them into one journal commit), rename
-  // each into place, then fsync each touched directory once.
+  // How make_durable() reaches stable storage (docs/adr/0004-sqlite-group-commit.md).
+  enum class SyncStrategy {
+    // fdatasync each file, rename it into place, fsync each touched directory:
+    // at least two syncs per blob. The cheapest way to make one blob durable.
+    kPerFile,
+    // Rename every file into place, then one syncfs(2) of the blob file system:
+    // one sync for the whole batch, whatever its size. A file at its final name
+    // may then be incomplete after a crash until the sync returns; that is safe
+    // because such a file has no committed row yet (rows commit only after this
+    // returns), so it is an orphan: never deduplicated against, overwritten by the
+    // next write of the same bytes, and removed by collect_garbage().
+    kFileSystem,
+  };
+
+  // Makes every blob in `temps` durable at its final name with `strategy`.
   // Returns one Result per temp, in order; a failed blob's temp file is removed.
   // Closes every descriptor.
-  std::vector<Result<void>> make_durable(std::vector<TempBlob>& temps);
+  std::vector<Result<void>> make_durable(std::vector<TempBlob>& temps,
+                                         SyncStrategy strategy = SyncStrategy::kPerFile);
 
   // Closes and removes a temp that will not be used.
   void discard(TempBlob& temp);
@@ -72,6 +89,8 @@ class BlobFiles {
   Result<std::vector<std::string>> list();
 
  private:
+  std::vector<Result<void>> make_durable_with_syncfs(std::vector<TempBlob>& temps);
+
   std::filesystem::path root_;
   std::atomic<std::uint64_t> temp_counter_{0};
 };

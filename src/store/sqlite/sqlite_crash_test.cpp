@@ -65,7 +65,11 @@ std::string sha256_hex(const std::string& bytes) {
     threads.emplace_back([&, t] {
       for (int i = 0;; ++i) {
         auto tag = "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" + std::to_string(i);
-        auto message = conformance::make_message(tag, 512 + static_cast<std::size_t>(i % 7) * 1024);
+        // Every fifth message is above SqliteOptions::inline_blob_max_bytes, so both
+        // blob placements (database and file) are killed mid-write.
+        const std::size_t size = i % 5 == 4 ? 80 * 1024 + static_cast<std::size_t>(i % 3) * 1024
+                                            : 512 + static_cast<std::size_t>(i % 7) * 1024;
+        auto message = conformance::make_message(tag, size);
         auto hash = sha256_hex(message.raw);
         auto result = (*store)->mail().append(std::move(message), {{account, inbox, 0, {}}}).get();
         if (!result || !(*result)[0]) {

@@ -636,6 +636,11 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
                              [](const Statement& s) { return s.text(0); }));
   std::vector<std::string> missing;
   for (const auto& hex : referenced) {
+    TERN_TRY(auto stored_inline,
+             connection->scalar("SELECT 1 FROM blob_data WHERE hash = ?1", hex));
+    if (stored_inline) {
+      continue;
+    }
     std::error_code ec;
     if (!BlobFiles::is_valid_hex(hex) || !fs::exists(blob_files_.path_of(hex), ec)) {
       missing.push_back(hex);
@@ -645,6 +650,17 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
 }
 
 // ----- the writer: batches and group commit
+
+Result<TempBlob> SqliteStorage::stage_blob(const std::string& hex, std::string_view bytes) {
+  if (bytes.size() <= options_.inline_blob_max_bytes) {
+    TempBlob blob;
+    blob.hex = hex;
+    blob.is_inline = true;
+    blob.inline_bytes = std::string(bytes);
+    return blob;
+  }
+  return blob_files_.write_temp(hex, bytes);
+}
 
 void SqliteStorage::submit_write(WriteJob job) {
   {
@@ -696,11 +712,19 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
   // 1. Blobs. A blob whose row already exists is durable (rows commit only after
   //    their file is), so its new temp copy is dropped; so is a second copy of the
   //    same bytes within this batch. The rest are made durable together.
+  //    Inline blobs stay with their request: each request inserts its own copy
+  //    (if still missing) under its own savepoint, so a request that is rolled
+  //    back cannot take away the bytes another request of the batch relies on.
   std::vector<TempBlob> to_sync;
   std::vector<std::vector<std::size_t>> jobs_of_blob;  // index in to_sync -> jobs
+  std::vector<std::vector<TempBlob>> inline_of(batch.size());
   std::map<std::string, std::size_t> pending;
   for (std::size_t j = 0; j < batch.size(); ++j) {
     for (auto& blob : batch[j].blobs) {
+      if (blob.is_inline) {
+        inline_of[j].push_back(std::move(blob));
+        continue;
+      }
       if (auto it = pending.find(blob.hex); it != pending.end()) {
         jobs_of_blob[it->second].push_back(j);
         blob_files_.discard(blob);
@@ -717,7 +741,11 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
     }
     batch[j].blobs.clear();
   }
-  auto synced = blob_files_.make_durable(to_sync);
+  // Group commit makes a batch's blobs durable with one file-system sync; one
+  // blob alone (and the one-sync-per-message mode) is cheaper file by file.
+  auto strategy = options_.group_commit && to_sync.size() > 1 ? BlobFiles::SyncStrategy::kFileSystem
+                                                              : BlobFiles::SyncStrategy::kPerFile;
+  auto synced = blob_files_.make_durable(to_sync, strategy);
   for (std::size_t b = 0; b < synced.size(); ++b) {
     if (!synced[b]) {
       for (auto j : jobs_of_blob[b]) {
@@ -738,8 +766,18 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
     }
     (void)c.exec("SAVEPOINT request");
     bool keep = false;
+    for (const auto& blob : inline_of[j]) {
+      if (auto stored = c.run("INSERT INTO blob_data (hash, data) VALUES (?1, ?2) "
+                              "ON CONFLICT(hash) DO NOTHING",
+                              blob.hex, AsBlob{blob.inline_bytes});
+          !stored) {
+        failed[j] = stored.error();
+      }
+    }
     try {
-      keep = batch[j].body(c);
+      if (!failed[j]) {
+        keep = batch[j].body(c);
+      }
     } catch (const std::exception& e) {
       failed[j] = Error{ErrorCode::kInternal, std::string("write request threw: ") + e.what()};
     }
@@ -854,7 +892,16 @@ d::Async<T> SqliteStorage::read(Body body) {
   return future;
 }
 
-Result<std::string> SqliteStorage::read_blob(const std::string& hex) {
+Result<std::string> SqliteStorage::read_blob(Connection& c, const std::string& hex) {
+  TERN_TRY(auto stmt, c.query("SELECT data FROM blob_data WHERE hash = ?1", hex));
+  TERN_TRY(bool inline_row, stmt.next());
+  if (inline_row) {
+    std::string data = stmt.text(0);
+    if (sha256_hex(data) != hex) {
+      return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
+    }
+    return data;
+  }
   auto bytes = blob_files_.read(hex);
   if (!bytes) {
     if (bytes.error().code == ErrorCode::kNotFound) {
@@ -1194,7 +1241,7 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
   // Hash and write the temp file on the caller's thread: the writer thread then
   // only syncs, so many sessions' writes proceed in parallel.
   auto hex = sha256_hex(message.raw);
-  auto temp = blob_files_.write_temp(hex, message.raw);
+  auto temp = stage_blob(hex, message.raw);
   if (!temp) {
     return make_ready_future<Result<Out>>(temp.error());
   }
@@ -1268,7 +1315,7 @@ d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::Messa
     if (!blob) {
       return not_found("no such message");
     }
-    return read_blob(*blob);
+    return read_blob(c, *blob);
   });
 }
 
@@ -1454,7 +1501,7 @@ d::Async<d::Usage> SqliteStorage::usage(d::AccountId account) {
 
 d::Async<d::BlobId> SqliteStorage::put(std::string bytes) {
   auto hex = sha256_hex(bytes);
-  auto temp = blob_files_.write_temp(hex, bytes);
+  auto temp = stage_blob(hex, bytes);
   if (!temp) {
     return make_ready_future<Result<d::BlobId>>(temp.error());
   }
@@ -1479,7 +1526,7 @@ d::Async<std::string> SqliteStorage::get(d::BlobId id) {
     if (!known) {
       return not_found("no such blob: " + hex);
     }
-    return read_blob(hex);
+    return read_blob(c, hex);
   });
 }
 
@@ -1538,7 +1585,7 @@ d::Async<d::QueueId> SqliteStorage::enqueue(d::NewQueuedMessage message) {
     return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});
   }
   auto hex = sha256_hex(message.raw);
-  auto temp = blob_files_.write_temp(hex, message.raw);
+  auto temp = stage_blob(hex, message.raw);
   if (!temp) {
     return make_ready_future<Result<d::QueueId>>(temp.error());
   }
@@ -1604,7 +1651,7 @@ d::Async<std::string> SqliteStorage::read_queued(d::QueueId id) {
     if (!blob) {
       return not_found("no such queue entry");
     }
-    return read_blob(*blob);
+    return read_blob(c, *blob);
   });
 }
 

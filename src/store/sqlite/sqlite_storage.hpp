@@ -29,6 +29,11 @@ struct SqliteOptions {
   bool group_commit = true;
   // The most requests in one batch; bounds the latency a batch adds to its members.
   std::size_t max_batch = 512;
+  // Blobs up to this size are stored in the database (table blob_data) instead of
+  // a file: the batch's WAL fsync then makes them durable too, so a batch of small
+  // messages costs one sync. Larger blobs are files under blobs/ab/cd/. 0: always
+  // files. Most mail is far below the default.
+  std::size_t inline_blob_max_bytes = 64 * 1024;
   // Reader threads, each with its own connection (WAL readers never block the
   // writer nor each other).
   std::size_t readers = 2;
@@ -112,6 +117,9 @@ class SqliteStorage final : public domain::Storage,
   void reader_loop(Connection& connection);
   void run_batch(std::vector<WriteJob>& batch);
   void submit_write(WriteJob job);
+  // Stages `bytes` (whose SHA-256 is `hex`) for a write job: in memory when small
+  // enough to be stored inline, otherwise in a temp file written on this thread.
+  Result<TempBlob> stage_blob(const std::string& hex, std::string_view bytes);
 
   // Queues `body(connection)` (returning Result<T>) for the writer; `blobs` are
   // temp files written by the caller that must be durable before the body runs.
@@ -197,7 +205,7 @@ class SqliteStorage final : public domain::Storage,
 
   // Reads and checks a blob file against its id (kCorrupt on mismatch or when a
   // referenced file is missing).
-  Result<std::string> read_blob(const std::string& hex);
+  Result<std::string> read_blob(Connection& c, const std::string& hex);
 
   std::filesystem::path dir_;
   SqliteOptions options_;
