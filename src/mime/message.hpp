@@ -50,7 +50,7 @@ struct Parameter {
 // default applies: text/plain; charset=us-ascii, or message/rfc822 inside
 // multipart/digest (RFC 2046 §5.1.5).
 struct ContentType {
-  std::string type = "text";     // lower case
+  std::string type = "text";      // lower case
   std::string subtype = "plain";  // lower case
   std::vector<Parameter> params;  // in order of appearance, names lower case
   bool from_header = false;       // false when the default was applied
@@ -92,7 +92,8 @@ enum class PartKind : std::uint8_t {
 
 // Why a part was degraded by ParseLimits; all false for an ordinary part.
 struct Degraded {
-  bool depth = false;        // nested too deep: a multipart/message kept as an opaque leaf
+  bool depth = false;        // nested too deep: a multipart/message kept as an opaque
+                             // leaf with the default text/plain content type
   bool part_count = false;   // the part budget ran out while splitting this multipart; its
                              // last child runs to the end of its body
   bool header_size = false;  // header block above max_header_bytes: later fields not indexed
@@ -162,10 +163,6 @@ struct Part {
 
   Degraded degraded;
 
-  // True when the body holds bytes >= 0x80 or NUL (RFC 6532 UTF-8 or 8-bit junk).
-  bool body_has_8bit = false;
-  bool header_has_8bit = false;
-
   // The first header field named `name` (ASCII case-insensitive), or nullptr.
   // Requires: `raw` is the buffer this part was parsed from.
   const HeaderField* field(std::string_view raw, std::string_view name) const;
@@ -175,11 +172,11 @@ struct Part {
 // tree (Part::degraded says where), never an error: every byte of the message is
 // still covered by some part.
 struct ParseLimits {
-  std::uint32_t max_depth = 50;          // multipart/message nesting; deeper is a leaf
-  std::uint32_t max_parts = 10000;       // total parts in the tree (Dovecot's default)
-  std::size_t max_header_bytes = 1 << 20;  // per header block; later fields not indexed
+  std::uint32_t max_depth = 50;              // multipart/message nesting; deeper is a leaf
+  std::uint32_t max_parts = 10000;           // total parts in the tree (Dovecot's default)
+  std::size_t max_header_bytes = 1 << 20;    // per header block; later fields not indexed
   std::size_t max_field_bytes = 256 * 1024;  // per field (all its folded lines)
-  std::size_t max_fields = 10000;        // per header block; later fields not indexed
+  std::size_t max_fields = 10000;            // per header block; later fields not indexed
 };
 
 // A parsed message. Holds a view of the raw bytes: `raw` must outlive the tree and

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: Apache-2.0
+// Header value decoding. The leniencies follow what Dovecot, Thunderbird and GMime
+// accept, because senders that break RFC 2047 and RFC 2231 are common.
+#include "mime/header.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "mime/charset.hpp"
+#include "mime/transfer.hpp"
+
+namespace tern::mime {
+
+namespace {
+
+constexpr std::size_t kMaxEncodedWordCharset = 64;
+constexpr int kMaxContinuations = 1000;
+
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = lower(c);
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && is_space(s.back())) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// RFC 2045 §5.1 tspecials plus blanks and controls end a token.
+bool is_token_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (u <= 32 || u == 127) {
+    return false;
+  }
+  switch (c) {
+    case '(':
+    case ')':
+    case '<':
+    case '>':
+    case '@':
+    case ',':
+    case ';':
+    case ':':
+    case '\\':
+    case '"':
+    case '/':
+    case '[':
+    case ']':
+    case '?':
+    case '=':
+      return false;
+    default:
+      return true;
+  }
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+// An RFC 2047 encoded word found in a value.
+struct EncodedWord {
+  std::size_t begin = 0;  // offset of "=?"
+  std::size_t end = 0;    // offset just past "?="
+  std::string_view charset;
+  std::string bytes;  // decoded, still in `charset`
+};
+
+// Parses an encoded word at `pos` ("=?" already seen there). RFC 2047 §2 syntax with
+// leniencies: any case for B/Q, a language suffix (RFC 2231 §5) dropped, blanks
+// inside the text tolerated (some mailers forget to encode them).
+bool parse_word(std::string_view s, std::size_t pos, EncodedWord& w) {
+  std::size_t cs_begin = pos + 2;
+  std::size_t q1 = s.find('?', cs_begin);
+  if (q1 == std::string_view::npos || q1 == cs_begin || q1 - cs_begin > kMaxEncodedWordCharset) {
+    return false;
+  }
+  std::string_view charset = s.substr(cs_begin, q1 - cs_begin);
+  for (char c : charset) {
+    if (is_space(c) || c == '=') {
+      return false;
+    }
+  }
+  if (q1 + 2 >= s.size() || s[q1 + 2] != '?') {
+    return false;
+  }
+  char enc = lower(s[q1 + 1]);
+  if (enc != 'b' && enc != 'q') {
+    return false;
+  }
+  std::size_t text_begin = q1 + 3;
+  std::size_t close = s.find("?=", text_begin);
+  if (close == std::string_view::npos) {
+    return false;
+  }
+  std::string_view text = s.substr(text_begin, close - text_begin);
+  if (std::size_t star = charset.find('*'); star != std::string_view::npos) {
+    charset = charset.substr(0, star);
+  }
+  w.begin = pos;
+  w.end = close + 2;
+  w.charset = charset;
+  if (enc == 'b') {
+    w.bytes = decode_base64(text);
+  } else {
+    // RFC 2047 §4.2: '_' is a space, =XX an octet, the rest literal. Not the body
+    // QP decoder: blanks at the end of a word are data here, not transport padding.
+    w.bytes.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      int hi = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
+      if (text[i] == '=' && hi >= 0 && lo >= 0) {
+        w.bytes.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      } else {
+        w.bytes.push_back(text[i] == '_' ? ' ' : text[i]);
+      }
+    }
+  }
+  return true;
+}
+
+// Literal text outside encoded words: UTF-8 passes (RFC 6532), other 8-bit bytes
+// are read in the fallback charset.
+void append_text(std::string& out, std::string_view text, std::string_view fallback) {
+  if (text.empty()) {
+    return;
+  }
+  out += to_utf8(text, fallback);
+}
+
+}  // namespace
+
+std::string unfold(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c != '\r' && c != '\n') {
+      out.push_back(c);
+    }
+  }
+  std::string_view t = trim(out);
+  return std::string(t);
+}
+
+std::string decode_words(std::string_view value, std::string_view fallback_charset) {
+  std::string s = unfold(value);
+  std::string out;
+  out.reserve(s.size());
+  std::size_t pos = 0;     // start of text not yet emitted
+  std::size_t search = 0;  // where to look for the next "=?"
+  // Bytes of adjacent words in one charset, converted together so that a character
+  // split across two words (seen with B-encoded CJK) survives.
+  std::string pending;
+  std::string pending_charset;
+  auto flush = [&] {
+    if (!pending.empty()) {
+      out += to_utf8(pending, pending_charset);
+      pending.clear();
+    }
+  };
+  bool last_was_word = false;
+  while (true) {
+    std::size_t at = s.find("=?", search);
+    if (at == std::string::npos) {
+      break;
+    }
+    EncodedWord w;
+    if (!parse_word(s, at, w)) {
+      search = at + 2;
+      continue;
+    }
+    std::string_view between = std::string_view(s).substr(pos, at - pos);
+    bool only_space = std::all_of(between.begin(), between.end(), is_wsp);
+    // RFC 2047 §6.2: whitespace between adjacent encoded words is not displayed.
+    if (!(last_was_word && only_space)) {
+      flush();
+      append_text(out, between, fallback_charset);
+    }
+    if (!pending.empty() && !iequals(pending_charset, w.charset)) {
+      flush();
+    }
+    pending_charset.assign(w.charset);
+    pending += w.bytes;
+    last_was_word = true;
+    pos = w.end;
+    search = w.end;
+  }
+  flush();
+  append_text(out, std::string_view(s).substr(pos), fallback_charset);
+  return out;
+}
+
+std::string encode_words(std::string_view utf8) {
+  auto needs_encoding = [](std::string_view word) {
+    for (char c : word) {
+      auto u = static_cast<unsigned char>(c);
+      if (u >= 127 || (u < 32 && c != '\t')) {
+        return true;
+      }
+    }
+    return word.find("=?") != std::string_view::npos;
+  };
+  // Split at single spaces; runs of words that need encoding become one sequence of
+  // encoded words (the spaces inside a run are encoded, RFC 2047 §6.2).
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t sp = utf8.find(' ', start);
+    words.push_back(
+        utf8.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
+    if (sp == std::string_view::npos) {
+      break;
+    }
+    start = sp + 1;
+  }
+  bool any = std::any_of(words.begin(), words.end(), needs_encoding);
+  if (!any) {
+    return std::string(utf8);
+  }
+  std::string out;
+  auto encode_run = [&](std::string_view run) {
+    // RFC 2047 §5 (3): in a phrase only letters, digits and "!*+-/" may stay literal;
+    // an encoded word is at most 75 characters (§2), so at most 63 of payload.
+    constexpr std::size_t kPayload = 75 - 12;
+    std::string word;
+    std::size_t i = 0;
+    auto close_word = [&] {
+      if (!out.empty() && out.back() != ' ') {
+        out.push_back(' ');
+      }
+      out += "=?UTF-8?Q?";
+      out += word;
+      out += "?=";
+      word.clear();
+    };
+    while (i < run.size()) {
+      // One whole UTF-8 character at a time, so no word splits a sequence.
+      auto u = static_cast<unsigned char>(run[i]);
+      std::size_t len = u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
+      len = std::min(len, run.size() - i);
+      std::string unit;
+      for (std::size_t k = 0; k < len; ++k) {
+        auto b = static_cast<unsigned char>(run[i + k]);
+        bool literal = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+                       b == '!' || b == '*' || b == '+' || b == '-' || b == '/';
+        if (b == ' ') {
+          unit.push_back('_');
+        } else if (literal) {
+          unit.push_back(static_cast<char>(b));
+        } else {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          unit.push_back('=');
+          unit.push_back(kHex[b >> 4]);
+          unit.push_back(kHex[b & 0xF]);
+        }
+      }
+      if (word.size() + unit.size() > kPayload) {
+        close_word();
+      }
+      word += unit;
+      i += len;
+    }
+    if (!word.empty()) {
+      close_word();
+    }
+  };
+  std::size_t i = 0;
+  while (i < words.size()) {
+    if (!needs_encoding(words[i])) {
+      if (i > 0) {
+        out.push_back(' ');
+      }
+      out += words[i];
+      ++i;
+      continue;
+    }
+    // Extend the run over following words that need encoding, and over blank words
+    // between two such words (their spaces would otherwise vanish, RFC 2047 §6.2).
+    std::size_t j = i;
+    for (std::size_t k = i + 1; k < words.size(); ++k) {
+      if (needs_encoding(words[k])) {
+        j = k;
+      } else if (!std::all_of(words[k].begin(), words[k].end(), is_wsp)) {
+        break;
+      }
+    }
+    std::string_view run =
+        utf8.substr(static_cast<std::size_t>(words[i].data() - utf8.data()),
+                    static_cast<std::size_t>(words[j].data() + words[j].size() - words[i].data()));
+    if (i > 0) {
+      out.push_back(' ');
+    }
+    encode_run(run);
+    i = j + 1;
+  }
+  return out;
+}
+
+namespace {
+
+// Skips blanks, line ends and RFC 5322 §3.2.2 comments (nested, with quoted-pairs).
+std::size_t skip_cfws(std::string_view s, std::size_t i) {
+  while (i < s.size()) {
+    if (is_space(s[i])) {
+      ++i;
+    } else if (s[i] == '(') {
+      int depth = 0;
+      while (i < s.size()) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+          i += 2;
+          continue;
+        }
+        if (s[i] == '(') {
+          ++depth;
+        } else if (s[i] == ')') {
+          if (--depth == 0) {
+            ++i;
+            break;
+          }
+        }
+        ++i;
+      }
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+std::size_t read_token(std::string_view s, std::size_t i) {
+  while (i < s.size() && is_token_char(s[i])) {
+    ++i;
+  }
+  return i;
+}
+
+// A raw parameter before RFC 2231 assembly.
+struct RawParam {
+  std::string name;  // lower case, without the section suffix
+  int section = -1;  // -1: not a continuation
+  bool extended = false;
+  std::string value;
+};
+
+std::string percent_decode(std::string_view s) {
+  auto hex = hex_digit;
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+      continue;
+    }
+    out.push_back(s[i]);  // RFC 2231 §4 allows no bare '%'; keep it rather than lose it
+  }
+  return out;
+}
+
+// Plain (non-RFC 2231) values: RFC 2047 words inside quotes are a widespread
+// violation (RFC 2047 §5 forbids them) that every client decodes.
+std::string plain_value(std::string_view v) {
+  if (v.find("=?") != std::string_view::npos) {
+    return decode_words(v);
+  }
+  return to_utf8(v, "");
+}
+
+}  // namespace
+
+StructuredValue parse_structured(std::string_view s) {
+  StructuredValue result;
+  std::size_t i = skip_cfws(s, 0);
+  std::size_t t = read_token(s, i);
+  if (t > i) {
+    result.value = lowered(s.substr(i, t - i));
+    std::size_t j = skip_cfws(s, t);
+    if (j < s.size() && s[j] == '/') {
+      std::size_t k = skip_cfws(s, j + 1);
+      std::size_t e = read_token(s, k);
+      result.value += '/';
+      result.value += lowered(s.substr(k, e - k));
+      t = e;
+    }
+  }
+  i = t;
+  std::vector<RawParam> raw;
+  while (i < s.size()) {
+    i = skip_cfws(s, i);
+    if (i >= s.size()) {
+      break;
+    }
+    if (s[i] == ';') {
+      ++i;
+      continue;
+    }
+    std::size_t name_end = read_token(s, i);
+    if (name_end == i) {
+      // Not a parameter: skip to the next ';' (a stray quote or tspecial).
+      std::size_t semi = s.find(';', i + 1);
+      if (semi == std::string_view::npos) {
+        break;
+      }
+      i = semi;
+      continue;
+    }
+    std::string name = lowered(s.substr(i, name_end - i));
+    i = skip_cfws(s, name_end);
+    if (i >= s.size() || s[i] != '=') {
+      continue;  // a name without a value carries nothing
+    }
+    i = skip_cfws(s, i + 1);
+    std::string value;
+    if (i < s.size() && s[i] == '"') {
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+          ++i;
+        }
+        if (s[i] != '\r' && s[i] != '\n') {
+          value.push_back(s[i]);
+        }
+        ++i;
+      }
+      ++i;  // the closing quote (or past the end when it is missing)
+    } else {
+      // Lenient: an unquoted value runs to the next ';' and may hold tspecials
+      // (unquoted "name=a b.pdf" is common).
+      std::size_t semi = s.find(';', i);
+      std::size_t e = semi == std::string_view::npos ? s.size() : semi;
+      value = std::string(trim(s.substr(i, e - i)));
+      i = e;
+    }
+    RawParam p;
+    // RFC 2231 §3 and §4: name*N (continuation), name* (extended), name*N* (both).
+    std::size_t star = name.find('*');
+    if (star != std::string::npos) {
+      std::string_view suffix = std::string_view(name).substr(star + 1);
+      if (!suffix.empty() && suffix.back() == '*') {
+        p.extended = true;
+        suffix.remove_suffix(1);
+      } else if (suffix.empty()) {
+        p.extended = true;
+      }
+      if (!suffix.empty()) {
+        bool digits =
+            std::all_of(suffix.begin(), suffix.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits || suffix.size() > 4) {
+          continue;
+        }
+        p.section = std::atoi(std::string(suffix).c_str());
+        if (p.section >= kMaxContinuations) {
+          continue;
+        }
+      }
+      name.resize(star);
+    }
+    p.name = std::move(name);
+    p.value = std::move(value);
+    raw.push_back(std::move(p));
+  }
+
+  // Assemble: one parameter per name, in order of first appearance. An RFC 2231 form
+  // wins over a plain one of the same name (RFC 2231-aware readers prefer it).
+  std::vector<std::string> order;
+  for (const RawParam& p : raw) {
+    if (std::find(order.begin(), order.end(), p.name) == order.end()) {
+      order.push_back(p.name);
+    }
+  }
+  for (const std::string& name : order) {
+    std::vector<const RawParam*> sections;
+    const RawParam* plain = nullptr;
+    const RawParam* extended = nullptr;
+    for (const RawParam& p : raw) {
+      if (p.name != name) {
+        continue;
+      }
+      if (p.section >= 0) {
+        sections.push_back(&p);
+      } else if (p.extended) {
+        if (extended == nullptr)
+          extended = &p;
+      } else if (plain == nullptr) {
+        plain = &p;
+      }
+    }
+    Parameter out;
+    out.name = name;
+    auto split_charset = [&out](std::string_view v) -> std::string_view {
+      // charset'language'text (RFC 2231 §4); without both quotes it is plain text.
+      std::size_t q1 = v.find('\'');
+      std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+      if (q2 == std::string_view::npos) {
+        return v;
+      }
+      out.charset = std::string(v.substr(0, q1));
+      out.language = std::string(v.substr(q1 + 1, q2 - q1 - 1));
+      return v.substr(q2 + 1);
+    };
+    if (!sections.empty()) {
+      std::stable_sort(sections.begin(), sections.end(), [](const RawParam* a, const RawParam* b) {
+        return a->section < b->section;
+      });
+      std::string bytes;
+      bool any_extended = false;
+      int expected = 0;
+      for (const RawParam* p : sections) {
+        if (p->section != expected) {
+          if (p->section < expected) {
+            continue;  // a duplicate section: the first one wins
+          }
+          // A gap: RFC 2231 §3 says the sections must be contiguous; keep what we
+          // have rather than lose the value.
+        }
+        expected = p->section + 1;
+        if (p->extended) {
+          std::string_view v = p->value;
+          if (p == sections.front() && p->section == 0) {
+            v = split_charset(v);
+          }
+          bytes += percent_decode(v);
+          any_extended = true;
+        } else {
+          bytes += p->value;
+        }
+      }
+      out.value =
+          any_extended && !out.charset.empty() ? to_utf8(bytes, out.charset) : plain_value(bytes);
+    } else if (extended != nullptr) {
+      std::string_view v = split_charset(extended->value);
+      std::string bytes = percent_decode(v);
+      out.value = out.charset.empty() ? plain_value(bytes) : to_utf8(bytes, out.charset);
+    } else if (plain != nullptr) {
+      out.value = plain_value(plain->value);
+    }
+    result.params.push_back(std::move(out));
+  }
+  return result;
+}
+
+bool parse_content_type(std::string_view raw_value, ContentType& type) {
+  StructuredValue v = parse_structured(raw_value);
+  std::size_t slash = v.value.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == v.value.size()) {
+    return false;  // RFC 2045 §5.2: an unusable Content-Type means the default
+  }
+  type.type = v.value.substr(0, slash);
+  type.subtype = v.value.substr(slash + 1);
+  type.params = std::move(v.params);
+  type.from_header = true;
+  return true;
+}
+
+TransferEncoding parse_transfer_encoding(std::string_view raw_value) {
+  std::size_t i = skip_cfws(raw_value, 0);
+  std::size_t e = read_token(raw_value, i);
+  std::string token = lowered(raw_value.substr(i, e - i));
+  if (token.empty() || token == "7bit")
+    return TransferEncoding::k7Bit;
+  if (token == "8bit")
+    return TransferEncoding::k8Bit;
+  if (token == "binary")
+    return TransferEncoding::kBinary;
+  if (token == "quoted-printable")
+    return TransferEncoding::kQuotedPrintable;
+  if (token == "base64")
+    return TransferEncoding::kBase64;
+  if (token == "x-uuencode" || token == "uuencode" || token == "x-uue") {
+    return TransferEncoding::kUuencode;
+  }
+  return TransferEncoding::kUnknown;
+}
+
+}  // namespace tern::mime

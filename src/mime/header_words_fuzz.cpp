@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// RFC 2047 decoding of arbitrary bytes must give valid UTF-8; encoding any UTF-8
+// text and decoding it again must give the text back (blanks at the ends trimmed,
+// as unfolding does). Also runs the RFC 2231 parameter parser on the input.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mime/charset.hpp"
+#include "mime/header.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::string decoded = tern::mime::decode_words(in);
+  if (!tern::mime::is_utf8(decoded)) {
+    __builtin_trap();
+  }
+  tern::mime::StructuredValue sv = tern::mime::parse_structured(in);
+  for (const auto& p : sv.params) {
+    if (!tern::mime::is_utf8(p.value)) {
+      __builtin_trap();
+    }
+  }
+  // Round trip: header text never holds CR or LF; unfolding trims the ends.
+  std::string text = tern::mime::sanitize_utf8(in);
+  for (char& c : text) {
+    if (c == '\r' || c == '\n') {
+      c = ' ';
+    }
+  }
+  std::string_view t = text;
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+    t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+    t.remove_suffix(1);
+  std::string encoded = tern::mime::encode_words(t);
+  if (tern::mime::decode_words(encoded) != t) {
+    __builtin_trap();
+  }
+  return 0;
+}
