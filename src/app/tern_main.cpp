@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
 #include "domain/address.hpp"
+#include "domain/delivery.hpp"
 #include "runtime/privileges.hpp"
 #include "runtime/system_clock.hpp"
 #include "sasl/password_hash.hpp"
@@ -37,6 +39,10 @@ constexpr std::string_view kUsage = R"(usage: tern [-c CONFIG] COMMAND ...
   alias add SOURCE DESTINATION | list [DOMAIN] | del SOURCE [DESTINATION]
         SOURCE "@example.org" is the domain's catch-all
   address resolve ADDRESS        where mail for ADDRESS goes
+  deliver [--from SENDER] RECIPIENT...   the LDA: stores the message on standard
+        input for each local RECIPIENT (aliases expanded; forwards are queued).
+        Exit status as sendmail's: 0 delivered, 67 unknown user, 75 try again
+        (quota, store busy), 64 usage
   auth test ADDRESS [--password-stdin]
 
 CONFIG defaults to ./var/tern.toml. SIZE is bytes or a number with K, M, G or T
@@ -157,6 +163,7 @@ struct Args {
   std::vector<std::string> positional;
   bool password_stdin = false;
   std::optional<std::string> quota;
+  std::optional<std::string> from;
 };
 
 Result<Args> parse_args(const std::vector<std::string>& words) {
@@ -170,6 +177,11 @@ Result<Args> parse_args(const std::vector<std::string>& words) {
         return fail(ErrorCode::kInvalidInput, "--quota needs a SIZE");
       }
       args.quota = words[++i];
+    } else if (w == "--from" || w == "-f") {
+      if (i + 1 >= words.size()) {
+        return fail(ErrorCode::kInvalidInput, "--from needs an ADDRESS");
+      }
+      args.from = words[++i];
     } else if (w.starts_with("--")) {
       return fail(ErrorCode::kInvalidInput, "unknown option " + w);
     } else {
@@ -192,6 +204,7 @@ class Cli {
   int alias_command(const std::string& verb, const std::vector<std::string>& p);
   int address_command(const std::string& verb, const std::vector<std::string>& p);
   int auth_command(const std::string& verb, const Args& args);
+  int deliver_command(const Args& args);
 
   Result<std::string> hash(const std::string& password) {
     sasl::Argon2Params params;
@@ -239,6 +252,9 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
   }
   if (noun == "auth") {
     return auth_command(verb, args);
+  }
+  if (noun == "deliver") {
+    return deliver_command(args);
   }
   return usage_error("unknown command " + noun);
 }
@@ -524,6 +540,104 @@ int Cli::auth_command(const std::string& verb, const Args& args) {
   return kExitOk;
 }
 
+// sysexits.h values, which MTAs piping to an LDA interpret.
+constexpr int kExNoUser = 67;
+constexpr int kExTempFail = 75;
+constexpr int kExUsage = 64;
+constexpr std::size_t kMaxDeliverBytes = 256u << 20;
+
+int Cli::deliver_command(const Args& args) {
+  if (args.positional.empty()) {
+    fmt::print(stderr, "tern: deliver needs at least one RECIPIENT\n");
+    return kExUsage;
+  }
+  std::string raw;
+  char buffer[65536];
+  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+    raw.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+    if (raw.size() > kMaxDeliverBytes) {
+      fmt::print(stderr, "tern: message larger than {} bytes\n", kMaxDeliverBytes);
+      return kExUsage;
+    }
+  }
+  if (raw.empty()) {
+    fmt::print(stderr, "tern: no message on standard input\n");
+    return kExUsage;
+  }
+  // Messages are stored with CRLF line ends; an MTA's pipe usually hands over LF.
+  std::string message = domain::to_crlf(raw);
+  if (args.from) {
+    auto sender = args.from->empty() ? Result<std::string>(std::string()) : normalized(*args.from);
+    if (!sender) {
+      fmt::print(stderr, "tern: {}\n", sender.error().message);
+      return kExUsage;
+    }
+    message = fmt::format("Return-Path: <{}>\r\n", *sender) + message;
+  }
+
+  std::vector<domain::AccountId> accounts;
+  std::vector<std::string> names;
+  std::vector<std::string> forwards;
+  int status = kExitOk;
+  for (const auto& recipient : args.positional) {
+    auto address = normalized(recipient);
+    if (!address) {
+      fmt::print(stderr, "tern: {}\n", address.error().message);
+      status = kExNoUser;
+      continue;
+    }
+    auto resolution = domain::resolve_recipient(storage_.directory(), *address,
+                                                settings_.addressing.subaddress_separator);
+    if (!resolution || resolution->kind == domain::RecipientKind::kNotLocal) {
+      fmt::print(stderr, "tern: {}: {}\n", *address,
+                 resolution ? std::string("not a local address") : resolution.error().message);
+      status = resolution && resolution->kind == domain::RecipientKind::kNotLocal
+                   ? kExNoUser
+                   : (resolution.error().code == ErrorCode::kNotFound ? kExNoUser : kExTempFail);
+      continue;
+    }
+    for (const auto& local : resolution->accounts) {
+      accounts.push_back(local.account);
+      names.push_back(local.address);
+    }
+    forwards.insert(forwards.end(), resolution->external.begin(), resolution->external.end());
+  }
+  runtime::SystemClock clock;
+  if (!accounts.empty()) {
+    auto outcomes = domain::deliver_to_inboxes(
+        storage_, domain::NewMessage{message, clock.now(), {}}, accounts);
+    if (!outcomes) {
+      fmt::print(stderr, "tern: {}\n", outcomes.error().message);
+      return kExTempFail;
+    }
+    for (std::size_t i = 0; i < outcomes->size(); ++i) {
+      const auto& result = (*outcomes)[i].result;
+      if (result) {
+        fmt::print("delivered to {} uid {}\n", names[i], domain::value_of(result->uid));
+      } else {
+        fmt::print(stderr, "tern: {}: {}\n", names[i], result.error().message);
+        status = status == kExitOk ? kExTempFail : status;
+      }
+    }
+  }
+  if (!forwards.empty()) {
+    domain::NewQueuedMessage queued;
+    queued.raw = message;
+    queued.sender = args.from.value_or("");
+    for (const auto& forward : forwards) {
+      queued.recipients.push_back(domain::QueueRecipient{forward, {}, {}, {}, {}});
+    }
+    queued.now = clock.now();
+    auto id = storage_.queue().enqueue(std::move(queued)).get();
+    if (!id) {
+      fmt::print(stderr, "tern: queue: {}\n", id.error().message);
+      return kExTempFail;
+    }
+    fmt::print("queued for {} as {}\n", fmt::join(forwards, ", "), domain::value_of(*id));
+  }
+  return status;
+}
+
 int main_with_boundary(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
   std::string config_path = kDefaultConfigPath;
@@ -535,12 +649,14 @@ int main_with_boundary(int argc, char** argv) {
     fmt::print("{}", kUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
-  if (words.size() < 2) {
+  std::string noun = words[0];
+  // `deliver` takes no verb: its arguments follow at once.
+  const bool has_verb = noun != "deliver";
+  if (has_verb && words.size() < 2) {
     return usage_error("missing subcommand");
   }
-  std::string noun = words[0];
-  std::string verb = words[1];
-  auto args = parse_args({words.begin() + 2, words.end()});
+  std::string verb = has_verb ? words[1] : std::string();
+  auto args = parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
   if (!args) {
     return usage_error(args.error().message);
   }

@@ -76,3 +76,23 @@ def test_password_is_never_taken_from_argv(config):
     tern_cli(config, "domain", "add", "example.org")
     r = tern_cli(config, "user", "add", "dave@example.org", "hunter2", check=False)
     assert r.returncode != 0
+
+
+def test_deliver_is_an_lda_with_sendmail_exit_codes(config):
+    tern_cli(config, "domain", "add", "example.org")
+    tern_cli(config, "user", "add", "alice@example.org", "--password-stdin", input="pw\n")
+    tern_cli(config, "alias", "add", "team@example.org", "alice@example.org")
+    tern_cli(config, "alias", "add", "team@example.org", "friend@elsewhere.test")
+    message = "From: bob@elsewhere.test\nSubject: hello\n\nHi Alice\n"
+    out = tern_cli(config, "deliver", "--from", "bob@elsewhere.test", "team@example.org",
+                   input=message)
+    assert "delivered to alice@example.org uid 1" in out.stdout, out.stdout
+    assert "queued for friend@elsewhere.test" in out.stdout, out.stdout
+    inbox = next(l for l in tern_cli(config, "user", "mailboxes", "alice@example.org").stdout.splitlines()
+                 if l.startswith("INBOX"))
+    assert "uidnext=2" in inbox, inbox
+    unknown = tern_cli(config, "deliver", "nobody@example.org", input=message, check=False)
+    assert unknown.returncode == 67, unknown
+    tern_cli(config, "user", "quota", "alice@example.org", "10")
+    over = tern_cli(config, "deliver", "alice@example.org", input=message, check=False)
+    assert over.returncode == 75, over

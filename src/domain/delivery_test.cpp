@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "domain/delivery.hpp"
+
+#include <gtest/gtest.h>
+
+#include "domain/accounts.hpp"
+#include "store/memory/memory_storage.hpp"
+
+namespace tern::domain {
+namespace {
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.directory().add_domain("example.org").get());
+    alice_ = provision_account(store_, NewAccount{"alice@example.org", "x", 0})->id;
+    bob_ = provision_account(store_, NewAccount{"bob@example.org", "x", 100})->id;
+  }
+
+  store::memory::MemoryStorage store_;
+  AccountId alice_{};
+  AccountId bob_{};
+};
+
+TEST_F(DeliveryTest, StoresOnceAndLinksIntoEachInbox) {
+  NewMessage message{"Subject: hi\r\n\r\nbody\r\n", {}, {}};
+  auto outcomes = deliver_to_inboxes(store_, message, {alice_, bob_, alice_});
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 3u);
+  ASSERT_TRUE((*outcomes)[0].result);
+  ASSERT_TRUE((*outcomes)[1].result);
+  ASSERT_TRUE((*outcomes)[2].result);
+  EXPECT_EQ((*outcomes)[2].result->uid, (*outcomes)[0].result->uid);
+  auto read = store_.mail().read_message(alice_, (*outcomes)[0].result->message).get();
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, message.raw);
+  auto usage = store_.mail().usage(alice_).get();
+  EXPECT_EQ(usage->messages, 1u);
+}
+
+TEST_F(DeliveryTest, QuotaFailsOnlyThatRecipient) {
+  NewMessage message{"Subject: big\r\n\r\n" + std::string(200, 'x') + "\r\n", {}, {}};
+  auto outcomes = deliver_to_inboxes(store_, message, {bob_, alice_});
+  ASSERT_TRUE(outcomes);
+  ASSERT_FALSE((*outcomes)[0].result);
+  EXPECT_EQ((*outcomes)[0].result.error().code, ErrorCode::kLimitExceeded);
+  EXPECT_TRUE((*outcomes)[1].result);
+}
+
+TEST(ToCrlf, NormalisesEveryLineEnding) {
+  EXPECT_EQ(to_crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
+  EXPECT_EQ(to_crlf(""), "");
+  EXPECT_EQ(to_crlf("\r\n\n\r"), "\r\n\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace tern::domain
