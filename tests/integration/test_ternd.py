@@ -184,3 +184,26 @@ def test_memory_backend_serves(ternd_factory):
     server = ternd_factory(backend="memory")
     port = server.wait_listening("http")
     assert http_get(port, "/healthz")[0] == 200
+
+
+def test_sighup_applies_new_connection_limits(ternd_factory):
+    server = ternd_factory(extra="[limits]\nmax_connections_per_ip = 1\n")
+    port = server.wait_listening("http")
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        time.sleep(0.2)
+        status = None
+        try:
+            status, _, _ = http_get(port, "/healthz")
+        except OSError:
+            pass
+        assert status != 200, "the per-IP limit of 1 was not applied"
+        cfg = server.config.read_text().replace("max_connections_per_ip = 1",
+                                                 "max_connections_per_ip = 5")
+        server.config.write_text(cfg)
+        mark = len(server.lines)
+        server.signal(signal.SIGHUP)
+        server.wait_for_log(r"reloaded", start=mark)
+        assert http_get(port, "/healthz")[0] == 200
+    finally:
+        held.close()
