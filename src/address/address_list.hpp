@@ -76,25 +76,27 @@ using Address = std::variant<Mailbox, Group>;
 // are legal to receive; the others are repairs the parser made.
 enum class Problem : std::uint8_t {
   // Obsolete but legal (is_obsolete() is true).
-  kObsoleteRoute,       // <@a,@b:user@c>
-  kObsoleteLocalPart,   // "john".doe, john . doe
-  kObsoletePhrase,      // unquoted "." in a display name: Joe Q. Public
-  kEmptyListElement,    // "a@b,,c@d" or a leading/trailing comma
+  kObsoleteRoute,      // <@a,@b:user@c>
+  kObsoleteLocalPart,  // "john".doe, john . doe
+  kObsoleteDomain,     // example . org, example(comment).org
+  kObsoletePhrase,     // unquoted "." in a display name: Joe Q. Public
+  kEmptyListElement,   // "a@b,,c@d" or a leading/trailing comma
   // Repairs.
-  kMissingAngleBracket,     // Joe joe@x, or "<joe@x" without ">"
-  kMissingDomain,           // a bare local part: `undisclosed-recipients`
-  kMissingAddress,          // a phrase with no address: `Joe Public`
-  kEmptyAngleAddress,       // <>
-  kUnquotedSpecial,         // a special (",", ":", "@", ...) inside a display name
-  kUnterminatedQuote,       // "...  to the end of input
-  kUnterminatedComment,     // (...  to the end of input
-  kUnterminatedLiteral,     // [...  to the end of input
-  kUnterminatedGroup,       // "team: a@b" without ";"
-  kNestedGroup,             // "a: b: c@d;;" (members are flattened into the outer group)
-  kTrailingGarbage,         // bytes after an address that belong to nothing
-  kInvalidCharacter,        // a control character, or "\\", ")", ">" out of place
-  kInputTruncated,          // input longer than AddressListLimits::max_input_bytes
-  kTooManyAddresses,        // more than AddressListLimits::max_addresses
+  kMissingAngleBracket,  // Joe joe@x, or "<joe@x" without ">"
+  kMissingLocalPart,     // <@example.org>, @example.org
+  kMissingDomain,        // a bare local part: `undisclosed-recipients`
+  kMissingAddress,       // a phrase with no address: `Joe Public`
+  kEmptyAngleAddress,    // <>
+  kUnquotedSpecial,      // a special (",", ":", "@", ...) inside a display name
+  kUnterminatedQuote,    // "...  to the end of input
+  kUnterminatedComment,  // (...  to the end of input
+  kUnterminatedLiteral,  // [...  to the end of input
+  kUnterminatedGroup,    // "team: a@b" without ";"
+  kNestedGroup,          // "a: b: c@d;;" (members are flattened into the outer group)
+  kTrailingGarbage,      // bytes after an address that belong to nothing
+  kInvalidCharacter,     // a control character, or "\\", ")", ">" out of place
+  kInputTruncated,       // input longer than AddressListLimits::max_input_bytes
+  kTooManyAddresses,     // more than AddressListLimits::max_addresses
 };
 
 // True for the RFC 5322 §4 obsolete forms, which a receiver must accept.
@@ -163,7 +165,9 @@ struct EnvelopeAddress {
   std::optional<std::string> host;     // domain as written; NIL only in markers
 
   bool is_group_start() const { return !host && mailbox.has_value(); }
+
   bool is_group_end() const { return !host && !mailbox; }
+
   bool operator==(const EnvelopeAddress&) const = default;
 };
 

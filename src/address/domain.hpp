@@ -51,12 +51,16 @@ class Domain {
   Domain() = default;
 
   DomainKind kind() const { return kind_; }
+
   bool empty() const { return ascii_.empty(); }
+
   bool is_literal() const { return kind_ != DomainKind::kName; }
+
   // True when at least one label is internationalized (ascii() != unicode()).
   bool is_internationalized() const { return ascii_ != unicode_; }
 
   std::string_view ascii() const { return ascii_; }
+
   std::string_view unicode() const { return unicode_; }
 
   // For a literal: the part inside the brackets after the tag ("192.0.2.1",

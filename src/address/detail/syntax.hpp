@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// Character classes shared by the address parsers (private to src/address).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tern::address::detail {
+
+constexpr bool is_alpha(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+constexpr bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+
+constexpr bool is_hex_digit(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+constexpr bool is_non_ascii(unsigned char c) {
+  return c >= 0x80;
+}
+
+// RFC 5322 §3.2.3 atext (ASCII part); RFC 5321 §4.1.2 uses the same set.
+constexpr bool is_atext(unsigned char c) {
+  if (is_alpha(c) || is_digit(c)) {
+    return true;
+  }
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// RFC 5322 §3.2.2 WSP plus the CR and LF of a folded field.
+constexpr bool is_fws(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// True when `local` can be written without quotes: RFC 5321 Dot-string /
+// RFC 5322 dot-atom-text, with RFC 6531/6532 UTF-8 counted as atext.
+constexpr bool is_dot_string(std::string_view local) {
+  if (local.empty() || local.front() == '.' || local.back() == '.') {
+    return false;
+  }
+  char previous = '\0';
+  for (char ch : local) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '.') {
+      if (previous == '.') {
+        return false;
+      }
+    } else if (!is_atext(c) && !is_non_ascii(c)) {
+      return false;
+    }
+    previous = ch;
+  }
+  return true;
+}
+
+// Returns `text` as a quoted-string: '"' and '\' escaped with a backslash.
+inline std::string quote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+// A local part as written in an address: unchanged when it is a dot-string,
+// quoted otherwise (RFC 5321 §4.1.2, RFC 5322 §3.4.1: quote only when needed).
+inline std::string render_local(std::string_view local) {
+  return is_dot_string(local) ? std::string(local) : quote(local);
+}
+
+}  // namespace tern::address::detail
