@@ -384,10 +384,15 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-// Plain (non-RFC 2231) values: RFC 2047 words inside quotes are a widespread
-// violation (RFC 2047 §5 forbids them) that every client decodes.
-std::string plain_value(std::string_view v) {
-  if (v.find("=?") != std::string_view::npos) {
+// Plain (non-RFC 2231) values. RFC 2047 words inside quoted file names are a
+// widespread violation (RFC 2047 §5 forbids them) that every client decodes; other
+// parameters are left alone. A boundary stays byte for byte: it is compared with
+// raw body lines, and "=?" or trailing blanks may be part of it.
+std::string plain_value(std::string_view name, std::string_view v) {
+  if (name == "boundary") {
+    return std::string(v);
+  }
+  if ((name == "name" || name == "filename") && v.find("=?") != std::string_view::npos) {
     return decode_words(v);
   }
   return to_utf8(v, "");
@@ -552,14 +557,14 @@ StructuredValue parse_structured(std::string_view s) {
           bytes += p->value;
         }
       }
-      out.value =
-          any_extended && !out.charset.empty() ? to_utf8(bytes, out.charset) : plain_value(bytes);
+      out.value = any_extended && !out.charset.empty() ? to_utf8(bytes, out.charset)
+                                                       : plain_value(name, bytes);
     } else if (extended != nullptr) {
       std::string_view v = split_charset(extended->value);
       std::string bytes = percent_decode(v);
-      out.value = out.charset.empty() ? plain_value(bytes) : to_utf8(bytes, out.charset);
+      out.value = out.charset.empty() ? plain_value(name, bytes) : to_utf8(bytes, out.charset);
     } else if (plain != nullptr) {
-      out.value = plain_value(plain->value);
+      out.value = plain_value(name, plain->value);
     }
     result.params.push_back(std::move(out));
   }

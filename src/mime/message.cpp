@@ -157,7 +157,7 @@ class TreeBuilder {
     PartIndex part;
     std::size_t lf_at_body;
     std::size_t region_begin;  // where the current content of this part began
-    std::size_t lf_at_region;
+    std::size_t claim_floor;   // a delimiter may claim the line end before it down to here
   };
 
   std::size_t next_line(std::size_t pos) const {
@@ -185,10 +185,14 @@ class TreeBuilder {
 
   // The longest active boundary that the line at `pos` starts with ("--" boundary),
   // or nullptr. Longest, so boundaries that are prefixes of each other still nest.
+  // Junk after the boundary is accepted (Dovecot's rule).
   const Boundary* match(std::size_t pos, std::size_t line_end) const {
     std::string_view line = raw_.substr(pos + 2, line_end - pos - 2);
+    // Innermost first, so a boundary reused by a nested multipart belongs to the
+    // inner one (RFC 2046 §5.1.2 forbids the reuse; Dovecot resolves it this way).
     const Boundary* best = nullptr;
-    for (const Boundary& b : active_) {
+    for (auto it = active_.rbegin(); it != active_.rend(); ++it) {
+      const Boundary& b = *it;
       if (line.size() >= b.text.size() &&
           std::memcmp(line.data(), b.text.data(), b.text.size()) == 0 &&
           (best == nullptr || b.text.size() > best->text.size())) {
@@ -218,7 +222,7 @@ class TreeBuilder {
     Part& p = tree_.parts_[index];
     p.header_lines =
         lf_ - lf_at_header + ((p.header.size() > 0 && raw_[p.header.end - 1] != '\n') ? 1 : 0);
-    open_.push_back(Open{index, lf_, body, lf_});
+    open_.push_back(Open{index, lf_, body, body});
     return open_body(index, body);
   }
 
@@ -426,7 +430,7 @@ class TreeBuilder {
     p.body_lines = lf_end - lf_body + ((p.body.size() > 0 && raw_[end - 1] != '\n') ? 1 : 0);
     if (p.kind == PartKind::kMultipart) {
       if (p.close_delimiter_seen) {
-        p.epilogue = Range{o.region_begin, end};
+        p.epilogue = Range{o.region_begin < end ? o.region_begin : end, end};
       } else {
         p.epilogue = Range{end, end};
         if (p.children.empty()) {
@@ -442,10 +446,10 @@ class TreeBuilder {
     // RFC 2046 §5.1.1: the line end before the delimiter is part of it.
     std::size_t end = pos;
     std::size_t lf_end = lf_;
-    if (end > innermost.region_begin && raw_[end - 1] == '\n') {
+    if (end > innermost.claim_floor && raw_[end - 1] == '\n') {
       --end;
       --lf_end;
-      if (end > innermost.region_begin && raw_[end - 1] == '\r') {
+      if (end > innermost.claim_floor && raw_[end - 1] == '\r') {
         --end;
       }
     }
@@ -484,8 +488,17 @@ class TreeBuilder {
       while (!active_.empty() && active_.back().part == mp) {
         active_.pop_back();
       }
+      // The close line's own line end doubles as the line end before an outer
+      // delimiter that follows at once (the epilogue is then empty).
+      std::size_t floor = after;
+      if (floor > pos && raw_[floor - 1] == '\n') {
+        --floor;
+        if (floor > pos && raw_[floor - 1] == '\r') {
+          --floor;
+        }
+      }
       open_[mp_open].region_begin = after;
-      open_[mp_open].lf_at_region = lf_;
+      open_[mp_open].claim_floor = floor;
       return after;
     }
     PartIndex child = static_cast<PartIndex>(tree_.parts_.size());

@@ -40,8 +40,9 @@ struct HeaderField {
 // its charset is converted.
 struct Parameter {
   std::string name;      // lower case, without any RFC 2231 `*N*` suffix
-  std::string value;     // UTF-8 (RFC 2231 charset converted; RFC 2047 words decoded,
-                         // a common non-standard form); quotes and escapes removed
+  std::string value;     // UTF-8 (RFC 2231 charset converted; RFC 2047 words decoded in
+                         // name/filename, a common non-standard form); quotes and
+                         // escapes removed. `boundary` is kept byte for byte.
   std::string charset;   // the RFC 2231 charset as written, empty when none
   std::string language;  // the RFC 2231 language tag, empty when none
 };

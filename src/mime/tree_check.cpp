@@ -11,15 +11,14 @@ std::string where(PartIndex i, std::string_view what) {
   return "part " + std::to_string(i) + ": " + std::string(what);
 }
 
-// The gap before a body part or the epilogue must be an (optional) line end, then
+// The gap before a body part or the epilogue must be an optional line end (absent
+// when the body starts with the delimiter or a header's blank line took it), then
 // "--boundary" (RFC 2046 §5.1.1), and the rest of that line.
-bool is_delimiter_gap(std::string_view gap, std::string_view boundary, bool at_body_start) {
-  if (!at_body_start) {
-    if (gap.starts_with("\r\n")) {
-      gap.remove_prefix(2);
-    } else if (gap.starts_with("\n")) {
-      gap.remove_prefix(1);
-    }
+bool is_delimiter_gap(std::string_view gap, std::string_view boundary) {
+  if (gap.starts_with("\r\n")) {
+    gap.remove_prefix(2);
+  } else if (gap.starts_with("\n")) {
+    gap.remove_prefix(1);
   }
   if (!gap.starts_with("--") || gap.substr(2, boundary.size()) != boundary) {
     return false;
@@ -87,22 +86,20 @@ std::optional<std::string> find_inconsistency(const MessageTree& tree) {
           return where(i, "preamble does not start the body");
         }
         std::size_t pos = p.preamble.end;
-        bool at_start = p.preamble.empty();
         for (PartIndex c : p.children) {
           const Part& child = parts[c];
           if (child.whole.begin < pos ||
-              !is_delimiter_gap(raw.substr(pos, child.whole.begin - pos), p.boundary, at_start)) {
+              !is_delimiter_gap(raw.substr(pos, child.whole.begin - pos), p.boundary)) {
             return where(c, "gap before part is not a delimiter line");
           }
           pos = child.whole.end;
-          at_start = false;
         }
         if (p.epilogue.end != p.body.end || p.epilogue.begin < pos) {
           return where(i, "epilogue does not end the body");
         }
         if (p.close_delimiter_seen) {
           std::string_view gap = raw.substr(pos, p.epilogue.begin - pos);
-          if (!is_delimiter_gap(gap, p.boundary, at_start) ||
+          if (!is_delimiter_gap(gap, p.boundary) ||
               gap.find("--" + p.boundary + "--") == std::string_view::npos) {
             return where(i, "gap before epilogue is not a close delimiter");
           }
