@@ -121,6 +121,8 @@ class Parser {
   }
 
   void lex() {
+    // Most tokens span several bytes; this avoids regrowth for typical fields.
+    toks_.reserve(in_.size() / 3 + 2);
     bool space = false;
     std::size_t i = 0;
     bool junk_reported = false;
@@ -262,14 +264,28 @@ class Parser {
     return r;
   }
 
-  // The last comment inside `r`, unquoted.
+  // The last comment inside `r`, unquoted, with whitespace runs reduced to one
+  // space and trimmed.
   std::string last_comment(Range r) const {
-    std::string out;
+    std::string raw;
     for (std::size_t i = r.end; i > r.begin; --i) {
       if (toks_[i - 1].kind == Tok::kComment) {
-        append_unquoted(out, text(toks_[i - 1]), ')');
+        append_unquoted(raw, text(toks_[i - 1]), ')');
         break;
       }
+    }
+    std::string out;
+    bool space = false;
+    for (char c : raw) {
+      if (c == ' ' || c == '\t') {
+        space = !out.empty();
+        continue;
+      }
+      if (space) {
+        out += ' ';
+        space = false;
+      }
+      out += c;
     }
     return out;
   }
@@ -412,8 +428,13 @@ class Parser {
 
   // Reads the entries of one list level (top level or a group) and appends
   // their mailboxes to `sink`, merging "Doe, John <x>" when enabled.
-  void read_entries(const std::vector<Range>& entries, std::vector<Mailbox>& sink) {
+  // `Sink` is std::vector<Mailbox> (group members) or std::vector<Address>.
+  template <class Sink>
+  void read_entries(const std::vector<Range>& entries, Sink& sink) {
     bool several = entries.size() > 1;
+    // Entries before this index are known not to start a merge; remembering it
+    // keeps a long run of phrase-only entries ("a,a,a,...") linear.
+    std::size_t no_merge_before = 0;
     for (std::size_t k = 0; k < entries.size(); ++k) {
       Range r = entries[k];
       if (is_empty_range(r)) {
@@ -422,7 +443,7 @@ class Parser {
         }
         continue;
       }
-      if (options_.merge_unquoted_comma_names && is_phrase_only(r)) {
+      if (options_.merge_unquoted_comma_names && k >= no_merge_before && is_phrase_only(r)) {
         std::size_t last = k + 1;
         while (last < entries.size() && is_phrase_only(entries[last])) {
           ++last;
@@ -430,13 +451,16 @@ class Parser {
         if (last < entries.size() && has_phrase_and_angle(entries[last])) {
           r.end = entries[last].end;
           k = last;
+        } else {
+          no_merge_before = last;
         }
       }
       add_mailbox(read_mailbox(r), sink);
     }
   }
 
-  void add_mailbox(std::optional<Mailbox> mailbox, std::vector<Mailbox>& sink) {
+  template <class Sink>
+  void add_mailbox(std::optional<Mailbox> mailbox, Sink& sink) {
     if (!mailbox) {
       return;
     }
@@ -449,7 +473,7 @@ class Parser {
       return;
     }
     ++mailbox_count_;
-    sink.push_back(std::move(*mailbox));
+    sink.emplace_back(std::move(*mailbox));
   }
 
   // Collects entries from `i` up to the end of the current level. In a group
@@ -508,11 +532,7 @@ class Parser {
       bool closed = false;
       std::size_t name_begin = i;
       std::size_t j = collect(i, false, entries, closed, name_begin);
-      std::vector<Mailbox> top;
-      read_entries(entries, top);
-      for (auto& m : top) {
-        out_.addresses.emplace_back(std::move(m));
-      }
+      read_entries(entries, out_.addresses);
       if (toks_[j].kind == Tok::kEnd) {
         return;
       }
@@ -568,7 +588,6 @@ class Parser {
     }
     Mailbox m;
     m.raw = span(r.begin, r.end - 1);
-    m.comment = last_comment(whole);
 
     std::size_t angle = r.end;
     std::size_t at = r.end;
@@ -584,9 +603,9 @@ class Parser {
     if (angle != r.end) {
       read_name_addr(r, angle, m);
     } else if (at != r.end) {
-      read_bare_addr_spec(r, at, m);
+      read_bare_addr_spec(r, whole.end, at, m);
     } else {
-      read_words_only(r, m);
+      read_words_only(r, whole.end, m);
     }
     return m;
   }
@@ -655,7 +674,9 @@ class Parser {
 
   // addr-spec without angle brackets, possibly after a phrase that should have
   // been quoted and bracketed ("Joe Public joe@x").
-  void read_bare_addr_spec(Range r, std::size_t at, Mailbox& m) {
+  // `tail` is the end of the entry including trailing comments, where the old
+  // "addr (Name)" comment lives.
+  void read_bare_addr_spec(Range r, std::size_t tail, std::size_t at, Mailbox& m) {
     // The local part is the run of words joined by dots right before "@".
     std::size_t local_begin = at;
     bool want_word = true;
@@ -674,6 +695,8 @@ class Parser {
     if (!is_empty_range(Range{r.begin, local_begin})) {
       diagnose(Problem::kMissingAngleBracket, toks_[r.begin].begin);
       set_display_name(Range{r.begin, local_begin}, m);
+    } else {
+      m.comment = last_comment(Range{local_begin, tail});
     }
     read_local_part(Range{local_begin, at}, m);
     read_domain(Range{at + 1, r.end}, m);
@@ -681,7 +704,7 @@ class Parser {
 
   // Words only: a bare local part ("undisclosed-recipients", "john.doe", the
   // word (dot word)* shape) or a phrase with no address at all ("Joe Public").
-  void read_words_only(Range r, Mailbox& m) {
+  void read_words_only(Range r, std::size_t tail, Mailbox& m) {
     bool want_word = true;
     bool local = true;
     std::size_t words = 0;
@@ -708,6 +731,7 @@ class Parser {
     }
     diagnose(Problem::kMissingDomain, toks_[r.end - 1].end);
     read_local_part(r, m);
+    m.comment = last_comment(Range{r.begin, tail});
   }
 
   void read_local_part(Range r, Mailbox& m) {
@@ -846,10 +870,7 @@ AddressList parse_address_list(std::string_view input, const AddressListOptions&
 
 namespace {
 
-std::optional<EnvelopeAddress> envelope_item(const Mailbox& m) {
-  if (m.local_part.empty() && m.domain.empty() && !m.angle_brackets) {
-    return std::nullopt;  // a phrase with no address: nothing to show
-  }
+EnvelopeAddress envelope_item(const Mailbox& m) {
   EnvelopeAddress item;
   if (m.display_name && !m.display_name->empty()) {
     item.name = *m.display_name;
@@ -859,8 +880,8 @@ std::optional<EnvelopeAddress> envelope_item(const Mailbox& m) {
   if (!m.route.empty()) {
     item.adl = m.route;
   }
-  item.mailbox = m.local_part;
-  item.host = m.domain;
+  item.mailbox = m.local_part.empty() ? std::string(kMissingMailbox) : m.local_part;
+  item.host = m.domain.empty() ? std::string(kMissingDomain) : m.domain;
   return item;
 }
 
@@ -870,9 +891,7 @@ std::vector<EnvelopeAddress> envelope_addresses(const AddressList& list) {
   std::vector<EnvelopeAddress> out;
   for (const Address& address : list.addresses) {
     if (const auto* mailbox = std::get_if<Mailbox>(&address)) {
-      if (auto item = envelope_item(*mailbox)) {
-        out.push_back(std::move(*item));
-      }
+      out.push_back(envelope_item(*mailbox));
       continue;
     }
     // RFC 9051 §7.5.2: a group is [NIL NIL groupname NIL] ... [NIL NIL NIL NIL].
@@ -881,9 +900,7 @@ std::vector<EnvelopeAddress> envelope_addresses(const AddressList& list) {
     start.mailbox = group.display_name;
     out.push_back(std::move(start));
     for (const Mailbox& member : group.members) {
-      if (auto item = envelope_item(member)) {
-        out.push_back(std::move(*item));
-      }
+      out.push_back(envelope_item(member));
     }
     out.push_back(EnvelopeAddress{});
   }

@@ -32,9 +32,11 @@ struct Mailbox {
   std::optional<std::string> display_name;
   std::string_view display_name_raw;  // empty when display_name is nullopt
 
-  // The text of the last comment inside the mailbox (without its parentheses,
-  // unfolded), e.g. "John Doe" for `jdoe@example.org (John Doe)`; empty if none.
-  // IMAP servers (Dovecot) show it as the name when there is no phrase.
+  // The RFC 822-era name comment: the last comment inside or after an address
+  // written without a phrase or angle brackets, e.g. "John Doe" for
+  // `jdoe@example.org (John Doe)`, without its parentheses, unfolded, with runs of
+  // whitespace reduced to one space and trimmed. Empty otherwise. IMAP servers
+  // (Dovecot) show it as the ENVELOPE name.
   std::string comment;
 
   // RFC 5322 §4.4 obs-route before the addr-spec, e.g. "@a.test,@b.test" for
@@ -154,12 +156,18 @@ struct AddressList {
 // Lifetime: every *_raw view and `raw` points into `input`.
 AddressList parse_address_list(std::string_view input, const AddressListOptions& options = {});
 
+// Placeholders in ENVELOPE items for a mailbox that lacks a local part or a
+// domain, as Dovecot writes them (IMAP has no way to say "absent" there: NIL in
+// the host means a group marker).
+constexpr std::string_view kMissingMailbox = "MISSING_MAILBOX";
+constexpr std::string_view kMissingDomain = "MISSING_DOMAIN";
+
 // One item of an IMAP ENVELOPE address list (RFC 9051 §7.5.2, RFC 3501 §7.4.2):
 // `(name adl mailbox host)`, nullopt meaning NIL. A group appears as a start
 // marker (NIL NIL "group name" NIL), its members, and an end marker
 // (NIL NIL NIL NIL).
 struct EnvelopeAddress {
-  std::optional<std::string> name;     // display name, else the comment, else NIL
+  std::optional<std::string> name;     // display name, else the name comment, else NIL
   std::optional<std::string> adl;      // obs-route, else NIL
   std::optional<std::string> mailbox;  // local part (decoded), or the group name
   std::optional<std::string> host;     // domain as written; NIL only in markers
@@ -171,11 +179,26 @@ struct EnvelopeAddress {
   bool operator==(const EnvelopeAddress&) const = default;
 };
 
-// Flattens `list` into ENVELOPE items. Names are raw phrases with quotes
-// removed; RFC 2047 words stay encoded (the caller may decode them, IMAP sends
-// them as they are). A mailbox without a local part or domain gets an empty
-// string there, never NIL, so it cannot be mistaken for a group marker; a phrase
-// with no address at all is left out.
+// Flattens `list` into ENVELOPE items. Names are phrases with quotes removed;
+// RFC 2047 words stay encoded (the caller may decode them; IMAP sends them as
+// they are). An empty display name ("" <a@b>) is NIL. A missing local part or
+// domain becomes kMissingMailbox / kMissingDomain, so a phrase with no address
+// (`Joe Public`) is ("Joe Public" NIL "MISSING_MAILBOX" "MISSING_DOMAIN") and "<>"
+// is (NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"), as with Dovecot. Empty list
+// elements (",,") are left out (RFC 5322 §4.4: they are not addresses).
+//
+// Where the items deliberately differ from Dovecot 2.3 (checked against Debian's
+// dovecot-imapd with the strict comma reading):
+//   - ",," yields no item; Dovecot adds (NIL NIL "MISSING_MAILBOX" ...)
+//     (RFC 5322 §4.4 obs-addr-list: the empty element is not an address);
+//   - `"john".doe@x` and `john . doe@x` give mailbox "john.doe"; Dovecot gives
+//     up (RFC 5322 §4.4 obs-local-part is legal to receive);
+//   - `Joe joe@x`, `<joe@x` (no ">"), `a@b; c@d`, `g:; junk, a@b` and
+//     `outer: inner: a@b;;` keep every address; Dovecot stops or writes
+//     "SYNTAX_ERROR" (repairs; RFC 5322 §3.4 has no reading for them at all);
+//   - `john@x <john@x>` keeps "john@x" as the name; Dovecot drops it;
+//   - `user@example.org.` keeps the trailing dot in the host; Dovecot writes
+//     "MISSING_DOMAIN".
 std::vector<EnvelopeAddress> envelope_addresses(const AddressList& list);
 
 }  // namespace tern::address

@@ -170,7 +170,7 @@ TEST(AddressList, KeepsRawBytes) {
   EXPECT_EQ(joe.local_part, "john q");
   EXPECT_EQ(joe.domain_raw, "Example(c).COM");
   EXPECT_EQ(joe.domain, "Example.COM");
-  EXPECT_EQ(joe.comment, "c");
+  EXPECT_EQ(joe.comment, "");  // only a bare addr-spec has a name comment
   EXPECT_TRUE(joe.angle_brackets);
   EXPECT_EQ(joe.addr_spec(), "\"john q\"@Example.COM");
   const auto& jorg = std::get<Mailbox>(list.addresses[1]);
@@ -181,26 +181,50 @@ TEST(AddressList, KeepsRawBytes) {
   EXPECT_LE(jorg.raw.data() + jorg.raw.size(), input.data() + input.size());
 }
 
-TEST(AddressList, KeepsTheLastComment) {
-  auto list = parse_address_list("jdoe@x.test (first) (John \\(JD\\) Doe)");
-  ASSERT_EQ(list.addresses.size(), 1U);
-  EXPECT_EQ(std::get<Mailbox>(list.addresses[0]).comment, "John (JD) Doe");
+TEST(AddressList, KeepsTheNameCommentOfBareAddresses) {
+  struct {
+    const char* input;
+    const char* comment;
+  } const cases[] = {
+      {"jdoe@x.test (first) (John \\(JD\\)   Doe )", "John (JD) Doe"},
+      {"jdoe(John)@x.test", "John"},
+      {"jdoe@(host)x.test", "host"},
+      {"MAILER-DAEMON (Mail Delivery System)", "Mail Delivery System"},
+      {"a@b.test (multi\r\n line)", "multi line"},
+      // Not a name comment: before the address, or with angle brackets.
+      {"(John) jdoe@x.test", ""},
+      {"<jdoe@x.test> (John)", ""},
+      {"\"\" <a@b.test> (c)", ""},
+  };
+
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    auto list = parse_address_list(c.input);
+    ASSERT_EQ(list.mailboxes().size(), 1U);
+    EXPECT_EQ(list.mailboxes()[0]->comment, c.comment);
+  }
 }
 
 TEST(AddressList, FlattensToEnvelopeItems) {
   auto list = parse_address_list(
-      "\"Joe\" <@r.test:joe@x.test>, g: a@b.test (Al), <>, Bare Name;, jdoe@y.test (John)");
+      "\"Joe\" <@r.test:joe@x.test>, g: a@b.test (Al), <>, Bare Name;, jdoe@y.test (John), "
+      "\"\" <e@x.test>, MAILER-DAEMON");
   auto items = envelope_addresses(list);
-  ASSERT_EQ(items.size(), 6U);
+  ASSERT_EQ(items.size(), 9U);
   EXPECT_EQ(items[0], (EnvelopeAddress{"Joe", "@r.test", "joe", "x.test"}));
   EXPECT_TRUE(items[1].is_group_start());
   EXPECT_EQ(items[1].mailbox, "g");
   EXPECT_EQ(items[2], (EnvelopeAddress{"Al", std::nullopt, "a", "b.test"}));
-  // "<>" keeps empty strings so it is not taken for a group marker; the bare
-  // phrase has no address and is left out.
-  EXPECT_EQ(items[3], (EnvelopeAddress{std::nullopt, std::nullopt, "", ""}));
-  EXPECT_TRUE(items[4].is_group_end());
-  EXPECT_EQ(items[5], (EnvelopeAddress{"John", std::nullopt, "jdoe", "y.test"}));
+  // Dovecot's placeholders where IMAP has no way to say "absent".
+  EXPECT_EQ(items[3],
+            (EnvelopeAddress{std::nullopt, std::nullopt, "MISSING_MAILBOX", "MISSING_DOMAIN"}));
+  EXPECT_EQ(items[4],
+            (EnvelopeAddress{"Bare Name", std::nullopt, "MISSING_MAILBOX", "MISSING_DOMAIN"}));
+  EXPECT_TRUE(items[5].is_group_end());
+  EXPECT_EQ(items[6], (EnvelopeAddress{"John", std::nullopt, "jdoe", "y.test"}));
+  EXPECT_EQ(items[7], (EnvelopeAddress{std::nullopt, std::nullopt, "e", "x.test"}));
+  EXPECT_EQ(items[8],
+            (EnvelopeAddress{std::nullopt, std::nullopt, "MAILER-DAEMON", "MISSING_DOMAIN"}));
 }
 
 TEST(AddressList, ReportsErrorsApartFromObsoleteForms) {
@@ -241,6 +265,16 @@ TEST(AddressList, HandlesDeepCommentsAndLongInputsLinearly) {
   auto comments = parse_address_list(deep + "a@b.test");
   EXPECT_TRUE(comments.addresses.empty());
   EXPECT_EQ(problems(comments), "unterminated_comment");
+
+  // Shapes that would be quadratic with a naive merge or group scan.
+  for (const char* unit : {"a,", "a b,", "g:", ";", "<", "<@a,", "(", "\"", ",", "a.", "@"}) {
+    std::string input;
+    while (input.size() < 256 * 1024) {
+      input += unit;
+    }
+    auto list = parse_address_list(input);
+    EXPECT_LE(list.mailboxes().size(), 10000U) << unit;
+  }
 
   std::string many;
   for (int i = 0; i < 20000; ++i) {
