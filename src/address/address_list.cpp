@@ -6,7 +6,6 @@
 #include "address/address_list.hpp"
 
 #include <algorithm>
-#include <limits>
 
 #include "address/detail/syntax.hpp"
 
@@ -46,13 +45,12 @@ bool is_word(Tok kind) {
 // Bytes that may stand in an atom. RFC 5322 atext, RFC 6532 UTF-8, and — so that
 // junk never stops the parse — control characters and the stray closers '\',
 // ')' and ']', which get a kInvalidCharacter diagnostic.
-bool is_atom_byte(unsigned char c) {
-  return is_atext(c) || is_non_ascii(c) || (c < 0x20 && !is_fws(c)) || c == 0x7f || c == '\\' ||
-         c == ')' || c == ']';
-}
-
 bool is_junk_byte(unsigned char c) {
   return (c < 0x20 && !is_fws(c)) || c == 0x7f || c == '\\' || c == ')' || c == ']';
+}
+
+bool is_atom_byte(unsigned char c) {
+  return is_atext(c) || is_non_ascii(c) || is_junk_byte(c);
 }
 
 class Parser {
@@ -99,7 +97,7 @@ class Parser {
   // Only comments nest (RFC 5322 §3.2.2 ccontent includes comment).
   std::size_t scan_delimited(std::size_t i, char close, bool nests, Problem unterminated) {
     char open = in_[i];
-    int depth = 1;
+    std::size_t depth = 1;
     for (std::size_t j = i + 1; j < in_.size(); ++j) {
       char c = in_[j];
       if (c == '\\') {
@@ -482,7 +480,7 @@ class Parser {
   // tokens [name_begin, returned index).
   std::size_t collect(std::size_t i, bool in_group, std::vector<Range>& entries, bool& closed,
                       std::size_t& name_begin) {
-    int nested = 0;
+    std::size_t nested = 0;
     closed = false;
     while (true) {
       std::size_t j = scan_entry(i);
