@@ -117,6 +117,11 @@ Result<std::string> decode_mutf7(std::string_view name) {
     if (u >= 0x80) {
       return invalid("8-bit byte in a modified UTF-7 mailbox name");
     }
+    // RFC 3501 §5.1.3: only printable US-ASCII represents itself; anything else
+    // (controls included) must be in a "&...-" run, so a raw one is not canonical.
+    if (u < 0x20 || u == 0x7f) {
+      return invalid("control character in a modified UTF-7 mailbox name");
+    }
     if (c != '&') {
       out += c;
       ++i;

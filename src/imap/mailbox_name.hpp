@@ -14,7 +14,7 @@ namespace tern::imap {
 // Decodes a modified UTF-7 name to UTF-8. Strict, like Dovecot: kInvalidInput for
 // a "&" run that is not valid modified base64, encodes printable ASCII, encodes
 // nothing ("&-" is the only way to write "&"), has non-zero padding bits, ends
-// inside a UTF-16 surrogate pair, or for raw 8-bit bytes outside "&...-".
+// inside a UTF-16 surrogate pair, or for raw control or 8-bit bytes outside "&...-".
 Result<std::string> decode_mutf7(std::string_view name);
 
 // Encodes a UTF-8 name as modified UTF-7. kInvalidInput if `name` is not valid

@@ -28,13 +28,14 @@ TEST(ImapMailboxName, RoundTripsThroughEncoding) {
 }
 
 TEST(ImapMailboxName, RejectsNonCanonicalOrBrokenForms) {
-  for (const char* bad : {"&", "&AGE-",      // encoded printable ASCII "a"
-                          "&APw", "&A-",     // unterminated, too few bits
-                          "&APx-",           // non-zero padding bits
-                          "&2D0-",           // lone high surrogate
-                          "&AP*-",           // not in the alphabet
-                          "&APw-&APw-",      // adjacent runs
-                          "caf\xc3\xa9"}) {  // raw 8-bit
+  for (const char* bad : {"&", "&AGE-",    // encoded printable ASCII "a"
+                          "&APw", "&A-",   // unterminated, too few bits
+                          "&APx-",         // non-zero padding bits
+                          "&2D0-",         // lone high surrogate
+                          "&AP*-",         // not in the alphabet
+                          "&APw-&APw-",    // adjacent runs
+                          "caf\xc3\xa9",   // raw 8-bit
+                          "tab\there"}) {  // raw control character
     EXPECT_FALSE(decode_mutf7(bad)) << bad;
   }
   EXPECT_FALSE(encode_mutf7("\xc3"));
