@@ -265,6 +265,10 @@ std::string format_mailbox(std::string_view display_name, std::string_view addr)
   return name + " <" + std::string(addr) + ">";
 }
 
+std::string format_mailbox(std::string_view display_name, const address::EmailAddress& addr) {
+  return format_mailbox(display_name, address::render_mailbox(addr, has_8bit(addr.local_part)));
+}
+
 std::string received_field(const ReceivedInfo& info) {
   // RFC 5321 §4.4: From-domain By-domain Opt-info ";" date-time.
   std::string v = "from ";

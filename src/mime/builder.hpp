@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "address/smtp_path.hpp"
+
 namespace tern::mime {
 
 // Formats a date-time (RFC 5322 §3.3): "Fri, 27 Nov 2026 14:13:41 +0100".
@@ -32,6 +34,10 @@ std::string unstructured_field(std::string_view name, std::string_view utf8);
 // `addr` when `display_name` is empty. `addr` is the rendered address
 // (address::render_mailbox()).
 std::string format_mailbox(std::string_view display_name, std::string_view addr);
+
+// The same for a parsed address, rendered by address::render_mailbox(): A-labels,
+// or U-labels when the local part is UTF-8 (RFC 6532 §3.2 needs UTF-8 then anyway).
+std::string format_mailbox(std::string_view display_name, const address::EmailAddress& addr);
 
 // The facts of one SMTP/LMTP transaction for its Received: field (RFC 5321 §4.4).
 struct ReceivedInfo {

@@ -89,6 +89,9 @@ TEST(MimeBuilder, FormatsMailboxes) {
   EXPECT_EQ(format_mailbox("Doe, Jane", "j@x"), "\"Doe, Jane\" <j@x>");
   EXPECT_EQ(format_mailbox("a \"b\"", "j@x"), "\"a \\\"b\\\"\" <j@x>");
   EXPECT_EQ(format_mailbox("Andr\xc3\xa9", "a@x"), "=?UTF-8?Q?Andr=C3=A9?= <a@x>");
+  auto parsed = address::parse_email_address("bob@tern.test");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(format_mailbox("Bob", *parsed), "Bob <bob@tern.test>");
 }
 
 TEST(MimeBuilder, WritesReceivedFields) {

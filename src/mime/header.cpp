@@ -15,6 +15,9 @@ namespace {
 
 constexpr std::size_t kMaxEncodedWordCharset = 64;
 constexpr int kMaxContinuations = 1000;
+// Parameters kept per structured value; real fields have a handful, and assembly is
+// quadratic in the count.
+constexpr std::size_t kMaxParameters = 128;
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t';
@@ -95,7 +98,10 @@ struct EncodedWord {
 // Parses an encoded word at `pos` ("=?" already seen there). RFC 2047 §2 syntax with
 // leniencies: any case for B/Q, a language suffix (RFC 2231 §5) dropped, blanks
 // inside the text tolerated (some mailers forget to encode them).
-bool parse_word(std::string_view s, std::size_t pos, EncodedWord& w) {
+// `last_close` is the offset of the last "?=" in `s` (npos when none): a word whose
+// text starts after it cannot close, and skipping the search keeps decoding linear
+// on input full of "=?" openers.
+bool parse_word(std::string_view s, std::size_t pos, std::size_t last_close, EncodedWord& w) {
   std::size_t cs_begin = pos + 2;
   std::size_t q1 = s.find('?', cs_begin);
   if (q1 == std::string_view::npos || q1 == cs_begin || q1 - cs_begin > kMaxEncodedWordCharset) {
@@ -115,6 +121,9 @@ bool parse_word(std::string_view s, std::size_t pos, EncodedWord& w) {
     return false;
   }
   std::size_t text_begin = q1 + 3;
+  if (last_close == std::string_view::npos || text_begin > last_close) {
+    return false;
+  }
   std::size_t close = s.find("?=", text_begin);
   if (close == std::string_view::npos) {
     return false;
@@ -186,13 +195,14 @@ std::string decode_words(std::string_view value, std::string_view fallback_chars
     }
   };
   bool last_was_word = false;
+  std::size_t last_close = s.rfind("?=");
   while (true) {
     std::size_t at = s.find("=?", search);
     if (at == std::string::npos) {
       break;
     }
     EncodedWord w;
-    if (!parse_word(s, at, w)) {
+    if (!parse_word(s, at, last_close, w)) {
       search = at + 2;
       continue;
     }
@@ -490,6 +500,9 @@ StructuredValue parse_structured(std::string_view s) {
     p.name = std::move(name);
     p.value = std::move(value);
     raw.push_back(std::move(p));
+    if (raw.size() >= kMaxParameters) {
+      break;
+    }
   }
 
   // Assemble: one parameter per name, in order of first appearance. An RFC 2231 form
