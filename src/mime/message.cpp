@@ -63,6 +63,22 @@ Known classify(std::string_view name) {
   return Known::kNone;
 }
 
+// Where Part keeps the raw value of each MIME field that is not parsed further.
+std::optional<Range> Part::*raw_value_member(Known k) {
+  switch (k) {
+    case Known::kId:
+      return &Part::content_id;
+    case Known::kDescription:
+      return &Part::content_description;
+    case Known::kLanguage:
+      return &Part::content_language;
+    case Known::kLocation:
+      return &Part::content_location;
+    default:
+      return &Part::content_md5;
+  }
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -77,13 +93,21 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-const std::string* ContentType::param(std::string_view name) const {
+namespace {
+
+const std::string* find_param(const std::vector<Parameter>& params, std::string_view name) {
   for (const auto& p : params) {
     if (iequals(p.name, name)) {
       return &p.value;
     }
   }
   return nullptr;
+}
+
+}  // namespace
+
+const std::string* ContentType::param(std::string_view name) const {
+  return find_param(params, name);
 }
 
 bool ContentType::is(std::string_view t, std::string_view s) const {
@@ -91,12 +115,7 @@ bool ContentType::is(std::string_view t, std::string_view s) const {
 }
 
 const std::string* ContentDisposition::param(std::string_view name) const {
-  for (const auto& p : params) {
-    if (iequals(p.name, name)) {
-      return &p.value;
-    }
-  }
-  return nullptr;
+  return find_param(params, name);
 }
 
 const HeaderField* Part::field(std::string_view raw, std::string_view name) const {
@@ -342,19 +361,11 @@ class TreeBuilder {
           break;
         }
         case Known::kId:
-          part->content_id = f.value;
-          break;
         case Known::kDescription:
-          part->content_description = f.value;
-          break;
         case Known::kLanguage:
-          part->content_language = f.value;
-          break;
         case Known::kLocation:
-          part->content_location = f.value;
-          break;
         case Known::kMd5:
-          part->content_md5 = f.value;
+          part->*raw_value_member(k) = f.value;
           break;
         case Known::kNone:
           break;

@@ -172,6 +172,9 @@ struct Part {
 // Resource limits for parse_message(). Exceeding any gives a degraded but complete
 // tree (Part::degraded says where), never an error: every byte of the message is
 // still covered by some part.
+// Line length needs no limit of its own: the parser never buffers a line (lines are
+// found with memchr and only offsets are kept), and a header line counts against
+// max_field_bytes and max_header_bytes.
 struct ParseLimits {
   std::uint32_t max_depth = 50;              // multipart/message nesting; deeper is a leaf
   std::uint32_t max_parts = 10000;           // total parts in the tree (Dovecot's default)
