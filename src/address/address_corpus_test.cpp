@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "address/address_list.hpp"
+#include "address/detail/syntax.hpp"
 #include "address/domain.hpp"
 
 namespace tern::address {
@@ -237,40 +238,6 @@ std::string lower(std::string_view s) {
   return ascii_lower(s);
 }
 
-// RFC 3629 well-formedness: shortest forms, no surrogates, at most U+10FFFF.
-bool is_utf8(std::string_view s) {
-  static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c >= 0xF0 && c < 0xF8) {
-      n = 3;
-    } else if (c >= 0xE0) {
-      n = c < 0xF0 ? 2 : 9;
-    } else if (c >= 0xC0) {
-      n = 1;
-    } else if (c >= 0x80) {
-      return false;
-    }
-    if (n > 3 || (n > 0 && i + n >= s.size())) {
-      return false;  // not a lead byte, or the sequence is cut off
-    }
-    std::uint32_t cp = n == 0 ? c : (c & (0x3Fu >> n));
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xC0) != 0x80) {
-        return false;
-      }
-      cp = (cp << 6) | (next & 0x3Fu);
-    }
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 // mail-parser writes a bare word ("Whomever", `<moderator>`) as a name or as an
 // address without "@"; tern, like Dovecot, reads it as a local part with no
 // domain (RFC 5322 has no reading for it; Dovecot's ENVELOPE gives
@@ -356,9 +323,9 @@ TEST(AddressCorpus, AgreesWithMailParserOnAddressFields) {
         // where there is nothing to decode.
         const Json* expected_name = entry.find("name");
         const Json* expected_addr = entry.find("address");
-        if (raw.find("=?") == std::string_view::npos && is_utf8(raw) && expected_name != nullptr &&
-            expected_name->kind == Json::Kind::kString && expected_addr != nullptr &&
-            expected_addr->kind == Json::Kind::kString) {
+        if (raw.find("=?") == std::string_view::npos && detail::is_utf8(raw) &&
+            expected_name != nullptr && expected_name->kind == Json::Kind::kString &&
+            expected_addr != nullptr && expected_addr->kind == Json::Kind::kString) {
           ASSERT_TRUE(mailboxes[i]->display_name.has_value() || !mailboxes[i]->comment.empty());
           std::string ours = mailboxes[i]->display_name.value_or(mailboxes[i]->comment);
           EXPECT_EQ(ours, expected_name->text);

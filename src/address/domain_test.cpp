@@ -64,6 +64,9 @@ const DomainCase kCases[] = {
     {"bü..cher", ErrorCode::kInvalidInput, "", "", DomainKind::kName},
     {"xn--ls8h.example", ErrorCode::kInvalidInput, "", "", DomainKind::kName},  // an emoji
     {"xn--a.example", ErrorCode::kInvalidInput, "", "", DomainKind::kName},
+    {"b\xfc"
+     "cher.example",
+     ErrorCode::kInvalidInput, "", "", DomainKind::kName},  // Latin-1
     {"[192.0.2.256]", ErrorCode::kInvalidInput, "", "", DomainKind::kName},
     {"[192.0.2]", ErrorCode::kInvalidInput, "", "", DomainKind::kName},
     {"[192.0.2.1.5]", ErrorCode::kInvalidInput, "", "", DomainKind::kName},

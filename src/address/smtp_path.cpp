@@ -80,10 +80,12 @@ class Cursor {
           continue;
         }
         if (is_non_ascii(c)) {
-          if (!options_.smtputf8) {
-            return non_ascii_error();
-          }
-        } else if (c < 32 || c > 126) {
+          TERN_TRY(std::size_t n, utf8_run());
+          out.append(s_.substr(pos_, n));
+          pos_ += n;
+          continue;
+        }
+        if (c < 32 || c > 126) {
           // qtextSMTP = %d32-33 / %d35-91 / %d93-126: no controls.
           return fail(ErrorCode::kInvalidInput, "control character in quoted local part");
         }
@@ -97,10 +99,11 @@ class Cursor {
         while (!at_end()) {
           auto c = static_cast<unsigned char>(s_[pos_]);
           if (is_non_ascii(c)) {
-            if (!options_.smtputf8) {
-              return non_ascii_error();
-            }
-          } else if (!is_atext(c)) {
+            TERN_TRY(std::size_t n, utf8_run());
+            pos_ += n;
+            continue;
+          }
+          if (!is_atext(c)) {
             break;
           }
           ++pos_;
@@ -122,6 +125,19 @@ class Cursor {
                       " octets");
     }
     return out;
+  }
+
+  // The UTF-8 character at pos_ in a local part (RFC 6531 §3.3 UTF8-non-ascii):
+  // its length, or why it is refused.
+  Result<std::size_t> utf8_run() const {
+    if (!options_.smtputf8) {
+      return non_ascii_error();
+    }
+    std::size_t n = detail::utf8_sequence_length(s_, pos_);
+    if (n == 0) {
+      return fail(ErrorCode::kInvalidInput, "invalid UTF-8 in local part");
+    }
+    return n;
   }
 
   // Domain / address-literal after "@". The domain runs while bytes can belong

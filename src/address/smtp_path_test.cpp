@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "address/detail/syntax.hpp"
+
 namespace tern::address {
 namespace {
 
@@ -87,6 +89,12 @@ const PathCase kReverse[] = {
     {"<a\x7f@x.test>", {}, ErrorCode::kInvalidInput, "", 0},
     {"<a@@x.test>", {}, ErrorCode::kInvalidInput, "", 0},
     {"<<a@x.test>>", {}, ErrorCode::kInvalidInput, "", 0},
+    {"<j\xc3rg@example.org>", utf8(), ErrorCode::kInvalidInput, "", 0},           // cut sequence
+    {"<j\xc0\xafrg@example.org>", utf8(), ErrorCode::kInvalidInput, "", 0},       // overlong
+    {"<\"\xed\xa0\x80\"@example.org>", utf8(), ErrorCode::kInvalidInput, "", 0},  // surrogate
+    {"<jdoe@b\xfc"
+     "cher.example>",
+     utf8(), ErrorCode::kInvalidInput, "", 0},  // Latin-1
     {"<jörg@example.org>", {}, ErrorCode::kPermissionDenied, "", 0},
     {"<\"jörg\"@example.org>", {}, ErrorCode::kPermissionDenied, "", 0},
     {"<jdoe@bücher.example>", {}, ErrorCode::kPermissionDenied, "", 0},
@@ -215,6 +223,17 @@ TEST(SmtpPath, RendersNullAndUnicodePaths) {
   ASSERT_TRUE(path);
   EXPECT_EQ(render_path(*path), "<jörg@xn--bcher-kva.example>");
   EXPECT_EQ(render_path(*path, true), "<jörg@bücher.example>");
+}
+
+TEST(SmtpPath, ChecksUtf8WellFormedness) {
+  EXPECT_TRUE(detail::is_utf8("plain ascii"));
+  EXPECT_TRUE(detail::is_utf8("jörg 例え \xf0\x9f\x93\xa7"));  // 2, 3 and 4 bytes
+  EXPECT_FALSE(detail::is_utf8("\xc3"));                       // cut off
+  EXPECT_FALSE(detail::is_utf8("\xc0\xaf"));                   // overlong "/"
+  EXPECT_FALSE(detail::is_utf8("\xe0\x80\xaf"));               // overlong, 3 bytes
+  EXPECT_FALSE(detail::is_utf8("\xed\xa0\x80"));               // surrogate
+  EXPECT_FALSE(detail::is_utf8("\xf4\x90\x80\x80"));           // above U+10FFFF
+  EXPECT_FALSE(detail::is_utf8("\x80"));                       // stray continuation
 }
 
 // Every prefix of every accepted path either parses or fails with an error;

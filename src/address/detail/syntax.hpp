@@ -2,6 +2,8 @@
 // Character classes shared by the address parsers (private to src/address).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -52,6 +54,56 @@ constexpr bool is_atext(unsigned char c) {
     default:
       return false;
   }
+}
+
+// The length of the well-formed UTF-8 sequence (RFC 3629 §4: shortest form, no
+// surrogates, at most U+10FFFF) that starts at s[i], or 0 when there is none.
+constexpr std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if (c < 0x80) {
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    cp = c & 0x1Fu;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    cp = c & 0x0Fu;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    cp = c & 0x07u;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < n) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    auto next = static_cast<unsigned char>(s[i + k]);
+    if ((next & 0xC0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (next & 0x3Fu);
+  }
+  bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  return n;
+}
+
+// True when all of `s` is well-formed UTF-8.
+constexpr bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
 }
 
 // RFC 5322 §3.2.2 WSP plus the CR and LF of a folded field.
