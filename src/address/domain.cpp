@@ -31,20 +31,6 @@ bool has_non_ascii(std::string_view text) {
   return false;
 }
 
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    auto a = static_cast<unsigned char>(text[i]);
-    auto b = static_cast<unsigned char>(prefix[i]);
-    if ((a | 0x20) != (b | 0x20)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 Error idn_error(int rc) {
   // libidn2 reports oversized labels and names with their own codes; keep them
   // apart from syntax so SMTP can answer "path too long" (RFC 5321 §4.5.3.1.10).
@@ -288,7 +274,7 @@ Result<Domain> parse_domain(std::string_view text, const DomainOptions& options)
     }
     std::string_view inner = text.substr(1, text.size() - 2);
     // RFC 5321 §4.1.3: "IPv6:" is an ABNF string, so its case does not matter.
-    if (iequals_prefix(inner, "IPv6:")) {
+    if (detail::iequals(inner.substr(0, 5), "IPv6:")) {
       if (!parse_ipv6(inner.substr(5))) {
         return fail(ErrorCode::kInvalidInput, "malformed IPv6 address literal");
       }

@@ -6,24 +6,11 @@
 namespace tern::address {
 namespace {
 
+using detail::iequals;
 using detail::is_alpha;
 using detail::is_atext;
 using detail::is_digit;
 using detail::is_non_ascii;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x != y && !(is_alpha(x) && (x | 0x20) == (y | 0x20))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 Error non_ascii_error() {
   // RFC 6531 §3.5: refused with X.6.7, not as a syntax error.

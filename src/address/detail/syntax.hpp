@@ -106,6 +106,21 @@ constexpr bool is_utf8(std::string_view s) {
   return true;
 }
 
+// ASCII case-insensitive equality (ABNF strings, RFC 5234 §2.3).
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x != y && !(is_alpha(x) && (x | 0x20) == (y | 0x20))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // RFC 5322 §3.2.2 WSP plus the CR and LF of a folded field.
 constexpr bool is_fws(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
