@@ -24,11 +24,13 @@ namespace tern::address {
 // reduced to one space. RFC 2047 encoded words are NOT decoded (that is the mime
 // component's job); RFC 6532 UTF-8 is passed through unchanged.
 struct Mailbox {
-  // The whole mailbox, from its first to its last significant byte.
+  // The whole mailbox, without whitespace or comments around it.
   std::string_view raw;
 
-  // The phrase before "<", e.g. `"Joe Q. Public"` / `Joe Q. Public`; nullopt
-  // when there is no phrase. `"" <a@b>` gives an empty string, not nullopt.
+  // The phrase before "<", e.g. `"Joe Q. Public"` / `Joe Q. Public` (also the
+  // words before an unbracketed address, `Joe joe@x`, and a phrase with no
+  // address at all); nullopt when there is none. `"" <a@b>` gives an empty
+  // string, not nullopt.
   std::optional<std::string> display_name;
   std::string_view display_name_raw;  // empty when display_name is nullopt
 

@@ -100,6 +100,10 @@ Result<EmailAddress> parse_email_address(std::string_view text, const PathOption
 // only when needed).
 std::string render_local_part(std::string_view local_part);
 
+// Requires (for the render_* functions): a local part as the parsers produce it,
+// without control characters; a CR or LF copied in from elsewhere would be
+// written as it is. Check foreign addresses with parse_email_address() first.
+//
 // Returns "local@domain" with the A-label domain (Domain::ascii()); with
 // `unicode` true, the U-label domain (for SMTPUTF8 sessions and display).
 // For a bare Postmaster (empty domain), just the local part.
