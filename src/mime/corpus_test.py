@@ -36,6 +36,8 @@ UUENCODE = "uuencode-decoded"
 REPLACEMENT = "truncated-sequences-become-u+fffd"
 QP_LINE_ENDS = "qp-keeps-line-ends"
 BAD_HEADER = "non-field-lines-skipped"
+CLOSE_LINE = "close-line-keeps-its-line-end"
+BLANK_LINE = "header-blank-line-before-delimiter-belongs-to-it"
 
 KNOWN_DIFFERENCES = {
     # mail-parser (keys: file, part path, what).
@@ -61,6 +63,9 @@ KNOWN_DIFFERENCES = {
     "mail-parser/thirdparty/005:.5/*": LINE_START,
     "mail-parser/thirdparty/005:.1/text": REPLACEMENT,
     "mail-parser/thirdparty/015:*": HEADER_END,
+    "mail-parser/thirdparty/007:*": CLOSE_LINE,
+    "mail-parser/thirdparty/008:*": CLOSE_LINE,
+    "mail-parser/thirdparty/011:.1/body": BLANK_LINE,
     # mime4j (keys: file, what).
     "mime4j/mimetools-testmsgs/empty-preamble:leaf": QP_LINE_ENDS,
     "mime4j/mimetools-testmsgs/german-qp:leaf": QP_LINE_ENDS,

@@ -4,6 +4,7 @@
 // multipart ends every part inside it (RFC 2046 §5.1.2).
 #include "mime/message.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "mime/header.hpp"
@@ -429,8 +430,15 @@ class TreeBuilder {
 
   void finish(const Open& o, std::size_t end, std::size_t lf_end) {
     Part& p = tree_.parts_[o.part];
-    if (p.header.end > end) {  // the header ran into a boundary line
+    if (p.header.end > end) {  // a delimiter took the header's last line end
       p.header.end = end;
+      for (auto it = p.fields.rbegin(); it != p.fields.rend() && it->whole.end > end; ++it) {
+        it->whole.end = end;
+        it->value.end = std::min(it->value.end, end);
+        it->name.end = std::min(it->name.end, end);
+      }
+      p.header_lines =
+          count_lf(p.header.begin, end) + ((p.header.size() > 0 && raw_[end - 1] != '\n') ? 1 : 0);
     }
     if (p.body.begin > end) {
       p.body.begin = end;
@@ -454,13 +462,20 @@ class TreeBuilder {
   // A delimiter line for multipart `b` at `pos`. Returns where scanning continues.
   std::size_t on_delimiter(const Boundary& b, std::size_t pos, std::size_t line_end) {
     const Open& innermost = open_.back();
-    // RFC 2046 §5.1.1: the line end before the delimiter is part of it.
+    // RFC 2046 §5.1.1: the line end before the delimiter is part of it, even when it
+    // is the blank line that ended a part's header (Dovecot gives BODY[n.MIME]
+    // without that blank line then). Only a multipart's own first delimiter right
+    // after its header leaves the header whole (the preamble is absent, not a CRLF),
+    // and an epilogue keeps the close line's line end.
+    const Part& inner = tree_.parts_[innermost.part];
+    bool own_region = innermost.part == b.part || inner.close_delimiter_seen;
+    std::size_t floor = own_region ? innermost.claim_floor : inner.whole.begin;
     std::size_t end = pos;
     std::size_t lf_end = lf_;
-    if (end > innermost.claim_floor && raw_[end - 1] == '\n') {
+    if (end > floor && raw_[end - 1] == '\n') {
       --end;
       --lf_end;
-      if (end > innermost.claim_floor && raw_[end - 1] == '\r') {
+      if (end > floor && raw_[end - 1] == '\r') {
         --end;
       }
     }
@@ -499,17 +514,10 @@ class TreeBuilder {
       while (!active_.empty() && active_.back().part == mp) {
         active_.pop_back();
       }
-      // The close line's own line end doubles as the line end before an outer
-      // delimiter that follows at once (the epilogue is then empty).
-      std::size_t floor = after;
-      if (floor > pos && raw_[floor - 1] == '\n') {
-        --floor;
-        if (floor > pos && raw_[floor - 1] == '\r') {
-          --floor;
-        }
-      }
+      // The close line keeps its line end: an outer delimiter that follows at once
+      // claims nothing from it (Dovecot ends the part after "--b--" CRLF).
       open_[mp_open].region_begin = after;
-      open_[mp_open].claim_floor = floor;
+      open_[mp_open].claim_floor = after;
       return after;
     }
     PartIndex child = static_cast<PartIndex>(tree_.parts_.size());

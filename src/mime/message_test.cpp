@@ -235,6 +235,37 @@ TEST(MimeParse, BoundaryLineEndsAHeaderWithoutBlankLine) {
   EXPECT_TRUE(first.body.empty());
 }
 
+// The expectations are what Dovecot 2.3.19 returned for BODY[n] and BODY[n.MIME]
+// on the same bytes (docs/mime-differences.md).
+TEST(MimeParse, LineEndsAroundDelimitersMatchDovecot) {
+  std::string blank =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nX: 1\r\n\r\n"
+      "--b\r\n\r\n--b--\r\n";
+  MessageTree t1 = parse_checked(blank);
+  ASSERT_EQ(t1.root().children.size(), 2u);
+  const Part& first = t1.part(t1.root().children[0]);
+  EXPECT_EQ(first.header.in(blank), "X: 1\r\n");  // BODY[1.MIME] {6}
+  EXPECT_EQ(first.body.in(blank), "");            // BODY[1] {0}
+  EXPECT_EQ(first.header_lines, 1u);
+  EXPECT_EQ(t1.part(t1.root().children[1]).whole.in(blank), "");  // BODY[2.MIME] {0}
+
+  std::string close =
+      "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n"
+      "--b--\r\n--a--\r\n";
+  MessageTree t2 = parse_checked(close);
+  const Part& inner = t2.part(t2.root().children[0]);
+  EXPECT_EQ(inner.body.in(close), "--b\r\n\r\nx\r\n--b--\r\n");  // BODY[1] {17}
+  EXPECT_EQ(inner.header.in(close), "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+
+  std::string mid =
+      "Content-Type: multipart/mixed; boundary=1\r\n\r\n--1\r\n\r\nabc--1--\r\n--1--\r\n";
+  MessageTree t3 = parse_checked(mid);
+  ASSERT_EQ(t3.root().children.size(), 1u);
+  EXPECT_EQ(t3.part(t3.root().children[0]).body.in(mid), "abc--1--");  // BODY[1] {8}
+  EXPECT_EQ(t3.part(t3.root().children[0]).header.in(mid), "\r\n");    // BODY[1.MIME] {2}
+}
+
 TEST(MimeParse, RecordsMimeFields) {
   std::string raw =
       "Content-Type: image/png; name=a.png\nContent-ID: <id@x>\nContent-Description: logo\n"
