@@ -27,6 +27,12 @@ constexpr std::int64_t kMaxConnections = 10'000'000;
 constexpr std::int64_t kMaxArgon2MemoryKib = 4 * 1024 * 1024;  // 4 GiB
 constexpr std::int64_t kMaxArgon2Iterations = 1000;
 constexpr std::int64_t kMaxArgon2Parallelism = 255;
+// SCRAM iteration bounds: RFC 7677 §4 minimum; the maximum matches sasl::kMaxScramIterations.
+constexpr std::int64_t kMinScramIterations = 4096;
+constexpr std::int64_t kMaxScramIterations = 10000000;
+constexpr std::int64_t kMaxAuthFailures = 1000000;
+constexpr std::int64_t kMaxAuthSeconds = 7 * 24 * 3600;  // a week
+constexpr std::int64_t kMaxAuthDelaySeconds = 60;
 constexpr std::size_t kMaxHostnameBytes = 253;  // RFC 1035 §2.3.4, without the final dot
 
 struct Problem {
@@ -455,6 +461,31 @@ void read_auth(Problems& problems, const toml::table* table, AuthSettings& out) 
                   "), got " + std::to_string(out.argon2_memory_kib));
   }
   r.read_bool("allow_plaintext_on_loopback", out.allow_plaintext_on_loopback);
+  r.read_uint("scram_iterations", out.scram_iterations, kMinScramIterations, kMaxScramIterations);
+  r.read_uint("failures_before_delay", out.failures_before_delay, 1, kMaxAuthFailures);
+  r.read_uint("failures_before_block", out.failures_before_block, 1, kMaxAuthFailures);
+  r.read_uint("user_failures_before_block", out.user_failures_before_block, 1, kMaxAuthFailures);
+  if (out.failures_before_block < out.failures_before_delay) {
+    r.invalid("failures_before_block", "must be at least auth.failures_before_delay (" +
+                                           std::to_string(out.failures_before_delay) + "), got " +
+                                           std::to_string(out.failures_before_block));
+  }
+  if (out.user_failures_before_block < out.failures_before_block) {
+    r.invalid("user_failures_before_block", "must be at least auth.failures_before_block (" +
+                                                std::to_string(out.failures_before_block) +
+                                                "), got " +
+                                                std::to_string(out.user_failures_before_block));
+  }
+  std::uint32_t seconds = static_cast<std::uint32_t>(out.failure_window.count());
+  r.read_uint("failure_window_seconds", seconds, 1, kMaxAuthSeconds);
+  out.failure_window = std::chrono::seconds(seconds);
+  seconds = static_cast<std::uint32_t>(out.block_time.count());
+  r.read_uint("block_seconds", seconds, 0, kMaxAuthSeconds);
+  out.block_time = std::chrono::seconds(seconds);
+  seconds = static_cast<std::uint32_t>(out.max_delay.count());
+  // A delay holds a connection open: keep it well under the pre-auth timeouts.
+  r.read_uint("max_delay_seconds", seconds, 0, kMaxAuthDelaySeconds);
+  out.max_delay = std::chrono::seconds(seconds);
   r.finish();
 }
 

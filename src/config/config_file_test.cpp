@@ -48,6 +48,9 @@ TEST(ParseConfig, MinimalFileGetsDefaults) {
   EXPECT_EQ(settings->auth.argon2_iterations, 3u);
   EXPECT_EQ(settings->auth.argon2_parallelism, 1u);
   EXPECT_TRUE(settings->auth.allow_plaintext_on_loopback);
+  EXPECT_EQ(settings->auth.scram_iterations, 4096u);
+  EXPECT_EQ(settings->auth.failures_before_delay, 3u);
+  EXPECT_EQ(settings->auth.failures_before_block, 10u);
   EXPECT_EQ(settings->addressing.subaddress_separator, "+");
   EXPECT_TRUE(settings->listeners.empty());
 }
@@ -86,6 +89,13 @@ argon2_memory_kib = 19456
 argon2_iterations = 2
 argon2_parallelism = 1
 allow_plaintext_on_loopback = false
+scram_iterations = 10000
+failures_before_delay = 2
+failures_before_block = 5
+user_failures_before_block = 20
+failure_window_seconds = 600
+block_seconds = 3600
+max_delay_seconds = 8
 
 [addressing]
 subaddress_separator = ""
@@ -128,6 +138,13 @@ address = "localhost:0"
   EXPECT_EQ(s.auth.argon2_memory_kib, 19456u);
   EXPECT_EQ(s.auth.argon2_iterations, 2u);
   EXPECT_FALSE(s.auth.allow_plaintext_on_loopback);
+  EXPECT_EQ(s.auth.scram_iterations, 10000u);
+  EXPECT_EQ(s.auth.failures_before_delay, 2u);
+  EXPECT_EQ(s.auth.failures_before_block, 5u);
+  EXPECT_EQ(s.auth.user_failures_before_block, 20u);
+  EXPECT_EQ(s.auth.failure_window, std::chrono::seconds(600));
+  EXPECT_EQ(s.auth.block_time, std::chrono::seconds(3600));
+  EXPECT_EQ(s.auth.max_delay, std::chrono::seconds(8));
   EXPECT_EQ(s.addressing.subaddress_separator, "");
   ASSERT_EQ(s.listeners.size(), 3u);
   EXPECT_EQ(s.listeners[0].name, "mx");
@@ -214,6 +231,18 @@ TEST(ParseConfig, ReportsInconsistentLimits) {
                      "argon2_parallelism = 4\n"),
             "var/tern.toml:4: auth.argon2_memory_kib: must be at least 8 * "
             "auth.argon2_parallelism (32), got 16");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[auth]\nfailures_before_delay = 5\n"
+                     "failures_before_block = 4\n"),
+            "var/tern.toml:5: auth.failures_before_block: must be at least "
+            "auth.failures_before_delay (5), got 4");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[auth]\nuser_failures_before_block = 9\n"),
+            "var/tern.toml:4: auth.user_failures_before_block: must be at least "
+            "auth.failures_before_block (10), got 9");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[auth]\nscram_iterations = 100\n"),
+            "var/tern.toml:4: auth.scram_iterations: expected an integer from 4096 to 10000000, "
+            "got 100");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[auth]\nmax_delay_seconds = 61\n"),
+            "var/tern.toml:4: auth.max_delay_seconds: expected an integer from 0 to 60, got 61");
 }
 
 TEST(ParseConfig, ReportsMissingHostname) {

@@ -72,6 +72,22 @@ struct AuthSettings {
   std::uint32_t argon2_parallelism = 1;
   // Allow AUTH PLAIN/LOGIN and IMAP LOGIN without TLS on 127.0.0.0/8 and ::1.
   bool allow_plaintext_on_loopback = true;
+  // PBKDF2 iterations of the SCRAM-SHA-256 secret stored with each new password
+  // (RFC 7677 §4: at least 4096; at most 10,000,000).
+  std::uint32_t scram_iterations = 4096;
+  // Brute-force policy (domain::AuthThrottle, docs/adr/0008-authentication.md).
+  // Failures from one IP within `failure_window` are counted: from the
+  // `failures_before_delay`-th on, each attempt waits (1 s, doubling, capped at
+  // `max_delay`); at `failures_before_block` the IP is refused for `block_time`.
+  // Failures against one account from any IPs are counted too, and block that
+  // account's logins at `user_failures_before_block`.
+  // 1 <= failures_before_delay <= failures_before_block <= user_failures_before_block.
+  std::uint32_t failures_before_delay = 3;
+  std::uint32_t failures_before_block = 10;
+  std::uint32_t user_failures_before_block = 50;
+  std::chrono::seconds failure_window{900};  // key `failure_window_seconds`
+  std::chrono::seconds block_time{900};      // key `block_seconds`
+  std::chrono::seconds max_delay{15};        // key `max_delay_seconds`
   friend bool operator==(const AuthSettings&, const AuthSettings&) = default;
 };
 

@@ -23,6 +23,10 @@ struct Account {
   DomainId domain{};
   std::string address;        // "local@domain", normalised by normalize_address()
   std::string password_hash;  // argon2id PHC string, or a crypt(3) hash kept for migration
+  // SCRAM-SHA-256 secret (sasl::format_scram_credential()); "" for accounts whose
+  // password was never set through tern (imported legacy hashes): they cannot use
+  // SCRAM until a PLAIN/LOGIN login upgrades both secrets.
+  std::string scram_sha256;
   std::uint64_t quota_bytes = 0;  // 0: no quota
   std::uint64_t used_bytes = 0;   // sum of the sizes of the account's mailbox entries
 };
@@ -31,6 +35,14 @@ struct NewAccount {
   std::string address;
   std::string password_hash;
   std::uint64_t quota_bytes = 0;
+  std::string scram_sha256 = {};  // may be empty (see Account::scram_sha256)
+};
+
+// The secrets stored for one account's password, always set together
+// (domain::make_credentials() computes both from one password).
+struct Credentials {
+  std::string password_hash;  // see Account::password_hash
+  std::string scram_sha256;   // see Account::scram_sha256; "" = none
 };
 
 // An alias maps `source` to `destination`. `source` is a full address, or "@domain"

@@ -51,7 +51,8 @@ class Directory {
   virtual Async<std::optional<Account>> find_account_by_id(AccountId id) = 0;
   // All accounts, or those of one domain; sorted by address.
   virtual Async<std::vector<Account>> accounts(std::optional<std::string> domain) = 0;
-  virtual Async<void> set_password_hash(std::string address, std::string hash) = 0;
+  // Replaces both password secrets of the account at once.
+  virtual Async<void> set_credentials(std::string address, Credentials credentials) = 0;
   virtual Async<void> set_quota(std::string address, std::uint64_t quota_bytes) = 0;
   // Removes the account with its mailboxes and messages (blobs are released).
   virtual Async<void> remove_account(std::string address) = 0;

@@ -217,20 +217,44 @@ TYPED_TEST_P(StorageConformance, AccountErrorsHaveTheirCodes) {
                     ErrorCode::kNotFound);
   TERN_EXPECT_ERROR(wait(this->dir().add_account(d::NewAccount{"no-at-sign", "h", 0})),
                     ErrorCode::kInvalidInput);
-  TERN_EXPECT_ERROR(wait(this->dir().set_password_hash("x@example.com", "h")),
+  TERN_EXPECT_ERROR(wait(this->dir().set_credentials("x@example.com", d::Credentials{"h", "s"})),
                     ErrorCode::kNotFound);
   TERN_EXPECT_ERROR(wait(this->dir().set_quota("x@example.com", 5)), ErrorCode::kNotFound);
   TERN_EXPECT_ERROR(wait(this->dir().remove_account("x@example.com")), ErrorCode::kNotFound);
 }
 
 TYPED_TEST_P(StorageConformance, PasswordAndQuotaCanBeChanged) {
-  this->make_account("bob");
-  TERN_ASSERT_OK(wait(this->dir().set_password_hash("bob@example.com", "new-hash")));
+  auto bob = this->make_account("bob");
+  EXPECT_EQ(bob.scram_sha256, "");
+  TERN_ASSERT_OK(wait(this->dir().set_credentials(
+      "bob@example.com", d::Credentials{"new-hash", "SCRAM-SHA-256$4096:c2FsdA==$a:b"})));
   TERN_ASSERT_OK(wait(this->dir().set_quota("bob@example.com", 4242)));
   auto found = wait(this->dir().find_account("bob@example.com"));
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->password_hash, "new-hash");
+  EXPECT_EQ((*found)->scram_sha256, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
   EXPECT_EQ((*found)->quota_bytes, 4242u);
+  // Both secrets are replaced together; an empty SCRAM secret is stored as such.
+  TERN_ASSERT_OK(wait(this->dir().set_credentials("bob@example.com", d::Credentials{"h2", ""})));
+  found = wait(this->dir().find_account("bob@example.com"));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->password_hash, "h2");
+  EXPECT_EQ((*found)->scram_sha256, "");
+}
+
+TYPED_TEST_P(StorageConformance, NewAccountsKeepTheirScramSecret) {
+  this->make_account("bob");  // adds the domain
+  d::NewAccount account{"carol@example.com", "hash", 0, "SCRAM-SHA-256$4096:c2FsdA==$x:y"};
+  auto added = wait(this->dir().add_account(account));
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_EQ(added->scram_sha256, account.scram_sha256);
+  auto listed = wait(this->dir().accounts(std::nullopt));
+  ASSERT_TRUE(listed);
+  bool seen = false;
+  for (const auto& a : *listed) {
+    seen = seen || (a.address == "carol@example.com" && a.scram_sha256 == account.scram_sha256);
+  }
+  EXPECT_TRUE(seen);
 }
 
 TYPED_TEST_P(StorageConformance, AliasesAreAddedListedAndRemoved) {
@@ -1009,13 +1033,14 @@ TYPED_TEST_P(StorageConformance, ConcurrentAppendsAllSucceedWithUniqueUids) {
 REGISTER_TYPED_TEST_SUITE_P(
     StorageConformance, DomainsAreAddedListedSortedAndFound, DuplicateOrEmptyDomainIsRejected,
     RemoveDomainConflictsWhileAccountsOrAliasesExist, AccountsAreAddedFoundAndListed,
-    AccountErrorsHaveTheirCodes, PasswordAndQuotaCanBeChanged, AliasesAreAddedListedAndRemoved,
-    NewAccountHasASubscribedInbox, MailboxesAreCreatedRenamedAndDeleted, InboxIsSpecial,
-    MailboxesOfAnotherAccountAreNotFound, UidValidityChangesWhenANameIsReused,
-    AppendToSeveralTargetsStoresOneBlob, SameBytesGiveTheSameBlobId,
-    AppendToAMissingMailboxFailsOnlyThatTarget, UidsStrictlyIncreaseAndAreNeverReused,
-    ModSeqStrictlyIncreasesAcrossMailboxesOfAnAccount, ChangeFlagsAddsRemovesAndReplaces,
-    UnchangedFlagsKeepTheirModSeq, UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
+    AccountErrorsHaveTheirCodes, PasswordAndQuotaCanBeChanged, NewAccountsKeepTheirScramSecret,
+    AliasesAreAddedListedAndRemoved, NewAccountHasASubscribedInbox,
+    MailboxesAreCreatedRenamedAndDeleted, InboxIsSpecial, MailboxesOfAnotherAccountAreNotFound,
+    UidValidityChangesWhenANameIsReused, AppendToSeveralTargetsStoresOneBlob,
+    SameBytesGiveTheSameBlobId, AppendToAMissingMailboxFailsOnlyThatTarget,
+    UidsStrictlyIncreaseAndAreNeverReused, ModSeqStrictlyIncreasesAcrossMailboxesOfAnAccount,
+    ChangeFlagsAddsRemovesAndReplaces, UnchangedFlagsKeepTheirModSeq,
+    UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
     MovePreservesFlagsAndExpungesTheSource, ExpungeLeavesTombstonesReportedAsVanished,
     AccountChangesSinceListsTheLogInOrder, AppendOverQuotaFailsOnlyThatTarget,
     UsageFollowsAppendCopyExpungeAndDelete, CopyOverQuotaIsLimitExceeded, RemoveAccountCascades,

@@ -141,6 +141,7 @@ d::Async<d::Account> MemoryStorage::add_account(d::NewAccount account) {
   state.account.domain = domain->second.id;
   state.account.address = account.address;
   state.account.password_hash = std::move(account.password_hash);
+  state.account.scram_sha256 = std::move(account.scram_sha256);
   state.account.quota_bytes = account.quota_bytes;
   auto id = state.account.id;
   auto& stored = accounts_.emplace(id, std::move(state)).first->second;
@@ -190,13 +191,14 @@ d::Async<std::vector<d::Account>> MemoryStorage::accounts(std::optional<std::str
   return ready<std::vector<d::Account>>(std::move(out));
 }
 
-d::Async<void> MemoryStorage::set_password_hash(std::string address, std::string hash) {
+d::Async<void> MemoryStorage::set_credentials(std::string address, d::Credentials credentials) {
   std::lock_guard lock(mutex_);
   auto* state = find_account_locked(address);
   if (state == nullptr) {
     return ready_error(fail(ErrorCode::kNotFound, "no such account: " + address));
   }
-  state->account.password_hash = std::move(hash);
+  state->account.password_hash = std::move(credentials.password_hash);
+  state->account.scram_sha256 = std::move(credentials.scram_sha256);
   return ready_ok();
 }
 

@@ -74,7 +74,8 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<std::optional<domain::Account>> find_account(std::string address) override;
   domain::Async<std::optional<domain::Account>> find_account_by_id(domain::AccountId id) override;
   domain::Async<std::vector<domain::Account>> accounts(std::optional<std::string> domain) override;
-  domain::Async<void> set_password_hash(std::string address, std::string hash) override;
+  domain::Async<void> set_credentials(std::string address,
+                                      domain::Credentials credentials) override;
   domain::Async<void> set_quota(std::string address, std::uint64_t quota_bytes) override;
   domain::Async<void> remove_account(std::string address) override;
   domain::Async<void> add_alias(domain::Alias alias) override;

@@ -108,7 +108,8 @@ Error not_found(std::string what) {
 // ----- row readers
 
 constexpr std::string_view kAccountColumns =
-    "SELECT id, domain_id, address, password_hash, quota_bytes, used_bytes FROM accounts ";
+    "SELECT id, domain_id, address, password_hash, quota_bytes, used_bytes, scram_sha256 FROM "
+    "accounts ";
 
 d::Account account_from(const Statement& s) {
   d::Account a;
@@ -118,6 +119,7 @@ d::Account account_from(const Statement& s) {
   a.password_hash = s.text(3);
   a.quota_bytes = s.uint64(4);
   a.used_bytes = s.uint64(5);
+  a.scram_sha256 = s.text(6);
   return a;
 }
 
@@ -983,10 +985,11 @@ d::Async<d::Account> SqliteStorage::add_account(d::NewAccount account) {
     if (exists) {
       return Error{ErrorCode::kAlreadyExists, "account exists: " + account.address};
     }
-    TERN_TRY_VOID(c.run(
-        "INSERT INTO accounts (domain_id, address, password_hash, quota_bytes) VALUES (?1, ?2, "
-        "?3, ?4)",
-        *domain, account.address, account.password_hash, account.quota_bytes));
+    TERN_TRY_VOID(
+        c.run("INSERT INTO accounts (domain_id, address, password_hash, quota_bytes, scram_sha256) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)",
+              *domain, account.address, account.password_hash, account.quota_bytes,
+              account.scram_sha256));
     d::AccountId id{c.last_insert_rowid()};
     TERN_TRY_VOID(
         insert_mailbox(c, id, "INBOX", d::SpecialUse::kNone, true).transform([](const d::Mailbox&) {
@@ -1020,10 +1023,11 @@ d::Async<std::vector<d::Account>> SqliteStorage::accounts(std::optional<std::str
   });
 }
 
-d::Async<void> SqliteStorage::set_password_hash(std::string address, std::string hash) {
-  return write<void>({}, [address, hash](Connection& c) -> Result<void> {
+d::Async<void> SqliteStorage::set_credentials(std::string address, d::Credentials credentials) {
+  return write<void>({}, [address, credentials](Connection& c) -> Result<void> {
     TERN_TRY_VOID(
-        c.run("UPDATE accounts SET password_hash = ?2 WHERE address = ?1", address, hash));
+        c.run("UPDATE accounts SET password_hash = ?2, scram_sha256 = ?3 WHERE address = ?1",
+              address, credentials.password_hash, credentials.scram_sha256));
     if (c.changes() == 0) {
       return not_found("no such account: " + address);
     }

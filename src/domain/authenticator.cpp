@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "domain/authenticator.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "domain/address.hpp"
+
+namespace tern::domain {
+namespace {
+
+Error auth_failed() {
+  return fail(ErrorCode::kPermissionDenied, "authentication failed");
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// True when the stored SCRAM secret should be recomputed at the next password
+// login: absent, unparsable, or weaker than configured.
+bool scram_needs_update(std::string_view stored, std::uint32_t iterations) {
+  auto parsed = sasl::parse_scram_credential(stored);
+  return !parsed || parsed->iterations < iterations;
+}
+
+}  // namespace
+
+Result<Credentials> make_credentials(std::string_view password, const AuthParams& params,
+                                     Random& random) {
+  TERN_TRY(auto hash, sasl::hash_password(password, params.argon2, random));
+  TERN_TRY(auto scram, sasl::make_scram_credential(password, params.scram_iterations, random));
+  return Credentials{std::move(hash), sasl::format_scram_credential(scram)};
+}
+
+Result<Account> authenticate(Directory& directory, std::string_view user, std::string_view password,
+                             const AuthParams& params, Random& random) {
+  auto address = normalize_address(user);
+  if (!address || password.empty()) {
+    return auth_failed();
+  }
+  TERN_TRY(auto account, directory.find_account(*address).get());
+  if (!account || !sasl::verify_password(password, account->password_hash)) {
+    return auth_failed();
+  }
+  // Rehash on login (docs/adr/0007-password-hashing.md): the password is known
+  // now, so legacy or weak secrets are replaced, and accounts imported without a
+  // SCRAM secret gain one.
+  if (sasl::needs_rehash(account->password_hash, params.argon2) ||
+      scram_needs_update(account->scram_sha256, params.scram_iterations)) {
+    auto fresh = make_credentials(password, params, random);
+    if (fresh && directory.set_credentials(account->address, *fresh).get()) {
+      account->password_hash = fresh->password_hash;
+      account->scram_sha256 = fresh->scram_sha256;
+    }
+  }
+  return *account;
+}
+
+Result<ScramLookup> find_scram_credential(Directory& directory, std::string_view user) {
+  ScramLookup out;
+  auto address = normalize_address(user);
+  if (!address) {
+    return out;
+  }
+  TERN_TRY(auto account, directory.find_account(*address).get());
+  if (account) {
+    out.credential = sasl::parse_scram_credential(account->scram_sha256);
+    out.account = std::move(account);
+  }
+  return out;
+}
+
+bool plaintext_auth_allowed(bool tls_active, bool peer_is_loopback, bool allow_on_loopback) {
+  return tls_active || (peer_is_loopback && allow_on_loopback);
+}
+
+AuthThrottle::AuthThrottle(ThrottlePolicy policy) : policy_(policy) {}
+
+void AuthThrottle::set_policy(const ThrottlePolicy& policy) {
+  std::lock_guard lock(mutex_);
+  policy_ = policy;
+}
+
+AuthThrottle::Counter* AuthThrottle::find_live(Table& table, std::string_view key, Instant now) {
+  auto it = table.find(std::string(key));
+  if (it == table.end()) {
+    return nullptr;
+  }
+  Counter& c = it->second;
+  // A quiet window forgives earlier failures; a block runs its full time.
+  if (c.blocked_until <= now && now - c.last > policy_.failure_window) {
+    table.erase(it);
+    return nullptr;
+  }
+  return &c;
+}
+
+void AuthThrottle::make_room(Table& table, Instant now) {
+  if (table.size() < policy_.max_tracked) {
+    return;
+  }
+  std::erase_if(table, [&](const auto& entry) {
+    return entry.second.blocked_until <= now && now - entry.second.last > policy_.failure_window;
+  });
+  if (table.size() + table.size() / 8 < policy_.max_tracked) {
+    return;
+  }
+  // Still full of live entries (an attack from many addresses): drop the least
+  // recently failed eighth at once, so the cost is amortised over many inserts.
+  std::vector<Instant> lasts;
+  lasts.reserve(table.size());
+  for (const auto& entry : table) {
+    lasts.push_back(entry.second.last);
+  }
+  std::size_t drop = std::max<std::size_t>(1, table.size() / 8);
+  std::nth_element(lasts.begin(), lasts.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                   lasts.end());
+  Instant cutoff = lasts[drop - 1];
+  std::size_t dropped = 0;
+  for (auto it = table.begin(); it != table.end() && dropped < drop;) {
+    if (it->second.last <= cutoff) {
+      it = table.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+}
+
+AuthThrottle::Counter& AuthThrottle::upsert(Table& table, std::string_view key, Instant now) {
+  if (Counter* c = find_live(table, key, now)) {
+    return *c;
+  }
+  make_room(table, now);
+  return table[std::string(key)];
+}
+
+std::chrono::milliseconds AuthThrottle::delay_for(std::uint32_t failures,
+                                                  std::uint32_t threshold) const {
+  if (failures < threshold) {
+    return std::chrono::milliseconds(0);
+  }
+  std::uint32_t doublings = std::min<std::uint32_t>(failures - threshold, 20);
+  auto delay = std::chrono::milliseconds(1000LL << doublings);
+  return std::min<std::chrono::milliseconds>(delay, policy_.max_delay);
+}
+
+ThrottleDecision AuthThrottle::check(std::string_view ip, std::string_view user, Instant now) {
+  std::lock_guard lock(mutex_);
+  ThrottleDecision d;
+  std::string user_key = lower(user);
+  Counter* by_ip = find_live(ips_, ip, now);
+  Counter* by_user = user_key.empty() ? nullptr : find_live(users_, user_key, now);
+  if ((by_ip != nullptr && by_ip->blocked_until > now) ||
+      (by_user != nullptr && by_user->blocked_until > now)) {
+    d.blocked = true;
+    return d;
+  }
+  if (by_ip != nullptr) {
+    d.delay = std::max(d.delay, delay_for(by_ip->failures, policy_.failures_before_delay));
+  }
+  if (by_user != nullptr) {
+    d.delay = std::max(d.delay, delay_for(by_user->failures, policy_.failures_before_block));
+  }
+  return d;
+}
+
+void AuthThrottle::record_failure(std::string_view ip, std::string_view user, Instant now) {
+  std::lock_guard lock(mutex_);
+  Counter& c = upsert(ips_, ip, now);
+  ++c.failures;
+  c.last = now;
+  if (c.failures >= policy_.failures_before_block) {
+    c.blocked_until = now + policy_.block_time;
+  }
+  std::string user_key = lower(user);
+  if (!user_key.empty()) {
+    Counter& u = upsert(users_, user_key, now);
+    ++u.failures;
+    u.last = now;
+    if (u.failures >= policy_.user_failures_before_block) {
+      u.blocked_until = now + policy_.block_time;
+    }
+  }
+}
+
+void AuthThrottle::record_success(std::string_view ip, std::string_view user, Instant now) {
+  std::lock_guard lock(mutex_);
+  if (Counter* c = find_live(ips_, ip, now); c != nullptr && c->blocked_until <= now) {
+    ips_.erase(std::string(ip));
+  }
+  std::string user_key = lower(user);
+  if (Counter* u = find_live(users_, user_key, now); u != nullptr && u->blocked_until <= now) {
+    users_.erase(user_key);
+  }
+}
+
+std::size_t AuthThrottle::tracked() const {
+  std::lock_guard lock(mutex_);
+  return ips_.size() + users_.size();
+}
+
+}  // namespace tern::domain
