@@ -18,6 +18,7 @@
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
 #include "domain/address.hpp"
+#include "domain/authenticator.hpp"
 #include "domain/delivery.hpp"
 #include "runtime/privileges.hpp"
 #include "runtime/system_clock.hpp"
@@ -206,12 +207,14 @@ class Cli {
   int auth_command(const std::string& verb, const Args& args);
   int deliver_command(const Args& args);
 
-  Result<std::string> hash(const std::string& password) {
-    sasl::Argon2Params params;
-    params.memory_kib = settings_.auth.argon2_memory_kib;
-    params.iterations = settings_.auth.argon2_iterations;
-    params.parallelism = settings_.auth.argon2_parallelism;
-    return sasl::hash_password(password, params, random_);
+  // Both stored secrets (argon2id hash and SCRAM-SHA-256) from one password.
+  Result<domain::Credentials> hash(const std::string& password) {
+    domain::AuthParams params;
+    params.argon2.memory_kib = settings_.auth.argon2_memory_kib;
+    params.argon2.iterations = settings_.auth.argon2_iterations;
+    params.argon2.parallelism = settings_.auth.argon2_parallelism;
+    params.scram_iterations = settings_.auth.scram_iterations;
+    return domain::make_credentials(password, params, random_);
   }
 
   config::Settings settings_;
@@ -325,8 +328,8 @@ int Cli::user_command(const std::string& verb, const Args& args) {
     if (!hashed) {
       return failed(hashed.error());
     }
-    auto account =
-        domain::provision_account(storage_, domain::NewAccount{*address, *hashed, quota});
+    auto account = domain::provision_account(
+        storage_, domain::NewAccount{*address, hashed->password_hash, quota, hashed->scram_sha256});
     if (!account) {
       return failed(account.error().with_context("user " + *address));
     }
@@ -346,7 +349,7 @@ int Cli::user_command(const std::string& verb, const Args& args) {
     if (!hashed) {
       return failed(hashed.error());
     }
-    auto set = directory.set_password_hash(*address, *hashed).get();
+    auto set = directory.set_credentials(*address, *hashed).get();
     if (!set) {
       return failed(set.error().with_context("user " + *address));
     }
