@@ -266,6 +266,15 @@ Result<std::string> Arguments::string() {
   return bad("expected a string");
 }
 
+Result<Arguments::LiteralValue> Arguments::literal() {
+  if (auto literal = literal_at(pos_)) {
+    bool binary = text_[pos_] == '~';
+    pos_ = literal->end;
+    return LiteralValue{std::string(literal->payload), binary};
+  }
+  return bad("expected a literal");
+}
+
 Result<std::string> Arguments::atom() {
   std::size_t start = pos_;
   while (pos_ < end_ && is_atom_char(text_[pos_])) {

@@ -65,6 +65,21 @@ class Arguments {
   // A base64 line or "*" (AUTHENTICATE's initial response): up to SP or the end.
   Result<std::string> word();
 
+  // A literal (not a quoted string), with whether it was sent as literal8 "~{n}".
+  struct LiteralValue {
+    std::string payload;
+    bool binary = false;
+  };
+
+  Result<LiteralValue> literal();
+
+  // The unparsed rest of the command, CRLF excluded, for grammar the cursor methods
+  // do not cover (FETCH section specifiers); advance() then skips what was used.
+  // Requires for advance: n <= rest().size().
+  std::string_view rest() const { return text_.substr(pos_, end_ - pos_); }
+
+  void advance(std::size_t n) { pos_ += n; }
+
  private:
   struct Literal {
     std::string_view payload;
