@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "mime/ascii.hpp"
 #include "mime/charset.hpp"
 #include "mime/header.hpp"
 #include "mime/message.hpp"
@@ -16,11 +17,9 @@ namespace tern::mime {
 
 namespace {
 
-constexpr std::size_t kFoldAt = 78;
+using ascii::is_wsp;
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
+constexpr std::size_t kFoldAt = 78;
 
 bool is_ascii_printable(std::string_view s) {
   for (char c : s) {
@@ -216,14 +215,14 @@ std::string fold_field(std::string_view name, std::string_view value) {
     // The next segment: blanks, then a run of non-blanks. Folding may happen only
     // before its blanks (RFC 5322 §2.2.3), never before the first word.
     std::size_t j = i;
-    while (j < value.size() && is_blank(value[j])) {
+    while (j < value.size() && is_wsp(value[j])) {
       ++j;
     }
-    while (j < value.size() && !is_blank(value[j])) {
+    while (j < value.size() && !is_wsp(value[j])) {
       ++j;
     }
     std::size_t len = j - i;
-    if (!first && line + len > kFoldAt && is_blank(value[i])) {
+    if (!first && line + len > kFoldAt && is_wsp(value[i])) {
       out += "\r\n";
       line = 0;
     }

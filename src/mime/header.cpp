@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "mime/ascii.hpp"
 #include "mime/charset.hpp"
 #include "mime/transfer.hpp"
 
@@ -13,22 +14,18 @@ namespace tern::mime {
 
 namespace {
 
+using ascii::hex_digit;
+using ascii::is_wsp;
+using ascii::lower;
+
 constexpr std::size_t kMaxEncodedWordCharset = 64;
 constexpr int kMaxContinuations = 1000;
 // Parameters kept per structured value; real fields have a handful, and assembly is
 // quadratic in the count.
 constexpr std::size_t kMaxParameters = 128;
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 std::string lowered(std::string_view s) {
@@ -75,16 +72,6 @@ bool is_token_char(char c) {
     default:
       return true;
   }
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 // An RFC 2047 encoded word found in a value.

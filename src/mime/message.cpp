@@ -7,19 +7,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "mime/ascii.hpp"
 #include "mime/header.hpp"
 
 namespace tern::mime {
 
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
+using ascii::is_wsp;
+using ascii::lower;
 
 // RFC 5322 §2.2: printable US-ASCII except colon. 8-bit bytes are accepted in names
 // too (junk seen in the wild); blanks and controls are not.

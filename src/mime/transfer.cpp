@@ -6,9 +6,14 @@
 #include <array>
 #include <cstdint>
 
+#include "mime/ascii.hpp"
+
 namespace tern::mime {
 
 namespace {
+
+using ascii::hex_digit;
+using ascii::is_wsp;
 
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -26,20 +31,6 @@ constexpr std::array<std::int8_t, 256> make_base64_table() {
 }
 
 constexpr auto kBase64Table = make_base64_table();
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
 
 }  // namespace
 
@@ -76,14 +67,14 @@ std::string decode_quoted_printable(std::string_view in) {
   while (i < n) {
     char c = in[i];
     if (c == '=') {
-      if (i + 2 < n && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-        out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
+      if (i + 2 < n && hex_digit(in[i + 1]) >= 0 && hex_digit(in[i + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2])));
         i += 3;
         continue;
       }
       // A soft line break: '=' then optional blanks (added in transit) and a line end.
       std::size_t j = i + 1;
-      while (j < n && is_blank(in[j])) {
+      while (j < n && is_wsp(in[j])) {
         ++j;
       }
       if (j < n && in[j] == '\n') {
@@ -102,10 +93,10 @@ std::string decode_quoted_printable(std::string_view in) {
       ++i;
       continue;
     }
-    if (is_blank(c)) {
+    if (is_wsp(c)) {
       // RFC 2045 §6.7 rule (3): blanks at the end of a line were added in transit.
       std::size_t j = i;
-      while (j < n && is_blank(in[j])) {
+      while (j < n && is_wsp(in[j])) {
         ++j;
       }
       if (j == n || in[j] == '\n' || (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n')) {
@@ -254,8 +245,8 @@ std::string encode_quoted_printable(std::string_view in) {
     bool at_line_end = i + 1 == in.size() || in[i + 1] == '\n' ||
                        (in[i + 1] == '\r' && i + 2 < in.size() && in[i + 2] == '\n');
     bool escape = u == '=' || u > 126 || (u < 32 && c != '\t') ||
-                  (is_blank(c) && at_line_end) ||  // rule (3): no trailing blanks
-                  (c == '.' && line.empty()) ||    // SMTP dot-stuffing safety
+                  (is_wsp(c) && at_line_end) ||  // rule (3): no trailing blanks
+                  (c == '.' && line.empty()) ||  // SMTP dot-stuffing safety
                   (c == 'F' && line.empty() && in.substr(i, 5) == "From ");
     if (escape) {
       char buf[3] = {'=', kHex[u >> 4], kHex[u & 0xF]};
