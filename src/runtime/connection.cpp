@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runtime/connection.hpp"
 
+#include <algorithm>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
@@ -154,6 +156,37 @@ class TcpConnection final : public Connection {
 
   std::string tls_cipher() const override {
     return t_->tls ? SSL_CIPHER_get_name(SSL_get_current_cipher(t_->tls->native_handle())) : "";
+  }
+
+  std::string tls_exporter(std::string_view label, std::size_t length) const override {
+    if (!t_->tls || length == 0 || length > 1024) {
+      return {};
+    }
+    std::string out(length, '\0');
+    // use_context = 0: RFC 9266 §2 specifies no context value (an empty context
+    // and none are different inputs in TLS 1.2).
+    int ok = SSL_export_keying_material(t_->tls->native_handle(),
+                                        reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                                        std::string(label).c_str(), label.size(), nullptr, 0, 0);
+    return ok == 1 ? out : std::string();
+  }
+
+  std::string tls_unique() const override {
+    if (!t_->tls) {
+      return {};
+    }
+    SSL* ssl = t_->tls->native_handle();
+    if (SSL_version(ssl) >= TLS1_3_VERSION) {
+      return {};
+    }
+    // The first Finished of the handshake: the client's in a full handshake, the
+    // server's in an abbreviated (resumed) one (RFC 5929 §3.1).
+    bool ours_first = (SSL_is_server(ssl) != 0) == (SSL_session_reused(ssl) != 0);
+    std::string out(64, '\0');
+    std::size_t n = ours_first ? SSL_get_finished(ssl, out.data(), out.size())
+                               : SSL_get_peer_finished(ssl, out.data(), out.size());
+    out.resize(std::min(n, out.size()));
+    return out;
   }
 
   void close() override { t_->close_now(); }

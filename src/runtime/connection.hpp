@@ -23,6 +23,10 @@ namespace tern::runtime {
 
 using Duration = std::chrono::steady_clock::duration;
 
+// RFC 9266 §2: the label of the tls-exporter channel binding (32 bytes, no context).
+inline constexpr std::string_view kTlsExporterLabel = "EXPORTER-Channel-Binding";
+inline constexpr std::size_t kTlsExporterLength = 32;
+
 // A connected byte stream. Sessions own it through std::unique_ptr and use it from
 // one coroutine at a time; every member is bound to the connection's executor
 // (its strand) except canceller(), which returns a thread-safe function.
@@ -67,6 +71,21 @@ class Connection {
   // The negotiated protocol ("TLSv1.3") and cipher, or empty strings when plain.
   virtual std::string tls_version() const = 0;
   virtual std::string tls_cipher() const = 0;
+
+  // Keying material exported from the TLS session (RFC 5705, RFC 8446 §7.5) with
+  // `label` and no context, `length` bytes; "" when not TLS or the export fails.
+  // SCRAM-PLUS uses tls_exporter(kTlsExporterLabel, 32) as its "tls-exporter"
+  // channel binding (RFC 9266 §2).
+  virtual std::string tls_exporter(std::string_view label, std::size_t length) const {
+    (void)label;
+    (void)length;
+    return {};
+  }
+
+  // The "tls-unique" channel binding (RFC 5929 §3.1): the first Finished message
+  // of the most recent handshake. "" when not TLS, and under TLS 1.3, where it is
+  // not defined (RFC 9266 §1): only tls-exporter is offered there.
+  virtual std::string tls_unique() const { return {}; }
 
   // Closes the stream at once; pending and later operations fail with kCancelled.
   virtual void close() = 0;

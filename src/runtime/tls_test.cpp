@@ -2,10 +2,13 @@
 #include "runtime/tls.hpp"
 
 #include <filesystem>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "runtime/io.hpp"
+#include "runtime/listener.hpp"
 #include "runtime/testing.hpp"
 
 namespace tern::runtime {
@@ -78,6 +81,85 @@ TEST(TlsContexts, SuccessfulReloadInstallsANewContext) {
   write_test_certificate(dir.path(), "server", "renewed.example");
   ASSERT_TRUE((*contexts)->reload());
   EXPECT_NE((*contexts)->current(), before);
+}
+
+// Channel bindings (RFC 9266, RFC 5929): both ends of one TLS connection must
+// compute the same bytes, or SCRAM-SHA-256-PLUS could never succeed.
+struct Bindings {
+  std::string exporter;
+  std::string unique;
+};
+
+Bindings exchange_bindings(int max_version) {
+  TempDir dir;
+  auto cert = write_test_certificate(dir.path(), "server");
+  auto tls = TlsContexts::load({cert.cert_file, cert.key_file});
+  EXPECT_TRUE(tls);
+  metrics::Registry registry;
+  IoThreads io(2);
+  io.start();
+  ListenerOptions options;
+  options.name = "cb";
+  options.address = "127.0.0.1";
+  options.implicit_tls = *tls;
+  auto listener = Listener::bind(io.context(), options, log::Logger(), &registry);
+  EXPECT_TRUE(listener);
+  // The server writes its view: exporter, then tls-unique, length-prefixed.
+  (*listener)->start([](std::unique_ptr<Connection> c) -> asio::awaitable<void> {
+    std::string exporter = c->tls_exporter(kTlsExporterLabel, kTlsExporterLength);
+    std::string unique = c->tls_unique();
+    std::string out = std::string(1, static_cast<char>(exporter.size())) + exporter +
+                      std::string(1, static_cast<char>(unique.size())) + unique;
+    co_await c->write_all(out, std::chrono::seconds(5));
+  });
+  auto client = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_max_proto_version(client->native_handle(), max_version);
+  client->set_verify_mode(asio::ssl::verify_none);
+  auto result = testing::run_for(
+      io.context(), [](std::uint16_t port, auto ctx) -> asio::awaitable<std::string> {
+        auto c = co_await connect_tcp({asio::ip::make_address("127.0.0.1"), port},
+                                      std::chrono::seconds(5), "client", log::Logger());
+        if (!c || !co_await (*c)->start_tls_client(ctx, "localhost", std::chrono::seconds(5))) {
+          co_return "<connect or handshake failed>";
+        }
+        std::string server_view;
+        char buffer[256];
+        for (;;) {
+          auto n = co_await (*c)->read_some(buffer, std::chrono::seconds(5));
+          if (!n || *n == 0) {
+            break;
+          }
+          server_view.append(buffer, *n);
+        }
+        std::string exporter = (*c)->tls_exporter(kTlsExporterLabel, kTlsExporterLength);
+        std::string unique = (*c)->tls_unique();
+        std::string client_view = std::string(1, static_cast<char>(exporter.size())) + exporter +
+                                  std::string(1, static_cast<char>(unique.size())) + unique;
+        co_return server_view == client_view ? client_view : "<views differ>";
+      }((*listener)->port(), client));
+  EXPECT_TRUE(result);
+  (*listener)->stop_accepting();
+  Bindings b;
+  if (result && result->size() >= 2 && (*result)[0] != '<') {
+    std::size_t e = static_cast<unsigned char>((*result)[0]);
+    b.exporter = result->substr(1, e);
+    b.unique = result->substr(2 + e);
+  } else if (result) {
+    ADD_FAILURE() << *result;
+  }
+  return b;
+}
+
+TEST(ChannelBinding, Tls13HasExporterButNoTlsUnique) {
+  Bindings b = exchange_bindings(TLS1_3_VERSION);
+  EXPECT_EQ(b.exporter.size(), kTlsExporterLength);
+  EXPECT_EQ(b.unique, "");
+}
+
+TEST(ChannelBinding, Tls12HasBothAndTheyAgree) {
+  Bindings b = exchange_bindings(TLS1_2_VERSION);
+  EXPECT_EQ(b.exporter.size(), kTlsExporterLength);
+  EXPECT_EQ(b.unique.size(), 12u);  // verify_data is 12 bytes in TLS 1.2
 }
 
 }  // namespace
