@@ -218,9 +218,13 @@ class Parser {
   // A phrase as people read it: words joined by one space where the input had
   // whitespace or a comment between them, quoted strings unquoted. Specials met
   // on the way are kept as text (kUnquotedSpecial), dots too (kObsoletePhrase).
+  // Two words written without space between them (`"Foo"Bar`) are still two
+  // words of the phrase (RFC 5322 §3.2.5 phrase = 1*word), so they get a space
+  // too, as Dovecot does.
   std::string decode_phrase(Range r) {
     std::string out;
     bool separator = false;
+    bool previous_word = false;
     bool reported_special = false;
     bool reported_dot = false;
     for (std::size_t i = r.begin; i < r.end; ++i) {
@@ -229,10 +233,11 @@ class Parser {
         separator = true;
         continue;
       }
-      if (!out.empty() && (separator || t.space_before)) {
+      if (!out.empty() && (separator || t.space_before || (previous_word && is_word(t.kind)))) {
         out += ' ';
       }
       separator = false;
+      previous_word = is_word(t.kind);
       if (t.kind == Tok::kQuoted) {
         append_unquoted(out, text(t), '"');
         continue;

@@ -195,9 +195,11 @@ struct EnvelopeAddress {
 //     (RFC 5322 §4.4 obs-addr-list: the empty element is not an address);
 //   - `"john".doe@x` and `john . doe@x` give mailbox "john.doe"; Dovecot gives
 //     up (RFC 5322 §4.4 obs-local-part is legal to receive);
-//   - `Joe joe@x`, `<joe@x` (no ">"), `a@b; c@d`, `g:; junk, a@b` and
-//     `outer: inner: a@b;;` keep every address; Dovecot stops or writes
-//     "SYNTAX_ERROR" (repairs; RFC 5322 §3.4 has no reading for them at all);
+//   - `Joe joe@x`, `<joe@x` (no ">"), `.Joe <joe@x>`, `a@b; c@d`,
+//     `g:; junk, a@b` and `outer: inner: a@b;;` keep every address; Dovecot
+//     stops or writes "SYNTAX_ERROR" (repairs; RFC 5322 §3.4 has no reading
+//     for them at all);
+//   - `<@x>` and `<@>` have no adl; Dovecot writes "INVALID_ROUTE" there;
 //   - `john@x <john@x>` keeps "john@x" as the name; Dovecot drops it;
 //   - `user@example.org.` keeps the trailing dot in the host; Dovecot writes
 //     "MISSING_DOMAIN".

@@ -97,6 +97,8 @@ const ListCase kCases[] = {
     {"jdoe@x.test (John Doe)", "~||jdoe|x.test", ""},
     {"Mixed \"quoted\" words <m@x.test>", "Mixed quoted words||m|x.test", ""},
     {"Name(comment)Split <m@x.test>", "Name Split||m|x.test", ""},
+    {"\"Foo\"Bar <m@x.test>", "Foo Bar||m|x.test", ""},
+    {"\"Foo\"\"Bar\" <m@x.test>", "Foo Bar||m|x.test", ""},
     // Breakage seen in the wild.
     {"Doe, John <jdoe@x.test>", "Doe, John||jdoe|x.test", "unquoted_special"},
     {"Doe, John, Jr. <jdoe@x.test>, b@y.test", "Doe, John, Jr.||jdoe|x.test , ~||b|y.test",
