@@ -2,13 +2,15 @@
 """tern's MIME tree against the mail-parser and mime4j reference corpora.
 
 Runs the `mime_tree_dump` test tool on every message of ../shared/testdata/mime and
-compares the tree (nesting, types, body byte ranges) and the decoded content with
+compares the tree (nesting, types, body byte ranges, preambles and epilogues) and the
+decoded content with
 what the reference parser wrote down. Every deliberate difference is listed in
 KNOWN_DIFFERENCES with the reason key of its entry in docs/mime-differences.md
 ("## Parsing"); any unlisted difference, and any listed one that disappeared, fails.
 """
 import base64
 import glob
+import html
 import json
 import os
 import re
@@ -80,6 +82,13 @@ KNOWN_DIFFERENCES = {
     "mime4j/testmsgs/base64encoded-rfc822message:leaf": ENCODED_MSG,
     "mime4j/testmsgs/malformedHeaderStartsBody-nocrlfcrlf:leaf": BAD_HEADER,
     "mime4j/testmsgs/malformedHeaderStartsBody-noheader:leaf": BAD_HEADER,
+    "mime4j/testmsgs/bad-newlines-multiple-parts-base64:preamble-epilogue": ENCODED_MSG,
+    "mime4j/mimetools-testmsgs/multi-2gifs-base64:preamble-epilogue": ENCODED_MSG,
+    "mime4j/mimetools-testmsgs/attachment-filename-encoding-Latin1:preamble-epilogue": CLOSE_LINE,
+    "mime4j/mimetools-testmsgs/attachment-filename-encoding-UTF8:preamble-epilogue": CLOSE_LINE,
+    "mime4j/mimetools-testmsgs/empty-preamble:preamble-epilogue": CLOSE_LINE,
+    "mime4j/mimetools-testmsgs/ticket-60931:preamble-epilogue": CLOSE_LINE,
+    "mime4j/mimetools-testmsgs/twopart:preamble-epilogue": CLOSE_LINE,
 }
 
 
@@ -252,6 +261,28 @@ def tern_shape(tree):
     return shape(0), leaves
 
 
+MULTIPART_TOKEN = re.compile(r"<(/?)(multipart|preamble|epilogue)>")
+
+
+def mime4j_preambles_epilogues(xml):
+    """[preamble, epilogue] per multipart in start-tag order, from the raw-event XML
+    (read as ISO-8859-1, so characters map 1:1 to bytes)."""
+    stack, out = [], []
+    for m in MULTIPART_TOKEN.finditer(xml):
+        close, tag = m.groups()
+        if tag == "multipart":
+            if close:
+                stack.pop()
+            else:
+                out.append([None, None])
+                stack.append(len(out) - 1)
+        elif not close:
+            end = xml.index(f"</{tag}>", m.end())
+            text = re.sub(r"^\r?\n", "", xml[m.end():end], count=1)  # the XML's own line break
+            out[stack[-1]][0 if tag == "preamble" else 1] = html.unescape(text) or None
+    return out
+
+
 def test_mime4j_corpus_agrees_except_listed_differences():
     require_inputs()
     unexplained, used, checked = [], set(), 0
@@ -263,8 +294,17 @@ def test_mime4j_corpus_agrees_except_listed_differences():
         name = os.path.relpath(msg, TESTDATA)[:-4]
         with open(decoded, "rb") as f:
             want_shape, want_leaves = mime4j_shape(f.read())
-        got_shape, got_leaves = tern_shape(dump(msg))
         diffs = []
+        with open(msg[:-4] + ".xml", "rb") as f:
+            want_ranges = mime4j_preambles_epilogues(f.read().decode("latin-1"))
+        with open(msg, "rb") as f:
+            raw = f.read().decode("latin-1")
+        tree = dump(msg)
+        got_ranges = [[raw[slice(*p["preamble"])] or None, raw[slice(*p["epilogue"])] or None]
+                      for p in tree["parts"] if p["kind"] == "multipart"]
+        if want_ranges != got_ranges:
+            diffs.append(("preamble-epilogue", want_ranges, got_ranges))
+        got_shape, got_leaves = tern_shape(tree)
         if want_shape != got_shape:
             diffs.append(("shape", want_shape, got_shape))
         else:
