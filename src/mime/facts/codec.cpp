@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+// The facts encoding (README.md "Facts encoding"). Compact (varints, no field
+// names), versioned (a reader refuses versions it does not know rather than guess)
+// and checked (CRC-32 over the record), because facts live in the store for years
+// and a flipped bit must read as kCorrupt, not as a wrong BODYSTRUCTURE.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mime/facts/facts.hpp"
+
+namespace tern::mime::facts {
+namespace {
+
+constexpr char kMagic0 = 'T';
+constexpr char kMagic1 = 'F';
+constexpr std::size_t kTrailerBytes = 4;  // CRC-32, little endian
+// The smallest encoded part: parent, kind, encoding, flags and five one-byte varints.
+constexpr std::size_t kMinPartBytes = 9;
+
+constexpr std::array<std::uint32_t, 256> make_crc_table() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) {
+      c = (c & 1u) != 0 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    table[i] = c;
+  }
+  return table;
+}
+
+constexpr auto kCrcTable = make_crc_table();
+
+// CRC-32 (IEEE 802.3, the zlib polynomial).
+std::uint32_t crc32(std::string_view bytes) {
+  std::uint32_t c = 0xffffffffu;
+  for (char ch : bytes) {
+    c = kCrcTable[(c ^ static_cast<unsigned char>(ch)) & 0xffu] ^ (c >> 8);
+  }
+  return c ^ 0xffffffffu;
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+// A bounds-checked reader over the record; every getter fails instead of reading
+// past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  bool varint(std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) {
+        return false;
+      }
+      const auto b = static_cast<unsigned char>(in_[pos_++]);
+      // The tenth byte may carry only the top bit of a 64-bit value.
+      if (shift == 63 && b > 1) {
+        return false;
+      }
+      v |= static_cast<std::uint64_t>(b & 0x7fu) << shift;
+      if ((b & 0x80u) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool byte(std::uint8_t& b) {
+    if (pos_ >= in_.size()) {
+      return false;
+    }
+    b = static_cast<std::uint8_t>(in_[pos_++]);
+    return true;
+  }
+
+  bool string(std::string& s) {
+    std::uint64_t n = 0;
+    if (!varint(n) || n > remaining()) {
+      return false;
+    }
+    s.assign(in_.substr(pos_, static_cast<std::size_t>(n)));
+    pos_ += static_cast<std::size_t>(n);
+    return true;
+  }
+
+  std::size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+Error corrupt(std::string_view what) {
+  return fail(ErrorCode::kCorrupt, "facts record: " + std::string(what));
+}
+
+}  // namespace
+
+std::string encode_facts(const Facts& facts) {
+  std::string out;
+  out.reserve(64 + facts.envelope.size() + facts.body.size() + facts.bodystructure.size() +
+              facts.preview.size() + facts.parts.size() * 16);
+  out.push_back(kMagic0);
+  out.push_back(kMagic1);
+  out.push_back(static_cast<char>(kFactsVersion));
+  put_varint(out, facts.size);
+  put_varint(out, facts.lines);
+  put_string(out, facts.envelope);
+  put_string(out, facts.body);
+  put_string(out, facts.bodystructure);
+  put_string(out, facts.preview);
+  put_varint(out, facts.parts.size());
+  for (const PartFacts& p : facts.parts) {
+    // parent + 1 so that "no parent" is 0 and fits one byte.
+    put_varint(out, p.parent == PartFacts::kNoParent ? 0 : std::uint64_t{p.parent} + 1);
+    out.push_back(static_cast<char>(p.kind));
+    out.push_back(static_cast<char>(p.encoding));
+    out.push_back(static_cast<char>(p.binary_decodable ? 1 : 0));
+    put_varint(out, p.header_begin);
+    put_varint(out, p.body_begin - p.header_begin);
+    put_varint(out, p.body_end - p.body_begin);
+    put_varint(out, p.body_lines);
+    put_varint(out, p.binary_size);
+  }
+  const std::uint32_t crc = crc32(out);
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<char>((crc >> (8 * i)) & 0xffu));
+  }
+  return out;
+}
+
+Result<Facts> decode_facts(std::string_view bytes) {
+  if (bytes.size() < 3 + kTrailerBytes || bytes[0] != kMagic0 || bytes[1] != kMagic1) {
+    return corrupt("bad magic");
+  }
+  if (static_cast<std::uint8_t>(bytes[2]) != kFactsVersion) {
+    return corrupt("unknown version " + std::to_string(static_cast<unsigned char>(bytes[2])));
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
+  std::uint32_t stored = 0;
+  for (std::size_t i = 0; i < kTrailerBytes; ++i) {
+    stored |= std::uint32_t{static_cast<unsigned char>(bytes[body.size() + i])} << (8 * i);
+  }
+  if (crc32(body) != stored) {
+    return corrupt("checksum mismatch");
+  }
+
+  Reader in(body.substr(3));
+  Facts facts;
+  std::uint64_t count = 0;
+  if (!in.varint(facts.size) || !in.varint(facts.lines) || !in.string(facts.envelope) ||
+      !in.string(facts.body) || !in.string(facts.bodystructure) || !in.string(facts.preview) ||
+      !in.varint(count)) {
+    return corrupt("truncated header");
+  }
+  // Bound the allocation by what the record can actually hold.
+  if (count == 0 || count > in.remaining() / kMinPartBytes) {
+    return corrupt("bad part count");
+  }
+  facts.parts.resize(static_cast<std::size_t>(count));
+  for (std::size_t i = 0; i < facts.parts.size(); ++i) {
+    PartFacts& p = facts.parts[i];
+    std::uint64_t parent = 0;
+    std::uint8_t kind = 0;
+    std::uint8_t encoding = 0;
+    std::uint8_t flags = 0;
+    std::uint64_t header_size = 0;
+    std::uint64_t body_size = 0;
+    if (!in.varint(parent) || !in.byte(kind) || !in.byte(encoding) || !in.byte(flags) ||
+        !in.varint(p.header_begin) || !in.varint(header_size) || !in.varint(body_size) ||
+        !in.varint(p.body_lines) || !in.varint(p.binary_size)) {
+      return corrupt("truncated part");
+    }
+    if (kind > static_cast<std::uint8_t>(PartKind::kMessage) ||
+        encoding > static_cast<std::uint8_t>(TransferEncoding::kUnknown) || flags > 1) {
+      return corrupt("bad part type");
+    }
+    p.kind = static_cast<PartKind>(kind);
+    p.encoding = static_cast<TransferEncoding>(encoding);
+    p.binary_decodable = flags == 1;
+    // Pre-order: part 0 alone has no parent, every other parent comes earlier and
+    // is a container.
+    if ((i == 0) != (parent == 0) || parent > i) {
+      return corrupt("bad parent");
+    }
+    if (header_size > facts.size || body_size > facts.size ||
+        p.header_begin > facts.size - header_size ||
+        p.header_begin + header_size > facts.size - body_size) {
+      return corrupt("part outside the message");
+    }
+    p.body_begin = p.header_begin + header_size;
+    p.body_end = p.body_begin + body_size;
+    if (i > 0) {
+      p.parent = static_cast<std::uint32_t>(parent - 1);
+      PartFacts& up = facts.parts[p.parent];
+      if (up.kind == PartKind::kLeaf || (up.kind == PartKind::kMessage && !up.children.empty())) {
+        return corrupt("bad parent kind");
+      }
+      if (p.header_begin < up.body_begin || p.body_end > up.body_end) {
+        return corrupt("part outside its parent");
+      }
+      up.children.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+  if (in.remaining() != 0) {
+    return corrupt("trailing bytes");
+  }
+  return facts;
+}
+
+}  // namespace tern::mime::facts

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// mime::facts::Facts: what IMAP and JMAP serve about a message, computed once at
+// delivery from the MIME tree and stored beside the message (domain::NewMessage::facts)
+// so FETCH never re-parses the blob. Pure: no I/O, no clocks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "mime/message.hpp"
+
+namespace tern::mime::facts {
+
+// One MIME entity of the message, in the numbering model of RFC 9051 §6.4.5: the
+// same pre-order as mime::MessageTree::parts() (part 0 is the message; a
+// message/rfc822 part has one child, the encapsulated message). Offsets are into the
+// raw message the facts were computed from.
+struct PartFacts {
+  static constexpr std::uint32_t kNoParent = 0xffffffffu;
+
+  std::uint32_t parent = kNoParent;  // index into Facts::parts; kNoParent for part 0
+  PartKind kind = PartKind::kLeaf;
+  TransferEncoding encoding = TransferEncoding::k7Bit;
+
+  // header = [header_begin, body_begin) (ends with the blank line when there is one),
+  // body = [body_begin, body_end).
+  std::uint64_t header_begin = 0;
+  std::uint64_t body_begin = 0;
+  std::uint64_t body_end = 0;
+
+  // Lines in the body as IMAP counts them for text/* and message/rfc822 parts (the
+  // number of LF octets; RFC 9051 §7.5.2 body-fld-lines).
+  std::uint64_t body_lines = 0;
+
+  // RFC 3516 BINARY.SIZE: octets of the body after Content-Transfer-Encoding
+  // decoding. Meaningful only when `binary_decodable`.
+  std::uint64_t binary_size = 0;
+
+  // False for an encoding tern cannot undo (RFC 3516 §4.3: the server answers BINARY
+  // with the UNKNOWN-CTE response code).
+  bool binary_decodable = true;
+
+  // Children in order, derived from `parent` (not stored separately).
+  std::vector<std::uint32_t> children;
+
+  std::uint64_t body_size() const { return body_end - body_begin; }
+
+  bool operator==(const PartFacts&) const = default;
+};
+
+// The facts record. Every string is exactly what the IMAP server sends after the
+// FETCH item name (RFC 9051 §7.5.2), on one line except where a literal is needed.
+struct Facts {
+  std::uint64_t size = 0;   // RFC822.SIZE: octets of the raw message
+  std::uint64_t lines = 0;  // LF octets in the whole message
+
+  std::string envelope;       // "(date subject from sender ... message-id)"
+  std::string body;           // BODY: the non-extensible body structure
+  std::string bodystructure;  // BODYSTRUCTURE: with extension data
+  std::string preview;        // RFC 8970 preview: UTF-8, at most 256 characters
+
+  std::vector<PartFacts> parts;  // never empty for computed facts
+
+  bool operator==(const Facts&) const = default;
+};
+
+// Computes the facts of `raw` (the message exactly as stored). Never fails: any byte
+// string has facts (a message that is not MIME is one text/plain part). Time and
+// memory are linear in the size of `raw`, bounded by `limits` for the tree.
+Facts compute_facts(std::string_view raw, const ParseLimits& limits = {});
+
+// The same from an already parsed tree. Requires: `tree` was parsed from its raw().
+Facts compute_facts(const MessageTree& tree);
+
+// Serialises `facts` in the versioned binary format documented in README.md
+// ("Facts encoding"): a magic, a version, varint-framed fields and a CRC-32.
+std::string encode_facts(const Facts& facts);
+
+// Decodes what encode_facts() produced. Returns kCorrupt (never crashes, never
+// allocates more than a small multiple of `bytes.size()`) for a wrong magic, an
+// unknown version, a checksum mismatch, a truncated or overlong field, or offsets
+// that do not form a valid part tree inside `size`.
+Result<Facts> decode_facts(std::string_view bytes);
+
+// The version encode_facts() writes. Readers accept exactly this version; a newer
+// release that changes the format bumps it and recomputes facts from the blob when
+// decode_facts() reports kCorrupt.
+inline constexpr std::uint8_t kFactsVersion = 1;
+
+}  // namespace tern::mime::facts

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "mime/facts/facts.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mime/facts/imap_string.hpp"
+#include "mime/facts/section.hpp"
+#include "mime/facts/text.hpp"
+
+namespace tern::mime::facts {
+namespace {
+
+std::string str(std::string_view v) {
+  std::string out;
+  append_string(out, v);
+  return out;
+}
+
+std::string section(std::string_view raw, const Facts& f, std::string_view spec) {
+  auto s = parse_section(spec);
+  EXPECT_TRUE(s) << spec;
+  auto r = body_section(raw, f, *s);
+  return r ? *r : "<error:" + r.error().message + ">";
+}
+
+const std::string kSimple =
+    "Date: Mon, 22 Mar 1993 09:41:09 -0800\r\n"
+    "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
+    "To: Mary Smith <mary@x.test>, jdoe@example.org (John Doe)\r\n"
+    "Subject: Hello\r\n"
+    " folded\r\n"
+    "Message-ID: <1234@local.machine.example>\r\n"
+    "\r\n"
+    "Hi there.\r\n"
+    "Bye.\r\n";
+
+TEST(ImapString, QuotesPrintableAsciiAndEscapes) {
+  EXPECT_EQ(str("plain"), "\"plain\"");
+  EXPECT_EQ(str("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(str(""), "\"\"");
+}
+
+TEST(ImapString, UsesLiteralsForLineEndsEightBitAndLongValues) {
+  EXPECT_EQ(str("a\r\nb"), "{4}\r\na\r\nb");
+  EXPECT_EQ(str("caf\xc3\xa9"), "{5}\r\ncaf\xc3\xa9");
+  EXPECT_EQ(str(std::string(1025, 'x')).substr(0, 8), "{1025}\r\n");
+  EXPECT_EQ(str(std::string_view("a\0b", 3)), "{3}\r\na?b");
+}
+
+TEST(Envelope, RendersRawFieldsAndDefaultsSenderAndReplyToToFrom) {
+  const Facts f = compute_facts(kSimple);
+  EXPECT_EQ(f.envelope,
+            "(\"Mon, 22 Mar 1993 09:41:09 -0800\" \"Hello folded\" "
+            "((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
+            "((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
+            "((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
+            "((\"Mary Smith\" NIL \"mary\" \"x.test\")(\"John Doe\" NIL \"jdoe\" "
+            "\"example.org\")) NIL NIL NIL \"<1234@local.machine.example>\")");
+}
+
+TEST(Envelope, AbsentFieldsAreNilAndEncodedWordsStayRaw) {
+  const Facts f = compute_facts("Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\nx\r\n");
+  EXPECT_EQ(f.envelope, "(NIL \"=?utf-8?q?caf=C3=A9?=\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
+TEST(Envelope, GroupsHaveStartAndEndMarkers) {
+  const Facts f = compute_facts("From: a@b.test\r\nTo: team: x@y.test;\r\n\r\n");
+  EXPECT_NE(f.envelope.find("((NIL NIL \"team\" NIL)(NIL NIL \"x\" \"y.test\")(NIL NIL NIL NIL))"),
+            std::string::npos)
+      << f.envelope;
+}
+
+TEST(BodyStructure, SinglePartTextHasDefaultCharsetLinesAndExtensionData) {
+  const Facts f = compute_facts(kSimple);
+  EXPECT_EQ(f.body, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 17 2)");
+  EXPECT_EQ(f.bodystructure,
+            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 17 2 NIL NIL NIL "
+            "NIL)");
+  EXPECT_EQ(f.size, kSimple.size());
+}
+
+const std::string kNested =
+    "From: a@b.test\r\n"
+    "Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+    "\r\n"
+    "preamble\r\n"
+    "--XX\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Language: en, fr\r\n"
+    "Content-Location: http://x.test/a\r\n"
+    "\r\n"
+    "PHA+SGk8L3A+\r\n"
+    "--XX\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "Content-Disposition: attachment; filename=\"m.eml\"\r\n"
+    "\r\n"
+    "Subject: inner\r\n"
+    "From: c@d.test\r\n"
+    "\r\n"
+    "inner body\r\n"
+    "--XX\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: x-custom\r\n"
+    "\r\n"
+    "zzz\r\n"
+    "--XX--\r\n";
+
+TEST(BodyStructure, MultipartWithNestedMessageAndExtensionData) {
+  const Facts f = compute_facts(kNested);
+  EXPECT_EQ(f.bodystructure,
+            "((\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 12 0 NIL NIL "
+            "(\"en\" \"fr\") \"http://x.test/a\")"
+            "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 44 "
+            "(NIL \"inner\" ((NIL NIL \"c\" \"d.test\")) ((NIL NIL \"c\" \"d.test\")) "
+            "((NIL NIL \"c\" \"d.test\")) NIL NIL NIL NIL NIL) "
+            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0 NIL NIL NIL "
+            "NIL) 3 NIL (\"attachment\" (\"filename\" \"m.eml\")) NIL NIL)"
+            "(\"application\" \"octet-stream\" NIL NIL NIL \"x-custom\" 3 NIL NIL NIL NIL) "
+            "\"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)");
+  EXPECT_EQ(f.body.substr(0, 68),
+            "((\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 12 0)(\"message\"");
+}
+
+TEST(BodyStructure, EmptyMultipartShowsOneEmptyTextPart) {
+  const Facts f = compute_facts("Content-Type: multipart/mixed; boundary=b\r\n\r\nnothing\r\n");
+  EXPECT_EQ(f.body.substr(0, 68),
+            "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\")");
+}
+
+TEST(Section, ResolvesPartsHeadersTextAndMimeOfNestedMessages) {
+  const Facts f = compute_facts(kNested);
+  EXPECT_EQ(section(kNested, f, "1"), "PHA+SGk8L3A+");
+  EXPECT_EQ(section(kNested, f, "1.MIME"),
+            "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
+            "Content-Language: en, fr\r\nContent-Location: http://x.test/a\r\n\r\n");
+  EXPECT_EQ(section(kNested, f, "2.HEADER"), "Subject: inner\r\nFrom: c@d.test\r\n\r\n");
+  EXPECT_EQ(section(kNested, f, "2.TEXT"), "inner body");
+  EXPECT_EQ(section(kNested, f, "2.1"), "inner body");
+  EXPECT_EQ(section(kNested, f, "2.HEADER.FIELDS (FROM)"), "From: c@d.test\r\n\r\n");
+  EXPECT_EQ(section(kNested, f, "HEADER.FIELDS.NOT (CONTENT-TYPE)"), "From: a@b.test\r\n\r\n");
+  EXPECT_EQ(section(kNested, f, "header.fields (\"From\" Content-Type)"),
+            "From: a@b.test\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n");
+  EXPECT_EQ(section(kNested, f, ""), kNested);
+  EXPECT_EQ(section(kNested, f, "4"), "<error:no such part>");
+  EXPECT_EQ(section(kNested, f, "1.2"), "<error:no such part>");
+}
+
+TEST(Section, KeepsFoldingOfSelectedFields) {
+  const Facts f = compute_facts(kSimple);
+  EXPECT_EQ(section(kSimple, f, "HEADER.FIELDS (SUBJECT)"), "Subject: Hello\r\n folded\r\n\r\n");
+  EXPECT_EQ(section(kSimple, f, "1"), "Hi there.\r\nBye.\r\n");
+  EXPECT_EQ(section(kSimple, f, "TEXT"), "Hi there.\r\nBye.\r\n");
+}
+
+TEST(Section, RejectsMalformedSpecifiers) {
+  for (std::string_view bad : {"0", "1.", ".1", "1..2", "MIME", "HEADER.FIELDS", "HEADER.FIELDS ()",
+                               "HEADER.FIELDS (A", "TEXTX", "1.BOGUS", "HEADER.FIELDS (A )"}) {
+    EXPECT_FALSE(parse_section(bad)) << bad;
+  }
+  EXPECT_EQ(parse_section("1.2.mime")->text, SectionText::kMime);
+  EXPECT_EQ(parse_section("3.HEADER.FIELDS.NOT (a b)")->fields,
+            (std::vector<std::string>{"A", "B"}));
+}
+
+TEST(Section, PartialClipsToTheOctetsPresent) {
+  EXPECT_EQ(partial("0123456789", 2, 3), "234");
+  EXPECT_EQ(partial("0123456789", 8, 30), "89");
+  EXPECT_EQ(partial("0123456789", 10, 1), "");
+  EXPECT_EQ(partial("0123456789", 3, std::nullopt), "3456789");
+}
+
+TEST(Binary, DecodesTransferEncodingAndRefusesUnknownEncodings) {
+  const Facts f = compute_facts(kNested);
+  EXPECT_EQ(*binary_section(kNested, f, {1}), "<p>Hi</p>");
+  EXPECT_EQ(*binary_size(f, {1}), 9u);
+  EXPECT_EQ(binary_section(kNested, f, {3}).error().message, "unknown-cte");
+  EXPECT_EQ(binary_size(f, {3}).error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(*binary_size(f, {}), kNested.size());
+}
+
+TEST(Preview, TakesTheFirstTextPartConvertsHtmlAndCollapsesWhitespace) {
+  EXPECT_EQ(compute_facts(kNested).preview, "Hi");
+  EXPECT_EQ(compute_facts(kSimple).preview, "Hi there. Bye.");
+  const std::string html =
+      "Content-Type: text/html\r\n\r\n<html><head><title>T</title><style>p{}</style></head>"
+      "<body><p>Caf&eacute; &amp; &#x263A;</p><script>x()</script>&bogus; end</body>\r\n";
+  EXPECT_EQ(compute_facts(html).preview, "Caf\xc3\xa9 & \xe2\x98\xba &bogus; end");
+}
+
+TEST(Preview, HoldsAtMost256Characters) {
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    body += "\xc3\xa9 ";  // two characters each: é and a space
+  }
+  const Facts f = compute_facts("Content-Type: text/plain; charset=utf-8\r\n\r\n" + body);
+  std::size_t chars = 0;
+  for (char c : f.preview) {
+    chars += (static_cast<unsigned char>(c) & 0xc0u) != 0x80 ? 1 : 0;
+  }
+  EXPECT_EQ(chars, 255u);  // 128 é and 127 spaces: the 256th would be a trailing space
+  EXPECT_EQ(f.preview.substr(0, 5), "\xc3\xa9 \xc3\xa9");
+}
+
+TEST(SearchText, IncludesEveryTextPartAndAttachmentNames) {
+  const std::string text = extract_search_text(parse_message(kNested));
+  EXPECT_NE(text.find("Hi"), std::string::npos);
+  EXPECT_NE(text.find("inner body"), std::string::npos);
+  EXPECT_NE(text.find("m.eml"), std::string::npos) << text;
+}
+
+TEST(HtmlToText, EndsLinesAtBlocksAndSurvivesBrokenMarkup) {
+  EXPECT_EQ(html_to_text("<div>a</div><div>b<br>c</div>"), "a\nb\nc");
+  EXPECT_EQ(html_to_text("x <!-- hidden --> y"), "x y");
+  EXPECT_EQ(html_to_text("a <b"), "a");
+  EXPECT_EQ(html_to_text("&#1114112;&#;&"), "\xef\xbf\xbd&#;&");
+}
+
+TEST(Codec, RoundTripsExactly) {
+  for (const std::string* m : {&kSimple, &kNested}) {
+    const Facts f = compute_facts(*m);
+    auto back = decode_facts(encode_facts(f));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, f);
+  }
+}
+
+TEST(Codec, EveryTruncationAndBitFlipIsCorrupt) {
+  const std::string enc = encode_facts(compute_facts(kNested));
+  for (std::size_t n = 0; n < enc.size(); ++n) {
+    auto r = decode_facts(enc.substr(0, n));
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  }
+  for (std::size_t i = 0; i < enc.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = enc;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      EXPECT_FALSE(decode_facts(bad)) << i << ":" << bit;
+    }
+  }
+}
+
+TEST(Codec, RefusesOtherVersionsAndInconsistentTreesEvenWithAValidChecksum) {
+  std::string enc = encode_facts(compute_facts(kSimple));
+  enc[2] = 2;
+  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 2");
+  // A part that lies outside the message, re-encoded with a correct checksum.
+  Facts f = compute_facts(kSimple);
+  f.parts[0].body_end = f.size + 1;
+  EXPECT_EQ(decode_facts(encode_facts(f)).error().code, ErrorCode::kCorrupt);
+  Facts orphan = compute_facts(kNested);
+  orphan.parts[1].parent = 3;
+  EXPECT_FALSE(decode_facts(encode_facts(orphan)));
+}
+
+}  // namespace
+}  // namespace tern::mime::facts

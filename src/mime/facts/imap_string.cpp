@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "mime/facts/imap_string.hpp"
+
+namespace tern::mime::facts {
+
+bool fits_quoted(std::string_view value) {
+  if (value.size() > kMaxQuotedOctets) {
+    return false;
+  }
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    // RFC 9051 §9: QUOTED-CHAR is any TEXT-CHAR (CHAR minus CR LF); controls other
+    // than TAB are legal but clients choke on them, so they go into a literal.
+    if (u >= 0x80 || (u < 0x20 && u != '\t') || u == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_string(std::string& out, std::string_view value) {
+  if (fits_quoted(value)) {
+    out.push_back('"');
+    for (char c : value) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(c);
+    }
+    out.push_back('"');
+    return;
+  }
+  out.push_back('{');
+  append_number(out, value.size());
+  out += "}\r\n";
+  for (char c : value) {
+    out.push_back(c == '\0' ? '?' : c);
+  }
+}
+
+void append_nstring(std::string& out, std::string_view value, bool present) {
+  if (!present) {
+    out += "NIL";
+    return;
+  }
+  append_string(out, value);
+}
+
+void append_unfolded_string(std::string& out, std::string_view value) {
+  std::string unfolded;
+  unfolded.reserve(value.size());
+  for (char c : value) {
+    if (c != '\r' && c != '\n') {
+      unfolded.push_back(c);
+    }
+  }
+  append_string(out, unfolded);
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  std::size_t len = 0;
+  do {
+    buf[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (len > 0) {
+    out.push_back(buf[--len]);
+  }
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') {
+      x = static_cast<char>(x - 'A' + 'a');
+    }
+    if (y >= 'A' && y <= 'Z') {
+      y = static_cast<char>(y - 'A' + 'a');
+    }
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace tern::mime::facts

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// IMAP string syntax for the FETCH items tern renders (RFC 9051 §4.3, RFC 3501 §4.3):
+// quoted strings, literals, NIL, and the parenthesised lists built from them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tern::mime::facts {
+
+// Appends `value` as an IMAP string to `out`.
+//
+// A quoted string ("...", with `"` and `\` escaped by a backslash) is used when every
+// octet is 7-bit, printable or TAB/SP, and the value is at most kMaxQuotedOctets
+// long; anything else (CR, LF, NUL, other controls, 8-bit octets) becomes a
+// synchronising literal `{n}\r\n<octets>` (RFC 9051 §4.3). NUL octets are replaced by "?"
+// because a plain literal may not carry NUL (RFC 9051 §9: CHAR8 = %x01-ff); BINARY is
+// the only way to fetch raw NULs.
+void append_string(std::string& out, std::string_view value);
+
+// Appends `value` as an nstring: NIL when `value` is absent (`present == false`),
+// otherwise as append_string() does.
+void append_nstring(std::string& out, std::string_view value, bool present);
+
+// Appends `value` as a quoted string or literal after removing every CR and LF, the
+// form ENVELOPE fields take: header values are unfolded (RFC 5322 §2.2.3) and a bare
+// CR or LF has no meaning inside a field value. Dovecot does the same.
+void append_unfolded_string(std::string& out, std::string_view value);
+
+// Appends the decimal form of `n`.
+void append_number(std::string& out, std::uint64_t n);
+
+// Longest value rendered as a quoted string; longer ones become literals so a
+// client's line-length limit is never hit by one field.
+inline constexpr std::size_t kMaxQuotedOctets = 1024;
+
+// True if append_string() would render `value` as a quoted string.
+bool fits_quoted(std::string_view value);
+
+// ASCII lower-casing, for media types and encodings that IMAP sends in a canonical
+// case (RFC 2045 §5.1: type, subtype and parameter names are case-insensitive).
+std::string ascii_lower(std::string_view s);
+
+// ASCII case-insensitive equality.
+bool ascii_iequals(std::string_view a, std::string_view b);
+
+}  // namespace tern::mime::facts

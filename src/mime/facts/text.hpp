@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// Text derived from a message for display and search: the RFC 8970 preview and the
+// plain text of every text part (HTML converted), for SEARCH BODY/TEXT and JMAP.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "mime/message.hpp"
+
+namespace tern::mime::facts {
+
+// The most characters (Unicode scalar values) a preview holds (RFC 8970 §3.1:
+// "MUST NOT exceed 256 characters").
+inline constexpr std::size_t kMaxPreviewChars = 256;
+
+// The RFC 8970 preview of a message: the first text/plain or text/html leaf that is
+// not an attachment (pre-order, so the first alternative a sender wrote), transfer-
+// decoded, converted to UTF-8 from its charset, HTML converted to text, runs of
+// whitespace (line ends included) collapsed to one space, trimmed, and cut to at most
+// kMaxPreviewChars characters at a character boundary. Empty when the message has no
+// such part or only whitespace in it (RFC 8970 §3.1 allows an empty preview).
+std::string make_preview(const MessageTree& tree);
+
+// Everything a body search should match, as UTF-8: the decoded text of every
+// text/* leaf (HTML converted to text) and the file names of attachments
+// (Content-Disposition filename or Content-Type name), separated by line ends, in
+// pre-order. Work and output are linear in the message size.
+std::string extract_search_text(const MessageTree& tree);
+
+// Converts HTML (already UTF-8) to plain text: tags removed; <script>, <style> and
+// <head> contents dropped; block elements (p, div, br, li, tr, h1-h6, ...) end a line;
+// character references decoded (numeric ones and the common named ones; unknown
+// names kept as written); whitespace runs inside a line collapsed to one space.
+// Never fails; tolerant of broken markup (an unclosed tag runs to the end).
+std::string html_to_text(std::string_view html);
+
+}  // namespace tern::mime::facts
