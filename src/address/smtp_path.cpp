@@ -114,6 +114,18 @@ class Cursor {
     return out;
   }
 
+  // The "@" between local part and domain; a missing one is told apart from a
+  // local part that stopped at a byte it may not contain ("a b@x").
+  Result<void> at_sign() {
+    if (take('@')) {
+      return ok();
+    }
+    if (at_end() || peek() == '>' || peek() == ' ') {
+      return fail(ErrorCode::kInvalidInput, "missing '@' in mailbox");
+    }
+    return fail(ErrorCode::kInvalidInput, "invalid character in local part");
+  }
+
   // The UTF-8 character at pos_ in a local part (RFC 6531 §3.3 UTF8-non-ascii):
   // its length, or why it is refused.
   Result<std::size_t> utf8_run() const {
@@ -219,15 +231,17 @@ Result<ParsedPath> parse_path(std::string_view argument, const PathOptions& opti
       // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain must be accepted.
       out.bare_postmaster = true;
     } else {
-      if (!in.take('@')) {
-        return fail(ErrorCode::kInvalidInput, "missing '@' in mailbox");
-      }
+      TERN_TRY_VOID(in.at_sign());
       TERN_TRY(auto domain, in.domain());
       mailbox.domain = std::move(domain);
     }
     if (bracket && !in.take('>')) {
-      return fail(ErrorCode::kInvalidInput,
-                  in.at_end() || in.peek() == ' ' ? "missing '>'" : "invalid character in path");
+      if (in.at_end() || in.peek() == ' ') {
+        return fail(ErrorCode::kInvalidInput, "missing '>'");
+      }
+      return fail(ErrorCode::kInvalidInput, mailbox.domain.is_literal()
+                                                ? "unexpected text after the address literal"
+                                                : "invalid character in domain");
     }
     out.mailbox = std::move(mailbox);
     out.end = in.pos();
@@ -266,9 +280,7 @@ Result<ForwardPath> parse_forward_path(std::string_view argument, const PathOpti
 Result<EmailAddress> parse_email_address(std::string_view text, const PathOptions& options) {
   Cursor in(text, options);
   TERN_TRY(auto local, in.local_part());
-  if (!in.take('@')) {
-    return fail(ErrorCode::kInvalidInput, "missing '@' in mailbox");
-  }
+  TERN_TRY_VOID(in.at_sign());
   TERN_TRY(auto domain, in.domain());
   if (!in.at_end()) {
     return fail(ErrorCode::kInvalidInput, "unexpected text after the address");
