@@ -672,6 +672,28 @@ void read_listeners(Problems& problems, const toml::node* node, std::vector<List
   }
 }
 
+void read_smtp(Problems& problems, const toml::table* table, SmtpSettings& out) {
+  TableReader r(problems, table, "smtp", 1);
+  r.read_uint("max_message_bytes", out.max_message_bytes, 1024, 1024 * 1024 * 1024);
+  // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
+  r.read_uint("max_recipients", out.max_recipients, 100, 100000);
+  // §4.5.3.1.4: 512 octets with CRLF is the floor every client may rely on.
+  r.read_uint("max_line_bytes", out.max_line_bytes, 510, 65536);
+  r.read_uint("max_errors", out.max_errors, 1, 10000);
+  r.read_uint("max_junk_commands", out.max_junk_commands, 1, 100000);
+  std::uint32_t seconds = static_cast<std::uint32_t>(out.command_timeout.count());
+  // §4.5.3.2.7 asks for at least 5 minutes; shorter is allowed for tests and
+  // for sites under attack, but not below 10 s.
+  r.read_uint("command_timeout_seconds", seconds, 10, 3600);
+  out.command_timeout = std::chrono::seconds(seconds);
+  r.read_uint("connections_per_ip_per_minute", out.connections_per_ip_per_minute, 0, 1000000);
+  r.read_uint("messages_per_ip_per_minute", out.messages_per_ip_per_minute, 0, 1000000);
+  r.read_enum<UnknownUserPolicy>(
+      "unknown_user", out.unknown_user,
+      {{"reject", UnknownUserPolicy::kReject}, {"defer", UnknownUserPolicy::kDefer}});
+  r.finish();
+}
+
 Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
                              std::string_view base_dir) {
   Problems problems;
@@ -683,6 +705,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_store(problems, section(problems, root, "store"), settings.server.data_dir, settings.store);
   read_auth(problems, section(problems, root, "auth"), settings.auth);
   read_addressing(problems, section(problems, root, "addressing"), settings.addressing);
+  read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.listeners, lines);
 
@@ -696,8 +719,8 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   }
 
   // Unknown top-level tables and keys.
-  constexpr std::string_view kSections[] = {"server", "log",  "tls",        "limits",
-                                            "store",  "auth", "addressing", "listener"};
+  constexpr std::string_view kSections[] = {"server", "log",        "tls",  "limits",  "store",
+                                            "auth",   "addressing", "smtp", "listener"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -394,6 +394,34 @@ TEST(ParseConfig, ValidatesSubaddressSeparator) {
   EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[addressing]\nsubaddress_separator = \"@\"\n"));
 }
 
+TEST(ParseConfig, ReadsAndValidatesSmtp) {
+  auto ok = parse(
+      "[server]\nhostname = \"a.b\"\n[smtp]\nmax_message_bytes = 1048576\nmax_recipients = 200\n"
+      "max_line_bytes = 4096\nmax_errors = 5\nmax_junk_commands = 50\n"
+      "command_timeout_seconds = 60\nconnections_per_ip_per_minute = 30\n"
+      "messages_per_ip_per_minute = 10\nunknown_user = \"defer\"\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->smtp.max_message_bytes, 1048576u);
+  EXPECT_EQ(ok->smtp.max_recipients, 200u);
+  EXPECT_EQ(ok->smtp.max_line_bytes, 4096u);
+  EXPECT_EQ(ok->smtp.max_errors, 5u);
+  EXPECT_EQ(ok->smtp.max_junk_commands, 50u);
+  EXPECT_EQ(ok->smtp.command_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(ok->smtp.connections_per_ip_per_minute, 30u);
+  EXPECT_EQ(ok->smtp.messages_per_ip_per_minute, 10u);
+  EXPECT_EQ(ok->smtp.unknown_user, UnknownUserPolicy::kDefer);
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->smtp, SmtpSettings{});
+  // RFC 5321 §4.5.3.1.8: fewer than 100 recipients is not allowed.
+  std::string message = error_of("[server]\nhostname = \"a.b\"\n[smtp]\nmax_recipients = 10\n");
+  EXPECT_EQ(message.rfind("var/tern.toml:4: smtp.max_recipients:", 0), 0u) << message;
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[smtp]\nunknown_user = \"bounce\"\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[smtp]\nmax_line_bytes = 100\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[smtp]\nmax_message_bytes = 10\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[smtp]\nbogus = 1\n"));
+}
+
 TEST(ParseConfig, RejectsEmptyPaths) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\ndata_dir = \"\"\n"),
             "var/tern.toml:3: server.data_dir: expected a path, got \"\"");

@@ -71,7 +71,7 @@ bool same_listeners(const Settings& a, const Settings& b) {
 }
 
 bool SettingsDiff::empty() const {
-  return !(server || log || tls || limits || store || auth || addressing || listeners);
+  return !(server || log || tls || limits || store || auth || addressing || smtp || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
@@ -96,6 +96,7 @@ std::string SettingsDiff::describe() const {
   add(store, "store");
   add(auth, "auth");
   add(addressing, "addressing");
+  add(smtp, "smtp");
   add(listeners, "listener");
   return out;
 }
@@ -109,6 +110,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.store = before.store != after.store;
   diff.auth = before.auth != after.auth;
   diff.addressing = before.addressing != after.addressing;
+  diff.smtp = before.smtp != after.smtp;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

@@ -99,6 +99,32 @@ struct AddressingSettings {
   friend bool operator==(const AddressingSettings&, const AddressingSettings&) = default;
 };
 
+enum class UnknownUserPolicy { kReject, kDefer };
+
+// [smtp]: the SMTP, submission and LMTP services (RFC 5321 §4.5.3 limits and
+// timeouts, anti-abuse rates). Applies to sessions started after a reload.
+struct SmtpSettings {
+  // SIZE (RFC 1870); DATA and BDAT beyond it get 552 5.3.4. 1 KiB .. 1 GiB.
+  std::uint32_t max_message_bytes = 25 * 1024 * 1024;
+  // RFC 5321 §4.5.3.1.8: at least 100. Beyond: 452 4.5.3.
+  std::uint32_t max_recipients = 100;
+  // Command line without CRLF; RFC 5321 §4.5.3.1.4 gives 512, extensions add.
+  std::uint32_t max_line_bytes = 2048;
+  // Error replies before 421 and disconnect (Postfix smtpd_hard_error_limit).
+  std::uint32_t max_errors = 20;
+  // NOOP/RSET/VRFY/HELP/EXPN outside completed messages before 421
+  // (Postfix smtpd_junk_command_limit).
+  std::uint32_t max_junk_commands = 100;
+  // RFC 5321 §4.5.3.2.7: at least 5 minutes.
+  std::chrono::seconds command_timeout{300};
+  // Per client IP and minute; 0 = unlimited (Postfix's defaults).
+  std::uint32_t connections_per_ip_per_minute = 0;
+  std::uint32_t messages_per_ip_per_minute = 0;
+  // Local recipients that do not exist: "reject" (550 5.1.1) or "defer" (450 4.1.1).
+  UnknownUserPolicy unknown_user = UnknownUserPolicy::kReject;
+  friend bool operator==(const SmtpSettings&, const SmtpSettings&) = default;
+};
+
 enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
 
 enum class TlsMode { kNone, kImplicit, kStartTls };
@@ -138,6 +164,7 @@ struct Settings {
   StoreSettings store;
   AuthSettings auth;
   AddressingSettings addressing;
+  SmtpSettings smtp;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -155,6 +182,7 @@ struct SettingsDiff {
   bool store = false;
   bool auth = false;
   bool addressing = false;
+  bool smtp = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
@@ -162,7 +190,7 @@ struct SettingsDiff {
 
   // True when a running ternd cannot apply the change and must be restarted:
   // [server] or [store] changed. Log, TLS (certificates are reloaded), limits,
-  // auth and addressing apply live; listener changes apply live as far as the
+  // auth, addressing and smtp apply live; listener changes apply live as far as the
   // process may still bind the ports (app/ decides, since privileges are dropped).
   bool needs_restart() const;
 
