@@ -59,6 +59,12 @@ KNOWN_DIFFERENCES = {
     "mail-parser/malformed/022:*": MESSAGE,
     "mail-parser/legacy/026:.2/text": UUENCODE,
     "mail-parser/legacy/052:/text": FALLBACK,
+    "mail-parser/legacy/052:/subject": FALLBACK,
+    "mail-parser/legacy/010:/subject": FALLBACK,
+    "mail-parser/legacy/020:/subject": FALLBACK,
+    "mail-parser/legacy/022:/subject": FALLBACK,
+    "mail-parser/legacy/027:/subject": FALLBACK,
+    "mail-parser/rfc/008:/subject": ENCODED_MSG,
     "mail-parser/rfc/000:*": BASE64,
     "mail-parser/rfc/008:.2/nkids": ENCODED_MSG,
     "mail-parser/thirdparty/002:*": BASE64,
@@ -161,6 +167,20 @@ def tern_tree(tree):
     return node(0)
 
 
+def mail_parser_subjects(message):
+    """Decoded Subject values (RFC 2047, unfolded) of the message and of every
+    message it encapsulates."""
+    out = []
+    for part in message["parts"]:
+        for header in part["headers"]:
+            value = header["value"]
+            if header["name"] == "subject" and isinstance(value, dict) and "Text" in value:
+                out.append(value["Text"])
+        if "Message" in part["body"]:
+            out += mail_parser_subjects(part["body"]["Message"])
+    return out
+
+
 def compare_trees(want, got, path, diffs):
     if want["ct"] is not None and got["ct"] is not None and want["ct"] != got["ct"]:
         diffs.append((f"{path}/ct", want["ct"], got["ct"]))
@@ -193,7 +213,14 @@ def test_mail_parser_corpus_agrees_except_listed_differences():
         name = os.path.relpath(eml, TESTDATA)[:-4]
         diffs = []
         with open(expected, encoding="utf-8") as f:
-            compare_trees(mail_parser_tree(json.load(f)), tern_tree(dump(eml, mode)), "", diffs)
+            reference = json.load(f)
+        ours = dump(eml, mode)
+        compare_trees(mail_parser_tree(reference), tern_tree(ours), "", diffs)
+        our_subjects = [value for p in ours["parts"] for name, value in p["fields"]
+                        if name.lower() == "subject"]
+        for subject in mail_parser_subjects(reference):
+            if subject not in our_subjects:
+                diffs.append(("/subject", subject, our_subjects))
         for what, want, got in diffs:
             key = f"{name}:{what}"
             reason = known(key)
