@@ -258,3 +258,32 @@ TEST(Codec, RefusesOtherVersionsAndInconsistentTreesEvenWithAValidChecksum) {
 
 }  // namespace
 }  // namespace tern::mime::facts
+
+namespace tern::mime::facts {
+namespace {
+
+TEST(Section, TopLevelMessageRfc822NumbersContinueInsideTheEncapsulatedMessage) {
+  const std::string raw =
+      "Content-Type: message/rfc822\r\n\r\n"
+      "Subject: inner\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n";
+  const Facts f = compute_facts(raw);
+  EXPECT_EQ(section(raw, f, "1").substr(0, 15), "Subject: inner\r");
+  EXPECT_EQ(section(raw, f, "1.2"), "two");
+  EXPECT_EQ(section(raw, f, "1.1.MIME"), "\r\n");
+  EXPECT_EQ(section(raw, f, "2"), "<error:no such part>");
+}
+
+TEST(Envelope, EncodedMessageRfc822KeepsTheMessageGrammarAndMissingPartsArePlaceholders) {
+  const Facts f = compute_facts(
+      "From: postmaster\r\nContent-Type: message/rfc822\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5\r\n");
+  EXPECT_EQ(f.body,
+            "(\"message\" \"rfc822\" NIL NIL NIL \"base64\" 22 (NIL NIL NIL NIL NIL NIL NIL "
+            "NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 1)");
+  EXPECT_NE(f.envelope.find("((NIL NIL \"postmaster\" \"MISSING_DOMAIN\"))"), std::string::npos)
+      << f.envelope;
+}
+
+}  // namespace
+}  // namespace tern::mime::facts

@@ -208,11 +208,14 @@ Result<std::uint32_t> resolve_part(const Facts& facts, const std::vector<std::ui
     return fail(ErrorCode::kNotFound, "no such part");
   }
   std::uint32_t index = 0;
+  bool first = true;
   for (std::uint32_t n : part) {
     const PartFacts* p = &facts.parts[index];
     // RFC 9051 §6.4.5: the numbers of a message/rfc822 part continue in the
-    // encapsulated message's body.
-    if (p->kind == PartKind::kMessage && !p->children.empty() && index != 0) {
+    // encapsulated message's body. The message itself is not such a part until a
+    // number selected it: for a top-level message/rfc822, 1 is its body (the
+    // encapsulated message) and 1.N continues inside.
+    if (p->kind == PartKind::kMessage && !p->children.empty() && (index != 0 || !first)) {
       index = p->children.front();
       p = &facts.parts[index];
     }
@@ -224,6 +227,7 @@ Result<std::uint32_t> resolve_part(const Facts& facts, const std::vector<std::ui
     } else if (n != 1) {
       return fail(ErrorCode::kNotFound, "no such part");
     }
+    first = false;
   }
   return index;
 }

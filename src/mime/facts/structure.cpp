@@ -63,6 +63,26 @@ std::optional<std::string> raw_field(std::string_view raw, const Part& part,
   return raw_value(f->value.in(raw));
 }
 
+// Every field named `name`, joined by ", ": RFC 5322 §3.6 allows one of each
+// address field, but mail with two To or Cc lines exists and Dovecot shows all of
+// their addresses, so nobody is hidden from the reader.
+std::optional<std::string> address_fields(std::string_view raw, const Part& part,
+                                          std::string_view name) {
+  std::optional<std::string> out;
+  for (const HeaderField& f : part.fields) {
+    if (!iequals(f.name.in(raw), name)) {
+      continue;
+    }
+    if (out) {
+      out->append(", ");
+      out->append(raw_value(f.value.in(raw)));
+    } else {
+      out = raw_value(f.value.in(raw));
+    }
+  }
+  return out;
+}
+
 void append_raw_nstring(std::string& out, std::string_view raw, const std::optional<Range>& range) {
   if (!range) {
     out += "NIL";
@@ -243,7 +263,7 @@ class Renderer {
   // ENVELOPE of the message whose header is part `index`'s header.
   void envelope(std::string& out, PartIndex index) const {
     const Part& p = tree_.part(index);
-    const auto from = raw_field(raw_, p, "From");
+    const auto from = address_fields(raw_, p, "From");
     out.push_back('(');
     append_opt(out, raw_field(raw_, p, "Date"));
     out.push_back(' ');
@@ -255,13 +275,13 @@ class Renderer {
     // value.
     for (std::string_view name : {"Sender", "Reply-To"}) {
       out.push_back(' ');
-      if (!append_address_list(out, raw_field(raw_, p, name))) {
+      if (!append_address_list(out, address_fields(raw_, p, name))) {
         append_address_field(out, from);
       }
     }
     for (std::string_view name : {"To", "Cc", "Bcc"}) {
       out.push_back(' ');
-      append_address_field(out, raw_field(raw_, p, name));
+      append_address_field(out, address_fields(raw_, p, name));
     }
     out.push_back(' ');
     append_opt(out, raw_field(raw_, p, "In-Reply-To"));
