@@ -2,7 +2,8 @@
 #include "smtp/server_engine.hpp"
 
 #include <algorithm>
-#include <array>
+
+#include "sasl/base64.hpp"
 
 namespace tern::smtp {
 namespace {
@@ -127,25 +128,6 @@ bool split_params(std::string_view text, std::vector<Param>& out) {
   return true;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -209,72 +191,6 @@ std::string encode_xtext(std::string_view text) {
   return out;
 }
 
-std::string encode_base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    auto n = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-             (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-             static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i < bytes.size()) {
-    auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) {
-      n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    }
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += (i + 1 < bytes.size()) ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> decode_base64(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return fail(ErrorCode::kInvalidInput, "base64 length is not a multiple of 4");
-  }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    std::array<int, 4> v{};
-    int padding = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        ++padding;
-        v[j] = 0;
-        continue;
-      }
-      if (padding > 0) {
-        return fail(ErrorCode::kInvalidInput, "bad base64 padding");
-      }
-      v[j] = base64_value(c);
-      if (v[j] < 0) {
-        return fail(ErrorCode::kInvalidInput, "bad base64 character");
-      }
-    }
-    auto n = (static_cast<std::uint32_t>(v[0]) << 18) | (static_cast<std::uint32_t>(v[1]) << 12) |
-             (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
-    out += static_cast<char>((n >> 16) & 0xff);
-    if (padding < 2) {
-      out += static_cast<char>((n >> 8) & 0xff);
-    }
-    if (padding < 1) {
-      out += static_cast<char>(n & 0xff);
-    }
-  }
-  return out;
-}
-
 // ----- the engine
 
 ServerEngine::ServerEngine(Options options)
@@ -285,7 +201,7 @@ ServerEngine::ServerEngine(Options options)
   send(Reply::of(220, "", banner));
 }
 
-void ServerEngine::receive(std::span<const char> bytes) {
+void ServerEngine::receive(std::string_view bytes) {
   if (state_ == State::kClosed) {
     return;
   }
@@ -1083,7 +999,7 @@ ServerEngine::Step ServerEngine::handle_auth(std::string_view arg) {
     if (initial == "=") {
       start.initial_response = std::string();  // RFC 4954 §4: "=" is an empty response
     } else {
-      auto decoded = decode_base64(initial);
+      auto decoded = sasl::base64_decode(initial);
       if (!decoded) {
         return error(Reply::of(501, "5.5.2", "cannot decode initial response"));
       }
@@ -1100,7 +1016,7 @@ ServerEngine::Step ServerEngine::handle_auth_line(std::string_view line) {
     send(Reply::of(501, "5.0.0", "authentication cancelled"));
     return AuthAborted{};
   }
-  auto decoded = decode_base64(line);
+  auto decoded = sasl::base64_decode(line);
   if (!decoded) {
     state_ = State::kCommand;
     send(Reply::of(501, "5.5.2", "cannot decode response"));
@@ -1116,7 +1032,7 @@ void ServerEngine::auth_challenge(std::string_view challenge) {
     return;
   }
   out_ += "334 ";
-  out_ += encode_base64(challenge);
+  out_ += sasl::base64_encode(challenge);
   out_ += "\r\n";
   state_ = State::kAuthLine;
 }

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -193,9 +192,7 @@ class ServerEngine {
   explicit ServerEngine(Options options);
 
   // Appends bytes read from the peer. Ignored once closed.
-  void receive(std::span<const char> bytes);
-
-  void receive(std::string_view bytes) { receive(std::span<const char>(bytes)); }
+  void receive(std::string_view bytes);
 
   // Handles buffered input up to the next event.
   Event next();
@@ -334,10 +331,5 @@ Result<std::string> decode_xtext(std::string_view text);
 
 // The inverse: bytes outside "!".."~", "+" and "=" become "+XX".
 std::string encode_xtext(std::string_view text);
-
-// RFC 4648 base64 without line breaks; decode rejects anything else
-// (whitespace, bad padding).
-std::string encode_base64(std::string_view bytes);
-Result<std::string> decode_base64(std::string_view text);
 
 }  // namespace tern::smtp
