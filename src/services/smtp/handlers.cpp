@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "services/smtp/handlers.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "address/address_list.hpp"
+#include "domain/address.hpp"
+#include "domain/delivery.hpp"
+#include "mime/builder.hpp"
+#include "mime/header.hpp"
+#include "mime/message.hpp"
+
+namespace tern::services::smtp {
+namespace {
+
+using tern::smtp::Reply;
+
+// The address a path names, in the form the directory compares.
+std::string path_address(const address::EmailAddress& mailbox, std::string_view hostname) {
+  if (mailbox.domain.empty()) {
+    // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain is this host's postmaster.
+    return "postmaster@" + std::string(hostname);
+  }
+  return address::render_mailbox(mailbox);
+}
+
+// RFC 3848 "with" protocol names.
+std::string with_protocol(Role role, const Peer& peer, bool authenticated, bool smtputf8) {
+  if (role == Role::kLmtp) {
+    return std::string(smtputf8 ? "UTF8LMTP" : "LMTP") + (peer.tls ? "S" : "") +
+           (authenticated ? "A" : "");
+  }
+  if (!peer.esmtp) {
+    return "SMTP";
+  }
+  // RFC 6531 §3.7.3: UTF8SMTP for sessions that used SMTPUTF8.
+  std::string with = smtputf8 ? "UTF8SMTP" : "ESMTP";
+  if (peer.tls) {
+    with += 'S';
+  }
+  if (authenticated) {
+    with += 'A';
+  }
+  return with;
+}
+
+}  // namespace
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kMx:
+      return "smtp";
+    case Role::kSubmission:
+      return "submission";
+    case Role::kLmtp:
+      return "lmtp";
+  }
+  return "smtp";
+}
+
+Handlers::Handlers(Policy policy, domain::Storage& storage, const Clock& clock, log::Logger logger)
+    : policy_(std::move(policy)), storage_(storage), clock_(clock), logger_(std::move(logger)) {}
+
+// The user's own addresses: the account's address, its sub-addresses, and any
+// alias whose destinations include the account. A domain's catch-all is not
+// one: it would let a user send as every unknown name of the domain.
+Result<bool> Handlers::owns_address(std::string_view address) {
+  if (!user_) {
+    return false;
+  }
+  auto normalized = domain::normalize_address(address);
+  if (!normalized) {
+    return false;
+  }
+  std::string candidate = *normalized;
+  if (candidate == user_->address) {
+    return true;
+  }
+  auto parts = domain::split_address(candidate);
+  if (parts && !policy_.subaddress_separator.empty()) {
+    auto cut = parts->local.find_first_of(policy_.subaddress_separator);
+    if (cut != std::string_view::npos) {
+      std::string base =
+          std::string(parts->local.substr(0, cut)) + "@" + std::string(parts->domain);
+      if (base == user_->address) {
+        return true;
+      }
+      auto base_dest = storage_.directory().alias_destinations(base).get();
+      if (!base_dest) {
+        return base_dest.error();
+      }
+      if (std::find(base_dest->begin(), base_dest->end(), user_->address) != base_dest->end()) {
+        return true;
+      }
+    }
+  }
+  auto destinations = storage_.directory().alias_destinations(candidate).get();
+  if (!destinations) {
+    return destinations.error();
+  }
+  return std::find(destinations->begin(), destinations->end(), user_->address) !=
+         destinations->end();
+}
+
+Reply Handlers::on_mail(const tern::smtp::MailFrom& mail) {
+  targets_.clear();
+  declared_size_ = mail.params.size;
+  if (policy_.role == Role::kSubmission && !mail.path.is_null()) {
+    // RFC 6409 §4.1 / Postfix reject_sender_login_mismatch: a user sends only as
+    // themselves. The null sender (bounces a client generates) is allowed.
+    auto owned = owns_address(address::render_mailbox(*mail.path.mailbox));
+    if (!owned) {
+      return tern::smtp::reply_for(owned.error());
+    }
+    if (!*owned) {
+      return Reply::of(553, "5.7.1", "sender address not owned by the authenticated user");
+    }
+  }
+  return Reply::of(250, "2.1.0", "Ok");
+}
+
+Reply Handlers::on_rcpt(const tern::smtp::RcptTo& rcpt) {
+  const auto& mailbox = rcpt.recipient.path.mailbox;
+  std::string address = path_address(mailbox, policy_.hostname);
+  auto resolution =
+      domain::resolve_recipient(storage_.directory(), address, policy_.subaddress_separator);
+  if (!resolution) {
+    const Error& e = resolution.error();
+    switch (e.code) {
+      case ErrorCode::kNotFound:
+        if (policy_.unknown_user == UnknownUserPolicy::kDefer) {
+          return Reply::of(450, "4.1.1", "mailbox unavailable: user unknown");
+        }
+        return Reply::of(550, "5.1.1", "mailbox unavailable: user unknown");
+      case ErrorCode::kInvalidInput:
+        return Reply::of(501, "5.1.3", "bad recipient address: " + e.message);
+      case ErrorCode::kLimitExceeded:
+        // An alias expansion that is too deep is a configuration mistake: keep the
+        // mail queued at the sender while someone fixes it.
+        return Reply::of(451, "4.3.0", "alias expansion failed");
+      default:
+        return tern::smtp::reply_for(e);
+    }
+  }
+  Target target;
+  if (resolution->kind == domain::RecipientKind::kNotLocal) {
+    if (policy_.role != Role::kSubmission) {
+      // Never an open relay: MX and LMTP accept only local domains.
+      return Reply::of(550, "5.7.1", "relay access denied");
+    }
+    target.external.push_back(address);
+  } else {
+    target.accounts = resolution->accounts;
+    target.external = resolution->external;
+    // A full mailbox is refused before the data is sent (RFC 1870 §6 for SIZE).
+    for (const auto& local : target.accounts) {
+      auto account = storage_.directory().find_account_by_id(local.account).get();
+      if (!account) {
+        return tern::smtp::reply_for(account.error());
+      }
+      if (!*account || (*account)->quota_bytes == 0) {
+        continue;
+      }
+      if (declared_size_ && *declared_size_ > (*account)->quota_bytes) {
+        return Reply::of(552, "5.2.2", "message larger than the mailbox quota");
+      }
+      if (!domain::check_quota(**account, declared_size_.value_or(1))) {
+        return Reply::of(452, "4.2.2", "mailbox full");
+      }
+    }
+  }
+  targets_.push_back(std::move(target));
+  return Reply::of(250, "2.1.5", "Ok");
+}
+
+std::string Handlers::received(const tern::smtp::Message& message, const Peer& peer,
+                               const std::string& id) const {
+  mime::ReceivedInfo info;
+  info.helo = peer.helo;
+  info.client_ip = peer.ip.find(':') != std::string::npos ? "IPv6:" + peer.ip : peer.ip;
+  info.by = policy_.hostname;
+  info.with = with_protocol(policy_.role, peer, user_.has_value(), message.params.smtputf8);
+  info.id = id;
+  if (message.recipients.size() == 1) {
+    info.for_path = address::render_path(message.recipients[0].path, message.params.smtputf8);
+  }
+  info.tls = peer.tls_description;
+  info.time = to_unix_seconds(clock_.now());
+  return mime::received_field(info);
+}
+
+std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, const Peer& peer) {
+  bool lmtp = policy_.role == Role::kLmtp;
+  std::size_t n = message.recipients.size();
+  auto all = [&](const Reply& reply) { return std::vector<Reply>(lmtp ? n : 1, reply); };
+  if (targets_.size() != n) {
+    logger_.error("smtp recipient bookkeeping out of step",
+                  {{"targets", std::to_string(targets_.size())}, {"rcpts", std::to_string(n)}});
+    return all(Reply::of(451, "4.3.0", "internal error"));
+  }
+  std::string id = peer.session_id + "." + std::to_string(accepted_ + 1);
+  // RFC 5321 §4.4: every SMTP server prepends a Received: field.
+  std::string raw = received(message, peer, id);
+  raw += message.content;
+
+  // Parse once: the tree gives the From: check and the facts stored beside the
+  // message, so IMAP never re-reads the blob for ENVELOPE or BODYSTRUCTURE.
+  mime::MessageTree tree = mime::parse_message(raw);
+  if (policy_.role == Role::kSubmission && user_) {
+    if (const auto* from = tree.root().field(tree.raw(), "From")) {
+      std::string value = mime::unfold(from->value.in(tree.raw()));
+      auto list = address::parse_address_list(value);
+      for (const auto* mailbox : list.mailboxes()) {
+        auto owned = owns_address(mailbox->addr_spec());
+        if (!owned) {
+          return all(tern::smtp::reply_for(owned.error()));
+        }
+        if (!*owned) {
+          return all(Reply::of(553, "5.7.1", "From: address not owned by the authenticated user"));
+        }
+      }
+    }
+  }
+  // FOLLOW-UP(mime/facts): store mime::facts::encode_facts(compute_facts(tree))
+  // once that component joins the build; until then the facts are empty and
+  // readers compute them from the blob.
+  std::string facts;
+  SystemTime now = clock_.now();
+
+  // The local accounts, de-duplicated across recipients, and the external
+  // addresses (submission relays, alias forwards) with their DSN parameters.
+  std::vector<domain::AccountId> accounts;
+  std::set<domain::AccountId> seen;
+  std::vector<domain::QueueRecipient> external;
+  std::set<std::string> seen_external;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const auto& local : targets_[i].accounts) {
+      if (seen.insert(local.account).second) {
+        accounts.push_back(local.account);
+      }
+    }
+    const auto& params = message.recipients[i].params;
+    for (const auto& address : targets_[i].external) {
+      if (!seen_external.insert(address).second) {
+        continue;
+      }
+      domain::QueueRecipient q;
+      q.address = address;
+      q.notify = params.notify;
+      // RFC 3461 §5.2.1: a forwarded recipient keeps the original as ORCPT.
+      q.orcpt = !params.orcpt.empty() ? params.orcpt
+                                      : "rfc822;" + path_address(message.recipients[i].path.mailbox,
+                                                                 policy_.hostname);
+      external.push_back(std::move(q));
+    }
+  }
+
+  // SMTP has one reply for every recipient: check every quota first so that a
+  // full mailbox fails the whole message instead of half-delivering it (the
+  // store checks again atomically; losing that race is logged below).
+  std::map<domain::AccountId, Reply> refused;
+  for (domain::AccountId account_id : accounts) {
+    auto account = storage_.directory().find_account_by_id(account_id).get();
+    if (!account) {
+      return all(tern::smtp::reply_for(account.error()));
+    }
+    if (!*account || (*account)->quota_bytes == 0) {
+      continue;
+    }
+    if (raw.size() > (*account)->quota_bytes) {
+      refused[account_id] = Reply::of(552, "5.2.2", "message larger than the mailbox quota");
+    } else if (!domain::check_quota(**account, raw.size())) {
+      refused[account_id] = Reply::of(452, "4.2.2", "mailbox full");
+    }
+  }
+  if (!lmtp && !refused.empty()) {
+    return all(refused.begin()->second);
+  }
+  std::vector<domain::AccountId> deliverable;
+  for (domain::AccountId a : accounts) {
+    if (!refused.contains(a)) {
+      deliverable.push_back(a);
+    }
+  }
+
+  // The queue first: if it fails nothing was stored and the client retries all.
+  std::optional<domain::QueueId> queued;
+  if (!external.empty()) {
+    domain::NewQueuedMessage q;
+    q.raw = raw;
+    q.sender = message.reverse_path.is_null()
+                   ? std::string()
+                   : address::render_mailbox(*message.reverse_path.mailbox);
+    q.recipients = external;
+    q.envid = message.params.envid;
+    q.ret = message.params.ret;
+    q.now = now;
+    auto id_or = storage_.queue().enqueue(std::move(q)).get();
+    if (!id_or) {
+      logger_.warn("smtp enqueue failed", {{"error", id_or.error().message}});
+      return all(Reply::of(451, "4.3.0", "cannot queue the message, try again later"));
+    }
+    queued = *id_or;
+  }
+
+  std::map<domain::AccountId, Reply> outcome;
+  if (!deliverable.empty()) {
+    auto delivered = domain::deliver_to_inboxes(
+        storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable);
+    if (!delivered) {
+      logger_.warn("smtp delivery failed", {{"error", delivered.error().message}});
+      if (queued) {
+        // Best effort: the client retries every recipient, so the queued copy
+        // would become a duplicate.
+        (void)storage_.queue().remove_queued(*queued).get();
+      }
+      return all(Reply::of(451, "4.3.0", "cannot store the message, try again later"));
+    }
+    for (const auto& o : *delivered) {
+      if (o.result) {
+        outcome[o.account] = Reply::of(250, "2.0.0", "Ok: delivered as " + id);
+      } else if (o.result.error().code == ErrorCode::kLimitExceeded) {
+        outcome[o.account] = Reply::of(452, "4.2.2", "mailbox full");
+      } else {
+        outcome[o.account] = tern::smtp::reply_for(o.result.error());
+      }
+    }
+  }
+  for (const auto& [account, reply] : refused) {
+    outcome[account] = reply;
+  }
+
+  // A recipient succeeds when every local account it led to has the message
+  // (its external destinations are durable in the queue by now).
+  std::vector<Reply> replies;
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Reply reply = Reply::of(250, "2.0.0",
+                            "Ok: " + std::string(queued ? "queued" : "delivered") + " as " + id);
+    for (const auto& local : targets_[i].accounts) {
+      const Reply& r = outcome[local.account];
+      if (!r.is_positive()) {
+        reply = r;
+      }
+    }
+    if (!reply.is_positive()) {
+      ++failed;
+    }
+    replies.push_back(std::move(reply));
+  }
+  if (!lmtp) {
+    if (failed > 0) {
+      // Only a quota race lands here: some copies are stored. Answering 250
+      // avoids duplicating them on a retry; the loss is logged for the operator.
+      logger_.error("smtp partial delivery after a quota race",
+                    {{"id", id}, {"failed_recipients", std::to_string(failed)}});
+    }
+    ++accepted_;
+    return {Reply::of(250, "2.0.0", "Ok: queued as " + id)};
+  }
+  if (failed < n) {
+    ++accepted_;
+  }
+  return replies;
+}
+
+}  // namespace tern::services::smtp

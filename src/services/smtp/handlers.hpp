@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// The decisions of one SMTP, submission or LMTP session: who may send, which
+// recipients are accepted, and the delivery of each accepted message (parse
+// once, store once, link into each local INBOX, queue the rest). Synchronous
+// and free of sockets: the session calls it on the blocking pool, the
+// transcript runner calls it directly over store::memory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "base/log.hpp"
+#include "domain/accounts.hpp"
+#include "domain/ports.hpp"
+#include "smtp/server_engine.hpp"
+
+namespace tern::services::smtp {
+
+enum class Role {
+  kMx,          // port 25: local domains only, never relays
+  kSubmission,  // 587/465: authenticated users; local delivery plus the outbound queue
+  kLmtp,        // RFC 2033: per-recipient replies, local delivery
+};
+
+// Returns "smtp", "submission" or "lmtp" (the config role names).
+std::string_view role_name(Role role);
+
+// What to answer for a local address that resolves to nothing.
+enum class UnknownUserPolicy {
+  kReject,  // 550 5.1.1 (Postfix's default for virtual mailbox domains)
+  kDefer,   // 450 4.1.1: the sender retries; for migrations while accounts are created
+};
+
+struct Policy {
+  Role role = Role::kMx;
+  std::string hostname = "localhost";
+  // Characters that start a sub-address ([addressing] subaddress_separator).
+  std::string subaddress_separator = "+";
+  UnknownUserPolicy unknown_user = UnknownUserPolicy::kReject;
+};
+
+// The connection facts a Received: field and the sender policy need.
+struct Peer {
+  std::string ip;               // "192.0.2.1" or "2001:db8::1"
+  bool tls = false;             // the session runs over TLS now
+  std::string tls_description;  // "TLSv1.3 cipher=TLS_AES_128_GCM_SHA256"
+  std::string helo;             // the HELO/EHLO/LHLO argument
+  bool esmtp = true;            // EHLO/LHLO rather than HELO
+  std::string session_id;       // the connection id; messages get "<id>.<n>" in Received:
+};
+
+// One session's handlers. Not thread-safe: one coroutine drives it, one call at a
+// time (on any thread). `storage` and `clock` must outlive it.
+//
+// Replies, by command (RFC 3463 codes):
+//   MAIL  submission: 553 5.7.1 when the sender is not one of the authenticated
+//         user's addresses (the account's own, its sub-addresses, or an alias whose
+//         destination is the account); backend errors via smtp::reply_for().
+//   RCPT  not a local domain: MX and LMTP 550 5.7.1 (never relay), submission
+//         accepted for the outbound queue; unknown user 550 5.1.1 (or 450 4.1.1
+//         by policy); an account over its quota 452 4.2.2, a declared SIZE larger
+//         than the whole quota 552 5.2.2; alias loops 451 4.3.0.
+//   message: 250 2.0.0 only once the message is durable in every INBOX and the
+//         queue; 452 4.2.2 over quota, 552 5.2.2 when the message alone exceeds the
+//         quota (the hard limit), 451 4.3.0 for a store error (nothing kept);
+//         submission: 553 5.7.1 when a From: address is not the user's. LMTP gives
+//         one reply per recipient; SMTP one for all, failing the whole message
+//         when any local recipient cannot take it (so nothing is half-delivered).
+class Handlers {
+ public:
+  Handlers(Policy policy, domain::Storage& storage, const Clock& clock, log::Logger logger);
+
+  // The authenticated account (submission), set by the session after AUTH.
+  void set_authenticated(const domain::Account& account) { user_ = account; }
+
+  const std::optional<domain::Account>& authenticated() const { return user_; }
+
+  tern::smtp::Reply on_mail(const tern::smtp::MailFrom& mail);
+  tern::smtp::Reply on_rcpt(const tern::smtp::RcptTo& rcpt);
+  // One reply per recipient of `message` in LMTP mode, one otherwise.
+  std::vector<tern::smtp::Reply> on_message(const tern::smtp::Message& message, const Peer& peer);
+
+  // Messages accepted by this session (for the id in Received: and logs).
+  std::uint64_t accepted_messages() const { return accepted_; }
+
+ private:
+  // Where one accepted recipient goes.
+  struct Target {
+    std::vector<domain::LocalRecipient> accounts;
+    std::vector<std::string> external;
+  };
+
+  Result<bool> owns_address(std::string_view address);
+  std::string received(const tern::smtp::Message& message, const Peer& peer,
+                       const std::string& id) const;
+
+  Policy policy_;
+  domain::Storage& storage_;
+  const Clock& clock_;
+  log::Logger logger_;
+  std::optional<domain::Account> user_;
+  std::optional<std::uint64_t> declared_size_;
+  std::vector<Target> targets_;  // aligned with the engine's accepted recipients
+  std::uint64_t accepted_ = 0;
+};
+
+}  // namespace tern::services::smtp

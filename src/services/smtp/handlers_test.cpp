@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: Apache-2.0
+// The handlers over store::memory, and the in-process transcript runner over
+// tests/transcripts/{smtp,lmtp}/*.txt (engine + handlers + AuthExchange).
+#include "services/smtp/handlers.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include <gtest/gtest.h>
+
+#include "domain/accounts.hpp"
+#include "domain/authenticator.hpp"
+#include "sasl/base64.hpp"
+#include "services/smtp/auth.hpp"
+#include "services/smtp/rate_limiter.hpp"
+#include "services/smtp/transcript.hpp"
+#include "store/memory/memory_storage.hpp"
+
+namespace tern::services::smtp {
+namespace {
+
+using tern::smtp::Reply;
+
+class FixedClock final : public Clock {
+ public:
+  SystemTime now() const override { return from_unix_seconds(1'800'000'000); }
+
+  Instant monotonic() const override { return Instant(std::chrono::hours(1)); }
+};
+
+class CountingRandom final : public Random {
+ public:
+  void fill(std::span<std::uint8_t> out) override {
+    for (auto& b : out) {
+      b = static_cast<std::uint8_t>(++state_ * 131);
+    }
+  }
+
+ private:
+  std::uint32_t state_ = 0;
+};
+
+constexpr std::string_view kHostname = "mail.example.test";
+
+domain::AuthParams cheap_auth_params() {
+  domain::AuthParams params;
+  params.argon2.memory_kib = 64;
+  params.argon2.iterations = 1;
+  return params;
+}
+
+// A storage with domains, accounts and aliases as a transcript declares them.
+struct World {
+  store::memory::MemoryStorage storage;
+  FixedClock clock;
+  CountingRandom random;
+  domain::AuthThrottle throttle;
+
+  void add_domain(const std::string& name) {
+    ASSERT_TRUE(storage.directory().add_domain(name).get().has_value());
+  }
+
+  void add_user(const std::string& address, const std::string& password, std::uint64_t quota) {
+    auto creds = domain::make_credentials(password, cheap_auth_params(), random);
+    ASSERT_TRUE(creds.has_value()) << creds.error().message;
+    auto account = domain::provision_account(
+        storage, domain::NewAccount{address, creds->password_hash, quota, creds->scram_sha256});
+    ASSERT_TRUE(account.has_value()) << account.error().message;
+  }
+
+  void add_alias(const std::string& source, const std::string& destination) {
+    ASSERT_TRUE(
+        storage.directory().add_alias(domain::Alias{source, destination}).get().has_value());
+  }
+
+  std::uint64_t inbox_count(const std::string& address) {
+    auto account = storage.directory().find_account(address).get();
+    if (!account || !*account) {
+      return 0;
+    }
+    auto boxes = storage.mail().mailboxes((*account)->id).get();
+    for (const auto& box : *boxes) {
+      if (box.name == "INBOX") {
+        return storage.mail()
+            .entries((*account)->id, box.id, domain::Uid{1}, domain::Uid{1000000})
+            .get()
+            ->size();
+      }
+    }
+    return 0;
+  }
+
+  std::string inbox_message(const std::string& address, std::size_t index) {
+    auto account = *storage.directory().find_account(address).get();
+    auto boxes = *storage.mail().mailboxes(account->id).get();
+    for (const auto& box : boxes) {
+      if (box.name == "INBOX") {
+        auto entries = *storage.mail()
+                            .entries(account->id, box.id, domain::Uid{1}, domain::Uid{1000000})
+                            .get();
+        return *storage.mail().read_message(account->id, entries.at(index).message).get();
+      }
+    }
+    return "";
+  }
+};
+
+// Drives engine + handlers + auth like Service::Session, without sockets.
+struct InProcessSession {
+  InProcessSession(World& w, Role r, tern::smtp::Limits limits, bool starttls)
+      : world(w),
+        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject}, w.storage,
+                 w.clock, log::Logger()),
+        auth(w.storage.directory(), w.throttle, cheap_auth_params(), w.random, w.clock, "mock"),
+        engine(engine_options(r, limits, starttls)),
+        role(r) {}
+
+  static tern::smtp::Options engine_options(Role role, tern::smtp::Limits limits, bool starttls) {
+    tern::smtp::Options o;
+    o.mode = role == Role::kLmtp ? tern::smtp::Mode::kLmtp : tern::smtp::Mode::kSmtp;
+    o.hostname = std::string(kHostname);
+    o.starttls = starttls;
+    o.limits = limits;
+    o.require_auth = role == Role::kSubmission;
+    o.requiretls = role != Role::kSubmission;
+    if (role == Role::kSubmission) {
+      // As the service does for a loopback client with the default policy.
+      o.auth_mechanisms = {"SCRAM-SHA-256", "PLAIN", "LOGIN"};
+      o.auth_requires_tls = false;
+    }
+    return o;
+  }
+
+  // Runs until the engine needs input, awaits a handshake, or closes.
+  void run() {
+    while (!awaiting_tls && !closed) {
+      auto event = engine.next();
+      output += engine.output();
+      engine.consume_output(engine.output().size());
+      if (std::holds_alternative<tern::smtp::NeedInput>(event)) {
+        return;
+      }
+      if (std::holds_alternative<tern::smtp::Close>(event)) {
+        closed = true;
+      } else if (auto* mail = std::get_if<tern::smtp::MailFrom>(&event)) {
+        engine.answer(handlers.on_mail(*mail));
+      } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
+        engine.answer(handlers.on_rcpt(*rcpt));
+      } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
+        Peer peer{"127.0.0.1",        engine.is_tls(),   engine.is_tls() ? "TLSv1.3" : "",
+                  engine.helo_name(), engine.is_esmtp(), "test"};
+        engine.answer_message(handlers.on_message(*message, peer));
+      } else if (auto* start = std::get_if<tern::smtp::AuthStart>(&event)) {
+        finish(auth.start(*start, "127.0.0.1"));
+      } else if (auto* response = std::get_if<tern::smtp::AuthResponse>(&event)) {
+        finish(auth.respond(*response, "127.0.0.1"));
+      } else if (std::holds_alternative<tern::smtp::AuthAborted>(event)) {
+        auth.abort();
+      } else if (std::holds_alternative<tern::smtp::StartTls>(event)) {
+        awaiting_tls = true;
+      }
+    }
+  }
+
+  void finish(const AuthOutcome& outcome) {
+    if (outcome.challenge) {
+      engine.auth_challenge(*outcome.challenge);
+      return;
+    }
+    if (outcome.account) {
+      handlers.set_authenticated(*outcome.account);
+    }
+    engine.auth_finish(outcome.reply);
+  }
+
+  World& world;
+  Handlers handlers;
+  AuthExchange auth;
+  tern::smtp::ServerEngine engine;
+  Role role;
+  std::string output;
+  bool awaiting_tls = false;
+  bool closed = false;
+};
+
+Role role_of(const std::string& name) {
+  if (name == "submission") {
+    return Role::kSubmission;
+  }
+  return name == "lmtp" ? Role::kLmtp : Role::kMx;
+}
+
+tern::smtp::Limits limits_of(const Transcript& t) {
+  tern::smtp::Limits limits;
+  for (const auto& [name, value] : t.limits) {
+    if (name == "max_recipients") {
+      limits.max_recipients = value;
+    } else if (name == "max_message_bytes") {
+      limits.max_message_bytes = value;
+    } else if (name == "max_errors") {
+      limits.max_errors = value;
+    } else if (name == "max_junk_commands") {
+      limits.max_junk_commands = value;
+    } else if (name == "max_command_line_bytes") {
+      limits.max_command_line_bytes = value;
+    } else {
+      ADD_FAILURE() << "unknown limit " << name;
+    }
+  }
+  return limits;
+}
+
+void run_transcript(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto transcript = parse_transcript(text.str());
+  ASSERT_TRUE(transcript.has_value()) << path << ": " << transcript.error().message;
+  World world;
+  for (const auto& d : transcript->domains) {
+    world.add_domain(d);
+  }
+  for (const auto& u : transcript->users) {
+    world.add_user(u.address, u.password, u.quota);
+  }
+  for (const auto& [source, destination] : transcript->aliases) {
+    world.add_alias(source, destination);
+  }
+  InProcessSession session(world, role_of(transcript->role), limits_of(*transcript), true);
+  session.run();
+  std::size_t read = 0;  // bytes of session.output already matched
+  for (const auto& step : transcript->steps) {
+    SCOPED_TRACE(path.filename().string() + ":" + std::to_string(step.line));
+    switch (step.kind) {
+      case TranscriptStep::Kind::kSend:
+        ASSERT_FALSE(session.closed) << "the server closed before the client sent";
+        session.engine.receive(step.text);
+        session.run();
+        break;
+      case TranscriptStep::Kind::kExpect:
+      case TranscriptStep::Kind::kExpectPrefix: {
+        auto crlf = session.output.find("\r\n", read);
+        ASSERT_NE(crlf, std::string::npos)
+            << "expected \"" << step.text << "\", server sent only \""
+            << session.output.substr(read) << "\"";
+        std::string line = session.output.substr(read, crlf - read);
+        read = crlf + 2;
+        if (step.kind == TranscriptStep::Kind::kExpect) {
+          ASSERT_EQ(line, step.text);
+        } else {
+          ASSERT_TRUE(line.starts_with(step.text)) << line << " does not start with " << step.text;
+        }
+        break;
+      }
+      case TranscriptStep::Kind::kTls:
+        ASSERT_TRUE(session.awaiting_tls);
+        session.awaiting_tls = false;
+        session.engine.tls_started();
+        session.run();
+        break;
+      case TranscriptStep::Kind::kInbox:
+        EXPECT_EQ(world.inbox_count(step.address), step.count) << step.address;
+        break;
+      case TranscriptStep::Kind::kQueue:
+        EXPECT_EQ(world.storage.queue().queued().get()->size(), step.count);
+        break;
+      case TranscriptStep::Kind::kClosed:
+        EXPECT_TRUE(session.closed);
+        break;
+    }
+  }
+  EXPECT_EQ(session.output.substr(read), "") << "server lines the transcript does not expect";
+}
+
+TEST(SmtpTranscripts, InProcess) {
+  std::filesystem::path root = TERN_TRANSCRIPT_DIR;
+  std::vector<std::filesystem::path> files;
+  for (const char* dir : {"smtp", "lmtp"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root / dir, ec)) {
+      if (entry.path().extension() == ".txt") {
+        files.push_back(entry.path());
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_FALSE(files.empty()) << "no transcripts under " << root;
+  for (const auto& file : files) {
+    run_transcript(file);
+  }
+}
+
+// ----- handlers directly
+
+struct HandlersTest : ::testing::Test {
+  void SetUp() override {
+    world.add_domain("example.org");
+    world.add_user("alice@example.org", "secret", 0);
+    world.add_user("bob@example.org", "secret", 200);
+    world.add_alias("info@example.org", "alice@example.org");
+    world.add_alias("info@example.org", "carol@remote.example");
+  }
+
+  std::string transact(Role role, const std::string& input) {
+    InProcessSession session(world, role, {}, false);
+    session.engine.receive(input);
+    session.run();
+    return session.output;
+  }
+
+  World world;
+};
+
+TEST_F(HandlersTest, MxDeliversOnceWithReceivedAndFacts) {
+  std::string out = transact(Role::kMx,
+                             "EHLO client.example\r\nMAIL FROM:<x@remote.example>\r\n"
+                             "RCPT TO:<alice@example.org>\r\nRCPT TO:<ALICE+tag@example.org>\r\n"
+                             "DATA\r\nFrom: x@remote.example\r\nSubject: hi\r\n\r\nbody\r\n.\r\n");
+  EXPECT_NE(out.find("250 2.0.0 Ok: queued as test.1\r\n"), std::string::npos) << out;
+  // Two recipients, one account: one copy.
+  EXPECT_EQ(world.inbox_count("alice@example.org"), 1u);
+  std::string stored = world.inbox_message("alice@example.org", 0);
+  EXPECT_TRUE(stored.starts_with("Received: from client.example ([127.0.0.1])")) << stored;
+  EXPECT_NE(stored.find("by mail.example.test with ESMTP id\r\n test.1;"), std::string::npos)
+      << stored;
+  EXPECT_TRUE(stored.ends_with("Subject: hi\r\n\r\nbody\r\n"));
+}
+
+TEST_F(HandlersTest, MxRefusesRelayAndUnknownUsers) {
+  std::string out =
+      transact(Role::kMx,
+               "EHLO c\r\nMAIL FROM:<x@remote.example>\r\n"
+               "RCPT TO:<someone@remote.example>\r\nRCPT TO:<nobody@example.org>\r\n");
+  EXPECT_NE(out.find("550 5.7.1 relay access denied\r\n550 5.1.1 mailbox unavailable"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(HandlersTest, AliasForwardIsQueuedWithDsnParameters) {
+  std::string out = transact(Role::kMx,
+                             "EHLO c\r\nMAIL FROM:<x@remote.example> RET=HDRS ENVID=e1\r\n"
+                             "RCPT TO:<info@example.org> NOTIFY=FAILURE\r\nDATA\r\nx\r\n.\r\n");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  EXPECT_EQ(world.inbox_count("alice@example.org"), 1u);
+  auto queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].sender, "x@remote.example");
+  EXPECT_EQ(queued[0].envid, "e1");
+  EXPECT_EQ(queued[0].ret, "HDRS");
+  ASSERT_EQ(queued[0].recipients.size(), 1u);
+  EXPECT_EQ(queued[0].recipients[0].address, "carol@remote.example");
+  EXPECT_EQ(queued[0].recipients[0].notify, "FAILURE");
+  EXPECT_EQ(queued[0].recipients[0].orcpt, "rfc822;info@example.org");
+}
+
+TEST_F(HandlersTest, QuotaSoftAndHard) {
+  // bob has a 200-byte quota: a declared SIZE above it is hopeless (552 5.2.2).
+  std::string out = transact(
+      Role::kMx, "EHLO c\r\nMAIL FROM:<x@r.example> SIZE=500\r\nRCPT TO:<bob@example.org>\r\n");
+  EXPECT_TRUE(out.ends_with("552 5.2.2 message larger than the mailbox quota\r\n")) << out;
+  // Without SIZE, the message itself is checked at the end of DATA.
+  out = transact(Role::kLmtp,
+                 "LHLO c\r\nMAIL FROM:<x@r.example>\r\nRCPT TO:<bob@example.org>\r\n"
+                 "RCPT TO:<alice@example.org>\r\nDATA\r\n" +
+                     std::string(300, 'x') + "\r\n.\r\n");
+  EXPECT_NE(out.find("552 5.2.2 message larger than the mailbox quota\r\n250 2.0.0 Ok"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(world.inbox_count("bob@example.org"), 0u);
+  EXPECT_EQ(world.inbox_count("alice@example.org"), 1u);
+}
+
+TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
+  InProcessSession s(world, Role::kSubmission, {}, false);
+  s.engine.receive("EHLO c\r\nMAIL FROM:<alice@example.org>\r\n");
+  s.run();
+  EXPECT_TRUE(s.output.ends_with("530 5.7.0 authentication required\r\n")) << s.output;
+  std::string plain = sasl::base64_encode(std::string("\0alice@example.org\0secret", 25));
+  s.engine.receive("AUTH PLAIN " + plain + "\r\nMAIL FROM:<bob@example.org>\r\n");
+  s.run();
+  EXPECT_NE(s.output.find("235 2.7.0"), std::string::npos) << s.output;
+  EXPECT_TRUE(
+      s.output.ends_with("553 5.7.1 sender address not owned by the authenticated user\r\n"));
+  // Alias and sub-address are hers.
+  s.engine.receive(
+      "MAIL FROM:<info@example.org>\r\nRSET\r\nMAIL FROM:<alice+x@example.org>\r\n"
+      "RCPT TO:<dave@remote.example>\r\nDATA\r\nFrom: bob@example.org\r\n\r\nx\r\n.\r\n");
+  s.run();
+  EXPECT_TRUE(s.output.ends_with("553 5.7.1 From: address not owned by the authenticated user\r\n"))
+      << s.output;
+  s.engine.receive(
+      "MAIL FROM:<alice@example.org>\r\nRCPT TO:<dave@remote.example>\r\n"
+      "RCPT TO:<bob@example.org>\r\nDATA\r\nFrom: Alice <alice@example.org>\r\n\r\nx\r\n.\r\n");
+  s.run();
+  EXPECT_TRUE(s.output.ends_with("250 2.0.0 Ok: queued as test.1\r\n")) << s.output;
+  EXPECT_EQ(world.inbox_count("bob@example.org"), 1u);
+  auto queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].recipients.at(0).address, "dave@remote.example");
+  EXPECT_NE(world.inbox_message("bob@example.org", 0).find("with ESMTPA"), std::string::npos);
+}
+
+TEST(RateLimiter, WindowsAndBound) {
+  RateLimiter limiter(2, std::chrono::seconds(60), 4);
+  Instant t0{};
+  EXPECT_TRUE(limiter.allow("a", t0));
+  EXPECT_TRUE(limiter.allow("a", t0));
+  EXPECT_FALSE(limiter.allow("a", t0 + std::chrono::seconds(59)));
+  EXPECT_TRUE(limiter.allow("a", t0 + std::chrono::seconds(60)));
+  for (int i = 0; i < 10; ++i) {
+    limiter.allow("k" + std::to_string(i), t0);
+  }
+  EXPECT_LE(limiter.tracked(), 4u);
+  RateLimiter unlimited(0, std::chrono::seconds(60));
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(unlimited.allow("a", t0));
+  }
+}
+
+}  // namespace
+}  // namespace tern::services::smtp

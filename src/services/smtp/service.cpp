@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "services/smtp/service.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "sasl/mechanism.hpp"
+#include "services/smtp/auth.hpp"
+
+namespace tern::services::smtp {
+namespace {
+
+using tern::smtp::Reply;
+
+bool is_loopback(const asio::ip::address& address) {
+  return address.is_loopback();
+}
+
+}  // namespace
+
+// One connection: the engine, the handlers and the SASL exchange in progress.
+class Service::Session {
+ public:
+  Session(Service& service, std::unique_ptr<runtime::Connection> connection)
+      : service_(service),
+        connection_(std::move(connection)),
+        log_(connection_->logger()),
+        engine_(engine_options()),
+        handlers_(service_.options_.policy, service_.storage_, service_.clock_, log_),
+        auth_(service_.storage_.directory(), service_.throttle_, service_.options_.auth_params,
+              service_.random_, service_.clock_, service_.mock_secret_) {}
+
+  asio::awaitable<void> run();
+
+ private:
+  tern::smtp::Options engine_options() const;
+  std::vector<std::string> mechanisms() const;
+  sasl::ChannelBindings channel_bindings() const;
+  bool plaintext_allowed() const;
+  asio::awaitable<bool> flush();
+  asio::awaitable<void> finish_auth(AuthOutcome outcome);
+  Peer peer() const;
+  metrics::Counter& counter(std::string_view name, std::string_view help, std::string_view result);
+
+  Service& service_;
+  std::unique_ptr<runtime::Connection> connection_;
+  const log::Logger& log_;
+  tern::smtp::ServerEngine engine_;
+  Handlers handlers_;
+  AuthExchange auth_;
+};
+
+bool Service::Session::plaintext_allowed() const {
+  return domain::plaintext_auth_allowed(connection_->is_tls(),
+                                        is_loopback(connection_->peer_address()),
+                                        service_.options_.allow_plaintext_auth_on_loopback);
+}
+
+std::vector<std::string> Service::Session::mechanisms() const {
+  if (service_.options_.policy.role != Role::kSubmission) {
+    return {};
+  }
+  return sasl::advertised_mechanisms(plaintext_allowed(), channel_bindings().any());
+}
+
+sasl::ChannelBindings Service::Session::channel_bindings() const {
+  sasl::ChannelBindings bindings;
+  if (connection_->is_tls()) {
+    bindings.tls_exporter =
+        connection_->tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
+    bindings.tls_unique = connection_->tls_unique();
+  }
+  return bindings;
+}
+
+tern::smtp::Options Service::Session::engine_options() const {
+  const Options& o = service_.options_;
+  tern::smtp::Options e;
+  e.mode = o.policy.role == Role::kLmtp ? tern::smtp::Mode::kLmtp : tern::smtp::Mode::kSmtp;
+  e.hostname = o.policy.hostname;
+  e.tls_active = connection_->is_tls();
+  e.starttls = o.tls != nullptr;
+  e.auth_mechanisms = mechanisms();
+  // The engine shows AUTH without TLS only where the plaintext policy allows it
+  // (RFC 8314 §3: submission credentials only over TLS, loopback excepted).
+  e.auth_requires_tls = !plaintext_allowed();
+  e.require_auth = o.policy.role == Role::kSubmission;
+  // REQUIRETLS (RFC 8689) is honoured trivially for local delivery; the outbound
+  // queue does not carry it yet, so submission, which relays, does not offer it.
+  e.requiretls = o.policy.role != Role::kSubmission;
+  e.limits = o.limits;
+  return e;
+}
+
+Peer Service::Session::peer() const {
+  Peer p;
+  p.ip = connection_->peer_address().to_string();
+  p.tls = connection_->is_tls();
+  if (p.tls) {
+    p.tls_description = connection_->tls_version() + " cipher=" + connection_->tls_cipher();
+  }
+  p.helo = engine_.helo_name();
+  p.esmtp = engine_.is_esmtp();
+  p.session_id = connection_->id();
+  return p;
+}
+
+metrics::Counter& Service::Session::counter(std::string_view name, std::string_view help,
+                                            std::string_view result) {
+  return service_.registry_.counter(
+      std::string(name), std::string(help),
+      {{"role", std::string(role_name(service_.options_.policy.role))},
+       {"result", std::string(result)}});
+}
+
+asio::awaitable<bool> Service::Session::flush() {
+  std::string_view out = engine_.output();
+  if (out.empty()) {
+    co_return true;
+  }
+  auto written = co_await connection_->write_all(out, service_.options_.write_timeout);
+  if (!written) {
+    log_.debug("smtp write failed", {{"error", written.error().message}});
+    co_return false;
+  }
+  engine_.consume_output(out.size());
+  co_return true;
+}
+
+asio::awaitable<void> Service::Session::finish_auth(AuthOutcome outcome) {
+  if (outcome.challenge) {
+    engine_.auth_challenge(*outcome.challenge);
+    co_return;
+  }
+  std::string_view result = outcome.reply.code == 235   ? "success"
+                            : outcome.reply.code == 454 ? "blocked"
+                                                        : "failure";
+  counter("tern_smtp_auth_total", "SMTP AUTH attempts by outcome.", result).inc();
+  if (outcome.delay.count() > 0) {
+    // The throttle's slow-down: the failure reply waits, the session with it.
+    asio::steady_timer timer(co_await asio::this_coro::executor, outcome.delay);
+    std::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  if (outcome.account) {
+    log_.info("smtp auth", {{"user", outcome.account->address}});
+    handlers_.set_authenticated(*outcome.account);
+  } else if (outcome.reply.code != 235) {
+    log_.info("smtp auth failed", {{"reply", std::to_string(outcome.reply.code)}});
+  }
+  engine_.auth_finish(outcome.reply);
+}
+
+asio::awaitable<void> Service::Session::run() {
+  std::string ip = connection_->peer_address().to_string();
+  if (!service_.connection_rate_.allow(ip, service_.clock_.monotonic())) {
+    engine_.shut_down(
+        Reply::of(421, "4.7.0",
+                  service_.options_.policy.hostname + " too many connections from your address"));
+  }
+  std::array<char, 16384> buffer;
+  for (;;) {
+    tern::smtp::Event event = engine_.next();
+    if (std::holds_alternative<tern::smtp::NeedInput>(event)) {
+      if (!co_await flush()) {
+        co_return;
+      }
+      auto n = co_await connection_->read_some(buffer, service_.options_.command_timeout);
+      if (!n) {
+        if (n.error().code == ErrorCode::kTimeout) {
+          // RFC 5321 §4.5.3.2: a server that times out closes with 421.
+          engine_.shut_down(
+              Reply::of(421, "4.4.2", service_.options_.policy.hostname + " timeout exceeded"));
+          co_await flush();
+        }
+        log_.debug("smtp read ended", {{"error", n.error().message}});
+        co_return;
+      }
+      if (*n == 0) {
+        co_return;
+      }
+      engine_.receive(std::string_view(buffer.data(), *n));
+      continue;
+    }
+    if (auto* mail = std::get_if<tern::smtp::MailFrom>(&event)) {
+      if (service_.draining_.load(std::memory_order_relaxed)) {
+        engine_.answer(Reply::of(
+            421, "4.3.2", service_.options_.policy.hostname + " shutting down, try again later"));
+        continue;
+      }
+      if (!service_.message_rate_.allow(ip, service_.clock_.monotonic())) {
+        engine_.answer(Reply::of(450, "4.7.1", "too many messages from your address, slow down"));
+        continue;
+      }
+      Handlers& handlers = handlers_;
+      auto reply = co_await runtime::offload(service_.pool_,
+                                             [&handlers, mail] { return handlers.on_mail(*mail); });
+      engine_.answer(reply);
+      continue;
+    }
+    if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
+      Handlers& handlers = handlers_;
+      auto reply = co_await runtime::offload(service_.pool_,
+                                             [&handlers, rcpt] { return handlers.on_rcpt(*rcpt); });
+      engine_.answer(reply);
+      continue;
+    }
+    if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
+      Handlers& handlers = handlers_;
+      Peer p = peer();
+      // Lambdas in co_await expressions capture only pointers and references:
+      // GCC 12 mis-copies non-trivial captures there (a double free under ASan).
+      const Peer* peer_info = &p;
+      auto replies = co_await runtime::offload(service_.pool_, [&handlers, message, peer_info] {
+        return handlers.on_message(*message, *peer_info);
+      });
+      bool ok = false;
+      for (const auto& r : replies) {
+        ok = ok || r.is_positive();
+      }
+      counter("tern_smtp_messages_total", "Messages received by outcome.",
+              ok ? "accepted" : "rejected")
+          .inc();
+      log_.info("smtp message", {{"from", address::render_path(message->reverse_path)},
+                                 {"recipients", std::to_string(message->recipients.size())},
+                                 {"size", std::to_string(message->content.size())},
+                                 {"reply", std::to_string(replies.front().code)}});
+      engine_.answer_message(replies);
+      continue;
+    }
+    if (auto* start = std::get_if<tern::smtp::AuthStart>(&event)) {
+      AuthExchange& auth = auth_;
+      auto bindings = channel_bindings();
+      const auto* cb = &bindings;
+      const std::string* peer_ip = &ip;
+      auto outcome = co_await runtime::offload(service_.pool_, [&auth, start, peer_ip, cb] {
+        return auth.start(*start, *peer_ip, *cb);
+      });
+      co_await finish_auth(std::move(outcome));
+      continue;
+    }
+    if (auto* response = std::get_if<tern::smtp::AuthResponse>(&event)) {
+      AuthExchange& auth = auth_;
+      const std::string* peer_ip = &ip;
+      auto outcome = co_await runtime::offload(
+          service_.pool_, [&auth, response, peer_ip] { return auth.respond(*response, *peer_ip); });
+      co_await finish_auth(std::move(outcome));
+      continue;
+    }
+    if (std::holds_alternative<tern::smtp::AuthAborted>(event)) {
+      auth_.abort();
+      continue;
+    }
+    if (std::holds_alternative<tern::smtp::StartTls>(event)) {
+      if (!co_await flush()) {
+        co_return;
+      }
+      auto started = co_await connection_->start_tls(service_.options_.tls->current(),
+                                                     service_.options_.tls_handshake_timeout);
+      if (!started) {
+        log_.debug("smtp starttls failed", {{"error", started.error().message}});
+        co_return;
+      }
+      engine_.tls_started();
+      engine_.set_auth_mechanisms(mechanisms());
+      continue;
+    }
+    // Close.
+    co_await flush();
+    co_return;
+  }
+}
+
+Service::Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
+                 const Clock& clock, Random& random, metrics::Registry& registry,
+                 domain::AuthThrottle& throttle, log::Logger logger)
+    : options_(std::move(options)),
+      storage_(storage),
+      pool_(pool),
+      clock_(clock),
+      random_(random),
+      registry_(registry),
+      throttle_(throttle),
+      logger_(std::move(logger)),
+      connection_rate_(options_.connections_per_ip_per_minute, std::chrono::minutes(1)),
+      message_rate_(options_.messages_per_ip_per_minute, std::chrono::minutes(1)) {
+  std::array<std::uint8_t, 32> secret{};
+  random_.fill(secret);
+  mock_secret_.assign(reinterpret_cast<const char*>(secret.data()), secret.size());
+}
+
+runtime::ConnectionHandler Service::handler() {
+  return [this](std::unique_ptr<runtime::Connection> connection) {
+    return serve(std::move(connection));
+  };
+}
+
+asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connection) {
+  Session session(*this, std::move(connection));
+  co_await session.run();
+}
+
+}  // namespace tern::services::smtp

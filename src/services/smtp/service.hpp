@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SMTP service: one class for the three roles that speak the SMTP engine —
+// MX (port 25), submission (587 STARTTLS, 465 implicit TLS) and LMTP (TCP or a
+// UNIX socket). Each connection is one coroutine that reads into
+// smtp::ServerEngine, runs Handlers on the blocking pool and writes the replies.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include <asio.hpp>
+
+#include "base/clock.hpp"
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "domain/authenticator.hpp"
+#include "domain/ports.hpp"
+#include "runtime/connection.hpp"
+#include "runtime/io.hpp"
+#include "runtime/listener.hpp"
+#include "runtime/tls.hpp"
+#include "services/smtp/handlers.hpp"
+#include "services/smtp/rate_limiter.hpp"
+#include "smtp/server_engine.hpp"
+
+namespace tern::services::smtp {
+
+struct Options {
+  Policy policy;
+  tern::smtp::Limits limits;
+  // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command
+  // (and, per §4.5.3.2.5-6, for each piece of DATA).
+  runtime::Duration command_timeout = std::chrono::minutes(5);
+  runtime::Duration write_timeout = std::chrono::minutes(1);
+  runtime::Duration tls_handshake_timeout = std::chrono::seconds(30);
+  // Non-null: STARTTLS is offered (RFC 3207) on plain connections.
+  std::shared_ptr<runtime::TlsContexts> tls;
+  // Submission: AUTH (and so MAIL) in the clear from 127.0.0.0/8 and ::1.
+  bool allow_plaintext_auth_on_loopback = true;
+  domain::AuthParams auth_params;
+  // Per client IP and minute; 0 = unlimited (Postfix's defaults).
+  std::uint32_t connections_per_ip_per_minute = 0;
+  std::uint32_t messages_per_ip_per_minute = 0;
+};
+
+// Lifetime: `storage`, `pool`, `clock`, `random`, `registry` and `throttle` must
+// outlive the Service, and the Service every connection given to handler().
+// Thread-safety: sessions run concurrently on their own strands; the shared
+// parts (rate limiters, throttle, metrics) are thread-safe.
+//
+// Metrics, labelled role="smtp|submission|lmtp": tern_smtp_messages_total{result=
+// "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"}.
+class Service {
+ public:
+  Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
+          const Clock& clock, Random& random, metrics::Registry& registry,
+          domain::AuthThrottle& throttle, log::Logger logger);
+
+  runtime::ConnectionHandler handler();
+
+  // Serves one connection until QUIT, a timeout, a protocol error or shutdown.
+  // Never throws for network or protocol errors.
+  asio::awaitable<void> serve(std::unique_ptr<runtime::Connection> connection);
+
+  // While draining, new MAIL commands get 421 and the session ends after the
+  // current transaction.
+  void set_draining(bool draining) { draining_.store(draining, std::memory_order_relaxed); }
+
+ private:
+  class Session;
+
+  Options options_;
+  domain::Storage& storage_;
+  runtime::BlockingPool& pool_;
+  const Clock& clock_;
+  Random& random_;
+  metrics::Registry& registry_;
+  domain::AuthThrottle& throttle_;
+  log::Logger logger_;
+  RateLimiter connection_rate_;
+  RateLimiter message_rate_;
+  std::string mock_secret_;  // SCRAM's fake salts for unknown users
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace tern::services::smtp
