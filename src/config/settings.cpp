@@ -75,7 +75,7 @@ bool SettingsDiff::empty() const {
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store;
+  return server || store || smtp;
 }
 
 std::string SettingsDiff::describe() const {

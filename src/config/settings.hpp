@@ -102,7 +102,7 @@ struct AddressingSettings {
 enum class UnknownUserPolicy { kReject, kDefer };
 
 // [smtp]: the SMTP, submission and LMTP services (RFC 5321 §4.5.3 limits and
-// timeouts, anti-abuse rates). Applies to sessions started after a reload.
+// timeouts, anti-abuse rates). Changing it needs a restart.
 struct SmtpSettings {
   // SIZE (RFC 1870); DATA and BDAT beyond it get 552 5.3.4. 1 KiB .. 1 GiB.
   std::uint32_t max_message_bytes = 25 * 1024 * 1024;
@@ -189,9 +189,9 @@ struct SettingsDiff {
   bool empty() const;
 
   // True when a running ternd cannot apply the change and must be restarted:
-  // [server] or [store] changed. Log, TLS (certificates are reloaded), limits,
-  // auth, addressing and smtp apply live; listener changes apply live as far as the
-  // process may still bind the ports (app/ decides, since privileges are dropped).
+  // [server], [store] or [smtp] changed. Log, TLS (certificates are reloaded),
+  // limits, auth and addressing apply live; listener changes apply live as far as
+  // the process may still bind the ports (app/ decides, since privileges are dropped).
   bool needs_restart() const;
 
   // The changed section names in file order ("server", "log", ..., "listener"),
