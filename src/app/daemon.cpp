@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "runtime/system_clock.hpp"
 #include "runtime/tls.hpp"
 #include "services/http/service.hpp"
+#include "services/smtp/service.hpp"
 
 namespace tern::app {
 namespace {
@@ -52,7 +54,49 @@ runtime::TlsSettings tls_settings(const config::TlsSettings& tls) {
 // Roles whose services exist in this build. A configured role that is not here is
 // a startup error rather than a silently missing port.
 bool is_available(config::ListenerRole role) {
-  return role == config::ListenerRole::kHttp;
+  return role == config::ListenerRole::kHttp || role == config::ListenerRole::kSmtp ||
+         role == config::ListenerRole::kSubmission || role == config::ListenerRole::kLmtp;
+}
+
+// The brute-force policy shared by every protocol that authenticates.
+domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
+  domain::ThrottlePolicy policy;
+  policy.failures_before_delay = auth.failures_before_delay;
+  policy.failures_before_block = auth.failures_before_block;
+  policy.user_failures_before_block = auth.user_failures_before_block;
+  policy.failure_window = auth.failure_window;
+  policy.block_time = auth.block_time;
+  policy.max_delay = auth.max_delay;
+  return policy;
+}
+
+// The SMTP service options for one role, from [server], [smtp], [auth] and
+// [addressing].
+services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
+                                     std::shared_ptr<runtime::TlsContexts> tls) {
+  services::smtp::Options o;
+  o.policy.role = role == config::ListenerRole::kSubmission ? services::smtp::Role::kSubmission
+                  : role == config::ListenerRole::kLmtp     ? services::smtp::Role::kLmtp
+                                                            : services::smtp::Role::kMx;
+  o.policy.hostname = settings.server.hostname;
+  o.policy.subaddress_separator = settings.addressing.subaddress_separator;
+  o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer
+                              ? services::smtp::UnknownUserPolicy::kDefer
+                              : services::smtp::UnknownUserPolicy::kReject;
+  o.limits.max_message_bytes = settings.smtp.max_message_bytes;
+  o.limits.max_recipients = settings.smtp.max_recipients;
+  o.limits.max_command_line_bytes = settings.smtp.max_line_bytes;
+  o.limits.max_errors = settings.smtp.max_errors;
+  o.limits.max_junk_commands = settings.smtp.max_junk_commands;
+  o.command_timeout = settings.smtp.command_timeout;
+  o.tls = std::move(tls);
+  o.allow_plaintext_auth_on_loopback = settings.auth.allow_plaintext_on_loopback;
+  o.auth_params.argon2 = {settings.auth.argon2_memory_kib, settings.auth.argon2_iterations,
+                          settings.auth.argon2_parallelism};
+  o.auth_params.scram_iterations = settings.auth.scram_iterations;
+  o.connections_per_ip_per_minute = settings.smtp.connections_per_ip_per_minute;
+  o.messages_per_ip_per_minute = settings.smtp.messages_per_ip_per_minute;
+  return o;
 }
 
 // Listeners take IP literals; "localhost" is the one name people write anyway.
@@ -135,7 +179,12 @@ class Daemon {
   std::vector<std::unique_ptr<runtime::Listener>> listeners_;
   std::unique_ptr<domain::Storage> storage_;
   runtime::SystemClock clock_;
+  runtime::SystemRandom random_;
+  runtime::BlockingPool pool_{settings_.server.blocking_threads};
+  domain::AuthThrottle throttle_{throttle_policy(settings_.auth)};
   std::unique_ptr<services::http::Service> http_;
+  // One SMTP service per listener role (smtp, submission, lmtp), by role.
+  std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
   std::unique_ptr<runtime::SignalWatcher> signals_;
   std::atomic<bool> draining_{false};
   std::promise<void> drained_;
@@ -175,6 +224,10 @@ Result<void> Daemon::start() {
     if (l.role == config::ListenerRole::kHttp && l.tls == config::TlsMode::kNone) {
       options.over_limit_reply =
           "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    } else if (l.role != config::ListenerRole::kHttp) {
+      // RFC 5321 §3.8: a server that refuses a connection says so with 421.
+      options.over_limit_reply =
+          "421 4.7.0 " + settings_.server.hostname + " too many connections\r\n";
     }
     auto bound = runtime::Listener::bind(io_.context(), options, logger_, &registry_);
     if (!bound) {
@@ -209,9 +262,18 @@ Result<void> Daemon::start() {
   http_ = std::make_unique<services::http::Service>(services::http::Options{}, registry_, clock_,
                                                     logger_);
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    if (settings_.listeners[i].role == config::ListenerRole::kHttp) {
+    auto role = settings_.listeners[i].role;
+    if (role == config::ListenerRole::kHttp) {
       listeners_[i]->start(http_->handler());
+      continue;
     }
+    auto& service = smtp_[role];
+    if (!service) {
+      service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_),
+                                                          *storage_, pool_, clock_, random_,
+                                                          registry_, throttle_, logger_);
+    }
+    listeners_[i]->start(service->handler());
   }
   return ok();
 }
@@ -230,6 +292,9 @@ void Daemon::on_stop(int signal) {
                 {"drain_seconds", std::to_string(settings_.server.drain_timeout.count())}});
   if (http_) {
     http_->set_draining(true);
+  }
+  for (auto& [role, service] : smtp_) {
+    service->set_draining(true);
   }
   asio::co_spawn(io_.context(), drain_all(), asio::detached);
 }
@@ -297,6 +362,8 @@ int Daemon::run() {
   io_.request_stop();
   io_.join();
   listeners_.clear();
+  // Deliveries still on the pool finish before the store closes.
+  pool_.join();
   storage_.reset();
   logger_.info("stopped");
   return 0;
