@@ -155,11 +155,6 @@ asio::awaitable<void> Service::Session::finish_auth(AuthOutcome outcome) {
 
 asio::awaitable<void> Service::Session::run() {
   std::string ip = connection_->peer_address().to_string();
-  if (!service_.connection_rate_.allow(ip, service_.clock_.monotonic())) {
-    engine_.shut_down(
-        Reply::of(421, "4.7.0",
-                  service_.options_.policy.hostname + " too many connections from your address"));
-  }
   std::array<char, 16384> buffer;
   for (;;) {
     tern::smtp::Event event = engine_.next();
@@ -298,6 +293,13 @@ runtime::ConnectionHandler Service::handler() {
 }
 
 asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connection) {
+  if (!connection_rate_.allow(connection->peer_address().to_string(), clock_.monotonic())) {
+    // Instead of the greeting (RFC 5321 §3.1: 421 may be the first reply).
+    auto reply = tern::smtp::render(Reply::of(
+        421, "4.7.0", options_.policy.hostname + " too many connections from your address"));
+    (void)co_await connection->write_all(reply, options_.write_timeout);
+    co_return;
+  }
   Session session(*this, std::move(connection));
   co_await session.run();
 }
