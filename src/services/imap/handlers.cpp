@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dispatch and the commands valid in any state (RFC 9051 §6.1), plus the IDLE and
+// session-wide plumbing the other handler files share.
+#include "services/imap/handlers.hpp"
+
+#include <fmt/format.h>
+
+#include "services/imap/handlers_internal.hpp"
+
+namespace tern::services::imap {
+
+using tern::imap::ServerEngine;
+using tern::imap::Status;
+
+std::optional<domain::AccountId> Handlers::account() const {
+  if (!account_) {
+    return std::nullopt;
+  }
+  return account_->id;
+}
+
+std::chrono::milliseconds Handlers::take_delay() {
+  auto d = delay_;
+  delay_ = std::chrono::milliseconds(0);
+  return d;
+}
+
+bool Handlers::plaintext_allowed() const {
+  return domain::plaintext_auth_allowed(info_.tls, info_.loopback,
+                                        shared_.options.allow_plaintext_on_loopback);
+}
+
+std::vector<std::string> Handlers::capabilities() const {
+  // Exactly what is implemented (docs/adr/0009-imap-server.md lists what is not).
+  std::vector<std::string> caps = {"IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"};
+  if (!account_) {
+    if (info_.starttls_available && !info_.tls) {
+      caps.emplace_back("STARTTLS");
+    }
+    bool plaintext = plaintext_allowed();
+    for (const auto& mech : sasl::advertised_mechanisms(plaintext, info_.channel_bindings.any())) {
+      caps.push_back("AUTH=" + mech);
+    }
+    if (!plaintext) {
+      caps.emplace_back("LOGINDISABLED");
+    }
+    return caps;
+  }
+  for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
+                        "CREATE-SPECIAL-USE", "STATUS=SIZE"}) {
+    caps.emplace_back(c);
+  }
+  caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
+  return caps;
+}
+
+std::string Handlers::greeting() const {
+  return fmt::format("OK [CAPABILITY {}] tern IMAP ready", fmt::join(capabilities(), " "));
+}
+
+void Handlers::changed() {
+  if (account_) {
+    shared_.hub.notify(account_->id, hub_token_);
+  }
+}
+
+Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engine) {
+  using namespace tern::imap;
+  const Command& command = ready.command;
+  return std::visit(
+      [&](const auto& c) -> Next {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, CapabilityCommand>) {
+          engine.untagged(fmt::format("CAPABILITY {}", fmt::join(capabilities(), " ")));
+          engine.complete(Status::kOk, "", "CAPABILITY completed");
+        } else if constexpr (std::is_same_v<T, NoopCommand> || std::is_same_v<T, CheckCommand>) {
+          sync(engine, true);
+          engine.complete(Status::kOk, "", fmt::format("{} completed", command_name(command)));
+        } else if constexpr (std::is_same_v<T, LogoutCommand>) {
+          engine.untagged("BYE logging out");
+          engine.complete(Status::kOk, "", "LOGOUT completed");
+        } else if constexpr (std::is_same_v<T, IdCommand>) {
+          // RFC 2971 §3.2: the server's own fields; what the client sent is only logged.
+          engine.untagged("ID (\"name\" \"tern\")");
+          engine.complete(Status::kOk, "", "ID completed");
+        } else if constexpr (std::is_same_v<T, StartTlsCommand>) {
+          if (!info_.starttls_available || info_.tls) {
+            engine.complete(Status::kBad, "", "STARTTLS is not available");
+          } else {
+            engine.complete(Status::kOk, "", "begin TLS negotiation now");
+          }
+        } else if constexpr (std::is_same_v<T, LoginCommand>) {
+          return login(c, engine);
+        } else if constexpr (std::is_same_v<T, AuthenticateCommand>) {
+          return authenticate(c, engine);
+        } else if constexpr (std::is_same_v<T, EnableCommand>) {
+          // RFC 5161 §3.1: only extensions this server has that change behaviour can be
+          // enabled; tern has none of those yet (CONDSTORE, QRESYNC, UTF8=ACCEPT and
+          // IMAP4rev2 come later), so the ENABLED list is empty.
+          engine.untagged("ENABLED");
+          engine.complete(Status::kOk, "", "ENABLE completed");
+        } else if constexpr (std::is_same_v<T, SelectCommand>) {
+          return select(c, engine);
+        } else if constexpr (std::is_same_v<T, CreateCommand>) {
+          return create(c, engine);
+        } else if constexpr (std::is_same_v<T, DeleteCommand>) {
+          return remove(c, engine);
+        } else if constexpr (std::is_same_v<T, RenameCommand>) {
+          return rename(c, engine);
+        } else if constexpr (std::is_same_v<T, SubscribeCommand>) {
+          return subscribe(c, engine);
+        } else if constexpr (std::is_same_v<T, ListCommand>) {
+          return list(c, engine);
+        } else if constexpr (std::is_same_v<T, LsubCommand>) {
+          return lsub(c, engine);
+        } else if constexpr (std::is_same_v<T, NamespaceCommand>) {
+          // RFC 2342: one personal namespace, no prefix, "/" as the delimiter.
+          engine.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+          engine.complete(Status::kOk, "", "NAMESPACE completed");
+        } else if constexpr (std::is_same_v<T, StatusCommand>) {
+          return status(c, engine);
+        } else if constexpr (std::is_same_v<T, AppendCommand>) {
+          return append(c, engine);
+        } else if constexpr (std::is_same_v<T, IdleCommand>) {
+          engine.continuation("idling");
+          sync(engine, true);
+          return Next::kWait;
+        } else if constexpr (std::is_same_v<T, CloseCommand>) {
+          return close(true, engine);
+        } else if constexpr (std::is_same_v<T, UnselectCommand>) {
+          return close(false, engine);
+        } else if constexpr (std::is_same_v<T, ExpungeCommand>) {
+          return expunge(c, engine);
+        } else if constexpr (std::is_same_v<T, SearchCommand>) {
+          return search(c, engine);
+        } else if constexpr (std::is_same_v<T, FetchCommand>) {
+          return fetch(c, engine);
+        } else if constexpr (std::is_same_v<T, StoreCommand>) {
+          return store(c, engine);
+        } else if constexpr (std::is_same_v<T, CopyCommand>) {
+          return copy(c, engine);
+        }
+        return Next::kDone;
+      },
+      command);
+}
+
+Next Handlers::resume(ServerEngine& engine) {
+  return fetch_some(engine);
+}
+
+void Handlers::idle_done(ServerEngine& engine) {
+  sync(engine, true);
+  engine.complete(Status::kOk, "", "IDLE terminated");
+}
+
+void Handlers::idle_poll(ServerEngine& engine) {
+  sync(engine, true);
+}
+
+void Handlers::tls_started(sasl::ChannelBindings bindings) {
+  info_.tls = true;
+  info_.channel_bindings = std::move(bindings);
+}
+
+void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
+  if (!selected_ || !account_) {
+    return;
+  }
+  auto changes = shared_.storage.mail()
+                     .changes_since(account_->id, selected_->id(), selected_->highest_modseq())
+                     .get();
+  if (!changes) {
+    return;  // the mailbox went away under us; the next command will say so
+  }
+  for (const auto& line : selected_->sync(*changes, expunges_allowed)) {
+    engine.untagged(line);
+  }
+}
+
+bool parse_flags(const std::vector<std::string>& names, domain::Flags& flags,
+                 std::vector<std::string>& keywords) {
+  for (const auto& name : names) {
+    if (!name.empty() && name[0] == '\\') {
+      std::string lower = detail::ascii_lower(name);
+      if (lower == "\\seen") {
+        flags |= domain::kFlagSeen;
+      } else if (lower == "\\answered") {
+        flags |= domain::kFlagAnswered;
+      } else if (lower == "\\flagged") {
+        flags |= domain::kFlagFlagged;
+      } else if (lower == "\\deleted") {
+        flags |= domain::kFlagDeleted;
+      } else if (lower == "\\draft") {
+        flags |= domain::kFlagDraft;
+      } else {
+        return false;  // \Recent is the server's (RFC 3501 §2.3.2), others do not exist
+      }
+    } else {
+      keywords.push_back(name);
+    }
+  }
+  std::sort(keywords.begin(), keywords.end());
+  keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
+  return true;
+}
+
+bool list_match(std::string_view pattern, std::string_view name) {
+  // reachable[j]: the pattern prefix seen so far can match name[0, j).
+  std::vector<char> reachable(name.size() + 1, 0);
+  reachable[0] = 1;
+  for (char p : pattern) {
+    std::vector<char> next(name.size() + 1, 0);
+    if (p == '*' || p == '%') {
+      // The wildcard extends any reachable position over more characters ("%" not
+      // over "/").
+      bool carry = false;
+      for (std::size_t j = 0; j <= name.size(); ++j) {
+        if (reachable[j]) {
+          carry = true;
+        }
+        next[j] = carry ? 1 : 0;
+        if (j < name.size() && p == '%' && name[j] == '/') {
+          carry = false;
+        }
+      }
+    } else {
+      for (std::size_t j = 0; j < name.size(); ++j) {
+        if (reachable[j] && name[j] == p) {
+          next[j + 1] = 1;
+        }
+      }
+    }
+    reachable.swap(next);
+  }
+  return reachable[name.size()] != 0;
+}
+
+}  // namespace tern::services::imap

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the handler files (not part of the service's API).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace tern::services::imap::detail {
+
+std::string ascii_lower(std::string_view s);
+bool ascii_iequals(std::string_view a, std::string_view b);
+
+// The response code and text for a store error (model-codebases.md B7: one mapping
+// per protocol): kNotFound → NONEXISTENT, kAlreadyExists → ALREADYEXISTS,
+// kLimitExceeded → OVERQUOTA, kTemporary → UNAVAILABLE, others → SERVERBUG.
+struct Failure {
+  std::string code;
+  std::string text;
+};
+
+Failure failure_for(const Error& error);
+
+}  // namespace tern::services::imap::detail

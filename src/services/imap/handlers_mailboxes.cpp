@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: Apache-2.0
+// Authenticated-state commands (RFC 9051 §6.3): SELECT/EXAMINE, CREATE, DELETE,
+// RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "imap/mailbox_name.hpp"
+#include "mime/facts/facts.hpp"
+#include "mime/facts/imap_string.hpp"
+#include "services/imap/handlers.hpp"
+#include "services/imap/handlers_internal.hpp"
+
+namespace tern::services::imap {
+
+using tern::imap::ServerEngine;
+using tern::imap::Status;
+
+namespace {
+
+constexpr char kDelimiter = '/';
+
+// The quoted (or literal) form of a mailbox name in LIST/STATUS responses.
+std::string quote(std::string_view name) {
+  std::string out;
+  mime::facts::append_string(out, name);
+  return out;
+}
+
+// Storage names are UTF-8 (ARCHITECTURE.md §4); on the wire they are modified
+// UTF-7 until UTF8=ACCEPT is enabled (RFC 9051 §5.1.3, RFC 6855 §3).
+Result<std::string> decode_wire_name(const std::string& wire) {
+  if (wire == "INBOX") {
+    return wire;
+  }
+  auto decoded = tern::imap::decode_mutf7(wire);
+  if (!decoded) {
+    return decoded.error();
+  }
+  std::string name = std::move(*decoded);
+  // RFC 9051 §6.3.4: a trailing delimiter only says children are intended.
+  while (name.size() > 1 && name.back() == kDelimiter) {
+    name.pop_back();
+  }
+  if (name.empty() || name.front() == kDelimiter || name.find("//") != std::string::npos) {
+    return fail(ErrorCode::kInvalidInput, "invalid mailbox name");
+  }
+  if (name.size() >= 5 && detail::ascii_iequals(name.substr(0, 5), "INBOX") &&
+      (name.size() == 5 || name[5] == kDelimiter)) {
+    name.replace(0, 5, "INBOX");  // INBOX is case-insensitive (RFC 9051 §5.1)
+  }
+  return name;
+}
+
+domain::SpecialUse special_use_of(std::string_view attribute) {
+  using domain::SpecialUse;
+  for (SpecialUse use :
+       {SpecialUse::kAll, SpecialUse::kArchive, SpecialUse::kDrafts, SpecialUse::kFlagged,
+        SpecialUse::kJunk, SpecialUse::kSent, SpecialUse::kTrash}) {
+    if (detail::ascii_iequals(domain::special_use_attribute(use), attribute)) {
+      return use;
+    }
+  }
+  return SpecialUse::kNone;
+}
+
+bool has_children(const std::vector<domain::Mailbox>& all, const std::string& name) {
+  std::string prefix = name + kDelimiter;
+  return std::any_of(all.begin(), all.end(),
+                     [&](const domain::Mailbox& m) { return m.name.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
+std::string Handlers::wire_name(const std::string& stored) const {
+  auto encoded = tern::imap::encode_mutf7(stored);
+  return encoded ? *encoded : stored;
+}
+
+std::optional<domain::Mailbox> Handlers::find_mailbox(const std::string& wire, std::string& error) {
+  auto name = decode_wire_name(wire);
+  if (!name) {
+    error = "invalid mailbox name";
+    return std::nullopt;
+  }
+  auto all = shared_.storage.mail().mailboxes(account_->id).get();
+  if (!all) {
+    error = "mailbox list unavailable";
+    return std::nullopt;
+  }
+  for (auto& m : *all) {
+    if (m.name == *name) {
+      return std::move(m);
+    }
+  }
+  error = "no such mailbox";
+  return std::nullopt;
+}
+
+Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) {
+  selected_.reset();  // RFC 9051 §6.3.2: SELECT first deselects, even when it fails
+  if (c.condstore || c.qresync) {
+    engine.complete(Status::kBad, "", "CONDSTORE and QRESYNC are not supported yet");
+    return Next::kDone;
+  }
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  auto entries = shared_.storage.mail()
+                     .entries(account_->id, mailbox->id, domain::Uid{1}, domain::Uid{0xffffffffu})
+                     .get();
+  if (!entries) {
+    auto f = detail::failure_for(entries.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  MailboxView view;
+  view.reset(*mailbox, *entries, c.read_only);
+  std::uint32_t first_unseen = 0;
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    if (!((*entries)[i].flags & domain::kFlagSeen)) {
+      first_unseen = static_cast<std::uint32_t>(i + 1);
+      break;
+    }
+  }
+  // RFC 3501 §6.3.1 (IMAP4rev1) required responses, in Dovecot's order.
+  engine.untagged("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+  engine.untagged(c.read_only ? "OK [PERMANENTFLAGS ()] read-only mailbox"
+                              : "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+                                "\\Draft \\*)] flags permitted");
+  engine.untagged(fmt::format("{} EXISTS", view.exists()));
+  // \Recent is not tracked (docs/adr/0009-imap-server.md): no message is recent.
+  engine.untagged("0 RECENT");
+  if (first_unseen != 0) {
+    engine.untagged(fmt::format("OK [UNSEEN {}] first unseen", first_unseen));
+  }
+  engine.untagged(fmt::format("OK [UIDVALIDITY {}] UIDs valid",
+                              static_cast<std::uint32_t>(mailbox->uid_validity)));
+  engine.untagged(fmt::format("OK [UIDNEXT {}] predicted next UID",
+                              static_cast<std::uint32_t>(mailbox->uid_next)));
+  selected_ = std::move(view);
+  engine.complete(Status::kOk, c.read_only ? "READ-ONLY" : "READ-WRITE",
+                  c.read_only ? "EXAMINE completed" : "SELECT completed");
+  return Next::kDone;
+}
+
+Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) {
+  auto name = decode_wire_name(c.mailbox);
+  if (!name) {
+    engine.complete(Status::kNo, "CANNOT", "invalid mailbox name");
+    return Next::kDone;
+  }
+  if (*name == "INBOX") {
+    engine.complete(Status::kNo, "ALREADYEXISTS", "INBOX always exists");
+    return Next::kDone;
+  }
+  domain::SpecialUse use = domain::SpecialUse::kNone;
+  if (c.special_use.size() > 1) {
+    engine.complete(Status::kNo, "USEATTR", "one special use per mailbox");
+    return Next::kDone;
+  }
+  if (!c.special_use.empty()) {
+    use = special_use_of(c.special_use[0]);
+    if (use == domain::SpecialUse::kNone) {
+      // RFC 6154 §3: an unknown or unsupported attribute.
+      engine.complete(Status::kNo, "USEATTR", "unsupported special-use attribute");
+      return Next::kDone;
+    }
+  }
+  // RFC 9051 §6.3.4: superior names that do not exist yet are created too.
+  auto& mail = shared_.storage.mail();
+  auto existing = mail.mailboxes(account_->id).get();
+  for (std::size_t slash = name->find(kDelimiter); slash != std::string::npos && existing;
+       slash = name->find(kDelimiter, slash + 1)) {
+    std::string parent = name->substr(0, slash);
+    bool found = std::any_of(existing->begin(), existing->end(),
+                             [&](const domain::Mailbox& m) { return m.name == parent; });
+    if (!found) {
+      (void)mail.create_mailbox(account_->id, parent, domain::SpecialUse::kNone).get();
+    }
+  }
+  auto created = mail.create_mailbox(account_->id, *name, use).get();
+  if (!created) {
+    auto f = detail::failure_for(created.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  changed();
+  engine.complete(Status::kOk, "", "CREATE completed");
+  return Next::kDone;
+}
+
+Next Handlers::remove(const tern::imap::DeleteCommand& c, ServerEngine& engine) {
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  if (mailbox->name == "INBOX") {
+    engine.complete(Status::kNo, "CANNOT", "INBOX cannot be deleted");  // RFC 9051 §6.3.5
+    return Next::kDone;
+  }
+  if (selected_ && selected_->id() == mailbox->id) {
+    engine.complete(Status::kNo, "INUSE", "the mailbox is selected");
+    return Next::kDone;
+  }
+  auto done = shared_.storage.mail().delete_mailbox(account_->id, mailbox->id).get();
+  if (!done) {
+    auto f = detail::failure_for(done.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  changed();
+  engine.complete(Status::kOk, "", "DELETE completed");
+  return Next::kDone;
+}
+
+Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) {
+  std::string error;
+  auto from = find_mailbox(c.from, error);
+  if (!from) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  auto to = decode_wire_name(c.to);
+  if (!to || *to == "INBOX") {
+    engine.complete(Status::kNo, "CANNOT", "invalid target name");
+    return Next::kDone;
+  }
+  auto& mail = shared_.storage.mail();
+  if (from->name == "INBOX") {
+    // RFC 9051 §6.3.6: renaming INBOX moves its messages to the new mailbox and
+    // leaves INBOX empty.
+    auto target = mail.create_mailbox(account_->id, *to, domain::SpecialUse::kNone).get();
+    if (!target) {
+      auto f = detail::failure_for(target.error());
+      engine.complete(Status::kNo, f.code, f.text);
+      return Next::kDone;
+    }
+    auto entries =
+        mail.entries(account_->id, from->id, domain::Uid{1}, domain::Uid{0xffffffffu}).get();
+    if (entries && !entries->empty()) {
+      std::vector<domain::Uid> uids;
+      for (const auto& e : *entries) {
+        uids.push_back(e.uid);
+      }
+      auto moved = mail.move(account_->id, from->id, uids, target->id).get();
+      if (!moved) {
+        auto f = detail::failure_for(moved.error());
+        engine.complete(Status::kNo, f.code, f.text);
+        return Next::kDone;
+      }
+    }
+    changed();
+    engine.complete(Status::kOk, "", "RENAME completed");
+    return Next::kDone;
+  }
+  // Inferior names move with their parent (RFC 9051 §6.3.6).
+  auto all = mail.mailboxes(account_->id).get();
+  auto renamed = mail.rename_mailbox(account_->id, from->id, *to).get();
+  if (!renamed) {
+    auto f = detail::failure_for(renamed.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  if (all) {
+    std::string prefix = from->name + kDelimiter;
+    for (const auto& m : *all) {
+      if (m.name.rfind(prefix, 0) == 0) {
+        (void)mail
+            .rename_mailbox(account_->id, m.id, *to + kDelimiter + m.name.substr(prefix.size()))
+            .get();
+      }
+    }
+  }
+  changed();
+  engine.complete(Status::kOk, "", "RENAME completed");
+  return Next::kDone;
+}
+
+Next Handlers::subscribe(const tern::imap::SubscribeCommand& c, ServerEngine& engine) {
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  auto done = shared_.storage.mail().set_subscribed(account_->id, mailbox->id, c.subscribe).get();
+  if (!done) {
+    auto f = detail::failure_for(done.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  engine.complete(Status::kOk, "", c.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+  return Next::kDone;
+}
+
+Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
+  if (c.extended) {
+    // LIST-EXTENDED (RFC 5258) is not advertised; its syntax is refused plainly.
+    engine.complete(Status::kBad, "", "LIST-EXTENDED is not supported yet");
+    return Next::kDone;
+  }
+  const std::string& pattern = c.patterns[0];
+  if (pattern.empty()) {
+    // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
+    engine.untagged("LIST (\\Noselect) \"/\" \"\"");
+    engine.complete(Status::kOk, "", "LIST completed");
+    return Next::kDone;
+  }
+  auto ref = tern::imap::decode_mutf7(c.reference);
+  auto pat = tern::imap::decode_mutf7(pattern);
+  if (!ref || !pat) {
+    engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
+    return Next::kDone;
+  }
+  std::string full = *ref + *pat;
+  auto all = shared_.storage.mail().mailboxes(account_->id).get();
+  if (!all) {
+    auto f = detail::failure_for(all.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  for (const auto& m : *all) {
+    bool match =
+        list_match(full, m.name) || (m.name == "INBOX" && detail::ascii_iequals(full, "INBOX"));
+    if (!match) {
+      continue;
+    }
+    std::string attrs = has_children(*all, m.name) ? "\\HasChildren" : "\\HasNoChildren";
+    auto use = domain::special_use_attribute(m.special_use);
+    if (!use.empty()) {
+      attrs += ' ';
+      attrs += use;
+    }
+    engine.untagged(fmt::format("LIST ({}) \"/\" {}", attrs, quote(wire_name(m.name))));
+  }
+  engine.complete(Status::kOk, "", "LIST completed");
+  return Next::kDone;
+}
+
+Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
+  auto ref = tern::imap::decode_mutf7(c.reference);
+  auto pat = tern::imap::decode_mutf7(c.pattern);
+  if (!ref || !pat) {
+    engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
+    return Next::kDone;
+  }
+  auto all = shared_.storage.mail().mailboxes(account_->id).get();
+  if (!all) {
+    auto f = detail::failure_for(all.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  for (const auto& m : *all) {
+    if (m.subscribed && list_match(*ref + *pat, m.name)) {
+      engine.untagged(fmt::format("LSUB () \"/\" {}", quote(wire_name(m.name))));
+    }
+  }
+  engine.complete(Status::kOk, "", "LSUB completed");
+  return Next::kDone;
+}
+
+Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) {
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  auto entries = shared_.storage.mail()
+                     .entries(account_->id, mailbox->id, domain::Uid{1}, domain::Uid{0xffffffffu})
+                     .get();
+  if (!entries) {
+    auto f = detail::failure_for(entries.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  std::uint64_t unseen = 0, deleted = 0, size = 0;
+  for (const auto& e : *entries) {
+    unseen += (e.flags & domain::kFlagSeen) ? 0 : 1;
+    deleted += (e.flags & domain::kFlagDeleted) ? 1 : 0;
+    size += e.size;
+  }
+  std::string items;
+  for (auto item : c.items) {
+    using tern::imap::StatusItem;
+    std::uint64_t value = 0;
+    switch (item) {
+      case StatusItem::kMessages:
+        value = entries->size();
+        break;
+      case StatusItem::kUidNext:
+        value = static_cast<std::uint32_t>(mailbox->uid_next);
+        break;
+      case StatusItem::kUidValidity:
+        value = static_cast<std::uint32_t>(mailbox->uid_validity);
+        break;
+      case StatusItem::kUnseen:
+        value = unseen;
+        break;
+      case StatusItem::kDeleted:
+        value = deleted;
+        break;
+      case StatusItem::kSize:
+        value = size;
+        break;
+      case StatusItem::kRecent:
+        value = 0;
+        break;
+      case StatusItem::kAppendLimit:
+        value = shared_.options.max_append_bytes;
+        break;
+      case StatusItem::kHighestModSeq:
+        engine.complete(Status::kBad, "", "HIGHESTMODSEQ needs CONDSTORE, not supported yet");
+        return Next::kDone;
+    }
+    if (!items.empty()) {
+      items += ' ';
+    }
+    items += fmt::format("{} {}", tern::imap::status_item_name(item), value);
+  }
+  engine.untagged(fmt::format("STATUS {} ({})", quote(wire_name(mailbox->name)), items));
+  engine.complete(Status::kOk, "", "STATUS completed");
+  return Next::kDone;
+}
+
+Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) {
+  if (c.messages.size() != 1) {
+    engine.complete(Status::kBad, "", "MULTIAPPEND is not supported");
+    return Next::kDone;
+  }
+  const auto& message = c.messages[0];
+  if (message.utf8) {
+    engine.complete(Status::kBad, "", "UTF8 APPEND needs UTF8=ACCEPT, not supported yet");
+    return Next::kDone;
+  }
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    // RFC 9051 §6.3.12: TRYCREATE tells the client it may CREATE and retry.
+    engine.complete(Status::kNo, "TRYCREATE", error);
+    return Next::kDone;
+  }
+  if (message.data.size() > shared_.options.max_append_bytes) {
+    engine.complete(Status::kNo, "TOOBIG", "message too large");
+    return Next::kDone;
+  }
+  domain::AppendTarget target;
+  target.account = account_->id;
+  target.mailbox = mailbox->id;
+  if (!parse_flags(message.flags, target.flags, target.keywords)) {
+    engine.complete(Status::kBad, "", "invalid flag");
+    return Next::kDone;
+  }
+  domain::NewMessage stored;
+  stored.raw = message.data;
+  stored.internal_date = message.internal_date
+                             ? SystemTime(std::chrono::seconds(*message.internal_date))
+                             : shared_.clock.now();
+  stored.facts = mime::facts::encode_facts(mime::facts::compute_facts(stored.raw));
+  auto results = shared_.storage.mail().append(std::move(stored), {target}).get();
+  if (!results) {
+    auto f = detail::failure_for(results.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  const auto& result = (*results)[0];
+  if (!result) {
+    auto f = detail::failure_for(result.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  changed();
+  if (selected_ && selected_->id() == mailbox->id) {
+    sync(engine, true);
+  }
+  // RFC 4315 §3: APPENDUID uidvalidity uid.
+  engine.complete(Status::kOk,
+                  fmt::format("APPENDUID {} {}", static_cast<std::uint32_t>(mailbox->uid_validity),
+                              static_cast<std::uint32_t>(result->uid)),
+                  "APPEND completed");
+  return Next::kDone;
+}
+
+}  // namespace tern::services::imap

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: Apache-2.0
+// Selected-state commands on messages (RFC 9051 §6.4): FETCH, STORE, COPY, MOVE,
+// EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT.
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "imap/arguments.hpp"
+#include "mime/facts/facts.hpp"
+#include "mime/facts/section.hpp"
+#include "services/imap/handlers.hpp"
+#include "services/imap/handlers_internal.hpp"
+
+namespace tern::services::imap {
+
+using tern::imap::FetchItem;
+using tern::imap::ServerEngine;
+using tern::imap::Status;
+
+namespace {
+
+constexpr std::size_t kFetchBatch = 256;  // entries read from the store at a time
+
+// A literal holding `bytes` (RFC 9051 §4.3). NUL may not appear in a plain literal
+// (CHAR8 excludes it), so outside BINARY it becomes "?" like Dovecot's; BINARY uses
+// literal8 (RFC 3516 §4.2) when there is a NUL.
+void append_literal(std::string& out, std::string_view bytes, bool binary) {
+  bool has_nul = bytes.find('\0') != std::string_view::npos;
+  if (binary && has_nul) {
+    out += '~';
+  }
+  out += fmt::format("{{{}}}\r\n", bytes.size());
+  std::size_t start = out.size();
+  out.append(bytes);
+  if (has_nul && !binary) {
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), '\0', '?');
+  }
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>(c - 'a' + 'A');
+    }
+  }
+  return out;
+}
+
+std::string part_text(const std::vector<std::uint32_t>& part) {
+  std::string out;
+  for (auto n : part) {
+    if (!out.empty()) {
+      out += '.';
+    }
+    out += std::to_string(n);
+  }
+  return out;
+}
+
+// "1:3,7" from ascending numbers (RFC 4315 §3 uid-set), keeping the given order.
+std::string compact_set(const std::vector<std::uint32_t>& numbers) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < numbers.size()) {
+    std::size_t j = i;
+    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) {
+      ++j;
+    }
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += j == i ? std::to_string(numbers[i]) : fmt::format("{}:{}", numbers[i], numbers[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+bool sets_seen(const FetchItem& item) {
+  switch (item.kind) {
+    case FetchItem::Kind::kRfc822:
+    case FetchItem::Kind::kRfc822Text:
+      return true;
+    case FetchItem::Kind::kBodySection:
+    case FetchItem::Kind::kBinary:
+      return !item.peek;
+    default:
+      return false;
+  }
+}
+
+bool needs_message(const FetchItem& item) {
+  switch (item.kind) {
+    case FetchItem::Kind::kEnvelope:
+    case FetchItem::Kind::kBody:
+    case FetchItem::Kind::kBodyStructure:
+    case FetchItem::Kind::kRfc822:
+    case FetchItem::Kind::kRfc822Header:
+    case FetchItem::Kind::kRfc822Text:
+    case FetchItem::Kind::kBodySection:
+    case FetchItem::Kind::kBinary:
+    case FetchItem::Kind::kBinarySize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Handlers::Fetching {
+  tern::imap::FetchCommand command;
+  std::vector<mime::facts::Section> sections;  // parsed, per item (unused for others)
+  std::vector<std::pair<std::uint32_t, domain::Uid>> targets;
+  std::size_t next = 0;
+  bool needs_message = false;
+  bool sets_seen = false;
+  bool unknown_cte = false;
+  bool expunge_issued = false;
+};
+
+// Defined here, where Fetching is complete.
+Handlers::Handlers(Shared& shared, ConnectionInfo info) : shared_(shared), info_(std::move(info)) {}
+
+Handlers::~Handlers() = default;
+
+Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
+  if (c.changed_since || c.vanished) {
+    engine.complete(Status::kBad, "", "CHANGEDSINCE needs CONDSTORE, not supported yet");
+    return Next::kDone;
+  }
+  auto job = std::make_unique<Fetching>();
+  job->command = c;
+  for (const auto& item : c.items) {
+    mime::facts::Section section;
+    if (item.kind == FetchItem::Kind::kModSeq) {
+      engine.complete(Status::kBad, "", "MODSEQ needs CONDSTORE, not supported yet");
+      return Next::kDone;
+    }
+    if (item.kind == FetchItem::Kind::kBodySection) {
+      auto parsed = mime::facts::parse_section(item.section);
+      if (!parsed) {
+        engine.complete(Status::kBad, "", fmt::format("invalid section \"{}\"", item.section));
+        return Next::kDone;
+      }
+      section = std::move(*parsed);
+    }
+    job->sections.push_back(std::move(section));
+    job->needs_message = job->needs_message || needs_message(item);
+    job->sets_seen = job->sets_seen || sets_seen(item);
+  }
+  auto targets = selected_->resolve(c.set, c.uid);
+  if (!targets) {
+    engine.complete(Status::kBad, "", "invalid message sequence number");
+    return Next::kDone;
+  }
+  job->targets = std::move(*targets);
+  job->sets_seen = job->sets_seen && !selected_->read_only();
+  fetching_ = std::move(job);
+  return fetch_some(engine);
+}
+
+Next Handlers::fetch_some(ServerEngine& engine) {
+  if (!fetching_) {
+    engine.complete(Status::kBad, "", "no FETCH in progress");
+    return Next::kDone;
+  }
+  Fetching& job = *fetching_;
+  const auto& c = job.command;
+  auto& mail = shared_.storage.mail();
+  std::size_t written = engine.output().size();
+  while (job.next < job.targets.size()) {
+    std::size_t end = std::min(job.next + kFetchBatch, job.targets.size());
+    auto entries = mail.entries(account_->id, selected_->id(), job.targets[job.next].second,
+                                job.targets[end - 1].second)
+                       .get();
+    if (!entries) {
+      fetching_.reset();
+      auto f = detail::failure_for(entries.error());
+      engine.complete(Status::kNo, f.code, f.text);
+      return Next::kDone;
+    }
+    std::map<domain::Uid, domain::Entry*> by_uid;
+    std::vector<domain::Uid> unseen;
+    for (auto& e : *entries) {
+      by_uid[e.uid] = &e;
+      if (job.sets_seen && !(e.flags & domain::kFlagSeen)) {
+        unseen.push_back(e.uid);
+      }
+    }
+    std::vector<domain::Uid> flagged_now;
+    if (!unseen.empty()) {
+      // RFC 9051 §6.4.5: BODY[] without .PEEK sets \Seen; the FETCH then reports the
+      // new FLAGS whether asked for or not.
+      domain::FlagChange change;
+      change.op = domain::FlagOp::kAdd;
+      change.flags = domain::kFlagSeen;
+      auto result = mail.change_flags(account_->id, selected_->id(), unseen, change).get();
+      if (result) {
+        for (const auto& e : result->changed) {
+          if (auto it = by_uid.find(e.uid); it != by_uid.end()) {
+            *it->second = e;
+          }
+          selected_->saw_own_change(e);
+          flagged_now.push_back(e.uid);
+        }
+        if (!result->changed.empty()) {
+          changed();
+        }
+      }
+    }
+    for (std::size_t i = job.next; i < end; ++i) {
+      auto [msn, uid] = job.targets[i];
+      auto it = by_uid.find(uid);
+      if (it == by_uid.end()) {
+        job.expunge_issued = true;  // expunged by another session, not yet announced
+        continue;
+      }
+      const domain::Entry& e = *it->second;
+      std::string raw;
+      mime::facts::Facts facts;
+      if (job.needs_message) {
+        auto bytes = mail.read_message(account_->id, e.message).get();
+        if (!bytes) {
+          continue;
+        }
+        raw = std::move(*bytes);
+        auto stored = mail.message_facts(account_->id, e.message).get();
+        auto decoded = stored && !stored->empty() ? mime::facts::decode_facts(*stored)
+                                                  : Result<mime::facts::Facts>(Error{});
+        // Facts missing (older deliveries) or unreadable are computed on the fly.
+        facts = decoded ? std::move(*decoded) : mime::facts::compute_facts(raw);
+      }
+      std::string out = fmt::format("{} FETCH (", msn);
+      bool first = true;
+      auto next_item = [&]() {
+        if (!first) {
+          out += ' ';
+        }
+        first = false;
+      };
+      bool has_uid = false;
+      bool has_flags = false;
+      for (std::size_t k = 0; k < c.items.size(); ++k) {
+        const FetchItem& item = c.items[k];
+        using K = FetchItem::Kind;
+        switch (item.kind) {
+          case K::kUid:
+            if (has_uid) {
+              continue;
+            }
+            next_item();
+            has_uid = true;
+            out += fmt::format("UID {}", static_cast<std::uint32_t>(uid));
+            break;
+          case K::kFlags:
+            next_item();
+            has_flags = true;
+            out += fmt::format("FLAGS ({})", format_flags(e.flags, e.keywords));
+            break;
+          case K::kInternalDate:
+            next_item();
+            out += fmt::format("INTERNALDATE \"{}\"",
+                               tern::imap::format_date_time(to_unix_seconds(e.internal_date)));
+            break;
+          case K::kRfc822Size:
+            next_item();
+            out += fmt::format("RFC822.SIZE {}", e.size);
+            break;
+          case K::kEnvelope:
+            next_item();
+            out += "ENVELOPE " + facts.envelope;
+            break;
+          case K::kBody:
+            next_item();
+            out += "BODY " + facts.body;
+            break;
+          case K::kBodyStructure:
+            next_item();
+            out += "BODYSTRUCTURE " + facts.bodystructure;
+            break;
+          case K::kRfc822:
+            next_item();
+            out += "RFC822 ";
+            append_literal(out, raw, false);
+            break;
+          case K::kRfc822Header:
+          case K::kRfc822Text: {
+            mime::facts::Section section;
+            section.text = item.kind == K::kRfc822Header ? mime::facts::SectionText::kHeader
+                                                         : mime::facts::SectionText::kText;
+            auto bytes = mime::facts::body_section(raw, facts, section);
+            next_item();
+            out += item.kind == K::kRfc822Header ? "RFC822.HEADER " : "RFC822.TEXT ";
+            append_literal(out, bytes ? *bytes : std::string(), false);
+            break;
+          }
+          case K::kBodySection: {
+            auto bytes = mime::facts::body_section(raw, facts, job.sections[k]);
+            std::string_view octets = bytes ? std::string_view(*bytes) : std::string_view();
+            next_item();
+            out += fmt::format("BODY[{}]", upper(item.section));
+            if (item.partial) {
+              out += fmt::format("<{}>", item.partial->first);
+              octets = mime::facts::partial(octets, item.partial->first, item.partial->second);
+            }
+            out += ' ';
+            append_literal(out, octets, false);
+            break;
+          }
+          case K::kBinary: {
+            auto bytes = mime::facts::binary_section(raw, facts, item.part);
+            next_item();
+            out += fmt::format("BINARY[{}]", part_text(item.part));
+            if (!bytes) {
+              if (bytes.error().code == ErrorCode::kPermanent) {
+                job.unknown_cte = true;
+              }
+              out += " NIL";
+              break;
+            }
+            std::string_view octets = *bytes;
+            if (item.partial) {
+              out += fmt::format("<{}>", item.partial->first);
+              octets = mime::facts::partial(octets, item.partial->first, item.partial->second);
+            }
+            out += ' ';
+            append_literal(out, octets, true);
+            break;
+          }
+          case K::kBinarySize: {
+            auto size = mime::facts::binary_size(facts, item.part);
+            if (!size && size.error().code == ErrorCode::kPermanent) {
+              job.unknown_cte = true;
+            }
+            next_item();
+            out += fmt::format("BINARY.SIZE[{}] {}", part_text(item.part), size ? *size : 0);
+            break;
+          }
+          case K::kModSeq:
+            break;  // refused in fetch()
+        }
+      }
+      // RFC 9051 §6.4.9: UID FETCH responses always carry the UID.
+      if (c.uid && !has_uid) {
+        next_item();
+        out += fmt::format("UID {}", static_cast<std::uint32_t>(uid));
+      }
+      if (!has_flags &&
+          std::find(flagged_now.begin(), flagged_now.end(), uid) != flagged_now.end()) {
+        next_item();
+        out += fmt::format("FLAGS ({})", format_flags(e.flags, e.keywords));
+      }
+      out += ')';
+      engine.untagged(out);
+    }
+    job.next = end;
+    if (engine.output().size() - written >= shared_.options.fetch_flush_bytes &&
+        job.next < job.targets.size()) {
+      return Next::kMore;  // the session writes what we have and calls resume()
+    }
+  }
+  bool unknown_cte = job.unknown_cte;
+  bool expunge_issued = job.expunge_issued;
+  bool uid = c.uid;
+  fetching_.reset();
+  sync(engine, uid);
+  if (unknown_cte) {
+    // RFC 3516 §4.3.
+    engine.complete(Status::kNo, "UNKNOWN-CTE", "cannot decode a part's transfer encoding");
+  } else if (expunge_issued) {
+    // RFC 9051 §7.1: the client may want to NOOP to learn of the expunges.
+    engine.complete(Status::kOk, "EXPUNGEISSUED", "some messages were expunged");
+  } else {
+    engine.complete(Status::kOk, "", uid ? "UID FETCH completed" : "FETCH completed");
+  }
+  return Next::kDone;
+}
+
+Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
+  if (c.unchanged_since) {
+    engine.complete(Status::kBad, "", "UNCHANGEDSINCE needs CONDSTORE, not supported yet");
+    return Next::kDone;
+  }
+  if (selected_->read_only()) {
+    engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
+    return Next::kDone;
+  }
+  auto targets = selected_->resolve(c.set, c.uid);
+  if (!targets) {
+    engine.complete(Status::kBad, "", "invalid message sequence number");
+    return Next::kDone;
+  }
+  domain::FlagChange change;
+  change.op = c.op == tern::imap::StoreCommand::Op::kAdd      ? domain::FlagOp::kAdd
+              : c.op == tern::imap::StoreCommand::Op::kRemove ? domain::FlagOp::kRemove
+                                                              : domain::FlagOp::kReplace;
+  if (!parse_flags(c.flags, change.flags, change.keywords)) {
+    engine.complete(Status::kBad, "", "invalid flag");
+    return Next::kDone;
+  }
+  std::vector<domain::Uid> uids;
+  for (const auto& t : *targets) {
+    uids.push_back(t.second);
+  }
+  auto& mail = shared_.storage.mail();
+  if (!uids.empty()) {
+    auto result = mail.change_flags(account_->id, selected_->id(), uids, change).get();
+    if (!result) {
+      auto f = detail::failure_for(result.error());
+      engine.complete(Status::kNo, f.code, f.text);
+      return Next::kDone;
+    }
+    for (const auto& e : result->changed) {
+      selected_->saw_own_change(e);
+    }
+    if (!result->changed.empty()) {
+      changed();
+    }
+    if (!c.silent) {
+      // RFC 9051 §6.4.6: the new flags of every message in the set.
+      auto entries = mail.entries(account_->id, selected_->id(), uids.front(), uids.back()).get();
+      if (entries) {
+        for (const auto& e : *entries) {
+          auto msn = selected_->msn_of(e.uid);
+          if (!msn || !std::binary_search(uids.begin(), uids.end(), e.uid)) {
+            continue;
+          }
+          std::string uid_item =
+              c.uid ? fmt::format("UID {} ", static_cast<std::uint32_t>(e.uid)) : "";
+          engine.untagged(fmt::format("{} FETCH ({}FLAGS ({}))", *msn, uid_item,
+                                      format_flags(e.flags, e.keywords)));
+        }
+      }
+    }
+  }
+  sync(engine, c.uid);
+  engine.complete(Status::kOk, "", c.uid ? "UID STORE completed" : "STORE completed");
+  return Next::kDone;
+}
+
+Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
+  std::string_view name = c.move ? (c.uid ? "UID MOVE" : "MOVE") : (c.uid ? "UID COPY" : "COPY");
+  if (c.move && selected_->read_only()) {
+    engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
+    return Next::kDone;
+  }
+  std::string error;
+  auto target = find_mailbox(c.mailbox, error);
+  if (!target) {
+    engine.complete(Status::kNo, "TRYCREATE", error);
+    return Next::kDone;
+  }
+  auto targets = selected_->resolve(c.set, c.uid);
+  if (!targets) {
+    engine.complete(Status::kBad, "", "invalid message sequence number");
+    return Next::kDone;
+  }
+  std::vector<domain::Uid> uids;
+  for (const auto& t : *targets) {
+    if (!selected_->is_expunged(t.second)) {
+      uids.push_back(t.second);
+    }
+  }
+  if (uids.empty()) {
+    sync(engine, c.uid);
+    engine.complete(Status::kOk, "", fmt::format("{} completed", name));
+    return Next::kDone;
+  }
+  auto& mail = shared_.storage.mail();
+  auto result = c.move ? mail.move(account_->id, selected_->id(), uids, target->id).get()
+                       : mail.copy(account_->id, selected_->id(), uids, target->id).get();
+  if (!result) {
+    auto f = detail::failure_for(result.error());
+    engine.complete(Status::kNo, f.code == "NONEXISTENT" ? "TRYCREATE" : f.code, f.text);
+    return Next::kDone;
+  }
+  changed();
+  std::string code;
+  if (result->size() == uids.size()) {
+    // RFC 4315 §3: COPYUID uidvalidity source-uids destination-uids, in one order.
+    std::vector<std::uint32_t> from;
+    std::vector<std::uint32_t> to;
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+      from.push_back(static_cast<std::uint32_t>(uids[i]));
+      to.push_back(static_cast<std::uint32_t>((*result)[i].uid));
+    }
+    code = fmt::format("COPYUID {} {} {}", static_cast<std::uint32_t>(target->uid_validity),
+                       compact_set(from), compact_set(to));
+  }
+  if (c.move) {
+    // RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
+    if (!code.empty()) {
+      engine.untagged(fmt::format("OK [{}] moved", code));
+    }
+    for (auto uid : uids) {
+      if (auto msn = selected_->remove(uid)) {
+        engine.untagged(fmt::format("{} EXPUNGE", *msn));
+      }
+    }
+    sync(engine, true);
+    engine.complete(Status::kOk, "", fmt::format("{} completed", name));
+    return Next::kDone;
+  }
+  sync(engine, c.uid);
+  engine.complete(Status::kOk, code, fmt::format("{} completed", name));
+  return Next::kDone;
+}
+
+std::vector<domain::Uid> Handlers::expunge_deleted(
+    const std::optional<tern::imap::SequenceSet>& uid_set, ServerEngine& engine, bool announce) {
+  auto& mail = shared_.storage.mail();
+  auto entries =
+      mail.entries(account_->id, selected_->id(), domain::Uid{1}, domain::Uid{0xffffffffu}).get();
+  std::vector<domain::Uid> gone;
+  if (!entries) {
+    return gone;
+  }
+  std::uint32_t largest = entries->empty() ? 0 : static_cast<std::uint32_t>(entries->back().uid);
+  for (const auto& e : *entries) {
+    if ((e.flags & domain::kFlagDeleted) && selected_->msn_of(e.uid) &&
+        (!uid_set || uid_set->contains(static_cast<std::uint32_t>(e.uid), largest))) {
+      gone.push_back(e.uid);
+    }
+  }
+  if (gone.empty()) {
+    return gone;
+  }
+  if (!mail.expunge(account_->id, selected_->id(), gone).get()) {
+    return {};
+  }
+  for (auto uid : gone) {
+    auto msn = selected_->remove(uid);
+    if (announce && msn) {
+      engine.untagged(fmt::format("{} EXPUNGE", *msn));
+    }
+  }
+  changed();
+  return gone;
+}
+
+Next Handlers::expunge(const tern::imap::ExpungeCommand& c, ServerEngine& engine) {
+  if (selected_->read_only()) {
+    engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
+    return Next::kDone;
+  }
+  if (c.uids && c.uids->is_saved_result()) {
+    engine.complete(Status::kBad, "", "$ needs SEARCHRES, not supported yet");
+    return Next::kDone;
+  }
+  expunge_deleted(c.uids, engine, true);
+  sync(engine, true);
+  engine.complete(Status::kOk, "", c.uids ? "UID EXPUNGE completed" : "EXPUNGE completed");
+  return Next::kDone;
+}
+
+Next Handlers::close(bool expunge, ServerEngine& engine) {
+  // RFC 9051 §6.4.1: CLOSE expunges silently unless the mailbox is read-only;
+  // UNSELECT (RFC 3691) never does.
+  if (expunge && !selected_->read_only()) {
+    expunge_deleted(std::nullopt, engine, false);
+  }
+  selected_.reset();
+  engine.complete(Status::kOk, "", expunge ? "CLOSE completed" : "UNSELECT completed");
+  return Next::kDone;
+}
+
+}  // namespace tern::services::imap

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: Apache-2.0
+// SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4). Flag, size, date, UID
+// and sequence keys are answered from the entries; header and text keys read the
+// message. Text matching is ASCII case-insensitive substring matching on the stored
+// bytes: encoded words and transfer encodings are not decoded yet (documented in
+// docs/adr/0009-imap-server.md).
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "services/imap/handlers.hpp"
+#include "services/imap/handlers_internal.hpp"
+
+namespace tern::services::imap {
+
+using tern::imap::SearchKey;
+using tern::imap::ServerEngine;
+using tern::imap::Status;
+
+namespace {
+
+char fold(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool contains_folded(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) {
+    return true;
+  }
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return fold(a) == fold(b); });
+  return it != haystack.end();
+}
+
+std::string_view header_block(std::string_view raw) {
+  std::size_t end = raw.find("\r\n\r\n");
+  return end == std::string_view::npos ? raw : raw.substr(0, end + 2);
+}
+
+std::string_view body_of(std::string_view raw) {
+  std::size_t end = raw.find("\r\n\r\n");
+  return end == std::string_view::npos ? std::string_view() : raw.substr(end + 4);
+}
+
+// The unfolded values of every field named `name` (RFC 5322 §2.2.3).
+std::vector<std::string> header_values(std::string_view raw, std::string_view name) {
+  std::vector<std::string> values;
+  std::string_view block = header_block(raw);
+  std::string* current = nullptr;
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    std::size_t eol = block.find('\n', pos);
+    std::string_view line =
+        block.substr(pos, (eol == std::string_view::npos ? block.size() : eol) - pos);
+    pos = eol == std::string_view::npos ? block.size() : eol + 1;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      if (current != nullptr) {
+        current->append(line);
+      }
+      continue;
+    }
+    current = nullptr;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    std::string_view field = line.substr(0, colon);
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) {
+      field.remove_suffix(1);
+    }
+    if (detail::ascii_iequals(field, name)) {
+      values.emplace_back(line.substr(colon + 1));
+      current = &values.back();
+    }
+  }
+  return values;
+}
+
+std::int64_t days_from_civil(std::int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const std::int64_t yoe = y - era * 400;
+  const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+// The day (days since the epoch) of an RFC 5322 Date field: "[Day,] DD Mon YYYY ...".
+// SENT* keys compare dates "disregarding time and timezone" (RFC 9051 §6.4.4).
+std::optional<std::int64_t> sent_day(std::string_view raw) {
+  auto values = header_values(raw, "Date");
+  if (values.empty()) {
+    return std::nullopt;
+  }
+  std::string_view v = values[0];
+  if (auto comma = v.find(','); comma != std::string_view::npos) {
+    v.remove_prefix(comma + 1);
+  }
+  std::array<std::string_view, 3> tokens;
+  std::size_t n = 0;
+  std::size_t pos = 0;
+  while (n < 3 && pos < v.size()) {
+    while (pos < v.size() && (v[pos] == ' ' || v[pos] == '\t')) {
+      ++pos;
+    }
+    std::size_t start = pos;
+    while (pos < v.size() && v[pos] != ' ' && v[pos] != '\t') {
+      ++pos;
+    }
+    if (pos > start) {
+      tokens[n++] = v.substr(start, pos - start);
+    }
+  }
+  if (n < 3) {
+    return std::nullopt;
+  }
+  static constexpr std::array<std::string_view, 12> kMonths = {
+      "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+  int month = 0;
+  for (std::size_t i = 0; i < kMonths.size(); ++i) {
+    if (detail::ascii_iequals(tokens[1], kMonths[i])) {
+      month = static_cast<int>(i) + 1;
+    }
+  }
+  auto number = [](std::string_view s) -> int {
+    if (s.empty() || s.size() > 4) {
+      return -1;
+    }
+    int value = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  };
+  int day = number(tokens[0]);
+  int year = number(tokens[2]);
+  if (month == 0 || day < 1 || day > 31 || year < 0) {
+    return std::nullopt;
+  }
+  if (tokens[2].size() == 2) {
+    year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete two-digit years
+  }
+  return days_from_civil(year, month, day);
+}
+
+struct Candidate {
+  std::uint32_t msn = 0;
+  const domain::Entry* entry = nullptr;
+  std::optional<std::string> raw;  // read on first need
+};
+
+class Matcher {
+ public:
+  Matcher(domain::MailStore& mail, domain::AccountId account, std::uint32_t exists,
+          std::uint32_t max_uid)
+      : mail_(mail), account_(account), exists_(exists), max_uid_(max_uid) {}
+
+  bool match(const SearchKey& key, Candidate& c) {
+    using K = SearchKey::Kind;
+    const domain::Entry& e = *c.entry;
+    auto day = [](SystemTime t) {
+      return to_unix_seconds(t) >= 0 ? to_unix_seconds(t) / 86400
+                                     : (to_unix_seconds(t) - 86399) / 86400;
+    };
+    std::int64_t key_day = key.date / 86400;
+    switch (key.kind) {
+      case K::kAll:
+        return true;
+      case K::kAnswered:
+        return e.flags & domain::kFlagAnswered;
+      case K::kDeleted:
+        return e.flags & domain::kFlagDeleted;
+      case K::kDraft:
+        return e.flags & domain::kFlagDraft;
+      case K::kFlagged:
+        return e.flags & domain::kFlagFlagged;
+      case K::kSeen:
+        return e.flags & domain::kFlagSeen;
+      case K::kUnanswered:
+        return !(e.flags & domain::kFlagAnswered);
+      case K::kUndeleted:
+        return !(e.flags & domain::kFlagDeleted);
+      case K::kUndraft:
+        return !(e.flags & domain::kFlagDraft);
+      case K::kUnflagged:
+        return !(e.flags & domain::kFlagFlagged);
+      case K::kUnseen:
+        return !(e.flags & domain::kFlagSeen);
+      case K::kNew:
+      case K::kRecent:
+        return false;  // \Recent is not tracked: no message is recent
+      case K::kOld:
+        return true;
+      case K::kKeyword:
+      case K::kUnkeyword: {
+        bool has = std::any_of(e.keywords.begin(), e.keywords.end(), [&](const std::string& k) {
+          return detail::ascii_iequals(k, key.text);
+        });
+        return key.kind == K::kKeyword ? has : !has;
+      }
+      case K::kBcc:
+        return header_contains(c, "Bcc", key.text);
+      case K::kCc:
+        return header_contains(c, "Cc", key.text);
+      case K::kFrom:
+        return header_contains(c, "From", key.text);
+      case K::kTo:
+        return header_contains(c, "To", key.text);
+      case K::kSubject:
+        return header_contains(c, "Subject", key.text);
+      case K::kHeader:
+        return header_contains(c, key.field, key.text);
+      case K::kBody:
+        return contains_folded(body_of(raw(c)), key.text);
+      case K::kText:
+        return contains_folded(raw(c), key.text);
+      case K::kBefore:
+        return day(e.internal_date) < key_day;
+      case K::kOn:
+        return day(e.internal_date) == key_day;
+      case K::kSince:
+        return day(e.internal_date) >= key_day;
+      case K::kSentBefore:
+      case K::kSentOn:
+      case K::kSentSince: {
+        auto sent = sent_day(raw(c));
+        if (!sent) {
+          return false;
+        }
+        return key.kind == K::kSentBefore ? *sent < key_day
+               : key.kind == K::kSentOn   ? *sent == key_day
+                                          : *sent >= key_day;
+      }
+      case K::kLarger:
+        return e.size > key.number;
+      case K::kSmaller:
+        return e.size < key.number;
+      case K::kUid:
+        return key.set.contains(static_cast<std::uint32_t>(e.uid), max_uid_);
+      case K::kSequenceSet:
+        return key.set.contains(c.msn, exists_);
+      case K::kModSeq:
+        return false;  // refused before matching (CONDSTORE not supported yet)
+      case K::kNot:
+        return !match(key.children[0], c);
+      case K::kOr:
+        return match(key.children[0], c) || match(key.children[1], c);
+      case K::kAnd:
+        for (const auto& child : key.children) {
+          if (!match(child, c)) {
+            return false;
+          }
+        }
+        return true;
+    }
+    return false;
+  }
+
+ private:
+  const std::string& raw(Candidate& c) {
+    if (!c.raw) {
+      auto bytes = mail_.read_message(account_, c.entry->message).get();
+      c.raw = bytes ? std::move(*bytes) : std::string();
+    }
+    return *c.raw;
+  }
+
+  bool header_contains(Candidate& c, std::string_view field, std::string_view text) {
+    auto values = header_values(raw(c), field);
+    // RFC 9051 §6.4.4: HEADER with an empty string matches every message that has
+    // the field.
+    return std::any_of(values.begin(), values.end(),
+                       [&](const std::string& v) { return contains_folded(v, text); });
+  }
+
+  domain::MailStore& mail_;
+  domain::AccountId account_;
+  std::uint32_t exists_;
+  std::uint32_t max_uid_;
+};
+
+// Refuses keys this server does not implement yet, before any work.
+std::string unsupported(const SearchKey& key) {
+  if (key.kind == SearchKey::Kind::kModSeq) {
+    return "MODSEQ needs CONDSTORE, not supported yet";
+  }
+  if ((key.kind == SearchKey::Kind::kUid || key.kind == SearchKey::Kind::kSequenceSet) &&
+      key.set.is_saved_result()) {
+    return "$ needs SEARCHRES, not supported yet";
+  }
+  for (const auto& child : key.children) {
+    auto why = unsupported(child);
+    if (!why.empty()) {
+      return why;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) {
+  if (c.return_opts) {
+    engine.complete(Status::kBad, "", "ESEARCH is not supported yet");
+    return Next::kDone;
+  }
+  if (c.charset && *c.charset != "UTF-8" && *c.charset != "US-ASCII") {
+    // RFC 9051 §6.4.4.
+    engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
+    return Next::kDone;
+  }
+  if (auto why = unsupported(c.key); !why.empty()) {
+    engine.complete(Status::kBad, "", why);
+    return Next::kDone;
+  }
+  auto& mail = shared_.storage.mail();
+  auto entries =
+      mail.entries(account_->id, selected_->id(), domain::Uid{1}, domain::Uid{0xffffffffu}).get();
+  if (!entries) {
+    auto f = detail::failure_for(entries.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  std::uint32_t max_uid = selected_->exists() == 0
+                              ? 0
+                              : static_cast<std::uint32_t>(selected_->uid_at(selected_->exists()));
+  Matcher matcher(mail, account_->id, selected_->exists(), max_uid);
+  std::string out = "SEARCH";
+  for (const auto& e : *entries) {
+    auto msn = selected_->msn_of(e.uid);
+    if (!msn) {
+      continue;  // arrived after this session's last EXISTS: not visible yet
+    }
+    Candidate candidate{*msn, &e, std::nullopt};
+    if (matcher.match(c.key, candidate)) {
+      out += fmt::format(" {}", c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
+    }
+  }
+  engine.untagged(out);
+  sync(engine, c.uid);
+  engine.complete(Status::kOk, "", c.uid ? "UID SEARCH completed" : "SEARCH completed");
+  return Next::kDone;
+}
+
+}  // namespace tern::services::imap

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "services/imap/mailbox_view.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace tern::services::imap {
+
+using domain::Uid;
+
+void MailboxView::reset(const domain::Mailbox& mailbox, const std::vector<domain::Entry>& entries,
+                        bool read_only) {
+  mailbox_ = mailbox;
+  read_only_ = read_only;
+  uids_.clear();
+  modseqs_.clear();
+  pending_.clear();
+  for (const auto& e : entries) {
+    uids_.push_back(e.uid);
+    modseqs_.push_back(e.modseq);
+  }
+  highest_ = mailbox.highest_modseq;
+}
+
+std::optional<std::uint32_t> MailboxView::msn_of(Uid uid) const {
+  auto it = std::lower_bound(uids_.begin(), uids_.end(), uid);
+  if (it == uids_.end() || *it != uid) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(it - uids_.begin()) + 1;
+}
+
+bool MailboxView::is_expunged(Uid uid) const {
+  return std::find(pending_.begin(), pending_.end(), uid) != pending_.end();
+}
+
+std::optional<std::vector<std::pair<std::uint32_t, Uid>>> MailboxView::resolve(
+    const tern::imap::SequenceSet& set, bool uid) const {
+  std::vector<std::pair<std::uint32_t, Uid>> out;
+  if (set.is_saved_result()) {
+    return std::nullopt;  // "$" needs SEARCHRES (RFC 5182), not supported yet
+  }
+  if (uid) {
+    std::uint32_t largest = uids_.empty() ? 0 : static_cast<std::uint32_t>(uids_.back());
+    for (const auto& range : set.resolve(largest)) {
+      auto it = std::lower_bound(uids_.begin(), uids_.end(), Uid{range.first});
+      for (; it != uids_.end() && static_cast<std::uint32_t>(*it) <= range.last; ++it) {
+        out.emplace_back(static_cast<std::uint32_t>(it - uids_.begin()) + 1, *it);
+      }
+    }
+    return out;
+  }
+  // RFC 9051 §6.4.8 / §9: "*" in an empty mailbox is an error for MSN sets, as is
+  // any number above the message count.
+  for (const auto& range : set.ranges()) {
+    for (std::uint32_t n : {range.first, range.last}) {
+      if (n == tern::imap::SequenceSet::kStar ? uids_.empty() : n > exists()) {
+        return std::nullopt;
+      }
+    }
+  }
+  for (const auto& range : set.resolve(exists())) {
+    for (std::uint32_t msn = range.first; msn <= range.last && msn != 0; ++msn) {
+      out.emplace_back(msn, uids_[msn - 1]);
+      if (msn == 0xffffffffu) {
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void MailboxView::saw_own_change(const domain::Entry& entry) {
+  if (auto msn = msn_of(entry.uid)) {
+    modseqs_[*msn - 1] = std::max(modseqs_[*msn - 1], entry.modseq);
+  }
+}
+
+std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
+  auto msn = msn_of(uid);
+  if (msn) {
+    uids_.erase(uids_.begin() + (*msn - 1));
+    modseqs_.erase(modseqs_.begin() + (*msn - 1));
+  }
+  pending_.erase(std::remove(pending_.begin(), pending_.end(), uid), pending_.end());
+  return msn;
+}
+
+std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes,
+                                           bool expunges_allowed) {
+  std::vector<std::string> out;
+  for (Uid uid : changes.vanished) {
+    if (msn_of(uid) && !is_expunged(uid)) {
+      pending_.push_back(uid);
+    }
+  }
+  if (expunges_allowed) {
+    // Each EXPUNGE renumbers the messages after it (RFC 9051 §7.4.1), so every MSN
+    // is computed after the previous removal.
+    std::vector<Uid> gone;
+    gone.swap(pending_);
+    std::sort(gone.begin(), gone.end());
+    for (Uid uid : gone) {
+      if (auto msn = remove(uid)) {
+        out.push_back(fmt::format("{} EXPUNGE", *msn));
+      }
+    }
+  }
+  std::uint32_t before = exists();
+  std::vector<const domain::Entry*> changed;
+  for (const auto& entry : changes.changed) {
+    changed.push_back(&entry);
+  }
+  std::sort(changed.begin(), changed.end(),
+            [](const domain::Entry* a, const domain::Entry* b) { return a->uid < b->uid; });
+  for (const domain::Entry* e : changed) {
+    const domain::Entry& entry = *e;
+    if (std::find(changes.vanished.begin(), changes.vanished.end(), entry.uid) !=
+        changes.vanished.end()) {
+      continue;
+    }
+    if (uids_.empty() || entry.uid > uids_.back()) {
+      uids_.push_back(entry.uid);
+      modseqs_.push_back(entry.modseq);
+      continue;
+    }
+    auto msn = msn_of(entry.uid);
+    if (!msn || is_expunged(entry.uid) || modseqs_[*msn - 1] >= entry.modseq) {
+      continue;
+    }
+    modseqs_[*msn - 1] = entry.modseq;
+    out.push_back(fmt::format("{} FETCH (UID {} FLAGS ({}))", *msn,
+                              static_cast<std::uint32_t>(entry.uid),
+                              format_flags(entry.flags, entry.keywords)));
+  }
+  if (exists() != before) {
+    out.push_back(fmt::format("{} EXISTS", exists()));
+  }
+  if (changes.highest > highest_) {
+    highest_ = changes.highest;
+  }
+  return out;
+}
+
+std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords) {
+  std::string out;
+  auto add = [&out](std::string_view name) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += name;
+  };
+  if (flags & domain::kFlagSeen)
+    add("\\Seen");
+  if (flags & domain::kFlagAnswered)
+    add("\\Answered");
+  if (flags & domain::kFlagFlagged)
+    add("\\Flagged");
+  if (flags & domain::kFlagDeleted)
+    add("\\Deleted");
+  if (flags & domain::kFlagDraft)
+    add("\\Draft");
+  for (const auto& k : keywords) {
+    add(k);
+  }
+  return out;
+}
+
+}  // namespace tern::services::imap

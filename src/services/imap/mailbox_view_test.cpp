@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "services/imap/mailbox_view.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tern::services::imap {
+namespace {
+
+using domain::Uid;
+
+domain::Entry entry(std::uint32_t uid, std::uint64_t modseq, domain::Flags flags = 0) {
+  domain::Entry e;
+  e.uid = Uid{uid};
+  e.modseq = domain::ModSeq{modseq};
+  e.flags = flags;
+  return e;
+}
+
+MailboxView view_of(std::vector<std::uint32_t> uids) {
+  domain::Mailbox mailbox;
+  mailbox.highest_modseq = domain::ModSeq{10};
+  std::vector<domain::Entry> entries;
+  for (auto u : uids) {
+    entries.push_back(entry(u, 5));
+  }
+  MailboxView view;
+  view.reset(mailbox, entries, false);
+  return view;
+}
+
+TEST(MailboxViewTest, MsnUidMap) {
+  auto view = view_of({3, 5, 9});
+  EXPECT_EQ(view.exists(), 3u);
+  EXPECT_EQ(view.uid_at(2), Uid{5});
+  EXPECT_EQ(view.msn_of(Uid{9}), 3u);
+  EXPECT_FALSE(view.msn_of(Uid{4}));
+}
+
+TEST(MailboxViewTest, ResolveMsnAndUidSets) {
+  auto view = view_of({3, 5, 9});
+  auto all = view.resolve(*tern::imap::SequenceSet::parse("1:*"), false);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 3u);
+  // RFC 9051 §6.4.8: UIDs not in the mailbox are skipped, "*" is the highest UID.
+  auto uids = view.resolve(*tern::imap::SequenceSet::parse("4:*"), true);
+  ASSERT_TRUE(uids);
+  ASSERT_EQ(uids->size(), 2u);
+  EXPECT_EQ((*uids)[0], std::make_pair(2u, Uid{5}));
+  // An MSN beyond EXISTS is an error; "*" of an empty mailbox too.
+  EXPECT_FALSE(view.resolve(*tern::imap::SequenceSet::parse("4"), false));
+  EXPECT_FALSE(view_of({}).resolve(*tern::imap::SequenceSet::parse("*"), false));
+  EXPECT_TRUE(view_of({}).resolve(*tern::imap::SequenceSet::parse("1:*"), true)->empty());
+  EXPECT_FALSE(view.resolve(*tern::imap::SequenceSet::parse("$"), true));
+}
+
+TEST(MailboxViewTest, ExpungesWaitUntilAllowed) {
+  auto view = view_of({3, 5, 9});
+  domain::MailboxChanges changes;
+  changes.vanished = {Uid{3}, Uid{9}};
+  changes.highest = domain::ModSeq{12};
+  // During FETCH/STORE/SEARCH: nothing is announced and MSNs stay put.
+  EXPECT_TRUE(view.sync(changes, false).empty());
+  EXPECT_EQ(view.exists(), 3u);
+  EXPECT_TRUE(view.is_expunged(Uid{3}));
+  EXPECT_EQ(view.msn_of(Uid{5}), 2u);
+  // Later, with nothing new in the store, the pending expunges go out, each MSN
+  // computed after the previous removal.
+  domain::MailboxChanges none;
+  none.highest = domain::ModSeq{12};
+  EXPECT_EQ(view.sync(none, true), (std::vector<std::string>{"1 EXPUNGE", "2 EXPUNGE"}));
+  EXPECT_EQ(view.exists(), 1u);
+  EXPECT_EQ(view.msn_of(Uid{5}), 1u);
+}
+
+TEST(MailboxViewTest, NewMessagesAndFlagChanges) {
+  auto view = view_of({3, 5});
+  domain::MailboxChanges changes;
+  changes.changed = {entry(11, 14), entry(5, 13, domain::kFlagSeen), entry(10, 12)};
+  changes.highest = domain::ModSeq{14};
+  EXPECT_EQ(view.sync(changes, true),
+            (std::vector<std::string>{"2 FETCH (UID 5 FLAGS (\\Seen))", "4 EXISTS"}));
+  EXPECT_EQ(view.msn_of(Uid{10}), 3u);
+  EXPECT_EQ(view.highest_modseq(), domain::ModSeq{14});
+  // The session's own STORE is not announced twice.
+  view.saw_own_change(entry(3, 15, domain::kFlagFlagged));
+  domain::MailboxChanges own;
+  own.changed = {entry(3, 15, domain::kFlagFlagged)};
+  own.highest = domain::ModSeq{15};
+  EXPECT_TRUE(view.sync(own, true).empty());
+}
+
+TEST(MailboxViewTest, FormatFlags) {
+  EXPECT_EQ(format_flags(domain::kFlagSeen | domain::kFlagDeleted, {"$Junk"}),
+            "\\Seen \\Deleted $Junk");
+  EXPECT_EQ(format_flags(0, {}), "");
+}
+
+}  // namespace
+}  // namespace tern::services::imap
