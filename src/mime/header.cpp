@@ -243,25 +243,20 @@ std::string encode_words(std::string_view utf8) {
   }
   std::string out;
   auto encode_run = [&](std::string_view run) {
-    // RFC 2047 §5 (3): in a phrase only letters, digits and "!*+-/" may stay literal;
-    // an encoded word is at most 75 characters (§2), so at most 63 of payload.
+    // RFC 2047 §5 (3): in a phrase only letters, digits and "!*+-/" may stay literal
+    // in Q; an encoded word is at most 75 characters (§2), so at most 63 of payload.
     constexpr std::size_t kPayload = 75 - 12;
-    std::string word;
-    std::size_t i = 0;
-    auto close_word = [&] {
-      if (!out.empty() && out.back() != ' ') {
-        out.push_back(' ');
-      }
-      out += "=?UTF-8?Q?";
-      out += word;
-      out += "?=";
-      word.clear();
-    };
-    while (i < run.size()) {
-      // One whole UTF-8 character at a time, so no word splits a sequence.
+    constexpr std::size_t kBase64Bytes = kPayload / 4 * 3;  // 45 bytes -> 60 characters
+    // Whole UTF-8 characters with their Q form, so no word splits a sequence.
+    std::vector<std::pair<std::string_view, std::string>> chars;
+    std::size_t q_total = 0;
+    for (std::size_t i = 0; i < run.size();) {
       auto u = static_cast<unsigned char>(run[i]);
-      std::size_t len = u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
-      len = std::min(len, run.size() - i);
+      std::size_t len = std::min<std::size_t>(u < 0x80   ? 1
+                                              : u < 0xE0 ? 2
+                                              : u < 0xF0 ? 3
+                                                         : 4,
+                                              run.size() - i);
       std::string unit;
       for (std::size_t k = 0; k < len; ++k) {
         auto b = static_cast<unsigned char>(run[i + k]);
@@ -278,11 +273,33 @@ std::string encode_words(std::string_view utf8) {
           unit.push_back(kHex[b & 0xF]);
         }
       }
-      if (word.size() + unit.size() > kPayload) {
+      q_total += unit.size();
+      chars.emplace_back(run.substr(i, len), std::move(unit));
+      i += len;
+    }
+    // B when it is clearly shorter (CJK, Cyrillic, Greek); Q keeps mostly-Latin text
+    // legible to readers that do not decode.
+    bool use_b = (run.size() + 2) / 3 * 4 * 4 < q_total * 3;
+    std::string word;  // Q: encoded text; B: raw bytes still to encode
+    auto close_word = [&] {
+      if (!out.empty() && out.back() != ' ') {
+        out.push_back(' ');
+      }
+      if (use_b) {
+        std::string b64 = encode_base64(word);
+        b64.resize(b64.size() - 2);  // the CRLF encode_base64 ends its only line with
+        out += "=?UTF-8?B?" + b64 + "?=";
+      } else {
+        out += "=?UTF-8?Q?" + word + "?=";
+      }
+      word.clear();
+    };
+    for (const auto& [bytes, q] : chars) {
+      std::string_view piece = use_b ? bytes : std::string_view(q);
+      if (!word.empty() && word.size() + piece.size() > (use_b ? kBase64Bytes : kPayload)) {
         close_word();
       }
-      word += unit;
-      i += len;
+      word += piece;
     }
     if (!word.empty()) {
       close_word();

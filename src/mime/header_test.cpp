@@ -97,6 +97,7 @@ TEST(MimeWords, LongTextBecomesWordsOfAtMost75Characters) {
     start = end + 1;
   }
   EXPECT_EQ(decode_words(encoded), text);
+  EXPECT_EQ(encoded.substr(0, 10), "=?UTF-8?B?");  // B is much shorter for CJK
 }
 
 TEST(MimeParams, ParsesContentTypeWithQuotedAndCommentedParameters) {
