@@ -33,10 +33,10 @@ std::string unfold(std::string_view value);
 std::string decode_words(std::string_view value, std::string_view fallback_charset = "");
 
 // Encodes `utf8` for an unstructured header value (RFC 2047 §5 (1)): returned as is
-// when it is printable ASCII, otherwise as `=?UTF-8?Q?...?=` (B when that is
-// at least a quarter shorter)
-// words of at most 75 characters, separated by a single space, never splitting a
-// UTF-8 sequence. The caller folds at the spaces.
+// when it is printable ASCII; otherwise the runs of words that need it become
+// `=?UTF-8?Q?...?=` words (`?B?` when that is at least a quarter shorter) of at most
+// 75 characters, separated by a single space, never splitting a UTF-8 sequence. The
+// caller folds at the spaces.
 std::string encode_words(std::string_view utf8);
 
 // A parsed structured value `token/token *(; param)` or `token *(; param)`.
