@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/daemon.hpp"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -30,6 +31,7 @@
 #include "runtime/system_clock.hpp"
 #include "runtime/tls.hpp"
 #include "services/http/service.hpp"
+#include "services/pop3/service.hpp"
 #include "services/smtp/service.hpp"
 
 namespace tern::app {
@@ -55,7 +57,8 @@ runtime::TlsSettings tls_settings(const config::TlsSettings& tls) {
 // a startup error rather than a silently missing port.
 bool is_available(config::ListenerRole role) {
   return role == config::ListenerRole::kHttp || role == config::ListenerRole::kSmtp ||
-         role == config::ListenerRole::kSubmission || role == config::ListenerRole::kLmtp;
+         role == config::ListenerRole::kSubmission || role == config::ListenerRole::kLmtp ||
+         role == config::ListenerRole::kPop3;
 }
 
 // The brute-force policy shared by every protocol that authenticates.
@@ -162,6 +165,7 @@ class Daemon {
 
  private:
   Result<void> start();
+  services::pop3::Service& pop3_service(config::TlsMode tls);
   void on_stop(int signal);
   void on_reload();
   asio::awaitable<void> drain_all();
@@ -185,6 +189,8 @@ class Daemon {
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.
   std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
+  // POP3: one service for STLS listeners, one for plain and implicit-TLS ones.
+  std::map<bool, std::unique_ptr<services::pop3::Service>> pop3_;
   std::unique_ptr<runtime::SignalWatcher> signals_;
   std::atomic<bool> draining_{false};
   std::promise<void> drained_;
@@ -224,6 +230,9 @@ Result<void> Daemon::start() {
     if (l.role == config::ListenerRole::kHttp && l.tls == config::TlsMode::kNone) {
       options.over_limit_reply =
           "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    } else if (l.role == config::ListenerRole::kPop3) {
+      // RFC 2449 §8.1.2: a temporary refusal carries [SYS/TEMP].
+      options.over_limit_reply = "-ERR [SYS/TEMP] too many connections\r\n";
     } else if (l.role != config::ListenerRole::kHttp) {
       // RFC 5321 §3.8: a server that refuses a connection says so with 421.
       options.over_limit_reply =
@@ -267,6 +276,10 @@ Result<void> Daemon::start() {
       listeners_[i]->start(http_->handler());
       continue;
     }
+    if (role == config::ListenerRole::kPop3) {
+      listeners_[i]->start(pop3_service(settings_.listeners[i].tls).handler());
+      continue;
+    }
     auto& service = smtp_[role];
     if (!service) {
       service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_),
@@ -276,6 +289,26 @@ Result<void> Daemon::start() {
     listeners_[i]->start(service->handler());
   }
   return ok();
+}
+
+services::pop3::Service& Daemon::pop3_service(config::TlsMode tls) {
+  bool stls = tls == config::TlsMode::kStartTls;
+  auto& service = pop3_[stls];
+  if (!service) {
+    services::pop3::Options o;
+    o.tls = tls_;
+    o.offer_stls = stls;
+    o.allow_plaintext_on_loopback = settings_.auth.allow_plaintext_on_loopback;
+    o.auth_params.argon2 = {settings_.auth.argon2_memory_kib, settings_.auth.argon2_iterations,
+                            settings_.auth.argon2_parallelism};
+    o.auth_params.scram_iterations = settings_.auth.scram_iterations;
+    std::array<std::uint8_t, 32> secret{};
+    random_.fill(secret);
+    o.mock_secret.assign(secret.begin(), secret.end());
+    service = std::make_unique<services::pop3::Service>(o, *storage_, pool_, clock_, random_,
+                                                        registry_, throttle_, logger_);
+  }
+  return *service;
 }
 
 void Daemon::on_stop(int signal) {
