@@ -281,3 +281,58 @@ def test_getmail6_pop3_and_pop3_ssl_into_maildir(pop3, tmp_path):
     client = login(ports["pop3"])
     assert client.stat()[0] == 0
     client.quit()
+
+
+def scram_login(client, password, channel_binding=None):
+    """AUTH SCRAM-SHA-256(-PLUS) over poplib with a small RFC 5802 client; with
+    `channel_binding` (tls-unique bytes) it uses SCRAM-SHA-256-PLUS."""
+    import base64
+    import hashlib
+    import hmac
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    gs2 = "p=tls-unique,," if channel_binding is not None else "n,,"
+    first_bare = f"n={ALICE},r={nonce}"
+    mech = "SCRAM-SHA-256-PLUS" if channel_binding is not None else "SCRAM-SHA-256"
+    resp = client._shortcmd(f"AUTH {mech} " + base64.b64encode((gs2 + first_bare).encode()).decode())
+    server_first = base64.b64decode(resp[2:]).decode()
+    attrs = dict(part.split("=", 1) for part in server_first.split(","))
+    assert attrs["r"].startswith(nonce)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    cbind = gs2.encode() + (channel_binding or b"")
+    without_proof = f"c={base64.b64encode(cbind).decode()},r={attrs['r']}"
+    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.new(stored_key, auth_message, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    final = without_proof + ",p=" + base64.b64encode(proof).decode()
+    resp = client._shortcmd(base64.b64encode(final.encode()).decode())
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    expected = hmac.new(server_key, auth_message, "sha256").digest()
+    assert base64.b64decode(resp[2:]).decode() == "v=" + base64.b64encode(expected).decode()
+    return client._shortcmd("")
+
+
+def test_scram_sha256_and_plus_with_tls_unique(pop3):
+    _, ports, _ = pop3
+    client = poplib.POP3("127.0.0.1", ports["pop3"], timeout=30)
+    assert scram_login(client, PASSWORD).startswith(b"+OK")
+    client.quit()
+    client = poplib.POP3("127.0.0.1", ports["pop3"], timeout=30)
+    with pytest.raises(poplib.error_proto) as wrong:
+        scram_login(client, "not the password")
+    assert b"[AUTH]" in wrong.value.args[0]
+    client.quit()
+    # TLS 1.2, where Python can give tls-unique (it has no tls-exporter): the
+    # server's channel binding must match what the client saw.
+    ctx = tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    client = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=ctx, timeout=30)
+    assert scram_login(client, PASSWORD,
+                       client.sock.get_channel_binding("tls-unique")).startswith(b"+OK")
+    client.quit()
+    client = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=ctx, timeout=30)
+    with pytest.raises(poplib.error_proto):
+        scram_login(client, PASSWORD, b"\0" * 12)  # a different channel: refused
+    client.quit()
