@@ -38,11 +38,4 @@ inline constexpr std::size_t kMaxQuotedOctets = 1024;
 // True if append_string() would render `value` as a quoted string.
 bool fits_quoted(std::string_view value);
 
-// ASCII lower-casing, for media types and encodings that IMAP sends in a canonical
-// case (RFC 2045 §5.1: type, subtype and parameter names are case-insensitive).
-std::string ascii_lower(std::string_view s);
-
-// ASCII case-insensitive equality.
-bool ascii_iequals(std::string_view a, std::string_view b);
-
 }  // namespace tern::mime::facts

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "mime/facts/imap_string.hpp"
+#include "mime/message.hpp"
 #include "mime/transfer.hpp"
 
 namespace tern::mime::facts {
@@ -15,7 +16,7 @@ Error bad_section(std::string_view spec) {
 }
 
 bool consume_keyword(std::string_view& s, std::string_view keyword) {
-  if (s.size() < keyword.size() || !ascii_iequals(s.substr(0, keyword.size()), keyword)) {
+  if (s.size() < keyword.size() || !iequals(s.substr(0, keyword.size()), keyword)) {
     return false;
   }
   s.remove_prefix(keyword.size());
@@ -112,7 +113,7 @@ std::string filter_header(std::string_view header, const std::vector<std::string
       const std::string_view name = field_name(line);
       bool listed = false;
       for (const std::string& f : fields) {
-        listed = listed || ascii_iequals(f, name);
+        listed = listed || iequals(f, name);
       }
       keep = !name.empty() && listed == keep_listed;
     }

@@ -8,8 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "mime/ascii.hpp"
 #include "mime/charset.hpp"
 #include "mime/facts/imap_string.hpp"
+#include "mime/message.hpp"
 #include "mime/transfer.hpp"
 
 namespace tern::mime::facts {
@@ -68,17 +70,11 @@ std::size_t decode_reference(std::string_view html, std::size_t i, std::string& 
     const bool hex = name[1] == 'x' || name[1] == 'X';
     for (std::size_t k = hex ? 2 : 1; k < name.size(); ++k) {
       const char c = name[k];
-      std::uint32_t digit = 0;
-      if (c >= '0' && c <= '9') {
-        digit = static_cast<std::uint32_t>(c - '0');
-      } else if (hex && c >= 'a' && c <= 'f') {
-        digit = static_cast<std::uint32_t>(c - 'a' + 10);
-      } else if (hex && c >= 'A' && c <= 'F') {
-        digit = static_cast<std::uint32_t>(c - 'A' + 10);
-      } else {
+      const int digit = ascii::hex_digit(c);
+      if (digit < 0 || (!hex && digit > 9)) {
         return 0;
       }
-      cp = cp * (hex ? 16u : 10u) + digit;
+      cp = cp * (hex ? 16u : 10u) + static_cast<std::uint32_t>(digit);
       if (cp > 0x10ffff) {
         cp = 0x110000;  // stays invalid however many digits follow
       }
@@ -97,7 +93,7 @@ std::size_t decode_reference(std::string_view html, std::size_t i, std::string& 
 
 bool tag_is(std::string_view tag, std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
-    if (ascii_iequals(tag, n)) {
+    if (iequals(tag, n)) {
       return true;
     }
   }
@@ -181,7 +177,7 @@ std::string html_to_text(std::string_view html) {
       }
       const std::string_view name = tag.substr(0, name_end);
       if (!skip_until.empty()) {
-        if (closing && ascii_iequals(name, skip_until)) {
+        if (closing && iequals(name, skip_until)) {
           skip_until = {};
         }
         continue;
