@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-connection coroutine of the IMAP service.
+//
+// Reading is done by a second coroutine on the same strand, on demand: the main
+// loop asks for input when the engine needs it and then waits for either the bytes,
+// a ChangeHub wake-up (IDLE) or its deadline on one timer. That way an IDLE session
+// can write updates while a read is pending, without cancelling reads (a cancelled
+// TLS read leaves the stream unusable), and STARTTLS is only started when no read is
+// in flight (the handshake bytes must reach the TLS layer, not the engine).
+#include <array>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "services/imap/service.hpp"
+
+namespace tern::services::imap {
+
+using tern::imap::ServerEngine;
+using tern::imap::Status;
+
+namespace {
+
+constexpr auto kReadForever = std::chrono::hours(24 * 365);  // timeouts are the session's
+
+// What the main loop and the reader coroutine share (same strand: no locks).
+struct IoState {
+  explicit IoState(asio::any_io_executor ex) : wake(ex), read_wake(ex) {}
+
+  asio::steady_timer wake;       // the main loop waits here; cancel() wakes it
+  asio::steady_timer read_wake;  // the reader waits here for want_read
+  std::string inbox;             // bytes read, not yet given to the engine
+  bool want_read = false;
+  bool eof = false;
+  bool stop = false;
+  bool reader_done = false;
+  bool hub_signal = false;
+};
+
+asio::awaitable<void> read_loop(std::shared_ptr<IoState> s, runtime::Connection* connection) {
+  std::array<char, 16384> buffer;
+  while (!s->stop) {
+    if (!s->want_read) {
+      asio::error_code ec;
+      s->read_wake.expires_at(asio::steady_timer::time_point::max());
+      co_await s->read_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    auto n = co_await connection->read_some(buffer, kReadForever);
+    s->want_read = false;
+    if (!n || *n == 0) {
+      s->eof = true;
+      s->wake.cancel();
+      break;
+    }
+    s->inbox.append(buffer.data(), *n);
+    s->wake.cancel();
+  }
+  s->reader_done = true;
+  s->wake.cancel();
+}
+
+// Waits until the timer is cancelled (an event) or expires; true when it expired.
+asio::awaitable<bool> wait_until(asio::steady_timer& timer, asio::steady_timer::time_point when) {
+  asio::error_code ec;
+  timer.expires_at(when);
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+sasl::ChannelBindings bindings_of(const runtime::Connection& connection) {
+  sasl::ChannelBindings b;
+  if (connection.is_tls()) {
+    b.tls_exporter =
+        connection.tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
+    b.tls_unique = connection.tls_unique();
+  }
+  return b;
+}
+
+}  // namespace
+
+Service::Service(ServiceOptions options, domain::Storage& storage, runtime::BlockingPool& pool,
+                 const Clock& clock, Random& random, metrics::Registry& registry,
+                 domain::AuthThrottle& throttle, log::Logger logger)
+    : options_(std::move(options)),
+      storage_(storage),
+      pool_(pool),
+      clock_(clock),
+      registry_(registry),
+      logger_(std::move(logger)),
+      shared_{storage, hub_,  throttle,          options_.auth_params,
+              random,  clock, options_.handlers, options_.mock_secret} {
+  // The reader refuses an APPEND literal above the limit before reading it.
+  options_.limits.reader.max_append_bytes =
+      static_cast<std::size_t>(options_.handlers.max_append_bytes);
+}
+
+runtime::ConnectionHandler Service::handler() {
+  return [this](std::unique_ptr<runtime::Connection> connection) {
+    return serve(std::move(connection));
+  };
+}
+
+bool Service::add_user_connection(domain::AccountId account) {
+  std::lock_guard lock(mutex_);
+  auto& n = user_connections_[static_cast<std::int64_t>(account)];
+  if (n >= options_.max_connections_per_user) {
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void Service::remove_user_connection(domain::AccountId account) {
+  std::lock_guard lock(mutex_);
+  auto it = user_connections_.find(static_cast<std::int64_t>(account));
+  if (it != user_connections_.end() && --it->second == 0) {
+    user_connections_.erase(it);
+  }
+}
+
+asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connection) {
+  const log::Logger& log = connection->logger();
+  auto ex = connection->executor();
+  auto state = std::make_shared<IoState>(ex);
+  ConnectionInfo info;
+  info.peer_ip = connection->peer_address().to_string();
+  info.loopback = connection->peer_address().is_loopback();
+  info.tls = connection->is_tls();
+  info.starttls_available = options_.tls && options_.offer_starttls && !connection->is_tls();
+  info.channel_bindings = bindings_of(*connection);
+  Handlers handlers(shared_, info);
+  ServerEngine engine(options_.limits);
+  engine.untagged(handlers.greeting());
+  asio::co_spawn(ex, read_loop(state, connection.get()), asio::detached);
+
+  auto& commands = registry_.counter("tern_imap_commands_total", "IMAP commands handled.");
+  std::optional<domain::AccountId> counted;  // the account whose connection we count
+  ChangeHub::Token token = 0;
+  bool idling = false;
+  auto last_activity = std::chrono::steady_clock::now();
+
+  auto flush = [&]() -> asio::awaitable<bool> {
+    std::string_view out = engine.output();
+    if (out.empty()) {
+      co_return true;
+    }
+    auto written = co_await connection->write_all(out, options_.write_timeout);
+    if (!written) {
+      log.debug("imap write failed", {{"error", written.error().message}});
+      co_return false;
+    }
+    engine.consume_output(out.size());
+    co_return true;
+  };
+
+  // Runs a handler on the blocking pool; a throw answers NO [SERVERBUG] (B7 boundary 1).
+  auto run = [&](auto fn) -> asio::awaitable<Next> {
+    try {
+      co_return co_await runtime::offload(pool_, std::move(fn));
+    } catch (const std::exception& e) {
+      log.error("imap handler failed", {{"error", e.what()}});
+    } catch (...) {
+      log.error("imap handler failed", {{"error", "unknown exception"}});
+    }
+    if (!engine.current_tag().empty()) {
+      engine.complete(Status::kNo, "SERVERBUG", "internal error");
+    }
+    co_return Next::kDone;
+  };
+
+  // After a command: throttling delay, login bookkeeping, output.
+  auto after = [&]() -> asio::awaitable<bool> {
+    auto delay = handlers.take_delay();
+    if (delay.count() > 0) {
+      asio::steady_timer pause(ex, delay);
+      asio::error_code ec;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!counted && handlers.account()) {
+      if (!add_user_connection(*handlers.account())) {
+        engine.bye("too many connections for this account");
+      } else {
+        counted = handlers.account();
+        std::weak_ptr<IoState> weak = state;
+        token = hub_.subscribe(*counted, [weak, ex] {
+          asio::post(ex, [weak] {
+            if (auto s = weak.lock()) {
+              s->hub_signal = true;
+              s->wake.cancel();
+            }
+          });
+        });
+        handlers.set_hub_token(token);
+      }
+    }
+    co_return co_await flush();
+  };
+
+  bool open = co_await flush();
+  while (open) {
+    tern::imap::Event event = engine.next();
+    if (std::holds_alternative<tern::imap::NeedInput>(event)) {
+      if (!co_await flush()) {
+        break;
+      }
+      if (!state->inbox.empty()) {
+        std::string bytes;
+        bytes.swap(state->inbox);
+        engine.receive(std::string_view(bytes));
+        last_activity = std::chrono::steady_clock::now();
+        continue;
+      }
+      if (state->eof) {
+        break;
+      }
+      if (idling && state->hub_signal) {
+        state->hub_signal = false;
+        co_await run([&] {
+          handlers.idle_poll(engine);
+          return Next::kWait;
+        });
+        continue;
+      }
+      state->hub_signal = false;
+      state->want_read = true;
+      state->read_wake.cancel();
+      auto limit = handlers.account() ? options_.idle_timeout : options_.preauth_timeout;
+      auto deadline = last_activity + limit;
+      auto wake_at =
+          idling
+              ? std::min(deadline, std::chrono::steady_clock::now() + options_.idle_poll_interval)
+              : deadline;
+      bool expired = co_await wait_until(state->wake, wake_at);
+      if (expired && std::chrono::steady_clock::now() >= deadline) {
+        // RFC 9051 §7.1.5: BYE before closing an inactive session.
+        engine.bye("autologout; idle for too long");
+        co_await flush();
+        break;
+      }
+      if (expired && idling) {
+        co_await run([&] {
+          handlers.idle_poll(engine);
+          return Next::kWait;
+        });
+      }
+      continue;
+    }
+    if (auto* ready = std::get_if<tern::imap::CommandReady>(&event)) {
+      commands.inc();
+      bool is_idle = std::holds_alternative<tern::imap::IdleCommand>(ready->command);
+      Next next = co_await run([&] { return handlers.handle(*ready, engine); });
+      while (next == Next::kMore && open) {
+        open = co_await flush();  // a long FETCH goes out as it is produced
+        next = co_await run([&] { return handlers.resume(engine); });
+      }
+      idling = is_idle && next == Next::kWait;
+      open = open && co_await after();
+      continue;
+    }
+    if (auto* auth = std::get_if<tern::imap::AuthResponse>(&event)) {
+      co_await run([&] { return handlers.auth_response(auth->line, engine); });
+      open = co_await after();
+      continue;
+    }
+    if (std::holds_alternative<tern::imap::AuthCancelled>(event)) {
+      handlers.auth_cancelled();
+      open = co_await flush();
+      continue;
+    }
+    if (auto* idle = std::get_if<tern::imap::IdleEnded>(&event)) {
+      idling = false;
+      if (idle->done) {
+        co_await run([&] {
+          handlers.idle_done(engine);
+          return Next::kDone;
+        });
+      }
+      open = co_await flush();
+      continue;
+    }
+    if (std::holds_alternative<tern::imap::BeginTls>(event)) {
+      // No read is in flight here: the reader only reads on request, and the
+      // STARTTLS command came with the last bytes read.
+      if (!co_await flush()) {
+        break;
+      }
+      auto started = co_await connection->start_tls(options_.tls->current(), options_.tls_timeout);
+      if (!started) {
+        log.debug("imap starttls failed", {{"error", started.error().message}});
+        break;
+      }
+      state->inbox.clear();
+      engine.tls_started();
+      handlers.tls_started(bindings_of(*connection));
+      continue;
+    }
+    // CloseConnection: LOGOUT, BYE, or a framing error; the engine queued the last words.
+    co_await flush();
+    break;
+  }
+
+  if (token != 0) {
+    hub_.unsubscribe(token);
+  }
+  if (counted) {
+    remove_user_connection(*counted);
+  }
+  // Stop the reader before the connection goes away.
+  state->stop = true;
+  connection->close();
+  state->read_wake.cancel();
+  while (!state->reader_done) {
+    co_await wait_until(state->wake, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  }
+}
+
+}  // namespace tern::services::imap
