@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+"""IMAP (issue #5) against a live ternd with Python's imaplib: LOGIN and AUTHENTICATE
+PLAIN, STARTTLS and implicit TLS, SELECT, FETCH of every item against what
+`tern deliver` stored, STORE, SEARCH, COPY/MOVE with COPYUID, APPEND with APPENDUID,
+EXPUNGE, and IDLE woken by a second session."""
+import imaplib
+import re
+import socket
+import ssl
+import time
+
+import pytest
+
+from conftest import tern_cli
+from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
+
+ALICE = f"alice@{DOMAIN}"
+
+MESSAGES = [
+    (f"From: Bob <bob@{DOMAIN}>\r\nTo: {ALICE}\r\nSubject: hello imap\r\n"
+     "Date: Mon, 6 Nov 2023 10:00:00 +0000\r\nMessage-ID: <one@example.org>\r\n\r\n"
+     "first body line\r\n"),
+    (f"From: carol@{DOMAIN}\r\nTo: {ALICE}\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n"
+     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+     "--XX\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+     "Grüße aus Köln\r\n--XX\r\nContent-Type: application/octet-stream\r\n"
+     "Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--XX--\r\n"),
+]
+
+
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@pytest.fixture
+def imap(ternd_factory):
+    server, ports = start_mail_server(
+        ternd_factory, [("imap", "imap", "starttls"), ("imaps", "imap", "implicit")])
+    provision(server)
+    for m in MESSAGES:
+        tern_cli(server.config, "deliver", ALICE, input=m)
+    return server, ports
+
+
+def meta(data):
+    """The non-literal parts of an imaplib FETCH answer, joined."""
+    return b"".join(part[0] if isinstance(part, tuple) else part for part in data)
+
+
+def connect(ports, tls="starttls"):
+    if tls == "implicit":
+        client = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context(),
+                                   timeout=30)
+    else:
+        client = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=30)
+        if tls == "starttls":
+            client.starttls(ssl_context=tls_context())
+    return client
+
+
+def test_capabilities_and_login_paths(imap):
+    _, ports = imap
+    c = connect(ports, tls="none")
+    assert "STARTTLS" in c.capabilities and "IMAP4REV1" in c.capabilities
+    # Loopback may log in without TLS ([auth] allow_plaintext_on_loopback).
+    assert c.login(ALICE, PASSWORD)[0] == "OK"
+    typ, data = c.capability()
+    caps = data[0].decode().split()
+    for cap in ("UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "UNSELECT", "BINARY"):
+        assert cap in caps
+    # Nothing announced that is not implemented yet.
+    for cap in ("CONDSTORE", "QRESYNC", "ESEARCH", "COMPRESS=DEFLATE", "UTF8=ACCEPT",
+                "LIST-EXTENDED", "IMAP4rev2"):
+        assert cap not in caps
+    c.logout()
+
+    c = connect(ports, tls="starttls")
+    with pytest.raises(imaplib.IMAP4.error):
+        c.login(ALICE, "wrong")
+    c.logout()
+
+    c = connect(ports, tls="implicit")
+    typ, _ = c.authenticate("PLAIN", lambda _: f"\0{ALICE}\0{PASSWORD}".encode())
+    assert typ == "OK"
+    assert c.select("INBOX")[1] == [b"2"]
+    c.logout()
+
+
+def test_fetch_items_match_what_was_delivered(imap):
+    _, ports = imap
+    c = connect(ports)
+    c.login(ALICE, PASSWORD)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"2"]
+    for i, raw in enumerate(MESSAGES, start=1):
+        typ, data = c.fetch(str(i), "(BODY.PEEK[] RFC822.SIZE UID)")
+        assert typ == "OK"
+        assert data[0][1] == raw.encode()
+        assert f"RFC822.SIZE {len(raw.encode())}".encode() in meta(data)
+        assert f"UID {i}".encode() in meta(data)
+    typ, data = c.fetch("1", "(ENVELOPE INTERNALDATE FLAGS)")
+    line = data[0].decode()
+    assert '"hello imap"' in line and '("Bob" NIL "bob" "example.org")' in line
+    assert "<one@example.org>" in line and "INTERNALDATE" in line and "FLAGS ()" in line
+    typ, data = c.fetch("2", "(BODYSTRUCTURE)")
+    assert b'"mixed"' in data[0] and b'"boundary" "XX"' in data[0]
+    typ, data = c.fetch("2", "(BODY.PEEK[1] BINARY.PEEK[2] BINARY.SIZE[2])")
+    assert data[0][1] == "Grüße aus Köln".encode()
+    assert data[1][1] == b"\x00\x01\x02\x03"
+    assert b"BINARY.SIZE[2] 4" in meta(data)
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<0.5>)")
+    assert data[0][1] == b"Subject: hello imap\r\n\r\n"
+    assert data[1][1] == b"first"
+    # Without PEEK, \Seen is set and reported.
+    typ, data = c.fetch("1", "(BODY[TEXT])")
+    assert b"\\Seen" in meta(data)
+    c.logout()
+
+
+def test_store_search_copy_move_append_expunge(imap):
+    _, ports = imap
+    c = connect(ports)
+    c.login(ALICE, PASSWORD)
+    c.select("INBOX")
+    typ, data = c.store("1", "+FLAGS", "(\\Flagged $Work)")
+    assert typ == "OK" and b"\\Flagged" in data[0] and b"$Work" in data[0]
+    assert c.search(None, "FLAGGED")[1] == [b"1"]
+    assert c.search(None, "KEYWORD", "$Work")[1] == [b"1"]
+    assert c.uid("SEARCH", "SUBJECT", "imap")[1] == [b"1"]
+    assert c.search(None, "OR", "FROM", "carol", "SENTON", "6-Nov-2023")[1] == [b"1 2"]
+    assert c.search(None, "LARGER", "300")[1] == [b"2"]
+
+    typ, data = c.uid("COPY", "1:2", "Archive")
+    assert typ == "OK"
+    assert re.search(rb"^\d+ 1:2 1:2$", c.response("COPYUID")[1][0])
+    typ, data = c.status("Archive", "(MESSAGES UIDNEXT)")
+    assert b"MESSAGES 2" in data[0] and b"UIDNEXT 3" in data[0]
+
+    typ, data = c.uid("MOVE", "2", "Trash")
+    assert typ == "OK"
+    assert c.select("INBOX")[1] == [b"1"]
+
+    msg = b"From: me@example.org\r\nSubject: appended\r\n\r\nbody\r\n"
+    typ, data = c.append("Drafts", "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg)
+    assert typ == "OK" and re.search(rb"APPENDUID \d+ 1", data[0])
+    c.select("Drafts")
+    assert c.fetch("1", "(BODY.PEEK[])")[1][0][1] == msg
+
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "\\Deleted")
+    typ, data = c.expunge()
+    assert typ == "OK" and data == [b"1"]
+    assert c.select("INBOX")[1] == [b"0"]
+    c.logout()
+
+
+def test_idle_is_woken_by_another_session(imap):
+    _, ports = imap
+    watcher = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=10)
+    f = watcher.makefile("rwb", buffering=0)
+
+    def send(line):
+        f.write(line.encode() + b"\r\n")
+
+    def read_until(prefix):
+        lines = []
+        while True:
+            line = f.readline()
+            assert line, "connection closed"
+            lines.append(line)
+            if line.startswith(prefix):
+                return lines
+
+    read_until(b"* OK")
+    send(f'a LOGIN {ALICE} "{PASSWORD}"')
+    read_until(b"a OK")
+    send("b SELECT INBOX")
+    read_until(b"b OK")
+    send("c IDLE")
+    read_until(b"+ ")
+
+    other = connect(ports)
+    other.login(ALICE, PASSWORD)
+    other.select("INBOX")
+    started = time.monotonic()
+    other.append("INBOX", None, None, b"Subject: new\r\n\r\nnew\r\n")
+    lines = read_until(b"* 3 EXISTS")
+    assert time.monotonic() - started < 1.5
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()
+    lines = read_until(b"* 1 EXPUNGE")
+    send("DONE")
+    read_until(b"c OK")
+    send("d LOGOUT")
+    read_until(b"d OK")
+    other.logout()
+    watcher.close()
+
+
+def test_bad_input_gets_protocol_errors(imap):
+    _, ports = imap
+    s = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=10)
+    f = s.makefile("rwb", buffering=0)
+    assert f.readline().startswith(b"* OK")
+    f.write(b"a1 FETCH 1 FLAGS\r\n")
+    assert f.readline() == b"a1 BAD FETCH: log in first\r\n"
+    f.write(b"a2 LOGIN {99999999}\r\n")
+    assert f.readline().startswith(b"a2 BAD [TOOBIG]")
+    f.write(b"x" * 70000 + b"\r\n")
+    assert f.readline().startswith(b"* BYE")
+    assert f.readline() == b""
+    s.close()
