@@ -694,6 +694,14 @@ void read_smtp(Problems& problems, const toml::table* table, SmtpSettings& out) 
   r.finish();
 }
 
+void read_pop3(Problems& problems, const toml::table* table, Pop3Settings& out) {
+  TableReader r(problems, table, "pop3", 1);
+  std::uint32_t seconds = static_cast<std::uint32_t>(out.login_delay.count());
+  r.read_uint("login_delay_seconds", seconds, 0, 24 * 3600);
+  out.login_delay = std::chrono::seconds(seconds);
+  r.finish();
+}
+
 Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
                              std::string_view base_dir) {
   Problems problems;
@@ -706,6 +714,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_auth(problems, section(problems, root, "auth"), settings.auth);
   read_addressing(problems, section(problems, root, "addressing"), settings.addressing);
   read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
+  read_pop3(problems, section(problems, root, "pop3"), settings.pop3);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.listeners, lines);
 
@@ -719,8 +728,8 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   }
 
   // Unknown top-level tables and keys.
-  constexpr std::string_view kSections[] = {"server", "log",        "tls",  "limits",  "store",
-                                            "auth",   "addressing", "smtp", "listener"};
+  constexpr std::string_view kSections[] = {"server", "log",        "tls",  "limits", "store",
+                                            "auth",   "addressing", "smtp", "pop3",   "listener"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -422,6 +422,19 @@ TEST(ParseConfig, ReadsAndValidatesSmtp) {
   EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[smtp]\nbogus = 1\n"));
 }
 
+TEST(ParseConfig, ReadsAndValidatesPop3) {
+  auto ok = parse("[server]\nhostname = \"a.b\"\n[pop3]\nlogin_delay_seconds = 900\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->pop3.login_delay, std::chrono::seconds(900));
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->pop3.login_delay, std::chrono::seconds(0));
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[pop3]\nlogin_delay_seconds = 86401\n"),
+            "var/tern.toml:4: pop3.login_delay_seconds: expected an integer from 0 to 86400, got "
+            "86401");
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[pop3]\nbogus = 1\n"));
+}
+
 TEST(ParseConfig, RejectsEmptyPaths) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\ndata_dir = \"\"\n"),
             "var/tern.toml:3: server.data_dir: expected a path, got \"\"");

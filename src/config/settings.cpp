@@ -71,11 +71,12 @@ bool same_listeners(const Settings& a, const Settings& b) {
 }
 
 bool SettingsDiff::empty() const {
-  return !(server || log || tls || limits || store || auth || addressing || smtp || listeners);
+  return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 ||
+           listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp;
+  return server || store || smtp || pop3;
 }
 
 std::string SettingsDiff::describe() const {
@@ -97,6 +98,7 @@ std::string SettingsDiff::describe() const {
   add(auth, "auth");
   add(addressing, "addressing");
   add(smtp, "smtp");
+  add(pop3, "pop3");
   add(listeners, "listener");
   return out;
 }
@@ -111,6 +113,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.auth = before.auth != after.auth;
   diff.addressing = before.addressing != after.addressing;
   diff.smtp = before.smtp != after.smtp;
+  diff.pop3 = before.pop3 != after.pop3;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

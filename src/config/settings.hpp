@@ -125,6 +125,15 @@ struct SmtpSettings {
   friend bool operator==(const SmtpSettings&, const SmtpSettings&) = default;
 };
 
+// [pop3]: the POP3 service. Changing it needs a restart.
+struct Pop3Settings {
+  // RFC 2449 §6.8 LOGIN-DELAY: the minimum time between two logins of one account
+  // (advertised in CAPA and enforced with -ERR [LOGIN-DELAY]); 0 = none, not
+  // advertised. Key `login_delay_seconds`, at most a day.
+  std::chrono::seconds login_delay{0};
+  friend bool operator==(const Pop3Settings&, const Pop3Settings&) = default;
+};
+
 enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
 
 enum class TlsMode { kNone, kImplicit, kStartTls };
@@ -165,6 +174,7 @@ struct Settings {
   AuthSettings auth;
   AddressingSettings addressing;
   SmtpSettings smtp;
+  Pop3Settings pop3;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -183,13 +193,14 @@ struct SettingsDiff {
   bool auth = false;
   bool addressing = false;
   bool smtp = false;
+  bool pop3 = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
   bool empty() const;
 
   // True when a running ternd cannot apply the change and must be restarted:
-  // [server], [store] or [smtp] changed. Log, TLS (certificates are reloaded),
+  // [server], [store], [smtp] or [pop3] changed. Log, TLS (certificates are reloaded),
   // limits, auth and addressing apply live; listener changes apply live as far as
   // the process may still bind the ports (app/ decides, since privileges are dropped).
   bool needs_restart() const;

@@ -53,6 +53,8 @@ TEST(DiffSettings, LiveChangesDoNotNeedRestart) {
   b.smtp.max_recipients = 500;
   EXPECT_EQ(diff_settings(a, b).describe(), "log, tls, limits, smtp");
   EXPECT_TRUE(diff_settings(a, b).needs_restart());
+  b.pop3.login_delay = std::chrono::seconds(60);
+  EXPECT_EQ(diff_settings(a, b).describe(), "log, tls, limits, smtp, pop3");
 }
 
 TEST(DiffSettings, ServerOrStoreChangeNeedsRestart) {
