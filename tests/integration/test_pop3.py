@@ -336,3 +336,20 @@ def test_scram_sha256_and_plus_with_tls_unique(pop3):
     with pytest.raises(poplib.error_proto):
         scram_login(client, PASSWORD, b"\0" * 12)  # a different channel: refused
     client.quit()
+
+
+def test_login_delay_is_advertised_and_enforced(ternd_factory):
+    server, ports = start_mail_server(ternd_factory, [("pop3", "pop3", "none")],
+                                      "\n[pop3]\nlogin_delay_seconds = 3600\n")
+    provision(server)
+    client = poplib.POP3("127.0.0.1", ports["pop3"], timeout=30)
+    assert client.capa()["LOGIN-DELAY"] == ["3600"]
+    client.user(ALICE)
+    client.pass_(PASSWORD)
+    client.quit()
+    client = poplib.POP3("127.0.0.1", ports["pop3"], timeout=30)
+    client.user(ALICE)
+    with pytest.raises(poplib.error_proto) as early:
+        client.pass_(PASSWORD)
+    assert early.value.args[0].startswith(b"-ERR [LOGIN-DELAY]")
+    client.quit()
