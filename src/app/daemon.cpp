@@ -31,6 +31,7 @@
 #include "runtime/system_clock.hpp"
 #include "runtime/tls.hpp"
 #include "services/http/service.hpp"
+#include "services/imap/service.hpp"
 #include "services/pop3/service.hpp"
 #include "services/smtp/service.hpp"
 
@@ -58,7 +59,7 @@ runtime::TlsSettings tls_settings(const config::TlsSettings& tls) {
 bool is_available(config::ListenerRole role) {
   return role == config::ListenerRole::kHttp || role == config::ListenerRole::kSmtp ||
          role == config::ListenerRole::kSubmission || role == config::ListenerRole::kLmtp ||
-         role == config::ListenerRole::kPop3;
+         role == config::ListenerRole::kPop3 || role == config::ListenerRole::kImap;
 }
 
 // The brute-force policy shared by every protocol that authenticates.
@@ -166,6 +167,7 @@ class Daemon {
  private:
   Result<void> start();
   services::pop3::Service& pop3_service(config::TlsMode tls);
+  services::imap::Service& imap_service(config::TlsMode tls);
   void on_stop(int signal);
   void on_reload();
   asio::awaitable<void> drain_all();
@@ -191,6 +193,8 @@ class Daemon {
   std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
   // POP3: one service for STLS listeners, one for plain and implicit-TLS ones.
   std::map<bool, std::unique_ptr<services::pop3::Service>> pop3_;
+  // IMAP: one service for STARTTLS listeners, one for plain and implicit-TLS ones.
+  std::map<bool, std::unique_ptr<services::imap::Service>> imap_;
   std::unique_ptr<runtime::SignalWatcher> signals_;
   std::atomic<bool> draining_{false};
   std::promise<void> drained_;
@@ -230,6 +234,8 @@ Result<void> Daemon::start() {
     if (l.role == config::ListenerRole::kHttp && l.tls == config::TlsMode::kNone) {
       options.over_limit_reply =
           "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    } else if (l.role == config::ListenerRole::kImap) {
+      options.over_limit_reply = "* BYE [UNAVAILABLE] too many connections\r\n";
     } else if (l.role == config::ListenerRole::kPop3) {
       // RFC 2449 §8.1.2: a temporary refusal carries [SYS/TEMP].
       options.over_limit_reply = "-ERR [SYS/TEMP] too many connections\r\n";
@@ -280,6 +286,10 @@ Result<void> Daemon::start() {
       listeners_[i]->start(pop3_service(settings_.listeners[i].tls).handler());
       continue;
     }
+    if (role == config::ListenerRole::kImap) {
+      listeners_[i]->start(imap_service(settings_.listeners[i].tls).handler());
+      continue;
+    }
     auto& service = smtp_[role];
     if (!service) {
       service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_),
@@ -309,6 +319,27 @@ services::pop3::Service& Daemon::pop3_service(config::TlsMode tls) {
     random_.fill(secret);
     o.mock_secret.assign(secret.begin(), secret.end());
     service = std::make_unique<services::pop3::Service>(o, *storage_, pool_, clock_, random_,
+                                                        registry_, throttle_, logger_);
+  }
+  return *service;
+}
+
+services::imap::Service& Daemon::imap_service(config::TlsMode tls) {
+  bool starttls = tls == config::TlsMode::kStartTls;
+  auto& service = imap_[starttls];
+  if (!service) {
+    services::imap::ServiceOptions o;
+    o.tls = tls_;
+    o.offer_starttls = starttls;
+    o.handlers.allow_plaintext_on_loopback = settings_.auth.allow_plaintext_on_loopback;
+    o.handlers.max_append_bytes = settings_.smtp.max_message_bytes;
+    o.auth_params.argon2 = {settings_.auth.argon2_memory_kib, settings_.auth.argon2_iterations,
+                            settings_.auth.argon2_parallelism};
+    o.auth_params.scram_iterations = settings_.auth.scram_iterations;
+    std::array<std::uint8_t, 32> secret{};
+    random_.fill(secret);
+    o.mock_secret.assign(secret.begin(), secret.end());
+    service = std::make_unique<services::imap::Service>(o, *storage_, pool_, clock_, random_,
                                                         registry_, throttle_, logger_);
   }
   return *service;
