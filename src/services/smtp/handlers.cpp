@@ -9,6 +9,7 @@
 #include "domain/address.hpp"
 #include "domain/delivery.hpp"
 #include "mime/builder.hpp"
+#include "mime/facts/facts.hpp"
 #include "mime/header.hpp"
 #include "mime/message.hpp"
 
@@ -223,10 +224,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
       }
     }
   }
-  // FOLLOW-UP(mime/facts): store mime::facts::encode_facts(compute_facts(tree))
-  // once that component joins the build; until then the facts are empty and
-  // readers compute them from the blob.
-  std::string facts;
+  std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(tree));
   SystemTime now = clock_.now();
 
   // The local accounts, de-duplicated across recipients, and the external

@@ -13,6 +13,7 @@
 
 #include "domain/accounts.hpp"
 #include "domain/authenticator.hpp"
+#include "mime/facts/facts.hpp"
 #include "sasl/base64.hpp"
 #include "services/smtp/auth.hpp"
 #include "services/smtp/rate_limiter.hpp"
@@ -327,6 +328,17 @@ TEST_F(HandlersTest, MxDeliversOnceWithReceivedAndFacts) {
   EXPECT_NE(stored.find("by mail.example.test with ESMTP id\r\n test.1;"), std::string::npos)
       << stored;
   EXPECT_TRUE(stored.ends_with("Subject: hi\r\n\r\nbody\r\n"));
+  // Parsed once at delivery: the facts IMAP serves are stored beside the blob.
+  auto account = *world.storage.directory().find_account("alice@example.org").get();
+  auto boxes = *world.storage.mail().mailboxes(account->id).get();
+  auto inbox = std::find_if(boxes.begin(), boxes.end(), [](auto& b) { return b.name == "INBOX"; });
+  auto entries =
+      *world.storage.mail().entries(account->id, inbox->id, domain::Uid{1}, domain::Uid{10}).get();
+  auto facts = mime::facts::decode_facts(
+      *world.storage.mail().message_facts(account->id, entries.at(0).message).get());
+  ASSERT_TRUE(facts.has_value()) << facts.error().message;
+  EXPECT_EQ(facts->size, stored.size());
+  EXPECT_NE(facts->envelope.find("\"hi\""), std::string::npos) << facts->envelope;
 }
 
 TEST_F(HandlersTest, MxRefusesRelayAndUnknownUsers) {
