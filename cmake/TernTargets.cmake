@@ -33,6 +33,11 @@ function(tern_library)
     target_link_libraries(${target} ${scope} ${ARG_LIBS})
   endif()
   tern_apply_warnings(${target} ${ARG_STRICT})
+  # Under the fuzz preset every library is instrumented for coverage, so libFuzzer
+  # is guided by the parsers' branches, not only by the fuzz target's own.
+  if(TERN_FUZZ AND ARG_SOURCES)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
   string(JOIN "," deps_csv ${ARG_DEPS})
   set_property(GLOBAL APPEND PROPERTY TERN_COMPONENTS "${ARG_NAME}|${ARG_DIR}|${deps_csv}")
 endfunction()
