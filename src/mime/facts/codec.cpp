@@ -109,7 +109,20 @@ Error corrupt(std::string_view what) {
   return fail(ErrorCode::kCorrupt, "facts record: " + std::string(what));
 }
 
+void put_crc(std::string& out) {
+  const std::uint32_t crc = crc32(out);
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<char>((crc >> (8 * i)) & 0xffu));
+  }
+}
+
 }  // namespace
+
+std::string seal_facts_record_for_test(std::string_view body) {
+  std::string out(body);
+  put_crc(out);
+  return out;
+}
 
 std::string encode_facts(const Facts& facts) {
   std::string out;
@@ -137,10 +150,7 @@ std::string encode_facts(const Facts& facts) {
     put_varint(out, p.body_lines);
     put_varint(out, p.binary_size);
   }
-  const std::uint32_t crc = crc32(out);
-  for (int i = 0; i < 4; ++i) {
-    out.push_back(static_cast<char>((crc >> (8 * i)) & 0xffu));
-  }
+  put_crc(out);
   return out;
 }
 

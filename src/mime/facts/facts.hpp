@@ -85,6 +85,10 @@ std::string encode_facts(const Facts& facts);
 // that do not form a valid part tree inside `size`.
 Result<Facts> decode_facts(std::string_view bytes);
 
+// Appends the CRC-32 trailer of the facts encoding to `body`, so a fuzzer can reach
+// decode_facts()'s structural checks with arbitrary bytes. Tests only.
+std::string seal_facts_record_for_test(std::string_view body);
+
 // The version encode_facts() writes. Readers accept exactly this version; a newer
 // release that changes the format bumps it and recomputes facts from the blob when
 // decode_facts() reports kCorrupt.

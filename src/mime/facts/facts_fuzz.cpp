@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "mime/facts/facts.hpp"
@@ -31,9 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The input as a stored record: whatever it holds, decoding must not crash, and
   // sections served from a record that decoded must stay inside `raw`.
-  if (auto stored = decode_facts(raw)) {
-    if (auto section = parse_section("1.2.TEXT")) {
-      (void)body_section(raw, *stored, *section);
+  // With a valid checksum the structural checks are what stands between a damaged
+  // record and the section code.
+  for (const std::string& record : {std::string(raw), seal_facts_record_for_test(raw)}) {
+    if (auto stored = decode_facts(record)) {
+      for (std::string_view spec : {"1.2.TEXT", "1.MIME", "2.1.HEADER.FIELDS (A)"}) {
+        if (auto section = parse_section(spec)) {
+          (void)body_section(raw, *stored, *section);
+          (void)binary_section(raw, *stored, section->part);
+        }
+      }
     }
   }
   (void)parse_section(raw);
