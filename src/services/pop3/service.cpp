@@ -60,6 +60,13 @@ runtime::ConnectionHandler Service::handler() {
   };
 }
 
+void Service::count_auth(std::string_view result) {
+  registry_
+      .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
+               {{"result", std::string(result)}})
+      .inc();
+}
+
 bool Service::is_locked(domain::AccountId account) const {
   std::lock_guard lock(mutex_);
   return locked_.contains(account);
@@ -93,10 +100,7 @@ sasl::ChannelBindings bindings_of(const runtime::Connection& c) {
 asio::awaitable<bool> Service::throttled(Session& s, const std::string& user) {
   auto decision = throttle_.check(s.ip, user, clock_.monotonic());
   if (decision.blocked) {
-    registry_
-        .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-                 {{"result", "blocked"}})
-        .inc();
+    count_auth("blocked");
     s.connection->logger().info("pop3 login blocked by the auth throttle", {{"user", user}});
     s.engine.login_failed(engine::ResponseCode::kSysTemp,
                           "too many authentication failures, try again later");
@@ -128,10 +132,7 @@ asio::awaitable<void> Service::authenticate_password(Session& s, std::string use
   if (!result) {
     if (result.error().code == ErrorCode::kPermissionDenied) {
       throttle_.record_failure(s.ip, user, clock_.monotonic());
-      registry_
-          .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-                   {{"result", "failure"}})
-          .inc();
+      count_auth("failure");
       s.connection->logger().info("pop3 login failed", {{"user", user}});
       s.engine.login_failed(engine::ResponseCode::kAuth, "authentication failed");
     } else {
@@ -179,10 +180,7 @@ asio::awaitable<void> Service::open_maildrop(Session& s, domain::Account account
   }
   // RFC 1939 §8: one POP3 session per maildrop at a time.
   if (!try_lock(account.id)) {
-    registry_
-        .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-                 {{"result", "in_use"}})
-        .inc();
+    count_auth("in_use");
     s.engine.login_failed(engine::ResponseCode::kInUse, "maildrop in use by another session");
     co_return;
   }
@@ -231,10 +229,7 @@ asio::awaitable<void> Service::open_maildrop(Session& s, domain::Account account
     std::lock_guard lock(mutex_);
     last_login_[domain::value_of(s.account.id)] = now;
   }
-  registry_
-      .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-               {{"result", "success"}})
-      .inc();
+  count_auth("success");
   s.connection->logger().info(
       "pop3 login", {{"user", s.account.address}, {"messages", std::to_string(s.entries.size())}});
   s.engine.login_succeeded(std::move(maildrop));
@@ -329,10 +324,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
     }
     if (auto* failed = std::get_if<engine::AuthFailed>(&event)) {
       throttle_.record_failure(s.ip, failed->user, clock_.monotonic());
-      registry_
-          .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-                   {{"result", "failure"}})
-          .inc();
+      count_auth("failure");
       log.info("pop3 SASL authentication failed",
                {{"user", failed->user}, {"reason", failed->reason}});
       auto decision = throttle_.check(s.ip, failed->user, clock_.monotonic());

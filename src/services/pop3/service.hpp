@@ -82,6 +82,7 @@ class Service {
   asio::awaitable<void> lookup_scram(Session& s, std::string user);
   asio::awaitable<void> open_maildrop(Session& s, domain::Account account);
   asio::awaitable<bool> throttled(Session& s, const std::string& user);
+  void count_auth(std::string_view result);  // tern_pop3_auth_total{result}
   bool try_lock(domain::AccountId account);
   void unlock(domain::AccountId account);
 
