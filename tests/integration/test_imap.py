@@ -69,10 +69,10 @@ def test_capabilities_and_login_paths(imap):
     assert c.login(ALICE, PASSWORD)[0] == "OK"
     typ, data = c.capability()
     caps = data[0].decode().split()
-    for cap in ("UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "UNSELECT", "BINARY"):
+    for cap in ("UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "UNSELECT", "BINARY", "CONDSTORE"):
         assert cap in caps
     # Nothing announced that is not implemented yet.
-    for cap in ("CONDSTORE", "QRESYNC", "ESEARCH", "COMPRESS=DEFLATE", "UTF8=ACCEPT",
+    for cap in ("QRESYNC", "ESEARCH", "COMPRESS=DEFLATE", "UTF8=ACCEPT",
                 "LIST-EXTENDED", "IMAP4rev2"):
         assert cap not in caps
     c.logout()
@@ -154,6 +154,27 @@ def test_store_search_copy_move_append_expunge(imap):
     typ, data = c.expunge()
     assert typ == "OK" and data == [b"1"]
     assert c.select("INBOX")[1] == [b"0"]
+    c.logout()
+
+
+def test_condstore_over_sqlite(imap):
+    _, ports = imap
+    c = connect(ports)
+    c.login(ALICE, PASSWORD)
+    assert c.enable("CONDSTORE")[0] == "OK" and c.response("ENABLED")[1] == [b"CONDSTORE"]
+    typ, data = c.select("INBOX")
+    assert typ == "OK"
+    highest = int(c.response("HIGHESTMODSEQ")[1][0])
+    typ, data = c.fetch("1:*", "(MODSEQ)")
+    modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", d).group(1)) for d in data]
+    assert max(modseqs) == highest
+    typ, data = c.store("1", "+FLAGS", "(\\Seen)")
+    assert re.search(rb"MODSEQ \((\d+)\)", data[0])
+    typ, data = c.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {highest})")
+    assert len(data) == 1 and data[0].startswith(b"1 ")
+    typ, data = c._simple_command("STORE", "2", f"(UNCHANGEDSINCE {min(modseqs) - 1})",
+                                  "+FLAGS", "(\\Flagged)")
+    assert typ == "OK" and c.response("MODIFIED")[1] == [b"2"]
     c.logout()
 
 

@@ -47,7 +47,7 @@ std::vector<std::string> Handlers::capabilities() const {
     return caps;
   }
   for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
-                        "CREATE-SPECIAL-USE", "STATUS=SIZE"}) {
+                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -95,9 +95,16 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return authenticate(c, engine);
         } else if constexpr (std::is_same_v<T, EnableCommand>) {
           // RFC 5161 §3.1: only extensions this server has that change behaviour can be
-          // enabled; tern has none of those yet (CONDSTORE, QRESYNC, UTF8=ACCEPT and
-          // IMAP4rev2 come later), so the ENABLED list is empty.
-          engine.untagged("ENABLED");
+          // enabled: CONDSTORE (RFC 7162 §3.1); QRESYNC, UTF8=ACCEPT and IMAP4rev2
+          // come later and are not listed.
+          std::string enabled = "ENABLED";
+          for (const auto& name : c.capabilities) {
+            if (name == "CONDSTORE" && !condstore_) {
+              condstore_ = true;
+              enabled += " CONDSTORE";
+            }
+          }
+          engine.untagged(enabled);
           engine.complete(Status::kOk, "", "ENABLE completed");
         } else if constexpr (std::is_same_v<T, SelectCommand>) {
           return select(c, engine);
@@ -173,7 +180,7 @@ void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
   if (!changes) {
     return;  // the mailbox went away under us; the next command will say so
   }
-  for (const auto& line : selected_->sync(*changes, expunges_allowed)) {
+  for (const auto& line : selected_->sync(*changes, expunges_allowed, condstore_)) {
     engine.untagged(line);
   }
 }

@@ -154,6 +154,8 @@ class Handlers {
   std::unique_ptr<Fetching> fetching_;
   ChangeHub::Token hub_token_ = 0;
   std::chrono::milliseconds delay_{0};
+  // RFC 7162 §3.1: once enabled, every FETCH response with FLAGS carries MODSEQ.
+  bool condstore_ = false;
 };
 
 // Parses IMAP flags ("\Seen", "$Junk") into system flags and keywords. Returns false

@@ -99,9 +99,12 @@ std::optional<domain::Mailbox> Handlers::find_mailbox(const std::string& wire, s
 
 Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) {
   selected_.reset();  // RFC 9051 §6.3.2: SELECT first deselects, even when it fails
-  if (c.condstore || c.qresync) {
-    engine.complete(Status::kBad, "", "CONDSTORE and QRESYNC are not supported yet");
+  if (c.qresync) {
+    engine.complete(Status::kBad, "", "QRESYNC is not supported yet");
     return Next::kDone;
+  }
+  if (c.condstore) {
+    condstore_ = true;  // RFC 7162 §3.1: a CONDSTORE-enabling command
   }
   std::string error;
   auto mailbox = find_mailbox(c.mailbox, error);
@@ -141,6 +144,10 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
                               static_cast<std::uint32_t>(mailbox->uid_validity)));
   engine.untagged(fmt::format("OK [UIDNEXT {}] predicted next UID",
                               static_cast<std::uint32_t>(mailbox->uid_next)));
+  // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
+  engine.untagged(
+      fmt::format("OK [HIGHESTMODSEQ {}] highest",
+                  std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox->highest_modseq))));
   selected_ = std::move(view);
   engine.complete(Status::kOk, c.read_only ? "READ-ONLY" : "READ-WRITE",
                   c.read_only ? "EXAMINE completed" : "SELECT completed");
@@ -416,8 +423,9 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
         value = shared_.options.max_append_bytes;
         break;
       case StatusItem::kHighestModSeq:
-        engine.complete(Status::kBad, "", "HIGHESTMODSEQ needs CONDSTORE, not supported yet");
-        return Next::kDone;
+        condstore_ = true;  // RFC 7162 §3.1
+        value = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox->highest_modseq));
+        break;
     }
     if (!items.empty()) {
       items += ' ';

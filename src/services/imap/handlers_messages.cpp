@@ -126,17 +126,19 @@ Handlers::Handlers(Shared& shared, ConnectionInfo info) : shared_(shared), info_
 Handlers::~Handlers() = default;
 
 Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
-  if (c.changed_since || c.vanished) {
-    engine.complete(Status::kBad, "", "CHANGEDSINCE needs CONDSTORE, not supported yet");
+  if (c.vanished) {
+    engine.complete(Status::kBad, "", "VANISHED needs QRESYNC, not supported yet");
     return Next::kDone;
+  }
+  if (c.changed_since) {
+    condstore_ = true;  // RFC 7162 §3.1.4: CHANGEDSINCE enables CONDSTORE
   }
   auto job = std::make_unique<Fetching>();
   job->command = c;
   for (const auto& item : c.items) {
     mime::facts::Section section;
     if (item.kind == FetchItem::Kind::kModSeq) {
-      engine.complete(Status::kBad, "", "MODSEQ needs CONDSTORE, not supported yet");
-      return Next::kDone;
+      condstore_ = true;
     }
     if (item.kind == FetchItem::Kind::kBodySection) {
       auto parsed = mime::facts::parse_section(item.section);
@@ -218,6 +220,10 @@ Next Handlers::fetch_some(ServerEngine& engine) {
         continue;
       }
       const domain::Entry& e = *it->second;
+      // RFC 7162 §3.1.4.1: CHANGEDSINCE leaves out messages not changed after it.
+      if (c.changed_since && static_cast<std::uint64_t>(e.modseq) <= *c.changed_since) {
+        continue;
+      }
       std::string raw;
       mime::facts::Facts facts;
       if (job.needs_message) {
@@ -242,6 +248,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       };
       bool has_uid = false;
       bool has_flags = false;
+      bool has_modseq = false;
       for (std::size_t k = 0; k < c.items.size(); ++k) {
         const FetchItem& item = c.items[k];
         using K = FetchItem::Kind;
@@ -339,7 +346,13 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             break;
           }
           case K::kModSeq:
-            break;  // refused in fetch()
+            if (has_modseq) {
+              continue;
+            }
+            next_item();
+            has_modseq = true;
+            out += fmt::format("MODSEQ ({})", static_cast<std::uint64_t>(e.modseq));
+            break;
         }
       }
       // RFC 9051 §6.4.9: UID FETCH responses always carry the UID.
@@ -347,10 +360,17 @@ Next Handlers::fetch_some(ServerEngine& engine) {
         next_item();
         out += fmt::format("UID {}", static_cast<std::uint32_t>(uid));
       }
-      if (!has_flags &&
-          std::find(flagged_now.begin(), flagged_now.end(), uid) != flagged_now.end()) {
+      bool seen_now = std::find(flagged_now.begin(), flagged_now.end(), uid) != flagged_now.end();
+      if (!has_flags && seen_now) {
         next_item();
+        has_flags = true;
         out += fmt::format("FLAGS ({})", format_flags(e.flags, e.keywords));
+      }
+      // RFC 7162 §3.1.4: with CONDSTORE on, FLAGS go with MODSEQ; CHANGEDSINCE
+      // implies MODSEQ.
+      if (!has_modseq && ((condstore_ && has_flags) || c.changed_since)) {
+        next_item();
+        out += fmt::format("MODSEQ ({})", static_cast<std::uint64_t>(e.modseq));
       }
       out += ')';
       engine.untagged(out);
@@ -380,8 +400,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
 
 Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
   if (c.unchanged_since) {
-    engine.complete(Status::kBad, "", "UNCHANGEDSINCE needs CONDSTORE, not supported yet");
-    return Next::kDone;
+    condstore_ = true;  // RFC 7162 §3.1.3
   }
   if (selected_->read_only()) {
     engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
@@ -400,6 +419,10 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
     engine.complete(Status::kBad, "", "invalid flag");
     return Next::kDone;
   }
+  if (c.unchanged_since) {
+    change.unchanged_since = domain::ModSeq{*c.unchanged_since};
+  }
+  std::string modified;  // RFC 7162 §3.1.3: MODIFIED response code
   std::vector<domain::Uid> uids;
   for (const auto& t : *targets) {
     uids.push_back(t.second);
@@ -418,25 +441,51 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
     if (!result->changed.empty()) {
       changed();
     }
+    std::vector<std::uint32_t> conflicts;
+    for (auto uid : result->conflicts) {
+      auto msn = selected_->msn_of(uid);
+      conflicts.push_back(c.uid ? static_cast<std::uint32_t>(uid) : msn.value_or(0));
+    }
+    std::sort(conflicts.begin(), conflicts.end());
+    if (!conflicts.empty()) {
+      modified = "MODIFIED " + compact_set(conflicts);
+    }
+    if (c.silent && condstore_) {
+      // RFC 7162 §3.1.3: even with .SILENT, changed messages report their MODSEQ.
+      for (const auto& e : result->changed) {
+        auto msn = selected_->msn_of(e.uid);
+        if (!msn) {
+          continue;
+        }
+        std::string uid_item =
+            c.uid ? fmt::format("UID {} ", static_cast<std::uint32_t>(e.uid)) : "";
+        engine.untagged(fmt::format("{} FETCH ({}MODSEQ ({}))", *msn, uid_item,
+                                    static_cast<std::uint64_t>(e.modseq)));
+      }
+    }
     if (!c.silent) {
       // RFC 9051 §6.4.6: the new flags of every message in the set.
       auto entries = mail.entries(account_->id, selected_->id(), uids.front(), uids.back()).get();
       if (entries) {
         for (const auto& e : *entries) {
           auto msn = selected_->msn_of(e.uid);
-          if (!msn || !std::binary_search(uids.begin(), uids.end(), e.uid)) {
+          if (!msn || !std::binary_search(uids.begin(), uids.end(), e.uid) ||
+              std::find(result->conflicts.begin(), result->conflicts.end(), e.uid) !=
+                  result->conflicts.end()) {
             continue;
           }
           std::string uid_item =
               c.uid ? fmt::format("UID {} ", static_cast<std::uint32_t>(e.uid)) : "";
-          engine.untagged(fmt::format("{} FETCH ({}FLAGS ({}))", *msn, uid_item,
-                                      format_flags(e.flags, e.keywords)));
+          std::string modseq =
+              condstore_ ? fmt::format(" MODSEQ ({})", static_cast<std::uint64_t>(e.modseq)) : "";
+          engine.untagged(fmt::format("{} FETCH ({}FLAGS ({}){})", *msn, uid_item,
+                                      format_flags(e.flags, e.keywords), modseq));
         }
       }
     }
   }
   sync(engine, c.uid);
-  engine.complete(Status::kOk, "", c.uid ? "UID STORE completed" : "STORE completed");
+  engine.complete(Status::kOk, modified, c.uid ? "UID STORE completed" : "STORE completed");
   return Next::kDone;
 }
 

@@ -246,7 +246,9 @@ class Matcher {
       case K::kSequenceSet:
         return key.set.contains(c.msn, exists_);
       case K::kModSeq:
-        return false;  // refused before matching (CONDSTORE not supported yet)
+        // RFC 7162 §3.1.5: messages whose modseq is at least the value. Only the
+        // whole-message modseq is kept, so every entry name means the same.
+        return static_cast<std::uint64_t>(e.modseq) >= key.number;
       case K::kNot:
         return !match(key.children[0], c);
       case K::kOr:
@@ -285,11 +287,15 @@ class Matcher {
   std::uint32_t max_uid_;
 };
 
+bool mentions_modseq(const SearchKey& key) {
+  if (key.kind == SearchKey::Kind::kModSeq) {
+    return true;
+  }
+  return std::any_of(key.children.begin(), key.children.end(), mentions_modseq);
+}
+
 // Refuses keys this server does not implement yet, before any work.
 std::string unsupported(const SearchKey& key) {
-  if (key.kind == SearchKey::Kind::kModSeq) {
-    return "MODSEQ needs CONDSTORE, not supported yet";
-  }
   if ((key.kind == SearchKey::Kind::kUid || key.kind == SearchKey::Kind::kSequenceSet) &&
       key.set.is_saved_result()) {
     return "$ needs SEARCHRES, not supported yet";
@@ -331,6 +337,11 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
                               ? 0
                               : static_cast<std::uint32_t>(selected_->uid_at(selected_->exists()));
   Matcher matcher(mail, account_->id, selected_->exists(), max_uid);
+  bool uses_modseq = mentions_modseq(c.key);
+  if (uses_modseq) {
+    condstore_ = true;  // RFC 7162 §3.1
+  }
+  std::uint64_t highest = 0;
   std::string out = "SEARCH";
   for (const auto& e : *entries) {
     auto msn = selected_->msn_of(e.uid);
@@ -340,7 +351,12 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
     Candidate candidate{*msn, &e, std::nullopt};
     if (matcher.match(c.key, candidate)) {
       out += fmt::format(" {}", c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
+      highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
     }
+  }
+  if (uses_modseq && highest != 0) {
+    // RFC 7162 §3.1.5: the highest modseq of the messages found.
+    out += fmt::format(" (MODSEQ {})", highest);
   }
   engine.untagged(out);
   sync(engine, c.uid);

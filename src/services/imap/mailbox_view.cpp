@@ -88,7 +88,7 @@ std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
 }
 
 std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes,
-                                           bool expunges_allowed) {
+                                           bool expunges_allowed, bool with_modseq) {
   std::vector<std::string> out;
   for (Uid uid : changes.vanished) {
     if (msn_of(uid) && !is_expunged(uid)) {
@@ -130,9 +130,11 @@ std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes
       continue;
     }
     modseqs_[*msn - 1] = entry.modseq;
-    out.push_back(fmt::format("{} FETCH (UID {} FLAGS ({}))", *msn,
+    std::string modseq =
+        with_modseq ? fmt::format(" MODSEQ ({})", static_cast<std::uint64_t>(entry.modseq)) : "";
+    out.push_back(fmt::format("{} FETCH (UID {} FLAGS ({}){})", *msn,
                               static_cast<std::uint32_t>(entry.uid),
-                              format_flags(entry.flags, entry.keywords)));
+                              format_flags(entry.flags, entry.keywords), modseq));
   }
   if (exists() != before) {
     out.push_back(fmt::format("{} EXISTS", exists()));

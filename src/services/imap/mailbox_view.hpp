@@ -58,8 +58,10 @@ class MailboxView {
   // Folds the store's changes since highest_modseq() into the view and returns the
   // untagged responses that tell the client (without "* " and CRLF): "n EXPUNGE"
   // (only when `expunges_allowed`, otherwise they wait), "n EXISTS" for new
-  // messages, "n FETCH (UID u FLAGS (...))" for flag changes made by others.
-  std::vector<std::string> sync(const domain::MailboxChanges& changes, bool expunges_allowed);
+  // messages, "n FETCH (UID u FLAGS (...))" for flag changes made by others (with
+  // "MODSEQ (m)" when `with_modseq`, RFC 7162 §3.1.4).
+  std::vector<std::string> sync(const domain::MailboxChanges& changes, bool expunges_allowed,
+                                bool with_modseq = false);
 
  private:
   domain::Mailbox mailbox_;
