@@ -267,7 +267,14 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
     co_return true;
   };
 
+  // Pipelined RETRs (RFC 2449 §6.6) each queue a whole message: write them out
+  // as they accumulate, so a client pipelining its whole maildrop cannot make
+  // the session buffer it.
+  constexpr std::size_t kFlushBytes = 256 * 1024;
   for (;;) {
+    if (s.engine.output().size() >= kFlushBytes && !co_await flush()) {
+      co_return;
+    }
     engine::Event event = s.engine.next();
     if (std::holds_alternative<engine::NeedInput>(event)) {
       if (!co_await flush()) {

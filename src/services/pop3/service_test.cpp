@@ -139,6 +139,26 @@ TEST_F(Pop3ServiceTest, RetrievesAndDeletesOnlyAtQuit) {
   EXPECT_NE(out.find("1 00000002"), std::string::npos) << out;
 }
 
+TEST_F(Pop3ServiceTest, PipelinedRetrOfLargeMessagesIsStreamed) {
+  std::string big = "Subject: big\r\n\r\n";
+  while (big.size() < 300 * 1024) {
+    big += std::string(78, 'b') + "\r\n";
+  }
+  deliver(big);
+  std::string commands = "USER alice@example.org\r\nPASS secret\r\n";
+  for (int i = 0; i < 10; ++i) {
+    commands += "RETR 4\r\n";
+  }
+  std::string out = session(commands + "QUIT\r\n", "+OK bye");
+  std::size_t count = 0;
+  for (auto pos = out.find("+OK message follows"); pos != std::string::npos;
+       pos = out.find("+OK message follows", pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 10u);
+  EXPECT_GT(out.size(), 10 * big.size());
+}
+
 TEST_F(Pop3ServiceTest, DeletionsWithoutQuitAreDropped) {
   std::string out =
       session("USER alice@example.org\r\nPASS secret\r\nDELE 1\r\n", "message 1 deleted\r\n");
