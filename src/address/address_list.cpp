@@ -567,17 +567,20 @@ class Parser {
     if (!closed) {
       return j;
     }
-    // RFC 5322 §3.4: after ";" only CFWS before the next "," may follow.
+    // RFC 5322 §3.4: after ";" only CFWS before the next "," may follow. Anything
+    // else is read as the next list element with its comma missing, as in
+    // `"Colleagues": a@x; Friends: b@y, c@z;` — dropping it would lose addresses.
     std::size_t k = j + 1;
-    bool garbage = false;
-    while (toks_[k].kind != Tok::kEnd && toks_[k].kind != Tok::kComma) {
-      if (toks_[k].kind != Tok::kComment && !garbage) {
-        diagnose(Problem::kTrailingGarbage, toks_[k].begin);
-        garbage = true;
-      }
+    while (toks_[k].kind == Tok::kComment) {
       ++k;
     }
-    return toks_[k].kind == Tok::kComma ? k + 1 : k;
+    if (toks_[k].kind == Tok::kComma) {
+      return k + 1;
+    }
+    if (toks_[k].kind != Tok::kEnd) {
+      diagnose(Problem::kMissingComma, toks_[k].begin);
+    }
+    return k;
   }
 
   // ---- one mailbox --------------------------------------------------------
@@ -831,6 +834,8 @@ std::string_view problem_name(Problem problem) {
       return "nested_group";
     case Problem::kTrailingGarbage:
       return "trailing_garbage";
+    case Problem::kMissingComma:
+      return "missing_comma";
     case Problem::kInvalidCharacter:
       return "invalid_character";
     case Problem::kInputTruncated:

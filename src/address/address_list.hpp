@@ -98,6 +98,7 @@ enum class Problem : std::uint8_t {
   kUnterminatedGroup,    // "team: a@b" without ";"
   kNestedGroup,          // "a: b: c@d;;" (members are flattened into the outer group)
   kTrailingGarbage,      // bytes after an address that belong to nothing
+  kMissingComma,         // "a: b@c; d: e@f;" — a group's ";" followed by more without ","
   kInvalidCharacter,     // a control character, or "\\", ")", ">" out of place
   kInputTruncated,       // input longer than AddressListLimits::max_input_bytes
   kTooManyAddresses,     // more than AddressListLimits::max_addresses
