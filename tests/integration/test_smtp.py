@@ -89,6 +89,14 @@ def queue_rows(server):
         db.close()
 
 
+def require_swaks():
+    """Skips without swaks, except in CI (CI=true), where its absence is a failure."""
+    if shutil.which("swaks") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("swaks is not installed (scripts/install-deps)")
+        pytest.skip("swaks is not installed")
+
+
 class Raw:
     """A line-oriented SMTP client over a raw socket."""
 
@@ -280,10 +288,7 @@ def test_limits_of_rfc5321(ternd_factory):
 
 
 def test_swaks_pipelining_starttls_and_bdat(mx):
-    if shutil.which("swaks") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("swaks is not installed (scripts/install-deps)")
-        pytest.skip("swaks is not installed")
+    require_swaks()
     server, port = mx
     base = ["swaks", "--server", f"127.0.0.1:{port}", "--from", "sender@remote.example",
             "--to", f"alice@{DOMAIN}", "--timeout", "30"]

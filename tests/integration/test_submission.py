@@ -2,15 +2,14 @@
 """Submission (587 STARTTLS, 465 implicit TLS) against a live ternd: AUTH with
 smtplib and swaks, the sender policy, local delivery plus the outbound queue, and
 the brute-force throttle."""
-import os
-import shutil
 import smtplib
 import ssl
 import subprocess
 
 import pytest
 
-from test_smtp import DOMAIN, PASSWORD, Raw, inbox, provision, queue_rows, start_mail_server
+from test_smtp import (DOMAIN, PASSWORD, Raw, inbox, provision, queue_rows, require_swaks,
+                       start_mail_server)
 
 ALICE = f"alice@{DOMAIN}"
 
@@ -110,10 +109,7 @@ def test_wrong_passwords_slow_down_then_block(submission):
 
 
 def test_swaks_auth_over_starttls(submission):
-    if shutil.which("swaks") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("swaks is not installed (scripts/install-deps)")
-        pytest.skip("swaks is not installed")
+    require_swaks()
     server, ports = submission
     for mechanism in ("PLAIN", "LOGIN"):
         out = subprocess.run(

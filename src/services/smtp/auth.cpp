@@ -5,6 +5,18 @@ namespace tern::services::smtp {
 
 using tern::smtp::Reply;
 
+namespace {
+
+const Reply kBlocked = Reply::of(454, "4.7.0", "too many authentication failures, try later");
+const Reply kTemporaryFailure = Reply::of(454, "4.7.0", "temporary authentication failure");
+
+}  // namespace
+
+AuthOutcome AuthExchange::ended(const Reply& reply) {
+  mechanism_.reset();
+  return AuthOutcome{std::nullopt, reply, {}, std::nullopt};
+}
+
 AuthExchange::AuthExchange(domain::Directory& directory, domain::AuthThrottle& throttle,
                            domain::AuthParams params, Random& random, const Clock& clock,
                            std::string mock_secret)
@@ -22,10 +34,7 @@ AuthOutcome AuthExchange::start(const tern::smtp::AuthStart& start, std::string_
   // A blocked address is refused before any password work, so an attacker
   // cannot make us burn argon2 time either.
   if (throttle_.check(ip, "", clock_.monotonic()).blocked) {
-    return AuthOutcome{std::nullopt,
-                       Reply::of(454, "4.7.0", "too many authentication failures, try later"),
-                       {},
-                       std::nullopt};
+    return ended(kBlocked);
   }
   sasl::ServerOptions options;
   // With channel bindings SCRAM-SHA-256-PLUS was advertised, so a client that
@@ -35,10 +44,7 @@ AuthOutcome AuthExchange::start(const tern::smtp::AuthStart& start, std::string_
   options.mock_secret = mock_secret_;
   mechanism_ = sasl::make_server_mechanism(start.mechanism, options, random_);
   if (!mechanism_) {
-    return AuthOutcome{std::nullopt,
-                       Reply::of(504, "5.5.4", "unrecognized authentication type"),
-                       {},
-                       std::nullopt};
+    return ended(Reply::of(504, "5.5.4", "unrecognized authentication type"));
   }
   std::optional<std::string_view> initial;
   if (start.initial_response) {
@@ -75,19 +81,11 @@ AuthOutcome AuthExchange::advance(sasl::StepResult result, std::string_view ip) 
       case sasl::StepKind::kNeedScramCredential: {
         user_ = result.identity.authcid;
         if (throttle_.check(ip, user_, clock_.monotonic()).blocked) {
-          mechanism_.reset();
-          return AuthOutcome{std::nullopt,
-                             Reply::of(454, "4.7.0", "too many authentication failures, try later"),
-                             {},
-                             std::nullopt};
+          return ended(kBlocked);
         }
         auto lookup = domain::find_scram_credential(directory_, user_);
         if (!lookup) {
-          mechanism_.reset();
-          return AuthOutcome{std::nullopt,
-                             Reply::of(454, "4.7.0", "temporary authentication failure"),
-                             {},
-                             std::nullopt};
+          return ended(kTemporaryFailure);
         }
         account_ = lookup->account;
         result = mechanism_->supply_scram_credential(lookup->credential);
@@ -96,11 +94,7 @@ AuthOutcome AuthExchange::advance(sasl::StepResult result, std::string_view ip) 
       case sasl::StepKind::kCheckPassword: {
         user_ = result.identity.authcid;
         if (throttle_.check(ip, user_, clock_.monotonic()).blocked) {
-          mechanism_.reset();
-          return AuthOutcome{std::nullopt,
-                             Reply::of(454, "4.7.0", "too many authentication failures, try later"),
-                             {},
-                             std::nullopt};
+          return ended(kBlocked);
         }
         auto account =
             domain::authenticate(directory_, user_, result.identity.password, params_, random_);
@@ -108,11 +102,7 @@ AuthOutcome AuthExchange::advance(sasl::StepResult result, std::string_view ip) 
           if (account.error().code == ErrorCode::kPermissionDenied) {
             return failure(ip, "wrong credentials");
           }
-          mechanism_.reset();
-          return AuthOutcome{std::nullopt,
-                             Reply::of(454, "4.7.0", "temporary authentication failure"),
-                             {},
-                             std::nullopt};
+          return ended(kTemporaryFailure);
         }
         account_ = *account;
         result.kind = sasl::StepKind::kSuccess;

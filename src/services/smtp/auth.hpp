@@ -56,6 +56,8 @@ class AuthExchange {
  private:
   AuthOutcome advance(sasl::StepResult result, std::string_view ip);
   AuthOutcome failure(std::string_view ip, std::string_view reason);
+  // Ends the exchange with `reply`, not counted as a failure.
+  AuthOutcome ended(const tern::smtp::Reply& reply);
 
   domain::Directory& directory_;
   domain::AuthThrottle& throttle_;
