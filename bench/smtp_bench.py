@@ -1,0 +1,349 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""SMTP receive throughput, tern vs Postfix delivering to Maildir, vs Postfix's
+smtp-sink (accepts and discards: the protocol ceiling), in one run (issue #4).
+
+Postfix's smtp-source sends N messages of S bytes over C sessions to each server;
+a run ends when the last message is on disk (tern: smtp-source has its last 250,
+which tern sends only after the store's fsync; Postfix: the last file is in the
+Maildir's new/). Reports messages/s, server CPU seconds per message (user+sys of all
+server processes from /proc), p50/p99 latency of one extra probe session (MAIL to
+the 250 after DATA) sending alongside the load, and peak PSS of the server
+processes. Rounds are interleaved (tern, postfix, sink, tern, ...). Needs root (a
+private Postfix instance). Never a test; see bench/README.md.
+
+Usage: bench/smtp_bench.py <build-dir> [--messages 10000] [--size 4096]
+                           [--sessions 10,50] [--rounds 2]
+"""
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+DOMAIN = "bench.test"
+USER = f"u@{DOMAIN}"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(100).startswith(b"220"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not answer")
+
+
+def descendants(pid):
+    """`pid` and every live process below it."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pid):
+    """user+sys of `pid`, its reaped children (cutime, cstime) and live descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])
+    return total / ticks
+
+
+def pss_kib(pid):
+    total = 0
+    for p in descendants(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class Sampler(threading.Thread):
+    """Peak PSS of a process tree, sampled every 100 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, pss_kib(self.pid))
+            self.done.wait(0.1)
+
+
+def probe(port, stop, latencies, size):
+    """One session sending alongside the load; records MAIL→250-after-DATA times."""
+    body = ("Subject: probe\r\n\r\n" + ("p" * 78 + "\r\n") * (size // 80))
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as c:
+            c.ehlo("probe.example")
+            while not stop.is_set():
+                t0 = time.monotonic()
+                c.sendmail(f"probe@sender.example", [USER], body.encode())
+                latencies.append(time.monotonic() - t0)
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
+def run_load(port, server_pid, messages, size, sessions, done_check):
+    cpu0 = cpu_seconds(server_pid)
+    sampler = Sampler(server_pid)
+    sampler.start()
+    stop, latencies = threading.Event(), []
+    prober = threading.Thread(target=probe, args=(port, stop, latencies, size), daemon=True)
+    start = time.monotonic()
+    prober.start()
+    source = subprocess.run(
+        ["smtp-source", "-s", str(sessions), "-l", str(size), "-m", str(messages),
+         "-f", "load@sender.example", "-t", USER, "-M", "load.example", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=3600)
+    if source.returncode != 0:
+        raise SystemExit("smtp-source failed: " + source.stderr)
+    while not done_check():
+        time.sleep(0.01)
+    elapsed = time.monotonic() - start
+    stop.set()
+    prober.join(120)
+    sampler.done.set()
+    sampler.join()
+    cpu = cpu_seconds(server_pid) - cpu0
+    total = messages + len(latencies)
+    lat = sorted(latencies) or [0.0]
+    return {
+        "msgs_per_s": messages / elapsed,
+        "cpu_ms_per_msg": 1000 * cpu / total,
+        "p50_ms": 1000 * lat[len(lat) // 2],
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "pss_mib": sampler.peak / 1024,
+        "probe_msgs": len(latencies),
+    }
+
+
+class Tern:
+    def __init__(self, build, root):
+        self.root = root / "tern"
+        self.root.mkdir()
+        self.port = free_port()
+        self.config = self.root / "tern.toml"
+        self.config.write_text(f"""
+[server]
+hostname = "bench.tern.test"
+data_dir = "{self.root / 'data'}"
+[log]
+level = "warn"
+[store]
+backend = "sqlite"
+[smtp]
+max_recipients = 1000
+[limits]
+max_connections_per_ip = 1000
+[[listener]]
+name = "smtp"
+role = "smtp"
+address = "127.0.0.1:{self.port}"
+""")
+        tern = str(build / "src" / "app" / "tern")
+        subprocess.run([tern, "-c", str(self.config), "domain", "add", DOMAIN], check=True,
+                       capture_output=True)
+        subprocess.run([tern, "-c", str(self.config), "user", "add", USER, "--password-stdin"],
+                       input="bench password\n", text=True, check=True, capture_output=True)
+        self.proc = subprocess.Popen([str(build / "src" / "app" / "ternd"), "-c", str(self.config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def done(self):
+        return True  # smtp-source's last 250 came after the fsync
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+POSTFIX_MAIN = """
+compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.postfix.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = {domain}
+virtual_mailbox_base = {root}/mail
+virtual_mailbox_maps = texthash:{root}/conf/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+alias_maps =
+alias_database =
+maillog_file_prefixes = {root}
+maillog_file = {root}/maillog
+disable_dns_lookups = yes
+smtpd_client_connection_count_limit = 0
+default_process_limit = 200
+"""
+
+
+class Postfix:
+    """Postfix with its default durability: the queue file is fsynced before 250,
+    the virtual(8) agent fsyncs each Maildir file."""
+
+    def __init__(self, root):
+        self.root = root / "postfix"
+        for d in ("conf", "queue", "data", "mail"):
+            (self.root / d).mkdir(parents=True)
+        os.chmod(root, 0o755)
+        os.chmod(self.root, 0o755)
+        shutil.chown(self.root / "data", "postfix")
+        shutil.chown(self.root / "mail", "nobody", "nogroup")
+        self.port = free_port()
+        (self.root / "conf" / "main.cf").write_text(POSTFIX_MAIN.format(root=self.root, domain=DOMAIN))
+        (self.root / "conf" / "vmailbox").write_text(f"{USER} u/Maildir/\n")
+        master = []
+        for line in Path("/etc/postfix/master.cf").read_text().splitlines():
+            if line.startswith("smtp ") and " inet " in line:
+                line = f"127.0.0.1:{self.port} inet n - n - - smtpd"
+            master.append(line)
+        (self.root / "conf" / "master.cf").write_text("\n".join(master) + "\n")
+        self.postfix("start")
+        wait_port(self.port)
+        # master(8) writes its pid under the queue directory.
+        self.pid = int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
+        self.expected = 0
+
+    def postfix(self, *args):
+        r = subprocess.run(["postfix", "-c", str(self.root / "conf"), *args], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise SystemExit(f"postfix {args}: {r.stdout}{r.stderr}")
+
+    def delivered(self):
+        new = self.root / "mail" / "u" / "Maildir" / "new"
+        try:
+            return len(os.listdir(new))
+        except OSError:
+            return 0
+
+    def done(self):
+        return self.delivered() >= self.expected
+
+    def stop(self):
+        self.postfix("stop")
+
+
+class Sink:
+    """smtp-sink: speaks SMTP and discards everything (the protocol ceiling)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", f"127.0.0.1:{self.port}", "1000"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def done(self):
+        return True
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("build")
+    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--sessions", default="10,50")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root (a private Postfix instance)")
+    build = Path(args.build).resolve()
+    scratch = Path(tempfile.mkdtemp(prefix="smtp-bench-", dir=REPO / "build"))
+    tern = Tern(build, scratch)
+    postfix = Postfix(scratch)
+    sink = Sink()
+    results = {}
+    try:
+        for sessions in [int(s) for s in args.sessions.split(",")]:
+            for rnd in range(args.rounds):
+                for name, server, pid in (("tern", tern, tern.proc.pid),
+                                          ("postfix", postfix, postfix.pid),
+                                          ("smtp-sink", sink, sink.proc.pid)):
+                    if name == "postfix":
+                        postfix.expected = postfix.delivered() + args.messages
+                    r = run_load(server.port, pid, args.messages, args.size, sessions, server.done)
+                    if name == "postfix":
+                        # The probe's messages also go to the Maildir; wait for them too.
+                        postfix.expected += r["probe_msgs"]
+                        while not postfix.done():
+                            time.sleep(0.01)
+                    results.setdefault((sessions, name), []).append(r)
+                    print(f"sessions={sessions} round={rnd} {name}: " +
+                          " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                                   for k, v in r.items()), flush=True)
+    finally:
+        for server in (tern, postfix, sink):
+            try:
+                server.stop()
+            except Exception as e:  # the report matters more than a clean stop
+                print("stop failed:", e, file=sys.stderr)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    print("\n| sessions | server | msgs/s | CPU ms/msg | p50 ms | p99 ms | peak PSS MiB |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (sessions, name), rs in results.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        print(f"| {sessions} | {name} | {med['msgs_per_s']:.0f} | {med['cpu_ms_per_msg']:.3f} | "
+              f"{med['p50_ms']:.1f} | {med['p99_ms']:.1f} | {med['pss_mib']:.1f} |")
+    for sessions in sorted({s for s, _ in results}):
+        t = {k: statistics.median(r[k] for r in results[(sessions, "tern")])
+             for k in results[(sessions, "tern")][0]}
+        p = {k: statistics.median(r[k] for r in results[(sessions, "postfix")])
+             for k in results[(sessions, "postfix")][0]}
+        print(f"sessions={sessions}: tern/postfix msgs/s {t['msgs_per_s'] / p['msgs_per_s']:.2f}x, "
+              f"CPU/msg {t['cpu_ms_per_msg'] / p['cpu_ms_per_msg']:.2f}x, "
+              f"p99 {t['p99_ms'] / max(p['p99_ms'], 1e-9):.2f}x, "
+              f"PSS {t['pss_mib'] / p['pss_mib']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
