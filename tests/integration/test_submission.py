@@ -141,3 +141,41 @@ def test_auth_cancel_and_bad_base64(submission):
     assert c.reply() == (501, ["5.5.2 cannot decode response"])
     c.send("AUTH CRAM-MD5\r\n")
     assert c.reply()[0] == 504
+
+
+class ScramOverSmtp:
+    """Lets test_pop3.scram_login (an independent RFC 5802 client) speak SMTP AUTH:
+    334 challenges look like POP3's "+ ", 235 like "+OK"."""
+
+    def __init__(self, smtp):
+        self.smtp = smtp
+
+    def _shortcmd(self, line):
+        code, text = self.smtp.docmd(line)
+        if code == 334:
+            return b"+ " + text
+        if code == 235:
+            return b"+OK " + text
+        raise smtplib.SMTPAuthenticationError(code, text)
+
+
+def test_scram_sha256_and_plus_with_tls_unique(submission):
+    from test_pop3 import scram_login
+    server, ports = submission
+    ctx = tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # Python gives tls-unique only for TLS 1.2
+    with smtplib.SMTP_SSL("127.0.0.1", ports["submissions"], timeout=30, context=ctx) as client:
+        client.ehlo("client.example")
+        assert client.esmtp_features["auth"].split()[:2] == ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]
+        binding = client.sock.get_channel_binding("tls-unique")
+        assert scram_login(ScramOverSmtp(client), PASSWORD, binding).startswith(b"+OK")
+        client.sendmail(ALICE, [f"bob@{DOMAIN}"], f"From: {ALICE}\r\n\r\nscram\r\n".encode())
+    with smtplib.SMTP_SSL("127.0.0.1", ports["submissions"], timeout=30, context=ctx) as client:
+        client.ehlo("client.example")
+        assert scram_login(ScramOverSmtp(client), PASSWORD).startswith(b"+OK")
+    with smtplib.SMTP_SSL("127.0.0.1", ports["submissions"], timeout=30, context=ctx) as client:
+        client.ehlo("client.example")
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            scram_login(ScramOverSmtp(client), PASSWORD, b"\0" * 12)  # another channel
+        assert refused.value.smtp_code == 535
+    assert len(inbox(server, f"bob@{DOMAIN}")) == 1
