@@ -336,3 +336,18 @@ def test_per_ip_connection_rate_limit(ternd_factory):
     code, text = second.reply()
     assert code == 421 and "too many connections" in text[0]
     assert second.closed()
+
+
+def test_idle_client_gets_421_after_the_command_timeout(ternd_factory):
+    # RFC 5321 §4.5.3.2.7 asks for 5 minutes; the config allows 10 s for tests.
+    server, ports = start_mail_server(ternd_factory, [("smtp", "smtp", "none")],
+                                      "[smtp]\ncommand_timeout_seconds = 10\n")
+    c = Raw(ports["smtp"], timeout=30)
+    assert c.reply()[0] == 220
+    c.send("EHLO c\r\n")
+    c.reply()
+    started = time.monotonic()
+    code, text = c.reply()
+    assert (code, text) == (421, ["4.4.2 mail.example.test timeout exceeded"])
+    assert 9 <= time.monotonic() - started <= 25
+    assert c.closed()
