@@ -471,9 +471,33 @@ StructuredValue parse_structured(std::string_view s) {
       ++i;  // the closing quote (or past the end when it is missing)
     } else {
       // Lenient: an unquoted value runs to the next ';' and may hold tspecials
-      // (unquoted "name=a b.pdf" is common).
+      // and blanks (unquoted "name=a b.pdf" is common). It never runs across a
+      // folded line break, nor into what reads as the next parameter when the
+      // ';' before it is missing ("access-type=mail-server<CRLF> server=x"):
+      // RFC 2045 §5.1 ends a token there, and Dovecot does too.
       std::size_t semi = s.find(';', i);
       std::size_t e = semi == std::string_view::npos ? s.size() : semi;
+      for (std::size_t k = i; k < e; ++k) {
+        if (s[k] == '\r' || s[k] == '\n') {
+          e = k;
+          break;
+        }
+        if (s[k] == ' ' || s[k] == '\t') {
+          std::size_t n = k;
+          while (n < e && (s[n] == ' ' || s[n] == '\t')) {
+            ++n;
+          }
+          std::size_t name_after = read_token(s, n);
+          std::size_t eq = name_after;
+          while (eq < e && (s[eq] == ' ' || s[eq] == '\t')) {
+            ++eq;
+          }
+          if (name_after > n && eq < e && s[eq] == '=') {
+            e = k;
+            break;
+          }
+        }
+      }
       value = std::string(trim(s.substr(i, e - i)));
       i = e;
     }

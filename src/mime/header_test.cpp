@@ -161,6 +161,22 @@ TEST(MimeParams, LenientWithBrokenSyntax) {
   EXPECT_EQ(unterminated.params[0].value, "utf-8");
 }
 
+TEST(MimeParams, UnquotedValuesStopAtFoldsAndAtTheNextParameter) {
+  // RFC 2045 §5.1: a token ends at whitespace; a folded line or "name=" after a
+  // blank is the next parameter with its ';' missing (seen in message/external-body).
+  StructuredValue folded =
+      parse_structured("message/external-body; access-type=mail-server\r\n server=a@b.example");
+  ASSERT_EQ(folded.params.size(), 2u);
+  EXPECT_EQ(folded.params[0].value, "mail-server");
+  EXPECT_EQ(folded.params[1].name, "server");
+  EXPECT_EQ(folded.params[1].value, "a@b.example");
+  StructuredValue same_line = parse_structured("a/b; x=1 y=2; z=a b.pdf");
+  ASSERT_EQ(same_line.params.size(), 3u);
+  EXPECT_EQ(same_line.params[0].value, "1");
+  EXPECT_EQ(same_line.params[1].value, "2");
+  EXPECT_EQ(same_line.params[2].value, "a b.pdf");
+}
+
 TEST(MimeParams, ParsesTransferEncodings) {
   EXPECT_EQ(parse_transfer_encoding(" Quoted-Printable"), TransferEncoding::kQuotedPrintable);
   EXPECT_EQ(parse_transfer_encoding("base64 "), TransferEncoding::kBase64);
