@@ -47,7 +47,7 @@ std::vector<std::string> Handlers::capabilities() const {
     return caps;
   }
   for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
-                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE"}) {
+                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -102,6 +102,11 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
             if (name == "CONDSTORE" && !condstore_) {
               condstore_ = true;
               enabled += " CONDSTORE";
+            } else if (name == "QRESYNC" && !qresync_) {
+              // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+              qresync_ = true;
+              condstore_ = true;
+              enabled += " QRESYNC";
             }
           }
           engine.untagged(enabled);
@@ -180,7 +185,7 @@ void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
   if (!changes) {
     return;  // the mailbox went away under us; the next command will say so
   }
-  for (const auto& line : selected_->sync(*changes, expunges_allowed, condstore_)) {
+  for (const auto& line : selected_->sync(*changes, expunges_allowed, condstore_, qresync_)) {
     engine.untagged(line);
   }
 }

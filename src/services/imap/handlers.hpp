@@ -156,6 +156,8 @@ class Handlers {
   std::chrono::milliseconds delay_{0};
   // RFC 7162 §3.1: once enabled, every FETCH response with FLAGS carries MODSEQ.
   bool condstore_ = false;
+  // RFC 7162 §3.2: expunges are announced as VANISHED; SELECT (QRESYNC) resyncs.
+  bool qresync_ = false;
 };
 
 // Parses IMAP flags ("\Seen", "$Junk") into system flags and keywords. Returns false

@@ -98,9 +98,13 @@ std::optional<domain::Mailbox> Handlers::find_mailbox(const std::string& wire, s
 }
 
 Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) {
+  if (selected_) {
+    // RFC 7162 §3.2.11: the client learns where the old mailbox's responses end.
+    engine.untagged("OK [CLOSED] previous mailbox closed");
+  }
   selected_.reset();  // RFC 9051 §6.3.2: SELECT first deselects, even when it fails
-  if (c.qresync) {
-    engine.complete(Status::kBad, "", "QRESYNC is not supported yet");
+  if (c.qresync && !qresync_) {
+    engine.complete(Status::kBad, "", "QRESYNC parameter needs ENABLE QRESYNC first");
     return Next::kDone;
   }
   if (c.condstore) {
@@ -148,6 +152,38 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
   engine.untagged(
       fmt::format("OK [HIGHESTMODSEQ {}] highest",
                   std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox->highest_modseq))));
+  if (c.qresync && c.qresync->uid_validity == static_cast<std::uint32_t>(mailbox->uid_validity)) {
+    // RFC 7162 §3.2.5.1: what vanished and what changed since the client's modseq.
+    // The store keeps exact tombstones, so the known-sequence-set hint is not needed.
+    auto changes = shared_.storage.mail()
+                       .changes_since(account_->id, mailbox->id, domain::ModSeq{c.qresync->modseq})
+                       .get();
+    if (changes) {
+      std::uint32_t largest = static_cast<std::uint32_t>(mailbox->uid_next) - 1;
+      std::vector<std::uint32_t> vanished;
+      for (auto uid : changes->vanished) {
+        auto u = static_cast<std::uint32_t>(uid);
+        if (!c.qresync->known_uids || c.qresync->known_uids->contains(u, largest)) {
+          vanished.push_back(u);
+        }
+      }
+      std::sort(vanished.begin(), vanished.end());
+      if (!vanished.empty()) {
+        engine.untagged("VANISHED (EARLIER) " + compact_set(vanished));
+      }
+      std::sort(changes->changed.begin(), changes->changed.end(),
+                [](const domain::Entry& a, const domain::Entry& b) { return a.uid < b.uid; });
+      for (const auto& e : changes->changed) {
+        auto msn = view.msn_of(e.uid);
+        if (!msn) {
+          continue;
+        }
+        engine.untagged(fmt::format(
+            "{} FETCH (UID {} FLAGS ({}) MODSEQ ({}))", *msn, static_cast<std::uint32_t>(e.uid),
+            format_flags(e.flags, e.keywords), static_cast<std::uint64_t>(e.modseq)));
+      }
+    }
+  }
   selected_ = std::move(view);
   engine.complete(Status::kOk, c.read_only ? "READ-ONLY" : "READ-WRITE",
                   c.read_only ? "EXAMINE completed" : "SELECT completed");

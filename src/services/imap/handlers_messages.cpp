@@ -59,24 +59,6 @@ std::string part_text(const std::vector<std::uint32_t>& part) {
   return out;
 }
 
-// "1:3,7" from ascending numbers (RFC 4315 §3 uid-set), keeping the given order.
-std::string compact_set(const std::vector<std::uint32_t>& numbers) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < numbers.size()) {
-    std::size_t j = i;
-    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) {
-      ++j;
-    }
-    if (!out.empty()) {
-      out += ',';
-    }
-    out += j == i ? std::to_string(numbers[i]) : fmt::format("{}:{}", numbers[i], numbers[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 bool sets_seen(const FetchItem& item) {
   switch (item.kind) {
     case FetchItem::Kind::kRfc822:
@@ -126,8 +108,9 @@ Handlers::Handlers(Shared& shared, ConnectionInfo info) : shared_(shared), info_
 Handlers::~Handlers() = default;
 
 Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
-  if (c.vanished) {
-    engine.complete(Status::kBad, "", "VANISHED needs QRESYNC, not supported yet");
+  if (c.vanished && !qresync_) {
+    // RFC 7162 §3.2.6: VANISHED is only valid once QRESYNC is enabled.
+    engine.complete(Status::kBad, "", "VANISHED needs ENABLE QRESYNC first");
     return Next::kDone;
   }
   if (c.changed_since) {
@@ -158,6 +141,31 @@ Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
     return Next::kDone;
   }
   job->targets = std::move(*targets);
+  if (c.vanished) {
+    // RFC 7162 §3.2.6: UIDs in the set expunged after CHANGEDSINCE come first.
+    auto changes =
+        shared_.storage.mail()
+            .changes_since(account_->id, selected_->id(), domain::ModSeq{*c.changed_since})
+            .get();
+    if (changes) {
+      std::uint32_t largest = static_cast<std::uint32_t>(selected_->mailbox().uid_next) - 1;
+      if (selected_->exists() > 0) {
+        largest =
+            std::max(largest, static_cast<std::uint32_t>(selected_->uid_at(selected_->exists())));
+      }
+      std::vector<std::uint32_t> vanished;
+      for (auto uid : changes->vanished) {
+        auto u = static_cast<std::uint32_t>(uid);
+        if (c.set.contains(u, largest) && !selected_->msn_of(uid)) {
+          vanished.push_back(u);
+        }
+      }
+      std::sort(vanished.begin(), vanished.end());
+      if (!vanished.empty()) {
+        engine.untagged("VANISHED (EARLIER) " + compact_set(vanished));
+      }
+    }
+  }
   job->sets_seen = job->sets_seen && !selected_->read_only();
   fetching_ = std::move(job);
   return fetch_some(engine);
@@ -543,10 +551,8 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
     if (!code.empty()) {
       engine.untagged(fmt::format("OK [{}] moved", code));
     }
-    for (auto uid : uids) {
-      if (auto msn = selected_->remove(uid)) {
-        engine.untagged(fmt::format("{} EXPUNGE", *msn));
-      }
+    for (const auto& line : selected_->announce_removal(uids, qresync_)) {
+      engine.untagged(line);
     }
     sync(engine, true);
     engine.complete(Status::kOk, "", fmt::format("{} completed", name));
@@ -579,10 +585,10 @@ std::vector<domain::Uid> Handlers::expunge_deleted(
   if (!mail.expunge(account_->id, selected_->id(), gone).get()) {
     return {};
   }
-  for (auto uid : gone) {
-    auto msn = selected_->remove(uid);
-    if (announce && msn) {
-      engine.untagged(fmt::format("{} EXPUNGE", *msn));
+  auto lines = selected_->announce_removal(gone, qresync_);
+  if (announce) {
+    for (const auto& line : lines) {
+      engine.untagged(line);
     }
   }
   changed();

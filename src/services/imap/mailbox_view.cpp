@@ -88,7 +88,7 @@ std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
 }
 
 std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes,
-                                           bool expunges_allowed, bool with_modseq) {
+                                           bool expunges_allowed, bool with_modseq, bool vanished) {
   std::vector<std::string> out;
   for (Uid uid : changes.vanished) {
     if (msn_of(uid) && !is_expunged(uid)) {
@@ -96,16 +96,9 @@ std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes
     }
   }
   if (expunges_allowed) {
-    // Each EXPUNGE renumbers the messages after it (RFC 9051 §7.4.1), so every MSN
-    // is computed after the previous removal.
     std::vector<Uid> gone;
     gone.swap(pending_);
-    std::sort(gone.begin(), gone.end());
-    for (Uid uid : gone) {
-      if (auto msn = remove(uid)) {
-        out.push_back(fmt::format("{} EXPUNGE", *msn));
-      }
-    }
+    out = announce_removal(std::move(gone), vanished);
   }
   std::uint32_t before = exists();
   std::vector<const domain::Entry*> changed;
@@ -141,6 +134,41 @@ std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes
   }
   if (changes.highest > highest_) {
     highest_ = changes.highest;
+  }
+  return out;
+}
+
+std::vector<std::string> MailboxView::announce_removal(std::vector<Uid> uids, bool vanished) {
+  std::vector<std::string> out;
+  std::sort(uids.begin(), uids.end());
+  std::vector<std::uint32_t> removed;
+  for (Uid uid : uids) {
+    if (auto msn = remove(uid)) {
+      removed.push_back(static_cast<std::uint32_t>(uid));
+      if (!vanished) {
+        out.push_back(fmt::format("{} EXPUNGE", *msn));
+      }
+    }
+  }
+  if (vanished && !removed.empty()) {
+    out.push_back("VANISHED " + compact_set(removed));
+  }
+  return out;
+}
+
+std::string compact_set(const std::vector<std::uint32_t>& ascending) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < ascending.size()) {
+    std::size_t j = i;
+    while (j + 1 < ascending.size() && ascending[j + 1] == ascending[j] + 1) {
+      ++j;
+    }
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += j == i ? std::to_string(ascending[i]) : fmt::format("{}:{}", ascending[i], ascending[j]);
+    i = j + 1;
   }
   return out;
 }

@@ -54,6 +54,10 @@ class MailboxView {
   void saw_own_change(const domain::Entry& entry);
   // The session expunged `uid` itself and sent its EXPUNGE: returns the MSN it had.
   std::optional<std::uint32_t> remove(domain::Uid uid);
+  // Removes `uids` from the view and returns the responses that announce it: one
+  // "n EXPUNGE" per message, each MSN computed after the previous removal (RFC 9051
+  // §7.4.1), or, once QRESYNC is enabled, one "VANISHED uid-set" (RFC 7162 §3.2.10).
+  std::vector<std::string> announce_removal(std::vector<domain::Uid> uids, bool vanished);
 
   // Folds the store's changes since highest_modseq() into the view and returns the
   // untagged responses that tell the client (without "* " and CRLF): "n EXPUNGE"
@@ -61,7 +65,7 @@ class MailboxView {
   // messages, "n FETCH (UID u FLAGS (...))" for flag changes made by others (with
   // "MODSEQ (m)" when `with_modseq`, RFC 7162 §3.1.4).
   std::vector<std::string> sync(const domain::MailboxChanges& changes, bool expunges_allowed,
-                                bool with_modseq = false);
+                                bool with_modseq = false, bool vanished = false);
 
  private:
   domain::Mailbox mailbox_;
@@ -71,6 +75,9 @@ class MailboxView {
   std::vector<domain::Uid> pending_;     // expunged in the store, not yet announced
   domain::ModSeq highest_{};
 };
+
+// "1:3,7" from ascending numbers (RFC 9051 §9 sequence-set, RFC 4315 uid-set).
+std::string compact_set(const std::vector<std::uint32_t>& ascending);
 
 // "\Seen \Flagged $Junk" for FLAGS responses (RFC 9051 §2.3.2).
 std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords);

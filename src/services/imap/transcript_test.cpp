@@ -6,7 +6,8 @@
 //   # comment                  ignored
 //   C: <line>                  client line for session 1 (CRLF appended); "C2:" for session 2
 //   S: <line>                  the next server line session 1 must have sent; "{*}" matches
-//                              any text within the line; "S2:" for session 2
+//                              any text within the line, "{=NAME}" a number that later
+//                              C: lines use as "{NAME}"; "S2:" for session 2
 //   S-:                        session 1 has sent nothing more yet ("S2-:" for session 2)
 // In S lines "{NUL}" stands for a NUL octet.
 // Every session starts unauthenticated on a fresh connection; all share one store with
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,22 +54,37 @@ class CountingRandom : public Random {
   std::uint8_t n_ = 0;
 };
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-  std::size_t star = pattern.find("{*}");
-  if (star == std::string_view::npos) {
-    return pattern == text;
-  }
-  std::string_view head = pattern.substr(0, star);
-  if (text.substr(0, head.size()) != head) {
-    return false;
-  }
-  std::string_view rest = pattern.substr(star + 3);
-  for (std::size_t i = head.size(); i <= text.size(); ++i) {
-    if (glob_match(rest, text.substr(i))) {
-      return true;
+// Matches a server line against an S: pattern: "{*}" matches any text, "{=NAME}"
+// matches a number and remembers it as NAME for later C: lines ("{NAME}").
+bool line_match(const std::string& pattern, const std::string& text,
+                std::map<std::string, std::string>& vars) {
+  std::string re;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < pattern.size();) {
+    if (pattern.compare(i, 3, "{*}") == 0) {
+      re += ".*";
+      i += 3;
+    } else if (pattern.compare(i, 2, "{=") == 0 && pattern.find('}', i) != std::string::npos) {
+      std::size_t close = pattern.find('}', i);
+      names.push_back(pattern.substr(i + 2, close - i - 2));
+      re += "([0-9]+)";
+      i = close + 1;
+    } else {
+      char c = pattern[i++];
+      if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) {
+        re += '\\';
+      }
+      re += c;
     }
   }
-  return false;
+  std::smatch m;
+  if (!std::regex_match(text, m, std::regex(re))) {
+    return false;
+  }
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    vars[names[k]] = m[k + 1].str();
+  }
+  return true;
 }
 
 struct Session {
@@ -153,6 +170,7 @@ void run_transcript(const std::filesystem::path& path) {
     return *s;
   };
 
+  std::map<std::string, std::string> vars;
   std::ifstream in(path);
   std::string line;
   int number = 0;
@@ -174,6 +192,11 @@ void run_transcript(const std::filesystem::path& path) {
     }
     Session& s = session(id);
     if (head[0] == 'C') {
+      for (const auto& [name, value] : vars) {
+        for (std::size_t at; (at = text.find("{" + name + "}")) != std::string::npos;) {
+          text.replace(at, name.size() + 2, value);
+        }
+      }
       std::string bytes = text + "\r\n";
       s.engine.receive(std::string_view(bytes));
       s.pump();
@@ -205,7 +228,7 @@ void run_transcript(const std::filesystem::path& path) {
       }
       std::string got = s.lines.front();
       s.lines.pop_front();
-      EXPECT_TRUE(glob_match(text, got)) << "expected: " << text << "\n     got: " << got;
+      EXPECT_TRUE(line_match(text, got, vars)) << "expected: " << text << "\n     got: " << got;
     } else {
       ADD_FAILURE() << "bad directive: " << line;
     }
