@@ -46,8 +46,9 @@ std::vector<std::string> Handlers::capabilities() const {
     }
     return caps;
   }
-  for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
-                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}) {
+  for (const char* c :
+       {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
+        "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -173,6 +174,22 @@ void Handlers::idle_poll(ServerEngine& engine) {
 void Handlers::tls_started(sasl::ChannelBindings bindings) {
   info_.tls = true;
   info_.channel_bindings = std::move(bindings);
+}
+
+std::optional<std::vector<std::pair<std::uint32_t, domain::Uid>>> Handlers::resolve(
+    const tern::imap::SequenceSet& set, bool uid) const {
+  if (!set.is_saved_result()) {
+    return selected_->resolve(set, uid);
+  }
+  // RFC 5182 §2.1: "$" names the saved messages still in the mailbox, whether the
+  // command takes MSNs or UIDs.
+  std::vector<std::pair<std::uint32_t, domain::Uid>> out;
+  for (auto u : saved_) {
+    if (auto msn = selected_->msn_of(u)) {
+      out.emplace_back(*msn, u);
+    }
+  }
+  return out;
 }
 
 void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {

@@ -141,6 +141,10 @@ class Handlers {
 
   // handlers_search.cpp
   Next search(const tern::imap::SearchCommand& c, tern::imap::ServerEngine& engine);
+  // The (msn, uid) pairs `set` names in the selected mailbox; "$" is the saved search
+  // result (RFC 5182). nullopt for an invalid MSN set.
+  std::optional<std::vector<std::pair<std::uint32_t, domain::Uid>>> resolve(
+      const tern::imap::SequenceSet& set, bool uid) const;
 
   // After a change other sessions should hear about.
   void changed();
@@ -158,6 +162,9 @@ class Handlers {
   bool condstore_ = false;
   // RFC 7162 §3.2: expunges are announced as VANISHED; SELECT (QRESYNC) resyncs.
   bool qresync_ = false;
+  // RFC 5182: the UIDs SEARCH RETURN (SAVE) kept for "$"; emptied by SELECT,
+  // EXAMINE, CLOSE, UNSELECT and a failed SAVE search.
+  std::vector<domain::Uid> saved_;
 };
 
 // Parses IMAP flags ("\Seen", "$Junk") into system flags and keywords. Returns false

@@ -103,6 +103,7 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
     engine.untagged("OK [CLOSED] previous mailbox closed");
   }
   selected_.reset();  // RFC 9051 §6.3.2: SELECT first deselects, even when it fails
+  saved_.clear();     // RFC 5182 §2.1
   if (c.qresync && !qresync_) {
     engine.complete(Status::kBad, "", "QRESYNC parameter needs ENABLE QRESYNC first");
     return Next::kDone;

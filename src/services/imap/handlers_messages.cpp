@@ -135,7 +135,7 @@ Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
     job->needs_message = job->needs_message || needs_message(item);
     job->sets_seen = job->sets_seen || sets_seen(item);
   }
-  auto targets = selected_->resolve(c.set, c.uid);
+  auto targets = resolve(c.set, c.uid);
   if (!targets) {
     engine.complete(Status::kBad, "", "invalid message sequence number");
     return Next::kDone;
@@ -414,7 +414,7 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
     engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
     return Next::kDone;
   }
-  auto targets = selected_->resolve(c.set, c.uid);
+  auto targets = resolve(c.set, c.uid);
   if (!targets) {
     engine.complete(Status::kBad, "", "invalid message sequence number");
     return Next::kDone;
@@ -509,7 +509,7 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
     engine.complete(Status::kNo, "TRYCREATE", error);
     return Next::kDone;
   }
-  auto targets = selected_->resolve(c.set, c.uid);
+  auto targets = resolve(c.set, c.uid);
   if (!targets) {
     engine.complete(Status::kBad, "", "invalid message sequence number");
     return Next::kDone;
@@ -573,9 +573,17 @@ std::vector<domain::Uid> Handlers::expunge_deleted(
     return gone;
   }
   std::uint32_t largest = entries->empty() ? 0 : static_cast<std::uint32_t>(entries->back().uid);
+  auto in_set = [&](domain::Uid uid) {
+    if (!uid_set) {
+      return true;
+    }
+    if (uid_set->is_saved_result()) {
+      return std::binary_search(saved_.begin(), saved_.end(), uid);  // RFC 5182 "$"
+    }
+    return uid_set->contains(static_cast<std::uint32_t>(uid), largest);
+  };
   for (const auto& e : *entries) {
-    if ((e.flags & domain::kFlagDeleted) && selected_->msn_of(e.uid) &&
-        (!uid_set || uid_set->contains(static_cast<std::uint32_t>(e.uid), largest))) {
+    if ((e.flags & domain::kFlagDeleted) && selected_->msn_of(e.uid) && in_set(e.uid)) {
       gone.push_back(e.uid);
     }
   }
@@ -600,10 +608,6 @@ Next Handlers::expunge(const tern::imap::ExpungeCommand& c, ServerEngine& engine
     engine.complete(Status::kNo, "READ-ONLY", "the mailbox is read-only");
     return Next::kDone;
   }
-  if (c.uids && c.uids->is_saved_result()) {
-    engine.complete(Status::kBad, "", "$ needs SEARCHRES, not supported yet");
-    return Next::kDone;
-  }
   expunge_deleted(c.uids, engine, true);
   sync(engine, true);
   engine.complete(Status::kOk, "", c.uids ? "UID EXPUNGE completed" : "EXPUNGE completed");
@@ -617,6 +621,7 @@ Next Handlers::close(bool expunge, ServerEngine& engine) {
     expunge_deleted(std::nullopt, engine, false);
   }
   selected_.reset();
+  saved_.clear();
   engine.complete(Status::kOk, "", expunge ? "CLOSE completed" : "UNSELECT completed");
   return Next::kDone;
 }

@@ -158,8 +158,8 @@ struct Candidate {
 class Matcher {
  public:
   Matcher(domain::MailStore& mail, domain::AccountId account, std::uint32_t exists,
-          std::uint32_t max_uid)
-      : mail_(mail), account_(account), exists_(exists), max_uid_(max_uid) {}
+          std::uint32_t max_uid, const std::vector<domain::Uid>& saved)
+      : mail_(mail), account_(account), exists_(exists), max_uid_(max_uid), saved_(saved) {}
 
   bool match(const SearchKey& key, Candidate& c) {
     using K = SearchKey::Kind;
@@ -242,9 +242,12 @@ class Matcher {
       case K::kSmaller:
         return e.size < key.number;
       case K::kUid:
-        return key.set.contains(static_cast<std::uint32_t>(e.uid), max_uid_);
       case K::kSequenceSet:
-        return key.set.contains(c.msn, exists_);
+        if (key.set.is_saved_result()) {
+          return std::binary_search(saved_.begin(), saved_.end(), e.uid);  // RFC 5182 "$"
+        }
+        return key.kind == K::kUid ? key.set.contains(static_cast<std::uint32_t>(e.uid), max_uid_)
+                                   : key.set.contains(c.msn, exists_);
       case K::kModSeq:
         // RFC 7162 §3.1.5: messages whose modseq is at least the value. Only the
         // whole-message modseq is kept, so every entry name means the same.
@@ -285,6 +288,7 @@ class Matcher {
   domain::AccountId account_;
   std::uint32_t exists_;
   std::uint32_t max_uid_;
+  const std::vector<domain::Uid>& saved_;
 };
 
 bool mentions_modseq(const SearchKey& key) {
@@ -294,35 +298,16 @@ bool mentions_modseq(const SearchKey& key) {
   return std::any_of(key.children.begin(), key.children.end(), mentions_modseq);
 }
 
-// Refuses keys this server does not implement yet, before any work.
-std::string unsupported(const SearchKey& key) {
-  if ((key.kind == SearchKey::Kind::kUid || key.kind == SearchKey::Kind::kSequenceSet) &&
-      key.set.is_saved_result()) {
-    return "$ needs SEARCHRES, not supported yet";
-  }
-  for (const auto& child : key.children) {
-    auto why = unsupported(child);
-    if (!why.empty()) {
-      return why;
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) {
-  if (c.return_opts) {
-    engine.complete(Status::kBad, "", "ESEARCH is not supported yet");
-    return Next::kDone;
+  bool save = c.return_opts && c.return_opts->save;
+  if (save) {
+    saved_.clear();  // RFC 5182 §2.1: a failed SAVE search leaves "$" empty
   }
   if (c.charset && *c.charset != "UTF-8" && *c.charset != "US-ASCII") {
     // RFC 9051 §6.4.4.
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
-    return Next::kDone;
-  }
-  if (auto why = unsupported(c.key); !why.empty()) {
-    engine.complete(Status::kBad, "", why);
     return Next::kDone;
   }
   auto& mail = shared_.storage.mail();
@@ -336,13 +321,14 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   std::uint32_t max_uid = selected_->exists() == 0
                               ? 0
                               : static_cast<std::uint32_t>(selected_->uid_at(selected_->exists()));
-  Matcher matcher(mail, account_->id, selected_->exists(), max_uid);
+  Matcher matcher(mail, account_->id, selected_->exists(), max_uid, saved_);
   bool uses_modseq = mentions_modseq(c.key);
   if (uses_modseq) {
     condstore_ = true;  // RFC 7162 §3.1
   }
   std::uint64_t highest = 0;
-  std::string out = "SEARCH";
+  std::vector<std::uint32_t> found;  // MSNs or UIDs, ascending
+  std::vector<domain::Uid> found_uids;
   for (const auto& e : *entries) {
     auto msn = selected_->msn_of(e.uid);
     if (!msn) {
@@ -350,15 +336,65 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
     }
     Candidate candidate{*msn, &e, std::nullopt};
     if (matcher.match(c.key, candidate)) {
-      out += fmt::format(" {}", c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
+      found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
+      found_uids.push_back(e.uid);
       highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
     }
   }
-  if (uses_modseq && highest != 0) {
-    // RFC 7162 §3.1.5: the highest modseq of the messages found.
-    out += fmt::format(" (MODSEQ {})", highest);
+  std::string out;
+  if (!c.return_opts) {
+    out = "SEARCH";
+    for (auto n : found) {
+      out += fmt::format(" {}", n);
+    }
+    if (uses_modseq && highest != 0) {
+      // RFC 7162 §3.1.5: the highest modseq of the messages found.
+      out += fmt::format(" (MODSEQ {})", highest);
+    }
+  } else {
+    const auto& r = *c.return_opts;
+    if (save) {
+      // RFC 5182 §2.1: with MIN and/or MAX only, just those messages are saved.
+      if ((r.min || r.max) && !r.all && !r.count && !found_uids.empty()) {
+        std::vector<domain::Uid> kept;
+        if (r.min) {
+          kept.push_back(found_uids.front());
+        }
+        if (r.max && (kept.empty() || kept.front() != found_uids.back())) {
+          kept.push_back(found_uids.back());
+        }
+        saved_ = std::move(kept);
+      } else {
+        saved_ = found_uids;
+      }
+    }
+    // RFC 4731 §3.1: the ESEARCH response; none when SAVE is the only option
+    // (RFC 5182 §2.1). MIN, MAX and ALL are left out when nothing matched.
+    if (r.min || r.max || r.all || r.count) {
+      out = fmt::format("ESEARCH (TAG \"{}\")", engine.current_tag());
+      if (c.uid) {
+        out += " UID";
+      }
+      if (r.min && !found.empty()) {
+        out += fmt::format(" MIN {}", found.front());
+      }
+      if (r.max && !found.empty()) {
+        out += fmt::format(" MAX {}", found.back());
+      }
+      if (r.all && !found.empty()) {
+        out += " ALL " + compact_set(found);
+      }
+      if (r.count) {
+        out += fmt::format(" COUNT {}", found.size());
+      }
+      if (uses_modseq && highest != 0) {
+        out += fmt::format(" MODSEQ {}", highest);
+      }
+    }
   }
-  engine.untagged(out);
+  if (!out.empty()) {
+    engine.untagged(out);
+  }
   sync(engine, c.uid);
   engine.complete(Status::kOk, "", c.uid ? "UID SEARCH completed" : "SEARCH completed");
   return Next::kDone;
