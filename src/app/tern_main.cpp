@@ -20,6 +20,7 @@
 #include "domain/address.hpp"
 #include "domain/authenticator.hpp"
 #include "domain/delivery.hpp"
+#include "mime/facts/facts.hpp"
 #include "runtime/privileges.hpp"
 #include "runtime/system_clock.hpp"
 #include "sasl/password_hash.hpp"
@@ -607,8 +608,10 @@ int Cli::deliver_command(const Args& args) {
   }
   runtime::SystemClock clock;
   if (!accounts.empty()) {
+    // Parsed once here; IMAP and JMAP serve these facts without re-reading the blob.
+    std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(message));
     auto outcomes = domain::deliver_to_inboxes(
-        storage_, domain::NewMessage{message, clock.now(), {}}, accounts);
+        storage_, domain::NewMessage{message, clock.now(), std::move(facts)}, accounts);
     if (!outcomes) {
       fmt::print(stderr, "tern: {}\n", outcomes.error().message);
       return kExTempFail;
