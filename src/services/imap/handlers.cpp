@@ -46,9 +46,9 @@ std::vector<std::string> Handlers::capabilities() const {
     }
     return caps;
   }
-  for (const char* c :
-       {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
-        "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES"}) {
+  for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
+                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
+                        "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));

@@ -122,6 +122,9 @@ class Handlers {
   Next list(const tern::imap::ListCommand& c, tern::imap::ServerEngine& engine);
   Next lsub(const tern::imap::LsubCommand& c, tern::imap::ServerEngine& engine);
   Next status(const tern::imap::StatusCommand& c, tern::imap::ServerEngine& engine);
+  // "STATUS name (ITEM n ...)" for STATUS and LIST-STATUS (RFC 5819).
+  Result<std::string> status_line(const domain::Mailbox& mailbox,
+                                  const std::vector<tern::imap::StatusItem>& items);
   Next append(const tern::imap::AppendCommand& c, tern::imap::ServerEngine& engine);
   std::optional<domain::Mailbox> find_mailbox(const std::string& wire_name, std::string& error);
   std::string wire_name(const std::string& stored) const;

@@ -344,44 +344,88 @@ Next Handlers::subscribe(const tern::imap::SubscribeCommand& c, ServerEngine& en
 }
 
 Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
-  if (c.extended) {
-    // LIST-EXTENDED (RFC 5258) is not advertised; its syntax is refused plainly.
-    engine.complete(Status::kBad, "", "LIST-EXTENDED is not supported yet");
-    return Next::kDone;
-  }
-  const std::string& pattern = c.patterns[0];
-  if (pattern.empty()) {
+  if (!c.extended && c.patterns[0].empty()) {
     // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
     engine.untagged("LIST (\\Noselect) \"/\" \"\"");
     engine.complete(Status::kOk, "", "LIST completed");
     return Next::kDone;
   }
   auto ref = tern::imap::decode_mutf7(c.reference);
-  auto pat = tern::imap::decode_mutf7(pattern);
-  if (!ref || !pat) {
-    engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
+  if (!ref) {
+    engine.complete(Status::kBad, "", "invalid modified UTF-7 in the reference");
     return Next::kDone;
   }
-  std::string full = *ref + *pat;
+  std::vector<std::string> patterns;
+  for (const auto& p : c.patterns) {
+    auto pat = tern::imap::decode_mutf7(p);
+    if (!pat) {
+      engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
+      return Next::kDone;
+    }
+    patterns.push_back(*ref + *pat);
+  }
   auto all = shared_.storage.mail().mailboxes(account_->id).get();
   if (!all) {
     auto f = detail::failure_for(all.error());
     engine.complete(Status::kNo, f.code, f.text);
     return Next::kDone;
   }
+  auto matches = [&](const domain::Mailbox& m) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+      return list_match(p, m.name) || (m.name == "INBOX" && detail::ascii_iequals(p, "INBOX"));
+    });
+  };
+  // RFC 5258 §3 selection options, RFC 6154 §5.1 SPECIAL-USE selection.
+  auto selected_by_options = [&](const domain::Mailbox& m) {
+    return (!c.select_subscribed || m.subscribed) &&
+           (!c.select_special_use || m.special_use != domain::SpecialUse::kNone);
+  };
+  bool show_subscribed = c.select_subscribed || c.return_subscribed;
   for (const auto& m : *all) {
-    bool match =
-        list_match(full, m.name) || (m.name == "INBOX" && detail::ascii_iequals(full, "INBOX"));
-    if (!match) {
+    if (!matches(m)) {
+      continue;
+    }
+    bool selected = selected_by_options(m);
+    // RFC 5258 §3.5 RECURSIVEMATCH: a parent whose descendants meet the selection
+    // is listed with CHILDINFO even when it does not meet it itself.
+    bool child_selected = false;
+    if (c.select_recursive_match) {
+      std::string prefix = m.name + kDelimiter;
+      child_selected = std::any_of(all->begin(), all->end(), [&](const domain::Mailbox& d) {
+        return d.name.rfind(prefix, 0) == 0 && selected_by_options(d);
+      });
+    }
+    if (!selected && !child_selected) {
       continue;
     }
     std::string attrs = has_children(*all, m.name) ? "\\HasChildren" : "\\HasNoChildren";
+    if (show_subscribed && m.subscribed) {
+      attrs += " \\Subscribed";
+    }
     auto use = domain::special_use_attribute(m.special_use);
     if (!use.empty()) {
       attrs += ' ';
       attrs += use;
     }
-    engine.untagged(fmt::format("LIST ({}) \"/\" {}", attrs, quote(wire_name(m.name))));
+    std::string line = fmt::format("LIST ({}) \"/\" {}", attrs, quote(wire_name(m.name)));
+    if (child_selected) {
+      std::vector<std::string> info;
+      if (c.select_subscribed) {
+        info.emplace_back("\"SUBSCRIBED\"");
+      }
+      if (c.select_special_use) {
+        info.emplace_back("\"SPECIAL-USE\"");
+      }
+      line += fmt::format(" (\"CHILDINFO\" ({}))", fmt::join(info, " "));
+    }
+    engine.untagged(line);
+    // RFC 5819 §2: LIST-STATUS sends STATUS right after each selectable mailbox.
+    if (c.return_status && selected) {
+      auto status = status_line(m, *c.return_status);
+      if (status) {
+        engine.untagged(*status);
+      }
+    }
   }
   engine.complete(Status::kOk, "", "LIST completed");
   return Next::kDone;
@@ -409,20 +453,13 @@ Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
   return Next::kDone;
 }
 
-Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) {
-  std::string error;
-  auto mailbox = find_mailbox(c.mailbox, error);
-  if (!mailbox) {
-    engine.complete(Status::kNo, "NONEXISTENT", error);
-    return Next::kDone;
-  }
+Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
+                                          const std::vector<tern::imap::StatusItem>& wanted) {
   auto entries = shared_.storage.mail()
-                     .entries(account_->id, mailbox->id, domain::Uid{1}, domain::Uid{0xffffffffu})
+                     .entries(account_->id, mailbox.id, domain::Uid{1}, domain::Uid{0xffffffffu})
                      .get();
   if (!entries) {
-    auto f = detail::failure_for(entries.error());
-    engine.complete(Status::kNo, f.code, f.text);
-    return Next::kDone;
+    return entries.error();
   }
   std::uint64_t unseen = 0, deleted = 0, size = 0;
   for (const auto& e : *entries) {
@@ -431,7 +468,7 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
     size += e.size;
   }
   std::string items;
-  for (auto item : c.items) {
+  for (auto item : wanted) {
     using tern::imap::StatusItem;
     std::uint64_t value = 0;
     switch (item) {
@@ -439,10 +476,10 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
         value = entries->size();
         break;
       case StatusItem::kUidNext:
-        value = static_cast<std::uint32_t>(mailbox->uid_next);
+        value = static_cast<std::uint32_t>(mailbox.uid_next);
         break;
       case StatusItem::kUidValidity:
-        value = static_cast<std::uint32_t>(mailbox->uid_validity);
+        value = static_cast<std::uint32_t>(mailbox.uid_validity);
         break;
       case StatusItem::kUnseen:
         value = unseen;
@@ -461,7 +498,7 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
         break;
       case StatusItem::kHighestModSeq:
         condstore_ = true;  // RFC 7162 §3.1
-        value = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox->highest_modseq));
+        value = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox.highest_modseq));
         break;
     }
     if (!items.empty()) {
@@ -469,7 +506,23 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
     }
     items += fmt::format("{} {}", tern::imap::status_item_name(item), value);
   }
-  engine.untagged(fmt::format("STATUS {} ({})", quote(wire_name(mailbox->name)), items));
+  return fmt::format("STATUS {} ({})", quote(wire_name(mailbox.name)), items);
+}
+
+Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) {
+  std::string error;
+  auto mailbox = find_mailbox(c.mailbox, error);
+  if (!mailbox) {
+    engine.complete(Status::kNo, "NONEXISTENT", error);
+    return Next::kDone;
+  }
+  auto line = status_line(*mailbox, c.items);
+  if (!line) {
+    auto f = detail::failure_for(line.error());
+    engine.complete(Status::kNo, f.code, f.text);
+    return Next::kDone;
+  }
+  engine.untagged(*line);
   engine.complete(Status::kOk, "", "STATUS completed");
   return Next::kDone;
 }
