@@ -415,6 +415,136 @@ TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
   EXPECT_NE(world.inbox_message("bob@example.org", 0).find("with ESMTPA"), std::string::npos);
 }
 
+// A MailStore whose append fails as a full disk does; everything else goes to
+// the wrapped store.
+class FullDiskMail final : public domain::MailStore {
+ public:
+  explicit FullDiskMail(domain::MailStore& inner) : inner_(inner) {}
+  template <class T>
+  using Async = domain::Async<T>;
+  using AccountId = domain::AccountId;
+  using MailboxId = domain::MailboxId;
+  using MessageId = domain::MessageId;
+
+  Async<std::vector<domain::Mailbox>> mailboxes(AccountId a) override {
+    return inner_.mailboxes(a);
+  }
+
+  Async<domain::Mailbox> create_mailbox(AccountId a, std::string n, domain::SpecialUse u) override {
+    return inner_.create_mailbox(a, std::move(n), u);
+  }
+
+  Async<domain::Mailbox> rename_mailbox(AccountId a, MailboxId m, std::string n) override {
+    return inner_.rename_mailbox(a, m, std::move(n));
+  }
+
+  Async<void> delete_mailbox(AccountId a, MailboxId m) override {
+    return inner_.delete_mailbox(a, m);
+  }
+
+  Async<void> set_subscribed(AccountId a, MailboxId m, bool s) override {
+    return inner_.set_subscribed(a, m, s);
+  }
+
+  Async<std::vector<Result<domain::Appended>>> append(domain::NewMessage,
+                                                      std::vector<domain::AppendTarget>) override {
+    return make_ready_future(
+        Result<std::vector<Result<domain::Appended>>>(Error{ErrorCode::kIo, "disk full"}));
+  }
+
+  Async<std::vector<domain::Entry>> entries(AccountId a, MailboxId m, domain::Uid f,
+                                            domain::Uid l) override {
+    return inner_.entries(a, m, f, l);
+  }
+
+  Async<std::string> read_message(AccountId a, MessageId m) override {
+    return inner_.read_message(a, m);
+  }
+
+  Async<std::string> message_facts(AccountId a, MessageId m) override {
+    return inner_.message_facts(a, m);
+  }
+
+  Async<domain::FlagResult> change_flags(AccountId a, MailboxId m, std::vector<domain::Uid> u,
+                                         domain::FlagChange c) override {
+    return inner_.change_flags(a, m, std::move(u), std::move(c));
+  }
+
+  Async<std::vector<domain::Appended>> copy(AccountId a, MailboxId f, std::vector<domain::Uid> u,
+                                            MailboxId t) override {
+    return inner_.copy(a, f, std::move(u), t);
+  }
+
+  Async<std::vector<domain::Appended>> move(AccountId a, MailboxId f, std::vector<domain::Uid> u,
+                                            MailboxId t) override {
+    return inner_.move(a, f, std::move(u), t);
+  }
+
+  Async<domain::ModSeq> expunge(AccountId a, MailboxId m, std::vector<domain::Uid> u) override {
+    return inner_.expunge(a, m, std::move(u));
+  }
+
+  Async<domain::MailboxChanges> changes_since(AccountId a, MailboxId m, domain::ModSeq s) override {
+    return inner_.changes_since(a, m, s);
+  }
+
+  Async<std::vector<domain::AccountChange>> account_changes_since(AccountId a,
+                                                                  domain::ModSeq s) override {
+    return inner_.account_changes_since(a, s);
+  }
+
+  Async<domain::Usage> usage(AccountId a) override { return inner_.usage(a); }
+
+ private:
+  domain::MailStore& inner_;
+};
+
+class FullDiskStorage final : public domain::Storage {
+ public:
+  explicit FullDiskStorage(domain::Storage& inner) : inner_(inner), mail_(inner.mail()) {}
+
+  domain::Directory& directory() override { return inner_.directory(); }
+
+  domain::MailStore& mail() override { return mail_; }
+
+  domain::BlobStore& blobs() override { return inner_.blobs(); }
+
+  domain::QueueStore& queue() override { return inner_.queue(); }
+
+ private:
+  domain::Storage& inner_;
+  FullDiskMail mail_;
+};
+
+TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
+  FullDiskStorage full(world.storage);
+  Handlers handlers(Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject},
+                    full, world.clock, log::Logger());
+  tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
+  engine.receive(
+      "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<info@example.org>\r\n"
+      "DATA\r\nx\r\n.\r\n");
+  std::string out;
+  for (;;) {
+    auto event = engine.next();
+    out += engine.output();
+    engine.consume_output(engine.output().size());
+    if (auto* mail = std::get_if<tern::smtp::MailFrom>(&event)) {
+      engine.answer(handlers.on_mail(*mail));
+    } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
+      engine.answer(handlers.on_rcpt(*rcpt));
+    } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
+      engine.answer_message(handlers.on_message(*message, Peer{}));
+    } else {
+      break;
+    }
+  }
+  EXPECT_TRUE(out.ends_with("451 4.3.0 cannot store the message, try again later\r\n")) << out;
+  EXPECT_EQ(world.inbox_count("alice@example.org"), 0u);
+  // The forward to carol was queued first and is taken back: the client retries all.
+  EXPECT_TRUE(world.storage.queue().queued().get()->empty());
+}
+
 TEST(RateLimiter, WindowsAndBound) {
   RateLimiter limiter(2, std::chrono::seconds(60), 4);
   Instant t0{};
