@@ -46,9 +46,10 @@ std::vector<std::string> Handlers::capabilities() const {
     }
     return caps;
   }
-  for (const char* c : {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY",
-                        "CREATE-SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
-                        "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE"}) {
+  for (const char* c :
+       {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
+        "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED",
+        "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -96,13 +97,16 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return authenticate(c, engine);
         } else if constexpr (std::is_same_v<T, EnableCommand>) {
           // RFC 5161 §3.1: only extensions this server has that change behaviour can be
-          // enabled: CONDSTORE (RFC 7162 §3.1); QRESYNC, UTF8=ACCEPT and IMAP4rev2
-          // come later and are not listed.
+          // enabled: CONDSTORE and QRESYNC (RFC 7162), UTF8=ACCEPT (RFC 6855);
+          // IMAP4rev2 comes later and is not listed.
           std::string enabled = "ENABLED";
           for (const auto& name : c.capabilities) {
             if (name == "CONDSTORE" && !condstore_) {
               condstore_ = true;
               enabled += " CONDSTORE";
+            } else if (name == "UTF8=ACCEPT" && !utf8_) {
+              utf8_ = true;
+              enabled += " UTF8=ACCEPT";
             } else if (name == "QRESYNC" && !qresync_) {
               // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
               qresync_ = true;

@@ -128,6 +128,8 @@ class Handlers {
   Next append(const tern::imap::AppendCommand& c, tern::imap::ServerEngine& engine);
   std::optional<domain::Mailbox> find_mailbox(const std::string& wire_name, std::string& error);
   std::string wire_name(const std::string& stored) const;
+  // The wire name as a quoted string (UTF-8 once UTF8=ACCEPT is on) or a literal.
+  std::string quoted_name(const std::string& stored) const;
 
   // handlers_messages.cpp
   Next fetch(const tern::imap::FetchCommand& c, tern::imap::ServerEngine& engine);
@@ -168,6 +170,8 @@ class Handlers {
   // RFC 5182: the UIDs SEARCH RETURN (SAVE) kept for "$"; emptied by SELECT,
   // EXAMINE, CLOSE, UNSELECT and a failed SAVE search.
   std::vector<domain::Uid> saved_;
+  // RFC 6855: mailbox names are UTF-8 on the wire, UTF8 APPEND is accepted.
+  bool utf8_ = false;
 };
 
 // Parses IMAP flags ("\Seen", "$Junk") into system flags and keywords. Returns false

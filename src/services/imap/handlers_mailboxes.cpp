@@ -27,13 +27,25 @@ std::string quote(std::string_view name) {
   return out;
 }
 
+// A name or pattern as sent: modified UTF-7 until UTF8=ACCEPT is enabled, then
+// UTF-8 as is (RFC 6855 §3: "&" is then just a character).
+Result<std::string> decode_pattern(const std::string& wire, bool utf8) {
+  if (!utf8) {
+    return tern::imap::decode_mutf7(wire);
+  }
+  if (!tern::imap::is_valid_utf8(wire)) {
+    return fail(ErrorCode::kInvalidInput, "invalid UTF-8");
+  }
+  return wire;
+}
+
 // Storage names are UTF-8 (ARCHITECTURE.md §4); on the wire they are modified
 // UTF-7 until UTF8=ACCEPT is enabled (RFC 9051 §5.1.3, RFC 6855 §3).
-Result<std::string> decode_wire_name(const std::string& wire) {
+Result<std::string> decode_wire_name(const std::string& wire, bool utf8) {
   if (wire == "INBOX") {
     return wire;
   }
-  auto decoded = tern::imap::decode_mutf7(wire);
+  auto decoded = decode_pattern(wire, utf8);
   if (!decoded) {
     return decoded.error();
   }
@@ -72,13 +84,38 @@ bool has_children(const std::vector<domain::Mailbox>& all, const std::string& na
 
 }  // namespace
 
+std::string Handlers::quoted_name(const std::string& stored) const {
+  std::string wire = wire_name(stored);
+  if (utf8_ && tern::imap::is_valid_utf8(wire)) {
+    // RFC 6855 §3 / RFC 9051 §4.3: a quoted string may carry UTF-8 once enabled.
+    bool printable = std::all_of(wire.begin(), wire.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u >= 0x20 && u != 0x7f;
+    });
+    if (printable && wire.size() <= mime::facts::kMaxQuotedOctets) {
+      std::string out = "\"";
+      for (char c : wire) {
+        if (c == '"' || c == '\\') {
+          out += '\\';
+        }
+        out += c;
+      }
+      return out + '"';
+    }
+  }
+  return quote(wire);
+}
+
 std::string Handlers::wire_name(const std::string& stored) const {
+  if (utf8_) {
+    return stored;
+  }
   auto encoded = tern::imap::encode_mutf7(stored);
   return encoded ? *encoded : stored;
 }
 
 std::optional<domain::Mailbox> Handlers::find_mailbox(const std::string& wire, std::string& error) {
-  auto name = decode_wire_name(wire);
+  auto name = decode_wire_name(wire, utf8_);
   if (!name) {
     error = "invalid mailbox name";
     return std::nullopt;
@@ -192,7 +229,7 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
 }
 
 Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) {
-  auto name = decode_wire_name(c.mailbox);
+  auto name = decode_wire_name(c.mailbox, utf8_);
   if (!name) {
     engine.complete(Status::kNo, "CANNOT", "invalid mailbox name");
     return Next::kDone;
@@ -270,7 +307,7 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
     engine.complete(Status::kNo, "NONEXISTENT", error);
     return Next::kDone;
   }
-  auto to = decode_wire_name(c.to);
+  auto to = decode_wire_name(c.to, utf8_);
   if (!to || *to == "INBOX") {
     engine.complete(Status::kNo, "CANNOT", "invalid target name");
     return Next::kDone;
@@ -350,14 +387,14 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
     engine.complete(Status::kOk, "", "LIST completed");
     return Next::kDone;
   }
-  auto ref = tern::imap::decode_mutf7(c.reference);
+  auto ref = decode_pattern(c.reference, utf8_);
   if (!ref) {
     engine.complete(Status::kBad, "", "invalid modified UTF-7 in the reference");
     return Next::kDone;
   }
   std::vector<std::string> patterns;
   for (const auto& p : c.patterns) {
-    auto pat = tern::imap::decode_mutf7(p);
+    auto pat = decode_pattern(p, utf8_);
     if (!pat) {
       engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
       return Next::kDone;
@@ -407,7 +444,7 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
       attrs += ' ';
       attrs += use;
     }
-    std::string line = fmt::format("LIST ({}) \"/\" {}", attrs, quote(wire_name(m.name)));
+    std::string line = fmt::format("LIST ({}) \"/\" {}", attrs, quoted_name(m.name));
     if (child_selected) {
       std::vector<std::string> info;
       if (c.select_subscribed) {
@@ -432,8 +469,8 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
 }
 
 Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
-  auto ref = tern::imap::decode_mutf7(c.reference);
-  auto pat = tern::imap::decode_mutf7(c.pattern);
+  auto ref = decode_pattern(c.reference, utf8_);
+  auto pat = decode_pattern(c.pattern, utf8_);
   if (!ref || !pat) {
     engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
     return Next::kDone;
@@ -446,7 +483,7 @@ Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
   }
   for (const auto& m : *all) {
     if (m.subscribed && list_match(*ref + *pat, m.name)) {
-      engine.untagged(fmt::format("LSUB () \"/\" {}", quote(wire_name(m.name))));
+      engine.untagged(fmt::format("LSUB () \"/\" {}", quoted_name(m.name)));
     }
   }
   engine.complete(Status::kOk, "", "LSUB completed");
@@ -506,7 +543,7 @@ Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
     }
     items += fmt::format("{} {}", tern::imap::status_item_name(item), value);
   }
-  return fmt::format("STATUS {} ({})", quote(wire_name(mailbox.name)), items);
+  return fmt::format("STATUS {} ({})", quoted_name(mailbox.name), items);
 }
 
 Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) {
@@ -533,8 +570,9 @@ Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) 
     return Next::kDone;
   }
   const auto& message = c.messages[0];
-  if (message.utf8) {
-    engine.complete(Status::kBad, "", "UTF8 APPEND needs UTF8=ACCEPT, not supported yet");
+  if (message.utf8 && !utf8_) {
+    // RFC 6855 §4: the UTF8 APPEND data extension needs ENABLE UTF8=ACCEPT.
+    engine.complete(Status::kBad, "", "UTF8 APPEND needs ENABLE UTF8=ACCEPT first");
     return Next::kDone;
   }
   std::string error;
