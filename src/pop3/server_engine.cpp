@@ -2,6 +2,7 @@
 #include "pop3/server_engine.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "sasl/base64.hpp"
 
@@ -93,6 +94,30 @@ bool is_ascii(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// The next line of `raw` from `pos`: [pos, end) without its line end, and where
+// the following line starts. A line ends at CRLF, LF or a bare CR. Uses memchr
+// for LF and then CR within the line: string_view::find_first_of("\r\n") would
+// call memchr once per byte of the message (it was half of RETR's CPU time).
+struct LineSpan {
+  std::size_t end = 0;
+  std::size_t next = 0;
+};
+
+LineSpan next_line(std::string_view raw, std::size_t pos) {
+  std::size_t lf = raw.find('\n', pos);
+  std::size_t limit = lf == std::string_view::npos ? raw.size() : lf;
+  const void* cr = std::memchr(raw.data() + pos, '\r', limit - pos);
+  if (cr != nullptr) {
+    std::size_t at = static_cast<std::size_t>(static_cast<const char*>(cr) - raw.data());
+    return LineSpan{at, at + 1 == lf ? lf + 1 : at + 1};
+  }
+  return LineSpan{limit, lf == std::string_view::npos ? raw.size() : lf + 1};
+}
+
+}  // namespace
+
 void append_multiline_message(std::string& out, std::string_view raw,
                               std::optional<std::uint64_t> body_lines) {
   out.reserve(out.size() + raw.size() + raw.size() / 64 + 8);
@@ -103,17 +128,8 @@ void append_multiline_message(std::string& out, std::string_view raw,
     if (!in_header && body_lines && body_sent >= *body_lines) {
       break;
     }
-    // One line, ending at LF, CR LF, or a bare CR.
-    std::size_t end = raw.find_first_of("\r\n", pos);
-    std::size_t next = raw.size();
-    std::string_view line = raw.substr(pos);
-    if (end != std::string_view::npos) {
-      line = raw.substr(pos, end - pos);
-      next = end + 1;
-      if (raw[end] == '\r' && end + 1 < raw.size() && raw[end + 1] == '\n') {
-        next = end + 2;
-      }
-    }
+    LineSpan span = next_line(raw, pos);
+    std::string_view line = raw.substr(pos, span.end - pos);
     if (!line.empty() && line[0] == '.') {
       out += '.';  // RFC 1939 §3: byte-stuff the termination octet
     }
@@ -126,25 +142,17 @@ void append_multiline_message(std::string& out, std::string_view raw,
     } else {
       ++body_sent;
     }
-    pos = next;
+    pos = span.next;
   }
   out += ".\r\n";
 }
 
 std::uint64_t wire_size(std::string_view raw) {
   std::uint64_t size = 0;
-  std::size_t pos = 0;
-  while (pos < raw.size()) {
-    std::size_t end = raw.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) {
-      size += raw.size() - pos + 2;  // a last line without its line end gets CRLF
-      break;
-    }
-    size += end - pos + 2;
-    pos = end + 1;
-    if (raw[end] == '\r' && pos < raw.size() && raw[pos] == '\n') {
-      ++pos;
-    }
+  for (std::size_t pos = 0; pos < raw.size();) {
+    LineSpan span = next_line(raw, pos);
+    size += span.end - pos + 2;  // every line is sent with CRLF, the last one too
+    pos = span.next;
   }
   return size;
 }
