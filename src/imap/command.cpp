@@ -402,6 +402,14 @@ class Parser {
     return Command(std::move(cmd));
   }
 
+  Result<Command> compress() {
+    TERN_TRY_VOID(sp());
+    CompressCommand cmd;
+    TERN_TRY(cmd.mechanism, keyword());
+    TERN_TRY_VOID(a_.end());
+    return Command(std::move(cmd));
+  }
+
   Result<Command> expunge(bool uid) {
     ExpungeCommand cmd;
     if (uid) {
@@ -963,6 +971,8 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
     return p.append();
   if (name == "IDLE")
     return p.none(IdleCommand{});
+  if (name == "COMPRESS")
+    return p.compress();
   if (name == "CHECK")
     return p.none(CheckCommand{});
   if (name == "CLOSE")
@@ -1132,6 +1142,8 @@ std::string_view command_name(const Command& command) {
           return c.uid ? "UID FETCH" : "FETCH";
         else if constexpr (std::is_same_v<T, StoreCommand>)
           return c.uid ? "UID STORE" : "STORE";
+        else if constexpr (std::is_same_v<T, CompressCommand>)
+          return "COMPRESS";
         else if constexpr (std::is_same_v<T, CopyCommand>) {
           if (c.move)
             return c.uid ? "UID MOVE" : "MOVE";
@@ -1152,6 +1164,10 @@ std::string_view state_error(const Command& command, SessionState state) {
   bool pre_auth = std::holds_alternative<StartTlsCommand>(command) ||
                   std::holds_alternative<AuthenticateCommand>(command) ||
                   std::holds_alternative<LoginCommand>(command);
+  if (std::holds_alternative<CompressCommand>(command) &&
+      state == SessionState::kNotAuthenticated) {
+    return "log in first";
+  }
   bool selected_only = std::holds_alternative<CheckCommand>(command) ||
                        std::holds_alternative<CloseCommand>(command) ||
                        std::holds_alternative<UnselectCommand>(command) ||

@@ -161,6 +161,11 @@ struct AppendCommand {
 
 struct IdleCommand {};
 
+// COMPRESS mechanism (RFC 4978 §3); the name upper-cased ("DEFLATE").
+struct CompressCommand {
+  std::string mechanism;
+};
+
 // ----- selected (RFC 9051 §6.4)
 
 struct CheckCommand {};
@@ -303,7 +308,7 @@ using Command =
                  DeleteCommand, RenameCommand, SubscribeCommand, ListCommand, LsubCommand,
                  NamespaceCommand, StatusCommand, AppendCommand, IdleCommand, CheckCommand,
                  CloseCommand, UnselectCommand, ExpungeCommand, SearchCommand, FetchCommand,
-                 StoreCommand, CopyCommand>;
+                 StoreCommand, CopyCommand, CompressCommand>;
 
 // Session states (RFC 9051 §3).
 enum class SessionState : std::uint8_t { kNotAuthenticated, kAuthenticated, kSelected, kLogout };

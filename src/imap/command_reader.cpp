@@ -109,6 +109,12 @@ void CommandReader::discard_buffered_input() {
   state_ = State::kLine;
 }
 
+std::string CommandReader::take_buffered_input() {
+  std::string rest = buffer_.substr(pos_);
+  discard_buffered_input();
+  return rest;
+}
+
 void CommandReader::reset_command() {
   current_ = RawCommand{};
   is_append_ = false;

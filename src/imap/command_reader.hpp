@@ -96,6 +96,10 @@ class CommandReader {
   // not be taken as commands (RFC 9051 §6.2.1, the STARTTLS injection attack).
   void discard_buffered_input();
 
+  // Removes and returns the unread input (for a layer change such as COMPRESS,
+  // whose bytes after the command must be decoded before they are framed).
+  std::string take_buffered_input();
+
   // Bytes received but not yet consumed (for tests and limits accounting).
   std::size_t buffered() const { return buffer_.size() - pos_; }
 

@@ -51,6 +51,8 @@ TEST(ImapCommandTest, SimpleCommands) {
   EXPECT_TRUE(std::holds_alternative<CloseCommand>(*parse("a CLOSE\r\n")));
   EXPECT_TRUE(std::holds_alternative<UnselectCommand>(*parse("a UNSELECT\r\n")));
   EXPECT_FALSE(parse_as<ExpungeCommand>("a EXPUNGE\r\n").uids.has_value());
+  EXPECT_EQ(parse_as<CompressCommand>("a compress deflate\r\n").mechanism, "DEFLATE");
+  EXPECT_EQ(error_of("a COMPRESS\r\n"), "COMPRESS: missing argument");
   EXPECT_EQ(error_of("a NOOP x\r\n"), "NOOP: unexpected arguments");
   EXPECT_EQ(error_of("a FROB\r\n"), "unknown command \"FROB\"");
   EXPECT_FALSE(is_valid_tag("a+"));

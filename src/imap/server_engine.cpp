@@ -80,6 +80,10 @@ Event ServerEngine::next() {
     begin_tls_ = false;
     return BeginTls{};
   }
+  if (begin_compress_) {
+    begin_compress_ = false;
+    return BeginCompress{};
+  }
   // One command at a time: pipelined commands wait in the reader until the current
   // one completes (RFC 9051 §5.5 allows serial execution).
   if (current_ && mode_ == Mode::kCommand) {
@@ -197,6 +201,8 @@ void ServerEngine::complete(Status status, std::string_view code, std::string_vi
       // taken as a command afterwards.
       reader_.discard_buffered_input();
       begin_tls_ = true;
+    } else if (ok && std::holds_alternative<CompressCommand>(c)) {
+      begin_compress_ = true;
     }
     if (status == Status::kBad) {
       ++bad_commands_;

@@ -56,11 +56,16 @@ struct IdleEnded {
 // TLS handshake and calls tls_started() (or closes on failure).
 struct BeginTls {};
 
+// COMPRESS was answered OK (RFC 4978 §3): flush output(), then compress everything
+// sent and decompress everything received from here on. take_buffered_input()
+// returns bytes already received after the command (compressed ones).
+struct BeginCompress {};
+
 // Flush output() and close the connection (after LOGOUT, BYE or a framing error).
 struct CloseConnection {};
 
 using Event = std::variant<NeedInput, CommandReady, AuthResponse, AuthCancelled, IdleEnded,
-                           BeginTls, CloseConnection>;
+                           BeginTls, BeginCompress, CloseConnection>;
 
 enum class Status : std::uint8_t { kOk, kNo, kBad };
 
@@ -111,6 +116,10 @@ class ServerEngine {
   // §6.2.1, STARTTLS command injection).
   void tls_started();
 
+  // Removes and returns the input received but not yet parsed (after COMPRESS the
+  // caller decompresses it and receive()s it again).
+  std::string take_buffered_input() { return reader_.take_buffered_input(); }
+
   SessionState state() const { return state_; }
 
   // The tag of the command in progress ("" between commands).
@@ -135,6 +144,7 @@ class ServerEngine {
   std::string out_;
   std::size_t bad_commands_ = 0;
   bool begin_tls_ = false;
+  bool begin_compress_ = false;
   bool closing_ = false;
 };
 

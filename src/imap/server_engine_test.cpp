@@ -251,6 +251,26 @@ TEST(ImapEngineTest, TooBigLiteralIsRefusedBeforeItIsRead) {
   EXPECT_NE(out.find("b OK done\r\n"), std::string::npos);
 }
 
+TEST(ImapEngineTest, CompressSwitchesAfterItsOk) {
+  ServerEngine engine;
+  engine.receive(std::string_view("a COMPRESS DEFLATE\r\n"));
+  EXPECT_TRUE(std::holds_alternative<NeedInput>(engine.next()));
+  EXPECT_EQ(engine.output(), "a BAD COMPRESS: log in first\r\n");
+  engine.consume_output(engine.output().size());
+  engine.receive(std::string_view("b LOGIN u p\r\n"));
+  ASSERT_TRUE(std::holds_alternative<CommandReady>(engine.next()));
+  engine.complete(Status::kOk, "", "logged in");
+  // RFC 4978 §3: what follows the command is already compressed.
+  engine.receive(std::string_view("c COMPRESS deflate\r\n\x01\x02"));
+  auto event = engine.next();
+  ASSERT_TRUE(std::holds_alternative<CommandReady>(event));
+  EXPECT_EQ(std::get<CompressCommand>(std::get<CommandReady>(event).command).mechanism, "DEFLATE");
+  engine.complete(Status::kOk, "", "DEFLATE active");
+  EXPECT_TRUE(std::holds_alternative<BeginCompress>(engine.next()));
+  EXPECT_EQ(engine.take_buffered_input(), "\x01\x02");
+  EXPECT_TRUE(std::holds_alternative<NeedInput>(engine.next()));
+}
+
 TEST(ImapEngineTest, PipelinedCommandsAreServedInOrder) {
   std::string input = "a1 NOOP\r\na2 CAPABILITY\r\na3 NOOP\r\n";
   EXPECT_EQ(run(input, {}), "a1 OK done\r\na2 OK done\r\na3 OK done\r\n|NOOP;CAPABILITY;NOOP;");

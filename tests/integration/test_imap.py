@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import time
+import zlib
 
 import pytest
 
@@ -71,10 +72,10 @@ def test_capabilities_and_login_paths(imap):
     caps = data[0].decode().split()
     for cap in ("UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "UNSELECT", "BINARY", "CONDSTORE",
                 "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
-                "UTF8=ACCEPT"):
+                "UTF8=ACCEPT", "COMPRESS=DEFLATE"):
         assert cap in caps
     # Nothing announced that is not implemented yet.
-    for cap in ("COMPRESS=DEFLATE", "MULTIAPPEND", "IMAP4rev2"):
+    for cap in ("MULTIAPPEND", "IMAP4rev2"):
         assert cap not in caps
     c.logout()
 
@@ -234,4 +235,43 @@ def test_bad_input_gets_protocol_errors(imap):
     f.write(b"x" * 70000 + b"\r\n")
     assert f.readline().startswith(b"* BYE")
     assert f.readline() == b""
+    s.close()
+
+
+def test_compress_deflate_over_tls(imap):
+    _, ports = imap
+    raw = socket.create_connection(("127.0.0.1", ports["imaps"]), timeout=10)
+    s = tls_context().wrap_socket(raw)
+    f = s.makefile("rwb", buffering=0)
+    assert f.readline().startswith(b"* OK")
+    f.write(f'a LOGIN {ALICE} "{PASSWORD}"\r\n'.encode())
+    assert f.readline().startswith(b"a OK")
+    f.write(b"b COMPRESS DEFLATE\r\n")
+    assert f.readline() == b"b OK DEFLATE active\r\n"
+    deflate = zlib.compressobj(wbits=-15)
+    inflate = zlib.decompressobj(wbits=-15)
+
+    def send(line):
+        s.sendall(deflate.compress(line.encode() + b"\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+
+    received = b""
+
+    def read_until(marker):
+        nonlocal received
+        while marker not in received:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            received += inflate.decompress(chunk)
+        head, _, received = received.partition(marker)
+        return head + marker
+
+    send("c SELECT INBOX")
+    assert b"* 2 EXISTS" in read_until(b"c OK")
+    send("d FETCH 1 BODY.PEEK[]")
+    out = read_until(b"d OK FETCH completed\r\n")
+    assert MESSAGES[0].encode() in out
+    send("e COMPRESS DEFLATE")
+    assert b"e NO [COMPRESSIONACTIVE]" in read_until(b"\r\n")
+    send("f LOGOUT")
+    assert b"f OK" in read_until(b"f OK LOGOUT completed\r\n")
     s.close()

@@ -49,7 +49,7 @@ std::vector<std::string> Handlers::capabilities() const {
   for (const char* c :
        {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
         "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED",
-        "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT"}) {
+        "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT", "COMPRESS=DEFLATE"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -142,6 +142,16 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           engine.continuation("idling");
           sync(engine, true);
           return Next::kWait;
+        } else if constexpr (std::is_same_v<T, CompressCommand>) {
+          // RFC 4978 §3: the session switches the stream once this OK is sent.
+          if (compress_active_) {
+            engine.complete(Status::kNo, "COMPRESSIONACTIVE", "DEFLATE is already active");
+          } else if (c.mechanism != "DEFLATE") {
+            engine.complete(Status::kBad, "", "unknown compression mechanism");
+          } else {
+            compress_active_ = true;
+            engine.complete(Status::kOk, "", "DEFLATE active");
+          }
         } else if constexpr (std::is_same_v<T, CloseCommand>) {
           return close(true, engine);
         } else if constexpr (std::is_same_v<T, UnselectCommand>) {

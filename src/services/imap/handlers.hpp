@@ -172,6 +172,7 @@ class Handlers {
   std::vector<domain::Uid> saved_;
   // RFC 6855: mailbox names are UTF-8 on the wire, UTF8 APPEND is accepted.
   bool utf8_ = false;
+  bool compress_active_ = false;  // RFC 4978: COMPRESS DEFLATE was accepted
 };
 
 // Parses IMAP flags ("\Seen", "$Junk") into system flags and keywords. Returns false

@@ -11,6 +11,7 @@
 #include <exception>
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include "services/imap/service.hpp"
 
@@ -67,6 +68,74 @@ asio::awaitable<bool> wait_until(asio::steady_timer& timer, asio::steady_timer::
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
 }
+
+// COMPRESS=DEFLATE (RFC 4978 §4): raw deflate (RFC 1951) both ways; every write
+// ends with a sync flush so the peer can decode what it got.
+class Deflate {
+ public:
+  Deflate() {
+    ok_ = deflateInit2(&out_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) ==
+              Z_OK &&
+          inflateInit2(&in_, -15) == Z_OK;
+  }
+
+  ~Deflate() {
+    deflateEnd(&out_);
+    inflateEnd(&in_);
+  }
+
+  Deflate(const Deflate&) = delete;
+  Deflate& operator=(const Deflate&) = delete;
+
+  bool ok() const { return ok_; }
+
+  bool compress(std::string_view bytes, std::string& out) {
+    out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    out_.avail_in = static_cast<uInt>(bytes.size());
+    std::array<char, 16384> chunk;
+    do {
+      out_.next_out = reinterpret_cast<Bytef*>(chunk.data());
+      out_.avail_out = static_cast<uInt>(chunk.size());
+      if (deflate(&out_, Z_SYNC_FLUSH) == Z_STREAM_ERROR) {
+        return false;
+      }
+      out.append(chunk.data(), chunk.size() - out_.avail_out);
+    } while (out_.avail_out == 0);
+    return true;
+  }
+
+  // Inflates `bytes`; false on a corrupt stream or when one read inflates beyond
+  // `limit` (a decompression bomb; the reader's own limits apply after this).
+  bool decompress(std::string_view bytes, std::string& out, std::size_t limit) {
+    in_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    in_.avail_in = static_cast<uInt>(bytes.size());
+    std::array<char, 16384> chunk;
+    while (true) {
+      in_.next_out = reinterpret_cast<Bytef*>(chunk.data());
+      in_.avail_out = static_cast<uInt>(chunk.size());
+      int rc = inflate(&in_, Z_SYNC_FLUSH);
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        return false;  // Z_STREAM_END is an error too: the stream never ends (RFC 4978)
+      }
+      out.append(chunk.data(), chunk.size() - in_.avail_out);
+      if (out.size() > limit) {
+        return false;
+      }
+      // Done when the input is used up and inflate had room to spare.
+      if (in_.avail_in == 0 && in_.avail_out != 0) {
+        return true;
+      }
+      if (rc == Z_BUF_ERROR && in_.avail_out != 0) {
+        return true;
+      }
+    }
+  }
+
+ private:
+  z_stream out_{};
+  z_stream in_{};
+  bool ok_ = false;
+};
 
 sasl::ChannelBindings bindings_of(const runtime::Connection& connection) {
   sasl::ChannelBindings b;
@@ -141,12 +210,24 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
   bool idling = false;
   auto last_activity = std::chrono::steady_clock::now();
 
+  std::unique_ptr<Deflate> zip;  // set once COMPRESS DEFLATE is active
+  // Bytes one read may inflate to: the largest command the reader accepts, plus slack.
+  const std::size_t inflate_limit = options_.limits.reader.max_append_bytes + 1024 * 1024;
+
   auto flush = [&]() -> asio::awaitable<bool> {
     std::string_view out = engine.output();
     if (out.empty()) {
       co_return true;
     }
-    auto written = co_await connection->write_all(out, options_.write_timeout);
+    std::string compressed;
+    std::string_view wire = out;
+    if (zip) {
+      if (!zip->compress(out, compressed)) {
+        co_return false;
+      }
+      wire = compressed;
+    }
+    auto written = co_await connection->write_all(wire, options_.write_timeout);
     if (!written) {
       log.debug("imap write failed", {{"error", written.error().message}});
       co_return false;
@@ -208,6 +289,14 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       if (!state->inbox.empty()) {
         std::string bytes;
         bytes.swap(state->inbox);
+        if (zip) {
+          std::string plain;
+          if (!zip->decompress(bytes, plain, inflate_limit)) {
+            log.debug("imap inflate failed");
+            break;
+          }
+          bytes.swap(plain);
+        }
         engine.receive(std::string_view(bytes));
         last_activity = std::chrono::steady_clock::now();
         continue;
@@ -294,6 +383,21 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       state->inbox.clear();
       engine.tls_started();
       handlers.tls_started(bindings_of(*connection));
+      continue;
+    }
+    if (std::holds_alternative<tern::imap::BeginCompress>(event)) {
+      // RFC 4978 §3: the OK goes out uncompressed, everything after compressed.
+      if (!co_await flush()) {
+        break;
+      }
+      zip = std::make_unique<Deflate>();
+      if (!zip->ok()) {
+        break;
+      }
+      std::string pending = engine.take_buffered_input();
+      if (!pending.empty()) {
+        state->inbox.insert(0, pending);
+      }
       continue;
     }
     // CloseConnection: LOGOUT, BYE, or a framing error; the engine queued the last words.
