@@ -8,6 +8,7 @@
 //   E: closed          the session must have ended
 //   R: 0,2             the messages removed at UPDATE (0-based)
 // Each transcript runs twice: one client line per receive(), and byte by byte.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,7 +23,12 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path transcript_dir() {
-  return fs::path(__FILE__).parent_path() / ".." / ".." / "tests" / "transcripts" / "pop3";
+  // ctest sets TERN_SOURCE_DIR. __FILE__ is only a fallback for running the binary
+  // by hand: with ccache's base_dir (the presets set it) it is relative to the
+  // build directory, not to where the test runs.
+  const char* root = std::getenv("TERN_SOURCE_DIR");
+  fs::path base = root != nullptr ? fs::path(root) : fs::path(__FILE__).parent_path() / ".." / "..";
+  return base / "tests" / "transcripts" / "pop3";
 }
 
 struct Transcript {
