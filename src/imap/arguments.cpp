@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/ascii.hpp"
+
 namespace tern::imap {
 namespace {
 
@@ -43,32 +45,14 @@ bool is_list_char(char c) {
   return is_astring_char(c) || c == '%' || c == '*';
 }
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'a' && x <= 'z') {
-      x = static_cast<char>(x - 'a' + 'A');
-    }
-    if (y >= 'a' && y <= 'z') {
-      y = static_cast<char>(y - 'a' + 'A');
-    }
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::iequals;
 
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 int month_number(std::string_view name) {
   for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (equals_ignore_case(name, kMonths[i])) {
+    if (iequals(name, kMonths[i])) {
       return static_cast<int>(i) + 1;
     }
   }
@@ -301,7 +285,7 @@ Result<std::string> Arguments::astring() {
 }
 
 Result<std::optional<std::string>> Arguments::nstring() {
-  if (pos_ + 3 <= end_ && equals_ignore_case(text_.substr(pos_, 3), "NIL") &&
+  if (pos_ + 3 <= end_ && iequals(text_.substr(pos_, 3), "NIL") &&
       (pos_ + 3 == end_ || !is_astring_char(text_[pos_ + 3]))) {
     pos_ += 3;
     return std::optional<std::string>();
@@ -312,7 +296,7 @@ Result<std::optional<std::string>> Arguments::nstring() {
 
 Result<std::string> Arguments::mailbox() {
   TERN_TRY(auto name, astring());
-  if (equals_ignore_case(name, "INBOX")) {
+  if (iequals(name, "INBOX")) {
     return std::string("INBOX");
   }
   return name;

@@ -6,9 +6,7 @@
 #include "imap/arguments.hpp"
 
 namespace tern::imap {
-namespace {
-
-std::string upper(std::string_view s) {
+std::string ascii_upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
     if (c >= 'a' && c <= 'z') {
@@ -16,6 +14,12 @@ std::string upper(std::string_view s) {
     }
   }
   return out;
+}
+
+namespace {
+
+std::string upper(std::string_view s) {
+  return ascii_upper(s);
 }
 
 Error bad(std::string message) {
@@ -36,6 +40,26 @@ class Parser {
   }
 
   Result<void> sp() { return a_.space(); }
+
+  // "(" [keyword *(SP keyword)] ")", the shape of every option list (select
+  // parameters, LIST selection and return options, SEARCH return options):
+  // `option(name)` consumes what follows each upper-cased keyword. Returns how many
+  // keywords there were.
+  template <class F>
+  Result<std::size_t> option_list(std::string_view what, F&& option) {
+    if (!a_.accept('(')) {
+      return bad(fmt::format("expected \"(\" before {}", what));
+    }
+    std::size_t count = 0;
+    while (!a_.accept(')')) {
+      if (count++ > 0) {
+        TERN_TRY_VOID(sp());
+      }
+      TERN_TRY(auto name, keyword());
+      TERN_TRY_VOID(option(name));
+    }
+    return count;
+  }
 
   Result<Command> none(Command command) {
     TERN_TRY_VOID(a_.end());
@@ -112,25 +136,20 @@ class Parser {
     TERN_TRY(cmd.mailbox, a_.mailbox());
     if (!a_.at_end()) {
       TERN_TRY_VOID(sp());
-      if (!a_.accept('(')) {
-        return bad("expected \"(\" before select parameters");
-      }
-      bool first = true;
-      while (!a_.accept(')')) {
-        if (!first) {
-          TERN_TRY_VOID(sp());
-        }
-        first = false;
-        TERN_TRY(auto name, keyword());
+      auto params = option_list("select parameters", [&](const std::string& name) -> Result<void> {
         if (name == "CONDSTORE") {
           cmd.condstore = true;
         } else if (name == "QRESYNC" && !cmd.qresync) {
           TERN_TRY_VOID(sp());
-          TERN_TRY(auto params, qresync());
-          cmd.qresync = std::move(params);
+          TERN_TRY(auto q, qresync());
+          cmd.qresync = std::move(q);
         } else {
           return bad(fmt::format("unknown select parameter \"{}\"", name));
         }
+        return ok();
+      });
+      if (!params) {
+        return params.error();
       }
     }
     TERN_TRY_VOID(a_.end());
@@ -264,15 +283,9 @@ class Parser {
     TERN_TRY_VOID(sp());
     ListCommand cmd;
     // RFC 5258 §6: list-select-opts = "(" [list-select-opt *(SP list-select-opt)] ")".
-    if (a_.accept('(')) {
+    if (a_.peek() == '(') {
       cmd.extended = true;
-      bool first = true;
-      while (!a_.accept(')')) {
-        if (!first) {
-          TERN_TRY_VOID(sp());
-        }
-        first = false;
-        TERN_TRY(auto opt, keyword());
+      auto opts = option_list("selection options", [&](const std::string& opt) -> Result<void> {
         if (opt == "SUBSCRIBED") {
           cmd.select_subscribed = true;
         } else if (opt == "REMOTE") {
@@ -284,6 +297,10 @@ class Parser {
         } else {
           return bad(fmt::format("unknown LIST selection option \"{}\"", opt));
         }
+        return ok();
+      });
+      if (!opts) {
+        return opts.error();
       }
       // RFC 5258 §3: RECURSIVEMATCH alone is an error.
       if (cmd.select_recursive_match && !cmd.select_subscribed && !cmd.select_special_use) {
@@ -317,16 +334,7 @@ class Parser {
       }
       cmd.extended = true;
       TERN_TRY_VOID(sp());
-      if (!a_.accept('(')) {
-        return bad("expected \"(\" after RETURN");
-      }
-      bool first = true;
-      while (!a_.accept(')')) {
-        if (!first) {
-          TERN_TRY_VOID(sp());
-        }
-        first = false;
-        TERN_TRY(auto opt, keyword());
+      auto opts = option_list("RETURN options", [&](const std::string& opt) -> Result<void> {
         if (opt == "SUBSCRIBED") {
           cmd.return_subscribed = true;
         } else if (opt == "CHILDREN") {
@@ -340,6 +348,10 @@ class Parser {
         } else {
           return bad(fmt::format("unknown LIST return option \"{}\"", opt));
         }
+        return ok();
+      });
+      if (!opts) {
+        return opts.error();
       }
     }
     TERN_TRY_VOID(a_.end());
@@ -569,17 +581,8 @@ class Parser {
       TERN_TRY(auto ignored, keyword());
       (void)ignored;
       TERN_TRY_VOID(sp());
-      if (!a_.accept('(')) {
-        return bad("expected \"(\" after RETURN");
-      }
       SearchReturn ret;
-      bool any = false;
-      while (!a_.accept(')')) {
-        if (any) {
-          TERN_TRY_VOID(sp());
-        }
-        any = true;
-        TERN_TRY(auto opt, keyword());
+      auto count = option_list("RETURN options", [&](const std::string& opt) -> Result<void> {
         if (opt == "MIN") {
           ret.min = true;
         } else if (opt == "MAX") {
@@ -593,7 +596,12 @@ class Parser {
         } else {
           return bad(fmt::format("unknown SEARCH return option \"{}\"", opt));
         }
+        return ok();
+      });
+      if (!count) {
+        return count.error();
       }
+      bool any = *count > 0;
       // RFC 4731 §3.1: "RETURN ()" means ALL.
       if (!any) {
         ret.all = true;
@@ -994,40 +1002,7 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
   return bad(fmt::format("unknown command \"{}\"", name));
 }
 
-bool is_tag_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  if (u <= 0x1f || u >= 0x7f) {
-    return false;
-  }
-  switch (c) {
-    case '(':
-    case ')':
-    case '{':
-    case ' ':
-    case '%':
-    case '*':
-    case '"':
-    case '\\':
-    case '+':
-      return false;
-    default:
-      return true;
-  }
-}
-
 }  // namespace
-
-bool is_valid_tag(std::string_view tag) {
-  if (tag.empty()) {
-    return false;
-  }
-  for (char c : tag) {
-    if (!is_tag_char(c)) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string_view status_item_name(StatusItem item) {
   switch (item) {

@@ -310,6 +310,9 @@ using Command =
                  CloseCommand, UnselectCommand, ExpungeCommand, SearchCommand, FetchCommand,
                  StoreCommand, CopyCommand, CompressCommand>;
 
+// ASCII upper-casing, for keywords and echoed section specifiers.
+std::string ascii_upper(std::string_view s);
+
 // Session states (RFC 9051 §3).
 enum class SessionState : std::uint8_t { kNotAuthenticated, kAuthenticated, kSelected, kLogout };
 
@@ -333,8 +336,5 @@ struct ParseLimits {
 // \"FOO\"", "FETCH: unknown data item \"BODDY\"") on any syntax error; the message
 // is sent as the text of a tagged BAD. Never throws, allocates within the command.
 Result<Command> parse_command(const RawCommand& raw, const ParseLimits& limits = {});
-
-// True when `tag` is a valid IMAP tag (RFC 9051 §9: 1*<any ASTRING-CHAR except "+">).
-bool is_valid_tag(std::string_view tag);
 
 }  // namespace tern::imap

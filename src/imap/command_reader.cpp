@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "base/ascii.hpp"
+
 namespace tern::imap {
 namespace {
 
@@ -33,27 +35,13 @@ bool is_tag_char(char c) {
 // RFC 7888 §5: the LITERAL- ceiling for non-synchronizing literals.
 constexpr std::uint64_t kLiteralMinusMax = 4096;
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'a' && x <= 'z') {
-      x = static_cast<char>(x - 'a' + 'A');
-    }
-    if (y >= 'a' && y <= 'z') {
-      y = static_cast<char>(y - 'a' + 'A');
-    }
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::iequals;
 
 }  // namespace
+
+bool is_valid_tag(std::string_view tag) {
+  return !tag.empty() && std::all_of(tag.begin(), tag.end(), is_tag_char);
+}
 
 bool find_literal_marker(std::string_view line, LiteralMarker& out) {
   if (line.empty() || line.back() != '}') {
@@ -211,7 +199,7 @@ ReaderEvent CommandReader::on_line(std::string_view line_with_lf) {
       }
       current_.name = std::string(text.substr(tag_end + 1, name_end - tag_end - 1));
       // "UID" prefixes another command; only APPEND carries message literals.
-      is_append_ = equals_ignore_case(current_.name, "APPEND");
+      is_append_ = iequals(current_.name, "APPEND");
     }
   }
   if (!skipping_) {

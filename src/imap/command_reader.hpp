@@ -136,4 +136,7 @@ struct LiteralMarker {
 
 bool find_literal_marker(std::string_view line, LiteralMarker& out);
 
+// True when `tag` is a valid IMAP tag (RFC 9051 §9: 1*<any ASTRING-CHAR except "+">).
+bool is_valid_tag(std::string_view tag);
+
 }  // namespace tern::imap

@@ -54,9 +54,12 @@ void ServerEngine::receive(std::span<const char> bytes) {
   }
 }
 
-Event ServerEngine::reject(const std::string& tag, std::string_view code, std::string_view text) {
+void ServerEngine::write_status(std::string_view tag, Status status, std::string_view code,
+                                std::string_view text) {
   out_ += tag.empty() ? "*" : tag;
-  out_ += " BAD ";
+  out_ += ' ';
+  out_ += status_word(status);
+  out_ += ' ';
   if (!code.empty()) {
     out_ += '[';
     out_ += code;
@@ -64,6 +67,10 @@ Event ServerEngine::reject(const std::string& tag, std::string_view code, std::s
   }
   out_ += printable(text);
   out_ += "\r\n";
+}
+
+Event ServerEngine::reject(const std::string& tag, std::string_view code, std::string_view text) {
+  write_status(tag, Status::kBad, code, text);
   if (++bad_commands_ >= limits_.max_bad_commands) {
     bye("too many invalid commands");
     return CloseConnection{};
@@ -171,17 +178,7 @@ void ServerEngine::continuation(std::string_view text) {
 }
 
 void ServerEngine::complete(Status status, std::string_view code, std::string_view text) {
-  out_ += tag_.empty() ? "*" : tag_;
-  out_ += ' ';
-  out_ += status_word(status);
-  out_ += ' ';
-  if (!code.empty()) {
-    out_ += '[';
-    out_ += code;
-    out_ += "] ";
-  }
-  out_ += printable(text);
-  out_ += "\r\n";
+  write_status(tag_, status, code, text);
   if (current_) {
     const Command& c = *current_;
     bool ok = status == Status::kOk;

@@ -133,6 +133,9 @@ class ServerEngine {
   enum class Mode : std::uint8_t { kCommand, kAuth, kIdle };
 
   Event reject(const std::string& tag, std::string_view code, std::string_view text);
+  // "<tag or *> OK|NO|BAD [code] text\r\n" into the output.
+  void write_status(std::string_view tag, Status status, std::string_view code,
+                    std::string_view text);
   void end_command();
 
   EngineLimits limits_;

@@ -46,6 +46,11 @@ Failure failure_for(const Error& error) {
   }
 }
 
+void complete_no(ServerEngine& engine, const Error& error) {
+  auto f = failure_for(error);
+  engine.complete(Status::kNo, f.code, f.text);
+}
+
 }  // namespace detail
 
 void Handlers::logged_in(const domain::Account& account, ServerEngine& engine) {

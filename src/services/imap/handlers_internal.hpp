@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "imap/server_engine.hpp"
 
 namespace tern::services::imap::detail {
 
@@ -21,5 +22,8 @@ struct Failure {
 };
 
 Failure failure_for(const Error& error);
+
+// Completes the current command with NO and failure_for(error).
+void complete_no(tern::imap::ServerEngine& engine, const Error& error);
 
 }  // namespace tern::services::imap::detail

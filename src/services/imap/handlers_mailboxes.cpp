@@ -158,8 +158,7 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
                      .entries(account_->id, mailbox->id, domain::Uid{1}, domain::Uid{0xffffffffu})
                      .get();
   if (!entries) {
-    auto f = detail::failure_for(entries.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, entries.error());
     return Next::kDone;
   }
   MailboxView view;
@@ -265,8 +264,7 @@ Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) 
   }
   auto created = mail.create_mailbox(account_->id, *name, use).get();
   if (!created) {
-    auto f = detail::failure_for(created.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, created.error());
     return Next::kDone;
   }
   changed();
@@ -291,8 +289,7 @@ Next Handlers::remove(const tern::imap::DeleteCommand& c, ServerEngine& engine) 
   }
   auto done = shared_.storage.mail().delete_mailbox(account_->id, mailbox->id).get();
   if (!done) {
-    auto f = detail::failure_for(done.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, done.error());
     return Next::kDone;
   }
   changed();
@@ -318,8 +315,7 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
     // leaves INBOX empty.
     auto target = mail.create_mailbox(account_->id, *to, domain::SpecialUse::kNone).get();
     if (!target) {
-      auto f = detail::failure_for(target.error());
-      engine.complete(Status::kNo, f.code, f.text);
+      detail::complete_no(engine, target.error());
       return Next::kDone;
     }
     auto entries =
@@ -331,8 +327,7 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
       }
       auto moved = mail.move(account_->id, from->id, uids, target->id).get();
       if (!moved) {
-        auto f = detail::failure_for(moved.error());
-        engine.complete(Status::kNo, f.code, f.text);
+        detail::complete_no(engine, moved.error());
         return Next::kDone;
       }
     }
@@ -344,8 +339,7 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
   auto all = mail.mailboxes(account_->id).get();
   auto renamed = mail.rename_mailbox(account_->id, from->id, *to).get();
   if (!renamed) {
-    auto f = detail::failure_for(renamed.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, renamed.error());
     return Next::kDone;
   }
   if (all) {
@@ -372,8 +366,7 @@ Next Handlers::subscribe(const tern::imap::SubscribeCommand& c, ServerEngine& en
   }
   auto done = shared_.storage.mail().set_subscribed(account_->id, mailbox->id, c.subscribe).get();
   if (!done) {
-    auto f = detail::failure_for(done.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, done.error());
     return Next::kDone;
   }
   engine.complete(Status::kOk, "", c.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
@@ -403,8 +396,7 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
   }
   auto all = shared_.storage.mail().mailboxes(account_->id).get();
   if (!all) {
-    auto f = detail::failure_for(all.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, all.error());
     return Next::kDone;
   }
   auto matches = [&](const domain::Mailbox& m) {
@@ -477,8 +469,7 @@ Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
   }
   auto all = shared_.storage.mail().mailboxes(account_->id).get();
   if (!all) {
-    auto f = detail::failure_for(all.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, all.error());
     return Next::kDone;
   }
   for (const auto& m : *all) {
@@ -555,8 +546,7 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
   }
   auto line = status_line(*mailbox, c.items);
   if (!line) {
-    auto f = detail::failure_for(line.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, line.error());
     return Next::kDone;
   }
   engine.untagged(*line);
@@ -601,14 +591,12 @@ Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) 
   stored.facts = mime::facts::encode_facts(mime::facts::compute_facts(stored.raw));
   auto results = shared_.storage.mail().append(std::move(stored), {target}).get();
   if (!results) {
-    auto f = detail::failure_for(results.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, results.error());
     return Next::kDone;
   }
   const auto& result = (*results)[0];
   if (!result) {
-    auto f = detail::failure_for(result.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, result.error());
     return Next::kDone;
   }
   changed();

@@ -38,16 +38,6 @@ void append_literal(std::string& out, std::string_view bytes, bool binary) {
   }
 }
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') {
-      c = static_cast<char>(c - 'a' + 'A');
-    }
-  }
-  return out;
-}
-
 std::string part_text(const std::vector<std::uint32_t>& part) {
   std::string out;
   for (auto n : part) {
@@ -187,8 +177,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
                        .get();
     if (!entries) {
       fetching_.reset();
-      auto f = detail::failure_for(entries.error());
-      engine.complete(Status::kNo, f.code, f.text);
+      detail::complete_no(engine, entries.error());
       return Next::kDone;
     }
     std::map<domain::Uid, domain::Entry*> by_uid;
@@ -315,7 +304,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             auto bytes = mime::facts::body_section(raw, facts, job.sections[k]);
             std::string_view octets = bytes ? std::string_view(*bytes) : std::string_view();
             next_item();
-            out += fmt::format("BODY[{}]", upper(item.section));
+            out += fmt::format("BODY[{}]", tern::imap::ascii_upper(item.section));
             if (item.partial) {
               out += fmt::format("<{}>", item.partial->first);
               octets = mime::facts::partial(octets, item.partial->first, item.partial->second);
@@ -439,8 +428,7 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
   if (!uids.empty()) {
     auto result = mail.change_flags(account_->id, selected_->id(), uids, change).get();
     if (!result) {
-      auto f = detail::failure_for(result.error());
-      engine.complete(Status::kNo, f.code, f.text);
+      detail::complete_no(engine, result.error());
       return Next::kDone;
     }
     for (const auto& e : result->changed) {

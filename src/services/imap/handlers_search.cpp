@@ -314,8 +314,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   auto entries =
       mail.entries(account_->id, selected_->id(), domain::Uid{1}, domain::Uid{0xffffffffu}).get();
   if (!entries) {
-    auto f = detail::failure_for(entries.error());
-    engine.complete(Status::kNo, f.code, f.text);
+    detail::complete_no(engine, entries.error());
     return Next::kDone;
   }
   std::uint32_t max_uid = selected_->exists() == 0
