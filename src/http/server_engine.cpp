@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/ascii.hpp"
 #include "base/assert.hpp"
 
 namespace tern::http {
@@ -11,10 +12,6 @@ namespace {
 // Longest chunk-size line accepted (size, extensions, CRLF excluded). Extensions
 // carry nothing we use; the bound keeps a peer from streaming one forever.
 constexpr std::size_t kMaxChunkLineBytes = 1024;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // RFC 9110 §5.6.2: tchar.
 bool is_tchar(char c) {
@@ -81,7 +78,7 @@ int hex_value(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
-  c = lower(c);
+  c = ascii::to_lower(c);
   if (c >= 'a' && c <= 'f') {
     return c - 'a' + 10;
   }
@@ -97,15 +94,7 @@ void append_sanitized(std::string& out, std::string_view text) {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
+  return ascii::iequals(a, b);
 }
 
 void Headers::add(std::string name, std::string value) {

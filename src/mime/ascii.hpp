@@ -3,11 +3,15 @@
 // purpose: mail syntax is defined on octets).
 #pragma once
 
+#include "base/ascii.hpp"
+
 namespace tern::mime::ascii {
+
+using ::tern::ascii::iequals;
 
 // 'A'..'Z' to 'a'..'z'; every other byte unchanged.
 inline char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return ::tern::ascii::to_lower(c);
 }
 
 // RFC 5234 WSP: space or horizontal tab.

@@ -79,15 +79,7 @@ std::optional<Range> Part::*raw_value_member(Known k) {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
+  return ascii::iequals(a, b);
 }
 
 namespace {

@@ -4,34 +4,13 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/ascii.hpp"
 #include "sasl/base64.hpp"
 
 namespace tern::pop3 {
 namespace {
 
-char upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-}
-
-std::string to_upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = upper(c);
-  }
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upper(a[i]) != upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::iequals;
 
 std::string_view code_text(ResponseCode code) {
   switch (code) {
@@ -286,7 +265,7 @@ std::optional<Event> ServerEngine::handle_command(std::string_view line) {
     return bad("invalid command");
   }
   std::size_t space = line.find(' ');
-  std::string verb = to_upper(line.substr(0, space));
+  std::string verb = ascii::upper(line.substr(0, space));
   std::string_view rest = space == std::string_view::npos ? "" : line.substr(space + 1);
   auto args = split_words(rest);
   if (verb.empty() || verb.size() > 4) {

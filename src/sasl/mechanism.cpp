@@ -6,24 +6,13 @@
 
 #include <openssl/crypto.h>
 
+#include "base/ascii.hpp"
 #include "sasl/base64.hpp"
 
 namespace tern::sasl {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 32) : a[i];
-    char y = b[i] >= 'a' && b[i] <= 'z' ? static_cast<char>(b[i] - 32) : b[i];
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::iequals;
 
 StepResult failure(std::string reason) {
   StepResult r;

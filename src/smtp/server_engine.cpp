@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/ascii.hpp"
 #include "sasl/base64.hpp"
 
 namespace tern::smtp {
@@ -14,30 +15,10 @@ constexpr std::size_t kMaxOrcptBytes = 500;
 // Input beyond this many consumed bytes is compacted away.
 constexpr std::size_t kCompactThreshold = 64 * 1024;
 
-char upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upper(a[i]) != upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::iequals;
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-std::string to_upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), upper);
-  return out;
 }
 
 bool parse_decimal(std::string_view s, std::uint64_t& out) {
@@ -106,7 +87,7 @@ bool split_params(std::string_view text, std::vector<Param>& out) {
     if (!is_keyword(keyword)) {
       return false;
     }
-    Param param{to_upper(keyword), std::nullopt};
+    Param param{ascii::upper(keyword), std::nullopt};
     if (eq != std::string_view::npos) {
       std::string_view value = item.substr(eq + 1);
       // esmtp-value = 1*(%d33-60 / %d62-126), widened to UTF-8 for RFC 6531.
@@ -592,7 +573,7 @@ ServerEngine::Step ServerEngine::handle_mail(std::string_view arg) {
       if (!iequals(value, "FULL") && !iequals(value, "HDRS")) {
         return error(syntax_error("RET must be FULL or HDRS"));
       }
-      out.ret = to_upper(value);
+      out.ret = ascii::upper(value);
     } else if (p.keyword == "ENVID" && p.value && options_.dsn) {
       auto envid = decode_xtext(value);
       if (!envid || value.size() > kMaxEnvidBytes) {
@@ -666,7 +647,7 @@ ServerEngine::Step ServerEngine::handle_rcpt(std::string_view arg) {
     std::string_view value = p.value.value_or("");
     if (p.keyword == "NOTIFY" && p.value && options_.dsn) {
       // RFC 3461 §4.1: "NEVER" alone, or a list of SUCCESS, FAILURE, DELAY.
-      std::string upper_value = to_upper(value);
+      std::string upper_value = ascii::upper(value);
       bool valid = true;
       bool never = false;
       std::size_t count = 0;
@@ -700,7 +681,7 @@ ServerEngine::Step ServerEngine::handle_rcpt(std::string_view arg) {
       if (!decoded || decoded->empty()) {
         return error(syntax_error("bad ORCPT value"));
       }
-      out.orcpt = to_upper(value.substr(0, semi)) + ";" + *decoded;
+      out.orcpt = ascii::upper(value.substr(0, semi)) + ";" + *decoded;
     } else {
       return error(Reply::of(555, "5.5.4", "unsupported parameter " + p.keyword));
     }
@@ -979,7 +960,7 @@ ServerEngine::Step ServerEngine::handle_auth(std::string_view arg) {
     return error(bad_sequence("AUTH not allowed during a mail transaction"));
   }
   auto space = arg.find(' ');
-  std::string mechanism = to_upper(arg.substr(0, space));
+  std::string mechanism = ascii::upper(arg.substr(0, space));
   std::string_view initial = space == std::string_view::npos ? "" : arg.substr(space + 1);
   bool known = false;
   for (const auto& mech : options_.auth_mechanisms) {
