@@ -3,17 +3,12 @@
 
 #include <fmt/format.h>
 
+#include "base/ascii.hpp"
 #include "imap/arguments.hpp"
 
 namespace tern::imap {
 std::string ascii_upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') {
-      c = static_cast<char>(c - 'a' + 'A');
-    }
-  }
-  return out;
+  return ascii::upper(s);
 }
 
 namespace {

@@ -1,24 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "imap/server_engine.hpp"
 
+#include "base/ascii.hpp"
+
 namespace tern::imap {
 namespace {
 
 bool is_done(std::string_view line) {
-  if (line.size() != 4) {
-    return false;
-  }
-  static constexpr std::string_view kDone = "DONE";
-  for (std::size_t i = 0; i < 4; ++i) {
-    char c = line[i];
-    if (c >= 'a' && c <= 'z') {
-      c = static_cast<char>(c - 'a' + 'A');
-    }
-    if (c != kDone[i]) {
-      return false;
-    }
-  }
-  return true;
+  return ascii::iequals(line, "DONE");
 }
 
 std::string_view status_word(Status status) {

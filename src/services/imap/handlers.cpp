@@ -225,7 +225,7 @@ bool parse_flags(const std::vector<std::string>& names, domain::Flags& flags,
                  std::vector<std::string>& keywords) {
   for (const auto& name : names) {
     if (!name.empty() && name[0] == '\\') {
-      std::string lower = detail::ascii_lower(name);
+      std::string lower = ascii::lower(name);
       if (lower == "\\seen") {
         flags |= domain::kFlagSeen;
       } else if (lower == "\\answered") {

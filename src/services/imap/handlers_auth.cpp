@@ -3,6 +3,7 @@
 // shared authenticator and brute-force throttle (docs/adr/0008-authentication.md).
 #include <fmt/format.h>
 
+#include "base/ascii.hpp"
 #include "sasl/base64.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
@@ -13,20 +14,6 @@ using tern::imap::ServerEngine;
 using tern::imap::Status;
 
 namespace detail {
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
-bool ascii_iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ascii_lower(a) == ascii_lower(b);
-}
 
 Failure failure_for(const Error& error) {
   switch (error.code) {

@@ -5,13 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "base/ascii.hpp"
 #include "base/result.hpp"
 #include "imap/server_engine.hpp"
 
 namespace tern::services::imap::detail {
-
-std::string ascii_lower(std::string_view s);
-bool ascii_iequals(std::string_view a, std::string_view b);
 
 // The response code and text for a store error (model-codebases.md B7: one mapping
 // per protocol): kNotFound → NONEXISTENT, kAlreadyExists → ALREADYEXISTS,

@@ -57,7 +57,7 @@ Result<std::string> decode_wire_name(const std::string& wire, bool utf8) {
   if (name.empty() || name.front() == kDelimiter || name.find("//") != std::string::npos) {
     return fail(ErrorCode::kInvalidInput, "invalid mailbox name");
   }
-  if (name.size() >= 5 && detail::ascii_iequals(name.substr(0, 5), "INBOX") &&
+  if (name.size() >= 5 && ascii::iequals(name.substr(0, 5), "INBOX") &&
       (name.size() == 5 || name[5] == kDelimiter)) {
     name.replace(0, 5, "INBOX");  // INBOX is case-insensitive (RFC 9051 §5.1)
   }
@@ -69,7 +69,7 @@ domain::SpecialUse special_use_of(std::string_view attribute) {
   for (SpecialUse use :
        {SpecialUse::kAll, SpecialUse::kArchive, SpecialUse::kDrafts, SpecialUse::kFlagged,
         SpecialUse::kJunk, SpecialUse::kSent, SpecialUse::kTrash}) {
-    if (detail::ascii_iequals(domain::special_use_attribute(use), attribute)) {
+    if (ascii::iequals(domain::special_use_attribute(use), attribute)) {
       return use;
     }
   }
@@ -401,7 +401,7 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
   }
   auto matches = [&](const domain::Mailbox& m) {
     return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
-      return list_match(p, m.name) || (m.name == "INBOX" && detail::ascii_iequals(p, "INBOX"));
+      return list_match(p, m.name) || (m.name == "INBOX" && ascii::iequals(p, "INBOX"));
     });
   };
   // RFC 5258 §3 selection options, RFC 6154 §5.1 SPECIAL-USE selection.

@@ -72,7 +72,7 @@ std::vector<std::string> header_values(std::string_view raw, std::string_view na
     while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) {
       field.remove_suffix(1);
     }
-    if (detail::ascii_iequals(field, name)) {
+    if (ascii::iequals(field, name)) {
       values.emplace_back(line.substr(colon + 1));
       current = &values.back();
     }
@@ -121,7 +121,7 @@ std::optional<std::int64_t> sent_day(std::string_view raw) {
       "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
   int month = 0;
   for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (detail::ascii_iequals(tokens[1], kMonths[i])) {
+    if (ascii::iequals(tokens[1], kMonths[i])) {
       month = static_cast<int>(i) + 1;
     }
   }
@@ -199,9 +199,8 @@ class Matcher {
         return true;
       case K::kKeyword:
       case K::kUnkeyword: {
-        bool has = std::any_of(e.keywords.begin(), e.keywords.end(), [&](const std::string& k) {
-          return detail::ascii_iequals(k, key.text);
-        });
+        bool has = std::any_of(e.keywords.begin(), e.keywords.end(),
+                               [&](const std::string& k) { return ascii::iequals(k, key.text); });
         return key.kind == K::kKeyword ? has : !has;
       }
       case K::kBcc:
