@@ -6,13 +6,13 @@ EXPUNGE, and IDLE woken by a second session."""
 import imaplib
 import re
 import socket
-import ssl
 import time
 import zlib
 
 import pytest
 
 from conftest import tern_cli
+from test_pop3 import tls_context  # unverified TLS to the test certificate
 from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
 
 ALICE = f"alice@{DOMAIN}"
@@ -27,13 +27,6 @@ MESSAGES = [
      "Grüße aus Köln\r\n--XX\r\nContent-Type: application/octet-stream\r\n"
      "Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--XX--\r\n"),
 ]
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture

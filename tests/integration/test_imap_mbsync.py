@@ -5,13 +5,13 @@ message and flag by flag."""
 import imaplib
 import os
 import shutil
-import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import tern_cli
+from test_pop3 import tls_context  # unverified TLS to the test certificate
 from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
 
 ALICE = f"alice@{DOMAIN}"
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.skipif(shutil.which("mbsync") is None and os.environ.ge
 def messages():
     return [f"From: bob@{DOMAIN}\r\nTo: {ALICE}\r\nSubject: sync {i}\r\nMessage-ID: <s{i}@x>\r\n"
             f"\r\nbody {i}\r\n" for i in range(3)]
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def write_config(tmp: Path, port: int, cert: Path, ssl_type: str) -> Path:
