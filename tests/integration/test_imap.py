@@ -268,3 +268,56 @@ def test_compress_deflate_over_tls(imap):
     send("f LOGOUT")
     assert b"f OK" in read_until(b"f OK LOGOUT completed\r\n")
     s.close()
+
+
+class ScramClient:
+    """The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677) for imaplib.authenticate:
+    called with each decoded server challenge, returns the next client message."""
+
+    def __init__(self, user, password):
+        import base64
+        import os
+        self.user, self.password = user, password
+        self.nonce = base64.b64encode(os.urandom(18)).decode()
+        self.step = 0
+        self.server_signature = None
+
+    def __call__(self, challenge):
+        import base64
+        import hashlib
+        import hmac
+        self.step += 1
+        if self.step == 1:
+            self.first_bare = f"n={self.user},r={self.nonce}"
+            return ("n,," + self.first_bare).encode()
+        if self.step == 2:
+            server_first = challenge.decode()
+            attrs = dict(part.split("=", 1) for part in server_first.split(","))
+            assert attrs["r"].startswith(self.nonce)
+            salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(),
+                                         base64.b64decode(attrs["s"]), int(attrs["i"]))
+            client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+            stored_key = hashlib.sha256(client_key).digest()
+            without_proof = f"c={base64.b64encode(b'n,,').decode()},r={attrs['r']}"
+            auth_message = f"{self.first_bare},{server_first},{without_proof}".encode()
+            signature = hmac.new(stored_key, auth_message, "sha256").digest()
+            proof = bytes(a ^ b for a, b in zip(client_key, signature))
+            server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+            self.server_signature = hmac.new(server_key, auth_message, "sha256").digest()
+            return (without_proof + ",p=" + base64.b64encode(proof).decode()).encode()
+        assert challenge.decode() == "v=" + __import__("base64").b64encode(
+            self.server_signature).decode()
+        return b""
+
+
+def test_authenticate_scram_sha256(imap):
+    _, ports = imap
+    c = connect(ports, tls="implicit")
+    assert "AUTH=SCRAM-SHA-256" in c.capabilities
+    assert c.authenticate("SCRAM-SHA-256", ScramClient(ALICE, PASSWORD))[0] == "OK"
+    assert c.select("INBOX")[1] == [b"2"]
+    c.logout()
+    c = connect(ports, tls="implicit")
+    with pytest.raises(imaplib.IMAP4.error):
+        c.authenticate("SCRAM-SHA-256", ScramClient(ALICE, "not the password"))
+    c.logout()
