@@ -8,9 +8,9 @@ namespace tern::detail {
 }  // namespace tern::detail
 
 // Checked in every build; aborts with the location and reason.
-#define TERN_ASSERT(cond, why)                                          \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      ::tern::detail::assert_failed(#cond, (why), __FILE__, __LINE__);  \
-    }                                                                   \
+#define TERN_ASSERT(cond, why)                                         \
+  do {                                                                 \
+    if (!(cond)) {                                                     \
+      ::tern::detail::assert_failed(#cond, (why), __FILE__, __LINE__); \
+    }                                                                  \
   } while (false)

@@ -37,6 +37,7 @@ template <class T>
 class [[nodiscard]] Future {
  public:
   Future() = default;
+
   explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
 
   // True once the value is present. A default-constructed Future is never ready.

@@ -41,6 +41,7 @@ class Sink {
 class Logger {
  public:
   Logger() = default;
+
   explicit Logger(Sink* sink) : sink_(sink) {}
 
   // Returns a logger that adds `key=value` to every record.
@@ -57,12 +58,15 @@ class Logger {
   void debug(std::string_view message, std::vector<Field> fields = {}) const {
     write(Level::kDebug, message, std::move(fields));
   }
+
   void info(std::string_view message, std::vector<Field> fields = {}) const {
     write(Level::kInfo, message, std::move(fields));
   }
+
   void warn(std::string_view message, std::vector<Field> fields = {}) const {
     write(Level::kWarn, message, std::move(fields));
   }
+
   void error(std::string_view message, std::vector<Field> fields = {}) const {
     write(Level::kError, message, std::move(fields));
   }

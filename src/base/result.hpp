@@ -53,16 +53,23 @@ class [[nodiscard]] Result : public tl::expected<T, Error> {
  public:
   using Base = tl::expected<T, Error>;
   using Base::Base;
-  Result(const Base& base) : Base(base) {}             // NOLINT(google-explicit-constructor)
-  Result(Base&& base) : Base(std::move(base)) {}       // NOLINT(google-explicit-constructor)
+
+  Result(const Base& base) : Base(base) {}  // NOLINT(google-explicit-constructor)
+
+  Result(Base&& base) : Base(std::move(base)) {}  // NOLINT(google-explicit-constructor)
+
   Result(Error error) : Base(tl::unexpected(std::move(error))) {}  // NOLINT
 };
 
 // Builds an Error value for `return fail(...)` in functions returning Result<T>.
-inline Error fail(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error fail(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 // A Result<void> that succeeded.
-inline Result<void> ok() { return Result<void>(); }
+inline Result<void> ok() {
+  return Result<void>();
+}
 
 }  // namespace tern
 
@@ -71,18 +78,18 @@ inline Result<void> ok() { return Result<void>(); }
 //   TERN_TRY(auto mailbox, store.find_mailbox(id));
 #define TERN_TRY_CONCAT_INNER(a, b) a##b
 #define TERN_TRY_CONCAT(a, b) TERN_TRY_CONCAT_INNER(a, b)
-#define TERN_TRY(decl, expr)                                    \
-  auto TERN_TRY_CONCAT(tern_try_, __LINE__) = (expr);           \
-  if (!TERN_TRY_CONCAT(tern_try_, __LINE__)) {                  \
-    return TERN_TRY_CONCAT(tern_try_, __LINE__).error();        \
-  }                                                             \
+#define TERN_TRY(decl, expr)                             \
+  auto TERN_TRY_CONCAT(tern_try_, __LINE__) = (expr);    \
+  if (!TERN_TRY_CONCAT(tern_try_, __LINE__)) {           \
+    return TERN_TRY_CONCAT(tern_try_, __LINE__).error(); \
+  }                                                      \
   decl = std::move(*TERN_TRY_CONCAT(tern_try_, __LINE__))
 
 // TERN_TRY_VOID(expr): the same for a Result<void>.
-#define TERN_TRY_VOID(expr)                                     \
-  do {                                                          \
-    auto tern_try_void_ = (expr);                               \
-    if (!tern_try_void_) {                                      \
-      return tern_try_void_.error();                            \
-    }                                                           \
+#define TERN_TRY_VOID(expr)          \
+  do {                               \
+    auto tern_try_void_ = (expr);    \
+    if (!tern_try_void_) {           \
+      return tern_try_void_.error(); \
+    }                                \
   } while (false)

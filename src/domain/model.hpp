@@ -79,6 +79,7 @@ enum Flag : std::uint8_t {
   kFlagDeleted = 1 << 3,
   kFlagDraft = 1 << 4,
 };
+
 using Flags = std::uint8_t;
 constexpr Flags kAllFlags = 0x1f;
 
@@ -174,9 +175,9 @@ enum class RecipientState { kPending, kDelivered, kFailed };
 struct QueueRecipient {
   std::string address;
   RecipientState state = RecipientState::kPending;
-  std::string notify;       // RFC 3461 NOTIFY parameter as received ("" if absent)
-  std::string orcpt;        // RFC 3461 ORCPT parameter as received
-  std::string last_reply;   // the last SMTP reply or error for this recipient
+  std::string notify;      // RFC 3461 NOTIFY parameter as received ("" if absent)
+  std::string orcpt;       // RFC 3461 ORCPT parameter as received
+  std::string last_reply;  // the last SMTP reply or error for this recipient
 };
 
 struct NewQueuedMessage {
