@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "domain/flags.hpp"
+
 namespace tern::store::memory {
 
 namespace d = tern::domain;
@@ -56,12 +58,6 @@ bool is_valid_mailbox_name(const std::string& name) {
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
   return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
-std::vector<std::string> sorted_unique(std::vector<std::string> words) {
-  std::sort(words.begin(), words.end());
-  words.erase(std::unique(words.begin(), words.end()), words.end());
-  return words;
 }
 
 SystemTime now_seconds() {
@@ -501,10 +497,9 @@ d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::Mai
   if (owner == nullptr || !target) {
     return ready<d::FlagResult>(fail(ErrorCode::kNotFound, "no such mailbox"));
   }
-  auto keywords = sorted_unique(std::move(change.keywords));
-  const d::Flags flags = change.flags & d::kAllFlags;
+  const auto prepared = d::prepare_flag_change(std::move(change));
   d::FlagResult result;
-  std::vector<std::pair<d::Entry*, std::pair<d::Flags, std::vector<std::string>>>> updates;
+  std::vector<d::Entry*> updated;
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   for (auto uid : uids) {
@@ -512,40 +507,18 @@ d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::Mai
     if (it == (*target)->entries.end()) {
       continue;
     }
-    auto& entry = it->second;
-    if (change.unchanged_since &&
-        d::value_of(entry.modseq) > d::value_of(*change.unchanged_since)) {
+    if (d::violates_unchanged_since(it->second, prepared)) {
       result.conflicts.push_back(uid);
       continue;
     }
-    d::Flags new_flags = entry.flags;
-    std::vector<std::string> new_keywords;
-    switch (change.op) {
-      case d::FlagOp::kAdd:
-        new_flags |= flags;
-        std::set_union(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
-                       keywords.end(), std::back_inserter(new_keywords));
-        break;
-      case d::FlagOp::kRemove:
-        new_flags = static_cast<d::Flags>(new_flags & ~flags);
-        std::set_difference(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
-                            keywords.end(), std::back_inserter(new_keywords));
-        break;
-      case d::FlagOp::kReplace:
-        new_flags = flags;
-        new_keywords = keywords;
-        break;
-    }
-    if (new_flags != entry.flags || new_keywords != entry.keywords) {
-      updates.push_back({&entry, {new_flags, std::move(new_keywords)}});
+    if (d::apply_flag_change(it->second, prepared)) {
+      updated.push_back(&it->second);
     }
   }
-  if (!updates.empty()) {
+  if (!updated.empty()) {
     auto modseq = next_modseq_locked(*owner, mailbox, d::Uid{0}, d::ChangeKind::kFlagsChanged);
     owner->log.pop_back();  // re-logged below, once per entry
-    for (auto& [entry, update] : updates) {
-      entry->flags = update.first;
-      entry->keywords = std::move(update.second);
+    for (d::Entry* entry : updated) {
       entry->modseq = modseq;
       log_locked(*owner, modseq, mailbox, entry->uid, d::ChangeKind::kFlagsChanged);
       result.changed.push_back(*entry);
@@ -850,7 +823,7 @@ d::Entry MemoryStorage::add_entry_locked(MailboxState& mailbox, d::MessageId mes
   entry.internal_date = stored.internal_date;
   entry.save_date = now_seconds();
   entry.flags = flags & d::kAllFlags;
-  entry.keywords = sorted_unique(std::move(keywords));
+  entry.keywords = d::normalize_keywords(std::move(keywords));
   entry.modseq = modseq;
   mailbox.mailbox.uid_next = d::Uid{d::value_of(entry.uid) + 1};
   mailbox.mailbox.highest_modseq = modseq;

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "domain/flags.hpp"
 #include "store/sqlite/migrations.hpp"
 
 namespace tern::store::sqlite {
@@ -72,12 +73,6 @@ bool is_valid_mailbox_name(const std::string& name) {
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
   return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
-std::vector<std::string> sorted_unique(std::vector<std::string> words) {
-  std::sort(words.begin(), words.end());
-  words.erase(std::unique(words.begin(), words.end()), words.end());
-  return words;
 }
 
 // Keywords are IMAP atoms (no spaces), so one space-separated TEXT column holds them.
@@ -1286,9 +1281,9 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
             it->second = d::MessageId{c.last_insert_rowid()};
           }
           TERN_TRY(auto modseq, allocate_modseq(c, target.account));
-          TERN_TRY(auto uid,
-                   insert_entry(c, target.mailbox, it->second, target.flags,
-                                sorted_unique(target.keywords), modseq, size, target.account));
+          TERN_TRY(auto uid, insert_entry(c, target.mailbox, it->second, target.flags,
+                                          d::normalize_keywords(target.keywords), modseq, size,
+                                          target.account));
           TERN_TRY_VOID(log_change(c, target.account, modseq, target.mailbox, uid,
                                    d::ChangeKind::kMessageAdded));
           out.emplace_back(d::Appended{target.mailbox, uid, modseq, it->second});
@@ -1342,8 +1337,7 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
   return write<d::FlagResult>(
       {}, [account, mailbox, uids, change](Connection& c) mutable -> Result<d::FlagResult> {
         TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
-        auto keywords = sorted_unique(change.keywords);
-        const d::Flags flags = change.flags & d::kAllFlags;
+        const auto prepared = d::prepare_flag_change(change);
         std::sort(uids.begin(), uids.end());
         uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
         d::FlagResult result;
@@ -1357,32 +1351,11 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
             continue;
           }
           auto entry = std::move(*found);
-          if (change.unchanged_since &&
-              d::value_of(entry.modseq) > d::value_of(*change.unchanged_since)) {
+          if (d::violates_unchanged_since(entry, prepared)) {
             result.conflicts.push_back(uid);
             continue;
           }
-          d::Flags new_flags = entry.flags;
-          std::vector<std::string> new_keywords;
-          switch (change.op) {
-            case d::FlagOp::kAdd:
-              new_flags |= flags;
-              std::set_union(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
-                             keywords.end(), std::back_inserter(new_keywords));
-              break;
-            case d::FlagOp::kRemove:
-              new_flags = static_cast<d::Flags>(new_flags & ~flags);
-              std::set_difference(entry.keywords.begin(), entry.keywords.end(), keywords.begin(),
-                                  keywords.end(), std::back_inserter(new_keywords));
-              break;
-            case d::FlagOp::kReplace:
-              new_flags = flags;
-              new_keywords = keywords;
-              break;
-          }
-          if (new_flags != entry.flags || new_keywords != entry.keywords) {
-            entry.flags = new_flags;
-            entry.keywords = std::move(new_keywords);
+          if (d::apply_flag_change(entry, prepared)) {
             updates.push_back(std::move(entry));
           }
         }

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "domain/flags.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace tern::domain {
+
+std::vector<std::string> normalize_keywords(std::vector<std::string> keywords) {
+  std::sort(keywords.begin(), keywords.end());
+  keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
+  return keywords;
+}
+
+PreparedFlagChange prepare_flag_change(FlagChange change) {
+  return PreparedFlagChange{change.op, static_cast<Flags>(change.flags & kAllFlags),
+                            normalize_keywords(std::move(change.keywords)), change.unchanged_since};
+}
+
+bool violates_unchanged_since(const Entry& entry, const PreparedFlagChange& change) {
+  return change.unchanged_since && value_of(entry.modseq) > value_of(*change.unchanged_since);
+}
+
+bool apply_flag_change(Entry& entry, const PreparedFlagChange& change) {
+  Flags flags = entry.flags;
+  std::vector<std::string> keywords;
+  switch (change.op) {
+    case FlagOp::kAdd:
+      flags = static_cast<Flags>(flags | change.flags);
+      std::set_union(entry.keywords.begin(), entry.keywords.end(), change.keywords.begin(),
+                     change.keywords.end(), std::back_inserter(keywords));
+      break;
+    case FlagOp::kRemove:
+      flags = static_cast<Flags>(flags & ~change.flags);
+      std::set_difference(entry.keywords.begin(), entry.keywords.end(), change.keywords.begin(),
+                          change.keywords.end(), std::back_inserter(keywords));
+      break;
+    case FlagOp::kReplace:
+      flags = change.flags;
+      keywords = change.keywords;
+      break;
+  }
+  if (flags == entry.flags && keywords == entry.keywords) {
+    return false;
+  }
+  entry.flags = flags;
+  entry.keywords = std::move(keywords);
+  return true;
+}
+
+}  // namespace tern::domain

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// The flag and keyword arithmetic of STORE (RFC 9051 §6.4.6) and UNCHANGEDSINCE
+// (RFC 7162 §3.1.3), once, for every storage backend.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/model.hpp"
+
+namespace tern::domain {
+
+// Keywords as entries keep them: sorted and unique.
+std::vector<std::string> normalize_keywords(std::vector<std::string> keywords);
+
+// A FlagChange ready to apply: system flags masked to the known ones and keywords
+// normalised. Build it once per change_flags() call.
+struct PreparedFlagChange {
+  FlagOp op = FlagOp::kAdd;
+  Flags flags = 0;
+  std::vector<std::string> keywords;
+  std::optional<ModSeq> unchanged_since;
+};
+
+PreparedFlagChange prepare_flag_change(FlagChange change);
+
+// RFC 7162 §3.1.3: true when `entry` changed after UNCHANGEDSINCE, so the change
+// must not touch it and its UID is reported as a conflict.
+bool violates_unchanged_since(const Entry& entry, const PreparedFlagChange& change);
+
+// Applies `change` to `entry`'s flags and keywords. Returns false, leaving `entry`
+// alone, when nothing would change (the entry then keeps its modseq).
+bool apply_flag_change(Entry& entry, const PreparedFlagChange& change);
+
+}  // namespace tern::domain
