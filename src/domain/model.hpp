@@ -178,6 +178,22 @@ struct QueueRecipient {
   std::string notify;      // RFC 3461 NOTIFY parameter as received ("" if absent)
   std::string orcpt;       // RFC 3461 ORCPT parameter as received
   std::string last_reply;  // the last SMTP reply or error for this recipient
+  // Set with last_reply by the scheduler, for DSNs and `tern queue show`.
+  std::string status;       // RFC 3463 enhanced status of the last outcome ("4.4.1")
+  std::string remote_host;  // "mx.example.org[192.0.2.1]" when a host answered
+};
+
+// How the body was declared at MAIL FROM (RFC 6152 BODY=8BITMIME, RFC 3030
+// BODY=BINARYMIME); a transport needs it to choose a downgrade or refuse.
+enum class BodyType { kSevenBit, kEightBitMime, kBinaryMime };
+
+// Envelope facts beyond the reverse-path that the submission path records and the
+// transport honours. All default to "nothing special" (what old rows load as).
+struct QueueEnvelope {
+  bool smtputf8 = false;  // RFC 6531 SMTPUTF8 was given at MAIL FROM
+  BodyType body = BodyType::kSevenBit;
+  bool requiretls = false;  // RFC 8689 REQUIRETLS was given at MAIL FROM
+  std::string submitter;    // the authenticated user that submitted it ("" if none)
 };
 
 struct NewQueuedMessage {
@@ -187,6 +203,7 @@ struct NewQueuedMessage {
   std::string envid;  // RFC 3461 ENVID
   std::string ret;    // RFC 3461 RET: "FULL", "HDRS" or ""
   SystemTime now{};
+  QueueEnvelope envelope;
 };
 
 struct QueuedMessage {
@@ -202,6 +219,8 @@ struct QueuedMessage {
   std::uint32_t attempts = 0;
   QueueState state = QueueState::kQueued;
   SystemTime lease_until{};  // meaningful while kActive
+  QueueEnvelope envelope;
+  bool delay_warned = false;  // an `Action: delayed` DSN went out (at most one)
 };
 
 // What a delivery attempt reports back; it releases the claim.
@@ -209,6 +228,7 @@ struct QueueUpdate {
   std::vector<QueueRecipient> recipients;  // full replacement of the recipient states
   SystemTime next_attempt{};
   std::uint32_t attempts = 0;
+  bool delay_warned = false;
 };
 
 }  // namespace tern::domain

@@ -168,6 +168,9 @@ class QueueStore {
   virtual Async<void> remove_queued(QueueId id) = 0;
   // kHeld entries are never claimed; releasing makes them kQueued and due now.
   virtual Async<void> set_held(QueueId id, bool held, SystemTime now) = 0;
+  // Makes a kQueued entry due at `when` (`tern queue flush|retry`); kActive and
+  // kHeld entries are left alone. kNotFound for an unknown id.
+  virtual Async<void> reschedule(QueueId id, SystemTime when) = 0;
 };
 
 // One backend: all ports over one consistent store.

@@ -980,6 +980,78 @@ TYPED_TEST_P(StorageConformance, RemoveQueuedReleasesTheBlob) {
   TERN_EXPECT_ERROR(wait(this->blobs().get((*found)->blob)), ErrorCode::kNotFound);
 }
 
+TYPED_TEST_P(StorageConformance, QueueKeepsTheEnvelopeAndOutcomeDetails) {
+  const auto now = fixed_time();
+  auto message = make_queued("q", {"a@x.org"}, now);
+  message.envelope.smtputf8 = true;
+  message.envelope.body = d::BodyType::kBinaryMime;
+  message.envelope.requiretls = true;
+  message.envelope.submitter = "alice@example.org";
+  auto id = wait(this->queue().enqueue(std::move(message)));
+  ASSERT_TRUE(id);
+  auto found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_TRUE((*found)->envelope.smtputf8);
+  EXPECT_EQ((*found)->envelope.body, d::BodyType::kBinaryMime);
+  EXPECT_TRUE((*found)->envelope.requiretls);
+  EXPECT_EQ((*found)->envelope.submitter, "alice@example.org");
+  EXPECT_FALSE((*found)->delay_warned);
+
+  auto claimed = wait(this->queue().claim_due(now, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_TRUE((*claimed)[0].envelope.requiretls);
+  d::QueueUpdate update;
+  update.recipients = (*claimed)[0].recipients;
+  update.recipients[0].last_reply = "451 4.7.1 greylisted";
+  update.recipients[0].status = "4.7.1";
+  update.recipients[0].remote_host = "mx.x.org[192.0.2.1]";
+  update.next_attempt = now + std::chrono::minutes(5);
+  update.attempts = 1;
+  update.delay_warned = true;
+  TERN_ASSERT_OK(wait(this->queue().update_queued(*id, update)));
+  found = wait(this->queue().find_queued(*id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_TRUE((*found)->delay_warned);
+  EXPECT_EQ((*found)->recipients[0].status, "4.7.1");
+  EXPECT_EQ((*found)->recipients[0].remote_host, "mx.x.org[192.0.2.1]");
+  EXPECT_EQ((*found)->envelope.submitter, "alice@example.org");
+}
+
+TYPED_TEST_P(StorageConformance, RescheduleMovesOnlyQueuedEntries) {
+  const auto now = fixed_time();
+  auto queued = wait(this->queue().enqueue(make_queued("q1", {"a@x.org"}, now)));
+  auto held = wait(this->queue().enqueue(make_queued("q2", {"b@x.org"}, now)));
+  ASSERT_TRUE(queued && held);
+  TERN_ASSERT_OK(wait(this->queue().set_held(*held, true, now)));
+  const auto later = now + std::chrono::hours(2);
+  TERN_ASSERT_OK(wait(this->queue().reschedule(*queued, later)));
+  TERN_ASSERT_OK(wait(this->queue().reschedule(*held, later)));
+  auto found = wait(this->queue().find_queued(*queued));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->next_attempt, later);
+  found = wait(this->queue().find_queued(*held));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, d::QueueState::kHeld);
+  EXPECT_EQ((*found)->next_attempt, now);
+  auto none =
+      wait(this->queue().claim_due(later - std::chrono::seconds(1), 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // Back to "due now", as `tern queue flush` does.
+  TERN_ASSERT_OK(wait(this->queue().reschedule(*queued, now)));
+  auto due = wait(this->queue().claim_due(now, 10, std::chrono::seconds(60)));
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  // An active entry keeps its lease and schedule.
+  TERN_ASSERT_OK(wait(this->queue().reschedule(*queued, later)));
+  found = wait(this->queue().find_queued(*queued));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, d::QueueState::kActive);
+  EXPECT_EQ((*found)->next_attempt, now);
+  TERN_EXPECT_ERROR(wait(this->queue().reschedule(d::QueueId{999999}, now)), ErrorCode::kNotFound);
+}
+
 // ----- concurrency
 
 TYPED_TEST_P(StorageConformance, ConcurrentAppendsAllSucceedWithUniqueUids) {
@@ -1047,6 +1119,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     BlobsArePutAndGot, CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue,
     ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
     UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
+    QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
     ConcurrentAppendsAllSucceedWithUniqueUids);
 
 #undef TERN_EXPECT_ERROR

@@ -656,6 +656,7 @@ d::Async<d::QueueId> MemoryStorage::enqueue(d::NewQueuedMessage message) {
   queued.created = message.now;
   queued.next_attempt = message.now;
   queued.state = d::QueueState::kQueued;
+  queued.envelope = std::move(message.envelope);
   auto id = queued.id;
   queue_.emplace(id, std::move(queued));
   return ready<d::QueueId>(id);
@@ -724,6 +725,7 @@ d::Async<void> MemoryStorage::update_queued(d::QueueId id, d::QueueUpdate update
   message.recipients = std::move(update.recipients);
   message.next_attempt = update.next_attempt;
   message.attempts = update.attempts;
+  message.delay_warned = update.delay_warned;
   if (message.state == d::QueueState::kActive) {
     message.state = d::QueueState::kQueued;
   }
@@ -756,6 +758,18 @@ d::Async<void> MemoryStorage::set_held(d::QueueId id, bool held, SystemTime now)
     message.next_attempt = now;
   }
   message.lease_until = SystemTime{};
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::reschedule(d::QueueId id, SystemTime when) {
+  std::lock_guard lock(mutex_);
+  auto it = queue_.find(id);
+  if (it == queue_.end()) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such queue entry"));
+  }
+  if (it->second.state == d::QueueState::kQueued) {
+    it->second.next_attempt = when;
+  }
   return ready_ok();
 }
 

@@ -139,6 +139,7 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<void> update_queued(domain::QueueId id, domain::QueueUpdate update) override;
   domain::Async<void> remove_queued(domain::QueueId id) override;
   domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
+  domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
 
   // ----- state; every member below is guarded by mutex_
   struct AccountState {

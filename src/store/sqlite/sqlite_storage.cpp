@@ -460,22 +460,29 @@ d::QueuedMessage queued_from(const Statement& s) {
   q.attempts = static_cast<std::uint32_t>(s.int64(8));
   q.state = static_cast<d::QueueState>(s.int64(9));
   q.lease_until = from_ticks(s.int64(10));
+  q.envelope.smtputf8 = s.int64(11) != 0;
+  q.envelope.body = static_cast<d::BodyType>(s.int64(12));
+  q.envelope.requiretls = s.int64(13) != 0;
+  q.envelope.submitter = s.text(14);
+  q.delay_warned = s.int64(15) != 0;
   return q;
 }
 
 constexpr std::string_view kQueueColumns =
     "SELECT id, blob, size, sender, envid, ret, created, next_attempt, attempts, state, "
-    "lease_until FROM queue ";
+    "lease_until, smtputf8, body_type, requiretls, submitter, delay_warned FROM queue ";
 
 Result<void> load_recipients(Connection& c, d::QueuedMessage& q) {
   TERN_TRY(auto recipients,
            rows<d::QueueRecipient>(
                c,
-               "SELECT address, state, notify, orcpt, last_reply FROM queue_recipients "
-               "WHERE queue_id = ?1 ORDER BY position",
+               "SELECT address, state, notify, orcpt, last_reply, status, remote_host "
+               "FROM queue_recipients WHERE queue_id = ?1 ORDER BY position",
                [](const Statement& s) {
                  return d::QueueRecipient{s.text(0), static_cast<d::RecipientState>(s.int64(1)),
-                                          s.text(2), s.text(3), s.text(4)};
+                                          s.text(2), s.text(3),
+                                          s.text(4), s.text(5),
+                                          s.text(6)};
                },
                d::value_of(q.id)));
   q.recipients = std::move(recipients);
@@ -489,9 +496,9 @@ Result<void> store_recipients(Connection& c, d::QueueId id,
   for (const auto& r : recipients) {
     TERN_TRY_VOID(
         c.run("INSERT INTO queue_recipients (queue_id, position, address, state, notify, orcpt, "
-              "last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              "last_reply, status, remote_host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
               d::value_of(id), position++, r.address, static_cast<int>(r.state), r.notify, r.orcpt,
-              r.last_reply));
+              r.last_reply, r.status, r.remote_host));
   }
   return ok();
 }
@@ -1576,9 +1583,12 @@ d::Async<d::QueueId> SqliteStorage::enqueue(d::NewQueuedMessage message) {
         TERN_TRY_VOID(add_blob_reference(c, hex, size));
         TERN_TRY_VOID(c.run(
             "INSERT INTO queue (blob, size, sender, envid, ret, created, next_attempt, attempts, "
-            "state, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, ?7, 0)",
+            "state, lease_until, smtputf8, body_type, requiretls, submitter) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, ?7, 0, ?8, ?9, ?10, ?11)",
             hex, size, message.sender, message.envid, message.ret, ticks(message.now),
-            static_cast<int>(d::QueueState::kQueued)));
+            static_cast<int>(d::QueueState::kQueued), message.envelope.smtputf8 ? 1 : 0,
+            static_cast<int>(message.envelope.body), message.envelope.requiretls ? 1 : 0,
+            message.envelope.submitter));
         d::QueueId id{c.last_insert_rowid()};
         TERN_TRY_VOID(store_recipients(c, id, message.recipients));
         return id;
@@ -1668,9 +1678,10 @@ d::Async<void> SqliteStorage::update_queued(d::QueueId id, d::QueueUpdate update
                          ? static_cast<std::int64_t>(d::QueueState::kQueued)
                          : *state;
     TERN_TRY_VOID(
-        c.run("UPDATE queue SET next_attempt = ?2, attempts = ?3, state = ?4, lease_until = 0 "
-              "WHERE id = ?1",
-              d::value_of(id), ticks(update.next_attempt), update.attempts, new_state));
+        c.run("UPDATE queue SET next_attempt = ?2, attempts = ?3, state = ?4, lease_until = 0, "
+              "delay_warned = ?5 WHERE id = ?1",
+              d::value_of(id), ticks(update.next_attempt), update.attempts, new_state,
+              update.delay_warned ? 1 : 0));
     return store_recipients(c, id, update.recipients);
   });
 }
@@ -1702,6 +1713,17 @@ d::Async<void> SqliteStorage::set_held(d::QueueId id, bool held, SystemTime now)
     }
     return c.run("UPDATE queue SET state = ?2, next_attempt = ?3, lease_until = 0 WHERE id = ?1",
                  d::value_of(id), static_cast<int>(d::QueueState::kQueued), ticks(now));
+  });
+}
+
+d::Async<void> SqliteStorage::reschedule(d::QueueId id, SystemTime when) {
+  return write<void>({}, [id, when](Connection& c) -> Result<void> {
+    TERN_TRY(auto state, c.scalar("SELECT state FROM queue WHERE id = ?1", d::value_of(id)));
+    if (!state) {
+      return not_found("no such queue entry");
+    }
+    return c.run("UPDATE queue SET next_attempt = ?2 WHERE id = ?1 AND state = ?3", d::value_of(id),
+                 ticks(when), static_cast<int>(d::QueueState::kQueued));
   });
 }
 

@@ -203,6 +203,7 @@ class SqliteStorage final : public domain::Storage,
   domain::Async<void> update_queued(domain::QueueId id, domain::QueueUpdate update) override;
   domain::Async<void> remove_queued(domain::QueueId id) override;
   domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
+  domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
 
   // Reads and checks a blob file against its id (kCorrupt on mismatch or when a
   // referenced file is missing).
