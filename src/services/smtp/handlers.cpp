@@ -295,6 +295,14 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     q.envid = message.params.envid;
     q.ret = message.params.ret;
     q.now = now;
+    // What the transport must honour downstream (domain::QueueEnvelope).
+    q.envelope.smtputf8 = message.params.smtputf8;
+    q.envelope.body =
+        message.params.body == tern::smtp::Body::kBinaryMime ? domain::BodyType::kBinaryMime
+        : message.params.body == tern::smtp::Body::k8BitMime ? domain::BodyType::kEightBitMime
+                                                             : domain::BodyType::kSevenBit;
+    q.envelope.requiretls = message.params.requiretls;
+    q.envelope.submitter = user_ ? user_->address : std::string();
     auto id_or = storage_.queue().enqueue(std::move(q)).get();
     if (!id_or) {
       logger_.warn("smtp enqueue failed", {{"error", id_or.error().message}});

@@ -353,7 +353,8 @@ TEST_F(HandlersTest, MxRefusesRelayAndUnknownUsers) {
 
 TEST_F(HandlersTest, AliasForwardIsQueuedWithDsnParameters) {
   std::string out = transact(Role::kMx,
-                             "EHLO c\r\nMAIL FROM:<x@remote.example> RET=HDRS ENVID=e1\r\n"
+                             "EHLO c\r\nMAIL FROM:<x@remote.example> RET=HDRS ENVID=e1 "
+                             "BODY=8BITMIME SMTPUTF8\r\n"
                              "RCPT TO:<info@example.org> NOTIFY=FAILURE\r\nDATA\r\nx\r\n.\r\n");
   EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
   EXPECT_EQ(world.inbox_count("alice@example.org"), 1u);
@@ -366,6 +367,11 @@ TEST_F(HandlersTest, AliasForwardIsQueuedWithDsnParameters) {
   EXPECT_EQ(queued[0].recipients[0].address, "carol@remote.example");
   EXPECT_EQ(queued[0].recipients[0].notify, "FAILURE");
   EXPECT_EQ(queued[0].recipients[0].orcpt, "rfc822;info@example.org");
+  // The envelope facts the transport must honour travel with the entry.
+  EXPECT_EQ(queued[0].envelope.body, domain::BodyType::kEightBitMime);
+  EXPECT_TRUE(queued[0].envelope.smtputf8);
+  EXPECT_FALSE(queued[0].envelope.requiretls);
+  EXPECT_EQ(queued[0].envelope.submitter, "");
 }
 
 TEST_F(HandlersTest, QuotaSoftAndHard) {
@@ -412,6 +418,8 @@ TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
   auto queued = *world.storage.queue().queued().get();
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].recipients.at(0).address, "dave@remote.example");
+  EXPECT_EQ(queued[0].envelope.submitter, "alice@example.org");
+  EXPECT_EQ(queued[0].envelope.body, domain::BodyType::kSevenBit);
   EXPECT_NE(world.inbox_message("bob@example.org", 0).find("with ESMTPA"), std::string::npos);
 }
 
