@@ -6,6 +6,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "runtime/system_clock.hpp"
 
@@ -32,15 +33,18 @@ std::string lower_first(std::string text) {
 
 // The socket and its optional TLS layer, shared with the watchdog timer's handler
 // and the canceller so neither can outlive what it touches. Only touched on the
-// socket's strand.
-struct Transport : std::enable_shared_from_this<Transport> {
-  explicit Transport(asio::ip::tcp::socket s)
-      : socket(std::move(s)), watchdog(socket.get_executor()) {}
+// socket's strand. One template for TCP and local stream sockets, so timeouts,
+// cancellation and TLS behave the same on both.
+template <class Protocol>
+struct Transport : std::enable_shared_from_this<Transport<Protocol>> {
+  using Socket = typename Protocol::socket;
 
-  asio::ip::tcp::socket socket;
+  explicit Transport(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+
+  Socket socket;
   asio::steady_timer watchdog;
   std::shared_ptr<asio::ssl::context> tls_context;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls;
   std::uint64_t generation = 0;
   bool timed_out = false;
   bool closed = false;
@@ -52,7 +56,7 @@ struct Transport : std::enable_shared_from_this<Transport> {
     ++generation;
     timed_out = false;
     watchdog.expires_after(timeout);
-    watchdog.async_wait([self = shared_from_this(), gen = generation](asio::error_code ec) {
+    watchdog.async_wait([self = this->shared_from_this(), gen = generation](asio::error_code ec) {
       if (ec || gen != self->generation) {
         return;
       }
@@ -86,13 +90,20 @@ struct Transport : std::enable_shared_from_this<Transport> {
   }
 };
 
-class TcpConnection final : public Connection {
+template <class Protocol>
+class StreamConnection final : public Connection {
  public:
-  TcpConnection(std::shared_ptr<Transport> transport, std::string id,
-                asio::ip::address peer_address, std::uint16_t peer_port, const log::Logger& logger)
+  using Shared = std::shared_ptr<Transport<Protocol>>;
+
+  StreamConnection(Shared transport, std::string id, asio::ip::address peer_address,
+                   std::uint16_t peer_port, const log::Logger& logger)
       : Connection(std::move(id), peer_address, peer_port, logger), t_(std::move(transport)) {}
 
-  ~TcpConnection() override { t_->close_now(); }
+  StreamConnection(Shared transport, std::string id, PeerCredentials credentials,
+                   const log::Logger& logger)
+      : Connection(std::move(id), credentials, logger), t_(std::move(transport)) {}
+
+  ~StreamConnection() override { t_->close_now(); }
 
   asio::awaitable<Result<std::size_t>> read_some(std::span<char> buffer,
                                                  Duration timeout) override {
@@ -192,7 +203,7 @@ class TcpConnection final : public Connection {
   void close() override { t_->close_now(); }
 
   std::function<void()> canceller() override {
-    return [weak = std::weak_ptr<Transport>(t_)] {
+    return [weak = std::weak_ptr<Transport<Protocol>>(t_)] {
       if (auto t = weak.lock()) {
         asio::post(t->socket.get_executor(), [t] { t->close_now(); });
       }
@@ -213,8 +224,8 @@ class TcpConnection final : public Connection {
       co_return fail(ErrorCode::kCancelled, "tls handshake: connection closed");
     }
     self->tls_context = std::move(context);
-    self->tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(self->socket,
-                                                                            *self->tls_context);
+    self->tls = std::make_unique<asio::ssl::stream<typename Protocol::socket&>>(self->socket,
+                                                                                *self->tls_context);
     if (!server_name.empty()) {
       // RFC 6066 §3: server_name carries a host name, never an IP literal.
       // SSL_set_tlsext_host_name is a macro with a C cast; this is its expansion.
@@ -230,8 +241,26 @@ class TcpConnection final : public Connection {
     co_return ok();
   }
 
-  std::shared_ptr<Transport> t_;
+  Shared t_;
 };
+
+using TcpTransport = Transport<asio::ip::tcp>;
+using LocalTransport = Transport<asio::local::stream_protocol>;
+using TcpConnection = StreamConnection<asio::ip::tcp>;
+using LocalConnection = StreamConnection<asio::local::stream_protocol>;
+
+PeerCredentials peer_credentials(asio::local::stream_protocol::socket& socket) {
+  PeerCredentials out;
+  ::ucred cred{};
+  ::socklen_t length = sizeof cred;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 &&
+      length == sizeof cred) {
+    out.pid = cred.pid;
+    out.uid = cred.uid;
+    out.gid = cred.gid;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -241,6 +270,16 @@ Connection::Connection(std::string id, asio::ip::address peer_address, std::uint
       peer_address_(normalize(peer_address)),
       peer_port_(peer_port),
       logger_(logger.with("conn", id_).with("peer", peer_address_.to_string())) {}
+
+Connection::Connection(std::string id, PeerCredentials credentials, const log::Logger& logger)
+    : id_(std::move(id)),
+      peer_address_(asio::ip::address_v4::any()),
+      peer_port_(0),
+      credentials_(credentials),
+      logger_(logger.with("conn", id_)
+                  .with("peer", "local")
+                  .with("uid", std::to_string(credentials.uid))
+                  .with("pid", std::to_string(credentials.pid))) {}
 
 std::string format_endpoint(const asio::ip::address& address, std::uint16_t port) {
   if (address.is_v6()) {
@@ -255,16 +294,41 @@ std::unique_ptr<Connection> make_tcp_connection(asio::ip::tcp::socket socket, st
   auto remote = socket.remote_endpoint(ec);
   // Latency matters more than packet count for line-based protocols.
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto transport = std::make_shared<Transport>(std::move(socket));
+  auto transport = std::make_shared<TcpTransport>(std::move(socket));
   return std::make_unique<TcpConnection>(std::move(transport), std::move(id), remote.address(),
                                          remote.port(), logger);
+}
+
+std::unique_ptr<Connection> make_local_connection(asio::local::stream_protocol::socket socket,
+                                                  std::string id, const log::Logger& logger) {
+  PeerCredentials credentials = peer_credentials(socket);
+  auto transport = std::make_shared<LocalTransport>(std::move(socket));
+  return std::make_unique<LocalConnection>(std::move(transport), std::move(id), credentials,
+                                           logger);
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect_local(std::string path,
+                                                                   Duration timeout, std::string id,
+                                                                   log::Logger logger) {
+  auto executor = co_await asio::this_coro::executor;
+  auto transport = std::make_shared<LocalTransport>(asio::local::stream_protocol::socket(executor));
+  transport->arm(timeout);
+  auto [ec] = co_await transport->socket.async_connect(asio::local::stream_protocol::endpoint(path),
+                                                       kUseTuple);
+  transport->disarm();
+  if (ec) {
+    co_return transport->error_for(ec, fmt::format("connect unix:{}", path));
+  }
+  PeerCredentials credentials = peer_credentials(transport->socket);
+  co_return std::unique_ptr<Connection>(
+      std::make_unique<LocalConnection>(std::move(transport), std::move(id), credentials, logger));
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> connect_tcp(asio::ip::tcp::endpoint endpoint,
                                                                  Duration timeout, std::string id,
                                                                  log::Logger logger) {
   auto executor = co_await asio::this_coro::executor;
-  auto transport = std::make_shared<Transport>(asio::ip::tcp::socket(executor));
+  auto transport = std::make_shared<TcpTransport>(asio::ip::tcp::socket(executor));
   transport->arm(timeout);
   auto [ec] = co_await transport->socket.async_connect(endpoint, kUseTuple);
   transport->disarm();

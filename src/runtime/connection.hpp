@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Connection: the byte stream a protocol session reads and writes, over TCP or TLS,
-// with a timeout on every operation and an in-place STARTTLS upgrade.
+// Connection: the byte stream a protocol session reads and writes, over TCP, TLS or
+// a local (UNIX-domain) stream socket, with a timeout on every operation and an
+// in-place STARTTLS upgrade.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +28,14 @@ using Duration = std::chrono::steady_clock::duration;
 // RFC 9266 §2: the label of the tls-exporter channel binding (32 bytes, no context).
 inline constexpr std::string_view kTlsExporterLabel = "EXPORTER-Channel-Binding";
 inline constexpr std::size_t kTlsExporterLength = 32;
+
+// The identity of a peer on a local socket, from SO_PEERCRED (Linux, unix(7)): the
+// process that connected and the user and group it ran as at connect time.
+struct PeerCredentials {
+  std::int64_t pid = -1;
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
+};
 
 // A connected byte stream. Sessions own it through std::unique_ptr and use it from
 // one coroutine at a time; every member is bound to the connection's executor
@@ -100,21 +110,32 @@ class Connection {
   const std::string& id() const { return id_; }
 
   // The peer's address (IPv4-mapped IPv6 addresses appear as IPv4) and port.
+  // A local-socket peer has none: the unspecified address 0.0.0.0 and port 0;
+  // check is_local() before using the address as a key (rate limits, Received:).
   const asio::ip::address& peer_address() const { return peer_address_; }
 
   std::uint16_t peer_port() const { return peer_port_; }
 
-  // A logger carrying conn=<id> and peer=<ip> on every record.
+  // True for a peer on a local (UNIX-domain) socket.
+  bool is_local() const { return credentials_.has_value(); }
+
+  // The local peer's SO_PEERCRED identity; nullopt for TCP peers.
+  const std::optional<PeerCredentials>& peer_credentials() const { return credentials_; }
+
+  // A logger carrying conn=<id> and peer=<ip> on every record; for a local
+  // peer peer=local, uid=<uid> and pid=<pid>.
   const log::Logger& logger() const { return logger_; }
 
  protected:
   Connection(std::string id, asio::ip::address peer_address, std::uint16_t peer_port,
              const log::Logger& logger);
+  Connection(std::string id, PeerCredentials credentials, const log::Logger& logger);
 
  private:
   std::string id_;
   asio::ip::address peer_address_;
   std::uint16_t peer_port_;
+  std::optional<PeerCredentials> credentials_;
   log::Logger logger_;
 };
 
@@ -122,6 +143,20 @@ class Connection {
 // be a strand, and the session coroutine should run on it.
 std::unique_ptr<Connection> make_tcp_connection(asio::ip::tcp::socket socket, std::string id,
                                                 const log::Logger& logger);
+
+// Wraps an accepted local (UNIX-domain) stream socket and reads its peer's
+// SO_PEERCRED (all -1 if the kernel does not say). The same rules as TCP: the
+// socket's executor should be a strand. start_tls works on it as well, though
+// no listener offers TLS on a local socket.
+std::unique_ptr<Connection> make_local_connection(asio::local::stream_protocol::socket socket,
+                                                  std::string id, const log::Logger& logger);
+
+// Connects to the local stream socket at `path` within `timeout`, for tests and
+// local clients. Errors name the path: "connect unix:/x.sock: connection refused".
+// The returned connection's peer credentials are the listening process's.
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect_local(std::string path,
+                                                                   Duration timeout, std::string id,
+                                                                   log::Logger logger);
 
 // Connects to `endpoint` on the calling coroutine's executor within `timeout`.
 // Errors name the endpoint: "connect 127.0.0.1:25: connection refused".

@@ -29,6 +29,22 @@ void ConnectionLimits::release(const asio::ip::address& peer) {
   }
 }
 
+ConnectionLimits::Admission ConnectionLimits::admit_local() {
+  std::lock_guard lock(mutex_);
+  if (open_ >= max_total_) {
+    return Admission::kGlobalLimit;
+  }
+  ++open_;
+  return Admission::kAdmitted;
+}
+
+void ConnectionLimits::release_local() {
+  std::lock_guard lock(mutex_);
+  if (open_ > 0) {
+    --open_;
+  }
+}
+
 void ConnectionLimits::set_caps(std::size_t max_total, std::size_t max_per_ip) {
   std::lock_guard lock(mutex_);
   max_total_ = max_total;

@@ -31,6 +31,13 @@ class ConnectionLimits {
   // Forgets one connection from `peer` that admit() counted.
   void release(const asio::ip::address& peer);
 
+  // A peer on a local (UNIX-domain) socket has no address: it counts against the
+  // total cap only. Who may connect is decided by the socket file's mode and
+  // owner, as for Postfix's and Dovecot's local services. Every kAdmitted needs
+  // one release_local().
+  Admission admit_local();
+  void release_local();
+
   // Changes both caps for connections admitted from now on.
   void set_caps(std::size_t max_total, std::size_t max_per_ip);
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runtime/listener.hpp"
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -8,6 +11,10 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "base/assert.hpp"
 
@@ -50,6 +57,7 @@ struct Listener::State {
       : io(io_context),
         strand(asio::make_strand(io_context)),
         acceptor(strand),
+        local_acceptor(strand),
         options(std::move(opts)),
         logger(log.with("listener", options.name)) {
     metrics::Labels labels{{"listener", options.name}};
@@ -71,7 +79,8 @@ struct Listener::State {
 
   asio::io_context& io;
   asio::strand<asio::io_context::executor_type> strand;
-  asio::ip::tcp::acceptor acceptor;  // used on `strand` only
+  asio::ip::tcp::acceptor acceptor;                       // used on `strand` only
+  asio::local::stream_protocol::acceptor local_acceptor;  // likewise; when local_path
   ListenerOptions options;
   log::Logger logger;
   ConnectionHandler handler;
@@ -93,10 +102,36 @@ struct Listener::State {
   std::unordered_map<std::uint64_t, std::function<void()>> cancellers;  // guarded by mutex
   std::uint64_t next_serial = 0;                                        // guarded by mutex
 
+  // The local socket file as bound, so that only that file is removed at stop
+  // (a successor process may have replaced it by then).
+  dev_t socket_dev = 0;
+  ino_t socket_ino = 0;
+  std::atomic<bool> socket_removed{false};
+
+  bool is_local() const { return !options.local_path.empty(); }
+
+  void remove_socket_file() {
+    if (!is_local() || socket_removed.exchange(true)) {
+      return;
+    }
+
+    struct stat st {};
+
+    if (::lstat(options.local_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == socket_dev && st.st_ino == socket_ino &&
+        ::unlink(options.local_path.c_str()) != 0) {
+      // Typically a directory the service user may not write; the next start
+      // finds the file stale and replaces it.
+      logger.warn("cannot remove the socket file",
+                  {{"path", options.local_path}, {"error", std::strerror(errno)}});
+    }
+  }
+
   using Admission = ConnectionLimits::Admission;
 
-  Admission admit(const asio::ip::address& ip) {
-    Admission admission = limits->admit(ip);
+  // `ip` is nullopt for a local peer, which counts against the total cap only.
+  Admission admit(const std::optional<asio::ip::address>& ip) {
+    Admission admission = ip ? limits->admit(*ip) : limits->admit_local();
     if (admission == Admission::kAdmitted) {
       std::lock_guard lock(mutex);
       ++open;
@@ -112,10 +147,14 @@ struct Listener::State {
     return serial;
   }
 
-  void release(std::uint64_t serial, const asio::ip::address& ip) {
+  void release(std::uint64_t serial, const std::optional<asio::ip::address>& ip) {
     std::lock_guard lock(mutex);
     cancellers.erase(serial);
-    limits->release(ip);
+    if (ip) {
+      limits->release(*ip);
+    } else {
+      limits->release_local();
+    }
     --open;
     open_gauge->sub();
   }
@@ -144,7 +183,8 @@ namespace {
 // Refuses a connection over a limit. The reply is one short line written with a
 // non-blocking send: a fresh socket's send buffer is empty, so it fits, and a
 // flood of refused connections can never tie up a coroutine each.
-void refuse(asio::ip::tcp::socket& socket, const Listener::State& state) {
+template <class Socket>
+void refuse(Socket& socket, const Listener::State& state) {
   asio::error_code ec;
   if (!state.options.over_limit_reply.empty() && !state.options.implicit_tls) {
     socket.non_blocking(true, ec);
@@ -178,13 +218,43 @@ asio::awaitable<void> serve_connection(std::shared_ptr<Listener::State> state,
   }
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<Listener::State> state) {
+// The peer of an accepted socket: its address for TCP, nullopt for a local
+// socket; false when the peer is already gone.
+bool peer_of(asio::ip::tcp::socket& socket, std::optional<asio::ip::address>& ip) {
+  asio::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) {
+    return false;
+  }
+  ip = normalize(remote.address());
+  return true;
+}
+
+bool peer_of(asio::local::stream_protocol::socket&, std::optional<asio::ip::address>& ip) {
+  ip.reset();
+  return true;
+}
+
+std::unique_ptr<Connection> wrap(asio::ip::tcp::socket socket, std::string id,
+                                 const log::Logger& logger) {
+  return make_tcp_connection(std::move(socket), std::move(id), logger);
+}
+
+std::unique_ptr<Connection> wrap(asio::local::stream_protocol::socket socket, std::string id,
+                                 const log::Logger& logger) {
+  return make_local_connection(std::move(socket), std::move(id), logger);
+}
+
+// One loop for TCP and local acceptors: the same admission, ids, logging,
+// boundary and drain bookkeeping for both.
+template <class Acceptor>
+asio::awaitable<void> accept_loop(std::shared_ptr<Listener::State> state, Acceptor& acceptor) {
   asio::steady_timer backoff(state->strand);
   for (;;) {
     asio::any_io_executor connection_strand = asio::make_strand(state->io);
-    auto [ec, socket] = co_await state->acceptor.async_accept(connection_strand, kUseTuple);
+    auto [ec, socket] = co_await acceptor.async_accept(connection_strand, kUseTuple);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
         break;
       }
       // EMFILE/ENFILE/ENOBUFS: accepting again at once would spin; pause briefly
@@ -194,30 +264,129 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Listener::State> state) {
       co_await backoff.async_wait(kUseTuple);
       continue;
     }
-    asio::error_code remote_ec;
-    auto remote = socket.remote_endpoint(remote_ec);
-    if (remote_ec) {
+    std::optional<asio::ip::address> ip;
+    if (!peer_of(socket, ip)) {
       continue;  // the peer is already gone
     }
-    auto ip = normalize(remote.address());
     auto admission = state->admit(ip);
     if (admission != Listener::State::Admission::kAdmitted) {
       bool global = admission == Listener::State::Admission::kGlobalLimit;
       (global ? state->rejected_global : state->rejected_per_ip)->inc();
-      state->logger.info(
-          "connection refused",
-          {{"peer", ip.to_string()}, {"reason", global ? "global_limit" : "per_ip_limit"}});
+      state->logger.info("connection refused",
+                         {{"peer", ip ? ip->to_string() : std::string("local")},
+                          {"reason", global ? "global_limit" : "per_ip_limit"}});
       refuse(socket, *state);
       continue;
     }
     state->accepted->inc();
-    auto connection = make_tcp_connection(std::move(socket), state->ids.next(), state->logger);
+    auto connection = wrap(std::move(socket), state->ids.next(), state->logger);
     std::uint64_t serial = state->track(connection->canceller());
     connection->logger().debug("connection accepted");
     asio::co_spawn(connection_strand, serve_connection(state, std::move(connection)),
                    [state, serial, ip](std::exception_ptr) { state->release(serial, ip); });
   }
   state->logger.info("stopped accepting");
+}
+
+asio::awaitable<void> run_accept_loop(std::shared_ptr<Listener::State> state) {
+  if (state->is_local()) {
+    co_await accept_loop(state, state->local_acceptor);
+  } else {
+    co_await accept_loop(state, state->acceptor);
+  }
+}
+
+std::string errno_text(int error) {
+  return lower_first(std::strerror(error));
+}
+
+// Removes a stale socket file at `path`: one left by a process that died without
+// cleaning up. A file that is not a socket, or a socket someone still accepts
+// on, is left alone and reported.
+Result<void> clear_stale_socket(const std::string& path, const std::string& where) {
+  struct stat st {};
+
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return ok();
+    }
+    return fail(ErrorCode::kIo, fmt::format("bind {}: {}", where, errno_text(errno)));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return fail(ErrorCode::kAlreadyExists,
+                fmt::format("bind {}: exists and is not a socket", where));
+  }
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) {
+    return fail(ErrorCode::kIo, fmt::format("bind {}: {}", where, errno_text(errno)));
+  }
+  ::sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  int rc = ::connect(probe, reinterpret_cast<const ::sockaddr*>(&address), sizeof address);
+  int error = rc == 0 ? 0 : errno;
+  ::close(probe);
+  // A listener answers at once (or its backlog is full: EAGAIN); only a refused
+  // connect means nobody is there.
+  if (error != ECONNREFUSED) {
+    return fail(ErrorCode::kAlreadyExists,
+                fmt::format("bind {}: a process is listening on it", where));
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return fail(ErrorCode::kIo,
+                fmt::format("bind {}: remove stale socket: {}", where, errno_text(errno)));
+  }
+  return ok();
+}
+
+// Binds the local acceptor: stale-file check, bind, mode and owner, listen. The
+// mode is set before listen(), so no peer can connect while it is still wider.
+Result<void> bind_local(Listener::State& state) {
+  const std::string& path = state.options.local_path;
+  std::string where = "unix:" + path;
+  if (path.empty() || path.size() >= sizeof(::sockaddr_un{}.sun_path)) {
+    return fail(ErrorCode::kInvalidInput, fmt::format("bind {}: path too long (at most {} bytes)",
+                                                      where, sizeof(::sockaddr_un{}.sun_path) - 1));
+  }
+  TERN_TRY_VOID(clear_stale_socket(path, where));
+  asio::error_code ec;
+  auto& acceptor = state.local_acceptor;
+  asio::local::stream_protocol::endpoint endpoint(path);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    acceptor.bind(endpoint, ec);
+  }
+  if (ec) {
+    return bind_error(ec, where);
+  }
+
+  struct stat st {};
+
+  if (::lstat(path.c_str(), &st) != 0) {
+    return fail(ErrorCode::kIo, fmt::format("bind {}: {}", where, errno_text(errno)));
+  }
+  state.socket_dev = st.st_dev;
+  state.socket_ino = st.st_ino;
+  auto undo = [&](std::string what) {
+    int error = errno;
+    state.remove_socket_file();
+    return fail(error == EPERM ? ErrorCode::kPermissionDenied : ErrorCode::kIo,
+                fmt::format("bind {}: {}: {}", where, what, errno_text(error)));
+  };
+  if (::chmod(path.c_str(), static_cast<mode_t>(state.options.local_mode)) != 0) {
+    return undo("chmod");
+  }
+  if ((state.options.local_uid >= 0 || state.options.local_gid >= 0) &&
+      ::lchown(path.c_str(), static_cast<uid_t>(state.options.local_uid),
+               static_cast<gid_t>(state.options.local_gid)) != 0) {
+    return undo("chown");
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    state.remove_socket_file();
+    return bind_error(ec, where);
+  }
+  return ok();
 }
 
 }  // namespace
@@ -231,6 +400,11 @@ Listener::~Listener() {
 
 Result<std::unique_ptr<Listener>> Listener::bind(asio::io_context& io, ListenerOptions options,
                                                  log::Logger logger, metrics::Registry* registry) {
+  if (!options.local_path.empty()) {
+    auto state = std::make_shared<State>(io, std::move(options), std::move(logger), registry);
+    TERN_TRY_VOID(bind_local(*state));
+    return std::unique_ptr<Listener>(new Listener(std::move(state)));
+  }
   asio::error_code ec;
   auto address = asio::ip::make_address(options.address, ec);
   std::string where = fmt::format("{}:{}", options.address, options.port);
@@ -268,6 +442,14 @@ asio::ip::tcp::endpoint Listener::local_endpoint() const {
   return state_->acceptor.local_endpoint(ec);
 }
 
+std::string Listener::address() const {
+  if (state_->is_local()) {
+    return "unix:" + state_->options.local_path;
+  }
+  auto endpoint = local_endpoint();
+  return format_endpoint(endpoint.address(), endpoint.port());
+}
+
 const std::string& Listener::name() const {
   return state_->options.name;
 }
@@ -276,16 +458,18 @@ void Listener::start(ConnectionHandler handler) {
   TERN_ASSERT(!state_->started, "Listener::start is called once");
   state_->started = true;
   state_->handler = std::move(handler);
-  state_->logger.info(
-      "listening",
-      {{"address", format_endpoint(local_endpoint().address(), local_endpoint().port())}});
-  asio::co_spawn(state_->strand, accept_loop(state_), asio::detached);
+  state_->logger.info("listening", {{"address", address()}});
+  asio::co_spawn(state_->strand, run_accept_loop(state_), asio::detached);
 }
 
 void Listener::stop_accepting() {
+  // The file goes at once, so no new peer finds it (Postfix then defers); the
+  // acceptor closes on its strand.
+  state_->remove_socket_file();
   asio::post(state_->strand, [state = state_] {
     asio::error_code ignored;
     state->acceptor.close(ignored);
+    state->local_acceptor.close(ignored);
   });
 }
 

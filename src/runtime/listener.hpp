@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Listener: a bound TCP socket, its accept loop, connection limits and graceful
-// drain. Protocol-agnostic: every accepted connection goes to a handler coroutine.
+// Listener: a bound TCP or local (UNIX-domain) stream socket, its accept loop,
+// connection limits and graceful drain. Protocol-agnostic: every accepted
+// connection goes to a handler coroutine.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <asio.hpp>
@@ -33,6 +35,17 @@ struct ListenerOptions {
   std::string address = "127.0.0.1";
   // 0 picks a free port; port() reports it.
   std::uint16_t port = 0;
+  // Non-empty: listen on a local stream socket at this path instead of TCP
+  // (`address` and `port` are then unused). At bind, an existing file there is
+  // removed only if it is a socket nobody listens on (a connect attempt is
+  // refused); anything else is an error. The file gets `local_mode` and, when
+  // not -1, `local_uid`/`local_gid` before it accepts (bind runs as root, before
+  // the privilege drop), and is removed again when the listener stops accepting
+  // (if it is still the same file). Peers count against the total cap only.
+  std::string local_path;
+  std::uint32_t local_mode = 0660;
+  std::int64_t local_uid = -1;
+  std::int64_t local_gid = -1;
   // Non-null: implicit TLS (465, 993, 995, 443); the handshake happens before the
   // handler runs, with the context current at accept time.
   std::shared_ptr<TlsContexts> implicit_tls;
@@ -77,6 +90,9 @@ class Listener {
   // Opens, binds and listens. Errors: kInvalidInput ("bind x:25: invalid
   // address"), kAlreadyExists ("bind 127.0.0.1:25: address already in use"),
   // kPermissionDenied ("bind 0.0.0.0:25: permission denied"), kIo otherwise.
+  // Local sockets: "bind unix:/p: path too long" (kInvalidInput), "bind unix:/p:
+  // a process is listening on it" and "bind unix:/p: exists and is not a
+  // socket" (kAlreadyExists), "bind unix:/p: chown: operation not permitted".
   // `registry`, if given, must outlive the Listener.
   static Result<std::unique_ptr<Listener>> bind(asio::io_context& io, ListenerOptions options,
                                                 log::Logger logger,
@@ -86,17 +102,22 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // The bound address and port (the real port when bound to port 0).
+  // The bound address and port (the real port when bound to port 0); a
+  // default endpoint for a local socket.
   asio::ip::tcp::endpoint local_endpoint() const;
 
   std::uint16_t port() const { return local_endpoint().port(); }
+
+  // For logs: "127.0.0.1:25", "[::1]:25" or "unix:/var/lib/tern/lmtp.sock".
+  std::string address() const;
 
   const std::string& name() const;
 
   // Starts the accept loop. Requires: called once.
   void start(ConnectionHandler handler);
 
-  // Closes the listening socket; open connections continue. Thread-safe.
+  // Closes the listening socket (and removes a local socket's file); open
+  // connections continue. Thread-safe.
   void stop_accepting();
 
   // Closes every open connection now (their pending operations fail with

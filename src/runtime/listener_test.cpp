@@ -3,12 +3,20 @@
 // bounded: run_for() gives up after 10 s, every socket operation has a timeout.
 #include "runtime/listener.hpp"
 
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "runtime/io.hpp"
 #include "runtime/testing.hpp"
@@ -501,6 +509,226 @@ TEST_F(ListenerTest, ConnectToAClosedPortNamesTheEndpoint) {
   }(port));
   ASSERT_TRUE(result);
   EXPECT_EQ(*result, "connect 127.0.0.1:" + std::to_string(port) + ": connection refused");
+}
+
+// ---- Local (UNIX-domain) stream sockets ----
+
+class LocalListenerTest : public ListenerTest {
+ protected:
+  std::string socket_path() const { return dir_.path() + "/lmtp.sock"; }
+
+  ListenerOptions local_options() {
+    ListenerOptions opts = options();
+    opts.local_path = socket_path();
+    return opts;
+  }
+
+  static asio::awaitable<Result<std::unique_ptr<Connection>>> dial_local(std::string path) {
+    co_return co_await connect_local(std::move(path), kTimeout, "client", log::Logger());
+  }
+
+  static mode_t mode_of(const std::string& path) {
+    struct stat st {};
+
+    return ::lstat(path.c_str(), &st) == 0 ? st.st_mode : 0;
+  }
+};
+
+// A handler that answers with what the connection knows about its peer.
+asio::awaitable<void> describe_peer(std::unique_ptr<Connection> c) {
+  const auto& cred = c->peer_credentials();
+  std::string text = c->is_local() && cred ? fmt::format("uid={} pid={} ip={}\n", cred->uid,
+                                                         cred->pid, c->peer_address().to_string())
+                                           : std::string("not local\n");
+  if (co_await c->write_all(text, kTimeout)) {
+    co_await echo(std::move(c));
+  }
+}
+
+TEST_F(LocalListenerTest, EchoesAndNamesThePeerByItsCredentials) {
+  auto listener = start(local_options(), describe_peer);
+  ASSERT_TRUE(listener);
+  EXPECT_EQ(listener->address(), "unix:" + socket_path());
+  EXPECT_EQ(listener->port(), 0);
+  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
+    auto client = co_await dial_local(path);
+    if (!client) {
+      co_return client.error().message;
+    }
+    // The client side sees the listening process: this test binary.
+    EXPECT_TRUE((*client)->is_local());
+    EXPECT_EQ((*client)->peer_credentials()->pid, static_cast<std::int64_t>(::getpid()));
+    std::string line = co_await read_up_to(client->get(), 1);
+    while (line.back() != '\n') {
+      line += co_await read_up_to(client->get(), 1);
+    }
+    co_return line + co_await round_trip(client->get(), "LHLO x\r\n");
+  }(socket_path()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, fmt::format("uid={} pid={} ip=0.0.0.0\nLHLO x\r\n", ::getuid(), ::getpid()));
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().accepted, 1u);
+}
+
+TEST_F(LocalListenerTest, AppliesTheModeAndRemovesTheFileWhenItStops) {
+  auto opts = local_options();
+  opts.local_mode = 0620;
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+  mode_t mode = mode_of(socket_path());
+  EXPECT_TRUE(S_ISSOCK(mode));
+  EXPECT_EQ(mode & 07777, 0620u);
+  EXPECT_TRUE(wait_until_idle(*listener));  // drain stops accepting
+  EXPECT_FALSE(std::filesystem::exists(socket_path()));
+}
+
+TEST_F(LocalListenerTest, AppliesTheOwnerWhenRunAsRoot) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "chown of the socket needs root";
+  }
+  auto opts = local_options();
+  opts.local_uid = 4242;
+  opts.local_gid = 4343;
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+
+  struct stat st {};
+
+  ASSERT_EQ(::lstat(socket_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4242u);
+  EXPECT_EQ(st.st_gid, 4343u);
+}
+
+TEST_F(LocalListenerTest, ReplacesAStaleSocketFile) {
+  {
+    // A socket file nobody listens on: what a killed process leaves behind.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    ::sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, socket_path().c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const ::sockaddr*>(&address), sizeof address), 0);
+    ::close(fd);
+  }
+  ASSERT_TRUE(S_ISSOCK(mode_of(socket_path())));
+  auto listener = start(local_options(), echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
+    auto client = co_await dial_local(path);
+    if (!client) {
+      co_return client.error().message;
+    }
+    co_return co_await round_trip(client->get(), "again");
+  }(socket_path()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "again");
+}
+
+TEST_F(LocalListenerTest, RefusesASocketSomeoneListensOn) {
+  auto first = start(local_options(), echo);
+  ASSERT_TRUE(first);
+  auto second = Listener::bind(io_.context(), local_options(), log::Logger());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(second.error().message,
+            "bind unix:" + socket_path() + ": a process is listening on it");
+  // The first listener's file is untouched and still answers.
+  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
+    auto client = co_await dial_local(path);
+    if (!client) {
+      co_return client.error().message;
+    }
+    co_return co_await round_trip(client->get(), "still");
+  }(socket_path()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "still");
+}
+
+TEST_F(LocalListenerTest, RefusesAFileThatIsNotASocket) {
+  std::ofstream(socket_path()) << "precious";
+  auto listener = Listener::bind(io_.context(), local_options(), log::Logger());
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(listener.error().message,
+            "bind unix:" + socket_path() + ": exists and is not a socket");
+  std::ifstream in(socket_path());
+  std::string kept;
+  in >> kept;
+  EXPECT_EQ(kept, "precious");
+}
+
+TEST_F(LocalListenerTest, RefusesAPathTooLongForSunPath) {
+  auto opts = local_options();
+  opts.local_path = dir_.path() + "/" + std::string(120, 'x');
+  auto listener = Listener::bind(io_.context(), opts, log::Logger());
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(listener.error().message.find("path too long (at most 107 bytes)"), std::string::npos);
+}
+
+TEST_F(LocalListenerTest, LocalPeersCountAgainstTheTotalCapOnly) {
+  // One connection per IP would refuse a second TCP peer from 127.0.0.1; local
+  // peers have no address and meet only the total cap of 2.
+  auto shared = std::make_shared<ConnectionLimits>(2, 1);
+  auto opts = local_options();
+  opts.shared_limits = shared;
+  opts.over_limit_reply = "421 busy\r\n";
+  auto listener = start(opts, echo);
+  ASSERT_TRUE(listener);
+  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
+    auto a = co_await dial_local(path);
+    auto b = co_await dial_local(path);
+    if (!a || !b) {
+      co_return "connect failed";
+    }
+    std::string out = co_await round_trip(a->get(), "a");
+    out += co_await round_trip(b->get(), "b");
+    auto c = co_await dial_local(path);
+    if (!c) {
+      co_return out + c.error().message;
+    }
+    out += co_await read_up_to(c->get(), 100);
+    co_return out;
+  }(socket_path()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "ab421 busy\r\n<eof>");
+  EXPECT_TRUE(wait_until_idle(*listener));
+  EXPECT_EQ(listener->stats().accepted, 2u);
+  EXPECT_EQ(listener->stats().rejected_global_limit, 1u);
+  EXPECT_EQ(shared->open(), 0u);
+}
+
+TEST_F(LocalListenerTest, DrainCancelsLocalConnectionsAfterTheDeadline) {
+  auto listener = start(local_options(), echo);
+  ASSERT_TRUE(listener);
+  auto result =
+      run_for(io_.context(), [](Listener* l, std::string path) -> asio::awaitable<std::string> {
+        auto client = co_await dial_local(path);
+        if (!client) {
+          co_return "connect failed";
+        }
+        std::string out = co_await round_trip(client->get(), "x");
+        bool all_finished = co_await l->drain(100ms);
+        out += all_finished ? " drained" : " cancelled";
+        out += co_await read_up_to(client->get(), 1);
+        auto again = co_await dial_local(path);
+        out += again ? " accepted" : " refused";
+        co_return out;
+      }(listener.get(), socket_path()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, "x cancelled<eof> refused");
+  EXPECT_EQ(listener->open_connections(), 0u);
+}
+
+TEST(ConnectionLimits, LocalPeersMeetOnlyTheTotalCap) {
+  ConnectionLimits limits(2, 0);
+  EXPECT_EQ(limits.admit(asio::ip::make_address("127.0.0.1")),
+            ConnectionLimits::Admission::kPerIpLimit);
+  EXPECT_EQ(limits.admit_local(), ConnectionLimits::Admission::kAdmitted);
+  EXPECT_EQ(limits.admit_local(), ConnectionLimits::Admission::kAdmitted);
+  EXPECT_EQ(limits.admit_local(), ConnectionLimits::Admission::kGlobalLimit);
+  limits.release_local();
+  EXPECT_EQ(limits.open(), 1u);
 }
 
 }  // namespace
