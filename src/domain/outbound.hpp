@@ -55,6 +55,10 @@ struct RecipientOutcome {
   std::string reply;
   std::string enhanced_status;  // "5.1.1" (RFC 3463), from the reply or chosen locally
   std::string remote_host;      // "mx.example.org[192.0.2.1]" when a host answered
+  // The receiver advertised DSN and took this recipient's NOTIFY (RFC 3461 §5.2.2):
+  // it now owes the success notice. false (the default) makes the scheduler send a
+  // "relayed" success DSN itself for NOTIFY=SUCCESS (RFC 3461 §5.2.3).
+  bool dsn_passed_on = false;
 };
 
 struct DeliveryReport {
