@@ -570,8 +570,87 @@ struct ListenerLines {
   std::string tls_key;  // "listener[2].tls"
 };
 
-void read_listeners(Problems& problems, const toml::node* node, std::vector<ListenerSettings>& out,
-                    std::vector<ListenerLines>& lines) {
+// The longest path a sockaddr_un holds (108 bytes with the terminating NUL).
+constexpr std::size_t kMaxSocketPath = 107;
+
+// A user or group name as useradd(8) accepts it.
+bool is_account_name(std::string_view name) {
+  return !name.empty() && name.size() <= 32 && name.front() != '-' &&
+         std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// An octal string of 3 or 4 digits ("660", "0660"), at most 0777.
+bool parse_socket_mode(std::string_view text, std::uint32_t& mode) {
+  if (text.size() < 3 || text.size() > 4) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') {
+      return false;
+    }
+    value = value * 8 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value > 0777) {
+    return false;  // no setuid, setgid or sticky bits on a socket
+  }
+  mode = value;
+  return true;
+}
+
+// A "unix:<path>" listener address. The path is resolved against data_dir.
+void read_unix_address(TableReader& r, std::string_view text, std::string_view data_dir,
+                       ListenerSettings& listener, bool& ok) {
+  std::string_view path = text.substr(5);
+  if (path.empty()) {
+    r.invalid("address", "expected \"unix:<path>\", got " + quote(text));
+    ok = false;
+    return;
+  }
+  listener.unix_path = resolve_path(data_dir, path);
+  if (listener.unix_path.size() > kMaxSocketPath) {
+    r.invalid("address", "the socket path " + quote(listener.unix_path) + " is longer than " +
+                             std::to_string(kMaxSocketPath) + " bytes");
+    ok = false;
+  }
+}
+
+// socket_mode, socket_owner and socket_group: only beside a "unix:" address.
+void read_socket_keys(TableReader& r, ListenerSettings& listener, bool& ok) {
+  for (std::string_view key : {"socket_mode", "socket_owner", "socket_group"}) {
+    if (listener.unix_path.empty() && r.has(key)) {
+      (void)r.read_string(key);
+      r.invalid(key, "only a listener with a \"unix:\" address has a socket file");
+      ok = false;
+    }
+  }
+  if (listener.unix_path.empty()) {
+    return;
+  }
+  if (auto mode = r.read_string("socket_mode")) {
+    if (!parse_socket_mode(*mode, listener.socket_mode)) {
+      r.invalid(
+          "socket_mode",
+          "expected an octal mode from \"000\" to \"0777\" such as \"0660\", got " + quote(*mode));
+      ok = false;
+    }
+  }
+  for (auto [key, out] : {std::pair{"socket_owner", &listener.socket_owner},
+                          std::pair{"socket_group", &listener.socket_group}}) {
+    if (auto name = r.read_string(key)) {
+      if (!is_account_name(*name)) {
+        r.invalid(key, "expected a user or group name, got " + quote(*name));
+        ok = false;
+      } else {
+        *out = *name;
+      }
+    }
+  }
+}
+
+void read_listeners(Problems& problems, const toml::node* node, std::string_view data_dir,
+                    std::vector<ListenerSettings>& out, std::vector<ListenerLines>& lines) {
   if (node == nullptr) {
     return;
   }
@@ -622,7 +701,21 @@ void read_listeners(Problems& problems, const toml::node* node, std::vector<List
       r.missing("role");
     }
     ok = ok && has_role;
-    if (auto address = r.read_string("address")) {
+    if (auto address = r.read_string("address"); address && address->starts_with("unix:")) {
+      read_unix_address(r, *address, data_dir, listener, ok);
+      if (has_role && listener.role != ListenerRole::kLmtp) {
+        r.invalid("address", "a \"unix:\" address is only for role lmtp, got role " +
+                                 std::string(role_name(listener.role)));
+        ok = false;
+      }
+      for (const auto& earlier : out) {
+        if (!listener.unix_path.empty() && earlier.unix_path == listener.unix_path) {
+          r.invalid("address",
+                    quote(*address) + " is already used by listener " + quote(earlier.name));
+          ok = false;
+        }
+      }
+    } else if (address) {
       if (!parse_address(*address, listener.host, listener.port)) {
         r.invalid("address",
                   "expected \"host:port\" (IPv6 as \"[::1]:port\", port 0 to 65535), got " +
@@ -663,7 +756,13 @@ void read_listeners(Problems& problems, const toml::node* node, std::vector<List
       r.invalid("tls", "role " + std::string(role_name(listener.role)) + " accepts " + accepted +
                            ", got " + quote(tls_mode_name(listener.tls)));
       ok = false;
+    } else if (has_tls && !listener.unix_path.empty() && listener.tls != TlsMode::kNone) {
+      // A local socket is as private as its file mode; TLS would add nothing.
+      r.invalid("tls",
+                "a \"unix:\" listener accepts none, got " + quote(tls_mode_name(listener.tls)));
+      ok = false;
     }
+    read_socket_keys(r, listener, ok);
     r.finish();
     if (ok && has_tls) {
       out.push_back(std::move(listener));
@@ -716,7 +815,8 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
   read_pop3(problems, section(problems, root, "pop3"), settings.pop3);
   std::vector<ListenerLines> lines;
-  read_listeners(problems, root.get("listener"), settings.listeners, lines);
+  read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
+                 lines);
 
   bool have_tls = !settings.tls.cert.empty() && !settings.tls.key.empty();
   for (std::size_t i = 0; i < settings.listeners.size(); ++i) {

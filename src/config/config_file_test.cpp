@@ -364,6 +364,70 @@ TEST(ParseConfig, ReportsRoleTlsCombinations) {
             "\"starttls\"");
 }
 
+TEST(ParseConfig, ReadsAUnixSocketListener) {
+  auto settings = parse(
+      "[server]\nhostname = \"a.b\"\ndata_dir = \"/var/lib/tern\"\n"
+      "[[listener]]\nname = \"lmtp-local\"\nrole = \"lmtp\"\naddress = \"unix:lmtp.sock\"\n"
+      "socket_mode = \"0620\"\nsocket_owner = \"tern\"\nsocket_group = \"postfix\"\n"
+      "[[listener]]\nname = \"abs\"\nrole = \"lmtp\"\naddress = \"unix:/run/tern/lmtp.sock\"\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  ASSERT_EQ(settings->listeners.size(), 2u);
+  const auto& local = settings->listeners[0];
+  EXPECT_EQ(local.unix_path, "/var/lib/tern/lmtp.sock");
+  EXPECT_EQ(local.host, "");
+  EXPECT_EQ(local.port, 0);
+  EXPECT_EQ(local.socket_mode, 0620u);
+  EXPECT_EQ(local.socket_owner, "tern");
+  EXPECT_EQ(local.socket_group, "postfix");
+  EXPECT_EQ(settings->listeners[1].unix_path, "/run/tern/lmtp.sock");
+  EXPECT_EQ(settings->listeners[1].socket_mode, 0660u);
+  EXPECT_EQ(settings->listeners[1].socket_owner, "");
+}
+
+TEST(ParseConfig, ReportsUnixSocketMistakesWithFileLineAndKey) {
+  constexpr std::string_view kHead =
+      "[server]\nhostname = \"a.b\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n";
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"smtp\"\naddress = \"unix:/s.sock\"\n"),
+            "var/tern.toml:9: listener[0].address: a \"unix:\" address is only for role lmtp, "
+            "got role smtp");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:/s.sock\"\n"
+                     "tls = \"starttls\"\n"),
+            "var/tern.toml:10: listener[0].tls: a \"unix:\" listener accepts none, got "
+            "\"starttls\"");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:\"\n"),
+            "var/tern.toml:9: listener[0].address: expected \"unix:<path>\", got \"unix:\"");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:/s\"\n"
+                     "socket_mode = \"4660\"\n"),
+            "var/tern.toml:10: listener[0].socket_mode: expected an octal mode from \"000\" to "
+            "\"0777\" such as \"0660\", got \"4660\"");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:/s\"\n"
+                     "socket_mode = \"rw\"\nsocket_group = \"post fix\"\n"),
+            "var/tern.toml:10: listener[0].socket_mode: expected an octal mode from \"000\" to "
+            "\"0777\" such as \"0660\", got \"rw\"\n"
+            "var/tern.toml:11: listener[0].socket_group: expected a user or group name, got "
+            "\"post fix\"");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"h:24\"\n"
+                     "socket_mode = \"0600\"\n"),
+            "var/tern.toml:10: listener[0].socket_mode: only a listener with a \"unix:\" address "
+            "has a socket file");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:/" +
+                     std::string(110, 'p') + "\"\n"),
+            "var/tern.toml:9: listener[0].address: the socket path \"/" + std::string(110, 'p') +
+                "\" is longer than 107 bytes");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "[[listener]]\nname = \"x\"\nrole = \"lmtp\"\naddress = \"unix:/s\"\n"
+                     "[[listener]]\nname = \"y\"\nrole = \"lmtp\"\naddress = \"unix:/./s\"\n"),
+            "var/tern.toml:13: listener[1].address: \"unix:/./s\" is already used by listener "
+            "\"x\"");
+}
+
 TEST(ParseConfig, TlsListenerNeedsCertificate) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"s\"\n"
                      "role = \"submission\"\naddress = \"h:465\"\ntls = \"implicit\"\n"),

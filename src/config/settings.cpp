@@ -60,7 +60,8 @@ bool same_listeners(const Settings& a, const Settings& b) {
   }
   // Order in the file is irrelevant to the sockets, so compare sorted copies.
   auto key = [](const ListenerSettings& l) {
-    return std::tie(l.name, l.role, l.host, l.port, l.tls);
+    return std::tie(l.name, l.role, l.host, l.port, l.tls, l.unix_path, l.socket_mode,
+                    l.socket_owner, l.socket_group);
   };
   auto less = [&](const ListenerSettings& x, const ListenerSettings& y) { return key(x) < key(y); };
   auto left = a.listeners;

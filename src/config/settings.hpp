@@ -153,13 +153,26 @@ std::string_view tls_mode_name(TlsMode mode);
 // Plaintext login on a "none" listener is governed by the auth policy, not here.
 bool is_allowed_tls_mode(ListenerRole role, TlsMode mode);
 
-// One [[listener]] entry.
+// One [[listener]] entry. `address` is "host:port", or "unix:<path>" for a local
+// stream socket (role lmtp only, tls none), e.g. for Postfix's
+// `mailbox_transport = lmtp:unix:/var/lib/tern/lmtp.sock`.
 struct ListenerSettings {
   std::string name;  // unique among listeners
   ListenerRole role = ListenerRole::kSmtp;
   std::string host;        // as written, without IPv6 brackets: "0.0.0.0", "::1", "localhost"
   std::uint16_t port = 0;  // 0 = any free port (tests)
   TlsMode tls = TlsMode::kNone;
+  // A "unix:" address: the socket's path, resolved against server.data_dir, at
+  // most 107 bytes (sun_path); host is "" and port 0. Empty for TCP listeners.
+  std::string unix_path;
+  // Key `socket_mode`, an octal string ("0660"): the socket file's permission
+  // bits, at most 0777. Connecting needs write permission on the file.
+  std::uint32_t socket_mode = 0660;
+  // Keys `socket_owner`/`socket_group`: user and group names for the socket file
+  // (checked when ternd starts). "" = server.user (when set) and the owner's
+  // primary group (server.group when the owner is server.user).
+  std::string socket_owner;
+  std::string socket_group;
   friend bool operator==(const ListenerSettings&, const ListenerSettings&) = default;
 };
 
@@ -179,8 +192,9 @@ struct Settings {
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 
-// True when both have the same listeners, in any order (same name, role, address
-// and TLS mode each). A SIGHUP reload that keeps the listeners keeps the sockets.
+// True when both have the same listeners, in any order (same name, role, address,
+// TLS mode and socket file settings each). A SIGHUP reload that keeps the listeners keeps the
+// sockets.
 bool same_listeners(const Settings& a, const Settings& b);
 
 // Which sections differ between two settings, for a SIGHUP reload.

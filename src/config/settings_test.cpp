@@ -15,8 +15,10 @@ Settings with_listeners(std::vector<ListenerSettings> listeners) {
   return s;
 }
 
-const ListenerSettings kMx{"mx", ListenerRole::kSmtp, "0.0.0.0", 25, TlsMode::kStartTls};
-const ListenerSettings kImaps{"imaps", ListenerRole::kImap, "::", 993, TlsMode::kImplicit};
+const ListenerSettings kMx{
+    "mx", ListenerRole::kSmtp, "0.0.0.0", 25, TlsMode::kStartTls, "", 0660, "", ""};
+const ListenerSettings kImaps{
+    "imaps", ListenerRole::kImap, "::", 993, TlsMode::kImplicit, "", 0660, "", ""};
 
 TEST(SameListeners, IgnoresOrder) {
   EXPECT_TRUE(same_listeners(with_listeners({kMx, kImaps}), with_listeners({kImaps, kMx})));
@@ -30,6 +32,19 @@ TEST(SameListeners, SeesAnyFieldChange) {
   changed.tls = TlsMode::kNone;
   EXPECT_FALSE(same_listeners(with_listeners({kMx}), with_listeners({changed})));
   EXPECT_FALSE(same_listeners(with_listeners({kMx}), with_listeners({kMx, kImaps})));
+  ListenerSettings local;
+  local.name = "lmtp";
+  local.role = ListenerRole::kLmtp;
+  local.unix_path = "/s.sock";
+  EXPECT_TRUE(same_listeners(with_listeners({local}), with_listeners({local})));
+  for (auto edit : {+[](ListenerSettings& l) { l.unix_path = "/t.sock"; },
+                    +[](ListenerSettings& l) { l.socket_mode = 0600; },
+                    +[](ListenerSettings& l) { l.socket_owner = "tern"; },
+                    +[](ListenerSettings& l) { l.socket_group = "postfix"; }}) {
+    changed = local;
+    edit(changed);
+    EXPECT_FALSE(same_listeners(with_listeners({local}), with_listeners({changed})));
+  }
 }
 
 TEST(DiffSettings, EmptyForEqualSettings) {
