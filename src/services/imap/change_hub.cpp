@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "services/imap/change_hub.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace tern::services::imap {
@@ -31,6 +32,20 @@ void ChangeHub::notify(domain::AccountId account, Token from) {
 std::size_t ChangeHub::subscribers() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+domain::Uid ChangeHub::claim_recent(domain::MailboxId mailbox, domain::Uid up_to) {
+  std::lock_guard lock(mutex_);
+  auto& claimed = recent_claimed_[static_cast<std::int64_t>(mailbox)];
+  std::uint32_t before = claimed;
+  claimed = std::max(claimed, static_cast<std::uint32_t>(up_to));
+  return domain::Uid{before};
+}
+
+domain::Uid ChangeHub::recent_claimed(domain::MailboxId mailbox) const {
+  std::lock_guard lock(mutex_);
+  auto it = recent_claimed_.find(static_cast<std::int64_t>(mailbox));
+  return domain::Uid{it == recent_claimed_.end() ? 0u : it->second};
 }
 
 }  // namespace tern::services::imap

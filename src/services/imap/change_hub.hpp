@@ -34,6 +34,19 @@ class ChangeHub {
 
   std::size_t subscribers() const;
 
+  // \Recent (RFC 3501 §2.3.2): a message is recent in exactly one session, the first
+  // to learn of it with the mailbox selected read-write. The hub keeps, per mailbox,
+  // the highest UID some session of this process has claimed. claim_recent() raises
+  // it to `up_to` and returns the value before, atomically, so two sessions never
+  // both get a message as recent: the caller's recent messages are those with
+  // before < uid <= up_to. A mailbox the process has not seen yet starts at 0 (every
+  // message is recent to the first session that selects it after a restart, as with
+  // Dovecot without an index).
+  domain::Uid claim_recent(domain::MailboxId mailbox, domain::Uid up_to);
+  // The highest claimed UID (for STATUS RECENT: messages above it are recent to the
+  // next session that selects the mailbox).
+  domain::Uid recent_claimed(domain::MailboxId mailbox) const;
+
  private:
   struct Entry {
     domain::AccountId account{};
@@ -43,6 +56,7 @@ class ChangeHub {
   mutable std::mutex mutex_;
   Token next_ = 1;
   std::unordered_map<Token, Entry> entries_;
+  std::unordered_map<std::int64_t, std::uint32_t> recent_claimed_;  // mailbox → uid
 };
 
 }  // namespace tern::services::imap

@@ -32,7 +32,9 @@ bool Handlers::plaintext_allowed() const {
 
 std::vector<std::string> Handlers::capabilities() const {
   // Exactly what is implemented (docs/adr/0009-imap-server.md lists what is not).
-  std::vector<std::string> caps = {"IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"};
+  // Both revisions: a client picks IMAP4rev2 with ENABLE (RFC 9051 §6.3.1).
+  std::vector<std::string> caps = {"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR",
+                                   "ID",        "ENABLE",    "IDLE"};
   if (!account_) {
     if (info_.starttls_available && !info_.tls) {
       caps.emplace_back("STARTTLS");
@@ -97,15 +99,18 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return authenticate(c, engine);
         } else if constexpr (std::is_same_v<T, EnableCommand>) {
           // RFC 5161 §3.1: only extensions this server has that change behaviour can be
-          // enabled: CONDSTORE and QRESYNC (RFC 7162), UTF8=ACCEPT (RFC 6855);
-          // IMAP4rev2 comes later and is not listed.
+          // enabled: IMAP4rev2 (RFC 9051 §6.3.1), CONDSTORE and QRESYNC (RFC 7162),
+          // UTF8=ACCEPT (RFC 6855).
           std::string enabled = "ENABLED";
           for (const auto& name : c.capabilities) {
-            if (name == "CONDSTORE" && !condstore_) {
+            if (name == "IMAP4REV2" && !level_.rev2()) {
+              level_.enable_rev2();
+              enabled += " IMAP4rev2";
+            } else if (name == "CONDSTORE" && !condstore_) {
               condstore_ = true;
               enabled += " CONDSTORE";
-            } else if (name == "UTF8=ACCEPT" && !utf8_) {
-              utf8_ = true;
+            } else if (name == "UTF8=ACCEPT" && !level_.utf8_accept()) {
+              level_.enable_utf8_accept();
               enabled += " UTF8=ACCEPT";
             } else if (name == "QRESYNC" && !qresync_) {
               // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
@@ -216,9 +221,34 @@ void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
   if (!changes) {
     return;  // the mailbox went away under us; the next command will say so
   }
-  for (const auto& line : selected_->sync(*changes, expunges_allowed, condstore_, qresync_)) {
+  std::uint32_t before = selected_->exists();
+  auto lines = selected_->sync(*changes, expunges_allowed, condstore_, qresync_);
+  std::uint32_t after = selected_->exists();
+  if (level_.recent() && after > before) {
+    // RFC 3501 §2.3.2: this session is the first to be told of the new messages
+    // unless another session claimed them first.
+    claim_recent(before);
+  }
+  for (const auto& line : lines) {
     engine.untagged(line);
   }
+  if (level_.recent() && after != before && !lines.empty() && lines.back().ends_with(" EXISTS")) {
+    engine.untagged(fmt::format("{} RECENT", selected_->recent_count()));  // RFC 3501 §7.3.2
+  }
+}
+
+void Handlers::claim_recent(std::uint32_t from_msn) {
+  std::uint32_t exists = selected_->exists();
+  if (exists == 0 || from_msn >= exists) {
+    return;
+  }
+  domain::Uid newest = selected_->uid_at(exists);
+  // EXAMINE does not claim (RFC 3501 §6.3.2): it sees as recent what no session
+  // has claimed yet, and leaves it recent for the next SELECT.
+  domain::Uid claimed = selected_->read_only() ? shared_.hub.recent_claimed(selected_->id())
+                                               : shared_.hub.claim_recent(selected_->id(), newest);
+  domain::Uid after = from_msn == 0 ? claimed : std::max(claimed, selected_->uid_at(from_msn));
+  selected_->add_recent(after, newest);
 }
 
 bool parse_flags(const std::vector<std::string>& names, domain::Flags& flags,

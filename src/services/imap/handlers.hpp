@@ -27,6 +27,7 @@
 #include "sasl/mechanism.hpp"
 #include "services/imap/change_hub.hpp"
 #include "services/imap/mailbox_view.hpp"
+#include "services/imap/protocol_level.hpp"
 
 namespace tern::services::imap {
 
@@ -120,6 +121,9 @@ class Handlers {
   Next rename(const tern::imap::RenameCommand& c, tern::imap::ServerEngine& engine);
   Next subscribe(const tern::imap::SubscribeCommand& c, tern::imap::ServerEngine& engine);
   Next list(const tern::imap::ListCommand& c, tern::imap::ServerEngine& engine);
+  // "LIST (attributes) "/" name [extended]" for an existing mailbox.
+  std::string list_line(const domain::Mailbox& mailbox, const std::vector<domain::Mailbox>& all,
+                        bool show_subscribed, std::string_view extended) const;
   Next lsub(const tern::imap::LsubCommand& c, tern::imap::ServerEngine& engine);
   Next status(const tern::imap::StatusCommand& c, tern::imap::ServerEngine& engine);
   // "STATUS name (ITEM n ...)" for STATUS and LIST-STATUS (RFC 5819).
@@ -128,6 +132,9 @@ class Handlers {
   Next append(const tern::imap::AppendCommand& c, tern::imap::ServerEngine& engine);
   std::optional<domain::Mailbox> find_mailbox(const std::string& wire_name, std::string& error);
   std::string wire_name(const std::string& stored) const;
+  // RFC 9051 §6.3.9.7: "("OLDNAME" (name))" when an IMAP4rev2 client sent `wire` and
+  // tern stored it normalized as `stored`; "" otherwise.
+  std::string oldname_item(const std::string& wire, const std::string& stored) const;
   // The wire name as a quoted string (UTF-8 once UTF8=ACCEPT is on) or a literal.
   std::string quoted_name(const std::string& stored) const;
 
@@ -141,6 +148,9 @@ class Handlers {
   // Sends untagged updates for the selected mailbox (RFC 9051 §7.4.1: no EXPUNGE
   // unless `expunges_allowed`).
   void sync(tern::imap::ServerEngine& engine, bool expunges_allowed);
+  // Marks the view's messages after MSN `from_msn` recent when no session claimed them
+  // (RFC 3501 §2.3.2); a read-write view claims them through the hub.
+  void claim_recent(std::uint32_t from_msn);
   std::vector<domain::Uid> expunge_deleted(const std::optional<tern::imap::SequenceSet>& uids,
                                            tern::imap::ServerEngine& engine, bool announce);
 
@@ -170,8 +180,8 @@ class Handlers {
   // RFC 5182: the UIDs SEARCH RETURN (SAVE) kept for "$"; emptied by SELECT,
   // EXAMINE, CLOSE, UNSELECT and a failed SAVE search.
   std::vector<domain::Uid> saved_;
-  // RFC 6855: mailbox names are UTF-8 on the wire, UTF8 APPEND is accepted.
-  bool utf8_ = false;
+  // IMAP4rev1 or IMAP4rev2, UTF8=ACCEPT: the one place response writers ask.
+  ProtocolLevel level_;
   bool compress_active_ = false;  // RFC 4978: COMPRESS DEFLATE was accepted
 };
 

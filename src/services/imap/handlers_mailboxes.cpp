@@ -2,8 +2,11 @@
 // Authenticated-state commands (RFC 9051 §6.3): SELECT/EXAMINE, CREATE, DELETE,
 // RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND.
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
 
 #include "imap/mailbox_name.hpp"
 #include "mime/facts/facts.hpp"
@@ -39,6 +42,26 @@ Result<std::string> decode_pattern(const std::string& wire, bool utf8) {
   return wire;
 }
 
+// `utf8` (valid UTF-8) in Unicode Normalization Form C; ASCII is returned as is.
+std::string to_nfc(const std::string& utf8) {
+  if (std::all_of(utf8.begin(), utf8.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return utf8;
+  }
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(error);
+  if (U_FAILURE(error)) {
+    return utf8;
+  }
+  icu::UnicodeString normalized = nfc->normalize(icu::UnicodeString::fromUTF8(utf8), error);
+  if (U_FAILURE(error)) {
+    return utf8;
+  }
+  std::string out;
+  normalized.toUTF8String(out);
+  return out;
+}
+
 // Storage names are UTF-8 (ARCHITECTURE.md §4); on the wire they are modified
 // UTF-7 until UTF8=ACCEPT is enabled (RFC 9051 §5.1.3, RFC 6855 §3).
 Result<std::string> decode_wire_name(const std::string& wire, bool utf8) {
@@ -57,6 +80,15 @@ Result<std::string> decode_wire_name(const std::string& wire, bool utf8) {
   if (name.empty() || name.front() == kDelimiter || name.find("//") != std::string::npos) {
     return fail(ErrorCode::kInvalidInput, "invalid mailbox name");
   }
+  // RFC 9051 §5.1: names are Net-Unicode (RFC 5198): no control characters, and
+  // NFC. A denormalized name is converted, so SELECT finds what CREATE made.
+  if (std::any_of(name.begin(), name.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      })) {
+    return fail(ErrorCode::kInvalidInput, "control characters in the mailbox name");
+  }
+  name = to_nfc(name);
   if (name.size() >= 5 && ascii::iequals(name.substr(0, 5), "INBOX") &&
       (name.size() == 5 || name[5] == kDelimiter)) {
     name.replace(0, 5, "INBOX");  // INBOX is case-insensitive (RFC 9051 §5.1)
@@ -82,11 +114,61 @@ bool has_children(const std::vector<domain::Mailbox>& all, const std::string& na
                      [&](const domain::Mailbox& m) { return m.name.rfind(prefix, 0) == 0; });
 }
 
+// Every mailbox by name, plus the levels of hierarchy above them that are no
+// mailbox (nullptr), sorted by name.
+std::vector<std::pair<std::string, const domain::Mailbox*>> with_placeholders(
+    const std::vector<domain::Mailbox>& all) {
+  std::map<std::string, const domain::Mailbox*> names;
+  for (const auto& m : all) {
+    names[m.name] = &m;
+  }
+  for (const auto& m : all) {
+    for (std::size_t slash = m.name.find(kDelimiter); slash != std::string::npos;
+         slash = m.name.find(kDelimiter, slash + 1)) {
+      names.emplace(m.name.substr(0, slash), nullptr);  // keeps an existing mailbox
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
 }  // namespace
+
+std::string Handlers::list_line(const domain::Mailbox& m, const std::vector<domain::Mailbox>& all,
+                                bool show_subscribed, std::string_view extended) const {
+  std::string attrs = has_children(all, m.name) ? "\\HasChildren" : "\\HasNoChildren";
+  if (show_subscribed && m.subscribed) {
+    attrs += " \\Subscribed";
+  }
+  auto use = domain::special_use_attribute(m.special_use);
+  if (!use.empty()) {
+    attrs += ' ';
+    attrs += use;
+  }
+  std::string line = fmt::format("LIST ({}) \"/\" {}", attrs, quoted_name(m.name));
+  if (!extended.empty()) {
+    line += ' ';
+    line += extended;
+  }
+  return line;
+}
+
+std::string Handlers::oldname_item(const std::string& wire, const std::string& stored) const {
+  auto supplied = decode_pattern(wire, level_.utf8_names());
+  if (!level_.rev2() || !supplied) {
+    return "";
+  }
+  while (supplied->size() > 1 && supplied->back() == kDelimiter) {
+    supplied->pop_back();
+  }
+  if (*supplied == stored || ascii::iequals(*supplied, stored)) {
+    return "";  // the same name (INBOX is case-insensitive)
+  }
+  return fmt::format("(\"OLDNAME\" ({}))", quoted_name(*supplied));
+}
 
 std::string Handlers::quoted_name(const std::string& stored) const {
   std::string wire = wire_name(stored);
-  if (utf8_ && tern::imap::is_valid_utf8(wire)) {
+  if (level_.utf8_names() && tern::imap::is_valid_utf8(wire)) {
     // RFC 6855 §3 / RFC 9051 §4.3: a quoted string may carry UTF-8 once enabled.
     bool printable = std::all_of(wire.begin(), wire.end(), [](char c) {
       auto u = static_cast<unsigned char>(c);
@@ -107,7 +189,7 @@ std::string Handlers::quoted_name(const std::string& stored) const {
 }
 
 std::string Handlers::wire_name(const std::string& stored) const {
-  if (utf8_) {
+  if (level_.utf8_names()) {
     return stored;
   }
   auto encoded = tern::imap::encode_mutf7(stored);
@@ -115,7 +197,7 @@ std::string Handlers::wire_name(const std::string& stored) const {
 }
 
 std::optional<domain::Mailbox> Handlers::find_mailbox(const std::string& wire, std::string& error) {
-  auto name = decode_wire_name(wire, utf8_);
+  auto name = decode_wire_name(wire, level_.utf8_names());
   if (!name) {
     error = "invalid mailbox name";
     return std::nullopt;
@@ -176,9 +258,19 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
                               : "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
                                 "\\Draft \\*)] flags permitted");
   engine.untagged(fmt::format("{} EXISTS", view.exists()));
-  // \Recent is not tracked (docs/adr/0009-imap-server.md): no message is recent.
-  engine.untagged("0 RECENT");
-  if (first_unseen != 0) {
+  selected_ = std::move(view);
+  if (level_.recent()) {
+    claim_recent(0);  // RFC 3501 §2.3.2: SELECT claims what no session has seen
+    engine.untagged(fmt::format("{} RECENT", selected_->recent_count()));
+  }
+  if (level_.select_lists_mailbox()) {
+    // RFC 9051 §6.3.2 (App. E 10): the mailbox's LIST response.
+    auto all = shared_.storage.mail().mailboxes(account_->id).get();
+    if (all) {
+      engine.untagged(list_line(*mailbox, *all, false, oldname_item(c.mailbox, mailbox->name)));
+    }
+  }
+  if (first_unseen != 0 && level_.select_sends_unseen()) {
     engine.untagged(fmt::format("OK [UNSEEN {}] first unseen", first_unseen));
   }
   engine.untagged(fmt::format("OK [UIDVALIDITY {}] UIDs valid",
@@ -211,24 +303,23 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
       std::sort(changes->changed.begin(), changes->changed.end(),
                 [](const domain::Entry& a, const domain::Entry& b) { return a.uid < b.uid; });
       for (const auto& e : changes->changed) {
-        auto msn = view.msn_of(e.uid);
+        auto msn = selected_->msn_of(e.uid);
         if (!msn) {
           continue;
         }
-        engine.untagged(fmt::format(
-            "{} FETCH (UID {} FLAGS ({}) MODSEQ ({}))", *msn, static_cast<std::uint32_t>(e.uid),
-            format_flags(e.flags, e.keywords), static_cast<std::uint64_t>(e.modseq)));
+        engine.untagged(fmt::format("{} FETCH (UID {} FLAGS ({}) MODSEQ ({}))", *msn,
+                                    static_cast<std::uint32_t>(e.uid), selected_->flags_of(e),
+                                    static_cast<std::uint64_t>(e.modseq)));
       }
     }
   }
-  selected_ = std::move(view);
   engine.complete(Status::kOk, c.read_only ? "READ-ONLY" : "READ-WRITE",
                   c.read_only ? "EXAMINE completed" : "SELECT completed");
   return Next::kDone;
 }
 
 Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) {
-  auto name = decode_wire_name(c.mailbox, utf8_);
+  auto name = decode_wire_name(c.mailbox, level_.utf8_names());
   if (!name) {
     engine.complete(Status::kNo, "CANNOT", "invalid mailbox name");
     return Next::kDone;
@@ -267,6 +358,10 @@ Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) 
     detail::complete_no(engine, created.error());
     return Next::kDone;
   }
+  if (auto oldname = oldname_item(c.mailbox, *name); !oldname.empty()) {
+    // RFC 9051 §6.3.4: the name was normalized; say which one was created.
+    engine.untagged(fmt::format("LIST () \"/\" {} {}", quoted_name(*name), oldname));
+  }
   changed();
   engine.complete(Status::kOk, "", "CREATE completed");
   return Next::kDone;
@@ -304,7 +399,7 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
     engine.complete(Status::kNo, "NONEXISTENT", error);
     return Next::kDone;
   }
-  auto to = decode_wire_name(c.to, utf8_);
+  auto to = decode_wire_name(c.to, level_.utf8_names());
   if (!to || *to == "INBOX") {
     engine.complete(Status::kNo, "CANNOT", "invalid target name");
     return Next::kDone;
@@ -352,6 +447,16 @@ Next Handlers::rename(const tern::imap::RenameCommand& c, ServerEngine& engine) 
       }
     }
   }
+  // RFC 9051 §6.3.6: a normalized name is announced with the name the client sent.
+  std::string oldname = oldname_item(c.from, from->name);
+  if (oldname.empty()) {
+    oldname = oldname_item(c.to, *to).empty()
+                  ? ""
+                  : fmt::format("(\"OLDNAME\" ({}))", quoted_name(from->name));
+  }
+  if (!oldname.empty()) {
+    engine.untagged(fmt::format("LIST () \"/\" {} {}", quoted_name(*to), oldname));
+  }
   changed();
   engine.complete(Status::kOk, "", "RENAME completed");
   return Next::kDone;
@@ -380,14 +485,14 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
     engine.complete(Status::kOk, "", "LIST completed");
     return Next::kDone;
   }
-  auto ref = decode_pattern(c.reference, utf8_);
+  auto ref = decode_pattern(c.reference, level_.utf8_names());
   if (!ref) {
     engine.complete(Status::kBad, "", "invalid modified UTF-7 in the reference");
     return Next::kDone;
   }
   std::vector<std::string> patterns;
   for (const auto& p : c.patterns) {
-    auto pat = decode_pattern(p, utf8_);
+    auto pat = decode_pattern(p, level_.utf8_names());
     if (!pat) {
       engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
       return Next::kDone;
@@ -410,16 +515,27 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
            (!c.select_special_use || m.special_use != domain::SpecialUse::kNone);
   };
   bool show_subscribed = c.select_subscribed || c.return_subscribed;
-  for (const auto& m : *all) {
-    if (!matches(m)) {
+  // RFC 9051 §6.3.9: a pattern ending in "%" also matches levels of hierarchy that
+  // are no mailbox ("a" when only "a/b" exists); they are listed as placeholders.
+  bool percent_last = std::any_of(patterns.begin(), patterns.end(), [](const std::string& p) {
+    return !p.empty() && p.back() == '%';
+  });
+  for (const auto& [name, m] : with_placeholders(*all)) {
+    bool matched = m != nullptr
+                       ? matches(*m)
+                       : std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+                           return !p.empty() && p.back() == '%' && list_match(p, name);
+                         });
+    if (!matched) {
       continue;
     }
-    bool selected = selected_by_options(m);
+    bool selected = m != nullptr ? selected_by_options(*m)
+                                 : percent_last && !c.select_subscribed && !c.select_special_use;
     // RFC 5258 §3.5 RECURSIVEMATCH: a parent whose descendants meet the selection
     // is listed with CHILDINFO even when it does not meet it itself.
     bool child_selected = false;
-    if (c.select_recursive_match) {
-      std::string prefix = m.name + kDelimiter;
+    if (c.select_recursive_match && !selected) {
+      std::string prefix = name + kDelimiter;
       child_selected = std::any_of(all->begin(), all->end(), [&](const domain::Mailbox& d) {
         return d.name.rfind(prefix, 0) == 0 && selected_by_options(d);
       });
@@ -427,16 +543,7 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
     if (!selected && !child_selected) {
       continue;
     }
-    std::string attrs = has_children(*all, m.name) ? "\\HasChildren" : "\\HasNoChildren";
-    if (show_subscribed && m.subscribed) {
-      attrs += " \\Subscribed";
-    }
-    auto use = domain::special_use_attribute(m.special_use);
-    if (!use.empty()) {
-      attrs += ' ';
-      attrs += use;
-    }
-    std::string line = fmt::format("LIST ({}) \"/\" {}", attrs, quoted_name(m.name));
+    std::string extended;
     if (child_selected) {
       std::vector<std::string> info;
       if (c.select_subscribed) {
@@ -445,12 +552,18 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
       if (c.select_special_use) {
         info.emplace_back("\"SPECIAL-USE\"");
       }
-      line += fmt::format(" (\"CHILDINFO\" ({}))", fmt::join(info, " "));
+      extended = fmt::format("(\"CHILDINFO\" ({}))", fmt::join(info, " "));
     }
-    engine.untagged(line);
+    if (m == nullptr) {
+      engine.untagged(fmt::format("LIST ({} \\HasChildren) \"/\" {}{}{}",
+                                  level_.placeholder_attribute(), quoted_name(name),
+                                  extended.empty() ? "" : " ", extended));
+      continue;
+    }
+    engine.untagged(list_line(*m, *all, show_subscribed, extended));
     // RFC 5819 §2: LIST-STATUS sends STATUS right after each selectable mailbox.
     if (c.return_status && selected) {
-      auto status = status_line(m, *c.return_status);
+      auto status = status_line(*m, *c.return_status);
       if (status) {
         engine.untagged(*status);
       }
@@ -461,8 +574,8 @@ Next Handlers::list(const tern::imap::ListCommand& c, ServerEngine& engine) {
 }
 
 Next Handlers::lsub(const tern::imap::LsubCommand& c, ServerEngine& engine) {
-  auto ref = decode_pattern(c.reference, utf8_);
-  auto pat = decode_pattern(c.pattern, utf8_);
+  auto ref = decode_pattern(c.reference, level_.utf8_names());
+  auto pat = decode_pattern(c.pattern, level_.utf8_names());
   if (!ref || !pat) {
     engine.complete(Status::kBad, "", "invalid modified UTF-7 in the pattern");
     return Next::kDone;
@@ -518,9 +631,14 @@ Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
       case StatusItem::kSize:
         value = size;
         break;
-      case StatusItem::kRecent:
-        value = 0;
+      case StatusItem::kRecent: {
+        // RFC 3501 §6.3.10: what the next SELECT would see as recent.
+        domain::Uid claimed = shared_.hub.recent_claimed(mailbox.id);
+        value = static_cast<std::uint64_t>(
+            std::count_if(entries->begin(), entries->end(),
+                          [&](const domain::Entry& e) { return e.uid > claimed; }));
         break;
+      }
       case StatusItem::kAppendLimit:
         value = shared_.options.max_append_bytes;
         break;
@@ -560,7 +678,7 @@ Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) 
     return Next::kDone;
   }
   const auto& message = c.messages[0];
-  if (message.utf8 && !utf8_) {
+  if (message.utf8 && !level_.utf8_accept()) {
     // RFC 6855 §4: the UTF8 APPEND data extension needs ENABLE UTF8=ACCEPT.
     engine.complete(Status::kBad, "", "UTF8 APPEND needs ENABLE UTF8=ACCEPT first");
     return Next::kDone;

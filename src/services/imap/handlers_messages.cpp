@@ -261,7 +261,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
           case K::kFlags:
             next_item();
             has_flags = true;
-            out += fmt::format("FLAGS ({})", format_flags(e.flags, e.keywords));
+            out += fmt::format("FLAGS ({})", selected_->flags_of(e));
             break;
           case K::kInternalDate:
             next_item();
@@ -361,7 +361,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       if (!has_flags && seen_now) {
         next_item();
         has_flags = true;
-        out += fmt::format("FLAGS ({})", format_flags(e.flags, e.keywords));
+        out += fmt::format("FLAGS ({})", selected_->flags_of(e));
       }
       // RFC 7162 §3.1.4: with CONDSTORE on, FLAGS go with MODSEQ; CHANGEDSINCE
       // implies MODSEQ.
@@ -475,7 +475,7 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
           std::string modseq =
               condstore_ ? fmt::format(" MODSEQ ({})", static_cast<std::uint64_t>(e.modseq)) : "";
           engine.untagged(fmt::format("{} FETCH ({}FLAGS ({}){})", *msn, uid_item,
-                                      format_flags(e.flags, e.keywords), modseq));
+                                      selected_->flags_of(e), modseq));
         }
       }
     }

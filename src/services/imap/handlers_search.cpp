@@ -157,9 +157,14 @@ struct Candidate {
 
 class Matcher {
  public:
-  Matcher(domain::MailStore& mail, domain::AccountId account, std::uint32_t exists,
+  Matcher(domain::MailStore& mail, domain::AccountId account, const MailboxView& view,
           std::uint32_t max_uid, const std::vector<domain::Uid>& saved)
-      : mail_(mail), account_(account), exists_(exists), max_uid_(max_uid), saved_(saved) {}
+      : mail_(mail),
+        account_(account),
+        view_(view),
+        exists_(view.exists()),
+        max_uid_(max_uid),
+        saved_(saved) {}
 
   bool match(const SearchKey& key, Candidate& c) {
     using K = SearchKey::Kind;
@@ -192,11 +197,14 @@ class Matcher {
         return !(e.flags & domain::kFlagFlagged);
       case K::kUnseen:
         return !(e.flags & domain::kFlagSeen);
-      case K::kNew:
+      // RFC 3501 §6.4.4: RECENT, NEW (RECENT UNSEEN), OLD (NOT RECENT); in an
+      // IMAP4rev2 session no message is recent.
       case K::kRecent:
-        return false;  // \Recent is not tracked: no message is recent
+        return view_.is_recent(e.uid);
+      case K::kNew:
+        return view_.is_recent(e.uid) && !(e.flags & domain::kFlagSeen);
       case K::kOld:
-        return true;
+        return !view_.is_recent(e.uid);
       case K::kKeyword:
       case K::kUnkeyword: {
         bool has = std::any_of(e.keywords.begin(), e.keywords.end(),
@@ -285,6 +293,7 @@ class Matcher {
 
   domain::MailStore& mail_;
   domain::AccountId account_;
+  const MailboxView& view_;
   std::uint32_t exists_;
   std::uint32_t max_uid_;
   const std::vector<domain::Uid>& saved_;
@@ -319,7 +328,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   std::uint32_t max_uid = selected_->exists() == 0
                               ? 0
                               : static_cast<std::uint32_t>(selected_->uid_at(selected_->exists()));
-  Matcher matcher(mail, account_->id, selected_->exists(), max_uid, saved_);
+  Matcher matcher(mail, account_->id, *selected_, max_uid, saved_);
   bool uses_modseq = mentions_modseq(c.key);
   if (uses_modseq) {
     condstore_ = true;  // RFC 7162 §3.1
@@ -340,7 +349,12 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
     }
   }
   std::string out;
-  if (!c.return_opts) {
+  // RFC 9051 §6.4.4 (App. E 4): IMAP4rev2 answers a plain SEARCH as RETURN (ALL).
+  std::optional<tern::imap::SearchReturn> return_opts = c.return_opts;
+  if (!return_opts && level_.search_as_esearch()) {
+    return_opts = tern::imap::SearchReturn{.all = true};
+  }
+  if (!return_opts) {
     out = "SEARCH";
     for (auto n : found) {
       out += fmt::format(" {}", n);
@@ -350,7 +364,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
       out += fmt::format(" (MODSEQ {})", highest);
     }
   } else {
-    const auto& r = *c.return_opts;
+    const auto& r = *return_opts;
     if (save) {
       // RFC 5182 §2.1: with MIN and/or MAX only, just those messages are saved.
       if ((r.min || r.max) && !r.all && !r.count && !found_uids.empty()) {

@@ -16,6 +16,7 @@ void MailboxView::reset(const domain::Mailbox& mailbox, const std::vector<domain
   uids_.clear();
   modseqs_.clear();
   pending_.clear();
+  recent_.clear();
   for (const auto& e : entries) {
     uids_.push_back(e.uid);
     modseqs_.push_back(e.modseq);
@@ -29,6 +30,22 @@ std::optional<std::uint32_t> MailboxView::msn_of(Uid uid) const {
     return std::nullopt;
   }
   return static_cast<std::uint32_t>(it - uids_.begin()) + 1;
+}
+
+void MailboxView::add_recent(Uid after, Uid up_to) {
+  auto first = std::upper_bound(uids_.begin(), uids_.end(), after);
+  auto last = std::upper_bound(uids_.begin(), uids_.end(), up_to);
+  if (first >= last) {
+    return;
+  }
+  std::vector<Uid> merged;
+  merged.reserve(recent_.size() + static_cast<std::size_t>(last - first));
+  std::set_union(recent_.begin(), recent_.end(), first, last, std::back_inserter(merged));
+  recent_.swap(merged);
+}
+
+std::string MailboxView::flags_of(const domain::Entry& entry) const {
+  return format_flags(entry.flags, entry.keywords, is_recent(entry.uid));
 }
 
 bool MailboxView::is_expunged(Uid uid) const {
@@ -84,6 +101,10 @@ std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
     modseqs_.erase(modseqs_.begin() + (*msn - 1));
   }
   pending_.erase(std::remove(pending_.begin(), pending_.end(), uid), pending_.end());
+  if (auto r = std::lower_bound(recent_.begin(), recent_.end(), uid);
+      r != recent_.end() && *r == uid) {
+    recent_.erase(r);
+  }
   return msn;
 }
 
@@ -126,8 +147,7 @@ std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes
     std::string modseq =
         with_modseq ? fmt::format(" MODSEQ ({})", static_cast<std::uint64_t>(entry.modseq)) : "";
     out.push_back(fmt::format("{} FETCH (UID {} FLAGS ({}){})", *msn,
-                              static_cast<std::uint32_t>(entry.uid),
-                              format_flags(entry.flags, entry.keywords), modseq));
+                              static_cast<std::uint32_t>(entry.uid), flags_of(entry), modseq));
   }
   if (exists() != before) {
     out.push_back(fmt::format("{} EXISTS", exists()));
@@ -173,7 +193,8 @@ std::string compact_set(const std::vector<std::uint32_t>& ascending) {
   return out;
 }
 
-std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords) {
+std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords,
+                         bool recent) {
   std::string out;
   auto add = [&out](std::string_view name) {
     if (!out.empty()) {
@@ -181,6 +202,8 @@ std::string format_flags(domain::Flags flags, const std::vector<std::string>& ke
     }
     out += name;
   };
+  if (recent)
+    add("\\Recent");
   if (flags & domain::kFlagSeen)
     add("\\Seen");
   if (flags & domain::kFlagAnswered)

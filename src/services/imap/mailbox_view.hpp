@@ -10,6 +10,7 @@
 // pending, until sync() is called with expunges allowed.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,6 +51,21 @@ class MailboxView {
   std::optional<std::vector<std::pair<std::uint32_t, domain::Uid>>> resolve(
       const tern::imap::SequenceSet& set, bool uid) const;
 
+  // \Recent (RFC 3501 §2.3.2): marks the messages of the view with after < uid <=
+  // up_to as recent in this session (the UIDs the session claimed through the
+  // ChangeHub, or, read-only, the ones no session has claimed yet).
+  void add_recent(domain::Uid after, domain::Uid up_to);
+
+  bool is_recent(domain::Uid uid) const {
+    return std::binary_search(recent_.begin(), recent_.end(), uid);
+  }
+
+  // Recent messages in the session's numbering (the RECENT response's number).
+  std::uint32_t recent_count() const { return static_cast<std::uint32_t>(recent_.size()); }
+
+  // The FLAGS list of `entry` as this session sees it (with \Recent when it is).
+  std::string flags_of(const domain::Entry& entry) const;
+
   // The session changed these entries itself (STORE) and already told the client.
   void saw_own_change(const domain::Entry& entry);
   // The session expunged `uid` itself and sent its EXPUNGE: returns the MSN it had.
@@ -73,13 +89,16 @@ class MailboxView {
   std::vector<domain::Uid> uids_;        // index = msn - 1, ascending
   std::vector<domain::ModSeq> modseqs_;  // last modseq the client was told about
   std::vector<domain::Uid> pending_;     // expunged in the store, not yet announced
+  std::vector<domain::Uid> recent_;      // recent in this session, ascending
   domain::ModSeq highest_{};
 };
 
 // "1:3,7" from ascending numbers (RFC 9051 §9 sequence-set, RFC 4315 uid-set).
 std::string compact_set(const std::vector<std::uint32_t>& ascending);
 
-// "\Seen \Flagged $Junk" for FLAGS responses (RFC 9051 §2.3.2).
-std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords);
+// "\Seen \Flagged $Junk" for FLAGS responses (RFC 9051 §2.3.2); `recent` adds the
+// session flag \Recent first (RFC 3501 §2.3.2).
+std::string format_flags(domain::Flags flags, const std::vector<std::string>& keywords,
+                         bool recent = false);
 
 }  // namespace tern::services::imap

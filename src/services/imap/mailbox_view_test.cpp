@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "services/imap/change_hub.hpp"
+
 namespace tern::services::imap {
 namespace {
 
@@ -93,6 +95,32 @@ TEST(MailboxViewTest, FormatFlags) {
   EXPECT_EQ(format_flags(domain::kFlagSeen | domain::kFlagDeleted, {"$Junk"}),
             "\\Seen \\Deleted $Junk");
   EXPECT_EQ(format_flags(0, {}), "");
+  EXPECT_EQ(format_flags(domain::kFlagSeen, {}, true), "\\Recent \\Seen");
+}
+
+TEST(MailboxViewTest, RecentRangesAndRemoval) {
+  auto view = view_of({3, 5, 7, 9});
+  view.add_recent(Uid{4}, Uid{7});  // 5 and 7
+  view.add_recent(Uid{6}, Uid{9});  // 7 again and 9: no duplicate
+  EXPECT_EQ(view.recent_count(), 3u);
+  EXPECT_FALSE(view.is_recent(Uid{3}));
+  EXPECT_TRUE(view.is_recent(Uid{9}));
+  EXPECT_EQ(view.flags_of(entry(5, 1, domain::kFlagSeen)), "\\Recent \\Seen");
+  view.remove(Uid{7});
+  EXPECT_EQ(view.recent_count(), 2u);
+  view.add_recent(Uid{9}, Uid{9});  // an empty range
+  EXPECT_EQ(view.recent_count(), 2u);
+}
+
+TEST(ChangeHubTest, RecentClaimsAreExclusive) {
+  ChangeHub hub;
+  domain::MailboxId box{7};
+  EXPECT_EQ(hub.recent_claimed(box), Uid{0});
+  EXPECT_EQ(hub.claim_recent(box, Uid{5}), Uid{0});  // first claimer gets 1..5
+  EXPECT_EQ(hub.claim_recent(box, Uid{5}), Uid{5});  // the next gets nothing
+  EXPECT_EQ(hub.claim_recent(box, Uid{3}), Uid{5});  // never lowered
+  EXPECT_EQ(hub.recent_claimed(box), Uid{5});
+  EXPECT_EQ(hub.recent_claimed(domain::MailboxId{8}), Uid{0});
 }
 
 }  // namespace
