@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 // tern_store_bench: appends/s of 4 KiB messages into store::sqlite with 1, 10 and
 // 50 concurrent writers, with and without group commit, next to the raw fsync rate
-// of the same disk. Usage: tern_store_bench <scratch-dir> [seconds-per-case]
+// of the same disk, and the CPU time (user+sys of the whole process) per append.
+// Usage: tern_store_bench <scratch-dir> [seconds-per-case] [--writers=1,10,50]
+//                         [--rounds=3] [--mode=both|on|off]
+// The store runs exactly as ternd runs it (WAL, synchronous=FULL, blob fsyncs):
+// nothing is relaxed for the benchmark, so the scratch dir must be on the disk
+// whose behaviour is wanted (scripts/run-bench puts it under build/).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store/sqlite/sqlite_storage.hpp"
@@ -22,6 +33,53 @@ namespace {
 namespace fs = std::filesystem;
 namespace d = tern::domain;
 using Clock = std::chrono::steady_clock;
+
+// User+sys CPU seconds of this process (all threads: writers, store threads).
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// "vda (ext4, write cache: write back)": which block device answers the syncs,
+// and whether it has a volatile cache that lets it acknowledge them early.
+std::string describe_disk(const fs::path& dir) {
+  struct stat st {};
+
+  if (::stat(dir.c_str(), &st) != 0) {
+    return "unknown disk";
+  }
+  std::string majmin = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  std::string device = majmin;
+  std::string fs_type = "?";
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);) {
+    // id parent major:minor root mountpoint options ... - fstype source superopts
+    std::istringstream fields(line);
+    std::string id, parent, mm;
+    fields >> id >> parent >> mm;
+    if (mm != majmin) {
+      continue;
+    }
+    auto dash = line.find(" - ");
+    if (dash != std::string::npos) {
+      std::istringstream tail(line.substr(dash + 3));
+      std::string source;
+      tail >> fs_type >> source;
+      device = fs::path(source).filename().string();
+    }
+    break;
+  }
+  std::string cache = "?";
+  std::ifstream wc("/sys/block/" + device + "/queue/write_cache");
+  if (wc) {
+    std::getline(wc, cache);
+  }
+  return device + " (" + fs_type + ", write cache: " + cache + ")";
+}
 
 // write(4 KiB) + fsync of one file in a loop: the ceiling for one-sync-per-message.
 double fsync_rate(const fs::path& dir, double seconds) {
@@ -50,6 +108,7 @@ double fsync_rate(const fs::path& dir, double seconds) {
 
 struct CaseResult {
   double appends_per_second = 0;
+  double cpu_us_per_append = 0;
   double requests_per_batch = 0;
 };
 
@@ -74,6 +133,7 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   std::atomic<std::uint64_t> failed{0};
   std::vector<std::thread> threads;
   const auto before = store.stats();
+  const double cpu_before = process_cpu_seconds();
   auto start = Clock::now();
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
@@ -100,6 +160,7 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
     thread.join();
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = process_cpu_seconds() - cpu_before;
   const auto after = store.stats();
   store.close();
   if (failed > 0) {
@@ -108,6 +169,7 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   }
   CaseResult result;
   result.appends_per_second = static_cast<double>(done.load()) / elapsed;
+  result.cpu_us_per_append = done.load() == 0 ? 0 : cpu * 1e6 / static_cast<double>(done.load());
   auto batches = after.batches - before.batches;
   result.requests_per_batch =
       batches == 0 ? 0 : static_cast<double>(after.requests - before.requests) / batches;
@@ -115,51 +177,113 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   return result;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct Args {
+  fs::path scratch;
+  double seconds = 5.0;
+  std::vector<int> writers{1, 10, 50};
+  int rounds = 3;
+  bool run_single = true;
+  bool run_group = true;
+};
+
+bool parse_args(int argc, char** argv, Args& args) {
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--writers=", 0) == 0) {
+      args.writers.clear();
+      std::istringstream list(arg.substr(10));
+      for (std::string item; std::getline(list, item, ',');) {
+        args.writers.push_back(std::atoi(item.c_str()));
+      }
+    } else if (arg.rfind("--rounds=", 0) == 0) {
+      args.rounds = std::max(1, std::atoi(arg.c_str() + 9));
+    } else if (arg == "--mode=on") {
+      args.run_single = false;
+    } else if (arg == "--mode=off") {
+      args.run_group = false;
+    } else if (arg == "--mode=both") {
+    } else if (arg.rfind("--", 0) == 0) {
+      return false;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.empty() || positional.size() > 2) {
+    return false;
+  }
+  args.scratch = positional[0];
+  if (positional.size() == 2) {
+    args.seconds = std::atof(positional[1].c_str());
+  }
+  return args.seconds > 0 && !args.writers.empty();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <scratch-dir> [seconds-per-case]\n", argv[0]);
+  Args args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr,
+                 "usage: %s <scratch-dir> [seconds-per-case] [--writers=1,10,50] [--rounds=3] "
+                 "[--mode=both|on|off]\n",
+                 argv[0]);
     return 2;
   }
-  const fs::path scratch = argv[1];
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 5.0;
-  fs::create_directories(scratch);
+  fs::create_directories(args.scratch);
+  std::printf("disk: %s; store: WAL, synchronous=FULL, as in ternd\n",
+              describe_disk(args.scratch).c_str());
 
   // The disk's fsync latency drifts (a shared VM's disk swung from 268 to 10,500
-  // syncs/s within minutes), so the two modes are measured in alternation, three
-  // rounds each, with the raw fsync rate probed beside every round, and the
-  // medians are compared: a drift then hits both modes alike.
-  constexpr int kRounds = 3;
-  const double round_seconds = seconds / kRounds;
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  // syncs/s within minutes), so the two modes are measured in alternation, with
+  // the raw fsync rate probed beside every round, and the medians are compared: a
+  // drift then hits both modes alike.
+  const double round_seconds = args.seconds / args.rounds;
   std::printf(
-      "| writers | group commit | appends/s (median of %d) | requests/batch | raw fsync/s "
-      "during the rounds | vs one-sync-per-message |\n",
-      kRounds);
-  std::printf("| ---: | --- | ---: | ---: | ---: | ---: |\n");
-  for (int writers : {1, 10, 50}) {
-    std::vector<double> single_rates, group_rates, batch_sizes, fsync_rates;
-    for (int round = 0; round < kRounds; ++round) {
-      fsync_rates.push_back(fsync_rate(scratch, round_seconds / 4));
-      single_rates.push_back(
-          run_case(scratch / "store", false, writers, round_seconds).appends_per_second);
-      auto group = run_case(scratch / "store", true, writers, round_seconds);
-      group_rates.push_back(group.appends_per_second);
-      batch_sizes.push_back(group.requests_per_batch);
+      "| writers | group commit | appends/s (median of %d) | CPU µs/append | requests/batch | "
+      "raw fsync/s during the rounds | vs one-sync-per-message |\n",
+      args.rounds);
+  std::printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+  for (int writers : args.writers) {
+    std::vector<double> single_rates, single_cpu, group_rates, group_cpu, batch_sizes, fsync_rates;
+    for (int round = 0; round < args.rounds; ++round) {
+      fsync_rates.push_back(fsync_rate(args.scratch, round_seconds / 4));
+      if (args.run_single) {
+        auto single = run_case(args.scratch / "store", false, writers, round_seconds);
+        single_rates.push_back(single.appends_per_second);
+        single_cpu.push_back(single.cpu_us_per_append);
+      }
+      if (args.run_group) {
+        auto group = run_case(args.scratch / "store", true, writers, round_seconds);
+        group_rates.push_back(group.appends_per_second);
+        group_cpu.push_back(group.cpu_us_per_append);
+        batch_sizes.push_back(group.requests_per_batch);
+      }
     }
     std::sort(fsync_rates.begin(), fsync_rates.end());
+    char fsyncs[64];
+    std::snprintf(fsyncs, sizeof fsyncs, "%.0f–%.0f", fsync_rates.front(), fsync_rates.back());
     const double single = median(single_rates);
     const double group = median(group_rates);
-    std::printf("| %d | off | %.0f | 1.0 | %.0f–%.0f | 1.0x |\n", writers, single,
-                fsync_rates.front(), fsync_rates.back());
-    std::printf("| %d | on | %.0f | %.1f | | %.1fx |\n", writers, group, median(batch_sizes),
-                group / single);
+    if (args.run_single) {
+      std::printf("| %d | off | %.0f | %.0f | 1.0 | %s | 1.0x |\n", writers, single,
+                  median(single_cpu), fsyncs);
+    }
+    if (args.run_group) {
+      char ratio[32] = "";
+      if (args.run_single && single > 0) {
+        std::snprintf(ratio, sizeof ratio, "%.1fx", group / single);
+      }
+      std::printf("| %d | on | %.0f | %.0f | %.1f | %s | %s |\n", writers, group, median(group_cpu),
+                  median(batch_sizes), args.run_single ? "" : fsyncs, ratio);
+    }
     std::fflush(stdout);
   }
-  fs::remove_all(scratch);
+  fs::remove_all(args.scratch);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "domain/flags.hpp"
+#include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
 
 namespace tern::store::sqlite {
@@ -22,11 +23,14 @@ namespace fs = std::filesystem;
 // A write request. `body` runs inside the batch transaction under its own
 // SAVEPOINT and returns false when its changes must be rolled back; `finish` then
 // delivers the outcome once the batch is durable (error == nullptr) or failed.
+// An append carries no closures: the writer runs it through AppendBatch, which
+// shares the counters of a run of appends (`append` set, `body` empty).
 struct SqliteStorage::WriteJob {
   std::vector<TempBlob> blobs;
   std::function<bool(Connection&)> body;
   std::function<void(Connection&)> after_commit;
   std::function<void(const Error*)> finish;
+  std::unique_ptr<AppendRequest> append;
   bool exclusive = false;
 };
 
@@ -73,18 +77,6 @@ bool is_valid_mailbox_name(const std::string& name) {
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
   return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
-// Keywords are IMAP atoms (no spaces), so one space-separated TEXT column holds them.
-std::string join_keywords(const std::vector<std::string>& keywords) {
-  std::string out;
-  for (const auto& k : keywords) {
-    if (!out.empty()) {
-      out += ' ';
-    }
-    out += k;
-  }
-  return out;
 }
 
 std::vector<std::string> split_keywords(const std::string& text) {
@@ -574,6 +566,12 @@ Result<void> SqliteStorage::start() {
   // weaker sync level, is what makes it fast (docs/adr/0004-sqlite-group-commit.md).
   TERN_TRY_VOID(writer_connection_->exec("PRAGMA journal_mode = WAL"));
   TERN_TRY_VOID(writer_connection_->exec("PRAGMA synchronous = FULL"));
+  // The writer's page cache holds the hot index pages (blob hashes arrive in
+  // random order, so their b-trees are touched everywhere): 2 MiB, the default,
+  // made the writer re-read pages from disk on every batch. Savepoint journals
+  // stay in memory.
+  TERN_TRY_VOID(writer_connection_->exec("PRAGMA cache_size = -32768"));
+  TERN_TRY_VOID(writer_connection_->exec("PRAGMA temp_store = MEMORY"));
   TERN_TRY_VOID(apply_migrations(*writer_connection_));
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.readers); ++i) {
     TERN_TRY(auto reader, Connection::open(dir_ / "tern.db", false));
@@ -657,10 +655,17 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
 
 Result<TempBlob> SqliteStorage::stage_blob(const std::string& hex, std::string_view bytes) {
   if (bytes.size() <= options_.inline_blob_max_bytes) {
+    return stage_blob(hex, std::string(bytes));
+  }
+  return blob_files_.write_temp(hex, bytes);
+}
+
+Result<TempBlob> SqliteStorage::stage_blob(const std::string& hex, std::string&& bytes) {
+  if (bytes.size() <= options_.inline_blob_max_bytes) {
     TempBlob blob;
     blob.hex = hex;
     blob.is_inline = true;
-    blob.inline_bytes = std::string(bytes);
+    blob.inline_bytes = std::move(bytes);  // the caller's copy, not a new one
     return blob;
   }
   return blob_files_.write_temp(hex, bytes);
@@ -759,16 +764,33 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
   }
 
   // 2. One transaction; each request under its own savepoint so one request's
-  //    failure (a constraint, a missing mailbox) does not undo the others.
+  //    failure (a constraint, a missing mailbox) does not undo the others. Runs
+  //    of appends go through AppendBatch under one savepoint for the whole run.
   std::optional<Error> batch_error;
-  if (auto begun = c.exec("BEGIN IMMEDIATE"); !begun) {
+  if (auto begun = c.run("BEGIN IMMEDIATE"); !begun) {
     batch_error = begun.error();
   }
+  AppendBatch appends;
   for (std::size_t j = 0; j < batch.size() && !batch_error; ++j) {
     if (failed[j]) {
       continue;
     }
-    (void)c.exec("SAVEPOINT request");
+    if (batch[j].append) {
+      std::size_t end = j;
+      while (end < batch.size() && batch[end].append) {
+        ++end;
+      }
+      batch_error = run_appends(c, appends, batch, inline_of, failed, j, end);
+      j = end - 1;
+      continue;
+    }
+    // The request's SQL must see the counters the appends before it took.
+    if (auto flushed = appends.flush(c); !flushed) {
+      batch_error = flushed.error();
+      break;
+    }
+    appends.clear();
+    (void)c.run("SAVEPOINT request");
     bool keep = false;
     for (const auto& blob : inline_of[j]) {
       if (auto stored = c.run("INSERT INTO blob_data (hash, data) VALUES (?1, ?2) "
@@ -792,19 +814,24 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
       break;
     }
     if (!keep) {
-      (void)c.exec("ROLLBACK TO request");
+      (void)c.run("ROLLBACK TO request");
     }
-    (void)c.exec("RELEASE request");
+    (void)c.run("RELEASE request");
+  }
+  if (!batch_error) {
+    if (auto flushed = appends.flush(c); !flushed) {
+      batch_error = flushed.error();
+    }
   }
   if (!batch_error) {
     // COMMIT fsyncs the WAL (synchronous=FULL); only after it returns is any of
     // this batch acknowledged.
-    if (auto committed = c.exec("COMMIT"); !committed) {
+    if (auto committed = c.run("COMMIT"); !committed) {
       batch_error = committed.error();
     }
   }
   if (batch_error && sqlite3_get_autocommit(c.raw()) == 0) {
-    (void)c.exec("ROLLBACK");
+    (void)c.run("ROLLBACK");
   }
   if (batch_error) {
     options_.logger.error("sqlite batch failed", {{"error", batch_error->message}});
@@ -829,6 +856,72 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
       batch[j].finish(nullptr);
     }
   }
+}
+
+std::optional<Error> SqliteStorage::run_appends(Connection& c, AppendBatch& appends,
+                                                std::vector<WriteJob>& batch,
+                                                std::vector<std::vector<TempBlob>>& inline_of,
+                                                std::vector<std::optional<Error>>& failed,
+                                                std::size_t begin, std::size_t end) {
+  auto attempt = [&](std::size_t j) {
+    auto& request = *batch[j].append;
+    const TempBlob* blob = inline_of[j].empty() ? nullptr : &inline_of[j].front();
+    try {
+      request.result.emplace(appends.run(c, request, blob));
+    } catch (const std::exception& e) {
+      request.result.emplace(
+          Error{ErrorCode::kInternal, std::string("write request threw: ") + e.what()});
+    }
+    return request.result->has_value();
+  };
+  auto aborted = [&]() -> std::optional<Error> {
+    if (sqlite3_get_autocommit(c.raw()) != 0) {
+      return Error{ErrorCode::kIo, "transaction aborted by sqlite"};
+    }
+    return std::nullopt;
+  };
+  // Fast path: the whole run under one savepoint. Appends fail on SQL errors
+  // only (missing mailboxes and quota are per-target outcomes), so this is the
+  // path taken unless the disk or the database is in trouble.
+  if (auto saved = c.run("SAVEPOINT appends"); !saved) {
+    return saved.error();
+  }
+  auto before = appends.snapshot();
+  bool all_stored = true;
+  for (std::size_t j = begin; j < end && all_stored; ++j) {
+    if (!failed[j]) {
+      all_stored = attempt(j);
+    }
+  }
+  if (auto error = aborted()) {
+    return error;
+  }
+  if (all_stored) {
+    (void)c.run("RELEASE appends");
+    return std::nullopt;
+  }
+  // Slow path: one request failed. Undo the run and redo it request by request,
+  // each under its own savepoint, so only the failing request is lost.
+  (void)c.run("ROLLBACK TO appends");
+  (void)c.run("RELEASE appends");
+  appends.restore(std::move(before));
+  for (std::size_t j = begin; j < end; ++j) {
+    if (failed[j]) {
+      continue;
+    }
+    (void)c.run("SAVEPOINT request");
+    auto snapshot = appends.snapshot();
+    bool stored = attempt(j);
+    if (auto error = aborted()) {
+      return error;
+    }
+    if (!stored) {
+      (void)c.run("ROLLBACK TO request");
+      appends.restore(std::move(snapshot));
+    }
+    (void)c.run("RELEASE request");
+  }
+  return std::nullopt;
 }
 
 template <class T, class Body>
@@ -1244,59 +1337,26 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
     return make_ready_future<Result<Out>>(
         Error{ErrorCode::kInvalidInput, "append without targets"});
   }
-  // Hash and write the temp file on the caller's thread: the writer thread then
-  // only syncs, so many sessions' writes proceed in parallel.
-  auto hex = sha256_hex(message.raw);
-  auto temp = stage_blob(hex, message.raw);
+  // Hash and stage the blob on the caller's thread (one SHA-256 pass; the bytes
+  // are moved, not copied, when they stay inline): the writer thread then only
+  // syncs and inserts, so many sessions' work proceeds in parallel.
+  auto request = std::make_unique<AppendRequest>();
+  request->hex = sha256_hex(message.raw);
+  request->size = message.raw.size();
+  request->internal_date = ticks(message.internal_date);
+  request->facts = std::move(message.facts);
+  request->targets = std::move(targets);
+  auto temp = stage_blob(request->hex, std::move(message.raw));
   if (!temp) {
     return make_ready_future<Result<Out>>(temp.error());
   }
-  std::vector<TempBlob> blobs;
-  blobs.push_back(std::move(*temp));
-  const std::uint64_t size = message.raw.size();
-  return write<Out>(
-      std::move(blobs),
-      [hex, size, date = ticks(message.internal_date), facts = std::move(message.facts),
-       targets = std::move(targets)](Connection& c) -> Result<Out> {
-        Out out;
-        std::map<d::AccountId, d::MessageId> message_of_account;
-        for (const auto& target : targets) {
-          auto owner = load_account(c, target.account);
-          if (!owner) {
-            return owner.error();
-          }
-          auto box = owned_mailbox(c, target.account, target.mailbox);
-          if (!*owner || !box) {
-            if (!box && box.error().code != ErrorCode::kNotFound) {
-              return box.error();
-            }
-            out.emplace_back(not_found("no such mailbox"));
-            continue;
-          }
-          const auto& account = **owner;
-          if (account.quota_bytes != 0 && account.used_bytes + size > account.quota_bytes) {
-            out.emplace_back(Error{ErrorCode::kLimitExceeded, "over quota: " + account.address});
-            continue;
-          }
-          auto [it, inserted] = message_of_account.try_emplace(target.account);
-          if (inserted) {
-            TERN_TRY_VOID(add_blob_reference(c, hex, size));
-            TERN_TRY_VOID(
-                c.run("INSERT INTO messages (account_id, blob, size, internal_date, facts, "
-                      "entry_count) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                      d::value_of(target.account), hex, size, date, AsBlob{facts}));
-            it->second = d::MessageId{c.last_insert_rowid()};
-          }
-          TERN_TRY(auto modseq, allocate_modseq(c, target.account));
-          TERN_TRY(auto uid, insert_entry(c, target.mailbox, it->second, target.flags,
-                                          d::normalize_keywords(target.keywords), modseq, size,
-                                          target.account));
-          TERN_TRY_VOID(log_change(c, target.account, modseq, target.mailbox, uid,
-                                   d::ChangeKind::kMessageAdded));
-          out.emplace_back(d::Appended{target.mailbox, uid, modseq, it->second});
-        }
-        return out;
-      });
+  auto future = request->promise.future();
+  WriteJob job;
+  job.blobs.push_back(std::move(*temp));
+  job.finish = [append = request.get()](const Error* error) { finish_append(*append, error); };
+  job.append = std::move(request);
+  submit_write(std::move(job));
+  return future;
 }
 
 d::Async<std::vector<d::Entry>> SqliteStorage::entries(d::AccountId account, d::MailboxId mailbox,

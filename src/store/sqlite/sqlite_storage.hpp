@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,8 @@
 #include "store/sqlite/connection.hpp"
 
 namespace tern::store::sqlite {
+
+class AppendBatch;
 
 struct SqliteOptions {
   // true: every write request queued while the previous batch was committing joins
@@ -117,9 +120,19 @@ class SqliteStorage final : public domain::Storage,
   void reader_loop(Connection& connection);
   void run_batch(std::vector<WriteJob>& batch);
   void submit_write(WriteJob job);
+  // Runs the append jobs batch[begin, end) through `appends` (one savepoint for
+  // the run; request by request again if one fails). An error when SQLite
+  // aborted the whole transaction.
+  static std::optional<Error> run_appends(Connection& c, AppendBatch& appends,
+                                          std::vector<WriteJob>& batch,
+                                          std::vector<std::vector<TempBlob>>& inline_of,
+                                          std::vector<std::optional<Error>>& failed,
+                                          std::size_t begin, std::size_t end);
   // Stages `bytes` (whose SHA-256 is `hex`) for a write job: in memory when small
   // enough to be stored inline, otherwise in a temp file written on this thread.
   Result<TempBlob> stage_blob(const std::string& hex, std::string_view bytes);
+  // The same, taking over `bytes` instead of copying them when they stay inline.
+  Result<TempBlob> stage_blob(const std::string& hex, std::string&& bytes);
 
   // Queues `body(connection)` (returning Result<T>) for the writer; `blobs` are
   // temp files written by the caller that must be durable before the body runs.

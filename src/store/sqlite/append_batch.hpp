@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// The writer's fast path for MailStore::append: a run of append requests in one
+// batch shares the account and mailbox counters (modseq, used bytes, UID) in
+// memory and writes them back once, so an append costs one INSERT per table
+// (docs/adr/0004-sqlite-group-commit.md, "Appends in bulk").
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/future.hpp"
+#include "base/result.hpp"
+#include "domain/model.hpp"
+#include "store/sqlite/blob_files.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace tern::store::sqlite {
+
+using AppendOutcome = std::vector<Result<domain::Appended>>;
+
+// One MailStore::append() call as the writer thread runs it. Built on the caller's
+// thread (hash and staging done there), then owned by the writer until its
+// promise is fulfilled after the batch's commit.
+struct AppendRequest {
+  std::string hex;                            // SHA-256 of the message: its blob id
+  std::uint64_t size = 0;                     // bytes of the message
+  std::int64_t internal_date = 0;             // system_clock ticks
+  std::string facts;                          // stored as messages.facts
+  std::vector<domain::AppendTarget> targets;  // non-empty
+  // The outcome, set by AppendBatch::run(): an Error only when the request as a
+  // whole failed (an SQL error); per-target failures are inside the vector.
+  std::optional<Result<AppendOutcome>> result;
+  Promise<Result<AppendOutcome>> promise;
+};
+
+// The counter cache and SQL of a run of appends inside the writer's transaction.
+//
+// Contract with the writer (SqliteStorage::run_batch):
+//   - run() changes message, entry, change-log and blob rows at once, but the
+//     counters in `accounts` (modseq, used_bytes) and `mailboxes` (uid_next,
+//     highest_modseq) only in memory; flush() writes them back. The writer calls
+//     flush() and then clear() before any other request's SQL runs and before
+//     COMMIT, so no other statement ever sees stale counters.
+//   - A rolled-back request must be undone in memory too: take snapshot() before
+//     it and restore() after the ROLLBACK TO.
+//   - clear() at the end of every batch: another process (the CLI) may change
+//     accounts between batches, so nothing is trusted across commits.
+// Not thread-safe: the writer thread only.
+class AppendBatch {
+ public:
+  struct AccountState {
+    std::int64_t id = 0;
+    std::string address;
+    std::uint64_t quota_bytes = 0;
+    std::uint64_t used_bytes = 0;
+    std::uint64_t modseq = 0;  // the last modseq handed out
+    bool dirty = false;
+  };
+
+  struct MailboxState {
+    std::int64_t id = 0;
+    std::int64_t account = 0;
+    std::uint32_t uid_next = 1;
+    std::uint64_t highest_modseq = 0;
+    bool dirty = false;
+  };
+
+  struct Snapshot {
+    std::deque<AccountState> accounts;
+    std::deque<MailboxState> mailboxes;
+  };
+
+  // Runs `request` against `c` (inside the writer's transaction): stores the blob
+  // bytes when `inline_blob` is given (once per hash), takes a blob reference,
+  // inserts one message row per account and one entry and change-log row per
+  // accepted target. Unknown or foreign mailboxes and quota overruns are
+  // per-target errors; an SQL failure is returned as the request's error, and the
+  // caller must roll the request's rows back and restore() the counters.
+  Result<AppendOutcome> run(Connection& c, const AppendRequest& request,
+                            const TempBlob* inline_blob);
+
+  // Writes every changed counter back (one UPDATE per touched account and
+  // mailbox). Leaves the cache as it is.
+  Result<void> flush(Connection& c);
+
+  // True when counters are held that flush() has not written.
+  bool dirty() const;
+
+  Snapshot snapshot() const { return Snapshot{accounts_, mailboxes_}; }
+
+  void restore(Snapshot snapshot) {
+    accounts_ = std::move(snapshot.accounts);
+    mailboxes_ = std::move(snapshot.mailboxes);
+  }
+
+  // Forgets every cached row (the next run() reloads from the database).
+  void clear() {
+    accounts_.clear();
+    mailboxes_.clear();
+  }
+
+ private:
+  // The cached row, loaded on first use; nullptr when it does not exist.
+  Result<AccountState*> account(Connection& c, std::int64_t id);
+  Result<MailboxState*> mailbox(Connection& c, std::int64_t id);
+
+  // A batch touches few accounts and mailboxes: linear search beats hashing. A
+  // deque keeps the pointers run() holds valid while it loads more rows.
+  std::deque<AccountState> accounts_;
+  std::deque<MailboxState> mailboxes_;
+};
+
+// Fulfils the request's promise once its batch is over: with `error` when the
+// request could not be stored (the batch or its blob failed), otherwise with the
+// result run() left (which may itself be the request's error).
+void finish_append(AppendRequest& request, const Error* error);
+
+// Keywords are IMAP atoms (no spaces), so one space-separated TEXT column
+// (entries.keywords) holds them.
+std::string join_keywords(const std::vector<std::string>& keywords);
+
+}  // namespace tern::store::sqlite
