@@ -45,9 +45,10 @@ std::optional<RecordType> parse_record_type(std::string_view name);
 // "mx.example.org"). The root is "". Names are taken as A-labels; IDNA conversion
 // happens before (address/domain.hpp).
 // Errors: kInvalidInput for an empty label ("a..b", ".a"), a label over 63
-// octets, a name over 253 octets, or bytes outside printable ASCII (RFC 1035
-// §2.3.4; underscores and other printable bytes are allowed, as SRV, DKIM and
-// TLSA owner names need them).
+// octets, a name over 253 octets, or bytes outside printable ASCII and SP (RFC
+// 1035 §2.3.4; underscores and other printable bytes are allowed, as SRV, DKIM
+// and TLSA owner names need them, and so is SP: RFC 2181 §11 allows any octet,
+// and SPF macros build names with spaces, RFC 7208 §7.3 "%_").
 Result<std::string> normalize_name(std::string_view name);
 
 // The absolute form with the trailing dot ("mx.example.org."), what a resolver

@@ -47,7 +47,8 @@ TEST(DnsNames, NormalizesCaseAndTrailingDot) {
 TEST(DnsNames, RejectsMalformedNames) {
   EXPECT_FALSE(normalize_name("a..b"));
   EXPECT_FALSE(normalize_name(".a"));
-  EXPECT_FALSE(normalize_name("a b.example"));
+  EXPECT_FALSE(normalize_name("a\tb.example"));
+  EXPECT_TRUE(normalize_name("a b.example"));  // SPF "%_" (RFC 7208 §7.3)
   EXPECT_FALSE(normalize_name(std::string(64, 'a') + ".example"));
   EXPECT_TRUE(normalize_name(std::string(63, 'a') + ".example"));
   std::string long_name;
