@@ -801,6 +801,74 @@ void read_pop3(Problems& problems, const toml::table* table, Pop3Settings& out) 
   r.finish();
 }
 
+// "60, 300, 900" → {60s, 300s, 900s}; each 1 .. 7 days.
+bool parse_schedule(std::string_view text, std::vector<std::chrono::seconds>& out) {
+  out.clear();
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && item.back() == ' ') {
+      item.remove_suffix(1);
+    }
+    std::uint32_t value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value == 0 ||
+        value > 7 * 24 * 3600) {
+      return false;
+    }
+    out.emplace_back(value);
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+void read_seconds(TableReader& r, std::string_view key, std::chrono::seconds& out, std::int64_t min,
+                  std::int64_t max) {
+  auto value = static_cast<std::uint32_t>(out.count());
+  r.read_uint(key, value, min, max);
+  out = std::chrono::seconds(value);
+}
+
+void read_queue(Problems& problems, const toml::table* table, QueueSettings& out) {
+  TableReader r(problems, table, "queue", 1);
+  constexpr std::int64_t kDay = 24 * 3600;
+  read_seconds(r, "min_backoff_seconds", out.min_backoff, 1, kDay);
+  read_seconds(r, "max_backoff_seconds", out.max_backoff, 1, 7 * kDay);
+  if (out.max_backoff < out.min_backoff) {
+    r.invalid("max_backoff_seconds", "must not be below min_backoff_seconds");
+  }
+  if (auto schedule = r.read_string("retry_schedule_seconds")) {
+    if (!parse_schedule(*schedule, out.retry_schedule)) {
+      r.invalid("retry_schedule_seconds",
+                "expected comma-separated seconds from 1 to 604800, got " + quote(*schedule));
+    }
+  }
+  read_seconds(r, "lifetime_seconds", out.lifetime, 1, 100 * kDay);
+  read_seconds(r, "delay_warning_seconds", out.delay_warning, 0, 100 * kDay);
+  r.read_uint("active_limit", out.active_limit, 1, 1000000);
+  r.read_uint("destination_concurrency", out.destination_concurrency, 1, 10000);
+  r.read_uint("destination_rate", out.destination_rate, 0, 1000000);
+  read_seconds(r, "lease_seconds", out.lease, 2, kDay);
+  auto poll = static_cast<std::uint32_t>(out.poll_interval.count());
+  r.read_uint("poll_interval_ms", poll, 10, 600000);
+  out.poll_interval = std::chrono::milliseconds(poll);
+  r.read_uint("hop_limit", out.hop_limit, 1, 1000);
+  if (auto secret = r.read_string("srs_secret")) {
+    out.srs_secret = *secret;
+  }
+  if (auto domain = r.read_string("srs_domain")) {
+    out.srs_domain = *domain;
+  }
+  r.read_uint("srs_max_age_days", out.srs_max_age_days, 1, 1023);
+  r.finish();
+}
+
 Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
                              std::string_view base_dir) {
   Problems problems;
@@ -814,6 +882,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_addressing(problems, section(problems, root, "addressing"), settings.addressing);
   read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
   read_pop3(problems, section(problems, root, "pop3"), settings.pop3);
+  read_queue(problems, section(problems, root, "queue"), settings.queue);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -828,8 +897,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   }
 
   // Unknown top-level tables and keys.
-  constexpr std::string_view kSections[] = {"server", "log",        "tls",  "limits", "store",
-                                            "auth",   "addressing", "smtp", "pop3",   "listener"};
+  constexpr std::string_view kSections[] = {"server", "log",   "tls",        "limits",
+                                            "store",  "auth",  "addressing", "smtp",
+                                            "pop3",   "queue", "listener"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -499,6 +499,45 @@ TEST(ParseConfig, ReadsAndValidatesPop3) {
   EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[pop3]\nbogus = 1\n"));
 }
 
+TEST(ParseConfig, ReadsAndValidatesQueue) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->queue.min_backoff, std::chrono::seconds(300));
+  EXPECT_EQ(defaults->queue.max_backoff, std::chrono::seconds(4000));
+  EXPECT_EQ(defaults->queue.lifetime, std::chrono::seconds(5 * 24 * 3600));
+  EXPECT_EQ(defaults->queue.delay_warning, std::chrono::seconds(4 * 3600));
+  EXPECT_EQ(defaults->queue.hop_limit, 50u);
+  EXPECT_TRUE(defaults->queue.retry_schedule.empty());
+  EXPECT_TRUE(defaults->queue.srs_secret.empty());
+  auto ok = parse(
+      "[server]\nhostname = \"a.b\"\n[queue]\nretry_schedule_seconds = \"1, 2,30\"\n"
+      "lifetime_seconds = 60\ndelay_warning_seconds = 0\nactive_limit = 5\n"
+      "destination_concurrency = 2\ndestination_rate = 10\nlease_seconds = 30\n"
+      "poll_interval_ms = 100\nsrs_secret = \"k\"\nsrs_domain = \"fwd.b\"\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->queue.retry_schedule,
+            (std::vector<std::chrono::seconds>{std::chrono::seconds(1), std::chrono::seconds(2),
+                                               std::chrono::seconds(30)}));
+  EXPECT_EQ(ok->queue.lifetime, std::chrono::seconds(60));
+  EXPECT_EQ(ok->queue.delay_warning, std::chrono::seconds(0));
+  EXPECT_EQ(ok->queue.active_limit, 5u);
+  EXPECT_EQ(ok->queue.destination_concurrency, 2u);
+  EXPECT_EQ(ok->queue.destination_rate, 10u);
+  EXPECT_EQ(ok->queue.lease, std::chrono::seconds(30));
+  EXPECT_EQ(ok->queue.poll_interval, std::chrono::milliseconds(100));
+  EXPECT_EQ(ok->queue.srs_secret, "k");
+  EXPECT_EQ(ok->queue.srs_domain, "fwd.b");
+  EXPECT_EQ(
+      error_of("[server]\nhostname = \"a.b\"\n[queue]\nretry_schedule_seconds = \"1,x\"\n"),
+      "var/tern.toml:4: queue.retry_schedule_seconds: expected comma-separated seconds from 1 "
+      "to 604800, got \"1,x\"");
+  EXPECT_FALSE(
+      parse("[server]\nhostname = \"a.b\"\n[queue]\nmin_backoff_seconds = 600\n"
+            "max_backoff_seconds = 60\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[queue]\nactive_limit = 0\n"));
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[queue]\nbogus = 1\n"));
+}
+
 TEST(ParseConfig, RejectsEmptyPaths) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\ndata_dir = \"\"\n"),
             "var/tern.toml:3: server.data_dir: expected a path, got \"\"");

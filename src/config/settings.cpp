@@ -72,12 +72,12 @@ bool same_listeners(const Settings& a, const Settings& b) {
 }
 
 bool SettingsDiff::empty() const {
-  return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 ||
+  return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || queue ||
            listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3;
+  return server || store || smtp || pop3 || queue;
 }
 
 std::string SettingsDiff::describe() const {
@@ -100,6 +100,7 @@ std::string SettingsDiff::describe() const {
   add(addressing, "addressing");
   add(smtp, "smtp");
   add(pop3, "pop3");
+  add(queue, "queue");
   add(listeners, "listener");
   return out;
 }
@@ -115,6 +116,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.addressing = before.addressing != after.addressing;
   diff.smtp = before.smtp != after.smtp;
   diff.pop3 = before.pop3 != after.pop3;
+  diff.queue = before.queue != after.queue;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

@@ -134,6 +134,45 @@ struct Pop3Settings {
   friend bool operator==(const Pop3Settings&, const Pop3Settings&) = default;
 };
 
+// [queue]: the outbound queue scheduler (services/outbound; Postfix qmgr
+// semantics). Changing it needs a restart.
+struct QueueSettings {
+  // Backoff after the n-th failed attempt: min * 2^(n-1), capped at max (Postfix
+  // minimal_backoff_time / maximal_backoff_time). Keys `min_backoff_seconds`,
+  // `max_backoff_seconds`.
+  std::chrono::seconds min_backoff{300};
+  std::chrono::seconds max_backoff{4000};
+  // Key `retry_schedule_seconds`: an explicit list of delays ("60, 300, 900"),
+  // the last repeating; replaces the exponential backoff when not empty.
+  std::vector<std::chrono::seconds> retry_schedule;
+  // Key `lifetime_seconds`: pending recipients bounce after this long (5 days).
+  std::chrono::seconds lifetime{5 * 24 * 3600};
+  // Key `delay_warning_seconds`: one "delayed" DSN after this long; 0 = never.
+  std::chrono::seconds delay_warning{4 * 3600};
+  // Messages being delivered at once (Postfix qmgr_message_active_limit).
+  std::uint32_t active_limit = 1000;
+  // Parallel deliveries to one destination domain
+  // (default_destination_concurrency_limit) and deliveries started per second to
+  // it (0 = unlimited; Postfix default_destination_rate_delay, inverted).
+  std::uint32_t destination_concurrency = 20;
+  std::uint32_t destination_rate = 0;
+  // Key `lease_seconds`: how long a claimed entry is ours; after a crash it becomes
+  // claimable again when the lease ends.
+  std::chrono::seconds lease{900};
+  // Key `poll_interval_ms`: how often the queue is checked for entries from other
+  // processes (`tern queue flush`, the LDA).
+  std::chrono::milliseconds poll_interval{1000};
+  // Received: fields at which a message is bounced as a loop (Postfix hopcount_limit).
+  std::uint32_t hop_limit = 50;
+  // SRS for alias forwards to other domains: the HMAC secret ("" disables SRS) and
+  // the domain of the rewritten addresses ("" = server.hostname); keys
+  // `srs_secret`, `srs_domain`, `srs_max_age_days`.
+  std::string srs_secret;
+  std::string srs_domain;
+  std::uint32_t srs_max_age_days = 21;
+  friend bool operator==(const QueueSettings&, const QueueSettings&) = default;
+};
+
 enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
 
 enum class TlsMode { kNone, kImplicit, kStartTls };
@@ -188,6 +227,7 @@ struct Settings {
   AddressingSettings addressing;
   SmtpSettings smtp;
   Pop3Settings pop3;
+  QueueSettings queue;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -208,6 +248,7 @@ struct SettingsDiff {
   bool addressing = false;
   bool smtp = false;
   bool pop3 = false;
+  bool queue = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
