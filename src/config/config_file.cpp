@@ -291,6 +291,29 @@ class TableReader {
     return false;
   }
 
+  // Returns the array of strings, or nullopt (with a problem recorded if the key
+  // was present but is not an array of strings).
+  std::optional<std::vector<std::string>> read_string_list(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      wrong_type(key, *node, "an array of strings");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const toml::node& element : *array) {
+      if (!element.is_string() || has_control_char(element.as_string()->get())) {
+        invalid(key, "expected an array of strings");
+        return std::nullopt;
+      }
+      out.push_back(element.as_string()->get());
+    }
+    return out;
+  }
+
   // Reports every key not consumed by a read_*.
   void finish() {
     if (table_ == nullptr) {
@@ -869,6 +892,188 @@ void read_queue(Problems& problems, const toml::table* table, QueueSettings& out
   r.finish();
 }
 
+// [dns]
+void read_dns(Problems& problems, const toml::table* table, std::string_view base_dir,
+              DnsSettings& out) {
+  TableReader r(problems, table, "dns", 1);
+  if (auto servers = r.read_string_list("servers")) {
+    for (const auto& server : *servers) {
+      std::string host;
+      std::uint16_t port = 0;
+      const bool literal =
+          server.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+      if (!(literal || (parse_address(server, host, port) && port != 0 &&
+                        host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos))) {
+        r.invalid("servers",
+                  "expected IP addresses with an optional port (\"127.0.0.1:5353\"), got " +
+                      quote(server));
+      }
+    }
+    out.servers = *servers;
+  }
+  if (auto dnssec = r.read_string("dnssec")) {
+    out.trust_anchor_file = *dnssec == "off" ? std::string() : resolve_path(base_dir, *dnssec);
+  }
+  auto timeout = static_cast<std::uint32_t>(out.timeout.count());
+  r.read_uint("timeout_ms", timeout, 100, 300000);
+  out.timeout = std::chrono::milliseconds(timeout);
+  r.finish();
+}
+
+// Reads a `tls` key with the OutboundTls names.
+bool read_outbound_tls(TableReader& r, OutboundTls& out) {
+  return r.read_enum<OutboundTls>("tls", out,
+                                  {{"none", OutboundTls::kNone},
+                                   {"may", OutboundTls::kMay},
+                                   {"encrypt", OutboundTls::kEncrypt},
+                                   {"verify", OutboundTls::kVerify}});
+}
+
+// [outbound]
+void read_outbound(Problems& problems, const toml::table* table, std::string_view base_dir,
+                   OutboundSettings& out) {
+  TableReader r(problems, table, "outbound", 1);
+  if (auto helo = r.read_string("helo_name")) {
+    if (!is_hostname(*helo)) {
+      r.invalid("helo_name", "expected a host name, got " + quote(*helo));
+    }
+    out.helo_name = *helo;
+  }
+  constexpr std::int64_t kHour = 3600;
+  read_seconds(r, "connect_timeout_seconds", out.connect_timeout, 1, kHour);
+  read_seconds(r, "greeting_timeout_seconds", out.greeting_timeout, 1, kHour);
+  read_seconds(r, "command_timeout_seconds", out.command_timeout, 1, kHour);
+  read_seconds(r, "data_init_timeout_seconds", out.data_init_timeout, 1, kHour);
+  read_seconds(r, "data_block_timeout_seconds", out.data_block_timeout, 1, kHour);
+  read_seconds(r, "data_term_timeout_seconds", out.data_term_timeout, 1, kHour);
+  (void)read_outbound_tls(r, out.tls);
+  if (auto ca = r.read_string("ca_file")) {
+    out.ca_file = resolve_path(base_dir, *ca);
+  }
+  std::uint32_t port = out.mx_port;
+  r.read_uint("mx_port", port, 1, 65535);
+  out.mx_port = static_cast<std::uint16_t>(port);
+  read_seconds(r, "connection_idle_seconds", out.connection_idle, 0, kHour);
+  r.read_uint("messages_per_connection", out.messages_per_connection, 1, 100000);
+  r.finish();
+}
+
+// Parses a [[transport]] route (see TransportSettings). Returns "" or the problem.
+std::string parse_route(std::string_view route, std::string_view base_dir, TransportSettings& out) {
+  const auto colon = route.find(':');
+  const std::string_view protocol = route.substr(0, colon);
+  std::string_view rest = colon == std::string_view::npos ? "" : route.substr(colon + 1);
+  if (protocol == "smtp") {
+    out.protocol = TransportSettings::Protocol::kSmtp;
+  } else if (protocol == "lmtp") {
+    out.protocol = TransportSettings::Protocol::kLmtp;
+    if (rest.starts_with("unix:")) {
+      out.unix_path = resolve_path(base_dir, rest.substr(5));
+      return rest.size() > 5 ? "" : "expected lmtp:unix:<path>";
+    }
+  } else {
+    return "expected \"smtp:\" or \"lmtp:\" followed by a destination";
+  }
+  if (rest.empty()) {
+    return "missing the host after " + std::string(protocol) + ":";
+  }
+  // "[name-or-ip]" or "[name-or-ip]:port": that host without MX lookup (Postfix).
+  if (rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close == 1) {
+      return "unbalanced [ in the host";
+    }
+    out.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+  } else {
+    const auto port_colon =
+        rest.find(':') != rest.rfind(':') ? std::string_view::npos : rest.find(':');
+    out.host = std::string(rest.substr(0, port_colon));
+    rest = port_colon == std::string_view::npos ? "" : rest.substr(port_colon);
+    // LMTP never looks up MX records; plain SMTP names do (Postfix semantics).
+    out.mx_lookup = out.protocol == TransportSettings::Protocol::kSmtp &&
+                    out.host.find_first_not_of("0123456789.") != std::string::npos &&
+                    out.host.find(':') == std::string::npos;
+  }
+  if (!rest.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), value);
+    if (rest.front() != ':' || ec != std::errc() || end != rest.data() + rest.size() ||
+        value == 0 || value > 65535) {
+      return "expected :port (1-65535) after the host";
+    }
+    out.port = static_cast<std::uint16_t>(value);
+  }
+  for (char& c : out.host) {
+    c = ascii_lower(c);
+  }
+  if (out.host.find(':') == std::string::npos && !is_hostname(out.host)) {
+    return "expected a host name or IP address, got " + quote(out.host);
+  }
+  return "";
+}
+
+// [[transport]]
+void read_transports(Problems& problems, const toml::node* node, std::string_view base_dir,
+                     std::vector<TransportSettings>& out) {
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    problems.add(line_of(*node), "transport: expected an array of tables ([[transport]]), got " +
+                                     std::string(type_phrase(*node)));
+    return;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string prefix = "transport[" + std::to_string(i) + "]";
+    if (!element.is_table()) {
+      problems.add(line_of(element),
+                   prefix + ": expected a table, got " + std::string(type_phrase(element)));
+      continue;
+    }
+    TableReader r(problems, element.as_table(), prefix, line_of(*node));
+    TransportSettings transport;
+    if (auto domain = r.read_string("domain")) {
+      for (char& c : *domain) {
+        c = ascii_lower(c);
+      }
+      if (!is_hostname(*domain)) {
+        r.invalid("domain", "expected a domain name, got " + quote(*domain));
+      }
+      for (const auto& earlier : out) {
+        if (earlier.domain == *domain) {
+          r.invalid("domain", quote(*domain) + " already has a transport");
+        }
+      }
+      transport.domain = *domain;
+    } else if (!r.has("domain")) {
+      r.missing("domain");
+    }
+    if (auto route = r.read_string("route")) {
+      transport.route = *route;
+      if (std::string problem = parse_route(*route, base_dir, transport); !problem.empty()) {
+        r.invalid("route", problem + " (route " + quote(*route) + ")");
+      }
+    } else if (!r.has("route")) {
+      r.missing("route");
+    }
+    if (auto user = r.read_string("auth_user")) {
+      transport.auth_user = *user;
+    }
+    if (auto file = r.read_string("auth_password_file")) {
+      transport.auth_password_file = resolve_path(base_dir, *file);
+    }
+    if (transport.auth_user.empty() != transport.auth_password_file.empty()) {
+      r.invalid("auth_user", "auth_user and auth_password_file go together");
+    }
+    transport.has_tls = read_outbound_tls(r, transport.tls);
+    r.finish();
+    out.push_back(std::move(transport));
+  }
+}
+
 Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
                              std::string_view base_dir) {
   Problems problems;
@@ -883,6 +1088,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
   read_pop3(problems, section(problems, root, "pop3"), settings.pop3);
   read_queue(problems, section(problems, root, "queue"), settings.queue);
+  read_dns(problems, section(problems, root, "dns"), base_dir, settings.dns);
+  read_outbound(problems, section(problems, root, "outbound"), base_dir, settings.outbound);
+  read_transports(problems, root.get("transport"), base_dir, settings.transports);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -897,9 +1105,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   }
 
   // Unknown top-level tables and keys.
-  constexpr std::string_view kSections[] = {"server", "log",   "tls",        "limits",
-                                            "store",  "auth",  "addressing", "smtp",
-                                            "pop3",   "queue", "listener"};
+  constexpr std::string_view kSections[] = {
+      "server", "log",  "tls",   "limits",   "store", "auth",     "addressing",
+      "smtp",   "pop3", "queue", "listener", "dns",   "outbound", "transport"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -550,5 +550,94 @@ TEST(ParseConfig, NeverThrowsOnInvalidUtf8) {
   EXPECT_EQ(result.error().message.rfind("var/tern.toml:2:", 0), 0u) << result.error().message;
 }
 
+TEST(ParseConfig, ReadsDnsOutboundAndTransports) {
+  auto settings = parse(R"([server]
+hostname = "mail.example.org"
+[dns]
+servers = ["127.0.0.1:5353", "::1"]
+dnssec = "root.key"
+timeout_ms = 2000
+[outbound]
+helo_name = "out.example.org"
+connect_timeout_seconds = 5
+tls = "verify"
+ca_file = "ca.pem"
+mx_port = 2525
+messages_per_connection = 7
+[[transport]]
+domain = "Example.NET"
+route = "smtp:[relay.example.net]:587"
+auth_user = "relay"
+auth_password_file = "relay.pw"
+tls = "encrypt"
+[[transport]]
+domain = "lists.example.org"
+route = "smtp:mx.example.com"
+[[transport]]
+domain = "local.example"
+route = "lmtp:unix:lmtp.sock"
+[[transport]]
+domain = "v6.example"
+route = "lmtp:[::1]:24"
+)");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->dns.servers, (std::vector<std::string>{"127.0.0.1:5353", "::1"}));
+  EXPECT_EQ(settings->dns.trust_anchor_file, "/etc/tern/root.key");
+  EXPECT_EQ(settings->dns.timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(settings->outbound.helo_name, "out.example.org");
+  EXPECT_EQ(settings->outbound.connect_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(settings->outbound.tls, OutboundTls::kVerify);
+  EXPECT_EQ(settings->outbound.ca_file, "/etc/tern/ca.pem");
+  EXPECT_EQ(settings->outbound.mx_port, 2525);
+  EXPECT_EQ(settings->outbound.messages_per_connection, 7U);
+  ASSERT_EQ(settings->transports.size(), 4U);
+  const auto& relay = settings->transports[0];
+  EXPECT_EQ(relay.domain, "example.net");
+  EXPECT_EQ(relay.protocol, TransportSettings::Protocol::kSmtp);
+  EXPECT_EQ(relay.host, "relay.example.net");
+  EXPECT_EQ(relay.port, 587);
+  EXPECT_FALSE(relay.mx_lookup);
+  EXPECT_EQ(relay.auth_user, "relay");
+  EXPECT_EQ(relay.auth_password_file, "/etc/tern/relay.pw");
+  EXPECT_TRUE(relay.has_tls);
+  EXPECT_EQ(relay.tls, OutboundTls::kEncrypt);
+  EXPECT_TRUE(settings->transports[1].mx_lookup);
+  EXPECT_EQ(settings->transports[1].port, 0);
+  EXPECT_FALSE(settings->transports[1].has_tls);
+  EXPECT_EQ(settings->transports[2].unix_path, "/etc/tern/lmtp.sock");
+  EXPECT_EQ(settings->transports[3].host, "::1");
+  EXPECT_EQ(settings->transports[3].port, 24);
+}
+
+TEST(ParseConfig, ReportsBadTransportsAndDns) {
+  std::string message = error_of(R"([server]
+hostname = "mail.example.org"
+[dns]
+servers = ["dns.example"]
+[outbound]
+tls = "sometimes"
+[[transport]]
+domain = "a.example"
+route = "uucp:host"
+[[transport]]
+domain = "a.example"
+route = "smtp:[relay.example]:0"
+auth_user = "x"
+[[transport]]
+route = "lmtp:"
+)");
+  EXPECT_NE(message.find("dns.servers"), std::string::npos) << message;
+  EXPECT_NE(message.find("outbound.tls: expected one of none, may, encrypt, verify"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("transport[0].route"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"a.example\" already has a transport"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected :port"), std::string::npos) << message;
+  EXPECT_NE(message.find("auth_user and auth_password_file go together"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("missing key \"transport[2].domain\""), std::string::npos) << message;
+  EXPECT_NE(message.find("transport[2].route"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace tern::config

@@ -6,6 +6,20 @@
 
 namespace tern::config {
 
+std::string_view outbound_tls_name(OutboundTls tls) {
+  switch (tls) {
+    case OutboundTls::kNone:
+      return "none";
+    case OutboundTls::kMay:
+      return "may";
+    case OutboundTls::kEncrypt:
+      return "encrypt";
+    case OutboundTls::kVerify:
+      return "verify";
+  }
+  return "?";
+}
+
 std::string_view role_name(ListenerRole role) {
   switch (role) {
     case ListenerRole::kSmtp:
@@ -73,11 +87,11 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || queue ||
-           listeners);
+           dns || outbound || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3 || queue;
+  return server || store || smtp || pop3 || queue || dns || outbound;
 }
 
 std::string SettingsDiff::describe() const {
@@ -101,6 +115,8 @@ std::string SettingsDiff::describe() const {
   add(smtp, "smtp");
   add(pop3, "pop3");
   add(queue, "queue");
+  add(dns, "dns");
+  add(outbound, "outbound");
   add(listeners, "listener");
   return out;
 }
@@ -117,6 +133,8 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.smtp = before.smtp != after.smtp;
   diff.pop3 = before.pop3 != after.pop3;
   diff.queue = before.queue != after.queue;
+  diff.dns = before.dns != after.dns;
+  diff.outbound = before.outbound != after.outbound || before.transports != after.transports;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

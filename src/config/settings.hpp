@@ -173,6 +173,67 @@ struct QueueSettings {
   friend bool operator==(const QueueSettings&, const QueueSettings&) = default;
 };
 
+// [dns]: the resolver (runtime::UnboundResolver). Changing it needs a restart.
+struct DnsSettings {
+  // Forwarders, "ip" or "ip:port" ("[ipv6]:port"); empty = the name servers of
+  // /etc/resolv.conf.
+  std::vector<std::string> servers;
+  // Key `dnssec`: "off" (default, stored as "") or the path of a trust-anchor
+  // file (resolved), which turns DNSSEC validation on.
+  std::string trust_anchor_file;
+  // Key `timeout_ms`: one lookup's deadline, 100 ms .. 5 min.
+  std::chrono::milliseconds timeout{10'000};
+  friend bool operator==(const DnsSettings&, const DnsSettings&) = default;
+};
+
+// The TLS policy of outbound SMTP: never, opportunistic STARTTLS, mandatory
+// STARTTLS without checking the certificate, or with the chain and name checked.
+enum class OutboundTls { kNone, kMay, kEncrypt, kVerify };
+
+// Returns "none", "may", "encrypt" or "verify".
+std::string_view outbound_tls_name(OutboundTls tls);
+
+// [outbound]: the SMTP client of services/delivery. RFC 5321 §4.5.3.2 timeouts.
+// Changing it needs a restart.
+struct OutboundSettings {
+  std::string helo_name;                         // "" = server.hostname
+  std::chrono::seconds connect_timeout{30};      // Postfix smtp_connect_timeout
+  std::chrono::seconds greeting_timeout{300};    // §4.5.3.2.1
+  std::chrono::seconds command_timeout{300};     // §4.5.3.2.2, §4.5.3.2.3
+  std::chrono::seconds data_init_timeout{120};   // §4.5.3.2.4
+  std::chrono::seconds data_block_timeout{180};  // §4.5.3.2.5
+  std::chrono::seconds data_term_timeout{600};   // §4.5.3.2.6
+  OutboundTls tls = OutboundTls::kMay;
+  std::string ca_file;         // PEM CAs for "verify"; "" = the system store
+  std::uint16_t mx_port = 25;  // the port of MX hosts (tests use others)
+  // Connection reuse: an idle session is kept this long, and carries at most
+  // this many messages (Postfix smtp_connection_cache_time_limit, _reuse_count_limit).
+  std::chrono::seconds connection_idle{5};
+  std::uint32_t messages_per_connection = 100;
+  friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;
+};
+
+// One [[transport]]: how mail for one domain travels instead of MX lookup.
+//   route = "smtp:[relay.example.net]:587"   that host, no MX lookup
+//   route = "smtp:relay.example.net"         the MX hosts of relay.example.net
+//   route = "lmtp:127.0.0.1:24" | "lmtp:[::1]:24" | "lmtp:unix:/run/lmtp.sock"
+struct TransportSettings {
+  enum class Protocol { kSmtp, kLmtp };
+
+  std::string domain;  // lower case; matches the destination exactly
+  std::string route;   // as written
+  Protocol protocol = Protocol::kSmtp;
+  std::string host;                // a name or IP literal; "" for a unix socket
+  std::uint16_t port = 0;          // 0 = [outbound] mx_port (smtp) or 24 (lmtp)
+  bool mx_lookup = false;          // smtp without [...]
+  std::string unix_path;           // lmtp:unix:, resolved
+  std::string auth_user;           // SMTP AUTH; needs auth_password_file
+  std::string auth_password_file;  // resolved; the first line is the password
+  bool has_tls = false;            // `tls` was given; else [outbound] tls applies
+  OutboundTls tls = OutboundTls::kMay;
+  friend bool operator==(const TransportSettings&, const TransportSettings&) = default;
+};
+
 enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
 
 enum class TlsMode { kNone, kImplicit, kStartTls };
@@ -228,7 +289,10 @@ struct Settings {
   SmtpSettings smtp;
   Pop3Settings pop3;
   QueueSettings queue;
-  std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
+  DnsSettings dns;
+  OutboundSettings outbound;
+  std::vector<TransportSettings> transports;  // [[transport]], domains unique
+  std::vector<ListenerSettings> listeners;    // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 
@@ -249,6 +313,8 @@ struct SettingsDiff {
   bool smtp = false;
   bool pop3 = false;
   bool queue = false;
+  bool dns = false;
+  bool outbound = false;   // [outbound] or [[transport]]
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
