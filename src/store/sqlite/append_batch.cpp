@@ -21,6 +21,26 @@ std::string join_keywords(const std::vector<std::string>& keywords) {
   return out;
 }
 
+Result<void> reference_blob(Connection& c, const std::string& hex, std::uint64_t size,
+                            std::int64_t add_refs, const std::string* inline_bytes) {
+  // The bytes go first, at the end of blob_bytes (cheap), so that a new blobs row
+  // names them in the one upsert; the rare duplicate (the row existed) then
+  // deletes them again.
+  std::int64_t data_id = 0;  // rowids start at 1
+  if (inline_bytes != nullptr) {
+    TERN_TRY_VOID(c.run("INSERT INTO blob_bytes (data) VALUES (?1)", AsBlob{*inline_bytes}));
+    data_id = c.last_insert_rowid();
+  }
+  TERN_TRY(auto stored, c.scalar("INSERT INTO blobs (hash, size, refs, data_id) "
+                                 "VALUES (?1, ?2, ?3, nullif(?4, 0)) ON CONFLICT(hash) "
+                                 "DO UPDATE SET refs = refs + ?3 RETURNING data_id",
+                                 hex, size, add_refs, data_id));
+  if (data_id != 0 && stored.value_or(0) != data_id) {
+    TERN_TRY_VOID(c.run("DELETE FROM blob_bytes WHERE id = ?1", data_id));
+  }
+  return ok();
+}
+
 void finish_append(AppendRequest& request, const Error* error) {
   if (error != nullptr) {
     request.promise.set_value(*error);
@@ -121,17 +141,11 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     }
   }
 
-  // Pass 2: the rows. One blob reference per message row (one per account); the
-  // bytes go in only with the blob's first reference.
+  // Pass 2: the rows. One blob reference per message row (one per account).
   if (!accounts.empty()) {
-    TERN_TRY(auto refs, c.scalar("INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, ?3) "
-                                 "ON CONFLICT(hash) DO UPDATE SET refs = refs + ?3 RETURNING refs",
-                                 request.hex, request.size, accounts.size()));
-    if (inline_blob != nullptr && refs.value_or(0) == static_cast<std::int64_t>(accounts.size())) {
-      TERN_TRY_VOID(
-          c.run("INSERT INTO blob_data (hash, data) VALUES (?1, ?2) ON CONFLICT(hash) DO NOTHING",
-                request.hex, AsBlob{inline_blob->inline_bytes}));
-    }
+    TERN_TRY_VOID(reference_blob(c, request.hex, request.size,
+                                 static_cast<std::int64_t>(accounts.size()),
+                                 inline_blob != nullptr ? &inline_blob->inline_bytes : nullptr));
   }
   for (auto& [owner, count] : accounts) {
     TERN_TRY_VOID(c.run(

@@ -113,6 +113,13 @@ class AppendBatch {
   std::deque<MailboxState> mailboxes_;
 };
 
+// Takes `add_refs` references on blob `hex` (inserting its blobs row with that
+// count when missing). `inline_bytes`, when given, are the blob's bytes to keep
+// in the database (blob_bytes): stored only if the row is new, since an existing
+// row's bytes (or file) are durable already. An SQL error otherwise.
+Result<void> reference_blob(Connection& c, const std::string& hex, std::uint64_t size,
+                            std::int64_t add_refs, const std::string* inline_bytes);
+
 // Fulfils the request's promise once its batch is over: with `error` when the
 // request could not be stored (the batch or its blob failed), otherwise with the
 // result run() left (which may itself be the request's error).

@@ -639,7 +639,9 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
   std::vector<std::string> missing;
   for (const auto& hex : referenced) {
     TERN_TRY(auto stored_inline,
-             connection->scalar("SELECT 1 FROM blob_data WHERE hash = ?1", hex));
+             connection->scalar("SELECT 1 FROM blobs WHERE hash = ?1 AND data_id IS NOT NULL "
+                                "AND data_id IN (SELECT id FROM blob_bytes)",
+                                hex));
     if (stored_inline) {
       continue;
     }
@@ -792,10 +794,11 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
     appends.clear();
     (void)c.run("SAVEPOINT request");
     bool keep = false;
+    // The request's small blobs: a row with no references yet and the bytes,
+    // which the body then references like any stored blob.
     for (const auto& blob : inline_of[j]) {
-      if (auto stored = c.run("INSERT INTO blob_data (hash, data) VALUES (?1, ?2) "
-                              "ON CONFLICT(hash) DO NOTHING",
-                              blob.hex, AsBlob{blob.inline_bytes});
+      if (auto stored =
+              reference_blob(c, blob.hex, blob.inline_bytes.size(), 0, &blob.inline_bytes);
           !stored) {
         failed[j] = stored.error();
       }
@@ -990,7 +993,9 @@ d::Async<T> SqliteStorage::read(Body body) {
 }
 
 Result<std::string> SqliteStorage::read_blob(Connection& c, const std::string& hex) {
-  TERN_TRY(auto stmt, c.query("SELECT data FROM blob_data WHERE hash = ?1", hex));
+  TERN_TRY(auto stmt, c.query("SELECT d.data FROM blobs b JOIN blob_bytes d ON d.id = b.data_id "
+                              "WHERE b.hash = ?1",
+                              hex));
   TERN_TRY(bool inline_row, stmt.next());
   if (inline_row) {
     std::string data = stmt.text(0);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "store/conformance/storage_conformance.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/migrations.hpp"
 
 namespace tern::store::sqlite {
 namespace {
@@ -164,6 +166,107 @@ TEST(SqliteStorage, ConcurrentWritesShareBatches) {
   auto stats = store->stats();
   EXPECT_EQ(stats.requests, 200u);
   EXPECT_LT(stats.batches, 200u);  // requests queued during a commit joined the next batch
+}
+
+// An append that fails in SQL (here: its UID is taken by a row planted behind the
+// store's back) rolls back alone; the appends batched with it keep their rows,
+// and the counters the batch holds in memory do not count the failed one.
+TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
+  ASSERT_TRUE(bob);
+  auto inbox = (*wait(store->mail().mailboxes(bob->id)))[0].id;
+  auto other = wait(store->mail().create_mailbox(bob->id, "Other", domain::SpecialUse::kNone));
+  ASSERT_TRUE(other);
+  auto first = wait(store->mail().append(make_message("first"), {{bob->id, inbox, 0, {}}}));
+  ASSERT_TRUE(first && (*first)[0]);
+  {
+    auto c = Connection::open(dir.path() / "tern.db", false);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(
+        (*c)->run("INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, "
+                  "keywords, modseq) VALUES (?1, 2, ?2, 0, 0, '', 1)",
+                  domain::value_of(inbox), domain::value_of((*first)[0]->message)));
+  }
+  std::vector<domain::Async<std::vector<Result<domain::Appended>>>> pending;
+  for (int i = 0; i < 20; ++i) {
+    auto target = i == 10 ? inbox : other->id;
+    pending.push_back(
+        store->mail().append(make_message("m" + std::to_string(i)), {{bob->id, target, 0, {}}}));
+  }
+  std::uint32_t next_uid = 1;
+  for (int i = 0; i < 20; ++i) {
+    auto result = pending[i].get();
+    if (i == 10) {
+      ASSERT_FALSE(result);
+      EXPECT_EQ(result.error().code, ErrorCode::kConflict);
+      continue;
+    }
+    ASSERT_TRUE(result && (*result)[0]) << i;
+    EXPECT_EQ(domain::value_of((*result)[0]->uid), next_uid++);
+  }
+  auto usage = wait(store->mail().usage(bob->id));
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->messages, 21u);  // "first", the planted entry and 19 of the 20
+  auto boxes = wait(store->mail().mailboxes(bob->id));
+  ASSERT_TRUE(boxes);
+  for (const auto& box : *boxes) {
+    EXPECT_EQ(domain::value_of(box.uid_next), box.id == inbox ? 2u : 20u) << box.name;
+  }
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
+// Migration 0005 moves small blobs from blob_data (keyed by hash) to blob_bytes
+// (keyed by the id the blobs row names) and drops bytes nothing referenced.
+TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
+  TempDir dir;
+  const std::string hex(64, 'b');  // only the rows are checked, never the bytes' hash
+  {
+    auto c = Connection::open(dir.path() / "tern.db", true);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(
+        (*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied INTEGER NOT NULL) STRICT"));
+    for (const auto& migration : migrations()) {
+      if (migration.version >= 5) {
+        break;
+      }
+      ASSERT_TRUE((*c)->exec(migration.sql)) << migration.name;
+      ASSERT_TRUE((*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)", migration.version,
+                            migration.name));
+    }
+    ASSERT_TRUE((*c)->exec("INSERT INTO blobs (hash, size, refs) VALUES ('" + hex +
+                           "', 5, 0);"
+                           "INSERT INTO blob_data (hash, data) VALUES ('" +
+                           hex +
+                           "', X'6279746573');"
+                           "INSERT INTO blob_data (hash, data) VALUES ('" +
+                           std::string(64, 'c') + "', X'00');"));
+  }
+  auto store = open_or_die(dir.path());
+  auto c = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(c);
+  auto bytes = (*c)->scalar("SELECT count(*) FROM blob_bytes");
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(**bytes, 1);
+  auto linked = (*c)->scalar(
+      "SELECT length(d.data) FROM blobs b JOIN blob_bytes d "
+      "ON d.id = b.data_id WHERE b.hash = ?1",
+      hex);
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(*linked, std::optional<std::int64_t>(5));
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->empty());
+  // Garbage collection still takes the bytes with their unreferenced row.
+  auto collected = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  auto left = (*c)->scalar("SELECT count(*) FROM blob_bytes");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(**left, 0);
+  EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
 TEST(SqliteStorage, RequestsAfterCloseAreCancelled) {
