@@ -108,6 +108,37 @@ std::string listen_address(const std::string& host) {
   return host == "localhost" ? std::string("127.0.0.1") : host;
 }
 
+// The owner and group of a "unix:" listener's socket file: socket_owner or else
+// server.user; socket_group or else server.group (when the owner is server.user)
+// or the owner's primary group. -1 leaves an id as created (ternd's own).
+Result<void> socket_owner(const config::Settings& settings, const config::ListenerSettings& l,
+                          runtime::ListenerOptions& options) {
+  std::string owner = !l.socket_owner.empty() ? l.socket_owner : settings.server.user;
+  std::string group = l.socket_group;
+  if (group.empty() && owner == settings.server.user) {
+    group = settings.server.group;
+  }
+  if (!owner.empty()) {
+    const passwd* pw = ::getpwnam(owner.c_str());
+    if (pw == nullptr) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("listener \"{}\": socket_owner: no such user \"{}\"", l.name, owner));
+    }
+    options.local_uid = pw->pw_uid;
+    options.local_gid = pw->pw_gid;
+  }
+  if (!group.empty()) {
+    const ::group* gr = ::getgrnam(group.c_str());
+    if (gr == nullptr) {
+      return fail(
+          ErrorCode::kNotFound,
+          fmt::format("listener \"{}\": socket_group: no such group \"{}\"", l.name, group));
+    }
+    options.local_gid = gr->gr_gid;
+  }
+  return ok();
+}
+
 void print_error(std::string_view message) {
   std::fprintf(stderr, "ternd: %.*s\n", static_cast<int>(message.size()), message.data());
 }
@@ -222,12 +253,21 @@ Result<void> Daemon::start() {
     }
     tls_ = *tls;
   }
+  // A "unix:" socket under data_dir needs the directory before it is bound.
+  TERN_TRY_VOID(prepare_directories(settings_));
   for (const auto& l : settings_.listeners) {
     runtime::ListenerOptions options;
     options.name = l.name;
     options.address = listen_address(l.host);
     options.port = l.port;
     options.shared_limits = limits_;
+    if (!l.unix_path.empty()) {
+      // Created now, as root, with its mode and owner: after the privilege drop
+      // ternd could not give it to another user (ARCHITECTURE.md §5).
+      options.local_path = l.unix_path;
+      options.local_mode = l.socket_mode;
+      TERN_TRY_VOID(socket_owner(settings_, l, options));
+    }
     if (l.tls == config::TlsMode::kImplicit) {
       options.implicit_tls = tls_;
     }
@@ -250,7 +290,6 @@ Result<void> Daemon::start() {
     }
     listeners_.push_back(std::move(*bound));
   }
-  TERN_TRY_VOID(prepare_directories(settings_));
   if (!settings_.server.user.empty()) {
     if (geteuid() == 0) {
       for (const auto& dir : {settings_.server.data_dir, settings_.store.path}) {
