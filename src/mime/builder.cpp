@@ -272,7 +272,11 @@ std::string received_field(const ReceivedInfo& info) {
   // RFC 5321 §4.4: From-domain By-domain Opt-info ";" date-time.
   std::string v = "from ";
   std::string literal = "[" + info.client_ip + "]";
-  if (is_domain_or_literal(info.helo)) {
+  if (info.client_ip.empty()) {
+    // A local-socket client: no address, so no TCP-info (§4.4 Extended-Domain).
+    v += is_domain_or_literal(info.helo) ? info.helo
+                                         : "unknown (HELO " + comment_text(info.helo) + ")";
+  } else if (is_domain_or_literal(info.helo)) {
     v += info.helo + " (";
     if (!info.reverse_dns.empty()) {
       v += comment_text(info.reverse_dns) + " ";

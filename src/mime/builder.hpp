@@ -43,7 +43,8 @@ std::string format_mailbox(std::string_view display_name, const address::EmailAd
 struct ReceivedInfo {
   std::string helo;         // the EHLO/HELO argument as sent
   std::string reverse_dns;  // the client's verified reverse DNS name; empty if none
-  std::string client_ip;    // "192.0.2.1" or "IPv6:2001:db8::1" (address-literal form)
+  std::string client_ip;    // "192.0.2.1" or "IPv6:2001:db8::1" (address-literal form);
+                            // "" for a local-socket client: no TCP-info is written
   std::string by;           // this server's host name
   std::string with;         // protocol (RFC 3848): "SMTP", "ESMTP", "ESMTPS", "ESMTPA",
                             // "ESMTPSA", "LMTP", "UTF8SMTPS", ...
@@ -56,6 +57,8 @@ struct ReceivedInfo {
 
 // Returns the Received: field (RFC 5321 §4.4 Time-stamp-line / RFC 5322 §3.6.7):
 //   Received: from helo (rdns [ip]) by host with ESMTPS (tls) id X for <a@b>; date
+// or, without a client address, "from helo by host with LMTP ..." (Extended-Domain
+// as a bare Domain, the form Dovecot writes for UNIX-socket LMTP clients).
 // folded, ending in CRLF. A HELO argument that is not a valid domain or literal is
 // sent as a comment-safe string (its parentheses and backslashes escaped).
 std::string received_field(const ReceivedInfo& info);

@@ -129,6 +129,26 @@ TEST(MimeBuilder, WritesReceivedFields) {
             "Fri, 27 Nov 2026 14:13:41 +0000");
 }
 
+TEST(MimeBuilder, WritesReceivedWithoutAddressForALocalClient) {
+  ReceivedInfo info;
+  info.helo = "relay.example.test";
+  info.by = "mx.tern.test";
+  info.with = "LMTP";
+  info.id = "c1.1";
+  info.for_path = "<bob@tern.test>";
+  info.time = 1795788821;
+  std::string field = received_field(info);
+  expect_wire_form(field);
+  std::string raw = field + "\r\n";
+  MessageTree tree = parse_message(raw);
+  EXPECT_EQ(field_value(raw, tree, 0, "received"),
+            "from relay.example.test by mx.tern.test with LMTP id c1.1 for <bob@tern.test>; "
+            "Fri, 27 Nov 2026 14:13:41 +0000");
+  info.helo = "not a name";
+  std::string bad = received_field(info);
+  EXPECT_NE(bad.find("from unknown (HELO not a name) by mx.tern.test"), std::string::npos) << bad;
+}
+
 TEST(MimeBuilder, WritesAuthenticationResults) {
   std::vector<AuthResult> results = {
       {"spf", "pass", "", {{"smtp.mailfrom", "alice@example.org"}}},

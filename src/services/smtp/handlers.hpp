@@ -46,7 +46,7 @@ struct Policy {
 
 // The connection facts a Received: field and the sender policy need.
 struct Peer {
-  std::string ip;               // "192.0.2.1" or "2001:db8::1"
+  std::string ip;               // "192.0.2.1" or "2001:db8::1"; "" for a local-socket peer
   bool tls = false;             // the session runs over TLS now
   std::string tls_description;  // "TLSv1.3 cipher=TLS_AES_128_GCM_SHA256"
   std::string helo;             // the HELO/EHLO/LHLO argument

@@ -96,7 +96,11 @@ tern::smtp::Options Service::Session::engine_options() const {
 
 Peer Service::Session::peer() const {
   Peer p;
-  p.ip = connection_->peer_address().to_string();
+  // A local-socket peer has no address: Received: then names only the LHLO
+  // host, as Dovecot's LMTP does for UNIX-socket clients.
+  if (!connection_->is_local()) {
+    p.ip = connection_->peer_address().to_string();
+  }
   p.tls = connection_->is_tls();
   if (p.tls) {
     p.tls_description = connection_->tls_version() + " cipher=" + connection_->tls_cipher();
@@ -185,7 +189,10 @@ asio::awaitable<void> Service::Session::run() {
             421, "4.3.2", service_.options_.policy.hostname + " shutting down, try again later"));
         continue;
       }
-      if (!service_.message_rate_.allow(ip, service_.clock_.monotonic())) {
+      // Per-IP rates do not apply to a local peer (there is no address; the
+      // socket file's mode decides who may connect).
+      if (!connection_->is_local() &&
+          !service_.message_rate_.allow(ip, service_.clock_.monotonic())) {
         engine_.answer(Reply::of(450, "4.7.1", "too many messages from your address, slow down"));
         continue;
       }
@@ -293,7 +300,8 @@ runtime::ConnectionHandler Service::handler() {
 }
 
 asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connection) {
-  if (!connection_rate_.allow(connection->peer_address().to_string(), clock_.monotonic())) {
+  if (!connection->is_local() &&
+      !connection_rate_.allow(connection->peer_address().to_string(), clock_.monotonic())) {
     // Instead of the greeting (RFC 5321 §3.1: 421 may be the first reply).
     auto reply = tern::smtp::render(Reply::of(
         421, "4.7.0", options_.policy.hostname + " too many connections from your address"));
