@@ -24,27 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import cpu_seconds, free_port, start_dovecot, stop, wait_port
+
 DOMAIN = "bench.test"
 PASSWORD = "bench password"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(100).startswith(b"+OK"):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not answer")
 
 
 def make_message(user, index, size):
@@ -53,35 +37,6 @@ def make_message(user, index, size):
     line = f"{user:02d}/{index:04d} " + "abcdefghijklmnopqrstuvwxyz0123456789" * 2 + "\r\n"
     body = line * ((size - len(head)) // len(line) + 1)
     return (head + body)[:size - 2] + "\r\n"
-
-
-def cpu_seconds(pid):
-    """user+sys of `pid`, its reaped children, and its live descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    except OSError:
-        return 0.0
-    for child in Path("/proc").iterdir():
-        if not child.name.isdigit():
-            continue
-        try:
-            fields = (child / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:  # ppid
-            total += cpu_seconds_ticks(int(child.name))
-    return total / ticks
-
-
-def cpu_seconds_ticks(pid):
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return sum(int(x) for x in fields[11:13])
 
 
 def session(args):
@@ -177,18 +132,12 @@ address = "127.0.0.1:{port}"
             cli("deliver", f"u{u}@{DOMAIN}", data_in=make_message(u, i, size).encode())
     proc = subprocess.Popen([str(ternd), "-c", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, b"+OK")
     return proc
 
 
-def start_dovecot(work, port, messages, size, sessions):
-    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not Path(dovecot).exists() or not Path("/usr/lib/dovecot/pop3").exists():
-        return None
+def start_dovecot_pop3(work, port, messages, size, sessions):
     root = work / "dovecot"
-    (root / "run").mkdir(parents=True)
-    passwd = root / "passwd"
-    passwd.write_text("".join(f"u{u}@{DOMAIN}:{{PLAIN}}{PASSWORD}::::::\n" for u in range(sessions)))
     per_user = messages // sessions
     for u in range(sessions):
         cur = root / "home" / f"u{u}@{DOMAIN}" / "Maildir" / "cur"
@@ -198,40 +147,8 @@ def start_dovecot(work, port, messages, size, sessions):
         for i in range(per_user):
             m = make_message(u, i, size).replace("\r\n", "\n").encode()  # Maildir stores LF
             (cur / f"{1700000000 + i}.M{i}P{u}.bench,S={len(m)}:2,S").write_bytes(m)
-    subprocess.run(["chown", "-R", "65534:65534", str(root / "home")], check=True)
-    conf = root / "dovecot.conf"
-    conf.write_text(f"""
-instance_name = tern-bench-pop3
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-userdb {{
-  driver = static
-  args = uid=65534 gid=65534 home={root}/home/%u
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = {port}
-  }}
-}}
-""")
-    for d in (work, root):
-        os.chmod(d, 0o755)
-    proc = subprocess.Popen([dovecot, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return proc
+    return start_dovecot(root, "pop3", port, [f"u{u}@{DOMAIN}" for u in range(sessions)],
+                         PASSWORD)
 
 
 def main():
@@ -251,7 +168,7 @@ def main():
               f"{os.cpu_count()} cores, {a.rounds} rounds + warm-up", flush=True)
         servers["tern"] = (start_tern(a.build, work, tern_port, a.messages, a.size, a.sessions),
                            tern_port)
-        dove = start_dovecot(work, dove_port, a.messages, a.size, a.sessions)
+        dove = start_dovecot_pop3(work, dove_port, a.messages, a.size, a.sessions)
         if dove is None:
             print("dovecot-pop3d not installed: tern only", file=sys.stderr)
         else:
@@ -271,11 +188,7 @@ def main():
                   f"{statistics.median(r[1] for r in rows):.2f} |")
     finally:
         for proc, _ in servers.values():
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
