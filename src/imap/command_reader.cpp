@@ -204,7 +204,8 @@ ReaderEvent CommandReader::on_line(std::string_view line_with_lf) {
   }
   if (!skipping_) {
     current_.bytes.append(line_with_lf);
-    if (!is_append_ && current_.bytes.size() > limits_.max_command_bytes) {
+    if (current_.bytes.size() >
+        (is_append_ ? limits_.max_append_command_bytes : limits_.max_command_bytes)) {
       skipping_ = true;
       pending_rejection_ = Rejected{current_.tag, "command too long", true, false};
     }
@@ -231,6 +232,8 @@ ReaderEvent CommandReader::on_line(std::string_view line_with_lf) {
     too_big_reason = "literal too large";
   } else if (!is_append_ && current_.bytes.size() + marker.size > limits_.max_command_bytes) {
     too_big_reason = "command too long";
+  } else if (is_append_ && current_.bytes.size() + marker.size > limits_.max_append_command_bytes) {
+    too_big_reason = "APPEND too large (all its messages together)";
   } else if (current_.literals.size() >= limits_.max_literals) {
     too_big_reason = "too many literals";
   }

@@ -21,7 +21,10 @@ struct ReaderLimits {
   std::size_t max_literal_bytes = 64 * 1024;        // a literal in any command but APPEND
   std::size_t max_append_bytes = 64 * 1024 * 1024;  // a message literal of APPEND
   std::size_t max_command_bytes = 1024 * 1024;      // lines + literals of a non-APPEND command
-  std::size_t max_literals = 1024;                  // literals in one command (MULTIAPPEND)
+  // Lines + literals of one APPEND with all its messages (MULTIAPPEND, RFC 3502): the
+  // command is held whole until its last message arrives, so this bounds its memory.
+  std::size_t max_append_command_bytes = 128 * 1024 * 1024;
+  std::size_t max_literals = 1024;  // literals in one command (MULTIAPPEND)
   // LITERAL- (RFC 7888 §5): a non-synchronizing literal above 4096 bytes is refused.
   bool literal_minus = false;
 };

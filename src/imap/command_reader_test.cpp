@@ -136,6 +136,25 @@ TEST(ImapCommandReader, AppendHasItsOwnLimit) {
   EXPECT_EQ(events[0].substr(0, 11), "cmd[a1|APPE");
 }
 
+TEST(ImapCommandReader, MultiAppendHasALimitForAllItsMessages) {
+  ReaderLimits limits;
+  limits.max_append_bytes = 100;
+  limits.max_append_command_bytes = 150;
+  // Two messages of 50 fit; a third would pass 150 and is refused before it is read.
+  std::string two = "a1 APPEND INBOX {50+}\r\n" + std::string(50, 'm') + " {50+}\r\n" +
+                    std::string(50, 'n') + "\r\n";
+  auto events = run(two, {}, limits);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].substr(0, 11), "cmd[a1|APPE");
+  events = run("a2 APPEND INBOX {50}\r\n", {}, limits);
+  EXPECT_EQ(events, (std::vector<std::string>{"+"}));
+  events = run("a2 APPEND INBOX {50+}\r\n" + std::string(50, 'm') + " {50+}\r\n" +
+                   std::string(50, 'n') + " {50}\r\n",
+               {}, limits);
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        "rejected[a2|APPEND too large (all its messages together)|toobig]"}));
+}
+
 TEST(ImapCommandReader, LiteralMinusRefusesLargeNonSynchronizingLiterals) {
   ReaderLimits limits;
   limits.literal_minus = true;

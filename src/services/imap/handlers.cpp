@@ -50,8 +50,8 @@ std::vector<std::string> Handlers::capabilities() const {
   }
   for (const char* c :
        {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
-        "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED",
-        "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT", "COMPRESS=DEFLATE"}) {
+        "MULTIAPPEND", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES",
+        "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT", "COMPRESS=DEFLATE"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));

@@ -673,15 +673,24 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
 }
 
 Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) {
-  if (c.messages.size() != 1) {
-    engine.complete(Status::kBad, "", "MULTIAPPEND is not supported");
-    return Next::kDone;
-  }
-  const auto& message = c.messages[0];
-  if (message.utf8 && !level_.utf8_accept()) {
-    // RFC 6855 §4: the UTF8 APPEND data extension needs ENABLE UTF8=ACCEPT.
-    engine.complete(Status::kBad, "", "UTF8 APPEND needs ENABLE UTF8=ACCEPT first");
-    return Next::kDone;
+  // Every message is checked before any is stored: MULTIAPPEND (RFC 3502 §6.3.11) is
+  // all or nothing.
+  std::vector<domain::AppendTarget> targets(c.messages.size());
+  for (std::size_t i = 0; i < c.messages.size(); ++i) {
+    const auto& message = c.messages[i];
+    if (message.utf8 && !level_.utf8_accept()) {
+      // RFC 6855 §4: the UTF8 APPEND data extension needs ENABLE UTF8=ACCEPT.
+      engine.complete(Status::kBad, "", "UTF8 APPEND needs ENABLE UTF8=ACCEPT first");
+      return Next::kDone;
+    }
+    if (message.data.size() > shared_.options.max_append_bytes) {
+      engine.complete(Status::kNo, "TOOBIG", "message too large");
+      return Next::kDone;
+    }
+    if (!parse_flags(message.flags, targets[i].flags, targets[i].keywords)) {
+      engine.complete(Status::kBad, "", "invalid flag");
+      return Next::kDone;
+    }
   }
   std::string error;
   auto mailbox = find_mailbox(c.mailbox, error);
@@ -690,41 +699,46 @@ Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) 
     engine.complete(Status::kNo, "TRYCREATE", error);
     return Next::kDone;
   }
-  if (message.data.size() > shared_.options.max_append_bytes) {
-    engine.complete(Status::kNo, "TOOBIG", "message too large");
-    return Next::kDone;
-  }
-  domain::AppendTarget target;
-  target.account = account_->id;
-  target.mailbox = mailbox->id;
-  if (!parse_flags(message.flags, target.flags, target.keywords)) {
-    engine.complete(Status::kBad, "", "invalid flag");
-    return Next::kDone;
-  }
-  domain::NewMessage stored;
-  stored.raw = message.data;
-  stored.internal_date = message.internal_date
-                             ? SystemTime(std::chrono::seconds(*message.internal_date))
-                             : shared_.clock.now();
-  stored.facts = mime::facts::encode_facts(mime::facts::compute_facts(stored.raw));
-  auto results = shared_.storage.mail().append(std::move(stored), {target}).get();
-  if (!results) {
-    detail::complete_no(engine, results.error());
-    return Next::kDone;
-  }
-  const auto& result = (*results)[0];
-  if (!result) {
-    detail::complete_no(engine, result.error());
-    return Next::kDone;
+  // The store commits one message per append(); when one fails part-way, the ones
+  // already stored are expunged again (compensation) before the NO, so the client
+  // never finds part of a MULTIAPPEND. Other sessions are woken only on success.
+  auto& mail = shared_.storage.mail();
+  std::vector<domain::Uid> stored_uids;
+  auto undo = [&] {
+    if (!stored_uids.empty()) {
+      (void)mail.expunge(account_->id, mailbox->id, stored_uids).get();
+    }
+  };
+  for (std::size_t i = 0; i < c.messages.size(); ++i) {
+    const auto& message = c.messages[i];
+    targets[i].account = account_->id;
+    targets[i].mailbox = mailbox->id;
+    domain::NewMessage stored;
+    stored.raw = message.data;
+    stored.internal_date = message.internal_date
+                               ? SystemTime(std::chrono::seconds(*message.internal_date))
+                               : shared_.clock.now();
+    stored.facts = mime::facts::encode_facts(mime::facts::compute_facts(stored.raw));
+    auto results = mail.append(std::move(stored), {targets[i]}).get();
+    if (!results || !(*results)[0]) {
+      undo();
+      detail::complete_no(engine, results ? (*results)[0].error() : results.error());
+      return Next::kDone;
+    }
+    stored_uids.push_back((*results)[0]->uid);
   }
   changed();
   if (selected_ && selected_->id() == mailbox->id) {
     sync(engine, true);
   }
-  // RFC 4315 §3: APPENDUID uidvalidity uid.
+  // RFC 4315 §3: APPENDUID uidvalidity uid-set (one UID per message, in order).
+  std::vector<std::uint32_t> uids;
+  for (auto uid : stored_uids) {
+    uids.push_back(static_cast<std::uint32_t>(uid));
+  }
   engine.complete(Status::kOk,
                   fmt::format("APPENDUID {} {}", static_cast<std::uint32_t>(mailbox->uid_validity),
-                              static_cast<std::uint32_t>(result->uid)),
+                              compact_set(uids)),
                   "APPEND completed");
   return Next::kDone;
 }

@@ -7,6 +7,7 @@
 // can write updates while a read is pending, without cancelling reads (a cancelled
 // TLS read leaves the stream unusable), and STARTTLS is only started when no read is
 // in flight (the handshake bytes must reach the TLS layer, not the engine).
+#include <algorithm>
 #include <array>
 #include <exception>
 
@@ -163,6 +164,10 @@ Service::Service(ServiceOptions options, domain::Storage& storage, runtime::Bloc
   // The reader refuses an APPEND literal above the limit before reading it.
   options_.limits.reader.max_append_bytes =
       static_cast<std::size_t>(options_.handlers.max_append_bytes);
+  // A whole APPEND (MULTIAPPEND) always has room for one largest message.
+  options_.limits.reader.max_append_command_bytes =
+      std::max(options_.limits.reader.max_append_command_bytes,
+               options_.limits.reader.max_append_bytes + options_.limits.reader.max_line_bytes);
 }
 
 runtime::ConnectionHandler Service::handler() {

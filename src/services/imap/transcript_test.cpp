@@ -9,6 +9,7 @@
 //                              any text within the line, "{=NAME}" a number that later
 //                              C: lines use as "{NAME}"; "S2:" for session 2
 //   S-:                        session 1 has sent nothing more yet ("S2-:" for session 2)
+//   QUOTA: <bytes>             sets alice's quota (0: none), for over-quota paths
 // In S lines "{NUL}" stands for a NUL octet.
 // Every session starts unauthenticated on a fresh connection; all share one store with
 // the account alice@example.org (password "secret") provisioned with the default
@@ -178,6 +179,11 @@ void run_transcript(const std::filesystem::path& path) {
     ++number;
     SCOPED_TRACE(path.filename().string() + ":" + std::to_string(number));
     if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    if (line.rfind("QUOTA: ", 0) == 0) {
+      ASSERT_TRUE(
+          storage->directory().set_quota("alice@example.org", std::stoull(line.substr(7))).get());
       continue;
     }
     int id = 1;
