@@ -631,7 +631,9 @@ int Cli::deliver_command(const Args& args) {
     queued.raw = message;
     queued.sender = args.from.value_or("");
     for (const auto& forward : forwards) {
-      queued.recipients.push_back(domain::QueueRecipient{forward, {}, {}, {}, {}});
+      domain::QueueRecipient recipient;
+      recipient.address = forward;
+      queued.recipients.push_back(std::move(recipient));
     }
     queued.now = clock.now();
     auto id = storage_.queue().enqueue(std::move(queued)).get();
