@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "app/queue_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
@@ -46,6 +47,8 @@ constexpr std::string_view kUsage = R"(usage: tern [-c CONFIG] COMMAND ...
         Exit status as sendmail's: 0 delivered, 67 unknown user, 75 try again
         (quota, store busy), 64 usage
   auth test ADDRESS [--password-stdin]
+  queue list | show ID | flush | retry ID... | hold ID...|ALL | release ID...|ALL
+        | delete ID...|ALL | bounce ID...   the outbound queue (works while ternd runs)
 
 CONFIG defaults to ./var/tern.toml. SIZE is bytes or a number with K, M, G or T
 (powers of 1024); 0 or "none" removes the quota. Without --password-stdin the
@@ -259,6 +262,12 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
   }
   if (noun == "deliver") {
     return deliver_command(args);
+  }
+  if (noun == "queue") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    runtime::SystemClock clock;
+    return queue_command(words, settings_, storage_, clock);
   }
   return usage_error("unknown command " + noun);
 }
