@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 
+#include "base/ascii.hpp"
+
 namespace tern::domain {
 
 Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMessage message,
@@ -56,6 +58,19 @@ Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMes
     }
   }
   return outcomes;
+}
+
+Result<std::string> forwarding_sender(Directory& directory, const Srs* srs, std::string_view sender,
+                                      SystemTime now) {
+  auto at = sender.rfind('@');
+  if (srs == nullptr || sender.empty() || at == std::string_view::npos) {
+    return std::string(sender);
+  }
+  TERN_TRY(auto ours, directory.find_domain(ascii::lower(sender.substr(at + 1))).get());
+  if (ours) {
+    return std::string(sender);  // our own domain: SPF passes for us already
+  }
+  return srs->forward(sender, now);
 }
 
 std::string to_crlf(std::string_view raw) {

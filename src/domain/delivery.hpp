@@ -10,6 +10,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "domain/ports.hpp"
+#include "domain/srs.hpp"
 
 namespace tern::domain {
 
@@ -32,6 +33,15 @@ struct DeliveryOutcome {
 // are on stable storage (ARCHITECTURE.md §4), so the caller may then answer 250.
 Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMessage message,
                                                         const std::vector<AccountId>& accounts);
+
+// The envelope sender for mail of `sender` that an alias forwards to another
+// domain. With `srs` set and a sender whose domain is not one of ours, the SRS0
+// address (or SRS1 for an SRS sender) at srs->config().domain, so SPF at the next hop
+// checks us and bounces come back to be reversed; otherwise `sender` unchanged.
+// The null sender stays null (a bounce is never rewritten). Errors: backend errors
+// from the domain lookup.
+Result<std::string> forwarding_sender(Directory& directory, const Srs* srs, std::string_view sender,
+                                      SystemTime now);
 
 // Returns `raw` with every line ending as CRLF: bare LF becomes CRLF and a bare CR
 // (not followed by LF) becomes CRLF too. Messages are stored in this canonical

@@ -47,6 +47,21 @@ TEST_F(DeliveryTest, QuotaFailsOnlyThatRecipient) {
   EXPECT_TRUE((*outcomes)[1].result);
 }
 
+TEST_F(DeliveryTest, ForwardingSenderIsSrsRewrittenOnlyForForeignSenders) {
+  const auto now = from_unix_seconds(1'790'000'000);
+  Srs srs(SrsConfig{"secret", "example.org"});
+  auto foreign = forwarding_sender(store_.directory(), &srs, "x@remote.example", now);
+  ASSERT_TRUE(foreign);
+  EXPECT_TRUE(foreign->starts_with("SRS0=")) << *foreign;
+  EXPECT_TRUE(foreign->ends_with("=remote.example=x@example.org")) << *foreign;
+  EXPECT_EQ(*srs.reverse(*foreign, now), "x@remote.example");
+  EXPECT_EQ(*forwarding_sender(store_.directory(), &srs, "alice@EXAMPLE.org", now),
+            "alice@EXAMPLE.org");
+  EXPECT_EQ(*forwarding_sender(store_.directory(), &srs, "", now), "");
+  EXPECT_EQ(*forwarding_sender(store_.directory(), nullptr, "x@remote.example", now),
+            "x@remote.example");
+}
+
 TEST(ToCrlf, NormalisesEveryLineEnding) {
   EXPECT_EQ(to_crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
   EXPECT_EQ(to_crlf(""), "");
