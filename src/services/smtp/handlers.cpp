@@ -6,6 +6,7 @@
 #include <set>
 
 #include "address/address_list.hpp"
+#include "base/ascii.hpp"
 #include "domain/address.hpp"
 #include "domain/delivery.hpp"
 #include "mime/builder.hpp"
@@ -125,6 +126,19 @@ Reply Handlers::on_mail(const tern::smtp::MailFrom& mail) {
 Reply Handlers::on_rcpt(const tern::smtp::RcptTo& rcpt) {
   const auto& mailbox = rcpt.recipient.path.mailbox;
   std::string address = path_address(mailbox, policy_.hostname);
+  auto parts = domain::split_address(address);
+  if (policy_.srs && parts && domain::Srs::is_srs(parts->local) &&
+      ascii::iequals(parts->domain, policy_.srs->config().domain)) {
+    // A bounce (or reply) to an address our forwarding wrote: back to its origin.
+    auto original = policy_.srs->reverse(address, clock_.now());
+    if (!original) {
+      return Reply::of(550, "5.1.1", "invalid SRS address: " + original.error().message);
+    }
+    Target target;
+    target.external.push_back(*original);
+    targets_.push_back(std::move(target));
+    return Reply::of(250, "2.1.5", "Ok");
+  }
   auto resolution =
       domain::resolve_recipient(storage_.directory(), address, policy_.subaddress_separator);
   if (!resolution) {
@@ -291,6 +305,12 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     q.sender = message.reverse_path.is_null()
                    ? std::string()
                    : address::render_mailbox(*message.reverse_path.mailbox);
+    // Forwarding a foreign sender's mail: SRS keeps SPF passing at the next hop.
+    auto sender = domain::forwarding_sender(storage_.directory(), policy_.srs.get(), q.sender, now);
+    if (!sender) {
+      return all(tern::smtp::reply_for(sender.error()));
+    }
+    q.sender = std::move(*sender);
     q.recipients = external;
     q.envid = message.params.envid;
     q.ret = message.params.ret;

@@ -17,6 +17,7 @@
 #include "base/log.hpp"
 #include "domain/accounts.hpp"
 #include "domain/ports.hpp"
+#include "domain/srs.hpp"
 #include "smtp/server_engine.hpp"
 
 namespace tern::services::smtp {
@@ -42,6 +43,11 @@ struct Policy {
   // Characters that start a sub-address ([addressing] subaddress_separator).
   std::string subaddress_separator = "+";
   UnknownUserPolicy unknown_user = UnknownUserPolicy::kReject;
+  // SRS ([queue] srs_secret): alias forwards of foreign senders are queued with an
+  // SRS sender, and RCPT to an SRS address at srs->config().domain is reversed and
+  // queued back to the original sender (550 5.1.1 when forged or expired). Null:
+  // no rewriting, SRS addresses are ordinary local parts.
+  std::shared_ptr<const domain::Srs> srs;
 };
 
 // The connection facts a Received: field and the sender policy need.

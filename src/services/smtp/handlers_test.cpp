@@ -57,6 +57,7 @@ domain::AuthParams cheap_auth_params() {
 struct World {
   store::memory::MemoryStorage storage;
   FixedClock clock;
+  std::shared_ptr<const domain::Srs> srs;  // set by SRS tests before a session starts
   CountingRandom random;
   domain::AuthThrottle throttle;
 
@@ -113,8 +114,8 @@ struct World {
 struct InProcessSession {
   InProcessSession(World& w, Role r, tern::smtp::Limits limits, bool starttls)
       : world(w),
-        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject}, w.storage,
-                 w.clock, log::Logger()),
+        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs},
+                 w.storage, w.clock, log::Logger()),
         auth(w.storage.directory(), w.throttle, cheap_auth_params(), w.random, w.clock, "mock"),
         engine(engine_options(r, limits, starttls)),
         role(r) {}
@@ -374,6 +375,40 @@ TEST_F(HandlersTest, AliasForwardIsQueuedWithDsnParameters) {
   EXPECT_EQ(queued[0].envelope.submitter, "");
 }
 
+TEST_F(HandlersTest, SrsRewritesForwardsAndReversesBounces) {
+  world.srs = std::make_shared<domain::Srs>(domain::SrsConfig{"secret", "example.org"});
+  std::string out = transact(Role::kMx,
+                             "EHLO c\r\nMAIL FROM:<x@remote.example>\r\n"
+                             "RCPT TO:<info@example.org>\r\nDATA\r\nx\r\n.\r\n");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  auto queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 1u);
+  const std::string srs_sender = queued[0].sender;
+  EXPECT_TRUE(srs_sender.starts_with("SRS0=")) << srs_sender;
+  EXPECT_TRUE(srs_sender.ends_with("=remote.example=x@example.org")) << srs_sender;
+  // The next hop bounces to the SRS address: accepted and queued back to x.
+  out = transact(Role::kMx, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<" + srs_sender +
+                                ">\r\nDATA\r\nbounce\r\n.\r\n");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 2u);
+  EXPECT_EQ(queued[1].sender, "");
+  ASSERT_EQ(queued[1].recipients.size(), 1u);
+  EXPECT_EQ(queued[1].recipients[0].address, "x@remote.example");
+  // A forged hash is refused.
+  std::string forged = srs_sender;
+  forged[5] = forged[5] == 'A' ? 'B' : 'A';
+  out = transact(Role::kMx, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<" + forged + ">\r\n");
+  EXPECT_NE(out.find("550 5.1.1 invalid SRS address"), std::string::npos) << out;
+  // Local senders are not rewritten.
+  out = transact(Role::kMx,
+                 "EHLO c\r\nMAIL FROM:<alice@example.org>\r\n"
+                 "RCPT TO:<info@example.org>\r\nDATA\r\nx\r\n.\r\n");
+  queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 3u);
+  EXPECT_EQ(queued[2].sender, "alice@example.org");
+}
+
 TEST_F(HandlersTest, QuotaSoftAndHard) {
   // bob has a 200-byte quota: a declared SIZE above it is hopeless (552 5.2.2).
   std::string out = transact(
@@ -526,7 +561,7 @@ class FullDiskStorage final : public domain::Storage {
 
 TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
   FullDiskStorage full(world.storage);
-  Handlers handlers(Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject},
+  Handlers handlers(Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}},
                     full, world.clock, log::Logger());
   tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
   engine.receive(
