@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "services/delivery/smtp_transport.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "runtime/connection.hpp"
+#include "runtime/io.hpp"
+#include "runtime/tls_client.hpp"
+#include "services/delivery/mx_plan.hpp"
+#include "smtp/client_engine.hpp"
+
+namespace tern::services::delivery {
+
+namespace {
+
+using domain::DeliveryStatus;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint16_t kLmtpPort = 24;  // RFC 2033 §5 (the IANA port)
+
+// One place to connect to.
+struct Target {
+  std::string host;  // the name we looked up (or the IP literal); TLS verifies it
+  std::optional<dns::IpAddress> address;
+  std::string unix_path;
+  std::uint16_t port = 25;
+  smtp::ClientMode mode = smtp::ClientMode::kSmtp;
+  config::OutboundTls tls = config::OutboundTls::kMay;
+  std::optional<smtp::ClientAuth> auth;
+
+  // "mx.example.org[192.0.2.1]", the form of Postfix logs and DSNs.
+  std::string remote() const {
+    if (!unix_path.empty()) {
+      return "unix:" + unix_path;
+    }
+    return host + "[" + (address ? address->format() : std::string()) + "]";
+  }
+
+  std::string key() const {
+    return remote() + ":" + std::to_string(port) + "|" + std::to_string(static_cast<int>(mode)) +
+           "|" + std::string(config::outbound_tls_name(tls)) + "|" +
+           (auth ? auth->username : std::string());
+  }
+};
+
+struct Session {
+  std::unique_ptr<runtime::Connection> connection;
+  std::unique_ptr<smtp::ClientEngine> engine;
+  std::string key;
+  std::uint64_t id = 0;
+  bool tls_failed = false;  // a STARTTLS handshake failed (policy "may" retries in plaintext)
+};
+
+// What one session attempt ended with, when it did not carry the message.
+struct AttemptError {
+  bool permanent = false;
+  std::string enhanced;
+  std::string text;
+  std::string remote;
+};
+
+domain::DeliveryStatus status_of(smtp::RecipientResult::Status status) {
+  switch (status) {
+    case smtp::RecipientResult::Status::kAccepted:
+      return DeliveryStatus::kDelivered;
+    case smtp::RecipientResult::Status::kPermanent:
+      return DeliveryStatus::kFailed;
+    case smtp::RecipientResult::Status::kTemporary:
+      return DeliveryStatus::kDeferred;
+  }
+  return DeliveryStatus::kDeferred;
+}
+
+Result<std::string> read_password(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return fail(ErrorCode::kNotFound, "auth_password_file " + path + ": cannot be read");
+  }
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') {
+    line.pop_back();
+  }
+  if (line.empty()) {
+    return fail(ErrorCode::kInvalidInput, "auth_password_file " + path + ": empty first line");
+  }
+  return line;
+}
+
+}  // namespace
+
+struct SmtpTransport::Impl {
+  asio::io_context& io;
+  dns::Resolver& resolver;
+  Random& random;
+  TransportOptions options;
+  log::Logger logger;
+  std::map<std::string, std::string> passwords;  // auth_password_file → password
+  runtime::ConnectionIds ids;
+
+  mutable std::mutex mutex;
+  std::multimap<std::string, std::unique_ptr<Session>> idle;  // guarded by mutex
+  std::uint64_t next_session_id = 1;                          // guarded by mutex
+  std::vector<std::weak_ptr<asio::steady_timer>> idle_timers;  // guarded by mutex
+  std::atomic<std::size_t> connections_opened{0};
+
+  Impl(asio::io_context& io_in, dns::Resolver& resolver_in, Random& random_in,
+       TransportOptions options_in, log::Logger logger_in)
+      : io(io_in),
+        resolver(resolver_in),
+        random(random_in),
+        options(std::move(options_in)),
+        logger(std::move(logger_in)) {}
+
+  runtime::Duration timeout_for(smtp::ClientWait wait) const {
+    const auto& o = options.outbound;
+    switch (wait) {
+      case smtp::ClientWait::kGreeting:
+        return o.greeting_timeout;
+      case smtp::ClientWait::kCommand:
+        return o.command_timeout;
+      case smtp::ClientWait::kDataInit:
+        return o.data_init_timeout;
+      case smtp::ClientWait::kDataBlock:
+        return o.data_block_timeout;
+      case smtp::ClientWait::kDataTerm:
+        return o.data_term_timeout;
+    }
+    return o.command_timeout;
+  }
+
+  const config::TransportSettings* find_route(const std::string& destination) const {
+    for (const auto& route : options.routes) {
+      if (route.domain == destination) {
+        return &route;
+      }
+    }
+    return nullptr;
+  }
+
+  // ----- the idle-session cache
+
+  std::unique_ptr<Session> take_idle(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto it = idle.find(key);
+    if (it == idle.end()) {
+      return nullptr;
+    }
+    auto session = std::move(it->second);
+    idle.erase(it);
+    return session;
+  }
+
+  // Keeps `session` for reuse, and closes it (QUIT) when it is still idle after
+  // [outbound] connection_idle.
+  void put_idle(std::shared_ptr<SmtpTransport> self, std::unique_ptr<Session> session) {
+    if (options.outbound.connection_idle.count() == 0 ||
+        session->engine->messages_sent() >= options.outbound.messages_per_connection) {
+      asio::co_spawn(asio::make_strand(io), quit(std::move(session)), asio::detached);
+      return;
+    }
+    const std::uint64_t id = session->id;
+    const std::string key = session->key;
+    auto timer = std::make_shared<asio::steady_timer>(io, options.outbound.connection_idle);
+    {
+      std::lock_guard lock(mutex);
+      idle.emplace(key, std::move(session));
+      std::erase_if(idle_timers, [](const auto& weak) { return weak.expired(); });
+      idle_timers.push_back(timer);
+    }
+    timer->async_wait([self, timer, id, key](const asio::error_code&) {
+      std::unique_ptr<Session> expired;
+      {
+        std::lock_guard lock(self->impl_->mutex);
+        auto range = self->impl_->idle.equal_range(key);
+        for (auto it = range.first; it != range.second; ++it) {
+          if (it->second->id == id) {
+            expired = std::move(it->second);
+            self->impl_->idle.erase(it);
+            break;
+          }
+        }
+      }
+      if (expired) {
+        asio::co_spawn(asio::make_strand(self->impl_->io), self->impl_->quit(std::move(expired)),
+                       asio::detached);
+      }
+    });
+  }
+
+  asio::awaitable<void> quit(std::unique_ptr<Session> session) {
+    session->engine->quit();
+    const Target target;  // a named object: GCC 12 destroys temporaries in co_await early
+    (void)co_await pump(*session, target);
+    co_return;
+  }
+
+  // ----- driving the engine
+
+  Result<std::shared_ptr<asio::ssl::context>> tls_context(const Target& target) const {
+    runtime::TlsClientSettings settings;
+    settings.verify = target.tls == config::OutboundTls::kVerify;
+    settings.ca_file = options.outbound.ca_file;
+    return runtime::build_client_context(settings, target.host);
+  }
+
+  // Runs the engine until it needs the caller: Ready, MessageDone or Closed.
+  asio::awaitable<smtp::ClientEvent> pump(Session& s, const Target& target) {
+    std::array<char, 16384> buffer{};
+    for (;;) {
+      smtp::ClientEvent event = s.engine->next();
+      if (std::holds_alternative<smtp::NeedInput>(event)) {
+        if (!co_await flush(s, target)) {
+          continue;
+        }
+        auto n = co_await s.connection->read_some(buffer, timeout_for(s.engine->waiting_for()));
+        if (!n) {
+          s.engine->abort(n.error().code == ErrorCode::kTimeout ? "4.4.2" : "4.4.2",
+                          (n.error().code == ErrorCode::kTimeout ? "conversation with "
+                                                                 : "lost connection with ") +
+                              target.remote() + ": " + n.error().message);
+        } else if (*n == 0) {
+          s.engine->abort("4.4.2",
+                          "lost connection with " + target.remote() + " (closed by the server)");
+        } else {
+          s.engine->receive(std::string_view(buffer.data(), *n));
+        }
+        continue;
+      }
+      if (std::holds_alternative<smtp::StartTls>(event)) {
+        if (!co_await flush(s, target)) {
+          continue;
+        }
+        auto context = tls_context(target);
+        if (!context) {
+          s.engine->abort("4.7.5", context.error().message);
+          continue;
+        }
+        // RFC 6066 §3: SNI carries names only.
+        const bool literal = dns::IpAddress::parse(target.host).has_value();
+        auto handshake = co_await s.connection->start_tls_client(
+            *context, literal ? std::string() : target.host, options.outbound.command_timeout);
+        if (!handshake) {
+          s.tls_failed = true;
+          s.engine->abort("4.7.5", "TLS handshake with " + target.remote() +
+                                       " failed: " + handshake.error().message);
+          continue;
+        }
+        s.engine->tls_started();
+        continue;
+      }
+      if (std::holds_alternative<smtp::Closed>(event)) {
+        (void)co_await flush(s, target);
+        s.connection->close();
+      }
+      co_return event;
+    }
+  }
+
+  // Writes the engine's output. On failure the engine is aborted (false).
+  asio::awaitable<bool> flush(Session& s, const Target& target) {
+    std::string bytes(s.engine->output());
+    if (bytes.empty() || s.connection == nullptr) {
+      co_return true;
+    }
+    s.engine->consume_output(bytes.size());
+    auto written = co_await s.connection->write_all(bytes, options.outbound.data_block_timeout);
+    if (!written) {
+      s.engine->abort("4.4.2", "lost connection with " + target.remote() +
+                                   " while sending: " + written.error().message);
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Session>>> connect(const Target& target, bool plaintext) {
+    auto session = std::make_unique<Session>();
+    const std::string id = ids.next();
+    const auto timeout = options.outbound.connect_timeout;
+    // (Not a conditional expression: GCC 12 mishandles co_await inside ?:.)
+    Result<std::unique_ptr<runtime::Connection>> connection =
+        fail(ErrorCode::kInternal, "not connected");
+    if (target.unix_path.empty()) {
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(target.address->format()),
+                                       target.port);
+      connection = co_await runtime::connect_tcp(endpoint, timeout, id, logger);
+    } else {
+      connection = co_await runtime::connect_local(target.unix_path, timeout, id, logger);
+    }
+    if (!connection) {
+      co_return connection.error();
+    }
+    ++connections_opened;
+    session->connection = std::move(*connection);
+    smtp::ClientOptions engine_options;
+    engine_options.mode = target.mode;
+    engine_options.helo_name = options.helo_name;
+    engine_options.tls = plaintext || target.tls == config::OutboundTls::kNone
+                             ? smtp::TlsWant::kNone
+                         : target.tls == config::OutboundTls::kMay ? smtp::TlsWant::kMay
+                                                                   : smtp::TlsWant::kRequired;
+    engine_options.auth = target.auth;
+    engine_options.random = &random;
+    session->engine = std::make_unique<smtp::ClientEngine>(engine_options);
+    session->key = target.key();
+    {
+      std::lock_guard lock(mutex);
+      session->id = next_session_id++;
+    }
+    co_return std::move(session);
+  }
+
+  // ----- planning
+
+  struct Plan {
+    std::vector<Target> targets;
+    std::optional<PlanFailure> failure;
+  };
+
+  asio::awaitable<Plan> plan(const std::string& destination) {
+    Plan plan;
+    const config::TransportSettings* route = find_route(destination);
+    Target base;
+    base.tls = options.outbound.tls;
+    base.port = options.outbound.mx_port;
+    if (route != nullptr) {
+      base.mode = route->protocol == config::TransportSettings::Protocol::kLmtp
+                      ? smtp::ClientMode::kLmtp
+                      : smtp::ClientMode::kSmtp;
+      if (route->has_tls) {
+        base.tls = route->tls;
+      } else if (base.mode == smtp::ClientMode::kLmtp) {
+        base.tls = config::OutboundTls::kNone;  // a local delivery agent: no STARTTLS by default
+      }
+      base.port = route->port != 0                       ? route->port
+                  : base.mode == smtp::ClientMode::kLmtp ? kLmtpPort
+                                                         : options.outbound.mx_port;
+      if (!route->auth_user.empty()) {
+        // Loopback relays may take AUTH PLAIN without TLS, like the server's
+        // allow_plaintext_on_loopback; elsewhere the engine insists on TLS.
+        base.auth = smtp::ClientAuth{route->auth_user, passwords[route->auth_password_file], false};
+      }
+      if (!route->unix_path.empty()) {
+        base.unix_path = route->unix_path;
+        base.host = "localhost";
+        if (base.auth) {
+          base.auth->allow_plaintext = true;
+        }
+        plan.targets.push_back(base);
+        co_return plan;
+      }
+    }
+    std::vector<std::string> hosts;
+    if (route != nullptr && !route->mx_lookup) {
+      hosts.push_back(route->host);
+    } else {
+      std::string name = route != nullptr ? route->host : destination;
+      MxHosts mx = co_await resolve_mx(resolver, std::move(name), random);
+      if (mx.failure) {
+        plan.failure = mx.failure;
+        co_return plan;
+      }
+      hosts = std::move(mx.hosts);
+    }
+    bool temporary = false;
+    std::string last_error;
+    for (const auto& host : hosts) {
+      HostAddresses addresses = co_await resolve_host(resolver, host);
+      temporary = temporary || addresses.temporary;
+      if (addresses.addresses.empty()) {
+        last_error = addresses.error;
+      }
+      for (const auto& address : addresses.addresses) {
+        Target target = base;
+        target.host = host;
+        target.address = address;
+        if (target.auth && address.bytes()[0] == 127 && address.is_v4()) {
+          target.auth->allow_plaintext = true;
+        } else if (target.auth && address == *dns::IpAddress::parse("::1")) {
+          target.auth->allow_plaintext = true;
+        }
+        plan.targets.push_back(std::move(target));
+      }
+    }
+    if (plan.targets.empty()) {
+      // RFC 3463 X.4.4: unable to route. Temporary when a lookup could not answer.
+      plan.failure = temporary ? PlanFailure{DeliveryStatus::kDeferred, "4.4.3",
+                                             "4.4.3 no address for the hosts of " + destination +
+                                                 " (" + last_error + ")"}
+                               : PlanFailure{DeliveryStatus::kFailed, "5.4.4",
+                                             "5.4.4 no address for the hosts of " + destination +
+                                                 " (" + last_error + ")"};
+    }
+    co_return plan;
+  }
+
+  // ----- one delivery
+
+  asio::awaitable<domain::DeliveryReport> run(std::shared_ptr<SmtpTransport> self,
+                                              domain::DeliveryRequest request) {
+    domain::DeliveryReport report;
+    auto fill_all = [&](DeliveryStatus status, const std::string& enhanced, const std::string& text,
+                        const std::string& remote) {
+      report.recipients.clear();
+      for (const auto& r : request.recipients) {
+        report.recipients.push_back(
+            domain::RecipientOutcome{r.index, status, text, enhanced, remote});
+      }
+    };
+    Plan route = co_await plan(request.destination);
+    if (route.failure) {
+      fill_all(route.failure->status, route.failure->enhanced, route.failure->text, "");
+      co_return report;
+    }
+    smtp::OutgoingMessage message;
+    message.sender = request.sender;
+    message.envid = request.envid;
+    message.ret = request.ret;
+    message.smtputf8 = request.smtputf8;
+    message.eight_bit = request.eight_bit;
+    message.requiretls = request.requiretls;
+    for (const auto& r : request.recipients) {
+      message.recipients.push_back({r.address, r.notify, r.orcpt});
+    }
+    message.content = std::move(request.raw);
+
+    AttemptError last{false, "4.4.1", "4.4.1 no host could be reached", ""};
+    for (const Target& target : route.targets) {
+      // A cached session first; if it turns out dead before any reply, one fresh try.
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        std::unique_ptr<Session> session = attempt == 0 ? take_idle(target.key()) : nullptr;
+        const bool reused = session != nullptr;
+        if (!session) {
+          auto connected = co_await connect(target, attempt == 2);
+          if (!connected) {
+            last = AttemptError{false, "4.4.1",
+                                "4.4.1 connect to " + target.remote() + ":" +
+                                    std::to_string(target.port) + ": " + connected.error().message,
+                                target.remote()};
+            break;
+          }
+          session = std::move(*connected);
+        }
+        smtp::ClientEvent event = smtp::Ready{};
+        if (!reused) {
+          event = co_await pump(*session, target);
+        }
+        if (auto* closed = std::get_if<smtp::Closed>(&event)) {
+          const smtp::SessionError error = closed->error.value_or(smtp::SessionError{});
+          last = AttemptError{error.permanent, error.enhanced, error.text, target.remote()};
+          // RFC 7435: with opportunistic TLS a failed handshake is retried in
+          // plaintext (Postfix does the same).
+          if (session->tls_failed && target.tls == config::OutboundTls::kMay && attempt < 2) {
+            attempt = 1;
+            continue;
+          }
+          break;
+        }
+        session->engine->send(message);
+        event = co_await pump(*session, target);
+        auto* done = std::get_if<smtp::MessageDone>(&event);
+        if (done == nullptr) {
+          // A Ready without MessageDone cannot happen after send(); treat as trouble.
+          last = AttemptError{false, "4.4.2",
+                              "4.4.2 session with " + target.remote() + " ended unexpectedly",
+                              target.remote()};
+          break;
+        }
+        const bool only_local_failures =
+            std::all_of(done->recipients.begin(), done->recipients.end(), [](const auto& r) {
+              return r.status == smtp::RecipientResult::Status::kTemporary && !r.from_server;
+            });
+        if (reused && only_local_failures && attempt == 0) {
+          continue;  // the cached connection had gone stale: connect afresh
+        }
+        report.recipients.clear();
+        for (const auto& result : done->recipients) {
+          report.recipients.push_back(domain::RecipientOutcome{
+              request.recipients[result.index].index, status_of(result.status), result.text,
+              result.enhanced, target.remote()});
+        }
+        smtp::ClientEvent after = co_await pump(*session, target);
+        if (std::holds_alternative<smtp::Ready>(after)) {
+          put_idle(self, std::move(session));
+        }
+        logger.info("delivery attempt done",
+                    {{"queue_id", std::to_string(static_cast<std::uint64_t>(request.queue_id))},
+                     {"relay", target.remote()},
+                     {"recipients", std::to_string(report.recipients.size())}});
+        co_return report;
+      }
+    }
+    fill_all(last.permanent ? DeliveryStatus::kFailed : DeliveryStatus::kDeferred, last.enhanced,
+             last.text, last.remote);
+    co_return report;
+  }
+};
+
+SmtpTransport::SmtpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SmtpTransport::~SmtpTransport() = default;
+
+Result<std::shared_ptr<SmtpTransport>> SmtpTransport::create(asio::io_context& io,
+                                                             dns::Resolver& resolver,
+                                                             Random& random,
+                                                             TransportOptions options,
+                                                             log::Logger logger) {
+  auto impl = std::make_unique<Impl>(io, resolver, random, std::move(options), std::move(logger));
+  for (const auto& route : impl->options.routes) {
+    if (!route.auth_password_file.empty()) {
+      TERN_TRY(auto password, read_password(route.auth_password_file));
+      impl->passwords[route.auth_password_file] = std::move(password);
+    }
+  }
+  return std::shared_ptr<SmtpTransport>(new SmtpTransport(std::move(impl)));
+}
+
+domain::Async<domain::DeliveryReport> SmtpTransport::deliver(domain::DeliveryRequest request) {
+  Promise<Result<domain::DeliveryReport>> promise;
+  auto future = promise.future();
+  auto self = shared_from_this();
+  asio::co_spawn(asio::make_strand(impl_->io), impl_->run(self, std::move(request)),
+                 [promise](std::exception_ptr error, domain::DeliveryReport report) mutable {
+                   if (error) {
+                     promise.set_value(fail(ErrorCode::kInternal, "outbound delivery failed"));
+                     return;
+                   }
+                   promise.set_value(std::move(report));
+                 });
+  return future;
+}
+
+void SmtpTransport::close_idle() {
+  std::multimap<std::string, std::unique_ptr<Session>> idle;
+  std::vector<std::weak_ptr<asio::steady_timer>> timers;
+  {
+    std::lock_guard lock(impl_->mutex);
+    idle.swap(impl_->idle);
+    timers.swap(impl_->idle_timers);
+  }
+  for (auto& weak : timers) {
+    if (auto timer = weak.lock()) {
+      asio::post(impl_->io, [timer] { timer->cancel(); });
+    }
+  }
+  for (auto& [key, session] : idle) {
+    asio::co_spawn(asio::make_strand(impl_->io), impl_->quit(std::move(session)), asio::detached);
+  }
+}
+
+std::size_t SmtpTransport::idle_sessions_for_test() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->idle.size();
+}
+
+std::size_t SmtpTransport::connections_opened_for_test() const {
+  return impl_->connections_opened.load();
+}
+
+}  // namespace tern::services::delivery
