@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "app/dkim_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
@@ -663,8 +664,12 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}", kUsage);
+    fmt::print("{}\n{}", kUsage, kDkimUsage);
     return words.empty() ? kExitUsage : kExitOk;
+  }
+  // DKIM keys and single messages need neither config nor store.
+  if (words[0] == "dkim") {
+    return dkim_command({words.begin() + 1, words.end()});
   }
   std::string noun = words[0];
   // `deliver` takes no verb: its arguments follow at once.
