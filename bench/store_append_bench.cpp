@@ -44,6 +44,37 @@ double process_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// User+sys CPU seconds of the store's writer thread (named "tern-sqlite-w" by
+// SqliteStorage): the serial part of every append, which bounds the appends/s
+// whatever the number of cores.
+double writer_cpu_seconds() {
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "tern-sqlite-w") {
+      continue;
+    }
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) {
+        utime = std::atof(field.c_str());
+      } else if (i == 15) {
+        stime = std::atof(field.c_str());
+      }
+    }
+    return (utime + stime) / tick;
+  }
+  return 0;
+}
+
 // "vda (ext4, write cache: write back)": which block device answers the syncs,
 // and whether it has a volatile cache that lets it acknowledge them early.
 std::string describe_disk(const fs::path& dir) {
@@ -119,6 +150,7 @@ FsyncProbe fsync_rate(const fs::path& dir, double seconds) {
 struct CaseResult {
   double appends_per_second = 0;
   double cpu_us_per_append = 0;
+  double writer_us_per_append = 0;
   double requests_per_batch = 0;
 };
 
@@ -144,6 +176,7 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   std::vector<std::thread> threads;
   const auto before = store.stats();
   const double cpu_before = process_cpu_seconds();
+  const double writer_before = writer_cpu_seconds();
   auto start = Clock::now();
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
@@ -171,6 +204,7 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu = process_cpu_seconds() - cpu_before;
+  const double writer = writer_cpu_seconds() - writer_before;
   const auto after = store.stats();
   store.close();
   if (failed > 0) {
@@ -180,6 +214,8 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   CaseResult result;
   result.appends_per_second = static_cast<double>(done.load()) / elapsed;
   result.cpu_us_per_append = done.load() == 0 ? 0 : cpu * 1e6 / static_cast<double>(done.load());
+  result.writer_us_per_append =
+      done.load() == 0 ? 0 : writer * 1e6 / static_cast<double>(done.load());
   auto batches = after.batches - before.batches;
   result.requests_per_batch =
       batches == 0 ? 0 : static_cast<double>(after.requests - before.requests) / batches;
@@ -255,13 +291,14 @@ int main(int argc, char** argv) {
   // drift then hits both modes alike.
   const double round_seconds = args.seconds / args.rounds;
   std::printf(
-      "| writers | group commit | appends/s (median of %d) | CPU µs/append | requests/batch | "
-      "raw fsync/s during the rounds | vs one-sync-per-message |\n",
+      "| writers | group commit | appends/s (median of %d) | CPU µs/append | writer thread "
+      "µs/append | requests/batch | raw fsync/s during the rounds | vs one-sync-per-message |\n",
       args.rounds);
-  std::printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   std::vector<double> all_fsync_rates, all_fsync_cpu;
   for (int writers : args.writers) {
-    std::vector<double> single_rates, single_cpu, group_rates, group_cpu, batch_sizes, fsync_rates;
+    std::vector<double> single_rates, single_cpu, single_writer, group_rates, group_cpu,
+        group_writer, batch_sizes, fsync_rates;
     for (int round = 0; round < args.rounds; ++round) {
       auto probe = fsync_rate(args.scratch, round_seconds / 4);
       fsync_rates.push_back(probe.per_second);
@@ -271,11 +308,13 @@ int main(int argc, char** argv) {
         auto single = run_case(args.scratch / "store", false, writers, round_seconds);
         single_rates.push_back(single.appends_per_second);
         single_cpu.push_back(single.cpu_us_per_append);
+        single_writer.push_back(single.writer_us_per_append);
       }
       if (args.run_group) {
         auto group = run_case(args.scratch / "store", true, writers, round_seconds);
         group_rates.push_back(group.appends_per_second);
         group_cpu.push_back(group.cpu_us_per_append);
+        group_writer.push_back(group.writer_us_per_append);
         batch_sizes.push_back(group.requests_per_batch);
       }
     }
@@ -285,16 +324,17 @@ int main(int argc, char** argv) {
     const double single = median(single_rates);
     const double group = median(group_rates);
     if (args.run_single) {
-      std::printf("| %d | off | %.0f | %.0f | 1.0 | %s | 1.0x |\n", writers, single,
-                  median(single_cpu), fsyncs);
+      std::printf("| %d | off | %.0f | %.0f | %.0f | 1.0 | %s | 1.0x |\n", writers, single,
+                  median(single_cpu), median(single_writer), fsyncs);
     }
     if (args.run_group) {
       char ratio[32] = "";
       if (args.run_single && single > 0) {
         std::snprintf(ratio, sizeof ratio, "%.1fx", group / single);
       }
-      std::printf("| %d | on | %.0f | %.0f | %.1f | %s | %s |\n", writers, group, median(group_cpu),
-                  median(batch_sizes), args.run_single ? "" : fsyncs, ratio);
+      std::printf("| %d | on | %.0f | %.0f | %.0f | %.1f | %s | %s |\n", writers, group,
+                  median(group_cpu), median(group_writer), median(batch_sizes),
+                  args.run_single ? "" : fsyncs, ratio);
     }
     std::fflush(stdout);
   }

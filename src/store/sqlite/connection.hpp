@@ -52,8 +52,8 @@ class Statement {
   bool is_null(int column) const;
 
   void bind(int index, std::int64_t value);
-  void bind(int index, std::string_view value);  // bound as TEXT, copied
-  void bind_blob(int index, std::string_view value);
+  void bind(int index, std::string_view value);       // bound as TEXT, copied
+  void bind_blob(int index, std::string_view value);  // not copied: see AsBlob
   void bind_null(int index);
 
  private:
@@ -62,7 +62,9 @@ class Statement {
 };
 
 // Marks a query() argument to be bound as a BLOB rather than TEXT (STRICT tables
-// refuse TEXT in a BLOB column). Lifetime: the bytes must outlive the query() call.
+// refuse TEXT in a BLOB column). The bytes are bound without a copy, so they must
+// stay alive and unchanged until the Statement is destroyed: always true for
+// run() and scalar(); with query(), the bytes must outlive the Statement.
 struct AsBlob {
   std::string_view bytes;
 };

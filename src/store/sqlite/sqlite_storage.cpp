@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "domain/flags.hpp"
@@ -694,6 +695,8 @@ void SqliteStorage::submit_write(WriteJob job) {
 }
 
 void SqliteStorage::writer_loop() {
+  // Named so that `top -H` and the store bench can tell the serial writer apart.
+  ::pthread_setname_np(::pthread_self(), "tern-sqlite-w");
   while (true) {
     std::vector<WriteJob> batch;
     {
@@ -956,6 +959,7 @@ d::Async<T> SqliteStorage::write(std::vector<TempBlob> blobs, Body body, bool ex
 // ----- readers
 
 void SqliteStorage::reader_loop(Connection& connection) {
+  ::pthread_setname_np(::pthread_self(), "tern-sqlite-r");
   while (true) {
     std::function<void(Connection&)> job;
     {
