@@ -858,6 +858,35 @@ void read_seconds(TableReader& r, std::string_view key, std::chrono::seconds& ou
   out = std::chrono::seconds(value);
 }
 
+void read_imap(Problems& problems, const toml::table* table, const SmtpSettings& smtp,
+               ImapSettings& out) {
+  TableReader r(problems, table, "imap", 1);
+  read_seconds(r, "preauth_timeout_seconds", out.preauth_timeout, 10, 3600);
+  // RFC 9051 §5.4: an autologout timer of at least 30 minutes.
+  read_seconds(r, "idle_timeout_seconds", out.idle_timeout, 30 * 60, 24 * 3600);
+  r.read_uint("max_line_bytes", out.max_line_bytes, 1024, 16 * 1024 * 1024);
+  r.read_uint("max_literal_bytes", out.max_literal_bytes, 1024, 16 * 1024 * 1024);
+  r.read_uint("max_append_bytes", out.max_append_bytes, 0, 1024 * 1024 * 1024);
+  bool multiappend_given = r.has("max_multiappend_bytes");
+  r.read_uint("max_multiappend_bytes", out.max_multiappend_bytes, 1024 * 1024,
+              2048LL * 1024 * 1024);
+  r.read_uint("max_connections_per_user", out.max_connections_per_user, 1, 10000);
+  r.read_uint("max_connections_per_ip", out.max_connections_per_ip, 0, 100000);
+  auto poll = static_cast<std::uint32_t>(out.idle_poll_interval.count());
+  r.read_uint("idle_poll_ms", poll, 100, 60000);
+  out.idle_poll_interval = std::chrono::milliseconds(poll);
+  if (out.max_append_bytes == 0) {
+    out.max_append_bytes = smtp.max_message_bytes;
+  }
+  if (!multiappend_given) {
+    out.max_multiappend_bytes = std::max(out.max_multiappend_bytes, out.max_append_bytes);
+  } else if (out.max_multiappend_bytes < out.max_append_bytes) {
+    r.invalid("max_multiappend_bytes",
+              "must be at least max_append_bytes (" + std::to_string(out.max_append_bytes) + ")");
+  }
+  r.finish();
+}
+
 void read_queue(Problems& problems, const toml::table* table, QueueSettings& out) {
   TableReader r(problems, table, "queue", 1);
   constexpr std::int64_t kDay = 24 * 3600;
@@ -1087,6 +1116,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_addressing(problems, section(problems, root, "addressing"), settings.addressing);
   read_smtp(problems, section(problems, root, "smtp"), settings.smtp);
   read_pop3(problems, section(problems, root, "pop3"), settings.pop3);
+  read_imap(problems, section(problems, root, "imap"), settings.smtp, settings.imap);
   read_queue(problems, section(problems, root, "queue"), settings.queue);
   read_dns(problems, section(problems, root, "dns"), base_dir, settings.dns);
   read_outbound(problems, section(problems, root, "outbound"), base_dir, settings.outbound);
@@ -1106,8 +1136,8 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
 
   // Unknown top-level tables and keys.
   constexpr std::string_view kSections[] = {
-      "server", "log",  "tls",   "limits",   "store", "auth",     "addressing",
-      "smtp",   "pop3", "queue", "listener", "dns",   "outbound", "transport"};
+      "server", "log",  "tls",   "limits",   "store", "auth",     "addressing", "smtp",
+      "pop3",   "imap", "queue", "listener", "dns",   "outbound", "transport"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

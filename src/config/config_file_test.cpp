@@ -499,6 +499,40 @@ TEST(ParseConfig, ReadsAndValidatesPop3) {
   EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[pop3]\nbogus = 1\n"));
 }
 
+TEST(ParseConfig, ReadsAndValidatesImap) {
+  auto ok = parse(
+      "[server]\nhostname = \"a.b\"\n[imap]\npreauth_timeout_seconds = 30\n"
+      "idle_timeout_seconds = 3600\nmax_line_bytes = 8192\nmax_literal_bytes = 4096\n"
+      "max_append_bytes = 1048576\nmax_multiappend_bytes = 4194304\n"
+      "max_connections_per_user = 5\nmax_connections_per_ip = 7\nidle_poll_ms = 500\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->imap.preauth_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(ok->imap.idle_timeout, std::chrono::seconds(3600));
+  EXPECT_EQ(ok->imap.max_line_bytes, 8192u);
+  EXPECT_EQ(ok->imap.max_literal_bytes, 4096u);
+  EXPECT_EQ(ok->imap.max_append_bytes, 1048576u);
+  EXPECT_EQ(ok->imap.max_multiappend_bytes, 4194304u);
+  EXPECT_EQ(ok->imap.max_connections_per_user, 5u);
+  EXPECT_EQ(ok->imap.max_connections_per_ip, 7u);
+  EXPECT_EQ(ok->imap.idle_poll_interval, std::chrono::milliseconds(500));
+  // Without max_append_bytes, APPEND takes what SMTP takes.
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n[smtp]\nmax_message_bytes = 2097152\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->imap.max_append_bytes, 2097152u);
+  EXPECT_EQ(defaults->imap.idle_timeout, std::chrono::seconds(1800));
+  // RFC 9051 §5.4: no autologout under 30 minutes.
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[imap]\nidle_timeout_seconds = 600\n"),
+            "var/tern.toml:4: imap.idle_timeout_seconds: expected an integer from 1800 to 86400, "
+            "got 600");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[imap]\nmax_append_bytes = 8388608\n"
+                     "max_multiappend_bytes = 2097152\n"),
+            "var/tern.toml:5: imap.max_multiappend_bytes: must be at least max_append_bytes "
+            "(8388608)");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[imap]\nidle_poll_ms = \"fast\"\n"),
+            "var/tern.toml:4: imap.idle_poll_ms: expected an integer, got a string");
+  EXPECT_FALSE(parse("[server]\nhostname = \"a.b\"\n[imap]\nbogus = 1\n"));
+}
+
 TEST(ParseConfig, ReadsAndValidatesQueue) {
   auto defaults = parse("[server]\nhostname = \"a.b\"\n");
   ASSERT_TRUE(defaults);

@@ -86,12 +86,12 @@ bool same_listeners(const Settings& a, const Settings& b) {
 }
 
 bool SettingsDiff::empty() const {
-  return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || queue ||
-           dns || outbound || listeners);
+  return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
+           queue || dns || outbound || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3 || queue || dns || outbound;
+  return server || store || smtp || pop3 || imap || queue || dns || outbound;
 }
 
 std::string SettingsDiff::describe() const {
@@ -114,6 +114,7 @@ std::string SettingsDiff::describe() const {
   add(addressing, "addressing");
   add(smtp, "smtp");
   add(pop3, "pop3");
+  add(imap, "imap");
   add(queue, "queue");
   add(dns, "dns");
   add(outbound, "outbound");
@@ -132,6 +133,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.addressing = before.addressing != after.addressing;
   diff.smtp = before.smtp != after.smtp;
   diff.pop3 = before.pop3 != after.pop3;
+  diff.imap = before.imap != after.imap;
   diff.queue = before.queue != after.queue;
   diff.dns = before.dns != after.dns;
   diff.outbound = before.outbound != after.outbound || before.transports != after.transports;

@@ -134,6 +134,39 @@ struct Pop3Settings {
   friend bool operator==(const Pop3Settings&, const Pop3Settings&) = default;
 };
 
+// [imap]: the IMAP service's limits and timeouts (docs/adr/0009-imap-server.md).
+// Changing it needs a restart.
+struct ImapSettings {
+  // Key `preauth_timeout_seconds`: an unauthenticated connection is closed after
+  // this long without a command (10 .. 3600).
+  std::chrono::seconds preauth_timeout{60};
+  // Key `idle_timeout_seconds`: the autologout timer after login, between commands
+  // and in IDLE. RFC 9051 §5.4: at least 30 minutes (1800 .. 86400).
+  std::chrono::seconds idle_timeout{1800};
+  // Key `max_line_bytes`: one command line without its literals (1024 .. 16 MiB;
+  // RFC 7162 §4 asks clients to keep lines under 8192, servers to accept that).
+  std::uint32_t max_line_bytes = 64 * 1024;
+  // Key `max_literal_bytes`: one literal in any command but APPEND (1024 .. 16 MiB).
+  std::uint32_t max_literal_bytes = 64 * 1024;
+  // Key `max_append_bytes`: one APPEND message, announced as APPENDLIMIT (RFC 7889);
+  // 0 (the default) = [smtp] max_message_bytes. At most 1 GiB.
+  std::uint32_t max_append_bytes = 0;
+  // Key `max_multiappend_bytes`: all messages of one APPEND together (MULTIAPPEND,
+  // RFC 3502), held in memory until the last arrives (1 MiB .. 2 GiB); never less
+  // than one message of max_append_bytes.
+  std::uint32_t max_multiappend_bytes = 128 * 1024 * 1024;
+  // Key `max_connections_per_user`: logged-in connections of one account; the next
+  // gets BYE right after its login OK (1 .. 10000).
+  std::uint32_t max_connections_per_user = 20;
+  // Key `max_connections_per_ip`: IMAP connections from one address, on top of
+  // [limits] (which count every service); 0 = no IMAP-specific cap.
+  std::uint32_t max_connections_per_ip = 0;
+  // Key `idle_poll_ms`: how often an idling session re-checks the store for changes
+  // made by other processes (100 .. 60000).
+  std::chrono::milliseconds idle_poll_interval{2000};
+  friend bool operator==(const ImapSettings&, const ImapSettings&) = default;
+};
+
 // [queue]: the outbound queue scheduler (services/outbound; Postfix qmgr
 // semantics). Changing it needs a restart.
 struct QueueSettings {
@@ -288,6 +321,7 @@ struct Settings {
   AddressingSettings addressing;
   SmtpSettings smtp;
   Pop3Settings pop3;
+  ImapSettings imap;
   QueueSettings queue;
   DnsSettings dns;
   OutboundSettings outbound;
@@ -312,6 +346,7 @@ struct SettingsDiff {
   bool addressing = false;
   bool smtp = false;
   bool pop3 = false;
+  bool imap = false;
   bool queue = false;
   bool dns = false;
   bool outbound = false;   // [outbound] or [[transport]]
@@ -321,7 +356,7 @@ struct SettingsDiff {
   bool empty() const;
 
   // True when a running ternd cannot apply the change and must be restarted:
-  // [server], [store], [smtp] or [pop3] changed. Log, TLS (certificates are reloaded),
+  // [server], [store], [smtp], [pop3] or [imap] changed. Log, TLS (certificates are reloaded),
   // limits, auth and addressing apply live; listener changes apply live as far as
   // the process may still bind the ports (app/ decides, since privileges are dropped).
   bool needs_restart() const;

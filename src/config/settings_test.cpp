@@ -70,6 +70,8 @@ TEST(DiffSettings, LiveChangesDoNotNeedRestart) {
   EXPECT_TRUE(diff_settings(a, b).needs_restart());
   b.pop3.login_delay = std::chrono::seconds(60);
   EXPECT_EQ(diff_settings(a, b).describe(), "log, tls, limits, smtp, pop3");
+  b.imap.idle_poll_interval = std::chrono::milliseconds(500);
+  EXPECT_EQ(diff_settings(a, b).describe(), "log, tls, limits, smtp, pop3, imap");
 }
 
 TEST(DiffSettings, ServerOrStoreChangeNeedsRestart) {
