@@ -46,6 +46,9 @@ struct ServiceOptions {
   // Logged-in connections per account (Dovecot's mail_max_userip_connections is 10
   // per user and IP; per-IP totals are the listener's [limits]).
   std::size_t max_connections_per_user = 20;
+  // Connections from one peer address, on top of the listener's [limits]; the next
+  // is greeted with BYE. 0: no IMAP-specific cap.
+  std::size_t max_connections_per_ip = 0;
   tern::imap::EngineLimits limits;
   Options handlers;
   domain::AuthParams auth_params;
@@ -73,8 +76,12 @@ class Service {
   ChangeHub& hub() { return hub_; }
 
  private:
-  bool add_user_connection(domain::AccountId account);
-  void remove_user_connection(domain::AccountId account);
+  // Counts one more connection under `key` unless `limit` (0: none) is reached.
+  template <typename Key>
+  bool add_connection(std::unordered_map<Key, std::size_t>& counts, const Key& key,
+                      std::size_t limit);
+  template <typename Key>
+  void remove_connection(std::unordered_map<Key, std::size_t>& counts, const Key& key);
 
   ServiceOptions options_;
   domain::Storage& storage_;
@@ -85,7 +92,8 @@ class Service {
   ChangeHub hub_;
   Shared shared_;
   std::mutex mutex_;
-  std::unordered_map<std::int64_t, std::size_t> user_connections_;
+  std::unordered_map<std::int64_t, std::size_t> user_connections_;  // by account
+  std::unordered_map<std::string, std::size_t> ip_connections_;     // by peer address
 };
 
 }  // namespace tern::services::imap

@@ -176,21 +176,27 @@ runtime::ConnectionHandler Service::handler() {
   };
 }
 
-bool Service::add_user_connection(domain::AccountId account) {
+template <typename Key>
+bool Service::add_connection(std::unordered_map<Key, std::size_t>& counts, const Key& key,
+                             std::size_t limit) {
   std::lock_guard lock(mutex_);
-  auto& n = user_connections_[static_cast<std::int64_t>(account)];
-  if (n >= options_.max_connections_per_user) {
+  auto& n = counts[key];
+  if (limit != 0 && n >= limit) {
+    if (n == 0) {
+      counts.erase(key);
+    }
     return false;
   }
   ++n;
   return true;
 }
 
-void Service::remove_user_connection(domain::AccountId account) {
+template <typename Key>
+void Service::remove_connection(std::unordered_map<Key, std::size_t>& counts, const Key& key) {
   std::lock_guard lock(mutex_);
-  auto it = user_connections_.find(static_cast<std::int64_t>(account));
-  if (it != user_connections_.end() && --it->second == 0) {
-    user_connections_.erase(it);
+  auto it = counts.find(key);
+  if (it != counts.end() && --it->second == 0) {
+    counts.erase(it);
   }
 }
 
@@ -206,7 +212,15 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
   info.channel_bindings = bindings_of(*connection);
   Handlers handlers(shared_, info);
   ServerEngine engine(options_.limits);
-  engine.untagged(handlers.greeting());
+  // [imap] max_connections_per_ip: a BYE greeting (RFC 9051 §7.1.5) refuses the
+  // connection.
+  const bool ip_counted =
+      add_connection(ip_connections_, info.peer_ip, options_.max_connections_per_ip);
+  if (ip_counted) {
+    engine.untagged(handlers.greeting());
+  } else {
+    engine.bye("too many connections from your address");
+  }
   asio::co_spawn(ex, read_loop(state, connection.get()), asio::detached);
 
   auto& commands = registry_.counter("tern_imap_commands_total", "IMAP commands handled.");
@@ -265,7 +279,8 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (!counted && handlers.account()) {
-      if (!add_user_connection(*handlers.account())) {
+      auto key = static_cast<std::int64_t>(*handlers.account());
+      if (!add_connection(user_connections_, key, options_.max_connections_per_user)) {
         engine.bye("too many connections for this account");
       } else {
         counted = handlers.account();
@@ -414,7 +429,10 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
     hub_.unsubscribe(token);
   }
   if (counted) {
-    remove_user_connection(*counted);
+    remove_connection(user_connections_, static_cast<std::int64_t>(*counted));
+  }
+  if (ip_counted) {
+    remove_connection(ip_connections_, info.peer_ip);
   }
   // Stop the reader before the connection goes away.
   state->stop = true;
