@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/queue_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "base/metrics.hpp"
+#include "runtime/dns_resolver.hpp"
 #include "runtime/io.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/log_sink.hpp"
@@ -30,8 +32,10 @@
 #include "runtime/signals.hpp"
 #include "runtime/system_clock.hpp"
 #include "runtime/tls.hpp"
+#include "services/delivery/smtp_transport.hpp"
 #include "services/http/service.hpp"
 #include "services/imap/service.hpp"
+#include "services/outbound/scheduler.hpp"
 #include "services/pop3/service.hpp"
 #include "services/smtp/service.hpp"
 
@@ -77,12 +81,14 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
 // The SMTP service options for one role, from [server], [smtp], [auth] and
 // [addressing].
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
-                                     std::shared_ptr<runtime::TlsContexts> tls) {
+                                     std::shared_ptr<runtime::TlsContexts> tls,
+                                     std::shared_ptr<const domain::Srs> srs) {
   services::smtp::Options o;
   o.policy.role = role == config::ListenerRole::kSubmission ? services::smtp::Role::kSubmission
                   : role == config::ListenerRole::kLmtp     ? services::smtp::Role::kLmtp
                                                             : services::smtp::Role::kMx;
   o.policy.hostname = settings.server.hostname;
+  o.policy.srs = std::move(srs);
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer
                               ? services::smtp::UnknownUserPolicy::kDefer
@@ -197,6 +203,7 @@ class Daemon {
 
  private:
   Result<void> start();
+  Result<void> start_outbound();
   services::pop3::Service& pop3_service(config::TlsMode tls);
   services::imap::Service& imap_service(config::TlsMode tls);
   void on_stop(int signal);
@@ -219,6 +226,14 @@ class Daemon {
   runtime::SystemRandom random_;
   runtime::BlockingPool pool_{settings_.server.blocking_threads};
   domain::AuthThrottle throttle_{throttle_policy(settings_.auth)};
+  // Outbound delivery: resolver → transport → scheduler; the SMTP services enqueue
+  // through `waking_` so new mail starts at once. Declared after storage_ and pool_,
+  // destroyed (in run()) before them.
+  std::unique_ptr<runtime::UnboundResolver> resolver_;
+  std::shared_ptr<services::delivery::SmtpTransport> transport_;
+  std::unique_ptr<services::outbound::Scheduler> scheduler_;
+  std::unique_ptr<services::outbound::WakingStorage> waking_;
+  std::shared_ptr<const domain::Srs> srs_;
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.
   std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
@@ -312,6 +327,7 @@ Result<void> Daemon::start() {
     return storage.error();
   }
   storage_ = std::move(*storage);
+  TERN_TRY_VOID(start_outbound());
 
   http_ = std::make_unique<services::http::Service>(services::http::Options{}, registry_, clock_,
                                                     logger_);
@@ -331,12 +347,50 @@ Result<void> Daemon::start() {
     }
     auto& service = smtp_[role];
     if (!service) {
-      service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_),
-                                                          *storage_, pool_, clock_, random_,
+      service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_, srs_),
+                                                          *waking_, pool_, clock_, random_,
                                                           registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
   }
+  return ok();
+}
+
+// The resolver, the SMTP/LMTP transport and the queue scheduler ([dns],
+// [outbound], [[transport]], [queue]); SRS when [queue] srs_secret is set.
+Result<void> Daemon::start_outbound() {
+  runtime::DnsResolverOptions dns;
+  dns.servers = settings_.dns.servers;
+  dns.trust_anchor_file = settings_.dns.trust_anchor_file;
+  dns.query_timeout = settings_.dns.timeout;
+  TERN_TRY(resolver_, runtime::UnboundResolver::create(dns));
+  services::delivery::TransportOptions transport;
+  transport.outbound = settings_.outbound;
+  transport.routes = settings_.transports;
+  transport.helo_name = settings_.outbound.helo_name.empty() ? settings_.server.hostname
+                                                             : settings_.outbound.helo_name;
+  TERN_TRY(transport_,
+           services::delivery::SmtpTransport::create(io_.context(), *resolver_, random_, transport,
+                                                     logger_.with("component", "delivery")));
+  const auto& queue = settings_.queue;
+  services::outbound::Options o;
+  o.retry = retry_policy(queue);
+  o.active_limit = queue.active_limit;
+  o.destination_concurrency = queue.destination_concurrency;
+  o.destination_rate = queue.destination_rate;
+  o.lease = queue.lease;
+  o.poll_interval = queue.poll_interval;
+  o.hostname = settings_.server.hostname;
+  o.subaddress_separator = settings_.addressing.subaddress_separator;
+  scheduler_ = std::make_unique<services::outbound::Scheduler>(
+      o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
+  waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
+  if (!queue.srs_secret.empty()) {
+    srs_ = std::make_shared<const domain::Srs>(domain::SrsConfig{
+        queue.srs_secret, queue.srs_domain.empty() ? settings_.server.hostname : queue.srs_domain,
+        static_cast<int>(queue.srs_max_age_days), 4});
+  }
+  scheduler_->start(io_.context());
   return ok();
 }
 
@@ -371,7 +425,17 @@ services::imap::Service& Daemon::imap_service(config::TlsMode tls) {
     o.tls = tls_;
     o.offer_starttls = starttls;
     o.handlers.allow_plaintext_on_loopback = settings_.auth.allow_plaintext_on_loopback;
-    o.handlers.max_append_bytes = settings_.smtp.max_message_bytes;
+    // [imap] (config::ImapSettings): limits and timeouts.
+    const auto& imap = settings_.imap;
+    o.preauth_timeout = imap.preauth_timeout;
+    o.idle_timeout = imap.idle_timeout;
+    o.idle_poll_interval = imap.idle_poll_interval;
+    o.max_connections_per_user = imap.max_connections_per_user;
+    o.max_connections_per_ip = imap.max_connections_per_ip;
+    o.limits.reader.max_line_bytes = imap.max_line_bytes;
+    o.limits.reader.max_literal_bytes = imap.max_literal_bytes;
+    o.limits.reader.max_append_command_bytes = imap.max_multiappend_bytes;
+    o.handlers.max_append_bytes = imap.max_append_bytes;
     o.auth_params.argon2 = {settings_.auth.argon2_memory_kib, settings_.auth.argon2_iterations,
                             settings_.auth.argon2_parallelism};
     o.auth_params.scram_iterations = settings_.auth.scram_iterations;
@@ -416,6 +480,13 @@ asio::awaitable<void> Daemon::drain_all() {
       left = std::chrono::steady_clock::duration::zero();
     }
     co_await listener->drain(left);
+  }
+  if (scheduler_) {
+    // Deliveries in flight get what is left of the drain time; the rest keep their
+    // lease and are retried by the next start.
+    auto left = deadline - std::chrono::steady_clock::now();
+    co_await scheduler_->stop(std::max(left, std::chrono::steady_clock::duration::zero()));
+    transport_->close_idle();
   }
   drained_.set_value();
 }
@@ -470,6 +541,11 @@ int Daemon::run() {
   listeners_.clear();
   // Deliveries still on the pool finish before the store closes.
   pool_.join();
+  smtp_.clear();
+  waking_.reset();
+  scheduler_.reset();
+  transport_.reset();
+  resolver_.reset();
   storage_.reset();
   logger_.info("stopped");
   return 0;
