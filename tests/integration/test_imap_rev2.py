@@ -7,10 +7,11 @@ config section."""
 import imaplib
 import re
 import socket
+import time
 
 from conftest import tern_cli
 from test_imap import ALICE, MESSAGES, connect, imap  # noqa: F401 (imap is a fixture)
-from test_smtp import DOMAIN, PASSWORD
+from test_smtp import PASSWORD, provision, start_mail_server
 
 
 def untagged(client, name):
@@ -133,3 +134,43 @@ def test_multiappend_all_or_nothing(imap):
     f.write(b"a4 LOGOUT\r\n")
     read_until_tagged(f, "a4")
     s.close()
+
+
+def test_imap_config_section_is_wired(ternd_factory, tmp_path, certs):
+    extra = ("[imap]\nmax_connections_per_ip = 2\nmax_append_bytes = 4096\n"
+             "max_multiappend_bytes = 1048576\nmax_line_bytes = 2048\nidle_poll_ms = 200\n"
+             "preauth_timeout_seconds = 10\n")
+    server, ports = start_mail_server(ternd_factory, [("imap", "imap", "none")], extra=extra)
+    provision(server)
+    held = [socket.create_connection(("127.0.0.1", ports["imap"]), timeout=30) for _ in range(2)]
+    for s in held:
+        assert s.makefile("rb").readline().startswith(b"* OK")
+    third = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=30)
+    f = third.makefile("rb")
+    assert f.readline() == b"* BYE too many connections from your address\r\n"
+    assert f.readline() == b""
+    third.close()
+    held.pop().close()
+
+    s, f = raw_session(ports)
+    f.write(b"a1 CAPABILITY\r\n")
+    assert b" APPENDLIMIT=4096" in read_until_tagged(f, "a1")[0]
+    f.write(b"a2 APPEND INBOX {5000}\r\n")
+    assert f.readline().startswith(b"a2 BAD [TOOBIG]")
+    f.write(b"a3 NOOP " + b"x" * 3000 + b"\r\n")
+    assert f.readline().startswith(b"* BYE")
+    s.close()
+    # The pre-auth timeout: the idle unauthenticated connection is closed.
+    start = time.monotonic()
+    assert held[0].makefile("rb").readline().startswith(b"* BYE")
+    assert 5 < time.monotonic() - start < 30
+    held[0].close()
+
+
+def test_imap_config_errors_name_file_line_and_key(tmp_path, certs):
+    from test_config_errors import config_with, error_line, run_ternd
+    cfg = config_with(tmp_path, certs, extra="[imap]\nidle_timeout_seconds = 60\n")
+    line = error_line(run_ternd(cfg))
+    lineno = next(i for i, l in enumerate(cfg.read_text().splitlines(), 1)
+                  if l.startswith("idle_timeout_seconds"))
+    assert f"tern.toml:{lineno}: imap.idle_timeout_seconds: expected an integer from 1800" in line
