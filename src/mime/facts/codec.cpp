@@ -127,7 +127,8 @@ std::string seal_facts_record_for_test(std::string_view body) {
 std::string encode_facts(const Facts& facts) {
   std::string out;
   out.reserve(64 + facts.envelope.size() + facts.body.size() + facts.bodystructure.size() +
-              facts.preview.size() + facts.parts.size() * 16);
+              facts.preview.size() + facts.parts.size() * 16 + facts.search_headers.size() +
+              facts.search_text.size());
   out.push_back(kMagic0);
   out.push_back(kMagic1);
   out.push_back(static_cast<char>(kFactsVersion));
@@ -150,6 +151,9 @@ std::string encode_facts(const Facts& facts) {
     put_varint(out, p.body_lines);
     put_varint(out, p.binary_size);
   }
+  // Version 2: the search fields (a record always carries them from here on).
+  put_string(out, facts.search_headers);
+  put_string(out, facts.search_text);
   put_crc(out);
   return out;
 }
@@ -158,7 +162,8 @@ Result<Facts> decode_facts(std::string_view bytes) {
   if (bytes.size() < 3 + kTrailerBytes || bytes[0] != kMagic0 || bytes[1] != kMagic1) {
     return corrupt("bad magic");
   }
-  if (static_cast<std::uint8_t>(bytes[2]) != kFactsVersion) {
+  const auto version = static_cast<std::uint8_t>(bytes[2]);
+  if (version != kFactsVersion && version != 1) {
     return corrupt("unknown version " + std::to_string(static_cast<unsigned char>(bytes[2])));
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
@@ -226,6 +231,12 @@ Result<Facts> decode_facts(std::string_view bytes) {
       }
       up.children.push_back(static_cast<std::uint32_t>(i));
     }
+  }
+  if (version >= 2) {
+    if (!in.string(facts.search_headers) || !in.string(facts.search_text)) {
+      return corrupt("truncated search fields");
+    }
+    facts.has_search = true;
   }
   if (in.remaining() != 0) {
     return corrupt("trailing bytes");

@@ -64,6 +64,15 @@ struct Facts {
 
   std::vector<PartFacts> parts;  // never empty for computed facts
 
+  // What IMAP SEARCH matches (RFC 9051 §6.4.4), so a search reads the facts instead
+  // of parsing every message. Both are UTF-8 and Unicode case-folded (fold_case()),
+  // so a search folds only its key. search_headers: make_search_headers();
+  // search_text: extract_search_text(). `has_search` is false for a record of
+  // version 1, which has neither; the reader then derives them from the message.
+  std::string search_headers;
+  std::string search_text;
+  bool has_search = false;
+
   bool operator==(const Facts&) const = default;
 };
 
@@ -89,9 +98,10 @@ Result<Facts> decode_facts(std::string_view bytes);
 // decode_facts()'s structural checks with arbitrary bytes. Tests only.
 std::string seal_facts_record_for_test(std::string_view body);
 
-// The version encode_facts() writes. Readers accept exactly this version; a newer
-// release that changes the format bumps it and recomputes facts from the blob when
+// The version encode_facts() writes. Readers accept this version and version 1
+// (before the search fields; decoded with has_search false). A newer release that
+// changes the format bumps it and recomputes facts from the blob when
 // decode_facts() reports kCorrupt.
-inline constexpr std::uint8_t kFactsVersion = 1;
+inline constexpr std::uint8_t kFactsVersion = 2;
 
 }  // namespace tern::mime::facts

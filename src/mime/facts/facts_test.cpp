@@ -243,10 +243,55 @@ TEST(Codec, EveryTruncationAndBitFlipIsCorrupt) {
   }
 }
 
+TEST(Codec, ReadsVersionOneRecordsWithoutSearchFields) {
+  // A version-1 record is a version-2 one without the two search strings.
+  Facts f = compute_facts(kNested);
+  f.search_headers.clear();
+  f.search_text.clear();
+  std::string v2 = encode_facts(f);
+  std::string body = v2.substr(0, v2.size() - 4 - 2);  // CRC, two empty strings
+  body[2] = 1;
+  auto v1 = decode_facts(seal_facts_record_for_test(body));
+  ASSERT_TRUE(v1) << v1.error().message;
+  EXPECT_FALSE(v1->has_search);
+  f.has_search = false;
+  EXPECT_EQ(*v1, f);
+  // The current version carries them.
+  auto current = decode_facts(encode_facts(compute_facts(kNested)));
+  ASSERT_TRUE(current);
+  EXPECT_TRUE(current->has_search);
+  EXPECT_EQ(*current, compute_facts(kNested));
+}
+
+TEST(SearchFields, DecodedHeadersAndTextPartsCaseFolded) {
+  const std::string raw =
+      "From: =?ISO-8859-1?Q?J=F6rg?= <j@example.org>\r\n"
+      "Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n =?UTF-8?Q?_aus_K=C3=B6ln?=\r\n"
+      "X-Tag: MiXeD\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\nSCH=D6NE Stra=DFe\r\n"
+      "--b\r\nContent-Type: text/html; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nPHA+SMOkbGxvPC9wPg==\r\n--b--\r\n";
+  Facts f = compute_facts(raw);
+  EXPECT_TRUE(f.has_search);
+  EXPECT_NE(f.search_headers.find("from:j\xc3\xb6rg <j@example.org>\n"), std::string::npos)
+      << f.search_headers;
+  EXPECT_NE(f.search_headers.find("subject:gr\xc3\xbcsse aus k\xc3\xb6ln\n"), std::string::npos)
+      << f.search_headers;
+  EXPECT_NE(f.search_headers.find("x-tag:mixed\n"), std::string::npos);
+  // QP in ISO-8859-1 and base64 HTML, converted, tags dropped, folded.
+  EXPECT_NE(f.search_text.find("sch\xc3\xb6ne strasse"), std::string::npos) << f.search_text;
+  EXPECT_NE(f.search_text.find("h\xc3\xa4llo"), std::string::npos) << f.search_text;
+  EXPECT_EQ(fold_case("STRASSE"), fold_case("Stra\xc3\x9f"
+                                            "e"));
+  EXPECT_EQ(fold_case("ABC def"), "abc def");
+}
+
 TEST(Codec, RefusesOtherVersionsAndInconsistentTreesEvenWithAValidChecksum) {
   std::string enc = encode_facts(compute_facts(kSimple));
-  enc[2] = 2;
-  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 2");
+  enc[2] = 3;
+  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 3");
   // A part that lies outside the message, re-encoded with a correct checksum.
   Facts f = compute_facts(kSimple);
   f.parts[0].body_end = f.size + 1;

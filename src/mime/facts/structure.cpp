@@ -430,6 +430,9 @@ Facts compute_facts(const MessageTree& tree) {
   renderer.body(facts.body, 0, false);
   renderer.body(facts.bodystructure, 0, true);
   facts.preview = make_preview(tree);
+  facts.search_headers = make_search_headers(tree);
+  facts.search_text = fold_case(extract_search_text(tree));
+  facts.has_search = true;
   facts.parts.reserve(tree.parts().size());
   for (const Part& p : tree.parts()) {
     facts.parts.push_back(part_facts(raw, p));

@@ -8,9 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include <unicode/unistr.h>
+
 #include "mime/ascii.hpp"
 #include "mime/charset.hpp"
 #include "mime/facts/imap_string.hpp"
+#include "mime/header.hpp"
 #include "mime/message.hpp"
 #include "mime/transfer.hpp"
 
@@ -271,6 +274,56 @@ std::string extract_search_text(const MessageTree& tree) {
       out += leaf_text(raw, p);
       out.push_back('\n');
     }
+  }
+  return out;
+}
+
+std::string fold_case(std::string_view utf8) {
+  bool ascii = true;
+  std::string out(utf8);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+      break;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  if (ascii) {
+    return out;
+  }
+  // Full case folding (not lower-casing): "ß" folds to "ss" like "SS" does.
+  icu::UnicodeString text = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+  text.foldCase();
+  out.clear();
+  text.toUTF8String(out);
+  return out;
+}
+
+std::string make_search_headers(const MessageTree& tree) {
+  const std::string_view raw = tree.raw();
+  std::string out;
+  const Part& top = tree.parts()[0];
+  for (const HeaderField& field : top.fields) {
+    std::string name(field.name.in(raw));
+    for (char& c : name) {
+      if (c >= 'A' && c <= 'Z') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
+    }
+    // Unfolding first keeps an encoded word split by folding intact (RFC 2047 §2).
+    std::string value = decode_words(unfold(field.value.in(raw)));
+    for (char& c : value) {
+      if (c == '\r' || c == '\n') {
+        c = ' ';
+      }
+    }
+    out += name;
+    out += ':';
+    out += fold_case(value);
+    out += '\n';
   }
   return out;
 }

@@ -29,6 +29,18 @@ std::string make_preview(const MessageTree& tree);
 // pre-order. Work and output are linear in the message size.
 std::string extract_search_text(const MessageTree& tree);
 
+// The top-level header fields as SEARCH matches them (RFC 9051 §6.4.4 HEADER,
+// SUBJECT, FROM, TO, CC, BCC, TEXT): one line per field in order, "name:value\n",
+// the name ASCII lower-cased, the value unfolded, RFC 2047 decoded to UTF-8 (raw
+// 8-bit read as UTF-8 or windows-1252) with any CR or LF turned into a space, and
+// case-folded with fold_case().
+std::string make_search_headers(const MessageTree& tree);
+
+// Unicode default case folding (ICU u_strFoldCase) of UTF-8 text, so that
+// case-insensitive matching is a byte comparison ("Straße" and "STRASSE" fold
+// alike). Ill-formed UTF-8 becomes U+FFFD. ASCII is only lower-cased.
+std::string fold_case(std::string_view utf8);
+
 // Converts HTML (already UTF-8) to plain text: tags removed; <script>, <style> and
 // <head> contents dropped; block elements (p, div, br, li, tr, h1-h6, ...) end a line;
 // character references decoded (numeric ones and the common named ones; unknown
