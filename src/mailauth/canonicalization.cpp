@@ -2,6 +2,7 @@
 #include "mailauth/canonicalization.hpp"
 
 #include "base/ascii.hpp"
+#include "mailauth/tag_list.hpp"
 
 namespace tern::mailauth {
 namespace {
@@ -118,6 +119,40 @@ std::string canonicalize_header(Canonicalization c, std::string_view raw_field, 
   if (!with_crlf) {
     out.resize(out.size() - 2);
   }
+  return out;
+}
+
+std::string select_signed_headers(const SplitMessage& split, const std::vector<std::string>& names,
+                                  Canonicalization c) {
+  std::vector<bool> used(split.fields.size(), false);
+  std::string out;
+  for (const std::string& name : names) {
+    for (std::size_t i = split.fields.size(); i-- > 0;) {
+      if (!used[i] && ascii::iequals(split.fields[i].name, name)) {
+        used[i] = true;
+        out += canonicalize_header(c, split.fields[i].raw);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> blank_b_value(std::string_view raw_field) {
+  std::size_t colon = raw_field.find(':');
+  if (colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto tags = parse_tag_list(raw_field.substr(colon + 1));
+  if (!tags) {
+    return std::nullopt;
+  }
+  auto b = find_tag(*tags, "b");
+  if (!b) {
+    return std::nullopt;
+  }
+  std::string out(raw_field);
+  out.erase(colon + 1 + b->value_offset, b->value.size());
   return out;
 }
 

@@ -43,6 +43,18 @@ SplitMessage split_message(std::string_view message);
 std::string canonicalize_header(Canonicalization c, std::string_view raw_field,
                                 bool with_crlf = true);
 
+// The signed header data for the names of an h= list (RFC 6376 §5.4.2): for
+// each name, the last instance not yet used, scanning upward, canonicalised; a
+// name with no instance left contributes nothing. Shared by the DKIM verifier and
+// signer and by ARC-Message-Signature (RFC 8617 §4.1.2).
+std::string select_signed_headers(const SplitMessage& split, const std::vector<std::string>& names,
+                                  Canonicalization c);
+
+// `raw_field` (a signature field: DKIM-Signature, ARC-Message-Signature,
+// ARC-Seal) with the value of its b= tag removed and everything else kept, as
+// RFC 6376 §3.7 signs it; nullopt if the value is no tag-list with a b= tag.
+std::optional<std::string> blank_b_value(std::string_view raw_field);
+
 // Streams a body through simple or relaxed canonicalisation (RFC 6376 §3.4.3,
 // §3.4.4) without holding the whole body: trailing empty lines are counted, not
 // stored, and emitted only when content follows. Bare LF and CRLF both end a

@@ -1,50 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "mailauth/dkim_signature.hpp"
 
-#include <charconv>
-
 #include "base/ascii.hpp"
 #include "mailauth/tag_list.hpp"
-#include "sasl/base64.hpp"
 
 namespace tern::mailauth {
 namespace {
 
 Error invalid(std::string message) {
   return fail(ErrorCode::kInvalidInput, std::move(message));
-}
-
-// Decodes a base64 tag value that may be folded (RFC 6376 §2.4).
-std::optional<std::string> decode_base64_value(std::string_view value) {
-  return sasl::base64_decode(strip_fws(value));
-}
-
-// Splits a colon-separated list, trimming folding white space around items.
-std::vector<std::string> split_colon_list(std::string_view value) {
-  std::vector<std::string> items;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t end = value.find(':', pos);
-    std::string item =
-        strip_fws(value.substr(pos, end == std::string_view::npos ? end : end - pos));
-    items.push_back(std::move(item));
-    if (end == std::string_view::npos) {
-      break;
-    }
-    pos = end + 1;
-  }
-  return items;
-}
-
-// RFC 6376 §3.5: t= and x= are at most 12 digits, l= at most 76; tern keeps
-// uint64 and refuses what does not fit.
-Result<std::uint64_t> parse_number(std::string_view name, std::string_view value) {
-  std::uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size()) {
-    return invalid(std::string(name) + "= is not a decimal number");
-  }
-  return n;
 }
 
 Result<Canonicalization> parse_canon(std::string_view text) {
@@ -131,13 +95,13 @@ Result<DkimSignature> parse_dkim_signature(std::string_view value) {
 
   TERN_TRY(std::string_view b, required("b"));
   sig.b_text = strip_fws(b);
-  auto signature = decode_base64_value(b);
+  auto signature = decode_base64_tag(b);
   if (!signature || signature->empty()) {
     return invalid("b= is not base64");
   }
   sig.signature = std::move(*signature);
   TERN_TRY(std::string_view bh, required("bh"));
-  auto body_hash = decode_base64_value(bh);
+  auto body_hash = decode_base64_tag(bh);
   if (!body_hash || body_hash->empty()) {
     return invalid("bh= is not base64");
   }
@@ -206,13 +170,13 @@ Result<DkimSignature> parse_dkim_signature(std::string_view value) {
   }
 
   if (auto l = find_tag(tags, "l")) {
-    TERN_TRY(sig.body_length, parse_number("l", l->value));
+    TERN_TRY(sig.body_length, parse_tag_number("l", l->value));
   }
   if (auto t = find_tag(tags, "t")) {
-    TERN_TRY(sig.timestamp, parse_number("t", t->value));
+    TERN_TRY(sig.timestamp, parse_tag_number("t", t->value));
   }
   if (auto x = find_tag(tags, "x")) {
-    TERN_TRY(sig.expiration, parse_number("x", x->value));
+    TERN_TRY(sig.expiration, parse_tag_number("x", x->value));
     if (sig.timestamp && *sig.expiration < *sig.timestamp) {
       return invalid("x= is earlier than t=");
     }
@@ -242,7 +206,7 @@ Result<DkimKeyRecord> parse_dkim_key_record(std::string_view text) {
   if (!p) {
     return invalid("key record has no p=");
   }
-  auto public_key = decode_base64_value(p->value);
+  auto public_key = decode_base64_tag(p->value);
   if (!public_key) {
     return invalid("key record p= is not base64");
   }

@@ -153,17 +153,7 @@ Result<std::string> dkim_sign(std::string_view message, const DkimPrivateKey& ke
   for (const std::string& name : oversign) {
     h.push_back(ascii::lower(name));
   }
-  std::string signed_headers;
-  std::vector<bool> used(split.fields.size(), false);
-  for (const std::string& name : h) {
-    for (std::size_t i = split.fields.size(); i-- > 0;) {
-      if (!used[i] && ascii::iequals(split.fields[i].name, name)) {
-        used[i] = true;
-        signed_headers += canonicalize_header(options.header_canon, split.fields[i].raw);
-        break;
-      }
-    }
-  }
+  std::string signed_headers = select_signed_headers(split, h, options.header_canon);
 
   std::string canonical_body = canonicalize_body(options.body_canon, split.body);
   std::string body_hash = sasl::base64_encode(sha256(canonical_body));

@@ -7,7 +7,6 @@
 #include "base/ascii.hpp"
 #include "mailauth/canonicalization.hpp"
 #include "mailauth/dkim_crypto.hpp"
-#include "mailauth/tag_list.hpp"
 
 namespace tern::mailauth {
 
@@ -25,41 +24,6 @@ struct DkimVerifier::Pending {
 namespace {
 
 constexpr std::size_t kBodyChunk = 64 * 1024;
-
-// RFC 6376 §5.4.2: for each name in h=, the last not yet used instance of that
-// field, scanning upward; a name with no instance left contributes nothing.
-std::string select_headers(const SplitMessage& split, const DkimSignature& sig) {
-  std::vector<bool> used(split.fields.size(), false);
-  std::string out;
-  for (const std::string& name : sig.signed_headers) {
-    for (std::size_t i = split.fields.size(); i-- > 0;) {
-      if (!used[i] && ascii::iequals(split.fields[i].name, name)) {
-        used[i] = true;
-        out += canonicalize_header(sig.header_canon, split.fields[i].raw);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-// The DKIM-Signature field with the b= value removed (RFC 6376 §3.7), or nullopt
-// if it has no b= tag (already refused by the parser).
-std::optional<std::string> blank_b_value(std::string_view raw_field) {
-  std::size_t colon = raw_field.find(':');
-  std::string_view value = raw_field.substr(colon + 1);
-  auto tags = parse_tag_list(value);
-  if (!tags) {
-    return std::nullopt;
-  }
-  auto b = find_tag(*tags, "b");
-  if (!b) {
-    return std::nullopt;
-  }
-  std::string out(raw_field);
-  out.erase(colon + 1 + b->value_offset, b->value.size());
-  return out;
-}
 
 DkimResult failed(std::string reason) {
   DkimResult r;
@@ -79,6 +43,59 @@ DkimResult describe(const DkimSignature& sig) {
 }
 
 }  // namespace
+
+DkimKeyLookup dkim_key_from_answer(const dns::Answer& answer, DkimAlgorithm algorithm) {
+  DkimKeyLookup out;
+  auto set = [&out](AuthResult result, std::string reason) {
+    out.result = result;
+    out.reason = std::move(reason);
+    return std::move(out);
+  };
+  // RFC 6376 §6.1.2: a DNS failure is TEMPFAIL, no key is PERMFAIL.
+  if (answer.status == dns::LookupStatus::kTemporary ||
+      answer.status == dns::LookupStatus::kMalformed) {
+    return set(AuthResult::kTempError, "key lookup failed");
+  }
+  if (answer.status != dns::LookupStatus::kOk || answer.txt.empty()) {
+    return set(AuthResult::kPermError, "no key for signature");
+  }
+  // Several TXT records at the name: the first that parses is used (§3.6.2.2
+  // leaves the choice to the verifier).
+  Result<DkimKeyRecord> record = fail(ErrorCode::kInvalidInput, "no key record");
+  for (const dns::TxtRecord& txt : answer.txt) {
+    record = parse_dkim_key_record(txt.joined());
+    if (record) {
+      break;
+    }
+  }
+  if (!record) {
+    return set(AuthResult::kPermError, record.error().message);
+  }
+  out.record = *record;
+  if (record->public_key.empty()) {
+    return set(AuthResult::kPermError, "key revoked");
+  }
+  DkimKeyType wanted =
+      algorithm == DkimAlgorithm::kEd25519Sha256 ? DkimKeyType::kEd25519 : DkimKeyType::kRsa;
+  if (record->key_type != wanted) {
+    return set(AuthResult::kPermError, "key type does not match a=");
+  }
+  if (!record->hash_algorithms.empty() &&
+      std::find(record->hash_algorithms.begin(), record->hash_algorithms.end(), "sha256") ==
+          record->hash_algorithms.end()) {
+    return set(AuthResult::kPermError, "key h= does not allow sha256");
+  }
+  auto key = DkimPublicKey::load(record->key_type, record->public_key);
+  if (!key) {
+    return set(AuthResult::kPermError, key.error().message);
+  }
+  if (record->key_type == DkimKeyType::kRsa && key->bits() < 1024) {
+    // RFC 8301 §3.2.
+    return set(AuthResult::kFail, "RSA key shorter than 1024 bits");
+  }
+  out.key = std::move(*key);
+  return out;
+}
 
 DkimVerifier::DkimVerifier(std::string_view message, DkimVerifyOptions options)
     : options_(options) {
@@ -121,7 +138,7 @@ DkimVerifier::DkimVerifier(std::string_view message, DkimVerifyOptions options)
     }
     Pending p;
     p.index = results_.size();
-    p.signed_data = select_headers(split, *sig);
+    p.signed_data = select_signed_headers(split, sig->signed_headers, sig->header_canon);
     // RFC 6376 §3.7: the signature field itself, canonicalised, without its
     // trailing CRLF.
     p.signed_data += canonicalize_header(sig->header_canon, *blanked, false);
@@ -214,61 +231,25 @@ void DkimVerifier::evaluate(std::size_t index, const dns::Answer& answer) {
     r.result = result;
     r.reason = std::move(reason);
   };
-  // RFC 6376 §6.1.2: a DNS failure is TEMPFAIL, no key is PERMFAIL.
-  if (answer.status == dns::LookupStatus::kTemporary ||
-      answer.status == dns::LookupStatus::kMalformed) {
-    return set(AuthResult::kTempError, "key lookup failed");
+  DkimKeyLookup lookup = dkim_key_from_answer(answer, sig.algorithm);
+  r.testing = lookup.record.testing;
+  if (lookup.result != AuthResult::kPass) {
+    return set(lookup.result, std::move(lookup.reason));
   }
-  if (answer.status != dns::LookupStatus::kOk || answer.txt.empty()) {
-    return set(AuthResult::kPermError, "no key for signature");
-  }
-  // Several TXT records at the name: the first that parses is used (§3.6.2.2
-  // leaves the choice to the verifier).
-  Result<DkimKeyRecord> key = fail(ErrorCode::kInvalidInput, "no key record");
-  for (const dns::TxtRecord& txt : answer.txt) {
-    key = parse_dkim_key_record(txt.joined());
-    if (key) {
-      break;
-    }
-  }
-  if (!key) {
-    return set(AuthResult::kPermError, key.error().message);
-  }
-  r.testing = key->testing;
-  if (key->public_key.empty()) {
-    return set(AuthResult::kPermError, "key revoked");
-  }
-  DkimKeyType wanted =
-      sig.algorithm == DkimAlgorithm::kEd25519Sha256 ? DkimKeyType::kEd25519 : DkimKeyType::kRsa;
-  if (key->key_type != wanted) {
-    return set(AuthResult::kPermError, "key type does not match a=");
-  }
-  if (!key->hash_algorithms.empty() &&
-      std::find(key->hash_algorithms.begin(), key->hash_algorithms.end(), "sha256") ==
-          key->hash_algorithms.end()) {
-    return set(AuthResult::kPermError, "key h= does not allow sha256");
-  }
-  if (key->strict_identity) {
+  if (lookup.record.strict_identity) {
     std::string_view identity = sig.identity;
     if (!ascii::iequals(identity.substr(identity.rfind('@') + 1), sig.domain)) {
       return set(AuthResult::kPermError, "key t=s forbids a subdomain in i=");
     }
   }
-  auto public_key = DkimPublicKey::load(key->key_type, key->public_key);
-  if (!public_key) {
-    return set(AuthResult::kPermError, public_key.error().message);
-  }
-  if (key->key_type == DkimKeyType::kRsa && public_key->bits() < 1024) {
-    // RFC 8301 §3.2.
-    return set(AuthResult::kFail, "RSA key shorter than 1024 bits");
-  }
+  const DkimPublicKey& public_key = *lookup.key;
   if (sig.body_length && *sig.body_length > p.canonical_body_bytes) {
     return set(AuthResult::kFail, "body shorter than l=");
   }
   if (p.computed_body_hash != sig.body_hash) {
     return set(AuthResult::kFail, "body hash did not verify");
   }
-  if (!public_key->verify(sig.algorithm, p.signed_data, sig.signature)) {
+  if (!public_key.verify(sig.algorithm, p.signed_data, sig.signature)) {
     return set(AuthResult::kFail, "signature did not verify");
   }
   if (sig.body_length) {

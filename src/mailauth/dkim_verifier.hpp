@@ -17,6 +17,7 @@
 
 #include "dns/records.hpp"
 #include "mailauth/auth_result.hpp"
+#include "mailauth/dkim_crypto.hpp"
 #include "mailauth/dkim_signature.hpp"
 
 namespace tern::mailauth {
@@ -50,6 +51,21 @@ struct DkimResult {
   std::string algorithm;  // header.a
   bool testing = false;   // the key record says t=y
 };
+
+// A key record answer checked for a signature of `algorithm` (RFC 6376 §6.1.2,
+// RFC 8301 §3.2). Shared by the DKIM and ARC verifiers.
+struct DkimKeyLookup {
+  // kPass when `key` is usable; otherwise the signature's result: temperror for a
+  // DNS failure; permerror for no key, a record that does not parse, a revoked or
+  // malformed key, a key type or h= that does not fit `algorithm`; fail for an
+  // RSA key under 1024 bits.
+  AuthResult result = AuthResult::kPass;
+  std::string reason;
+  std::optional<DkimPublicKey> key;
+  DkimKeyRecord record;
+};
+
+DkimKeyLookup dkim_key_from_answer(const dns::Answer& answer, DkimAlgorithm algorithm);
 
 class DkimVerifier {
  public:

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "mailauth/tag_list.hpp"
 
+#include <charconv>
 #include <string>
+
+#include "sasl/base64.hpp"
 
 namespace tern::mailauth {
 namespace {
@@ -30,6 +33,33 @@ std::string strip_fws(std::string_view text) {
     }
   }
   return out;
+}
+
+std::optional<std::string> decode_base64_tag(std::string_view value) {
+  return sasl::base64_decode(strip_fws(value));
+}
+
+std::vector<std::string> split_colon_list(std::string_view value) {
+  std::vector<std::string> items;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t end = value.find(':', pos);
+    items.push_back(strip_fws(value.substr(pos, end == std::string_view::npos ? end : end - pos)));
+    if (end == std::string_view::npos) {
+      break;
+    }
+    pos = end + 1;
+  }
+  return items;
+}
+
+Result<std::uint64_t> parse_tag_number(std::string_view name, std::string_view value) {
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size()) {
+    return fail(ErrorCode::kInvalidInput, std::string(name) + "= is not a decimal number");
+  }
+  return n;
 }
 
 Result<std::vector<Tag>> parse_tag_list(std::string_view text) {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -43,5 +45,17 @@ constexpr bool is_fws_char(char c) {
 
 // `text` with every FWS character removed (base64 values may be folded).
 std::string strip_fws(std::string_view text);
+
+// A base64 tag value (b=, bh=, p=) with folding white space removed and decoded;
+// nullopt if it is not canonical base64 (sasl::base64_decode).
+std::optional<std::string> decode_base64_tag(std::string_view value);
+
+// The items of a colon-separated tag value (h=, q=, s=, t=), FWS removed from
+// each; an empty value gives one empty item.
+std::vector<std::string> split_colon_list(std::string_view value);
+
+// A decimal tag value that fits in 64 bits (t=, x=, l=). Errors: kInvalidInput
+// naming `name`.
+Result<std::uint64_t> parse_tag_number(std::string_view name, std::string_view value);
 
 }  // namespace tern::mailauth
