@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4). Flag, size, date, UID
-// and sequence keys are answered from the entries; header and text keys read the
-// message. Text matching is ASCII case-insensitive substring matching on the stored
-// bytes: encoded words and transfer encodings are not decoded yet (documented in
-// docs/adr/0009-imap-server.md).
+// and sequence keys are answered from the entries. Header and text keys match the
+// search fields of the message's facts (mime/facts: RFC 2047-decoded header values,
+// transfer-decoded and charset-converted text parts, all Unicode case-folded), so a
+// search parses no message; SENTBEFORE/SENTON/SENTSINCE read the Date field.
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "mime/facts/facts.hpp"
+#include "mime/facts/text.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
 
@@ -20,27 +23,14 @@ using tern::imap::Status;
 
 namespace {
 
-char fold(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool contains_folded(std::string_view haystack, std::string_view needle) {
-  if (needle.empty()) {
-    return true;
-  }
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return fold(a) == fold(b); });
-  return it != haystack.end();
+// Both sides are case-folded already (mime::facts::fold_case()).
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
 }
 
 std::string_view header_block(std::string_view raw) {
   std::size_t end = raw.find("\r\n\r\n");
   return end == std::string_view::npos ? raw : raw.substr(0, end + 2);
-}
-
-std::string_view body_of(std::string_view raw) {
-  std::size_t end = raw.find("\r\n\r\n");
-  return end == std::string_view::npos ? std::string_view() : raw.substr(end + 4);
 }
 
 // The unfolded values of every field named `name` (RFC 5322 §2.2.3).
@@ -152,7 +142,8 @@ std::optional<std::int64_t> sent_day(std::string_view raw) {
 struct Candidate {
   std::uint32_t msn = 0;
   const domain::Entry* entry = nullptr;
-  std::optional<std::string> raw;  // read on first need
+  std::optional<std::string> raw;           // read on first need
+  std::optional<mime::facts::Facts> facts;  // read on first need
 };
 
 class Matcher {
@@ -211,22 +202,25 @@ class Matcher {
                                [&](const std::string& k) { return ascii::iequals(k, key.text); });
         return key.kind == K::kKeyword ? has : !has;
       }
+      // RFC 9051 §6.4.4: substring matches on the decoded header values and the
+      // decoded text parts, case-insensitively (Unicode case folding).
       case K::kBcc:
-        return header_contains(c, "Bcc", key.text);
+        return header_contains(c, "bcc", folded(key));
       case K::kCc:
-        return header_contains(c, "Cc", key.text);
+        return header_contains(c, "cc", folded(key));
       case K::kFrom:
-        return header_contains(c, "From", key.text);
+        return header_contains(c, "from", folded(key));
       case K::kTo:
-        return header_contains(c, "To", key.text);
+        return header_contains(c, "to", folded(key));
       case K::kSubject:
-        return header_contains(c, "Subject", key.text);
+        return header_contains(c, "subject", folded(key));
       case K::kHeader:
-        return header_contains(c, key.field, key.text);
+        return header_contains(c, ascii::lower(key.field), folded(key));
       case K::kBody:
-        return contains_folded(body_of(raw(c)), key.text);
+        return contains(search_facts(c).search_text, folded(key));
       case K::kText:
-        return contains_folded(raw(c), key.text);
+        return contains(search_facts(c).search_headers, folded(key)) ||
+               contains(search_facts(c).search_text, folded(key));
       case K::kBefore:
         return day(e.internal_date) < key_day;
       case K::kOn:
@@ -283,12 +277,47 @@ class Matcher {
     return *c.raw;
   }
 
-  bool header_contains(Candidate& c, std::string_view field, std::string_view text) {
-    auto values = header_values(raw(c), field);
-    // RFC 9051 §6.4.4: HEADER with an empty string matches every message that has
-    // the field.
-    return std::any_of(values.begin(), values.end(),
-                       [&](const std::string& v) { return contains_folded(v, text); });
+  // The facts' search fields; derived from the message for a record written before
+  // they existed (facts version 1) or one that cannot be read.
+  const mime::facts::Facts& search_facts(Candidate& c) {
+    if (!c.facts) {
+      auto bytes = mail_.message_facts(account_, c.entry->message).get();
+      if (bytes) {
+        if (auto decoded = mime::facts::decode_facts(*bytes); decoded && decoded->has_search) {
+          c.facts = std::move(*decoded);
+        }
+      }
+      if (!c.facts) {
+        c.facts = mime::facts::compute_facts(raw(c));
+      }
+    }
+    return *c.facts;
+  }
+
+  // The search string of `key`, case-folded once per SEARCH.
+  const std::string& folded(const SearchKey& key) {
+    auto it = folded_.find(&key);
+    if (it == folded_.end()) {
+      it = folded_.emplace(&key, mime::facts::fold_case(key.text)).first;
+    }
+    return it->second;
+  }
+
+  // `field` lower-case. RFC 9051 §6.4.4: HEADER with an empty string matches every
+  // message that has the field.
+  bool header_contains(Candidate& c, std::string_view field, std::string_view needle) {
+    std::string_view lines = search_facts(c).search_headers;
+    while (!lines.empty()) {
+      std::size_t eol = lines.find('\n');
+      std::string_view line = lines.substr(0, eol);
+      lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 1);
+      if (line.size() > field.size() && line[field.size()] == ':' &&
+          line.substr(0, field.size()) == field &&
+          contains(line.substr(field.size() + 1), needle)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   domain::MailStore& mail_;
@@ -297,6 +326,7 @@ class Matcher {
   std::uint32_t exists_;
   std::uint32_t max_uid_;
   const std::vector<domain::Uid>& saved_;
+  std::unordered_map<const SearchKey*, std::string> folded_;
 };
 
 bool mentions_modseq(const SearchKey& key) {
@@ -341,7 +371,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
     if (!msn) {
       continue;  // arrived after this session's last EXISTS: not visible yet
     }
-    Candidate candidate{*msn, &e, std::nullopt};
+    Candidate candidate{*msn, &e, std::nullopt, std::nullopt};
     if (matcher.match(c.key, candidate)) {
       found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
       found_uids.push_back(e.uid);
