@@ -81,7 +81,9 @@ tern::smtp::Options Service::Session::engine_options() const {
   e.mode = o.policy.role == Role::kLmtp ? tern::smtp::Mode::kLmtp : tern::smtp::Mode::kSmtp;
   e.hostname = o.policy.hostname;
   e.tls_active = connection_->is_tls();
-  e.starttls = o.tls != nullptr;
+  // No STARTTLS on a local socket: its file mode is the protection, and the
+  // config allows only tls = "none" there.
+  e.starttls = o.tls != nullptr && !connection_->is_local();
   e.auth_mechanisms = mechanisms();
   // The engine shows AUTH without TLS only where the plaintext policy allows it
   // (RFC 8314 §3: submission credentials only over TLS, loopback excepted).
