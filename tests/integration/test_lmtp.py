@@ -6,6 +6,7 @@ import grp
 import imaplib
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import subprocess
@@ -304,6 +305,13 @@ def test_unix_socket_gives_per_recipient_replies_and_a_local_received(ternd_fact
     assert stored.endswith(body.encode())
     # The session's log line names the local peer by its credentials.
     server.wait_for_log(r'"peer":"local".*"uid":"%d"' % os.getuid())
+    # A SIGHUP reload keeps the socket (and its mode).
+    server.signal(signal.SIGHUP)
+    server.wait_for_log(r'"reloaded"|reloaded')
+    again = RawUnix(path)
+    assert again.reply()[0] == 220
+    again.close()
+    assert (os.stat(path).st_mode & 0o7777) == 0o600
     # A clean stop removes the socket file.
     assert server.stop() == 0, "\n".join(server.lines[-120:])
     assert not path.exists()
