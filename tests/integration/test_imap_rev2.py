@@ -174,3 +174,27 @@ def test_imap_config_errors_name_file_line_and_key(tmp_path, certs):
     lineno = next(i for i, l in enumerate(cfg.read_text().splitlines(), 1)
                   if l.startswith("idle_timeout_seconds"))
     assert f"tern.toml:{lineno}: imap.idle_timeout_seconds: expected an integer from 1800" in line
+
+
+def test_search_matches_decoded_text(imap):
+    _, ports = imap
+    c = connect(ports, tls="none")
+    c.login(ALICE, PASSWORD)
+    c.select("INBOX", readonly=True)
+
+    def search(*criteria, literal=None):
+        if literal is not None:
+            c.literal = literal.encode()
+        typ, data = c.uid("SEARCH", *criteria)
+        assert typ == "OK", data
+        return data[0].split()
+
+    # MESSAGES[1]: Subject =?utf-8?q?gr=C3=BC=C3=9Fe?=, body "Grüße aus Köln" (8bit).
+    assert search("CHARSET", "UTF-8", "SUBJECT", literal="GRÜSSE") == [b"2"]
+    assert search("SUBJECT", '"gr=C3=BC"') == []
+    assert search("CHARSET", "UTF-8", "BODY", literal="köln") == [b"2"]
+    assert search("TEXT", '"FIRST BODY"') == [b"1"]
+    assert search("FROM", "bob") == [b"1"]
+    typ, data = c.uid("SEARCH", "CHARSET", "KOI8-R", "BODY", "x")
+    assert typ == "NO" and data[0].startswith(b"[BADCHARSET (UTF-8 US-ASCII)]"), data
+    c.logout()
