@@ -327,7 +327,9 @@ class Session {
 
   void fail_session(const Reply& reply, Command command) {
     SessionError error;
-    error.permanent = reply.is_permanent();
+    // Postfix's smtp_sasl_auth_soft_bounce: a relay refusing our credentials is
+    // fixed by an administrator, not by bouncing the mail.
+    error.permanent = reply.is_permanent() && command != Command::kAuth;
     error.enhanced = enhanced_of(reply);
     error.text = reply_line(reply) + " (in reply to " + std::string(command_phrase(command)) + ")";
     error.from_server = true;

@@ -105,8 +105,8 @@ struct SmtpTransport::Impl {
   runtime::ConnectionIds ids;
 
   mutable std::mutex mutex;
-  std::multimap<std::string, std::unique_ptr<Session>> idle;  // guarded by mutex
-  std::uint64_t next_session_id = 1;                          // guarded by mutex
+  std::multimap<std::string, std::unique_ptr<Session>> idle;   // guarded by mutex
+  std::uint64_t next_session_id = 1;                           // guarded by mutex
   std::vector<std::weak_ptr<asio::steady_timer>> idle_timers;  // guarded by mutex
   std::atomic<std::size_t> connections_opened{0};
 
@@ -472,11 +472,13 @@ struct SmtpTransport::Impl {
                               target.remote()};
           break;
         }
-        const bool only_local_failures =
-            std::all_of(done->recipients.begin(), done->recipients.end(), [](const auto& r) {
-              return r.status == smtp::RecipientResult::Status::kTemporary && !r.from_server;
-            });
-        if (reused && only_local_failures && attempt == 0) {
+        // A cached session may have been closed by the peer while idle (EOF, or
+        // its idle-timeout 421 read as the answer to our RSET). When nothing but
+        // temporary results came back, try once more on a fresh connection.
+        const bool all_temporary = std::all_of(
+            done->recipients.begin(), done->recipients.end(),
+            [](const auto& r) { return r.status == smtp::RecipientResult::Status::kTemporary; });
+        if (reused && all_temporary && attempt == 0) {
           continue;  // the cached connection had gone stale: connect afresh
         }
         report.recipients.clear();

@@ -30,7 +30,8 @@ class FakeServer {
     std::string capabilities = "250-fake\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 DSN";
     std::map<std::string, std::string> rcpt_replies;  // address → reply; default 250
     std::string data_reply = "250 2.0.0 queued";
-    std::string expect_auth;  // the base64 PLAIN response required, "" = no AUTH
+    std::string expect_auth;             // the base64 PLAIN response required, "" = no AUTH
+    bool hang_up_after_message = false;  // close without 221 once a message is in
   };
 
   FakeServer(const std::string& ip, std::uint16_t port, Script script)
@@ -149,6 +150,9 @@ class FakeServer {
         }
         for (std::size_t i = 0; i < (script_.lmtp ? accepted : 1); ++i) {
           send(script_.data_reply);
+        }
+        if (script_.hang_up_after_message) {
+          return;
         }
       } else if (verb == "RSET" || verb == "NOOP") {
         send("250 2.0.0 ok");
@@ -377,6 +381,22 @@ TEST_F(SmtpTransportTest, AuthenticatesToASmarthost) {
   EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered) << report.recipients[0].reply;
   EXPECT_EQ(report.recipients[0].remote_host, "relay.test[127.0.0.7]");
   EXPECT_EQ(relay.messages().size(), 1U);
+}
+
+TEST_F(SmtpTransportTest, ReplacesACachedSessionThePeerClosed) {
+  FakeServer::Script script;
+  script.hang_up_after_message = true;
+  FakeServer& mx = server(8, script);
+  resolver_.add_a("hangup.test", "127.0.0.8");
+  transport();
+  for (int i = 0; i < 2; ++i) {
+    auto report = deliver("hangup.test", {"bob@hangup.test"});
+    ASSERT_EQ(report.recipients.size(), 1U);
+    EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered)
+        << report.recipients[0].reply;
+  }
+  EXPECT_EQ(mx.messages().size(), 2U);
+  EXPECT_EQ(mx.connections(), 2U);
 }
 
 TEST_F(SmtpTransportTest, RefusesAnUnreadablePasswordFile) {
