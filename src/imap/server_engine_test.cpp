@@ -79,6 +79,12 @@ struct Harness {
     } else if (std::holds_alternative<IdleCommand>(c)) {
       engine.continuation("idling");
       engine.untagged("2 EXISTS");
+    } else if (auto* append = std::get_if<AppendCommand>(&c)) {
+      std::string sizes;
+      for (const auto& m : append->messages) {
+        sizes += std::to_string(m.data.size()) + (m.flags.empty() ? "" : m.flags[0]) + " ";
+      }
+      engine.complete(Status::kOk, "", "appended " + sizes);
     } else if (std::holds_alternative<LogoutCommand>(c)) {
       engine.untagged("BYE bye");
       engine.complete(Status::kOk, "", "LOGOUT completed");
@@ -241,6 +247,33 @@ TEST(ImapEngineTest, OverlongLineSaysByeAndCloses) {
   std::string out = run("a NOOP " + std::string(100, 'x') + "\r\nb NOOP\r\n", {}, limits);
   EXPECT_EQ(out.substr(0, 6), "* BYE ");
   EXPECT_NE(out.find("|close;"), std::string::npos);
+}
+
+TEST(ImapEngineTest, MultiAppendLiteralsAtEverySplit) {
+  // RFC 3502: one APPEND, three messages, synchronizing and non-synchronizing.
+  std::string input =
+      "a1 LOGIN joe good\r\na2 APPEND Drafts (\\Seen) {3}\r\none (\\Draft) {3+}\r\ntwo"
+      " \"07-Nov-2023 11:00:00 +0000\" {5}\r\nthree\r\na3 NOOP\r\n";
+  EXPECT_EQ(run(input, {}),
+            "a1 OK logged in\r\n+ OK\r\n+ OK\r\na2 OK appended 3\\Seen "
+            "3\\Draft 5 \r\na3 OK done\r\n|LOGIN;APPEND;NOOP;");
+  expect_split_invariant(input);
+}
+
+TEST(ImapEngineTest, MultiAppendOverTheCommandLimitIsRefusedWhole) {
+  EngineLimits limits;
+  limits.reader.max_append_bytes = 10;
+  limits.reader.max_append_command_bytes = 60;
+  // The third literal would pass 60 bytes: BAD [TOOBIG] before it is read, and the
+  // next command is served.
+  std::string input =
+      "a1 LOGIN joe good\r\na2 APPEND x {10+}\r\n0123456789 {10+}\r\n0123456789 {10}\r\n"
+      "a3 NOOP\r\n";
+  std::string out = run(input, {}, limits);
+  EXPECT_NE(out.find("a2 BAD [TOOBIG]"), std::string::npos) << out;
+  EXPECT_NE(out.find("a3 OK done\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("APPEND;"), std::string::npos) << out;
+  expect_split_invariant(input, limits);
 }
 
 TEST(ImapEngineTest, TooBigLiteralIsRefusedBeforeItIsRead) {
