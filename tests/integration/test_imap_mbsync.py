@@ -92,6 +92,34 @@ def server_flags(port, mailbox):
     return flags
 
 
+def check_local_changes_on_server(port):
+    """After "sync 0" was flagged FS, "sync 2" deleted and a draft added locally."""
+    flags = server_flags(port, "INBOX")
+    assert set(flags) == {"Subject: sync 0", "Subject: sync 1"}
+    assert "\\Seen" in flags["Subject: sync 0"] and "\\Flagged" in flags["Subject: sync 0"]
+    assert "\\Seen" not in flags["Subject: sync 1"]
+    assert "Subject: local draft" in server_flags(port, "Drafts")
+
+
+def change_on_server(server, port):
+    """\\Answered on "sync 1" and a new delivery, "sync 3"."""
+    c = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=tls_context(), timeout=30)
+    c.login(ALICE, PASSWORD)
+    c.select("INBOX")
+    typ, data = c.search(None, "SUBJECT", '"sync 1"')
+    c.store(data[0].decode(), "+FLAGS", "(\\Answered)")
+    c.logout()
+    tern_cli(server.config, "deliver", ALICE,
+             input=f"From: bob@{DOMAIN}\r\nSubject: sync 3\r\n\r\nlate\r\n")
+
+
+def check_server_changes_in_maildir(mail):
+    inbox = maildir_messages(mail / "INBOX")
+    assert sorted(inbox) == ["Subject: sync 0", "Subject: sync 1", "Subject: sync 3"]
+    assert inbox["Subject: sync 1"].name.endswith(":2,R")
+    assert inbox["Subject: sync 0"].name.endswith(":2,FS")
+
+
 @pytest.mark.parametrize("ssl_type", ["IMAPS", "STARTTLS"])
 def test_mbsync_full_sync_both_ways_with_flags(ternd_factory, tmp_path, certs, ssl_type):
     server, ports = start_mail_server(
@@ -126,23 +154,9 @@ def test_mbsync_full_sync_both_ways_with_flags(ternd_factory, tmp_path, certs, s
     (drafts / "new" / "1700000000.1_1.host").write_bytes(
         b"From: alice@example.org\nSubject: local draft\n\nwritten offline\n")
     mbsync(cfg)
-    flags = server_flags(ports["imaps"], "INBOX")
-    assert set(flags) == {"Subject: sync 0", "Subject: sync 1"}
-    assert "\\Seen" in flags["Subject: sync 0"] and "\\Flagged" in flags["Subject: sync 0"]
-    assert "\\Seen" not in flags["Subject: sync 1"]
-    assert "Subject: local draft" in server_flags(ports["imaps"], "Drafts")
+    check_local_changes_on_server(ports["imaps"])
 
     # 3. Server → local again: a flag change and a new delivery.
-    c = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context(), timeout=30)
-    c.login(ALICE, PASSWORD)
-    c.select("INBOX")
-    typ, data = c.search(None, "SUBJECT", '"sync 1"')
-    c.store(data[0].decode(), "+FLAGS", "(\\Answered)")
-    c.logout()
-    tern_cli(server.config, "deliver", ALICE,
-             input=f"From: bob@{DOMAIN}\r\nSubject: sync 3\r\n\r\nlate\r\n")
+    change_on_server(server, ports["imaps"])
     mbsync(cfg)
-    inbox = maildir_messages(mail / "INBOX")
-    assert sorted(inbox) == ["Subject: sync 0", "Subject: sync 1", "Subject: sync 3"]
-    assert inbox["Subject: sync 1"].name.endswith(":2,R")
-    assert inbox["Subject: sync 0"].name.endswith(":2,FS")
+    check_server_changes_in_maildir(mail)

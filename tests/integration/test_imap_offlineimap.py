@@ -3,7 +3,6 @@
 Maildir, then local flag changes, a local new message and a local deletion back to
 the server, then a server-side change back down. The Maildir and the server mailbox
 are checked message by message and flag by flag."""
-import imaplib
 import os
 import shutil
 import subprocess
@@ -12,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import tern_cli
-from test_imap_mbsync import maildir_messages, messages, server_flags
-from test_pop3 import tls_context  # unverified TLS to the test certificate
+from test_imap_mbsync import (change_on_server, check_local_changes_on_server,
+                              check_server_changes_in_maildir, maildir_messages, messages)
 from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
 
 ALICE = f"alice@{DOMAIN}"
@@ -93,23 +92,9 @@ def test_offlineimap_sync_both_ways(ternd_factory, tmp_path, certs):
     (mail / "Drafts" / "new" / "1700000000.1_1.host").write_bytes(
         b"From: alice@example.org\nSubject: local draft\n\nwritten offline\n")
     offlineimap(cfg)
-    flags = server_flags(ports["imaps"], "INBOX")
-    assert set(flags) == {"Subject: sync 0", "Subject: sync 1"}
-    assert "\\Seen" in flags["Subject: sync 0"] and "\\Flagged" in flags["Subject: sync 0"]
-    assert "\\Seen" not in flags["Subject: sync 1"]
-    assert "Subject: local draft" in server_flags(ports["imaps"], "Drafts")
+    check_local_changes_on_server(ports["imaps"])
 
     # 3. Server → local again: a flag change and a new delivery.
-    c = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context(), timeout=30)
-    c.login(ALICE, PASSWORD)
-    c.select("INBOX")
-    typ, data = c.search(None, "SUBJECT", '"sync 1"')
-    c.store(data[0].decode(), "+FLAGS", "(\\Answered)")
-    c.logout()
-    tern_cli(server.config, "deliver", ALICE,
-             input=f"From: bob@{DOMAIN}\r\nSubject: sync 3\r\n\r\nlate\r\n")
+    change_on_server(server, ports["imaps"])
     offlineimap(cfg)
-    inbox = maildir_messages(mail / "INBOX")
-    assert sorted(inbox) == ["Subject: sync 0", "Subject: sync 1", "Subject: sync 3"]
-    assert inbox["Subject: sync 1"].name.endswith(":2,R")
-    assert inbox["Subject: sync 0"].name.endswith(":2,FS")
+    check_server_changes_in_maildir(mail)
