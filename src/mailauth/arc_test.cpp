@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "dns/fake_resolver.hpp"
+#include "mailauth/arc_sealer.hpp"
+
 namespace tern::mailauth {
 namespace {
 
@@ -66,6 +69,54 @@ TEST(ArcVerifier, NoArcFieldsIsNoneAndBrokenStructureFailsWithoutDns) {
   EXPECT_FALSE(partial.pending_query());
   EXPECT_EQ(partial.result().result, AuthResult::kFail);
   EXPECT_EQ(partial.result().problem, "ARC Set 1 is incomplete");
+}
+
+ArcVerifier verified(dns::FakeResolver& zone, const std::string& message) {
+  ArcVerifier arc(message);
+  while (auto q = arc.pending_query()) {
+    arc.provide(zone.lookup(q->name, q->type).get());
+  }
+  return arc;
+}
+
+TEST(ArcSealer, SealsHopAfterHopAndStopsAtAFailedChain) {
+  // RFC 8463 A.1's Ed25519 key: ARC sealing works with either algorithm.
+  auto key = DkimPrivateKey::load("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=");
+  ASSERT_TRUE(key);
+  dns::FakeResolver zone;
+  zone.add_txt("arc._domainkey.lists.example", {key->dns_record()});
+  ArcSealOptions options;
+  options.domain = "lists.example";
+  options.selector = "arc";
+  options.authserv_id = "mx.lists.example";
+  options.timestamp = 1700000000;
+  std::string message =
+      "Authentication-Results: mx.lists.example; spf=pass smtp.mailfrom=a@example.org\r\n"
+      "From: a@example.org\r\nSubject: hop\r\n\r\nbody\r\n";
+  for (int hop = 1; hop <= 3; ++hop) {
+    options.chain_status = hop == 1 ? ArcChainStatus::kNone : ArcChainStatus::kPass;
+    auto set = arc_seal(message, *key, options);
+    ASSERT_TRUE(set) << set.error().message;
+    ASSERT_TRUE(*set);
+    EXPECT_NE((*set)->seal.find("i=" + std::to_string(hop) + ";"), std::string::npos);
+    message = (*set)->seal + (*set)->message_signature + (*set)->results + message;
+    ArcVerifier arc = verified(zone, message);
+    EXPECT_EQ(arc.result().result, AuthResult::kPass) << arc.result().problem;
+    EXPECT_EQ(arc.result().instances, hop);
+  }
+  // cv=none after a chain adds nothing; cv=fail seals once, then nothing more.
+  options.chain_status = ArcChainStatus::kNone;
+  EXPECT_FALSE(*arc_seal(message, *key, options));
+  options.chain_status = ArcChainStatus::kFail;
+  auto failed = arc_seal(message, *key, options);
+  ASSERT_TRUE(failed && *failed);
+  message = (*failed)->seal + (*failed)->message_signature + (*failed)->results + message;
+  EXPECT_EQ(verified(zone, message).result().result, AuthResult::kFail);
+  EXPECT_FALSE(*arc_seal(message, *key, options));
+  // No Authentication-Results of ours: nothing to copy, nothing added.
+  options.chain_status = ArcChainStatus::kNone;
+  options.authserv_id = "other.example";
+  EXPECT_FALSE(*arc_seal("From: a@example.org\r\n\r\nx\r\n", *key, options));
 }
 
 }  // namespace
