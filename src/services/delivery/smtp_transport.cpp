@@ -12,6 +12,7 @@
 #include "runtime/connection.hpp"
 #include "runtime/io.hpp"
 #include "runtime/tls_client.hpp"
+#include "services/delivery/downgrade.hpp"
 #include "services/delivery/mx_plan.hpp"
 #include "smtp/client_engine.hpp"
 
@@ -244,8 +245,11 @@ struct SmtpTransport::Impl {
         }
         // RFC 6066 §3: SNI carries names only.
         const bool literal = dns::IpAddress::parse(target.host).has_value();
-        auto handshake = co_await s.connection->start_tls_client(
-            *context, literal ? std::string() : target.host, options.outbound.command_timeout);
+        // A named local, not a conditional temporary inside co_await: GCC 12 destroys
+        // that temporary twice (ASan bad-free with a short, SSO host name).
+        std::string sni = literal ? std::string() : target.host;
+        auto handshake = co_await s.connection->start_tls_client(*context, std::move(sni),
+                                                                 options.outbound.command_timeout);
         if (!handshake) {
           s.tls_failed = true;
           s.engine->abort("4.7.5", "TLS handshake with " + target.remote() +
@@ -427,6 +431,9 @@ struct SmtpTransport::Impl {
     message.requiretls = request.requiretls;
     for (const auto& r : request.recipients) {
       message.recipients.push_back({r.address, r.notify, r.orcpt});
+    }
+    if (request.eight_bit) {
+      message.seven_bit_content = downgrade_to_7bit(request.raw);
     }
     message.content = std::move(request.raw);
 
