@@ -190,6 +190,10 @@ TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
                   "keywords, modseq) VALUES (?1, 2, ?2, 0, 0, '', 1)",
                   domain::value_of(inbox), domain::value_of((*first)[0]->message)));
   }
+  // Alone in its batch, the append fails on its own; the store goes on.
+  auto lone = wait(store->mail().append(make_message("lone"), {{bob->id, inbox, 0, {}}}));
+  ASSERT_FALSE(lone);
+  EXPECT_EQ(lone.error().code, ErrorCode::kConflict);
   std::vector<domain::Async<std::vector<Result<domain::Appended>>>> pending;
   for (int i = 0; i < 20; ++i) {
     auto target = i == 10 ? inbox : other->id;
