@@ -757,6 +757,12 @@ class Session {
 
   void start_transaction(OutgoingMessage message) {
     s_.message = std::move(message);
+    // RFC 6152 §3: to a server without 8BITMIME, the caller's 7-bit rendering.
+    if (s_.message.eight_bit && !caps_.eightbitmime && s_.message.seven_bit_content) {
+      s_.message.content = std::move(*s_.message.seven_bit_content);
+      s_.message.eight_bit = false;
+    }
+    s_.message.seven_bit_content.reset();
     s_.results.assign(s_.message.recipients.size(), std::nullopt);
     s_.accepted.clear();
     s_.mail_ok = false;

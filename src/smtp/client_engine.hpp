@@ -98,6 +98,9 @@ struct OutgoingMessage {
 
   std::vector<Recipient> recipients;
   std::string content;
+  // The RFC 6152 §3 downgrade of an 8-bit `content` to 7-bit MIME, sent instead
+  // when the server lacks 8BITMIME; without it such a message fails with 5.6.3.
+  std::optional<std::string> seven_bit_content;
 };
 
 // The outcome for one recipient of a message.
@@ -198,7 +201,8 @@ class ClientEngine {
 
   // Starts a transaction. Requires: the last event was Ready.
   // Checks before sending anything (RFC 1870 SIZE, RFC 6531 §3.5 SMTPUTF8,
-  // RFC 6152 8BITMIME, RFC 8689 REQUIRETLS) fail the recipients at once; the
+  // RFC 6152 8BITMIME unless `seven_bit_content` is given, RFC 8689 REQUIRETLS)
+  // fail the recipients at once; the
   // results then come as MessageDone from the next next().
   void send(OutgoingMessage message);
 

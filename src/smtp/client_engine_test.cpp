@@ -332,6 +332,20 @@ TEST(SmtpClientEngine, Refuses8BitContentToServersWithout8BitMime) {
             std::string::npos);
 }
 
+TEST(SmtpClientEngine, SendsTheDowngradedContentToServersWithout8BitMime) {
+  OutgoingMessage m = message({"bob@example.net"}, "Subject: x\r\n\r\ncaf\xc3\xa9\r\n");
+  m.eight_bit = true;
+  m.seven_bit_content =
+      "Subject: x\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "caf=C3=A9\r\n";
+  Transcript t = run(plain_options(), {m},
+                     "220 mx\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n"
+                     "250 ok\r\n221 bye\r\n");
+  EXPECT_NE(t.client.find("MAIL FROM:<alice@example.org>\r\n"), std::string::npos);
+  EXPECT_NE(t.client.find("\r\n\r\ncaf=C3=A9\r\n.\r\n"), std::string::npos) << t.client;
+  EXPECT_EQ(t.events[1].substr(0, 10), "0 accepted");
+}
+
 TEST(SmtpClientEngine, RequireTlsNeedsTlsAndTheExtension) {
   OutgoingMessage m = message({"bob@example.net"});
   m.requiretls = true;

@@ -42,8 +42,9 @@ struct TransportOptions {
 // such error becomes every recipient's outcome (permanent only for a 5yz reply
 // from the last host tried).
 //
-// The 8BITMIME downgrade of RFC 6152 §3 is not done: 8-bit content for a server
-// without 8BITMIME fails with 5.6.3 (which the RFC allows).
+// 8-bit content for a server without 8BITMIME is downgraded to quoted-printable
+// (RFC 6152 §3, downgrade.hpp); when that is impossible (8-bit headers) it fails
+// with 5.6.3.
 class SmtpTransport final : public domain::OutboundTransport,
                             public std::enable_shared_from_this<SmtpTransport> {
  public:
