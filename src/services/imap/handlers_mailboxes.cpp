@@ -727,10 +727,12 @@ Next Handlers::append(const tern::imap::AppendCommand& c, ServerEngine& engine) 
     }
     stored_uids.push_back((*results)[0]->uid);
   }
-  changed();
+  // Sync before waking the others: an append to the selected mailbox is this
+  // session's to claim as \Recent (RFC 3501 §2.3.2, as Dovecot does).
   if (selected_ && selected_->id() == mailbox->id) {
     sync(engine, true);
   }
+  changed();
   // RFC 4315 §3: APPENDUID uidvalidity uid-set (one UID per message, in order).
   std::vector<std::uint32_t> uids;
   for (auto uid : stored_uids) {

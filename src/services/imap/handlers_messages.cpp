@@ -521,7 +521,6 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
     engine.complete(Status::kNo, f.code == "NONEXISTENT" ? "TRYCREATE" : f.code, f.text);
     return Next::kDone;
   }
-  changed();
   std::string code;
   if (result->size() == uids.size()) {
     // RFC 4315 §3: COPYUID uidvalidity source-uids destination-uids, in one order.
@@ -543,10 +542,14 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
       engine.untagged(line);
     }
     sync(engine, true);
+    changed();
     engine.complete(Status::kOk, "", fmt::format("{} completed", name));
     return Next::kDone;
   }
+  // Sync before waking the others: a copy into the selected mailbox is this
+  // session's to claim as \Recent (RFC 3501 §2.3.2, as Dovecot does).
   sync(engine, c.uid);
+  changed();
   engine.complete(Status::kOk, code, fmt::format("{} completed", name));
   return Next::kDone;
 }
