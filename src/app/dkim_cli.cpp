@@ -157,13 +157,8 @@ int keygen(const Options& options) {
 }
 
 std::optional<mailauth::Canonicalization> canon(std::string_view text) {
-  if (text == "simple") {
-    return mailauth::Canonicalization::kSimple;
-  }
-  if (text == "relaxed") {
-    return mailauth::Canonicalization::kRelaxed;
-  }
-  return std::nullopt;
+  auto c = mailauth::parse_canonicalization(text);
+  return c ? std::optional(*c) : std::nullopt;
 }
 
 int sign(const Options& options) {

@@ -31,16 +31,6 @@ std::optional<int> parse_instance(std::string_view text) {
   return n;
 }
 
-Result<Canonicalization> parse_canon_word(std::string_view text) {
-  if (text == "simple") {
-    return Canonicalization::kSimple;
-  }
-  if (text == "relaxed") {
-    return Canonicalization::kRelaxed;
-  }
-  return invalid("c= names an unknown canonicalization");
-}
-
 struct ArcSet {
   const RawHeaderField* results = nullptr;
   const RawHeaderField* message_signature = nullptr;
@@ -144,9 +134,9 @@ Result<ArcSignature> parse_arc_signature(std::string_view value, ArcFieldKind ki
   if (auto c = find_tag(tags, "c")) {
     sig.body_canon = Canonicalization::kSimple;
     std::size_t slash = c->value.find('/');
-    TERN_TRY(sig.header_canon, parse_canon_word(c->value.substr(0, slash)));
+    TERN_TRY(sig.header_canon, parse_canonicalization(c->value.substr(0, slash)));
     if (slash != std::string_view::npos) {
-      TERN_TRY(sig.body_canon, parse_canon_word(c->value.substr(slash + 1)));
+      TERN_TRY(sig.body_canon, parse_canonicalization(c->value.substr(slash + 1)));
     }
   }
   return sig;

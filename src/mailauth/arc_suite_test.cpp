@@ -21,16 +21,7 @@
 namespace tern::mailauth {
 namespace {
 
-std::string to_crlf(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
-      out.push_back('\r');
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
+using testing::to_crlf;
 
 TEST(ArcSuite, ValiMailValidationSuitePassesAll171Cases) {
   TERN_REQUIRE_TESTDATA(dir);
@@ -114,7 +105,8 @@ ArcChainStatus recorded_status(std::string_view message, const std::string& srv_
       continue;
     }
     // "arc=" as a method, not the end of "dmarc=".
-    for (std::size_t p = value.find("arc="); p != std::string::npos; p = value.find("arc=", p + 1)) {
+    for (std::size_t p = value.find("arc="); p != std::string::npos;
+         p = value.find("arc=", p + 1)) {
       if (p > 0 && std::isalnum(static_cast<unsigned char>(value[p - 1])) != 0) {
         continue;
       }

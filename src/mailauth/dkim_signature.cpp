@@ -11,16 +11,6 @@ Error invalid(std::string message) {
   return fail(ErrorCode::kInvalidInput, std::move(message));
 }
 
-Result<Canonicalization> parse_canon(std::string_view text) {
-  if (ascii::iequals(text, "simple")) {
-    return Canonicalization::kSimple;
-  }
-  if (ascii::iequals(text, "relaxed")) {
-    return Canonicalization::kRelaxed;
-  }
-  return invalid("c= names an unknown canonicalization \"" + std::string(text) + "\"");
-}
-
 bool is_ldh(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
@@ -38,6 +28,16 @@ std::string_view dkim_algorithm_name(DkimAlgorithm algorithm) {
       return "ed25519-sha256";
   }
   return "unknown";
+}
+
+Result<Canonicalization> parse_canonicalization(std::string_view text) {
+  if (ascii::iequals(text, "simple")) {
+    return Canonicalization::kSimple;
+  }
+  if (ascii::iequals(text, "relaxed")) {
+    return Canonicalization::kRelaxed;
+  }
+  return invalid("c= names an unknown canonicalization \"" + std::string(text) + "\"");
 }
 
 std::string_view canonicalization_name(Canonicalization c) {
@@ -136,9 +136,9 @@ Result<DkimSignature> parse_dkim_signature(std::string_view value) {
   if (auto c = find_tag(tags, "c")) {
     std::string_view text = c->value;
     std::size_t slash = text.find('/');
-    TERN_TRY(sig.header_canon, parse_canon(text.substr(0, slash)));
+    TERN_TRY(sig.header_canon, parse_canonicalization(text.substr(0, slash)));
     if (slash != std::string_view::npos) {
-      TERN_TRY(sig.body_canon, parse_canon(text.substr(slash + 1)));
+      TERN_TRY(sig.body_canon, parse_canonicalization(text.substr(slash + 1)));
     }
   }
   if (auto q = find_tag(tags, "q")) {

@@ -25,6 +25,9 @@ enum class Canonicalization : std::uint8_t { kSimple, kRelaxed };
 
 std::string_view canonicalization_name(Canonicalization c);
 
+// "simple" or "relaxed" (any case) as in a c= tag. Errors: kInvalidInput.
+Result<Canonicalization> parse_canonicalization(std::string_view text);
+
 // A parsed DKIM-Signature field value. Strings own their bytes.
 struct DkimSignature {
   DkimAlgorithm algorithm = DkimAlgorithm::kRsaSha256;

@@ -19,6 +19,8 @@
 namespace tern::mailauth {
 namespace {
 
+using testing::to_crlf;
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in) << "cannot read " << path;
@@ -59,17 +61,6 @@ void publish(const std::string& dir, const YAML::Node& dns, dns::FakeResolver& z
     answer.txt.push_back(dns::TxtRecord{{record_text(dir, entry.second)}});
     zone.set(name, dns::RecordType::kTxt, answer);
   }
-}
-
-std::string to_crlf(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
-      out.push_back('\r');
-    }
-    out.push_back(text[i]);
-  }
-  return out;
 }
 
 class DkimSuite : public ::testing::Test {

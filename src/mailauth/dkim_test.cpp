@@ -31,8 +31,21 @@ constexpr const char* kTestRecord =
     "8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+"
     "2kryOTIKT+l/K4w3QIDAQAB";
 
-// RFC 8463 Appendix A.3: the RFC 6376 example message signed with both keys.
-constexpr const char* kRfc8463Signed =
+constexpr const char* kRfc6376Message =
+    "From: Joe SixPack <joe@football.example.com>\r\n"
+    "To: Suzie Q <suzie@shopping.example.net>\r\n"
+    "Subject: Is dinner ready?\r\n"
+    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+    "\r\n"
+    "Hi.\r\n"
+    "\r\n"
+    "We lost the game.  Are you hungry yet?\r\n"
+    "\r\n"
+    "Joe.\r\n";
+
+// RFC 8463 Appendix A.3: the two signatures on the RFC 6376 example message.
+constexpr const char* kRfc8463Signatures =
     "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
     " d=football.example.com; i=@football.example.com;\r\n"
     " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
@@ -47,31 +60,9 @@ constexpr const char* kRfc8463Signed =
     " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
     " b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r\n"
     " DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r\n"
-    " dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r\n"
-    "From: Joe SixPack <joe@football.example.com>\r\n"
-    "To: Suzie Q <suzie@shopping.example.net>\r\n"
-    "Subject: Is dinner ready?\r\n"
-    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
-    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
-    "\r\n"
-    "Hi.\r\n"
-    "\r\n"
-    "We lost the game.  Are you hungry yet?\r\n"
-    "\r\n"
-    "Joe.\r\n";
+    " dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r\n";
 
-constexpr const char* kRfc6376Message =
-    "From: Joe SixPack <joe@football.example.com>\r\n"
-    "To: Suzie Q <suzie@shopping.example.net>\r\n"
-    "Subject: Is dinner ready?\r\n"
-    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
-    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
-    "\r\n"
-    "Hi.\r\n"
-    "\r\n"
-    "We lost the game.  Are you hungry yet?\r\n"
-    "\r\n"
-    "Joe.\r\n";
+const std::string kRfc8463Signed = std::string(kRfc8463Signatures) + kRfc6376Message;
 
 void add_football_keys(dns::FakeResolver& zone) {
   zone.add_txt("brisbane._domainkey.football.example.com", {kBrisbaneRecord});

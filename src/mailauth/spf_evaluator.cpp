@@ -127,6 +127,8 @@ class Run {
                       std::string& problem);
   bool count_lookup(std::string& problem);
   bool count_void(const dns::Answer& answer, std::string& problem);
+  std::optional<Match> screen(const dns::Answer& answer, const std::string& name, bool primary,
+                              std::string& problem);
   std::string explain(const SpfRecord& record, const std::string& domain);
 
   dns::IpAddress ip_;
@@ -177,6 +179,21 @@ bool Run::count_void(const dns::Answer& answer, std::string& problem) {
     return false;
   }
   return true;
+}
+
+// A temporary DNS failure is temperror; an empty answer to a mechanism's own
+// query is a void lookup (§4.6.4). nullopt: go on with the records.
+std::optional<Match> Run::screen(const dns::Answer& answer, const std::string& name, bool primary,
+                                 std::string& problem) {
+  if (answer.status == dns::LookupStatus::kTemporary ||
+      answer.status == dns::LookupStatus::kMalformed) {
+    problem = "DNS failure for " + name;
+    return Match::kTempError;
+  }
+  if (primary && !count_void(answer, problem)) {
+    return Match::kPermError;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> Run::validated_name(const std::string& domain) {
@@ -235,12 +252,8 @@ Match Run::address_match(const std::string& name, const SpfMechanism& m, bool pr
   if (a == nullptr) {
     return Match::kNo;
   }
-  if (a->status == dns::LookupStatus::kTemporary || a->status == dns::LookupStatus::kMalformed) {
-    problem = "DNS failure for " + name;
-    return Match::kTempError;
-  }
-  if (primary && !count_void(*a, problem)) {
-    return Match::kPermError;
+  if (auto stop = screen(*a, name, primary, problem)) {
+    return *stop;
   }
   int prefix = ip_.is_v4() ? m.cidr4 : m.cidr6;
   for (const dns::IpAddress& address : a->addresses) {
@@ -303,13 +316,8 @@ Match Run::evaluate(const SpfMechanism& m, const std::string& domain, std::strin
       if (mx == nullptr) {
         return Match::kNo;
       }
-      if (mx->status == dns::LookupStatus::kTemporary ||
-          mx->status == dns::LookupStatus::kMalformed) {
-        problem = "DNS failure for MX " + *target;
-        return Match::kTempError;
-      }
-      if (!count_void(*mx, problem)) {
-        return Match::kPermError;
+      if (auto stop = screen(*mx, *target, true, problem)) {
+        return *stop;
       }
       // §4.6.4: an "mx" may look at no more than 10 MX names.
       if (mx->mx.size() > static_cast<std::size_t>(options_.max_mx_names)) {
@@ -360,13 +368,8 @@ Match Run::evaluate(const SpfMechanism& m, const std::string& domain, std::strin
       if (a == nullptr) {
         return Match::kNo;
       }
-      if (a->status == dns::LookupStatus::kTemporary ||
-          a->status == dns::LookupStatus::kMalformed) {
-        problem = "DNS failure for " + *target;
-        return Match::kTempError;
-      }
-      if (!count_void(*a, problem)) {
-        return Match::kPermError;
+      if (auto stop = screen(*a, *target, true, problem)) {
+        return *stop;
       }
       return a->addresses.empty() ? Match::kNo : Match::kYes;
     }

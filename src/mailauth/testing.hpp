@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/fake_resolver.hpp"
@@ -21,6 +22,19 @@ inline std::vector<DkimResult> drive(DkimVerifier& verifier, dns::FakeResolver& 
     verifier.provide(resolver.lookup(query->name, query->type).get());
   }
   return verifier.results();
+}
+
+// `text` with every bare LF turned into CRLF, as an MTA receives a message
+// stored with Unix line ends.
+inline std::string to_crlf(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+      out.push_back('\r');
+    }
+    out.push_back(text[i]);
+  }
+  return out;
 }
 
 // The shared conformance data folder (`../shared/testdata` next to the source
