@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "base/ascii.hpp"
 #include "domain/accounts.hpp"
+#include "domain/address.hpp"
 #include "domain/delivery.hpp"
 #include "domain/dsn.hpp"
 #include "mime/facts/facts.hpp"
@@ -30,6 +32,53 @@ d::RecipientOutcome make_outcome(std::size_t index, d::DeliveryStatus status, st
 // Local delivery of one queued recipient whose domain is ours (a DSN to a local
 // sender, mail injected by the CLI): the same resolution as the MX applies.
 // Returns nothing when the domain is not local (the transport's job).
+// A copy of `message` for `recipients` (a forward or a reversed SRS return path).
+d::NewQueuedMessage requeue(const d::QueuedMessage& message, const std::string& raw,
+                            std::vector<d::QueueRecipient> recipients, SystemTime now) {
+  d::NewQueuedMessage out;
+  out.raw = raw;
+  out.sender = message.sender;
+  out.recipients = std::move(recipients);
+  out.envid = message.envid;
+  out.ret = message.ret;
+  out.now = now;
+  out.envelope = message.envelope;
+  return out;
+}
+
+// A recipient that is one of our SRS addresses (a notice about mail we forwarded):
+// queued again to the address it stands for. Nothing when it is not ours.
+std::optional<d::RecipientOutcome> reverse_srs(d::Storage& storage, const d::Srs& srs,
+                                               const d::QueuedMessage& message, std::size_t index,
+                                               const std::string& raw, SystemTime now) {
+  const auto& address = message.recipients[index].address;
+  auto parts = d::split_address(address);
+  if (!parts || !d::Srs::is_srs(parts->local) ||
+      !ascii::iequals(parts->domain, srs.config().domain)) {
+    return std::nullopt;
+  }
+  auto original = srs.reverse(address, now);
+  if (!original) {
+    return make_outcome(
+        index, d::DeliveryStatus::kFailed,
+        fmt::format("550 5.1.1 <{}>: invalid SRS address: {}", address, original.error().message),
+        "5.1.1");
+  }
+  d::QueueRecipient r;
+  r.address = *original;
+  r.notify = message.recipients[index].notify;
+  r.orcpt = "rfc822;" + address;
+  auto queued = storage.queue().enqueue(requeue(message, raw, {r}, now)).get();
+  if (!queued) {
+    return make_outcome(index, d::DeliveryStatus::kDeferred,
+                        "451 4.3.0 cannot queue the SRS return: " + queued.error().message,
+                        "4.3.0");
+  }
+  return make_outcome(index, d::DeliveryStatus::kDelivered,
+                      fmt::format("250 2.1.5 <{}>: SRS return path to <{}>", address, *original),
+                      "2.1.5");
+}
+
 std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
                                                    const d::QueuedMessage& message,
                                                    std::size_t index, const std::string& raw,
@@ -57,21 +106,15 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
   }
   if (!resolved->external.empty()) {
     // An alias of ours that forwards elsewhere: a new queue entry carries it on.
-    d::NewQueuedMessage forward;
-    forward.raw = raw;
-    forward.sender = message.sender;
+    std::vector<d::QueueRecipient> forwards;
     for (const auto& external : resolved->external) {
       d::QueueRecipient r;
       r.address = external;
       r.notify = message.recipients[index].notify;
       r.orcpt = "rfc822;" + address;
-      forward.recipients.push_back(std::move(r));
+      forwards.push_back(std::move(r));
     }
-    forward.envid = message.envid;
-    forward.ret = message.ret;
-    forward.now = now;
-    forward.envelope = message.envelope;
-    auto queued = storage.queue().enqueue(std::move(forward)).get();
+    auto queued = storage.queue().enqueue(requeue(message, raw, std::move(forwards), now)).get();
     if (!queued) {
       return make_outcome(index, d::DeliveryStatus::kDeferred,
                           "451 4.3.0 cannot queue the forward: " + queued.error().message, "4.3.0");
@@ -269,31 +312,49 @@ void Scheduler::release(const std::string& destination) {
 asio::awaitable<std::vector<d::RecipientOutcome>> Scheduler::deliver_group(
     const d::QueuedMessage& message, const d::DestinationGroup& group, const std::string& raw) {
   // Ours or theirs: the resolution (and a local delivery) needs the blocking pool.
-  auto local = co_await runtime::offload(pool_, [this, &message, &group, &raw] {
-    std::optional<std::vector<d::RecipientOutcome>> out;
+  // What is neither an SRS return path nor in one of our domains goes remote.
+  struct Split {
+    std::vector<d::RecipientOutcome> done;
+    d::DestinationGroup remote;
+  };
+
+  auto split = co_await runtime::offload(pool_, [this, &message, &group, &raw] {
+    Split out;
+    out.remote.destination = group.destination;
     std::string facts;
+    bool domain_is_local = true;
     for (auto index : group.indices) {
-      if (facts.empty()) {
-        facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
+      if (options_.srs) {
+        if (auto reversed =
+                reverse_srs(storage_, *options_.srs, message, index, raw, clock_.now())) {
+          out.done.push_back(std::move(*reversed));
+          continue;
+        }
       }
-      auto outcome = deliver_locally(storage_, message, index, raw, facts, clock_.now(),
-                                     options_.subaddress_separator);
-      if (!outcome) {
-        return out;  // not one of our domains
+      std::optional<d::RecipientOutcome> outcome;
+      if (domain_is_local) {
+        if (facts.empty()) {
+          facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
+        }
+        outcome = deliver_locally(storage_, message, index, raw, facts, clock_.now(),
+                                  options_.subaddress_separator);
+        domain_is_local = outcome.has_value();  // one domain per group: decided once
       }
-      if (!out) {
-        out.emplace();
+      if (outcome) {
+        out.done.push_back(std::move(*outcome));
+      } else {
+        out.remote.indices.push_back(index);
       }
-      out->push_back(std::move(*outcome));
     }
     return out;
   });
-  if (local) {
-    co_return std::move(*local);
+  if (split.remote.indices.empty()) {
+    co_return std::move(split.done);
   }
 
   co_await acquire(group.destination);
-  auto report = co_await runtime::await(transport_.deliver(d::make_request(message, group, raw)));
+  auto report =
+      co_await runtime::await(transport_.deliver(d::make_request(message, split.remote, raw)));
   release(group.destination);
   std::vector<d::RecipientOutcome> outcomes;
   if (!report) {
@@ -301,14 +362,18 @@ asio::awaitable<std::vector<d::RecipientOutcome>> Scheduler::deliver_group(
     logger_.error(
         "outbound transport failed",
         {{"queue_id", std::to_string(d::value_of(message.id))}, {"error", report.error().message}});
-    for (auto index : group.indices) {
+    outcomes = std::move(split.done);
+    for (auto index : split.remote.indices) {
       outcomes.push_back(make_outcome(index, d::DeliveryStatus::kDeferred,
                                       "451 4.3.0 transport error: " + report.error().message,
                                       "4.3.0"));
     }
     co_return outcomes;
   }
-  co_return std::move(report->recipients);
+  outcomes = std::move(split.done);
+  outcomes.insert(outcomes.end(), std::make_move_iterator(report->recipients.begin()),
+                  std::make_move_iterator(report->recipients.end()));
+  co_return outcomes;
 }
 
 asio::awaitable<void> Scheduler::enqueue_notices(const d::QueuedMessage& message,

@@ -55,6 +55,10 @@ struct Options {
   std::string subaddress_separator = "+";
   // Return entries left kActive by a previous run of this process at start().
   bool recover_active_at_start = true;
+  // With SRS on, a queued recipient that is an SRS address at srs->config().domain
+  // (a notice about a forward of ours) is reversed and queued to the original
+  // sender instead; a forged or expired one fails with 5.1.1.
+  std::shared_ptr<const domain::Srs> srs;
 };
 
 class Scheduler {

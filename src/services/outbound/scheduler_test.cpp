@@ -411,6 +411,29 @@ TEST_F(SchedulerTest, LocalRecipientsInTheQueueAreDeliveredOrRefused) {
   EXPECT_NE(bounce.raw.find("Status: 5.1.1"), std::string::npos);
 }
 
+TEST_F(SchedulerTest, NoticesToOurSrsAddressesGoBackToTheOriginalSender) {
+  Options options;
+  options.srs = std::make_shared<d::Srs>(d::SrsConfig{"k", "fwd.example"});
+  start(always(d::DeliveryStatus::kDelivered), options);
+  auto srs = *options.srs->forward("x@origin.example", clock_.now());
+  // A bounce to the SRS return path of a forward of ours, and a forged one.
+  enqueue("", {srs, "SRS0=abcd=AA=origin.example=y@fwd.example", "plain@fwd.example"});
+  ASSERT_TRUE(eventually([&] { return queued().empty() && transport_->requests().size() == 2; }));
+  auto requests = transport_->requests();
+  // plain@fwd.example is not ours: it went to the transport as it is.
+  auto plain = std::find_if(requests.begin(), requests.end(),
+                            [](const auto& r) { return r.destination == "fwd.example"; });
+  ASSERT_NE(plain, requests.end());
+  ASSERT_EQ(plain->recipients.size(), 1u);
+  EXPECT_EQ(plain->recipients[0].address, "plain@fwd.example");
+  auto back = std::find_if(requests.begin(), requests.end(),
+                           [](const auto& r) { return r.destination == "origin.example"; });
+  ASSERT_NE(back, requests.end());
+  EXPECT_EQ(back->sender, "");
+  EXPECT_EQ(back->recipients.at(0).address, "x@origin.example");
+  EXPECT_EQ(back->recipients.at(0).orcpt, "rfc822;" + srs);
+}
+
 TEST_F(SchedulerTest, WakingStorageWakesTheSchedulerOnEnqueue) {
   Options options;
   options.poll_interval = 60s;  // only the wake-up can start it in time
