@@ -63,13 +63,36 @@ std::string Handlers::greeting() const {
 }
 
 void Handlers::changed() {
-  if (account_) {
-    shared_.hub.notify(account_->id, hub_token_);
+  if (!account_) {
+    return;
   }
+  if (in_command_) {
+    notify_pending_ = true;
+    return;
+  }
+  shared_.hub.notify(account_->id, hub_token_);
 }
 
 Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engine) {
   using namespace tern::imap;
+
+  // Other sessions are woken only once the command is done, so the session that
+  // appended a message has claimed it as \Recent in its own responses first
+  // (RFC 3501 §2.3.2: recent for "the first session to have been notified"), as in
+  // Dovecot, instead of racing an IDLE session for it.
+  struct NotifyAfter {
+    Handlers& h;
+
+    ~NotifyAfter() {
+      h.in_command_ = false;
+      if (h.notify_pending_) {
+        h.notify_pending_ = false;
+        h.changed();
+      }
+    }
+  } notify_after{*this};
+
+  in_command_ = true;
   const Command& command = ready.command;
   return std::visit(
       [&](const auto& c) -> Next {

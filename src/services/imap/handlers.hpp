@@ -172,6 +172,10 @@ class Handlers {
   std::optional<domain::Account> scram_account_;  // the SCRAM exchange's account
   std::unique_ptr<Fetching> fetching_;
   ChangeHub::Token hub_token_ = 0;
+  // While handle() runs, changed() only records that the hub must be told; handle()
+  // tells it when the command is done.
+  bool in_command_ = false;
+  bool notify_pending_ = false;
   std::chrono::milliseconds delay_{0};
   // RFC 7162 §3.1: once enabled, every FETCH response with FLAGS carries MODSEQ.
   bool condstore_ = false;
