@@ -382,14 +382,15 @@ Result<void> Daemon::start_outbound() {
   o.poll_interval = queue.poll_interval;
   o.hostname = settings_.server.hostname;
   o.subaddress_separator = settings_.addressing.subaddress_separator;
-  scheduler_ = std::make_unique<services::outbound::Scheduler>(
-      o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
-  waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
   if (!queue.srs_secret.empty()) {
     srs_ = std::make_shared<const domain::Srs>(domain::SrsConfig{
         queue.srs_secret, queue.srs_domain.empty() ? settings_.server.hostname : queue.srs_domain,
         static_cast<int>(queue.srs_max_age_days), 4});
   }
+  o.srs = srs_;
+  scheduler_ = std::make_unique<services::outbound::Scheduler>(
+      o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
+  waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
   scheduler_->start(io_.context());
   return ok();
 }

@@ -245,6 +245,15 @@ def delivery_status(raw):
     return message, recipients
 
 
+def srs_forwarder(world):
+    """dest.test's MX on 127.0.0.2 with SRS on, forwarding fwd@dest.test to carol@far.test."""
+    mx1 = world.receiver("mx1", "127.0.0.2",
+                         extra=queue_section(extra='srs_secret = "k3y"\nsrs_domain = "dest.test"') +
+                         outbound_section(world.dns.port, world.mx_port))
+    mx1.cli("alias", "add", "fwd@dest.test", "carol@far.test")
+    return mx1
+
+
 @pytest.fixture
 def world(tmp_path, dns_server):
     """DNS, a sender site (sender.test on 127.0.0.1) and a common MX port."""
@@ -399,10 +408,7 @@ def test_alias_forward_uses_srs_and_the_bounce_returns_to_the_origin(world):
     # envelope); the test then bounces to the SRS return path like the far side would.
     far = SmtpSink(f"127.0.0.6:{world.mx_port}")
     try:
-        mx1 = world.receiver("mx1", "127.0.0.2", extra=queue_section(extra='srs_secret = "k3y"\n'
-                                                                          'srs_domain = "dest.test"')
-                             + outbound_section(world.dns.port, world.mx_port))
-        mx1.cli("alias", "add", "fwd@dest.test", "carol@far.test")
+        mx1 = srs_forwarder(world)
         a = world.sender()
         submit(a, "alice@sender.test", ["fwd@dest.test"], subject="forwarded")
         dump = wait_until(far.messages, what="the forward at far.test", site=mx1)[0]
@@ -421,5 +427,26 @@ def test_alias_forward_uses_srs_and_the_bounce_returns_to_the_origin(world):
         got = wait_until(lambda: a.inbox("alice@sender.test"), what="the bounce back at alice",
                          site=mx1)
         assert b"Subject: Undelivered: forwarded" in got[0]
+    finally:
+        far.close()
+
+
+def test_forward_refused_downstream_bounces_back_through_srs(world):
+    # far.test refuses the forwarded recipient (smtp-sink -f rcpt: 5xx at RCPT), so
+    # dest.test's own bounce goes to the SRS return path, which it reverses to alice.
+    far = SmtpSink(f"127.0.0.6:{world.mx_port}", "-f", "rcpt")
+    try:
+        mx1 = srs_forwarder(world)
+        a = world.sender()
+        submit(a, "alice@sender.test", ["fwd@dest.test"], subject="refused forward")
+        got = wait_until(lambda: a.inbox("alice@sender.test"), what="the bounce back at alice",
+                         site=mx1)
+        message, recipients = delivery_status(got[0])
+        assert message["From"].addresses[0].addr_spec == "MAILER-DAEMON@mx1.dest.test"
+        assert recipients[0]["Final-Recipient"].lower() == "rfc822; carol@far.test"
+        assert recipients[0]["Original-Recipient"].lower() == "rfc822; fwd@dest.test"
+        assert recipients[0]["Action"] == "failed"
+        assert recipients[0]["Status"].startswith("5.")
+        assert "queue is empty" in mx1.queue()
     finally:
         far.close()
