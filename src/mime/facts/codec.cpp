@@ -98,6 +98,16 @@ class Reader {
     return true;
   }
 
+  // A string's length and bounds, without copying it.
+  bool skip_string() {
+    std::uint64_t n = 0;
+    if (!varint(n) || n > remaining()) {
+      return false;
+    }
+    pos_ += static_cast<std::size_t>(n);
+    return true;
+  }
+
   std::size_t remaining() const { return in_.size() - pos_; }
 
  private:
@@ -158,7 +168,7 @@ std::string encode_facts(const Facts& facts) {
   return out;
 }
 
-Result<Facts> decode_facts(std::string_view bytes) {
+Result<Facts> decode_facts(std::string_view bytes, bool search_fields) {
   if (bytes.size() < 3 + kTrailerBytes || bytes[0] != kMagic0 || bytes[1] != kMagic1) {
     return corrupt("bad magic");
   }
@@ -233,7 +243,9 @@ Result<Facts> decode_facts(std::string_view bytes) {
     }
   }
   if (version >= 2) {
-    if (!in.string(facts.search_headers) || !in.string(facts.search_text)) {
+    bool read = search_fields ? in.string(facts.search_headers) && in.string(facts.search_text)
+                              : in.skip_string() && in.skip_string();
+    if (!read) {
       return corrupt("truncated search fields");
     }
     facts.has_search = true;

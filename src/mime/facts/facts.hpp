@@ -91,8 +91,10 @@ std::string encode_facts(const Facts& facts);
 // Decodes what encode_facts() produced. Returns kCorrupt (never crashes, never
 // allocates more than a small multiple of `bytes.size()`) for a wrong magic, an
 // unknown version, a checksum mismatch, a truncated or overlong field, or offsets
-// that do not form a valid part tree inside `size`.
-Result<Facts> decode_facts(std::string_view bytes);
+// that do not form a valid part tree inside `size`. With `search_fields` false the
+// search strings are checked but not copied (left empty, has_search as stored):
+// FETCH needs the rest, and the search text is as large as the message's text.
+Result<Facts> decode_facts(std::string_view bytes, bool search_fields = true);
 
 // Appends the CRC-32 trailer of the facts encoding to `body`, so a fuzzer can reach
 // decode_facts()'s structural checks with arbitrary bytes. Tests only.

@@ -261,6 +261,16 @@ TEST(Codec, ReadsVersionOneRecordsWithoutSearchFields) {
   ASSERT_TRUE(current);
   EXPECT_TRUE(current->has_search);
   EXPECT_EQ(*current, compute_facts(kNested));
+  // Without the search fields: the rest is the same, the strings are not copied.
+  auto lean = decode_facts(encode_facts(compute_facts(kNested)), false);
+  ASSERT_TRUE(lean);
+  Facts expected = compute_facts(kNested);
+  expected.search_headers.clear();
+  expected.search_text.clear();
+  EXPECT_EQ(*lean, expected);
+  std::string truncated = encode_facts(compute_facts(kNested));
+  truncated = seal_facts_record_for_test(truncated.substr(0, truncated.size() - 6));
+  EXPECT_FALSE(decode_facts(truncated, false));
 }
 
 TEST(SearchFields, DecodedHeadersAndTextPartsCaseFolded) {

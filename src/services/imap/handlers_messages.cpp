@@ -230,7 +230,8 @@ Next Handlers::fetch_some(ServerEngine& engine) {
         }
         raw = std::move(*bytes);
         auto stored = mail.message_facts(account_->id, e.message).get();
-        auto decoded = stored && !stored->empty() ? mime::facts::decode_facts(*stored)
+        // FETCH needs no search fields (they are as large as the message's text).
+        auto decoded = stored && !stored->empty() ? mime::facts::decode_facts(*stored, false)
                                                   : Result<mime::facts::Facts>(Error{});
         // Facts missing (older deliveries) or unreadable are computed on the fly.
         facts = decoded ? std::move(*decoded) : mime::facts::compute_facts(raw);
