@@ -71,12 +71,7 @@ Result<ArcSignature> parse_arc_signature(std::string_view value, ArcFieldKind ki
   } else {
     return invalid("a= is not rsa-sha256 or ed25519-sha256");
   }
-  TERN_TRY(std::string_view b, required("b"));
-  auto signature = decode_base64_tag(b);
-  if (!signature || signature->empty()) {
-    return invalid("b= is not base64");
-  }
-  sig.signature = std::move(*signature);
+  TERN_TRY(sig.signature, required_base64_tag(tags, "b"));
   TERN_TRY(std::string_view domain, required("d"));
   sig.domain = ascii::lower(domain);
   TERN_TRY(std::string_view selector, required("s"));
@@ -104,12 +99,7 @@ Result<ArcSignature> parse_arc_signature(std::string_view value, ArcFieldKind ki
     }
     return sig;
   }
-  TERN_TRY(std::string_view bh, required("bh"));
-  auto body_hash = decode_base64_tag(bh);
-  if (!body_hash || body_hash->empty()) {
-    return invalid("bh= is not base64");
-  }
-  sig.body_hash = std::move(*body_hash);
+  TERN_TRY(sig.body_hash, required_base64_tag(tags, "bh"));
   // h= may be empty or hold empty items (the ValiMail suite's ams_fields_h_empty
   // and ams_fields_h_mis_hdr pass, as with dkimpy): the AMS then covers itself.
   auto headers = find_tag(tags, "h");

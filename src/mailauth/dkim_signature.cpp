@@ -93,19 +93,9 @@ Result<DkimSignature> parse_dkim_signature(std::string_view value) {
     return invalid("a= names an unknown algorithm");
   }
 
-  TERN_TRY(std::string_view b, required("b"));
-  sig.b_text = strip_fws(b);
-  auto signature = decode_base64_tag(b);
-  if (!signature || signature->empty()) {
-    return invalid("b= is not base64");
-  }
-  sig.signature = std::move(*signature);
-  TERN_TRY(std::string_view bh, required("bh"));
-  auto body_hash = decode_base64_tag(bh);
-  if (!body_hash || body_hash->empty()) {
-    return invalid("bh= is not base64");
-  }
-  sig.body_hash = std::move(*body_hash);
+  TERN_TRY(sig.signature, required_base64_tag(tags, "b"));
+  sig.b_text = strip_fws(find_tag(tags, "b")->value);
+  TERN_TRY(sig.body_hash, required_base64_tag(tags, "bh"));
 
   TERN_TRY(std::string_view domain, required("d"));
   sig.domain = ascii::lower(domain);

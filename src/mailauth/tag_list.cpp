@@ -39,6 +39,18 @@ std::optional<std::string> decode_base64_tag(std::string_view value) {
   return sasl::base64_decode(strip_fws(value));
 }
 
+Result<std::string> required_base64_tag(const std::vector<Tag>& tags, std::string_view name) {
+  auto tag = find_tag(tags, name);
+  if (!tag) {
+    return fail(ErrorCode::kInvalidInput, "missing required tag " + std::string(name) + "=");
+  }
+  auto decoded = decode_base64_tag(tag->value);
+  if (!decoded || decoded->empty()) {
+    return fail(ErrorCode::kInvalidInput, std::string(name) + "= is not base64");
+  }
+  return std::move(*decoded);
+}
+
 std::vector<std::string> split_colon_list(std::string_view value) {
   std::vector<std::string> items;
   std::size_t pos = 0;

@@ -50,6 +50,10 @@ std::string strip_fws(std::string_view text);
 // nullopt if it is not canonical base64 (sasl::base64_decode).
 std::optional<std::string> decode_base64_tag(std::string_view value);
 
+// The decoded value of the base64 tag `name` (b=, bh=), which must be present
+// and not empty. Errors: kInvalidInput "missing <name>=" or "<name>= is not base64".
+Result<std::string> required_base64_tag(const std::vector<Tag>& tags, std::string_view name);
+
 // The items of a colon-separated tag value (h=, q=, s=, t=), FWS removed from
 // each; an empty value gives one empty item.
 std::vector<std::string> split_colon_list(std::string_view value);
