@@ -72,7 +72,8 @@ def inbox(server, address):
                WHERE a.address = ? AND b.name = 'INBOX' ORDER BY e.uid""", (address,)).fetchall()
         out = []
         for (blob,) in rows:
-            data = db.execute("SELECT data FROM blob_data WHERE hash = ?", (blob,)).fetchone()
+            data = db.execute("SELECT d.data FROM blobs b JOIN blob_bytes d ON d.id = b.data_id "
+                              "WHERE b.hash = ?", (blob,)).fetchone()
             if data is None:
                 data = ((directory / "blobs" / blob[0:2] / blob[2:4] / blob).read_bytes(),)
             out.append(bytes(data[0]))
