@@ -239,7 +239,8 @@ Result<std::string> normalize_name(std::string_view name) {
       label = 0;
     } else {
       if (byte < 0x20 || byte >= 0x7f) {
-        return fail(ErrorCode::kInvalidInput, "domain name has a byte outside printable ASCII and SP");
+        return fail(ErrorCode::kInvalidInput,
+                    "domain name has a byte outside printable ASCII and SP");
       }
       if (++label > kMaxLabelBytes) {
         return fail(ErrorCode::kInvalidInput, "label longer than 63 octets");
