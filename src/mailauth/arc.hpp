@@ -54,12 +54,18 @@ Result<ArcSignature> parse_arc_signature(std::string_view value, ArcFieldKind ki
 // or nullopt when it does not start with a valid i= tag (§4.1.1).
 std::optional<int> parse_arc_results_instance(std::string_view value);
 
+// The chain validation outcome: none (no ARC field at all), pass, fail (any
+// structural, syntax, key or signature problem, or a newest seal saying
+// cv=fail), temperror (a key lookup failed transiently).
 struct ArcResult {
-  AuthResult result = AuthResult::kNone;  // none, pass, fail, temperror
-  std::string problem;                    // why it failed
-  int instances = 0;                      // the number of ARC Sets
+  AuthResult result = AuthResult::kNone;
+  std::string problem;  // why it failed
+  int instances = 0;    // the number of ARC Sets
 };
 
+// Sans-IO like DkimVerifier: one TXT query per distinct key name (the newest
+// AMS first, then every AS newest first); the result is known when no query is
+// pending. Structure errors are found before any query is asked.
 class ArcVerifier {
  public:
   // `message`: CRLF or LF line ends. Everything but the key lookups happens
@@ -69,9 +75,10 @@ class ArcVerifier {
   // The next key record to fetch, or nullopt when the result is known.
   std::optional<DnsQuery> pending_query() const;
 
-  // Answers the query pending_query() returned.
+  // Answers the query pending_query() returned; ignored when nothing is pending.
   void provide(const dns::Answer& answer);
 
+  // Requires: pending_query() is nullopt.
   const ArcResult& result() const { return result_; }
 
  private:

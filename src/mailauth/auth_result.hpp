@@ -11,7 +11,9 @@
 
 namespace tern::mailauth {
 
-// RFC 8601 §2.7.1 (DKIM) and §2.7.2 (SPF, with RFC 7208 §2.6's softfail).
+// RFC 8601 §2.7.1 (DKIM) and §2.7.2 (SPF, with RFC 7208 §2.6's softfail); the
+// same words serve DMARC (RFC 7489 §11.2), ARC (RFC 8617 §4.4: none, pass, fail)
+// and iprev (§2.7.3). Each evaluator documents which values it produces.
 enum class AuthResult : std::uint8_t {
   kNone,  // nothing to evaluate (no signature, no SPF record)
   kPass,
@@ -28,7 +30,9 @@ enum class AuthResult : std::uint8_t {
 std::string_view auth_result_name(AuthResult result);
 
 // One DNS question an evaluator asks: records of `type` at `name`
-// (normalised, without the trailing dot).
+// (normalised, without the trailing dot). The caller resolves it with any
+// dns::Resolver and feeds the dns::Answer back, status included: evaluators
+// tell NXDOMAIN, NODATA and temporary failures apart (ARCHITECTURE.md §3).
 struct DnsQuery {
   std::string name;
   dns::RecordType type = dns::RecordType::kTxt;

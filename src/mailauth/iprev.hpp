@@ -13,12 +13,19 @@
 
 namespace tern::mailauth {
 
+// The outcome, in RFC 8601 §2.7.3 terms: pass (a PTR name has an address
+// record with the client's address), fail (none does, or the forward lookups
+// found nothing), temperror (a lookup failed transiently and nothing passed),
+// permerror (no PTR record at all). kNone only before the evaluation ends.
 struct IprevResult {
-  AuthResult result = AuthResult::kNone;  // pass, fail, temperror, permerror
-  std::string name;                       // pass: the name that maps back to the address
-  std::string problem;                    // otherwise: why
+  AuthResult result = AuthResult::kNone;
+  std::string name;     // pass: the name that maps back to the address
+  std::string problem;  // otherwise: why
 };
 
+// Sans-IO: ask pending_query(), answer with provide(), read result(). An
+// IPv4-mapped IPv6 client is evaluated as its IPv4 address. Not thread-safe; one
+// evaluator per connection.
 class IprevEvaluator {
  public:
   // `max_names`: how many PTR names get a forward lookup (§3 asks for a limit;
@@ -29,9 +36,10 @@ class IprevEvaluator {
   // name maps back; nullopt when the result is known.
   std::optional<DnsQuery> pending_query() const { return pending_; }
 
-  // Answers the pending query.
+  // Answers the pending query; ignored when nothing is pending.
   void provide(const dns::Answer& answer);
 
+  // Requires: pending_query() is nullopt.
   const IprevResult& result() const { return result_; }
 
  private:
