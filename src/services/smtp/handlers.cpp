@@ -106,10 +106,15 @@ Result<bool> Handlers::owns_address(std::string_view address) {
          destinations->end();
 }
 
+bool Handlers::mail_is_local(const tern::smtp::MailFrom& mail) const {
+  return policy_.role != Role::kSubmission || mail.path.is_null();
+}
+
 Reply Handlers::on_mail(const tern::smtp::MailFrom& mail) {
   targets_.clear();
+  unlimited_.clear();
   declared_size_ = mail.params.size;
-  if (policy_.role == Role::kSubmission && !mail.path.is_null()) {
+  if (!mail_is_local(mail)) {
     // RFC 6409 §4.1 / Postfix reject_sender_login_mismatch: a user sends only as
     // themselves. The null sender (bounces a client generates) is allowed.
     auto owned = owns_address(address::render_mailbox(*mail.path.mailbox));
@@ -174,6 +179,9 @@ Reply Handlers::on_rcpt(const tern::smtp::RcptTo& rcpt) {
       auto account = storage_.directory().find_account_by_id(local.account).get();
       if (!account) {
         return tern::smtp::reply_for(account.error());
+      }
+      if (*account && (*account)->quota_bytes == 0) {
+        unlimited_.insert(local.account);
       }
       if (!*account || (*account)->quota_bytes == 0) {
         continue;
@@ -274,6 +282,9 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   // store checks again atomically; losing that race is logged below).
   std::map<domain::AccountId, Reply> refused;
   for (domain::AccountId account_id : accounts) {
+    if (unlimited_.contains(account_id)) {
+      continue;
+    }
     auto account = storage_.directory().find_account_by_id(account_id).get();
     if (!account) {
       return all(tern::smtp::reply_for(account.error()));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,10 @@ class Handlers {
 
   const std::optional<domain::Account>& authenticated() const { return user_; }
 
+  // True when on_mail() answers without the store (MX and LMTP, or a null
+  // sender), so the session may call it on its own thread.
+  bool mail_is_local(const tern::smtp::MailFrom& mail) const;
+
   tern::smtp::Reply on_mail(const tern::smtp::MailFrom& mail);
   tern::smtp::Reply on_rcpt(const tern::smtp::RcptTo& rcpt);
   // One reply per recipient of `message` in LMTP mode, one otherwise.
@@ -112,6 +117,10 @@ class Handlers {
   std::optional<domain::Account> user_;
   std::optional<std::uint64_t> declared_size_;
   std::vector<Target> targets_;  // aligned with the engine's accepted recipients
+  // Accounts of this transaction that had no quota at RCPT: the message needs no
+  // second directory lookup for them (a quota set since is the store's atomic
+  // check to enforce, like any race). Cleared by MAIL.
+  std::set<domain::AccountId> unlimited_;
   std::uint64_t accepted_ = 0;
 };
 

@@ -81,7 +81,9 @@ class Service {
   log::Logger logger_;
   RateLimiter connection_rate_;
   RateLimiter message_rate_;
-  std::string mock_secret_;  // SCRAM's fake salts for unknown users
+  std::string mock_secret_;                        // SCRAM's fake salts for unknown users
+  metrics::Counter* messages_accepted_ = nullptr;  // tern_smtp_messages_total{result=...}
+  metrics::Counter* messages_rejected_ = nullptr;
   std::atomic<bool> draining_{false};
 };
 
