@@ -98,6 +98,12 @@ Result<std::string> read_password(const std::string& path) {
 
 struct SmtpTransport::Impl {
   asio::io_context& io;
+  // Every delivery coroutine, cached session and idle timer runs on this one
+  // strand: a cached connection is then always used from the executor it was
+  // created on (runtime::Connection binds its timers to it). Sessions still run
+  // concurrently; only their handlers are serialised, which two I/O threads
+  // could not parallelise much anyway.
+  asio::strand<asio::io_context::executor_type> strand;
   dns::Resolver& resolver;
   Random& random;
   TransportOptions options;
@@ -114,6 +120,7 @@ struct SmtpTransport::Impl {
   Impl(asio::io_context& io_in, dns::Resolver& resolver_in, Random& random_in,
        TransportOptions options_in, log::Logger logger_in)
       : io(io_in),
+        strand(asio::make_strand(io_in)),
         resolver(resolver_in),
         random(random_in),
         options(std::move(options_in)),
@@ -163,12 +170,12 @@ struct SmtpTransport::Impl {
   void put_idle(std::shared_ptr<SmtpTransport> self, std::unique_ptr<Session> session) {
     if (options.outbound.connection_idle.count() == 0 ||
         session->engine->messages_sent() >= options.outbound.messages_per_connection) {
-      asio::co_spawn(asio::make_strand(io), quit(std::move(session)), asio::detached);
+      asio::co_spawn(strand, quit(std::move(session)), asio::detached);
       return;
     }
     const std::uint64_t id = session->id;
     const std::string key = session->key;
-    auto timer = std::make_shared<asio::steady_timer>(io, options.outbound.connection_idle);
+    auto timer = std::make_shared<asio::steady_timer>(strand, options.outbound.connection_idle);
     {
       std::lock_guard lock(mutex);
       idle.emplace(key, std::move(session));
@@ -189,8 +196,7 @@ struct SmtpTransport::Impl {
         }
       }
       if (expired) {
-        asio::co_spawn(asio::make_strand(self->impl_->io), self->impl_->quit(std::move(expired)),
-                       asio::detached);
+        asio::co_spawn(self->impl_->strand, self->impl_->quit(std::move(expired)), asio::detached);
       }
     });
   }
@@ -534,7 +540,7 @@ domain::Async<domain::DeliveryReport> SmtpTransport::deliver(domain::DeliveryReq
   Promise<Result<domain::DeliveryReport>> promise;
   auto future = promise.future();
   auto self = shared_from_this();
-  asio::co_spawn(asio::make_strand(impl_->io), impl_->run(self, std::move(request)),
+  asio::co_spawn(impl_->strand, impl_->run(self, std::move(request)),
                  [promise](std::exception_ptr error, domain::DeliveryReport report) mutable {
                    if (error) {
                      promise.set_value(fail(ErrorCode::kInternal, "outbound delivery failed"));
@@ -555,11 +561,11 @@ void SmtpTransport::close_idle() {
   }
   for (auto& weak : timers) {
     if (auto timer = weak.lock()) {
-      asio::post(impl_->io, [timer] { timer->cancel(); });
+      asio::post(impl_->strand, [timer] { timer->cancel(); });
     }
   }
   for (auto& [key, session] : idle) {
-    asio::co_spawn(asio::make_strand(impl_->io), impl_->quit(std::move(session)), asio::detached);
+    asio::co_spawn(impl_->strand, impl_->quit(std::move(session)), asio::detached);
   }
 }
 
