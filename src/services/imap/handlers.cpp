@@ -244,34 +244,38 @@ void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
   if (!changes) {
     return;  // the mailbox went away under us; the next command will say so
   }
-  std::uint32_t before = selected_->exists();
+  auto newest = [this] {
+    return selected_->exists() == 0 ? domain::Uid{0} : selected_->uid_at(selected_->exists());
+  };
+  domain::Uid newest_before = newest();
   auto lines = selected_->sync(*changes, expunges_allowed, condstore_, qresync_);
-  std::uint32_t after = selected_->exists();
-  if (level_.recent() && after > before) {
+  bool announced_new = !lines.empty() && lines.back().ends_with(" EXISTS");
+  if (level_.recent() && newest() > newest_before) {
     // RFC 3501 §2.3.2: this session is the first to be told of the new messages
     // unless another session claimed them first.
-    claim_recent(before);
+    claim_recent(newest_before);
   }
   for (const auto& line : lines) {
     engine.untagged(line);
   }
-  if (level_.recent() && after != before && !lines.empty() && lines.back().ends_with(" EXISTS")) {
+  if (level_.recent() && announced_new) {
     engine.untagged(fmt::format("{} RECENT", selected_->recent_count()));  // RFC 3501 §7.3.2
   }
 }
 
-void Handlers::claim_recent(std::uint32_t from_msn) {
-  std::uint32_t exists = selected_->exists();
-  if (exists == 0 || from_msn >= exists) {
+void Handlers::claim_recent(domain::Uid after_uid) {
+  if (selected_->exists() == 0) {
     return;
   }
-  domain::Uid newest = selected_->uid_at(exists);
+  domain::Uid newest = selected_->uid_at(selected_->exists());
+  if (newest <= after_uid) {
+    return;
+  }
   // EXAMINE does not claim (RFC 3501 §6.3.2): it sees as recent what no session
   // has claimed yet, and leaves it recent for the next SELECT.
   domain::Uid claimed = selected_->read_only() ? shared_.hub.recent_claimed(selected_->id())
                                                : shared_.hub.claim_recent(selected_->id(), newest);
-  domain::Uid after = from_msn == 0 ? claimed : std::max(claimed, selected_->uid_at(from_msn));
-  selected_->add_recent(after, newest);
+  selected_->add_recent(std::max(claimed, after_uid), newest);
 }
 
 bool parse_flags(const std::vector<std::string>& names, domain::Flags& flags,

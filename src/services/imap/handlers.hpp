@@ -148,9 +148,9 @@ class Handlers {
   // Sends untagged updates for the selected mailbox (RFC 9051 §7.4.1: no EXPUNGE
   // unless `expunges_allowed`).
   void sync(tern::imap::ServerEngine& engine, bool expunges_allowed);
-  // Marks the view's messages after MSN `from_msn` recent when no session claimed them
-  // (RFC 3501 §2.3.2); a read-write view claims them through the hub.
-  void claim_recent(std::uint32_t from_msn);
+  // Marks the view's messages with a UID above `after_uid` recent when no session
+  // claimed them (RFC 3501 §2.3.2); a read-write view claims them through the hub.
+  void claim_recent(domain::Uid after_uid);
   std::vector<domain::Uid> expunge_deleted(const std::optional<tern::imap::SequenceSet>& uids,
                                            tern::imap::ServerEngine& engine, bool announce);
 

@@ -260,7 +260,7 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
   engine.untagged(fmt::format("{} EXISTS", view.exists()));
   selected_ = std::move(view);
   if (level_.recent()) {
-    claim_recent(0);  // RFC 3501 §2.3.2: SELECT claims what no session has seen
+    claim_recent(domain::Uid{0});  // RFC 3501 §2.3.2: SELECT claims what no one has seen
     engine.untagged(fmt::format("{} RECENT", selected_->recent_count()));
   }
   if (level_.select_lists_mailbox()) {
