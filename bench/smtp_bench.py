@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,71 +27,11 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import cpu_seconds, free_port, pss_kib, wait_port
+
 DOMAIN = "bench.test"
 USER = f"u@{DOMAIN}"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(100).startswith(b"220"):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not answer")
-
-
-def descendants(pid):
-    """`pid` and every live process below it."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
-
-def cpu_seconds(pid):
-    """user+sys of `pid`, its reaped children (cutime, cstime) and live descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in descendants(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / ticks
-
-
-def pss_kib(pid):
-    total = 0
-    for p in descendants(pid):
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
 
 
 class Sampler(threading.Thread):
@@ -186,7 +125,7 @@ address = "127.0.0.1:{self.port}"
                        input="bench password\n", text=True, check=True, capture_output=True)
         self.proc = subprocess.Popen([str(build / "src" / "app" / "ternd"), "-c", str(self.config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        wait_port(self.port, b"220")
 
     def done(self):
         return True  # smtp-source's last 250 came after the fsync
@@ -244,7 +183,7 @@ class Postfix:
             master.append(line)
         (self.root / "conf" / "master.cf").write_text("\n".join(master) + "\n")
         self.postfix("start")
-        wait_port(self.port)
+        wait_port(self.port, b"220")
         # master(8) writes its pid under the queue directory.
         self.pid = int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
         self.expected = 0
@@ -276,7 +215,7 @@ class Sink:
         self.port = free_port()
         self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", f"127.0.0.1:{self.port}", "1000"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        wait_port(self.port, b"220")
 
     def done(self):
         return True
