@@ -527,6 +527,19 @@ class LocalListenerTest : public ListenerTest {
     co_return co_await connect_local(std::move(path), kTimeout, "client", log::Logger());
   }
 
+  // Connects to the socket, sends `text` and returns the echo (or the error).
+  std::string round_trip_local(std::string text) {
+    auto result = run_for(io_.context(),
+                          [](std::string path, std::string sent) -> asio::awaitable<std::string> {
+                            auto client = co_await dial_local(path);
+                            if (!client) {
+                              co_return client.error().message;
+                            }
+                            co_return co_await round_trip(client->get(), sent);
+                          }(socket_path(), std::move(text)));
+    return result.value_or("<timeout>");
+  }
+
   static mode_t mode_of(const std::string& path) {
     struct stat st {};
 
@@ -613,15 +626,7 @@ TEST_F(LocalListenerTest, ReplacesAStaleSocketFile) {
   ASSERT_TRUE(S_ISSOCK(mode_of(socket_path())));
   auto listener = start(local_options(), echo);
   ASSERT_TRUE(listener);
-  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
-    auto client = co_await dial_local(path);
-    if (!client) {
-      co_return client.error().message;
-    }
-    co_return co_await round_trip(client->get(), "again");
-  }(socket_path()));
-  ASSERT_TRUE(result);
-  EXPECT_EQ(*result, "again");
+  EXPECT_EQ(round_trip_local("again"), "again");
 }
 
 TEST_F(LocalListenerTest, RefusesASocketSomeoneListensOn) {
@@ -633,15 +638,7 @@ TEST_F(LocalListenerTest, RefusesASocketSomeoneListensOn) {
   EXPECT_EQ(second.error().message,
             "bind unix:" + socket_path() + ": a process is listening on it");
   // The first listener's file is untouched and still answers.
-  auto result = run_for(io_.context(), [](std::string path) -> asio::awaitable<std::string> {
-    auto client = co_await dial_local(path);
-    if (!client) {
-      co_return client.error().message;
-    }
-    co_return co_await round_trip(client->get(), "still");
-  }(socket_path()));
-  ASSERT_TRUE(result);
-  EXPECT_EQ(*result, "still");
+  EXPECT_EQ(round_trip_local("still"), "still");
 }
 
 TEST_F(LocalListenerTest, RefusesAFileThatIsNotASocket) {
