@@ -297,6 +297,10 @@ struct ListenerSettings {
   TlsMode tls = TlsMode::kNone;
   // A "unix:" address: the socket's path, resolved against server.data_dir, at
   // most 107 bytes (sun_path); host is "" and port 0. Empty for TCP listeners.
+  // The client must be able to search the directory: data_dir is 0700, and
+  // Debian's Postfix runs lmtp chrooted, so for Postfix put the socket under its
+  // queue directory ("unix:/var/spool/postfix/private/tern-lmtp", named
+  // "lmtp:unix:private/tern-lmtp" in main.cf), as Dovecot's documentation does.
   std::string unix_path;
   // Key `socket_mode`, an octal string ("0660"): the socket file's permission
   // bits, at most 0777. Connecting needs write permission on the file.
