@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Helpers shared by the Python benchmarks (pop3_bench.py, imap_bench.py): free
-loopback ports, waiting for a greeting, CPU time and PSS of a server's whole process
-tree from /proc, the open-files limit, and a private Dovecot instance.
+"""Helpers shared by the Python benchmarks (pop3_bench.py, imap_bench.py,
+outbound_bench.py): free loopback ports, waiting for a greeting, CPU time and PSS of
+a server's whole process tree from /proc, the open-files limit, and private Dovecot
+and Postfix instances.
 
 CPU time is user+sys of the server process, its reaped children (cutime, cstime)
 and its live descendants; it is steadier than wall time on a shared machine. PSS is
@@ -161,3 +162,33 @@ service {protocol}-login {{
                             stderr=subprocess.DEVNULL)
     wait_port(port, b"+OK" if protocol == "pop3" else b"* OK")
     return proc
+
+
+def postfix_command(conf_dir: Path, *args):
+    """Runs `postfix -c conf_dir args...`; exits the benchmark on failure."""
+    r = subprocess.run(["postfix", "-c", str(conf_dir), *args], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise SystemExit(f"postfix {args}: {r.stdout}{r.stderr}")
+
+
+def start_private_postfix(root: Path, main_cf: str, port: int):
+    """Starts a private Postfix instance under `root` (conf/, queue/, data/ made
+    here) with `main_cf` as its main.cf and Debian's master.cf, its smtpd moved to
+    127.0.0.1:`port`. Returns the master's pid once the port greets."""
+    for d in ("conf", "queue", "data"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    os.chmod(root.parent, 0o755)
+    os.chmod(root, 0o755)
+    shutil.chown(root / "data", "postfix")
+    (root / "conf" / "main.cf").write_text(main_cf)
+    master = []
+    for line in Path("/etc/postfix/master.cf").read_text().splitlines():
+        if line.startswith("smtp ") and " inet " in line:
+            line = f"127.0.0.1:{port} inet n - n - - smtpd"
+        master.append(line)
+    (root / "conf" / "master.cf").write_text("\n".join(master) + "\n")
+    postfix_command(root / "conf", "start")
+    wait_port(port, b"220")
+    # master(8) writes its pid under the queue directory.
+    return int((root / "queue" / "pid" / "master.pid").read_text().split()[0])

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import cpu_seconds, free_port, stop, wait_port  # noqa: E402
+from benchlib import (cpu_seconds, free_port, postfix_command, start_private_postfix,  # noqa: E402
+                      stop, wait_port)
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN = "bench.test"
@@ -138,37 +139,19 @@ class Postfix:
 
     def __init__(self, root, sink_port, connections):
         self.root = root
-        for d in ("conf", "queue", "data"):
-            (self.root / d).mkdir(parents=True)
-        os.chmod(self.root.parent, 0o755)
-        os.chmod(self.root, 0o755)
-        shutil.chown(self.root / "data", "postfix")
         self.port = free_port()
-        (self.root / "conf" / "main.cf").write_text(POSTFIX_MAIN.format(
-            root=self.root, remote=REMOTE, connections=connections))
+        (self.root / "conf").mkdir(parents=True)
         (self.root / "conf" / "transport").write_text(
             f"{REMOTE} smtp:[127.0.0.1]:{sink_port}\n")
-        master = []
-        for line in Path("/etc/postfix/master.cf").read_text().splitlines():
-            if line.startswith("smtp ") and " inet " in line:
-                line = f"127.0.0.1:{self.port} inet n - n - - smtpd"
-            master.append(line)
-        (self.root / "conf" / "master.cf").write_text("\n".join(master) + "\n")
-        self.postfix("start")
-        wait_port(self.port, b"220")
-        self.pid = int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
-
-    def postfix(self, *args):
-        r = subprocess.run(["postfix", "-c", str(self.root / "conf"), *args], capture_output=True,
-                           text=True, timeout=60)
-        if r.returncode != 0:
-            raise SystemExit(f"postfix {args}: {r.stdout}{r.stderr}")
+        self.pid = start_private_postfix(
+            self.root, POSTFIX_MAIN.format(root=self.root, remote=REMOTE, connections=connections),
+            self.port)
 
     def login(self, client):
         pass  # mynetworks relays without AUTH
 
     def stop(self):
-        self.postfix("stop")
+        postfix_command(self.root / "conf", "stop")
 
 
 def inject(server, messages, sessions):
