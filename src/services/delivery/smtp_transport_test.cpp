@@ -281,6 +281,24 @@ TEST_F(SmtpTransportTest, FallsBackToTheNextMxWhenTheFirstIsDownOrRefuses) {
   EXPECT_EQ(mx3.messages().size(), 1U);
 }
 
+TEST_F(SmtpTransportTest, TriesEveryAddressOfAHostIpv6FirstBeforeTheNextHost) {
+  FakeServer& v4 = server(10);
+  FakeServer& backup = server(11);
+  resolver_.add_mx("dual.test", 10, "mx.dual.test");
+  resolver_.add_mx("dual.test", 20, "backup.dual.test");
+  resolver_.add_a("mx.dual.test", "::1");  // nothing listens on [::1] at this port
+  resolver_.add_a("mx.dual.test", "127.0.0.10");
+  resolver_.add_a("backup.dual.test", "127.0.0.11");
+  transport();
+  auto report = deliver("dual.test", {"bob@dual.test"});
+  ASSERT_EQ(report.recipients.size(), 1U);
+  EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered) << report.recipients[0].reply;
+  EXPECT_EQ(report.recipients[0].remote_host, "mx.dual.test[127.0.0.10]");
+  EXPECT_EQ(v4.messages().size(), 1U);
+  EXPECT_EQ(backup.connections(), 0U);
+  EXPECT_EQ(resolver_.lookups_for_test("mx.dual.test", dns::RecordType::kAaaa), 1U);
+}
+
 TEST_F(SmtpTransportTest, DefersWhenNoHostAnswersAndSaysWhy) {
   resolver_.add_mx("example.test", 10, "down.example.test");
   resolver_.add_a("down.example.test", "127.0.0.9");
