@@ -1103,6 +1103,94 @@ void read_transports(Problems& problems, const toml::node* node, std::string_vie
   }
 }
 
+// [mailauth]
+void read_mailauth(Problems& problems, const toml::table* table, MailauthSettings& out) {
+  TableReader r(problems, table, "mailauth", 1);
+  if (auto id = r.read_string("authserv_id")) {
+    for (char& c : *id) {
+      c = ascii_lower(c);
+    }
+    // RFC 8601 §2.2: authserv-id is a value (token or quoted-string); we only ever
+    // emit host-name-like ids so the field needs no quoting.
+    if (!is_hostname(*id)) {
+      r.invalid("authserv_id", "expected a host name, got " + quote(*id));
+    }
+    out.authserv_id = *id;
+  }
+  (void)r.read_enum<DmarcRejectAction>("dmarc_reject", out.dmarc_reject,
+                                       {{"reject", DmarcRejectAction::kReject},
+                                        {"quarantine", DmarcRejectAction::kQuarantine},
+                                        {"ignore", DmarcRejectAction::kIgnore}});
+  (void)r.read_enum<DkimLengthPolicy>("dkim_length_policy", out.dkim_length_policy,
+                                      {{"accept", DkimLengthPolicy::kAccept},
+                                       {"appended", DkimLengthPolicy::kPolicyIfAppended},
+                                       {"always", DkimLengthPolicy::kPolicyAlways}});
+  r.read_bool("verify_inbound", out.verify_inbound);
+  r.finish();
+}
+
+// [[dkim]]
+void read_dkim(Problems& problems, const toml::node* node, std::string_view base_dir,
+               std::vector<DkimKeySettings>& out) {
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    problems.add(line_of(*node), "dkim: expected an array of tables ([[dkim]]), got " +
+                                     std::string(type_phrase(*node)));
+    return;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string prefix = "dkim[" + std::to_string(i) + "]";
+    if (!element.is_table()) {
+      problems.add(line_of(element),
+                   prefix + ": expected a table, got " + std::string(type_phrase(element)));
+      continue;
+    }
+    TableReader r(problems, element.as_table(), prefix, line_of(*node));
+    DkimKeySettings entry;
+    entry.line = r.table_line();
+    for (std::string_view key : {std::string_view("domain"), std::string_view("selector")}) {
+      auto value = r.read_string(key);
+      if (!value) {
+        if (!r.has(key)) {
+          r.missing(key);
+        }
+        continue;
+      }
+      for (char& c : *value) {
+        c = ascii_lower(c);
+      }
+      // RFC 6376 §3.1: the selector is a sub-domain (dot-separated labels).
+      if (!is_hostname(*value)) {
+        r.invalid(key, std::string("expected a ") + (key == "domain" ? "domain name" : "selector") +
+                           " (DNS labels), got " + quote(*value));
+      }
+      (key == "domain" ? entry.domain : entry.selector) = *value;
+    }
+    if (auto key = r.read_string("key")) {
+      if (key->empty()) {
+        r.invalid("key", "expected the path of a PEM private key, got \"\"");
+      }
+      entry.key = resolve_path(base_dir, *key);
+    } else if (!r.has("key")) {
+      r.missing("key");
+    }
+    r.read_bool("sign", entry.sign);
+    for (const auto& earlier : out) {
+      if (!entry.domain.empty() && earlier.domain == entry.domain &&
+          earlier.selector == entry.selector) {
+        r.invalid("selector",
+                  quote(entry.selector) + " is already a key of " + quote(entry.domain));
+      }
+    }
+    r.finish();
+    out.push_back(std::move(entry));
+  }
+}
+
 Result<Settings> parse_table(const toml::table& root, std::string_view file_name,
                              std::string_view base_dir) {
   Problems problems;
@@ -1121,6 +1209,8 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_dns(problems, section(problems, root, "dns"), base_dir, settings.dns);
   read_outbound(problems, section(problems, root, "outbound"), base_dir, settings.outbound);
   read_transports(problems, root.get("transport"), base_dir, settings.transports);
+  read_mailauth(problems, section(problems, root, "mailauth"), settings.mailauth);
+  read_dkim(problems, root.get("dkim"), base_dir, settings.dkim);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1136,8 +1226,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
 
   // Unknown top-level tables and keys.
   constexpr std::string_view kSections[] = {
-      "server", "log",  "tls",   "limits",   "store", "auth",     "addressing", "smtp",
-      "pop3",   "imap", "queue", "listener", "dns",   "outbound", "transport"};
+      "server",     "log",      "tls",       "limits",   "store", "auth",
+      "addressing", "smtp",     "pop3",      "imap",     "queue", "listener",
+      "dns",        "outbound", "transport", "mailauth", "dkim"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -19,7 +19,7 @@ namespace tern::config {
 // working directory). Resolution is lexical: nothing is looked up on disk.
 //
 // Path keys: server.data_dir is resolved against base_dir; store.path against the
-// resolved data_dir; tls.cert and tls.key against base_dir. Absolute paths stay.
+// resolved data_dir; tls.cert, tls.key and dkim[].key against base_dir. Absolute paths stay.
 //
 // Validation is strict: unknown tables and keys, wrong types, values out of range
 // or outside their enumeration, duplicate listener names or addresses, a TLS

@@ -673,5 +673,129 @@ route = "lmtp:"
   EXPECT_NE(message.find("transport[2].route"), std::string::npos) << message;
 }
 
+TEST(ParseConfig, ReadsMailauthAndDkimKeys) {
+  auto defaults = parse("[server]\nhostname = \"mail.example.org\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->mailauth.authserv_id, "");
+  EXPECT_EQ(defaults->mailauth.dmarc_reject, DmarcRejectAction::kReject);
+  EXPECT_EQ(defaults->mailauth.dkim_length_policy, DkimLengthPolicy::kPolicyIfAppended);
+  EXPECT_TRUE(defaults->mailauth.verify_inbound);
+  EXPECT_TRUE(defaults->dkim.empty());
+
+  auto settings = parse(R"([server]
+hostname = "mail.example.org"
+[mailauth]
+authserv_id = "MX.Example.org"
+dmarc_reject = "quarantine"
+dkim_length_policy = "always"
+verify_inbound = false
+[[dkim]]
+domain = "Example.ORG"
+selector = "s2026"
+key = "dkim/s2026.pem"
+[[dkim]]
+domain = "example.org"
+selector = "s2025"
+key = "/var/lib/tern/old.pem"
+sign = false
+[[dkim]]
+domain = "example.net"
+selector = "s2026"
+key = "net.pem"
+)");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->mailauth.authserv_id, "mx.example.org");
+  EXPECT_EQ(settings->mailauth.dmarc_reject, DmarcRejectAction::kQuarantine);
+  EXPECT_EQ(settings->mailauth.dkim_length_policy, DkimLengthPolicy::kPolicyAlways);
+  EXPECT_FALSE(settings->mailauth.verify_inbound);
+  ASSERT_EQ(settings->dkim.size(), 3U);
+  EXPECT_EQ(settings->dkim[0].domain, "example.org");
+  EXPECT_EQ(settings->dkim[0].selector, "s2026");
+  EXPECT_EQ(settings->dkim[0].key, "/etc/tern/dkim/s2026.pem");
+  EXPECT_TRUE(settings->dkim[0].sign);
+  EXPECT_EQ(settings->dkim[0].line, 8U);
+  EXPECT_EQ(settings->dkim[1].key, "/var/lib/tern/old.pem");
+  EXPECT_FALSE(settings->dkim[1].sign);
+  EXPECT_EQ(settings->dkim[2].domain, "example.net");
+
+  // Moving an entry to another line is no change for a reload.
+  auto moved = parse(R"([server]
+hostname = "mail.example.org"
+[mailauth]
+authserv_id = "mx.example.org"
+dmarc_reject = "quarantine"
+dkim_length_policy = "always"
+verify_inbound = false
+
+[[dkim]]
+domain = "example.org"
+selector = "s2026"
+key = "dkim/s2026.pem"
+[[dkim]]
+domain = "example.org"
+selector = "s2025"
+key = "/var/lib/tern/old.pem"
+sign = false
+[[dkim]]
+domain = "example.net"
+selector = "s2026"
+key = "net.pem"
+)");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_TRUE(diff_settings(*settings, *moved).empty());
+  EXPECT_TRUE(diff_settings(*defaults, *settings).mailauth);
+  EXPECT_TRUE(diff_settings(*defaults, *settings).needs_restart());
+}
+
+TEST(ParseConfig, ReportsBadMailauthAndDkimKeys) {
+  std::string message = error_of(R"([server]
+hostname = "mail.example.org"
+[mailauth]
+dmarc_reject = "bounce"
+dkim_length_policy = "never"
+verify_inbound = "yes"
+authserv_id = "not an id"
+colour = "blue"
+[[dkim]]
+domain = "example.org"
+selector = "s1"
+key = "a.pem"
+[[dkim]]
+domain = "EXAMPLE.org"
+selector = "S1"
+key = "b.pem"
+[[dkim]]
+domain = "example.net"
+selector = "bad selector"
+[[dkim]]
+selector = "s1"
+key = ""
+sign = 1
+)");
+  EXPECT_NE(message.find("var/tern.toml:4: mailauth.dmarc_reject: expected one of reject, "
+                         "quarantine, ignore, got \"bounce\""),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(":5: mailauth.dkim_length_policy: expected one of accept, appended, "
+                         "always"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(":6: mailauth.verify_inbound"), std::string::npos) << message;
+  EXPECT_NE(message.find(":7: mailauth.authserv_id"), std::string::npos) << message;
+  EXPECT_NE(message.find(":8: unknown key \"mailauth.colour\""), std::string::npos) << message;
+  EXPECT_NE(message.find(":15: dkim[1].selector: \"s1\" is already a key of \"example.org\""),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(":19: dkim[2].selector: expected a selector"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("missing key \"dkim[2].key\""), std::string::npos) << message;
+  EXPECT_NE(message.find("missing key \"dkim[3].domain\""), std::string::npos) << message;
+  EXPECT_NE(message.find(":22: dkim[3].key: expected the path"), std::string::npos) << message;
+  EXPECT_NE(message.find(":23: dkim[3].sign"), std::string::npos) << message;
+  EXPECT_NE(error_of("dkim = 3\n[server]\nhostname = \"m.example\"\n")
+                .find(":1: dkim: expected an array of tables ([[dkim]]), got an integer"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tern::config

@@ -87,11 +87,11 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
-           queue || dns || outbound || listeners);
+           queue || dns || outbound || mailauth || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3 || imap || queue || dns || outbound;
+  return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth;
 }
 
 std::string SettingsDiff::describe() const {
@@ -118,6 +118,7 @@ std::string SettingsDiff::describe() const {
   add(queue, "queue");
   add(dns, "dns");
   add(outbound, "outbound");
+  add(mailauth, "mailauth");
   add(listeners, "listener");
   return out;
 }
@@ -137,6 +138,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.queue = before.queue != after.queue;
   diff.dns = before.dns != after.dns;
   diff.outbound = before.outbound != after.outbound || before.transports != after.transports;
+  diff.mailauth = before.mailauth != after.mailauth || before.dkim != after.dkim;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

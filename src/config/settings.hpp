@@ -219,6 +219,50 @@ struct DnsSettings {
   friend bool operator==(const DnsSettings&, const DnsSettings&) = default;
 };
 
+// One [[dkim]] entry: a DKIM key of one of our domains (RFC 6376 §3.6.2.1: the
+// public key is published at `<selector>._domainkey.<domain>`). A domain may have
+// several entries, for rotation: mail from it is signed with every entry whose
+// `sign` is true; `sign = false` keeps a key published (for `tern dns records`)
+// without signing with it. The algorithm (rsa-sha256 or ed25519-sha256) is that
+// of the key; app/ reads the key file when ternd starts and reports a missing or
+// unusable file there, naming the config line. (domain, selector) pairs are unique.
+struct DkimKeySettings {
+  std::string domain;    // lower case
+  std::string selector;  // lower case; a DNS label sequence
+  std::string key;       // path to the PEM private key (PKCS#8 or traditional), resolved
+  bool sign = true;
+  std::uint32_t line = 0;  // the entry's line in the config file, for app/'s messages
+
+  // Compares everything but `line`: moving an entry in the file changes nothing.
+  friend bool operator==(const DkimKeySettings& a, const DkimKeySettings& b) {
+    return a.domain == b.domain && a.selector == b.selector && a.key == b.key && a.sign == b.sign;
+  }
+};
+
+// What inbound SMTP does with a message whose DMARC policy (after pct=) is
+// p=reject: refuse it with 550 5.7.1 (RFC 7489 §6.6.3, the default), deliver it
+// to Junk as for p=quarantine, or only record the result.
+enum class DmarcRejectAction { kReject, kQuarantine, kIgnore };
+
+// How DKIM signatures with an l= tag are judged (RFC 6376 §8.2 calls l= a risk):
+// "accept" honours l=, "appended" (default) gives `policy` when the body goes on
+// past l=, "always" gives `policy` to any signature with l=.
+enum class DkimLengthPolicy { kAccept, kPolicyIfAppended, kPolicyAlways };
+
+// [mailauth]: SPF, DKIM, DMARC, ARC and iprev on mail received by the `smtp`
+// (MX) listeners; submission and LMTP do not run them. Changing it needs a restart.
+struct MailauthSettings {
+  // The authserv-id of our Authentication-Results fields (RFC 8601 §2.5);
+  // "" = server.hostname.
+  std::string authserv_id;
+  DmarcRejectAction dmarc_reject = DmarcRejectAction::kReject;
+  DkimLengthPolicy dkim_length_policy = DkimLengthPolicy::kPolicyIfAppended;
+  // false: no checks and no Authentication-Results on inbound mail (spoofed fields
+  // claiming our authserv-id are still removed).
+  bool verify_inbound = true;
+  friend bool operator==(const MailauthSettings&, const MailauthSettings&) = default;
+};
+
 // The TLS policy of outbound SMTP: never, opportunistic STARTTLS, mandatory
 // STARTTLS without checking the certificate, or with the chain and name checked.
 enum class OutboundTls { kNone, kMay, kEncrypt, kVerify };
@@ -330,7 +374,9 @@ struct Settings {
   DnsSettings dns;
   OutboundSettings outbound;
   std::vector<TransportSettings> transports;  // [[transport]], domains unique
-  std::vector<ListenerSettings> listeners;    // in file order; names and addresses unique
+  MailauthSettings mailauth;
+  std::vector<DkimKeySettings> dkim;        // [[dkim]], in file order
+  std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 
@@ -354,15 +400,17 @@ struct SettingsDiff {
   bool queue = false;
   bool dns = false;
   bool outbound = false;   // [outbound] or [[transport]]
+  bool mailauth = false;   // [mailauth] or [[dkim]]
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
   bool empty() const;
 
   // True when a running ternd cannot apply the change and must be restarted:
-  // [server], [store], [smtp], [pop3] or [imap] changed. Log, TLS (certificates are reloaded),
-  // limits, auth and addressing apply live; listener changes apply live as far as
-  // the process may still bind the ports (app/ decides, since privileges are dropped).
+  // [server], [store], [smtp], [pop3], [imap], [mailauth] or [[dkim]] changed. Log, TLS
+  // (certificates are reloaded), limits, auth and addressing apply live; listener changes apply
+  // live as far as the process may still bind the ports (app/ decides, since privileges are
+  // dropped).
   bool needs_restart() const;
 
   // The changed section names in file order ("server", "log", ..., "listener"),
