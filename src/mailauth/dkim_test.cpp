@@ -9,6 +9,7 @@
 
 #include "mailauth/canonicalization.hpp"
 #include "mailauth/dkim_crypto.hpp"
+#include "mailauth/dkim_keyring.hpp"
 #include "mailauth/dkim_signer.hpp"
 #include "mailauth/dkim_verifier.hpp"
 #include "mailauth/tag_list.hpp"
@@ -339,6 +340,39 @@ INSTANTIATE_TEST_SUITE_P(
     AllCanonicalizations, DkimRoundTrip,
     ::testing::Combine(::testing::Values(Canonicalization::kSimple, Canonicalization::kRelaxed),
                        ::testing::Values(Canonicalization::kSimple, Canonicalization::kRelaxed)));
+
+TEST(DkimKeyring, SignsWithEveryActiveKeyOfTheDomain) {
+  dns::FakeResolver zone;
+  auto rsa = std::make_shared<const DkimPrivateKey>(rsa_key(2048));
+  auto ed_loaded = DkimPrivateKey::load(kBrisbaneSeed);
+  ASSERT_TRUE(ed_loaded);
+  auto ed = std::make_shared<const DkimPrivateKey>(std::move(*ed_loaded));
+  zone.add_txt("new._domainkey.example.org", {rsa->dns_record()});
+  zone.add_txt("ed._domainkey.example.org", {ed->dns_record()});
+  DkimKeyring ring;
+  ring.add({"example.org", "new", true, rsa});
+  ring.add({"example.org", "ed", true, ed});
+  ring.add({"example.org", "old", false, ed});  // published for rotation only
+  ring.add({"example.net", "s", true, ed});
+  EXPECT_TRUE(ring.signs_for("Example.ORG"));
+  EXPECT_FALSE(ring.signs_for("example.com"));
+  const std::string message =
+      "From: Ann <ann@example.org>\r\nTo: bob@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+  auto fields = ring.sign(message, "EXAMPLE.org", 1'800'000'000);
+  ASSERT_TRUE(fields) << fields.error().message;
+  EXPECT_NE(fields->find("s=new;"), std::string::npos) << *fields;
+  EXPECT_NE(fields->find("s=ed;"), std::string::npos) << *fields;
+  EXPECT_EQ(fields->find("s=old;"), std::string::npos) << *fields;
+  EXPECT_NE(fields->find("t=1800000000"), std::string::npos) << *fields;
+  auto results = verify(zone, *fields + message);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].result, AuthResult::kPass) << results[0].reason;
+  EXPECT_EQ(results[1].result, AuthResult::kPass) << results[1].reason;
+  auto none = ring.sign(message, "example.com", 0);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, "");
+  EXPECT_FALSE(ring.sign("Subject: no from\r\n\r\n", "example.org", 0));
+}
 
 TEST(DkimSigner, RefusesMessageWithoutFrom) {
   auto key = DkimPrivateKey::load(kBrisbaneSeed);
