@@ -6,6 +6,8 @@
 #include <string>
 #include <variant>
 
+#include "runtime/io.hpp"
+
 namespace tern::services::http {
 namespace {
 
@@ -53,7 +55,17 @@ runtime::ConnectionHandler Service::handler() {
   };
 }
 
-Response Service::route(const Request& request) const {
+std::optional<std::string> Service::policy_domain(const Request& request) const {
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  auto host = request.headers.find("Host");
+  if (!options_.mta_sts || options_.directory == nullptr || path != kMtaStsPath || !host) {
+    return std::nullopt;
+  }
+  return mta_sts_host_domain(*host);
+}
+
+Response Service::route(const Request& request, bool local_policy_host) const {
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));
   bool readable = request.method == "GET" || request.method == "HEAD";
@@ -72,6 +84,15 @@ Response Service::route(const Request& request) const {
       // The Prometheus text exposition format, version 0.0.4.
       response.headers.add("Content-Type", "text/plain; version=0.0.4");
       response.body = registry_.render();
+    }
+  } else if (path == kMtaStsPath && local_policy_host && options_.mta_sts) {
+    if (!readable) {
+      response = method_not_allowed();
+    } else {
+      // RFC 8461 §3.2: the policy is served with media type "text/plain".
+      response.status = 200;
+      response.headers.add("Content-Type", "text/plain");
+      response.body = render_mta_sts_policy(*options_.mta_sts);
     }
   } else {
     response = text_response(404, "not found\n");
@@ -121,7 +142,15 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       continue;
     }
     if (auto* request = std::get_if<tern::http::Request>(&event)) {
-      Response response = route(*request);
+      bool local_policy_host = false;
+      if (auto domain = policy_domain(*request)) {
+        auto found = co_await runtime::await(options_.directory->find_domain(*domain));
+        if (!found) {
+          log.warn("mta-sts domain lookup failed", {{"error", found.error().message}});
+        }
+        local_policy_host = found && found->has_value();
+      }
+      Response response = route(*request, local_policy_host);
       response.headers.add("Date", format_http_date(clock_.now()));
       if (is_draining()) {
         response.close = true;

@@ -6,15 +6,19 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <asio.hpp>
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "domain/ports.hpp"
 #include "http/server_engine.hpp"
 #include "runtime/connection.hpp"
 #include "runtime/listener.hpp"
+#include "services/http/mta_sts.hpp"
 
 namespace tern::services::http {
 
@@ -26,11 +30,19 @@ struct Options {
   // For writing one response.
   runtime::Duration write_timeout = std::chrono::seconds(30);
   tern::http::Limits limits;
+  // The MTA-STS policy served for our domains; nullopt serves none (404).
+  std::optional<MtaStsPolicy> mta_sts;
+  // Which domains are ours, for the MTA-STS Host check; must outlive the
+  // Service. nullptr serves no policy.
+  domain::Directory* directory = nullptr;
 };
 
 // Routes:
 //   GET|HEAD /healthz  200 "ok\n" while serving, 503 "draining\n" once draining
 //   GET|HEAD /metrics  200, the registry in Prometheus text format 0.0.4
+//   GET|HEAD /.well-known/mta-sts.txt with Host "mta-sts.<domain>" where
+//            <domain> is a local domain: 200 text/plain, the MTA-STS policy
+//            (RFC 8461 §3.3); any other Host, or no policy configured: 404
 //   other methods on those paths: 405 with Allow; any other path: 404
 // The query string is ignored for routing.
 //
@@ -59,7 +71,15 @@ class Service {
   bool is_draining() const { return draining_.load(std::memory_order_relaxed); }
 
   // The routing decision for one request, without I/O; public for tests.
-  tern::http::Response route(const tern::http::Request& request) const;
+  // `local_policy_host` says that the request's Host is "mta-sts.<domain>" for a
+  // local domain (serve() asks the directory; see policy_domain()).
+  tern::http::Response route(const tern::http::Request& request,
+                             bool local_policy_host = false) const;
+
+  // The domain whose MTA-STS policy `request` asks for, when a policy is
+  // configured and the request is for the policy path on an "mta-sts." Host;
+  // serve() then asks the directory whether it is local.
+  std::optional<std::string> policy_domain(const tern::http::Request& request) const;
 
  private:
   Options options_;

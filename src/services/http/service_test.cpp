@@ -11,6 +11,7 @@
 #include "runtime/io.hpp"
 #include "runtime/system_clock.hpp"
 #include "runtime/testing.hpp"
+#include "store/memory/memory_storage.hpp"
 
 namespace tern::services::http {
 namespace {
@@ -152,6 +153,94 @@ TEST(HttpServiceRoute, IgnoresTheQueryString) {
   request.method = "HEAD";
   request.target = "/healthz?probe=1";
   EXPECT_EQ(service.route(request).status, 200);
+}
+
+// A service with an MTA-STS policy and example.org as the one local domain.
+class MtaStsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(storage_.directory().add_domain("example.org").get());
+    Options options;
+    options.mta_sts = MtaStsPolicy{"enforce", {"mail.example.org", "*.example.net"}, 86400};
+    options.directory = &storage_.directory();
+    service_ = std::make_unique<Service>(options, registry_, clock_, log::Logger());
+    io_.start();
+    runtime::ListenerOptions listener_options;
+    listener_options.name = "http";
+    auto listener =
+        runtime::Listener::bind(io_.context(), listener_options, log::Logger(), &registry_);
+    ASSERT_TRUE(listener) << listener.error().message;
+    listener_ = std::move(*listener);
+    listener_->start(service_->handler());
+    url_ = "http://127.0.0.1:" + std::to_string(listener_->port()) + "/.well-known/mta-sts.txt";
+  }
+
+  void TearDown() override {
+    if (listener_) {
+      runtime::testing::run_for(io_.context(), listener_->drain(1s));
+    }
+  }
+
+  store::memory::MemoryStorage storage_;
+  metrics::Registry registry_;
+  runtime::SystemClock clock_;
+  std::unique_ptr<Service> service_;
+  runtime::IoThreads io_{2};
+  std::unique_ptr<runtime::Listener> listener_;
+  std::string url_;
+};
+
+TEST_F(MtaStsServiceTest, ServesThePolicyForALocalDomainOnly) {
+  if (!have_curl()) {
+    GTEST_SKIP() << "curl is not installed";
+  }
+  std::string out = curl("-H 'Host: MTA-STS.example.org:443' " + url_);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("Content-Type: text/plain\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(
+      out.ends_with("\r\n\r\nversion: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\n"
+                    "mx: *.example.net\r\nmax_age: 86400\r\n"))
+      << out;
+  std::string other = curl("-H 'Host: mta-sts.example.com' " + url_);
+  EXPECT_EQ(other.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << other;
+  std::string bare = curl("-H 'Host: example.org' " + url_);
+  EXPECT_EQ(bare.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << bare;
+  std::string post = curl("-X POST -d x=1 -H 'Host: mta-sts.example.org' " + url_);
+  EXPECT_EQ(post.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << post;
+}
+
+TEST(HttpServiceRoute, NoPolicyWithoutALocalHost) {
+  metrics::Registry registry;
+  runtime::SystemClock clock;
+  Options options;
+  options.mta_sts = MtaStsPolicy{};
+  Service service(options, registry, clock, log::Logger());
+  tern::http::Request request;
+  request.method = "GET";
+  request.target = "/.well-known/mta-sts.txt";
+  request.headers.add("Host", "mta-sts.example.org");
+  // No directory: nothing is known to be local.
+  EXPECT_FALSE(service.policy_domain(request));
+  EXPECT_EQ(service.route(request).status, 404);
+  EXPECT_EQ(service.route(request, true).status, 200);
+}
+
+TEST(MtaStsPolicy, RendersCrlfLinesWithoutRepeatedMx) {
+  MtaStsPolicy policy{"testing", {"mx.example.org", "", "mx.example.org", "*.example.org"}, 604800};
+  EXPECT_EQ(render_mta_sts_policy(policy),
+            "version: STSv1\r\nmode: testing\r\nmx: mx.example.org\r\nmx: *.example.org\r\n"
+            "max_age: 604800\r\n");
+}
+
+TEST(MtaStsPolicy, HostDomain) {
+  EXPECT_EQ(mta_sts_host_domain("mta-sts.example.org"), "example.org");
+  EXPECT_EQ(mta_sts_host_domain("MTA-STS.Example.ORG.:8443"), "example.org");
+  EXPECT_FALSE(mta_sts_host_domain("example.org"));
+  EXPECT_FALSE(mta_sts_host_domain("mta-sts."));
+  EXPECT_FALSE(mta_sts_host_domain("mta-sts..org"));
+  EXPECT_FALSE(mta_sts_host_domain("mta-sts.exa mple.org"));
+  EXPECT_FALSE(mta_sts_host_domain("[::1]:443"));
+  EXPECT_FALSE(mta_sts_host_domain(""));
 }
 
 TEST(HttpDate, IsAnImfFixdate) {
