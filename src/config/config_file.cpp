@@ -949,6 +949,33 @@ void read_dns(Problems& problems, const toml::table* table, std::string_view bas
   r.finish();
 }
 
+// [mta_sts]
+void read_mta_sts(Problems& problems, const toml::table* table, MtaStsSettings& out) {
+  TableReader r(problems, table, "mta_sts", 1);
+  r.read_enum<MtaStsMode>("mode", out.mode,
+                          {{"testing", MtaStsMode::kTesting},
+                           {"enforce", MtaStsMode::kEnforce},
+                           {"none", MtaStsMode::kNone}});
+  if (auto mx = r.read_string_list("mx")) {
+    for (auto& name : *mx) {
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      // RFC 8461 §3.2: a host name, or "*." and a name (one leftmost label).
+      std::string_view host = name;
+      if (host.starts_with("*.")) {
+        host.remove_prefix(2);
+      }
+      if (!is_hostname(host)) {
+        r.invalid("mx", "expected host names or \"*.domain\" patterns, got " + quote(name));
+      }
+    }
+    out.mx = *mx;
+  }
+  // RFC 8461 §3.2: max_age is at most 31557600 seconds (about one year).
+  read_seconds(r, "max_age_seconds", out.max_age, 1, 31557600);
+  r.finish();
+}
+
 // Reads a `tls` key with the OutboundTls names.
 bool read_outbound_tls(TableReader& r, OutboundTls& out) {
   return r.read_enum<OutboundTls>("tls", out,
@@ -1208,6 +1235,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_queue(problems, section(problems, root, "queue"), settings.queue);
   read_dns(problems, section(problems, root, "dns"), base_dir, settings.dns);
   read_outbound(problems, section(problems, root, "outbound"), base_dir, settings.outbound);
+  read_mta_sts(problems, section(problems, root, "mta_sts"), settings.mta_sts);
   read_transports(problems, root.get("transport"), base_dir, settings.transports);
   read_mailauth(problems, section(problems, root, "mailauth"), settings.mailauth);
   read_dkim(problems, root.get("dkim"), base_dir, settings.dkim);
@@ -1228,7 +1256,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   constexpr std::string_view kSections[] = {
       "server",     "log",      "tls",       "limits",   "store", "auth",
       "addressing", "smtp",     "pop3",      "imap",     "queue", "listener",
-      "dns",        "outbound", "transport", "mailauth", "dkim"};
+      "dns",        "outbound", "transport", "mailauth", "dkim",  "mta_sts"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

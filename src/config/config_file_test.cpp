@@ -797,5 +797,41 @@ sign = 1
             std::string::npos);
 }
 
+TEST(ParseConfig, ReadsMtaSts) {
+  auto defaults = parse("[server]\nhostname = \"mail.example.org\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->mta_sts.mode, MtaStsMode::kTesting);
+  EXPECT_EQ(defaults->mta_sts.max_age, std::chrono::seconds(604800));
+  auto settings = parse(R"([server]
+hostname = "mail.example.org"
+[mta_sts]
+mode = "enforce"
+mx = ["backup.example.net", "*.Example.ORG"]
+max_age_seconds = 86400
+)");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->mta_sts.mode, MtaStsMode::kEnforce);
+  EXPECT_EQ(settings->mta_sts.mx,
+            (std::vector<std::string>{"backup.example.net", "*.example.org"}));
+  EXPECT_EQ(settings->mta_sts.max_age, std::chrono::seconds(86400));
+  EXPECT_EQ(mta_sts_mode_name(MtaStsMode::kNone), "none");
+}
+
+TEST(ParseConfig, ReportsBadMtaSts) {
+  std::string message = error_of(R"([server]
+hostname = "mail.example.org"
+[mta_sts]
+mode = "strict"
+mx = ["not a host"]
+max_age_seconds = 40000000
+colour = "blue"
+)");
+  EXPECT_NE(message.find("mta_sts.mode: expected one of testing, enforce, none"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("mta_sts.mx"), std::string::npos) << message;
+  EXPECT_NE(message.find("mta_sts.max_age_seconds"), std::string::npos) << message;
+  EXPECT_NE(message.find("colour"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace tern::config

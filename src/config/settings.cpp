@@ -6,6 +6,18 @@
 
 namespace tern::config {
 
+std::string_view mta_sts_mode_name(MtaStsMode mode) {
+  switch (mode) {
+    case MtaStsMode::kTesting:
+      return "testing";
+    case MtaStsMode::kEnforce:
+      return "enforce";
+    case MtaStsMode::kNone:
+      return "none";
+  }
+  return "?";
+}
+
 std::string_view outbound_tls_name(OutboundTls tls) {
   switch (tls) {
     case OutboundTls::kNone:
@@ -118,6 +130,7 @@ std::string SettingsDiff::describe() const {
   add(queue, "queue");
   add(dns, "dns");
   add(outbound, "outbound");
+  add(mta_sts, "mta_sts");
   add(mailauth, "mailauth");
   add(listeners, "listener");
   return out;
@@ -138,6 +151,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.queue = before.queue != after.queue;
   diff.dns = before.dns != after.dns;
   diff.outbound = before.outbound != after.outbound || before.transports != after.transports;
+  diff.mta_sts = before.mta_sts != after.mta_sts;
   diff.mailauth = before.mailauth != after.mailauth || before.dkim != after.dkim;
   diff.listeners = !same_listeners(before, after);
   return diff;

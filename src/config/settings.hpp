@@ -357,6 +357,23 @@ struct ListenerSettings {
   friend bool operator==(const ListenerSettings&, const ListenerSettings&) = default;
 };
 
+// [mta_sts]: the MTA-STS policy ternd publishes for its own domains on the HTTP
+// listener, at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2).
+// The policy's mx list is server.hostname followed by `mx` (extra names or
+// "*.example.org" wildcards, RFC 8461 §4.1), de-duplicated.
+enum class MtaStsMode { kTesting, kEnforce, kNone };
+
+// Returns "testing", "enforce" or "none" (the policy's `mode:` values).
+std::string_view mta_sts_mode_name(MtaStsMode mode);
+
+struct MtaStsSettings {
+  MtaStsMode mode = MtaStsMode::kTesting;
+  std::vector<std::string> mx;  // extra MX host patterns, lower case
+  // Key `max_age_seconds`: 1..31557600 (RFC 8461 §3.2); one week by default.
+  std::chrono::seconds max_age{604800};
+  friend bool operator==(const MtaStsSettings&, const MtaStsSettings&) = default;
+};
+
 // The whole configuration. Every field has been validated; the defaults above
 // apply to keys the file leaves out.
 struct Settings {
@@ -373,6 +390,7 @@ struct Settings {
   QueueSettings queue;
   DnsSettings dns;
   OutboundSettings outbound;
+  MtaStsSettings mta_sts;
   std::vector<TransportSettings> transports;  // [[transport]], domains unique
   MailauthSettings mailauth;
   std::vector<DkimKeySettings> dkim;        // [[dkim]], in file order
@@ -399,7 +417,8 @@ struct SettingsDiff {
   bool imap = false;
   bool queue = false;
   bool dns = false;
-  bool outbound = false;   // [outbound] or [[transport]]
+  bool outbound = false;  // [outbound] or [[transport]]
+  bool mta_sts = false;
   bool mailauth = false;   // [mailauth] or [[dkim]]
   bool listeners = false;  // !same_listeners()
 
