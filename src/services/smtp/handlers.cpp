@@ -232,6 +232,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   // message, so IMAP never re-reads the blob for ENVELOPE or BODYSTRUCTURE.
   mime::MessageTree tree = mime::parse_message(raw);
   if (policy_.role == Role::kSubmission && user_) {
+    std::string from_domain;
     if (const auto* from = tree.root().field(tree.raw(), "From")) {
       std::string value = mime::unfold(from->value.in(tree.raw()));
       auto list = address::parse_address_list(value);
@@ -243,7 +244,22 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         if (!*owned) {
           return all(Reply::of(553, "5.7.1", "From: address not owned by the authenticated user"));
         }
+        if (from_domain.empty()) {
+          from_domain = mailbox->domain;
+        }
       }
+    }
+    // RFC 6376 §5: sign as the From: domain so DMARC aligns (RFC 7489 §3.1.1).
+    // The signatures cover the message as submitted and go above our Received:.
+    if (policy_.dkim && !from_domain.empty() && policy_.dkim->signs_for(from_domain)) {
+      auto fields = policy_.dkim->sign(message.content, from_domain,
+                                       static_cast<std::uint64_t>(to_unix_seconds(clock_.now())));
+      if (!fields) {
+        logger_.warn("dkim signing failed", {{"id", id}, {"error", fields.error().message}});
+        return all(Reply::of(451, "4.3.0", "cannot sign the message, try again later"));
+      }
+      raw.insert(0, *fields);
+      tree = mime::parse_message(raw);
     }
   }
   std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(tree));

@@ -19,6 +19,7 @@
 #include "domain/accounts.hpp"
 #include "domain/ports.hpp"
 #include "domain/srs.hpp"
+#include "mailauth/dkim_keyring.hpp"
 #include "smtp/server_engine.hpp"
 
 namespace tern::services::smtp {
@@ -49,6 +50,10 @@ struct Policy {
   // queued back to the original sender (550 5.1.1 when forged or expired). Null:
   // no rewriting, SRS addresses are ordinary local parts.
   std::shared_ptr<const domain::Srs> srs;
+  // Submission: messages from an authenticated user whose From: domain has
+  // signing keys ([[dkim]] sign = true) get one DKIM-Signature per key at the top
+  // of the header before they are queued or delivered (RFC 6376 §5). Null: none.
+  std::shared_ptr<const mailauth::DkimKeyring> dkim;
 };
 
 // The connection facts a Received: field and the sender policy need.
@@ -75,7 +80,8 @@ struct Peer {
 //   message: 250 2.0.0 only once the message is durable in every INBOX and the
 //         queue; 452 4.2.2 over quota, 552 5.2.2 when the message alone exceeds the
 //         quota (the hard limit), 451 4.3.0 for a store error (nothing kept);
-//         submission: 553 5.7.1 when a From: address is not the user's. LMTP gives
+//         submission: 553 5.7.1 when a From: address is not the user's, 451 4.3.0
+//         when DKIM signing fails (Policy::dkim). LMTP gives
 //         one reply per recipient; SMTP one for all, failing the whole message
 //         when any local recipient cannot take it (so nothing is half-delivered).
 class Handlers {

@@ -11,8 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include "dns/fake_resolver.hpp"
 #include "domain/accounts.hpp"
 #include "domain/authenticator.hpp"
+#include "mailauth/dkim_verifier.hpp"
+#include "mailauth/testing.hpp"
 #include "mime/facts/facts.hpp"
 #include "sasl/base64.hpp"
 #include "services/smtp/auth.hpp"
@@ -57,7 +60,8 @@ domain::AuthParams cheap_auth_params() {
 struct World {
   store::memory::MemoryStorage storage;
   FixedClock clock;
-  std::shared_ptr<const domain::Srs> srs;  // set by SRS tests before a session starts
+  std::shared_ptr<const domain::Srs> srs;             // set by SRS tests before a session starts
+  std::shared_ptr<const mailauth::DkimKeyring> dkim;  // set by signing tests likewise
   CountingRandom random;
   domain::AuthThrottle throttle;
 
@@ -114,7 +118,7 @@ struct World {
 struct InProcessSession {
   InProcessSession(World& w, Role r, tern::smtp::Limits limits, bool starttls)
       : world(w),
-        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs},
+        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs, w.dkim},
                  w.storage, w.clock, log::Logger()),
         auth(w.storage.directory(), w.throttle, cheap_auth_params(), w.random, w.clock, "mock"),
         engine(engine_options(r, limits, starttls)),
@@ -426,6 +430,45 @@ TEST_F(HandlersTest, QuotaSoftAndHard) {
   EXPECT_EQ(world.inbox_count("alice@example.org"), 1u);
 }
 
+TEST_F(HandlersTest, SubmissionSignsWithTheFromDomainsKeys) {
+  // kBrisbaneSeed of RFC 8463 appendix A: an Ed25519 key in dkimpy's seed form.
+  auto key = mailauth::DkimPrivateKey::load("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=");
+  ASSERT_TRUE(key) << key.error().message;
+  auto shared = std::make_shared<const mailauth::DkimPrivateKey>(std::move(*key));
+  auto ring = std::make_shared<mailauth::DkimKeyring>();
+  ring->add({"example.org", "s1", true, shared});
+  ring->add({"example.org", "old", false, shared});
+  world.dkim = ring;
+  InProcessSession s(world, Role::kSubmission, {}, false);
+  std::string plain = sasl::base64_encode(std::string("\0alice@example.org\0secret", 25));
+  s.engine.receive("EHLO c\r\nAUTH PLAIN " + plain +
+                   "\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
+                   "DATA\r\nFrom: Alice <alice@Example.org>\r\nTo: alice@example.org\r\n"
+                   "Subject: signed\r\n\r\nhello\r\n.\r\n");
+  s.run();
+  EXPECT_NE(s.output.find("250 2.0.0 Ok"), std::string::npos) << s.output;
+  std::string stored = world.inbox_message("alice@example.org", 0);
+  ASSERT_TRUE(stored.starts_with("DKIM-Signature: v=1; a=ed25519-sha256;")) << stored;
+  EXPECT_EQ(stored.find("s=old;"), std::string::npos) << stored;
+  EXPECT_LT(stored.find("d=example.org;"), stored.find("Received:")) << stored;
+
+  dns::FakeResolver zone;
+  zone.add_txt("s1._domainkey.example.org", {shared->dns_record()});
+  mailauth::DkimVerifier verifier(stored, {});
+  auto results = mailauth::testing::drive(verifier, zone);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].result, mailauth::AuthResult::kPass) << results[0].reason;
+
+  // MX never signs: the keys are for mail our users send.
+  InProcessSession mx(world, Role::kMx, {}, false);
+  mx.engine.receive(
+      "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\n"
+      "DATA\r\nFrom: alice@example.org\r\n\r\nx\r\n.\r\n");
+  mx.run();
+  EXPECT_FALSE(world.inbox_message("alice@example.org", 1).starts_with("DKIM-Signature"))
+      << mx.output;
+}
+
 TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
   InProcessSession s(world, Role::kSubmission, {}, false);
   s.engine.receive("EHLO c\r\nMAIL FROM:<alice@example.org>\r\n");
@@ -561,8 +604,9 @@ class FullDiskStorage final : public domain::Storage {
 
 TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
   FullDiskStorage full(world.storage);
-  Handlers handlers(Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}},
-                    full, world.clock, log::Logger());
+  Handlers handlers(
+      Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}, {}}, full,
+      world.clock, log::Logger());
   tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
   engine.receive(
       "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<info@example.org>\r\n"
