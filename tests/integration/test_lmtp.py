@@ -9,20 +9,14 @@ import shutil
 import signal
 import smtplib
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from postfix_fixture import Postfix, postfix_root, require_postfix
 from test_smtp import AUTH_FAST, DOMAIN, PASSWORD, Raw, inbox, provision, start_mail_server
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -64,29 +58,6 @@ def test_per_recipient_replies(lmtp):
     assert c.reply()[0] == 221
 
 
-POSTFIX_MAIN = """
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = relay.example.test
-mydomain = example.test
-myorigin = $myhostname
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-maillog_file_prefixes = {root}
-maillog_file = {root}/maillog
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-lmtp_dns_support_level = disabled
-{routing}
-"""
-
 # tern as the next hop for a relay domain, over TCP.
 RELAY_TO_TCP = """
 mydestination =
@@ -102,78 +73,6 @@ mydestination = {domain}
 local_recipient_maps =
 mailbox_transport = lmtp:unix:{socket}
 """
-
-
-class Postfix:
-    """A throwaway Postfix instance: its own config, queue and data directories,
-    smtpd on one free loopback port and nothing else listening (no port 25)."""
-
-    def __init__(self, root: Path, routing: str):
-        self.root = root
-        self.conf = root / "conf"
-        self.port = free_port()
-        for d in ("conf", "queue", "data"):
-            (root / d).mkdir(parents=True)
-        os.chmod(root, 0o755)
-        shutil.chown(root / "data", "postfix")
-        (self.conf / "main.cf").write_text(
-            POSTFIX_MAIN.format(root=root, routing=routing))
-        master = Path("/etc/postfix/master.cf").read_text().splitlines()
-        out = []
-        for line in master:
-            if line.startswith("smtp ") and " inet " in line:
-                line = f"127.0.0.1:{self.port} inet n - n - - smtpd"
-            out.append(line)
-        (self.conf / "master.cf").write_text("\n".join(out) + "\n")
-
-    def postfix(self, *args):
-        return subprocess.run(["postfix", "-c", str(self.conf), *args], capture_output=True,
-                              text=True, timeout=60)
-
-    def start(self):
-        result = self.postfix("start")
-        if result.returncode != 0:
-            raise AssertionError("postfix start failed: " + result.stdout + result.stderr +
-                                 self.log())
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("postfix smtpd did not listen:\n" + self.log())
-
-    def stop(self):
-        self.postfix("stop")
-
-    def log(self):
-        path = self.root / "maillog"
-        return path.read_text() if path.exists() else ""
-
-
-def postfix_available():
-    if shutil.which("postfix") is None or not Path("/etc/postfix/master.cf").exists():
-        return "postfix is not installed (scripts/install-deps)"
-    if os.geteuid() != 0:
-        return "a private Postfix instance needs root"
-    return None
-
-
-def require_postfix():
-    missing = postfix_available()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
-
-
-def postfix_root():
-    """Not under pytest's tmp_path: Postfix's unprivileged daemons must be able to
-    reach their directories (and tern's socket), and pytest's are private to root."""
-    root = Path(tempfile.mkdtemp(prefix="tern-postfix-"))
-    os.chmod(root, 0o755)
-    return root
 
 
 def send_through_postfix(server, postfix, message, fetch=inbox):
