@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "base/metrics.hpp"
+#include "mailauth/dkim_keyring.hpp"
 #include "runtime/dns_resolver.hpp"
 #include "runtime/io.hpp"
 #include "runtime/listener.hpp"
@@ -78,17 +80,47 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
   return policy;
 }
 
-// The SMTP service options for one role, from [server], [smtp], [auth] and
-// [addressing].
+// The [[dkim]] keys, read before the privilege drop (ARCHITECTURE.md §5). A key
+// file that is missing or not a usable RSA/Ed25519 key stops the start, naming the
+// config file, the entry's line and key; the algorithm is the key's own.
+Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
+    const std::string& config_path, const std::vector<config::DkimKeySettings>& entries) {
+  auto ring = std::make_shared<mailauth::DkimKeyring>();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    std::string where = fmt::format("{}:{}: dkim[{}].key", config_path, entry.line, i);
+    std::ifstream in(entry.key, std::ios::binary);
+    if (!in) {
+      return fail(ErrorCode::kInvalidInput,
+                  fmt::format("{}: cannot read {}: {}", where, entry.key, std::strerror(errno)));
+    }
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto key = mailauth::DkimPrivateKey::load(pem);
+    if (!key) {
+      return fail(ErrorCode::kInvalidInput,
+                  fmt::format("{}: {}: {}", where, entry.key, key.error().message));
+    }
+    ring->add({entry.domain, entry.selector, entry.sign,
+               std::make_shared<const mailauth::DkimPrivateKey>(std::move(*key))});
+  }
+  return std::shared_ptr<const mailauth::DkimKeyring>(std::move(ring));
+}
+
+// The SMTP service options for one role, from [server], [smtp], [auth],
+// [addressing] and, for submission, the [[dkim]] signing keys.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
                                      std::shared_ptr<runtime::TlsContexts> tls,
-                                     std::shared_ptr<const domain::Srs> srs) {
+                                     std::shared_ptr<const domain::Srs> srs,
+                                     std::shared_ptr<const mailauth::DkimKeyring> dkim) {
   services::smtp::Options o;
   o.policy.role = role == config::ListenerRole::kSubmission ? services::smtp::Role::kSubmission
                   : role == config::ListenerRole::kLmtp     ? services::smtp::Role::kLmtp
                                                             : services::smtp::Role::kMx;
   o.policy.hostname = settings.server.hostname;
   o.policy.srs = std::move(srs);
+  if (o.policy.role == services::smtp::Role::kSubmission) {
+    o.policy.dkim = std::move(dkim);
+  }
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer
                               ? services::smtp::UnknownUserPolicy::kDefer
@@ -234,6 +266,7 @@ class Daemon {
   std::unique_ptr<services::outbound::Scheduler> scheduler_;
   std::unique_ptr<services::outbound::WakingStorage> waking_;
   std::shared_ptr<const domain::Srs> srs_;
+  std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.
   std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
@@ -268,6 +301,7 @@ Result<void> Daemon::start() {
     }
     tls_ = *tls;
   }
+  TERN_TRY(dkim_, load_dkim_keys(config_path_, settings_.dkim));
   // A "unix:" socket under data_dir needs the directory before it is bound.
   TERN_TRY_VOID(prepare_directories(settings_));
   for (const auto& l : settings_.listeners) {
@@ -347,9 +381,9 @@ Result<void> Daemon::start() {
     }
     auto& service = smtp_[role];
     if (!service) {
-      service = std::make_unique<services::smtp::Service>(smtp_options(settings_, role, tls_, srs_),
-                                                          *waking_, pool_, clock_, random_,
-                                                          registry_, throttle_, logger_);
+      service = std::make_unique<services::smtp::Service>(
+          smtp_options(settings_, role, tls_, srs_, dkim_), *waking_, pool_, clock_, random_,
+          registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
   }
