@@ -62,6 +62,21 @@ bool sets_seen(const FetchItem& item) {
   }
 }
 
+// Items answered from the stored message facts alone (ENVELOPE, BODY[STRUCTURE],
+// BINARY.SIZE) need no read of the message itself.
+bool needs_raw_message(const FetchItem& item) {
+  switch (item.kind) {
+    case FetchItem::Kind::kRfc822:
+    case FetchItem::Kind::kRfc822Header:
+    case FetchItem::Kind::kRfc822Text:
+    case FetchItem::Kind::kBodySection:
+    case FetchItem::Kind::kBinary:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool needs_message(const FetchItem& item) {
   switch (item.kind) {
     case FetchItem::Kind::kEnvelope:
@@ -86,7 +101,8 @@ struct Handlers::Fetching {
   std::vector<mime::facts::Section> sections;  // parsed, per item (unused for others)
   std::vector<std::pair<std::uint32_t, domain::Uid>> targets;
   std::size_t next = 0;
-  bool needs_message = false;
+  bool needs_message = false;      // facts or bytes of the message
+  bool needs_raw_message = false;  // the bytes themselves
   bool sets_seen = false;
   bool unknown_cte = false;
   bool expunge_issued = false;
@@ -123,6 +139,7 @@ Next Handlers::fetch(const tern::imap::FetchCommand& c, ServerEngine& engine) {
     }
     job->sections.push_back(std::move(section));
     job->needs_message = job->needs_message || needs_message(item);
+    job->needs_raw_message = job->needs_raw_message || needs_raw_message(item);
     job->sets_seen = job->sets_seen || sets_seen(item);
   }
   auto targets = resolve(c.set, c.uid);
@@ -224,15 +241,17 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       std::string raw;
       mime::facts::Facts facts;
       if (job.needs_message) {
-        auto bytes = mail.read_message(account_->id, e.message).get();
-        if (!bytes) {
-          continue;
-        }
-        raw = std::move(*bytes);
         auto stored = mail.message_facts(account_->id, e.message).get();
         // FETCH needs no search fields (they are as large as the message's text).
         auto decoded = stored && !stored->empty() ? mime::facts::decode_facts(*stored, false)
                                                   : Result<mime::facts::Facts>(Error{});
+        if (job.needs_raw_message || !decoded) {
+          auto bytes = mail.read_message(account_->id, e.message).get();
+          if (!bytes) {
+            continue;
+          }
+          raw = std::move(*bytes);
+        }
         // Facts missing (older deliveries) or unreadable are computed on the fly.
         facts = decoded ? std::move(*decoded) : mime::facts::compute_facts(raw);
       }
