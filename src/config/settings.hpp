@@ -251,6 +251,8 @@ enum class DkimLengthPolicy { kAccept, kPolicyIfAppended, kPolicyAlways };
 
 // [mailauth]: SPF, DKIM, DMARC, ARC and iprev on mail received by the `smtp`
 // (MX) listeners; submission and LMTP do not run them. Changing it needs a restart.
+// Parsed and validated, but not applied yet: the inbound checks are issue #8's
+// next part (docs/adr/0011-mailauth.md, "Wiring").
 struct MailauthSettings {
   // The authserv-id of our Authentication-Results fields (RFC 8601 §2.5);
   // "" = server.hostname.
