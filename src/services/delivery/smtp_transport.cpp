@@ -495,10 +495,13 @@ struct SmtpTransport::Impl {
           continue;  // the cached connection had gone stale: connect afresh
         }
         report.recipients.clear();
+        // RFC 3461 §5.2.2: a server that announced DSN took NOTIFY with the RCPT and
+        // now owes the success notice; only otherwise do we send "relayed" (§5.2.3).
+        const bool dsn_passed_on = session->engine->capabilities().dsn;
         for (const auto& result : done->recipients) {
           report.recipients.push_back(domain::RecipientOutcome{
               request.recipients[result.index].index, status_of(result.status), result.text,
-              result.enhanced, target.remote()});
+              result.enhanced, target.remote(), dsn_passed_on});
         }
         smtp::ClientEvent after = co_await pump(*session, target);
         if (std::holds_alternative<smtp::Ready>(after)) {

@@ -251,6 +251,7 @@ TEST_F(SmtpTransportTest, DeliversToTheBestMxAndReusesTheSession) {
     for (const auto& r : report.recipients) {
       EXPECT_EQ(r.status, DeliveryStatus::kDelivered) << r.reply;
       EXPECT_EQ(r.remote_host, "mx1.example.test[127.0.0.2]");
+      EXPECT_TRUE(r.dsn_passed_on);  // the fake announces DSN: it owes the notices
     }
     EXPECT_EQ(report.recipients[1].index, 11U);
   }
@@ -398,6 +399,7 @@ TEST_F(SmtpTransportTest, AuthenticatesToASmarthost) {
   ASSERT_EQ(report.recipients.size(), 1U);
   EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered) << report.recipients[0].reply;
   EXPECT_EQ(report.recipients[0].remote_host, "relay.test[127.0.0.7]");
+  EXPECT_FALSE(report.recipients[0].dsn_passed_on);  // no DSN: we send "relayed"
   EXPECT_EQ(relay.messages().size(), 1U);
 }
 
