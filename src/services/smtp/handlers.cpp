@@ -9,6 +9,7 @@
 #include "base/ascii.hpp"
 #include "domain/address.hpp"
 #include "domain/delivery.hpp"
+#include "mailauth/authentication_results.hpp"
 #include "mime/builder.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/header.hpp"
@@ -259,6 +260,24 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         return all(Reply::of(451, "4.3.0", "cannot sign the message, try again later"));
       }
       raw.insert(0, *fields);
+      tree = mime::parse_message(raw);
+    }
+  }
+  if (policy_.role == Role::kMx && !policy_.authserv_id.empty()) {
+    // RFC 8601 §5: a field claiming our authserv-id that arrives from outside is
+    // forged (or stale); it is deleted before anyone can trust it.
+    std::string kept;
+    std::size_t from = 0;
+    for (const auto& field : tree.root().fields) {
+      if (ascii::iequals(field.name.in(raw), "Authentication-Results") &&
+          mailauth::claims_authserv_id(field.value.in(raw), policy_.authserv_id)) {
+        kept.append(raw, from, field.whole.begin - from);
+        from = field.whole.end;
+      }
+    }
+    if (from != 0) {
+      kept.append(raw, from);
+      raw = std::move(kept);
       tree = mime::parse_message(raw);
     }
   }

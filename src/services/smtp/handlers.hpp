@@ -54,6 +54,9 @@ struct Policy {
   // signing keys ([[dkim]] sign = true) get one DKIM-Signature per key at the top
   // of the header before they are queued or delivered (RFC 6376 §5). Null: none.
   std::shared_ptr<const mailauth::DkimKeyring> dkim;
+  // MX: Authentication-Results fields that arrive claiming this authserv-id are
+  // removed (RFC 8601 §5), so none can pass for our own verdict. "" = keep all.
+  std::string authserv_id;
 };
 
 // The connection facts a Received: field and the sender policy need.

@@ -62,6 +62,7 @@ struct World {
   FixedClock clock;
   std::shared_ptr<const domain::Srs> srs;             // set by SRS tests before a session starts
   std::shared_ptr<const mailauth::DkimKeyring> dkim;  // set by signing tests likewise
+  std::string authserv_id;                            // likewise
   CountingRandom random;
   domain::AuthThrottle throttle;
 
@@ -118,7 +119,8 @@ struct World {
 struct InProcessSession {
   InProcessSession(World& w, Role r, tern::smtp::Limits limits, bool starttls)
       : world(w),
-        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs, w.dkim},
+        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs, w.dkim,
+                        w.authserv_id},
                  w.storage, w.clock, log::Logger()),
         auth(w.storage.directory(), w.throttle, cheap_auth_params(), w.random, w.clock, "mock"),
         engine(engine_options(r, limits, starttls)),
@@ -469,6 +471,35 @@ TEST_F(HandlersTest, SubmissionSignsWithTheFromDomainsKeys) {
       << mx.output;
 }
 
+TEST_F(HandlersTest, MxRemovesAuthenticationResultsClaimingOurId) {
+  world.authserv_id = "mx.example.org";
+  const std::string data =
+      "Authentication-Results: MX.example.org;\r\n dkim=pass header.d=bank.example\r\n"
+      "Authentication-Results: other.example; spf=pass\r\n"
+      "From: a@bank.example\r\n"
+      "Authentication-Results: mx.example.org 1; dmarc=pass (forged)\r\n"
+      "Subject: x\r\n\r\nAuthentication-Results: mx.example.org; body stays\r\n";
+  for (Role role : {Role::kMx, Role::kLmtp}) {
+    InProcessSession s(world, role, {}, false);
+    s.engine.receive(std::string(role == Role::kLmtp ? "LHLO" : "EHLO") +
+                     " c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\n"
+                     "DATA\r\n" +
+                     data + ".\r\n");
+    s.run();
+    EXPECT_NE(s.output.find("250 2.0.0 Ok"), std::string::npos) << s.output;
+  }
+  std::string mx = world.inbox_message("alice@example.org", 0);
+  EXPECT_EQ(mx.find("MX.example.org;"), std::string::npos) << mx;
+  EXPECT_EQ(mx.find("(forged)"), std::string::npos) << mx;
+  EXPECT_NE(mx.find("Authentication-Results: other.example; spf=pass\r\nFrom: a@bank.example\r\n"
+                    "Subject: x\r\n"),
+            std::string::npos)
+      << mx;
+  EXPECT_NE(mx.find("body stays"), std::string::npos) << mx;
+  // LMTP mail was checked by the MTA in front, whose fields may carry our name.
+  EXPECT_NE(world.inbox_message("alice@example.org", 1).find("(forged)"), std::string::npos);
+}
+
 TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
   InProcessSession s(world, Role::kSubmission, {}, false);
   s.engine.receive("EHLO c\r\nMAIL FROM:<alice@example.org>\r\n");
@@ -605,7 +636,7 @@ class FullDiskStorage final : public domain::Storage {
 TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
   FullDiskStorage full(world.storage);
   Handlers handlers(
-      Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}, {}}, full,
+      Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}, {}, {}}, full,
       world.clock, log::Logger());
   tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
   engine.receive(
