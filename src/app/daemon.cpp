@@ -120,6 +120,10 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
   o.policy.srs = std::move(srs);
   if (o.policy.role == services::smtp::Role::kSubmission) {
     o.policy.dkim = std::move(dkim);
+  } else if (o.policy.role == services::smtp::Role::kMx) {
+    // RFC 8601 §5: fields claiming our authserv-id are removed from MX mail.
+    o.policy.authserv_id = settings.mailauth.authserv_id.empty() ? settings.server.hostname
+                                                                 : settings.mailauth.authserv_id;
   }
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer
