@@ -108,3 +108,21 @@ def test_missing_key_file_names_the_config_line(tmp_path, certs):
     assert result.returncode != 0
     lineno = next(i for i, l in enumerate(cfg.read_text().splitlines(), 1) if l == "[[dkim]]")
     assert f"tern.toml:{lineno}: dkim[0].key: cannot read {missing}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("configured", [None, "Auth.Example.org"])
+def test_mx_removes_authentication_results_claiming_our_id(ternd_factory, configured):
+    """RFC 8601 §5: a field naming our authserv-id (default the host name) that
+    arrives from outside is removed; others' fields stay."""
+    extra = f'\n[mailauth]\nauthserv_id = "{configured}"\n' if configured else ""
+    ours = configured or "mail.example.test"
+    server, ports = start_mail_server(ternd_factory, [("mx", "smtp", "none")], extra)
+    provision(server)
+    with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=30) as client:
+        client.sendmail("x@remote.example", [f"bob@{DOMAIN}"],
+                        (f"Authentication-Results: {ours.upper()};\r\n dkim=pass (spoofed)\r\n"
+                         "Authentication-Results: relay.example; spf=pass\r\n"
+                         f"From: ceo@{DOMAIN}\r\nSubject: pay\r\n\r\nbody\r\n").encode())
+    [stored] = inbox(server, f"bob@{DOMAIN}")
+    assert b"spoofed" not in stored, stored
+    assert b"Authentication-Results: relay.example; spf=pass\r\n" in stored, stored
