@@ -251,8 +251,9 @@ enum class DkimLengthPolicy { kAccept, kPolicyIfAppended, kPolicyAlways };
 
 // [mailauth]: SPF, DKIM, DMARC, ARC and iprev on mail received by the `smtp`
 // (MX) listeners; submission and LMTP do not run them. Changing it needs a restart.
-// Parsed and validated, but not applied yet: the inbound checks are issue #8's
-// next part (docs/adr/0011-mailauth.md, "Wiring").
+// Only authserv_id is applied yet (MX removes incoming fields claiming it, RFC 8601
+// §5); the inbound checks that read the rest are issue #8's next part
+// (docs/adr/0011-mailauth.md, "Wiring").
 struct MailauthSettings {
   // The authserv-id of our Authentication-Results fields (RFC 8601 §2.5);
   // "" = server.hostname.
