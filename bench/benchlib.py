@@ -92,7 +92,11 @@ def raise_nofile(wanted):
     `wanted`, lifting the hard limit too when running as root; returns the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < wanted and os.geteuid() == 0:
-        hard = wanted
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return wanted
+        except (ValueError, OSError):
+            pass  # a container may deny raising the hard limit even to root
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 

@@ -56,7 +56,7 @@ MEMORY_FLOOR_KIB = 4 * 1024 * 1024
 # process/client limit raised above the connection count.
 DOVECOT_MANY = """
 default_process_limit = 12000
-default_client_limit = 40000
+default_client_limit = 15000
 default_vsz_limit = 1G
 service imap-login {{
   service_count = 0
@@ -401,7 +401,7 @@ def idle_round(server, users, count, source_ip):
 def part_idle(a, work):
     counts = [int(x) for x in a.idle.split(",")]
     users = [f"i{u}@{DOMAIN}" for u in range(max(counts) // CONNECTIONS_PER_USER + 1)]
-    limit = raise_nofile(max(counts) * 3 + 1000)
+    limit = raise_nofile(max(counts) * 2 + 1000)
     print(f"idle: RLIMIT_NOFILE {limit}, {len(users)} users", flush=True)
     tern = Tern(a.build, work / "idle")
     tern.add_users(users)
