@@ -682,7 +682,7 @@ TEST(ParseConfig, ReadsMailauthAndDkimKeys) {
   EXPECT_TRUE(defaults->mailauth.verify_inbound);
   EXPECT_TRUE(defaults->dkim.empty());
 
-  auto settings = parse(R"([server]
+  const std::string text = R"([server]
 hostname = "mail.example.org"
 [mailauth]
 authserv_id = "MX.Example.org"
@@ -702,7 +702,8 @@ sign = false
 domain = "example.net"
 selector = "s2026"
 key = "net.pem"
-)");
+)";
+  auto settings = parse(text);
   ASSERT_TRUE(settings) << settings.error().message;
   EXPECT_EQ(settings->mailauth.authserv_id, "mx.example.org");
   EXPECT_EQ(settings->mailauth.dmarc_reject, DmarcRejectAction::kQuarantine);
@@ -719,29 +720,11 @@ key = "net.pem"
   EXPECT_EQ(settings->dkim[2].domain, "example.net");
 
   // Moving an entry to another line is no change for a reload.
-  auto moved = parse(R"([server]
-hostname = "mail.example.org"
-[mailauth]
-authserv_id = "mx.example.org"
-dmarc_reject = "quarantine"
-dkim_length_policy = "always"
-verify_inbound = false
-
-[[dkim]]
-domain = "example.org"
-selector = "s2026"
-key = "dkim/s2026.pem"
-[[dkim]]
-domain = "example.org"
-selector = "s2025"
-key = "/var/lib/tern/old.pem"
-sign = false
-[[dkim]]
-domain = "example.net"
-selector = "s2026"
-key = "net.pem"
-)");
+  std::string moved_text = text;
+  moved_text.insert(moved_text.find("[[dkim]]"), "\n\n");
+  auto moved = parse(moved_text);
   ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(moved->dkim[0].line, 10U);
   EXPECT_TRUE(diff_settings(*settings, *moved).empty());
   EXPECT_TRUE(diff_settings(*defaults, *settings).mailauth);
   EXPECT_TRUE(diff_settings(*defaults, *settings).needs_restart());

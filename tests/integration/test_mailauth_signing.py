@@ -5,7 +5,6 @@ keygen`, RSA-2048 and Ed25519), and Debian's python3-dkim (dkimpy, an independen
 implementation) verifies each signature against the published record. A key kept
 for rotation (`sign = false`) is not used; a missing key file stops ternd with a
 message naming the config line and key."""
-import os
 import re
 import smtplib
 import subprocess
@@ -15,20 +14,10 @@ import pytest
 from conftest import TERN, TERND, HTTP_LISTENER, base_config, write_config
 from test_smtp import DOMAIN, PASSWORD, inbox, provision, start_mail_server
 
-try:
-    import dkim
-except ImportError:  # pragma: no cover - depends on the machine
-    dkim = None
+# dkimpy, and the autouse fixture that skips (or, with CI=true, fails) without it.
+from test_dkim_interop import dkim, need_dkimpy  # noqa: F401
 
 ALICE = f"alice@{DOMAIN}"
-
-
-@pytest.fixture(autouse=True)
-def need_dkimpy():
-    if dkim is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("python3-dkim missing (scripts/install-deps installs it)")
-        pytest.skip("python3-dkim not installed")
 
 
 def keygen(directory, selector, key_type):
