@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "app/dkim_cli.hpp"
+#include "app/dns_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
@@ -263,6 +264,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
   }
   if (noun == "deliver") {
     return deliver_command(args);
+  }
+  if (noun == "dns") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return dns_command(words, settings_, storage_);
   }
   if (noun == "queue") {
     std::vector<std::string> words{verb};
@@ -664,7 +670,7 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}", kUsage, kDkimUsage);
+    fmt::print("{}\n{}{}", kUsage, kDkimUsage, kDnsUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
   // DKIM keys and single messages need neither config nor store.
