@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/dns_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
@@ -367,7 +368,11 @@ Result<void> Daemon::start() {
   storage_ = std::move(*storage);
   TERN_TRY_VOID(start_outbound());
 
-  http_ = std::make_unique<services::http::Service>(services::http::Options{}, registry_, clock_,
+  services::http::Options http_options;
+  // RFC 8461 §3.3: the MTA-STS policy for our domains (app/dns_cli.hpp).
+  http_options.mta_sts = mta_sts_policy(settings_);
+  http_options.directory = &storage_->directory();
+  http_ = std::make_unique<services::http::Service>(std::move(http_options), registry_, clock_,
                                                     logger_);
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
     auto role = settings_.listeners[i].role;
