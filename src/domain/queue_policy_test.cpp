@@ -141,10 +141,11 @@ TEST(ApplyOutcomes, DeliveredFailedAndDeferredPerRecipient) {
 TEST(ApplyOutcomes, FinishedWhenNothingIsPendingAndIgnoresStrayIndices) {
   auto m = message_to({"a@x.example", "b@x.example"}, "SUCCESS");
   m.recipients[1].state = RecipientState::kDelivered;  // from an earlier run
-  auto out = apply_outcomes(m,
-                            {outcome(0, DeliveryStatus::kDelivered), outcome(9, DeliveryStatus::kFailed),
-                             outcome(1, DeliveryStatus::kFailed)},
-                            kT0, RetryPolicy{});
+  auto out =
+      apply_outcomes(m,
+                     {outcome(0, DeliveryStatus::kDelivered), outcome(9, DeliveryStatus::kFailed),
+                      outcome(1, DeliveryStatus::kFailed)},
+                     kT0, RetryPolicy{});
   EXPECT_TRUE(out.finished);
   EXPECT_TRUE(out.failed.empty());  // index 1 was already delivered; 9 does not exist
   EXPECT_EQ(out.succeeded, (std::vector<std::size_t>{0}));
@@ -154,7 +155,8 @@ TEST(ApplyOutcomes, SuccessNoticeOnlyWhenTheReceiverDidNotTakeNotify) {
   auto m = message_to({"a@x.example", "b@x.example"}, "SUCCESS");
   auto passed = outcome(1, DeliveryStatus::kDelivered);
   passed.dsn_passed_on = true;
-  auto out = apply_outcomes(m, {outcome(0, DeliveryStatus::kDelivered), passed}, kT0, RetryPolicy{});
+  auto out =
+      apply_outcomes(m, {outcome(0, DeliveryStatus::kDelivered), passed}, kT0, RetryPolicy{});
   EXPECT_EQ(out.succeeded, (std::vector<std::size_t>{0}));
 }
 

@@ -28,8 +28,8 @@ struct TransportOptions {
 
 // Thread-safety: deliver() may be called from any thread, concurrently; each call
 // runs as its own coroutine on the transport's strand of `io` (one strand, so a
-// cached connection is always used from the executor it was made on). The resolver, random source and
-// io_context must outlive the transport and every pending deliver().
+// cached connection is always used from the executor it was made on). The resolver, random source
+// and io_context must outlive the transport and every pending deliver().
 //
 // How outcomes are chosen (domain::RecipientOutcome):
 //   - a recipient the server accepted after the data           kDelivered
