@@ -41,14 +41,17 @@ bool have_curl() {
 
 class HttpServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start(service_); }
+
+  // Serves `service` on a listener at 127.0.0.1:<free port>, named "http".
+  void start(Service& service) {
     io_.start();
     runtime::ListenerOptions options;
     options.name = "http";
     auto listener = runtime::Listener::bind(io_.context(), options, log::Logger(), &registry_);
     ASSERT_TRUE(listener) << listener.error().message;
     listener_ = std::move(*listener);
-    listener_->start(service_.handler());
+    listener_->start(service.handler());
     base_ = "http://127.0.0.1:" + std::to_string(listener_->port());
   }
 
@@ -156,37 +159,20 @@ TEST(HttpServiceRoute, IgnoresTheQueryString) {
 }
 
 // A service with an MTA-STS policy and example.org as the one local domain.
-class MtaStsServiceTest : public ::testing::Test {
+class MtaStsServiceTest : public HttpServiceTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(storage_.directory().add_domain("example.org").get());
     Options options;
     options.mta_sts = MtaStsPolicy{"enforce", {"mail.example.org", "*.example.net"}, 86400};
     options.directory = &storage_.directory();
-    service_ = std::make_unique<Service>(options, registry_, clock_, log::Logger());
-    io_.start();
-    runtime::ListenerOptions listener_options;
-    listener_options.name = "http";
-    auto listener =
-        runtime::Listener::bind(io_.context(), listener_options, log::Logger(), &registry_);
-    ASSERT_TRUE(listener) << listener.error().message;
-    listener_ = std::move(*listener);
-    listener_->start(service_->handler());
-    url_ = "http://127.0.0.1:" + std::to_string(listener_->port()) + "/.well-known/mta-sts.txt";
-  }
-
-  void TearDown() override {
-    if (listener_) {
-      runtime::testing::run_for(io_.context(), listener_->drain(1s));
-    }
+    policy_service_ = std::make_unique<Service>(options, registry_, clock_, log::Logger());
+    start(*policy_service_);
+    url_ = base_ + "/.well-known/mta-sts.txt";
   }
 
   store::memory::MemoryStorage storage_;
-  metrics::Registry registry_;
-  runtime::SystemClock clock_;
-  std::unique_ptr<Service> service_;
-  runtime::IoThreads io_{2};
-  std::unique_ptr<runtime::Listener> listener_;
+  std::unique_ptr<Service> policy_service_;
   std::string url_;
 };
 
