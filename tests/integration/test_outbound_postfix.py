@@ -103,8 +103,8 @@ def world(tmp_path, dns_server):
         s.port("mx")
         return s
 
-    postfix.start()
     try:
+        postfix.start()
         yield type("World", (), dict(postfix=postfix, sender=staticmethod(sender)))
     finally:
         for s in sites:
