@@ -101,13 +101,19 @@ class Postfix:
                 time.sleep(0.1)
         raise AssertionError("postfix smtpd did not listen:\n" + self.log())
 
-    def set_main(self, **settings):
+    def set_main(self, restart=False, **settings):
         """Changes main.cf parameters (postconf -e) and reloads the running instance:
-        smtpd processes started after this see the new values."""
+        smtpd processes started after this see the new values. A reload lets open
+        sessions finish with the old values; restart=True stops and starts Postfix
+        instead, closing them (a client's cached connection then sees EOF)."""
         pairs = [f"{k}={v}" for k, v in settings.items()]
         subprocess.run(["postconf", "-c", str(self.conf), "-e", *pairs], check=True,
                        capture_output=True, timeout=30)
-        self.reload()
+        if restart:
+            self.stop()
+            self.start()
+        else:
+            self.reload()
 
     def reload(self):
         result = self.postfix("reload")
