@@ -4,12 +4,13 @@ smtplib and swaks, the sender policy, local delivery plus the outbound queue, an
 the brute-force throttle."""
 import smtplib
 import ssl
+import sqlite3
 import subprocess
 
 import pytest
 
 from test_smtp import (DOMAIN, PASSWORD, Raw, inbox, provision, queue_rows, require_swaks,
-                       start_mail_server)
+                       start_mail_server, store_dir)
 
 ALICE = f"alice@{DOMAIN}"
 
@@ -68,6 +69,30 @@ def test_send_local_and_remote_after_auth(submission, mechanism):
     [stored] = inbox(server, f"bob@{DOMAIN}")
     assert b"with ESMTPSA" in stored
     assert queue_rows(server) == [("dave@remote.example", "SUCCESS,FAILURE", "rfc822;dave@remote.example")]
+
+
+def test_requiretls_is_offered_inside_tls_and_queued(submission):
+    # RFC 8689 §4.1: REQUIRETLS only after STARTTLS; the queued entry carries it
+    # so the transport insists on a DNSSEC-validated MX and a verified TLS session.
+    server, ports = submission
+    with smtplib.SMTP("127.0.0.1", ports["submission"], timeout=30) as client:
+        client.ehlo("client.example")
+        assert not client.has_extn("requiretls")
+        client.starttls(context=tls_context())
+        client.ehlo("client.example")
+        assert client.has_extn("requiretls")
+        client.login(ALICE, PASSWORD)
+        refused = client.sendmail(ALICE, ["erin@remote.example"],
+                                  f"From: {ALICE}\r\nSubject: secret\r\n\r\nbody\r\n".encode(),
+                                  mail_options=["REQUIRETLS"])
+        assert refused == {}
+    db = sqlite3.connect(f"file:{store_dir(server) / 'tern.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT q.requiretls FROM queue q JOIN queue_recipients r "
+                          "ON r.queue_id = q.id WHERE r.address = 'erin@remote.example'").fetchall()
+    finally:
+        db.close()
+    assert rows == [(1,)]
 
 
 def test_implicit_tls_and_sender_policy(submission):

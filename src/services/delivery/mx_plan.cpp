@@ -42,6 +42,7 @@ std::vector<std::string> order_mx(std::vector<dns::MxRecord> records, Random& ra
 asio::awaitable<MxHosts> resolve_mx(dns::Resolver& resolver, std::string name, Random& random) {
   MxHosts out;
   dns::Answer answer = co_await runtime::await(resolver.lookup(name, dns::RecordType::kMx));
+  out.dnssec_secure = answer.dnssec == dns::DnssecState::kSecure;
   switch (answer.status) {
     case dns::LookupStatus::kOk:
       break;

@@ -35,6 +35,9 @@ std::vector<std::string> order_mx(std::vector<dns::MxRecord> records, Random& ra
 struct MxHosts {
   std::vector<std::string> hosts;
   std::optional<PlanFailure> failure;
+  // The MX answer (or, for the implicit MX, the NODATA answer) was DNSSEC-validated;
+  // RFC 8689 §4.2.1 requires it for REQUIRETLS messages (MTA-STS is the other way).
+  bool dnssec_secure = false;
 };
 
 asio::awaitable<MxHosts> resolve_mx(dns::Resolver& resolver, std::string name, Random& random);

@@ -333,7 +333,7 @@ struct SmtpTransport::Impl {
     std::optional<PlanFailure> failure;
   };
 
-  asio::awaitable<Plan> plan(const std::string& destination) {
+  asio::awaitable<Plan> plan(const std::string& destination, bool requiretls) {
     Plan plan;
     const config::TransportSettings* route = find_route(destination);
     Target base;
@@ -357,6 +357,8 @@ struct SmtpTransport::Impl {
         base.auth = smtp::ClientAuth{route->auth_user, passwords[route->auth_password_file], false};
       }
       if (!route->unix_path.empty()) {
+        // A local delivery agent on this machine: no network to protect, so
+        // REQUIRETLS asks nothing more of it.
         base.unix_path = route->unix_path;
         base.host = "localhost";
         if (base.auth) {
@@ -366,14 +368,29 @@ struct SmtpTransport::Impl {
         co_return plan;
       }
     }
+    if (requiretls) {
+      // RFC 8689 §4.2.1 (2): the server's certificate must be verified against
+      // the host name (PKIX here; DANE is not implemented yet), whatever the
+      // configured policy says.
+      base.tls = config::OutboundTls::kVerify;
+    }
     std::vector<std::string> hosts;
     if (route != nullptr && !route->mx_lookup) {
-      hosts.push_back(route->host);
+      hosts.push_back(route->host);  // a configured relay: no MX lookup to protect
     } else {
       std::string name = route != nullptr ? route->host : destination;
-      MxHosts mx = co_await resolve_mx(resolver, std::move(name), random);
+      MxHosts mx = co_await resolve_mx(resolver, name, random);
       if (mx.failure) {
         plan.failure = mx.failure;
+        co_return plan;
+      }
+      if (requiretls && !mx.dnssec_secure) {
+        // RFC 8689 §4.2.1 (1): the MX lookup must be DNSSEC-validated (or backed
+        // by an MTA-STS policy, which tern does not fetch yet). An unsigned zone
+        // stays unsigned: not worth retrying.
+        plan.failure = PlanFailure{DeliveryStatus::kFailed, "5.7.30",
+                                   "5.7.30 REQUIRETLS: the MX records of " + name +
+                                       " are not DNSSEC-validated (RFC 8689 section 4.2.1)"};
         co_return plan;
       }
       hosts = std::move(mx.hosts);
@@ -423,7 +440,7 @@ struct SmtpTransport::Impl {
             domain::RecipientOutcome{r.index, status, text, enhanced, remote});
       }
     };
-    Plan route = co_await plan(request.destination);
+    Plan route = co_await plan(request.destination, request.requiretls);
     if (route.failure) {
       fill_all(route.failure->status, route.failure->enhanced, route.failure->text, "");
       co_return report;

@@ -214,9 +214,11 @@ class SmtpTransportTest : public ::testing::Test {
     return *transport_;
   }
 
-  domain::DeliveryReport deliver(std::string destination, std::vector<std::string> recipients) {
+  domain::DeliveryReport deliver(std::string destination, std::vector<std::string> recipients,
+                                 bool requiretls = false) {
     domain::DeliveryRequest request;
     request.destination = std::move(destination);
+    request.requiretls = requiretls;
     request.sender = "alice@origin.test";
     request.raw = "Subject: test\r\n\r\nhello\r\n.dot\r\n";
     for (std::size_t i = 0; i < recipients.size(); ++i) {
@@ -337,6 +339,39 @@ TEST_F(SmtpTransportTest, MapsDnsOutcomes) {
     EXPECT_EQ(report.recipients[0].enhanced_status, c.enhanced) << c.domain;
     EXPECT_EQ(report.recipients[0].index, 10U);
   }
+}
+
+// RFC 8689 §4.2.1: a REQUIRETLS message needs a DNSSEC-validated MX lookup and a
+// verified TLS session with a server that announces REQUIRETLS.
+TEST_F(SmtpTransportTest, RequireTlsRefusesAnMxLookupWithoutDnssec) {
+  FakeServer& mx = server(2);
+  resolver_.add_mx("example.test", 10, "mx1.example.test");
+  resolver_.add_a("mx1.example.test", "127.0.0.2");
+  transport();
+  auto report = deliver("example.test", {"bob@example.test"}, true);
+  ASSERT_EQ(report.recipients.size(), 1U);
+  EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kFailed);
+  EXPECT_EQ(report.recipients[0].enhanced_status, "5.7.30");
+  EXPECT_NE(report.recipients[0].reply.find("DNSSEC"), std::string::npos);
+  EXPECT_EQ(mx.connections(), 0U);
+
+  // The same message without REQUIRETLS goes through that MX.
+  report = deliver("example.test", {"bob@example.test"});
+  ASSERT_EQ(report.recipients.size(), 1U);
+  EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered);
+}
+
+TEST_F(SmtpTransportTest, RequireTlsNeverSendsWithoutTlsEvenWithASecureMx) {
+  FakeServer& mx = server(2);  // no STARTTLS: policy "may" would send in plaintext
+  resolver_.add_mx("example.test", 10, "mx1.example.test");
+  resolver_.add_a("mx1.example.test", "127.0.0.2");
+  resolver_.set_dnssec("example.test", dns::DnssecState::kSecure);
+  transport();
+  auto report = deliver("example.test", {"bob@example.test"}, true);
+  ASSERT_EQ(report.recipients.size(), 1U);
+  EXPECT_NE(report.recipients[0].status, DeliveryStatus::kDelivered) << report.recipients[0].reply;
+  EXPECT_TRUE(mx.messages().empty());
+  EXPECT_EQ(mx.transcript().find("MAIL FROM"), std::string::npos) << mx.transcript();
 }
 
 TEST_F(SmtpTransportTest, UsesTheImplicitMxAndReportsEachRecipient) {

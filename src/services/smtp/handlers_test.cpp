@@ -133,7 +133,7 @@ struct InProcessSession {
     o.starttls = starttls;
     o.limits = limits;
     o.require_auth = role == Role::kSubmission;
-    o.requiretls = role != Role::kSubmission;
+    o.requiretls = true;
     if (role == Role::kSubmission) {
       // As the service does for a loopback client with the default policy.
       o.auth_mechanisms = {"SCRAM-SHA-256", "PLAIN", "LOGIN"};

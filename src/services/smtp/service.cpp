@@ -89,9 +89,10 @@ tern::smtp::Options Service::Session::engine_options() const {
   // (RFC 8314 §3: submission credentials only over TLS, loopback excepted).
   e.auth_requires_tls = !plaintext_allowed();
   e.require_auth = o.policy.role == Role::kSubmission;
-  // REQUIRETLS (RFC 8689) is honoured trivially for local delivery; the outbound
-  // queue does not carry it yet, so submission, which relays, does not offer it.
-  e.requiretls = o.policy.role != Role::kSubmission;
+  // REQUIRETLS (RFC 8689): the engine offers it only inside TLS; local delivery
+  // honours it trivially, and the queue carries it to the transport, which
+  // insists on a DNSSEC-validated MX and a verified TLS session (§4.2.1).
+  e.requiretls = true;
   e.limits = o.limits;
   return e;
 }
