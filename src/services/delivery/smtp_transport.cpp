@@ -331,6 +331,9 @@ struct SmtpTransport::Impl {
   struct Plan {
     std::vector<Target> targets;
     std::optional<PlanFailure> failure;
+    // An LMTP route: the message reaches its mailbox store there, so REQUIRETLS
+    // (RFC 8689, which governs relaying) ends at that hop, as in local delivery.
+    bool final_delivery = false;
   };
 
   asio::awaitable<Plan> plan(const std::string& destination, bool requiretls) {
@@ -343,6 +346,7 @@ struct SmtpTransport::Impl {
       base.mode = route->protocol == config::TransportSettings::Protocol::kLmtp
                       ? smtp::ClientMode::kLmtp
                       : smtp::ClientMode::kSmtp;
+      plan.final_delivery = base.mode == smtp::ClientMode::kLmtp;
       if (route->has_tls) {
         base.tls = route->tls;
       } else if (base.mode == smtp::ClientMode::kLmtp) {
@@ -357,8 +361,6 @@ struct SmtpTransport::Impl {
         base.auth = smtp::ClientAuth{route->auth_user, passwords[route->auth_password_file], false};
       }
       if (!route->unix_path.empty()) {
-        // A local delivery agent on this machine: no network to protect, so
-        // REQUIRETLS asks nothing more of it.
         base.unix_path = route->unix_path;
         base.host = "localhost";
         if (base.auth) {
@@ -368,6 +370,7 @@ struct SmtpTransport::Impl {
         co_return plan;
       }
     }
+    requiretls = requiretls && !plan.final_delivery;
     if (requiretls) {
       // RFC 8689 §4.2.1 (2): the server's certificate must be verified against
       // the host name (PKIX here; DANE is not implemented yet), whatever the
@@ -451,7 +454,7 @@ struct SmtpTransport::Impl {
     message.ret = request.ret;
     message.smtputf8 = request.smtputf8;
     message.eight_bit = request.eight_bit;
-    message.requiretls = request.requiretls;
+    message.requiretls = request.requiretls && !route.final_delivery;
     for (const auto& r : request.recipients) {
       message.recipients.push_back({r.address, r.notify, r.orcpt});
     }

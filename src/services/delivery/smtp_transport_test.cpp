@@ -412,6 +412,25 @@ TEST_F(SmtpTransportTest, FollowsAnLmtpRoute) {
   EXPECT_EQ(resolver_.total_lookups_for_test(), 0U);  // an IP route needs no DNS
 }
 
+TEST_F(SmtpTransportTest, RequireTlsEndsAtAnLmtpRoute) {
+  // LMTP is the hand-off to the mailbox store (final delivery), like tern's own
+  // local delivery: no STARTTLS or DNSSEC is demanded there, and the LMTP server
+  // is not asked for REQUIRETLS.
+  FakeServer::Script script;
+  script.lmtp = true;
+  FakeServer& lmtp = server(6, script);
+  config::TransportSettings route;
+  route.domain = "local.test";
+  route.protocol = config::TransportSettings::Protocol::kLmtp;
+  route.host = "127.0.0.6";
+  route.port = lmtp.port();
+  transport({route});
+  auto report = deliver("local.test", {"a@local.test"}, true);
+  ASSERT_EQ(report.recipients.size(), 1U);
+  EXPECT_EQ(report.recipients[0].status, DeliveryStatus::kDelivered) << report.recipients[0].reply;
+  EXPECT_EQ(lmtp.transcript().find("REQUIRETLS"), std::string::npos) << lmtp.transcript();
+}
+
 TEST_F(SmtpTransportTest, AuthenticatesToASmarthost) {
   FakeServer::Script script;
   script.capabilities = "250-relay\r\n250-PIPELINING\r\n250 AUTH PLAIN";
