@@ -309,8 +309,10 @@ void Scheduler::release(const std::string& destination) {
   }
 }
 
-asio::awaitable<std::vector<d::RecipientOutcome>> Scheduler::deliver_group(
-    const d::QueuedMessage& message, const d::DestinationGroup& group, const std::string& raw) {
+asio::awaitable<Scheduler::GroupResult> Scheduler::deliver_group(const d::QueuedMessage& message,
+                                                                 const d::DestinationGroup& group,
+                                                                 const std::string& raw,
+                                                                 bool hold_slot) {
   // Ours or theirs: the resolution (and a local delivery) needs the blocking pool.
   // What is neither an SRS return path nor in one of our domains goes remote.
   struct Split {
@@ -349,13 +351,15 @@ asio::awaitable<std::vector<d::RecipientOutcome>> Scheduler::deliver_group(
     return out;
   });
   if (split.remote.indices.empty()) {
-    co_return std::move(split.done);
+    co_return GroupResult{std::move(split.done), false};
   }
 
   co_await acquire(group.destination);
   auto report =
       co_await runtime::await(transport_.deliver(d::make_request(message, split.remote, raw)));
-  release(group.destination);
+  if (!hold_slot) {
+    release(group.destination);
+  }
   std::vector<d::RecipientOutcome> outcomes;
   if (!report) {
     // A bug-level failure of the transport: every recipient stays pending.
@@ -368,12 +372,12 @@ asio::awaitable<std::vector<d::RecipientOutcome>> Scheduler::deliver_group(
                                       "451 4.3.0 transport error: " + report.error().message,
                                       "4.3.0"));
     }
-    co_return outcomes;
+    co_return GroupResult{std::move(outcomes), hold_slot};
   }
   outcomes = std::move(split.done);
   outcomes.insert(outcomes.end(), std::make_move_iterator(report->recipients.begin()),
                   std::make_move_iterator(report->recipients.end()));
-  co_return outcomes;
+  co_return GroupResult{std::move(outcomes), hold_slot};
 }
 
 asio::awaitable<void> Scheduler::enqueue_notices(const d::QueuedMessage& message,
@@ -414,6 +418,7 @@ asio::awaitable<void> Scheduler::process(d::QueuedMessage message) {
   attempts_.inc();
   auto raw = co_await runtime::await(storage_.queue().read_queued(message.id));
   std::vector<d::RecipientOutcome> outcomes;
+  std::optional<std::string> held;  // the destination whose slot waits for the record
   if (!raw) {
     logger_.warn("cannot read a queued message",
                  {{"queue_id", id_text}, {"error", raw.error().message}});
@@ -423,10 +428,18 @@ asio::awaitable<void> Scheduler::process(d::QueuedMessage message) {
         message, "5.4.6",
         fmt::format("554 5.4.6 too many hops ({} Received: fields): mail forwarding loop", hops));
   } else {
-    for (const auto& group : d::group_pending(message)) {
-      auto part = co_await deliver_group(message, group, *raw);
-      outcomes.insert(outcomes.end(), std::make_move_iterator(part.begin()),
-                      std::make_move_iterator(part.end()));
+    // The last group keeps its slot until the attempt is recorded below, so what a
+    // kill -9 can repeat is bounded by the destination concurrency (almost every
+    // message has one group). Earlier groups release at once: holding one slot while
+    // waiting for another could deadlock against a message with the opposite order.
+    auto groups = d::group_pending(message);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      auto part = co_await deliver_group(message, groups[i], *raw, i + 1 == groups.size());
+      if (part.holds_slot) {
+        held = groups[i].destination;
+      }
+      outcomes.insert(outcomes.end(), std::make_move_iterator(part.outcomes.begin()),
+                      std::make_move_iterator(part.outcomes.end()));
     }
   }
 
@@ -464,6 +477,9 @@ asio::awaitable<void> Scheduler::process(d::QueuedMessage message) {
     // kNotFound: `tern queue delete` removed it meanwhile.
     logger_.warn("cannot record a delivery attempt",
                  {{"queue_id", id_text}, {"error", recorded.error().message}});
+  }
+  if (held) {
+    release(*held);
   }
   in_flight_.erase(id);
   in_flight_count_ = in_flight_.size();

@@ -96,9 +96,20 @@ class Scheduler {
   asio::awaitable<void> loop();
   asio::awaitable<void> recover();
   asio::awaitable<void> process(domain::QueuedMessage message);
-  asio::awaitable<std::vector<domain::RecipientOutcome>> deliver_group(
-      const domain::QueuedMessage& message, const domain::DestinationGroup& group,
-      const std::string& raw);
+
+  // One destination's recipients: local ones are stored, remote ones go through
+  // the transport under the destination's concurrency slot. With `hold_slot` the
+  // slot stays taken after a remote attempt (`holds_slot` says so) until the caller
+  // has recorded the outcome and calls release(): a kill -9 can then repeat at most
+  // the deliveries that hold a slot, never a backlog of unrecorded ones.
+  struct GroupResult {
+    std::vector<domain::RecipientOutcome> outcomes;
+    bool holds_slot = false;
+  };
+
+  asio::awaitable<GroupResult> deliver_group(const domain::QueuedMessage& message,
+                                             const domain::DestinationGroup& group,
+                                             const std::string& raw, bool hold_slot);
   asio::awaitable<void> acquire(const std::string& destination);
   void release(const std::string& destination);
   asio::awaitable<void> enqueue_notices(const domain::QueuedMessage& message,

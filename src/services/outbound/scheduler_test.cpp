@@ -126,6 +126,80 @@ ScriptedTransport::Script always(d::DeliveryStatus status, std::string reply = "
   return [=](const auto&, const auto&) { return answer(status, reply, enhanced); };
 }
 
+// The memory store with removals from the queue held back until open(): a slow
+// disk, where a delivery's record lags behind the remote's 250.
+class SlowRecordStorage final : public d::Storage, d::QueueStore {
+ public:
+  explicit SlowRecordStorage(d::Storage& inner) : inner_(inner) {}
+
+  d::Directory& directory() override { return inner_.directory(); }
+
+  d::MailStore& mail() override { return inner_.mail(); }
+
+  d::BlobStore& blobs() override { return inner_.blobs(); }
+
+  d::QueueStore& queue() override { return *this; }
+
+  d::Async<d::QueueId> enqueue(d::NewQueuedMessage m) override { return q().enqueue(std::move(m)); }
+
+  d::Async<std::vector<d::QueuedMessage>> queued() override { return q().queued(); }
+
+  d::Async<std::optional<d::QueuedMessage>> find_queued(d::QueueId id) override {
+    return q().find_queued(id);
+  }
+
+  d::Async<std::string> read_queued(d::QueueId id) override { return q().read_queued(id); }
+
+  d::Async<std::vector<d::QueuedMessage>> claim_due(SystemTime now, std::size_t limit,
+                                                    std::chrono::seconds lease) override {
+    return q().claim_due(now, limit, lease);
+  }
+
+  d::Async<void> update_queued(d::QueueId id, d::QueueUpdate u) override {
+    return q().update_queued(id, std::move(u));
+  }
+
+  d::Async<void> set_held(d::QueueId id, bool held, SystemTime now) override {
+    return q().set_held(id, held, now);
+  }
+
+  d::Async<void> reschedule(d::QueueId id, SystemTime when) override {
+    return q().reschedule(id, when);
+  }
+
+  d::Async<void> remove_queued(d::QueueId id) override {
+    Promise<Result<void>> promise;
+    auto future = promise.future();
+    std::lock_guard lock(mutex_);
+    if (open_) {
+      promise.set_value(q().remove_queued(id).get());
+    } else {
+      pending_.emplace_back(id, promise);
+    }
+    return future;
+  }
+
+  void open() {
+    std::vector<std::pair<d::QueueId, Promise<Result<void>>>> pending;
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+      pending.swap(pending_);
+    }
+    for (auto& [id, promise] : pending) {
+      promise.set_value(q().remove_queued(id).get());
+    }
+  }
+
+ private:
+  d::QueueStore& q() { return inner_.queue(); }
+
+  d::Storage& inner_;
+  std::mutex mutex_;
+  bool open_ = false;
+  std::vector<std::pair<d::QueueId, Promise<Result<void>>>> pending_;
+};
+
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -141,8 +215,8 @@ class SchedulerTest : public ::testing::Test {
     if (options.poll_interval == Options{}.poll_interval) {
       options.poll_interval = 20ms;  // other processes' entries: checked often in tests
     }
-    scheduler_ = std::make_unique<Scheduler>(options, store_, *transport_, pool_, clock_, registry_,
-                                             log::Logger());
+    scheduler_ = std::make_unique<Scheduler>(options, *scheduler_storage_, *transport_, pool_,
+                                             clock_, registry_, log::Logger());
     scheduler_->start(io_);
     work_.emplace(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
@@ -222,6 +296,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   store::memory::MemoryStorage store_;
+  d::Storage* scheduler_storage_ = &store_;  // what the scheduler sees
   runtime::BlockingPool pool_{2};
   TestClock clock_;
   metrics::Registry registry_;
@@ -356,6 +431,27 @@ TEST_F(SchedulerTest, PerDestinationConcurrencyIsCapped) {
   }
   EXPECT_EQ(transport_->requests().size(), 7u);
   EXPECT_EQ(transport_->max_outstanding(), 3u);
+}
+
+// A kill -9 repeats what was delivered but not yet recorded; holding the slot
+// until the record keeps that to the destination concurrency even when the
+// queue's writes lag behind a fast receiver.
+TEST_F(SchedulerTest, UnrecordedDeliveriesAreBoundedByTheDestinationConcurrency) {
+  SlowRecordStorage slow(store_);
+  scheduler_storage_ = &slow;
+  Options options;
+  options.destination_concurrency = 2;
+  start(always(d::DeliveryStatus::kDelivered), options);
+  for (int i = 0; i < 6; ++i) {
+    enqueue("alice@example.org", {"x" + std::to_string(i) + "@remote.example"});
+  }
+  ASSERT_TRUE(eventually([&] { return transport_->requests().size() == 2; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(transport_->requests().size(), 2u);  // the rest wait for those two records
+  slow.open();
+  ASSERT_TRUE(eventually([&] { return queued().empty(); }));
+  EXPECT_EQ(transport_->requests().size(), 6u);
+  stop();  // before `slow` goes
 }
 
 TEST_F(SchedulerTest, ActiveLimitBoundsMessagesInFlight) {
