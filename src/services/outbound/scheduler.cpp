@@ -272,18 +272,22 @@ asio::awaitable<void> Scheduler::loop() {
 }
 
 asio::awaitable<void> Scheduler::acquire(const std::string& destination) {
-  auto& state = destinations_[destination];
-  while (state.active >= options_.destination_concurrency) {
+  // The entry is looked up again after every wait: release() erases idle entries,
+  // and all of this runs on the strand, so a fresh lookup is the only safe handle.
+  while (destinations_[destination].active >= options_.destination_concurrency) {
     asio::steady_timer timer(*strand_, asio::steady_timer::time_point::max());
-    state.waiters.push_back(&timer);
+    destinations_[destination].waiters.push_back(&timer);
     asio::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    auto it = std::find(state.waiters.begin(), state.waiters.end(), &timer);
-    if (it != state.waiters.end()) {
-      state.waiters.erase(it);
+    auto& waiters = destinations_[destination].waiters;
+    auto it = std::find(waiters.begin(), waiters.end(), &timer);
+    if (it != waiters.end()) {
+      waiters.erase(it);
     }
   }
+  auto& state = destinations_[destination];
   ++state.active;
+  destination_count_ = destinations_.size();
   if (options_.destination_rate > 0) {
     // A start every 1/rate seconds per destination (Postfix's rate delay).
     auto now = std::chrono::steady_clock::now();
@@ -299,13 +303,25 @@ asio::awaitable<void> Scheduler::acquire(const std::string& destination) {
 }
 
 void Scheduler::release(const std::string& destination) {
-  auto& state = destinations_[destination];
+  auto found = destinations_.find(destination);
+  if (found == destinations_.end()) {
+    return;
+  }
+  auto& state = found->second;
   if (state.active > 0) {
     --state.active;
   }
   if (!state.waiters.empty()) {
     state.waiters.front()->cancel();
     state.waiters.pop_front();
+    return;
+  }
+  // Nobody uses or waits for the destination and its rate spacing has passed: the
+  // entry goes, so the map holds only destinations in use, not every domain ever
+  // written to.
+  if (state.active == 0 && state.next_start <= std::chrono::steady_clock::now()) {
+    destinations_.erase(found);
+    destination_count_ = destinations_.size();
   }
 }
 

@@ -86,6 +86,10 @@ class Scheduler {
   // Messages being delivered now (for tests and metrics).
   std::size_t in_flight() const { return in_flight_count_.load(); }
 
+  // Destinations with a delivery under way or waiting for a slot (idle ones are
+  // forgotten, so this stays bounded by the active limit).
+  std::size_t tracked_destinations() const { return destination_count_.load(); }
+
  private:
   struct Destination {
     std::size_t active = 0;
@@ -133,6 +137,7 @@ class Scheduler {
   bool woken_ = false;
   std::set<std::int64_t> in_flight_;  // queue ids being delivered by this process
   std::atomic<std::size_t> in_flight_count_{0};
+  std::atomic<std::size_t> destination_count_{0};
   std::map<std::string, Destination> destinations_;
 };
 

@@ -454,6 +454,19 @@ TEST_F(SchedulerTest, UnrecordedDeliveriesAreBoundedByTheDestinationConcurrency)
   stop();  // before `slow` goes
 }
 
+TEST_F(SchedulerTest, IdleDestinationsAreForgotten) {
+  start(always(d::DeliveryStatus::kDelivered));
+  transport_->hold(true);
+  for (int i = 0; i < 5; ++i) {
+    enqueue("alice@example.org", {"x@d" + std::to_string(i) + ".example"});
+  }
+  ASSERT_TRUE(eventually([&] { return transport_->held_count() == 5; }));
+  EXPECT_EQ(scheduler_->tracked_destinations(), 5u);
+  transport_->release();
+  ASSERT_TRUE(eventually([&] { return queued().empty(); }));
+  EXPECT_TRUE(eventually([&] { return scheduler_->tracked_destinations() == 0; }));
+}
+
 TEST_F(SchedulerTest, ActiveLimitBoundsMessagesInFlight) {
   Options options;
   options.active_limit = 2;
