@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+// store::postgres: every storage port on PostgreSQL through libpq, so any number
+// of ternd nodes can serve the same accounts from one database (issue #9,
+// docs/adr/0015-postgres-backend.md).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/log.hpp"
+#include "domain/ports.hpp"
+
+namespace tern::store::postgres {
+
+class Connection;
+
+// The channel every mail change is announced on, in the same transaction as the
+// change: `NOTIFY tern_changes, '<account id>'` (decimal). A node that LISTENs on
+// it learns that the account changed on another node once that change commits.
+inline constexpr std::string_view kChangeChannel = "tern_changes";
+
+struct PostgresOptions {
+  // A libpq connection string or URL ("host=/run/postgresql dbname=tern",
+  // "postgresql://tern@db.example/tern"). Required.
+  std::string conninfo;
+  // Connections in the pool, each served by its own thread. Every port call runs
+  // on one of them; this bounds the concurrent transactions of this node.
+  std::size_t pool_size = 4;
+  // The schema holding tern's tables ("" = the connection's default search_path,
+  // normally "public"). Created if missing. Lets several stores (tests, staging)
+  // share one database.
+  std::string schema;
+  // Blob bytes are stored in rows of at most this many bytes (table blob_chunks),
+  // so a large message never needs one huge bytea value in memory on the server.
+  std::size_t chunk_bytes = 1024 * 1024;
+  // The most append() requests one pool connection runs in one transaction (one
+  // commit, one WAL flush). 1 turns batching off.
+  std::size_t max_append_batch = 64;
+  // How often a transaction that PostgreSQL aborted for a serialization failure
+  // or a deadlock (SQLSTATE 40001, 40P01) is retried before kTemporary.
+  int max_retries = 5;
+  log::Logger logger;
+};
+
+// Counters for tests and benchmarks.
+struct PostgresStats {
+  std::uint64_t transactions = 0;  // committed transactions
+  std::uint64_t appends = 0;       // append() requests committed
+  std::uint64_t retries = 0;       // transactions retried after 40001/40P01
+};
+
+// PostgresStorage implements every storage port on PostgreSQL 15 with the
+// observable behaviour of store::memory and store::sqlite (the conformance suite
+// checks it), and is safe to share between processes and hosts:
+//
+//   - UIDs and modseqs: every mail-changing transaction first locks the rows of
+//     the accounts it touches (SELECT ... FOR UPDATE, ascending id), then takes
+//     modseqs from accounts.modseq and UIDs from mailboxes.uid_next. Two nodes
+//     appending to one mailbox therefore never hand out one UID or modseq twice,
+//     and modseqs become visible in the order they were allocated.
+//   - Queue: claim_due() picks rows with FOR UPDATE SKIP LOCKED and sets a lease;
+//     no two nodes claim one entry while its lease holds, and an expired lease
+//     (a dead node) makes the entry claimable again.
+//   - Durability: a future completes after COMMIT returned with the server's
+//     synchronous_commit (on by default), blob bytes included (they are rows).
+//   - Changes: every transaction that changes an account's mail also runs
+//     pg_notify(kChangeChannel, '<account id>').
+//   - Migrations (src/store/postgres/migrations/NNNN_*.sql, embedded) run at open
+//     in one transaction holding pg_advisory_xact_lock, so nodes starting at once
+//     apply each version exactly once; schema_version records them.
+//
+// Threads: `pool_size` threads, each owning one connection. Port methods may be
+// called from any thread and return at once; futures complete on pool threads
+// (on_ready callbacks must be short and must not block). A broken connection is
+// re-established on its next use; the request that found it broken fails with
+// kTemporary.
+class PostgresStorage final : public domain::Storage,
+                              private domain::Directory,
+                              private domain::MailStore,
+                              private domain::BlobStore,
+                              private domain::QueueStore {
+ public:
+  // Connects `pool_size` connections, creates the schema if asked, applies
+  // pending migrations and starts the pool. kInvalidInput for an empty conninfo;
+  // kIo when the server cannot be reached; kCorrupt if the schema is newer than
+  // this binary knows.
+  static Result<std::unique_ptr<PostgresStorage>> open(PostgresOptions options);
+
+  PostgresStorage(const PostgresStorage&) = delete;
+  PostgresStorage& operator=(const PostgresStorage&) = delete;
+  // Calls close().
+  ~PostgresStorage() override;
+
+  // Runs every request already submitted, then closes the connections. Requests
+  // made after close() fail with kCancelled. Idempotent.
+  void close();
+
+  // The highest migration version applied to the database.
+  Result<int> schema_version();
+
+  PostgresStats stats() const;
+
+  domain::Directory& directory() override { return *this; }
+
+  domain::MailStore& mail() override { return *this; }
+
+  domain::BlobStore& blobs() override { return *this; }
+
+  domain::QueueStore& queue() override { return *this; }
+
+ private:
+  struct Job;
+  struct AppendJob;
+
+  explicit PostgresStorage(PostgresOptions options);
+  Result<void> start();
+  void worker_loop(Connection& connection);
+  void submit(Job job);
+  // Runs `body(connection)` (returning Result<T>) in one transaction on a pool
+  // thread, retrying serialization failures; the future gets its result after
+  // COMMIT (or the error after ROLLBACK).
+  template <class T, class Body>
+  domain::Async<T> transaction(Body body);
+  // Runs a batch of appends in one transaction (one savepoint each).
+  void run_appends(Connection& connection, std::vector<std::unique_ptr<AppendJob>>& batch);
+
+  // ----- domain::Directory
+  domain::Async<domain::Domain> add_domain(std::string name) override;
+  domain::Async<std::vector<domain::Domain>> domains() override;
+  domain::Async<std::optional<domain::Domain>> find_domain(std::string name) override;
+  domain::Async<void> remove_domain(std::string name) override;
+  domain::Async<domain::Account> add_account(domain::NewAccount account) override;
+  domain::Async<std::optional<domain::Account>> find_account(std::string address) override;
+  domain::Async<std::optional<domain::Account>> find_account_by_id(domain::AccountId id) override;
+  domain::Async<std::vector<domain::Account>> accounts(std::optional<std::string> domain) override;
+  domain::Async<void> set_credentials(std::string address,
+                                      domain::Credentials credentials) override;
+  domain::Async<void> set_quota(std::string address, std::uint64_t quota_bytes) override;
+  domain::Async<void> remove_account(std::string address) override;
+  domain::Async<void> add_alias(domain::Alias alias) override;
+  domain::Async<std::vector<domain::Alias>> aliases(std::optional<std::string> domain) override;
+  domain::Async<std::vector<std::string>> alias_destinations(std::string source) override;
+  domain::Async<void> remove_alias(std::string source,
+                                   std::optional<std::string> destination) override;
+
+  // ----- domain::MailStore
+  domain::Async<std::vector<domain::Mailbox>> mailboxes(domain::AccountId account) override;
+  domain::Async<domain::Mailbox> create_mailbox(domain::AccountId account, std::string name,
+                                                domain::SpecialUse special_use) override;
+  domain::Async<domain::Mailbox> rename_mailbox(domain::AccountId account,
+                                                domain::MailboxId mailbox,
+                                                std::string new_name) override;
+  domain::Async<void> delete_mailbox(domain::AccountId account, domain::MailboxId mailbox) override;
+  domain::Async<void> set_subscribed(domain::AccountId account, domain::MailboxId mailbox,
+                                     bool subscribed) override;
+  domain::Async<std::vector<Result<domain::Appended>>> append(
+      domain::NewMessage message, std::vector<domain::AppendTarget> targets) override;
+  domain::Async<std::vector<domain::Entry>> entries(domain::AccountId account,
+                                                    domain::MailboxId mailbox, domain::Uid first,
+                                                    domain::Uid last) override;
+  domain::Async<std::string> read_message(domain::AccountId account,
+                                          domain::MessageId message) override;
+  domain::Async<std::string> message_facts(domain::AccountId account,
+                                           domain::MessageId message) override;
+  domain::Async<domain::FlagResult> change_flags(domain::AccountId account,
+                                                 domain::MailboxId mailbox,
+                                                 std::vector<domain::Uid> uids,
+                                                 domain::FlagChange change) override;
+  domain::Async<std::vector<domain::Appended>> copy(domain::AccountId account,
+                                                    domain::MailboxId from,
+                                                    std::vector<domain::Uid> uids,
+                                                    domain::MailboxId to) override;
+  domain::Async<std::vector<domain::Appended>> move(domain::AccountId account,
+                                                    domain::MailboxId from,
+                                                    std::vector<domain::Uid> uids,
+                                                    domain::MailboxId to) override;
+  domain::Async<domain::ModSeq> expunge(domain::AccountId account, domain::MailboxId mailbox,
+                                        std::vector<domain::Uid> uids) override;
+  domain::Async<domain::MailboxChanges> changes_since(domain::AccountId account,
+                                                      domain::MailboxId mailbox,
+                                                      domain::ModSeq since) override;
+  domain::Async<std::vector<domain::AccountChange>> account_changes_since(
+      domain::AccountId account, domain::ModSeq since) override;
+  domain::Async<domain::Usage> usage(domain::AccountId account) override;
+
+  // ----- domain::BlobStore
+  domain::Async<domain::BlobId> put(std::string bytes) override;
+  domain::Async<std::string> get(domain::BlobId id) override;
+  domain::Async<std::uint64_t> collect_garbage() override;
+
+  // ----- domain::QueueStore
+  domain::Async<domain::QueueId> enqueue(domain::NewQueuedMessage message) override;
+  domain::Async<std::vector<domain::QueuedMessage>> queued() override;
+  domain::Async<std::optional<domain::QueuedMessage>> find_queued(domain::QueueId id) override;
+  domain::Async<std::string> read_queued(domain::QueueId id) override;
+  domain::Async<std::vector<domain::QueuedMessage>> claim_due(SystemTime now, std::size_t limit,
+                                                              std::chrono::seconds lease) override;
+  domain::Async<void> update_queued(domain::QueueId id, domain::QueueUpdate update) override;
+  domain::Async<void> remove_queued(domain::QueueId id) override;
+  domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
+  domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
+
+  PostgresOptions options_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  PostgresStats stats_;
+
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace tern::store::postgres
