@@ -1011,6 +1011,11 @@ void read_outbound(Problems& problems, const toml::table* table, std::string_vie
   out.mx_port = static_cast<std::uint16_t>(port);
   read_seconds(r, "connection_idle_seconds", out.connection_idle, 0, kHour);
   r.read_uint("messages_per_connection", out.messages_per_connection, 1, 100000);
+  r.read_bool("mta_sts", out.mta_sts);
+  std::uint32_t sts_port = out.mta_sts_port;
+  r.read_uint("mta_sts_port", sts_port, 1, 65535);
+  out.mta_sts_port = static_cast<std::uint16_t>(sts_port);
+  r.read_bool("dane", out.dane);
   r.finish();
 }
 

@@ -52,6 +52,9 @@ TEST(ParseConfig, MinimalFileGetsDefaults) {
   EXPECT_EQ(settings->auth.failures_before_delay, 3u);
   EXPECT_EQ(settings->auth.failures_before_block, 10u);
   EXPECT_EQ(settings->addressing.subaddress_separator, "+");
+  EXPECT_TRUE(settings->outbound.mta_sts);  // issue #8: both on unless switched off
+  EXPECT_EQ(settings->outbound.mta_sts_port, 443);
+  EXPECT_TRUE(settings->outbound.dane);
   EXPECT_TRUE(settings->listeners.empty());
 }
 
@@ -598,6 +601,9 @@ tls = "verify"
 ca_file = "ca.pem"
 mx_port = 2525
 messages_per_connection = 7
+mta_sts = false
+mta_sts_port = 8443
+dane = false
 [[transport]]
 domain = "Example.NET"
 route = "smtp:[relay.example.net]:587"
@@ -624,6 +630,9 @@ route = "lmtp:[::1]:24"
   EXPECT_EQ(settings->outbound.ca_file, "/etc/tern/ca.pem");
   EXPECT_EQ(settings->outbound.mx_port, 2525);
   EXPECT_EQ(settings->outbound.messages_per_connection, 7U);
+  EXPECT_FALSE(settings->outbound.mta_sts);
+  EXPECT_EQ(settings->outbound.mta_sts_port, 8443);
+  EXPECT_FALSE(settings->outbound.dane);
   ASSERT_EQ(settings->transports.size(), 4U);
   const auto& relay = settings->transports[0];
   EXPECT_EQ(relay.domain, "example.net");

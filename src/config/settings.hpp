@@ -290,6 +290,14 @@ struct OutboundSettings {
   // this many messages (Postfix smtp_connection_cache_time_limit, _reuse_count_limit).
   std::chrono::seconds connection_idle{5};
   std::uint32_t messages_per_connection = 100;
+  // RFC 8461 MTA-STS: fetch and apply the destination's policy (the HTTPS fetch
+  // trusts `ca_file` too, or the system store). `mta_sts_port` is the policy
+  // host's HTTPS port, 443 but for tests.
+  bool mta_sts = true;
+  std::uint16_t mta_sts_port = 443;
+  // RFC 7672 DANE: DNSSEC-validated TLSA records of an MX make TLS mandatory and
+  // authenticate its certificate (needs [dns] dnssec).
+  bool dane = true;
   friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;
 };
 
