@@ -27,6 +27,7 @@
 #include "base/future.hpp"
 #include "base/result.hpp"
 #include "domain/model.hpp"
+#include "domain/report_model.hpp"
 
 namespace tern::domain {
 
@@ -173,6 +174,50 @@ class QueueStore {
   virtual Async<void> reschedule(QueueId id, SystemTime when) = 0;
 };
 
+// The data behind outgoing DMARC aggregate (RFC 9990) and TLS (RFC 8460) reports,
+// and the reports others send us (report_model.hpp). The MX records one
+// DmarcEvaluation per evaluated message, the outbound transport one
+// TlsSessionResult per TLS attempt; the report generator asks for a period's
+// aggregate per domain. Backends count equal rows instead of keeping one row per
+// message, bucketed by the hour of `time` (UTC): a period [begin, end) covers the
+// hours h with begin <= h < end, so periods should start and end on whole hours.
+class ReportStore {
+ public:
+  virtual ~ReportStore() = default;
+
+  // kInvalidInput when the policy domain or source_ip is empty.
+  virtual Async<void> record_dmarc(DmarcEvaluation evaluation) = 0;
+  // kInvalidInput when policy_domain is empty or sessions is 0.
+  virtual Async<void> record_tls(TlsSessionResult result) = 0;
+
+  // Policy domains with DMARC evaluations in [begin, end), sorted.
+  virtual Async<std::vector<std::string>> dmarc_domains(SystemTime begin, SystemTime end) = 0;
+  // One policy domain's rows over [begin, end), counts summed; kNotFound when it
+  // has none.
+  virtual Async<DmarcAggregate> dmarc_aggregate(std::string domain, SystemTime begin,
+                                                SystemTime end) = 0;
+  // Policy domains with TLS results in [begin, end), sorted.
+  virtual Async<std::vector<std::string>> tls_domains(SystemTime begin, SystemTime end) = 0;
+  // One policy domain's summaries over [begin, end), one per distinct policy
+  // (type, strings, mx hosts), sorted by encode_tls_policy(); empty when none.
+  virtual Async<std::vector<TlsPolicySummary>> tls_summary(std::string domain, SystemTime begin,
+                                                           SystemTime end) = 0;
+
+  // Stores a received report; false (and nothing changed) when one with the same
+  // kind, org_name and report_id is already stored: mail is delivered at least once.
+  virtual Async<bool> store_received_report(ReceivedReport report) = 0;
+  virtual Async<std::vector<ReceivedReport>> received_reports(ReceivedReportQuery query) = 0;
+
+  // A named point in time the report scheduler keeps ("dmarc", "tls": the end of
+  // the last period reported), so a restart neither repeats nor skips a period.
+  virtual Async<std::optional<SystemTime>> report_cursor(std::string name) = 0;
+  virtual Async<void> set_report_cursor(std::string name, SystemTime value) = 0;
+
+  // Removes recorded evaluations and TLS results older than `before` (by hour) and
+  // received reports whose period ended before it; returns how many rows went.
+  virtual Async<std::uint64_t> prune_reports(SystemTime before) = 0;
+};
+
 // One backend: all ports over one consistent store.
 class Storage {
  public:
@@ -181,6 +226,7 @@ class Storage {
   virtual MailStore& mail() = 0;
   virtual BlobStore& blobs() = 0;
   virtual QueueStore& queue() = 0;
+  virtual ReportStore& reports() = 0;
 };
 
 }  // namespace tern::domain

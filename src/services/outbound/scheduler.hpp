@@ -157,6 +157,8 @@ class WakingStorage final : public domain::Storage {
 
   domain::QueueStore& queue() override;
 
+  domain::ReportStore& reports() override { return inner_.reports(); }
+
  private:
   class Queue;
   domain::Storage& inner_;

@@ -628,6 +628,8 @@ class FullDiskStorage final : public domain::Storage {
 
   domain::QueueStore& queue() override { return inner_.queue(); }
 
+  domain::ReportStore& reports() override { return inner_.reports(); }
+
  private:
   domain::Storage& inner_;
   FullDiskMail mail_;

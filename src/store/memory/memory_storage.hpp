@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "domain/ports.hpp"
+#include "store/memory/memory_reports.hpp"
 
 namespace tern::store::memory {
 
@@ -63,6 +64,8 @@ class MemoryStorage final : public domain::Storage,
   domain::BlobStore& blobs() override { return *this; }
 
   domain::QueueStore& queue() override { return *this; }
+
+  domain::ReportStore& reports() override { return reports_; }
 
  private:
   // ----- domain::Directory
@@ -201,6 +204,7 @@ class MemoryStorage final : public domain::Storage,
   std::map<domain::QueueId, domain::QueuedMessage> queue_;
   std::int64_t next_id_ = 1;  // one counter for every kind of id keeps them distinct
   std::uint32_t next_uid_validity_ = 1;
+  MemoryReportStore reports_;  // has its own mutex
 };
 
 }  // namespace tern::store::memory

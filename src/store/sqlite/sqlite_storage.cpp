@@ -15,6 +15,7 @@
 #include "domain/flags.hpp"
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/report_tables.hpp"
 
 namespace tern::store::sqlite {
 
@@ -1797,6 +1798,71 @@ d::Async<void> SqliteStorage::reschedule(d::QueueId id, SystemTime when) {
     return c.run("UPDATE queue SET next_attempt = ?2 WHERE id = ?1 AND state = ?3", d::value_of(id),
                  ticks(when), static_cast<int>(d::QueueState::kQueued));
   });
+}
+
+// ----- domain::ReportStore: routed to report_tables.cpp
+
+d::Async<void> SqliteStorage::record_dmarc(d::DmarcEvaluation evaluation) {
+  return write<void>({}, [e = std::move(evaluation)](Connection& c) {
+    return reports::record_dmarc(c, e);
+  });
+}
+
+d::Async<void> SqliteStorage::record_tls(d::TlsSessionResult result) {
+  return write<void>({}, [r = std::move(result)](Connection& c) { return reports::record_tls(c, r); });
+}
+
+d::Async<std::vector<std::string>> SqliteStorage::dmarc_domains(SystemTime begin, SystemTime end) {
+  return read<std::vector<std::string>>(
+      [begin, end](Connection& c) { return reports::dmarc_domains(c, begin, end); });
+}
+
+d::Async<d::DmarcAggregate> SqliteStorage::dmarc_aggregate(std::string domain, SystemTime begin,
+                                                           SystemTime end) {
+  return read<d::DmarcAggregate>([domain = std::move(domain), begin, end](Connection& c) {
+    return reports::dmarc_aggregate(c, domain, begin, end);
+  });
+}
+
+d::Async<std::vector<std::string>> SqliteStorage::tls_domains(SystemTime begin, SystemTime end) {
+  return read<std::vector<std::string>>(
+      [begin, end](Connection& c) { return reports::tls_domains(c, begin, end); });
+}
+
+d::Async<std::vector<d::TlsPolicySummary>> SqliteStorage::tls_summary(std::string domain,
+                                                                      SystemTime begin,
+                                                                      SystemTime end) {
+  return read<std::vector<d::TlsPolicySummary>>(
+      [domain = std::move(domain), begin, end](Connection& c) {
+        return reports::tls_summary(c, domain, begin, end);
+      });
+}
+
+d::Async<bool> SqliteStorage::store_received_report(d::ReceivedReport report) {
+  return write<bool>({}, [r = std::move(report)](Connection& c) {
+    return reports::store_received(c, r);
+  });
+}
+
+d::Async<std::vector<d::ReceivedReport>> SqliteStorage::received_reports(
+    d::ReceivedReportQuery query) {
+  return read<std::vector<d::ReceivedReport>>(
+      [query = std::move(query)](Connection& c) { return reports::received(c, query); });
+}
+
+d::Async<std::optional<SystemTime>> SqliteStorage::report_cursor(std::string name) {
+  return read<std::optional<SystemTime>>(
+      [name = std::move(name)](Connection& c) { return reports::cursor(c, name); });
+}
+
+d::Async<void> SqliteStorage::set_report_cursor(std::string name, SystemTime value) {
+  return write<void>({}, [name = std::move(name), value](Connection& c) {
+    return reports::set_cursor(c, name, value);
+  });
+}
+
+d::Async<std::uint64_t> SqliteStorage::prune_reports(SystemTime before) {
+  return write<std::uint64_t>({}, [before](Connection& c) { return reports::prune(c, before); });
 }
 
 }  // namespace tern::store::sqlite

@@ -74,7 +74,8 @@ class SqliteStorage final : public domain::Storage,
                             private domain::Directory,
                             private domain::MailStore,
                             private domain::BlobStore,
-                            private domain::QueueStore {
+                            private domain::QueueStore,
+                            private domain::ReportStore {
  public:
   // Opens or creates the store in `dir` (created if missing): applies pending
   // migrations, deletes stale temp blob files left by a crash, and starts the
@@ -109,6 +110,8 @@ class SqliteStorage final : public domain::Storage,
   domain::BlobStore& blobs() override { return *this; }
 
   domain::QueueStore& queue() override { return *this; }
+
+  domain::ReportStore& reports() override { return *this; }
 
  private:
   struct WriteJob;
@@ -217,6 +220,23 @@ class SqliteStorage final : public domain::Storage,
   domain::Async<void> remove_queued(domain::QueueId id) override;
   domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
   domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
+
+  // ----- domain::ReportStore (the SQL is in report_tables.cpp)
+  domain::Async<void> record_dmarc(domain::DmarcEvaluation evaluation) override;
+  domain::Async<void> record_tls(domain::TlsSessionResult result) override;
+  domain::Async<std::vector<std::string>> dmarc_domains(SystemTime begin, SystemTime end) override;
+  domain::Async<domain::DmarcAggregate> dmarc_aggregate(std::string domain, SystemTime begin,
+                                                        SystemTime end) override;
+  domain::Async<std::vector<std::string>> tls_domains(SystemTime begin, SystemTime end) override;
+  domain::Async<std::vector<domain::TlsPolicySummary>> tls_summary(std::string domain,
+                                                                   SystemTime begin,
+                                                                   SystemTime end) override;
+  domain::Async<bool> store_received_report(domain::ReceivedReport report) override;
+  domain::Async<std::vector<domain::ReceivedReport>> received_reports(
+      domain::ReceivedReportQuery query) override;
+  domain::Async<std::optional<SystemTime>> report_cursor(std::string name) override;
+  domain::Async<void> set_report_cursor(std::string name, SystemTime value) override;
+  domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
 
   // Reads and checks a blob file against its id (kCorrupt on mismatch or when a
   // referenced file is missing).

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/sqlite/report_tables.hpp"
+
+namespace tern::store::sqlite::reports {
+
+namespace d = tern::domain;
+
+namespace {
+
+Result<std::vector<std::string>> domains(Connection& c, std::string_view table, SystemTime begin,
+                                         SystemTime end) {
+  TERN_TRY(auto stmt, c.query("SELECT DISTINCT domain FROM " + std::string(table) +
+                                  " WHERE hour >= ?1 AND hour < ?2 ORDER BY domain",
+                              d::report_hour(begin), d::report_hour(end)));
+  std::vector<std::string> out;
+  for (;;) {
+    TERN_TRY(bool row, stmt.next());
+    if (!row) {
+      return out;
+    }
+    out.push_back(stmt.text(0));
+  }
+}
+
+Result<d::DmarcAggregate> aggregate_in_transaction(Connection& c, const std::string& domain,
+                                                   SystemTime begin, SystemTime end);
+
+}  // namespace
+
+Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
+  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
+    return fail(ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source");
+  }
+  const auto hour = d::report_hour(evaluation.time);
+  TERN_TRY_VOID(
+      c.run("INSERT INTO report_dmarc_rows (domain, hour, row, count) VALUES (?1, ?2, ?3, 1) "
+            "ON CONFLICT (domain, hour, row) DO UPDATE SET count = count + 1",
+            evaluation.policy.domain, hour, d::encode_dmarc_row(evaluation.row)));
+  return c.run(
+      "INSERT INTO report_dmarc_policies (domain, hour, policy) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (domain, hour) DO UPDATE SET policy = excluded.policy",
+      evaluation.policy.domain, hour, d::encode_dmarc_policy(evaluation.policy));
+}
+
+Result<void> record_tls(Connection& c, const d::TlsSessionResult& result) {
+  if (result.policy_domain.empty() || result.sessions == 0) {
+    return fail(ErrorCode::kInvalidInput, "TLS result without policy domain or sessions");
+  }
+  return c.run(
+      "INSERT INTO report_tls_rows (domain, hour, policy, detail, count) VALUES (?1, ?2, ?3, ?4, "
+      "?5) "
+      "ON CONFLICT (domain, hour, policy, detail) DO UPDATE SET count = count + excluded.count",
+      result.policy_domain, d::report_hour(result.time), d::encode_tls_policy(result),
+      d::encode_tls_detail(result), static_cast<std::int64_t>(result.sessions));
+}
+
+Result<bool> store_received(Connection& c, const d::ReceivedReport& report) {
+  TERN_TRY_VOID(c.run(
+      "INSERT INTO received_reports (kind, org_name, contact, report_id, policy_domain, policy, "
+      "begin_time, end_time, received, messages, passed, rows) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+      "ON CONFLICT (kind, org_name, report_id) DO NOTHING",
+      static_cast<std::int64_t>(report.kind), report.org_name, report.contact, report.report_id,
+      report.policy_domain, report.policy, to_unix_seconds(report.begin),
+      to_unix_seconds(report.end), to_unix_seconds(report.received),
+      static_cast<std::int64_t>(report.messages), static_cast<std::int64_t>(report.passed),
+      d::encode_received_rows(report.rows)));
+  return c.changes() > 0;
+}
+
+Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value) {
+  return c.run(
+      "INSERT INTO report_cursors (name, value) VALUES (?1, ?2) "
+      "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      name, to_unix_seconds(value));
+}
+
+Result<std::uint64_t> prune(Connection& c, SystemTime before) {
+  const auto hour = d::report_hour(before);
+  std::uint64_t removed = 0;
+  for (const char* table : {"report_dmarc_rows", "report_dmarc_policies", "report_tls_rows"}) {
+    TERN_TRY_VOID(c.run("DELETE FROM " + std::string(table) + " WHERE hour < ?1", hour));
+    removed += static_cast<std::uint64_t>(c.changes());
+  }
+  TERN_TRY_VOID(c.run("DELETE FROM received_reports WHERE end_time < ?1", to_unix_seconds(before)));
+  removed += static_cast<std::uint64_t>(c.changes());
+  return removed;
+}
+
+Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end) {
+  return domains(c, "report_dmarc_rows", begin, end);
+}
+
+Result<d::DmarcAggregate> dmarc_aggregate(Connection& c, const std::string& domain,
+                                          SystemTime begin, SystemTime end) {
+  // One read transaction, so the rows and the policy come from one snapshot.
+  TERN_TRY_VOID(c.exec("BEGIN"));
+  auto result = aggregate_in_transaction(c, domain, begin, end);
+  (void)c.exec("COMMIT");
+  return result;
+}
+
+namespace {
+
+Result<d::DmarcAggregate> aggregate_in_transaction(Connection& c, const std::string& domain,
+                                                   SystemTime begin, SystemTime end) {
+  const auto first = d::report_hour(begin);
+  const auto last = d::report_hour(end);
+  TERN_TRY(auto stmt, c.query("SELECT row, SUM(count) FROM report_dmarc_rows "
+                              "WHERE domain = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY row",
+                              domain, first, last));
+  std::vector<d::CountedKey> rows;
+  for (;;) {
+    TERN_TRY(bool more, stmt.next());
+    if (!more) {
+      break;
+    }
+    rows.push_back({stmt.text(0), stmt.uint64(1)});
+  }
+  TERN_TRY(auto policy, c.query("SELECT policy FROM report_dmarc_policies "
+                                "WHERE domain = ?1 AND hour >= ?2 AND hour < ?3 "
+                                "ORDER BY hour DESC LIMIT 1",
+                                domain, first, last));
+  TERN_TRY(bool found, policy.next());
+  if (rows.empty() || !found) {
+    return fail(ErrorCode::kNotFound, "no DMARC data for " + domain);
+  }
+  return d::make_dmarc_aggregate(domain, policy.text(0), std::move(rows));
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> tls_domains(Connection& c, SystemTime begin, SystemTime end) {
+  return domains(c, "report_tls_rows", begin, end);
+}
+
+Result<std::vector<d::TlsPolicySummary>> tls_summary(Connection& c, const std::string& domain,
+                                                     SystemTime begin, SystemTime end) {
+  TERN_TRY(auto stmt, c.query("SELECT policy, detail, SUM(count) FROM report_tls_rows "
+                              "WHERE domain = ?1 AND hour >= ?2 AND hour < ?3 "
+                              "GROUP BY policy, detail",
+                              domain, d::report_hour(begin), d::report_hour(end)));
+  std::vector<d::CountedTlsKey> rows;
+  for (;;) {
+    TERN_TRY(bool more, stmt.next());
+    if (!more) {
+      break;
+    }
+    rows.push_back({stmt.text(0), stmt.text(1), stmt.uint64(2)});
+  }
+  return d::make_tls_summary(domain, std::move(rows));
+}
+
+Result<std::vector<d::ReceivedReport>> received(Connection& c,
+                                                const d::ReceivedReportQuery& query) {
+  // NULL parameters match everything, so one statement serves every filter.
+  std::string sql =
+      "SELECT id, kind, org_name, contact, report_id, policy_domain, policy, begin_time, "
+      "end_time, received, messages, passed, rows FROM received_reports "
+      "WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR policy_domain = ?2) "
+      "ORDER BY end_time DESC, id DESC LIMIT ?3";
+  auto limit = static_cast<std::int64_t>(std::min<std::size_t>(query.limit, INT64_MAX));
+  auto run = [&]() -> Result<Statement> {
+    if (query.kind && query.policy_domain) {
+      return c.query(sql, static_cast<std::int64_t>(*query.kind), *query.policy_domain, limit);
+    }
+    if (query.kind) {
+      return c.query(sql, static_cast<std::int64_t>(*query.kind), std::nullopt, limit);
+    }
+    if (query.policy_domain) {
+      return c.query(sql, std::nullopt, *query.policy_domain, limit);
+    }
+    return c.query(sql, std::nullopt, std::nullopt, limit);
+  };
+  TERN_TRY(auto stmt, run());
+  std::vector<d::ReceivedReport> out;
+  for (;;) {
+    TERN_TRY(bool more, stmt.next());
+    if (!more) {
+      return out;
+    }
+    d::ReceivedReport r;
+    r.id = stmt.uint64(0);
+    r.kind = stmt.int64(1) == static_cast<std::int64_t>(d::ReportKind::kTlsRpt)
+                 ? d::ReportKind::kTlsRpt
+                 : d::ReportKind::kDmarcAggregate;
+    r.org_name = stmt.text(2);
+    r.contact = stmt.text(3);
+    r.report_id = stmt.text(4);
+    r.policy_domain = stmt.text(5);
+    r.policy = stmt.text(6);
+    r.begin = from_unix_seconds(stmt.int64(7));
+    r.end = from_unix_seconds(stmt.int64(8));
+    r.received = from_unix_seconds(stmt.int64(9));
+    r.messages = stmt.uint64(10);
+    r.passed = stmt.uint64(11);
+    TERN_TRY(r.rows, d::decode_received_rows(stmt.text(12)));
+    out.push_back(std::move(r));
+  }
+}
+
+Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name) {
+  TERN_TRY(auto value, c.scalar("SELECT value FROM report_cursors WHERE name = ?1", name));
+  if (!value) {
+    return std::optional<SystemTime>();
+  }
+  return std::optional<SystemTime>(from_unix_seconds(*value));
+}
+
+}  // namespace tern::store::sqlite::reports

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SQL behind SqliteStorage's domain::ReportStore (migration 0007_reports.sql).
+// Each function runs on the connection it is given, inside the transaction its
+// caller (the writer or a reader thread) holds; SqliteStorage only routes the port
+// calls here, so the report tables stay out of the mail code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/report_model.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace tern::store::sqlite::reports {
+
+// Writers: run by the writer thread.
+Result<void> record_dmarc(Connection& c, const domain::DmarcEvaluation& evaluation);
+Result<void> record_tls(Connection& c, const domain::TlsSessionResult& result);
+Result<bool> store_received(Connection& c, const domain::ReceivedReport& report);
+Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
+Result<std::uint64_t> prune(Connection& c, SystemTime before);
+
+// Readers.
+Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end);
+Result<domain::DmarcAggregate> dmarc_aggregate(Connection& c, const std::string& domain,
+                                               SystemTime begin, SystemTime end);
+Result<std::vector<std::string>> tls_domains(Connection& c, SystemTime begin, SystemTime end);
+Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const std::string& domain,
+                                                          SystemTime begin, SystemTime end);
+Result<std::vector<domain::ReceivedReport>> received(Connection& c,
+                                                     const domain::ReceivedReportQuery& query);
+Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
+
+}  // namespace tern::store::sqlite::reports
