@@ -12,6 +12,19 @@ std::vector<std::string> normalize_keywords(std::vector<std::string> keywords) {
   return keywords;
 }
 
+bool define_keywords(std::vector<std::string>& defined, const std::vector<std::string>& keywords) {
+  // The common case (every keyword already defined) allocates nothing.
+  if (std::includes(defined.begin(), defined.end(), keywords.begin(), keywords.end())) {
+    return false;
+  }
+  std::vector<std::string> merged;
+  merged.reserve(defined.size() + keywords.size());
+  std::set_union(defined.begin(), defined.end(), keywords.begin(), keywords.end(),
+                 std::back_inserter(merged));
+  defined = std::move(merged);
+  return true;
+}
+
 PreparedFlagChange prepare_flag_change(FlagChange change) {
   return PreparedFlagChange{change.op, static_cast<Flags>(change.flags & kAllFlags),
                             normalize_keywords(std::move(change.keywords)), change.unchanged_since};

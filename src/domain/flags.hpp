@@ -14,6 +14,10 @@ namespace tern::domain {
 // Keywords as entries keep them: sorted and unique.
 std::vector<std::string> normalize_keywords(std::vector<std::string> keywords);
 
+// Adds `keywords` (sorted, unique) to a mailbox's defined keywords (sorted, unique;
+// Mailbox::keywords). Returns true when the set grew.
+bool define_keywords(std::vector<std::string>& defined, const std::vector<std::string>& keywords);
+
 // A FlagChange ready to apply: system flags masked to the known ones and keywords
 // normalised. Build it once per change_flags() call.
 struct PreparedFlagChange {

@@ -69,6 +69,14 @@ struct Mailbox {
   Uid uid_next{1};
   ModSeq highest_modseq{};  // the highest modseq of any change in this mailbox
   bool subscribed = false;
+  // The keywords defined in the mailbox (RFC 9051 §7.3.5 FLAGS, §7.1 PERMANENTFLAGS):
+  // every keyword an append, copy, move or flag change has put on one of its
+  // entries, sorted and unique. The set only grows while the mailbox exists (a
+  // keyword stays defined when no message carries it any more, as in Dovecot), so
+  // a session can announce it once and keep it. Backends keep it per mailbox, so
+  // reading it costs no scan of the entries. Filled by mailboxes() and
+  // rename_mailbox(); empty from create_mailbox().
+  std::vector<std::string> keywords;
 };
 
 // System flags (RFC 9051 §2.3.2) as a bit set. \Recent is per session and not stored.

@@ -83,7 +83,11 @@ class MailStore {
  public:
   virtual ~MailStore() = default;
 
-  virtual Async<std::vector<Mailbox>> mailboxes(AccountId account) = 0;  // sorted by name
+  // Sorted by name, each with its defined keywords (Mailbox::keywords): append(),
+  // copy(), move() and change_flags() add the keywords they put on entries to the
+  // target mailbox's set in the same transaction; nothing removes them but
+  // delete_mailbox().
+  virtual Async<std::vector<Mailbox>> mailboxes(AccountId account) = 0;
   virtual Async<Mailbox> create_mailbox(AccountId account, std::string name,
                                         SpecialUse special_use) = 0;
   virtual Async<Mailbox> rename_mailbox(AccountId account, MailboxId mailbox,

@@ -754,6 +754,60 @@ TYPED_TEST_P(StorageConformance, CopyOverQuotaIsLimitExceeded) {
   auto bob = this->make_account("bob", size + size / 2);
   auto inbox = this->inbox(bob.id);
   auto box = this->make_mailbox(bob.id, "Box");
+// RFC 9051 §7.3.5: FLAGS lists the keywords defined in the mailbox. Every way a
+// keyword reaches an entry defines it in that mailbox only; removing it from every
+// message, or expunging them, leaves it defined (as in Dovecot).
+TYPED_TEST_P(StorageConformance, MailboxKeywordsGrowWithAppendStoreCopyAndMove) {
+  using Words = std::vector<std::string>;
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto work = this->make_mailbox(bob.id, "Work");
+  auto other = this->make_mailbox(bob.id, "Other");
+  EXPECT_TRUE(inbox.keywords.empty());
+  EXPECT_TRUE(work.keywords.empty());
+
+  auto a = this->append_one(bob, inbox, "a", 0, {"$Work", "$Junk"});
+  auto b = this->append_one(bob, inbox, "b");
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work"}));
+  EXPECT_TRUE(this->reload(work).keywords.empty());
+
+  d::FlagChange add{d::FlagOp::kAdd, d::kFlagSeen, {"zeta", "$Work", "alpha"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {b.uid}, add)));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "zeta"}));
+
+  // Replacing and removing never undefine.
+  d::FlagChange replace{d::FlagOp::kReplace, 0, {"beta"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, replace)));
+  d::FlagChange remove{d::FlagOp::kRemove, 0, {"beta", "gamma"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, remove)));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "beta", "zeta"}));
+
+  // A change that touches no entry (unknown UID) defines nothing.
+  d::FlagChange stray{d::FlagOp::kAdd, 0, {"stray"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {d::Uid{999}}, stray)));
+  EXPECT_EQ(this->reload(inbox).keywords.size(), 5u);
+
+  auto c = this->append_one(bob, inbox, "c", 0, {"moved"});
+  TERN_ASSERT_OK(wait(this->mail().change_flags(
+      bob.id, inbox.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, 0, {"copied"}, std::nullopt})));
+  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, work.id)));
+  TERN_ASSERT_OK(wait(this->mail().move(bob.id, inbox.id, {c.uid}, other.id)));
+  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
+  EXPECT_EQ(this->reload(other).keywords, Words{"moved"});
+
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, work.id, {d::Uid{1}})));
+  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
+
+  // rename_mailbox() returns the mailbox with its keywords.
+  auto renamed = wait(this->mail().rename_mailbox(bob.id, work.id, "Job"));
+  ASSERT_TRUE(renamed) << renamed.error().message;
+  EXPECT_EQ(renamed->keywords, Words{"copied"});
+
+  // A new mailbox under an old name starts with none.
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, other.id)));
+  EXPECT_TRUE(this->make_mailbox(bob.id, "Other").keywords.empty());
+}
+
   auto a = this->append_one(bob, inbox, "a");
   TERN_EXPECT_ERROR(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, box.id)),
                     ErrorCode::kLimitExceeded);
@@ -1120,7 +1174,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
     UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
     QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
-    ConcurrentAppendsAllSucceedWithUniqueUids);
+    ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

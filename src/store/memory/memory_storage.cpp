@@ -571,6 +571,9 @@ d::Async<d::MailboxChanges> MemoryStorage::changes_since(d::AccountId account, d
   for (const auto& [uid, entry] : (*target)->entries) {
     if (d::value_of(entry.modseq) > d::value_of(since)) {
       changes.changed.push_back(entry);
+    if (prepared.op != d::FlagOp::kRemove) {
+      d::define_keywords((*target)->mailbox.keywords, prepared.keywords);
+    }
     }
   }
   for (const auto& [uid, modseq] : (*target)->tombstones) {
@@ -893,6 +896,7 @@ Result<std::vector<d::Appended>> MemoryStorage::copy_locked(d::AccountId account
   for (auto uid : uids) {
     auto it = (*source)->entries.find(d::value_of(uid));
     if (it != (*source)->entries.end()) {
+  d::define_keywords(mailbox.mailbox.keywords, entry.keywords);
       copied.push_back(&it->second);
       bytes += it->second.size;
     }

@@ -21,6 +21,46 @@ std::string join_keywords(const std::vector<std::string>& keywords) {
   return out;
 }
 
+std::vector<std::string> split_keywords(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    if (end > start) {
+      out.push_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<void> define_keywords(Connection& c, std::int64_t box,
+                             const std::vector<std::string>& keywords) {
+  if (keywords.empty()) {
+    return ok();
+  }
+  auto stmt = c.query("SELECT keywords FROM mailboxes WHERE id = ?1", box);
+  if (!stmt) {
+    return stmt.error();
+  }
+  auto row = stmt->next();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return ok();  // the caller reports the missing mailbox
+  }
+  // Sorted on read: the migration that filled the column could not promise order.
+  auto defined = d::normalize_keywords(split_keywords(stmt->text(0)));
+  if (!d::define_keywords(defined, keywords)) {
+    return ok();
+  }
+  return c.run("UPDATE mailboxes SET keywords = ?2 WHERE id = ?1", box, join_keywords(defined));
+}
+
 Result<void> reference_blob(Connection& c, const std::string& hex, std::uint64_t size,
                             std::int64_t add_refs, const std::string* inline_bytes) {
   // The bytes go first, at the end of blob_bytes (cheap), so that a new blobs row
@@ -193,6 +233,7 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
 }
 
 bool AppendBatch::dirty() const {
+    TERN_TRY_VOID(define_keywords(c, box.id, d::normalize_keywords(target.keywords)));
   return std::any_of(accounts_.begin(), accounts_.end(), [](const auto& a) { return a.dirty; }) ||
          std::any_of(mailboxes_.begin(), mailboxes_.end(), [](const auto& m) { return m.dirty; });
 }

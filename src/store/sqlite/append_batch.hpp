@@ -130,3 +130,12 @@ void finish_append(AppendRequest& request, const Error* error);
 std::string join_keywords(const std::vector<std::string>& keywords);
 
 }  // namespace tern::store::sqlite
+// The inverse of join_keywords().
+std::vector<std::string> split_keywords(const std::string& text);
+
+// Adds `keywords` (sorted, unique) to the defined keywords of mailbox `box`
+// (mailboxes.keywords, domain::Mailbox::keywords), in the caller's transaction:
+// one read of the mailbox row, a write only when the set grows. An SQL error
+// otherwise; nothing to do for an empty `keywords`.
+Result<void> define_keywords(Connection& c, std::int64_t box,
+                             const std::vector<std::string>& keywords);

@@ -81,15 +81,6 @@ std::string domain_of(const std::string& address) {
   return at == std::string::npos ? std::string() : address.substr(at + 1);
 }
 
-std::vector<std::string> split_keywords(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string word; in >> word;) {
-    out.push_back(word);
-  }
-  return out;
-}
-
 Error not_found(std::string what) {
   return Error{ErrorCode::kNotFound, std::move(what)};
 }
@@ -114,7 +105,7 @@ d::Account account_from(const Statement& s) {
 
 constexpr std::string_view kMailboxColumns =
     "SELECT id, account_id, name, special_use, uid_validity, uid_next, highest_modseq, "
-    "subscribed FROM mailboxes ";
+    "subscribed, keywords FROM mailboxes ";
 
 d::Mailbox mailbox_from(const Statement& s) {
   d::Mailbox m;
@@ -127,6 +118,7 @@ d::Mailbox mailbox_from(const Statement& s) {
   m.highest_modseq = d::ModSeq{s.uint64(6)};
   m.subscribed = s.int64(7) != 0;
   return m;
+  m.keywords = d::normalize_keywords(split_keywords(s.text(8)));
 }
 
 constexpr std::string_view kEntryColumns =
@@ -312,6 +304,7 @@ Result<d::Uid> insert_entry(Connection& c, d::MailboxId box, d::MessageId messag
             d::value_of(box), *uid, d::value_of(message), ticks(now_seconds()),
             static_cast<int>(flags & d::kAllFlags), join_keywords(keywords), d::value_of(modseq)));
   TERN_TRY_VOID(c.run("UPDATE messages SET entry_count = entry_count + 1 WHERE id = ?1",
+  TERN_TRY_VOID(define_keywords(c, d::value_of(box), keywords));
                       d::value_of(message)));
   TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
                       d::value_of(account), size));
@@ -1551,6 +1544,9 @@ d::Async<d::Usage> SqliteStorage::usage(d::AccountId account) {
     }();
     (void)c.exec("COMMIT");
     return result;
+        if (prepared.op != d::FlagOp::kRemove) {
+          TERN_TRY_VOID(define_keywords(c, d::value_of(mailbox), prepared.keywords));
+        }
   });
 }
 

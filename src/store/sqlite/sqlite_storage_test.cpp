@@ -273,6 +273,52 @@ TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
+// Migration 0006 defines in each existing mailbox the keywords its entries carry
+// (domain::Mailbox::keywords), so FLAGS lists them after an upgrade.
+TEST(SqliteStorage, MigrationDefinesTheKeywordsOfExistingEntries) {
+  TempDir dir;
+  {
+    auto c = Connection::open(dir.path() / "tern.db", true);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(
+        (*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied INTEGER NOT NULL) STRICT"));
+    for (const auto& migration : migrations()) {
+      if (migration.version >= 6) {
+        break;
+      }
+      ASSERT_TRUE((*c)->exec(migration.sql)) << migration.name;
+      ASSERT_TRUE((*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)", migration.version,
+                            migration.name));
+    }
+    const std::string hex(64, 'b');
+    ASSERT_TRUE((*c)->exec(
+        "INSERT INTO domains (id, name) VALUES (1, 'example.com');"
+        "INSERT INTO accounts (id, domain_id, address, password_hash, quota_bytes) "
+        "VALUES (1, 1, 'bob@example.com', 'h', 0);"
+        "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, "
+        "highest_modseq, subscribed) VALUES (1, 1, 'INBOX', 0, 1, 4, 3, 1), "
+        "(2, 1, 'Plain', 0, 2, 2, 4, 0);"
+        "INSERT INTO blobs (hash, size, refs) VALUES ('" +
+        hex +
+        "', 1, 4);"
+        "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count) "
+        "VALUES (1, 1, '" +
+        hex +
+        "', 1, 0, X'', 4);"
+        "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
+        "VALUES (1, 1, 1, 0, 0, '$Work zeta', 1), (1, 2, 1, 0, 0, '', 2), "
+        "(1, 3, 1, 0, 0, '$Junk $Work', 3), (2, 1, 1, 0, 0, '', 4);"));
+  }
+  auto store = open_or_die(dir.path());
+  auto boxes = wait(store->mail().mailboxes(domain::AccountId{1}));
+  ASSERT_TRUE(boxes) << boxes.error().message;
+  ASSERT_EQ(boxes->size(), 2u);
+  EXPECT_EQ((*boxes)[0].keywords, (std::vector<std::string>{"$Junk", "$Work", "zeta"}));
+  EXPECT_TRUE((*boxes)[1].keywords.empty());
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
 TEST(SqliteStorage, RequestsAfterCloseAreCancelled) {
   TempDir dir;
   auto store = open_or_die(dir.path());
