@@ -55,21 +55,26 @@ function(tern_executable)
   tern_apply_warnings(${ARG_NAME} OFF)
 endfunction()
 
-# tern_test(NAME name SOURCES ... DEPS ... [LIBS ...])
-# One GoogleTest binary; each TEST becomes a ctest case.
+# tern_test(NAME name SOURCES ... DEPS ... [LIBS ...] [POSTGRES])
+# One GoogleTest binary; each TEST becomes a ctest case. POSTGRES: its cases run
+# with the test run's PostgreSQL (TernPostgres.cmake, TERN_TEST_POSTGRES).
 function(tern_test)
   if(NOT TERN_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "POSTGRES" "NAME" "SOURCES;DEPS;LIBS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   foreach(dep IN LISTS ARG_DEPS)
     target_link_libraries(${ARG_NAME} PRIVATE tern::${dep})
   endforeach()
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gmock GTest::gtest_main)
   tern_apply_warnings(${ARG_NAME} OFF)
-  gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "TERN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  set(properties ENVIRONMENT "TERN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(ARG_POSTGRES)
+    list(APPEND properties FIXTURES_REQUIRED tern_postgres ENVIRONMENT_MODIFICATION
+         "TERN_TEST_POSTGRES=set:${TERN_TEST_POSTGRES}")
+  endif()
+  gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
 endfunction()
 
 # tern_fuzzer(NAME target SOURCES ... DEPS ...)
