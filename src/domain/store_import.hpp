@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// domain::StoreImport: the port `tern migrate` writes a whole store through
+// (issue #9). The ordinary ports allocate UIDs and modseqs themselves; a copy of
+// a store must keep them, or every IMAP client's cache (UIDVALIDITY + UID,
+// CONDSTORE/QRESYNC modseqs, RFC 7162 §3.1) is silently invalidated. These
+// methods take them as given.
+//
+// The order of use (app/migrate_cli.cpp): Directory::add_domain, add_account
+// (credentials and quota as given), add_alias; then per account import_mailbox
+// for every mailbox, import_message for every message, import_changes once; then
+// import_queued per queue entry. The target is expected to be empty: the methods
+// refuse to overwrite anything that already holds mail.
+//
+// Every method is one transaction with the common error contract of ports.hpp.
+// Backends that implement it: store::memory, store::sqlite, store::postgres.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "domain/model.hpp"
+#include "domain/ports.hpp"
+
+namespace tern::domain {
+
+// One mailbox entry of an imported message, exactly as in the source store.
+struct ImportEntry {
+  MailboxId mailbox{};  // the TARGET store's id (from import_mailbox)
+  Uid uid{};
+  ModSeq modseq{};
+  Flags flags = 0;
+  std::vector<std::string> keywords;  // sorted, unique
+  SystemTime save_date{};
+};
+
+class StoreImport {
+ public:
+  virtual ~StoreImport() = default;
+
+  // Gives the account a mailbox named `mailbox.name` with exactly its
+  // special_use, uid_validity, uid_next, highest_modseq, subscribed and keywords
+  // (`id` and `account` are ignored). A mailbox of that name that exists and has
+  // no entries (the INBOX add_account creates) takes these values; one that has
+  // entries is kAlreadyExists. Writes no change-log row. Returns the mailbox.
+  virtual Async<Mailbox> import_mailbox(AccountId account, Mailbox mailbox) = 0;
+
+  // Stores `message` once (raw, internal_date, facts as for append()) and links
+  // it into every entry's mailbox with the entry's UID, modseq, flags, keywords
+  // and save date. Quota is not checked (the source accepted the mail) but
+  // used_bytes grows; mailbox uid_next/highest_modseq and the change log are not
+  // touched (import_mailbox and import_changes set them). kNotFound for a mailbox
+  // that is not the account's; kAlreadyExists when a UID is taken; kInvalidInput
+  // for no entries, UID 0 or a UID >= the mailbox's uid_next.
+  virtual Async<MessageId> import_message(AccountId account, NewMessage message,
+                                          std::vector<ImportEntry> entries) = 0;
+
+  // Appends `changes` (ascending modseq; mailbox ids of the TARGET store) to the
+  // account's change log, records a tombstone for every kMessageExpunged row (so
+  // changes_since() reports those UIDs as vanished), and raises the account's
+  // modseq counter to at least `modseq`, so the next change gets a larger one.
+  virtual Async<void> import_changes(AccountId account, std::vector<AccountChange> changes,
+                                     ModSeq modseq) = 0;
+
+  // Enqueues `raw` with the entry's sender, recipients (with their states and
+  // last replies), envid, ret, envelope, created, next_attempt, attempts and
+  // delay_warned. kActive entries arrive kQueued (their lease belonged to the
+  // source's workers); kHeld stays held. Returns the new entry's id.
+  virtual Async<QueueId> import_queued(QueuedMessage entry, std::string raw) = 0;
+};
+
+}  // namespace tern::domain
