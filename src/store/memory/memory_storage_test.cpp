@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 
 namespace tern::store::memory {
@@ -18,5 +19,7 @@ struct MemoryFactory {
 
 namespace tern::store::conformance {
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance,
+                               ::testing::Types<tern::store::memory::MemoryFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ReportConformance,
                                ::testing::Types<tern::store::memory::MemoryFactory>);
 }  // namespace tern::store::conformance

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -338,4 +339,5 @@ namespace tern::store::conformance {
 using SqliteFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
                                          tern::store::sqlite::SqliteNoGroupCommitFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ReportConformance, SqliteFactories);
 }  // namespace tern::store::conformance
