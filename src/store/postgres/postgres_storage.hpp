@@ -22,6 +22,7 @@
 namespace tern::store::postgres {
 
 class Connection;
+struct PendingAppend;  // an append() waiting for the append lane
 
 // The channel every mail change is announced on, in the same transaction as the
 // change: `NOTIFY tern_changes, '<account id>'` (decimal). A node that LISTENs on
@@ -87,7 +88,8 @@ class PostgresStorage final : public domain::Storage,
                               private domain::Directory,
                               private domain::MailStore,
                               private domain::BlobStore,
-                              private domain::QueueStore {
+                              private domain::QueueStore,
+                              private domain::ReportStore {
  public:
   // Connects `pool_size` connections, creates the schema if asked, applies
   // pending migrations and starts the pool. kInvalidInput for an empty conninfo;
@@ -117,9 +119,10 @@ class PostgresStorage final : public domain::Storage,
 
   domain::QueueStore& queue() override { return *this; }
 
+  domain::ReportStore& reports() override { return *this; }
+
  private:
   struct Job;
-  struct AppendJob;
 
   explicit PostgresStorage(PostgresOptions options);
   Result<void> start();
@@ -129,9 +132,14 @@ class PostgresStorage final : public domain::Storage,
   // thread, retrying serialization failures; the future gets its result after
   // COMMIT (or the error after ROLLBACK).
   template <class T, class Body>
-  domain::Async<T> transaction(Body body);
-  // Runs a batch of appends in one transaction (one savepoint each).
-  void run_appends(Connection& connection, std::vector<std::unique_ptr<AppendJob>>& batch);
+  domain::Async<T> transaction(Body body, bool read_only = false);
+  // Runs `body` in a transaction on `connection`, retrying retryable failures.
+  template <class T, class Body>
+  Result<T> run_transaction(Connection& connection, Body& body, bool read_only);
+  // Runs a batch of appends in one transaction; if it fails for a reason other
+  // than a retryable conflict, runs each append alone so only the bad one fails.
+  void run_appends(Connection& connection, std::vector<std::unique_ptr<PendingAppend>>& batch);
+  void count(std::uint64_t transactions, std::uint64_t appends, std::uint64_t retries);
 
   // ----- domain::Directory
   domain::Async<domain::Domain> add_domain(std::string name) override;
@@ -171,6 +179,9 @@ class PostgresStorage final : public domain::Storage,
                                           domain::MessageId message) override;
   domain::Async<std::string> message_facts(domain::AccountId account,
                                            domain::MessageId message) override;
+  domain::Async<std::vector<domain::MessageSummary>> message_summaries(
+      domain::AccountId account, domain::MailboxId mailbox, std::vector<domain::Uid> uids,
+      domain::SummaryParts what) override;
   domain::Async<domain::FlagResult> change_flags(domain::AccountId account,
                                                  domain::MailboxId mailbox,
                                                  std::vector<domain::Uid> uids,
@@ -209,12 +220,33 @@ class PostgresStorage final : public domain::Storage,
   domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
   domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
 
+  // ----- domain::ReportStore (the SQL is in report_tables.cpp)
+  domain::Async<void> record_dmarc(domain::DmarcEvaluation evaluation) override;
+  domain::Async<void> record_tls(domain::TlsSessionResult result) override;
+  domain::Async<std::vector<std::string>> dmarc_domains(SystemTime begin, SystemTime end) override;
+  domain::Async<domain::DmarcAggregate> dmarc_aggregate(std::string domain, SystemTime begin,
+                                                        SystemTime end) override;
+  domain::Async<std::vector<std::string>> tls_domains(SystemTime begin, SystemTime end) override;
+  domain::Async<std::vector<domain::TlsPolicySummary>> tls_summary(std::string domain,
+                                                                   SystemTime begin,
+                                                                   SystemTime end) override;
+  domain::Async<bool> store_received_report(domain::ReceivedReport report) override;
+  domain::Async<std::vector<domain::ReceivedReport>> received_reports(
+      domain::ReceivedReportQuery query) override;
+  domain::Async<std::optional<SystemTime>> report_cursor(std::string name) override;
+  domain::Async<void> set_report_cursor(std::string name, SystemTime value) override;
+  domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
+
   PostgresOptions options_;
   std::vector<std::unique_ptr<Connection>> connections_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable cv_;
   std::deque<Job> jobs_;
+  std::deque<std::unique_ptr<PendingAppend>> appends_;
+  // One batch of appends runs at a time, in submission order, so appends issued
+  // one after another by one caller get ascending UIDs (the port's promise).
+  bool append_running_ = false;
   bool stopping_ = false;
   bool closed_ = false;
   PostgresStats stats_;

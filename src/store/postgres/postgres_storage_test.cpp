@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs the storage conformance suite against store::postgres, plus what only this
+// backend has: several stores ("nodes") on one database, migrations racing at
+// start, NOTIFY on every change, chunked blobs and lost connections.
+//
+// Needs a server: TERN_TEST_POSTGRES is a libpq connection string (the ctest
+// fixture exports one for a throwaway server). Unset, the tests skip, except
+// under CI=true where that is a failure. Every store lives in its own random
+// schema, dropped afterwards, so tests run in parallel on one database.
+#include "store/postgres/postgres_storage.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include "store/conformance/storage_conformance.hpp"
+#include "store/postgres/connection.hpp"
+#include "store/postgres/migrations.hpp"
+
+namespace tern::store::postgres {
+namespace {
+
+namespace d = tern::domain;
+using conformance::make_message;
+using conformance::make_queued;
+using conformance::wait;
+
+// The server to test against, or "" (and a test failure under CI=true).
+std::string test_conninfo() {
+  const char* conninfo = std::getenv("TERN_TEST_POSTGRES");
+  if (conninfo != nullptr && *conninfo != '\0') {
+    return conninfo;
+  }
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string_view(ci) == "true") {
+    // Fatal, so the suite's SetUp does not run a test body without a store.
+    [] { FAIL() << "TERN_TEST_POSTGRES is not set, and CI=true requires the postgres tests"; }();
+  }
+  return "";
+}
+
+// A schema name no other test (or test process) uses.
+std::string fresh_schema() {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  return "tern_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+         std::to_string(random() % 1000000);
+}
+
+// Owns one schema on the test server and drops it at the end.
+class TestSchema {
+ public:
+  TestSchema() : conninfo_(test_conninfo()), name_(fresh_schema()) {}
+
+  ~TestSchema() {
+    if (conninfo_.empty()) {
+      return;
+    }
+    auto c = Connection::open(conninfo_, "");
+    if (c) {
+      (void)(*c)->script("DROP SCHEMA IF EXISTS " + (*c)->quote_identifier(name_) + " CASCADE");
+    }
+  }
+
+  bool available() const { return !conninfo_.empty(); }
+
+  PostgresOptions options() const {
+    PostgresOptions options;
+    options.conninfo = conninfo_;
+    options.schema = name_;
+    return options;
+  }
+
+  std::unique_ptr<PostgresStorage> open(PostgresOptions options) const {
+    auto storage = PostgresStorage::open(std::move(options));
+    EXPECT_TRUE(storage) << storage.error().message;
+    return storage ? std::move(*storage) : nullptr;
+  }
+
+  std::unique_ptr<PostgresStorage> open() const { return open(options()); }
+
+  // A plain connection to the schema, for looking behind the store's back.
+  std::unique_ptr<Connection> raw() const {
+    auto c = Connection::open(conninfo_, name_);
+    EXPECT_TRUE(c) << c.error().message;
+    return c ? std::move(*c) : nullptr;
+  }
+
+  const std::string& conninfo() const { return conninfo_; }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string conninfo_;
+  std::string name_;
+};
+
+struct PostgresFactory {
+  TestSchema schema;
+
+  std::unique_ptr<domain::Storage> make() {
+    if (!schema.available()) {
+      return nullptr;
+    }
+    return schema.open();
+  }
+};
+
+// The same suite with one append per transaction and tiny blob chunks, so the
+// batch-of-one path and multi-chunk blobs conform too.
+struct PostgresUnbatchedFactory {
+  TestSchema schema;
+
+  std::unique_ptr<domain::Storage> make() {
+    if (!schema.available()) {
+      return nullptr;
+    }
+    auto options = schema.options();
+    options.max_append_batch = 1;
+    options.chunk_bytes = 100;
+    options.pool_size = 2;
+    return schema.open(options);
+  }
+};
+
+#define TERN_REQUIRE_SERVER(schema)                    \
+  do {                                                 \
+    if (!(schema).available()) {                       \
+      GTEST_SKIP() << "TERN_TEST_POSTGRES is not set"; \
+    }                                                  \
+  } while (false)
+
+// Adds example.com and bob through `store`; returns bob and his INBOX.
+std::pair<d::Account, d::Mailbox> make_bob(PostgresStorage& store) {
+  EXPECT_TRUE(wait(store.directory().add_domain("example.com")));
+  auto bob = wait(store.directory().add_account({"bob@example.com", "h", 0}));
+  EXPECT_TRUE(bob) << bob.error().message;
+  auto boxes = wait(store.mail().mailboxes(bob->id));
+  EXPECT_TRUE(boxes && !boxes->empty());
+  return {*bob, (*boxes)[0]};
+}
+
+TEST(PostgresStorage, TwoNodesAppendingToOneMailboxNeverShareAUidOrModSeq) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto a = schema.open();
+  auto b = schema.open();
+  ASSERT_TRUE(a && b);
+  auto [bob, inbox] = make_bob(*a);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 40;
+  std::vector<std::vector<d::Appended>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      PostgresStorage& node = t % 2 == 0 ? *a : *b;
+      std::vector<d::Async<std::vector<Result<d::Appended>>>> pending;
+      for (int i = 0; i < kPerThread; ++i) {
+        pending.push_back(
+            node.mail().append(make_message("n" + std::to_string(t) + "-" + std::to_string(i)),
+                               {d::AppendTarget{bob.id, inbox.id, 0, {}}}));
+      }
+      for (auto& future : pending) {
+        auto result = future.get();
+        if (result && (*result)[0]) {
+          results[static_cast<std::size_t>(t)].push_back(*(*result)[0]);
+        } else {
+          ADD_FAILURE() << (result ? (*result)[0].error().message : result.error().message);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  std::set<std::uint32_t> uids;
+  std::set<std::uint64_t> modseqs;
+  for (const auto& per_thread : results) {
+    for (const auto& appended : per_thread) {
+      uids.insert(d::value_of(appended.uid));
+      modseqs.insert(d::value_of(appended.modseq));
+    }
+  }
+  EXPECT_EQ(uids.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(modseqs.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  auto entries = wait(b->mail().entries(bob.id, inbox.id, d::Uid{1}, d::Uid{0xffffffffu}));
+  ASSERT_TRUE(entries);
+  EXPECT_EQ(entries->size(), static_cast<std::size_t>(kThreads * kPerThread));
+  auto boxes = wait(a->mail().mailboxes(bob.id));
+  ASSERT_TRUE(boxes);
+  EXPECT_EQ(d::value_of((*boxes)[0].uid_next), kThreads * kPerThread + 1u);
+  // The log has one change per append, every modseq once.
+  auto log = wait(a->mail().account_changes_since(bob.id, d::ModSeq{0}));
+  ASSERT_TRUE(log);
+  std::set<std::uint64_t> logged;
+  for (const auto& change : *log) {
+    if (change.kind == d::ChangeKind::kMessageAdded) {
+      logged.insert(d::value_of(change.modseq));
+    }
+  }
+  EXPECT_EQ(logged, modseqs);
+}
+
+TEST(PostgresStorage, AQueueEntryClaimedOnOneNodeIsNotClaimedOnTheOtherUntilItsLeaseExpires) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto a = schema.open();
+  auto b = schema.open();
+  ASSERT_TRUE(a && b);
+  const auto now = conformance::fixed_time();
+  constexpr int kEntries = 40;
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_TRUE(
+        wait(a->queue().enqueue(make_queued("q" + std::to_string(i), {"x@remote.org"}, now))));
+  }
+  // Both nodes claim at once, in small bites, until nothing is due.
+  std::vector<d::QueueId> claimed_a;
+  std::vector<d::QueueId> claimed_b;
+  auto claim_all = [&](PostgresStorage& node, std::vector<d::QueueId>& out) {
+    for (;;) {
+      auto claimed = wait(node.queue().claim_due(now, 3, std::chrono::seconds(60)));
+      ASSERT_TRUE(claimed) << claimed.error().message;
+      if (claimed->empty()) {
+        return;
+      }
+      for (const auto& q : *claimed) {
+        out.push_back(q.id);
+      }
+    }
+  };
+  std::thread ta([&] { claim_all(*a, claimed_a); });
+  std::thread tb([&] { claim_all(*b, claimed_b); });
+  ta.join();
+  tb.join();
+  std::set<std::int64_t> all;
+  for (auto id : claimed_a) {
+    all.insert(d::value_of(id));
+  }
+  for (auto id : claimed_b) {
+    EXPECT_FALSE(all.contains(d::value_of(id))) << "claimed twice: " << d::value_of(id);
+    all.insert(d::value_of(id));
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kEntries));
+  // Node a "dies": while its leases hold node b gets nothing, afterwards all.
+  auto early =
+      wait(b->queue().claim_due(now + std::chrono::seconds(59), 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->empty());
+  auto reclaimed =
+      wait(b->queue().claim_due(now + std::chrono::seconds(60), 100, std::chrono::seconds(60)));
+  ASSERT_TRUE(reclaimed);
+  EXPECT_EQ(reclaimed->size(), static_cast<std::size_t>(kEntries));
+}
+
+TEST(PostgresStorage, NodesStartingAtOnceApplyEachMigrationOnce) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  constexpr int kNodes = 4;
+  std::vector<std::unique_ptr<PostgresStorage>> nodes(kNodes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      auto options = schema.options();
+      options.pool_size = 1;
+      auto opened = PostgresStorage::open(options);
+      if (opened) {
+        nodes[static_cast<std::size_t>(i)] = std::move(*opened);
+      } else {
+        ADD_FAILURE() << opened.error().message;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (auto& node : nodes) {
+    ASSERT_TRUE(node);
+    auto version = node->schema_version();
+    ASSERT_TRUE(version) << version.error().message;
+    EXPECT_EQ(*version, migrations().back().version);
+  }
+  auto raw = schema.raw();
+  ASSERT_TRUE(raw);
+  auto count = raw->query("SELECT count(*), count(DISTINCT version) FROM schema_version");
+  ASSERT_TRUE(count) << count.error().message;
+  EXPECT_EQ(count->int64(0, 0), static_cast<std::int64_t>(migrations().size()));
+  EXPECT_EQ(count->int64(0, 1), static_cast<std::int64_t>(migrations().size()));
+}
+
+TEST(PostgresStorage, EveryMailChangeIsNotifiedWithTheAccountId) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto store = schema.open();
+  ASSERT_TRUE(store);
+  auto [bob, inbox] = make_bob(*store);
+  PGconn* listener = PQconnectdb(schema.conninfo().c_str());
+  ASSERT_EQ(PQstatus(listener), CONNECTION_OK);
+  PQclear(PQexec(listener, "LISTEN tern_changes"));
+  // Waits up to a second for one notification and returns its payload.
+  auto next_payload = [&]() -> std::string {
+    for (int i = 0; i < 100; ++i) {
+      PQconsumeInput(listener);
+      if (PGnotify* n = PQnotifies(listener)) {
+        std::string payload = n->extra;
+        EXPECT_EQ(std::string(n->relname), std::string(kChangeChannel));
+        PQfreemem(n);
+        return payload;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "";
+  };
+  const auto id = std::to_string(d::value_of(bob.id));
+  auto appended = wait(store->mail().append(make_message("n1"), {{bob.id, inbox.id, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  EXPECT_EQ(next_payload(), id);
+  ASSERT_TRUE(wait(store->mail().change_flags(bob.id, inbox.id, {(*appended)[0]->uid},
+                                              {d::FlagOp::kAdd, d::kFlagSeen, {}, {}})));
+  EXPECT_EQ(next_payload(), id);
+  ASSERT_TRUE(wait(store->mail().expunge(bob.id, inbox.id, {(*appended)[0]->uid})));
+  EXPECT_EQ(next_payload(), id);
+  ASSERT_TRUE(wait(store->mail().create_mailbox(bob.id, "Box", d::SpecialUse::kNone)));
+  EXPECT_EQ(next_payload(), id);
+  // A failed change announces nothing (the NOTIFY rolls back with it).
+  EXPECT_FALSE(wait(store->mail().create_mailbox(bob.id, "Box", d::SpecialUse::kNone)));
+  EXPECT_EQ(next_payload(), "");
+  PQfinish(listener);
+}
+
+TEST(PostgresStorage, LargeBlobsAreChunkedAndCheckedOnRead) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto options = schema.options();
+  options.chunk_bytes = 1000;
+  auto store = schema.open(options);
+  ASSERT_TRUE(store);
+  std::string bytes(10500, 'x');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(i * 31 + 7);  // NULs and high bytes included
+  }
+  auto id = wait(store->blobs().put(bytes));
+  ASSERT_TRUE(id);
+  auto raw = schema.raw();
+  ASSERT_TRUE(raw);
+  auto chunks =
+      raw->query("SELECT count(*), max(length(data)) FROM blob_chunks WHERE hash = $1", id->hex);
+  ASSERT_TRUE(chunks) << chunks.error().message;
+  EXPECT_EQ(chunks->int64(0, 0), 11);
+  EXPECT_EQ(chunks->int64(0, 1), 1000);
+  auto got = wait(store->blobs().get(*id));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, bytes);
+  ASSERT_TRUE(raw->query("UPDATE blob_chunks SET data = '\\x00'::bytea WHERE hash = $1 AND seq = 3",
+                         id->hex));
+  auto tampered = wait(store->blobs().get(*id));
+  ASSERT_FALSE(tampered);
+  EXPECT_EQ(tampered.error().code, ErrorCode::kCorrupt);
+}
+
+TEST(PostgresStorage, TextWithNulIsRefusedNotTruncated) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto store = schema.open();
+  ASSERT_TRUE(store);
+  auto added = wait(store->directory().add_domain(std::string("exa\0mple.com", 12)));
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code, ErrorCode::kInvalidInput);
+  auto none = wait(store->directory().domains());
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(PostgresStorage, LostConnectionsAreReestablished) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto options = schema.options();
+  options.pool_size = 2;
+  auto store = schema.open(options);
+  ASSERT_TRUE(store);
+  auto [bob, inbox] = make_bob(*store);
+  auto raw = schema.raw();
+  ASSERT_TRUE(raw);
+  // Kill every connection of this store: they name themselves "tern:<schema>".
+  auto killed = raw->query(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 "
+      "AND pid <> pg_backend_pid()",
+      "tern:" + schema.name());
+  ASSERT_TRUE(killed) << killed.error().message;
+  EXPECT_EQ(killed->int64(0, 0), 2);
+  // Each pool thread finds its connection gone, reconnects and retries.
+  for (int i = 0; i < 6; ++i) {
+    auto appended = wait(store->mail().append(make_message("after" + std::to_string(i)),
+                                              {{bob.id, inbox.id, 0, {}}}));
+    ASSERT_TRUE(appended) << appended.error().message;
+    ASSERT_TRUE((*appended)[0]) << (*appended)[0].error().message;
+    auto boxes = wait(store->mail().mailboxes(bob.id));
+    ASSERT_TRUE(boxes) << boxes.error().message;
+  }
+}
+
+TEST(PostgresStorage, OpenFailsClearlyWithoutAServer) {
+  PostgresOptions options;
+  options.conninfo = "host=/nonexistent-tern-socket-dir dbname=x connect_timeout=1";
+  auto store = PostgresStorage::open(options);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kIo);
+  options.conninfo = "";
+  store = PostgresStorage::open(options);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kInvalidInput);
+}
+
+}  // namespace
+}  // namespace tern::store::postgres
+
+namespace tern::store::conformance {
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StorageConformance,
+                               ::testing::Types<tern::store::postgres::PostgresFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(PostgresUnbatched, StorageConformance,
+                               ::testing::Types<tern::store::postgres::PostgresUnbatchedFactory>);
+}  // namespace tern::store::conformance

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/postgres/report_tables.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace tern::store::postgres::reports {
+
+namespace d = tern::domain;
+
+namespace {
+
+Result<std::vector<std::string>> domains(Connection& c, const std::string& table, SystemTime begin,
+                                         SystemTime end) {
+  TERN_TRY(auto result, c.query("SELECT DISTINCT domain FROM " + table +
+                                    " WHERE hour >= $1 AND hour < $2 ORDER BY domain COLLATE \"C\"",
+                                static_cast<std::int64_t>(d::report_hour(begin)),
+                                static_cast<std::int64_t>(d::report_hour(end))));
+  std::vector<std::string> out;
+  for (int i = 0; i < result.size(); ++i) {
+    out.push_back(result.text(i, 0));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
+  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
+    return Error{ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source"};
+  }
+  const auto hour = static_cast<std::int64_t>(d::report_hour(evaluation.time));
+  const auto row = d::encode_dmarc_row(evaluation.row);
+  const auto policy = d::encode_dmarc_policy(evaluation.policy);
+  TERN_TRY_VOID(c.query("INSERT INTO report_dmarc_rows (domain, hour, row, count) "
+                        "VALUES ($1, $2, $3, 1) ON CONFLICT (domain, hour, row) "
+                        "DO UPDATE SET count = report_dmarc_rows.count + 1",
+                        evaluation.policy.domain, hour, Bytes{row})
+                    .transform([](const Rows&) {}));
+  return c
+      .query(
+          "INSERT INTO report_dmarc_policies (domain, hour, policy) VALUES ($1, $2, $3) "
+          "ON CONFLICT (domain, hour) DO UPDATE SET policy = excluded.policy",
+          evaluation.policy.domain, hour, Bytes{policy})
+      .transform([](const Rows&) {});
+}
+
+Result<void> record_tls(Connection& c, const d::TlsSessionResult& result) {
+  if (result.policy_domain.empty() || result.sessions == 0) {
+    return Error{ErrorCode::kInvalidInput, "TLS result without policy domain or sessions"};
+  }
+  const auto policy = d::encode_tls_policy(result);
+  const auto detail = d::encode_tls_detail(result);
+  return c
+      .query(
+          "INSERT INTO report_tls_rows (domain, hour, policy, detail, count) "
+          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain, hour, policy, detail) "
+          "DO UPDATE SET count = report_tls_rows.count + excluded.count",
+          result.policy_domain, static_cast<std::int64_t>(d::report_hour(result.time)),
+          Bytes{policy}, Bytes{detail}, result.sessions)
+      .transform([](const Rows&) {});
+}
+
+Result<bool> store_received(Connection& c, const d::ReceivedReport& report) {
+  const auto rows = d::encode_received_rows(report.rows);
+  TERN_TRY(auto result,
+           c.query("INSERT INTO received_reports (kind, org_name, contact, report_id, "
+                   "policy_domain, policy, begin_time, end_time, received, messages, passed, rows) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+                   "ON CONFLICT (kind, org_name, report_id) DO NOTHING",
+                   static_cast<int>(report.kind), report.org_name, report.contact, report.report_id,
+                   report.policy_domain, report.policy,
+                   static_cast<std::int64_t>(to_unix_seconds(report.begin)),
+                   static_cast<std::int64_t>(to_unix_seconds(report.end)),
+                   static_cast<std::int64_t>(to_unix_seconds(report.received)), report.messages,
+                   report.passed, Bytes{rows}));
+  return result.affected() > 0;
+}
+
+Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value) {
+  return c
+      .query(
+          "INSERT INTO report_cursors (name, value) VALUES ($1, $2) "
+          "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          name, static_cast<std::int64_t>(to_unix_seconds(value)))
+      .transform([](const Rows&) {});
+}
+
+Result<std::uint64_t> prune(Connection& c, SystemTime before) {
+  const auto hour = static_cast<std::int64_t>(d::report_hour(before));
+  std::uint64_t removed = 0;
+  for (const char* table : {"report_dmarc_rows", "report_dmarc_policies", "report_tls_rows"}) {
+    TERN_TRY(auto result, c.query("DELETE FROM " + std::string(table) + " WHERE hour < $1", hour));
+    removed += result.affected();
+  }
+  TERN_TRY(auto result, c.query("DELETE FROM received_reports WHERE end_time < $1",
+                                static_cast<std::int64_t>(to_unix_seconds(before))));
+  return removed + result.affected();
+}
+
+Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end) {
+  return domains(c, "report_dmarc_rows", begin, end);
+}
+
+Result<d::DmarcAggregate> dmarc_aggregate(Connection& c, const std::string& domain,
+                                          SystemTime begin, SystemTime end) {
+  const auto first = static_cast<std::int64_t>(d::report_hour(begin));
+  const auto last = static_cast<std::int64_t>(d::report_hour(end));
+  TERN_TRY(auto counted, c.query("SELECT row, sum(count) FROM report_dmarc_rows "
+                                 "WHERE domain = $1 AND hour >= $2 AND hour < $3 GROUP BY row",
+                                 domain, first, last));
+  std::vector<d::CountedKey> rows;
+  for (int i = 0; i < counted.size(); ++i) {
+    rows.push_back({counted.bytes(i, 0), counted.uint64(i, 1)});
+  }
+  TERN_TRY(auto policy, c.query("SELECT policy FROM report_dmarc_policies "
+                                "WHERE domain = $1 AND hour >= $2 AND hour < $3 "
+                                "ORDER BY hour DESC LIMIT 1",
+                                domain, first, last));
+  if (rows.empty() || policy.empty()) {
+    return Error{ErrorCode::kNotFound, "no DMARC data for " + domain};
+  }
+  return d::make_dmarc_aggregate(domain, policy.bytes(0, 0), std::move(rows));
+}
+
+Result<std::vector<std::string>> tls_domains(Connection& c, SystemTime begin, SystemTime end) {
+  return domains(c, "report_tls_rows", begin, end);
+}
+
+Result<std::vector<d::TlsPolicySummary>> tls_summary(Connection& c, const std::string& domain,
+                                                     SystemTime begin, SystemTime end) {
+  TERN_TRY(auto counted, c.query("SELECT policy, detail, sum(count) FROM report_tls_rows "
+                                 "WHERE domain = $1 AND hour >= $2 AND hour < $3 "
+                                 "GROUP BY policy, detail",
+                                 domain, static_cast<std::int64_t>(d::report_hour(begin)),
+                                 static_cast<std::int64_t>(d::report_hour(end))));
+  std::vector<d::CountedTlsKey> rows;
+  for (int i = 0; i < counted.size(); ++i) {
+    rows.push_back({counted.bytes(i, 0), counted.bytes(i, 1), counted.uint64(i, 2)});
+  }
+  return d::make_tls_summary(domain, std::move(rows));
+}
+
+Result<std::vector<d::ReceivedReport>> received(Connection& c,
+                                                const d::ReceivedReportQuery& query) {
+  // NULL parameters match everything, so one prepared statement serves every filter.
+  Params params;
+  if (query.kind) {
+    params.add(static_cast<int>(*query.kind));
+  } else {
+    params.add(std::nullopt);
+  }
+  if (query.policy_domain) {
+    params.add(*query.policy_domain);
+  } else {
+    params.add(std::nullopt);
+  }
+  params.add(static_cast<std::int64_t>(
+      std::min<std::size_t>(query.limit, static_cast<std::size_t>(INT64_MAX))));
+  TERN_TRY(auto result,
+           c.exec("SELECT id, kind, org_name, contact, report_id, policy_domain, policy, "
+                  "begin_time, end_time, received, messages, passed, rows FROM received_reports "
+                  "WHERE ($1::smallint IS NULL OR kind = $1) AND ($2::text IS NULL OR "
+                  "policy_domain = $2) ORDER BY end_time DESC, id DESC LIMIT $3",
+                  params));
+  std::vector<d::ReceivedReport> out;
+  for (int i = 0; i < result.size(); ++i) {
+    d::ReceivedReport r;
+    r.id = result.uint64(i, 0);
+    r.kind = result.int64(i, 1) == static_cast<std::int64_t>(d::ReportKind::kTlsRpt)
+                 ? d::ReportKind::kTlsRpt
+                 : d::ReportKind::kDmarcAggregate;
+    r.org_name = result.text(i, 2);
+    r.contact = result.text(i, 3);
+    r.report_id = result.text(i, 4);
+    r.policy_domain = result.text(i, 5);
+    r.policy = result.text(i, 6);
+    r.begin = from_unix_seconds(result.int64(i, 7));
+    r.end = from_unix_seconds(result.int64(i, 8));
+    r.received = from_unix_seconds(result.int64(i, 9));
+    r.messages = result.uint64(i, 10);
+    r.passed = result.uint64(i, 11);
+    TERN_TRY(r.rows, d::decode_received_rows(result.bytes(i, 12)));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name) {
+  TERN_TRY(auto result, c.query("SELECT value FROM report_cursors WHERE name = $1", name));
+  if (result.empty()) {
+    return std::optional<SystemTime>();
+  }
+  return std::optional<SystemTime>(from_unix_seconds(result.int64(0, 0)));
+}
+
+}  // namespace tern::store::postgres::reports

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SQL of domain::ReportStore for store::postgres: each function runs inside
+// the transaction PostgresStorage opened for it. Rows are counted per policy
+// domain, hour and encoded row (domain/report_model.hpp), so equal evaluations
+// from any number of nodes add up in one row (INSERT ... ON CONFLICT DO UPDATE).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "domain/report_model.hpp"
+#include "store/postgres/connection.hpp"
+
+namespace tern::store::postgres::reports {
+
+// kInvalidInput without a policy domain or source address.
+Result<void> record_dmarc(Connection& c, const domain::DmarcEvaluation& evaluation);
+// kInvalidInput without a policy domain or with no sessions.
+Result<void> record_tls(Connection& c, const domain::TlsSessionResult& result);
+// False when a report with the same kind, org_name and report_id is stored.
+Result<bool> store_received(Connection& c, const domain::ReceivedReport& report);
+Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
+// Rows older than `before` (by hour) and received reports that ended before it.
+Result<std::uint64_t> prune(Connection& c, SystemTime before);
+
+Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end);
+// kNotFound when the domain has no rows in the period.
+Result<domain::DmarcAggregate> dmarc_aggregate(Connection& c, const std::string& domain,
+                                               SystemTime begin, SystemTime end);
+Result<std::vector<std::string>> tls_domains(Connection& c, SystemTime begin, SystemTime end);
+Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const std::string& domain,
+                                                          SystemTime begin, SystemTime end);
+// Newest (by end, then id) first, at most query.limit.
+Result<std::vector<domain::ReceivedReport>> received(Connection& c,
+                                                     const domain::ReceivedReportQuery& query);
+Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
+
+}  // namespace tern::store::postgres::reports
