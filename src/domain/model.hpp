@@ -114,6 +114,39 @@ struct NewMessage {
   std::string facts;
 };
 
+// The parts of a message's stored facts that MailStore::message_summaries() reads
+// for many messages at once. A backend keeps them apart (as Dovecot's index cache
+// keeps envelopes and header fields), so reading envelopes never touches the
+// search text, which is as large as the message's text. A bit set.
+enum SummaryPart : std::uint8_t {
+  kSummaryEnvelope = 1 << 0,       // the IMAP ENVELOPE string
+  kSummaryFacts = 1 << 1,          // the facts record, without its search fields
+  kSummarySearchHeaders = 1 << 2,  // case-folded "name:value" lines (SEARCH FROM, SUBJECT ...)
+  kSummarySearchText = 1 << 3,     // case-folded text of the text parts (SEARCH BODY)
+};
+
+using SummaryParts = std::uint8_t;
+
+// One entry's summary. Only the parts asked for are filled; the others stay empty.
+// NewMessage::facts is the mime facts encoding (mime/facts/facts.hpp); a backend
+// splits it at append (mime::facts::split_facts()).
+struct MessageSummary {
+  Uid uid{};
+  MessageId message{};
+  // False when the stored facts are not a readable record: then `envelope` and the
+  // search fields are empty and `facts` holds the stored bytes as they are, asked
+  // for or not; the caller derives what it needs from the message itself.
+  bool has_envelope = false;
+  // Meaningful when a search part was asked for. False when no search fields were
+  // stored (a record written before they existed, or an unreadable one): the
+  // caller derives them from the message.
+  bool has_search = false;
+  std::string envelope;
+  std::string facts;
+  std::string search_headers;
+  std::string search_text;
+};
+
 // Where one copy of a NewMessage goes.
 struct AppendTarget {
   AccountId account{};

@@ -111,8 +111,22 @@ class MailStore {
                                             Uid last) = 0;
   // The message's raw bytes as appended.
   virtual Async<std::string> read_message(AccountId account, MessageId message) = 0;
-  // The facts stored with the message by append().
+  // The facts stored with the message by append(). A readable facts record may come
+  // back without its search fields (a version 1 record, mime/facts README): a
+  // backend keeps those apart for message_summaries(). Other bytes come back as
+  // they were given.
   virtual Async<std::string> message_facts(AccountId account, MessageId message) = 0;
+  // The parts `what` (SummaryPart bits) of the stored facts of the mailbox's entries
+  // with the given UIDs, in one round trip: FETCH ENVELOPE and SEARCH on header or
+  // text keys read a chunk of messages at a time instead of one facts record per
+  // message. The result is in the order of `uids`; UIDs with no entry are left
+  // out. kNotFound if the mailbox is not the account's. Callers pass chunks of a
+  // few hundred to a few thousand UIDs (the result holds all of their parts).
+  // Parts of messages appended before a backend kept them apart are derived from
+  // the stored record on the fly (same result, slower).
+  virtual Async<std::vector<MessageSummary>> message_summaries(AccountId account, MailboxId mailbox,
+                                                               std::vector<Uid> uids,
+                                                               SummaryParts what) = 0;
 
   // Applies `change` to the entries with the given UIDs (missing UIDs are skipped).
   // Entries whose flags do not change keep their modseq.

@@ -134,14 +134,17 @@ std::string seal_facts_record_for_test(std::string_view body) {
   return out;
 }
 
-std::string encode_facts(const Facts& facts) {
+namespace {
+
+// Version 2 carries the search fields; version 1 is the same record without them.
+std::string encode_record(const Facts& facts, std::uint8_t version) {
   std::string out;
   out.reserve(64 + facts.envelope.size() + facts.body.size() + facts.bodystructure.size() +
               facts.preview.size() + facts.parts.size() * 16 + facts.search_headers.size() +
               facts.search_text.size());
   out.push_back(kMagic0);
   out.push_back(kMagic1);
-  out.push_back(static_cast<char>(kFactsVersion));
+  out.push_back(static_cast<char>(version));
   put_varint(out, facts.size);
   put_varint(out, facts.lines);
   put_string(out, facts.envelope);
@@ -161,10 +164,31 @@ std::string encode_facts(const Facts& facts) {
     put_varint(out, p.body_lines);
     put_varint(out, p.binary_size);
   }
-  // Version 2: the search fields (a record always carries them from here on).
-  put_string(out, facts.search_headers);
-  put_string(out, facts.search_text);
+  if (version >= 2) {
+    // Version 2: the search fields.
+    put_string(out, facts.search_headers);
+    put_string(out, facts.search_text);
+  }
   put_crc(out);
+  return out;
+}
+
+}  // namespace
+
+std::string encode_facts(const Facts& facts) {
+  return encode_record(facts, kFactsVersion);
+}
+
+Result<SplitFacts> split_facts(std::string_view record) {
+  TERN_TRY(auto facts, decode_facts(record));
+  SplitFacts out;
+  // Version 1 is the layout of version 2 minus the trailing search strings, so the
+  // remaining record stays readable by every decode_facts() since version 1.
+  out.record = encode_record(facts, 1);
+  out.has_search = facts.has_search;
+  out.envelope = std::move(facts.envelope);
+  out.search_headers = std::move(facts.search_headers);
+  out.search_text = std::move(facts.search_text);
   return out;
 }
 

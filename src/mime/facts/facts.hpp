@@ -96,6 +96,23 @@ std::string encode_facts(const Facts& facts);
 // FETCH needs the rest, and the search text is as large as the message's text.
 Result<Facts> decode_facts(std::string_view bytes, bool search_fields = true);
 
+// A facts record cut into the parts a store keeps apart (domain::MessageSummary),
+// so that FETCH ENVELOPE reads only envelopes and SEARCH SUBJECT only the folded
+// header fields, never the search text (as large as the message's text).
+struct SplitFacts {
+  // The record without its search fields: a version 1 record (decode_facts() gives
+  // has_search false). What FETCH needs for BODY[STRUCTURE] and sections.
+  std::string record;
+  std::string envelope;        // Facts::envelope
+  std::string search_headers;  // Facts::search_headers; empty unless has_search
+  std::string search_text;     // Facts::search_text; empty unless has_search
+  bool has_search = false;     // false: the input was a version 1 record
+};
+
+// Splits a record encode_facts() produced. kCorrupt as decode_facts() does; a store
+// then keeps the bytes whole and readers fall back to the message itself.
+Result<SplitFacts> split_facts(std::string_view record);
+
 // Appends the CRC-32 trailer of the facts encoding to `body`, so a fuzzer can reach
 // decode_facts()'s structural checks with arbitrary bytes. Tests only.
 std::string seal_facts_record_for_test(std::string_view body);

@@ -273,6 +273,36 @@ TEST(Codec, ReadsVersionOneRecordsWithoutSearchFields) {
   EXPECT_FALSE(decode_facts(truncated, false));
 }
 
+TEST(Codec, SplitKeepsTheRecordWithoutSearchFieldsAndThePartsApart) {
+  const Facts f = compute_facts(kNested);
+  auto split = split_facts(encode_facts(f));
+  ASSERT_TRUE(split) << split.error().message;
+  EXPECT_TRUE(split->has_search);
+  EXPECT_EQ(split->envelope, f.envelope);
+  EXPECT_EQ(split->search_headers, f.search_headers);
+  EXPECT_EQ(split->search_text, f.search_text);
+  EXPECT_FALSE(split->search_text.empty());
+  // The remaining record is version 1: everything else, byte for byte.
+  EXPECT_EQ(split->record[2], 1);
+  auto rest = decode_facts(split->record);
+  ASSERT_TRUE(rest) << rest.error().message;
+  Facts expected = f;
+  expected.search_headers.clear();
+  expected.search_text.clear();
+  expected.has_search = false;
+  EXPECT_EQ(*rest, expected);
+  // A version 1 record splits into itself and an envelope; corrupt bytes refuse.
+  auto again = split_facts(split->record);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->has_search);
+  EXPECT_EQ(again->record, split->record);
+  EXPECT_EQ(again->envelope, f.envelope);
+  EXPECT_TRUE(again->search_text.empty());
+  auto bad = split_facts("facts:opaque");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
+}
+
 TEST(SearchFields, DecodedHeadersAndTextPartsCaseFolded) {
   const std::string raw =
       "From: =?ISO-8859-1?Q?J=F6rg?= <j@example.org>\r\n"

@@ -582,6 +582,12 @@ class FullDiskMail final : public domain::MailStore {
     return inner_.message_facts(a, m);
   }
 
+  Async<std::vector<domain::MessageSummary>> message_summaries(AccountId a, MailboxId m,
+                                                               std::vector<domain::Uid> u,
+                                                               domain::SummaryParts w) override {
+    return inner_.message_summaries(a, m, std::move(u), w);
+  }
+
   Async<domain::FlagResult> change_flags(AccountId a, MailboxId m, std::vector<domain::Uid> u,
                                          domain::FlagChange c) override {
     return inner_.change_flags(a, m, std::move(u), std::move(c));

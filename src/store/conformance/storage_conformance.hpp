@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "domain/ports.hpp"
+#include "mime/facts/facts.hpp"
 #include "store/conformance/conformance_support.hpp"
 
 namespace tern::store::conformance {
@@ -433,6 +434,118 @@ TYPED_TEST_P(StorageConformance, AppendToSeveralTargetsStoresOneBlob) {
                     ErrorCode::kNotFound);
 }
 
+// message_summaries(): the parts of a readable facts record, apart, in one call;
+// unreadable facts bytes come back whole for the caller to fall back.
+TYPED_TEST_P(StorageConformance, MessageSummariesReturnTheAskedPartsInTheOrderGiven) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  const std::string raw =
+      "From: Zoe <zoe@example.org>\r\nTo: bob@example.com\r\nSubject: Zebra crossing\r\n"
+      "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nA quokka smiles.\r\n";
+  const mime::facts::Facts facts = mime::facts::compute_facts(raw);
+  d::NewMessage message{raw, fixed_time(), mime::facts::encode_facts(facts)};
+  auto appended = wait(this->mail().append(message, {d::AppendTarget{bob.id, box.id, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  const d::Uid real = (*appended)[0]->uid;
+  const d::Uid opaque = this->append_one(bob, box, "opaque").uid;  // facts "facts:opaque"
+
+  const d::SummaryParts all =
+      d::kSummaryEnvelope | d::kSummaryFacts | d::kSummarySearchHeaders | d::kSummarySearchText;
+  auto got = wait(this->mail().message_summaries(bob.id, box.id, {opaque, d::Uid{999}, real}, all));
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 2u);  // UID 999 has no entry
+  const d::MessageSummary& o = (*got)[0];
+  const d::MessageSummary& r = (*got)[1];
+  EXPECT_EQ(o.uid, opaque);
+  EXPECT_FALSE(o.has_envelope);
+  EXPECT_FALSE(o.has_search);
+  EXPECT_EQ(o.facts, "facts:opaque");
+  EXPECT_EQ(r.uid, real);
+  EXPECT_EQ(r.message, (*appended)[0]->message);
+  EXPECT_TRUE(r.has_envelope);
+  EXPECT_TRUE(r.has_search);
+  EXPECT_EQ(r.envelope, facts.envelope);
+  EXPECT_EQ(r.search_headers, facts.search_headers);
+  EXPECT_EQ(r.search_text, facts.search_text);
+  EXPECT_NE(r.search_text.find("quokka"), std::string::npos);
+  // The record comes without its search fields, here and from message_facts().
+  auto record = mime::facts::decode_facts(r.facts);
+  ASSERT_TRUE(record) << record.error().message;
+  EXPECT_EQ(record->bodystructure, facts.bodystructure);
+  EXPECT_FALSE(record->has_search);
+  auto stored = wait(this->mail().message_facts(bob.id, r.message));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, r.facts);
+
+  // Only the parts asked for; the facts of an unreadable record always.
+  auto envelopes =
+      wait(this->mail().message_summaries(bob.id, box.id, {real, opaque}, d::kSummaryEnvelope));
+  ASSERT_TRUE(envelopes);
+  ASSERT_EQ(envelopes->size(), 2u);
+  EXPECT_EQ((*envelopes)[0].uid, real);
+  EXPECT_EQ((*envelopes)[0].envelope, facts.envelope);
+  EXPECT_TRUE((*envelopes)[0].facts.empty());
+  EXPECT_TRUE((*envelopes)[0].search_text.empty());
+  EXPECT_TRUE((*envelopes)[0].search_headers.empty());
+  EXPECT_EQ((*envelopes)[1].facts, "facts:opaque");
+  auto headers =
+      wait(this->mail().message_summaries(bob.id, box.id, {real}, d::kSummarySearchHeaders));
+  ASSERT_TRUE(headers);
+  ASSERT_EQ(headers->size(), 1u);
+  EXPECT_TRUE((*headers)[0].has_search);
+  EXPECT_NE((*headers)[0].search_headers.find("subject:zebra crossing"), std::string::npos);
+  EXPECT_TRUE((*headers)[0].envelope.empty());
+  EXPECT_TRUE((*headers)[0].search_text.empty());
+  auto record_only = wait(this->mail().message_summaries(bob.id, box.id, {real}, d::kSummaryFacts));
+  ASSERT_TRUE(record_only);
+  ASSERT_EQ(record_only->size(), 1u);
+  EXPECT_TRUE((*record_only)[0].has_envelope);
+  EXPECT_EQ((*record_only)[0].facts, r.facts);
+}
+
+TYPED_TEST_P(StorageConformance, MessageSummariesFollowExpungesCopiesAndOwnership) {
+  auto bob = this->make_account("bob");
+  auto eve = this->make_account("eve");
+  auto box = this->inbox(bob.id);
+  auto work = this->make_mailbox(bob.id, "Work");
+  std::vector<d::Uid> uids;
+  for (int i = 0; i < 3; ++i) {
+    const std::string raw = "Subject: note " + std::to_string(i) + "\r\n\r\nbody\r\n";
+    d::NewMessage m{raw, fixed_time(), mime::facts::encode_facts(mime::facts::compute_facts(raw))};
+    auto appended = wait(this->mail().append(m, {d::AppendTarget{bob.id, box.id, 0, {}}}));
+    ASSERT_TRUE(appended && (*appended)[0]);
+    uids.push_back((*appended)[0]->uid);
+  }
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, box.id, {uids[1]})));
+  auto copied = wait(this->mail().copy(bob.id, box.id, {uids[2]}, work.id));
+  ASSERT_TRUE(copied && copied->size() == 1u);
+  auto got = wait(this->mail().message_summaries(bob.id, box.id, uids, d::kSummarySearchHeaders));
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].uid, uids[0]);
+  EXPECT_NE((*got)[0].search_headers.find("subject:note 0"), std::string::npos);
+  EXPECT_EQ((*got)[1].uid, uids[2]);
+  // The copy is the same message, with the same parts.
+  auto in_work = wait(this->mail().message_summaries(bob.id, work.id, {(*copied)[0].uid},
+                                                     d::kSummarySearchHeaders));
+  ASSERT_TRUE(in_work);
+  ASSERT_EQ(in_work->size(), 1u);
+  EXPECT_EQ((*in_work)[0].message, (*got)[1].message);
+  EXPECT_EQ((*in_work)[0].search_headers, (*got)[1].search_headers);
+  // Empty list, and another account's mailbox.
+  auto none = wait(this->mail().message_summaries(bob.id, box.id, {}, d::kSummaryEnvelope));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  TERN_EXPECT_ERROR(wait(this->mail().message_summaries(eve.id, box.id, uids, d::kSummaryEnvelope)),
+                    ErrorCode::kNotFound);
+  // Once the last entry goes, so do the parts (the mailbox no longer names it).
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, box.id, {uids[0], uids[2]})));
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, work.id, {(*copied)[0].uid})));
+  auto gone = wait(this->mail().message_summaries(bob.id, box.id, uids, d::kSummaryEnvelope));
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->empty());
+}
+
 TYPED_TEST_P(StorageConformance, SameBytesGiveTheSameBlobId) {
   auto bob = this->make_account("bob");
   auto box = this->inbox(bob.id);
@@ -638,6 +751,60 @@ TYPED_TEST_P(StorageConformance, MovePreservesFlagsAndExpungesTheSource) {
   EXPECT_EQ(usage->messages, 1u);
 }
 
+// RFC 9051 §7.3.5: FLAGS lists the keywords defined in the mailbox. Every way a
+// keyword reaches an entry defines it in that mailbox only; removing it from every
+// message, or expunging them, leaves it defined (as in Dovecot).
+TYPED_TEST_P(StorageConformance, MailboxKeywordsGrowWithAppendStoreCopyAndMove) {
+  using Words = std::vector<std::string>;
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto work = this->make_mailbox(bob.id, "Work");
+  auto other = this->make_mailbox(bob.id, "Other");
+  EXPECT_TRUE(inbox.keywords.empty());
+  EXPECT_TRUE(work.keywords.empty());
+
+  auto a = this->append_one(bob, inbox, "a", 0, {"$Work", "$Junk"});
+  auto b = this->append_one(bob, inbox, "b");
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work"}));
+  EXPECT_TRUE(this->reload(work).keywords.empty());
+
+  d::FlagChange add{d::FlagOp::kAdd, d::kFlagSeen, {"zeta", "$Work", "alpha"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {b.uid}, add)));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "zeta"}));
+
+  // Replacing and removing never undefine.
+  d::FlagChange replace{d::FlagOp::kReplace, 0, {"beta"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, replace)));
+  d::FlagChange remove{d::FlagOp::kRemove, 0, {"beta", "gamma"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, remove)));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "beta", "zeta"}));
+
+  // A change that touches no entry (unknown UID) defines nothing.
+  d::FlagChange stray{d::FlagOp::kAdd, 0, {"stray"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {d::Uid{999}}, stray)));
+  EXPECT_EQ(this->reload(inbox).keywords.size(), 5u);
+
+  auto c = this->append_one(bob, inbox, "c", 0, {"moved"});
+  TERN_ASSERT_OK(wait(this->mail().change_flags(
+      bob.id, inbox.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, 0, {"copied"}, std::nullopt})));
+  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, work.id)));
+  TERN_ASSERT_OK(wait(this->mail().move(bob.id, inbox.id, {c.uid}, other.id)));
+  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
+  EXPECT_EQ(this->reload(other).keywords, Words{"moved"});
+
+  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, work.id, {d::Uid{1}})));
+  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
+
+  // rename_mailbox() returns the mailbox with its keywords.
+  auto renamed = wait(this->mail().rename_mailbox(bob.id, work.id, "Job"));
+  ASSERT_TRUE(renamed) << renamed.error().message;
+  EXPECT_EQ(renamed->keywords, Words{"copied"});
+
+  // A new mailbox under an old name starts with none.
+  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, other.id)));
+  EXPECT_TRUE(this->make_mailbox(bob.id, "Other").keywords.empty());
+}
+
 TYPED_TEST_P(StorageConformance, ExpungeLeavesTombstonesReportedAsVanished) {
   auto bob = this->make_account("bob");
   auto box = this->inbox(bob.id);
@@ -754,60 +921,6 @@ TYPED_TEST_P(StorageConformance, CopyOverQuotaIsLimitExceeded) {
   auto bob = this->make_account("bob", size + size / 2);
   auto inbox = this->inbox(bob.id);
   auto box = this->make_mailbox(bob.id, "Box");
-// RFC 9051 §7.3.5: FLAGS lists the keywords defined in the mailbox. Every way a
-// keyword reaches an entry defines it in that mailbox only; removing it from every
-// message, or expunging them, leaves it defined (as in Dovecot).
-TYPED_TEST_P(StorageConformance, MailboxKeywordsGrowWithAppendStoreCopyAndMove) {
-  using Words = std::vector<std::string>;
-  auto bob = this->make_account("bob");
-  auto inbox = this->inbox(bob.id);
-  auto work = this->make_mailbox(bob.id, "Work");
-  auto other = this->make_mailbox(bob.id, "Other");
-  EXPECT_TRUE(inbox.keywords.empty());
-  EXPECT_TRUE(work.keywords.empty());
-
-  auto a = this->append_one(bob, inbox, "a", 0, {"$Work", "$Junk"});
-  auto b = this->append_one(bob, inbox, "b");
-  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work"}));
-  EXPECT_TRUE(this->reload(work).keywords.empty());
-
-  d::FlagChange add{d::FlagOp::kAdd, d::kFlagSeen, {"zeta", "$Work", "alpha"}, std::nullopt};
-  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {b.uid}, add)));
-  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "zeta"}));
-
-  // Replacing and removing never undefine.
-  d::FlagChange replace{d::FlagOp::kReplace, 0, {"beta"}, std::nullopt};
-  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, replace)));
-  d::FlagChange remove{d::FlagOp::kRemove, 0, {"beta", "gamma"}, std::nullopt};
-  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, remove)));
-  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "$Work", "alpha", "beta", "zeta"}));
-
-  // A change that touches no entry (unknown UID) defines nothing.
-  d::FlagChange stray{d::FlagOp::kAdd, 0, {"stray"}, std::nullopt};
-  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {d::Uid{999}}, stray)));
-  EXPECT_EQ(this->reload(inbox).keywords.size(), 5u);
-
-  auto c = this->append_one(bob, inbox, "c", 0, {"moved"});
-  TERN_ASSERT_OK(wait(this->mail().change_flags(
-      bob.id, inbox.id, {a.uid}, d::FlagChange{d::FlagOp::kAdd, 0, {"copied"}, std::nullopt})));
-  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, work.id)));
-  TERN_ASSERT_OK(wait(this->mail().move(bob.id, inbox.id, {c.uid}, other.id)));
-  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
-  EXPECT_EQ(this->reload(other).keywords, Words{"moved"});
-
-  TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, work.id, {d::Uid{1}})));
-  EXPECT_EQ(this->reload(work).keywords, Words{"copied"});
-
-  // rename_mailbox() returns the mailbox with its keywords.
-  auto renamed = wait(this->mail().rename_mailbox(bob.id, work.id, "Job"));
-  ASSERT_TRUE(renamed) << renamed.error().message;
-  EXPECT_EQ(renamed->keywords, Words{"copied"});
-
-  // A new mailbox under an old name starts with none.
-  TERN_ASSERT_OK(wait(this->mail().delete_mailbox(bob.id, other.id)));
-  EXPECT_TRUE(this->make_mailbox(bob.id, "Other").keywords.empty());
-}
-
   auto a = this->append_one(bob, inbox, "a");
   TERN_EXPECT_ERROR(wait(this->mail().copy(bob.id, inbox.id, {a.uid}, box.id)),
                     ErrorCode::kLimitExceeded);
@@ -1167,14 +1280,16 @@ REGISTER_TYPED_TEST_SUITE_P(
     UidsStrictlyIncreaseAndAreNeverReused, ModSeqStrictlyIncreasesAcrossMailboxesOfAnAccount,
     ChangeFlagsAddsRemovesAndReplaces, UnchangedFlagsKeepTheirModSeq,
     UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
-    MovePreservesFlagsAndExpungesTheSource, ExpungeLeavesTombstonesReportedAsVanished,
-    AccountChangesSinceListsTheLogInOrder, AppendOverQuotaFailsOnlyThatTarget,
-    UsageFollowsAppendCopyExpungeAndDelete, CopyOverQuotaIsLimitExceeded, RemoveAccountCascades,
-    BlobsArePutAndGot, CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue,
-    ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
-    UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
-    QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
-    ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove);
+    MessageSummariesReturnTheAskedPartsInTheOrderGiven,
+    MessageSummariesFollowExpungesCopiesAndOwnership, MovePreservesFlagsAndExpungesTheSource,
+    ExpungeLeavesTombstonesReportedAsVanished, AccountChangesSinceListsTheLogInOrder,
+    AppendOverQuotaFailsOnlyThatTarget, UsageFollowsAppendCopyExpungeAndDelete,
+    CopyOverQuotaIsLimitExceeded, RemoveAccountCascades, BlobsArePutAndGot,
+    CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue, ExpiredLeaseIsReclaimable,
+    HeldEntriesAreNeverClaimed, UpdateQueuedRecordsTheAttemptAndReleasesTheClaim,
+    RemoveQueuedReleasesTheBlob, QueueKeepsTheEnvelopeAndOutcomeDetails,
+    RescheduleMovesOnlyQueuedEntries, ConcurrentAppendsAllSucceedWithUniqueUids,
+    MailboxKeywordsGrowWithAppendStoreCopyAndMove);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

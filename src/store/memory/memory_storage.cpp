@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "domain/flags.hpp"
+#include "mime/facts/facts.hpp"
 
 namespace tern::store::memory {
 
@@ -418,6 +419,9 @@ d::Async<std::vector<Result<d::Appended>>> MemoryStorage::append(
     return ready<Out>(fail(ErrorCode::kInvalidInput, "append without targets"));
   }
   const std::uint64_t size = message.raw.size();
+  // Kept apart as the sqlite backend keeps them, so both answer message_facts()
+  // and message_summaries() alike.
+  auto split = mime::facts::split_facts(message.facts);
   std::optional<d::BlobId> blob;
   std::map<d::AccountId, d::MessageId> message_of_account;
   Out out;
@@ -440,8 +444,22 @@ d::Async<std::vector<Result<d::Appended>>> MemoryStorage::append(
     if (inserted) {
       it->second = d::MessageId{next_id_++};
       blobs_.at(blob->hex).references++;
-      messages_.emplace(it->second, MessageState{target.account, *blob, size, message.internal_date,
-                                                 message.facts, 0});
+      MessageState state;
+      state.account = target.account;
+      state.blob = *blob;
+      state.size = size;
+      state.internal_date = message.internal_date;
+      if (split) {
+        state.facts = split->record;
+        state.has_envelope = true;
+        state.has_search = split->has_search;
+        state.envelope = split->envelope;
+        state.search_headers = split->search_headers;
+        state.search_text = split->search_text;
+      } else {
+        state.facts = message.facts;
+      }
+      messages_.emplace(it->second, std::move(state));
     }
     auto modseq =
         next_modseq_locked(*owner, target.mailbox, d::Uid{0}, d::ChangeKind::kMessageAdded);
@@ -488,6 +506,45 @@ d::Async<std::string> MemoryStorage::message_facts(d::AccountId account, d::Mess
   return ready<std::string>(it->second.facts);
 }
 
+d::Async<std::vector<d::MessageSummary>> MemoryStorage::message_summaries(d::AccountId account,
+                                                                          d::MailboxId mailbox,
+                                                                          std::vector<d::Uid> uids,
+                                                                          d::SummaryParts what) {
+  using Out = std::vector<d::MessageSummary>;
+  std::lock_guard lock(mutex_);
+  auto target = owned_mailbox_locked(account, mailbox);
+  if (!target) {
+    return ready<Out>(target.error());
+  }
+  Out out;
+  out.reserve(uids.size());
+  for (auto uid : uids) {
+    auto entry = (*target)->entries.find(d::value_of(uid));
+    if (entry == (*target)->entries.end()) {
+      continue;
+    }
+    const MessageState& m = messages_.at(entry->second.message);
+    d::MessageSummary& summary = out.emplace_back();
+    summary.uid = uid;
+    summary.message = entry->second.message;
+    summary.has_envelope = m.has_envelope;
+    summary.has_search = m.has_search;
+    if ((what & d::kSummaryFacts) != 0 || !m.has_envelope) {
+      summary.facts = m.facts;
+    }
+    if ((what & d::kSummaryEnvelope) != 0) {
+      summary.envelope = m.envelope;
+    }
+    if ((what & d::kSummarySearchHeaders) != 0) {
+      summary.search_headers = m.search_headers;
+    }
+    if ((what & d::kSummarySearchText) != 0) {
+      summary.search_text = m.search_text;
+    }
+  }
+  return ready<Out>(std::move(out));
+}
+
 d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::MailboxId mailbox,
                                                     std::vector<d::Uid> uids,
                                                     d::FlagChange change) {
@@ -516,6 +573,9 @@ d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::Mai
     }
   }
   if (!updated.empty()) {
+    if (prepared.op != d::FlagOp::kRemove) {
+      d::define_keywords((*target)->mailbox.keywords, prepared.keywords);
+    }
     auto modseq = next_modseq_locked(*owner, mailbox, d::Uid{0}, d::ChangeKind::kFlagsChanged);
     owner->log.pop_back();  // re-logged below, once per entry
     for (d::Entry* entry : updated) {
@@ -571,9 +631,6 @@ d::Async<d::MailboxChanges> MemoryStorage::changes_since(d::AccountId account, d
   for (const auto& [uid, entry] : (*target)->entries) {
     if (d::value_of(entry.modseq) > d::value_of(since)) {
       changes.changed.push_back(entry);
-    if (prepared.op != d::FlagOp::kRemove) {
-      d::define_keywords((*target)->mailbox.keywords, prepared.keywords);
-    }
     }
   }
   for (const auto& [uid, modseq] : (*target)->tombstones) {
@@ -841,6 +898,7 @@ d::Entry MemoryStorage::add_entry_locked(MailboxState& mailbox, d::MessageId mes
   entry.save_date = now_seconds();
   entry.flags = flags & d::kAllFlags;
   entry.keywords = d::normalize_keywords(std::move(keywords));
+  d::define_keywords(mailbox.mailbox.keywords, entry.keywords);
   entry.modseq = modseq;
   mailbox.mailbox.uid_next = d::Uid{d::value_of(entry.uid) + 1};
   mailbox.mailbox.highest_modseq = modseq;
@@ -896,7 +954,6 @@ Result<std::vector<d::Appended>> MemoryStorage::copy_locked(d::AccountId account
   for (auto uid : uids) {
     auto it = (*source)->entries.find(d::value_of(uid));
     if (it != (*source)->entries.end()) {
-  d::define_keywords(mailbox.mailbox.keywords, entry.keywords);
       copied.push_back(&it->second);
       bytes += it->second.size;
     }

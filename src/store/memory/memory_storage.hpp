@@ -106,6 +106,9 @@ class MemoryStorage final : public domain::Storage,
                                           domain::MessageId message) override;
   domain::Async<std::string> message_facts(domain::AccountId account,
                                            domain::MessageId message) override;
+  domain::Async<std::vector<domain::MessageSummary>> message_summaries(
+      domain::AccountId account, domain::MailboxId mailbox, std::vector<domain::Uid> uids,
+      domain::SummaryParts what) override;
   domain::Async<domain::FlagResult> change_flags(domain::AccountId account,
                                                  domain::MailboxId mailbox,
                                                  std::vector<domain::Uid> uids,
@@ -162,7 +165,15 @@ class MemoryStorage final : public domain::Storage,
     domain::BlobId blob;
     std::uint64_t size = 0;
     SystemTime internal_date{};
+    // The facts as sqlite keeps them (mime::facts::split_facts()): the record
+    // without search fields plus the parts apart; `facts` alone (has_envelope
+    // false) for bytes that are no readable record.
     std::string facts;
+    bool has_envelope = false;
+    bool has_search = false;
+    std::string envelope;
+    std::string search_headers;
+    std::string search_text;
     std::uint64_t entry_count = 0;
   };
 

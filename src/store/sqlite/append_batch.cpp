@@ -193,6 +193,17 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         owner->id, request.hex, request.size, request.internal_date, AsBlob{request.facts}, count));
     count = c.last_insert_rowid();  // from here on: the message id
+    if (request.split) {
+      TERN_TRY_VOID(c.run("INSERT INTO message_envelopes (message_id, envelope) VALUES (?1, ?2)",
+                          count, AsBlob{request.split->envelope}));
+      if (request.split->has_search) {
+        TERN_TRY_VOID(
+            c.run("INSERT INTO message_search_headers (message_id, headers) VALUES (?1, ?2)", count,
+                  AsBlob{request.split->search_headers}));
+        TERN_TRY_VOID(c.run("INSERT INTO message_search_text (message_id, text) VALUES (?1, ?2)",
+                            count, AsBlob{request.split->search_text}));
+      }
+    }
   }
 
   AppendOutcome out;
@@ -222,6 +233,7 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         box.id, uid, message, save_date, static_cast<int>(target.flags & d::kAllFlags),
         join_keywords(d::normalize_keywords(target.keywords)), modseq));
+    TERN_TRY_VOID(define_keywords(c, box.id, d::normalize_keywords(target.keywords)));
     TERN_TRY_VOID(
         c.run("INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) "
               "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -233,7 +245,6 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
 }
 
 bool AppendBatch::dirty() const {
-    TERN_TRY_VOID(define_keywords(c, box.id, d::normalize_keywords(target.keywords)));
   return std::any_of(accounts_.begin(), accounts_.end(), [](const auto& a) { return a.dirty; }) ||
          std::any_of(mailboxes_.begin(), mailboxes_.end(), [](const auto& m) { return m.dirty; });
 }

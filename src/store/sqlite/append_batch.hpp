@@ -14,6 +14,7 @@
 #include "base/future.hpp"
 #include "base/result.hpp"
 #include "domain/model.hpp"
+#include "mime/facts/facts.hpp"
 #include "store/sqlite/blob_files.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -29,6 +30,9 @@ struct AppendRequest {
   std::uint64_t size = 0;                     // bytes of the message
   std::int64_t internal_date = 0;             // system_clock ticks
   std::string facts;                          // stored as messages.facts
+  // The parts of the facts kept apart (migration 0008): set when the facts were a
+  // readable record, which `facts` then holds without its search fields.
+  std::optional<mime::facts::SplitFacts> split;
   std::vector<domain::AppendTarget> targets;  // non-empty
   // The outcome, set by AppendBatch::run(): an Error only when the request as a
   // whole failed (an SQL error); per-target failures are inside the vector.
@@ -128,8 +132,6 @@ void finish_append(AppendRequest& request, const Error* error);
 // Keywords are IMAP atoms (no spaces), so one space-separated TEXT column
 // (entries.keywords) holds them.
 std::string join_keywords(const std::vector<std::string>& keywords);
-
-}  // namespace tern::store::sqlite
 // The inverse of join_keywords().
 std::vector<std::string> split_keywords(const std::string& text);
 
@@ -139,3 +141,5 @@ std::vector<std::string> split_keywords(const std::string& text);
 // otherwise; nothing to do for an empty `keywords`.
 Result<void> define_keywords(Connection& c, std::int64_t box,
                              const std::vector<std::string>& keywords);
+
+}  // namespace tern::store::sqlite

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "domain/flags.hpp"
+#include "mime/facts/facts.hpp"
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/report_tables.hpp"
@@ -117,8 +118,8 @@ d::Mailbox mailbox_from(const Statement& s) {
   m.uid_next = d::Uid{static_cast<std::uint32_t>(s.int64(5))};
   m.highest_modseq = d::ModSeq{s.uint64(6)};
   m.subscribed = s.int64(7) != 0;
-  return m;
   m.keywords = d::normalize_keywords(split_keywords(s.text(8)));
+  return m;
 }
 
 constexpr std::string_view kEntryColumns =
@@ -303,8 +304,8 @@ Result<d::Uid> insert_entry(Connection& c, d::MailboxId box, d::MessageId messag
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             d::value_of(box), *uid, d::value_of(message), ticks(now_seconds()),
             static_cast<int>(flags & d::kAllFlags), join_keywords(keywords), d::value_of(modseq)));
-  TERN_TRY_VOID(c.run("UPDATE messages SET entry_count = entry_count + 1 WHERE id = ?1",
   TERN_TRY_VOID(define_keywords(c, d::value_of(box), keywords));
+  TERN_TRY_VOID(c.run("UPDATE messages SET entry_count = entry_count + 1 WHERE id = ?1",
                       d::value_of(message)));
   TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
                       d::value_of(account), size));
@@ -1350,7 +1351,13 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
   request->hex = sha256_hex(message.raw);
   request->size = message.raw.size();
   request->internal_date = ticks(message.internal_date);
-  request->facts = std::move(message.facts);
+  // Split here too, off the writer thread: the writer only inserts the parts.
+  if (auto split = mime::facts::split_facts(message.facts)) {
+    request->facts = std::move(split->record);
+    request->split = std::move(*split);
+  } else {
+    request->facts = std::move(message.facts);
+  }
   request->targets = std::move(targets);
   auto temp = stage_blob(request->hex, std::move(message.raw));
   if (!temp) {
@@ -1404,6 +1411,110 @@ d::Async<std::string> SqliteStorage::message_facts(d::AccountId account, d::Mess
   });
 }
 
+namespace {
+
+// The query of message_summaries() for the parts `what`: the entries named in the
+// JSON array ?2 of mailbox ?1, each part LEFT JOINed from its own table (migration
+// 0008). Columns: uid, message id, whether every joined part row is there, the
+// envelope, search headers, search text, and messages.facts — read only when it
+// was asked for or a part row is missing (a message stored before 0008, or facts
+// that were no readable record), so an envelope fetch never reads the record.
+std::string summary_query(d::SummaryParts what) {
+  const bool envelope = (what & d::kSummaryEnvelope) != 0;
+  const bool headers = (what & d::kSummarySearchHeaders) != 0;
+  const bool text = (what & d::kSummarySearchText) != 0;
+  // Without a part table to join, the envelope row tells whether the record was split.
+  const bool probe = !envelope && !headers && !text;
+  std::string present;
+  std::string joins;
+  auto join = [&](std::string_view table, std::string_view alias) {
+    joins += " LEFT JOIN " + std::string(table) + " " + std::string(alias) + " ON " +
+             std::string(alias) + ".message_id = e.message_id";
+    present += present.empty() ? "" : " AND ";
+    present += std::string(alias) + ".message_id IS NOT NULL";
+  };
+  if (envelope || probe) {
+    join("message_envelopes", "v");
+  }
+  if (headers) {
+    join("message_search_headers", "h");
+  }
+  if (text) {
+    join("message_search_text", "t");
+  }
+  const std::string stored = "(SELECT facts FROM messages WHERE id = e.message_id)";
+  return "SELECT e.uid, e.message_id, " + present + ", " + (envelope ? "v.envelope" : "NULL") +
+         ", " + (headers ? "h.headers" : "NULL") + ", " + (text ? "t.text" : "NULL") + ", " +
+         ((what & d::kSummaryFacts) != 0
+              ? stored
+              : "CASE WHEN " + present + " THEN NULL ELSE " + stored + " END") +
+         " FROM json_each(?2) j JOIN entries e ON e.mailbox_id = ?1 AND e.uid = j.value" + joins +
+         " ORDER BY j.key";
+}
+
+}  // namespace
+
+d::Async<std::vector<d::MessageSummary>> SqliteStorage::message_summaries(d::AccountId account,
+                                                                          d::MailboxId mailbox,
+                                                                          std::vector<d::Uid> uids,
+                                                                          d::SummaryParts what) {
+  using Out = std::vector<d::MessageSummary>;
+  return read<Out>([account, mailbox, uids = std::move(uids), what](Connection& c) -> Result<Out> {
+    TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
+    Out out;
+    out.reserve(uids.size());
+    // One statement for the whole list: a JSON array bound as one parameter keeps
+    // the statement cache at one entry per `what`, whatever the chunk size.
+    std::string list = "[";
+    for (auto uid : uids) {
+      list += list.size() > 1 ? "," : "";
+      list += std::to_string(d::value_of(uid));
+    }
+    list += ']';
+    TERN_TRY(auto stmt, c.query(summary_query(what), d::value_of(mailbox), list));
+    for (;;) {
+      TERN_TRY(bool row, stmt.next());
+      if (!row) {
+        break;
+      }
+      d::MessageSummary& s = out.emplace_back();
+      s.uid = d::Uid{static_cast<std::uint32_t>(stmt.int64(0))};
+      s.message = d::MessageId{stmt.int64(1)};
+      if (stmt.int64(2) != 0) {
+        s.has_envelope = true;
+        s.has_search = (what & (d::kSummarySearchHeaders | d::kSummarySearchText)) != 0;
+        s.envelope = stmt.text(3);
+        s.search_headers = stmt.text(4);
+        s.search_text = stmt.text(5);
+        s.facts = stmt.text(6);
+        continue;
+      }
+      // Stored before migration 0008, or not a readable record: split on the fly.
+      std::string stored = stmt.text(6);
+      auto split = mime::facts::split_facts(stored);
+      if (!split) {
+        s.facts = std::move(stored);
+        continue;
+      }
+      s.has_envelope = true;
+      s.has_search = split->has_search;
+      if ((what & d::kSummaryEnvelope) != 0) {
+        s.envelope = std::move(split->envelope);
+      }
+      if ((what & d::kSummarySearchHeaders) != 0) {
+        s.search_headers = std::move(split->search_headers);
+      }
+      if ((what & d::kSummarySearchText) != 0) {
+        s.search_text = std::move(split->search_text);
+      }
+      if ((what & d::kSummaryFacts) != 0) {
+        s.facts = std::move(split->record);
+      }
+    }
+    return out;
+  });
+}
+
 d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::MailboxId mailbox,
                                                     std::vector<d::Uid> uids,
                                                     d::FlagChange change) {
@@ -1434,6 +1545,9 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
         }
         if (updates.empty()) {
           return result;
+        }
+        if (prepared.op != d::FlagOp::kRemove) {
+          TERN_TRY_VOID(define_keywords(c, d::value_of(mailbox), prepared.keywords));
         }
         TERN_TRY(auto modseq, allocate_modseq(c, account));
         TERN_TRY_VOID(set_highest(c, mailbox, modseq));
@@ -1544,9 +1658,6 @@ d::Async<d::Usage> SqliteStorage::usage(d::AccountId account) {
     }();
     (void)c.exec("COMMIT");
     return result;
-        if (prepared.op != d::FlagOp::kRemove) {
-          TERN_TRY_VOID(define_keywords(c, d::value_of(mailbox), prepared.keywords));
-        }
   });
 }
 

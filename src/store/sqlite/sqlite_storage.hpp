@@ -183,6 +183,9 @@ class SqliteStorage final : public domain::Storage,
                                           domain::MessageId message) override;
   domain::Async<std::string> message_facts(domain::AccountId account,
                                            domain::MessageId message) override;
+  domain::Async<std::vector<domain::MessageSummary>> message_summaries(
+      domain::AccountId account, domain::MailboxId mailbox, std::vector<domain::Uid> uids,
+      domain::SummaryParts what) override;
   domain::Async<domain::FlagResult> change_flags(domain::AccountId account,
                                                  domain::MailboxId mailbox,
                                                  std::vector<domain::Uid> uids,

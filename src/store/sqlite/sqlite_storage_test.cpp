@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "mime/facts/facts.hpp"
 #include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/sqlite/connection.hpp"
@@ -317,6 +318,84 @@ TEST(SqliteStorage, MigrationDefinesTheKeywordsOfExistingEntries) {
   ASSERT_EQ(boxes->size(), 2u);
   EXPECT_EQ((*boxes)[0].keywords, (std::vector<std::string>{"$Junk", "$Work", "zeta"}));
   EXPECT_TRUE((*boxes)[1].keywords.empty());
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
+// Migration 0008 keeps envelope, search headers and search text apart from
+// messages.facts for new appends; messages stored before it keep their whole record,
+// and message_summaries() splits it on read with the same result.
+TEST(SqliteStorage, SummariesOfMessagesStoredBeforeMigration8AreSplitOnRead) {
+  TempDir dir;
+  const std::string raw = "Subject: Old zebra\r\nFrom: a@example.com\r\n\r\nquokka text\r\n";
+  const mime::facts::Facts facts = mime::facts::compute_facts(raw);
+  const std::string record = mime::facts::encode_facts(facts);
+  {
+    auto c = Connection::open(dir.path() / "tern.db", true);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(
+        (*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
+                   "NOT NULL, applied INTEGER NOT NULL) STRICT"));
+    for (const auto& migration : migrations()) {
+      if (migration.version >= 8) {
+        break;
+      }
+      ASSERT_TRUE((*c)->exec(migration.sql)) << migration.name;
+      ASSERT_TRUE((*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)", migration.version,
+                            migration.name));
+    }
+    const std::string hex(64, 'b');
+    ASSERT_TRUE((*c)->exec(
+        "INSERT INTO domains (id, name) VALUES (1, 'example.com');"
+        "INSERT INTO accounts (id, domain_id, address, password_hash, quota_bytes) "
+        "VALUES (1, 1, 'bob@example.com', 'h', 0);"
+        "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, "
+        "highest_modseq, subscribed) VALUES (1, 1, 'INBOX', 0, 1, 2, 1, 1);"
+        "INSERT INTO blobs (hash, size, refs) VALUES ('" +
+        hex + "', 1, 1);"));
+    ASSERT_TRUE((*c)->run(
+        "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count) "
+        "VALUES (1, 1, ?1, 1, 0, ?2, 1)",
+        hex, AsBlob{record}));
+    ASSERT_TRUE(
+        (*c)->exec("INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, "
+                   "modseq) VALUES (1, 1, 1, 0, 0, '', 1)"));
+  }
+  auto store = open_or_die(dir.path());
+  const domain::AccountId bob{1};
+  const domain::MailboxId inbox{1};
+  const domain::SummaryParts all = domain::kSummaryEnvelope | domain::kSummaryFacts |
+                                   domain::kSummarySearchHeaders | domain::kSummarySearchText;
+  auto got = wait(store->mail().message_summaries(bob, inbox, {domain::Uid{1}}, all));
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_TRUE((*got)[0].has_envelope);
+  EXPECT_TRUE((*got)[0].has_search);
+  EXPECT_EQ((*got)[0].envelope, facts.envelope);
+  EXPECT_EQ((*got)[0].search_headers, facts.search_headers);
+  EXPECT_EQ((*got)[0].search_text, facts.search_text);
+  auto split = mime::facts::split_facts(record);
+  ASSERT_TRUE(split);
+  EXPECT_EQ((*got)[0].facts, split->record);
+  // The old row itself is left as it was.
+  auto stored = wait(store->mail().message_facts(bob, domain::MessageId{1}));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, record);
+
+  // A new append keeps the search text out of messages.facts.
+  auto appended = wait(store->mail().append(domain::NewMessage{raw, {}, record},
+                                            {domain::AppendTarget{bob, inbox, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  auto c = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(c);
+  auto length = (*c)->scalar("SELECT length(facts) FROM messages WHERE id = ?1",
+                             domain::value_of((*appended)[0]->message));
+  ASSERT_TRUE(length);
+  EXPECT_EQ(*length, std::optional<std::int64_t>(split->record.size()));
+  auto fresh = wait(store->mail().message_summaries(bob, inbox, {(*appended)[0]->uid}, all));
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_EQ((*fresh)[0].search_text, (*got)[0].search_text);
+  EXPECT_EQ((*fresh)[0].facts, (*got)[0].facts);
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
