@@ -222,6 +222,8 @@ ArcVerifier::ArcVerifier(std::string_view message) {
     }
   }
 
+  result_.sealer = ascii::lower(newest.as->domain);
+
   // Step 4: the newest AMS, like a DKIM signature (§5.2 step 5).
   const ArcSignature& ams = *newest.ams;
   BodyCanonicalizer body(ams.body_canon);

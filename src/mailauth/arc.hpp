@@ -61,6 +61,9 @@ struct ArcResult {
   AuthResult result = AuthResult::kNone;
   std::string problem;  // why it failed
   int instances = 0;    // the number of ARC Sets
+  // d= of the newest ARC-Seal (lower case) once the chain's structure is sound;
+  // who vouches for it, for a local policy that trusts some sealers (RFC 8617 §7.2).
+  std::string sealer;
 };
 
 // Sans-IO like DkimVerifier: one TXT query per distinct key name (the newest
