@@ -1158,6 +1158,20 @@ void read_mailauth(Problems& problems, const toml::table* table, MailauthSetting
                                        {"appended", DkimLengthPolicy::kPolicyIfAppended},
                                        {"always", DkimLengthPolicy::kPolicyAlways}});
   r.read_bool("verify_inbound", out.verify_inbound);
+  read_seconds(r, "dns_timeout_seconds", out.dns_timeout, 1, 300);
+  if (auto sealers = r.read_string_list("trusted_arc_sealers")) {
+    out.trusted_arc_sealers.clear();
+    for (std::string sealer : *sealers) {
+      for (char& c : sealer) {
+        c = ascii_lower(c);
+      }
+      if (!is_hostname(sealer)) {
+        r.invalid("trusted_arc_sealers", "expected host names, got " + quote(sealer));
+        continue;
+      }
+      out.trusted_arc_sealers.push_back(std::move(sealer));
+    }
+  }
   r.finish();
 }
 

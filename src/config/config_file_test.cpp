@@ -689,6 +689,8 @@ TEST(ParseConfig, ReadsMailauthAndDkimKeys) {
   EXPECT_EQ(defaults->mailauth.dmarc_reject, DmarcRejectAction::kReject);
   EXPECT_EQ(defaults->mailauth.dkim_length_policy, DkimLengthPolicy::kPolicyIfAppended);
   EXPECT_TRUE(defaults->mailauth.verify_inbound);
+  EXPECT_EQ(defaults->mailauth.dns_timeout, std::chrono::seconds(20));
+  EXPECT_TRUE(defaults->mailauth.trusted_arc_sealers.empty());
   EXPECT_TRUE(defaults->dkim.empty());
 
   const std::string text = R"([server]
@@ -698,6 +700,8 @@ authserv_id = "MX.Example.org"
 dmarc_reject = "quarantine"
 dkim_length_policy = "always"
 verify_inbound = false
+dns_timeout_seconds = 7
+trusted_arc_sealers = ["Lists.Example.net", "fwd.example.com"]
 [[dkim]]
 domain = "Example.ORG"
 selector = "s2026"
@@ -718,12 +722,15 @@ key = "net.pem"
   EXPECT_EQ(settings->mailauth.dmarc_reject, DmarcRejectAction::kQuarantine);
   EXPECT_EQ(settings->mailauth.dkim_length_policy, DkimLengthPolicy::kPolicyAlways);
   EXPECT_FALSE(settings->mailauth.verify_inbound);
+  EXPECT_EQ(settings->mailauth.dns_timeout, std::chrono::seconds(7));
+  EXPECT_EQ(settings->mailauth.trusted_arc_sealers,
+            (std::vector<std::string>{"lists.example.net", "fwd.example.com"}));
   ASSERT_EQ(settings->dkim.size(), 3U);
   EXPECT_EQ(settings->dkim[0].domain, "example.org");
   EXPECT_EQ(settings->dkim[0].selector, "s2026");
   EXPECT_EQ(settings->dkim[0].key, "/etc/tern/dkim/s2026.pem");
   EXPECT_TRUE(settings->dkim[0].sign);
-  EXPECT_EQ(settings->dkim[0].line, 8U);
+  EXPECT_EQ(settings->dkim[0].line, 10U);
   EXPECT_EQ(settings->dkim[1].key, "/var/lib/tern/old.pem");
   EXPECT_FALSE(settings->dkim[1].sign);
   EXPECT_EQ(settings->dkim[2].domain, "example.net");
@@ -733,7 +740,7 @@ key = "net.pem"
   moved_text.insert(moved_text.find("[[dkim]]"), "\n\n");
   auto moved = parse(moved_text);
   ASSERT_TRUE(moved) << moved.error().message;
-  EXPECT_EQ(moved->dkim[0].line, 10U);
+  EXPECT_EQ(moved->dkim[0].line, 12U);
   EXPECT_TRUE(diff_settings(*settings, *moved).empty());
   EXPECT_TRUE(diff_settings(*defaults, *settings).mailauth);
   EXPECT_TRUE(diff_settings(*defaults, *settings).needs_restart());
@@ -747,6 +754,8 @@ dmarc_reject = "bounce"
 dkim_length_policy = "never"
 verify_inbound = "yes"
 authserv_id = "not an id"
+dns_timeout_seconds = 0
+trusted_arc_sealers = ["ok.example", "not a host"]
 colour = "blue"
 [[dkim]]
 domain = "example.org"
@@ -774,16 +783,21 @@ sign = 1
       << message;
   EXPECT_NE(message.find(":6: mailauth.verify_inbound"), std::string::npos) << message;
   EXPECT_NE(message.find(":7: mailauth.authserv_id"), std::string::npos) << message;
-  EXPECT_NE(message.find(":8: unknown key \"mailauth.colour\""), std::string::npos) << message;
-  EXPECT_NE(message.find(":15: dkim[1].selector: \"s1\" is already a key of \"example.org\""),
+  EXPECT_NE(message.find(":8: mailauth.dns_timeout_seconds"), std::string::npos) << message;
+  EXPECT_NE(
+      message.find(":9: mailauth.trusted_arc_sealers: expected host names, got \"not a host\""),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find(":10: unknown key \"mailauth.colour\""), std::string::npos) << message;
+  EXPECT_NE(message.find(":17: dkim[1].selector: \"s1\" is already a key of \"example.org\""),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find(":19: dkim[2].selector: expected a selector"), std::string::npos)
+  EXPECT_NE(message.find(":21: dkim[2].selector: expected a selector"), std::string::npos)
       << message;
   EXPECT_NE(message.find("missing key \"dkim[2].key\""), std::string::npos) << message;
   EXPECT_NE(message.find("missing key \"dkim[3].domain\""), std::string::npos) << message;
-  EXPECT_NE(message.find(":22: dkim[3].key: expected the path"), std::string::npos) << message;
-  EXPECT_NE(message.find(":23: dkim[3].sign"), std::string::npos) << message;
+  EXPECT_NE(message.find(":24: dkim[3].key: expected the path"), std::string::npos) << message;
+  EXPECT_NE(message.find(":25: dkim[3].sign"), std::string::npos) << message;
   EXPECT_NE(error_of("dkim = 3\n[server]\nhostname = \"m.example\"\n")
                 .find(":1: dkim: expected an array of tables ([[dkim]]), got an integer"),
             std::string::npos);

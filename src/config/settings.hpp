@@ -250,10 +250,10 @@ enum class DmarcRejectAction { kReject, kQuarantine, kIgnore };
 enum class DkimLengthPolicy { kAccept, kPolicyIfAppended, kPolicyAlways };
 
 // [mailauth]: SPF, DKIM, DMARC, ARC and iprev on mail received by the `smtp`
-// (MX) listeners; submission and LMTP do not run them. Changing it needs a restart.
-// Only authserv_id is applied yet (MX removes incoming fields claiming it, RFC 8601
-// §5); the inbound checks that read the rest are issue #8's next part
-// (docs/adr/0011-mailauth.md, "Wiring").
+// (MX) listeners; submission and LMTP do not run them. The MX removes incoming
+// fields claiming authserv_id (RFC 8601 §5), adds one Authentication-Results
+// field, applies DMARC dispositions and ARC-seals alias forwards
+// (docs/adr/0011-mailauth.md, "Inbound verification"). Changing it needs a restart.
 struct MailauthSettings {
   // The authserv-id of our Authentication-Results fields (RFC 8601 §2.5);
   // "" = server.hostname.
@@ -263,6 +263,13 @@ struct MailauthSettings {
   // false: no checks and no Authentication-Results on inbound mail (spoofed fields
   // claiming our authserv-id are still removed).
   bool verify_inbound = true;
+  // Key `dns_timeout_seconds` (1..300): one deadline for all the DNS lookups of one
+  // message's checks; what has no answer by then is temperror (never a reject).
+  std::chrono::seconds dns_timeout{20};
+  // Host names (lower case) of ARC sealers whose passing chain (RFC 8617) lifts a
+  // DMARC reject or quarantine, for mailing lists and forwarders the site trusts.
+  // Empty (default, as Postfix/OpenDMARC): ARC never overrides DMARC.
+  std::vector<std::string> trusted_arc_sealers;
   friend bool operator==(const MailauthSettings&, const MailauthSettings&) = default;
 };
 
