@@ -79,9 +79,11 @@ asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string
     out.addresses.push_back(*literal);
     co_return out;
   }
+  bool all_secure = true;
   for (dns::RecordType type : {dns::RecordType::kAaaa, dns::RecordType::kA}) {
     dns::Answer answer = co_await runtime::await(resolver.lookup(host, type));
     if (answer.ok()) {
+      all_secure = all_secure && answer.dnssec == dns::DnssecState::kSecure;
       out.addresses.insert(out.addresses.end(), answer.addresses.begin(), answer.addresses.end());
     } else if (answer.status == dns::LookupStatus::kTemporary ||
                answer.status == dns::LookupStatus::kMalformed) {
@@ -93,6 +95,7 @@ asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string
                   std::string(dns::lookup_status_name(answer.status));
     }
   }
+  out.dnssec_secure = all_secure && !out.addresses.empty();
   co_return out;
 }
 

@@ -50,6 +50,9 @@ struct HostAddresses {
   std::vector<dns::IpAddress> addresses;
   bool temporary = false;
   std::string error;  // the lookups' trouble, for the failure text
+  // Every answer that gave addresses was DNSSEC-validated (and at least one did);
+  // RFC 7672 §2.2.2 looks up TLSA records only for such hosts.
+  bool dnssec_secure = false;
 };
 
 asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string host);

@@ -34,6 +34,10 @@ struct Target {
   smtp::ClientMode mode = smtp::ClientMode::kSmtp;
   config::OutboundTls tls = config::OutboundTls::kMay;
   std::optional<smtp::ClientAuth> auth;
+  // An MX host (not a configured relay or LMTP): its TLS attempts are reported
+  // (TLS-RPT) and `policy` applies.
+  bool mx_host = false;
+  HostPolicy policy;
 
   // "mx.example.org[192.0.2.1]", the form of Postfix logs and DSNs.
   std::string remote() const {
@@ -46,6 +50,7 @@ struct Target {
   std::string key() const {
     return remote() + ":" + std::to_string(port) + "|" + std::to_string(static_cast<int>(mode)) +
            "|" + std::string(config::outbound_tls_name(tls)) + "|" +
+           std::to_string(static_cast<int>(policy.kind)) + "|" +
            (auth ? auth->username : std::string());
   }
 };
@@ -55,7 +60,11 @@ struct Session {
   std::unique_ptr<smtp::ClientEngine> engine;
   std::string key;
   std::uint64_t id = 0;
-  bool tls_failed = false;  // a STARTTLS handshake failed (policy "may" retries in plaintext)
+  bool tls_failed = false;    // a STARTTLS handshake failed (policy "may" retries in plaintext)
+  bool tls_wanted = false;    // the engine was told to try STARTTLS
+  bool tls_reported = false;  // this session's TLS outcome went to the reporter
+  // Filled by a checking TLS context (MTA-STS, DANE) during the handshake.
+  std::shared_ptr<runtime::TlsPeerCheck> peer_check;
 };
 
 // What one session attempt ended with, when it did not carry the message.
@@ -116,6 +125,7 @@ struct SmtpTransport::Impl {
   std::uint64_t next_session_id = 1;                           // guarded by mutex
   std::vector<std::weak_ptr<asio::steady_timer>> idle_timers;  // guarded by mutex
   std::atomic<std::size_t> connections_opened{0};
+  StsCache sts_cache;
 
   Impl(asio::io_context& io_in, dns::Resolver& resolver_in, Random& random_in,
        TransportOptions options_in, log::Logger logger_in)
@@ -124,7 +134,27 @@ struct SmtpTransport::Impl {
         resolver(resolver_in),
         random(random_in),
         options(std::move(options_in)),
-        logger(std::move(logger_in)) {}
+        logger(std::move(logger_in)),
+        sts_cache(options.sts_cache_dir) {}
+
+  void report(TlsAttempt attempt) {
+    if (options.tls_reporter) {
+      options.tls_reporter(std::move(attempt));
+    }
+  }
+
+  // Reports the TLS outcome of `s` with `target` once per session.
+  void report_session(Session& s, const Target& target, std::string result, std::string detail) {
+    if (!target.mx_host || s.tls_reported) {
+      return;
+    }
+    s.tls_reported = true;
+    TlsAttempt attempt = target.policy.attempt(std::move(result));
+    attempt.receiving_mx_hostname = target.host;
+    attempt.receiving_ip = target.address ? target.address->format() : std::string();
+    attempt.failure_reason_code = std::move(detail);
+    report(std::move(attempt));
+  }
 
   runtime::Duration timeout_for(smtp::ClientWait wait) const {
     const auto& o = options.outbound;
@@ -210,11 +240,20 @@ struct SmtpTransport::Impl {
 
   // ----- driving the engine
 
-  Result<std::shared_ptr<asio::ssl::context>> tls_context(const Target& target) const {
+  Result<std::shared_ptr<asio::ssl::context>> tls_context(Session& s, const Target& target) const {
     runtime::TlsClientSettings settings;
     settings.verify = target.tls == config::OutboundTls::kVerify;
     settings.ca_file = options.outbound.ca_file;
-    return runtime::build_client_context(settings, target.host);
+    if (target.policy.kind == HostPolicy::Kind::kNone) {
+      return runtime::build_client_context(settings, target.host);
+    }
+    // MTA-STS and DANE judge the certificate after the handshake (judge_tls),
+    // so that the failure type is known for TLS-RPT. RFC 8461 §4.2 names the MX
+    // host as the reference identity; DANE does its own name checks.
+    s.peer_check = std::make_shared<runtime::TlsPeerCheck>();
+    const std::string reference =
+        target.policy.kind == HostPolicy::Kind::kSts ? target.host : std::string();
+    return runtime::build_checking_client_context(settings, reference, s.peer_check);
   }
 
   // Runs the engine until it needs the caller: Ready, MessageDone or Closed.
@@ -244,7 +283,7 @@ struct SmtpTransport::Impl {
         if (!co_await flush(s, target)) {
           continue;
         }
-        auto context = tls_context(target);
+        auto context = tls_context(s, target);
         if (!context) {
           s.engine->abort("4.7.5", context.error().message);
           continue;
@@ -258,12 +297,37 @@ struct SmtpTransport::Impl {
                                                                  options.outbound.command_timeout);
         if (!handshake) {
           s.tls_failed = true;
+          report_session(s, target, "validation-failure",
+                         "TLS handshake failed: " + handshake.error().message);
           s.engine->abort("4.7.5", "TLS handshake with " + target.remote() +
                                        " failed: " + handshake.error().message);
           continue;
         }
+        if (s.peer_check) {
+          const TlsVerdict verdict = judge_tls(target.policy, target.host, *s.peer_check);
+          report_session(s, target, verdict.result, verdict.detail);
+          if (!verdict.deliver) {
+            // Nothing has been sent over the channel yet; a policy failure is
+            // never retried in plaintext (the session is not marked tls_failed).
+            s.engine->abort("4.7.5", verdict.detail + " (" + target.remote() + ")");
+            continue;
+          }
+        } else {
+          report_session(s, target, "success", "");
+        }
         s.engine->tls_started();
         continue;
+      }
+      if (s.tls_wanted && !s.tls_reported && !s.connection->is_tls()) {
+        // Ready without TLS: the server did not offer STARTTLS (or refused it)
+        // and the policy let the session go on; Closed with 4.7.4: the policy
+        // required TLS and it was not offered (RFC 8460 §4.3.1).
+        const auto* closed = std::get_if<smtp::Closed>(&event);
+        if (std::holds_alternative<smtp::Ready>(event) ||
+            (closed != nullptr && closed->error && closed->error->enhanced == "4.7.4")) {
+          report_session(s, target, "starttls-not-supported",
+                         target.host + " did not offer STARTTLS");
+        }
       }
       if (std::holds_alternative<smtp::Closed>(event)) {
         (void)co_await flush(s, target);
@@ -317,6 +381,7 @@ struct SmtpTransport::Impl {
                                                                    : smtp::TlsWant::kRequired;
     engine_options.auth = target.auth;
     engine_options.random = &random;
+    session->tls_wanted = engine_options.tls != smtp::TlsWant::kNone;
     session->engine = std::make_unique<smtp::ClientEngine>(engine_options);
     session->key = target.key();
     {
@@ -378,38 +443,102 @@ struct SmtpTransport::Impl {
       base.tls = config::OutboundTls::kVerify;
     }
     std::vector<std::string> hosts;
-    if (route != nullptr && !route->mx_lookup) {
+    // For MX deliveries: the policy domain (RFC 8461 §3.4: a "smtp:name" route's
+    // name), whether the MX answer was DNSSEC-secure, and the MTA-STS policy.
+    const bool mx_delivery = route == nullptr || route->mx_lookup;
+    const std::string policy_domain = route != nullptr ? route->host : destination;
+    bool mx_secure = false;
+    std::shared_ptr<const StsPolicy> sts;
+    if (!mx_delivery) {
       hosts.push_back(route->host);  // a configured relay: no MX lookup to protect
     } else {
-      std::string name = route != nullptr ? route->host : destination;
+      const std::string& name = policy_domain;
       MxHosts mx = co_await resolve_mx(resolver, name, random);
       if (mx.failure) {
         plan.failure = mx.failure;
         co_return plan;
       }
-      if (requiretls && !mx.dnssec_secure) {
-        // RFC 8689 §4.2.1 (1): the MX lookup must be DNSSEC-validated (or backed
-        // by an MTA-STS policy, which tern does not fetch yet). An unsigned zone
-        // stays unsigned: not worth retrying.
-        plan.failure = PlanFailure{DeliveryStatus::kFailed, "5.7.30",
-                                   "5.7.30 REQUIRETLS: the MX records of " + name +
-                                       " are not DNSSEC-validated (RFC 8689 section 4.2.1)"};
+      mx_secure = mx.dnssec_secure;
+      if (options.outbound.mta_sts) {
+        StsOptions sts_options;
+        sts_options.port = options.outbound.mta_sts_port;
+        sts_options.ca_file = options.outbound.ca_file;
+        StsDiscovery discovery =
+            co_await discover_sts(resolver, sts_cache, name, sts_options, logger);
+        if (discovery.failure) {
+          report(std::move(*discovery.failure));
+        }
+        sts = std::move(discovery.policy);
+      }
+      const bool sts_enforced = sts && sts->mode == StsMode::kEnforce;
+      if (requiretls && !mx.dnssec_secure && !sts_enforced) {
+        // RFC 8689 §4.2.1 (1): the MX lookup must be DNSSEC-validated or backed
+        // by an MTA-STS policy in enforce mode. An unsigned zone stays unsigned:
+        // not worth retrying.
+        plan.failure = PlanFailure{
+            DeliveryStatus::kFailed, "5.7.30",
+            "5.7.30 REQUIRETLS: the MX records of " + name +
+                " are neither DNSSEC-validated nor covered by an enforced MTA-STS policy"
+                " (RFC 8689 section 4.2.1)"};
         co_return plan;
       }
       hosts = std::move(mx.hosts);
     }
     bool temporary = false;
     std::string last_error;
+    std::string policy_error;  // the last host skipped by DANE or MTA-STS (4.7.5)
     for (const auto& host : hosts) {
       HostAddresses addresses = co_await resolve_host(resolver, host);
       temporary = temporary || addresses.temporary;
       if (addresses.addresses.empty()) {
         last_error = addresses.error;
+        continue;
+      }
+      HostPolicy policy;
+      policy.policy_domain = policy_domain;
+      if (mx_delivery) {
+        // RFC 7672 §2.2.2: TLSA records are looked up only for a host whose MX
+        // and address answers were secure.
+        if (options.outbound.dane && mx_secure && addresses.dnssec_secure) {
+          DaneLookup dane = co_await lookup_dane(resolver, host, base.port, policy_domain);
+          if (dane.failure) {
+            report(std::move(*dane.failure));
+            policy_error = dane.error;
+            continue;
+          }
+          if (dane.policy) {
+            policy = std::move(*dane.policy);
+          }
+        }
+        // RFC 8461 §2: where DANE applies, MTA-STS does not.
+        if (policy.kind == HostPolicy::Kind::kNone && sts) {
+          policy.kind = HostPolicy::Kind::kSts;
+          policy.sts = sts;
+          if (!sts_policy_allows(*sts, host)) {
+            // §4.1: the MX host must match a policy pattern.
+            TlsAttempt attempt = policy.attempt("validation-failure");
+            attempt.receiving_mx_hostname = host;
+            attempt.failure_reason_code = "MX host " + host + " does not match the policy's mx";
+            report(std::move(attempt));
+            if (policy.tls_required()) {
+              policy_error = "4.7.5 MTA-STS: MX host " + host + " of " + policy_domain +
+                             " is not allowed by the domain's policy (RFC 8461 section 4.1)";
+              continue;
+            }
+          }
+        }
       }
       for (const auto& address : addresses.addresses) {
         Target target = base;
         target.host = host;
         target.address = address;
+        target.mx_host = mx_delivery;
+        target.policy = policy;
+        if (policy.tls_required()) {
+          // DANE or an enforced MTA-STS policy: STARTTLS must succeed, whatever
+          // [outbound] tls says; plaintext is never a fallback.
+          target.tls = config::OutboundTls::kVerify;
+        }
         if (target.auth && address.bytes()[0] == 127 && address.is_v4()) {
           target.auth->allow_plaintext = true;
         } else if (target.auth && address == *dns::IpAddress::parse("::1")) {
@@ -418,7 +547,11 @@ struct SmtpTransport::Impl {
         plan.targets.push_back(std::move(target));
       }
     }
-    if (plan.targets.empty()) {
+    if (plan.targets.empty() && !policy_error.empty()) {
+      // RFC 8461 §5: failures under an enforced policy are transient (the policy
+      // may be updated); so are DANE lookup failures (RFC 7672 §2.2).
+      plan.failure = PlanFailure{DeliveryStatus::kDeferred, "4.7.5", policy_error};
+    } else if (plan.targets.empty()) {
       // RFC 3463 X.4.4: unable to route. Temporary when a lookup could not answer.
       plan.failure = temporary ? PlanFailure{DeliveryStatus::kDeferred, "4.4.3",
                                              "4.4.3 no address for the hosts of " + destination +

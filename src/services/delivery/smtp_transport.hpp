@@ -17,6 +17,7 @@
 #include "config/settings.hpp"
 #include "dns/resolver.hpp"
 #include "domain/outbound.hpp"
+#include "services/delivery/transport_security.hpp"
 
 namespace tern::services::delivery {
 
@@ -24,6 +25,12 @@ struct TransportOptions {
   config::OutboundSettings outbound;
   std::vector<config::TransportSettings> routes;  // [[transport]]
   std::string helo_name;                          // EHLO/LHLO argument (resolved)
+  // Where fetched MTA-STS policies are kept across restarts (<data_dir>/mta-sts);
+  // "" keeps them in memory only.
+  std::string sts_cache_dir;
+  // Told of every TLS attempt to an MX host and every policy failure (TLS-RPT,
+  // RFC 8460); may be empty.
+  TlsReporter tls_reporter;
 };
 
 // Thread-safety: deliver() may be called from any thread, concurrently; each call
@@ -42,6 +49,21 @@ struct TransportOptions {
 // missing, AUTH) moves on to the next address, then the next MX host; the last
 // such error becomes every recipient's outcome (permanent only for a 5yz reply
 // from the last host tried).
+//
+// Transport security for MX deliveries (the destination's MX hosts, or those of
+// an "smtp:name" route, whose domain is then the policy domain, RFC 8461 §3.4;
+// configured relays and LMTP have no policy):
+//   - DANE ([outbound] dane, RFC 7672): when the MX answer and a host's address
+//     answers are DNSSEC-secure and _<port>._tcp.<host> has secure TLSA records,
+//     TLS is mandatory and the certificate must match a usable record; a bogus or
+//     failed TLSA lookup skips the host (4.7.5). DANE wins over MTA-STS per host.
+//   - MTA-STS ([outbound] mta_sts, RFC 8461): policy "enforce" allows only MX
+//     hosts matching its mx patterns and requires TLS with a certificate valid
+//     for the MX name (PKIX against [outbound] ca_file or the system store); a
+//     host failing that is skipped, and when none is left the recipients are
+//     deferred with 4.7.5. "testing" delivers as without a policy and reports.
+//   - a certificate failure under either never falls back to plaintext.
+// Each attempt is handed to TransportOptions::tls_reporter.
 //
 // 8-bit content for a server without 8BITMIME is downgraded to quoted-printable
 // (RFC 6152 §3, downgrade.hpp); when that is impossible (8-bit headers) it fails
