@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: Apache-2.0
+// Transport security end to end inside one process: SmtpTransport against a
+// STARTTLS-capable scripted MX on 127.0.0.x, DNS (with DNSSEC states) from
+// dns::FakeResolver, certificates made in the test, MTA-STS policies seeded in the
+// policy cache directory. Plus the pure verdicts of judge_tls().
+#include "services/delivery/transport_security.hpp"
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <asio/ssl.hpp>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "dns/fake_resolver.hpp"
+#include "runtime/system_clock.hpp"
+#include "runtime/testing.hpp"
+#include "services/delivery/smtp_transport.hpp"
+
+namespace tern::services::delivery {
+namespace {
+
+using domain::DeliveryStatus;
+using runtime::testing::issue_certificate;
+using runtime::testing::IssuedCertificate;
+
+// An SMTP server that offers STARTTLS (or not) with a given certificate chain.
+class TlsMx {
+ public:
+  struct Script {
+    bool starttls = true;
+    std::string chain_pem;  // leaf first
+    std::string key_pem;
+  };
+
+  TlsMx(const std::string& ip, std::uint16_t port, Script script)
+      : script_(std::move(script)),
+        acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address(ip), port)) {
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+
+  ~TlsMx() {
+    stopping_ = true;
+    asio::error_code ec;
+    asio::io_context io;
+    asio::ip::tcp::socket waker(io);
+    waker.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+    acceptor_.close(ec);
+    for (auto& t : sessions_) {
+      t.join();
+    }
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  std::size_t connections() const {
+    std::lock_guard lock(mutex_);
+    return connections_;
+  }
+
+  std::size_t messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+  std::size_t tls_messages() const {
+    std::lock_guard lock(mutex_);
+    return tls_messages_;
+  }
+
+ private:
+  void accept_loop() {
+    while (!stopping_) {
+      asio::error_code ec;
+      asio::ip::tcp::socket socket(io_);
+      acceptor_.accept(socket, ec);
+      if (ec || stopping_) {
+        return;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        ++connections_;
+      }
+      sessions_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
+    }
+  }
+
+  void serve(asio::ip::tcp::socket socket) {
+    asio::error_code ec;
+    asio::ssl::context context(asio::ssl::context::tls_server);
+    if (script_.starttls) {
+      context.use_certificate_chain(asio::buffer(script_.chain_pem), ec);
+      context.use_private_key(asio::buffer(script_.key_pem), asio::ssl::context::pem, ec);
+    }
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
+    auto send = [&](const std::string& text) {
+      const std::string line = text + "\r\n";
+      if (tls) {
+        asio::write(*tls, asio::buffer(line), ec);
+      } else {
+        asio::write(socket, asio::buffer(line), ec);
+      }
+    };
+    std::string buffer;
+    auto read_line = [&](std::string& line) {
+      for (;;) {
+        auto end = buffer.find("\r\n");
+        if (end != std::string::npos) {
+          line = buffer.substr(0, end);
+          buffer.erase(0, end + 2);
+          return true;
+        }
+        char chunk[4096];
+        std::size_t n = tls ? tls->read_some(asio::buffer(chunk), ec)
+                            : socket.read_some(asio::buffer(chunk), ec);
+        if (ec || n == 0) {
+          return false;
+        }
+        buffer.append(chunk, n);
+      }
+    };
+    send("220 tls-mx ESMTP");
+    std::string line;
+    while (read_line(line)) {
+      const std::string verb = line.substr(0, 4);
+      if (verb == "EHLO") {
+        send(std::string("250-tls-mx\r\n") + (script_.starttls && !tls ? "250-STARTTLS\r\n" : "") +
+             "250 8BITMIME");
+      } else if (verb == "STAR") {
+        send("220 2.0.0 go ahead");
+        tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket, context);
+        tls->handshake(asio::ssl::stream_base::server, ec);
+        buffer.clear();
+        if (ec) {
+          return;
+        }
+      } else if (verb == "DATA") {
+        send("354 go ahead");
+        while (read_line(line) && line != ".") {
+        }
+        {
+          std::lock_guard lock(mutex_);
+          ++messages_;
+          tls_messages_ += tls ? 1 : 0;
+        }
+        send("250 2.0.0 queued");
+      } else if (verb == "QUIT") {
+        send("221 2.0.0 bye");
+        return;
+      } else {
+        send("250 2.0.0 ok");
+      }
+    }
+  }
+
+  Script script_;
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::vector<std::thread> sessions_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::size_t connections_ = 0;
+  std::size_t messages_ = 0;
+  std::size_t tls_messages_ = 0;
+};
+
+dns::TlsaRecord tlsa_3_1_1(const std::string& der) {
+  const auto* in = reinterpret_cast<const unsigned char*>(der.data());
+  X509* cert = d2i_X509(nullptr, &in, static_cast<long>(der.size()));
+  unsigned char* spki = nullptr;
+  const int length = i2d_PUBKEY(X509_get0_pubkey(cert), &spki);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  EVP_Digest(spki, static_cast<std::size_t>(length), digest, &digest_length, EVP_sha256(), nullptr);
+  OPENSSL_free(spki);
+  X509_free(cert);
+  return dns::TlsaRecord{3, 1, 1, std::string(reinterpret_cast<char*>(digest), digest_length)};
+}
+
+class TransportSecurityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = issue_certificate("Test CA", {}, nullptr, true);
+    good_ = issue_certificate("mx.example.org", {"mx.example.org"}, &ca_);
+    wrong_name_ = issue_certificate("other.example.net", {"other.example.net"}, &ca_);
+    ca_file_ = dir_.path() + "/ca.pem";
+    runtime::testing::write_text_file(ca_file_, ca_.cert_pem);
+    work_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+    resolver_.add_mx("example.org", 10, "mx.example.org");
+    resolver_.add_a("mx.example.org", "127.0.0.7");
+  }
+
+  void TearDown() override {
+    if (transport_) {
+      transport_->close_idle();
+    }
+    // The transport outlives the io thread: QUIT coroutines still use it.
+    work_.reset();
+    thread_.join();
+  }
+
+  TlsMx& mx(bool starttls, const IssuedCertificate& cert) {
+    mx_ = std::make_unique<TlsMx>(
+        "127.0.0.7", 0, TlsMx::Script{starttls, cert.cert_pem + ca_.cert_pem, cert.key_pem});
+    return *mx_;
+  }
+
+  // A cached MTA-STS policy for example.org, with the matching TXT record.
+  void sts_policy(const std::string& mode, const std::string& mx_pattern) {
+    resolver_.add_txt("_mta-sts.example.org", {"v=STSv1; id=pol1"});
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::filesystem::create_directories(dir_.path() + "/mta-sts");
+    runtime::testing::write_text_file(dir_.path() + "/mta-sts/example.org",
+                                      "id pol1\nfetched " + std::to_string(now) +
+                                          "\n\nversion: STSv1\r\nmode: " + mode +
+                                          "\r\nmx: " + mx_pattern + "\r\nmax_age: 86400\r\n");
+  }
+
+  std::string tlsa_owner() const {
+    return "_" + std::to_string(mx_->port()) + "._tcp.mx.example.org";
+  }
+
+  // DNSSEC-secure MX and address answers.
+  void secure_zone() {
+    resolver_.set_dnssec("example.org", dns::DnssecState::kSecure);
+    resolver_.set_dnssec("mx.example.org", dns::DnssecState::kSecure);
+  }
+
+  void make_transport(const std::function<void(TransportOptions&)>& tweak = {}) {
+    TransportOptions options;
+    options.outbound.mx_port = mx_->port();
+    options.outbound.tls = config::OutboundTls::kMay;
+    options.outbound.ca_file = ca_file_;
+    options.outbound.connect_timeout = std::chrono::seconds(5);
+    options.outbound.command_timeout = std::chrono::seconds(5);
+    options.outbound.connection_idle = std::chrono::seconds(0);
+    options.helo_name = "client.test";
+    options.sts_cache_dir = dir_.path() + "/mta-sts";
+    options.tls_reporter = [this](TlsAttempt attempt) {
+      std::lock_guard lock(mutex_);
+      attempts_.push_back(std::move(attempt));
+    };
+    if (tweak) {
+      tweak(options);
+    }
+    auto created = SmtpTransport::create(io_, resolver_, random_, options, {});
+    ASSERT_TRUE(created) << created.error().message;
+    transport_ = *created;
+  }
+
+  domain::RecipientOutcome deliver() {
+    domain::DeliveryRequest request;
+    request.destination = "example.org";
+    request.sender = "alice@origin.test";
+    request.raw = "Subject: test\r\n\r\nhello\r\n";
+    request.recipients.push_back({0, "bob@example.org", "", ""});
+    auto result = transport_->deliver(std::move(request)).get();
+    EXPECT_TRUE(result) << result.error().message;
+    if (!result || result->recipients.size() != 1) {
+      return {};
+    }
+    return result->recipients.front();
+  }
+
+  std::vector<TlsAttempt> attempts() {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+
+  runtime::testing::TempDir dir_;
+  IssuedCertificate ca_, good_, wrong_name_;
+  std::string ca_file_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  dns::FakeResolver resolver_;
+  runtime::SystemRandom random_;
+  std::unique_ptr<TlsMx> mx_;
+  std::shared_ptr<SmtpTransport> transport_;
+  std::mutex mutex_;
+  std::vector<TlsAttempt> attempts_;
+};
+
+TEST_F(TransportSecurityTest, WithoutPolicyDeliversOpportunisticallyAndReports) {
+  TlsMx& server = mx(true, wrong_name_);
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "no-policy-found");
+  EXPECT_EQ(seen[0].result, "success");
+  EXPECT_EQ(seen[0].receiving_mx_hostname, "mx.example.org");
+  EXPECT_EQ(seen[0].receiving_ip, "127.0.0.7");
+}
+
+TEST_F(TransportSecurityTest, StsEnforceDeliversOverVerifiedTls) {
+  TlsMx& server = mx(true, good_);
+  sts_policy("enforce", "mx.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "sts");
+  EXPECT_EQ(seen[0].result, "success");
+  EXPECT_EQ(seen[0].mx_hosts, std::vector<std::string>{"mx.example.org"});
+  EXPECT_EQ(seen[0].policy_strings.at(1), "mode: enforce");
+}
+
+TEST_F(TransportSecurityTest, StsEnforceBlocksPlaintextOnlyMx) {
+  TlsMx& server = mx(false, good_);
+  sts_policy("enforce", "*.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_TRUE(outcome.enhanced_status.starts_with("4.7.")) << outcome.enhanced_status;
+  EXPECT_EQ(server.messages(), 0U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "sts");
+  EXPECT_EQ(seen[0].result, "starttls-not-supported");
+}
+
+TEST_F(TransportSecurityTest, StsEnforceBlocksWrongCertificateName) {
+  TlsMx& server = mx(true, wrong_name_);
+  sts_policy("enforce", "mx.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_NE(outcome.reply.find("MTA-STS"), std::string::npos) << outcome.reply;
+  EXPECT_EQ(server.messages(), 0U);
+  EXPECT_EQ(server.connections(), 1U);  // no plaintext retry
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].result, "certificate-host-mismatch");
+}
+
+TEST_F(TransportSecurityTest, StsEnforceSkipsMxOutsideThePolicy) {
+  TlsMx& server = mx(true, good_);
+  sts_policy("enforce", "mail.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_EQ(server.connections(), 0U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].result, "validation-failure");
+}
+
+TEST_F(TransportSecurityTest, StsTestingDeliversAndRecordsTheFailure) {
+  TlsMx& server = mx(true, wrong_name_);
+  sts_policy("testing", "mx.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "sts");
+  EXPECT_EQ(seen[0].result, "certificate-host-mismatch");
+}
+
+TEST_F(TransportSecurityTest, StsNoneModeIsNoPolicy) {
+  TlsMx& server = mx(false, good_);
+  sts_policy("none", "mail.example.org");
+  make_transport();
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(server.messages(), 1U);
+}
+
+TEST_F(TransportSecurityTest, DaneEeMatchDeliversAndWinsOverSts) {
+  auto self_signed = issue_certificate("whatever", {"unrelated.example"}, nullptr);
+  TlsMx& server = mx(true, self_signed);
+  secure_zone();
+  resolver_.add_tlsa(tlsa_owner(), tlsa_3_1_1(self_signed.der));
+  resolver_.set_dnssec(tlsa_owner(), dns::DnssecState::kSecure);
+  // An enforced STS policy that would reject this MX: DANE applies instead.
+  sts_policy("enforce", "mail.example.org");
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "tlsa");
+  EXPECT_EQ(seen[0].result, "success");
+  ASSERT_EQ(seen[0].policy_strings.size(), 1U);
+  EXPECT_TRUE(seen[0].policy_strings[0].starts_with("3 1 1 ")) << seen[0].policy_strings[0];
+}
+
+TEST_F(TransportSecurityTest, DaneMismatchDefersWithoutPlaintext) {
+  TlsMx& server = mx(true, good_);
+  secure_zone();
+  resolver_.add_tlsa(tlsa_owner(), tlsa_3_1_1(wrong_name_.der));
+  resolver_.set_dnssec(tlsa_owner(), dns::DnssecState::kSecure);
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_NE(outcome.reply.find("DANE"), std::string::npos) << outcome.reply;
+  EXPECT_EQ(server.messages(), 0U);
+  EXPECT_EQ(server.connections(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "tlsa");
+  EXPECT_EQ(seen[0].result, "validation-failure");
+}
+
+TEST_F(TransportSecurityTest, DaneRequiresStarttls) {
+  TlsMx& server = mx(false, good_);
+  secure_zone();
+  resolver_.add_tlsa(tlsa_owner(), tlsa_3_1_1(good_.der));
+  resolver_.set_dnssec(tlsa_owner(), dns::DnssecState::kSecure);
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(server.messages(), 0U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].result, "starttls-not-supported");
+}
+
+TEST_F(TransportSecurityTest, InsecureTlsaIsNoDane) {
+  // The same mismatching TLSA record, but not validated: no DANE (RFC 7672 §2.2).
+  TlsMx& server = mx(true, good_);
+  resolver_.add_tlsa(tlsa_owner(), tlsa_3_1_1(wrong_name_.der));
+  make_transport();
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(server.tls_messages(), 1U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].policy_type, "no-policy-found");
+}
+
+TEST_F(TransportSecurityTest, DaneSwitchedOffIgnoresTlsa) {
+  TlsMx& server = mx(true, good_);
+  secure_zone();
+  resolver_.add_tlsa(tlsa_owner(), tlsa_3_1_1(wrong_name_.der));
+  resolver_.set_dnssec(tlsa_owner(), dns::DnssecState::kSecure);
+  make_transport([](TransportOptions& options) { options.outbound.dane = false; });
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(server.messages(), 1U);
+}
+
+TEST_F(TransportSecurityTest, BogusTlsaSkipsTheHost) {
+  TlsMx& server = mx(true, good_);
+  secure_zone();
+  resolver_.set(tlsa_owner(), dns::RecordType::kTlsa,
+                dns::Answer::failure(dns::LookupStatus::kTemporary, "validation failure"));
+  resolver_.set_dnssec(tlsa_owner(), dns::DnssecState::kBogus);
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_EQ(server.connections(), 0U);
+  auto seen = attempts();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].result, "dnssec-invalid");
+}
+
+// ----- judge_tls alone
+
+runtime::TlsPeerCheck check_with(long error, std::vector<std::string> chain = {"x"}) {
+  runtime::TlsPeerCheck check;
+  check.called = true;
+  check.pkix_error = error;
+  check.chain = std::move(chain);
+  return check;
+}
+
+TEST(JudgeTls, StsModesAndPkixErrors) {
+  auto policy = std::make_shared<StsPolicy>();
+  policy->mode = StsMode::kEnforce;
+  HostPolicy sts;
+  sts.kind = HostPolicy::Kind::kSts;
+  sts.sts = policy;
+  EXPECT_TRUE(judge_tls(sts, "mx", check_with(X509_V_OK)).deliver);
+  auto expired = judge_tls(sts, "mx", check_with(X509_V_ERR_CERT_HAS_EXPIRED));
+  EXPECT_FALSE(expired.deliver);
+  EXPECT_EQ(expired.result, "certificate-expired");
+  EXPECT_EQ(judge_tls(sts, "mx", check_with(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)).result,
+            "certificate-not-trusted");
+  EXPECT_EQ(judge_tls(sts, "mx", check_with(X509_V_ERR_HOSTNAME_MISMATCH)).result,
+            "certificate-host-mismatch");
+  EXPECT_EQ(judge_tls(sts, "mx", check_with(X509_V_ERR_CERT_SIGNATURE_FAILURE)).result,
+            "validation-failure");
+  runtime::TlsPeerCheck nothing;
+  EXPECT_FALSE(judge_tls(sts, "mx", nothing).deliver);
+  policy->mode = StsMode::kTesting;
+  auto testing = judge_tls(sts, "mx", check_with(X509_V_ERR_HOSTNAME_MISMATCH));
+  EXPECT_TRUE(testing.deliver);
+  EXPECT_EQ(testing.result, "certificate-host-mismatch");
+  HostPolicy none;
+  EXPECT_TRUE(judge_tls(none, "mx", check_with(X509_V_ERR_CERT_HAS_EXPIRED)).deliver);
+}
+
+TEST(JudgeTls, DaneWithoutUsableRecordsOnlyNeedsEncryption) {
+  HostPolicy dane;
+  dane.kind = HostPolicy::Kind::kDane;
+  dane.tlsa_all = {dns::TlsaRecord{1, 1, 1, "x"}};  // PKIX-EE: unusable for SMTP
+  EXPECT_TRUE(dane.tls_required());
+  EXPECT_TRUE(judge_tls(dane, "mx", check_with(X509_V_ERR_HOSTNAME_MISMATCH, {"junk"})).deliver);
+  EXPECT_EQ(dane.attempt("success").policy_strings, std::vector<std::string>{"1 1 1 78"});
+  dane.tlsa = {dns::TlsaRecord{3, 1, 1, std::string(32, 'a')}};
+  auto verdict = judge_tls(dane, "mx", check_with(X509_V_OK, {"junk"}));
+  EXPECT_FALSE(verdict.deliver);
+  EXPECT_EQ(verdict.result, "validation-failure");
+}
+
+}  // namespace
+}  // namespace tern::services::delivery
