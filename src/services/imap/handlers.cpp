@@ -66,6 +66,11 @@ void Handlers::changed() {
   if (!account_) {
     return;
   }
+  if (engine_ != nullptr && selected_ && selected_->take_new_keywords()) {
+    for (const auto& line : selected_->flags_responses()) {
+      engine_->untagged(line);
+    }
+  }
   if (in_command_) {
     notify_pending_ = true;
     return;
@@ -85,6 +90,7 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
 
     ~NotifyAfter() {
       h.in_command_ = false;
+      h.engine_ = nullptr;
       if (h.notify_pending_) {
         h.notify_pending_ = false;
         h.changed();
@@ -93,6 +99,7 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
   } notify_after{*this};
 
   in_command_ = true;
+  engine_ = &engine;
   const Command& command = ready.command;
   return std::visit(
       [&](const auto& c) -> Next {
@@ -201,6 +208,13 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
 }
 
 Next Handlers::resume(ServerEngine& engine) {
+  struct EngineScope {
+    Handlers& h;
+
+    ~EngineScope() { h.engine_ = nullptr; }
+  } scope{*this};
+
+  engine_ = &engine;
   return fetch_some(engine);
 }
 

@@ -161,7 +161,10 @@ class Handlers {
   std::optional<std::vector<std::pair<std::uint32_t, domain::Uid>>> resolve(
       const tern::imap::SequenceSet& set, bool uid) const;
 
-  // After a change other sessions should hear about.
+  // After a change other sessions should hear about. When the change put a keyword
+  // on a message of the selected mailbox that the client has not been told of, this
+  // also sends the new FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5), so they precede
+  // the FETCH responses the command sends next.
   void changed();
 
   Shared& shared_;
@@ -172,6 +175,8 @@ class Handlers {
   std::optional<domain::Account> scram_account_;  // the SCRAM exchange's account
   std::unique_ptr<Fetching> fetching_;
   ChangeHub::Token hub_token_ = 0;
+  // The engine of the command being handled (handle(), resume()), for changed().
+  tern::imap::ServerEngine* engine_ = nullptr;
   // While handle() runs, changed() only records that the hub must be told; handle()
   // tells it when the command is done.
   bool in_command_ = false;

@@ -252,11 +252,11 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
       break;
     }
   }
-  // RFC 3501 §6.3.1 (IMAP4rev1) required responses, in Dovecot's order.
-  engine.untagged("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-  engine.untagged(c.read_only ? "OK [PERMANENTFLAGS ()] read-only mailbox"
-                              : "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-                                "\\Draft \\*)] flags permitted");
+  // RFC 3501 §6.3.1 (IMAP4rev1) required responses, in Dovecot's order; FLAGS and
+  // PERMANENTFLAGS list the mailbox's keywords (RFC 9051 §7.3.5, §7.1).
+  for (const auto& line : view.flags_responses()) {
+    engine.untagged(line);
+  }
   engine.untagged(fmt::format("{} EXISTS", view.exists()));
   selected_ = std::move(view);
   if (level_.recent()) {

@@ -2,8 +2,11 @@
 #include "services/imap/mailbox_view.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
+
+#include "domain/flags.hpp"
 
 namespace tern::services::imap {
 
@@ -13,6 +16,8 @@ void MailboxView::reset(const domain::Mailbox& mailbox, const std::vector<domain
                         bool read_only) {
   mailbox_ = mailbox;
   read_only_ = read_only;
+  keywords_ = std::move(mailbox_.keywords);
+  mailbox_.keywords.clear();
   uids_.clear();
   modseqs_.clear();
   pending_.clear();
@@ -20,8 +25,41 @@ void MailboxView::reset(const domain::Mailbox& mailbox, const std::vector<domain
   for (const auto& e : entries) {
     uids_.push_back(e.uid);
     modseqs_.push_back(e.modseq);
+    // A backend keeps Mailbox::keywords a superset of the entries' keywords; this
+    // only costs a look at entries that carry keywords, and makes FLAGS complete
+    // even over a store that predates the list.
+    if (!e.keywords.empty()) {
+      domain::define_keywords(keywords_, e.keywords);
+    }
   }
+  new_keywords_ = false;
   highest_ = mailbox.highest_modseq;
+}
+
+void MailboxView::learn_keywords(const std::vector<std::string>& keywords) {
+  if (!keywords.empty() && domain::define_keywords(keywords_, keywords)) {
+    new_keywords_ = true;
+  }
+}
+
+bool MailboxView::take_new_keywords() {
+  return std::exchange(new_keywords_, false);
+}
+
+std::vector<std::string> MailboxView::flags_responses() const {
+  constexpr std::string_view kSystem = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+  std::string keywords;
+  for (const auto& k : keywords_) {
+    keywords += ' ';
+    keywords += k;
+  }
+  std::vector<std::string> out;
+  out.push_back(fmt::format("FLAGS ({}{})", kSystem, keywords));
+  // RFC 9051 §7.1 PERMANENTFLAGS: "\*" says new keywords may be created.
+  out.push_back(read_only_ ? std::string("OK [PERMANENTFLAGS ()] read-only mailbox")
+                           : fmt::format("OK [PERMANENTFLAGS ({}{} \\*)] flags permitted", kSystem,
+                                         keywords));
+  return out;
 }
 
 std::optional<std::uint32_t> MailboxView::msn_of(Uid uid) const {
@@ -89,6 +127,7 @@ std::optional<std::vector<std::pair<std::uint32_t, Uid>>> MailboxView::resolve(
 }
 
 void MailboxView::saw_own_change(const domain::Entry& entry) {
+  learn_keywords(entry.keywords);
   if (auto msn = msn_of(entry.uid)) {
     modseqs_[*msn - 1] = std::max(modseqs_[*msn - 1], entry.modseq);
   }
@@ -111,6 +150,12 @@ std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
 std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes,
                                            bool expunges_allowed, bool with_modseq, bool vanished) {
   std::vector<std::string> out;
+  for (const auto& entry : changes.changed) {
+    learn_keywords(entry.keywords);
+  }
+  if (take_new_keywords()) {
+    out = flags_responses();  // before the FETCH or EXISTS that brings them
+  }
   for (Uid uid : changes.vanished) {
     if (msn_of(uid) && !is_expunged(uid)) {
       pending_.push_back(uid);
@@ -119,7 +164,8 @@ std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes
   if (expunges_allowed) {
     std::vector<Uid> gone;
     gone.swap(pending_);
-    out = announce_removal(std::move(gone), vanished);
+    auto removal = announce_removal(std::move(gone), vanished);
+    out.insert(out.end(), removal.begin(), removal.end());
   }
   std::uint32_t before = exists();
   std::vector<const domain::Entry*> changed;

@@ -66,7 +66,25 @@ class MailboxView {
   // The FLAGS list of `entry` as this session sees it (with \Recent when it is).
   std::string flags_of(const domain::Entry& entry) const;
 
-  // The session changed these entries itself (STORE) and already told the client.
+  // The keywords this session has told the client are defined in the mailbox
+  // (RFC 9051 §7.3.5 FLAGS): the mailbox's keywords at reset(), plus those seen
+  // since on its entries (saw_own_change(), sync()). Sorted, unique.
+  const std::vector<std::string>& keywords() const { return keywords_; }
+
+  // "FLAGS (...)" and "OK [PERMANENTFLAGS (...)] ..." (without "* " and CRLF) for
+  // keywords(): the SELECT responses of RFC 9051 §7.3.5 and §7.1, and what a
+  // session resends when a keyword appears. PERMANENTFLAGS is empty read-only
+  // (RFC 9051 §6.3.3) and ends in \* otherwise: clients may create keywords.
+  std::vector<std::string> flags_responses() const;
+
+  // True, once, after saw_own_change() or sync() met a keyword not in keywords()
+  // before: the caller must send flags_responses() before any FETCH that carries
+  // it (Dovecot does the same; RFC 9051 §7.3.5 lets FLAGS be resent at any time).
+  // sync() puts them at the front of its own responses and clears this itself.
+  bool take_new_keywords();
+
+  // The session changed these entries itself (STORE) and will tell the client.
+  // Learns the entry's keywords (see take_new_keywords()).
   void saw_own_change(const domain::Entry& entry);
   // The session expunged `uid` itself and sent its EXPUNGE: returns the MSN it had.
   std::optional<std::uint32_t> remove(domain::Uid uid);
@@ -76,7 +94,9 @@ class MailboxView {
   std::vector<std::string> announce_removal(std::vector<domain::Uid> uids, bool vanished);
 
   // Folds the store's changes since highest_modseq() into the view and returns the
-  // untagged responses that tell the client (without "* " and CRLF): "n EXPUNGE"
+  // untagged responses that tell the client (without "* " and CRLF): first
+  // flags_responses() when a changed entry carries a keyword the client has not been
+  // told of (or take_new_keywords() was pending), then "n EXPUNGE"
   // (only when `expunges_allowed`, otherwise they wait), "n EXISTS" for new
   // messages, "n FETCH (UID u FLAGS (...))" for flag changes made by others (with
   // "MODSEQ (m)" when `with_modseq`, RFC 7162 §3.1.4).
@@ -90,7 +110,11 @@ class MailboxView {
   std::vector<domain::ModSeq> modseqs_;  // last modseq the client was told about
   std::vector<domain::Uid> pending_;     // expunged in the store, not yet announced
   std::vector<domain::Uid> recent_;      // recent in this session, ascending
+  std::vector<std::string> keywords_;    // announced in FLAGS, sorted
+  bool new_keywords_ = false;            // keywords_ grew since the last FLAGS
   domain::ModSeq highest_{};
+
+  void learn_keywords(const std::vector<std::string>& keywords);
 };
 
 // "1:3,7" from ascending numbers (RFC 9051 §9 sequence-set, RFC 4315 uid-set).

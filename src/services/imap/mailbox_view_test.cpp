@@ -55,6 +55,54 @@ TEST(MailboxViewTest, ResolveMsnAndUidSets) {
   EXPECT_FALSE(view.resolve(*tern::imap::SequenceSet::parse("$"), true));
 }
 
+// RFC 9051 §7.3.5: FLAGS lists the mailbox's keywords and is resent, before the
+// responses that use it, when a change brings a keyword the client was not told of.
+TEST(MailboxViewTest, NewKeywordsResendFlagsFirst) {
+  domain::Mailbox mailbox;
+  mailbox.keywords = {"$Work"};
+  auto stray = entry(2, 5);
+  stray.keywords = {"$Junk"};  // a backend that predates Mailbox::keywords
+  MailboxView view;
+  view.reset(mailbox, {entry(1, 5), stray}, false);
+  EXPECT_EQ(view.keywords(), (std::vector<std::string>{"$Junk", "$Work"}));
+  EXPECT_FALSE(view.take_new_keywords());
+  auto lines = view.flags_responses();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $Work)");
+  EXPECT_EQ(lines[1],
+            "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $Work "
+            "\\*)] flags permitted");
+
+  domain::MailboxChanges changes;
+  auto flagged = entry(1, 11);
+  flagged.keywords = {"$Work"};  // known: nothing to resend
+  changes.changed = {flagged};
+  EXPECT_EQ(view.sync(changes, true), std::vector<std::string>{"1 FETCH (UID 1 FLAGS ($Work))"});
+
+  auto added = entry(3, 12);
+  added.keywords = {"new"};
+  changes.changed = {added};
+  auto out = view.sync(changes, true);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $Work new)");
+  EXPECT_EQ(out[2], "3 EXISTS");
+
+  // An own change: the caller sends the responses (take_new_keywords()).
+  auto own = entry(2, 13);
+  own.keywords = {"mine"};
+  view.saw_own_change(own);
+  EXPECT_TRUE(view.take_new_keywords());
+  EXPECT_FALSE(view.take_new_keywords());
+}
+
+TEST(MailboxViewTest, ReadOnlyViewsPermitNoFlags) {
+  domain::Mailbox mailbox;
+  mailbox.keywords = {"k"};
+  MailboxView view;
+  view.reset(mailbox, {}, true);
+  EXPECT_EQ(view.flags_responses()[1], "OK [PERMANENTFLAGS ()] read-only mailbox");
+}
+
 TEST(MailboxViewTest, ExpungesWaitUntilAllowed) {
   auto view = view_of({3, 5, 9});
   domain::MailboxChanges changes;
