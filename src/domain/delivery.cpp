@@ -8,8 +8,44 @@
 
 namespace tern::domain {
 
+namespace {
+
+// The Junk mailbox of `account` among `boxes`, created when the account has none
+// (accounts start with an INBOX only). A concurrent delivery may create it first:
+// kAlreadyExists means it is there now.
+Result<MailboxId> junk_mailbox(Storage& storage, AccountId account,
+                               const std::vector<Mailbox>& boxes) {
+  for (const auto& box : boxes) {
+    if (box.special_use == SpecialUse::kJunk) {
+      return box.id;
+    }
+  }
+  for (const auto& box : boxes) {
+    if (box.name == "Junk") {
+      return box.id;
+    }
+  }
+  auto created = storage.mail().create_mailbox(account, "Junk", SpecialUse::kJunk).get();
+  if (created) {
+    return created->id;
+  }
+  if (created.error().code != ErrorCode::kAlreadyExists) {
+    return created.error();
+  }
+  TERN_TRY(auto again, storage.mail().mailboxes(account).get());
+  for (const auto& box : again) {
+    if (box.name == "Junk") {
+      return box.id;
+    }
+  }
+  return created.error();
+}
+
+}  // namespace
+
 Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMessage message,
-                                                        const std::vector<AccountId>& accounts) {
+                                                        const std::vector<AccountId>& accounts,
+                                                        DeliveryFolder folder) {
   std::vector<DeliveryOutcome> outcomes;
   std::vector<AppendTarget> targets;
   // outcome index -> target index (or the first outcome for a duplicate account)
@@ -28,8 +64,16 @@ Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMes
       continue;
     }
     std::optional<MailboxId> inbox;
+    if (folder == DeliveryFolder::kJunk) {
+      auto junk = junk_mailbox(storage, account, *boxes);
+      if (!junk) {
+        outcomes[i].result = junk.error();
+        continue;
+      }
+      inbox = *junk;
+    }
     for (const auto& box : *boxes) {
-      if (box.name == "INBOX") {
+      if (!inbox && box.name == "INBOX") {
         inbox = box.id;
       }
     }

@@ -14,16 +14,25 @@
 
 namespace tern::domain {
 
+// Where a delivered message goes in each account.
+enum class DeliveryFolder {
+  kInbox,
+  // The account's \Junk mailbox (RFC 6154): the first mailbox with that special
+  // use, else one named "Junk", else a new "Junk" created with \Junk. Where a
+  // DMARC quarantine disposition puts mail (RFC 7489 §6.3 p=quarantine).
+  kJunk,
+};
+
 // The outcome for one recipient account, in the order the accounts were given.
 struct DeliveryOutcome {
   AccountId account{};
   Result<Appended> result;  // kLimitExceeded over quota, kNotFound without INBOX
 };
 
-// Stores `message` once and appends it to the INBOX of each account in
-// `accounts` (duplicates are delivered once; the later ones repeat the first
-// outcome). Synchronous: it waits on the storage futures, so call it on a blocking
-// pool or from the CLI.
+// Stores `message` once and appends it to the INBOX (or, with `folder` kJunk,
+// the Junk mailbox) of each account in `accounts` (duplicates are delivered once;
+// the later ones repeat the first outcome). Synchronous: it waits on the storage futures, so call
+// it on a blocking pool or from the CLI.
 //
 // Errors: the outer Result fails only when nothing could be stored (kIo: disk
 // full, store error — the caller answers 451 4.3.0 and nothing was kept);
@@ -31,8 +40,9 @@ struct DeliveryOutcome {
 //
 // Durability: returns only after the store's append has completed, i.e. the bytes
 // are on stable storage (ARCHITECTURE.md §4), so the caller may then answer 250.
-Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMessage message,
-                                                        const std::vector<AccountId>& accounts);
+Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(
+    Storage& storage, NewMessage message, const std::vector<AccountId>& accounts,
+    DeliveryFolder folder = DeliveryFolder::kInbox);
 
 // The envelope sender for mail of `sender` that an alias forwards to another
 // domain. With `srs` set and a sender whose domain is not one of ours, the SRS0

@@ -47,6 +47,48 @@ TEST_F(DeliveryTest, QuotaFailsOnlyThatRecipient) {
   EXPECT_TRUE((*outcomes)[1].result);
 }
 
+TEST_F(DeliveryTest, JunkGoesToTheJunkMailboxCreatedWhenMissing) {
+  NewMessage message{"Subject: spam\r\n\r\nbody\r\n", {}, {}};
+  auto drop_junk = [&](AccountId account) {
+    auto boxes = store_.mail().mailboxes(account).get();
+    for (const auto& box : *boxes) {
+      if (box.special_use == SpecialUse::kJunk) {
+        ASSERT_TRUE(store_.mail().delete_mailbox(account, box.id).get());
+      }
+    }
+  };
+  // alice has no \Junk mailbox any more: one is created. bob has one under
+  // another name: it is used.
+  drop_junk(alice_);
+  drop_junk(bob_);
+  auto spam = store_.mail().create_mailbox(bob_, "Spam", SpecialUse::kJunk).get();
+  ASSERT_TRUE(spam);
+  auto outcomes = deliver_to_inboxes(store_, message, {alice_, bob_}, DeliveryFolder::kJunk);
+  ASSERT_TRUE(outcomes);
+  ASSERT_TRUE((*outcomes)[0].result);
+  ASSERT_TRUE((*outcomes)[1].result);
+  EXPECT_EQ((*outcomes)[1].result->mailbox, spam->id);
+  auto boxes = store_.mail().mailboxes(alice_).get();
+  ASSERT_TRUE(boxes);
+  std::optional<Mailbox> junk;
+  for (const auto& box : *boxes) {
+    if (box.name == "Junk") {
+      junk = box;
+    }
+    if (box.name == "INBOX") {
+      EXPECT_TRUE(store_.mail().entries(alice_, box.id, Uid{1}, Uid{100}).get()->empty());
+    }
+  }
+  ASSERT_TRUE(junk);
+  EXPECT_EQ(junk->special_use, SpecialUse::kJunk);
+  EXPECT_EQ((*outcomes)[0].result->mailbox, junk->id);
+  // The next quarantined message reuses the mailbox.
+  auto again = deliver_to_inboxes(store_, message, {alice_}, DeliveryFolder::kJunk);
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)[0].result->mailbox, junk->id);
+  EXPECT_EQ(store_.mail().mailboxes(alice_).get()->size(), boxes->size());
+}
+
 TEST_F(DeliveryTest, ForwardingSenderIsSrsRewrittenOnlyForForeignSenders) {
   const auto now = from_unix_seconds(1'790'000'000);
   Srs srs(SrsConfig{"secret", "example.org"});
