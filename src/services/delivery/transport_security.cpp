@@ -55,6 +55,36 @@ TlsAttempt sts_failure(const std::string& domain, std::string result, std::strin
 
 }  // namespace
 
+domain::TlsSessionResult tls_session_result(const TlsAttempt& attempt, SystemTime time) {
+  domain::TlsSessionResult out;
+  out.time = time;
+  out.policy_domain = attempt.policy_domain;
+  out.policy_type = domain::parse_tls_policy_type(attempt.policy_type)
+                        .value_or(domain::TlsPolicyType::kNoPolicyFound);
+  out.policy_strings = attempt.policy_strings;
+  out.mx_hosts = attempt.mx_hosts;
+  out.result = domain::parse_tls_result_type(attempt.result)
+                   .value_or(domain::TlsResultType::kValidationFailure);
+  out.receiving_mx_hostname = attempt.receiving_mx_hostname;
+  out.receiving_ip = attempt.receiving_ip;
+  out.failure_reason_code = attempt.failure_reason_code;
+  return out;
+}
+
+TlsReporter report_to_store(domain::ReportStore& store, const Clock& clock, log::Logger logger) {
+  return [&store, &clock, logger](TlsAttempt attempt) {
+    if (attempt.policy_domain.empty()) {
+      return;  // nothing to report to (the store refuses it anyway)
+    }
+    store.record_tls(tls_session_result(attempt, clock.now()))
+        .on_ready([logger](Result<void> done) {
+          if (!done) {
+            logger.warn("tls-rpt record failed", {{"error", done.error().message}});
+          }
+        });
+  };
+}
+
 bool HostPolicy::tls_required() const {
   return kind == Kind::kDane || (kind == Kind::kSts && sts && sts->mode == StsMode::kEnforce);
 }

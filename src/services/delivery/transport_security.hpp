@@ -14,8 +14,11 @@
 
 #include <asio.hpp>
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
 #include "dns/resolver.hpp"
+#include "domain/ports.hpp"
+#include "domain/report_model.hpp"
 #include "runtime/tls_client.hpp"
 #include "services/delivery/sts_policy.hpp"
 
@@ -43,6 +46,15 @@ struct TlsAttempt {
 // Receives one TlsAttempt per outbound TLS attempt (or policy failure). Called on
 // the transport's strand; must not block (post to the report store).
 using TlsReporter = std::function<void(TlsAttempt)>;
+
+// The report store's form of `attempt` at `time` (RFC 8460 tokens parsed back;
+// an unknown token becomes validation-failure / no-policy-found).
+domain::TlsSessionResult tls_session_result(const TlsAttempt& attempt, SystemTime time);
+
+// A TlsReporter that records each attempt in `store` (ReportStore::record_tls),
+// stamped with `clock`, logging a store error instead of failing anything. The
+// store and clock must outlive the reporter.
+TlsReporter report_to_store(domain::ReportStore& store, const Clock& clock, log::Logger logger);
 
 // What one MX host demands.
 struct HostPolicy {

@@ -20,6 +20,7 @@
 #include "runtime/system_clock.hpp"
 #include "runtime/testing.hpp"
 #include "services/delivery/smtp_transport.hpp"
+#include "store/memory/memory_reports.hpp"
 
 namespace tern::services::delivery {
 namespace {
@@ -470,6 +471,50 @@ TEST_F(TransportSecurityTest, BogusTlsaSkipsTheHost) {
   auto seen = attempts();
   ASSERT_EQ(seen.size(), 1U);
   EXPECT_EQ(seen[0].result, "dnssec-invalid");
+}
+
+TEST_F(TransportSecurityTest, AttemptsReachTheReportStore) {
+  store::memory::MemoryReportStore reports;
+  runtime::SystemClock clock;
+  TlsMx& server = mx(true, wrong_name_);
+  sts_policy("testing", "mx.example.org");
+  make_transport([&](TransportOptions& options) {
+    options.tls_reporter = report_to_store(reports, clock, {});
+  });
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(server.messages(), 1U);
+  using std::chrono::hours;
+  auto summary =
+      reports.tls_summary("example.org", clock.now() - hours(2), clock.now() + hours(2)).get();
+  ASSERT_TRUE(summary) << summary.error().message;
+  ASSERT_EQ(summary->size(), 1U);
+  const auto& policy = summary->front();
+  EXPECT_EQ(policy.policy_type, domain::TlsPolicyType::kSts);
+  EXPECT_EQ(policy.mx_hosts, std::vector<std::string>{"mx.example.org"});
+  EXPECT_EQ(policy.successes, 0U);
+  EXPECT_EQ(policy.failures, 1U);
+  ASSERT_EQ(policy.failure_details.size(), 1U);
+  EXPECT_EQ(policy.failure_details[0].result, domain::TlsResultType::kCertificateHostMismatch);
+  EXPECT_EQ(policy.failure_details[0].receiving_mx_hostname, "mx.example.org");
+  EXPECT_EQ(policy.failure_details[0].receiving_ip, "127.0.0.7");
+}
+
+// Every token the transport emits is one the report model knows (RFC 8460 §4.3).
+TEST(TlsSessionResult, EveryResultTokenParses) {
+  for (const char* token :
+       {"success", "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+        "certificate-not-trusted", "validation-failure", "tlsa-invalid", "dnssec-invalid",
+        "sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"}) {
+    EXPECT_TRUE(domain::parse_tls_result_type(token)) << token;
+    TlsAttempt attempt;
+    attempt.result = token;
+    EXPECT_EQ(domain::tls_result_type_name(tls_session_result(attempt, {}).result), token);
+  }
+  for (const char* type : {"sts", "tlsa", "no-policy-found"}) {
+    TlsAttempt attempt;
+    attempt.policy_type = type;
+    EXPECT_EQ(domain::tls_policy_type_name(tls_session_result(attempt, {}).policy_type), type);
+  }
 }
 
 // ----- judge_tls alone
