@@ -12,6 +12,7 @@
 
 #include "domain/flags.hpp"
 #include "mime/facts/facts.hpp"
+#include "store/postgres/blob_dir.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/report_tables.hpp"
@@ -364,13 +365,16 @@ Result<d::UidValidity> next_uid_validity(Connection& c) {
 // bytes in chunks when the row is new. One upsert: a concurrent
 // collect_garbage() either deleted the row before (the insert then stores the
 // bytes again) or waits for this transaction and then sees refs > 0.
+// With `in_file` the bytes are already durable in the blob directory and the
+// row only says so.
 Result<void> reference_blob(Connection& c, const std::string& hex, std::string_view bytes,
-                            std::int64_t add_refs, std::size_t chunk_bytes) {
-  TERN_TRY(auto inserted, c.query("INSERT INTO blobs (hash, size, refs) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (hash) DO UPDATE SET refs = blobs.refs + "
-                                  "excluded.refs RETURNING (xmax = 0)",
-                                  hex, static_cast<std::uint64_t>(bytes.size()), add_refs));
-  if (inserted.empty() || !inserted.boolean(0, 0)) {
+                            std::int64_t add_refs, std::size_t chunk_bytes, bool in_file) {
+  TERN_TRY(auto inserted,
+           c.query("INSERT INTO blobs (hash, size, refs, in_file) VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (hash) DO UPDATE SET refs = blobs.refs + excluded.refs "
+                   "RETURNING (xmax = 0)",
+                   hex, static_cast<std::uint64_t>(bytes.size()), add_refs, in_file));
+  if (inserted.empty() || !inserted.boolean(0, 0) || in_file) {
     return ok();
   }
   const std::size_t step = std::max<std::size_t>(1, chunk_bytes);
@@ -395,20 +399,33 @@ Result<void> release_blobs(Connection& c, std::vector<std::string> hashes) {
   return ok();
 }
 
-// Reads the blob's chunks and checks them against its id.
-Result<std::string> read_blob(Connection& c, const std::string& hex) {
-  TERN_TRY(auto size, scalar(c, "SELECT size FROM blobs WHERE hash = $1", hex));
-  if (!size) {
+// Reads the blob's chunks (or its file) and checks them against its id.
+Result<std::string> read_blob(Connection& c, const std::string& hex, const BlobDir* dir) {
+  TERN_TRY(auto row, c.query("SELECT size, in_file FROM blobs WHERE hash = $1", hex));
+  if (row.empty()) {
     return not_found("no such blob: " + hex);
   }
-  Params params;
-  params.add(hex);
-  TERN_TRY(auto chunks,
-           c.exec_binary("SELECT data FROM blob_chunks WHERE hash = $1 ORDER BY seq", params));
   std::string data;
-  data.reserve(static_cast<std::size_t>(*size));
-  for (int i = 0; i < chunks.size(); ++i) {
-    data += chunks.view(i, 0);
+  if (row.boolean(0, 1)) {
+    if (dir == nullptr) {
+      return Error{ErrorCode::kCorrupt, "blob is in a file but no blob_dir is set: " + hex};
+    }
+    auto bytes = dir->read(hex);
+    if (!bytes) {
+      return bytes.error().code == ErrorCode::kNotFound
+                 ? Error{ErrorCode::kCorrupt, "referenced blob file is missing: " + hex}
+                 : bytes.error();
+    }
+    data = std::move(*bytes);
+  } else {
+    Params params;
+    params.add(hex);
+    TERN_TRY(auto chunks,
+             c.exec_binary("SELECT data FROM blob_chunks WHERE hash = $1 ORDER BY seq", params));
+    data.reserve(static_cast<std::size_t>(row.int64(0, 0)));
+    for (int i = 0; i < chunks.size(); ++i) {
+      data += chunks.view(i, 0);
+    }
   }
   if (sha256_hex(data) != hex) {
     return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
@@ -700,6 +717,10 @@ Result<std::unique_ptr<PostgresStorage>> PostgresStorage::open(PostgresOptions o
 }
 
 Result<void> PostgresStorage::start() {
+  if (!options_.blob_dir.empty()) {
+    blob_dir_ = std::make_unique<BlobDir>(options_.blob_dir);
+    TERN_TRY_VOID(blob_dir_->prepare());
+  }
   const std::size_t size = std::max<std::size_t>(1, options_.pool_size);
   for (std::size_t i = 0; i < size; ++i) {
     TERN_TRY(auto connection, Connection::open(options_.conninfo, options_.schema));
@@ -924,7 +945,7 @@ Result<void> store_summary_parts(Connection& c, std::int64_t message,
 // missing mailbox, quota) are decided in memory after the accounts are locked,
 // so an SQL error means the whole batch failed.
 Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppend>>& batch,
-                         std::size_t chunk_bytes);
+                         std::size_t chunk_bytes, bool in_file);
 
 }  // namespace
 
@@ -935,7 +956,7 @@ void PostgresStorage::run_appends(Connection& c,
       for (auto& job : jobs) {
         job->result.reset();
       }
-      return append_rows(conn, jobs, options_.chunk_bytes);
+      return append_rows(conn, jobs, options_.chunk_bytes, blob_dir_ != nullptr);
     };
     return run_transaction<void>(c, body, false);
   };
@@ -973,7 +994,7 @@ void PostgresStorage::run_appends(Connection& c,
 namespace {
 
 Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppend>>& batch,
-                         std::size_t chunk_bytes) {
+                         std::size_t chunk_bytes, bool in_file) {
   // 1. Lock every account of the batch, ascending by id: the same order on every
   //    node, so two batches never deadlock on account rows.
   std::vector<std::int64_t> account_ids;
@@ -1052,7 +1073,7 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
 
   // 3. Blobs, sorted by hash (std::map order): one reference per message row.
   for (const auto& [hex, refs] : blob_refs) {
-    TERN_TRY_VOID(reference_blob(c, hex, *refs.second, refs.first, chunk_bytes));
+    TERN_TRY_VOID(reference_blob(c, hex, *refs.second, refs.first, chunk_bytes, in_file));
   }
 
   // 4. Messages (one per account and append) and entries.
@@ -1491,10 +1512,13 @@ d::Async<std::vector<Result<d::Appended>>> PostgresStorage::append(
     return make_ready_future<Result<Out>>(
         Error{ErrorCode::kInvalidInput, "append without targets"});
   }
-  // Hash on the caller's thread (one SHA-256 pass), so the append lane only
-  // talks to the server.
+  // Hash (and with blob_dir write the file) on the caller's thread, so the
+  // append lane only talks to the server.
   auto job = std::make_unique<PendingAppend>();
   job->hex = sha256_hex(message.raw);
+  if (auto stored = store_blob_file(job->hex, message.raw); !stored) {
+    return make_ready_future<Result<Out>>(stored.error());
+  }
   job->raw = std::move(message.raw);
   job->internal_date = ticks(message.internal_date);
   // Split off the lane too: the lane only inserts the parts.
@@ -1535,13 +1559,13 @@ d::Async<std::vector<d::Entry>> PostgresStorage::entries(d::AccountId account, d
 
 d::Async<std::string> PostgresStorage::read_message(d::AccountId account, d::MessageId message) {
   return transaction<std::string>(
-      [account, message](Connection& c) -> Result<std::string> {
+      [account, message, dir = blob_dir_.get()](Connection& c) -> Result<std::string> {
         TERN_TRY(auto blob, c.query("SELECT blob FROM messages WHERE id = $1 AND account_id = $2",
                                     d::value_of(message), d::value_of(account)));
         if (blob.empty()) {
           return not_found("no such message");
         }
-        auto bytes = read_blob(c, blob.text(0, 0));
+        auto bytes = read_blob(c, blob.text(0, 0), dir);
         if (!bytes && bytes.error().code == ErrorCode::kNotFound) {
           return Error{ErrorCode::kCorrupt, "referenced blob is missing: " + blob.text(0, 0)};
         }
@@ -1714,11 +1738,15 @@ d::Async<d::Usage> PostgresStorage::usage(d::AccountId account) {
 
 d::Async<d::BlobId> PostgresStorage::put(std::string bytes) {
   auto hex = sha256_hex(bytes);
-  return transaction<d::BlobId>([hex, bytes = std::move(bytes),
-                                 chunk = options_.chunk_bytes](Connection& c) -> Result<d::BlobId> {
-    TERN_TRY_VOID(reference_blob(c, hex, bytes, 0, chunk));
-    return d::BlobId{hex};
-  });
+  if (auto stored = store_blob_file(hex, bytes); !stored) {
+    return make_ready_future<Result<d::BlobId>>(stored.error());
+  }
+  return transaction<d::BlobId>(
+      [hex, bytes = std::move(bytes), chunk = options_.chunk_bytes,
+       in_file = blob_dir_ != nullptr](Connection& c) -> Result<d::BlobId> {
+        TERN_TRY_VOID(reference_blob(c, hex, bytes, 0, chunk, in_file));
+        return d::BlobId{hex};
+      });
 }
 
 d::Async<std::string> PostgresStorage::get(d::BlobId id) {
@@ -1726,19 +1754,56 @@ d::Async<std::string> PostgresStorage::get(d::BlobId id) {
     return make_ready_future<Result<std::string>>(not_found("no such blob: " + id.hex));
   }
   return transaction<std::string>(
-      [hex = id.hex](Connection& c) -> Result<std::string> { return read_blob(c, hex); }, true);
+      [hex = id.hex, dir = blob_dir_.get()](Connection& c) -> Result<std::string> {
+        return read_blob(c, hex, dir);
+      },
+      true);
 }
 
 d::Async<std::uint64_t> PostgresStorage::collect_garbage() {
-  return transaction<std::uint64_t>([](Connection& c) -> Result<std::uint64_t> {
-    // SKIP LOCKED: a row some transaction is referencing right now is not
-    // waited for (its refs are about to rise); the next collection sees it.
-    // The chunks go with their row (ON DELETE CASCADE).
-    TERN_TRY(auto n, affected(c,
-                              "DELETE FROM blobs WHERE hash IN (SELECT hash FROM blobs WHERE "
-                              "refs <= 0 ORDER BY hash FOR UPDATE SKIP LOCKED) AND refs <= 0"));
-    return n;
-  });
+  Promise<Result<std::uint64_t>> promise;
+  auto future = promise.future();
+  Job job;
+  job.run = [this, promise](Connection* c) mutable {
+    if (c == nullptr) {
+      promise.set_value(Error{ErrorCode::kCancelled, "store is closed"});
+      return;
+    }
+    auto remove_rows = [](Connection& conn) -> Result<std::uint64_t> {
+      // SKIP LOCKED: a row some transaction is referencing right now is not
+      // waited for (its refs are about to rise); the next collection sees it.
+      // The chunks go with their row (ON DELETE CASCADE).
+      return affected(conn,
+                      "DELETE FROM blobs WHERE hash IN (SELECT hash FROM blobs WHERE "
+                      "refs <= 0 ORDER BY hash FOR UPDATE SKIP LOCKED) AND refs <= 0");
+    };
+    auto removed = run_transaction<std::uint64_t>(*c, remove_rows, false);
+    if (removed && blob_dir_) {
+      // Files go only after their rows are gone for good, and only once older
+      // than the grace period: a young file may be another node's blob whose row
+      // has not committed yet (a crash in between leaves an orphan, never a row
+      // without its file).
+      auto swept = blob_dir_->sweep(
+          [c](const std::string& hex) -> Result<bool> {
+            TERN_TRY(auto known, scalar(*c, "SELECT 1 FROM blobs WHERE hash = $1", hex));
+            return known.has_value();
+          },
+          options_.blob_dir_grace);
+      if (!swept) {
+        options_.logger.warn("blob dir sweep", {{"error", swept.error().message}});
+      }
+    }
+    promise.set_value(std::move(removed));
+  };
+  submit(std::move(job));
+  return future;
+}
+
+Result<void> PostgresStorage::store_blob_file(const std::string& hex, std::string_view bytes) {
+  if (!blob_dir_) {
+    return ok();
+  }
+  return blob_dir_->store(hex, bytes);
 }
 
 // ----- QueueStore
@@ -1748,9 +1813,13 @@ d::Async<d::QueueId> PostgresStorage::enqueue(d::NewQueuedMessage message) {
     return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});
   }
   auto hex = sha256_hex(message.raw);
-  return transaction<d::QueueId>([hex, message = std::move(message), chunk = options_.chunk_bytes](
-                                     Connection& c) -> Result<d::QueueId> {
-    TERN_TRY_VOID(reference_blob(c, hex, message.raw, 1, chunk));
+  if (auto stored = store_blob_file(hex, message.raw); !stored) {
+    return make_ready_future<Result<d::QueueId>>(stored.error());
+  }
+  return transaction<d::QueueId>([hex, message = std::move(message), chunk = options_.chunk_bytes,
+                                  in_file =
+                                      blob_dir_ != nullptr](Connection& c) -> Result<d::QueueId> {
+    TERN_TRY_VOID(reference_blob(c, hex, message.raw, 1, chunk, in_file));
     TERN_TRY(
         auto id,
         scalar(c,
@@ -1789,12 +1858,12 @@ d::Async<std::optional<d::QueuedMessage>> PostgresStorage::find_queued(d::QueueI
 
 d::Async<std::string> PostgresStorage::read_queued(d::QueueId id) {
   return transaction<std::string>(
-      [id](Connection& c) -> Result<std::string> {
+      [id, dir = blob_dir_.get()](Connection& c) -> Result<std::string> {
         TERN_TRY(auto blob, c.query("SELECT blob FROM queue WHERE id = $1", d::value_of(id)));
         if (blob.empty()) {
           return not_found("no such queue entry");
         }
-        auto bytes = read_blob(c, blob.text(0, 0));
+        auto bytes = read_blob(c, blob.text(0, 0), dir);
         if (!bytes && bytes.error().code == ErrorCode::kNotFound) {
           return Error{ErrorCode::kCorrupt, "referenced blob is missing: " + blob.text(0, 0)};
         }

@@ -21,6 +21,7 @@
 
 namespace tern::store::postgres {
 
+class BlobDir;
 class Connection;
 struct PendingAppend;  // an append() waiting for the append lane
 
@@ -43,6 +44,16 @@ struct PostgresOptions {
   // Blob bytes are stored in rows of at most this many bytes (table blob_chunks),
   // so a large message never needs one huge bytea value in memory on the server.
   std::size_t chunk_bytes = 1024 * 1024;
+  // "" (default): blob bytes live in the database. Otherwise a directory every
+  // node mounts (`[store] blob_dir`): new blobs are written there as
+  // <blob_dir>/ab/cd/<sha256>, fsynced before their row commits; the database
+  // keeps their rows and reference counts. Rows written before a switch keep
+  // their bytes where they are.
+  std::string blob_dir;
+  // collect_garbage() removes files in blob_dir that no row names only when
+  // older than this: a file younger may belong to another node's transaction
+  // that has not committed yet (the port's in-flight window).
+  std::chrono::seconds blob_dir_grace{3600};
   // The most append() requests one pool connection runs in one transaction (one
   // commit, one WAL flush). 1 turns batching off.
   std::size_t max_append_batch = 64;
@@ -72,7 +83,8 @@ struct PostgresStats {
 //     no two nodes claim one entry while its lease holds, and an expired lease
 //     (a dead node) makes the entry claimable again.
 //   - Durability: a future completes after COMMIT returned with the server's
-//     synchronous_commit (on by default), blob bytes included (they are rows).
+//     synchronous_commit (on by default), blob bytes included (they are rows,
+//     or with blob_dir files fsynced before the transaction began).
 //   - Changes: every transaction that changes an account's mail also runs
 //     pg_notify(kChangeChannel, '<account id>').
 //   - Migrations (src/store/postgres/migrations/NNNN_*.sql, embedded) run at open
@@ -139,6 +151,8 @@ class PostgresStorage final : public domain::Storage,
   // Runs a batch of appends in one transaction; if it fails for a reason other
   // than a retryable conflict, runs each append alone so only the bad one fails.
   void run_appends(Connection& connection, std::vector<std::unique_ptr<PendingAppend>>& batch);
+  // With blob_dir: makes the blob's file durable (before its row may commit).
+  Result<void> store_blob_file(const std::string& hex, std::string_view bytes);
   void count(std::uint64_t transactions, std::uint64_t appends, std::uint64_t retries);
 
   // ----- domain::Directory
@@ -238,6 +252,7 @@ class PostgresStorage final : public domain::Storage,
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
 
   PostgresOptions options_;
+  std::unique_ptr<BlobDir> blob_dir_;  // null: blobs in the database
   std::vector<std::unique_ptr<Connection>> connections_;
 
   mutable std::mutex mutex_;  // guards everything below

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -124,6 +126,42 @@ struct PostgresUnbatchedFactory {
     options.max_append_batch = 1;
     options.chunk_bytes = 100;
     options.pool_size = 2;
+    return schema.open(options);
+  }
+};
+
+// A fresh directory under the system temp dir, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("tern-pg-blobs-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+  }
+
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The suite once more with blob bytes in a shared directory.
+struct PostgresBlobDirFactory {
+  TestSchema schema;
+  TempDir dir;
+
+  std::unique_ptr<domain::Storage> make() {
+    if (!schema.available()) {
+      return nullptr;
+    }
+    auto options = schema.options();
+    options.blob_dir = dir.path().string();
     return schema.open(options);
   }
 };
@@ -362,6 +400,62 @@ TEST(PostgresStorage, LargeBlobsAreChunkedAndCheckedOnRead) {
   EXPECT_EQ(tampered.error().code, ErrorCode::kCorrupt);
 }
 
+TEST(PostgresStorage, BlobDirHoldsTheBytesAndTheDatabaseTheTruth) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  TempDir dir;
+  auto options = schema.options();
+  options.blob_dir = dir.path().string();
+  options.blob_dir_grace = std::chrono::seconds(0);
+  auto a = schema.open(options);
+  auto b = schema.open(options);  // a second node on the same directory
+  ASSERT_TRUE(a && b);
+  auto [bob, inbox] = make_bob(*a);
+  auto appended = wait(a->mail().append(make_message("file"), {{bob.id, inbox.id, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  auto entries = wait(b->mail().entries(bob.id, inbox.id, d::Uid{1}, d::Uid{1}));
+  ASSERT_TRUE(entries && entries->size() == 1);
+  const auto hex = (*entries)[0].blob.hex;
+  const auto path = dir.path() / hex.substr(0, 2) / hex.substr(2, 2) / hex;
+  EXPECT_TRUE(std::filesystem::exists(path));
+  auto raw = schema.raw();
+  ASSERT_TRUE(raw);
+  auto chunks = raw->query("SELECT count(*) FROM blob_chunks");
+  ASSERT_TRUE(chunks);
+  EXPECT_EQ(chunks->int64(0, 0), 0);  // no bytes in the database
+  auto read = wait(b->mail().read_message(bob.id, (*appended)[0]->message));
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, conformance::make_raw_message("file"));
+
+  // An orphan file (its transaction never committed) goes with the next
+  // collection once older than the grace period; referenced files stay.
+  const auto orphan = dir.path() / "ab" / "cd" / ("abcd" + std::string(60, '0'));
+  std::filesystem::create_directories(orphan.parent_path());
+  std::ofstream(orphan) << "orphan";
+  auto collected = wait(b->blobs().collect_garbage());
+  ASSERT_TRUE(collected) << collected.error().message;
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  EXPECT_TRUE(std::filesystem::exists(path));
+
+  // Expunged and collected: row and file go.
+  ASSERT_TRUE(wait(a->mail().expunge(bob.id, inbox.id, {(*appended)[0]->uid})));
+  collected = wait(a->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 1u);
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  // A referenced file that vanished is corruption, not "no such message".
+  auto again = wait(a->mail().append(make_message("again"), {{bob.id, inbox.id, 0, {}}}));
+  ASSERT_TRUE(again && (*again)[0]);
+  auto listed = wait(a->mail().entries(bob.id, inbox.id, (*again)[0]->uid, (*again)[0]->uid));
+  ASSERT_TRUE(listed && listed->size() == 1);
+  const auto gone = (*listed)[0].blob.hex;
+  std::filesystem::remove(dir.path() / gone.substr(0, 2) / gone.substr(2, 2) / gone);
+  auto missing = wait(a->mail().read_message(bob.id, (*again)[0]->message));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kCorrupt);
+}
+
 TEST(PostgresStorage, TextWithNulIsRefusedNotTruncated) {
   TestSchema schema;
   TERN_REQUIRE_SERVER(schema);
@@ -423,4 +517,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StorageConformance,
                                ::testing::Types<tern::store::postgres::PostgresFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(PostgresUnbatched, StorageConformance,
                                ::testing::Types<tern::store::postgres::PostgresUnbatchedFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(PostgresBlobDir, StorageConformance,
+                               ::testing::Types<tern::store::postgres::PostgresBlobDirFactory>);
 }  // namespace tern::store::conformance
