@@ -412,6 +412,11 @@ Result<void> Daemon::start_outbound() {
   transport.routes = settings_.transports;
   transport.helo_name = settings_.outbound.helo_name.empty() ? settings_.server.hostname
                                                              : settings_.outbound.helo_name;
+  // Fetched MTA-STS policies outlive restarts (RFC 8461 §10); every outbound TLS
+  // attempt becomes TLS-RPT data in the store (RFC 8460).
+  transport.sts_cache_dir = settings_.server.data_dir + "/mta-sts";
+  transport.tls_reporter = services::delivery::report_to_store(
+      storage_->reports(), clock_, logger_.with("component", "tls-rpt"));
   TERN_TRY(transport_,
            services::delivery::SmtpTransport::create(io_.context(), *resolver_, random_, transport,
                                                      logger_.with("component", "delivery")));
