@@ -949,6 +949,56 @@ void read_dns(Problems& problems, const toml::table* table, std::string_view bas
   r.finish();
 }
 
+// [reports] (domain/reports/README.md)
+void read_reports(Problems& problems, const toml::table* table, const ServerSettings& server,
+                  ReportsSettings& out) {
+  TableReader r(problems, table, "reports", 1);
+  r.read_bool("enabled", out.enabled);
+  r.read_bool("dmarc", out.dmarc);
+  r.read_bool("tls", out.tls);
+  std::uint32_t interval = static_cast<std::uint32_t>(out.interval.count());
+  r.read_uint("interval_seconds", interval, 3600, 86400);
+  if (interval % 3600 != 0 || 86400 % interval != 0) {
+    r.invalid("interval_seconds", "expected whole hours dividing a day (3600, 7200, ..., 86400)");
+  } else {
+    out.interval = std::chrono::seconds(interval);
+  }
+  out.org_name = r.read_string("org_name").value_or(server.hostname);
+  if (auto value = r.read_string("submitter")) {
+    if (!is_hostname(*value)) {
+      r.invalid("submitter", "expected a domain name, got " + quote(*value));
+    }
+    out.submitter = *value;
+  } else {
+    const auto dot = server.hostname.find('.');
+    out.submitter =
+        dot != std::string::npos && server.hostname.find('.', dot + 1) != std::string::npos
+            ? server.hostname.substr(dot + 1)
+            : server.hostname;
+  }
+  if (auto value = r.read_string("email")) {
+    if (value->find('@') == std::string::npos ||
+        value->find_first_of(" <>\r\n") != std::string::npos) {
+      r.invalid("email", "expected an address, got " + quote(*value));
+    }
+    out.email = *value;
+  } else {
+    out.email = "postmaster@" + out.submitter;
+  }
+  out.extra_contact = r.read_string("extra_contact").value_or("");
+  r.read_uint("retention_days", out.retention_days, 1, 3650);
+  if (auto value = r.read_string("inbox")) {
+    if (value->find('@') == std::string::npos) {
+      r.invalid("inbox", "expected the address of a local account, got " + quote(*value));
+    }
+    out.inbox = *value;
+  }
+  std::uint32_t ingest = static_cast<std::uint32_t>(out.ingest_interval.count());
+  r.read_uint("ingest_interval_seconds", ingest, 60, 86400);
+  out.ingest_interval = std::chrono::seconds(ingest);
+  r.finish();
+}
+
 // [mta_sts]
 void read_mta_sts(Problems& problems, const toml::table* table, MtaStsSettings& out) {
   TableReader r(problems, table, "mta_sts", 1);
@@ -1258,6 +1308,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_transports(problems, root.get("transport"), base_dir, settings.transports);
   read_mailauth(problems, section(problems, root, "mailauth"), settings.mailauth);
   read_dkim(problems, root.get("dkim"), base_dir, settings.dkim);
+  read_reports(problems, section(problems, root, "reports"), settings.server, settings.reports);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1273,9 +1324,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
 
   // Unknown top-level tables and keys.
   constexpr std::string_view kSections[] = {
-      "server",     "log",      "tls",       "limits",   "store", "auth",
-      "addressing", "smtp",     "pop3",      "imap",     "queue", "listener",
-      "dns",        "outbound", "transport", "mailauth", "dkim",  "mta_sts"};
+      "server",    "log",      "tls",  "limits",  "store",    "auth", "addressing",
+      "smtp",      "pop3",     "imap", "queue",   "listener", "dns",  "outbound",
+      "transport", "mailauth", "dkim", "mta_sts", "reports"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

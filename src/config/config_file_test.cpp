@@ -839,5 +839,63 @@ colour = "blue"
   EXPECT_NE(message.find("colour"), std::string::npos) << message;
 }
 
+TEST(ParseConfig, ReadsReports) {
+  auto defaults = parse("[server]\nhostname = \"mail.example.org\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->reports.enabled);
+  EXPECT_EQ(defaults->reports.org_name, "mail.example.org");
+  EXPECT_EQ(defaults->reports.submitter, "example.org");
+  EXPECT_EQ(defaults->reports.email, "postmaster@example.org");
+  EXPECT_EQ(defaults->reports.interval, std::chrono::seconds(86400));
+  auto settings = parse(R"([server]
+hostname = "mail.example.org"
+[reports]
+enabled = true
+tls = false
+interval_seconds = 21600
+org_name = "Example Org"
+email = "dmarc-reports@example.org"
+submitter = "example.org"
+extra_contact = "https://example.org/dmarc"
+retention_days = 7
+inbox = "rua@example.org"
+ingest_interval_seconds = 60
+)");
+  ASSERT_TRUE(settings) << settings.error().message;
+  const auto& r = settings->reports;
+  EXPECT_TRUE(r.enabled);
+  EXPECT_TRUE(r.dmarc);
+  EXPECT_FALSE(r.tls);
+  EXPECT_EQ(r.interval, std::chrono::seconds(21600));
+  EXPECT_EQ(r.org_name, "Example Org");
+  EXPECT_EQ(r.email, "dmarc-reports@example.org");
+  EXPECT_EQ(r.extra_contact, "https://example.org/dmarc");
+  EXPECT_EQ(r.retention_days, 7u);
+  EXPECT_EQ(r.inbox, "rua@example.org");
+  EXPECT_EQ(r.ingest_interval, std::chrono::seconds(60));
+  auto changed = *settings;
+  changed.reports.enabled = false;
+  auto diff = diff_settings(*settings, changed);
+  EXPECT_TRUE(diff.reports);
+  EXPECT_TRUE(diff.needs_restart());
+  EXPECT_EQ(diff.describe(), "reports");
+}
+
+TEST(ParseConfig, ReportsBadReports) {
+  std::string message = error_of(R"([server]
+hostname = "mail.example.org"
+[reports]
+interval_seconds = 5000
+email = "nobody"
+submitter = "not a domain"
+inbox = "x"
+retention_days = 0
+)");
+  for (const char* key : {"reports.interval_seconds", "reports.email", "reports.submitter",
+                          "reports.inbox", "reports.retention_days"}) {
+    EXPECT_NE(message.find(key), std::string::npos) << key << ": " << message;
+  }
+}
+
 }  // namespace
 }  // namespace tern::config

@@ -99,11 +99,11 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
-           queue || dns || outbound || mailauth || listeners);
+           queue || dns || outbound || mailauth || reports || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth;
+  return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth || reports;
 }
 
 std::string SettingsDiff::describe() const {
@@ -132,6 +132,7 @@ std::string SettingsDiff::describe() const {
   add(outbound, "outbound");
   add(mta_sts, "mta_sts");
   add(mailauth, "mailauth");
+  add(reports, "reports");
   add(listeners, "listener");
   return out;
 }
@@ -153,6 +154,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.outbound = before.outbound != after.outbound || before.transports != after.transports;
   diff.mta_sts = before.mta_sts != after.mta_sts;
   diff.mailauth = before.mailauth != after.mailauth || before.dkim != after.dkim;
+  diff.reports = before.reports != after.reports;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

@@ -392,6 +392,33 @@ struct MtaStsSettings {
   friend bool operator==(const MtaStsSettings&, const MtaStsSettings&) = default;
 };
 
+// [reports]: DMARC aggregate reports (RFC 9990) and SMTP TLS reports (RFC 8460)
+// that this server sends daily about the mail it received and delivered, and the
+// reading of reports others send to `inbox` (domain/reports/README.md). Data are
+// recorded whatever `enabled` says; nothing is sent unless it is true. Changing it
+// needs a restart.
+struct ReportsSettings {
+  bool enabled = false;  // send reports
+  bool dmarc = true;     // DMARC aggregate reports, when enabled
+  bool tls = true;       // TLS reports, when enabled
+  // Key `interval_seconds`: the reporting period, whole hours dividing a day
+  // (3600..86400); periods start at 00:00 UTC (RFC 9990 §3.1.1.4).
+  std::chrono::seconds interval{86400};
+  std::string org_name;       // <org_name> / organization-name; "" = server.hostname
+  std::string email;          // contact and From:; "" = "postmaster@" + submitter
+  std::string submitter;      // our domain in file names and Subject; "" = domain of
+                              // server.hostname without its first label
+  std::string extra_contact;  // <extra_contact_info>; "" = none
+  // Key `retention_days` (1..3650): recorded data and received reports are kept
+  // this long.
+  std::uint32_t retention_days = 31;
+  // A local account whose INBOX receives reports (publish it as rua=); its new
+  // messages are read every `ingest_interval_seconds` (60..86400). "" = none.
+  std::string inbox;
+  std::chrono::seconds ingest_interval{300};
+  friend bool operator==(const ReportsSettings&, const ReportsSettings&) = default;
+};
+
 // The whole configuration. Every field has been validated; the defaults above
 // apply to keys the file leaves out.
 struct Settings {
@@ -411,7 +438,8 @@ struct Settings {
   MtaStsSettings mta_sts;
   std::vector<TransportSettings> transports;  // [[transport]], domains unique
   MailauthSettings mailauth;
-  std::vector<DkimKeySettings> dkim;        // [[dkim]], in file order
+  std::vector<DkimKeySettings> dkim;  // [[dkim]], in file order
+  ReportsSettings reports;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -437,7 +465,8 @@ struct SettingsDiff {
   bool dns = false;
   bool outbound = false;  // [outbound] or [[transport]]
   bool mta_sts = false;
-  bool mailauth = false;   // [mailauth] or [[dkim]]
+  bool mailauth = false;  // [mailauth] or [[dkim]]
+  bool reports = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
