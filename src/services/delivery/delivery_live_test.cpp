@@ -6,8 +6,10 @@
 //   TERN_TEST_DESTINATION       the destination domain
 //   TERN_TEST_RECIPIENTS        comma-separated addresses
 //   TERN_TEST_MESSAGES          how many messages (default 1), delivered in sequence
+//   TERN_TEST_STS_CACHE_DIR     the MTA-STS policy cache directory (default: memory)
 // Prints one "OUTCOME <message> <index> <status> <enhanced> <remote> | <reply>" line per
-// recipient and "CONNECTIONS <n>" for the Python side to check.
+// recipient, one "TLSRPT <policy-type> <result> <mx or -> | <detail>" line per TLS
+// attempt the transport reported, and "CONNECTIONS <n>", for the Python side to check.
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -63,6 +65,12 @@ TEST(LiveDelivery, DeliversAsTheEnvironmentSays) {
   options.routes = settings->transports;
   options.helo_name = settings->outbound.helo_name.empty() ? settings->server.hostname
                                                            : settings->outbound.helo_name;
+  options.sts_cache_dir = env("TERN_TEST_STS_CACHE_DIR");
+  options.tls_reporter = [](TlsAttempt attempt) {
+    std::printf("TLSRPT %s %s %s | %s\n", attempt.policy_type.c_str(), attempt.result.c_str(),
+                attempt.receiving_mx_hostname.empty() ? "-" : attempt.receiving_mx_hostname.c_str(),
+                attempt.failure_reason_code.c_str());
+  };
   auto transport = SmtpTransport::create(io, **resolver, random, options, {});
   ASSERT_TRUE(transport) << transport.error().message;
 
