@@ -130,8 +130,9 @@ class TlsMx {
     while (read_line(line)) {
       const std::string verb = line.substr(0, 4);
       if (verb == "EHLO") {
+        // RFC 8689 §2: REQUIRETLS is offered over TLS only.
         send(std::string("250-tls-mx\r\n") + (script_.starttls && !tls ? "250-STARTTLS\r\n" : "") +
-             "250 8BITMIME");
+             (tls ? "250-REQUIRETLS\r\n" : "") + "250 8BITMIME");
       } else if (verb == "STAR") {
         send("220 2.0.0 go ahead");
         tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket, context);
@@ -255,11 +256,15 @@ class TransportSecurityTest : public ::testing::Test {
     }
     auto created = SmtpTransport::create(io_, resolver_, random_, options, {});
     ASSERT_TRUE(created) << created.error().message;
+    if (transport_) {
+      retired_.push_back(transport_);  // kept until the io thread has stopped
+    }
     transport_ = *created;
   }
 
-  domain::RecipientOutcome deliver() {
+  domain::RecipientOutcome deliver(bool requiretls = false) {
     domain::DeliveryRequest request;
+    request.requiretls = requiretls;
     request.destination = "example.org";
     request.sender = "alice@origin.test";
     request.raw = "Subject: test\r\n\r\nhello\r\n";
@@ -287,6 +292,7 @@ class TransportSecurityTest : public ::testing::Test {
   runtime::SystemRandom random_;
   std::unique_ptr<TlsMx> mx_;
   std::shared_ptr<SmtpTransport> transport_;
+  std::vector<std::shared_ptr<SmtpTransport>> retired_;
   std::mutex mutex_;
   std::vector<TlsAttempt> attempts_;
 };
@@ -318,6 +324,21 @@ TEST_F(TransportSecurityTest, StsEnforceDeliversOverVerifiedTls) {
   EXPECT_EQ(seen[0].result, "success");
   EXPECT_EQ(seen[0].mx_hosts, std::vector<std::string>{"mx.example.org"});
   EXPECT_EQ(seen[0].policy_strings.at(1), "mode: enforce");
+}
+
+// RFC 8689 §4.2.1 (1): an enforced MTA-STS policy stands in for a DNSSEC-validated
+// MX answer; without either, REQUIRETLS fails (5.7.30).
+TEST_F(TransportSecurityTest, RequireTlsAcceptsAnEnforcedStsPolicy) {
+  TlsMx& server = mx(true, good_);
+  make_transport();
+  auto refused = deliver(true);
+  EXPECT_EQ(refused.status, DeliveryStatus::kFailed) << refused.reply;
+  EXPECT_EQ(refused.enhanced_status, "5.7.30");
+  sts_policy("enforce", "mx.example.org");
+  make_transport();
+  auto outcome = deliver(true);
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
 }
 
 TEST_F(TransportSecurityTest, StsEnforceBlocksPlaintextOnlyMx) {
