@@ -39,6 +39,29 @@ void Params::add(const std::vector<std::int64_t>& values) {
   text(std::move(literal));
 }
 
+void Params::add(const std::vector<std::string>& values) {
+  // Array literal syntax: every element double-quoted, '"' and '\\' escaped.
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      literal += ',';
+    }
+    literal += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') {
+        literal += '\\';
+      }
+      literal += c;
+    }
+    literal += '"';
+    if (values[i].find('\0') != std::string::npos) {
+      valid_ = false;
+    }
+  }
+  literal += '}';
+  text(std::move(literal));
+}
+
 // ----- Rows
 
 Rows::Rows(pg_result* result)
@@ -198,8 +221,7 @@ Error Connection::error_of(pg_result* result, std::string_view what) {
   return Error{code, std::string(what) + ": " + message};
 }
 
-Result<Rows> Connection::run(std::string_view sql, const Params& params, int result_format) {
-  last_sqlstate_.clear();
+Result<std::string> Connection::prepare(std::string_view sql, const Params& params) {
   if (!params.valid()) {
     return Error{ErrorCode::kInvalidInput, "text value contains NUL"};
   }
@@ -219,25 +241,44 @@ Result<Rows> Connection::run(std::string_view sql, const Params& params, int res
     PQclear(prepared);
     it = prepared_.emplace(std::move(key), std::move(name)).first;
   }
-  const auto n = params.values_.size();
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n);
-  std::vector<int> formats(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& v = params.values_[i];
-    if (v.owned) {
-      values[i] = v.owned->c_str();
-      lengths[i] = static_cast<int>(v.owned->size());
-    } else if (v.format == 1) {
-      values[i] = v.view.data();
-      lengths[i] = static_cast<int>(v.view.size());
-    } else {
-      values[i] = nullptr;  // SQL NULL
+  return it->second;
+}
+
+namespace {
+
+// The C arrays PQexecPrepared / PQsendQueryPrepared take, pointing into `params`.
+struct Bound {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+
+  explicit Bound(const std::vector<Params::Value>& params)
+      : values(params.size()), lengths(params.size()), formats(params.size()) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const auto& v = params[i];
+      if (v.owned) {
+        values[i] = v.owned->c_str();
+        lengths[i] = static_cast<int>(v.owned->size());
+      } else if (v.format == 1) {
+        values[i] = v.view.data();
+        lengths[i] = static_cast<int>(v.view.size());
+      } else {
+        values[i] = nullptr;  // SQL NULL
+      }
+      formats[i] = v.format;
     }
-    formats[i] = v.format;
   }
-  pg_result* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(n), values.data(),
-                                     lengths.data(), formats.data(), result_format);
+};
+
+}  // namespace
+
+Result<Rows> Connection::run(std::string_view sql, const Params& params, int result_format) {
+  last_sqlstate_.clear();
+  TERN_TRY(auto name, prepare(sql, params));
+  Bound bound(params.values_);
+  pg_result* result = PQexecPrepared(conn_, name.c_str(), static_cast<int>(bound.values.size()),
+                                     bound.values.data(), bound.lengths.data(),
+                                     bound.formats.data(), result_format);
   auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
     auto error = error_of(result, "postgres");
@@ -247,6 +288,67 @@ Result<Rows> Connection::run(std::string_view sql, const Params& params, int res
     return error;
   }
   return Rows(result);
+}
+
+Result<std::vector<Rows>> Connection::pipeline(const std::vector<Statement>& statements) {
+  last_sqlstate_.clear();
+  std::vector<std::string> names;
+  names.reserve(statements.size());
+  for (const auto& statement : statements) {
+    TERN_TRY(auto name, prepare(statement.sql, statement.params));
+    names.push_back(std::move(name));
+  }
+  if (PQenterPipelineMode(conn_) != 1) {
+    return error_of(nullptr, "enter pipeline mode");
+  }
+  // Everything is sent before anything is read: one round trip for the lot. The
+  // server's answers are small, so its output never fills while we still write.
+  std::optional<Error> failure;
+  for (std::size_t i = 0; i < statements.size() && !failure; ++i) {
+    Bound bound(statements[i].params.values_);
+    if (PQsendQueryPrepared(conn_, names[i].c_str(), static_cast<int>(bound.values.size()),
+                            bound.values.data(), bound.lengths.data(), bound.formats.data(),
+                            0) != 1) {
+      failure = error_of(nullptr, "pipeline send");
+    }
+  }
+  if (!failure && PQpipelineSync(conn_) != 1) {
+    failure = error_of(nullptr, "pipeline sync");
+  }
+  std::vector<Rows> out;
+  out.reserve(statements.size());
+  // Read every result up to the sync point even after an error, so the
+  // connection leaves pipeline mode clean.
+  for (;;) {
+    pg_result* result = PQgetResult(conn_);
+    if (result == nullptr) {
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        failure = error_of(nullptr, "pipeline");
+        break;
+      }
+      continue;  // the end of one statement's results
+    }
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(result);
+      break;
+    }
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+      out.emplace_back(result);
+    } else {
+      if (!failure && status != PGRES_PIPELINE_ABORTED) {
+        failure = error_of(result, "postgres");
+      }
+      PQclear(result);
+    }
+  }
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    PQexitPipelineMode(conn_);
+  }
+  if (failure) {
+    return *failure;
+  }
+  return out;
 }
 
 Result<Rows> Connection::exec(std::string_view sql, const Params& params) {

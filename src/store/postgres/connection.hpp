@@ -50,6 +50,8 @@ class Params {
   void add(Bytes value);
   // A bigint[] ("{1,2,3}"), for `= ANY($n)`.
   void add(const std::vector<std::int64_t>& values);
+  // A text[] literal, each element quoted, for unnest().
+  void add(const std::vector<std::string>& values);
 
   void add(std::nullopt_t) { values_.push_back(Value{std::nullopt, {}, 0}); }
 
@@ -58,14 +60,15 @@ class Params {
 
   std::size_t size() const { return values_.size(); }
 
- private:
-  friend class Connection;
-
+  // One bound value (read by Connection when it sends the statement).
   struct Value {
     std::optional<std::string> owned;  // nullopt with empty view: SQL NULL
     std::string_view view;             // binary values borrowed from the caller
     int format = 0;                    // 0 text, 1 binary
   };
+
+ private:
+  friend class Connection;
 
   void text(std::string value) { values_.push_back(Value{std::move(value), {}, 0}); }
 
@@ -112,6 +115,12 @@ class Rows {
   bool binary_ = false;
 };
 
+// One statement of a pipeline.
+struct Statement {
+  std::string sql;
+  Params params;
+};
+
 class Connection {
  public:
   // Connects, and when `schema` is non-empty makes it the session's search_path
@@ -137,6 +146,11 @@ class Connection {
   // The same, asking for binary-format results (for bytea columns).
   Result<Rows> exec_binary(std::string_view sql, const Params& params);
 
+  // Sends every statement before reading any answer (libpq pipeline mode): one
+  // round trip for the lot, in order. The first failure is returned (the
+  // statements after it were not run) and the transaction is then aborted.
+  Result<std::vector<Rows>> pipeline(const std::vector<Statement>& statements);
+
   // Runs SQL text through the simple-query protocol (several statements, no
   // parameters): BEGIN/COMMIT, migrations.
   Result<void> script(std::string_view sql);
@@ -159,6 +173,8 @@ class Connection {
  private:
   Connection(pg_conn* conn, std::string schema);
   Result<Rows> run(std::string_view sql, const Params& params, int result_format);
+  // The name of the statement prepared for `sql`, preparing it on first use.
+  Result<std::string> prepare(std::string_view sql, const Params& params);
   Result<void> apply_schema();
   Error error_of(pg_result* result, std::string_view what);
 

@@ -924,23 +924,6 @@ struct MailboxState {
 
 namespace {
 
-// The parts of split facts, each in its own table (message_summaries()).
-Result<void> store_summary_parts(Connection& c, std::int64_t message,
-                                 const std::optional<mime::facts::SplitFacts>& split) {
-  if (!split) {
-    return ok();
-  }
-  TERN_TRY_VOID(run(c, "INSERT INTO message_envelopes (message_id, envelope) VALUES ($1, $2)",
-                    message, Bytes{split->envelope}));
-  if (split->has_search) {
-    TERN_TRY_VOID(run(c, "INSERT INTO message_search_headers (message_id, headers) VALUES ($1, $2)",
-                      message, Bytes{split->search_headers}));
-    TERN_TRY_VOID(run(c, "INSERT INTO message_search_text (message_id, text) VALUES ($1, $2)",
-                      message, Bytes{split->search_text}));
-  }
-  return ok();
-}
-
 // Stores a batch of appends in the open transaction. Per-target refusals (a
 // missing mailbox, quota) are decided in memory after the accounts are locked,
 // so an SQL error means the whole batch failed.
@@ -1071,18 +1054,63 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
     }
   }
 
+  // 3.-5. go out as one pipeline (one round trip for the whole batch): nothing
+  // below needs an answer before the next statement can be written, since the
+  // UIDs and modseqs were taken in memory under the account locks.
+  std::vector<Statement> statements;
+  auto add = [&statements](std::string_view sql, const auto&... args) {
+    Statement& statement = statements.emplace_back();
+    statement.sql = std::string(sql);
+    (statement.params.add(args), ...);
+    return statements.size() - 1;
+  };
+
   // 3. Blobs, sorted by hash (std::map order): one reference per message row.
+  //    Chunks are sent whatever the row's state and kept only when the blob is
+  //    new and in the database (ON CONFLICT DO NOTHING otherwise).
   for (const auto& [hex, refs] : blob_refs) {
-    TERN_TRY_VOID(reference_blob(c, hex, *refs.second, refs.first, chunk_bytes, in_file));
+    const std::string_view bytes = *refs.second;
+    add("INSERT INTO blobs (hash, size, refs, in_file) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (hash) DO UPDATE SET refs = blobs.refs + excluded.refs",
+        hex, static_cast<std::uint64_t>(bytes.size()), refs.first, in_file);
+    if (in_file) {
+      continue;
+    }
+    const std::size_t step = std::max<std::size_t>(1, chunk_bytes);
+    int seq = 0;
+    std::size_t offset = 0;
+    do {
+      auto chunk = bytes.substr(offset, step);
+      add("INSERT INTO blob_chunks (hash, seq, data) SELECT $1, $2, $3 FROM blobs "
+          "WHERE hash = $1 AND NOT in_file ON CONFLICT (hash, seq) DO NOTHING",
+          hex, seq++, Bytes{chunk});
+      offset += chunk.size();
+    } while (offset < bytes.size());
   }
 
-  // 4. Messages (one per account and append) and entries.
+  // 4. One statement per append and account: the message row, its summary
+  //    parts and its entries with their change-log rows.
+  struct Pending {
+    std::size_t job;
+    std::size_t result;     // index in the job's outcome
+    std::size_t statement;  // the statement returning the message id
+  };
+
+  std::vector<Pending> pending;
+  std::vector<std::vector<Result<d::Appended>>> outcomes(batch.size());
   const std::int64_t save_date = now_seconds_ticks();
   for (std::size_t j = 0; j < batch.size(); ++j) {
     auto& job = *batch[j];
-    std::map<std::int64_t, std::int64_t> message_of;  // account -> message id
-    std::vector<Result<d::Appended>> out;
-    out.reserve(job.targets.size());
+    auto& out = outcomes[j];
+
+    struct TargetRows {
+      std::vector<std::int64_t> mailbox, uid, flags, modseq;
+      std::vector<std::string> keywords;
+      std::vector<std::size_t> results;
+    };
+
+    std::map<std::int64_t, TargetRows> by_owner;  // account -> its entries of this append
+    std::vector<std::int64_t> owner_order;
     for (std::size_t i = 0; i < job.targets.size(); ++i) {
       auto& decision = decisions[j][i];
       if (decision.error) {
@@ -1092,21 +1120,6 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
       const auto& target = job.targets[i];
       AccountState& owner = *decision.account;
       MailboxState& box = *decision.box;
-      auto message = message_of.find(owner.id);
-      if (message == message_of.end()) {
-        std::int64_t entries = 0;
-        for (const auto& other : decisions[j]) {
-          entries += other.account == &owner ? 1 : 0;
-        }
-        TERN_TRY(auto id,
-                 scalar(c,
-                        "INSERT INTO messages (account_id, blob, size, internal_date, facts, "
-                        "entry_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                        owner.id, job.hex, static_cast<std::uint64_t>(job.raw.size()),
-                        job.internal_date, Bytes{job.facts}, entries));
-        message = message_of.emplace(owner.id, id.value_or(0)).first;
-        TERN_TRY_VOID(store_summary_parts(c, message->second, job.split));
-      }
       // Every entry takes its own modseq (RFC 7162 §3.1.1: MODSEQ per change) and
       // the mailbox's next UID (RFC 9051 §2.3.1.1: strictly ascending).
       const std::uint64_t modseq = ++owner.modseq;
@@ -1115,35 +1128,77 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
       d::define_keywords(box.keywords, keywords);
       box.highest_modseq = modseq;
       box.dirty = true;
-      TERN_TRY_VOID(run(c,
-                        "WITH e AS (INSERT INTO entries (mailbox_id, uid, message_id, save_date, "
-                        "flags, keywords, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7)) "
-                        "INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) "
-                        "VALUES ($8, $7, $1, $2, $9)",
-                        box.id, uid, message->second, save_date,
-                        static_cast<int>(target.flags & d::kAllFlags), join_keywords(keywords),
-                        modseq, owner.id, static_cast<int>(d::ChangeKind::kMessageAdded)));
+      auto [rows, fresh] = by_owner.try_emplace(owner.id);
+      if (fresh) {
+        owner_order.push_back(owner.id);
+      }
+      rows->second.mailbox.push_back(box.id);
+      rows->second.uid.push_back(static_cast<std::int64_t>(uid));
+      rows->second.flags.push_back(target.flags & d::kAllFlags);
+      rows->second.modseq.push_back(static_cast<std::int64_t>(modseq));
+      rows->second.keywords.push_back(join_keywords(keywords));
+      rows->second.results.push_back(out.size());
       out.emplace_back(d::Appended{target.mailbox, d::Uid{static_cast<std::uint32_t>(uid)},
-                                   d::ModSeq{modseq}, d::MessageId{message->second}});
+                                   d::ModSeq{modseq}, d::MessageId{0}});
     }
-    job.result.emplace(std::move(out));
+    const bool split = job.split.has_value();
+    const bool search = split && job.split->has_search;
+    static const std::string kNone;
+    for (auto owner : owner_order) {
+      const auto& rows = by_owner[owner];
+      const auto statement = add(
+          "WITH m AS (INSERT INTO messages (account_id, blob, size, internal_date, facts, "
+          "entry_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id), "
+          "v AS (INSERT INTO message_envelopes (message_id, envelope) "
+          "SELECT id, $7::bytea FROM m WHERE $8::boolean), "
+          "h AS (INSERT INTO message_search_headers (message_id, headers) "
+          "SELECT id, $9::bytea FROM m WHERE $10::boolean), "
+          "t AS (INSERT INTO message_search_text (message_id, text) "
+          "SELECT id, $11::bytea FROM m WHERE $10::boolean), "
+          "e AS (INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, "
+          "modseq) SELECT x.mailbox, x.uid, m.id, $12::bigint, x.flags, x.keywords, x.modseq "
+          "FROM m, unnest($13::bigint[], $14::bigint[], $15::smallint[], $16::text[], "
+          "$17::bigint[]) AS x(mailbox, uid, flags, keywords, modseq)), "
+          "c AS (INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) "
+          "SELECT $1::bigint, x.modseq, x.mailbox, x.uid, $18::smallint FROM "
+          "unnest($13::bigint[], $14::bigint[], $17::bigint[]) AS x(mailbox, uid, modseq)) "
+          "SELECT id FROM m",
+          owner, job.hex, static_cast<std::uint64_t>(job.raw.size()), job.internal_date,
+          Bytes{job.facts}, static_cast<std::int64_t>(rows.uid.size()),
+          Bytes{split ? job.split->envelope : kNone}, split,
+          Bytes{search ? job.split->search_headers : kNone}, search,
+          Bytes{search ? job.split->search_text : kNone}, save_date, rows.mailbox, rows.uid,
+          rows.flags, rows.keywords, rows.modseq, static_cast<int>(d::ChangeKind::kMessageAdded));
+      for (auto result : rows.results) {
+        pending.push_back(Pending{j, result, statement});
+      }
+    }
   }
 
   // 5. The counters, once per account and mailbox, and the announcements.
   for (const auto& [id, state] : accounts) {
     if (state.dirty) {
-      TERN_TRY_VOID(run(c, "UPDATE accounts SET modseq = $2, used_bytes = $3 WHERE id = $1", id,
-                        state.modseq, state.used_bytes));
-      TERN_TRY_VOID(notify(c, d::AccountId{id}));
+      add("UPDATE accounts SET modseq = $2, used_bytes = $3 WHERE id = $1", id, state.modseq,
+          state.used_bytes);
+      add("SELECT pg_notify('tern_changes', $1::text)", std::to_string(id));
     }
   }
   for (const auto& [id, state] : mailboxes) {
     if (state.dirty) {
-      TERN_TRY_VOID(run(c,
-                        "UPDATE mailboxes SET uid_next = $2, highest_modseq = $3, keywords = $4 "
-                        "WHERE id = $1",
-                        id, state.uid_next, state.highest_modseq, join_keywords(state.keywords)));
+      add("UPDATE mailboxes SET uid_next = $2, highest_modseq = $3, keywords = $4 WHERE id = $1",
+          id, state.uid_next, state.highest_modseq, join_keywords(state.keywords));
     }
+  }
+  TERN_TRY(auto results, c.pipeline(statements));
+  for (const auto& p : pending) {
+    const auto& rows = results[p.statement];
+    if (rows.empty()) {
+      return Error{ErrorCode::kInternal, "message insert returned no id"};
+    }
+    (*outcomes[p.job][p.result]).message = d::MessageId{rows.int64(0, 0)};
+  }
+  for (std::size_t j = 0; j < batch.size(); ++j) {
+    batch[j]->result.emplace(std::move(outcomes[j]));
   }
   return ok();
 }
