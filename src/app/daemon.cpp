@@ -108,11 +108,13 @@ Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
 }
 
 // The SMTP service options for one role, from [server], [smtp], [auth],
-// [addressing] and, for submission, the [[dkim]] signing keys.
+// [addressing], the [[dkim]] keys (submission signs with them, the MX ARC-seals
+// forwards with them) and, for the MX, [mailauth] with the resolver.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
                                      std::shared_ptr<runtime::TlsContexts> tls,
                                      std::shared_ptr<const domain::Srs> srs,
-                                     std::shared_ptr<const mailauth::DkimKeyring> dkim) {
+                                     std::shared_ptr<const mailauth::DkimKeyring> dkim,
+                                     dns::Resolver* resolver) {
   services::smtp::Options o;
   o.policy.role = role == config::ListenerRole::kSubmission ? services::smtp::Role::kSubmission
                   : role == config::ListenerRole::kLmtp     ? services::smtp::Role::kLmtp
@@ -125,6 +127,25 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
     // RFC 8601 §5: fields claiming our authserv-id are removed from MX mail.
     o.policy.authserv_id = settings.mailauth.authserv_id.empty() ? settings.server.hostname
                                                                  : settings.mailauth.authserv_id;
+    const config::MailauthSettings& m = settings.mailauth;
+    if (m.verify_inbound) {
+      o.policy.dmarc_reject = m.dmarc_reject == config::DmarcRejectAction::kQuarantine
+                                  ? services::smtp::DmarcRejectAction::kQuarantine
+                              : m.dmarc_reject == config::DmarcRejectAction::kIgnore
+                                  ? services::smtp::DmarcRejectAction::kIgnore
+                                  : services::smtp::DmarcRejectAction::kReject;
+      o.policy.arc_keys = std::move(dkim);
+      services::smtp::VerifyOptions verify;
+      verify.resolver = resolver;
+      verify.deadline = m.dns_timeout;
+      verify.body_length = m.dkim_length_policy == config::DkimLengthPolicy::kAccept
+                               ? mailauth::BodyLengthPolicy::kAccept
+                           : m.dkim_length_policy == config::DkimLengthPolicy::kPolicyAlways
+                               ? mailauth::BodyLengthPolicy::kPolicyAlways
+                               : mailauth::BodyLengthPolicy::kPolicyIfAppended;
+      verify.trusted_arc_sealers = m.trusted_arc_sealers;
+      o.verify = std::move(verify);
+    }
   }
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer
@@ -391,8 +412,8 @@ Result<void> Daemon::start() {
     auto& service = smtp_[role];
     if (!service) {
       service = std::make_unique<services::smtp::Service>(
-          smtp_options(settings_, role, tls_, srs_, dkim_), *waking_, pool_, clock_, random_,
-          registry_, throttle_, logger_);
+          smtp_options(settings_, role, tls_, srs_, dkim_, resolver_.get()), *waking_, pool_,
+          clock_, random_, registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
   }

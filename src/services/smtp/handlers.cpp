@@ -9,6 +9,8 @@
 #include "base/ascii.hpp"
 #include "domain/address.hpp"
 #include "domain/delivery.hpp"
+#include "domain/report_model.hpp"
+#include "mailauth/arc_sealer.hpp"
 #include "mailauth/authentication_results.hpp"
 #include "mime/builder.hpp"
 #include "mime/facts/facts.hpp"
@@ -47,6 +49,32 @@ std::string with_protocol(Role role, const Peer& peer, bool authenticated, bool 
     with += 'A';
   }
   return with;
+}
+
+// The signing key an ARC seal of a forward through `domain` uses: that domain's
+// first signing [[dkim]] key, else one of the host name or a parent of it (the
+// forwarding ADMD, RFC 8617 §5.1). Null when there is none.
+const mailauth::DkimKeyring::Entry* sealing_key(const mailauth::DkimKeyring& ring,
+                                                std::string_view domain,
+                                                std::string_view hostname) {
+  auto find = [&](std::string_view d) -> const mailauth::DkimKeyring::Entry* {
+    for (const auto& entry : ring.entries()) {
+      if (entry.sign && ascii::iequals(entry.domain, d)) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  };
+  if (const auto* entry = find(domain)) {
+    return entry;
+  }
+  for (std::string_view h = hostname; h.find('.') != std::string_view::npos;
+       h.remove_prefix(h.find('.') + 1)) {
+    if (const auto* entry = find(h)) {
+      return entry;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -215,7 +243,115 @@ std::string Handlers::received(const tern::smtp::Message& message, const Peer& p
   return mime::received_field(info);
 }
 
-std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, const Peer& peer) {
+// One row for DMARC aggregate reports (RFC 9990 §3): only evaluations that found
+// a policy are recorded. Fire and forget: a report store failure must not cost
+// the delivery, so it is logged and the message goes on.
+void Handlers::record_dmarc(const tern::smtp::Message& message, const Peer& peer,
+                            const mailauth::InboundVerdict& verdict, std::string_view applied,
+                            std::string_view override_type) {
+  const mailauth::DmarcResult& dmarc = verdict.dmarc;
+  if (!dmarc.record) {
+    return;
+  }
+  const mailauth::DmarcRecord& record = *dmarc.record;
+  domain::DmarcEvaluation e;
+  e.time = clock_.now();
+  e.policy.domain = dmarc.policy_domain;
+  e.policy.p = std::string(mailauth::dmarc_policy_name(record.policy));
+  if (record.subdomain_policy) {
+    e.policy.sp = std::string(mailauth::dmarc_policy_name(*record.subdomain_policy));
+  }
+  e.policy.pct = record.percent;
+  e.policy.adkim = record.dkim_alignment == mailauth::DmarcAlignment::kStrict ? "s" : "r";
+  e.policy.aspf = record.spf_alignment == mailauth::DmarcAlignment::kStrict ? "s" : "r";
+  e.policy.fo = record.failure_options;
+  e.policy.rua = record.aggregate_uris;
+  e.row.source_ip = peer.ip;
+  e.row.header_from = verdict.from_domain;
+  e.row.envelope_from = message.reverse_path.is_null()
+                            ? std::string()
+                            : ascii::lower(message.reverse_path.mailbox->domain.ascii());
+  if (!message.recipients.empty()) {
+    e.row.envelope_to = ascii::lower(message.recipients[0].path.mailbox.domain.ascii());
+  }
+  e.row.disposition = std::string(applied);
+  e.row.dkim_alignment = dmarc.dkim_aligned ? "pass" : "fail";
+  e.row.spf_alignment = dmarc.spf_aligned ? "pass" : "fail";
+  if (!override_type.empty()) {
+    std::string comment = override_type == "trusted_forwarder"
+                              ? "ARC chain sealed by " + verdict.arc.sealer
+                              : std::string();
+    e.row.overrides.push_back({std::string(override_type), std::move(comment)});
+  }
+  for (const auto& d : verdict.dkim) {
+    if (!d.domain.empty()) {
+      e.row.dkim.push_back({d.domain, d.selector, std::string(auth_result_name(d.result))});
+    }
+  }
+  e.row.spf.push_back({verdict.spf_mail_from_domain,
+                       verdict.spf_mail_from_is_helo ? "helo" : "mfrom",
+                       std::string(auth_result_name(verdict.spf_mail_from.result))});
+  log::Logger logger = logger_;
+  storage_.reports().record_dmarc(std::move(e)).on_ready([logger](Result<void> r) {
+    if (!r) {
+      logger.warn("dmarc report record failed", {{"error", r.error().message}});
+    }
+  });
+}
+
+// RFC 8617 §5.1: the ARC Set for a copy we forward, over the message as it
+// leaves (our Authentication-Results included, which the AAR copies). "" when
+// there is nothing to seal with or the chain must not be extended.
+std::string Handlers::arc_seal_forward(const std::string& raw, const tern::smtp::Message& message,
+                                       const mailauth::InboundVerdict& verdict,
+                                       const std::string& id) {
+  if (!policy_.arc_keys) {
+    return {};
+  }
+  std::string via;
+  for (std::size_t i = 0; i < message.recipients.size() && i < targets_.size(); ++i) {
+    if (!targets_[i].external.empty()) {
+      via = ascii::lower(message.recipients[i].path.mailbox.domain.ascii());
+      break;
+    }
+  }
+  const auto* entry = sealing_key(*policy_.arc_keys, via, policy_.hostname);
+  if (entry == nullptr) {
+    return {};
+  }
+  mailauth::ArcSealOptions o;
+  o.domain = entry->domain;
+  o.selector = entry->selector;
+  o.authserv_id = policy_.authserv_id;
+  o.timestamp = static_cast<std::uint64_t>(to_unix_seconds(clock_.now()));
+  switch (verdict.arc.result) {
+    case mailauth::AuthResult::kNone:
+      o.chain_status = mailauth::ArcChainStatus::kNone;
+      break;
+    case mailauth::AuthResult::kPass:
+      o.chain_status = mailauth::ArcChainStatus::kPass;
+      break;
+    case mailauth::AuthResult::kFail:
+      o.chain_status = mailauth::ArcChainStatus::kFail;
+      break;
+    default:
+      // temperror: we could not tell; sealing cv=fail would end a chain that may
+      // be sound, so the next hop validates it on its own.
+      return {};
+  }
+  auto set = mailauth::arc_seal(raw, *entry->key, o);
+  if (!set) {
+    logger_.warn("arc sealing failed", {{"id", id}, {"error", set.error().message}});
+    return {};
+  }
+  if (!*set) {
+    return {};
+  }
+  return (*set)->seal + (*set)->message_signature + (*set)->results;
+}
+
+std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, const Peer& peer,
+                                        const mailauth::InboundVerdict* verdict) {
   bool lmtp = policy_.role == Role::kLmtp;
   std::size_t n = message.recipients.size();
   auto all = [&](const Reply& reply) { return std::vector<Reply>(lmtp ? n : 1, reply); };
@@ -227,6 +363,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   std::string id = peer.session_id + "." + std::to_string(accepted_ + 1);
   // RFC 5321 §4.4: every SMTP server prepends a Received: field.
   std::string raw = received(message, peer, id);
+  const std::size_t received_size = raw.size();
   raw += message.content;
 
   // Parse once: the tree gives the From: check and the facts stored beside the
@@ -263,6 +400,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
       tree = mime::parse_message(raw);
     }
   }
+  bool quarantine = false;
   if (policy_.role == Role::kMx && !policy_.authserv_id.empty()) {
     // RFC 8601 §5: a field claiming our authserv-id that arrives from outside is
     // forged (or stale); it is deleted before anyone can trust it.
@@ -275,9 +413,47 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         from = field.whole.end;
       }
     }
-    if (from != 0) {
+    bool changed = from != 0;
+    if (changed) {
       kept.append(raw, from);
       raw = std::move(kept);
+    }
+    if (verdict != nullptr) {
+      // RFC 7489 §6.6.3 / §7: the disposition, with the local policy for reject.
+      std::string_view applied = "none";
+      std::string_view override_type;
+      if (verdict->arc_override) {
+        override_type = "trusted_forwarder";
+      } else if (verdict->dmarc.result == mailauth::AuthResult::kFail &&
+                 static_cast<int>(verdict->dmarc.disposition) <
+                     static_cast<int>(verdict->dmarc.policy)) {
+        override_type = "sampled_out";  // §6.6.4: pct= lowered it one step
+      }
+      if (verdict->disposition == mailauth::DmarcDisposition::kReject) {
+        if (policy_.dmarc_reject == DmarcRejectAction::kReject) {
+          applied = "reject";
+        } else {
+          override_type = "local_policy";
+          applied = policy_.dmarc_reject == DmarcRejectAction::kQuarantine ? "quarantine" : "none";
+        }
+      } else if (verdict->disposition == mailauth::DmarcDisposition::kQuarantine) {
+        applied = "quarantine";
+      }
+      record_dmarc(message, peer, *verdict, applied, override_type);
+      if (applied == "reject") {
+        logger_.info("dmarc reject", {{"id", id}, {"from_domain", verdict->from_domain}});
+        return all(Reply::of(550, "5.7.1",
+                             "message rejected: it fails the DMARC policy of " +
+                                 verdict->dmarc.policy_domain + " (RFC 7489)"));
+      }
+      quarantine = applied == "quarantine";
+      // RFC 8601 §5: our one field goes at the top of what the client sent,
+      // right under our own Received: field — where Postfix puts a milter's
+      // fields (its Received: stays first), so trace order stays intact.
+      raw.insert(received_size, verdict->authentication_results);
+      changed = true;
+    }
+    if (changed) {
       tree = mime::parse_message(raw);
     }
   }
@@ -347,7 +523,9 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   std::optional<domain::QueueId> queued;
   if (!external.empty()) {
     domain::NewQueuedMessage q;
-    q.raw = raw;
+    // RFC 8617 §5.1: a forwarded copy carries our ARC Set, so the next hop can
+    // see what we saw when SPF and DKIM break on the way.
+    q.raw = verdict != nullptr ? arc_seal_forward(raw, message, *verdict, id) + raw : raw;
     q.sender = message.reverse_path.is_null()
                    ? std::string()
                    : address::render_mailbox(*message.reverse_path.mailbox);
@@ -380,7 +558,8 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   std::map<domain::AccountId, Reply> outcome;
   if (!deliverable.empty()) {
     auto delivered = domain::deliver_to_inboxes(
-        storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable);
+        storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable,
+        quarantine ? domain::DeliveryFolder::kJunk : domain::DeliveryFolder::kInbox);
     if (!delivered) {
       logger_.warn("smtp delivery failed", {{"error", delivered.error().message}});
       if (queued) {

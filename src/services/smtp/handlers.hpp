@@ -20,6 +20,7 @@
 #include "domain/ports.hpp"
 #include "domain/srs.hpp"
 #include "mailauth/dkim_keyring.hpp"
+#include "mailauth/inbound.hpp"
 #include "smtp/server_engine.hpp"
 
 namespace tern::services::smtp {
@@ -39,6 +40,11 @@ enum class UnknownUserPolicy {
   kDefer,   // 450 4.1.1: the sender retries; for migrations while accounts are created
 };
 
+// What the MX does with a message whose DMARC disposition is reject ([mailauth]
+// dmarc_reject): refuse it (550 5.7.1, RFC 7489 §6.6.3 / §7), put it in Junk as
+// for quarantine, or deliver it and only record the result.
+enum class DmarcRejectAction { kReject, kQuarantine, kIgnore };
+
 struct Policy {
   Role role = Role::kMx;
   std::string hostname = "localhost";
@@ -57,6 +63,13 @@ struct Policy {
   // MX: Authentication-Results fields that arrive claiming this authserv-id are
   // removed (RFC 8601 §5), so none can pass for our own verdict. "" = keep all.
   std::string authserv_id;
+  // MX with inbound verification: a DMARC "reject" disposition is handled so; a
+  // "quarantine" disposition always delivers to the \Junk mailbox.
+  DmarcRejectAction dmarc_reject = DmarcRejectAction::kReject;
+  // MX: alias forwards to other domains get an ARC Set (RFC 8617 §5.1) sealed
+  // with the [[dkim]] key of the alias's domain (or of the host name's domain),
+  // carrying our Authentication-Results. Null, or no key: forwards are not sealed.
+  std::shared_ptr<const mailauth::DkimKeyring> arc_keys;
 };
 
 // The connection facts a Received: field and the sender policy need.
@@ -80,7 +93,11 @@ struct Peer {
 //         accepted for the outbound queue; unknown user 550 5.1.1 (or 450 4.1.1
 //         by policy); an account over its quota 452 4.2.2, a declared SIZE larger
 //         than the whole quota 552 5.2.2; alias loops 451 4.3.0.
-//   message: 250 2.0.0 only once the message is durable in every INBOX and the
+//   message: MX with a verdict (inbound verification ran): 550 5.7.1 when the
+//         DMARC disposition is reject and the policy says refuse; otherwise one
+//         Authentication-Results field at the top, Junk for quarantine, the
+//         evaluation recorded for DMARC reports (domain::ReportStore);
+//         250 2.0.0 only once the message is durable in every INBOX and the
 //         queue; 452 4.2.2 over quota, 552 5.2.2 when the message alone exceeds the
 //         quota (the hard limit), 451 4.3.0 for a store error (nothing kept);
 //         submission: 553 5.7.1 when a From: address is not the user's, 451 4.3.0
@@ -102,8 +119,10 @@ class Handlers {
 
   tern::smtp::Reply on_mail(const tern::smtp::MailFrom& mail);
   tern::smtp::Reply on_rcpt(const tern::smtp::RcptTo& rcpt);
-  // One reply per recipient of `message` in LMTP mode, one otherwise.
-  std::vector<tern::smtp::Reply> on_message(const tern::smtp::Message& message, const Peer& peer);
+  // One reply per recipient of `message` in LMTP mode, one otherwise. `verdict`:
+  // the MX's inbound checks of this message (null when they did not run).
+  std::vector<tern::smtp::Reply> on_message(const tern::smtp::Message& message, const Peer& peer,
+                                            const mailauth::InboundVerdict* verdict = nullptr);
 
   // Messages accepted by this session (for the id in Received: and logs).
   std::uint64_t accepted_messages() const { return accepted_; }
@@ -116,6 +135,11 @@ class Handlers {
   };
 
   Result<bool> owns_address(std::string_view address);
+  void record_dmarc(const tern::smtp::Message& message, const Peer& peer,
+                    const mailauth::InboundVerdict& verdict, std::string_view applied,
+                    std::string_view override_type);
+  std::string arc_seal_forward(const std::string& raw, const tern::smtp::Message& message,
+                               const mailauth::InboundVerdict& verdict, const std::string& id);
   std::string received(const tern::smtp::Message& message, const Peer& peer,
                        const std::string& id) const;
 

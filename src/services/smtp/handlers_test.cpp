@@ -14,7 +14,9 @@
 #include "dns/fake_resolver.hpp"
 #include "domain/accounts.hpp"
 #include "domain/authenticator.hpp"
+#include "mailauth/arc.hpp"
 #include "mailauth/dkim_verifier.hpp"
+#include "mailauth/inbound.hpp"
 #include "mailauth/testing.hpp"
 #include "mime/facts/facts.hpp"
 #include "sasl/base64.hpp"
@@ -63,6 +65,12 @@ struct World {
   std::shared_ptr<const domain::Srs> srs;             // set by SRS tests before a session starts
   std::shared_ptr<const mailauth::DkimKeyring> dkim;  // set by signing tests likewise
   std::string authserv_id;                            // likewise
+  // MX inbound verification: set, every MX message is checked against this zone
+  // from client_ip before on_message (as Service::Session::verify does).
+  dns::FakeResolver* resolver = nullptr;
+  std::string client_ip = "127.0.0.1";
+  DmarcRejectAction dmarc_reject = DmarcRejectAction::kReject;
+  std::shared_ptr<const mailauth::DkimKeyring> arc_keys;
   CountingRandom random;
   domain::AuthThrottle throttle;
 
@@ -100,11 +108,12 @@ struct World {
     return 0;
   }
 
-  std::string inbox_message(const std::string& address, std::size_t index) {
+  std::string inbox_message(const std::string& address, std::size_t index,
+                            const std::string& mailbox = "INBOX") {
     auto account = *storage.directory().find_account(address).get();
     auto boxes = *storage.mail().mailboxes(account->id).get();
     for (const auto& box : boxes) {
-      if (box.name == "INBOX") {
+      if (box.name == mailbox) {
         auto entries = *storage.mail()
                             .entries(account->id, box.id, domain::Uid{1}, domain::Uid{1000000})
                             .get();
@@ -115,13 +124,23 @@ struct World {
   }
 };
 
+Policy policy_of(const World& w, Role r) {
+  Policy p;
+  p.role = r;
+  p.hostname = std::string(kHostname);
+  p.srs = w.srs;
+  p.dkim = w.dkim;
+  p.authserv_id = w.authserv_id;
+  p.dmarc_reject = w.dmarc_reject;
+  p.arc_keys = w.arc_keys;
+  return p;
+}
+
 // Drives engine + handlers + auth like Service::Session, without sockets.
 struct InProcessSession {
   InProcessSession(World& w, Role r, tern::smtp::Limits limits, bool starttls)
       : world(w),
-        handlers(Policy{r, std::string(kHostname), "+", UnknownUserPolicy::kReject, w.srs, w.dkim,
-                        w.authserv_id},
-                 w.storage, w.clock, log::Logger()),
+        handlers(policy_of(w, r), w.storage, w.clock, log::Logger()),
         auth(w.storage.directory(), w.throttle, cheap_auth_params(), w.random, w.clock, "mock"),
         engine(engine_options(r, limits, starttls)),
         role(r) {}
@@ -158,9 +177,13 @@ struct InProcessSession {
       } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
         engine.answer(handlers.on_rcpt(*rcpt));
       } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
-        Peer peer{"127.0.0.1",        engine.is_tls(),   engine.is_tls() ? "TLSv1.3" : "",
+        Peer peer{world.client_ip,    engine.is_tls(),   engine.is_tls() ? "TLSv1.3" : "",
                   engine.helo_name(), engine.is_esmtp(), "test"};
-        engine.answer_message(handlers.on_message(*message, peer));
+        std::optional<mailauth::InboundVerdict> verdict;
+        if (role == Role::kMx && world.resolver != nullptr) {
+          verdict = verify(*message, peer);
+        }
+        engine.answer_message(handlers.on_message(*message, peer, verdict ? &*verdict : nullptr));
       } else if (auto* start = std::get_if<tern::smtp::AuthStart>(&event)) {
         finish(auth.start(*start, "127.0.0.1"));
       } else if (auto* response = std::get_if<tern::smtp::AuthResponse>(&event)) {
@@ -171,6 +194,27 @@ struct InProcessSession {
         awaiting_tls = true;
       }
     }
+  }
+
+  mailauth::InboundVerdict verify(const tern::smtp::Message& message, const Peer& peer) {
+    mailauth::InboundInput in;
+    in.client_ip = *dns::IpAddress::parse(peer.ip);
+    in.helo = peer.helo;
+    in.mail_from = message.reverse_path.is_null()
+                       ? std::string()
+                       : address::render_mailbox(*message.reverse_path.mailbox);
+    in.message = message.content;
+    mailauth::InboundOptions o;
+    o.authserv_id = world.authserv_id;
+    o.receiver = std::string(kHostname);
+    o.now = 1'800'000'000;
+    mailauth::InboundVerifier v(in, o);
+    while (!v.done()) {
+      for (const auto& q : v.take_queries()) {
+        v.provide(q, world.resolver->lookup(q.name, q.type).get());
+      }
+    }
+    return v.verdict();
   }
 
   void finish(const AuthOutcome& outcome) {
@@ -500,6 +544,157 @@ TEST_F(HandlersTest, MxRemovesAuthenticationResultsClaimingOurId) {
   EXPECT_NE(world.inbox_message("alice@example.org", 1).find("(forged)"), std::string::npos);
 }
 
+// ----- MX inbound verification (mailauth::InboundVerifier, as the service runs it)
+
+// RFC 8463 Appendix A.1's Ed25519 seed and its public key record.
+constexpr const char* kArcSeed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+constexpr const char* kArcKeyRecord =
+    "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+struct MxVerifyTest : HandlersTest {
+  void SetUp() override {
+    HandlersTest::SetUp();
+    zone.add_txt("bank.example", {"v=spf1 ip4:192.0.2.1 -all"});
+    zone.add_txt("_dmarc.bank.example", {"v=DMARC1; p=reject"});
+    zone.add_txt("shop.example", {"v=spf1 ip4:192.0.2.1 -all"});
+    zone.add_txt("_dmarc.shop.example", {"v=DMARC1; p=quarantine"});
+    zone.add_txt("sel._domainkey.example.org", {kArcKeyRecord});
+    world.resolver = &zone;
+    world.authserv_id = "mail.example.test";
+    world.client_ip = "198.51.100.7";  // not allowed by any SPF record above
+  }
+
+  std::string send(const std::string& from_domain, const std::string& rcpt = "alice@example.org",
+                   const std::string& extra_header = "") {
+    return transact(Role::kMx, "EHLO client.example\r\nMAIL FROM:<x@" + from_domain +
+                                   ">\r\nRCPT TO:<" + rcpt + ">\r\nDATA\r\n" + extra_header +
+                                   "From: ceo@" + from_domain +
+                                   "\r\nSubject: pay\r\n\r\nbody\r\n.\r\n");
+  }
+
+  std::uint64_t count(const std::string& mailbox) {
+    auto account = *world.storage.directory().find_account("alice@example.org").get();
+    auto boxes = *world.storage.mail().mailboxes(account->id).get();
+    for (const auto& box : boxes) {
+      if (box.name == mailbox) {
+        return world.storage.mail()
+            .entries(account->id, box.id, domain::Uid{1}, domain::Uid{1000})
+            .get()
+            ->size();
+      }
+    }
+    return 0;
+  }
+
+  dns::FakeResolver zone;
+};
+
+TEST_F(MxVerifyTest, OneAuthenticationResultsFieldAtTheTop) {
+  std::string out = send("unknown.example", "alice@example.org",
+                         "Authentication-Results: mail.example.test; dmarc=pass (forged)\r\n");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  std::string stored = world.inbox_message("alice@example.org", 0);
+  ASSERT_TRUE(stored.starts_with("Received: from client.example")) << stored;
+  EXPECT_TRUE(
+      stored.substr(stored.find("\r\nAuthentication-Results") + 2)
+          .starts_with(
+              "Authentication-Results: mail.example.test;\r\n"
+              "\tspf=none reason=\"no SPF record at unknown.example\" "
+              "smtp.mailfrom=unknown.example;\r\n"
+              "\tspf=none reason=\"no SPF record at client.example\" smtp.helo=client.example;\r\n"
+              "\tdkim=none;\r\n"
+              "\tdmarc=none reason=\"no DMARC record\" header.from=unknown.example;\r\n"
+              "\tarc=none smtp.remote-ip=198.51.100.7;\r\n"
+              "\tiprev=permerror reason=\"no PTR record\" policy.iprev=198.51.100.7\r\n"
+              "From: ceo@unknown.example\r\n"))
+      << stored;
+  EXPECT_EQ(stored.find("(forged)"), std::string::npos) << stored;
+  auto first = stored.find("Authentication-Results");
+  EXPECT_EQ(stored.find("Authentication-Results", first + 1), std::string::npos) << stored;
+}
+
+TEST_F(MxVerifyTest, DmarcRejectQuarantineAndTheLocalPolicy) {
+  std::string out = send("bank.example");
+  EXPECT_NE(out.find("550 5.7.1 message rejected: it fails the DMARC policy of bank.example"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(count("INBOX") + count("Junk"), 0u);
+  // The evaluation is recorded for the aggregate report, disposition reject.
+  auto from = from_unix_seconds(1'800'000'000 - 7200);
+  auto to = from_unix_seconds(1'800'000'000 + 7200);
+  auto report = world.storage.reports().dmarc_aggregate("bank.example", from, to).get();
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->rows.size(), 1u);
+  EXPECT_EQ(report->rows[0].row.disposition, "reject");
+  EXPECT_EQ(report->rows[0].row.source_ip, "198.51.100.7");
+  EXPECT_EQ(report->rows[0].row.spf_alignment, "fail");
+  EXPECT_EQ(report->policy.p, "reject");
+
+  // p=quarantine: delivered, to Junk.
+  out = send("shop.example");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  EXPECT_EQ(count("INBOX"), 0u);
+  ASSERT_EQ(count("Junk"), 1u);
+  std::string junk = world.inbox_message("alice@example.org", 0, "Junk");
+  EXPECT_NE(junk.find("dmarc=fail header.from=shop.example policy.dmarc=quarantine"),
+            std::string::npos)
+      << junk;
+
+  // The local policy turns reject into Junk, or records it only.
+  world.dmarc_reject = DmarcRejectAction::kQuarantine;
+  EXPECT_NE(send("bank.example").find("250 2.0.0 Ok"), std::string::npos);
+  EXPECT_EQ(count("Junk"), 2u);
+  world.dmarc_reject = DmarcRejectAction::kIgnore;
+  EXPECT_NE(send("bank.example").find("250 2.0.0 Ok"), std::string::npos);
+  EXPECT_EQ(count("INBOX"), 1u);
+  report = world.storage.reports().dmarc_aggregate("bank.example", from, to).get();
+  ASSERT_TRUE(report);
+  std::uint64_t local_policy = 0;
+  for (const auto& row : report->rows) {
+    for (const auto& o : row.row.overrides) {
+      local_policy += o.type == "local_policy" ? row.count : 0;
+    }
+  }
+  EXPECT_EQ(local_policy, 2u);
+
+  // From a permitted address SPF passes and aligns: INBOX.
+  world.client_ip = "192.0.2.1";
+  EXPECT_NE(send("bank.example").find("250 2.0.0 Ok"), std::string::npos);
+  EXPECT_EQ(count("INBOX"), 2u);
+}
+
+TEST_F(MxVerifyTest, AliasForwardsAreArcSealed) {
+  auto ring = std::make_shared<mailauth::DkimKeyring>();
+  ring->add({"example.org", "sel", true,
+             std::make_shared<const mailauth::DkimPrivateKey>(
+                 *mailauth::DkimPrivateKey::load(kArcSeed))});
+  world.arc_keys = ring;
+  std::string out = send("unknown.example", "info@example.org");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  auto queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 1u);
+  auto raw = *world.storage.queue().read_queued(queued[0].id).get();
+  EXPECT_TRUE(raw.starts_with("ARC-Seal: ")) << raw;
+  EXPECT_NE(raw.find("cv=none; d=example.org;"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("ARC-Authentication-Results: i=1; mail.example.test;"), std::string::npos)
+      << raw;
+  // Our own chain validates (the AMS covers the message as it leaves).
+  mailauth::ArcVerifier arc(raw);
+  while (auto q = arc.pending_query()) {
+    arc.provide(zone.lookup(q->name, q->type).get());
+  }
+  EXPECT_EQ(arc.result().result, mailauth::AuthResult::kPass) << arc.result().problem;
+  // The local copy is not sealed.
+  EXPECT_EQ(world.inbox_message("alice@example.org", 0).find("ARC-Seal"), std::string::npos);
+
+  // Without a key there is no seal (and no error).
+  world.arc_keys = nullptr;
+  send("unknown.example", "info@example.org");
+  queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 2u);
+  EXPECT_FALSE((*world.storage.queue().read_queued(queued[1].id).get()).starts_with("ARC-Seal"));
+}
+
 TEST_F(HandlersTest, SubmissionChecksSenderAndFrom) {
   InProcessSession s(world, Role::kSubmission, {}, false);
   s.engine.receive("EHLO c\r\nMAIL FROM:<alice@example.org>\r\n");
@@ -643,9 +838,7 @@ class FullDiskStorage final : public domain::Storage {
 
 TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
   FullDiskStorage full(world.storage);
-  Handlers handlers(
-      Policy{Role::kMx, std::string(kHostname), "+", UnknownUserPolicy::kReject, {}, {}, {}}, full,
-      world.clock, log::Logger());
+  Handlers handlers(policy_of(world, Role::kMx), full, world.clock, log::Logger());
   tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
   engine.receive(
       "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<info@example.org>\r\n"

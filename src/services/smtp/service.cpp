@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "address/smtp_path.hpp"
 #include "sasl/mechanism.hpp"
 #include "services/smtp/auth.hpp"
 
@@ -41,6 +42,8 @@ class Service::Session {
   bool plaintext_allowed() const;
   asio::awaitable<bool> flush();
   asio::awaitable<void> finish_auth(AuthOutcome outcome);
+  asio::awaitable<std::optional<mailauth::InboundVerdict>> verify(
+      const tern::smtp::Message& message, const Peer& peer);
   Peer peer() const;
   metrics::Counter& counter(std::string_view name, std::string_view help, std::string_view result);
 
@@ -160,6 +163,86 @@ asio::awaitable<void> Service::Session::finish_auth(AuthOutcome outcome) {
   engine_.auth_finish(outcome.reply);
 }
 
+// The inbound checks of one message (ARCHITECTURE.md §3: the evaluators ask, we
+// resolve). Every question the verifier can ask now goes to the resolver at once;
+// answers come back on the resolver's thread and are posted to this session's
+// strand, which wakes the coroutine by cancelling its timer. The timer's expiry is
+// the message's one deadline: then the verifier answers what is still open with
+// temperror (RFC 8601 §2.7). Late answers land in the shared `Arrivals` that the
+// callbacks keep alive, and are dropped.
+asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verify(
+    const tern::smtp::Message& message, const Peer& peer) {
+  const VerifyOptions& v = *service_.options_.verify;
+  auto ip = dns::IpAddress::parse(peer.ip);
+  if (v.resolver == nullptr || !ip) {
+    co_return std::nullopt;
+  }
+  mailauth::InboundInput input;
+  input.client_ip = *ip;
+  input.helo = peer.helo;
+  input.mail_from = message.reverse_path.is_null()
+                        ? std::string()
+                        : address::render_mailbox(*message.reverse_path.mailbox);
+  input.message = message.content;
+  mailauth::InboundOptions options;
+  options.authserv_id = service_.options_.policy.authserv_id;
+  options.receiver = service_.options_.policy.hostname;
+  options.now = static_cast<std::uint64_t>(to_unix_seconds(service_.clock_.now()));
+  options.body_length = v.body_length;
+  options.trusted_arc_sealers = v.trusted_arc_sealers;
+  std::array<std::uint8_t, 4> draw{};
+  service_.random_.fill(draw);
+  // RFC 7489 §6.6.4: the pct= sample; the modulo bias of 2^32 % 100 is nil in practice.
+  options.dmarc_sample = (std::uint32_t{draw[0]} << 24 | std::uint32_t{draw[1]} << 16 |
+                          std::uint32_t{draw[2]} << 8 | draw[3]) %
+                         100;
+  // The constructor hashes the whole message (DKIM, ARC): the blocking pool.
+  const auto* in = &input;
+  const auto* opts = &options;
+  auto verifier = co_await runtime::offload(service_.pool_, [in, opts] {
+    return std::make_unique<mailauth::InboundVerifier>(*in, *opts);
+  });
+
+  struct Arrivals {
+    explicit Arrivals(const asio::any_io_executor& executor) : timer(executor) {}
+
+    asio::steady_timer timer;
+    std::vector<std::pair<mailauth::DnsQuery, dns::Answer>> answers;
+  };
+
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  auto arrivals = std::make_shared<Arrivals>(executor);
+  const auto deadline = std::chrono::steady_clock::now() + v.deadline;
+  while (!verifier->done()) {
+    for (mailauth::DnsQuery& query : verifier->take_queries()) {
+      std::string name = query.name;
+      v.resolver->lookup(std::move(name), query.type)
+          .on_ready([arrivals, executor, query](dns::Answer answer) {
+            asio::post(executor, [arrivals, query, answer = std::move(answer)]() mutable {
+              arrivals->answers.emplace_back(query, std::move(answer));
+              arrivals->timer.cancel();
+            });
+          });
+    }
+    if (arrivals->answers.empty()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        log_.info("mailauth deadline passed", {{"ip", peer.ip}});
+        verifier->expire();
+        break;
+      }
+      arrivals->timer.expires_at(deadline);
+      std::error_code ignored;
+      co_await arrivals->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    auto answers = std::move(arrivals->answers);
+    arrivals->answers.clear();
+    for (const auto& [query, answer] : answers) {
+      verifier->provide(query, answer);
+    }
+  }
+  co_return verifier->verdict();
+}
+
 asio::awaitable<void> Service::Session::run() {
   std::string ip = connection_->peer_address().to_string();
   std::array<char, 16384> buffer;
@@ -221,12 +304,19 @@ asio::awaitable<void> Service::Session::run() {
     if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
       Handlers& handlers = handlers_;
       Peer p = peer();
+      std::optional<mailauth::InboundVerdict> verdict;
+      if (service_.options_.verify && service_.options_.policy.role == Role::kMx &&
+          !connection_->is_local()) {
+        verdict = co_await verify(*message, p);
+      }
       // Lambdas in co_await expressions capture only pointers and references:
       // GCC 12 mis-copies non-trivial captures there (a double free under ASan).
       const Peer* peer_info = &p;
-      auto replies = co_await runtime::offload(service_.pool_, [&handlers, message, peer_info] {
-        return handlers.on_message(*message, *peer_info);
-      });
+      const mailauth::InboundVerdict* checked = verdict ? &*verdict : nullptr;
+      auto replies =
+          co_await runtime::offload(service_.pool_, [&handlers, message, peer_info, checked] {
+            return handlers.on_message(*message, *peer_info, checked);
+          });
       bool ok = false;
       for (const auto& r : replies) {
         ok = ok || r.is_positive();

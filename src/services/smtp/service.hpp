@@ -9,12 +9,16 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <asio.hpp>
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "dns/resolver.hpp"
 #include "domain/authenticator.hpp"
 #include "domain/ports.hpp"
 #include "runtime/connection.hpp"
@@ -27,8 +31,24 @@
 
 namespace tern::services::smtp {
 
+// MX inbound verification (mailauth::InboundVerifier): SPF, DKIM, ARC, iprev and
+// DMARC at the end of every message's DATA/BDAT.
+struct VerifyOptions {
+  dns::Resolver* resolver = nullptr;  // Requires: outlives the Service
+  // One deadline for every lookup of one message; open ones become temperror.
+  runtime::Duration deadline = std::chrono::seconds(20);
+  mailauth::BodyLengthPolicy body_length = mailauth::BodyLengthPolicy::kPolicyIfAppended;
+  std::vector<std::string> trusted_arc_sealers;  // lower case
+};
+
 struct Options {
   Policy policy;
+  // MX only (ignored for other roles and for local-socket peers): set, each
+  // message is verified before Handlers::on_message; the DNS lookups run
+  // concurrently on the resolver's thread while the session's coroutine waits
+  // on its strand, and the hashing runs on the blocking pool — never on the I/O
+  // thread.
+  std::optional<VerifyOptions> verify;
   tern::smtp::Limits limits;
   // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command
   // (and, per §4.5.3.2.5-6, for each piece of DATA).
