@@ -51,6 +51,11 @@ std::optional<RecordType> parse_record_type(std::string_view name);
 // and SPF macros build names with spaces, RFC 7208 §7.3 "%_").
 Result<std::string> normalize_name(std::string_view name);
 
+// True when `name` is a host name in the RFC 1123 §2.1 / RFC 5321 §4.1.2 "Domain"
+// sense: dot-separated labels of 1..63 letters, digits and hyphens, not starting
+// or ending with a hyphen, at most 253 octets, no trailing dot. Any case.
+bool is_host_name(std::string_view name);
+
 // The absolute form with the trailing dot ("mx.example.org."), what a resolver
 // library takes. Requires: `normalized` came from normalize_name().
 std::string absolute_name(std::string_view normalized);

@@ -36,6 +36,22 @@ std::vector<std::uint8_t> wire_name(std::string_view dotted) {
   return out;
 }
 
+TEST(DnsNames, HostNamesAreLdhLabels) {
+  EXPECT_TRUE(is_host_name("mail.example.org"));
+  EXPECT_TRUE(is_host_name("MX-1.Example.ORG"));
+  EXPECT_TRUE(is_host_name("localhost"));
+  EXPECT_TRUE(is_host_name(std::string(63, 'a') + ".example"));
+  EXPECT_FALSE(is_host_name(std::string(64, 'a') + ".example"));
+  EXPECT_FALSE(is_host_name(""));
+  EXPECT_FALSE(is_host_name("example.org."));
+  EXPECT_FALSE(is_host_name("a..b"));
+  EXPECT_FALSE(is_host_name("-a.example"));
+  EXPECT_FALSE(is_host_name("a-.example"));
+  EXPECT_FALSE(is_host_name("_25._tcp.example"));
+  EXPECT_FALSE(is_host_name("*.example"));
+  EXPECT_FALSE(is_host_name("a b.example"));
+}
+
 TEST(DnsNames, NormalizesCaseAndTrailingDot) {
   EXPECT_EQ(*normalize_name("Mx.Example.ORG."), "mx.example.org");
   EXPECT_EQ(*normalize_name("mx.example.org"), "mx.example.org");

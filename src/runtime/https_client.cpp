@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 
+#include "base/ascii.hpp"
 #include "runtime/connection.hpp"
 #include "runtime/io.hpp"
 #include "runtime/tls_client.hpp"
@@ -14,13 +15,6 @@ namespace tern::runtime {
 namespace {
 
 constexpr std::size_t kMaxHeader = 16 * 1024;  // status line and fields together
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
@@ -120,9 +114,9 @@ Result<ParsedHttpResponse> parse_http_response(std::string_view bytes, bool at_e
     }
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-type")) {
+    if (ascii::iequals(name, "content-type")) {
       out.content_type = std::string(value);
-    } else if (iequals(name, "content-length")) {
+    } else if (ascii::iequals(name, "content-length")) {
       std::size_t length = 0;
       auto [e, err] = std::from_chars(value.data(), value.data() + value.size(), length);
       if (value.empty() || err != std::errc() || e != value.data() + value.size() ||
@@ -130,9 +124,9 @@ Result<ParsedHttpResponse> parse_http_response(std::string_view bytes, bool at_e
         return fail(ErrorCode::kInvalidInput, "bad Content-Length");
       }
       content_length = length;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (ascii::iequals(name, "transfer-encoding")) {
       // Only "chunked" is meaningful to a client that asked for no codings.
-      if (!iequals(value, "chunked")) {
+      if (!ascii::iequals(value, "chunked")) {
         return fail(ErrorCode::kInvalidInput,
                     "unsupported Transfer-Encoding '" + std::string(value) + "'");
       }

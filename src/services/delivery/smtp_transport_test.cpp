@@ -14,6 +14,7 @@
 #include "dns/fake_resolver.hpp"
 #include "runtime/system_clock.hpp"
 #include "sasl/base64.hpp"
+#include "services/delivery/test_tcp_server.hpp"
 
 namespace tern::services::delivery {
 namespace {
@@ -36,31 +37,11 @@ class FakeServer {
 
   FakeServer(const std::string& ip, std::uint16_t port, Script script)
       : script_(std::move(script)),
-        acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address(ip), port)) {
-    thread_ = std::thread([this] { accept_loop(); });
-  }
+        server_(ip, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); }) {}
 
-  ~FakeServer() {
-    stopping_ = true;
-    // A blocking accept() does not return on close() from another thread: wake
-    // it with one last connection.
-    asio::error_code ec;
-    asio::io_context io;
-    asio::ip::tcp::socket waker(io);
-    waker.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-    acceptor_.close(ec);
-    for (auto& t : sessions_) {
-      t.join();
-    }
-  }
+  std::uint16_t port() const { return server_.port(); }
 
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-
-  std::size_t connections() const {
-    std::lock_guard lock(mutex_);
-    return connections_;
-  }
+  std::size_t connections() const { return server_.connections(); }
 
   std::vector<std::string> messages() const {
     std::lock_guard lock(mutex_);
@@ -73,22 +54,6 @@ class FakeServer {
   }
 
  private:
-  void accept_loop() {
-    while (!stopping_) {
-      asio::error_code ec;
-      asio::ip::tcp::socket socket(io_);
-      acceptor_.accept(socket, ec);
-      if (ec || stopping_) {
-        return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        ++connections_;
-      }
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
-    }
-  }
-
   void serve(asio::ip::tcp::socket socket) {
     asio::error_code ec;
     auto send = [&](const std::string& text) {
@@ -166,15 +131,10 @@ class FakeServer {
   }
 
   Script script_;
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
-  std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
-  std::size_t connections_ = 0;
   std::vector<std::string> messages_;
   std::string transcript_;
+  testing::TestTcpServer server_;  // last: its threads stop before the members above go
 };
 
 class SmtpTransportTest : public ::testing::Test {

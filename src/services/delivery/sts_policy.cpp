@@ -7,19 +7,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/ascii.hpp"
+
 namespace tern::services::delivery {
 
 namespace {
 
 constexpr std::uint32_t kMaxAgeLimit = 31557600;  // RFC 8461 §3.2
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-  });
-  return out;
-}
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -35,42 +29,16 @@ std::string_view trim_wsp(std::string_view text) {
   return text;
 }
 
-// RFC 5321 §4.1.2 Domain: dot-separated labels of letters, digits and hyphens,
-// not starting or ending with a hyphen.
-bool is_domain(std::string_view name) {
-  if (name.empty() || name.size() > 253) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('.', start);
-    if (end == std::string_view::npos) {
-      end = name.size();
-    }
-    std::string_view label = name.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!is_alnum(c) && c != '-') {
-        return false;
-      }
-    }
-    start = end + 1;
-  }
-  return true;
-}
-
 std::string strip_dot(std::string_view host) {
   if (host.ends_with('.')) {
     host.remove_suffix(1);
   }
-  return lower(host);
+  return ascii::lower(host);
 }
 
-// A domain name usable as a file name: what is_domain() accepts, lower case.
+// A domain name usable as a file name: what dns::is_host_name() accepts, lower case.
 bool safe_file_name(const std::string& domain) {
-  return is_domain(domain) && domain == lower(domain);
+  return dns::is_host_name(domain) && domain == ascii::lower(domain);
 }
 
 }  // namespace
@@ -214,11 +182,11 @@ Result<StsPolicy> parse_sts_policy(std::string_view body, std::string id) {
     } else if (key == "mx") {
       // sts-policy-mx-value = ["*."] Domain
       std::string_view domain = value.starts_with("*.") ? value.substr(2) : value;
-      if (!is_domain(domain)) {
+      if (!dns::is_host_name(domain)) {
         return fail(ErrorCode::kInvalidInput,
                     "mx: not a host pattern '" + std::string(value) + "'");
       }
-      policy.mx.push_back(lower(value));
+      policy.mx.push_back(ascii::lower(value));
     }
   }
   if (!seen_version) {

@@ -3,6 +3,7 @@
 
 #include <openssl/x509_vfy.h>
 
+#include "base/ascii.hpp"
 #include "runtime/https_client.hpp"
 #include "runtime/io.hpp"
 
@@ -29,14 +30,7 @@ bool is_text_plain(std::string_view content_type) {
   while (!content_type.empty() && content_type.back() == ' ') {
     content_type.remove_suffix(1);
   }
-  if (content_type.size() != 10) {
-    return false;
-  }
-  std::string lower(content_type);
-  for (auto& c : lower) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return lower == "text/plain";
+  return ascii::iequals(content_type, "text/plain");
 }
 
 TlsAttempt sts_failure(const std::string& domain, std::string result, std::string detail,

@@ -20,6 +20,7 @@
 #include "runtime/system_clock.hpp"
 #include "runtime/testing.hpp"
 #include "services/delivery/smtp_transport.hpp"
+#include "services/delivery/test_tcp_server.hpp"
 #include "store/memory/memory_reports.hpp"
 
 namespace tern::services::delivery {
@@ -40,29 +41,11 @@ class TlsMx {
 
   TlsMx(const std::string& ip, std::uint16_t port, Script script)
       : script_(std::move(script)),
-        acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address(ip), port)) {
-    thread_ = std::thread([this] { accept_loop(); });
-  }
+        server_(ip, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); }) {}
 
-  ~TlsMx() {
-    stopping_ = true;
-    asio::error_code ec;
-    asio::io_context io;
-    asio::ip::tcp::socket waker(io);
-    waker.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-    acceptor_.close(ec);
-    for (auto& t : sessions_) {
-      t.join();
-    }
-  }
+  std::uint16_t port() const { return server_.port(); }
 
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-
-  std::size_t connections() const {
-    std::lock_guard lock(mutex_);
-    return connections_;
-  }
+  std::size_t connections() const { return server_.connections(); }
 
   std::size_t messages() const {
     std::lock_guard lock(mutex_);
@@ -75,22 +58,6 @@ class TlsMx {
   }
 
  private:
-  void accept_loop() {
-    while (!stopping_) {
-      asio::error_code ec;
-      asio::ip::tcp::socket socket(io_);
-      acceptor_.accept(socket, ec);
-      if (ec || stopping_) {
-        return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        ++connections_;
-      }
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
-    }
-  }
-
   void serve(asio::ip::tcp::socket socket) {
     asio::error_code ec;
     asio::ssl::context context(asio::ssl::context::tls_server);
@@ -161,15 +128,10 @@ class TlsMx {
   }
 
   Script script_;
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
-  std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
-  std::size_t connections_ = 0;
   std::size_t messages_ = 0;
   std::size_t tls_messages_ = 0;
+  testing::TestTcpServer server_;  // last: its threads stop before the members above go
 };
 
 dns::TlsaRecord tlsa_3_1_1(const std::string& der) {
@@ -282,6 +244,18 @@ class TransportSecurityTest : public ::testing::Test {
     return attempts_;
   }
 
+  // The one attempt reported so far (a failure, and an empty one, otherwise).
+  TlsAttempt only_attempt() {
+    auto seen = attempts();
+    EXPECT_EQ(seen.size(), 1U);
+    if (seen.size() == 1) {
+      return seen.front();
+    }
+    TlsAttempt none;
+    none.result = "(none or several)";
+    return none;
+  }
+
   runtime::testing::TempDir dir_;
   IssuedCertificate ca_, good_, wrong_name_;
   std::string ca_file_;
@@ -303,12 +277,11 @@ TEST_F(TransportSecurityTest, WithoutPolicyDeliversOpportunisticallyAndReports) 
   auto outcome = deliver();
   EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
   EXPECT_EQ(server.tls_messages(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "no-policy-found");
-  EXPECT_EQ(seen[0].result, "success");
-  EXPECT_EQ(seen[0].receiving_mx_hostname, "mx.example.org");
-  EXPECT_EQ(seen[0].receiving_ip, "127.0.0.7");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "no-policy-found");
+  EXPECT_EQ(seen.result, "success");
+  EXPECT_EQ(seen.receiving_mx_hostname, "mx.example.org");
+  EXPECT_EQ(seen.receiving_ip, "127.0.0.7");
 }
 
 TEST_F(TransportSecurityTest, StsEnforceDeliversOverVerifiedTls) {
@@ -318,12 +291,11 @@ TEST_F(TransportSecurityTest, StsEnforceDeliversOverVerifiedTls) {
   auto outcome = deliver();
   EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
   EXPECT_EQ(server.tls_messages(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "sts");
-  EXPECT_EQ(seen[0].result, "success");
-  EXPECT_EQ(seen[0].mx_hosts, std::vector<std::string>{"mx.example.org"});
-  EXPECT_EQ(seen[0].policy_strings.at(1), "mode: enforce");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "sts");
+  EXPECT_EQ(seen.result, "success");
+  EXPECT_EQ(seen.mx_hosts, std::vector<std::string>{"mx.example.org"});
+  EXPECT_EQ(seen.policy_strings.at(1), "mode: enforce");
 }
 
 // RFC 8689 §4.2.1 (1): an enforced MTA-STS policy stands in for a DNSSEC-validated
@@ -349,10 +321,9 @@ TEST_F(TransportSecurityTest, StsEnforceBlocksPlaintextOnlyMx) {
   EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
   EXPECT_TRUE(outcome.enhanced_status.starts_with("4.7.")) << outcome.enhanced_status;
   EXPECT_EQ(server.messages(), 0U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "sts");
-  EXPECT_EQ(seen[0].result, "starttls-not-supported");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "sts");
+  EXPECT_EQ(seen.result, "starttls-not-supported");
 }
 
 TEST_F(TransportSecurityTest, StsEnforceBlocksWrongCertificateName) {
@@ -365,9 +336,8 @@ TEST_F(TransportSecurityTest, StsEnforceBlocksWrongCertificateName) {
   EXPECT_NE(outcome.reply.find("MTA-STS"), std::string::npos) << outcome.reply;
   EXPECT_EQ(server.messages(), 0U);
   EXPECT_EQ(server.connections(), 1U);  // no plaintext retry
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].result, "certificate-host-mismatch");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.result, "certificate-host-mismatch");
 }
 
 TEST_F(TransportSecurityTest, StsEnforceSkipsMxOutsideThePolicy) {
@@ -378,9 +348,8 @@ TEST_F(TransportSecurityTest, StsEnforceSkipsMxOutsideThePolicy) {
   EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
   EXPECT_EQ(outcome.enhanced_status, "4.7.5");
   EXPECT_EQ(server.connections(), 0U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].result, "validation-failure");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.result, "validation-failure");
 }
 
 TEST_F(TransportSecurityTest, StsTestingDeliversAndRecordsTheFailure) {
@@ -390,10 +359,9 @@ TEST_F(TransportSecurityTest, StsTestingDeliversAndRecordsTheFailure) {
   auto outcome = deliver();
   EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
   EXPECT_EQ(server.tls_messages(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "sts");
-  EXPECT_EQ(seen[0].result, "certificate-host-mismatch");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "sts");
+  EXPECT_EQ(seen.result, "certificate-host-mismatch");
 }
 
 TEST_F(TransportSecurityTest, StsNoneModeIsNoPolicy) {
@@ -416,12 +384,11 @@ TEST_F(TransportSecurityTest, DaneEeMatchDeliversAndWinsOverSts) {
   auto outcome = deliver();
   EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
   EXPECT_EQ(server.tls_messages(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "tlsa");
-  EXPECT_EQ(seen[0].result, "success");
-  ASSERT_EQ(seen[0].policy_strings.size(), 1U);
-  EXPECT_TRUE(seen[0].policy_strings[0].starts_with("3 1 1 ")) << seen[0].policy_strings[0];
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "tlsa");
+  EXPECT_EQ(seen.result, "success");
+  ASSERT_EQ(seen.policy_strings.size(), 1U);
+  EXPECT_TRUE(seen.policy_strings[0].starts_with("3 1 1 ")) << seen.policy_strings[0];
 }
 
 TEST_F(TransportSecurityTest, DaneMismatchDefersWithoutPlaintext) {
@@ -436,10 +403,9 @@ TEST_F(TransportSecurityTest, DaneMismatchDefersWithoutPlaintext) {
   EXPECT_NE(outcome.reply.find("DANE"), std::string::npos) << outcome.reply;
   EXPECT_EQ(server.messages(), 0U);
   EXPECT_EQ(server.connections(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "tlsa");
-  EXPECT_EQ(seen[0].result, "validation-failure");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "tlsa");
+  EXPECT_EQ(seen.result, "validation-failure");
 }
 
 TEST_F(TransportSecurityTest, DaneRequiresStarttls) {
@@ -451,9 +417,8 @@ TEST_F(TransportSecurityTest, DaneRequiresStarttls) {
   auto outcome = deliver();
   EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
   EXPECT_EQ(server.messages(), 0U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].result, "starttls-not-supported");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.result, "starttls-not-supported");
 }
 
 TEST_F(TransportSecurityTest, InsecureTlsaIsNoDane) {
@@ -463,9 +428,8 @@ TEST_F(TransportSecurityTest, InsecureTlsaIsNoDane) {
   make_transport();
   EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
   EXPECT_EQ(server.tls_messages(), 1U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].policy_type, "no-policy-found");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "no-policy-found");
 }
 
 TEST_F(TransportSecurityTest, DaneSwitchedOffIgnoresTlsa) {
@@ -489,9 +453,8 @@ TEST_F(TransportSecurityTest, BogusTlsaSkipsTheHost) {
   EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
   EXPECT_EQ(outcome.enhanced_status, "4.7.5");
   EXPECT_EQ(server.connections(), 0U);
-  auto seen = attempts();
-  ASSERT_EQ(seen.size(), 1U);
-  EXPECT_EQ(seen[0].result, "dnssec-invalid");
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.result, "dnssec-invalid");
 }
 
 TEST_F(TransportSecurityTest, AttemptsReachTheReportStore) {
