@@ -382,7 +382,7 @@ Result<void> Daemon::start() {
     TERN_TRY_VOID(runtime::drop_privileges(settings_.server.user, settings_.server.group));
     logger_.info("dropped privileges", {{"user", settings_.server.user}});
   }
-  auto storage = open_storage(settings_.store);
+  auto storage = open_storage(settings_.store, logger_.with("component", "store"));
   if (!storage) {
     return storage.error();
   }

@@ -4,16 +4,31 @@
 
 #include <memory>
 
+#include "base/log.hpp"
 #include "base/result.hpp"
 #include "config/settings.hpp"
 #include "domain/ports.hpp"
+#include "domain/store_import.hpp"
 
 namespace tern::app {
 
-// Opens the backend [store] names: "memory" (empty, lives as long as the process)
-// or "sqlite" under store.path, created if missing (directory mode 0700).
-// Errors: kIo when the directory or database cannot be created or opened,
-// kCorrupt when the database fails its checks; the message names the path.
-Result<std::unique_ptr<domain::Storage>> open_storage(const config::StoreSettings& settings);
+// Opens the backend [store] names: "memory" (empty, lives as long as the process),
+// "sqlite" under store.path, created if missing (directory mode 0700), or
+// "postgres" at store.url (schema migrations applied; several nodes may share it).
+// Errors: kIo when the directory or database cannot be created, opened or
+// reached, kCorrupt when the database fails its checks; the message names the
+// path (never the URL, which may carry a password).
+Result<std::unique_ptr<domain::Storage>> open_storage(const config::StoreSettings& settings,
+                                                      log::Logger logger = {});
+
+// A store together with its import port (`tern migrate`): the same backends as
+// open_storage(); `import` points into `storage`.
+struct ImportableStorage {
+  std::unique_ptr<domain::Storage> storage;
+  domain::StoreImport* import = nullptr;
+};
+
+Result<ImportableStorage> open_importable_storage(const config::StoreSettings& settings,
+                                                  log::Logger logger = {});
 
 }  // namespace tern::app

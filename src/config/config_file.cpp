@@ -22,6 +22,7 @@ namespace {
 // Upper bounds that keep a typo ("io_threads = 40000") from becoming a resource
 // exhaustion at start; generous enough for any real machine.
 constexpr std::int64_t kMaxThreads = 1024;
+constexpr std::int64_t kMaxStorePool = 256;
 constexpr std::int64_t kMaxDrainSeconds = 3600;
 constexpr std::int64_t kMaxConnections = 10'000'000;
 constexpr std::int64_t kMaxArgon2MemoryKib = 4 * 1024 * 1024;  // 4 GiB
@@ -452,11 +453,52 @@ void read_limits(Problems& problems, const toml::table* table, LimitSettings& ou
   r.finish();
 }
 
+// [store] url, pool_size, schema: the PostgreSQL backend's keys (issue #9). The
+// URL's syntax is libpq's to judge (at start, with its own message); here only
+// what would otherwise fail obscurely: a missing URL, or one with another backend.
+void read_postgres_keys(TableReader& r, StoreSettings& out) {
+  const bool postgres = out.backend == StoreBackend::kPostgres;
+  for (std::string_view key : {"url", "pool_size", "schema"}) {
+    if (!postgres && r.has(key)) {
+      r.invalid(key, "only used with store.backend = \"postgres\"");
+    }
+  }
+  if (auto value = r.read_string("url")) {
+    bool url = value->starts_with("postgresql://") || value->starts_with("postgres://");
+    if (!url && value->find('=') == std::string::npos) {
+      r.invalid("url", "expected a postgresql:// URL or key=value connection string, got " +
+                           quote(*value));
+    } else {
+      out.url = *value;
+    }
+  } else if (postgres && !r.has("url")) {
+    r.missing("url");
+  }
+  r.read_uint("pool_size", out.pool_size, 1, kMaxStorePool);
+  if (auto value = r.read_string("schema")) {
+    // An SQL identifier tern quotes itself: letters, digits and "_" only, so it
+    // never needs escaping and matches PostgreSQL's unquoted, lower-case form.
+    bool plain = !value->empty() && value->size() <= 63 &&
+                 std::all_of(value->begin(), value->end(), [](char c) {
+                   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                 });
+    if (!plain || ((*value)[0] >= '0' && (*value)[0] <= '9')) {
+      r.invalid("schema",
+                "expected a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63), got " +
+                    quote(*value));
+    } else {
+      out.schema = *value;
+    }
+  }
+}
+
 void read_store(Problems& problems, const toml::table* table, std::string_view data_dir,
                 StoreSettings& out) {
   TableReader r(problems, table, "store", 1);
   r.read_enum<StoreBackend>("backend", out.backend,
-                            {{"sqlite", StoreBackend::kSqlite}, {"memory", StoreBackend::kMemory}});
+                            {{"sqlite", StoreBackend::kSqlite},
+                             {"memory", StoreBackend::kMemory},
+                             {"postgres", StoreBackend::kPostgres}});
   std::string path = "store";
   if (auto value = r.read_string("path")) {
     if (value->empty()) {
@@ -467,6 +509,7 @@ void read_store(Problems& problems, const toml::table* table, std::string_view d
   }
   out.path = resolve_path(data_dir, path);
   r.read_bool("group_commit", out.group_commit);
+  read_postgres_keys(r, out);
   r.finish();
 }
 

@@ -198,8 +198,44 @@ TEST(ParseConfig, ReportsValueOutsideEnumeration) {
             "var/tern.toml:7: log.level: expected one of debug, info, warn, error, got \"loud\"");
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[tls]\nmin_version = \"1.1\"\n"),
             "var/tern.toml:4: tls.min_version: expected one of 1.2, 1.3, got \"1.1\"");
-  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"mysql\"\n"),
-            "var/tern.toml:4: store.backend: expected one of sqlite, memory, got \"mysql\"");
+  EXPECT_EQ(
+      error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"mysql\"\n"),
+      "var/tern.toml:4: store.backend: expected one of sqlite, memory, postgres, got \"mysql\"");
+}
+
+TEST(ParseConfig, ReadsPostgresStore) {
+  auto settings = parse(
+      "[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
+      "url = \"postgresql://tern@db.example/tern\"\npool_size = 12\nschema = \"node_a\"\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings->store.backend, StoreBackend::kPostgres);
+  EXPECT_EQ(settings->store.url, "postgresql://tern@db.example/tern");
+  EXPECT_EQ(settings->store.pool_size, 12u);
+  EXPECT_EQ(settings->store.schema, "node_a");
+  auto keywords = parse(
+      "[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
+      "url = \"host=/run/postgresql dbname=tern\"\n");
+  ASSERT_TRUE(keywords) << keywords.error().message;
+  EXPECT_EQ(keywords->store.url, "host=/run/postgresql dbname=tern");
+  EXPECT_EQ(keywords->store.pool_size, 4u);
+}
+
+TEST(ParseConfig, ReportsPostgresStoreProblems) {
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"),
+            "var/tern.toml:3: missing key \"store.url\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
+                     "url = \"db.example\"\n"),
+            "var/tern.toml:5: store.url: expected a postgresql:// URL or key=value connection "
+            "string, got \"db.example\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nurl = \"postgresql://x/y\"\n"),
+            "var/tern.toml:4: store.url: only used with store.backend = \"postgres\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
+                     "url = \"postgresql:///t\"\npool_size = 0\n"),
+            "var/tern.toml:6: store.pool_size: expected an integer from 1 to 256, got 0");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
+                     "url = \"postgresql:///t\"\nschema = \"Tern; drop\"\n"),
+            "var/tern.toml:6: store.schema: expected a lower-case SQL identifier "
+            "([a-z_][a-z0-9_]*, at most 63), got \"Tern; drop\"");
 }
 
 TEST(ParseConfig, ReportsWrongType) {

@@ -54,13 +54,21 @@ struct LimitSettings {
   friend bool operator==(const LimitSettings&, const LimitSettings&) = default;
 };
 
-enum class StoreBackend { kSqlite, kMemory };
+enum class StoreBackend { kSqlite, kMemory, kPostgres };
 
-// [store]
+// [store]. `url` is required with backend "postgres" and refused with the others;
+// `path` and `group_commit` belong to "sqlite".
 struct StoreSettings {
   StoreBackend backend = StoreBackend::kSqlite;
   std::string path;  // resolved against data_dir; default "<data_dir>/store"
   bool group_commit = true;
+  // Key `url`: the libpq connection URL or key=value string of the shared
+  // database ("postgresql://tern@db.example/tern", "host=/run/postgresql dbname=tern").
+  std::string url;
+  // Key `pool_size`: connections (and concurrent transactions) of this node, 1..256.
+  std::uint32_t pool_size = 4;
+  // Key `schema`: the schema holding tern's tables ("" = the default search_path).
+  std::string schema;
   friend bool operator==(const StoreSettings&, const StoreSettings&) = default;
 };
 
