@@ -103,8 +103,26 @@ std::string CommandReader::take_buffered_input() {
   return rest;
 }
 
+ReaderEvent CommandReader::need_input() {
+  // Everything received is consumed: an idle connection keeps no more buffer than a
+  // command line needs (a large APPEND or pipelined burst must not stay allocated
+  // for the rest of the session).
+  if (pos_ == buffer_.size()) {
+    if (buffer_.capacity() > kKeptCapacity) {
+      std::string().swap(buffer_);
+    } else {
+      buffer_.clear();
+    }
+    pos_ = 0;
+  }
+  return NeedInput{};
+}
+
 void CommandReader::reset_command() {
-  current_ = RawCommand{};
+  // Swapped, not assigned: assigning an empty string keeps the old capacity (the
+  // bytes of a refused command), swapping hands it to `fresh` to free.
+  RawCommand fresh;
+  std::swap(current_, fresh);
   is_append_ = false;
   literal_left_ = 0;
   skipping_ = false;
@@ -125,7 +143,7 @@ ReaderEvent CommandReader::next() {
       pos_ += take;
       literal_left_ -= take;
       if (literal_left_ > 0) {
-        return NeedInput{};
+        return need_input();
       }
       state_ = State::kLine;
       continue;
@@ -136,7 +154,7 @@ ReaderEvent CommandReader::next() {
       literal_left_ -= take;
       if (literal_left_ > 0) {
         compact();
-        return NeedInput{};
+        return need_input();
       }
       state_ = State::kLine;
       continue;
@@ -150,7 +168,7 @@ ReaderEvent CommandReader::next() {
         discard_buffered_input();
         return rejected;
       }
-      return NeedInput{};
+      return need_input();
     }
     std::string_view line(buffer_.data() + pos_, lf + 1 - pos_);
     if (line.size() > limits_.max_line_bytes + 2) {

@@ -106,12 +106,20 @@ class CommandReader {
   // Bytes received but not yet consumed (for tests and limits accounting).
   std::size_t buffered() const { return buffer_.size() - pos_; }
 
+  // Heap bytes the reader holds (buffer capacities), for tests and memory accounting.
+  std::size_t retained_bytes() const { return buffer_.capacity() + current_.bytes.capacity(); }
+
  private:
   enum class State { kLine, kLiteral, kSkipLiteral, kSkipLine };
 
   ReaderEvent on_line(std::string_view line_with_crlf);
   void reset_command();
   void compact();
+  // NeedInput, after releasing the input buffer when it holds nothing unread.
+  ReaderEvent need_input();
+
+  // Buffer capacity kept across commands once drained (a few command lines).
+  static constexpr std::size_t kKeptCapacity = 1024;
 
   ReaderLimits limits_;
   std::string buffer_;

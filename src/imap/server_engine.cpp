@@ -141,6 +141,14 @@ Event ServerEngine::next() {
   }
 }
 
+void ServerEngine::consume_output(std::size_t n) {
+  constexpr std::size_t kKeptCapacity = 4096;
+  out_.erase(0, n);
+  if (out_.empty() && out_.capacity() > kKeptCapacity) {
+    std::string().swap(out_);
+  }
+}
+
 void ServerEngine::untagged(std::string_view text) {
   out_ += "* ";
   out_ += text;

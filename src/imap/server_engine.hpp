@@ -127,7 +127,14 @@ class ServerEngine {
 
   std::string_view output() const { return out_; }
 
-  void consume_output(std::size_t n) { out_.erase(0, n); }
+  // Heap bytes the engine's buffers hold (output and the reader's), for tests and
+  // memory accounting: between commands, with output drained, a few KiB at most.
+  std::size_t retained_bytes() const { return out_.capacity() + reader_.retained_bytes(); }
+
+  // Drops the first `n` bytes of output() (written). Once the output is drained, a
+  // buffer grown by a large response (FETCH streams up to Options::fetch_flush_bytes
+  // at a time) is released, so an idle session holds no more than a few lines.
+  void consume_output(std::size_t n);
 
  private:
   enum class Mode : std::uint8_t { kCommand, kAuth, kIdle };

@@ -18,8 +18,14 @@ void MailboxView::reset(const domain::Mailbox& mailbox, const std::vector<domain
   read_only_ = read_only;
   keywords_ = std::move(mailbox_.keywords);
   mailbox_.keywords.clear();
+  // Sized to the mailbox, not to the growth policy of push_back: a selected
+  // mailbox's maps live as long as the session idles in it.
   uids_.clear();
+  uids_.shrink_to_fit();
+  uids_.reserve(entries.size());
   modseqs_.clear();
+  modseqs_.shrink_to_fit();
+  modseqs_.reserve(entries.size());
   pending_.clear();
   recent_.clear();
   for (const auto& e : entries) {
