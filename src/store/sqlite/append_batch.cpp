@@ -191,9 +191,12 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     TERN_TRY_VOID(c.run(
         "INSERT INTO messages (account_id, blob, size, internal_date, facts, entry_count) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        owner->id, request.hex, request.size, request.internal_date, AsBlob{request.facts}, count));
+        owner->id, request.hex, request.size, request.internal_date,
+        AsBlob{request.split ? std::string_view("") : std::string_view(request.facts)}, count));
     count = c.last_insert_rowid();  // from here on: the message id
     if (request.split) {
+      TERN_TRY_VOID(c.run("INSERT INTO message_records (message_id, record) VALUES (?1, ?2)", count,
+                          AsBlob{request.facts}));
       TERN_TRY_VOID(c.run("INSERT INTO message_envelopes (message_id, envelope) VALUES (?1, ?2)",
                           count, AsBlob{request.split->envelope}));
       if (request.split->has_search) {

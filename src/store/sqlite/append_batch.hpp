@@ -31,7 +31,8 @@ struct AppendRequest {
   std::int64_t internal_date = 0;             // system_clock ticks
   std::string facts;                          // stored as messages.facts
   // The parts of the facts kept apart (migration 0008): set when the facts were a
-  // readable record, which `facts` then holds without its search fields.
+  // readable record, which `facts` then holds without its search fields and which
+  // goes to message_records instead (messages.facts stays empty).
   std::optional<mime::facts::SplitFacts> split;
   std::vector<domain::AppendTarget> targets;  // non-empty
   // The outcome, set by AppendBatch::run(): an Error only when the request as a

@@ -1400,8 +1400,12 @@ d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::Messa
 
 d::Async<std::string> SqliteStorage::message_facts(d::AccountId account, d::MessageId message) {
   return read<std::string>([account, message](Connection& c) -> Result<std::string> {
+    // Split at append (migration 0008): the record is in message_records.
     TERN_TRY(auto facts, one_row<std::string>(
-                             c, "SELECT facts FROM messages WHERE id = ?1 AND account_id = ?2",
+                             c,
+                             "SELECT coalesce((SELECT record FROM message_records WHERE "
+                             "message_id = m.id), m.facts) FROM messages m "
+                             "WHERE m.id = ?1 AND m.account_id = ?2",
                              [](const Statement& s) { return s.text(0); }, d::value_of(message),
                              d::value_of(account)));
     if (!facts) {
@@ -1416,9 +1420,10 @@ namespace {
 // The query of message_summaries() for the parts `what`: the entries named in the
 // JSON array ?2 of mailbox ?1, each part LEFT JOINed from its own table (migration
 // 0008). Columns: uid, message id, whether every joined part row is there, the
-// envelope, search headers, search text, and messages.facts — read only when it
-// was asked for or a part row is missing (a message stored before 0008, or facts
-// that were no readable record), so an envelope fetch never reads the record.
+// envelope, search headers, search text, and the facts record (message_records, or
+// messages.facts for a message stored before 0008 or facts that were no readable
+// record) — read only when it was asked for or a part row is missing, so an
+// envelope fetch never reads the record.
 std::string summary_query(d::SummaryParts what) {
   const bool envelope = (what & d::kSummaryEnvelope) != 0;
   const bool headers = (what & d::kSummarySearchHeaders) != 0;
@@ -1442,7 +1447,9 @@ std::string summary_query(d::SummaryParts what) {
   if (text) {
     join("message_search_text", "t");
   }
-  const std::string stored = "(SELECT facts FROM messages WHERE id = e.message_id)";
+  const std::string stored =
+      "coalesce((SELECT record FROM message_records WHERE message_id = e.message_id), "
+      "(SELECT facts FROM messages WHERE id = e.message_id))";
   return "SELECT e.uid, e.message_id, " + present + ", " + (envelope ? "v.envelope" : "NULL") +
          ", " + (headers ? "h.headers" : "NULL") + ", " + (text ? "t.text" : "NULL") + ", " +
          ((what & d::kSummaryFacts) != 0

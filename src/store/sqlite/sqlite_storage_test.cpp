@@ -381,16 +381,23 @@ TEST(SqliteStorage, SummariesOfMessagesStoredBeforeMigration8AreSplitOnRead) {
   ASSERT_TRUE(stored);
   EXPECT_EQ(*stored, record);
 
-  // A new append keeps the search text out of messages.facts.
+  // A new append keeps the record in message_records (messages rows stay small for
+  // the entries() join) and the search text apart.
   auto appended = wait(store->mail().append(domain::NewMessage{raw, {}, record},
                                             {domain::AppendTarget{bob, inbox, 0, {}}}));
   ASSERT_TRUE(appended && (*appended)[0]);
   auto c = Connection::open(dir.path() / "tern.db", false);
   ASSERT_TRUE(c);
-  auto length = (*c)->scalar("SELECT length(facts) FROM messages WHERE id = ?1",
-                             domain::value_of((*appended)[0]->message));
+  const auto id = domain::value_of((*appended)[0]->message);
+  auto length = (*c)->scalar("SELECT length(facts) FROM messages WHERE id = ?1", id);
+  ASSERT_TRUE(length);
+  EXPECT_EQ(*length, std::optional<std::int64_t>(0));
+  length = (*c)->scalar("SELECT length(record) FROM message_records WHERE message_id = ?1", id);
   ASSERT_TRUE(length);
   EXPECT_EQ(*length, std::optional<std::int64_t>(split->record.size()));
+  auto fresh_record = wait(store->mail().message_facts(bob, (*appended)[0]->message));
+  ASSERT_TRUE(fresh_record);
+  EXPECT_EQ(*fresh_record, split->record);
   auto fresh = wait(store->mail().message_summaries(bob, inbox, {(*appended)[0]->uid}, all));
   ASSERT_TRUE(fresh);
   ASSERT_EQ(fresh->size(), 1u);
