@@ -23,6 +23,7 @@
 
 #include "app/dns_cli.hpp"
 #include "app/queue_cli.hpp"
+#include "app/report_timer.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "base/metrics.hpp"
@@ -291,6 +292,7 @@ class Daemon {
   std::shared_ptr<services::delivery::SmtpTransport> transport_;
   std::unique_ptr<services::outbound::Scheduler> scheduler_;
   std::unique_ptr<services::outbound::WakingStorage> waking_;
+  std::unique_ptr<ReportTimer> reports_;  // [reports]: queues through waking_
   std::shared_ptr<const domain::Srs> srs_;
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
@@ -461,6 +463,9 @@ Result<void> Daemon::start_outbound() {
       o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
   waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
   scheduler_->start(io_.context());
+  reports_ = std::make_unique<ReportTimer>(settings_.reports, *waking_, *resolver_, pool_, clock_,
+                                           logger_.with("component", "reports"));
+  reports_->start(io_.context());
   return ok();
 }
 
@@ -612,6 +617,7 @@ int Daemon::run() {
   // Deliveries still on the pool finish before the store closes.
   pool_.join();
   smtp_.clear();
+  reports_.reset();
   waking_.reset();
   scheduler_.reset();
   transport_.reset();

@@ -17,6 +17,7 @@
 #include "app/dkim_cli.hpp"
 #include "app/dns_cli.hpp"
 #include "app/queue_cli.hpp"
+#include "app/report_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
@@ -275,6 +276,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
     words.insert(words.end(), args.positional.begin(), args.positional.end());
     runtime::SystemClock clock;
     return queue_command(words, settings_, storage_, clock);
+  }
+  if (noun == "report") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return report_command(words, settings_, storage_);
   }
   return usage_error("unknown command " + noun);
 }
@@ -670,7 +676,7 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}", kUsage, kDkimUsage, kDnsUsage);
+    fmt::print("{}\n{}{}{}", kUsage, kDkimUsage, kDnsUsage, kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
   // DKIM keys and single messages need neither config nor store.
@@ -684,7 +690,9 @@ int main_with_boundary(int argc, char** argv) {
     return usage_error("missing subcommand");
   }
   std::string verb = has_verb ? words[1] : std::string();
-  auto args = parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
+  // `report` reads its own options (--print, --send-now, ...).
+  auto args = noun == "report" ? Result<Args>(Args{{words.begin() + 2, words.end()}, false, {}, {}})
+                               : parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
   if (!args) {
     return usage_error(args.error().message);
   }
