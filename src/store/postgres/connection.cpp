@@ -170,6 +170,10 @@ Result<void> Connection::apply_schema() {
   return script(setup);
 }
 
+int Connection::backend_pid() const {
+  return PQbackendPID(conn_);
+}
+
 bool Connection::healthy() const {
   return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
 }

@@ -165,6 +165,9 @@ class Connection {
   // whole transaction may be retried.
   bool retryable() const { return last_sqlstate_ == "40001" || last_sqlstate_ == "40P01" || lost_; }
 
+  // The server process serving this connection (PQbackendPID).
+  int backend_pid() const;
+
   // Whether the connection is usable; false after the server went away.
   bool healthy() const;
   // Re-establishes a broken connection (prepared statements are prepared again).

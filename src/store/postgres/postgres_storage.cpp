@@ -730,6 +730,9 @@ Result<void> PostgresStorage::start() {
     connections_.push_back(std::move(connection));
   }
   for (auto& connection : connections_) {
+    backend_pids_.push_back(connection->backend_pid());
+  }
+  for (auto& connection : connections_) {
     workers_.emplace_back([this, c = connection.get()] { worker_loop(*c); });
   }
   return ok();
@@ -761,6 +764,20 @@ void PostgresStorage::close() {
 PostgresStats PostgresStorage::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
+}
+
+void PostgresStorage::note_reconnect(Connection& c) {
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < connections_.size() && i < backend_pids_.size(); ++i) {
+    if (connections_[i].get() == &c) {
+      backend_pids_[i] = c.backend_pid();
+    }
+  }
+}
+
+std::vector<int> PostgresStorage::backend_pids() const {
+  std::lock_guard lock(mutex_);
+  return backend_pids_;
 }
 
 void PostgresStorage::count(std::uint64_t transactions, std::uint64_t appends,
@@ -819,8 +836,8 @@ void PostgresStorage::worker_loop(Connection& connection) {
         return;  // stopping, and nothing left that this thread may run
       }
     }
-    if (!connection.healthy()) {
-      (void)connection.reset();  // a failure shows in the request's own error
+    if (!connection.healthy() && connection.reset()) {
+      note_reconnect(connection);  // a failure shows in the request's own error
     }
     if (!batch.empty()) {
       run_appends(connection, batch);
@@ -843,6 +860,7 @@ Result<T> PostgresStorage::run_transaction(Connection& c, Body& body, bool read_
       if (auto reset = c.reset(); !reset) {
         return reset.error();
       }
+      note_reconnect(c);
     }
     // Reads see one snapshot (REPEATABLE READ), so the rows of several
     // statements agree; writes run at READ COMMITTED and order themselves with
@@ -2188,6 +2206,167 @@ d::Async<void> PostgresStorage::set_report_cursor(std::string name, SystemTime v
 
 d::Async<std::uint64_t> PostgresStorage::prune_reports(SystemTime before) {
   return transaction<std::uint64_t>([before](Connection& c) { return reports::prune(c, before); });
+}
+
+// ----- domain::StoreImport
+
+d::Async<d::Mailbox> PostgresStorage::import_mailbox(d::AccountId account, d::Mailbox mailbox) {
+  return transaction<d::Mailbox>([account, mailbox](Connection& c) -> Result<d::Mailbox> {
+    TERN_TRY_VOID(lock_account(c, account).transform([](const d::Account&) {}));
+    const auto name = canonical_mailbox_name(mailbox.name);
+    if (!is_valid_mailbox_name(name) || d::value_of(mailbox.uid_next) == 0) {
+      return Error{ErrorCode::kInvalidInput, "invalid mailbox to import: " + name};
+    }
+    const auto keywords = join_keywords(d::normalize_keywords(mailbox.keywords));
+    TERN_TRY(auto existing,
+             scalar(c, "SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2",
+                    d::value_of(account), name));
+    if (existing) {
+      TERN_TRY(auto used,
+               scalar(c, "SELECT 1 FROM entries WHERE mailbox_id = $1 LIMIT 1", *existing));
+      if (used) {
+        return Error{ErrorCode::kAlreadyExists, "mailbox holds mail: " + name};
+      }
+      TERN_TRY_VOID(run(c,
+                        "UPDATE mailboxes SET special_use = $2, uid_validity = $3, uid_next = $4, "
+                        "highest_modseq = $5, subscribed = $6, keywords = $7 WHERE id = $1",
+                        *existing, static_cast<int>(mailbox.special_use),
+                        d::value_of(mailbox.uid_validity), d::value_of(mailbox.uid_next),
+                        d::value_of(mailbox.highest_modseq), mailbox.subscribed, keywords));
+    } else {
+      TERN_TRY(existing, scalar(c,
+                                "INSERT INTO mailboxes (account_id, name, special_use, "
+                                "uid_validity, uid_next, highest_modseq, subscribed, keywords) "
+                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                                d::value_of(account), name, static_cast<int>(mailbox.special_use),
+                                d::value_of(mailbox.uid_validity), d::value_of(mailbox.uid_next),
+                                d::value_of(mailbox.highest_modseq), mailbox.subscribed, keywords));
+    }
+    // New mailboxes must still get UIDVALIDITYs above every imported one.
+    TERN_TRY_VOID(run(c,
+                      "UPDATE meta SET value = greatest(value, $1::bigint) WHERE key = "
+                      "'uid_validity'",
+                      d::value_of(mailbox.uid_validity)));
+    return owned_mailbox(c, account, d::MailboxId{existing.value_or(0)});
+  });
+}
+
+d::Async<d::MessageId> PostgresStorage::import_message(d::AccountId account, d::NewMessage message,
+                                                       std::vector<d::ImportEntry> entries) {
+  if (entries.empty()) {
+    return make_ready_future<Result<d::MessageId>>(
+        Error{ErrorCode::kInvalidInput, "import without entries"});
+  }
+  auto hex = sha256_hex(message.raw);
+  if (auto stored = store_blob_file(hex, message.raw); !stored) {
+    return make_ready_future<Result<d::MessageId>>(stored.error());
+  }
+  std::optional<mime::facts::SplitFacts> split;
+  if (auto parts = mime::facts::split_facts(message.facts)) {
+    split = std::move(*parts);
+    message.facts = split->record;
+  }
+  return transaction<d::MessageId>([this, account, hex, message = std::move(message),
+                                    split = std::move(split), entries = std::move(entries),
+                                    in_file = blob_dir_ !=
+                                              nullptr](Connection& c) -> Result<d::MessageId> {
+    TERN_TRY_VOID(lock_account(c, account).transform([](const d::Account&) {}));
+    for (const auto& entry : entries) {
+      TERN_TRY(auto box, owned_mailbox(c, account, entry.mailbox));
+      if (d::value_of(entry.uid) == 0 || d::value_of(entry.uid) >= d::value_of(box.uid_next)) {
+        return Error{ErrorCode::kInvalidInput, "imported UID outside the mailbox's range"};
+      }
+      TERN_TRY(auto taken, scalar(c, "SELECT 1 FROM entries WHERE mailbox_id = $1 AND uid = $2",
+                                  d::value_of(entry.mailbox), d::value_of(entry.uid)));
+      if (taken) {
+        return Error{ErrorCode::kAlreadyExists,
+                     "UID taken: " + std::to_string(d::value_of(entry.uid))};
+      }
+    }
+    const auto size = static_cast<std::uint64_t>(message.raw.size());
+    TERN_TRY_VOID(reference_blob(c, hex, message.raw, 1, options_.chunk_bytes, in_file));
+    TERN_TRY(auto id, scalar(c,
+                             "INSERT INTO messages (account_id, blob, size, internal_date, facts, "
+                             "entry_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                             d::value_of(account), hex, size, ticks(message.internal_date),
+                             Bytes{message.facts}, static_cast<std::int64_t>(entries.size())));
+    const auto message_id = id.value_or(0);
+    if (split) {
+      TERN_TRY_VOID(run(c, "INSERT INTO message_envelopes (message_id, envelope) VALUES ($1, $2)",
+                        message_id, Bytes{split->envelope}));
+      if (split->has_search) {
+        TERN_TRY_VOID(
+            run(c, "INSERT INTO message_search_headers (message_id, headers) VALUES ($1, $2)",
+                message_id, Bytes{split->search_headers}));
+        TERN_TRY_VOID(run(c, "INSERT INTO message_search_text (message_id, text) VALUES ($1, $2)",
+                          message_id, Bytes{split->search_text}));
+      }
+    }
+    for (const auto& entry : entries) {
+      TERN_TRY_VOID(run(c,
+                        "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, "
+                        "keywords, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        d::value_of(entry.mailbox), d::value_of(entry.uid), message_id,
+                        ticks(entry.save_date), static_cast<int>(entry.flags & d::kAllFlags),
+                        join_keywords(d::normalize_keywords(entry.keywords)),
+                        d::value_of(entry.modseq)));
+    }
+    TERN_TRY_VOID(run(c, "UPDATE accounts SET used_bytes = used_bytes + $2 WHERE id = $1",
+                      d::value_of(account), size * entries.size()));
+    return d::MessageId{message_id};
+  });
+}
+
+d::Async<void> PostgresStorage::import_changes(d::AccountId account,
+                                               std::vector<d::AccountChange> changes,
+                                               d::ModSeq modseq) {
+  return transaction<void>([account, changes = std::move(changes),
+                            modseq](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(lock_account(c, account).transform([](const d::Account&) {}));
+    for (const auto& change : changes) {
+      TERN_TRY_VOID(log_change(c, account, change.modseq, change.mailbox, change.uid, change.kind));
+      if (change.kind == d::ChangeKind::kMessageExpunged) {
+        TERN_TRY_VOID(run(c,
+                          "INSERT INTO tombstones (mailbox_id, uid, modseq) VALUES ($1, $2, $3) "
+                          "ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
+                          d::value_of(change.mailbox), d::value_of(change.uid),
+                          d::value_of(change.modseq)));
+      }
+    }
+    return run(c, "UPDATE accounts SET modseq = greatest(modseq, $2::bigint) WHERE id = $1",
+               d::value_of(account), d::value_of(modseq));
+  });
+}
+
+d::Async<d::QueueId> PostgresStorage::import_queued(d::QueuedMessage entry, std::string raw) {
+  if (entry.recipients.empty()) {
+    return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});
+  }
+  auto hex = sha256_hex(raw);
+  if (auto stored = store_blob_file(hex, raw); !stored) {
+    return make_ready_future<Result<d::QueueId>>(stored.error());
+  }
+  return transaction<d::QueueId>([hex, entry = std::move(entry), raw = std::move(raw),
+                                  chunk = options_.chunk_bytes, in_file = blob_dir_ != nullptr](
+                                     Connection& c) -> Result<d::QueueId> {
+    TERN_TRY_VOID(reference_blob(c, hex, raw, 1, chunk, in_file));
+    // A lease belonged to the source's workers: an active entry arrives queued.
+    const auto state = entry.state == d::QueueState::kActive ? d::QueueState::kQueued : entry.state;
+    TERN_TRY(auto id,
+             scalar(c,
+                    "INSERT INTO queue (blob, size, sender, envid, ret, created, next_attempt, "
+                    "attempts, state, lease_until, smtputf8, body_type, requiretls, submitter, "
+                    "delay_warned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, "
+                    "$13, $14) RETURNING id",
+                    hex, static_cast<std::uint64_t>(raw.size()), entry.sender, entry.envid,
+                    entry.ret, ticks(entry.created), ticks(entry.next_attempt), entry.attempts,
+                    static_cast<int>(state), entry.envelope.smtputf8,
+                    static_cast<int>(entry.envelope.body), entry.envelope.requiretls,
+                    entry.envelope.submitter, entry.delay_warned));
+    d::QueueId queue_id{id.value_or(0)};
+    TERN_TRY_VOID(store_recipients(c, queue_id, entry.recipients));
+    return queue_id;
+  });
 }
 
 }  // namespace tern::store::postgres

@@ -18,6 +18,7 @@
 
 #include "base/log.hpp"
 #include "domain/ports.hpp"
+#include "domain/store_import.hpp"
 
 namespace tern::store::postgres {
 
@@ -101,7 +102,8 @@ class PostgresStorage final : public domain::Storage,
                               private domain::MailStore,
                               private domain::BlobStore,
                               private domain::QueueStore,
-                              private domain::ReportStore {
+                              private domain::ReportStore,
+                              public domain::StoreImport {
  public:
   // Connects `pool_size` connections, creates the schema if asked, applies
   // pending migrations and starts the pool. kInvalidInput for an empty conninfo;
@@ -122,6 +124,23 @@ class PostgresStorage final : public domain::Storage,
   Result<int> schema_version();
 
   PostgresStats stats() const;
+
+  // The server process ids of the pool's connections (PQbackendPID), as of their
+  // last (re)connect: a LISTEN connection can tell this node's own
+  // notifications (PGnotify::be_pid) from other nodes'.
+  std::vector<int> backend_pids() const;
+
+  // ----- domain::StoreImport (`tern migrate`)
+  domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
+                                                domain::Mailbox mailbox) override;
+  domain::Async<domain::MessageId> import_message(
+      domain::AccountId account, domain::NewMessage message,
+      std::vector<domain::ImportEntry> entries) override;
+  domain::Async<void> import_changes(domain::AccountId account,
+                                     std::vector<domain::AccountChange> changes,
+                                     domain::ModSeq modseq) override;
+  domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
+                                               std::string raw) override;
 
   domain::Directory& directory() override { return *this; }
 
@@ -153,6 +172,8 @@ class PostgresStorage final : public domain::Storage,
   void run_appends(Connection& connection, std::vector<std::unique_ptr<PendingAppend>>& batch);
   // With blob_dir: makes the blob's file durable (before its row may commit).
   Result<void> store_blob_file(const std::string& hex, std::string_view bytes);
+  // Records the new server pid of a connection that was re-established.
+  void note_reconnect(Connection& c);
   void count(std::uint64_t transactions, std::uint64_t appends, std::uint64_t retries);
 
   // ----- domain::Directory
@@ -265,6 +286,7 @@ class PostgresStorage final : public domain::Storage,
   bool stopping_ = false;
   bool closed_ = false;
   PostgresStats stats_;
+  std::vector<int> backend_pids_;  // by connection, updated on reconnect
 
   std::vector<std::thread> workers_;
 };

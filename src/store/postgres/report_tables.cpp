@@ -12,10 +12,12 @@ namespace {
 
 Result<std::vector<std::string>> domains(Connection& c, const std::string& table, SystemTime begin,
                                          SystemTime end) {
-  TERN_TRY(auto result, c.query("SELECT DISTINCT domain FROM " + table +
-                                    " WHERE hour >= $1 AND hour < $2 ORDER BY domain COLLATE \"C\"",
-                                static_cast<std::int64_t>(d::report_hour(begin)),
-                                static_cast<std::int64_t>(d::report_hour(end))));
+  TERN_TRY(
+      auto result,
+      c.query("SELECT domain FROM " + table +
+                  " WHERE hour >= $1 AND hour < $2 GROUP BY domain ORDER BY domain COLLATE \"C\"",
+              static_cast<std::int64_t>(d::report_hour(begin)),
+              static_cast<std::int64_t>(d::report_hour(end))));
   std::vector<std::string> out;
   for (int i = 0; i < result.size(); ++i) {
     out.push_back(result.text(i, 0));
