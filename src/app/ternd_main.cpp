@@ -9,6 +9,7 @@
 
 #include "app/daemon.hpp"
 #include "app/settings_file.hpp"
+#include "runtime/io.hpp"
 
 namespace {
 
@@ -20,6 +21,8 @@ constexpr std::string_view kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread or allocation of note (runtime/io.hpp says why).
+  tern::runtime::configure_allocator();
   // Mail, keys and the store are private to the service user.
   ::umask(0077);
   std::string config_path = tern::app::kDefaultConfigPath;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runtime/io.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "base/assert.hpp"
 
 namespace tern::runtime {
@@ -64,6 +68,15 @@ BlockingPool::~BlockingPool() {
 
 void BlockingPool::join() {
   pool_.join();
+}
+
+bool configure_allocator() {
+#if defined(__GLIBC__)
+  // Setting M_MMAP_THRESHOLD also turns off the dynamic adjustment (mallopt(3)).
+  return mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThreshold)) == 1;
+#else
+  return false;
+#endif
 }
 
 }  // namespace tern::runtime
