@@ -36,6 +36,7 @@
 #include "runtime/signals.hpp"
 #include "runtime/system_clock.hpp"
 #include "runtime/tls.hpp"
+#include "services/cluster/change_listener.hpp"
 #include "services/delivery/smtp_transport.hpp"
 #include "services/http/service.hpp"
 #include "services/imap/service.hpp"
@@ -302,6 +303,8 @@ class Daemon {
   std::map<bool, std::unique_ptr<services::pop3::Service>> pop3_;
   // IMAP: one service for STARTTLS listeners, one for plain and implicit-TLS ones.
   std::map<bool, std::unique_ptr<services::imap::Service>> imap_;
+  // [store] backend = "postgres": changes made through other nodes, for the IMAP hubs.
+  std::unique_ptr<services::cluster::ChangeListener> changes_;
   std::unique_ptr<runtime::SignalWatcher> signals_;
   std::atomic<bool> draining_{false};
   std::promise<void> drained_;
@@ -418,6 +421,21 @@ Result<void> Daemon::start() {
           clock_, random_, registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
+  }
+  if (settings_.store.backend == config::StoreBackend::kPostgres && !imap_.empty()) {
+    // Several nodes may share the database: every mail change is NOTIFYed
+    // (store/postgres), so IDLE sessions here hear of deliveries through any node
+    // (this one included) at once rather than at their next poll.
+    services::cluster::ChangeListenerOptions o;
+    o.conninfo = settings_.store.url;
+    o.logger = logger_.with("component", "cluster");
+    changes_ = std::make_unique<services::cluster::ChangeListener>(
+        io_.context().get_executor(), std::move(o), [this](domain::AccountId account) {
+          for (auto& [starttls, service] : imap_) {
+            service->hub().notify(account);
+          }
+        });
+    changes_->start();
   }
   return ok();
 }
@@ -610,6 +628,9 @@ int Daemon::run() {
   logger_.info("started", {{"hostname", settings_.server.hostname},
                            {"io_threads", std::to_string(io_.size())}});
   drained.wait();
+  if (changes_) {
+    changes_->stop();
+  }
   signals_->cancel();
   io_.request_stop();
   io_.join();

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pg_fixture import pg_database  # noqa: F401 (a fixture)
+
 BUILD_DIR = Path(os.environ.get("TERN_BUILD_DIR", Path(__file__).resolve().parents[2] / "build" / "asan"))
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 TERND = BUILD_DIR / "src" / "app" / "ternd"
@@ -38,7 +40,7 @@ def write_config(path: Path, body: str):
 
 
 def base_config(data_dir: Path, cert: Path, key: Path, listeners: str, extra: str = "",
-                log_format="json", backend="sqlite"):
+                log_format="json", backend="sqlite", store_keys=""):
     return f"""
 [server]
 hostname = "mail.example.test"
@@ -56,7 +58,7 @@ key = "{key}"
 [store]
 backend = "{backend}"
 path = "store"
-{extra}
+{store_keys}{extra}
 {listeners}
 """
 
@@ -159,14 +161,20 @@ def certs(tmp_path):
 
 
 @pytest.fixture
-def ternd_factory(tmp_path, certs):
+def ternd_factory(tmp_path, certs, request):
     started = []
 
     def start(listeners=HTTP_LISTENER, extra="", log_format="json", backend="sqlite", name="tern.toml"):
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
+        store_keys = ""
+        # TERN_TEST_STORE=postgres runs the suites on PostgreSQL: one fresh database
+        # per test (pg_fixture.py), shared by every ternd the test starts.
+        if backend == "sqlite" and os.environ.get("TERN_TEST_STORE") == "postgres":
+            backend = "postgres"
+            store_keys = f'url = "{request.getfixturevalue("pg_database").url}"\n'
         cfg = write_config(tmp_path / name, base_config(data, certs[0], certs[1], listeners, extra,
-                                                       log_format, backend))
+                                                       log_format, backend, store_keys))
         server = Ternd(cfg)
         started.append(server)
         return server
