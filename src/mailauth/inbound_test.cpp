@@ -43,6 +43,20 @@ std::string signed_message(std::string msg, std::string domain = "example.com",
   return *dkim_sign(msg, key(), o) + msg;
 }
 
+// The ARC Set a forwarder at `domain` adds to `msg` (which carries its
+// Authentication-Results), sealed with key(); "" if sealing failed.
+std::string arc_set(const std::string& msg, std::string domain, std::string selector,
+                    std::string authserv_id) {
+  ArcSealOptions seal;
+  seal.domain = std::move(domain);
+  seal.selector = std::move(selector);
+  seal.authserv_id = std::move(authserv_id);
+  seal.timestamp = kNow - 5;
+  auto set = arc_seal(msg, key(), seal);
+  EXPECT_TRUE(set && *set);
+  return set && *set ? (*set)->seal + (*set)->message_signature + (*set)->results : std::string();
+}
+
 // A zone where 192.0.2.1 (mx.example.com) may send for example.com.
 void fill_zone(dns::FakeResolver& z, std::string dmarc = "v=DMARC1; p=reject") {
   z.add_txt("example.com", {"v=spf1 ip4:192.0.2.1 -all"});
@@ -122,14 +136,7 @@ TEST(InboundVerifier, IndependentQuestionsAreAskedTogetherAndShared) {
   fill_zone(z);
   // The same key signs as DKIM and seals the ARC set: one TXT question serves both.
   std::string msg = "Authentication-Results: relay.example.com; spf=pass\r\n" + message();
-  ArcSealOptions seal;
-  seal.domain = "example.com";
-  seal.selector = "sel";
-  seal.authserv_id = "relay.example.com";
-  seal.timestamp = kNow - 5;
-  auto set = arc_seal(msg, key(), seal);
-  ASSERT_TRUE(set && *set);
-  msg = (*set)->seal + (*set)->message_signature + (*set)->results + signed_message(msg);
+  msg = arc_set(msg, "example.com", "sel", "relay.example.com") + signed_message(msg);
   InboundVerifier v(input(msg), options());
   auto first = v.take_queries();
   auto has = [&](std::string_view name, dns::RecordType type) {
@@ -269,14 +276,7 @@ TEST(InboundVerifier, TrustedArcSealerLiftsTheDisposition) {
   std::string msg =
       "Authentication-Results: relay.example.org; dkim=pass header.d=example.com\r\n" + original +
       "-- \r\nlist footer\r\n";
-  ArcSealOptions seal;
-  seal.domain = "relay.example.org";
-  seal.selector = "arc";
-  seal.authserv_id = "relay.example.org";
-  seal.timestamp = kNow - 5;
-  auto set = arc_seal(msg, key(), seal);
-  ASSERT_TRUE(set && *set);
-  msg = (*set)->seal + (*set)->message_signature + (*set)->results + msg;
+  msg = arc_set(msg, "relay.example.org", "arc", "relay.example.org") + msg;
 
   InboundVerdict untrusted = run(z, input(msg, "198.51.100.7", "list@relay.example.org"));
   EXPECT_EQ(untrusted.dkim[0].result, AuthResult::kFail);

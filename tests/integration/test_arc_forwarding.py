@@ -7,7 +7,6 @@ dkimpy's ARC verifier (python3-dkim, an independent implementation) accepts the
 chain. A message that arrives already sealed (dkimpy as the first sealer) leaves
 with the chain extended by i=2, cv=pass."""
 import re
-import time
 
 import pytest
 
@@ -17,18 +16,8 @@ from test_dkim_interop import dkim, need_dkimpy  # noqa: F401  (dkimpy, skip wit
 from test_mailauth_inbound import HELO, HOSTNAME, ed25519_key, message, send, sign
 from test_mailauth_inbound import zones as sender_zones
 from test_mailauth_signing import dkim_entries, keygen
-from test_outbound import SmtpSink
+from test_outbound import SmtpSink, wait_until
 from test_smtp import DOMAIN, provision, start_mail_server
-
-
-def wait_for(predicate, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def strip_sink_fields(dumped):
@@ -86,7 +75,7 @@ route = "smtp:[127.0.0.1]:{sink_port}"
 
 
 def forwarded_copy(sink):
-    [dumped] = wait_for(sink.messages, what="the forwarded copy at the sink")
+    [dumped] = wait_until(sink.messages, what="the forwarded copy at the sink")
     return strip_sink_fields(dumped)
 
 

@@ -91,6 +91,22 @@ std::string_view role_name(Role role) {
   return "smtp";
 }
 
+std::optional<mailauth::InboundInput> inbound_input(const tern::smtp::Message& message,
+                                                    const Peer& peer) {
+  auto ip = dns::IpAddress::parse(peer.ip);
+  if (!ip) {
+    return std::nullopt;
+  }
+  mailauth::InboundInput input;
+  input.client_ip = *ip;
+  input.helo = peer.helo;
+  input.mail_from = message.reverse_path.is_null()
+                        ? std::string()
+                        : address::render_mailbox(*message.reverse_path.mailbox);
+  input.message = message.content;
+  return input;
+}
+
 Handlers::Handlers(Policy policy, domain::Storage& storage, const Clock& clock, log::Logger logger)
     : policy_(std::move(policy)), storage_(storage), clock_(clock), logger_(std::move(logger)) {}
 

@@ -82,6 +82,12 @@ struct Peer {
   std::string session_id;       // the connection id; messages get "<id>.<n>" in Received:
 };
 
+// What the MX's inbound checks read from a received message and its peer;
+// nullopt when the peer has no IP address (a local socket). The view into
+// `message.content` lives as long as `message`.
+std::optional<mailauth::InboundInput> inbound_input(const tern::smtp::Message& message,
+                                                    const Peer& peer);
+
 // One session's handlers. Not thread-safe: one coroutine drives it, one call at a
 // time (on any thread). `storage` and `clock` must outlive it.
 //

@@ -197,13 +197,7 @@ struct InProcessSession {
   }
 
   mailauth::InboundVerdict verify(const tern::smtp::Message& message, const Peer& peer) {
-    mailauth::InboundInput in;
-    in.client_ip = *dns::IpAddress::parse(peer.ip);
-    in.helo = peer.helo;
-    in.mail_from = message.reverse_path.is_null()
-                       ? std::string()
-                       : address::render_mailbox(*message.reverse_path.mailbox);
-    in.message = message.content;
+    mailauth::InboundInput in = *inbound_input(message, peer);
     mailauth::InboundOptions o;
     o.authserv_id = world.authserv_id;
     o.receiver = std::string(kHostname);

@@ -173,17 +173,10 @@ asio::awaitable<void> Service::Session::finish_auth(AuthOutcome outcome) {
 asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verify(
     const tern::smtp::Message& message, const Peer& peer) {
   const VerifyOptions& v = *service_.options_.verify;
-  auto ip = dns::IpAddress::parse(peer.ip);
-  if (v.resolver == nullptr || !ip) {
+  std::optional<mailauth::InboundInput> input = inbound_input(message, peer);
+  if (v.resolver == nullptr || !input) {
     co_return std::nullopt;
   }
-  mailauth::InboundInput input;
-  input.client_ip = *ip;
-  input.helo = peer.helo;
-  input.mail_from = message.reverse_path.is_null()
-                        ? std::string()
-                        : address::render_mailbox(*message.reverse_path.mailbox);
-  input.message = message.content;
   mailauth::InboundOptions options;
   options.authserv_id = service_.options_.policy.authserv_id;
   options.receiver = service_.options_.policy.hostname;
@@ -197,7 +190,7 @@ asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verif
                           std::uint32_t{draw[2]} << 8 | draw[3]) %
                          100;
   // The constructor hashes the whole message (DKIM, ARC): the blocking pool.
-  const auto* in = &input;
+  const auto* in = &*input;
   const auto* opts = &options;
   auto verifier = co_await runtime::offload(service_.pool_, [in, opts] {
     return std::make_unique<mailauth::InboundVerifier>(*in, *opts);
