@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "app/dkim_cli.hpp"
+#include "app/migrate_cli.hpp"
 #include "app/dns_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
@@ -52,6 +53,9 @@ constexpr std::string_view kUsage = R"(usage: tern [-c CONFIG] COMMAND ...
   auth test ADDRESS [--password-stdin]
   queue list | show ID | flush | retry ID... | hold ID...|ALL | release ID...|ALL
         | delete ID...|ALL | bounce ID...   the outbound queue (works while ternd runs)
+  migrate --from SOURCE --to TARGET [--no-verify]   copies a whole store (sqlite <->
+        postgres; SOURCE/TARGET: a config file or a postgresql:// URL) and verifies it
+  store checksum [--list]        the store's checksum listing (compare two stores)
 
 CONFIG defaults to ./var/tern.toml. SIZE is bytes or a number with K, M, G or T
 (powers of 1024); 0 or "none" removes the quota. Without --password-stdin the
@@ -682,6 +686,13 @@ int main_with_boundary(int argc, char** argv) {
   // DKIM keys and single messages need neither config nor store.
   if (words[0] == "dkim") {
     return dkim_command({words.begin() + 1, words.end()});
+  }
+  // `migrate` names its stores itself; `store checksum` opens its own (read only).
+  if (words[0] == "migrate") {
+    return migrate_command({words.begin() + 1, words.end()});
+  }
+  if (words[0] == "store") {
+    return store_command({words.begin() + 1, words.end()}, config_path);
   }
   std::string noun = words[0];
   // `deliver` takes no verb: its arguments follow at once.

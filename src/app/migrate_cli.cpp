@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/migrate_cli.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <openssl/evp.h>
+
+#include "app/settings_file.hpp"
+#include "app/storage_factory.hpp"
+#include "mime/facts/facts.hpp"
+
+namespace tern::app {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+constexpr std::string_view kMigrateUsage =
+    "usage: tern migrate --from SOURCE --to TARGET [--no-verify]\n"
+    "       SOURCE, TARGET: a config file (its [store]) or a postgresql:// URL\n";
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += fmt::format("{:02x}", digest[i]);
+  }
+  return hex;
+}
+
+std::int64_t ticks(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// All entries of a mailbox, ascending by UID.
+Result<std::vector<domain::Entry>> all_entries(domain::Storage& storage, domain::AccountId account,
+                                               domain::MailboxId mailbox) {
+  return storage.mail()
+      .entries(account, mailbox, domain::Uid{1},
+               domain::Uid{std::numeric_limits<std::uint32_t>::max()})
+      .get();
+}
+
+// kActive is a worker's lease, which a copy does not carry (the import makes it
+// kQueued), so the listing does not tell them apart.
+int listed_state(domain::QueueState state) {
+  return state == domain::QueueState::kHeld ? 2 : 0;
+}
+
+Result<domain::StoreImport*> need_import(ImportableStorage& target) {
+  if (target.import == nullptr) {
+    return fail(ErrorCode::kPermanent, "the target backend cannot import");
+  }
+  return target.import;
+}
+
+struct Endpoint {
+  config::StoreSettings store;
+  std::string name;  // for messages: the config path, or "postgres" for a URL
+};
+
+Result<Endpoint> endpoint(const std::string& text) {
+  if (text.starts_with("postgresql://") || text.starts_with("postgres://")) {
+    Endpoint e;
+    e.store.backend = config::StoreBackend::kPostgres;
+    e.store.url = text;
+    e.name = "postgres";
+    return e;
+  }
+  TERN_TRY(auto settings, load_settings(text));
+  if (settings.store.backend == config::StoreBackend::kMemory) {
+    return fail(ErrorCode::kInvalidInput, text + ": [store] backend \"memory\" holds nothing");
+  }
+  return Endpoint{settings.store, text};
+}
+
+// Copies one account's mailboxes, messages and change log.
+Result<void> copy_account(domain::Storage& from, domain::StoreImport& import,
+                          const domain::Account& source, const domain::Account& target) {
+  TERN_TRY(auto mailboxes, from.mail().mailboxes(source.id).get());
+  std::map<domain::MailboxId, domain::MailboxId> ids;  // source -> target
+  std::uint64_t modseq = 0;
+  for (const auto& mailbox : mailboxes) {
+    TERN_TRY(auto made, import.import_mailbox(target.id, mailbox).get());
+    ids[mailbox.id] = made.id;
+    modseq = std::max(modseq, domain::value_of(mailbox.highest_modseq));
+  }
+  // A message is stored once per account however many mailboxes hold it.
+  std::map<domain::MessageId, std::vector<domain::ImportEntry>> messages;
+  std::map<domain::MessageId, SystemTime> internal_dates;
+  for (const auto& mailbox : mailboxes) {
+    TERN_TRY(auto entries, all_entries(from, source.id, mailbox.id));
+    for (auto& e : entries) {
+      messages[e.message].push_back(
+          {ids[mailbox.id], e.uid, e.modseq, e.flags, std::move(e.keywords), e.save_date});
+      internal_dates[e.message] = e.internal_date;
+    }
+  }
+  for (auto& [message, entries] : messages) {
+    TERN_TRY(auto raw, from.mail().read_message(source.id, message).get());
+    // Facts are recomputed from the bytes: the source may return them without
+    // the search fields it keeps apart (ports.hpp message_facts()).
+    std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
+    TERN_TRY_VOID(import
+                      .import_message(target.id,
+                                      {std::move(raw), internal_dates[message], std::move(facts)},
+                                      std::move(entries))
+                      .get());
+  }
+  TERN_TRY(auto changes, from.mail().account_changes_since(source.id, domain::ModSeq{0}).get());
+  std::vector<domain::AccountChange> kept;
+  for (auto change : changes) {
+    modseq = std::max(modseq, domain::value_of(change.modseq));
+    auto it = ids.find(change.mailbox);
+    if (it != ids.end()) {
+      change.mailbox = it->second;
+      kept.push_back(change);
+    }
+  }
+  return import.import_changes(target.id, std::move(kept), domain::ModSeq{modseq}).get();
+}
+
+Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::StoreImport& import) {
+  TERN_TRY(auto domains, from.directory().domains().get());
+  for (const auto& d : domains) {
+    TERN_TRY_VOID(to.directory().add_domain(d.name).get());
+  }
+  TERN_TRY(auto accounts, from.directory().accounts(std::nullopt).get());
+  for (const auto& account : accounts) {
+    TERN_TRY(auto made, to.directory()
+                            .add_account({account.address, account.password_hash,
+                                          account.quota_bytes, account.scram_sha256})
+                            .get());
+    if (auto copied = copy_account(from, import, account, made); !copied) {
+      return copied.error().with_context("account " + account.address);
+    }
+  }
+  TERN_TRY(auto aliases, from.directory().aliases(std::nullopt).get());
+  for (auto& alias : aliases) {
+    TERN_TRY_VOID(to.directory().add_alias(alias).get());
+  }
+  TERN_TRY(auto queue, from.queue().queued().get());
+  for (auto& entry : queue) {
+    TERN_TRY(auto raw, from.queue().read_queued(entry.id).get());
+    TERN_TRY_VOID(import.import_queued(entry, std::move(raw)).get());
+  }
+  return ok();
+}
+
+void print_counts(std::string_view what, const StoreCounts& c) {
+  fmt::print(
+      "{}: {} domains, {} accounts, {} aliases, {} mailboxes, {} messages, {} entries, "
+      "{} vanished, {} queued\n",
+      what, c.domains, c.accounts, c.aliases, c.mailboxes, c.messages, c.entries, c.vanished,
+      c.queue);
+}
+
+int failed(const Error& error) {
+  fmt::print(stderr, "tern: {}\n", error.message);
+  return kExitFailed;
+}
+
+}  // namespace
+
+Result<StoreListing> store_listing(domain::Storage& storage) {
+  StoreListing out;
+  auto& lines = out.lines;
+  TERN_TRY(auto domains, storage.directory().domains().get());
+  for (const auto& d : domains) {
+    lines.push_back("domain " + d.name);
+  }
+  out.counts.domains = domains.size();
+  TERN_TRY(auto accounts, storage.directory().accounts(std::nullopt).get());
+  out.counts.accounts = accounts.size();
+  for (const auto& a : accounts) {
+    lines.push_back(fmt::format("account {} quota={} used={} secrets={}", a.address, a.quota_bytes,
+                                a.used_bytes,
+                                sha256_hex(a.password_hash + "\n" + a.scram_sha256).substr(0, 16)));
+    TERN_TRY(auto mailboxes, storage.mail().mailboxes(a.id).get());
+    out.counts.mailboxes += mailboxes.size();
+    std::map<domain::MessageId, bool> messages;
+    for (const auto& m : mailboxes) {
+      lines.push_back(fmt::format(
+          "mailbox {} {} special={} uidvalidity={} uidnext={} highestmodseq={} subscribed={} "
+          "keywords={}",
+          a.address, m.name, static_cast<int>(m.special_use), domain::value_of(m.uid_validity),
+          domain::value_of(m.uid_next), domain::value_of(m.highest_modseq), m.subscribed ? 1 : 0,
+          fmt::join(m.keywords, ",")));
+      TERN_TRY(auto entries, all_entries(storage, a.id, m.id));
+      out.counts.entries += entries.size();
+      for (const auto& e : entries) {
+        TERN_TRY(auto raw, storage.mail().read_message(a.id, e.message).get());
+        messages[e.message] = true;
+        lines.push_back(fmt::format(
+            "entry {} {} uid={} modseq={} flags={} keywords={} internal={} saved={} size={} "
+            "sha256={}",
+            a.address, m.name, domain::value_of(e.uid), domain::value_of(e.modseq), e.flags,
+            fmt::join(e.keywords, ","), ticks(e.internal_date), ticks(e.save_date), e.size,
+            sha256_hex(raw)));
+      }
+      TERN_TRY(auto changes, storage.mail().changes_since(a.id, m.id, domain::ModSeq{0}).get());
+      for (auto uid : changes.vanished) {
+        lines.push_back(
+            fmt::format("vanished {} {} uid={}", a.address, m.name, domain::value_of(uid)));
+      }
+      out.counts.vanished += changes.vanished.size();
+    }
+    out.counts.messages += messages.size();
+  }
+  TERN_TRY(auto aliases, storage.directory().aliases(std::nullopt).get());
+  out.counts.aliases = aliases.size();
+  for (const auto& alias : aliases) {
+    lines.push_back(fmt::format("alias {} {}", alias.source, alias.destination));
+  }
+  TERN_TRY(auto queue, storage.queue().queued().get());
+  out.counts.queue = queue.size();
+  std::size_t position = 0;
+  for (const auto& q : queue) {
+    TERN_TRY(auto raw, storage.queue().read_queued(q.id).get());
+    std::vector<std::string> recipients;
+    for (const auto& r : q.recipients) {
+      recipients.push_back(fmt::format("{}:{}:{}:{}:{}:{}", r.address, static_cast<int>(r.state),
+                                       r.notify, r.orcpt, r.status,
+                                       sha256_hex(r.last_reply).substr(0, 8)));
+    }
+    lines.push_back(fmt::format(
+        "queue {} sender={} rcpt={} envid={} ret={} created={} next={} attempts={} state={} "
+        "warned={} smtputf8={} body={} requiretls={} submitter={} size={} sha256={}",
+        position++, q.sender, fmt::join(recipients, ","), q.envid, q.ret, ticks(q.created),
+        ticks(q.next_attempt), q.attempts, listed_state(q.state), q.delay_warned ? 1 : 0,
+        q.envelope.smtputf8 ? 1 : 0, static_cast<int>(q.envelope.body),
+        q.envelope.requiretls ? 1 : 0, q.envelope.submitter, q.size, sha256_hex(raw)));
+  }
+  std::string joined;
+  for (const auto& line : lines) {
+    joined += line;
+    joined += '\n';
+  }
+  out.checksum = sha256_hex(joined);
+  return out;
+}
+
+int migrate_command(const std::vector<std::string>& args) {
+  std::string from_text, to_text;
+  bool verify = true;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--from" && i + 1 < args.size()) {
+      from_text = args[++i];
+    } else if (args[i] == "--to" && i + 1 < args.size()) {
+      to_text = args[++i];
+    } else if (args[i] == "--no-verify") {
+      verify = false;
+    } else {
+      fmt::print(stderr, "tern: migrate: unexpected argument \"{}\"\n{}", args[i], kMigrateUsage);
+      return kExitUsage;
+    }
+  }
+  if (from_text.empty() || to_text.empty()) {
+    fmt::print(stderr, "tern: migrate: --from and --to are required\n{}", kMigrateUsage);
+    return kExitUsage;
+  }
+  auto from = endpoint(from_text);
+  auto to = endpoint(to_text);
+  if (!from || !to) {
+    fmt::print(stderr, "tern: {}\n", (!from ? from : to).error().message);
+    return kExitUsage;
+  }
+  if (from->store == to->store) {
+    fmt::print(stderr, "tern: migrate: --from and --to name the same store\n");
+    return kExitUsage;
+  }
+  auto source = open_storage(from->store);
+  if (!source) {
+    return failed(source.error().with_context(from->name));
+  }
+  auto target = open_importable_storage(to->store);
+  if (!target) {
+    return failed(target.error().with_context(to->name));
+  }
+  auto import = need_import(*target);
+  if (!import) {
+    return failed(import.error());
+  }
+  // The target must be empty: an import never merges (UIDs and modseqs would clash).
+  auto existing = target->storage->directory().domains().get();
+  if (!existing) {
+    return failed(existing.error());
+  }
+  auto target_accounts = target->storage->directory().accounts(std::nullopt).get();
+  if (!target_accounts) {
+    return failed(target_accounts.error());
+  }
+  if (!existing->empty() || !target_accounts->empty()) {
+    fmt::print(stderr, "tern: migrate: the target store {} is not empty\n", to->name);
+    return kExitFailed;
+  }
+  if (auto copied = copy_store(**source, *target->storage, **import); !copied) {
+    return failed(copied.error().with_context("migrate"));
+  }
+  if (!verify) {
+    fmt::print("copied (not verified)\n");
+    return kExitOk;
+  }
+  auto before = store_listing(**source);
+  auto after = store_listing(*target->storage);
+  if (!before || !after) {
+    return failed((!before ? before : after).error().with_context("verify"));
+  }
+  print_counts("source", before->counts);
+  print_counts("target", after->counts);
+  if (before->checksum != after->checksum) {
+    auto [a, b] = std::mismatch(before->lines.begin(), before->lines.end(), after->lines.begin(),
+                                after->lines.end());
+    fmt::print(stderr, "tern: migrate: verification FAILED\n  source: {}\n  target: {}\n",
+               a != before->lines.end() ? *a : "(end)", b != after->lines.end() ? *b : "(end)");
+    return kExitFailed;
+  }
+  fmt::print("verified: checksum {} on both\n", before->checksum);
+  return kExitOk;
+}
+
+int store_command(const std::vector<std::string>& args, const std::string& config_path) {
+  if (args.empty() || args[0] != "checksum" || args.size() > 2 ||
+      (args.size() == 2 && args[1] != "--list")) {
+    fmt::print(stderr, "tern: usage: tern store checksum [--list]\n");
+    return kExitUsage;
+  }
+  auto from = endpoint(config_path);
+  if (!from) {
+    fmt::print(stderr, "tern: {}\n", from.error().message);
+    return kExitUsage;
+  }
+  auto storage = open_storage(from->store);
+  if (!storage) {
+    return failed(storage.error());
+  }
+  auto listing = store_listing(**storage);
+  if (!listing) {
+    return failed(listing.error());
+  }
+  if (args.size() == 2) {
+    for (const auto& line : listing->lines) {
+      fmt::print("{}\n", line);
+    }
+  }
+  print_counts("store", listing->counts);
+  fmt::print("checksum {}\n", listing->checksum);
+  return kExitOk;
+}
+
+}  // namespace tern::app

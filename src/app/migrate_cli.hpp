@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// `tern migrate` and `tern store checksum` (issue #9): copy a whole store from one
+// backend to another (sqlite -> postgres and back) keeping everything an IMAP or
+// POP3 client, the queue or an administrator can observe, and prove it with a
+// checksum listing computed the same way on both sides.
+//
+// What is copied: domains; accounts with both password secrets and the quota;
+// aliases; every mailbox with its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
+// subscription, special use and defined keywords; every message once per
+// account, linked into its mailboxes with the same UIDs, modseqs, flags,
+// keywords, internal and save dates; the change log of existing mailboxes
+// (with the tombstones QRESYNC reports as VANISHED) and the account's modseq
+// counter; every queue entry with its recipients' states, times and attempts.
+// Not copied: message and queue ids (each store allocates its own; IMAP
+// OBJECTID EMAILIDs change), the change-log rows of deleted mailboxes, and the
+// DMARC/TLS report data.
+//
+// The listing (`tern store checksum --list`) has one line per domain, account,
+// alias, mailbox, entry (with the SHA-256 of the message bytes), vanished UID and
+// queue entry (by position in id order), in a fixed order; its SHA-256 is the
+// store's checksum. Password secrets appear only as a hash of a hash.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "domain/ports.hpp"
+
+namespace tern::app {
+
+// How many of each kind a listing holds.
+struct StoreCounts {
+  std::uint64_t domains = 0, accounts = 0, aliases = 0, mailboxes = 0, messages = 0, entries = 0,
+                vanished = 0, queue = 0;
+  friend bool operator==(const StoreCounts&, const StoreCounts&) = default;
+};
+
+struct StoreListing {
+  std::vector<std::string> lines;
+  StoreCounts counts;
+  std::string checksum;  // SHA-256 hex of the lines joined with "\n"
+};
+
+// Reads the whole store through its ports. Errors are the ports' own.
+Result<StoreListing> store_listing(domain::Storage& storage);
+
+// `tern migrate --from SOURCE --to TARGET [--no-verify]`; SOURCE and TARGET are a
+// config file (its [store]) or a postgresql:// URL. Returns the exit status.
+int migrate_command(const std::vector<std::string>& args);
+
+// `tern store checksum [--list]` for the store of `config_path`.
+int store_command(const std::vector<std::string>& args, const std::string& config_path);
+
+}  // namespace tern::app

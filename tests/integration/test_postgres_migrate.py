@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`tern migrate` and `tern store checksum` (issue #9): a sqlite store with
+flags, keywords, expunged UIDs (tombstones), aliases and a queued forward is
+copied into PostgreSQL; the checksum listings of both stores (every account,
+mailbox with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, entry with UID, modseq, flags,
+keywords, dates and the SHA-256 of its bytes, vanished UID and queue entry) must
+be equal, and a ternd on the copy must serve the same UIDs and modseqs."""
+import imaplib
+import re
+
+from conftest import Ternd, tern_cli, write_config
+from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
+
+ALICE = f"alice@{DOMAIN}"
+
+
+def imap_state(port):
+    """What an IMAP client caches: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and every
+    message's UID, MODSEQ and flags."""
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    c.login(ALICE, PASSWORD)
+    c.enable("CONDSTORE")
+    typ, _ = c.select("INBOX")
+    assert typ == "OK"
+    status = c.status("INBOX", "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES)")[1][0]
+    typ, data = c.uid("FETCH", "1:*", "(UID FLAGS MODSEQ)")
+    c.logout()
+    # \Recent belongs to a process's sessions (RFC 3501 §2.3.2), not to the store.
+    return status, sorted(d.replace(b"\\Recent ", b"").replace(b"\\Recent", b"") for d in data if d)
+
+
+def checksum(config):
+    out = tern_cli(config, "store", "checksum").stdout
+    return re.search(r"checksum ([0-9a-f]{64})", out).group(1), out
+
+
+def test_sqlite_to_postgres_keeps_uids_modseqs_flags_and_queue(ternd_factory, tmp_path,
+                                                               pg_database):
+    server, ports = start_mail_server(
+        ternd_factory, [("imap", "imap", "none")],
+        '\n[[transport]]\ndomain = "remote.example"\nroute = "smtp:[127.0.0.1]:1"\n'
+        '[queue]\nretry_schedule_seconds = "3600"\n')
+    provision(server, aliases=[(f"fwd@{DOMAIN}", "carol@remote.example")])
+    for i in range(6):
+        tern_cli(server.config, "deliver", ALICE, input=f"Subject: m{i}\r\n\r\nbody {i}\r\n")
+    # A forward: the entry waits in the queue (its route is a closed port).
+    tern_cli(server.config, "deliver", f"fwd@{DOMAIN}", input="Subject: fwd\r\n\r\nx\r\n")
+    c = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=30)
+    c.login(ALICE, PASSWORD)
+    c.select("INBOX")
+    c.uid("STORE", "1,3", "+FLAGS", "(\\Seen $Important)")
+    c.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+    c.expunge()
+    c.create("Later")
+    c.uid("COPY", "4", "Later")
+    c.logout()
+    before_imap = imap_state(ports["imap"])
+    server.stop()
+    source_sum, source_listing = checksum(server.config)
+    assert "1 queued" in source_listing and "1 vanished" in source_listing, source_listing
+
+    target = write_config(tmp_path / "pg.toml", server.config.read_text().replace(
+        'backend = "sqlite"', f'backend = "postgres"\nurl = "{pg_database.url}"'))
+    done = tern_cli(server.config, "migrate", "--from", str(server.config), "--to", str(target))
+    assert f"verified: checksum {source_sum} on both" in done.stdout, done.stdout + done.stderr
+    target_sum, _ = checksum(target)
+    assert target_sum == source_sum
+
+    # A second migrate into the same (now full) database is refused.
+    again = tern_cli(server.config, "migrate", "--from", str(server.config), "--to",
+                     pg_database.url, check=False)
+    assert again.returncode == 1 and "not empty" in again.stderr
+
+    # ternd on the copy serves what the client cached.
+    node = Ternd(target)
+    try:
+        port = node.wait_listening("imap")
+        assert imap_state(port) == before_imap
+    finally:
+        node.stop()
+
+
+def test_migrate_usage_errors(ternd_factory, tmp_path):
+    server, _ = start_mail_server(ternd_factory, [("imap", "imap", "none")])
+    bad = tern_cli(server.config, "migrate", "--from", str(server.config), check=False)
+    assert bad.returncode == 2 and "--from and --to are required" in bad.stderr
+    same = tern_cli(server.config, "migrate", "--from", str(server.config), "--to",
+                    str(server.config), check=False)
+    assert same.returncode == 2 and "same store" in same.stderr
