@@ -482,7 +482,7 @@ Result<void> Daemon::start_outbound() {
   waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
   scheduler_->start(io_.context());
   reports_ = std::make_unique<ReportTimer>(settings_.reports, *waking_, *resolver_, pool_, clock_,
-                                           logger_.with("component", "reports"));
+                                           logger_.with("component", "reports"), dkim_);
   reports_->start(io_.context());
   return ok();
 }

@@ -16,13 +16,14 @@ constexpr std::chrono::seconds kSendCheck{300};
 
 ReportTimer::ReportTimer(config::ReportsSettings settings, domain::Storage& storage,
                          dns::Resolver& resolver, runtime::BlockingPool& pool, const Clock& clock,
-                         log::Logger logger)
+                         log::Logger logger, std::shared_ptr<const mailauth::DkimKeyring> dkim)
     : settings_(std::move(settings)),
       storage_(storage),
       resolver_(resolver),
       pool_(pool),
       clock_(clock),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      dkim_(std::move(dkim)) {}
 
 bool ReportTimer::active() const {
   return settings_.enabled || !settings_.inbox.empty();
@@ -53,7 +54,9 @@ void ReportTimer::tick() {
   const auto now = clock_.now();
   if (settings_.enabled) {
     ResolverTxtLookup dns(resolver_);
-    auto run = domain::reports::run_due_reports(storage_, report_settings(settings_), dns, now);
+    auto generator = report_settings(settings_);
+    generator.dkim = dkim_;
+    auto run = domain::reports::run_due_reports(storage_, generator, dns, now);
     if (!run) {
       logger_.error("report run failed", {{"error", run.error().message}});
     } else {

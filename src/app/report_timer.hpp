@@ -14,6 +14,7 @@
 #include "config/settings.hpp"
 #include "dns/resolver.hpp"
 #include "domain/ports.hpp"
+#include "mailauth/dkim_keyring.hpp"
 #include "runtime/io.hpp"
 
 namespace tern::app {
@@ -23,7 +24,8 @@ class ReportTimer {
   // `storage` should be the waking storage, so queued reports start at once.
   // Everything passed in must outlive the timer and the pool's queued work.
   ReportTimer(config::ReportsSettings settings, domain::Storage& storage, dns::Resolver& resolver,
-              runtime::BlockingPool& pool, const Clock& clock, log::Logger logger);
+              runtime::BlockingPool& pool, const Clock& clock, log::Logger logger,
+              std::shared_ptr<const mailauth::DkimKeyring> dkim = nullptr);
 
   // Spawns the loop on `context`; it ends when the context stops.
   void start(asio::io_context& context);
@@ -41,6 +43,7 @@ class ReportTimer {
   runtime::BlockingPool& pool_;
   const Clock& clock_;
   log::Logger logger_;
+  std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // signs report mail ([[dkim]])
 };
 
 }  // namespace tern::app

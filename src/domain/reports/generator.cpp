@@ -303,6 +303,13 @@ Result<std::size_t> queue_reports(QueueStore& queue, const ReportSettings& setti
     }
     NewQueuedMessage message;
     message.raw = report.message;
+    const auto from_domain = domain_of(settings.reporter.email);
+    if (settings.dkim && settings.dkim->signs_for(from_domain)) {
+      TERN_TRY(auto signature,
+               settings.dkim->sign(message.raw, from_domain,
+                                   static_cast<std::uint64_t>(to_unix_seconds(now))));
+      message.raw = signature + message.raw;
+    }
     message.sender = settings.reporter.email;
     for (const auto& to : report.recipients) {
       QueueRecipient recipient;

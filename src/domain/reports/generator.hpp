@@ -18,6 +18,7 @@
 #include "base/result.hpp"
 #include "domain/ports.hpp"
 #include "domain/reports/dmarc_report.hpp"
+#include "mailauth/dkim_keyring.hpp"
 
 namespace tern::domain::reports {
 
@@ -43,6 +44,10 @@ struct ReportSettings {
   int max_catch_up = 7;
   // Recorded data and received reports older than this are pruned after a run.
   std::chrono::hours retention{24 * 31};
+  // Keys to DKIM-sign report mail with, for the domain of reporter.email: RFC 9990
+  // §3.5.2 wants report mail to pass DMARC aligned. nullptr or no key for that
+  // domain: sent unsigned.
+  std::shared_ptr<const mailauth::DkimKeyring> dkim;
 };
 
 // A mailto: reporting URI (RFC 7489 §6.2 / RFC 9989 §4.7): the address, and the
@@ -83,7 +88,8 @@ Result<std::vector<PreparedReport>> prepare_reports(ReportStore& store,
                                                     const ReportSettings& settings, TxtLookup& dns,
                                                     const Period& period, SystemTime now);
 
-// Queues every prepared report that has recipients, from settings.reporter.email.
+// Queues every prepared report that has recipients, from settings.reporter.email,
+// DKIM-signed with settings.dkim when it has a key for that address's domain.
 // Returns how many messages were queued.
 Result<std::size_t> queue_reports(QueueStore& queue, const ReportSettings& settings,
                                   const std::vector<PreparedReport>& reports, SystemTime now);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include "domain/reports/compression.hpp"
 #include "domain/reports/dmarc_report.hpp"
@@ -15,6 +16,7 @@
 #include "domain/reports/ingest.hpp"
 #include "domain/reports/report_mail.hpp"
 #include "domain/reports/tls_report.hpp"
+#include "mailauth/dkim_crypto.hpp"
 #include "mailauth/testing.hpp"
 #include "mime/message.hpp"
 #include "mime/transfer.hpp"
@@ -450,6 +452,29 @@ TEST_F(Generation, DmarcReportIsAddressedComposedAndReadable) {
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[0].sender, "reports@example.com");
+}
+
+TEST_F(Generation, ReportMailIsSignedWithTheReportersKey) {
+  ASSERT_TRUE(storage_.reports().record_dmarc(evaluation("example.org", "192.0.2.1", kDay)).get());
+  auto key = mailauth::DkimPrivateKey::from_pkey(
+      mailauth::PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")));
+  ASSERT_TRUE(key) << key.error().message;
+  auto ring = std::make_shared<mailauth::DkimKeyring>();
+  ring->add({"example.com", "rep", true,
+             std::make_shared<const mailauth::DkimPrivateKey>(std::move(*key))});
+  auto s = settings();
+  s.dkim = ring;
+  auto prepared = prepare_reports(storage_.reports(), s, dns_, period_, kDay + k24h);
+  ASSERT_TRUE(prepared);
+  ASSERT_TRUE(queue_reports(storage_.queue(), s, *prepared, kDay + k24h));
+  auto entries = storage_.queue().queued().get();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  auto raw = storage_.queue().read_queued((*entries)[0].id).get();
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->rfind("DKIM-Signature:", 0), 0u) << raw->substr(0, 200);
+  EXPECT_NE(raw->find("d=example.com"), std::string::npos);
+  EXPECT_NE(raw->find("s=rep"), std::string::npos);
 }
 
 TEST_F(Generation, TlsReportGoesToTheTlsrptRua) {
