@@ -142,6 +142,19 @@ struct ChangeListener::State {
       fail("connect failed");
       co_return false;
     }
+    // libpq prints server notices ("terminating connection due to administrator
+    // command") on stderr, which is ternd's log stream: log them instead.
+    PQsetNoticeProcessor(
+        conn,
+        [](void* self, const char* message) {
+          std::string text = message;
+          while (!text.empty() && text.back() == '\n') {
+            text.pop_back();
+          }
+          static_cast<State*>(self)->options.logger.info("postgres change listener: notice",
+                                                         {{"notice", text}});
+        },
+        this);
     PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
     while (poll != PGRES_POLLING_OK) {
       if (poll == PGRES_POLLING_FAILED) {
