@@ -224,32 +224,47 @@ TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
+// A database in `dir` migrated up to, not including, migration `version`, for
+// tests of that migration; nullptr (with a test failure) on error.
+std::unique_ptr<Connection> open_before_migration(const fs::path& dir, int version) {
+  auto c = Connection::open(dir / "tern.db", true);
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return nullptr;
+  }
+  if (!(*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
+                  "NOT NULL, applied INTEGER NOT NULL) STRICT")) {
+    ADD_FAILURE() << "schema_version";
+    return nullptr;
+  }
+  for (const auto& migration : migrations()) {
+    if (migration.version >= version) {
+      break;
+    }
+    if (!(*c)->exec(migration.sql) || !(*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)",
+                                                 migration.version, migration.name)) {
+      ADD_FAILURE() << migration.name;
+      return nullptr;
+    }
+  }
+  return std::move(*c);
+}
+
 // Migration 0005 moves small blobs from blob_data (keyed by hash) to blob_bytes
 // (keyed by the id the blobs row names) and drops bytes nothing referenced.
 TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
   TempDir dir;
   const std::string hex(64, 'b');  // only the rows are checked, never the bytes' hash
   {
-    auto c = Connection::open(dir.path() / "tern.db", true);
+    auto c = open_before_migration(dir.path(), 5);
     ASSERT_TRUE(c);
-    ASSERT_TRUE(
-        (*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
-                   "NOT NULL, applied INTEGER NOT NULL) STRICT"));
-    for (const auto& migration : migrations()) {
-      if (migration.version >= 5) {
-        break;
-      }
-      ASSERT_TRUE((*c)->exec(migration.sql)) << migration.name;
-      ASSERT_TRUE((*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)", migration.version,
-                            migration.name));
-    }
-    ASSERT_TRUE((*c)->exec("INSERT INTO blobs (hash, size, refs) VALUES ('" + hex +
-                           "', 5, 0);"
-                           "INSERT INTO blob_data (hash, data) VALUES ('" +
-                           hex +
-                           "', X'6279746573');"
-                           "INSERT INTO blob_data (hash, data) VALUES ('" +
-                           std::string(64, 'c') + "', X'00');"));
+    ASSERT_TRUE(c->exec("INSERT INTO blobs (hash, size, refs) VALUES ('" + hex +
+                        "', 5, 0);"
+                        "INSERT INTO blob_data (hash, data) VALUES ('" +
+                        hex +
+                        "', X'6279746573');"
+                        "INSERT INTO blob_data (hash, data) VALUES ('" +
+                        std::string(64, 'c') + "', X'00');"));
   }
   auto store = open_or_die(dir.path());
   auto c = Connection::open(dir.path() / "tern.db", false);
@@ -280,21 +295,10 @@ TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
 TEST(SqliteStorage, MigrationDefinesTheKeywordsOfExistingEntries) {
   TempDir dir;
   {
-    auto c = Connection::open(dir.path() / "tern.db", true);
+    auto c = open_before_migration(dir.path(), 6);
     ASSERT_TRUE(c);
-    ASSERT_TRUE(
-        (*c)->exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT "
-                   "NOT NULL, applied INTEGER NOT NULL) STRICT"));
-    for (const auto& migration : migrations()) {
-      if (migration.version >= 6) {
-        break;
-      }
-      ASSERT_TRUE((*c)->exec(migration.sql)) << migration.name;
-      ASSERT_TRUE((*c)->run("INSERT INTO schema_version VALUES (?1, ?2, 0)", migration.version,
-                            migration.name));
-    }
     const std::string hex(64, 'b');
-    ASSERT_TRUE((*c)->exec(
+    ASSERT_TRUE(c->exec(
         "INSERT INTO domains (id, name) VALUES (1, 'example.com');"
         "INSERT INTO accounts (id, domain_id, address, password_hash, quota_bytes) "
         "VALUES (1, 1, 'bob@example.com', 'h', 0);"
