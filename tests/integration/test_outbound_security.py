@@ -319,18 +319,17 @@ def test_policy_fetch_failures_are_reported_and_mail_flows(dns_server, plain_mx,
     assert [o[0] for o in outcomes] == ["delivered"], outcomes
     assert reports[0][:2] == ("sts", "sts-webpki-invalid"), reports
     assert untrusted.requests == []  # nothing is asked of an unauthenticated host
-    # A 404 is a fetch error; a policy served as text/html is invalid.
-    missing = policy_server({})
-    _, reports = run(dns.port, port, missing.port, ca, "plain.test")
-    assert reports[0][:2] == ("sts", "sts-policy-fetch-error"), reports
-    html = policy_server({"mta-sts.plain.test": policy("enforce", "mx.plain.test")},
-                         content_type="text/html")
-    _, reports = run(dns.port, port, html.port, ca, "plain.test")
-    assert reports[0][:2] == ("sts", "sts-policy-invalid"), reports
-    broken = policy_server({"mta-sts.plain.test": "version: STSv1\r\nmode: strict\r\n"})
-    _, reports = run(dns.port, port, broken.port, ca, "plain.test")
-    assert reports[0][:2] == ("sts", "sts-policy-invalid"), reports
-
+    # A 404 is a fetch error; a policy served as text/html, or one that does not
+    # parse, is invalid.
+    enforce = {"mta-sts.plain.test": policy("enforce", "mx.plain.test")}
+    for server, expected in (
+            (policy_server({}), "sts-policy-fetch-error"),
+            (policy_server(enforce, content_type="text/html"), "sts-policy-invalid"),
+            (policy_server({"mta-sts.plain.test": "version: STSv1\r\nmode: strict\r\n"}),
+             "sts-policy-invalid")):
+        outcomes, reports = run(dns.port, port, server.port, ca, "plain.test")
+        assert [o[0] for o in outcomes] == ["delivered"], outcomes
+        assert reports[0][:2] == ("sts", expected), reports
 
 # ----- DANE: Knot signs the zones, unbound validates from their keys as trust anchors
 
