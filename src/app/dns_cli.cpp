@@ -216,11 +216,7 @@ int print_records(const std::vector<DnsRecord>& records, const std::string& doma
 }
 
 int check_records(const std::vector<DnsRecord>& records, const config::Settings& settings) {
-  runtime::DnsResolverOptions options;
-  options.servers = settings.dns.servers;
-  options.trust_anchor_file = settings.dns.trust_anchor_file;
-  options.query_timeout = settings.dns.timeout;
-  auto resolver = runtime::UnboundResolver::create(options);
+  auto resolver = cli_resolver(settings);
   if (!resolver) {
     fmt::print(stderr, "tern dns: {}\n", resolver.error().message);
     return kFailed;
@@ -373,6 +369,14 @@ int dns_command(const std::vector<std::string>& words, const config::Settings& s
     return kFailed;
   }
   return words[0] == "records" ? print_records(*records, *name) : check_records(*records, settings);
+}
+
+Result<std::unique_ptr<runtime::UnboundResolver>> cli_resolver(const config::Settings& settings) {
+  runtime::DnsResolverOptions options;
+  options.servers = settings.dns.servers;
+  options.trust_anchor_file = settings.dns.trust_anchor_file;
+  options.query_timeout = settings.dns.timeout;
+  return runtime::UnboundResolver::create(options);
 }
 
 }  // namespace tern::app

@@ -12,6 +12,7 @@
 #include "config/settings.hpp"
 #include "dns/records.hpp"
 #include "domain/ports.hpp"
+#include "runtime/dns_resolver.hpp"
 #include "services/http/mta_sts.hpp"
 
 namespace tern::app {
@@ -45,6 +46,9 @@ Result<std::vector<DnsRecord>> required_records(const config::Settings& settings
 // failure or (check) a missing or different record, 2 usage error.
 int dns_command(const std::vector<std::string>& words, const config::Settings& settings,
                 domain::Storage& storage);
+
+// The resolver the CLI uses: [dns] servers, trust anchor and timeout.
+Result<std::unique_ptr<runtime::UnboundResolver>> cli_resolver(const config::Settings& settings);
 
 // The usage text of the dns subcommands, for `tern --help`.
 extern const char* const kDnsUsage;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "app/dns_cli.hpp"
 #include "domain/reports/ingest.hpp"
 #include "domain/reports/report_mail.hpp"
 #include "domain/reports/tls_report.hpp"
@@ -86,11 +87,7 @@ int generate(const config::Settings& settings, domain::Storage& storage, domain:
   auto generator = report_settings(settings.reports);
   generator.dmarc = kind == domain::ReportKind::kDmarcAggregate;
   generator.tls = kind == domain::ReportKind::kTlsRpt;
-  runtime::DnsResolverOptions options;
-  options.servers = settings.dns.servers;
-  options.trust_anchor_file = settings.dns.trust_anchor_file;
-  options.query_timeout = settings.dns.timeout;
-  auto resolver = runtime::UnboundResolver::create(options);
+  auto resolver = cli_resolver(settings);
   if (!resolver) {
     return failed(resolver.error());
   }

@@ -84,6 +84,14 @@ Result<bool> destination_verified(TxtLookup& dns, const std::string& policy_doma
   return false;
 }
 
+PreparedReport new_report(ReportKind kind, const std::string& domain, const Period& period) {
+  PreparedReport report;
+  report.kind = kind;
+  report.domain = domain;
+  report.period = period;
+  return report;
+}
+
 // Fills the report's addresses from `uris`, the compressed size deciding !size.
 void address_report(PreparedReport& report, const std::vector<std::string>& uris,
                     std::uint64_t size, TxtLookup* verify) {
@@ -149,10 +157,7 @@ Result<std::vector<PreparedReport>> prepare_dmarc(ReportStore& store,
     if (aggregate->policy.rua.empty()) {
       continue;  // the domain asked for no aggregate reports
     }
-    PreparedReport report;
-    report.kind = ReportKind::kDmarcAggregate;
-    report.domain = domain;
-    report.period = period;
+    auto report = new_report(ReportKind::kDmarcAggregate, domain, period);
     report.report_id = dmarc_report_id(domain, period, settings.reporter.submitter);
     report.document = build_dmarc_xml(*aggregate, settings.reporter, period);
     finish(report, settings, aggregate->policy.rua, &dns, now);
@@ -174,10 +179,7 @@ Result<std::vector<PreparedReport>> prepare_tls(ReportStore& store, const Report
     // RFC 8460 §3: the policy is published at _smtp._tls.<policy domain>.
     auto records = dns.txt("_smtp._tls." + domain);
     if (!records) {
-      PreparedReport skipped;
-      skipped.kind = ReportKind::kTlsRpt;
-      skipped.domain = domain;
-      skipped.period = period;
+      auto skipped = new_report(ReportKind::kTlsRpt, domain, period);
       skipped.skipped.push_back("_smtp._tls." + domain + ": " + records.error().message);
       out.push_back(std::move(skipped));
       continue;
@@ -191,10 +193,7 @@ Result<std::vector<PreparedReport>> prepare_tls(ReportStore& store, const Report
     if (!uris) {
       continue;  // the domain asked for no TLS reports
     }
-    PreparedReport report;
-    report.kind = ReportKind::kTlsRpt;
-    report.domain = domain;
-    report.period = period;
+    auto report = new_report(ReportKind::kTlsRpt, domain, period);
     report.report_id = tls_report_id(domain, period, settings.reporter.submitter);
     report.document = build_tls_json(summaries, settings.reporter, period);
     // RFC 8460 has no external-destination verification.
