@@ -143,9 +143,16 @@ Result<std::vector<ReceivedReport>> parse_report_message(std::string_view raw) {
   const auto tree = mime::parse_message(raw);
   std::vector<ReceivedReport> out;
   std::string last_error = "no report attachment";
+  // Each report part may inflate to kMaxReportBytes; a message gets a few of them,
+  // not one per part of a crafted thousand-part message.
+  constexpr std::size_t kMaxReportParts = 8;
+  std::size_t tried = 0;
   for (const auto& part : tree.parts()) {
     if (part.kind != mime::PartKind::kLeaf || !is_report_part(part)) {
       continue;
+    }
+    if (++tried > kMaxReportParts) {
+      break;
     }
     const auto body = raw.substr(part.body.begin, part.body.end - part.body.begin);
     auto report = parse_report_file(mime::decode_transfer(body, part.encoding));

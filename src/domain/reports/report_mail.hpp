@@ -47,8 +47,8 @@ Result<ReceivedReport> parse_report_file(std::string_view bytes);
 
 // The reports in a message: every leaf part whose media type or file name says
 // report (XML, JSON, gzip, zip, application/tlsrpt+*), decoded and read with
-// parse_report_file(). Parts that fail to read are skipped; kInvalidInput when the
-// message holds no readable report at all.
+// parse_report_file(), the first 8 such parts at most. Parts that fail to read are
+// skipped; kInvalidInput when the message holds no readable report at all.
 Result<std::vector<ReceivedReport>> parse_report_message(std::string_view raw);
 
 }  // namespace tern::domain::reports
