@@ -211,12 +211,25 @@ std::optional<DnsQuery> DkimVerifier::pending_query() const {
 }
 
 void DkimVerifier::provide(const dns::Answer& answer) {
-  auto query = pending_query();
-  if (!query) {
-    return;
+  if (auto query = pending_query()) {
+    provide_for(query->name, answer);
   }
+}
+
+std::vector<DnsQuery> DkimVerifier::pending_queries() const {
+  std::vector<DnsQuery> out;
+  for (const Pending& p : pending_) {
+    if (!p.answered && std::none_of(out.begin(), out.end(),
+                                    [&](const DnsQuery& q) { return q.name == p.query; })) {
+      out.push_back(DnsQuery{p.query, dns::RecordType::kTxt});
+    }
+  }
+  return out;
+}
+
+void DkimVerifier::provide_for(std::string_view name, const dns::Answer& answer) {
   for (std::size_t i = 0; i < pending_.size(); ++i) {
-    if (!pending_[i].answered && pending_[i].query == query->name) {
+    if (!pending_[i].answered && pending_[i].query == name) {
       pending_[i].answered = true;
       evaluate(i, answer);
     }

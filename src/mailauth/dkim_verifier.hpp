@@ -84,6 +84,15 @@ class DkimVerifier {
   // key share the answer.
   void provide(const dns::Answer& answer);
 
+  // Every key record still to fetch, each name once, in message order: the
+  // signatures are independent, so a caller may ask for all of them at once and
+  // answer with provide_for() in any order.
+  std::vector<DnsQuery> pending_queries() const;
+
+  // Answers the TXT query for `name` (one of pending_queries()), for every
+  // signature naming that key; ignored for any other name.
+  void provide_for(std::string_view name, const dns::Answer& answer);
+
   // Per-signature results in message order; empty when the message carries no
   // DKIM-Signature (RFC 8601 "dkim=none"). Requires: pending_query() is nullopt
   // (signatures still waiting for a key are reported as temperror).

@@ -159,13 +159,32 @@ void InboundVerifier::advance() {
     }
     return moved;
   };
+  // DKIM signatures are independent: all their keys are asked at once.
+  auto step_dkim = [&] {
+    bool moved = false;
+    for (const DnsQuery& q : e.dkim.pending_queries()) {
+      Key key{q.name, q.type};
+      auto found = answers_.find(key);
+      if (found != answers_.end()) {
+        e.dkim.provide_for(q.name, found->second);
+        moved = true;
+      } else if (expired_) {
+        e.dkim.provide_for(q.name, dns::Answer::failure(dns::LookupStatus::kTemporary,
+                                                        "verification deadline passed"));
+        moved = true;
+      } else if (asked_.insert(key).second) {
+        outbox_.push_back(q);
+      }
+    }
+    return moved;
+  };
   bool moved = true;
   while (moved) {
     moved = step(e.spf_mail_from);
     if (e.spf_helo) {
       moved = step(*e.spf_helo) || moved;
     }
-    moved = step(e.dkim) || moved;
+    moved = step_dkim() || moved;
     moved = step(e.arc) || moved;
     moved = step(e.iprev) || moved;
     if (!e.dmarc && !e.spf_mail_from.pending_query() && !e.dkim.pending_query()) {

@@ -171,6 +171,37 @@ TEST(InboundVerifier, IndependentQuestionsAreAskedTogetherAndShared) {
   EXPECT_NE(v.verdict().authentication_results.find("arc=pass arc.chain=1"), std::string::npos);
 }
 
+TEST(InboundVerifier, EverySignaturesKeyIsAskedAtOnce) {
+  dns::FakeResolver z;
+  fill_zone(z);
+  z.add_txt("sel._domainkey.example.net", {kKeyRecord});
+  std::string msg = signed_message(message());
+  DkimSignOptions o;
+  o.domain = "example.net";
+  o.selector = "sel";
+  o.timestamp = kNow - 10;
+  msg = *dkim_sign(msg, key(), o) + msg;
+  InboundVerifier v(input(msg), options());
+  auto first = v.take_queries();
+  for (const char* name : {"sel._domainkey.example.com", "sel._domainkey.example.net"}) {
+    EXPECT_NE(std::find(first.begin(), first.end(), DnsQuery{name, dns::RecordType::kTxt}),
+              first.end())
+        << name;
+  }
+  // Answered in reverse order, both pass.
+  for (auto q = first.rbegin(); q != first.rend(); ++q) {
+    v.provide(*q, z.lookup(q->name, q->type).get());
+  }
+  while (!v.done()) {
+    for (const auto& q : v.take_queries()) {
+      v.provide(q, z.lookup(q.name, q.type).get());
+    }
+  }
+  ASSERT_EQ(v.verdict().dkim.size(), 2u);
+  EXPECT_EQ(v.verdict().dkim[0].result, AuthResult::kPass);
+  EXPECT_EQ(v.verdict().dkim[1].result, AuthResult::kPass);
+}
+
 TEST(InboundVerifier, DeadlineTurnsOpenLookupsIntoTemperror) {
   dns::FakeResolver z;
   fill_zone(z);
