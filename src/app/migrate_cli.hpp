@@ -2,9 +2,9 @@
 // `tern migrate` and `tern store checksum` (issue #9): copy a whole store from one
 // backend to another keeping everything an IMAP or POP3 client, the queue or an
 // administrator can observe, and prove it with a checksum listing computed the
-// same way on both sides. The target must implement domain::StoreImport: today
-// store::postgres does; store::sqlite does not yet, so postgres -> sqlite is
-// refused with "the target backend cannot import" (issue #9, open point).
+// same way on both sides. The target must implement domain::StoreImport
+// (store::postgres and store::sqlite do; store::memory does not: it would vanish
+// with the process), so sqlite -> postgres -> sqlite round-trips.
 //
 // What is copied: domains; accounts with both password secrets and the quota;
 // aliases; every mailbox with its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,

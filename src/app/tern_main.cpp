@@ -54,8 +54,8 @@ constexpr std::string_view kUsage = R"(usage: tern [-c CONFIG] COMMAND ...
   queue list | show ID | flush | retry ID... | hold ID...|ALL | release ID...|ALL
         | delete ID...|ALL | bounce ID...   the outbound queue (works while ternd runs)
   migrate --from SOURCE --to TARGET [--no-verify]   copies a whole store into an empty
-        postgres one (SOURCE: sqlite or postgres; SOURCE/TARGET: a config file or a
-        postgresql:// URL) and verifies it
+        one (sqlite <-> postgres; SOURCE/TARGET: a config file or a postgresql:// URL)
+        and verifies it
   store checksum [--list]        the store's checksum listing (compare two stores)
 
 CONFIG defaults to ./var/tern.toml. SIZE is bytes or a number with K, M, G or T

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """`tern migrate` and `tern store checksum` (issue #9): a sqlite store with
 flags, keywords, expunged UIDs (tombstones), aliases and a queued forward is
-copied into PostgreSQL; the checksum listings of both stores (every account,
+copied into PostgreSQL and from there into a new sqlite store; the checksum listings of both stores (every account,
 mailbox with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, entry with UID, modseq, flags,
 keywords, dates and the SHA-256 of its bytes, vanished UID and queue entry) must
-be equal, and a ternd on the copy must serve the same UIDs and modseqs."""
+be equal, and a ternd on each copy must serve the same UIDs and modseqs."""
 import imaplib
 import re
 
@@ -34,7 +34,7 @@ def checksum(config):
     return re.search(r"checksum ([0-9a-f]{64})", out).group(1), out
 
 
-def test_sqlite_to_postgres_keeps_uids_modseqs_flags_and_queue(ternd_factory, tmp_path,
+def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_factory, tmp_path,
                                                                pg_database):
     server, ports = start_mail_server(
         ternd_factory, [("imap", "imap", "none")],
@@ -76,6 +76,20 @@ def test_sqlite_to_postgres_keeps_uids_modseqs_flags_and_queue(ternd_factory, tm
     try:
         port = node.wait_listening("imap")
         assert imap_state(port) == before_imap
+    finally:
+        node.stop()
+
+    # And back: postgres -> a new sqlite store, same listing.
+    back_data = tmp_path / "back"
+    back = write_config(tmp_path / "back.toml", server.config.read_text().replace(
+        f'data_dir = "{tmp_path / "data"}"', f'data_dir = "{back_data}"'))
+    assert str(back_data) in back.read_text()
+    done = tern_cli(server.config, "migrate", "--from", pg_database.url, "--to", str(back))
+    assert f"verified: checksum {source_sum} on both" in done.stdout, done.stdout + done.stderr
+    assert checksum(back)[0] == source_sum
+    node = Ternd(back)
+    try:
+        assert imap_state(node.wait_listening("imap")) == before_imap
     finally:
         node.stop()
 

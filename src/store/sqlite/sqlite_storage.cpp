@@ -1979,4 +1979,157 @@ d::Async<std::uint64_t> SqliteStorage::prune_reports(SystemTime before) {
   return write<std::uint64_t>({}, [before](Connection& c) { return reports::prune(c, before); });
 }
 
+// ----- StoreImport (`tern migrate`): rows as given, UIDs and modseqs included.
+
+d::Async<d::Mailbox> SqliteStorage::import_mailbox(d::AccountId account, d::Mailbox mailbox) {
+  return write<
+      d::Mailbox>({}, [account, mailbox = std::move(mailbox)](Connection& c) -> Result<d::Mailbox> {
+    TERN_TRY(auto existing, c.scalar("SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2",
+                                     d::value_of(account), mailbox.name));
+    std::int64_t id = 0;
+    if (existing) {
+      TERN_TRY(auto used,
+               c.scalar("SELECT 1 FROM entries WHERE mailbox_id = ?1 LIMIT 1", *existing));
+      if (used) {
+        return Error{ErrorCode::kAlreadyExists, "mailbox " + mailbox.name + " already holds mail"};
+      }
+      id = *existing;
+      TERN_TRY_VOID(
+          c.run("UPDATE mailboxes SET special_use = ?2, uid_validity = ?3, uid_next = ?4, "
+                "highest_modseq = ?5, subscribed = ?6, keywords = ?7 WHERE id = ?1",
+                id, static_cast<int>(mailbox.special_use), d::value_of(mailbox.uid_validity),
+                d::value_of(mailbox.uid_next), d::value_of(mailbox.highest_modseq),
+                mailbox.subscribed ? 1 : 0, join_keywords(mailbox.keywords)));
+    } else {
+      TERN_TRY(auto known, c.scalar("SELECT 1 FROM accounts WHERE id = ?1", d::value_of(account)));
+      if (!known) {
+        return not_found("no such account");
+      }
+      TERN_TRY_VOID(
+          c.run("INSERT INTO mailboxes (account_id, name, special_use, uid_validity, "
+                "uid_next, highest_modseq, subscribed, keywords) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                d::value_of(account), mailbox.name, static_cast<int>(mailbox.special_use),
+                d::value_of(mailbox.uid_validity), d::value_of(mailbox.uid_next),
+                d::value_of(mailbox.highest_modseq), mailbox.subscribed ? 1 : 0,
+                join_keywords(mailbox.keywords)));
+      id = c.last_insert_rowid();
+    }
+    // New mailboxes must still get UIDVALIDITYs no imported one has (RFC 9051 §2.3.1.1).
+    TERN_TRY_VOID(
+        c.run("INSERT INTO meta (key, value) VALUES ('uid_validity', ?1) "
+              "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+              d::value_of(mailbox.uid_validity)));
+    return owned_mailbox(c, account, d::MailboxId{id});
+  });
+}
+
+d::Async<d::MessageId> SqliteStorage::import_message(d::AccountId account, d::NewMessage message,
+                                                     std::vector<d::ImportEntry> entries) {
+  if (entries.empty()) {
+    return make_ready_future<Result<d::MessageId>>(
+        Error{ErrorCode::kInvalidInput, "an imported message needs an entry"});
+  }
+  auto hex = sha256_hex(message.raw);
+  auto temp = stage_blob(hex, message.raw);
+  if (!temp) {
+    return make_ready_future<Result<d::MessageId>>(temp.error());
+  }
+  const std::uint64_t size = message.raw.size();
+  std::vector<TempBlob> blobs;
+  blobs.push_back(std::move(*temp));
+  // The facts are kept whole (as before migration 0008); message_summaries()
+  // derives the parts from such a record (ports.hpp).
+  return write<d::MessageId>(
+      std::move(blobs),
+      [account, hex, size, internal_date = ticks(message.internal_date),
+       facts = std::move(message.facts),
+       entries = std::move(entries)](Connection& c) -> Result<d::MessageId> {
+        for (const auto& e : entries) {
+          TERN_TRY(auto box, owned_mailbox(c, account, e.mailbox));
+          if (d::value_of(e.uid) == 0 || d::value_of(e.uid) >= d::value_of(box.uid_next)) {
+            return Error{ErrorCode::kInvalidInput, "imported UID outside 1..uid_next-1"};
+          }
+          TERN_TRY(auto taken, c.scalar("SELECT 1 FROM entries WHERE mailbox_id = ?1 AND uid = ?2",
+                                        d::value_of(e.mailbox), d::value_of(e.uid)));
+          if (taken) {
+            return Error{ErrorCode::kAlreadyExists, "UID already taken"};
+          }
+        }
+        TERN_TRY_VOID(add_blob_reference(c, hex, size));
+        TERN_TRY_VOID(c.run(
+            "INSERT INTO messages (account_id, blob, size, internal_date, facts, entry_count) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            d::value_of(account), hex, size, internal_date, AsBlob{facts},
+            static_cast<std::int64_t>(entries.size())));
+        const d::MessageId id{c.last_insert_rowid()};
+        for (const auto& e : entries) {
+          TERN_TRY_VOID(
+              c.run("INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, "
+                    "modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    d::value_of(e.mailbox), d::value_of(e.uid), d::value_of(id), ticks(e.save_date),
+                    static_cast<int>(e.flags & d::kAllFlags),
+                    join_keywords(d::normalize_keywords(e.keywords)), d::value_of(e.modseq)));
+        }
+        TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+                            d::value_of(account),
+                            static_cast<std::int64_t>(size * entries.size())));
+        return id;
+      });
+}
+
+d::Async<void> SqliteStorage::import_changes(d::AccountId account,
+                                             std::vector<d::AccountChange> changes,
+                                             d::ModSeq modseq) {
+  return write<void>(
+      {}, [account, changes = std::move(changes), modseq](Connection& c) -> Result<void> {
+        TERN_TRY(auto known, c.scalar("UPDATE accounts SET modseq = max(modseq, ?2) WHERE id = ?1 "
+                                      "RETURNING 1",
+                                      d::value_of(account), d::value_of(modseq)));
+        if (!known) {
+          return not_found("no such account");
+        }
+        for (const auto& change : changes) {
+          TERN_TRY_VOID(
+              log_change(c, account, change.modseq, change.mailbox, change.uid, change.kind));
+          if (change.kind == d::ChangeKind::kMessageExpunged) {
+            TERN_TRY_VOID(c.run(
+                "INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+                d::value_of(change.mailbox), d::value_of(change.uid), d::value_of(change.modseq)));
+          }
+        }
+        return ok();
+      });
+}
+
+d::Async<d::QueueId> SqliteStorage::import_queued(d::QueuedMessage entry, std::string raw) {
+  auto hex = sha256_hex(raw);
+  auto temp = stage_blob(hex, raw);
+  if (!temp) {
+    return make_ready_future<Result<d::QueueId>>(temp.error());
+  }
+  const std::uint64_t size = raw.size();
+  std::vector<TempBlob> blobs;
+  blobs.push_back(std::move(*temp));
+  // A lease belonged to the source's workers: an active entry arrives queued.
+  if (entry.state == d::QueueState::kActive) {
+    entry.state = d::QueueState::kQueued;
+  }
+  return write<d::QueueId>(
+      std::move(blobs), [hex, size, q = std::move(entry)](Connection& c) -> Result<d::QueueId> {
+        TERN_TRY_VOID(add_blob_reference(c, hex, size));
+        TERN_TRY_VOID(c.run(
+            "INSERT INTO queue (blob, size, sender, envid, ret, created, next_attempt, attempts, "
+            "state, lease_until, smtputf8, body_type, requiretls, submitter, delay_warned) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12, ?13, ?14)",
+            hex, size, q.sender, q.envid, q.ret, ticks(q.created), ticks(q.next_attempt),
+            static_cast<std::int64_t>(q.attempts), static_cast<int>(q.state),
+            q.envelope.smtputf8 ? 1 : 0, static_cast<int>(q.envelope.body),
+            q.envelope.requiretls ? 1 : 0, q.envelope.submitter, q.delay_warned ? 1 : 0));
+        d::QueueId id{c.last_insert_rowid()};
+        TERN_TRY_VOID(store_recipients(c, id, q.recipients));
+        return id;
+      });
+}
+
 }  // namespace tern::store::sqlite

@@ -18,6 +18,7 @@
 
 #include "base/log.hpp"
 #include "domain/ports.hpp"
+#include "domain/store_import.hpp"
 #include "store/sqlite/blob_files.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -75,7 +76,8 @@ class SqliteStorage final : public domain::Storage,
                             private domain::MailStore,
                             private domain::BlobStore,
                             private domain::QueueStore,
-                            private domain::ReportStore {
+                            private domain::ReportStore,
+                            public domain::StoreImport {
  public:
   // Opens or creates the store in `dir` (created if missing): applies pending
   // migrations, deletes stale temp blob files left by a crash, and starts the
@@ -208,6 +210,18 @@ class SqliteStorage final : public domain::Storage,
   domain::Async<domain::Usage> usage(domain::AccountId account) override;
 
   // ----- domain::BlobStore
+  // ----- domain::StoreImport (`tern migrate`)
+  domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
+                                                domain::Mailbox mailbox) override;
+  domain::Async<domain::MessageId> import_message(
+      domain::AccountId account, domain::NewMessage message,
+      std::vector<domain::ImportEntry> entries) override;
+  domain::Async<void> import_changes(domain::AccountId account,
+                                     std::vector<domain::AccountChange> changes,
+                                     domain::ModSeq modseq) override;
+  domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
+                                               std::string raw) override;
+
   domain::Async<domain::BlobId> put(std::string bytes) override;
   domain::Async<std::string> get(domain::BlobId id) override;
   domain::Async<std::uint64_t> collect_garbage() override;
