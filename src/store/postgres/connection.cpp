@@ -283,6 +283,10 @@ Result<Rows> Connection::run(std::string_view sql, const Params& params, int res
   pg_result* result = PQexecPrepared(conn_, name.c_str(), static_cast<int>(bound.values.size()),
                                      bound.values.data(), bound.lengths.data(),
                                      bound.formats.data(), result_format);
+  return take(result);
+}
+
+Result<Rows> Connection::take(pg_result* result) {
   auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
     auto error = error_of(result, "postgres");
@@ -366,17 +370,7 @@ Result<Rows> Connection::exec_binary(std::string_view sql, const Params& params)
 Result<void> Connection::script(std::string_view sql) {
   last_sqlstate_.clear();
   std::string text(sql);
-  pg_result* result = PQexec(conn_, text.c_str());
-  auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    auto error = error_of(result, "postgres");
-    if (result != nullptr) {
-      PQclear(result);
-    }
-    return error;
-  }
-  PQclear(result);
-  return ok();
+  return take(PQexec(conn_, text.c_str())).transform([](const Rows&) {});
 }
 
 }  // namespace tern::store::postgres

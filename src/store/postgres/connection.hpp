@@ -176,6 +176,8 @@ class Connection {
  private:
   Connection(pg_conn* conn, std::string schema);
   Result<Rows> run(std::string_view sql, const Params& params, int result_format);
+  // The rows of a finished statement, or its error (the result is freed).
+  Result<Rows> take(pg_result* result);
   // The name of the statement prepared for `sql`, preparing it on first use.
   Result<std::string> prepare(std::string_view sql, const Params& params);
   Result<void> apply_schema();
