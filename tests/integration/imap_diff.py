@@ -189,14 +189,8 @@ class Normalizer:
     relative order is compared); response text is dropped (codes are kept);
     CAPABILITY lists are dropped; flag lists are sorted."""
 
-    def __init__(self, strip_recent=False, strip_highestmodseq=False, strip_keywords=False):
+    def __init__(self, strip_recent=False, strip_highestmodseq=False):
         self.uidvalidity = {}
-        # Listed global difference `keywords`: keywords are removed from FLAGS and
-        # PERMANENTFLAGS, and those responses outside SELECT/EXAMINE are dropped;
-        # saw_keywords records whether this server listed any keyword there.
-        self.strip_keywords = strip_keywords
-        self.saw_keywords = False
-        self.selecting = True  # set per command by the Session
         # Listed global difference `highestmodseq`: the untagged OK [HIGHESTMODSEQ] of
         # a SELECT/EXAMINE before any CONDSTORE-enabling command is removed;
         # saw_early_highestmodseq records whether this server sent one.
@@ -252,18 +246,13 @@ class Normalizer:
         if name == "MODIFIED":
             return (word, name, args)
         if name == "PERMANENTFLAGS":
-            flags = self.defined_flags(args.strip("()").split())
-            return None if flags is None else (word, name, flags)
+            return (word, name, self.defined_flags(args.strip("()").split()))
         return (word, name, args)
 
-    def defined_flags(self, flags):
-        """A FLAGS or PERMANENTFLAGS list, sorted; None when dropped."""
-        if any(not f.startswith("\\") for f in flags):
-            self.saw_keywords = True
-        if self.strip_keywords:
-            if not self.selecting:
-                return None
-            flags = [f for f in flags if f.startswith("\\")]
+    @staticmethod
+    def defined_flags(flags):
+        """A FLAGS or PERMANENTFLAGS list (system flags and the mailbox's keywords,
+        RFC 9051 §7.3.5), sorted."""
         return tuple(sorted(flags))
 
     def fetch_items(self, items, mask=()):
@@ -298,9 +287,8 @@ class Normalizer:
             return None if normalised in (("OK",), None) or normalised[-1] is None else normalised
         if head in ("CAPABILITY", "ID"):
             return None
-        if head in ("FLAGS",):
-            flags = self.defined_flags(tokens[1])
-            return None if flags is None else (head, flags)
+        if head == "FLAGS":
+            return (head, self.defined_flags(tokens[1]))
         if head in ("LIST", "LSUB"):
             attrs = tuple(sorted(a.lower() for a in tokens[1]))
             extra = [self.list_extended(x) for x in tokens[4:]]
@@ -430,7 +418,6 @@ class Session:
         if any(w in text for w in ("CONDSTORE", "QRESYNC", "MODSEQ", "CHANGEDSINCE")):
             self.condstore = True
         self.rec.norm.condstore = self.condstore
-        self.rec.norm.selecting = text.startswith(("SELECT", "EXAMINE"))
         untagged, tagged = self.client.command(*parts)
         self.rec.record(self.name, label, untagged, tagged, mask)
         return untagged, tagged
@@ -444,7 +431,6 @@ class Session:
             raise ImapError(f"IDLE refused: {resp!r}")
         trigger()
         self.rec.norm.condstore = self.condstore
-        self.rec.norm.selecting = False
         pushed = self.client.collect()
         self.client.sock.sendall(b"DONE\r\n")
         untagged, tagged = self.client.until_tagged(tag)
@@ -463,8 +449,7 @@ class Recorder:
         self.port = port
         self.user = user
         self.password = password
-        self.norm = Normalizer("recent" in globals_listed, "highestmodseq" in globals_listed,
-                               "keywords" in globals_listed)
+        self.norm = Normalizer("recent" in globals_listed, "highestmodseq" in globals_listed)
         self.transcript = {}
         self.sessions = []
 

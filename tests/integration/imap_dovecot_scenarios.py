@@ -350,6 +350,34 @@ def two_sessions(rec):
     b.cmd("fetch-final", "FETCH 1:* (UID FLAGS)")
 
 
+def keywords(rec):
+    """FLAGS and PERMANENTFLAGS list the keywords defined in the mailbox (RFC 9051
+    §7.3.5, §7.1); a STORE, APPEND or COPY that defines a new one makes the sessions
+    on the mailbox resend them before the responses that use it, and a keyword
+    stays defined when no message carries it any more."""
+    a = rec.session("A")
+    b = rec.session("B")
+    data = messages()
+    a.cmd("append-1", "APPEND INBOX ($Work) ", data[0])
+    a.cmd("append-2", "APPEND INBOX ", data[1])
+    a.cmd("select", "SELECT INBOX")
+    b.cmd("select", "SELECT INBOX")
+    a.cmd("store-new", "STORE 2 +FLAGS (Project-X)")
+    b.cmd("noop-new", "NOOP")
+    a.cmd("store-known", "STORE 1 +FLAGS (Project-X)")
+    a.cmd("store-silent-new", "STORE 1 +FLAGS.SILENT ($Later)")
+    b.cmd("fetch-flags", "FETCH 1:* (FLAGS)")
+    a.cmd("append-new", "APPEND INBOX (fresh \\Seen) ", data[2])
+    b.cmd("noop-append", "NOOP")
+    b.idle("idle-store", lambda: a.cmd("store-idle", "STORE 1 +FLAGS (idle-kw)"))
+    a.cmd("store-remove", "STORE 1:* -FLAGS ($Later Project-X $Work fresh idle-kw)")
+    a.cmd("reselect", "SELECT INBOX")
+    b.cmd("examine", "EXAMINE INBOX")
+    a.cmd("store-copy", "STORE 1 +FLAGS (to-copy)")
+    a.cmd("copy", "COPY 1 Drafts")
+    a.cmd("examine-drafts", "EXAMINE Drafts")
+
+
 def condstore_qresync(rec):
     a = rec.session("A")
     b = rec.session("B")
@@ -395,5 +423,6 @@ SCENARIOS = {
     "status_items": status_items,
     "list_mailboxes": list_mailboxes,
     "two_sessions": two_sessions,
+    "keywords": keywords,
     "condstore_qresync": condstore_qresync,
 }

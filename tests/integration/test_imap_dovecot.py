@@ -26,7 +26,7 @@ DIFFERENCES_DOC = SOURCE_DIR / "docs" / "imap-differences.md"
 ROW = re.compile(r"^\|\s*`([\w-]+|\*)`\s*\|\s*`([\w-]+:[\w.-]+|[\w-]+)`\s*\|(.*)\|(.*)\|\s*$")
 # Differences listed for every step (scenario `*`), each with the normalisation that
 # hides it; such an entry is stale once tern no longer differs that way.
-GLOBAL = {"recent", "highestmodseq", "keywords"}
+GLOBAL = {"recent", "highestmodseq"}
 IN_CI = os.environ.get("CI") == "true"
 
 
@@ -85,13 +85,12 @@ def test_tern_and_dovecot_agree_on_every_scripted_session(servers, tmp_path):
     for scenario, step in listed:
         assert scenario != "*" or step in GLOBAL, f"unknown global difference {step}"
     differences = {}
-    tern_recent = tern_early_highestmodseq = tern_keywords = False
+    tern_recent = tern_early_highestmodseq = False
     for name, scenario in SCENARIOS.items():
         user = f"{name}@{DOMAIN}"
         ours, norm = run_scenario(scenario, tern_port, user, USER_PASSWORD, listed)
         tern_recent |= norm.saw_recent
         tern_early_highestmodseq |= norm.saw_early_highestmodseq
-        tern_keywords |= norm.saw_keywords
         theirs, _ = run_scenario(scenario, dovecot.port, user, USER_PASSWORD, listed)
         assert list(ours) == list(theirs), f"{name}: the scenario took different paths"
         for step in ours:
@@ -103,8 +102,6 @@ def test_tern_and_dovecot_agree_on_every_scripted_session(servers, tmp_path):
         differences[("*", "recent")] = "tern reports no message as \\Recent"
     if tern_early_highestmodseq:
         differences[("*", "highestmodseq")] = "tern sends HIGHESTMODSEQ before CONDSTORE"
-    if not tern_keywords:
-        differences[("*", "keywords")] = "tern lists no keyword in FLAGS/PERMANENTFLAGS"
     unlisted = {k: v for k, v in differences.items() if k not in listed}
     stale = sorted(k for k in listed if k not in differences)
     report = "\n\n".join(f"[{scenario}] {detail}" for (scenario, _), detail in

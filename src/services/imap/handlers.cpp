@@ -196,6 +196,7 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
         } else if constexpr (std::is_same_v<T, SearchCommand>) {
           return search(c, engine);
         } else if constexpr (std::is_same_v<T, FetchCommand>) {
+          announce_keywords(engine);
           return fetch(c, engine);
         } else if constexpr (std::is_same_v<T, StoreCommand>) {
           return store(c, engine);
@@ -274,6 +275,24 @@ void Handlers::sync(ServerEngine& engine, bool expunges_allowed) {
   }
   if (level_.recent() && announced_new) {
     engine.untagged(fmt::format("{} RECENT", selected_->recent_count()));  // RFC 3501 §7.3.2
+  }
+}
+
+void Handlers::announce_keywords(ServerEngine& engine) {
+  if (!selected_ || !account_) {
+    return;
+  }
+  auto changes = shared_.storage.mail()
+                     .changes_since(account_->id, selected_->id(), selected_->highest_modseq())
+                     .get();
+  if (!changes) {
+    return;  // the command itself will report what is wrong
+  }
+  selected_->learn_keywords(changes->changed);
+  if (selected_->take_new_keywords()) {
+    for (const auto& line : selected_->flags_responses()) {
+      engine.untagged(line);
+    }
   }
 }
 

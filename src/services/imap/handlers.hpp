@@ -148,6 +148,11 @@ class Handlers {
   // Sends untagged updates for the selected mailbox (RFC 9051 §7.4.1: no EXPUNGE
   // unless `expunges_allowed`).
   void sync(tern::imap::ServerEngine& engine, bool expunges_allowed);
+  // Before a FETCH: sends FLAGS and PERMANENTFLAGS when another session put a keyword
+  // the client was not told of on a message of the selected mailbox, since the FETCH
+  // reads the messages' current flags (RFC 9051 §7.3.5; Dovecot does the same). The
+  // changes themselves are left for sync() after the command.
+  void announce_keywords(tern::imap::ServerEngine& engine);
   // Marks the view's messages with a UID above `after_uid` recent when no session
   // claimed them (RFC 3501 §2.3.2); a read-write view claims them through the hub.
   void claim_recent(domain::Uid after_uid);

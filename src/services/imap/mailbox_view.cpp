@@ -48,6 +48,12 @@ void MailboxView::learn_keywords(const std::vector<std::string>& keywords) {
   }
 }
 
+void MailboxView::learn_keywords(const std::vector<domain::Entry>& entries) {
+  for (const auto& entry : entries) {
+    learn_keywords(entry.keywords);
+  }
+}
+
 bool MailboxView::take_new_keywords() {
   return std::exchange(new_keywords_, false);
 }
@@ -156,9 +162,7 @@ std::optional<std::uint32_t> MailboxView::remove(Uid uid) {
 std::vector<std::string> MailboxView::sync(const domain::MailboxChanges& changes,
                                            bool expunges_allowed, bool with_modseq, bool vanished) {
   std::vector<std::string> out;
-  for (const auto& entry : changes.changed) {
-    learn_keywords(entry.keywords);
-  }
+  learn_keywords(changes.changed);
   if (take_new_keywords()) {
     out = flags_responses();  // before the FETCH or EXISTS that brings them
   }

@@ -83,6 +83,11 @@ class MailboxView {
   // sync() puts them at the front of its own responses and clears this itself.
   bool take_new_keywords();
 
+  // Learns the keywords of `entries` (see take_new_keywords()) without folding them
+  // into the view: for responses that show the store's current flags before the
+  // changes are announced (FETCH).
+  void learn_keywords(const std::vector<domain::Entry>& entries);
+
   // The session changed these entries itself (STORE) and will tell the client.
   // Learns the entry's keywords (see take_new_keywords()).
   void saw_own_change(const domain::Entry& entry);
