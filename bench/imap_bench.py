@@ -22,7 +22,11 @@ RLIMIT_NOFILE). Never a test; see bench/README.md.
 
 Usage: bench/imap_bench.py <build-dir> [--parts idle,mailbox,mixed]
            [--idle 1000,10000] [--messages 100000] [--clients 10,50]
-           [--rounds 3] [--seconds 15]
+           [--rounds 3] [--seconds 15] [--work DIR]
+
+--work keeps the servers' data in DIR instead of a temporary directory, and the
+mailbox part then reuses a mailbox loaded by an earlier run with the same
+--messages (a tern built from a newer tree opens the old store and migrates it).
 """
 import argparse
 import asyncio
@@ -135,18 +139,32 @@ def fill_maildir(home: Path, user, data, seen_every=3):
 class Client:
     def __init__(self, port, timeout=600):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        # Unread input is self.buf[self.pos:]. Lines are cut at an offset instead of
+        # re-slicing the rest of the buffer per line, which cost time quadratic in
+        # the size of each recv() and so made the wall time depend on how large the
+        # server's writes are rather than on the server.
         self.buf = b""
+        self.pos = 0
         self.n = 0
         self.line()
 
-    def line(self):
-        while b"\r\n" not in self.buf:
+    def fill(self, wanted):
+        """Reads until at least `wanted` bytes are unread."""
+        while len(self.buf) - self.pos < wanted:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise SystemExit("connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
+            self.buf = self.buf[self.pos:] + chunk
+            self.pos = 0
+
+    def line(self):
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos:end]
+                self.pos = end + 2
+                return line
+            self.fill(len(self.buf) - self.pos + 1)
 
     def command(self, text):
         """Sends `text`, reads to the tagged completion; returns (status line, bytes
@@ -162,12 +180,8 @@ class Client:
             m = re.search(rb"\{(\d+)\}$", line)
             if m:
                 n = int(m.group(1))
-                while len(self.buf) < n:
-                    chunk = self.sock.recv(1 << 20)
-                    if not chunk:
-                        raise SystemExit("connection closed")
-                    self.buf += chunk
-                self.buf = self.buf[n:]
+                self.fill(n)
+                self.pos += n
                 total += n
                 continue
             if line.startswith(tag + b" "):
@@ -209,10 +223,10 @@ class Client:
 class Tern:
     name = "tern"
 
-    def __init__(self, build, work: Path):
+    def __init__(self, build, work: Path, reuse=False):
         self.tern, self.ternd = build / "src/app/tern", build / "src/app/ternd"
         self.data = work / "tern"
-        self.data.mkdir()
+        self.data.mkdir(exist_ok=reuse)
         self.port = free_port()
         self.config = work / "tern.toml"
         self.config.write_text(f"""
@@ -234,7 +248,8 @@ name = "imap"
 role = "imap"
 address = "127.0.0.1:{self.port}"
 """)
-        self.cli("domain", "add", DOMAIN)
+        if not reuse:
+            self.cli("domain", "add", DOMAIN)
         self.proc = None
 
     def cli(self, *args, data_in=None):
@@ -283,9 +298,9 @@ address = "127.0.0.1:{self.port}"
 class DovecotServer:
     name = "dovecot"
 
-    def __init__(self, work: Path, users, maildirs=None, imap_processes=1000):
+    def __init__(self, work: Path, users, maildirs=None, imap_processes=1000, reuse=False):
         self.root = work / "dovecot"
-        self.root.mkdir()
+        self.root.mkdir(exist_ok=reuse)
         self.users = users
         self.port = free_port()
         self.extra = DOVECOT_MANY.format(imap_processes=imap_processes)
@@ -468,20 +483,27 @@ def run_queries(server, user):
 
 
 def part_mailbox(a, work):
-    data = messages(a.messages, seed=1)
-    print(f"mailbox: {len(data)} messages, {sum(map(len, data)) / 1e6:.1f} MB", flush=True)
     user = f"big@{DOMAIN}"
-    tern = Tern(a.build, work / "mailbox")
-    tern.add_users([user])
-    tern.start()
-    t0 = time.monotonic()
-    tern.load(user, data)
-    print(f"  tern: {len(data)} APPENDs in {time.monotonic() - t0:.1f} s", flush=True)
-    tern.stop()
-    t0 = time.monotonic()
-    dove = DovecotServer(work / "mailbox", [user], {user: data})
-    print(f"  dovecot: Maildir written in {time.monotonic() - t0:.1f} s", flush=True)
-    del data
+    loaded = work / "mailbox" / "loaded"
+    if loaded.exists() and loaded.read_text() == str(a.messages):
+        print(f"mailbox: reusing the {a.messages} messages loaded in {work / 'mailbox'}", flush=True)
+        tern = Tern(a.build, work / "mailbox", reuse=True)
+        dove = DovecotServer(work / "mailbox", [user], reuse=True)
+    else:
+        data = messages(a.messages, seed=1)
+        print(f"mailbox: {len(data)} messages, {sum(map(len, data)) / 1e6:.1f} MB", flush=True)
+        tern = Tern(a.build, work / "mailbox")
+        tern.add_users([user])
+        tern.start()
+        t0 = time.monotonic()
+        tern.load(user, data)
+        print(f"  tern: {len(data)} APPENDs in {time.monotonic() - t0:.1f} s", flush=True)
+        tern.stop()
+        t0 = time.monotonic()
+        dove = DovecotServer(work / "mailbox", [user], {user: data})
+        print(f"  dovecot: Maildir written in {time.monotonic() - t0:.1f} s", flush=True)
+        del data
+        loaded.write_text(str(a.messages))
     servers = [tern, dove]
     first, warm = {}, {}
     try:
@@ -625,21 +647,30 @@ def main():
     parser.add_argument("--clients", default="10,50")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--work", type=Path, help="keep data here; reuse a loaded mailbox")
     a = parser.parse_args()
     a.build = a.build.resolve()
     if os.geteuid() != 0:
         raise SystemExit("imap_bench needs root (a private Dovecot; raised open-file limits)")
     (REPO / "build").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-imap.", dir=REPO / "build"))
+    if a.work:
+        work = a.work.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bench-imap.", dir=REPO / "build"))
     os.chmod(work, 0o755)
     print(f"imap_bench: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
           f"{mem_available_kib() / 1048576:.1f} GiB available, {a.rounds} rounds", flush=True)
     try:
         for part in a.parts.split(","):
-            (work / part).mkdir()
+            # A kept directory is reused by the mailbox part only; the others start afresh.
+            if a.work and part != "mailbox":
+                shutil.rmtree(work / part, ignore_errors=True)
+            (work / part).mkdir(exist_ok=bool(a.work))
             {"idle": part_idle, "mailbox": part_mailbox, "mixed": part_mixed}[part](a, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

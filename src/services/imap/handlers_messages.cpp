@@ -2,7 +2,7 @@
 // Selected-state commands on messages (RFC 9051 §6.4): FETCH, STORE, COPY, MOVE,
 // EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT.
 #include <algorithm>
-#include <map>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -203,10 +203,15 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       detail::complete_no(engine, entries.error());
       return Next::kDone;
     }
-    std::map<domain::Uid, domain::Entry*> by_uid;
+    // Entries ascend by UID (and the batch's targets too): lookups are binary
+    // searches, with no per-message allocation.
+    auto entry_of = [&](domain::Uid uid) -> domain::Entry* {
+      auto it = std::lower_bound(entries->begin(), entries->end(), uid,
+                                 [](const domain::Entry& e, domain::Uid u) { return e.uid < u; });
+      return it != entries->end() && it->uid == uid ? &*it : nullptr;
+    };
     std::vector<domain::Uid> unseen;
     for (auto& e : *entries) {
-      by_uid[e.uid] = &e;
       if (job.sets_seen && !(e.flags & domain::kFlagSeen)) {
         unseen.push_back(e.uid);
       }
@@ -221,8 +226,8 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       auto result = mail.change_flags(account_->id, selected_->id(), unseen, change).get();
       if (result) {
         for (const auto& e : result->changed) {
-          if (auto it = by_uid.find(e.uid); it != by_uid.end()) {
-            *it->second = e;
+          if (domain::Entry* known = entry_of(e.uid)) {
+            *known = e;
           }
           selected_->saw_own_change(e);
           flagged_now.push_back(e.uid);
@@ -236,15 +241,14 @@ Next Handlers::fetch_some(ServerEngine& engine) {
     // (The entries span the batch's UID range, which a sparse set only samples.)
     std::vector<domain::Uid> wanted;
     for (std::size_t i = job.next; i < end && job.parts != 0; ++i) {
-      auto it = by_uid.find(job.targets[i].second);
+      const domain::Entry* e = entry_of(job.targets[i].second);
       // RFC 7162 §3.1.4.1: CHANGEDSINCE leaves out messages not changed after it.
-      if (it != by_uid.end() && !(c.changed_since && static_cast<std::uint64_t>(
-                                                         it->second->modseq) <= *c.changed_since)) {
-        wanted.push_back(it->first);
+      if (e != nullptr &&
+          !(c.changed_since && static_cast<std::uint64_t>(e->modseq) <= *c.changed_since)) {
+        wanted.push_back(e->uid);
       }
     }
-    std::map<domain::Uid, const domain::MessageSummary*> summary_of;
-    std::vector<domain::MessageSummary> summaries;
+    std::vector<domain::MessageSummary> summaries;  // in the order of `wanted`: by UID
     if (!wanted.empty()) {
       auto read =
           mail.message_summaries(account_->id, selected_->id(), std::move(wanted), job.parts).get();
@@ -254,18 +258,22 @@ Next Handlers::fetch_some(ServerEngine& engine) {
         return Next::kDone;
       }
       summaries = std::move(*read);
-      for (const auto& summary : summaries) {
-        summary_of[summary.uid] = &summary;
-      }
     }
+    auto summary_of = [&](domain::Uid uid) -> const domain::MessageSummary* {
+      auto it = std::lower_bound(
+          summaries.begin(), summaries.end(), uid,
+          [](const domain::MessageSummary& s, domain::Uid u) { return s.uid < u; });
+      return it != summaries.end() && it->uid == uid ? &*it : nullptr;
+    };
+    std::string out;  // one response line at a time, its buffer reused
     for (std::size_t i = job.next; i < end; ++i) {
       auto [msn, uid] = job.targets[i];
-      auto it = by_uid.find(uid);
-      if (it == by_uid.end()) {
+      const domain::Entry* found_entry = entry_of(uid);
+      if (found_entry == nullptr) {
         job.expunge_issued = true;  // expunged by another session, not yet announced
         continue;
       }
-      const domain::Entry& e = *it->second;
+      const domain::Entry& e = *found_entry;
       // RFC 7162 §3.1.4.1: CHANGEDSINCE leaves out messages not changed after it.
       if (c.changed_since && static_cast<std::uint64_t>(e.modseq) <= *c.changed_since) {
         continue;
@@ -274,8 +282,7 @@ Next Handlers::fetch_some(ServerEngine& engine) {
       mime::facts::Facts facts;
       std::string_view envelope;
       if (job.parts != 0 || job.needs_raw_message) {
-        auto found = summary_of.find(uid);
-        const domain::MessageSummary* summary = found == summary_of.end() ? nullptr : found->second;
+        const domain::MessageSummary* summary = summary_of(uid);
         bool have_facts = false;
         if (summary != nullptr && (job.parts & domain::kSummaryFacts) != 0) {
           // FETCH needs no search fields (they are as large as the message's text).
@@ -302,7 +309,8 @@ Next Handlers::fetch_some(ServerEngine& engine) {
         envelope =
             have_envelope ? std::string_view(summary->envelope) : std::string_view(facts.envelope);
       }
-      std::string out = fmt::format("{} FETCH (", msn);
+      out.clear();
+      fmt::format_to(std::back_inserter(out), "{} FETCH (", msn);
       bool first = true;
       auto next_item = [&]() {
         if (!first) {
@@ -323,12 +331,12 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             }
             next_item();
             has_uid = true;
-            out += fmt::format("UID {}", static_cast<std::uint32_t>(uid));
+            fmt::format_to(std::back_inserter(out), "UID {}", static_cast<std::uint32_t>(uid));
             break;
           case K::kFlags:
             next_item();
             has_flags = true;
-            out += fmt::format("FLAGS ({})", selected_->flags_of(e));
+            fmt::format_to(std::back_inserter(out), "FLAGS ({})", selected_->flags_of(e));
             break;
           case K::kInternalDate:
             next_item();
@@ -416,26 +424,28 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             }
             next_item();
             has_modseq = true;
-            out += fmt::format("MODSEQ ({})", static_cast<std::uint64_t>(e.modseq));
+            fmt::format_to(std::back_inserter(out), "MODSEQ ({})",
+                           static_cast<std::uint64_t>(e.modseq));
             break;
         }
       }
       // RFC 9051 §6.4.9: UID FETCH responses always carry the UID.
       if (c.uid && !has_uid) {
         next_item();
-        out += fmt::format("UID {}", static_cast<std::uint32_t>(uid));
+        fmt::format_to(std::back_inserter(out), "UID {}", static_cast<std::uint32_t>(uid));
       }
       bool seen_now = std::find(flagged_now.begin(), flagged_now.end(), uid) != flagged_now.end();
       if (!has_flags && seen_now) {
         next_item();
         has_flags = true;
-        out += fmt::format("FLAGS ({})", selected_->flags_of(e));
+        fmt::format_to(std::back_inserter(out), "FLAGS ({})", selected_->flags_of(e));
       }
       // RFC 7162 §3.1.4: with CONDSTORE on, FLAGS go with MODSEQ; CHANGEDSINCE
       // implies MODSEQ.
       if (!has_modseq && ((condstore_ && has_flags) || c.changed_since)) {
         next_item();
-        out += fmt::format("MODSEQ ({})", static_cast<std::uint64_t>(e.modseq));
+        fmt::format_to(std::back_inserter(out), "MODSEQ ({})",
+                       static_cast<std::uint64_t>(e.modseq));
       }
       out += ')';
       engine.untagged(out);
