@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target mime_facts: compute the facts of any byte string, serialise and
-// decode them (the round trip must be exact), answer every section the part table
-// has, and decode the input itself as a facts record (corrupt records must fail
-// cleanly, never crash).
+// decode them (the round trip must be exact), split them as a store does (the parts
+// must be the facts' own), answer every section the part table has, and decode and
+// split the input itself as a facts record (corrupt records must fail cleanly,
+// never crash).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!decoded || !(*decoded == facts)) {
     std::abort();
   }
+  const auto split = split_facts(encode_facts(facts));
+  if (!split || split->envelope != facts.envelope || split->search_text != facts.search_text ||
+      split->search_headers != facts.search_headers || !decode_facts(split->record)) {
+    std::abort();
+  }
   for (std::string_view spec : {"", "1", "1.MIME", "2.HEADER", "1.1.TEXT", "HEADER",
                                 "HEADER.FIELDS (FROM TO)", "2.HEADER.FIELDS.NOT (SUBJECT)"}) {
     if (auto section = parse_section(spec)) {
@@ -35,6 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // With a valid checksum the structural checks are what stands between a damaged
   // record and the section code.
   for (const std::string& record : {std::string(raw), seal_facts_record_for_test(raw)}) {
+    // A record that splits leaves a record that decodes.
+    if (auto parts = split_facts(record); parts && !decode_facts(parts->record)) {
+      std::abort();
+    }
     if (auto stored = decode_facts(record)) {
       for (std::string_view spec : {"1.2.TEXT", "1.MIME", "2.1.HEADER.FIELDS (A)"}) {
         if (auto section = parse_section(spec)) {
