@@ -22,6 +22,7 @@ auto with_backend(const config::StoreSettings& settings, log::Logger logger, Use
       options.conninfo = settings.url;
       options.pool_size = settings.pool_size;
       options.schema = settings.schema;
+      options.blob_dir = settings.blob_dir;
       options.logger = std::move(logger);
       auto storage = store::postgres::PostgresStorage::open(std::move(options));
       if (!storage) {

@@ -456,9 +456,9 @@ void read_limits(Problems& problems, const toml::table* table, LimitSettings& ou
 // [store] url, pool_size, schema: the PostgreSQL backend's keys (issue #9). The
 // URL's syntax is libpq's to judge (at start, with its own message); here only
 // what would otherwise fail obscurely: a missing URL, or one with another backend.
-void read_postgres_keys(TableReader& r, StoreSettings& out) {
+void read_postgres_keys(TableReader& r, std::string_view data_dir, StoreSettings& out) {
   const bool postgres = out.backend == StoreBackend::kPostgres;
-  for (std::string_view key : {"url", "pool_size", "schema"}) {
+  for (std::string_view key : {"url", "pool_size", "schema", "blob_dir"}) {
     if (!postgres && r.has(key)) {
       r.invalid(key, "only used with store.backend = \"postgres\"");
     }
@@ -475,6 +475,13 @@ void read_postgres_keys(TableReader& r, StoreSettings& out) {
     r.missing("url");
   }
   r.read_uint("pool_size", out.pool_size, 1, kMaxStorePool);
+  if (auto value = r.read_string("blob_dir")) {
+    if (value->empty()) {
+      r.invalid("blob_dir", "expected a path, got \"\"");
+    } else {
+      out.blob_dir = resolve_path(data_dir, *value);
+    }
+  }
   if (auto value = r.read_string("schema")) {
     // An SQL identifier tern quotes itself: letters, digits and "_" only, so it
     // never needs escaping and matches PostgreSQL's unquoted, lower-case form.
@@ -509,7 +516,7 @@ void read_store(Problems& problems, const toml::table* table, std::string_view d
   }
   out.path = resolve_path(data_dir, path);
   r.read_bool("group_commit", out.group_commit);
-  read_postgres_keys(r, out);
+  read_postgres_keys(r, data_dir, out);
   r.finish();
 }
 

@@ -206,18 +206,21 @@ TEST(ParseConfig, ReportsValueOutsideEnumeration) {
 TEST(ParseConfig, ReadsPostgresStore) {
   auto settings = parse(
       "[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
-      "url = \"postgresql://tern@db.example/tern\"\npool_size = 12\nschema = \"node_a\"\n");
+      "url = \"postgresql://tern@db.example/tern\"\npool_size = 12\nschema = \"node_a\"\n"
+      "blob_dir = \"/srv/tern-blobs\"\n");
   ASSERT_TRUE(settings) << settings.error().message;
   EXPECT_EQ(settings->store.backend, StoreBackend::kPostgres);
   EXPECT_EQ(settings->store.url, "postgresql://tern@db.example/tern");
   EXPECT_EQ(settings->store.pool_size, 12u);
   EXPECT_EQ(settings->store.schema, "node_a");
+  EXPECT_EQ(settings->store.blob_dir, "/srv/tern-blobs");
   auto keywords = parse(
       "[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
       "url = \"host=/run/postgresql dbname=tern\"\n");
   ASSERT_TRUE(keywords) << keywords.error().message;
   EXPECT_EQ(keywords->store.url, "host=/run/postgresql dbname=tern");
   EXPECT_EQ(keywords->store.pool_size, 4u);
+  EXPECT_EQ(keywords->store.blob_dir, "");
 }
 
 TEST(ParseConfig, ReportsPostgresStoreProblems) {
@@ -229,6 +232,8 @@ TEST(ParseConfig, ReportsPostgresStoreProblems) {
             "string, got \"db.example\"");
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nurl = \"postgresql://x/y\"\n"),
             "var/tern.toml:4: store.url: only used with store.backend = \"postgres\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nblob_dir = \"b\"\n"),
+            "var/tern.toml:4: store.blob_dir: only used with store.backend = \"postgres\"");
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[store]\nbackend = \"postgres\"\n"
                      "url = \"postgresql:///t\"\npool_size = 0\n"),
             "var/tern.toml:6: store.pool_size: expected an integer from 1 to 256, got 0");

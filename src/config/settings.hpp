@@ -69,6 +69,10 @@ struct StoreSettings {
   std::uint32_t pool_size = 4;
   // Key `schema`: the schema holding tern's tables ("" = the default search_path).
   std::string schema;
+  // Key `blob_dir`: message bytes go to files in this directory (one every node
+  // mounts) instead of the database; "" keeps them in the database. Resolved
+  // against data_dir.
+  std::string blob_dir;
   friend bool operator==(const StoreSettings&, const StoreSettings&) = default;
 };
 
