@@ -135,7 +135,10 @@ const xmlNode* find_element(const xmlNode* root, std::string_view name) {
     if (node->type == XML_ELEMENT_NODE && local_name(node) == name) {
       return node;
     }
-    if (node->children != nullptr) {
+    // Only elements are descended into: an entity reference's children are the
+    // entity's own nodes, whose parent is not the reference, so climbing back from
+    // them would never end.
+    if (node->type == XML_ELEMENT_NODE && node->children != nullptr) {
       node = node->children;
       continue;
     }
@@ -185,6 +188,16 @@ std::optional<std::int64_t> number(const std::string& text) {
     return std::nullopt;
   }
   return value;
+}
+
+// A date_range value as a time: seconds since the epoch up to the year 2200
+// (SystemTime counts nanoseconds in 64 bits; larger values would overflow).
+std::optional<SystemTime> epoch_seconds(const std::string& text) {
+  auto value = number(text);
+  if (!value || *value < 0 || *value > 7'258'118'400) {
+    return std::nullopt;
+  }
+  return from_unix_seconds(*value);
 }
 
 }  // namespace
@@ -314,8 +327,8 @@ Result<ReceivedReport> parse_dmarc_xml(std::string_view xml) {
       report.org_name = lower(report.contact.substr(at + 1));
     }
   }
-  auto begin = number(text_at(meta, "date_range", "begin"));
-  auto end = number(text_at(meta, "date_range", "end"));
+  auto begin = epoch_seconds(text_at(meta, "date_range", "begin"));
+  auto end = epoch_seconds(text_at(meta, "date_range", "end"));
   const xmlNode* policy = child(root, "policy_published");
   report.policy_domain = lower(text_at(policy, "domain"));
   if (report.org_name.empty() || report.report_id.empty() || !begin || !end ||
@@ -323,8 +336,8 @@ Result<ReceivedReport> parse_dmarc_xml(std::string_view xml) {
     return fail(ErrorCode::kInvalidInput,
                 "not a DMARC aggregate report (missing org_name, report_id, date_range or domain)");
   }
-  report.begin = from_unix_seconds(*begin);
-  report.end = from_unix_seconds(*end);
+  report.begin = *begin;
+  report.end = *end;
   std::string summary;
   for (const char* tag : {"p", "sp", "np", "adkim", "aspf", "pct", "fo", "testing"}) {
     auto value = lower(text_at(policy, tag));

@@ -327,8 +327,9 @@ TEST(TlsReport, Rfc3339) {
   EXPECT_EQ(format_rfc3339(kDay + std::chrono::seconds(3661)), "2024-01-01T01:01:01Z");
   EXPECT_EQ(parse_rfc3339("2024-01-01T01:01:01Z"), kDay + std::chrono::seconds(3661));
   EXPECT_EQ(parse_rfc3339("2024-01-01T02:01:01.25+01:00"), kDay + std::chrono::seconds(3661));
-  for (std::string_view bad : {"", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00",
-                               "2024-01-01T00:00:00+0100", "x024-01-01T00:00:00Z"}) {
+  for (std::string_view bad :
+       {"", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", "1012-01-01T00:00:00Z",
+        "9999-01-01T00:00:00Z", "2024-01-01T00:00:00+0100", "x024-01-01T00:00:00Z"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
 }

@@ -132,7 +132,9 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
   const std::chrono::year_month_day ymd{std::chrono::year(year),
                                         std::chrono::month(static_cast<unsigned>(month)),
                                         std::chrono::day(static_cast<unsigned>(day))};
-  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) {
+  // SystemTime counts nanoseconds in 64 bits (about 1678..2262): years outside
+  // 1970..2200 are refused rather than overflowed.
+  if (!ymd.ok() || year < 1970 || year > 2200 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   const auto days = std::chrono::sys_days(ymd);
