@@ -140,6 +140,8 @@ class SlowRecordStorage final : public d::Storage, d::QueueStore {
 
   d::QueueStore& queue() override { return *this; }
 
+  d::ReportStore& reports() override { return inner_.reports(); }
+
   d::Async<d::QueueId> enqueue(d::NewQueuedMessage m) override { return q().enqueue(std::move(m)); }
 
   d::Async<std::vector<d::QueuedMessage>> queued() override { return q().queued(); }
