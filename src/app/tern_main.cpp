@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "app/dkim_cli.hpp"
-#include "app/migrate_cli.hpp"
 #include "app/dns_cli.hpp"
+#include "app/migrate_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
 #include "app/settings_file.hpp"

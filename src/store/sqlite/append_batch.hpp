@@ -26,10 +26,10 @@ using AppendOutcome = std::vector<Result<domain::Appended>>;
 // thread (hash and staging done there), then owned by the writer until its
 // promise is fulfilled after the batch's commit.
 struct AppendRequest {
-  std::string hex;                            // SHA-256 of the message: its blob id
-  std::uint64_t size = 0;                     // bytes of the message
-  std::int64_t internal_date = 0;             // system_clock ticks
-  std::string facts;                          // stored as messages.facts
+  std::string hex;                 // SHA-256 of the message: its blob id
+  std::uint64_t size = 0;          // bytes of the message
+  std::int64_t internal_date = 0;  // system_clock ticks
+  std::string facts;               // stored as messages.facts
   // The parts of the facts kept apart (migration 0008): set when the facts were a
   // readable record, which `facts` then holds without its search fields and which
   // goes to message_records instead (messages.facts stays empty).

@@ -1922,13 +1922,13 @@ d::Async<void> SqliteStorage::reschedule(d::QueueId id, SystemTime when) {
 // ----- domain::ReportStore: routed to report_tables.cpp
 
 d::Async<void> SqliteStorage::record_dmarc(d::DmarcEvaluation evaluation) {
-  return write<void>({}, [e = std::move(evaluation)](Connection& c) {
-    return reports::record_dmarc(c, e);
-  });
+  return write<void>(
+      {}, [e = std::move(evaluation)](Connection& c) { return reports::record_dmarc(c, e); });
 }
 
 d::Async<void> SqliteStorage::record_tls(d::TlsSessionResult result) {
-  return write<void>({}, [r = std::move(result)](Connection& c) { return reports::record_tls(c, r); });
+  return write<void>({},
+                     [r = std::move(result)](Connection& c) { return reports::record_tls(c, r); });
 }
 
 d::Async<std::vector<std::string>> SqliteStorage::dmarc_domains(SystemTime begin, SystemTime end) {
@@ -1958,9 +1958,8 @@ d::Async<std::vector<d::TlsPolicySummary>> SqliteStorage::tls_summary(std::strin
 }
 
 d::Async<bool> SqliteStorage::store_received_report(d::ReceivedReport report) {
-  return write<bool>({}, [r = std::move(report)](Connection& c) {
-    return reports::store_received(c, r);
-  });
+  return write<bool>(
+      {}, [r = std::move(report)](Connection& c) { return reports::store_received(c, r); });
 }
 
 d::Async<std::vector<d::ReceivedReport>> SqliteStorage::received_reports(
