@@ -159,18 +159,19 @@ void InboundVerifier::advance() {
     }
     return moved;
   };
-  // DKIM signatures are independent: all their keys are asked at once.
-  auto step_dkim = [&] {
+  // DKIM signatures are independent, and so are DMARC's tree walks once the
+  // policy is known: all their questions are asked at once.
+  auto step_many = [&](auto& evaluator) {
     bool moved = false;
-    for (const DnsQuery& q : e.dkim.pending_queries()) {
+    for (const DnsQuery& q : evaluator.pending_queries()) {
       Key key{q.name, q.type};
       auto found = answers_.find(key);
       if (found != answers_.end()) {
-        e.dkim.provide_for(q.name, found->second);
+        evaluator.provide_for(q.name, found->second);
         moved = true;
       } else if (expired_) {
-        e.dkim.provide_for(q.name, dns::Answer::failure(dns::LookupStatus::kTemporary,
-                                                        "verification deadline passed"));
+        evaluator.provide_for(q.name, dns::Answer::failure(dns::LookupStatus::kTemporary,
+                                                           "verification deadline passed"));
         moved = true;
       } else if (asked_.insert(key).second) {
         outbox_.push_back(q);
@@ -184,11 +185,11 @@ void InboundVerifier::advance() {
     if (e.spf_helo) {
       moved = step(*e.spf_helo) || moved;
     }
-    moved = step_dkim() || moved;
+    moved = step_many(e.dkim) || moved;
     moved = step(e.arc) || moved;
     moved = step(e.iprev) || moved;
     if (!e.dmarc && !e.spf_mail_from.pending_query() && !e.dkim.pending_query()) {
-      // RFC 7489 §4.2: DMARC is evaluated on the SPF result of the MAIL FROM
+      // RFC 9989 §4.4: DMARC is evaluated on the SPF result of the MAIL FROM
       // domain (the HELO domain for a null path) and every DKIM result.
       DmarcInput in;
       in.from_domain = e.from_domain.value_or("");
@@ -200,7 +201,7 @@ void InboundVerifier::advance() {
       moved = true;
     }
     if (e.dmarc) {
-      moved = step(*e.dmarc) || moved;
+      moved = step_many(*e.dmarc) || moved;
     }
   }
   bool open = e.spf_mail_from.pending_query() || (e.spf_helo && e.spf_helo->pending_query()) ||

@@ -67,12 +67,27 @@ std::string domain_of(std::string_view address) {
   return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
 }
 
-// RFC 9990 §3.5 / RFC 7489 §7.1: a destination outside the policy domain's
-// organizational domain must agree to take its reports.
+// The organizational domain of `domain` by RFC 9989's DNS Tree Walk (§4.10.2),
+// the one DMARC evaluation uses. A temporary DNS failure is an error.
+Result<std::string> organizational_domain(TxtLookup& dns, const std::string& domain) {
+  mailauth::DmarcTreeWalk walk(domain);
+  while (auto query = walk.pending_query()) {
+    TERN_TRY(auto texts, dns.txt(query->name));
+    walk.provide(mailauth::classify_dmarc_texts(texts));
+  }
+  return walk.organizational_domain();
+}
+
+// RFC 9990 §3.5: a destination outside the policy domain's organizational
+// domain must agree to take its reports.
 Result<bool> destination_verified(TxtLookup& dns, const std::string& policy_domain,
                                   const std::string& rua_domain) {
-  if (mailauth::organizational_domain(rua_domain) ==
-      mailauth::organizational_domain(policy_domain)) {
+  if (rua_domain == policy_domain) {
+    return true;
+  }
+  TERN_TRY(std::string rua_org, organizational_domain(dns, rua_domain));
+  TERN_TRY(std::string policy_org, organizational_domain(dns, policy_domain));
+  if (rua_org == policy_org) {
     return true;
   }
   TERN_TRY(auto records, dns.txt(policy_domain + "._report._dmarc." + rua_domain));
