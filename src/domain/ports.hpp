@@ -231,6 +231,16 @@ class ReportStore {
   virtual Async<std::optional<SystemTime>> report_cursor(std::string name) = 0;
   virtual Async<void> set_report_cursor(std::string name, SystemTime value) = 0;
 
+  // Pending HTTPS deliveries of TLS reports (ReportPost). put_report_post inserts
+  // or replaces the row with the same (uri, report_id), every field as given
+  // (kInvalidInput when uri or report_id is empty). due_report_posts returns the
+  // rows whose next_attempt <= `now`, earliest next_attempt first (then uri,
+  // report_id), at most `limit`. remove_report_post deletes one row (no error
+  // when it is already gone).
+  virtual Async<void> put_report_post(ReportPost post) = 0;
+  virtual Async<std::vector<ReportPost>> due_report_posts(SystemTime now, std::size_t limit) = 0;
+  virtual Async<void> remove_report_post(std::string uri, std::string report_id) = 0;
+
   // Removes recorded evaluations and TLS results older than `before` (by hour) and
   // received reports whose period ended before it; returns how many rows went.
   virtual Async<std::uint64_t> prune_reports(SystemTime before) = 0;

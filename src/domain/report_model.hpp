@@ -220,6 +220,22 @@ struct ReceivedReportQuery {
   std::size_t limit = 100;  // newest (by end, then id) first
 };
 
+// A TLS report waiting to be POSTed to an https: rua destination (RFC 8460 §5.4),
+// kept in the store so that a report not yet delivered survives a restart and is
+// retried on its schedule (§5.5: for up to 24 hours, with exponential backoff).
+// (uri, report_id) is the key: the same report queued again replaces the row.
+struct ReportPost {
+  std::string uri;        // the https: URI as published (without a "!size" suffix)
+  std::string report_id;  // RFC 8460 §4.4 report-id
+  std::string policy_domain;
+  std::string document;  // the JSON report; compressed when sent
+  SystemTime queued{};   // the first attempt; retries stop 24 hours after it
+  SystemTime next_attempt{};
+  std::uint32_t attempts = 0;  // attempts made so far
+  std::string last_error;      // why the last attempt failed; "" before the first
+  friend bool operator==(const ReportPost&, const ReportPost&) = default;
+};
+
 // ----- codecs the backends share. Encodings are compact, deterministic text
 // (equal rows encode to equal strings) so a backend can count rows by key.
 

@@ -296,6 +296,58 @@ TYPED_TEST_P(ReportConformance, CursorsAreKeptByName) {
   EXPECT_EQ(*tls, std::optional<SystemTime>(t + this->kDay));
 }
 
+TYPED_TEST_P(ReportConformance, ReportPostsAreKeptUntilRemoved) {
+  const auto t = fixed_time();
+  auto post = [&](std::string uri, std::string id, SystemTime next) {
+    domain::ReportPost p;
+    p.uri = std::move(uri);
+    p.report_id = std::move(id);
+    p.policy_domain = "example.net";
+    p.document = "{\"report-id\": \"x\"}\n";
+    p.queued = t;
+    p.next_attempt = next;
+    return p;
+  };
+  auto empty = wait(this->reports().due_report_posts(t + this->kDay, 10));
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  auto b = post("https://b.example/r", "id-1", t + std::chrono::seconds(60));
+  auto a = post("https://a.example/r", "id-1", t + std::chrono::seconds(60));
+  auto later = post("https://a.example/r", "id-2", t + std::chrono::seconds(600));
+  for (const auto& p : {b, a, later}) {
+    ASSERT_TRUE(wait(this->reports().put_report_post(p)));
+  }
+  auto due = wait(this->reports().due_report_posts(t + std::chrono::seconds(60), 10));
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0], a);  // equal times: by uri
+  EXPECT_EQ((*due)[1], b);
+  // The same key replaces every field.
+  a.attempts = 3;
+  a.last_error = "HTTP 500";
+  a.next_attempt = t + std::chrono::seconds(6000);
+  ASSERT_TRUE(wait(this->reports().put_report_post(a)));
+  auto all = wait(this->reports().due_report_posts(t + this->kDay, 10));
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0], b);
+  EXPECT_EQ((*all)[1], later);
+  EXPECT_EQ((*all)[2], a);
+  auto limited = wait(this->reports().due_report_posts(t + this->kDay, 1));
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->size(), 1u);
+  ASSERT_TRUE(wait(this->reports().remove_report_post(b.uri, b.report_id)));
+  ASSERT_TRUE(wait(this->reports().remove_report_post(b.uri, b.report_id)));  // already gone
+  auto rest = wait(this->reports().due_report_posts(t + this->kDay, 10));
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0], later);
+  auto keyless = post("", "id", t);
+  auto refused = wait(this->reports().put_report_post(keyless));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
+}
+
 TYPED_TEST_P(ReportConformance, PruneRemovesOnlyOlderData) {
   const auto day = fixed_time();
   ASSERT_TRUE(wait(this->reports().record_dmarc(this->evaluation("192.0.2.1", day))));
@@ -329,6 +381,6 @@ REGISTER_TYPED_TEST_SUITE_P(ReportConformance, DmarcRowsAreCountedPerDomainAndPe
                             DmarcAggregateKeepsEveryFieldAndTheLastPolicy,
                             TlsResultsAreSummarisedPerPolicy,
                             ReceivedReportsAreStoredOnceAndQueried, CursorsAreKeptByName,
-                            PruneRemovesOnlyOlderData);
+                            ReportPostsAreKeptUntilRemoved, PruneRemovesOnlyOlderData);
 
 }  // namespace tern::store::conformance

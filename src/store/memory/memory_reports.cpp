@@ -151,6 +151,40 @@ d::Async<void> MemoryReportStore::set_report_cursor(std::string name, SystemTime
   return ready<void>(ok());
 }
 
+d::Async<void> MemoryReportStore::put_report_post(d::ReportPost post) {
+  if (post.uri.empty() || post.report_id.empty()) {
+    return ready<void>(fail(ErrorCode::kInvalidInput, "report post without uri or report id"));
+  }
+  std::lock_guard lock(mutex_);
+  auto key = std::make_pair(post.uri, post.report_id);
+  posts_.insert_or_assign(std::move(key), std::move(post));
+  return ready<void>(ok());
+}
+
+d::Async<std::vector<d::ReportPost>> MemoryReportStore::due_report_posts(SystemTime now,
+                                                                         std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<d::ReportPost> out;
+  for (const auto& [key, post] : posts_) {
+    if (post.next_attempt <= now) {
+      out.push_back(post);
+    }
+  }
+  // The map orders by (uri, report_id); a stable sort keeps that among equal times.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.next_attempt < b.next_attempt; });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return ready<std::vector<d::ReportPost>>(std::move(out));
+}
+
+d::Async<void> MemoryReportStore::remove_report_post(std::string uri, std::string report_id) {
+  std::lock_guard lock(mutex_);
+  posts_.erase(std::make_pair(std::move(uri), std::move(report_id)));
+  return ready<void>(ok());
+}
+
 d::Async<std::uint64_t> MemoryReportStore::prune_reports(SystemTime before) {
   const auto hour = d::report_hour(before);
   std::lock_guard lock(mutex_);

@@ -34,6 +34,10 @@ class MemoryReportStore final : public domain::ReportStore {
       domain::ReceivedReportQuery query) override;
   domain::Async<std::optional<SystemTime>> report_cursor(std::string name) override;
   domain::Async<void> set_report_cursor(std::string name, SystemTime value) override;
+  domain::Async<void> put_report_post(domain::ReportPost post) override;
+  domain::Async<std::vector<domain::ReportPost>> due_report_posts(SystemTime now,
+                                                                  std::size_t limit) override;
+  domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
 
  private:
@@ -46,6 +50,7 @@ class MemoryReportStore final : public domain::ReportStore {
   std::map<std::tuple<std::string, std::int64_t, std::string, std::string>, std::uint64_t> tls_;
   std::vector<domain::ReceivedReport> received_;
   std::map<std::string, SystemTime> cursors_;
+  std::map<std::pair<std::string, std::string>, domain::ReportPost> posts_;  // (uri, report_id)
   std::uint64_t next_report_id_ = 1;
 };
 

@@ -2204,6 +2204,23 @@ d::Async<void> PostgresStorage::set_report_cursor(std::string name, SystemTime v
   });
 }
 
+d::Async<void> PostgresStorage::put_report_post(d::ReportPost post) {
+  return transaction<void>(
+      [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
+}
+
+d::Async<std::vector<d::ReportPost>> PostgresStorage::due_report_posts(SystemTime now,
+                                                                       std::size_t limit) {
+  return transaction<std::vector<d::ReportPost>>(
+      [now, limit](Connection& c) { return reports::due_posts(c, now, limit); }, true);
+}
+
+d::Async<void> PostgresStorage::remove_report_post(std::string uri, std::string report_id) {
+  return transaction<void>([uri = std::move(uri), id = std::move(report_id)](Connection& c) {
+    return reports::remove_post(c, uri, id);
+  });
+}
+
 d::Async<std::uint64_t> PostgresStorage::prune_reports(SystemTime before) {
   return transaction<std::uint64_t>([before](Connection& c) { return reports::prune(c, before); });
 }

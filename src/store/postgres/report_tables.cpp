@@ -196,4 +196,51 @@ Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name)
   return std::optional<SystemTime>(from_unix_seconds(result.int64(0, 0)));
 }
 
+Result<void> put_post(Connection& c, const d::ReportPost& post) {
+  if (post.uri.empty() || post.report_id.empty()) {
+    return fail(ErrorCode::kInvalidInput, "report post without uri or report id");
+  }
+  return c
+      .query(
+          "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, "
+          "next_attempt, attempts, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+          "ON CONFLICT (uri, report_id) DO UPDATE SET policy_domain = excluded.policy_domain, "
+          "document = excluded.document, queued = excluded.queued, "
+          "next_attempt = excluded.next_attempt, attempts = excluded.attempts, "
+          "last_error = excluded.last_error",
+          post.uri, post.report_id, post.policy_domain, post.document,
+          static_cast<std::int64_t>(to_unix_seconds(post.queued)),
+          static_cast<std::int64_t>(to_unix_seconds(post.next_attempt)),
+          static_cast<std::int64_t>(post.attempts), post.last_error)
+      .transform([](const Rows&) {});
+}
+
+Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id) {
+  return c.query("DELETE FROM report_posts WHERE uri = $1 AND report_id = $2", uri, report_id)
+      .transform([](const Rows&) {});
+}
+
+Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit) {
+  TERN_TRY(auto result,
+           c.query("SELECT uri, report_id, policy_domain, document, queued, next_attempt, "
+                   "attempts, last_error FROM report_posts WHERE next_attempt <= $1 "
+                   "ORDER BY next_attempt, uri COLLATE \"C\", report_id COLLATE \"C\" LIMIT $2",
+                   static_cast<std::int64_t>(to_unix_seconds(now)),
+                   static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))));
+  std::vector<d::ReportPost> out;
+  for (int i = 0; i < result.size(); ++i) {
+    d::ReportPost post;
+    post.uri = result.text(i, 0);
+    post.report_id = result.text(i, 1);
+    post.policy_domain = result.text(i, 2);
+    post.document = result.text(i, 3);
+    post.queued = from_unix_seconds(result.int64(i, 4));
+    post.next_attempt = from_unix_seconds(result.int64(i, 5));
+    post.attempts = static_cast<std::uint32_t>(result.int64(i, 6));
+    post.last_error = result.text(i, 7);
+    out.push_back(std::move(post));
+  }
+  return out;
+}
+
 }  // namespace tern::store::postgres::reports

@@ -24,6 +24,9 @@ Result<bool> store_received(Connection& c, const domain::ReceivedReport& report)
 Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
 // Rows older than `before` (by hour) and received reports that ended before it.
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
+// report_posts (migration 0003_report_posts.sql).
+Result<void> put_post(Connection& c, const domain::ReportPost& post);
+Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id);
 
 Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end);
 // kNotFound when the domain has no rows in the period.
@@ -36,5 +39,6 @@ Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const s
 Result<std::vector<domain::ReceivedReport>> received(Connection& c,
                                                      const domain::ReceivedReportQuery& query);
 Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
+Result<std::vector<domain::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit);
 
 }  // namespace tern::store::postgres::reports

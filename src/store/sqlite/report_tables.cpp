@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/sqlite/report_tables.hpp"
 
+#include <algorithm>
+
 namespace tern::store::sqlite::reports {
 
 namespace d = tern::domain;
@@ -205,6 +207,52 @@ Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name)
     return std::optional<SystemTime>();
   }
   return std::optional<SystemTime>(from_unix_seconds(*value));
+}
+
+Result<void> put_post(Connection& c, const d::ReportPost& post) {
+  if (post.uri.empty() || post.report_id.empty()) {
+    return fail(ErrorCode::kInvalidInput, "report post without uri or report id");
+  }
+  return c.run(
+      "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, next_attempt, "
+      "attempts, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+      "ON CONFLICT (uri, report_id) DO UPDATE SET policy_domain = excluded.policy_domain, "
+      "document = excluded.document, queued = excluded.queued, "
+      "next_attempt = excluded.next_attempt, attempts = excluded.attempts, "
+      "last_error = excluded.last_error",
+      post.uri, post.report_id, post.policy_domain, post.document, to_unix_seconds(post.queued),
+      to_unix_seconds(post.next_attempt), static_cast<std::int64_t>(post.attempts),
+      post.last_error);
+}
+
+Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id) {
+  return c.run("DELETE FROM report_posts WHERE uri = ?1 AND report_id = ?2", uri, report_id);
+}
+
+Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit) {
+  TERN_TRY(auto stmt,
+           c.query("SELECT uri, report_id, policy_domain, document, queued, next_attempt, "
+                   "attempts, last_error FROM report_posts WHERE next_attempt <= ?1 "
+                   "ORDER BY next_attempt, uri, report_id LIMIT ?2",
+                   to_unix_seconds(now),
+                   static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))));
+  std::vector<d::ReportPost> out;
+  for (;;) {
+    TERN_TRY(bool row, stmt.next());
+    if (!row) {
+      return out;
+    }
+    d::ReportPost post;
+    post.uri = stmt.text(0);
+    post.report_id = stmt.text(1);
+    post.policy_domain = stmt.text(2);
+    post.document = stmt.text(3);
+    post.queued = from_unix_seconds(stmt.int64(4));
+    post.next_attempt = from_unix_seconds(stmt.int64(5));
+    post.attempts = static_cast<std::uint32_t>(stmt.int64(6));
+    post.last_error = stmt.text(7);
+    out.push_back(std::move(post));
+  }
 }
 
 }  // namespace tern::store::sqlite::reports

@@ -21,6 +21,9 @@ Result<void> record_tls(Connection& c, const domain::TlsSessionResult& result);
 Result<bool> store_received(Connection& c, const domain::ReceivedReport& report);
 Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
+// report_posts (migration 0009_report_posts.sql).
+Result<void> put_post(Connection& c, const domain::ReportPost& post);
+Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id);
 
 // Readers.
 Result<std::vector<std::string>> dmarc_domains(Connection& c, SystemTime begin, SystemTime end);
@@ -32,5 +35,7 @@ Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const s
 Result<std::vector<domain::ReceivedReport>> received(Connection& c,
                                                      const domain::ReceivedReportQuery& query);
 Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
+Result<std::vector<domain::ReportPost>> due_posts(Connection& c, SystemTime now,
+                                                  std::size_t limit);
 
 }  // namespace tern::store::sqlite::reports

@@ -1979,6 +1979,23 @@ d::Async<void> SqliteStorage::set_report_cursor(std::string name, SystemTime val
   });
 }
 
+d::Async<void> SqliteStorage::put_report_post(d::ReportPost post) {
+  return write<void>({},
+                     [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
+}
+
+d::Async<std::vector<d::ReportPost>> SqliteStorage::due_report_posts(SystemTime now,
+                                                                    std::size_t limit) {
+  return read<std::vector<d::ReportPost>>(
+      [now, limit](Connection& c) { return reports::due_posts(c, now, limit); });
+}
+
+d::Async<void> SqliteStorage::remove_report_post(std::string uri, std::string report_id) {
+  return write<void>({}, [uri = std::move(uri), id = std::move(report_id)](Connection& c) {
+    return reports::remove_post(c, uri, id);
+  });
+}
+
 d::Async<std::uint64_t> SqliteStorage::prune_reports(SystemTime before) {
   return write<std::uint64_t>({}, [before](Connection& c) { return reports::prune(c, before); });
 }
