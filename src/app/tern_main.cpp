@@ -16,6 +16,7 @@
 
 #include "app/dkim_cli.hpp"
 #include "app/dns_cli.hpp"
+#include "app/mailbox_cli.hpp"
 #include "app/migrate_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
@@ -281,6 +282,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
     words.insert(words.end(), args.positional.begin(), args.positional.end());
     runtime::SystemClock clock;
     return queue_command(words, settings_, storage_, clock);
+  }
+  if (noun == "mailbox") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return mailbox_command(words, storage_, stdout);
   }
   if (noun == "report") {
     std::vector<std::string> words{verb};
@@ -681,7 +687,7 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}{}", kUsage, kDkimUsage, kDnsUsage, kReportUsage);
+    fmt::print("{}\n{}{}{}{}", kUsage, kMailboxUsage, kDkimUsage, kDnsUsage, kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
   // DKIM keys and single messages need neither config nor store.

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// `tern mailbox ...`: reading a mailbox's messages from the shell, while ternd
+// runs (both open the same store). Read only: nothing here changes the store, so
+// it is safe beside a running daemon on any backend (sqlite or postgres), and
+// what it prints is what another process finds committed in the store.
+//
+//   cat ADDRESS [MAILBOX]    every message of the mailbox (default INBOX), in UID
+//                            order, each framed as `git cat-file --batch` frames
+//                            objects: a line "<uid> <size>\n", then exactly <size>
+//                            raw bytes as stored, then "\n". The bytes are not
+//                            escaped or converted (CRLF, NUL and 8-bit survive), so
+//                            a reader splits the stream by the sizes, never by lines.
+//
+// The integration tests read mailboxes this way, so the same test proves delivery
+// on every backend (issue #9).
+//
+// Exit status: 0 done (an empty mailbox prints nothing), 1 no such user or
+// mailbox, or a store failure, 2 usage.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "domain/ports.hpp"
+
+namespace tern::app {
+
+// The usage lines of `tern mailbox`, for the CLI's help.
+extern const char* const kMailboxUsage;
+
+// Runs `tern mailbox VERB ARGS...`; `words` starts with the verb. Messages go to
+// `out` (standard output in the CLI; a binary stream).
+int mailbox_command(const std::vector<std::string>& words, domain::Storage& storage,
+                    std::FILE* out);
+
+}  // namespace tern::app
