@@ -338,10 +338,16 @@ TEST(DmarcTreeWalk, TemporaryFailureEndsTheWalk) {
 
 // ----- appendix B.4, every example with the queries it makes
 
-TEST(DmarcEvaluator, AppendixB4_1SimpleOrganizationalAndPolicy) {
-  dns::FakeResolver zone;
+// B.4.1 and B.4.2: "_dmarc.example.com" and "_dmarc.signing.example.com" have
+// records, "_dmarc.com" has none.
+void add_appendix_b4_records(dns::FakeResolver& zone) {
   zone.add_txt("_dmarc.example.com", {"v=DMARC1; p=reject"});
   zone.add_txt("_dmarc.signing.example.com", {"v=DMARC1; p=none"});
+}
+
+TEST(DmarcEvaluator, AppendixB4_1SimpleOrganizationalAndPolicy) {
+  dns::FakeResolver zone;
+  add_appendix_b4_records(zone);
   Names asked;
   auto r = evaluate(zone,
                     input("example.com", {dkim(AuthResult::kPass, "signing.example.com")},
@@ -359,8 +365,7 @@ TEST(DmarcEvaluator, AppendixB4_1SimpleOrganizationalAndPolicy) {
 
 TEST(DmarcEvaluator, AppendixB4_2DeepTreeWalk) {
   dns::FakeResolver zone;
-  zone.add_txt("_dmarc.example.com", {"v=DMARC1; p=reject"});
-  zone.add_txt("_dmarc.signing.example.com", {"v=DMARC1; p=none"});
+  add_appendix_b4_records(zone);
   Names asked;
   auto r = evaluate(
       zone,

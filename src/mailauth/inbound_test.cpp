@@ -5,6 +5,8 @@
 // pct= and the trusted-ARC-sealer override; the l= policy.
 #include "mailauth/inbound.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "dns/fake_resolver.hpp"
@@ -295,6 +297,61 @@ TEST(InboundVerifier, DmarcDispositionFollowsPolicySubdomainPolicyAndPct) {
   InboundVerdict n = run(empty, input(message(), "198.51.100.7"));
   EXPECT_EQ(n.dmarc.result, AuthResult::kNone);
   EXPECT_EQ(n.spf_mail_from.result, AuthResult::kNone);
+}
+
+TEST(InboundVerifier, DmarcTreeWalkThroughTheDriver) {
+  // RFC 9989 §4.10: From news.example.com (no record of its own) signed by
+  // d=example.com, MAIL FROM bounce@example.com: the walk finds example.com's
+  // policy, and the relaxed checks reuse the answers (example.com's TXT for SPF,
+  // _dmarc.example.com for the walks) — nothing is asked twice.
+  dns::FakeResolver z;
+  fill_zone(z, "v=DMARC1; p=reject; np=quarantine");
+  InboundVerifier v(input(signed_message(message("Ann <ann@news.example.com>"))), options());
+  std::vector<DnsQuery> all;
+  while (!v.done()) {
+    auto queries = v.take_queries();
+    ASSERT_FALSE(queries.empty());
+    for (const auto& q : queries) {
+      all.push_back(q);
+      v.provide(q, z.lookup(q.name, q.type).get());
+    }
+  }
+  const InboundVerdict& verdict = v.verdict();
+  EXPECT_EQ(verdict.dmarc.result, AuthResult::kPass);
+  EXPECT_EQ(verdict.dmarc.policy_domain, "example.com");
+  EXPECT_EQ(verdict.dmarc.organizational_domain, "example.com");
+  EXPECT_TRUE(verdict.dmarc.dkim_aligned);
+  EXPECT_TRUE(verdict.dmarc.spf_aligned);
+  EXPECT_NE(verdict.authentication_results.find(
+                "dmarc=pass header.from=news.example.com policy.dmarc=reject"),
+            std::string::npos)
+      << verdict.authentication_results;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      EXPECT_FALSE(all[i] == all[j]) << all[i].name << " asked twice";
+    }
+  }
+  auto asked = [&](std::string_view name) {
+    return std::count_if(all.begin(), all.end(), [&](const DnsQuery& q) { return q.name == name; });
+  };
+  EXPECT_EQ(asked("_dmarc.news.example.com"), 1);
+  EXPECT_EQ(asked("_dmarc.com"), 1);
+
+  // Unsigned from a name that does not exist (NXDOMAIN): np= decides.
+  dns::FakeResolver ghost;
+  fill_zone(ghost, "v=DMARC1; p=reject; np=quarantine");
+  InboundVerdict g = run(ghost, input(message("Ann <ann@ghost.example.com>"), "198.51.100.7"));
+  EXPECT_EQ(g.dmarc.result, AuthResult::kFail);
+  EXPECT_FALSE(g.dmarc.author_domain_exists);
+  EXPECT_EQ(g.disposition, DmarcDisposition::kQuarantine);
+  EXPECT_NE(g.authentication_results.find("policy.dmarc=quarantine"), std::string::npos);
+
+  // t=y: the failing message's reject becomes quarantine.
+  dns::FakeResolver testing;
+  fill_zone(testing, "v=DMARC1; p=reject; t=y");
+  InboundVerdict t = run(testing, input(message(), "198.51.100.7"));
+  EXPECT_TRUE(t.dmarc.testing);
+  EXPECT_EQ(t.disposition, DmarcDisposition::kQuarantine);
 }
 
 TEST(InboundVerifier, TrustedArcSealerLiftsTheDisposition) {

@@ -38,8 +38,16 @@ def ed25519_key():
 
 def zones(dkim_record):
     """127.0.0.1 is client.sender.test (FCrDNS passes) and may send for sender.test
-    and plain.test; strict.test and quar.test allow nobody."""
+    and plain.test; strict.test and quar.test allow nobody. walk.test publishes only
+    an organizational policy with np= (RFC 9989), and news.walk.test exists. The
+    "test" and "org" zones are empty: the DMARC tree walk (RFC 9989 §4.10) asks
+    _dmarc.test and _dmarc.org, which Knot must answer NXDOMAIN rather than REFUSED
+    (a refusal is a temporary failure, and DMARC would end in temperror)."""
     return {
+        "test": [],
+        "org": [],
+        "walk.test": ["_dmarc TXT \"v=DMARC1; p=none; sp=none; np=reject\"",
+                      "news A 192.0.2.7"],
         "sender.test": ["@ TXT \"v=spf1 ip4:127.0.0.1 -all\"",
                         "client A 127.0.0.1",
                         "client TXT \"v=spf1 a -all\"",
@@ -179,6 +187,38 @@ def test_quarantine_lands_in_junk(world):
         assert imap.select("INBOX", readonly=True)[1] == [b"0"]
     finally:
         imap.logout()
+
+
+def test_tree_walk_finds_the_organizational_policy(world):
+    """RFC 9989 §4.10: a subdomain without a record of its own inherits its
+    organizational domain's policy, and relaxed alignment compares the
+    organizational domains the walks find."""
+    server, ports, seed = world
+    # Signed by d=sender.test, From: news.sender.test, sent from an address SPF
+    # refuses: the walk from news.sender.test finds sender.test's p=reject, and
+    # the DKIM identifier's walk ends at the same organizational domain.
+    signed = sign(message("ann@news.sender.test", "walked"), seed)
+    assert send(ports["mx"], "x@strict.test", signed) == {}
+    [stored] = inbox(server, ALICE)
+    [ar] = [f for f in auth_results(stored) if f.startswith(HOSTNAME)]
+    assert "dkim=pass header.d=sender.test" in ar, ar
+    assert "dmarc=pass header.from=news.sender.test policy.dmarc=reject" in ar, ar
+
+    # Unsigned from the same subdomain: the inherited p=reject rejects it.
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(ports["mx"], "x@strict.test", message("ann@news.sender.test", "inherited"))
+    assert refused.value.smtp_code == 550
+    assert b"DMARC policy of sender.test" in refused.value.smtp_error, refused.value.smtp_error
+
+    # np=: ghost.walk.test does not exist (NXDOMAIN), news.walk.test does (sp=none).
+    with pytest.raises(smtplib.SMTPDataError) as ghost:
+        send(ports["mx"], "x@strict.test", message("ann@ghost.walk.test", "ghost"))
+    assert ghost.value.smtp_code == 550
+    assert b"DMARC policy of walk.test" in ghost.value.smtp_error, ghost.value.smtp_error
+    assert send(ports["mx"], "x@strict.test", message("ann@news.walk.test", "existing")) == {}
+    [_, existing] = inbox(server, ALICE)
+    [ar] = [f for f in auth_results(existing) if f.startswith(HOSTNAME)]
+    assert "dmarc=fail header.from=news.walk.test policy.dmarc=none" in ar, ar
 
 
 def test_verify_inbound_off_adds_nothing_but_still_strips(ternd_factory, dns_server):  # noqa: F811
