@@ -428,6 +428,7 @@ Result<void> Daemon::start() {
     // (this one included) at once rather than at their next poll.
     services::cluster::ChangeListenerOptions o;
     o.conninfo = settings_.store.url;
+    o.channel = change_channel(settings_.store);  // one per [store] schema
     o.logger = logger_.with("component", "cluster");
     changes_ = std::make_unique<services::cluster::ChangeListener>(
         io_.context().get_executor(), std::move(o), [this](domain::AccountId account) {

@@ -53,6 +53,12 @@ Result<std::unique_ptr<domain::Storage>> open_storage(const config::StoreSetting
                       });
 }
 
+std::string change_channel(const config::StoreSettings& settings) {
+  return settings.backend == config::StoreBackend::kPostgres
+             ? store::postgres::change_channel(settings.schema)
+             : std::string();
+}
+
 Result<ImportableStorage> open_importable_storage(const config::StoreSettings& settings,
                                                   log::Logger logger) {
   return with_backend(settings, std::move(logger), [](auto storage) -> Result<ImportableStorage> {

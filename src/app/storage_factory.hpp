@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "base/log.hpp"
 #include "base/result.hpp"
@@ -20,6 +21,11 @@ namespace tern::app {
 // path (never the URL, which may carry a password).
 Result<std::unique_ptr<domain::Storage>> open_storage(const config::StoreSettings& settings,
                                                       log::Logger logger = {});
+
+// The NOTIFY channel on which the postgres store announces mail changes
+// (store::postgres::change_channel of [store] schema: channels are per database,
+// so each schema has its own); "" for the other backends.
+std::string change_channel(const config::StoreSettings& settings);
 
 // A store together with its import port (`tern migrate`): the same backends as
 // open_storage(); `import` points into `storage`.

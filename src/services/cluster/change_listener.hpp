@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // services::cluster::ChangeListener: how one ternd node hears of mail changes made
 // by the other nodes on the same PostgreSQL database (issue #9). The postgres
-// store runs pg_notify('tern_changes', '<account id>') in every transaction that
+// store runs pg_notify(<channel>, '<account id>') in every transaction that
 // changes an account's mail (store/postgres/postgres_storage.hpp); this listener
 // holds one dedicated libpq connection that LISTENs on that channel and turns
 // each notification into a callback, which ternd routes to the IMAP services'
@@ -38,7 +38,8 @@ namespace tern::services::cluster {
 struct ChangeListenerOptions {
   // A libpq connection string or URL: the database the store uses.
   std::string conninfo;
-  // The NOTIFY channel (store::postgres::kChangeChannel). Letters, digits, "_".
+  // The NOTIFY channel: store::postgres::change_channel() of the store's schema
+  // (channels are per database, account ids per schema). Letters, digits, "_".
   std::string channel = "tern_changes";
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};

@@ -155,6 +155,9 @@ class Connection {
   // parameters): BEGIN/COMMIT, migrations.
   Result<void> script(std::string_view sql);
 
+  // The schema given to open() ("" = the server's default search_path).
+  const std::string& schema() const { return schema_; }
+
   // Quotes an identifier (schema name) for SQL text.
   std::string quote_identifier(std::string_view name);
 

@@ -286,9 +286,11 @@ Result<d::Mailbox> owned_mailbox(Connection& c, d::AccountId account, d::Mailbox
 // ----- change log and counters (callers hold the account's row lock)
 
 // Tells other nodes that `account` changed; delivered when this transaction
-// commits, dropped with it when it rolls back.
+// commits, dropped with it when it rolls back (PostgreSQL queues NOTIFYs in the
+// transaction and folds identical ones, so a retried body cannot send two).
 Result<void> notify(Connection& c, d::AccountId account) {
-  return run(c, "SELECT pg_notify('tern_changes', $1::text)", std::to_string(d::value_of(account)));
+  return run(c, "SELECT pg_notify($1, $2::text)", change_channel(c.schema()),
+             std::to_string(d::value_of(account)));
 }
 
 Result<d::ModSeq> allocate_modseq(Connection& c, d::AccountId account) {
@@ -699,6 +701,34 @@ Result<void> apply_migrations(Connection& c, const std::string& schema) {
 }
 
 }  // namespace
+
+std::string change_channel(std::string_view schema) {
+  if (schema.empty() || schema == "public") {
+    return std::string(kChangeChannel);
+  }
+  // 63 bytes at most (NAMEDATALEN - 1): a longer name would be cut by LISTEN
+  // but refused by pg_notify().
+  constexpr std::size_t kMaxChannel = 63;
+  const bool plain = std::all_of(schema.begin(), schema.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+  });
+  std::string channel = std::string(kChangeChannel) + "_" + std::string(schema);
+  if (plain && channel.size() <= kMaxChannel) {
+    return channel;
+  }
+  // FNV-1a: stable across builds and hosts, which std::hash need not be.
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : schema) {
+    hash = (hash ^ ch) * 0x100000001b3ULL;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  channel = std::string(kChangeChannel) + "x";
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    channel.push_back(kHex[(hash >> shift) & 0xf]);
+  }
+  return channel;
+}
 
 // ----- lifecycle
 
@@ -1198,7 +1228,7 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
     if (state.dirty) {
       add("UPDATE accounts SET modseq = $2, used_bytes = $3 WHERE id = $1", id, state.modseq,
           state.used_bytes);
-      add("SELECT pg_notify('tern_changes', $1::text)", std::to_string(id));
+      add("SELECT pg_notify($1, $2::text)", change_channel(c.schema()), std::to_string(id));
     }
   }
   for (const auto& [id, state] : mailboxes) {

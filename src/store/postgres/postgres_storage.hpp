@@ -27,9 +27,22 @@ class Connection;
 struct PendingAppend;  // an append() waiting for the append lane
 
 // The channel every mail change is announced on, in the same transaction as the
-// change: `NOTIFY tern_changes, '<account id>'` (decimal). A node that LISTENs on
-// it learns that the account changed on another node once that change commits.
+// change: `NOTIFY <channel>, '<account id>'` (decimal). A node that LISTENs on it
+// learns that the account changed on another node once that change commits.
+// kChangeChannel is the channel of the default schema.
 inline constexpr std::string_view kChangeChannel = "tern_changes";
+
+// The channel of the store in `schema` (PostgresOptions::schema). NOTIFY channels
+// belong to the database, not to a schema, while account ids are only unique
+// within one schema: stores in two schemas of one database (staging beside
+// production, the tests) must not hear each other's "account 1 changed". So:
+//   ""  and "public"                 -> "tern_changes" (the same tables normally)
+//   letters, digits, "_", short      -> "tern_changes_<schema>" (readable in psql)
+//   anything else, or too long       -> "tern_changesx<16 hex digits of a hash>"
+// Always a plain identifier of at most 63 bytes (NAMEDATALEN - 1), so LISTEN and
+// pg_notify() take it as it is. Every node of one deployment must name the same
+// schema, or they do not hear each other.
+std::string change_channel(std::string_view schema);
 
 struct PostgresOptions {
   // A libpq connection string or URL ("host=/run/postgresql dbname=tern",
@@ -87,7 +100,7 @@ struct PostgresStats {
 //     synchronous_commit (on by default), blob bytes included (they are rows,
 //     or with blob_dir files fsynced before the transaction began).
 //   - Changes: every transaction that changes an account's mail also runs
-//     pg_notify(kChangeChannel, '<account id>').
+//     pg_notify(change_channel(schema), '<account id>').
 //   - Migrations (src/store/postgres/migrations/NNNN_*.sql, embedded) run at open
 //     in one transaction holding pg_advisory_xact_lock, so nodes starting at once
 //     apply each version exactly once; schema_version records them.
