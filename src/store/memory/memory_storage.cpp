@@ -419,9 +419,6 @@ d::Async<std::vector<Result<d::Appended>>> MemoryStorage::append(
     return ready<Out>(fail(ErrorCode::kInvalidInput, "append without targets"));
   }
   const std::uint64_t size = message.raw.size();
-  // Kept apart as the sqlite backend keeps them, so both answer message_facts()
-  // and message_summaries() alike.
-  auto split = mime::facts::split_facts(message.facts);
   std::optional<d::BlobId> blob;
   std::map<d::AccountId, d::MessageId> message_of_account;
   Out out;
@@ -442,24 +439,7 @@ d::Async<std::vector<Result<d::Appended>>> MemoryStorage::append(
     }
     auto [it, inserted] = message_of_account.try_emplace(target.account);
     if (inserted) {
-      it->second = d::MessageId{next_id_++};
-      blobs_.at(blob->hex).references++;
-      MessageState state;
-      state.account = target.account;
-      state.blob = *blob;
-      state.size = size;
-      state.internal_date = message.internal_date;
-      if (split) {
-        state.facts = split->record;
-        state.has_envelope = true;
-        state.has_search = split->has_search;
-        state.envelope = split->envelope;
-        state.search_headers = split->search_headers;
-        state.search_text = split->search_text;
-      } else {
-        state.facts = message.facts;
-      }
-      messages_.emplace(it->second, std::move(state));
+      it->second = add_message_locked(target.account, *blob, message);
     }
     auto modseq =
         next_modseq_locked(*owner, target.mailbox, d::Uid{0}, d::ChangeKind::kMessageAdded);
@@ -697,6 +677,144 @@ d::Async<std::uint64_t> MemoryStorage::collect_garbage() {
   return ready<std::uint64_t>(removed);
 }
 
+// ----- StoreImport
+
+d::Async<d::Mailbox> MemoryStorage::import_mailbox(d::AccountId account, d::Mailbox mailbox) {
+  std::lock_guard lock(mutex_);
+  if (find_account_locked(account) == nullptr) {
+    return ready<d::Mailbox>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  const auto name = canonical_mailbox_name(mailbox.name);
+  if (!is_valid_mailbox_name(name) || d::value_of(mailbox.uid_next) == 0) {
+    return ready<d::Mailbox>(fail(ErrorCode::kInvalidInput, "invalid mailbox to import: " + name));
+  }
+  MailboxState* target = nullptr;
+  for (auto& [id, state] : mailboxes_) {
+    if (state.mailbox.account == account && state.mailbox.name == name) {
+      target = &state;
+    }
+  }
+  if (target != nullptr && !target->entries.empty()) {
+    return ready<d::Mailbox>(fail(ErrorCode::kAlreadyExists, "mailbox holds mail: " + name));
+  }
+  if (target == nullptr) {
+    MailboxState state;
+    state.mailbox.id = d::MailboxId{next_id_++};
+    target = &mailboxes_.emplace(state.mailbox.id, std::move(state)).first->second;
+  }
+  d::Mailbox& box = target->mailbox;
+  box.account = account;
+  box.name = name;
+  box.special_use = mailbox.special_use;
+  box.uid_validity = mailbox.uid_validity;
+  box.uid_next = mailbox.uid_next;
+  box.highest_modseq = mailbox.highest_modseq;
+  box.subscribed = mailbox.subscribed;
+  box.keywords = d::normalize_keywords(std::move(mailbox.keywords));
+  // RFC 9051 §2.3.1.1: a mailbox created later must not reuse an imported
+  // UIDVALIDITY, so the counter moves past it.
+  next_uid_validity_ = std::max(next_uid_validity_, d::value_of(box.uid_validity) + 1);
+  return ready<d::Mailbox>(box);
+}
+
+d::Async<d::MessageId> MemoryStorage::import_message(d::AccountId account, d::NewMessage message,
+                                                     std::vector<d::ImportEntry> entries) {
+  std::lock_guard lock(mutex_);
+  if (entries.empty()) {
+    return ready<d::MessageId>(fail(ErrorCode::kInvalidInput, "import without entries"));
+  }
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<d::MessageId>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  // Every check before the first write: the call is one step, all or nothing.
+  std::vector<MailboxState*> targets;
+  std::set<std::pair<std::int64_t, std::uint32_t>> claimed;
+  for (const auto& entry : entries) {
+    auto box = owned_mailbox_locked(account, entry.mailbox);
+    if (!box) {
+      return ready<d::MessageId>(box.error());
+    }
+    const auto uid = d::value_of(entry.uid);
+    if (uid == 0 || uid >= d::value_of((*box)->mailbox.uid_next)) {
+      return ready<d::MessageId>(
+          fail(ErrorCode::kInvalidInput, "imported UID outside the mailbox's range"));
+    }
+    if ((*box)->entries.contains(uid) || !claimed.emplace(d::value_of(entry.mailbox), uid).second) {
+      return ready<d::MessageId>(
+          fail(ErrorCode::kAlreadyExists, "UID taken: " + std::to_string(uid)));
+    }
+    targets.push_back(*box);
+  }
+  const auto blob = put_locked(message.raw);
+  const auto id = add_message_locked(account, blob, message);
+  auto& stored = messages_.at(id);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto& source = entries[i];
+    MailboxState& box = *targets[i];
+    d::Entry entry;
+    entry.mailbox = box.mailbox.id;
+    entry.uid = source.uid;
+    entry.message = id;
+    entry.blob = blob;
+    entry.size = stored.size;
+    entry.internal_date = stored.internal_date;
+    entry.save_date = source.save_date;
+    entry.flags = source.flags & d::kAllFlags;
+    entry.keywords = d::normalize_keywords(std::move(source.keywords));
+    entry.modseq = source.modseq;
+    stored.entry_count++;
+    box.entries.emplace(d::value_of(entry.uid), std::move(entry));
+    owner->account.used_bytes += stored.size;
+  }
+  return ready<d::MessageId>(id);
+}
+
+d::Async<void> MemoryStorage::import_changes(d::AccountId account,
+                                             std::vector<d::AccountChange> changes,
+                                             d::ModSeq modseq) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  for (const auto& change : changes) {
+    log_locked(*owner, change.modseq, change.mailbox, change.uid, change.kind);
+    if (change.kind != d::ChangeKind::kMessageExpunged) {
+      continue;
+    }
+    auto box = mailboxes_.find(change.mailbox);
+    if (box == mailboxes_.end()) {
+      continue;  // a mailbox deleted in the source: its UIDs vanished with it
+    }
+    // One tombstone per UID, the latest expunge's (as the SQL backends keep it).
+    auto& tombstones = box->second.tombstones;
+    std::erase_if(tombstones, [&](const auto& t) { return t.first == change.uid; });
+    tombstones.emplace_back(change.uid, change.modseq);
+  }
+  owner->modseq = std::max(owner->modseq, d::value_of(modseq));
+  return ready_ok();
+}
+
+d::Async<d::QueueId> MemoryStorage::import_queued(d::QueuedMessage entry, std::string raw) {
+  std::lock_guard lock(mutex_);
+  if (entry.recipients.empty()) {
+    return ready<d::QueueId>(fail(ErrorCode::kInvalidInput, "no recipients"));
+  }
+  entry.id = d::QueueId{next_id_++};
+  entry.size = raw.size();
+  entry.blob = put_locked(std::move(raw));
+  blobs_.at(entry.blob.hex).references++;
+  // A lease belonged to the source's workers: an active entry arrives queued.
+  if (entry.state == d::QueueState::kActive) {
+    entry.state = d::QueueState::kQueued;
+  }
+  entry.lease_until = SystemTime{};
+  auto id = entry.id;
+  queue_.emplace(id, std::move(entry));
+  return ready<d::QueueId>(id);
+}
+
 // ----- QueueStore
 
 d::Async<d::QueueId> MemoryStorage::enqueue(d::NewQueuedMessage message) {
@@ -874,6 +992,31 @@ void MemoryStorage::log_locked(AccountState& account, d::ModSeq modseq, d::Mailb
 d::BlobId MemoryStorage::put_locked(std::string bytes) {
   d::BlobId id{sha256_hex(bytes)};
   blobs_.try_emplace(id.hex, BlobState{std::move(bytes), 0});
+  return id;
+}
+
+d::MessageId MemoryStorage::add_message_locked(d::AccountId account, const d::BlobId& blob,
+                                               const d::NewMessage& message) {
+  d::MessageId id{next_id_++};
+  blobs_.at(blob.hex).references++;
+  MessageState state;
+  state.account = account;
+  state.blob = blob;
+  state.size = message.raw.size();
+  state.internal_date = message.internal_date;
+  // Kept apart as the sqlite backend keeps them, so both answer message_facts()
+  // and message_summaries() alike.
+  if (auto split = mime::facts::split_facts(message.facts)) {
+    state.facts = std::move(split->record);
+    state.has_envelope = true;
+    state.has_search = split->has_search;
+    state.envelope = std::move(split->envelope);
+    state.search_headers = std::move(split->search_headers);
+    state.search_text = std::move(split->search_text);
+  } else {
+    state.facts = message.facts;
+  }
+  messages_.emplace(id, std::move(state));
   return id;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "domain/ports.hpp"
+#include "domain/store_import.hpp"
 #include "store/memory/memory_reports.hpp"
 
 namespace tern::store::memory {
@@ -46,11 +47,16 @@ namespace tern::store::memory {
 //   - collect_garbage() removes every blob with no message or queue reference; the
 //     in-flight window is empty because no operation holds an unreferenced blob
 //     across calls.
+//
+// It also implements domain::StoreImport (`tern migrate` into memory, and the
+// import conformance cases without a database): imported UIDVALIDITYs raise the
+// store's counter, so mailboxes created later still get larger ones.
 class MemoryStorage final : public domain::Storage,
                             private domain::Directory,
                             private domain::MailStore,
                             private domain::BlobStore,
-                            private domain::QueueStore {
+                            private domain::QueueStore,
+                            public domain::StoreImport {
  public:
   MemoryStorage() = default;
   MemoryStorage(const MemoryStorage&) = delete;
@@ -66,6 +72,18 @@ class MemoryStorage final : public domain::Storage,
   domain::QueueStore& queue() override { return *this; }
 
   domain::ReportStore& reports() override { return reports_; }
+
+  // ----- domain::StoreImport (see store_import.hpp for the contract)
+  domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
+                                                domain::Mailbox mailbox) override;
+  domain::Async<domain::MessageId> import_message(
+      domain::AccountId account, domain::NewMessage message,
+      std::vector<domain::ImportEntry> entries) override;
+  domain::Async<void> import_changes(domain::AccountId account,
+                                     std::vector<domain::AccountChange> changes,
+                                     domain::ModSeq modseq) override;
+  domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
+                                               std::string raw) override;
 
  private:
   // ----- domain::Directory
@@ -190,6 +208,10 @@ class MemoryStorage final : public domain::Storage,
   void log_locked(AccountState& account, domain::ModSeq modseq, domain::MailboxId mailbox,
                   domain::Uid uid, domain::ChangeKind kind);
   domain::BlobId put_locked(std::string bytes);
+  // Stores a new message of `account` (its blob referenced once, its facts kept
+  // apart as split_facts() gives them) with no entries yet.
+  domain::MessageId add_message_locked(domain::AccountId account, const domain::BlobId& blob,
+                                       const domain::NewMessage& message);
   void release_blob_locked(const domain::BlobId& id);
   domain::Entry add_entry_locked(MailboxState& mailbox, domain::MessageId message,
                                  domain::Flags flags, std::vector<std::string> keywords,

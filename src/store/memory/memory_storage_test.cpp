@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Runs the storage conformance suite against store::memory.
+// Runs the storage, report and import conformance suites against store::memory.
 #include "store/memory/memory_storage.hpp"
 
 #include <memory>
 
+#include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 
@@ -21,5 +22,7 @@ namespace tern::store::conformance {
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance,
                                ::testing::Types<tern::store::memory::MemoryFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ReportConformance,
+                               ::testing::Types<tern::store::memory::MemoryFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ImportConformance,
                                ::testing::Types<tern::store::memory::MemoryFactory>);
 }  // namespace tern::store::conformance

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/postgres/connection.hpp"
@@ -542,90 +543,6 @@ TEST(PostgresStorage, BlobDirHoldsTheBytesAndTheDatabaseTheTruth) {
   EXPECT_EQ(missing.error().code, ErrorCode::kCorrupt);
 }
 
-TEST(PostgresStorage, ImportKeepsUidsModseqsAndQueueState) {
-  TestSchema schema;
-  TERN_REQUIRE_SERVER(schema);
-  auto store = schema.open();
-  ASSERT_TRUE(store);
-  auto [bob, inbox] = make_bob(*store);
-  d::StoreImport& import = *store;
-  d::Mailbox source;
-  source.name = "INBOX";  // the empty INBOX add_account made takes these values
-  source.uid_validity = d::UidValidity{1234};
-  source.uid_next = d::Uid{50};
-  source.highest_modseq = d::ModSeq{90};
-  source.subscribed = true;
-  source.keywords = {"$Work"};
-  auto imported = wait(import.import_mailbox(bob.id, source));
-  ASSERT_TRUE(imported) << imported.error().message;
-  EXPECT_EQ(imported->id, inbox.id);
-  EXPECT_EQ(imported->uid_validity, d::UidValidity{1234});
-  EXPECT_EQ(imported->keywords, std::vector<std::string>{"$Work"});
-  d::ImportEntry entry{inbox.id,     d::Uid{7}, d::ModSeq{80},
-                       d::kFlagSeen, {"$Work"}, conformance::fixed_time()};
-  auto message = wait(import.import_message(bob.id, make_message("imp"), {entry}));
-  ASSERT_TRUE(message) << message.error().message;
-  auto taken = wait(import.import_message(bob.id, make_message("imp2"), {entry}));
-  ASSERT_FALSE(taken);
-  EXPECT_EQ(taken.error().code, ErrorCode::kAlreadyExists);
-  entry.uid = d::Uid{50};
-  auto beyond = wait(import.import_message(bob.id, make_message("imp3"), {entry}));
-  ASSERT_FALSE(beyond);
-  EXPECT_EQ(beyond.error().code, ErrorCode::kInvalidInput);
-  // The mailbox holds mail now: importing over it is refused.
-  auto again = wait(import.import_mailbox(bob.id, source));
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
-  ASSERT_TRUE(wait(import.import_changes(
-      bob.id,
-      {d::AccountChange{d::ModSeq{80}, inbox.id, d::Uid{7}, d::ChangeKind::kMessageAdded},
-       d::AccountChange{d::ModSeq{85}, inbox.id, d::Uid{9}, d::ChangeKind::kMessageExpunged}},
-      d::ModSeq{90})));
-  auto entries = wait(store->mail().entries(bob.id, inbox.id, d::Uid{1}, d::Uid{100}));
-  ASSERT_TRUE(entries);
-  ASSERT_EQ(entries->size(), 1u);
-  EXPECT_EQ((*entries)[0].uid, d::Uid{7});
-  EXPECT_EQ((*entries)[0].modseq, d::ModSeq{80});
-  EXPECT_EQ((*entries)[0].flags, d::kFlagSeen);
-  EXPECT_EQ((*entries)[0].save_date, conformance::fixed_time());
-  auto changes = wait(store->mail().changes_since(bob.id, inbox.id, d::ModSeq{0}));
-  ASSERT_TRUE(changes);
-  EXPECT_EQ(changes->vanished, std::vector<d::Uid>{d::Uid{9}});
-  auto usage = wait(store->mail().usage(bob.id));
-  ASSERT_TRUE(usage);
-  EXPECT_EQ(usage->bytes, conformance::make_raw_message("imp").size());
-  // Life goes on above the imported counters.
-  auto appended = wait(store->mail().append(make_message("new"), {{bob.id, inbox.id, 0, {}}}));
-  ASSERT_TRUE(appended && (*appended)[0]);
-  EXPECT_EQ((*appended)[0]->uid, d::Uid{50});
-  EXPECT_EQ((*appended)[0]->modseq, d::ModSeq{91});
-  auto box = wait(store->mail().create_mailbox(bob.id, "Later", d::SpecialUse::kNone));
-  ASSERT_TRUE(box);
-  EXPECT_GT(d::value_of(box->uid_validity), 1234u);
-
-  d::QueuedMessage queued;
-  queued.sender = "a@example.com";
-  queued.recipients = {d::QueueRecipient{"x@remote.org", d::RecipientState::kPending, "", "",
-                                         "451 later", "4.0.0", "mx[192.0.2.1]"}};
-  queued.created = conformance::fixed_time();
-  queued.next_attempt = conformance::fixed_time() + std::chrono::minutes(5);
-  queued.attempts = 3;
-  queued.state = d::QueueState::kActive;
-  queued.delay_warned = true;
-  auto qid = wait(import.import_queued(queued, "raw bytes"));
-  ASSERT_TRUE(qid) << qid.error().message;
-  auto found = wait(store->queue().find_queued(*qid));
-  ASSERT_TRUE(found && *found);
-  EXPECT_EQ((*found)->state, d::QueueState::kQueued);
-  EXPECT_EQ((*found)->attempts, 3u);
-  EXPECT_TRUE((*found)->delay_warned);
-  EXPECT_EQ((*found)->recipients[0].last_reply, "451 later");
-  EXPECT_EQ((*found)->next_attempt, queued.next_attempt);
-  auto bytes = wait(store->queue().read_queued(*qid));
-  ASSERT_TRUE(bytes);
-  EXPECT_EQ(*bytes, "raw bytes");
-}
-
 TEST(PostgresStorage, BackendPidsNameThePoolsConnections) {
   TestSchema schema;
   TERN_REQUIRE_SERVER(schema);
@@ -706,6 +623,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StorageConformance,
 INSTANTIATE_TYPED_TEST_SUITE_P(PostgresUnbatched, StorageConformance,
                                ::testing::Types<tern::store::postgres::PostgresUnbatchedFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, ReportConformance,
+                               ::testing::Types<tern::store::postgres::PostgresFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, ImportConformance,
                                ::testing::Types<tern::store::postgres::PostgresFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(PostgresBlobDir, StorageConformance,
                                ::testing::Types<tern::store::postgres::PostgresBlobDirFactory>);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mime/facts/facts.hpp"
+#include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/sqlite/connection.hpp"
@@ -430,4 +431,5 @@ using SqliteFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
                                          tern::store::sqlite::SqliteNoGroupCommitFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ReportConformance, SqliteFactories);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ImportConformance, SqliteFactories);
 }  // namespace tern::store::conformance
