@@ -459,9 +459,15 @@ Result<void> Daemon::start_outbound() {
   transport.sts_cache_dir = settings_.server.data_dir + "/mta-sts";
   transport.tls_reporter = services::delivery::report_to_store(
       storage_->reports(), clock_, logger_.with("component", "tls-rpt"));
+  transport.clock = &clock_;
   TERN_TRY(transport_,
            services::delivery::SmtpTransport::create(io_.context(), *resolver_, random_, transport,
                                                      logger_.with("component", "delivery")));
+  // RFC 8461 §3.3: cached policies are refreshed before they expire, not only
+  // when a delivery needs them; the first pass soon after start.
+  transport_->start_sts_refresh(std::min<std::chrono::seconds>(std::chrono::seconds(60),
+                                                               settings_.outbound.mta_sts_refresh),
+                                settings_.outbound.mta_sts_refresh);
   const auto& queue = settings_.queue;
   services::outbound::Options o;
   o.retry = retry_policy(queue);

@@ -1115,6 +1115,8 @@ void read_outbound(Problems& problems, const toml::table* table, std::string_vie
   std::uint32_t sts_port = out.mta_sts_port;
   r.read_uint("mta_sts_port", sts_port, 1, 65535);
   out.mta_sts_port = static_cast<std::uint16_t>(sts_port);
+  // RFC 8461 §3.2: max_age is at most 31557600 s; a longer period would be useless.
+  read_seconds(r, "mta_sts_refresh_seconds", out.mta_sts_refresh, 1, 31557600);
   r.read_bool("dane", out.dane);
   r.finish();
 }

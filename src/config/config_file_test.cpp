@@ -54,6 +54,7 @@ TEST(ParseConfig, MinimalFileGetsDefaults) {
   EXPECT_EQ(settings->addressing.subaddress_separator, "+");
   EXPECT_TRUE(settings->outbound.mta_sts);  // issue #8: both on unless switched off
   EXPECT_EQ(settings->outbound.mta_sts_port, 443);
+  EXPECT_EQ(settings->outbound.mta_sts_refresh, std::chrono::seconds(86400));
   EXPECT_TRUE(settings->outbound.dane);
   EXPECT_TRUE(settings->listeners.empty());
 }
@@ -644,6 +645,7 @@ mx_port = 2525
 messages_per_connection = 7
 mta_sts = false
 mta_sts_port = 8443
+mta_sts_refresh_seconds = 3600
 dane = false
 [[transport]]
 domain = "Example.NET"
@@ -673,6 +675,7 @@ route = "lmtp:[::1]:24"
   EXPECT_EQ(settings->outbound.messages_per_connection, 7U);
   EXPECT_FALSE(settings->outbound.mta_sts);
   EXPECT_EQ(settings->outbound.mta_sts_port, 8443);
+  EXPECT_EQ(settings->outbound.mta_sts_refresh, std::chrono::seconds(3600));
   EXPECT_FALSE(settings->outbound.dane);
   ASSERT_EQ(settings->transports.size(), 4U);
   const auto& relay = settings->transports[0];

@@ -314,6 +314,10 @@ struct OutboundSettings {
   // host's HTTPS port, 443 but for tests.
   bool mta_sts = true;
   std::uint16_t mta_sts_port = 443;
+  // How often every cached MTA-STS policy is re-checked (its `_mta-sts` id, a new
+  // policy fetched when it changed) so it does not expire unnoticed; RFC 8461
+  // §3.3 suggests daily. The first pass runs a minute after start.
+  std::chrono::seconds mta_sts_refresh{86400};
   // RFC 7672 DANE: DNSSEC-validated TLSA records of an MX make TLS mandatory and
   // authenticate its certificate (needs [dns] dnssec).
   bool dane = true;

@@ -83,7 +83,17 @@ Answer FakeResolver::resolve(const std::string& name, RecordType type, int depth
       if (depth >= kMaxCnameLinks) {
         return Answer::failure(LookupStatus::kTemporary, "cname chain too long");
       }
-      return resolve(it->second.names.front(), type, depth + 1);
+      Answer answer = resolve(it->second.names.front(), type, depth + 1);
+      // A validating resolver calls a chain secure only when every link is
+      // (RFC 4035 §5): an alias not set secure weakens the rest of the chain.
+      auto d = dnssec_.find(name);
+      const DnssecState link = d == dnssec_.end() ? DnssecState::kInsecure : d->second;
+      if (link == DnssecState::kBogus || answer.dnssec == DnssecState::kBogus) {
+        answer.dnssec = DnssecState::kBogus;
+      } else if (link == DnssecState::kInsecure) {
+        answer.dnssec = DnssecState::kInsecure;
+      }
+      return answer;
     }
   }
   // A name exists when any type has an entry there (RFC 2308 §2.2: NODATA).

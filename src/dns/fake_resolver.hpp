@@ -36,8 +36,10 @@ class FakeResolver final : public Resolver {
 
   // Resolver: the stored answer; a CNAME at `name` (and type ≠ CNAME) is followed
   // up to 8 links (RFC 1034 §3.6.2), the final answer's canonical_name is the end
-  // of the chain; a name with no records at all is kNxDomain, a name with
-  // others is kNoData. Ready at once.
+  // of the chain and its DNSSEC state the weakest of the links (secure only when
+  // every name on the chain was set secure, as a validating resolver reports
+  // it); a name with no records at all is kNxDomain, a name with others is
+  // kNoData. Ready at once.
   Future<Answer> lookup(std::string name, RecordType type) override;
 
   // How many lookup() calls asked for (name, type) (SPF counts its lookups).

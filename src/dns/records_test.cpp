@@ -223,5 +223,22 @@ TEST(FakeResolver, StopsCnameLoopsAndReportsDnssec) {
   EXPECT_EQ(tlsa.tlsa.size(), 1U);
 }
 
+// A CNAME chain is secure only when every link is (RFC 4035 §5), as unbound says.
+TEST(FakeResolver, ChainSecurityIsTheWeakestLink) {
+  FakeResolver resolver;
+  resolver.add_cname("alias.example", "mx.example");
+  resolver.add_a("mx.example", "192.0.2.1");
+  resolver.set_dnssec("mx.example", DnssecState::kSecure);
+  EXPECT_EQ(resolver.lookup("alias.example", RecordType::kA).get().dnssec, DnssecState::kInsecure);
+  resolver.set_dnssec("alias.example", DnssecState::kSecure);
+  EXPECT_EQ(resolver.lookup("alias.example", RecordType::kA).get().dnssec, DnssecState::kSecure);
+  EXPECT_EQ(resolver.lookup("alias.example", RecordType::kCname).get().dnssec,
+            DnssecState::kSecure);
+  resolver.set_dnssec("mx.example", DnssecState::kInsecure);
+  EXPECT_EQ(resolver.lookup("alias.example", RecordType::kA).get().dnssec, DnssecState::kInsecure);
+  resolver.set_dnssec("alias.example", DnssecState::kBogus);
+  EXPECT_EQ(resolver.lookup("alias.example", RecordType::kA).get().dnssec, DnssecState::kBogus);
+}
+
 }  // namespace
 }  // namespace tern::dns

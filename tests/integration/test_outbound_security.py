@@ -24,7 +24,7 @@ from dns_server import dns_server  # noqa: F401  (pytest fixture)
 from test_outbound_transport import LIVE_TEST, SMTP_SINK, free_port, inbox
 from test_smtp import DOMAIN, provision, start_mail_server
 
-MX_NAMES = ["mx.sts.test", "mx.dane.test", "localhost"]
+MX_NAMES = ["mx.sts.test", "mx.dane.test", "mx.ta.test", "localhost"]
 
 
 def openssl(*args, cwd):
@@ -73,9 +73,13 @@ def pki(tmp_path):
 @pytest.fixture
 def certs(tmp_path, pki):
     """Overrides conftest's: the receiving ternd presents a CA-signed certificate for
-    the MX names the zones below use."""
-    ca_dir, _ = pki
-    return issue(tmp_path / "tls", "mx", MX_NAMES, ca_dir)
+    the MX names the zones below use, followed by the CA certificate (DANE-TA needs
+    the trust anchor in the chain, RFC 7672 §3.1.2)."""
+    ca_dir, ca = pki
+    cert, key = issue(tmp_path / "tls", "mx", MX_NAMES, ca_dir)
+    chain = tmp_path / "tls" / "mx-chain.pem"
+    chain.write_text(cert.read_text() + ca.read_text())
+    return chain, key
 
 
 @pytest.fixture
@@ -419,3 +423,107 @@ def test_dane_ee_match_delivers_and_mismatch_defers(signed_dns, receiver, pki, c
     outcomes, reports = run(dns.port, port, 443, ca, "nodane.test")
     assert [o[0] for o in outcomes] == ["delivered"], outcomes
     assert [r[:2] for r in reports] == [("no-policy-found", "success")]
+
+
+def cert_sha256(cert: Path):
+    """The TLSA x 0 1 association data (the whole certificate) of a certificate, in hex."""
+    der = subprocess.run(["openssl", "x509", "-in", str(cert), "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_dane_follows_a_secure_cname_mx_host(signed_dns, receiver, pki, certs, tmp_path):
+    """RFC 7672 §2.2.2: an MX host that is a CNAME, every step signed: TLSA records
+    are looked up at the expanded name first, then at the original name; DANE-TA
+    name checks accept the expanded name (§3.2.2)."""
+    server, ports = receiver
+    _, ca = pki
+    cert, _ = certs
+    port = ports["smtp"]
+    good, bad = spki_sha256(cert), "ab" * 32
+    dns = signed_dns({
+        # TLSA only at the expanded name.
+        "cname.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
+                       f"_{port}._tcp.mx TLSA 3 1 1 {good}"],
+        # At both names: the expanded name's record wins.
+        "pref.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
+                      f"_{port}._tcp.mx TLSA 3 1 1 {good}",
+                      f"_{port}._tcp.alias TLSA 3 1 1 {bad}"],
+        # Only at the original name, once matching and once not.
+        "orig.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
+                      f"_{port}._tcp.alias TLSA 3 1 1 {good}"],
+        "origbad.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
+                         f"_{port}._tcp.alias TLSA 3 1 1 {bad}"],
+        # DANE-TA at the original name; the certificate names only the expanded one.
+        "ta.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
+                    f"_{port}._tcp.alias TLSA 2 0 1 {cert_sha256(ca)}"],
+    })
+    extra = f'dnssec = "{dns.write_trust_anchors(tmp_path / "anchors.key")}"'
+    delivered = 0
+    for destination in ("cname.test", "pref.test", "orig.test", "ta.test"):
+        outcomes, reports = run(dns.port, port, 443, ca, destination, extra=extra)
+        assert [o[:2] for o in outcomes] == [("delivered", "2.0.0")], (destination, outcomes,
+                                                                       reports, dns.log())
+        assert reports == [("tlsa", "success", f"alias.{destination}", "")], (destination,
+                                                                             reports)
+        delivered += 1
+        assert len(inbox(server, f"alice@{DOMAIN}")) == delivered
+    # The original name's record applies and does not match: deferred, no plaintext.
+    outcomes, reports = run(dns.port, port, 443, ca, "origbad.test", extra=extra)
+    assert [o[:2] for o in outcomes] == [("deferred", "4.7.5")], (outcomes, reports)
+    assert [r[:3] for r in reports] == [("tlsa", "validation-failure", "alias.origbad.test")]
+    assert len(inbox(server, f"alice@{DOMAIN}")) == delivered
+    # Unvalidated (no trust anchors), the chain is insecure: no DANE at all.
+    outcomes, reports = run(dns.port, port, 443, ca, "origbad.test")
+    assert [o[0] for o in outcomes] == ["delivered"], outcomes
+    assert [r[:2] for r in reports] == [("no-policy-found", "success")]
+
+
+# ----- the proactive MTA-STS refresh in ternd (RFC 8461 §3.3, §10.2)
+
+
+def test_ternd_refreshes_cached_policies_without_a_delivery(dns_server, ternd_factory,
+                                                            policy_server, pki, tmp_path):
+    _, ca = pki
+    zone = ["@ MX 10 mx", "mx A 127.0.0.1", "mta-sts A 127.0.0.1"]
+    # A one-second TTL, so that the resolver's cache shows a changed record at once.
+    dns = dns_server({"sts.test": zone + ['_mta-sts 1 TXT "v=STSv1; id=1"']})
+    https = policy_server({"mta-sts.sts.test": policy("enforce", "mx.sts.test")})
+    # A policy cached an hour ago by an earlier run, under id 1.
+    cache = tmp_path / "data" / "mta-sts"
+    cache.mkdir(parents=True)
+    fetched = int(time.time()) - 3600
+    (cache / "sts.test").write_text(f"id 1\nfetched {fetched}\n\n" +
+                                    policy("testing", "mx.sts.test"))
+    ternd = ternd_factory(extra=f"""
+[dns]
+servers = ["127.0.0.1:{dns.port}"]
+timeout_ms = 5000
+
+[outbound]
+ca_file = "{ca}"
+mta_sts_port = {https.port}
+mta_sts_refresh_seconds = 1
+""")
+    ternd.wait_listening("http")
+
+    def cached():
+        text = (cache / "sts.test").read_text()
+        head = dict(line.split(" ", 1) for line in text.split("\n\n", 1)[0].splitlines())
+        return head["id"], int(head["fetched"]), text
+
+    # The same id: the policy is confirmed without a fetch, its lifetime restarts.
+    ternd.wait_for(lambda: cached()[1] > fetched, timeout=30, what="the policy extended")
+    assert cached()[0] == "1" and "mode: testing" in cached()[2]
+    assert https.requests == []
+    # The domain publishes a new policy: a later pass fetches it, with no mail sent.
+    dns.set_zone("sts.test", zone + ['_mta-sts 1 TXT "v=STSv1; id=2"'])
+    ternd.wait_for(lambda: cached()[0] == "2", timeout=30, what="the new policy cached")
+    assert "mode: enforce" in cached()[2]
+    assert https.requests == [("mta-sts.sts.test", "/.well-known/mta-sts.txt")]
+    ternd.wait_for_log(r"mta-sts policy refreshed")
+    # The policy host goes away: the cached policy stays and operators are warned.
+    https.close()
+    dns.set_zone("sts.test", zone + ['_mta-sts 1 TXT "v=STSv1; id=3"'])
+    ternd.wait_for_log(r"mta-sts policy refresh failed", timeout=30)
+    assert cached()[0] == "2"

@@ -43,6 +43,10 @@ asio::awaitable<MxHosts> resolve_mx(dns::Resolver& resolver, std::string name, R
   MxHosts out;
   dns::Answer answer = co_await runtime::await(resolver.lookup(name, dns::RecordType::kMx));
   out.dnssec_secure = answer.dnssec == dns::DnssecState::kSecure;
+  if (!answer.canonical_name.empty() &&
+      answer.canonical_name != dns::normalize_name(name).value_or(name)) {
+    out.canonical_name = answer.canonical_name;
+  }
   switch (answer.status) {
     case dns::LookupStatus::kOk:
       break;
@@ -79,11 +83,22 @@ asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string
     out.addresses.push_back(*literal);
     co_return out;
   }
+  const std::string self = dns::normalize_name(host).value_or(host);
   bool all_secure = true;
+  std::optional<std::string> canonical;  // where the first answer with addresses ended
+  bool canonical_agrees = true;
   for (dns::RecordType type : {dns::RecordType::kAaaa, dns::RecordType::kA}) {
     dns::Answer answer = co_await runtime::await(resolver.lookup(host, type));
     if (answer.ok()) {
       all_secure = all_secure && answer.dnssec == dns::DnssecState::kSecure;
+      // The resolver followed any CNAME chain (RFC 1034 §3.6.2) and says where it
+      // ended; "" (unknown) counts as the host itself.
+      const std::string end = answer.canonical_name.empty() ? self : answer.canonical_name;
+      if (!canonical) {
+        canonical = end;
+      } else if (*canonical != end) {
+        canonical_agrees = false;
+      }
       out.addresses.insert(out.addresses.end(), answer.addresses.begin(), answer.addresses.end());
     } else if (answer.status == dns::LookupStatus::kTemporary ||
                answer.status == dns::LookupStatus::kMalformed) {
@@ -96,6 +111,9 @@ asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string
     }
   }
   out.dnssec_secure = all_secure && !out.addresses.empty();
+  if (canonical && canonical_agrees && *canonical != self) {
+    out.canonical_name = *canonical;
+  }
   co_return out;
 }
 

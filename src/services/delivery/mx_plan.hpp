@@ -38,6 +38,10 @@ struct MxHosts {
   // The MX answer (or, for the implicit MX, the NODATA answer) was DNSSEC-validated;
   // RFC 8689 §4.2.1 requires it for REQUIRETLS messages (MTA-STS is the other way).
   bool dnssec_secure = false;
+  // Where the MX answer's CNAME chain ended when `name` is an alias ("" when it
+  // is not): RFC 7672 §3.2.2 names this expanded next-hop domain as a DANE-TA
+  // reference identifier.
+  std::string canonical_name;
 };
 
 asio::awaitable<MxHosts> resolve_mx(dns::Resolver& resolver, std::string name, Random& random);
@@ -50,9 +54,16 @@ struct HostAddresses {
   std::vector<dns::IpAddress> addresses;
   bool temporary = false;
   std::string error;  // the lookups' trouble, for the failure text
-  // Every answer that gave addresses was DNSSEC-validated (and at least one did);
-  // RFC 7672 §2.2.2 looks up TLSA records only for such hosts.
+  // Every answer that gave addresses was DNSSEC-validated (and at least one did),
+  // CNAME chain included (a resolver marks an answer secure only when every link
+  // is); RFC 7672 §2.2.2 looks up TLSA records only for such hosts (or, for an
+  // alias, when its first link is secure: see lookup_dane()).
   bool dnssec_secure = false;
+  // When `host` is a CNAME alias (RFC 7672 §2.2.2 "If the A and/or AAAA lookup of
+  // the initial name yields a CNAME"): the fully expanded name the address answers
+  // came from; "" when the host is no alias, or when the AAAA and A answers end
+  // at different names (then only the host's own name is trusted).
+  std::string canonical_name;
 };
 
 asio::awaitable<HostAddresses> resolve_host(dns::Resolver& resolver, std::string host);

@@ -11,6 +11,7 @@
 
 #include "runtime/connection.hpp"
 #include "runtime/io.hpp"
+#include "runtime/system_clock.hpp"
 #include "runtime/tls_client.hpp"
 #include "services/delivery/downgrade.hpp"
 #include "services/delivery/mx_plan.hpp"
@@ -126,6 +127,8 @@ struct SmtpTransport::Impl {
   std::vector<std::weak_ptr<asio::steady_timer>> idle_timers;  // guarded by mutex
   std::atomic<std::size_t> connections_opened{0};
   StsCache sts_cache;
+  runtime::SystemClock system_clock;
+  std::shared_ptr<StsFetcher> sts_fetcher;
 
   Impl(asio::io_context& io_in, dns::Resolver& resolver_in, Random& random_in,
        TransportOptions options_in, log::Logger logger_in)
@@ -135,7 +138,41 @@ struct SmtpTransport::Impl {
         random(random_in),
         options(std::move(options_in)),
         logger(std::move(logger_in)),
-        sts_cache(options.sts_cache_dir) {}
+        sts_cache(options.sts_cache_dir),
+        sts_fetcher(options.sts_fetcher) {
+    if (!sts_fetcher) {
+      StsOptions sts_options;
+      sts_options.port = options.outbound.mta_sts_port;
+      sts_options.ca_file = options.outbound.ca_file;
+      sts_fetcher = std::make_shared<HttpsStsFetcher>(resolver, sts_options, logger);
+    }
+  }
+
+  const tern::Clock& clock() const {
+    return options.clock != nullptr ? *options.clock : system_clock;
+  }
+
+  // ternd's MTA-STS refresh: holds the transport only while a pass runs, so
+  // destroying the transport ends the loop at its next wake-up.
+  static asio::awaitable<void> sts_refresh_loop(std::weak_ptr<SmtpTransport> weak,
+                                                std::chrono::seconds first,
+                                                std::chrono::seconds interval) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::chrono::seconds wait = first;
+    for (;;) {
+      timer.expires_after(wait);
+      std::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      auto self = weak.lock();
+      if (ec || !self) {
+        co_return;
+      }
+      Impl& impl = *self->impl_;
+      (void)co_await delivery::refresh_sts_policies(
+          impl.resolver, *impl.sts_fetcher, impl.sts_cache, impl.clock().now(), impl.logger);
+      wait = interval;
+    }
+  }
 
   void report(TlsAttempt attempt) {
     if (options.tls_reporter) {
@@ -288,11 +325,15 @@ struct SmtpTransport::Impl {
           s.engine->abort("4.7.5", context.error().message);
           continue;
         }
-        // RFC 6066 §3: SNI carries names only.
+        // RFC 6066 §3: SNI carries names only; under DANE it is the TLSA base
+        // domain (RFC 7672 §8.1), the MX host or its CNAME expansion.
         const bool literal = dns::IpAddress::parse(target.host).has_value();
         // A named local, not a conditional temporary inside co_await: GCC 12 destroys
         // that temporary twice (ASan bad-free with a short, SSO host name).
         std::string sni = literal ? std::string() : target.host;
+        if (target.policy.kind == HostPolicy::Kind::kDane && !target.policy.tlsa_base.empty()) {
+          sni = target.policy.tlsa_base;
+        }
         auto handshake = co_await s.connection->start_tls_client(*context, std::move(sni),
                                                                  options.outbound.command_timeout);
         if (!handshake) {
@@ -448,6 +489,7 @@ struct SmtpTransport::Impl {
     const bool mx_delivery = route == nullptr || route->mx_lookup;
     const std::string policy_domain = route != nullptr ? route->host : destination;
     bool mx_secure = false;
+    std::string mx_canonical;  // the next-hop domain's CNAME expansion (RFC 7672 §3.2.2)
     std::shared_ptr<const StsPolicy> sts;
     if (!mx_delivery) {
       hosts.push_back(route->host);  // a configured relay: no MX lookup to protect
@@ -459,12 +501,10 @@ struct SmtpTransport::Impl {
         co_return plan;
       }
       mx_secure = mx.dnssec_secure;
+      mx_canonical = mx.canonical_name;
       if (options.outbound.mta_sts) {
-        StsOptions sts_options;
-        sts_options.port = options.outbound.mta_sts_port;
-        sts_options.ca_file = options.outbound.ca_file;
         StsDiscovery discovery =
-            co_await discover_sts(resolver, sts_cache, name, sts_options, logger);
+            co_await discover_sts(resolver, *sts_fetcher, sts_cache, name, clock().now(), logger);
         if (discovery.failure) {
           report(std::move(*discovery.failure));
         }
@@ -497,10 +537,11 @@ struct SmtpTransport::Impl {
       HostPolicy policy;
       policy.policy_domain = policy_domain;
       if (mx_delivery) {
-        // RFC 7672 §2.2.2: TLSA records are looked up only for a host whose MX
-        // and address answers were secure.
-        if (options.outbound.dane && mx_secure && addresses.dnssec_secure) {
-          DaneLookup dane = co_await lookup_dane(resolver, host, base.port, policy_domain);
+        // RFC 7672 §2.2.1: TLSA records are looked up only for hosts of a secure
+        // MX answer; lookup_dane() decides from the address answers (§2.2.2).
+        if (options.outbound.dane && mx_secure) {
+          DaneQuery query{host, addresses, base.port, policy_domain, mx_canonical};
+          DaneLookup dane = co_await lookup_dane(resolver, std::move(query));
           if (dane.failure) {
             report(std::move(*dane.failure));
             policy_error = dane.error;
@@ -723,6 +764,32 @@ void SmtpTransport::close_idle() {
   for (auto& [key, session] : idle) {
     asio::co_spawn(impl_->strand, impl_->quit(std::move(session)), asio::detached);
   }
+}
+
+domain::Async<StsRefreshSummary> SmtpTransport::refresh_sts_policies() {
+  Promise<Result<StsRefreshSummary>> promise;
+  auto future = promise.future();
+  auto self = shared_from_this();
+  Impl& impl = *impl_;
+  asio::co_spawn(impl.strand,
+                 delivery::refresh_sts_policies(impl.resolver, *impl.sts_fetcher, impl.sts_cache,
+                                                impl.clock().now(), impl.logger),
+                 [promise, self](std::exception_ptr error, StsRefreshSummary summary) mutable {
+                   if (error) {
+                     promise.set_value(fail(ErrorCode::kInternal, "mta-sts refresh failed"));
+                     return;
+                   }
+                   promise.set_value(summary);
+                 });
+  return future;
+}
+
+void SmtpTransport::start_sts_refresh(std::chrono::seconds first, std::chrono::seconds interval) {
+  if (!impl_->options.outbound.mta_sts) {
+    return;
+  }
+  asio::co_spawn(impl_->strand, Impl::sts_refresh_loop(weak_from_this(), first, interval),
+                 asio::detached);
 }
 
 std::size_t SmtpTransport::idle_sessions_for_test() const {

@@ -5,6 +5,7 @@
 // smtp::ClientEngine, and keeps idle sessions for reuse.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -31,6 +32,12 @@ struct TransportOptions {
   // Told of every TLS attempt to an MX host and every policy failure (TLS-RPT,
   // RFC 8460); may be empty.
   TlsReporter tls_reporter;
+  // The time MTA-STS cache decisions use (max_age, refresh); nullptr = the
+  // system clock. Must outlive the transport.
+  const Clock* clock = nullptr;
+  // How MTA-STS policies are fetched; nullptr = HTTPS (HttpsStsFetcher with
+  // [outbound] mta_sts_port and ca_file). Tests pass a fake.
+  std::shared_ptr<StsFetcher> sts_fetcher;
 };
 
 // Thread-safety: deliver() may be called from any thread, concurrently; each call
@@ -84,6 +91,16 @@ class SmtpTransport final : public domain::OutboundTransport,
 
   // Sends QUIT on every idle cached session and drops them (for shutdown).
   void close_idle();
+
+  // Refreshes every cached MTA-STS policy once (refresh_sts_policies(), RFC 8461
+  // §3.3), on the transport's strand, at the options' clock's now().
+  domain::Async<StsRefreshSummary> refresh_sts_policies();
+
+  // Starts ternd's proactive MTA-STS refresh: a pass `first` after the call (so
+  // policies cached before a restart are checked soon), then every `interval`
+  // (RFC 8461 §3.3 suggests daily). Does nothing when [outbound] mta_sts is off.
+  // The loop ends when the io_context stops or the transport is destroyed.
+  void start_sts_refresh(std::chrono::seconds first, std::chrono::seconds interval);
 
   // Idle sessions in the reuse cache, and TCP/unix connections opened so far.
   std::size_t idle_sessions_for_test() const;

@@ -231,22 +231,72 @@ bool sts_policy_allows(const StsPolicy& policy, std::string_view host) {
 
 StsCache::StsCache(std::string directory) : directory_(std::move(directory)) {}
 
-std::optional<StsCache::Entry> StsCache::fresh(const std::string& domain, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+const StsCache::Entry* StsCache::find_locked(const std::string& domain) {
   auto it = entries_.find(domain);
   if (it == entries_.end()) {
     auto loaded = load_file(domain);
     if (!loaded) {
-      return std::nullopt;
+      return nullptr;
     }
     it = entries_.emplace(domain, std::move(*loaded)).first;
   }
-  const Entry& entry = it->second;
+  return &it->second;
+}
+
+std::optional<StsCache::Entry> StsCache::fresh(const std::string& domain, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  const Entry* entry = find_locked(domain);
   // RFC 8461 §3.2: cache for up to max_age from the last fetch.
-  if (now >= entry.fetched + std::chrono::seconds(entry.policy.max_age)) {
+  if (entry == nullptr || now >= entry->fetched + std::chrono::seconds(entry->policy.max_age)) {
     return std::nullopt;
   }
-  return entry;
+  return *entry;
+}
+
+std::optional<StsCache::Entry> StsCache::cached(const std::string& domain) {
+  std::lock_guard lock(mutex_);
+  const Entry* entry = find_locked(domain);
+  if (entry == nullptr) {
+    return std::nullopt;
+  }
+  return *entry;
+}
+
+std::vector<std::string> StsCache::domains() {
+  std::vector<std::string> out;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [domain, entry] : entries_) {
+      out.push_back(domain);
+    }
+  }
+  if (!directory_.empty()) {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      // Names store() writes; a "<domain>.tmp" left by a crash mid-write is not
+      // a policy (and "tmp" is no top-level domain).
+      std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && safe_file_name(name) && !name.ends_with(".tmp")) {
+        out.push_back(std::move(name));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void StsCache::forget(const std::string& domain) {
+  {
+    std::lock_guard lock(mutex_);
+    entries_.erase(domain);
+    failures_.erase(domain);
+  }
+  if (!directory_.empty() && safe_file_name(domain)) {
+    std::error_code ec;
+    std::filesystem::remove(directory_ + "/" + domain, ec);
+  }
 }
 
 Result<void> StsCache::store(const std::string& domain, Entry entry) {

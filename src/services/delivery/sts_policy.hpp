@@ -2,7 +2,8 @@
 // MTA-STS as a sending MTA sees it (RFC 8461): the `_mta-sts` TXT record, the
 // policy body fetched over HTTPS, MX pattern matching, and a cache of fetched
 // policies that honours max_age and survives restarts (a file per domain).
-// Pure except StsCache's files; the fetch itself is in sts_fetch.hpp.
+// Pure except StsCache's files; the fetch and the daily refresh are in
+// sts_refresh.hpp.
 #pragma once
 
 #include <chrono>
@@ -73,6 +74,8 @@ class StsCache {
 
   struct Entry {
     StsPolicy policy;
+    // When the policy was fetched, or last confirmed by a refresh that found the
+    // same `_mta-sts` id (sts_refresh.hpp); max_age counts from here.
     Clock::time_point fetched;
     std::string body;  // what was fetched, for the file
   };
@@ -80,6 +83,17 @@ class StsCache {
   // The cached entry for `domain` that has not outlived its max_age at `now`
   // (RFC 8461 §5.1 step 1); nullopt when there is none or it expired.
   std::optional<Entry> fresh(const std::string& domain, Clock::time_point now);
+
+  // The cached entry for `domain` whether or not it expired (memory, else its
+  // file); nullopt when there is none.
+  std::optional<Entry> cached(const std::string& domain);
+
+  // Every domain with a cached entry: those in memory and those with a readable
+  // file name in the directory (policies cached before a restart), sorted.
+  std::vector<std::string> domains();
+
+  // Drops the entry of `domain` and its file (an expired policy not renewed).
+  void forget(const std::string& domain);
 
   // Stores a freshly fetched policy (replacing an older one) and writes its file.
   // Errors: kIo when the file cannot be written (the memory copy is kept).
@@ -95,6 +109,8 @@ class StsCache {
 
  private:
   std::optional<Entry> load_file(const std::string& domain);
+  // The entry in memory, loaded from its file on first use. Requires mutex_.
+  const Entry* find_locked(const std::string& domain);
 
   std::string directory_;
   std::mutex mutex_;

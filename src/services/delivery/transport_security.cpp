@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "services/delivery/transport_security.hpp"
 
+#include <algorithm>
+
 #include <openssl/x509_vfy.h>
 
 #include "base/ascii.hpp"
-#include "runtime/https_client.hpp"
 #include "runtime/io.hpp"
 
 namespace tern::services::delivery {
 
 namespace {
-
-constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 8461 §3.3
 
 std::string hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -22,15 +21,6 @@ std::string hex(std::string_view bytes) {
     out += kDigits[c & 15];
   }
   return out;
-}
-
-// RFC 8461 §3.2: the media type must be text/plain; parameters are ignored.
-bool is_text_plain(std::string_view content_type) {
-  content_type = content_type.substr(0, content_type.find(';'));
-  while (!content_type.empty() && content_type.back() == ' ') {
-    content_type.remove_suffix(1);
-  }
-  return ascii::iequals(content_type, "text/plain");
 }
 
 TlsAttempt sts_failure(const std::string& domain, std::string result, std::string detail,
@@ -142,8 +132,10 @@ TlsVerdict judge_tls(const HostPolicy& policy, const std::string& host,
       if (policy.tlsa.empty()) {
         return verdict;  // RFC 7672 §2.2: no usable record, encryption suffices
       }
-      runtime::DaneResult dane =
-          runtime::dane_verify(check.chain, policy.tlsa, {host, policy.policy_domain});
+      const std::vector<std::string> names =
+          policy.dane_names.empty() ? std::vector<std::string>{host, policy.policy_domain}
+                                    : policy.dane_names;
+      runtime::DaneResult dane = runtime::dane_verify(check.chain, policy.tlsa, names);
       switch (dane.outcome) {
         case runtime::DaneOutcome::kMatched:
           return verdict;
@@ -186,11 +178,10 @@ TlsVerdict judge_tls(const HostPolicy& policy, const std::string& host,
   return verdict;
 }
 
-asio::awaitable<StsDiscovery> discover_sts(dns::Resolver& resolver, StsCache& cache,
-                                           std::string domain, StsOptions options,
+asio::awaitable<StsDiscovery> discover_sts(dns::Resolver& resolver, StsFetcher& fetcher,
+                                           StsCache& cache, std::string domain, SystemTime now,
                                            log::Logger logger) {
   StsDiscovery out;
-  const auto now = StsCache::Clock::now();
   std::optional<StsCache::Entry> cached = cache.fresh(domain, now);
   std::shared_ptr<const StsPolicy> cached_policy;
   if (cached) {
@@ -216,90 +207,141 @@ asio::awaitable<StsDiscovery> discover_sts(dns::Resolver& resolver, StsCache& ca
     out.policy = applied(cached_policy);  // §3.3: a failed id waits five minutes
     co_return out;
   }
-  runtime::HttpsGetRequest request;
-  request.host = "mta-sts." + domain;
-  request.port = options.port;
-  request.path = std::string(kPolicyPath);
-  request.ca_file = options.ca_file;
-  request.timeout = options.timeout;
-  runtime::HttpsGetResult fetched = co_await runtime::https_get(resolver, request, logger);
-  std::string result;
-  std::string detail;
-  if (fetched.failure == runtime::HttpsGetResult::Failure::kCertificate) {
-    result = "sts-webpki-invalid";  // RFC 8460 §4.3.2.2
-    detail = fetched.error;
-  } else if (fetched.failure != runtime::HttpsGetResult::Failure::kNone) {
-    result = "sts-policy-fetch-error";
-    detail = fetched.error;
-  } else if (fetched.status != 200) {
-    // §3.3: only 200 is a policy; 3xx redirects are not followed.
-    result = "sts-policy-fetch-error";
-    detail = "HTTP status " + std::to_string(fetched.status) + " from " + request.host;
-  } else if (!is_text_plain(fetched.content_type)) {
-    result = "sts-policy-invalid";
-    detail = "media type '" + fetched.content_type + "' is not text/plain";
-  } else {
-    auto parsed = parse_sts_policy(fetched.body, *id);
-    if (parsed) {
-      auto stored = cache.store(domain, StsCache::Entry{*parsed, now, fetched.body});
-      if (!stored) {
-        logger.warn("mta-sts policy cache",
-                    {{"domain", domain}, {"error", stored.error().message}});
-      }
-      logger.info(
-          "mta-sts policy fetched",
-          {{"domain", domain}, {"id", *id}, {"mode", std::string(sts_mode_name(parsed->mode))}});
-      out.policy = applied(std::make_shared<const StsPolicy>(std::move(*parsed)));
-      co_return out;
+  StsFetchResult fetched = co_await fetcher.fetch(domain, *id);
+  if (fetched.policy) {
+    logger.info("mta-sts policy fetched",
+                {{"domain", domain},
+                 {"id", *id},
+                 {"mode", std::string(sts_mode_name(fetched.policy->mode))}});
+    auto policy = std::make_shared<const StsPolicy>(*fetched.policy);
+    auto stored = cache.store(
+        domain, StsCache::Entry{std::move(*fetched.policy), now, std::move(fetched.body)});
+    if (!stored) {
+      logger.warn("mta-sts policy cache", {{"domain", domain}, {"error", stored.error().message}});
     }
-    result = "sts-policy-invalid";
-    detail = parsed.error().message;
+    out.policy = applied(std::move(policy));
+    co_return out;
   }
   cache.note_fetch_failure(domain, *id, now);
   // §3.3: operators should hear of failed refreshes (unless the policy is "none").
-  logger.warn("mta-sts policy fetch failed",
-              {{"domain", domain}, {"id", *id}, {"result", result}, {"error", detail}});
+  logger.warn(
+      "mta-sts policy fetch failed",
+      {{"domain", domain}, {"id", *id}, {"result", fetched.result}, {"error", fetched.detail}});
   out.policy = applied(cached_policy);
-  out.failure = sts_failure(domain, std::move(result), std::move(detail), cached_policy);
+  out.failure =
+      sts_failure(domain, std::move(fetched.result), std::move(fetched.detail), cached_policy);
   co_return out;
 }
 
-asio::awaitable<DaneLookup> lookup_dane(dns::Resolver& resolver, std::string host,
-                                        std::uint16_t port, std::string policy_domain) {
-  DaneLookup out;
-  // RFC 7672 §2.2.1 / RFC 6698 §3: the TLSA owner is _<port>._tcp.<host>.
-  const std::string owner = "_" + std::to_string(port) + "._tcp." + host;
-  dns::Answer answer = co_await runtime::await(resolver.lookup(owner, dns::RecordType::kTlsa));
-  if (answer.dnssec == dns::DnssecState::kBogus || answer.status == dns::LookupStatus::kTemporary ||
-      answer.status == dns::LookupStatus::kMalformed) {
-    // §2.2: a TLSA lookup that fails in a signed zone may be an attack hiding the
-    // records; the host is not used (and plaintext never tried).
-    HostPolicy policy;
-    policy.kind = HostPolicy::Kind::kDane;
-    policy.policy_domain = policy_domain;
-    out.failure = policy.attempt(answer.dnssec == dns::DnssecState::kBogus ? "dnssec-invalid"
-                                                                           : "tlsa-invalid");
-    out.failure->receiving_mx_hostname = host;
-    out.failure->failure_reason_code =
-        "TLSA lookup of " + owner + ": " +
-        (answer.error.empty() ? std::string(dns::lookup_status_name(answer.status)) : answer.error);
-    out.error = "4.7.5 DANE: " + out.failure->failure_reason_code;
-    co_return out;
+std::vector<std::string> tlsa_base_candidates(const std::string& host, const std::string& expanded,
+                                              bool chain_secure, bool first_link_secure) {
+  if (expanded.empty() || expanded == host) {
+    // RFC 7672 §2.2.2 "Non-CNAME": the host itself, if its addresses are secure.
+    return chain_secure ? std::vector<std::string>{host} : std::vector<std::string>{};
   }
-  if (!answer.ok() || answer.dnssec != dns::DnssecState::kSecure) {
-    co_return out;  // §2.2: no secure TLSA records, no DANE for this host
+  if (chain_secure) {
+    // "Secure CNAME": the fully expanded name first, then the initial name.
+    return {expanded, host};
   }
-  HostPolicy policy;
-  policy.kind = HostPolicy::Kind::kDane;
-  policy.policy_domain = std::move(policy_domain);
-  policy.tlsa_all = answer.tlsa;
-  for (const auto& record : answer.tlsa) {
-    if (runtime::tlsa_usable(record)) {
-      policy.tlsa.push_back(record);
+  // "Insecure CNAME": the expansion is not to be trusted; the initial name still
+  // is when the first CNAME response was secure.
+  return first_link_secure ? std::vector<std::string>{host} : std::vector<std::string>{};
+}
+
+std::vector<std::string> dane_reference_names(const std::string& base, const std::string& host,
+                                              const std::string& expanded,
+                                              const std::string& domain,
+                                              const std::string& domain_expanded) {
+  std::vector<std::string> names;
+  for (const std::string* name : {&base, &host, &expanded, &domain, &domain_expanded}) {
+    if (!name->empty() && std::find(names.begin(), names.end(), *name) == names.end()) {
+      names.push_back(*name);
     }
   }
-  out.policy = std::move(policy);
-  co_return out;
+  return names;
+}
+
+namespace {
+
+// True for answers DANE must not pass over (RFC 7672 §2.2: "errors, 'bogus'
+// results, or 'indeterminate' results ... MUST result in delaying or abandoning
+// delivery").
+bool dane_indeterminate(const dns::Answer& answer) {
+  return answer.dnssec == dns::DnssecState::kBogus ||
+         answer.status == dns::LookupStatus::kTemporary ||
+         answer.status == dns::LookupStatus::kMalformed;
+}
+
+// The DaneLookup that skips `host` after `answer` to the question `what` failed.
+DaneLookup dane_failure(const DaneQuery& query, const std::string& what,
+                        const dns::Answer& answer) {
+  DaneLookup out;
+  HostPolicy policy;
+  policy.kind = HostPolicy::Kind::kDane;
+  policy.policy_domain = query.policy_domain;
+  out.failure =
+      policy.attempt(answer.dnssec == dns::DnssecState::kBogus ? "dnssec-invalid" : "tlsa-invalid");
+  out.failure->receiving_mx_hostname = query.host;
+  out.failure->failure_reason_code =
+      what + ": " +
+      (answer.error.empty() ? std::string(dns::lookup_status_name(answer.status)) : answer.error);
+  out.error = "4.7.5 DANE: " + out.failure->failure_reason_code;
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<DaneLookup> lookup_dane(dns::Resolver& resolver, DaneQuery query) {
+  const HostAddresses& addresses = query.addresses;
+  if (addresses.addresses.empty()) {
+    co_return DaneLookup{};
+  }
+  const std::string& expanded = addresses.canonical_name;
+  bool first_link_secure = false;
+  if (!expanded.empty() && !addresses.dnssec_secure) {
+    // RFC 7672 §2.2.2 "Insecure CNAME": the resolver's address answer is insecure
+    // as a whole; whether the initial CNAME response was secure needs its own
+    // question.
+    dns::Answer link =
+        co_await runtime::await(resolver.lookup(query.host, dns::RecordType::kCname));
+    if (dane_indeterminate(link)) {
+      co_return dane_failure(query, "CNAME lookup of " + query.host, link);
+    }
+    first_link_secure = link.ok() && link.dnssec == dns::DnssecState::kSecure;
+  }
+  const std::vector<std::string> candidates =
+      tlsa_base_candidates(query.host, expanded, addresses.dnssec_secure, first_link_secure);
+  for (const std::string& base : candidates) {
+    // RFC 7672 §2.2.3 / RFC 6698 §3: the TLSA owner is _<port>._tcp.<base>.
+    const std::string owner = "_" + std::to_string(query.port) + "._tcp." + base;
+    dns::Answer answer = co_await runtime::await(resolver.lookup(owner, dns::RecordType::kTlsa));
+    if (dane_indeterminate(answer)) {
+      // §2.2: a TLSA lookup that fails in a signed zone may be an attack hiding
+      // the records; the host is not used (and plaintext never tried).
+      co_return dane_failure(query, "TLSA lookup of " + owner, answer);
+    }
+    if (!answer.ok() || answer.dnssec != dns::DnssecState::kSecure) {
+      continue;  // §2.2.3: insecure or no records: the next candidate
+    }
+    DaneLookup out;
+    HostPolicy policy;
+    policy.kind = HostPolicy::Kind::kDane;
+    policy.policy_domain = query.policy_domain;
+    policy.tlsa_all = answer.tlsa;
+    for (const auto& record : answer.tlsa) {
+      if (runtime::tlsa_usable(record)) {
+        policy.tlsa.push_back(record);
+      }
+    }
+    policy.tlsa_base = base;
+    // §3.2.2: the expansion of an insecure chain is no reference identifier.
+    policy.dane_names =
+        dane_reference_names(base, query.host, addresses.dnssec_secure ? expanded : std::string(),
+                             query.policy_domain, query.domain_expanded);
+    out.policy = std::move(policy);
+    co_return out;
+  }
+  co_return DaneLookup{};  // §2.2.3: no secure TLSA records, no DANE for this host
 }
 
 }  // namespace tern::services::delivery

@@ -20,7 +20,9 @@
 #include "domain/ports.hpp"
 #include "domain/report_model.hpp"
 #include "runtime/tls_client.hpp"
+#include "services/delivery/mx_plan.hpp"
 #include "services/delivery/sts_policy.hpp"
+#include "services/delivery/sts_refresh.hpp"
 
 namespace tern::services::delivery {
 
@@ -70,6 +72,12 @@ struct HostPolicy {
   // with no usable record: TLS is still mandatory but unauthenticated (§2.2).
   std::vector<dns::TlsaRecord> tlsa;
   std::vector<dns::TlsaRecord> tlsa_all;  // kDane: every record, for reports
+  // kDane: the TLSA base domain the records came from (RFC 7672 §2.2.3: the
+  // host's CNAME-expanded name or the host itself), sent as SNI (§8.1).
+  std::string tlsa_base;
+  // kDane: the reference identifiers for DANE-TA name checks (RFC 7672 §3.2.2),
+  // the TLSA base domain first; empty means {MX host, policy_domain}.
+  std::vector<std::string> dane_names;
 
   // TLS is mandatory and plaintext is never a fallback: DANE, or STS enforce.
   bool tls_required() const;
@@ -87,8 +95,9 @@ struct TlsVerdict {
 
 // Judges the certificate check of a completed handshake with `host` (the MX name)
 // for `policy`:
-//   kDane: runtime::dane_verify() with the reference names {host, policy_domain}
-//     (RFC 7672 §3.2.2); no usable records accept any certificate.
+//   kDane: runtime::dane_verify() with the reference names `dane_names` (or
+//     {host, policy_domain} when empty; RFC 7672 §3.2.2); no usable records
+//     accept any certificate.
 //   kSts: PKIX and the MX name must both hold (RFC 8461 §4.2); failures deliver
 //     only in testing mode.
 //   kNone: always delivers; the result still says what PKIX found.
@@ -103,12 +112,6 @@ std::string tlsa_presentation(const dns::TlsaRecord& record);
 
 // ----- discovery (does DNS and HTTPS through the given ports)
 
-struct StsOptions {
-  std::uint16_t port = 443;  // the policy host's HTTPS port (tests use others)
-  std::string ca_file;       // "" = the system store
-  std::chrono::milliseconds timeout{60'000};
-};
-
 struct StsDiscovery {
   // The policy to apply (mode testing or enforce); nullopt for none or "none".
   std::shared_ptr<const StsPolicy> policy;
@@ -118,28 +121,58 @@ struct StsDiscovery {
   std::optional<TlsAttempt> failure;
 };
 
-// RFC 8461 §5.1: a fresh cached policy whose id still matches the `_mta-sts` TXT
-// record is used as is; a new id (or none cached) fetches
-// https://mta-sts.<domain>/.well-known/mta-sts.txt (at most every five minutes
-// per id after a failure); a failed fetch or a missing TXT record keeps the
-// cached unexpired policy.
-asio::awaitable<StsDiscovery> discover_sts(dns::Resolver& resolver, StsCache& cache,
-                                           std::string domain, StsOptions options,
+// RFC 8461 §5.1 at `now`: a fresh cached policy whose id still matches the
+// `_mta-sts` TXT record is used as is; a new id (or none cached) fetches the
+// policy through `fetcher` (at most every five minutes per id after a failure);
+// a failed fetch or a missing TXT record keeps the cached unexpired policy.
+asio::awaitable<StsDiscovery> discover_sts(dns::Resolver& resolver, StsFetcher& fetcher,
+                                           StsCache& cache, std::string domain, SystemTime now,
                                            log::Logger logger);
 
 struct DaneLookup {
   std::optional<HostPolicy> policy;  // set when DANE applies to the host
-  // The TLSA lookup of a host in a signed zone failed or was bogus (RFC 7672
-  // §2.2: the host must not be used); the TLS-RPT failure to record.
+  // A lookup for a host whose answers are (partly) DNSSEC-secure failed or was
+  // bogus (RFC 7672 §2.2: the host must not be used); the TLS-RPT failure.
   std::optional<TlsAttempt> failure;
   std::string error;  // "4.7.5 ..." text when `failure` is set
 };
 
-// Looks up _<port>._tcp.<host> TLSA (RFC 7672 §2.2.1); call only when the MX and
-// the host's address answers were DNSSEC-secure. A secure answer with records
-// gives a kDane policy; insecure, NXDOMAIN or NODATA gives none; bogus or a
-// temporary failure gives `failure`.
-asio::awaitable<DaneLookup> lookup_dane(dns::Resolver& resolver, std::string host,
-                                        std::uint16_t port, std::string policy_domain);
+// The candidate TLSA base domains of an MX host, best first (RFC 7672 §2.2.2,
+// §2.2.3), from what its address lookups found:
+//   not an alias (`expanded` ""): {host} when the address answers were secure;
+//   an alias whose whole chain was secure ("Secure CNAME"): {expanded, host};
+//   an alias whose chain was not ("Insecure CNAME"): {host} when the first
+//     CNAME link itself was secure (`first_link_secure`), else none: an insecure
+//     step ends the expansion and DANE does not apply.
+std::vector<std::string> tlsa_base_candidates(const std::string& host, const std::string& expanded,
+                                              bool chain_secure, bool first_link_secure);
+
+// The DANE-TA reference identifiers (RFC 7672 §3.2.2) for a host reached by a
+// secure MX lookup: the TLSA base domain first, then the MX host and, when its
+// chain was secure, its expansion (`expanded`, may be ""), then the next-hop
+// domain and its CNAME expansion (`domain_expanded`, may be ""). No duplicates.
+std::vector<std::string> dane_reference_names(const std::string& base, const std::string& host,
+                                              const std::string& expanded,
+                                              const std::string& domain,
+                                              const std::string& domain_expanded);
+
+// What lookup_dane() needs to know about one MX host.
+struct DaneQuery {
+  std::string host;             // the MX host name
+  HostAddresses addresses;      // resolve_host(host): security and CNAME expansion
+  std::uint16_t port = 25;      // the SMTP port (the "_<port>" label)
+  std::string policy_domain;    // the next-hop domain
+  std::string domain_expanded;  // MxHosts::canonical_name ("" when no alias)
+};
+
+// DANE for one MX host; call only when the MX answer was DNSSEC-secure. Finds
+// the candidate TLSA base domains (tlsa_base_candidates(); for an alias whose
+// chain is insecure it asks for the CNAME at the host to learn whether the first
+// link is secure), then looks up _<port>._tcp.<candidate> TLSA in order
+// (RFC 7672 §2.2.3): the first secure answer with records gives a kDane policy;
+// insecure, NXDOMAIN or NODATA moves to the next candidate; none left gives no
+// policy; a bogus or temporarily failed lookup gives `failure` (§2.2: errors
+// "MUST result in delaying or abandoning delivery").
+asio::awaitable<DaneLookup> lookup_dane(dns::Resolver& resolver, DaneQuery query);
 
 }  // namespace tern::services::delivery

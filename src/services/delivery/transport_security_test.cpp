@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -147,6 +148,42 @@ dns::TlsaRecord tlsa_3_1_1(const std::string& der) {
   return dns::TlsaRecord{3, 1, 1, std::string(reinterpret_cast<char*>(digest), digest_length)};
 }
 
+// The fixture's FakeResolver, but with chosen (name, type) questions answered
+// otherwise: the zone cannot express "the address answer came through a CNAME
+// whose own lookup then fails".
+class OverridingResolver final : public dns::Resolver {
+ public:
+  explicit OverridingResolver(dns::Resolver& inner) : inner_(inner) {}
+
+  void override_answer(const std::string& name, dns::RecordType type, dns::Answer answer) {
+    std::lock_guard lock(mutex_);
+    overrides_[{name, type}] = std::move(answer);
+  }
+
+  Future<dns::Answer> lookup(std::string name, dns::RecordType type) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = overrides_.find({name, type}); it != overrides_.end()) {
+        return make_ready_future(it->second);
+      }
+    }
+    return inner_.lookup(std::move(name), type);
+  }
+
+ private:
+  dns::Resolver& inner_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, dns::RecordType>, dns::Answer> overrides_;
+};
+
+// DANE-TA(2), full certificate, SHA-256 (RFC 6698 §2.1): pins a CA.
+dns::TlsaRecord tlsa_2_0_1(const std::string& der) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  EVP_Digest(der.data(), der.size(), digest, &digest_length, EVP_sha256(), nullptr);
+  return dns::TlsaRecord{2, 0, 1, std::string(reinterpret_cast<char*>(digest), digest_length)};
+}
+
 class TransportSecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -199,6 +236,30 @@ class TransportSecurityTest : public ::testing::Test {
     resolver_.set_dnssec("mx.example.org", dns::DnssecState::kSecure);
   }
 
+  std::string tlsa_owner(const std::string& base) const {
+    return "_" + std::to_string(mx_->port()) + "._tcp." + base;
+  }
+
+  // example.org's MX is alias.example.org, a CNAME for mx.example.org (RFC 7672
+  // §2.2.2); the MX answer and the alias are DNSSEC-`alias` (the CNAME link),
+  // mx.example.org's address is DNSSEC-`target`.
+  void alias_mx(dns::DnssecState alias, dns::DnssecState target) {
+    dns::Answer mx;
+    mx.status = dns::LookupStatus::kOk;
+    mx.mx = {dns::MxRecord{10, "alias.example.org"}};
+    resolver_.set("example.org", dns::RecordType::kMx, mx);
+    resolver_.set_dnssec("example.org", dns::DnssecState::kSecure);
+    resolver_.add_cname("alias.example.org", "mx.example.org");
+    resolver_.set_dnssec("alias.example.org", alias);
+    resolver_.set_dnssec("mx.example.org", target);
+  }
+
+  // A TLSA record at _<port>._tcp.<base>, DNSSEC-secure.
+  void secure_tlsa(const std::string& base, dns::TlsaRecord record) {
+    resolver_.add_tlsa(tlsa_owner(base), std::move(record));
+    resolver_.set_dnssec(tlsa_owner(base), dns::DnssecState::kSecure);
+  }
+
   void make_transport(const std::function<void(TransportOptions&)>& tweak = {}) {
     TransportOptions options;
     options.outbound.mx_port = mx_->port();
@@ -216,7 +277,7 @@ class TransportSecurityTest : public ::testing::Test {
     if (tweak) {
       tweak(options);
     }
-    auto created = SmtpTransport::create(io_, resolver_, random_, options, {});
+    auto created = SmtpTransport::create(io_, overriding_, random_, options, {});
     ASSERT_TRUE(created) << created.error().message;
     if (transport_) {
       retired_.push_back(transport_);  // kept until the io thread has stopped
@@ -263,6 +324,7 @@ class TransportSecurityTest : public ::testing::Test {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   dns::FakeResolver resolver_;
+  OverridingResolver overriding_{resolver_};
   runtime::SystemRandom random_;
   std::unique_ptr<TlsMx> mx_;
   std::shared_ptr<SmtpTransport> transport_;
@@ -481,6 +543,137 @@ TEST_F(TransportSecurityTest, AttemptsReachTheReportStore) {
   EXPECT_EQ(policy.failure_details[0].result, domain::TlsResultType::kCertificateHostMismatch);
   EXPECT_EQ(policy.failure_details[0].receiving_mx_hostname, "mx.example.org");
   EXPECT_EQ(policy.failure_details[0].receiving_ip, "127.0.0.7");
+}
+
+// ----- DANE through CNAME-expanded MX host names (RFC 7672 §2.2.2, §2.2.3)
+
+TEST_F(TransportSecurityTest, SecureCnameFindsTlsaAtTheExpandedName) {
+  auto self_signed = issue_certificate("whatever", {"unrelated.example"}, nullptr);
+  TlsMx& server = mx(true, self_signed);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kSecure);
+  secure_tlsa("mx.example.org", tlsa_3_1_1(self_signed.der));
+  // A record at the original name that would not match: the expanded name wins.
+  secure_tlsa("alias.example.org", tlsa_3_1_1(wrong_name_.der));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  const TlsAttempt seen = only_attempt();
+  EXPECT_EQ(seen.policy_type, "tlsa");
+  EXPECT_EQ(seen.result, "success");
+  EXPECT_EQ(seen.receiving_mx_hostname, "alias.example.org");
+  EXPECT_EQ(resolver_.lookups_for_test(tlsa_owner("alias.example.org"), dns::RecordType::kTlsa),
+            0U);
+}
+
+TEST_F(TransportSecurityTest, SecureCnameFallsBackToTlsaAtTheOriginalName) {
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kSecure);
+  // Nothing at the expanded name (NXDOMAIN); the original name's record applies
+  // and does not match this certificate: DANE holds the mail back.
+  secure_tlsa("alias.example.org", tlsa_3_1_1(wrong_name_.der));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_EQ(server.messages(), 0U);
+  EXPECT_EQ(only_attempt().result, "validation-failure");
+  EXPECT_EQ(resolver_.lookups_for_test(tlsa_owner("mx.example.org"), dns::RecordType::kTlsa), 1U);
+}
+
+TEST_F(TransportSecurityTest, InsecureTlsaAtTheExpandedNameMovesToTheOriginal) {
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kSecure);
+  resolver_.add_tlsa(tlsa_owner("mx.example.org"), tlsa_3_1_1(good_.der));
+  resolver_.set_dnssec(tlsa_owner("mx.example.org"), dns::DnssecState::kInsecure);
+  secure_tlsa("alias.example.org", tlsa_3_1_1(wrong_name_.der));
+  make_transport();
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDeferred);
+  EXPECT_EQ(server.messages(), 0U);
+}
+
+TEST_F(TransportSecurityTest, DaneTaNamesIncludeTheExpandedName) {
+  // The certificate names mx.example.org only; the MX host is alias.example.org.
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kSecure);
+  secure_tlsa("alias.example.org", tlsa_2_0_1(ca_.der));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDelivered) << outcome.reply;
+  EXPECT_EQ(server.tls_messages(), 1U);
+  EXPECT_EQ(only_attempt().result, "success");
+}
+
+TEST_F(TransportSecurityTest, InsecureCnameUsesOnlyTheOriginalName) {
+  // The alias is signed, its target is not: the expansion is not trusted, so a
+  // DANE-TA check accepts neither the expanded name nor TLSA records there.
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kInsecure);
+  secure_tlsa("alias.example.org", tlsa_2_0_1(ca_.der));
+  secure_tlsa("mx.example.org", tlsa_3_1_1(good_.der));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(server.messages(), 0U);
+  EXPECT_EQ(only_attempt().result, "certificate-host-mismatch");
+  EXPECT_EQ(resolver_.lookups_for_test(tlsa_owner("mx.example.org"), dns::RecordType::kTlsa), 0U);
+}
+
+TEST_F(TransportSecurityTest, InsecureFirstCnameLinkIsNoDane) {
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kInsecure, dns::DnssecState::kSecure);
+  secure_tlsa("alias.example.org", tlsa_3_1_1(wrong_name_.der));
+  secure_tlsa("mx.example.org", tlsa_3_1_1(wrong_name_.der));
+  make_transport();
+  EXPECT_EQ(deliver().status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(server.tls_messages(), 1U);
+  EXPECT_EQ(only_attempt().policy_type, "no-policy-found");
+  EXPECT_EQ(resolver_.lookups_for_test(tlsa_owner("alias.example.org"), dns::RecordType::kTlsa),
+            0U);
+}
+
+TEST_F(TransportSecurityTest, BogusTlsaAtTheExpandedNameDoesNotFallBack) {
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kSecure);
+  dns::Answer bogus = dns::Answer::failure(dns::LookupStatus::kTemporary, "validation failure");
+  bogus.dnssec = dns::DnssecState::kBogus;
+  resolver_.set(tlsa_owner("mx.example.org"), dns::RecordType::kTlsa, bogus);
+  secure_tlsa("alias.example.org", tlsa_3_1_1(good_.der));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(outcome.enhanced_status, "4.7.5");
+  EXPECT_EQ(server.connections(), 0U);
+  EXPECT_EQ(only_attempt().result, "dnssec-invalid");
+}
+
+TEST_F(TransportSecurityTest, FailedCnameLinkLookupSkipsTheHost) {
+  TlsMx& server = mx(true, good_);
+  alias_mx(dns::DnssecState::kSecure, dns::DnssecState::kInsecure);
+  // The address answer arrived, but the question about the first link fails.
+  overriding_.override_answer("alias.example.org", dns::RecordType::kCname,
+                              dns::Answer::failure(dns::LookupStatus::kTemporary, "servfail"));
+  make_transport();
+  auto outcome = deliver();
+  EXPECT_EQ(outcome.status, DeliveryStatus::kDeferred) << outcome.reply;
+  EXPECT_EQ(server.connections(), 0U);
+  EXPECT_EQ(only_attempt().result, "tlsa-invalid");
+}
+
+TEST(TlsaBaseCandidates, EveryCaseOfRfc7672Section222) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "", true, false), V{"mx.a"});
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "mx.a", true, false), V{"mx.a"});
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "", false, true), V{});
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "real.b", true, false), (V{"real.b", "mx.a"}));
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "real.b", false, true), V{"mx.a"});
+  EXPECT_EQ(tlsa_base_candidates("mx.a", "real.b", false, false), V{});
+}
+
+TEST(DaneReferenceNames, BaseFirstWithoutDuplicates) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(dane_reference_names("real.b", "mx.a", "real.b", "a", ""), (V{"real.b", "mx.a", "a"}));
+  EXPECT_EQ(dane_reference_names("mx.a", "mx.a", "", "a", "b"), (V{"mx.a", "a", "b"}));
 }
 
 // Every token the transport emits is one the report model knows (RFC 8460 §4.3).
