@@ -457,8 +457,15 @@ def test_dane_follows_a_secure_cname_mx_host(signed_dns, receiver, pki, certs, t
         # DANE-TA at the original name; the certificate names only the expanded one.
         "ta.test": ["@ MX 10 alias", "alias CNAME mx", "mx A 127.0.0.1",
                     f"_{port}._tcp.alias TLSA 2 0 1 {cert_sha256(ca)}"],
+        # The alias is validated, its target (no trust anchor below) is not.
+        "insec.test": ["@ MX 10 alias", "alias CNAME mx.target.test.",
+                       f"_{port}._tcp.alias TLSA 3 1 1 {bad}"],
+        "target.test": ["mx A 127.0.0.1", f"_{port}._tcp.mx TLSA 3 1 1 {good}"],
     })
-    extra = f'dnssec = "{dns.write_trust_anchors(tmp_path / "anchors.key")}"'
+    anchors = dns.write_trust_anchors(tmp_path / "anchors.key")
+    anchors.write_text("".join(line for line in anchors.read_text().splitlines(keepends=True)
+                               if not line.startswith("target.test.")))
+    extra = f'dnssec = "{anchors}"'
     delivered = 0
     for destination in ("cname.test", "pref.test", "orig.test", "ta.test"):
         outcomes, reports = run(dns.port, port, 443, ca, destination, extra=extra)
@@ -473,6 +480,11 @@ def test_dane_follows_a_secure_cname_mx_host(signed_dns, receiver, pki, certs, t
     assert [o[:2] for o in outcomes] == [("deferred", "4.7.5")], (outcomes, reports)
     assert [r[:3] for r in reports] == [("tlsa", "validation-failure", "alias.origbad.test")]
     assert len(inbox(server, f"alice@{DOMAIN}")) == delivered
+    # An insecure step ends the expansion (§2.2.2 "Insecure CNAME"): the matching
+    # record at the expanded name is not used, the original name's record is.
+    outcomes, reports = run(dns.port, port, 443, ca, "insec.test", extra=extra)
+    assert [o[:2] for o in outcomes] == [("deferred", "4.7.5")], (outcomes, reports)
+    assert [r[:3] for r in reports] == [("tlsa", "validation-failure", "alias.insec.test")]
     # Unvalidated (no trust anchors), the chain is insecure: no DANE at all.
     outcomes, reports = run(dns.port, port, 443, ca, "origbad.test")
     assert [o[0] for o in outcomes] == ["delivered"], outcomes
