@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from postfix_fixture import Postfix, postfix_root, require_postfix
-from test_smtp import AUTH_FAST, DOMAIN, PASSWORD, Raw, inbox, provision, start_mail_server
+from store_view import inbox
+from test_smtp import AUTH_FAST, DOMAIN, PASSWORD, Raw, provision, start_mail_server
 
 
 @pytest.fixture

@@ -5,16 +5,17 @@ The helpers here are shared by the other SMTP, submission and LMTP test files.""
 import os
 import shutil
 import socket
-import sqlite3
 import ssl
 import smtplib
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import tern_cli
+from conftest import TERN, tern_cli
+# Mailboxes and the queue are read through the tern CLI, the same on sqlite and
+# postgres (TERN_TEST_STORE=postgres); the other SMTP suites import them from here.
+from store_view import inbox, queue_rows  # noqa: F401 (re-exported)
 
 DOMAIN = "example.org"
 PASSWORD = "correct horse"
@@ -24,6 +25,18 @@ AUTH_FAST = """
 [auth]
 argon2_memory_kib = 1024
 argon2_iterations = 1
+"""
+
+
+# The queue scheduler runs in every ternd: without this, mail queued to
+# remote.example meets NXDOMAIN and bounces at once (a DSN to the sender, then the
+# entry goes), racing any test that reads the queue. Nothing listens on port 1, so
+# the entry stays deferred (connection refused is a temporary failure) and the
+# queue holds what the SMTP session put there, for as long as the test runs.
+DEFER_REMOTE = """
+[[transport]]
+domain = "remote.example"
+route = "smtp:[127.0.0.1]:1"
 """
 
 
@@ -52,42 +65,6 @@ def provision(server, users=("alice", "bob"), quota=None, aliases=()):
         tern_cli(server.config, *args, input=PASSWORD + "\n")
     for source, destination in aliases:
         tern_cli(server.config, "alias", "add", source, destination)
-
-
-def store_dir(server):
-    return Path(server.config).parent / "data" / "store"
-
-
-def inbox(server, address):
-    """The raw messages in the account's INBOX, in UID order, read from the sqlite
-    store (small blobs in the database, larger ones under blobs/ab/cd/<hash>)."""
-    directory = store_dir(server)
-    db = sqlite3.connect(f"file:{directory / 'tern.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = db.execute(
-            """SELECT m.blob FROM entries e
-               JOIN mailboxes b ON b.id = e.mailbox_id
-               JOIN accounts a ON a.id = b.account_id
-               JOIN messages m ON m.id = e.message_id
-               WHERE a.address = ? AND b.name = 'INBOX' ORDER BY e.uid""", (address,)).fetchall()
-        out = []
-        for (blob,) in rows:
-            data = db.execute("SELECT d.data FROM blobs b JOIN blob_bytes d ON d.id = b.data_id "
-                              "WHERE b.hash = ?", (blob,)).fetchone()
-            if data is None:
-                data = ((directory / "blobs" / blob[0:2] / blob[2:4] / blob).read_bytes(),)
-            out.append(bytes(data[0]))
-        return out
-    finally:
-        db.close()
-
-
-def queue_rows(server):
-    db = sqlite3.connect(f"file:{store_dir(server) / 'tern.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        return db.execute("SELECT r.address, r.notify, r.orcpt FROM queue_recipients r").fetchall()
-    finally:
-        db.close()
 
 
 def require_swaks():
@@ -142,7 +119,7 @@ class Raw:
 
 @pytest.fixture
 def mx(ternd_factory):
-    server, ports = start_mail_server(ternd_factory, [("smtp", "smtp", "starttls")])
+    server, ports = start_mail_server(ternd_factory, [("smtp", "smtp", "starttls")], DEFER_REMOTE)
     provision(server, aliases=[(f"info@{DOMAIN}", f"alice@{DOMAIN}"),
                                (f"info@{DOMAIN}", "carol@remote.example")])
     return server, ports["smtp"]
@@ -167,6 +144,33 @@ def test_smtplib_delivers_to_inbox_with_received(mx):
     assert alice.startswith(b"Received: from client.example ([127.0.0.1])")
     assert b"by mail.example.test with ESMTP id" in alice
     assert alice.endswith(b"Subject: hello\r\n\r\n.leading dot\r\nbody\r\n")
+
+
+def test_mailbox_cat_reads_any_mailbox_and_refuses_what_does_not_exist(mx):
+    # The test suites' window on the store (store_view.py): exact bytes in
+    # `git cat-file --batch` frames, any mailbox, clear failures.
+    server, port = mx
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        for n in (1, 2):
+            client.sendmail("sender@remote.example", [f"alice@{DOMAIN}"],
+                            b"Subject: m%d\r\n\r\n\r\n" % n)
+    out = subprocess.run([str(TERN), "-c", str(server.config), "mailbox", "cat", f"Alice@{DOMAIN}"],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = inbox(server, f"alice@{DOMAIN}")
+    assert out.stdout == (b"1 %d\n%s\n2 %d\n%s\n" % (len(first), first, len(second), second))
+    assert first.endswith(b"Subject: m1\r\n\r\n\r\n")
+    assert tern_cli(server.config, "mailbox", "cat", f"alice@{DOMAIN}", "Trash").stdout == ""
+    for args, code, message in (
+            ((f"nobody@{DOMAIN}",), 1, f"no such user nobody@{DOMAIN}"),
+            ((f"alice@{DOMAIN}", "Nope"), 1, f'alice@{DOMAIN} has no mailbox "Nope"'),
+            (("not an address",), 1, ""),
+            ((), 2, "cat ADDRESS [MAILBOX]"),
+            ((f"alice@{DOMAIN}", "INBOX", "extra"), 2, "cat ADDRESS [MAILBOX]")):
+        failed = tern_cli(server.config, "mailbox", "cat", *args, check=False)
+        assert failed.returncode == code and failed.stdout == "", (args, failed)
+        assert message in failed.stderr, (args, failed.stderr)
+    assert tern_cli(server.config, "mailbox", "list", check=False).returncode == 2
 
 
 def test_unknown_users_and_relaying_are_refused(mx):

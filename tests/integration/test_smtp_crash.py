@@ -8,7 +8,8 @@ import threading
 import time
 
 from conftest import Ternd
-from test_smtp import DOMAIN, inbox, provision, start_mail_server
+from store_view import inbox
+from test_smtp import DOMAIN, provision, start_mail_server
 
 SESSIONS = 20
 

@@ -3,14 +3,13 @@
 the in-process runner in src/services/smtp/handlers_test.cpp plays against the
 engine, the handlers and store::memory). The format is described in
 src/services/smtp/transcript.hpp."""
-import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import tern_cli
-from test_smtp import AUTH_FAST, Raw, inbox, listeners, store_dir
+from store_view import inbox, queue_ids
+from test_smtp import AUTH_FAST, DEFER_REMOTE, Raw, listeners
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts"
 FILES = sorted(list((TRANSCRIPTS / "smtp").glob("*.txt")) + list((TRANSCRIPTS / "lmtp").glob("*.txt")))
@@ -68,20 +67,12 @@ def parse(path):
     return setup, steps
 
 
-def queued_messages(server):
-    db = sqlite3.connect(f"file:{store_dir(server) / 'tern.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        return db.execute("SELECT count(*) FROM queue").fetchone()[0]
-    finally:
-        db.close()
-
-
 @pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FILES])
 def test_transcript(ternd_factory, path):
     setup, steps = parse(path)
     smtp = "".join(f"{k} = {v}\n" for k, v in setup["limits"].items())
     server = ternd_factory(listeners(("l", setup["role"], "starttls")),
-                           extra=AUTH_FAST + ("[smtp]\n" + smtp if smtp else ""))
+                           extra=AUTH_FAST + DEFER_REMOTE + ("[smtp]\n" + smtp if smtp else ""))
     port = server.wait_listening("l")
     for domain in setup["domains"]:
         tern_cli(server.config, "domain", "add", domain)
@@ -116,7 +107,7 @@ def test_transcript(ternd_factory, path):
         elif kind == "inbox":
             assert len(inbox(server, arg[0])) == int(arg[1]), where
         elif kind == "queue":
-            assert queued_messages(server) == int(arg[0]), where
+            assert len(queue_ids(server)) == int(arg[0]), where
         elif kind == "closed":
             assert client.closed(), where
         else:

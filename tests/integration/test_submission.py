@@ -4,13 +4,13 @@ smtplib and swaks, the sender policy, local delivery plus the outbound queue, an
 the brute-force throttle."""
 import smtplib
 import ssl
-import sqlite3
 import subprocess
 
 import pytest
 
-from test_smtp import (DOMAIN, PASSWORD, Raw, inbox, provision, queue_rows, require_swaks,
-                       start_mail_server, store_dir)
+from store_view import inbox, queue_entries, queue_rows
+from test_smtp import (DEFER_REMOTE, DOMAIN, PASSWORD, Raw, provision, require_swaks,
+                       start_mail_server)
 
 ALICE = f"alice@{DOMAIN}"
 
@@ -30,9 +30,8 @@ def submission(ternd_factory):
                         ("submissions", "submission", "implicit")],
         "\nallow_plaintext_on_loopback = false\nfailures_before_delay = 2\n"
         "failures_before_block = 3\nblock_seconds = 60\nmax_delay_seconds = 1\n"
-        # The queue scheduler runs: keep remote.example's entry deferred (nothing
-        # listens on port 1) so the tests can read it, whatever DNS says.
-        '\n[[transport]]\ndomain = "remote.example"\nroute = "smtp:[127.0.0.1]:1"\n')
+        # Queued mail to remote.example stays deferred, so the tests can read it.
+        + DEFER_REMOTE)
     provision(server, aliases=[(f"sales@{DOMAIN}", ALICE)])
     return server, ports
 
@@ -86,13 +85,9 @@ def test_requiretls_is_offered_inside_tls_and_queued(submission):
                                   f"From: {ALICE}\r\nSubject: secret\r\n\r\nbody\r\n".encode(),
                                   mail_options=["REQUIRETLS"])
         assert refused == {}
-    db = sqlite3.connect(f"file:{store_dir(server) / 'tern.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = db.execute("SELECT q.requiretls FROM queue q JOIN queue_recipients r "
-                          "ON r.queue_id = q.id WHERE r.address = 'erin@remote.example'").fetchall()
-    finally:
-        db.close()
-    assert rows == [(1,)]
+    [entry] = [e for e in queue_entries(server)
+               if [r["address"] for r in e["recipients"]] == ["erin@remote.example"]]
+    assert "REQUIRETLS" in entry["envelope"]
 
 
 def test_implicit_tls_and_sender_policy(submission):
