@@ -83,32 +83,6 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
   return policy;
 }
 
-// The [[dkim]] keys, read before the privilege drop (ARCHITECTURE.md §5). A key
-// file that is missing or not a usable RSA/Ed25519 key stops the start, naming the
-// config file, the entry's line and key; the algorithm is the key's own.
-Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
-    const std::string& config_path, const std::vector<config::DkimKeySettings>& entries) {
-  auto ring = std::make_shared<mailauth::DkimKeyring>();
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    std::string where = fmt::format("{}:{}: dkim[{}].key", config_path, entry.line, i);
-    std::ifstream in(entry.key, std::ios::binary);
-    if (!in) {
-      return fail(ErrorCode::kInvalidInput,
-                  fmt::format("{}: cannot read {}: {}", where, entry.key, std::strerror(errno)));
-    }
-    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto key = mailauth::DkimPrivateKey::load(pem);
-    if (!key) {
-      return fail(ErrorCode::kInvalidInput,
-                  fmt::format("{}: {}: {}", where, entry.key, key.error().message));
-    }
-    ring->add({entry.domain, entry.selector, entry.sign,
-               std::make_shared<const mailauth::DkimPrivateKey>(std::move(*key))});
-  }
-  return std::shared_ptr<const mailauth::DkimKeyring>(std::move(ring));
-}
-
 // The SMTP service options for one role, from [server], [smtp], [auth],
 // [addressing], the [[dkim]] keys (submission signs with them, the MX ARC-seals
 // forwards with them) and, for the MX, [mailauth] with the resolver.
@@ -489,7 +463,8 @@ Result<void> Daemon::start_outbound() {
   waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
   scheduler_->start(io_.context());
   reports_ = std::make_unique<ReportTimer>(settings_.reports, *waking_, *resolver_, pool_, clock_,
-                                           logger_.with("component", "reports"), dkim_);
+                                           logger_.with("component", "reports"), dkim_,
+                                           settings_.outbound.ca_file);
   reports_->start(io_.context());
   return ok();
 }

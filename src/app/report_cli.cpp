@@ -3,15 +3,18 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "app/dns_cli.hpp"
+#include "app/settings_file.hpp"
 #include "domain/reports/ingest.hpp"
 #include "domain/reports/report_mail.hpp"
 #include "domain/reports/tls_report.hpp"
 #include "runtime/dns_resolver.hpp"
+#include "runtime/https_client.hpp"
 #include "runtime/system_clock.hpp"
 
 namespace tern::app {
@@ -21,10 +24,13 @@ namespace r = tern::domain::reports;
 const char* const kReportUsage =
     R"(  report dmarc|tls --print [--previous]   the reports of the current period so far
         (or the last complete one) as they would be sent, one document per domain
-  report dmarc|tls --send-now [--previous]   queue those reports now (the daily
-        timer of ternd sends each complete period once; a report sent again has the
-        same Report-ID and file name, so receivers replace the earlier one)
+  report dmarc|tls --send-now [--previous]   queue those reports now, DKIM-signed
+        with the [[dkim]] key of [reports] email's domain, and POST TLS reports to
+        https: destinations (the daily timer of ternd sends each complete period
+        once; a report sent again has the same Report-ID and file name, so
+        receivers replace the earlier one; failed POSTs are retried by ternd)
   report dmarc|tls --list [DOMAIN]   reports received from others, newest first
+  report posts   TLS reports waiting to be POSTed to https: destinations
   report import FILE...   store received reports from files (.xml, .xml.gz, .zip,
         .json, .json.gz, or whole messages .eml)
   report ingest [ADDRESS]   read new reports in the INBOX of ADDRESS ([reports] inbox)
@@ -82,9 +88,32 @@ int list(domain::Storage& storage, domain::ReportKind kind, const std::vector<st
   return kOk;
 }
 
+int list_posts(domain::Storage& storage) {
+  // Every pending post, due or not: the far end of the window bounds them all.
+  runtime::SystemClock clock;
+  auto posts = storage.reports().due_report_posts(clock.now() + 365 * r::kPostWindow, 1000).get();
+  if (!posts) {
+    return failed(posts.error());
+  }
+  for (const auto& post : *posts) {
+    fmt::print("{} {}  {}  attempts {}  next {}{}\n", post.policy_domain, post.report_id, post.uri,
+               post.attempts, date_of(post.next_attempt),
+               post.last_error.empty() ? std::string() : "  last error: " + post.last_error);
+  }
+  if (posts->empty()) {
+    fmt::print("no TLS reports waiting for an HTTPS POST\n");
+  }
+  return kOk;
+}
+
 int generate(const config::Settings& settings, domain::Storage& storage, domain::ReportKind kind,
              bool send, bool previous) {
-  auto generator = report_settings(settings.reports);
+  // The keys ternd signs with, so mail queued here verifies the same way.
+  auto dkim = load_dkim_keys("config", settings.dkim);
+  if (!dkim) {
+    return failed(dkim.error());
+  }
+  auto generator = report_settings(settings.reports, *dkim);
   generator.dmarc = kind == domain::ReportKind::kDmarcAggregate;
   generator.tls = kind == domain::ReportKind::kTlsRpt;
   auto resolver = cli_resolver(settings);
@@ -112,12 +141,13 @@ int generate(const config::Settings& settings, domain::Storage& storage, domain:
       fmt::print("{}", report.document);
       continue;
     }
-    if (report.recipients.empty()) {
+    if (report.recipients.empty() && report.post_uris.empty()) {
       fmt::print("{}: no recipient, not sent\n", report.domain);
     }
   }
+  int status = kOk;
   if (send) {
-    auto queued = r::queue_reports(storage.queue(), generator, *prepared, now);
+    auto queued = r::queue_reports(storage.queue(), storage.reports(), generator, *prepared, now);
     if (!queued) {
       return failed(queued.error());
     }
@@ -126,11 +156,32 @@ int generate(const config::Settings& settings, domain::Storage& storage, domain:
         fmt::print("queued {} for {}\n", report.filename, fmt::join(report.recipients, ", "));
       }
     }
+    if (queued->posts > 0) {
+      // The first attempt now; ternd retries what fails (RFC 8460 §5.5).
+      HttpsReportPoster poster(**resolver, settings.outbound.ca_file, log::Logger());
+      auto run = r::deliver_report_posts(storage.reports(), poster, now, queued->posts);
+      if (!run) {
+        return failed(run.error());
+      }
+      for (const auto& report : *prepared) {
+        for (const auto& uri : report.post_uris) {
+          fmt::print("posted {} to {}\n", report.report_id, uri);
+        }
+      }
+      for (const auto& note : run->notes) {
+        fmt::print(stderr, "{}\n", note);
+      }
+      fmt::print("{} delivered by HTTPS, {} to be retried by ternd, {} dropped\n", run->delivered,
+                 run->retrying, run->abandoned);
+      if (run->delivered < queued->posts) {
+        status = kFailed;
+      }
+    }
   }
   if (prepared->empty()) {
     fmt::print(stderr, "no {} reports for this period\n", domain::report_kind_name(kind));
   }
-  return kOk;
+  return status;
 }
 
 int import_files(domain::Storage& storage, const std::vector<std::string>& files) {
@@ -186,8 +237,53 @@ Result<std::vector<std::string>> ResolverTxtLookup::txt(const std::string& name)
   return out;
 }
 
-r::ReportSettings report_settings(const config::ReportsSettings& reports) {
+Result<void> HttpsReportPoster::post(const r::HttpsUri& uri, std::string_view body) {
+  runtime::HttpsRequest request;
+  request.host = uri.host;
+  request.port = uri.port;
+  request.path = uri.target;
+  request.ca_file = ca_file_;
+  request.timeout = kPostTimeout;
+  request.connect_timeout = std::chrono::seconds(10);
+  request.max_body = 64 * 1024;  // the answer is read only for its status
+  request.content_type = std::string(r::kTlsRptGzipType);
+  request.body = std::string(body);
+  // A private io_context: the caller is a blocking-pool thread or the CLI, and
+  // the exchange is bounded by request.timeout.
+  asio::io_context io;
+  std::optional<runtime::HttpsResult> result;
+  asio::co_spawn(io, runtime::https_post(resolver_, std::move(request), logger_),
+                 [&result](std::exception_ptr error, runtime::HttpsResult answer) {
+                   if (!error) {
+                     result = std::move(answer);
+                   }
+                 });
+  io.run();
+  if (!result) {
+    return fail(ErrorCode::kInternal, "HTTPS POST to " + uri.host + " ended without an answer");
+  }
+  using Failure = runtime::HttpsResult::Failure;
+  switch (result->failure) {
+    case Failure::kNone:
+      break;
+    case Failure::kTimeout:
+      return fail(ErrorCode::kTimeout, result->error);
+    case Failure::kCertificate:
+      return fail(ErrorCode::kPermanent, result->error);
+    default:
+      return fail(ErrorCode::kTemporary, result->error);
+  }
+  // RFC 8460 §5.4: a "successful" response, typically 200 or 201.
+  if (result->status < 200 || result->status > 299) {
+    return fail(ErrorCode::kTemporary, "HTTP " + std::to_string(result->status));
+  }
+  return ok();
+}
+
+r::ReportSettings report_settings(const config::ReportsSettings& reports,
+                                  std::shared_ptr<const mailauth::DkimKeyring> dkim) {
   r::ReportSettings out;
+  out.dkim = std::move(dkim);
   out.reporter.org_name = reports.org_name;
   out.reporter.email = reports.email;
   out.reporter.extra_contact = reports.extra_contact;
@@ -222,6 +318,9 @@ int report_command(const std::vector<std::string>& words, const config::Settings
     fmt::print("{} messages read, {} reports stored, {} already stored, {} without a report\n",
                summary->messages, summary->stored, summary->duplicates, summary->unreadable);
     return kOk;
+  }
+  if (first == "posts") {
+    return rest.empty() ? list_posts(storage) : usage("posts takes no arguments");
   }
   if (first != "dmarc" && first != "tls") {
     return usage("unknown subcommand " + first);

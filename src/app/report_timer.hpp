@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// ternd's report timer ([reports]): every few minutes, on the blocking pool,
+// ternd's report timer ([reports]), on the blocking pool: every few minutes,
 // queue the DMARC aggregate and TLS reports of every period that has ended
 // (domain::reports::run_due_reports, once per period thanks to the store's cursor)
-// when `enabled`, and read new reports in the `inbox` account.
+// when `enabled`, and read new reports in the `inbox` account; every 30 seconds,
+// POST the TLS reports whose HTTPS delivery is due (first attempts and retries,
+// domain::reports::deliver_report_posts), whoever queued them: this timer or
+// `tern report tls --send-now`.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <asio.hpp>
 
@@ -22,16 +27,16 @@ namespace tern::app {
 class ReportTimer {
  public:
   // `storage` should be the waking storage, so queued reports start at once.
+  // `dkim` signs report mail ([[dkim]]); `ca_file` is what HTTPS report
+  // destinations are verified against ("" = the system store; [outbound] ca_file).
   // Everything passed in must outlive the timer and the pool's queued work.
   ReportTimer(config::ReportsSettings settings, domain::Storage& storage, dns::Resolver& resolver,
               runtime::BlockingPool& pool, const Clock& clock, log::Logger logger,
-              std::shared_ptr<const mailauth::DkimKeyring> dkim = nullptr);
+              std::shared_ptr<const mailauth::DkimKeyring> dkim, std::string ca_file);
 
-  // Spawns the loop on `context`; it ends when the context stops.
+  // Spawns the loop on `context`; it ends when the context stops. It always runs:
+  // pending HTTPS posts may come from the CLI even when sending is not enabled.
   void start(asio::io_context& context);
-
-  // True when there is anything to do (sending enabled or an inbox configured).
-  bool active() const;
 
  private:
   asio::awaitable<void> loop();
@@ -44,6 +49,10 @@ class ReportTimer {
   const Clock& clock_;
   log::Logger logger_;
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // signs report mail ([[dkim]])
+  std::string ca_file_;
+  // When the last report run and inbox read happened (pool thread only).
+  std::optional<SystemTime> last_send_;
+  std::optional<SystemTime> last_ingest_;
 };
 
 }  // namespace tern::app

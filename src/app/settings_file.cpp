@@ -5,9 +5,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "config/config_file.hpp"
+#include "mailauth/dkim_crypto.hpp"
 
 namespace tern::app {
 
@@ -24,6 +28,29 @@ Result<config::Settings> load_settings(const std::string& path) {
   auto absolute = std::filesystem::absolute(path, ec);
   std::string base_dir = ec ? std::string() : absolute.parent_path().lexically_normal().string();
   return config::parse_config(text.str(), path, base_dir);
+}
+
+Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
+    const std::string& config_path, const std::vector<config::DkimKeySettings>& entries) {
+  auto ring = std::make_shared<mailauth::DkimKeyring>();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    std::string where = fmt::format("{}:{}: dkim[{}].key", config_path, entry.line, i);
+    std::ifstream in(entry.key, std::ios::binary);
+    if (!in) {
+      return fail(ErrorCode::kInvalidInput,
+                  fmt::format("{}: cannot read {}: {}", where, entry.key, std::strerror(errno)));
+    }
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto key = mailauth::DkimPrivateKey::load(pem);
+    if (!key) {
+      return fail(ErrorCode::kInvalidInput,
+                  fmt::format("{}: {}: {}", where, entry.key, key.error().message));
+    }
+    ring->add({entry.domain, entry.selector, entry.sign,
+               std::make_shared<const mailauth::DkimPrivateKey>(std::move(*key))});
+  }
+  return std::shared_ptr<const mailauth::DkimKeyring>(std::move(ring));
 }
 
 }  // namespace tern::app

@@ -2,10 +2,13 @@
 // Reading the config file: the one place the daemon and the CLI touch it.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 #include "config/settings.hpp"
+#include "mailauth/dkim_keyring.hpp"
 
 namespace tern::app {
 
@@ -17,5 +20,14 @@ inline constexpr const char* kDefaultConfigPath = "var/tern.toml";
 // unreadable file (the message names the path) and kInvalidInput for bad content
 // (one line per problem, each naming the file, line and key).
 Result<config::Settings> load_settings(const std::string& path);
+
+// The [[dkim]] keys the settings name, read from their files: ternd reads them
+// before the privilege drop (ARCHITECTURE.md §5) and signs submitted mail and
+// report mail with them; `tern report --send-now` signs report mail with the same
+// keys. A key file that is missing or not a usable RSA/Ed25519 key is an error
+// (kInvalidInput) naming `config_path`, the entry's line and the key; the
+// algorithm is the key's own.
+Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
+    const std::string& config_path, const std::vector<config::DkimKeySettings>& entries);
 
 }  // namespace tern::app

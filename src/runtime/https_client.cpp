@@ -167,10 +167,15 @@ Result<ParsedHttpResponse> parse_http_response(std::string_view bytes, bool at_e
   return out;
 }
 
-asio::awaitable<HttpsGetResult> https_get(dns::Resolver& resolver, HttpsGetRequest request,
-                                          log::Logger logger) {
-  using Failure = HttpsGetResult::Failure;
-  HttpsGetResult result;
+namespace {
+
+// The exchange both methods share: resolve, connect, TLS with the certificate
+// checked, send `head` (the request line and fields) and the body, read the
+// response.
+asio::awaitable<HttpsResult> exchange(dns::Resolver& resolver, const HttpsRequest& request,
+                                      std::string head, log::Logger logger) {
+  using Failure = HttpsResult::Failure;
+  HttpsResult result;
   const auto deadline = std::chrono::steady_clock::now() + request.timeout;
   auto remaining = [&]() -> Duration {
     return std::max<Duration>(deadline - std::chrono::steady_clock::now(), Duration::zero());
@@ -244,10 +249,10 @@ asio::awaitable<HttpsGetResult> https_get(dns::Resolver& resolver, HttpsGetReque
                      "certificate of " + request.host + ": " + check->pkix_error_text());
   }
 
-  const std::string get = "GET " + request.path + " HTTP/1.1\r\nHost: " + request.host +
-                          "\r\nAccept: text/plain\r\nConnection: close\r\n"
-                          "User-Agent: tern\r\n\r\n";
-  auto written = co_await connection->write_all(get, remaining());
+  // One write for the head and the body: report bodies are small (bounded by the
+  // caller), and a single buffer keeps the exchange to one round trip.
+  head += request.body;
+  auto written = co_await connection->write_all(head, remaining());
   if (!written) {
     co_return failed(
         written.error().code == ErrorCode::kTimeout ? Failure::kTimeout : Failure::kHttp,
@@ -282,6 +287,31 @@ asio::awaitable<HttpsGetResult> https_get(dns::Resolver& resolver, HttpsGetReque
       co_return failed(Failure::kHttp, "response too large");
     }
   }
+}
+
+// RFC 9110 §7.2: the port is part of Host when it is not the scheme's default.
+std::string host_field(const HttpsRequest& request) {
+  return request.port == 443 ? request.host : request.host + ":" + std::to_string(request.port);
+}
+
+}  // namespace
+
+asio::awaitable<HttpsResult> https_get(dns::Resolver& resolver, HttpsRequest request,
+                                       log::Logger logger) {
+  std::string head = "GET " + request.path + " HTTP/1.1\r\nHost: " + host_field(request) +
+                     "\r\nAccept: text/plain\r\nConnection: close\r\n"
+                     "User-Agent: tern\r\n\r\n";
+  request.body.clear();
+  co_return co_await exchange(resolver, request, std::move(head), std::move(logger));
+}
+
+asio::awaitable<HttpsResult> https_post(dns::Resolver& resolver, HttpsRequest request,
+                                        log::Logger logger) {
+  std::string head = "POST " + request.path + " HTTP/1.1\r\nHost: " + host_field(request) +
+                     "\r\nContent-Type: " + request.content_type +
+                     "\r\nContent-Length: " + std::to_string(request.body.size()) +
+                     "\r\nConnection: close\r\nUser-Agent: tern\r\n\r\n";
+  co_return co_await exchange(resolver, request, std::move(head), std::move(logger));
 }
 
 }  // namespace tern::runtime

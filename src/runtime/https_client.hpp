@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// A minimal HTTPS GET for fetching small documents from a named host: the
-// MTA-STS policy (RFC 8461 §3.3). One request per connection, no redirects, no
-// caching, bounded in size and time; the certificate is checked against the CA
-// store and the host name, and a failure there is reported apart from others.
+// A minimal HTTPS client for small exchanges with a named host: GET of the
+// MTA-STS policy (RFC 8461 §3.3) and POST of TLS reports (RFC 8460 §5.4). One
+// request per connection, no redirects, no caching, bounded in size and time; the
+// certificate is checked against the CA store and the host name, and a failure
+// there is reported apart from others.
 #pragma once
 
 #include <chrono>
@@ -17,17 +18,22 @@
 
 namespace tern::runtime {
 
-struct HttpsGetRequest {
+struct HttpsRequest {
   std::string host;  // a DNS name: resolved, sent as SNI and Host, and verified
   std::uint16_t port = 443;
   std::string path = "/";                             // absolute path, sent as is
   std::string ca_file;                                // PEM CAs; "" = the system store
-  std::size_t max_body = 64 * 1024;                   // RFC 8461 §3.3 suggests 64 KB
-  std::chrono::milliseconds timeout{60'000};          // the whole fetch; §3.3: one minute
+  std::size_t max_body = 64 * 1024;                   // of the response; RFC 8461 §3.3: 64 KB
+  std::chrono::milliseconds timeout{60'000};          // the whole exchange; §3.3: one minute
   std::chrono::milliseconds connect_timeout{15'000};  // per address
+  // For https_post: the request body, sent with Content-Length, and its type.
+  std::string content_type;
+  std::string body;
 };
 
-struct HttpsGetResult {
+using HttpsGetRequest = HttpsRequest;
+
+struct HttpsResult {
   enum class Failure {
     kNone,         // a response came: see status
     kDns,          // the host has no address, or the lookup failed
@@ -44,12 +50,21 @@ struct HttpsGetResult {
   std::string body;          // decoded (chunked transfer coding removed)
 };
 
+using HttpsGetResult = HttpsResult;
+
 // Resolves `request.host` (AAAA then A through `resolver`), connects to each
 // address in turn, does TLS with SNI = host, sends "GET path HTTP/1.1" with
 // "Connection: close" and reads the response. 3xx answers are returned as they
 // are (never followed). Never throws; every trouble is a Failure.
-asio::awaitable<HttpsGetResult> https_get(dns::Resolver& resolver, HttpsGetRequest request,
-                                          log::Logger logger);
+asio::awaitable<HttpsResult> https_get(dns::Resolver& resolver, HttpsRequest request,
+                                       log::Logger logger);
+
+// The same exchange as https_get with "POST path HTTP/1.1", `request.body` as the
+// content (Content-Length, Content-Type: request.content_type). The response is
+// returned whatever its status; the caller decides what success is (RFC 8460
+// §5.4: a 2xx). Nothing is sent to a host whose certificate fails the check.
+asio::awaitable<HttpsResult> https_post(dns::Resolver& resolver, HttpsRequest request,
+                                        log::Logger logger);
 
 // Parses a complete HTTP/1.x response (status line, fields, body per
 // Content-Length, chunked coding, or up to the end), for https_get and its

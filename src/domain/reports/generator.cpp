@@ -6,6 +6,7 @@
 
 #include "domain/reports/compression.hpp"
 #include "domain/reports/report_mail.hpp"
+#include "domain/reports/report_posts.hpp"
 #include "domain/reports/tls_report.hpp"
 #include "mailauth/dmarc.hpp"
 
@@ -107,13 +108,37 @@ PreparedReport new_report(ReportKind kind, const std::string& domain, const Peri
   return report;
 }
 
-// Fills the report's addresses from `uris`, the compressed size deciding !size.
+// A TLS report's https: destination (RFC 8460 §3): kept when `body_size` (the
+// gzip body POSTed) is within its !size.
+void add_post_uri(PreparedReport& report, const std::string& uri, const HttpsUri& https,
+                  std::uint64_t body_size) {
+  if (https.max_bytes && body_size > *https.max_bytes) {
+    report.skipped.push_back(uri + ": report of " + std::to_string(body_size) +
+                             " bytes exceeds the URI's size limit");
+    return;
+  }
+  if (std::find(report.post_uris.begin(), report.post_uris.end(), https.uri) ==
+      report.post_uris.end()) {
+    report.post_uris.push_back(https.uri);
+  }
+}
+
+// Fills the report's addresses from `uris`, the message size deciding a mailto:
+// URI's !size and the gzip body's size an https: one's.
 void address_report(PreparedReport& report, const std::vector<std::string>& uris,
-                    std::uint64_t size, TxtLookup* verify) {
+                    std::uint64_t size, std::uint64_t body_size, TxtLookup* verify) {
   for (const auto& uri : uris) {
     auto mailto = parse_mailto_uri(uri);
     if (!mailto) {
-      report.skipped.push_back(uri + ": not a mailto: URI (https: delivery is not implemented)");
+      // RFC 8460 §3 allows https: for TLS reports; RFC 9990 §3.5 only mailto:.
+      auto https = report.kind == ReportKind::kTlsRpt ? parse_https_uri(uri) : std::nullopt;
+      if (https) {
+        add_post_uri(report, uri, *https, body_size);
+      } else {
+        report.skipped.push_back(uri + (report.kind == ReportKind::kTlsRpt
+                                            ? ": not a usable mailto: or https: URI"
+                                            : ": not a mailto: URI"));
+      }
       continue;
     }
     if (mailto->max_bytes && size > *mailto->max_bytes) {
@@ -149,7 +174,7 @@ void finish(PreparedReport& report, const ReportSettings& settings,
                         {},          report.filename, compressed,       now};
   // The limit applies to the message as sent: compose once to measure it.
   const auto size = compose_report_message(message, submitter).size();
-  address_report(report, uris, size, verify);
+  address_report(report, uris, size, compressed.size(), verify);
   if (!report.recipients.empty()) {
     message.to = report.recipients;
     report.message = compose_report_message(message, submitter);
@@ -230,37 +255,11 @@ std::optional<MailtoUri> parse_mailto_uri(std::string_view uri) {
   // RFC 7489 §6.2: "!" size suffix; "!" cannot appear in the URI itself unescaped.
   const auto bang = uri.find('!');
   if (bang != std::string_view::npos) {
-    auto size = uri.substr(bang + 1);
-    uri = uri.substr(0, bang);
-    std::uint64_t unit = 1;
-    if (!size.empty()) {
-      switch (std::tolower(static_cast<unsigned char>(size.back()))) {
-        case 'k':
-          unit = 1ull << 10;
-          break;
-        case 'm':
-          unit = 1ull << 20;
-          break;
-        case 'g':
-          unit = 1ull << 30;
-          break;
-        case 't':
-          unit = 1ull << 40;
-          break;
-        default:
-          break;
-      }
-      if (unit != 1) {
-        size.remove_suffix(1);
-      }
-    }
-    std::uint64_t value = 0;
-    auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), value);
-    if (size.empty() || ec != std::errc() || end != size.data() + size.size() ||
-        value > UINT64_MAX / unit) {
+    out.max_bytes = parse_uri_size(uri.substr(bang + 1));
+    if (!out.max_bytes) {
       return std::nullopt;
     }
-    out.max_bytes = value * unit;
+    uri = uri.substr(0, bang);
   }
   uri = uri.substr(0, uri.find('?'));  // hfields (RFC 6068) carry nothing for reports
   auto address = percent_decode(uri);
@@ -308,16 +307,30 @@ Result<std::vector<PreparedReport>> prepare_reports(ReportStore& store,
   return out;
 }
 
-Result<std::size_t> queue_reports(QueueStore& queue, const ReportSettings& settings,
-                                  const std::vector<PreparedReport>& reports, SystemTime now) {
-  std::size_t queued = 0;
+Result<QueuedReports> queue_reports(QueueStore& queue, ReportStore& store,
+                                    const ReportSettings& settings,
+                                    const std::vector<PreparedReport>& reports, SystemTime now) {
+  QueuedReports queued;
+  const auto from_domain = domain_of(settings.reporter.email);
   for (const auto& report : reports) {
+    for (const auto& uri : report.post_uris) {
+      ReportPost post;
+      post.uri = uri;
+      post.report_id = report.report_id;
+      post.policy_domain = report.domain;
+      post.document = report.document;
+      post.queued = now;
+      post.next_attempt = now;
+      TERN_TRY_VOID(store.put_report_post(std::move(post)).get());
+      ++queued.posts;
+    }
     if (report.message.empty()) {
       continue;
     }
     NewQueuedMessage message;
     message.raw = report.message;
-    const auto from_domain = domain_of(settings.reporter.email);
+    // RFC 9990 §3.5.2 / RFC 8460 §5.3: report mail should pass DMARC aligned,
+    // so it is signed for the From: domain whenever [[dkim]] has a key for it.
     if (settings.dkim && settings.dkim->signs_for(from_domain)) {
       TERN_TRY(auto signature,
                settings.dkim->sign(message.raw, from_domain,
@@ -334,7 +347,7 @@ Result<std::size_t> queue_reports(QueueStore& queue, const ReportSettings& setti
     }
     message.now = now;
     TERN_TRY_VOID(queue.enqueue(std::move(message)).get());
-    ++queued;
+    ++queued.messages;
   }
   return queued;
 }
@@ -358,14 +371,16 @@ Result<RunSummary> run_due_reports(Storage& storage, const ReportSettings& setti
   TERN_TRY(auto cursor, storage.reports().report_cursor(kCursor).get());
   for (const auto& period : due_periods(cursor, settings, now)) {
     TERN_TRY(auto prepared, prepare_reports(storage.reports(), settings, dns, period, now));
-    TERN_TRY(auto queued, queue_reports(storage.queue(), settings, prepared, now));
+    TERN_TRY(auto queued,
+             queue_reports(storage.queue(), storage.reports(), settings, prepared, now));
     // The cursor moves only after the period's reports are queued: a crash in
     // between sends them again on restart (same Report-ID, so receivers dedupe)
     // rather than never.
     TERN_TRY_VOID(storage.reports().set_report_cursor(kCursor, period.end).get());
     ++summary.periods;
     summary.reports += prepared.size();
-    summary.queued += queued;
+    summary.queued += queued.messages;
+    summary.posts += queued.posts;
     for (const auto& report : prepared) {
       for (const auto& note : report.skipped) {
         summary.notes.push_back(std::string(report_kind_name(report.kind)) + " report for " +

@@ -18,6 +18,7 @@
 #include "base/result.hpp"
 #include "domain/ports.hpp"
 #include "domain/reports/dmarc_report.hpp"
+#include "domain/reports/report_posts.hpp"
 #include "mailauth/dkim_keyring.hpp"
 
 namespace tern::domain::reports {
@@ -73,13 +74,15 @@ struct PreparedReport {
   std::string filename;
   std::string document;                 // the XML or JSON before compression
   std::vector<std::string> recipients;  // addresses that will get it
+  std::vector<std::string> post_uris;   // TLS reports: https: URIs to POST it to
   std::vector<std::string> skipped;     // "uri: why" for destinations left out
   std::string message;                  // the whole message; "" when no recipient
 };
 
 // The reports for `period`: one per DMARC policy domain with recorded evaluations
 // whose policy has rua= mailto: URIs, and one per TLS policy domain that publishes
-// a TLSRPT record with mailto: URIs (https: URIs are skipped: not implemented).
+// a TLSRPT record with mailto: or https: URIs (RFC 8460 §3; https: ones go to
+// post_uris when the gzip body is within their !size).
 // A rua address outside the policy domain's organizational domain is used only
 // when `<policy-domain>._report._dmarc.<rua-domain>` has a v=DMARC1 TXT record
 // (RFC 9990 §3.5 / RFC 7489 §7.1); a URI whose !size is below the message is left
@@ -88,11 +91,20 @@ Result<std::vector<PreparedReport>> prepare_reports(ReportStore& store,
                                                     const ReportSettings& settings, TxtLookup& dns,
                                                     const Period& period, SystemTime now);
 
-// Queues every prepared report that has recipients, from settings.reporter.email,
-// DKIM-signed with settings.dkim when it has a key for that address's domain.
-// Returns how many messages were queued.
-Result<std::size_t> queue_reports(QueueStore& queue, const ReportSettings& settings,
-                                  const std::vector<PreparedReport>& reports, SystemTime now);
+struct QueuedReports {
+  std::size_t messages = 0;  // report messages queued as mail
+  std::size_t posts = 0;     // HTTPS posts stored as pending (ReportPost)
+};
+
+// The one way prepared reports leave, for ternd's timer and `tern report
+// --send-now` alike: every report with recipients is queued as mail from
+// settings.reporter.email, DKIM-signed with settings.dkim when it has a key for
+// that address's domain; every post_uris entry becomes a pending ReportPost
+// (next_attempt = now; deliver_report_posts() sends it). A report queued again
+// (same Report-ID) replaces its pending posts.
+Result<QueuedReports> queue_reports(QueueStore& queue, ReportStore& store,
+                                    const ReportSettings& settings,
+                                    const std::vector<PreparedReport>& reports, SystemTime now);
 
 // The periods that have ended by `now` and were not reported yet according to the
 // cursor `name` ("reports"): from the cursor (or, without one, only the last
@@ -104,6 +116,7 @@ struct RunSummary {
   std::size_t periods = 0;
   std::size_t reports = 0;         // reports prepared (with or without recipients)
   std::size_t queued = 0;          // messages queued
+  std::size_t posts = 0;           // HTTPS posts stored (deliver_report_posts sends them)
   std::uint64_t pruned = 0;        // rows pruned
   std::vector<std::string> notes;  // skipped destinations, for the log
 };

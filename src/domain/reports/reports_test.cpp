@@ -15,6 +15,7 @@
 #include "domain/reports/generator.hpp"
 #include "domain/reports/ingest.hpp"
 #include "domain/reports/report_mail.hpp"
+#include "domain/reports/report_posts.hpp"
 #include "domain/reports/tls_report.hpp"
 #include "mailauth/dkim_crypto.hpp"
 #include "mailauth/testing.hpp"
@@ -446,9 +447,11 @@ TEST_F(Generation, DmarcReportIsAddressedComposedAndReadable) {
   EXPECT_EQ((*back)[0].messages, 3u);
   EXPECT_EQ((*back)[0].policy_domain, "example.org");
 
-  auto queued = queue_reports(storage_.queue(), settings(), *prepared, kDay + k24h);
+  auto queued =
+      queue_reports(storage_.queue(), storage_.reports(), settings(), *prepared, kDay + k24h);
   ASSERT_TRUE(queued);
-  EXPECT_EQ(*queued, 2u);
+  EXPECT_EQ(queued->messages, 2u);
+  EXPECT_EQ(queued->posts, 0u);  // https: is not a DMARC destination (RFC 9990 §3.5)
   auto entries = storage_.queue().queued().get();
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 2u);
@@ -467,7 +470,7 @@ TEST_F(Generation, ReportMailIsSignedWithTheReportersKey) {
   s.dkim = ring;
   auto prepared = prepare_reports(storage_.reports(), s, dns_, period_, kDay + k24h);
   ASSERT_TRUE(prepared);
-  ASSERT_TRUE(queue_reports(storage_.queue(), s, *prepared, kDay + k24h));
+  ASSERT_TRUE(queue_reports(storage_.queue(), storage_.reports(), s, *prepared, kDay + k24h));
   auto entries = storage_.queue().queued().get();
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
@@ -494,8 +497,10 @@ TEST_F(Generation, TlsReportGoesToTheTlsrptRua) {
   auto silent = ok;
   silent.policy_domain = "quiet.example";
   ASSERT_TRUE(storage_.reports().record_tls(silent).get());
-  dns_.records["_smtp._tls.example.net"] = {"v=spf1 -all",
-                                            "v=TLSRPTv1; rua=mailto:tls@example.net,https://x/y"};
+  dns_.records["_smtp._tls.example.net"] = {
+      "v=spf1 -all",
+      "v=TLSRPTv1; rua=mailto:tls@example.net,https://x.example/y,https://small.example/!10,"
+      "https://192.0.2.1/r,ftp://x.example/"};
 
   auto s = settings();
   s.dmarc = false;
@@ -504,6 +509,11 @@ TEST_F(Generation, TlsReportGoesToTheTlsrptRua) {
   ASSERT_EQ(prepared->size(), 1u);
   const auto& report = (*prepared)[0];
   EXPECT_EQ(report.recipients, std::vector<std::string>{"tls@example.net"});
+  EXPECT_EQ(report.post_uris, std::vector<std::string>{"https://x.example/y"});
+  ASSERT_EQ(report.skipped.size(), 3u);
+  EXPECT_NE(report.skipped[0].find("size limit"), std::string::npos);
+  EXPECT_NE(report.skipped[1].find("https://192.0.2.1/r: not a usable"), std::string::npos);
+  EXPECT_NE(report.skipped[2].find("ftp://"), std::string::npos);
   EXPECT_EQ(report.filename, "example.com!example.net!1704067200!1704153600.json.gz");
   EXPECT_NE(report.message.find("TLS-Report-Domain: example.net\r\n"), std::string::npos);
   EXPECT_NE(report.message.find("TLS-Report-Submitter: example.com\r\n"), std::string::npos);
@@ -518,6 +528,148 @@ TEST_F(Generation, TlsReportGoesToTheTlsrptRua) {
   EXPECT_EQ(back->messages, 5u);
   EXPECT_NE(std::find(dns_.asked.begin(), dns_.asked.end(), "_smtp._tls.quiet.example"),
             dns_.asked.end());
+
+  // Queued: the mail, and the POST as a pending ReportPost due at once.
+  const auto now = kDay + k24h;
+  auto queued = queue_reports(storage_.queue(), storage_.reports(), s, *prepared, now);
+  ASSERT_TRUE(queued) << queued.error().message;
+  EXPECT_EQ(queued->messages, 1u);
+  EXPECT_EQ(queued->posts, 1u);
+  auto posts = storage_.reports().due_report_posts(now, 10).get();
+  ASSERT_TRUE(posts);
+  ASSERT_EQ(posts->size(), 1u);
+  EXPECT_EQ((*posts)[0].uri, "https://x.example/y");
+  EXPECT_EQ((*posts)[0].report_id, report.report_id);
+  EXPECT_EQ((*posts)[0].document, report.document);
+  EXPECT_EQ((*posts)[0].attempts, 0u);
+}
+
+TEST(HttpsUri, ParsesNamesPortsTargetsAndSizes) {
+  auto plain = parse_https_uri("https://Reporting.Example.com/v1/tlsrpt");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->uri, "https://Reporting.Example.com/v1/tlsrpt");
+  EXPECT_EQ(plain->host, "reporting.example.com");
+  EXPECT_EQ(plain->port, 443);
+  EXPECT_EQ(plain->target, "/v1/tlsrpt");
+  EXPECT_FALSE(plain->max_bytes);
+  auto bare = parse_https_uri("HTTPS://r.example:8443?a=b!2k");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->uri, "HTTPS://r.example:8443?a=b");
+  EXPECT_EQ(bare->port, 8443);
+  EXPECT_EQ(bare->target, "/?a=b");
+  EXPECT_EQ(bare->max_bytes, std::optional<std::uint64_t>(2048));
+  EXPECT_EQ(parse_https_uri("https://r.example")->target, "/");
+  for (const char* bad : {"http://r.example/", "https://", "https:///x", "https://u@r.example/",
+                          "https://[::1]/", "https://127.0.0.1/", "https://r.example:0/",
+                          "https://r.example:65536/", "https://r.example:x/", "https://r..example/",
+                          "https://r.example/a b", "https://r.example/#f", "https://r.example/!",
+                          "https://r.example/!12q", " https://r.example/", "mailto:a@r.example"}) {
+    EXPECT_FALSE(parse_https_uri(bad)) << bad;
+  }
+}
+
+TEST(HttpsUri, RetriesBackOffWithinTheWindow) {
+  const SystemTime queued = kDay;
+  EXPECT_EQ(next_post_attempt(queued, 1, queued), queued + std::chrono::seconds(30));
+  EXPECT_EQ(next_post_attempt(queued, 2, queued + std::chrono::seconds(30)),
+            queued + std::chrono::seconds(90));
+  EXPECT_EQ(next_post_attempt(queued, 3, queued), queued + std::chrono::seconds(120));
+  EXPECT_EQ(next_post_attempt(queued, 40, queued), queued + kMaxPostRetry);
+  const auto late = queued + std::chrono::hours(23);
+  EXPECT_EQ(next_post_attempt(queued, 20, late), queued + kPostWindow);  // the last try
+  EXPECT_FALSE(next_post_attempt(queued, 21, queued + kPostWindow));
+  // Bounded: from the first failure to the window's end, attempts are few.
+  int attempts = 1;
+  for (auto at = next_post_attempt(queued, 1, queued); at;
+       at = next_post_attempt(queued, static_cast<std::uint32_t>(attempts), *at)) {
+    ++attempts;
+  }
+  EXPECT_LE(attempts, 20);
+  EXPECT_GE(attempts, 10);
+}
+
+// A ReportPoster that answers from a script and records what it was given.
+class ScriptedPoster final : public ReportPoster {
+ public:
+  Result<void> post(const HttpsUri& uri, std::string_view body) override {
+    posted.emplace_back(uri.uri, std::string(body));
+    if (answers.empty()) {
+      return ok();
+    }
+    auto answer = answers.front();
+    answers.erase(answers.begin());
+    return answer;
+  }
+
+  std::vector<Result<void>> answers;
+  std::vector<std::pair<std::string, std::string>> posted;
+};
+
+TEST(ReportPosts, RetriedUntilDeliveredThenRemoved) {
+  store::memory::MemoryStorage storage;
+  ReportPost post;
+  post.uri = "https://r.example/tlsrpt";
+  post.report_id = "id-1";
+  post.policy_domain = "example.net";
+  post.document = R"({"report-id": "id-1"})";
+  post.queued = kDay;
+  post.next_attempt = kDay;
+  ASSERT_TRUE(storage.reports().put_report_post(post).get());
+  ScriptedPoster poster;
+  poster.answers.push_back(fail(ErrorCode::kTemporary, "HTTP 500"));
+
+  auto first = deliver_report_posts(storage.reports(), poster, kDay);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->retrying, 1u);
+  ASSERT_EQ(poster.posted.size(), 1u);
+  auto body = gunzip(poster.posted[0].second);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(*body, post.document);
+  auto pending = storage.reports().due_report_posts(kDay + kPostWindow, 10).get();
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].attempts, 1u);
+  EXPECT_EQ((*pending)[0].last_error, "HTTP 500");
+  EXPECT_EQ((*pending)[0].next_attempt, kDay + kFirstPostRetry);
+
+  // Not due yet: nothing is sent.
+  auto early = deliver_report_posts(storage.reports(), poster, kDay + std::chrono::seconds(10));
+  ASSERT_TRUE(early);
+  EXPECT_EQ(poster.posted.size(), 1u);
+  auto second = deliver_report_posts(storage.reports(), poster, kDay + kFirstPostRetry);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->delivered, 1u);
+  EXPECT_EQ(poster.posted.size(), 2u);
+  EXPECT_TRUE(storage.reports().due_report_posts(kDay + kPostWindow, 10).get()->empty());
+}
+
+TEST(ReportPosts, DroppedWhenTheWindowCloses) {
+  store::memory::MemoryStorage storage;
+  ReportPost post;
+  post.uri = "https://r.example/tlsrpt";
+  post.report_id = "id-2";
+  post.document = "{}";
+  post.queued = kDay;
+  post.next_attempt = kDay + kPostWindow;
+  post.attempts = 12;
+  ASSERT_TRUE(storage.reports().put_report_post(post).get());
+  ScriptedPoster poster;
+  poster.answers.push_back(fail(ErrorCode::kPermanent, "certificate of r.example: expired"));
+  auto run = deliver_report_posts(storage.reports(), poster, kDay + kPostWindow);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->abandoned, 1u);
+  ASSERT_EQ(run->notes.size(), 1u);
+  EXPECT_NE(run->notes[0].find("certificate of r.example"), std::string::npos);
+  EXPECT_TRUE(storage.reports().due_report_posts(kDay + 2 * kPostWindow, 10).get()->empty());
+
+  // An unusable URI in the store (an older version's, say) is dropped, not sent.
+  post.uri = "https://127.0.0.1/";
+  post.next_attempt = kDay;
+  ASSERT_TRUE(storage.reports().put_report_post(post).get());
+  auto dropped = deliver_report_posts(storage.reports(), poster, kDay);
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(dropped->abandoned, 1u);
+  EXPECT_EQ(poster.posted.size(), 1u);
 }
 
 TEST_F(Generation, DuePeriodsFollowTheCursor) {
