@@ -221,14 +221,20 @@ class Client:
 
 
 class Tern:
+    """One ternd with an IMAP listener. `store` is the body of its [store] section,
+    `node` names its data dir and config under `work` (several nodes of one
+    postgres store each have their own); `reuse` keeps an earlier run's data;
+    `setup` adds the domain (not for an earlier run's store, nor for a second node,
+    which finds it in the shared store)."""
     name = "tern"
 
-    def __init__(self, build, work: Path, reuse=False):
+    def __init__(self, build, work: Path, reuse=False, store='backend = "sqlite"', node="tern",
+                 setup=True):
         self.tern, self.ternd = build / "src/app/tern", build / "src/app/ternd"
-        self.data = work / "tern"
+        self.data = work / node
         self.data.mkdir(exist_ok=reuse)
         self.port = free_port()
-        self.config = work / "tern.toml"
+        self.config = work / ("tern.toml" if node == "tern" else f"{node}.toml")
         self.config.write_text(f"""
 [server]
 hostname = "bench.test"
@@ -242,13 +248,13 @@ argon2_iterations = 1
 max_connections = 30000
 max_connections_per_ip = 30000
 [store]
-backend = "sqlite"
+{store}
 [[listener]]
 name = "imap"
 role = "imap"
 address = "127.0.0.1:{self.port}"
 """)
-        if not reuse:
+        if setup and not reuse:
             self.cli("domain", "add", DOMAIN)
         self.proc = None
 
@@ -589,18 +595,21 @@ async def mixed_client(port, user, message, stop_at, counts):
             pass
 
 
-def mixed_round(server, users, message, seconds):
+def mixed_round(ports, pids, users, message, seconds):
+    """One round of the mixed loop: user i's client talks to ports[i % len(ports)]
+    (the nodes of one store); CPU is that of the process trees of `pids` together.
+    Returns (commands/s, server CPU µs per command, commands)."""
     counts = [0]
-    c0 = cpu_seconds(server.proc.pid)
+    c0 = sum(cpu_seconds(p) for p in pids)
     t0 = time.monotonic()
 
     async def main():
         stop_at = time.monotonic() + seconds
-        await asyncio.gather(*(mixed_client(server.port, u, message, stop_at, counts)
-                               for u in users))
+        await asyncio.gather(*(mixed_client(ports[i % len(ports)], u, message, stop_at, counts)
+                               for i, u in enumerate(users)))
     asyncio.run(main())
     wall = time.monotonic() - t0
-    cpu = cpu_seconds(server.proc.pid) - c0
+    cpu = sum(cpu_seconds(p) for p in pids) - c0
     return counts[0] / wall, cpu / counts[0] * 1e6, counts[0]
 
 
@@ -622,7 +631,8 @@ def part_mixed(a, work):
         for n in clients:
             for r in range(a.rounds + 1):
                 for s in servers:
-                    rate, cpu_us, total = mixed_round(s, users[:n], message, a.seconds)
+                    rate, cpu_us, total = mixed_round([s.port], [s.proc.pid], users[:n], message,
+                                                     a.seconds)
                     if r > 0:
                         results.setdefault((n, s.name), []).append((rate, cpu_us))
                     print(f"  mixed {n} clients round {r}{' (warm-up)' if r == 0 else ''} "

@@ -35,15 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class Sampler(threading.Thread):
-    """Peak PSS of a process tree, sampled every 100 ms."""
+    """Peak PSS of the process trees of `pids` together, sampled every 100 ms."""
 
-    def __init__(self, pid):
+    def __init__(self, pids):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
+        self.pids, self.peak, self.done = pids, 0, threading.Event()
 
     def run(self):
         while not self.done.is_set():
-            self.peak = max(self.peak, pss_kib(self.pid))
+            self.peak = max(self.peak, sum(pss_kib(p) for p in self.pids))
             self.done.wait(0.1)
 
 
@@ -61,20 +61,31 @@ def probe(port, stop, latencies, size):
         pass
 
 
-def run_load(port, server_pid, messages, size, sessions, done_check):
-    cpu0 = cpu_seconds(server_pid)
-    sampler = Sampler(server_pid)
+def run_load(ports, pids, messages, size, sessions, done_check):
+    """Sends `messages` over `sessions` with smtp-source, split evenly over `ports`
+    (one smtp-source per port: the nodes of one store); CPU and PSS are those of the
+    process trees of `pids` together (every server process the load touches). The
+    probe session talks to ports[0]."""
+    cpu0 = sum(cpu_seconds(p) for p in pids)
+    sampler = Sampler(pids)
     sampler.start()
     stop, latencies = threading.Event(), []
-    prober = threading.Thread(target=probe, args=(port, stop, latencies, size), daemon=True)
+    prober = threading.Thread(target=probe, args=(ports[0], stop, latencies, size), daemon=True)
     start = time.monotonic()
     prober.start()
-    source = subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-l", str(size), "-m", str(messages),
-         "-f", "load@sender.example", "-t", USER, "-M", "load.example", f"127.0.0.1:{port}"],
-        capture_output=True, text=True, timeout=3600)
-    if source.returncode != 0:
-        raise SystemExit("smtp-source failed: " + source.stderr)
+    sources = []
+    for k, port in enumerate(ports):
+        # The first ports take the remainders, so the totals are exactly as asked.
+        share = messages // len(ports) + (k < messages % len(ports))
+        per_port = sessions // len(ports) + (k < sessions % len(ports))
+        sources.append(subprocess.Popen(
+            ["smtp-source", "-s", str(per_port), "-l", str(size), "-m", str(share),
+             "-f", "load@sender.example", "-t", USER, "-M", "load.example", f"127.0.0.1:{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for source in sources:
+        _, err = source.communicate(timeout=3600)
+        if source.returncode != 0:
+            raise SystemExit("smtp-source failed: " + err)
     while not done_check():
         time.sleep(0.01)
     elapsed = time.monotonic() - start
@@ -82,7 +93,7 @@ def run_load(port, server_pid, messages, size, sessions, done_check):
     prober.join(120)
     sampler.done.set()
     sampler.join()
-    cpu = cpu_seconds(server_pid) - cpu0
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu0
     total = messages + len(latencies)
     lat = sorted(latencies) or [0.0]
     return {
@@ -95,9 +106,16 @@ def run_load(port, server_pid, messages, size, sessions, done_check):
     }
 
 
+SQLITE_STORE = 'backend = "sqlite"\n'
+
+
 class Tern:
-    def __init__(self, build, root):
-        self.root = root / "tern"
+    """One ternd with an MX listener. `store` is the body of its [store] section;
+    `setup` adds the domain and the recipient (once per store: a second node on the
+    same database finds them there)."""
+
+    def __init__(self, build, root, store=SQLITE_STORE, name="tern", setup=True):
+        self.root = root / name
         self.root.mkdir()
         self.port = free_port()
         self.config = self.root / "tern.toml"
@@ -108,7 +126,7 @@ data_dir = "{self.root / 'data'}"
 [log]
 level = "warn"
 [store]
-backend = "sqlite"
+{store}
 [smtp]
 max_recipients = 1000
 [limits]
@@ -119,10 +137,11 @@ role = "smtp"
 address = "127.0.0.1:{self.port}"
 """)
         tern = str(build / "src" / "app" / "tern")
-        subprocess.run([tern, "-c", str(self.config), "domain", "add", DOMAIN], check=True,
-                       capture_output=True)
-        subprocess.run([tern, "-c", str(self.config), "user", "add", USER, "--password-stdin"],
-                       input="bench password\n", text=True, check=True, capture_output=True)
+        if setup:
+            subprocess.run([tern, "-c", str(self.config), "domain", "add", DOMAIN], check=True,
+                           capture_output=True)
+            subprocess.run([tern, "-c", str(self.config), "user", "add", USER, "--password-stdin"],
+                           input="bench password\n", text=True, check=True, capture_output=True)
         self.proc = subprocess.Popen([str(build / "src" / "app" / "ternd"), "-c", str(self.config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, b"220")
@@ -249,7 +268,8 @@ def main():
                                           ("smtp-sink", sink, sink.proc.pid)):
                     if name == "postfix":
                         postfix.expected = postfix.delivered() + args.messages
-                    r = run_load(server.port, pid, args.messages, args.size, sessions, server.done)
+                    r = run_load([server.port], [pid], args.messages, args.size, sessions,
+                                 server.done)
                     if name == "postfix":
                         # The probe's messages also go to the Maildir; wait for them too.
                         postfix.expected += r["probe_msgs"]
