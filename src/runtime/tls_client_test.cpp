@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // DANE matching (RFC 7672 §3.1, RFC 6698 §2.1) with certificates made in the test,
-// and the HTTP response parser of the HTTPS client.
+// the HTTP response parser of the HTTPS client, and https_post() against a TLS
+// server in the test (the request as sent, the certificate check).
 #include "runtime/tls_client.hpp"
 
+#include <array>
+#include <future>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "dns/fake_resolver.hpp"
 #include "runtime/https_client.hpp"
+#include "runtime/io.hpp"
 #include "runtime/testing.hpp"
 
 namespace tern::runtime {
@@ -187,6 +195,139 @@ TEST(HttpResponse, SplitAtEveryOffset) {
   ASSERT_TRUE(whole);
   EXPECT_TRUE(whole->complete);
   EXPECT_EQ(whole->body, "ab\r\ncde");
+}
+
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A one-shot HTTPS server on 127.0.0.1: reads one request (head and
+// Content-Length body) and answers `response`; `received` holds what came.
+struct OneShotServer {
+  OneShotServer(asio::io_context& io, const std::string& cert_file, const std::string& key_file,
+                std::string response_text)
+      : acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        tls(asio::ssl::context::tls_server),
+        response(std::move(response_text)) {
+    tls.use_certificate_chain_file(cert_file);
+    tls.use_private_key_file(key_file, asio::ssl::context::pem);
+    asio::co_spawn(io, serve(), [this](std::exception_ptr) { finished.set_value(); });
+  }
+
+  // The server coroutine uses this object: wait for it before destruction.
+  ~OneShotServer() {
+    // Closed on the I/O thread (the acceptor is not thread-safe), and waited for,
+    // so nothing posted here outlives the object.
+    std::promise<void> closed;
+    asio::post(acceptor.get_executor(), [this, &closed] {
+      acceptor.close();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    finished.get_future().wait();
+  }
+
+  asio::awaitable<void> serve() {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (ec) {
+      co_return;
+    }
+    asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls);
+    auto [handshake] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (handshake) {
+      co_return;  // the client refused our certificate
+    }
+    std::array<char, 4096> buffer{};
+    for (;;) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(buffer), kUseTuple);
+      received.append(buffer.data(), n);
+      const auto end = received.find("\r\n\r\n");
+      const auto length = received.find("Content-Length: ");
+      if (read_ec || (end != std::string::npos && length != std::string::npos &&
+                      received.size() >= end + 4 + std::stoul(received.substr(length + 16)))) {
+        break;
+      }
+    }
+    (void)co_await asio::async_write(stream, asio::buffer(response), kUseTuple);
+    (void)co_await stream.async_shutdown(kUseTuple);
+  }
+
+  std::uint16_t port() const { return acceptor.local_endpoint().port(); }
+
+  asio::ip::tcp::acceptor acceptor;
+  asio::ssl::context tls;
+  std::string response;
+  std::string received;
+  std::promise<void> finished;
+};
+
+class HttpsPost : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = issue_certificate("test CA", {}, nullptr, true);
+    ca_file_ = dir_.path() + "/ca.pem";
+    testing::write_text_file(ca_file_, ca_.cert_pem);
+    resolver_.add_a("reports.example", "127.0.0.1");
+    io_.start();
+  }
+
+  // Writes a leaf certificate for `names` issued by the CA (or self-signed).
+  std::pair<std::string, std::string> leaf(const std::vector<std::string>& names, bool by_ca) {
+    auto cert = issue_certificate(names[0], names, by_ca ? &ca_ : nullptr);
+    const auto stem = dir_.path() + "/" + names[0] + (by_ca ? "" : "-self");
+    testing::write_text_file(stem + ".crt", cert.cert_pem);
+    testing::write_text_file(stem + ".key", cert.key_pem);
+    return {stem + ".crt", stem + ".key"};
+  }
+
+  HttpsRequest request(std::uint16_t port) const {
+    HttpsRequest r;
+    r.host = "reports.example";
+    r.port = port;
+    r.path = "/v1/tlsrpt?x=1";
+    r.ca_file = ca_file_;
+    r.timeout = std::chrono::seconds(10);
+    r.content_type = "application/tlsrpt+gzip";
+    r.body = std::string("\x1f\x8b\0binary\r\n\r\nbody", 18);
+    return r;
+  }
+
+  testing::TempDir dir_;
+  IssuedCertificate ca_;
+  std::string ca_file_;
+  dns::FakeResolver resolver_;
+  IoThreads io_{1};
+};
+
+TEST_F(HttpsPost, SendsTheBodyAndReturnsTheStatus) {
+  const auto [cert, key] = leaf({"reports.example"}, true);
+  OneShotServer server(io_.context(), cert, key,
+                       "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok");
+  auto result = testing::run_for(io_.context(), https_post(resolver_, request(server.port()), {}));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->failure, HttpsResult::Failure::kNone) << result->error;
+  EXPECT_EQ(result->status, 202);
+  EXPECT_EQ(result->body, "ok");
+  const auto body = request(server.port()).body;
+  EXPECT_EQ(server.received, "POST /v1/tlsrpt?x=1 HTTP/1.1\r\nHost: reports.example:" +
+                                 std::to_string(server.port()) +
+                                 "\r\nContent-Type: application/tlsrpt+gzip\r\n"
+                                 "Content-Length: 18\r\nConnection: close\r\n"
+                                 "User-Agent: tern\r\n\r\n" +
+                                 body);
+}
+
+TEST_F(HttpsPost, NothingIsSentToAnUntrustedOrMisnamedCertificate) {
+  for (const auto& [names, by_ca] : {std::pair{std::vector<std::string>{"reports.example"}, false},
+                                     std::pair{std::vector<std::string>{"other.example"}, true}}) {
+    const auto [cert, key] = leaf(names, by_ca);
+    OneShotServer server(io_.context(), cert, key, "HTTP/1.1 200 OK\r\n\r\n");
+    auto result =
+        testing::run_for(io_.context(), https_post(resolver_, request(server.port()), {}));
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->failure, HttpsResult::Failure::kCertificate) << names[0] << by_ca;
+    EXPECT_NE(result->error.find("certificate of reports.example"), std::string::npos)
+        << result->error;
+    EXPECT_EQ(server.received, "");
+  }
 }
 
 }  // namespace
