@@ -63,7 +63,7 @@ std::optional<std::string> rfc5322_from_domain(std::string_view message) {
     }
     std::string d = ascii::lower(mailbox->domain);
     if (domain && *domain != d) {
-      // RFC 7489 §6.6.1: several author domains cannot be evaluated as one.
+      // RFC 9989 §5.3.1: several author domains cannot be evaluated as one.
       return std::nullopt;
     }
     domain = std::move(d);
@@ -231,7 +231,7 @@ void InboundVerifier::finish() {
   v.dmarc = e.dmarc->result();
   v.from_domain = e.from_domain.value_or("");
   if (!e.from_domain) {
-    // RFC 7489 §6.6.1: no single author domain to evaluate; such a message is
+    // RFC 9989 §5.3.1: no single author domain to evaluate; such a message is
     // malformed as far as DMARC is concerned.
     v.dmarc.result = AuthResult::kPermError;
     v.dmarc.problem = "no single RFC5322.From domain";

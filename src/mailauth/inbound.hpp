@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // InboundVerifier: every check the MX runs on one received message — SPF for
 // MAIL FROM and HELO (RFC 7208), every DKIM signature (RFC 6376), the ARC chain
-// (RFC 8617 §5.2), iprev (RFC 8601 §3) and then DMARC (RFC 7489) from the SPF
+// (RFC 8617 §5.2), iprev (RFC 8601 §3) and then DMARC (RFC 9989) from the SPF
 // and DKIM results — driven as one sans-IO unit (ARCHITECTURE.md §3).
 //
 // The evaluators that do not depend on each other run side by side: the verifier
@@ -58,7 +58,8 @@ struct InboundOptions {
   std::string receiver;     // our host name, SPF's %{r} (RFC 7208 §7.3)
   std::uint64_t now = 0;    // seconds since the epoch: SPF %{t}, DKIM x= (RFC 6376 §3.5)
   BodyLengthPolicy body_length = BodyLengthPolicy::kPolicyIfAppended;  // DKIM l= (§8.2)
-  // DMARC pct= sampling (RFC 7489 §6.6.4): a number in 0..99 the caller drew.
+  // DMARC pct= sampling (RFC 7489 §6.6.4, kept by RFC 9989 appendix A.6 as
+  // dmarc_testing() describes): a number in 0..99 the caller drew.
   std::uint32_t dmarc_sample = 0;
   // Sealers (ARC-Seal d= of the newest set, lower case) whose passing chain
   // lifts a DMARC reject/quarantine disposition (RFC 7489 §7.2 local policy,
@@ -139,7 +140,7 @@ class InboundVerifier {
   InboundVerdict verdict_;
 };
 
-// The RFC5322.From domain DMARC evaluates (RFC 7489 §6.6.1): the domain of the
+// The Author Domain DMARC evaluates (RFC 9989 §5.3.1): the domain of the
 // From field's mailboxes, lower case. nullopt when the header has no From field,
 // more than one, a From without a mailbox, or mailboxes in different domains.
 std::optional<std::string> rfc5322_from_domain(std::string_view message);
