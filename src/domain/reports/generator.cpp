@@ -253,13 +253,8 @@ std::optional<MailtoUri> parse_mailto_uri(std::string_view uri) {
   uri.remove_prefix(7);
   MailtoUri out;
   // RFC 7489 §6.2: "!" size suffix; "!" cannot appear in the URI itself unescaped.
-  const auto bang = uri.find('!');
-  if (bang != std::string_view::npos) {
-    out.max_bytes = parse_uri_size(uri.substr(bang + 1));
-    if (!out.max_bytes) {
-      return std::nullopt;
-    }
-    uri = uri.substr(0, bang);
+  if (!take_uri_size(uri, out.max_bytes)) {
+    return std::nullopt;
   }
   uri = uri.substr(0, uri.find('?'));  // hfields (RFC 6068) carry nothing for reports
   auto address = percent_decode(uri);

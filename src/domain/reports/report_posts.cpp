@@ -46,7 +46,13 @@ bool is_dns_name(std::string_view host) {
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_uri_size(std::string_view size) {
+bool take_uri_size(std::string_view& uri, std::optional<std::uint64_t>& max_bytes) {
+  const auto bang = uri.find('!');
+  if (bang == std::string_view::npos) {
+    return true;
+  }
+  std::string_view size = uri.substr(bang + 1);
+  uri = uri.substr(0, bang);
   std::uint64_t unit = 1;
   if (!size.empty()) {
     switch (std::tolower(static_cast<unsigned char>(size.back()))) {
@@ -73,9 +79,10 @@ std::optional<std::uint64_t> parse_uri_size(std::string_view size) {
   auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), value);
   if (size.empty() || ec != std::errc() || end != size.data() + size.size() ||
       value > UINT64_MAX / unit) {
-    return std::nullopt;
+    return false;
   }
-  return value * unit;
+  max_bytes = value * unit;
+  return true;
 }
 
 std::optional<HttpsUri> parse_https_uri(std::string_view uri) {
@@ -91,13 +98,8 @@ std::optional<HttpsUri> parse_https_uri(std::string_view uri) {
   HttpsUri out;
   // RFC 8460 §3 URIs are separated by "," in the record; "!" is the size suffix
   // as in DMARC (a literal "!" in a URI would be percent-encoded).
-  const auto bang = uri.find('!');
-  if (bang != std::string_view::npos) {
-    out.max_bytes = parse_uri_size(uri.substr(bang + 1));
-    if (!out.max_bytes) {
-      return std::nullopt;
-    }
-    uri = uri.substr(0, bang);
+  if (!take_uri_size(uri, out.max_bytes)) {
+    return std::nullopt;
   }
   // RFC 3986 §3: no spaces or controls anywhere; no fragment is meaningful in a
   // request target.

@@ -41,9 +41,11 @@ struct HttpsUri {
 // port, an IP literal, spaces or controls: parse_tlsrpt_record() trims the URIs).
 std::optional<HttpsUri> parse_https_uri(std::string_view uri);
 
-// The value of a reporting URI's size limit, the text after "!" (RFC 7489 §6.2:
-// digits with an optional k, m, g or t unit); nullopt when malformed or too large.
-std::optional<std::uint64_t> parse_uri_size(std::string_view size);
+// Cuts a reporting URI's size limit off `uri`: the text after its first "!"
+// (RFC 7489 §6.2: digits with an optional k, m, g or t unit) goes to `max_bytes`,
+// which stays unset when there is no "!". False when the limit is malformed or
+// too large.
+bool take_uri_size(std::string_view& uri, std::optional<std::uint64_t>& max_bytes);
 
 // The RFC 8460 §5.4 media type of a gzip-compressed report.
 inline constexpr std::string_view kTlsRptGzipType = "application/tlsrpt+gzip";

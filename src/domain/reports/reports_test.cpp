@@ -605,15 +605,21 @@ class ScriptedPoster final : public ReportPoster {
   std::vector<std::pair<std::string, std::string>> posted;
 };
 
-TEST(ReportPosts, RetriedUntilDeliveredThenRemoved) {
-  store::memory::MemoryStorage storage;
+// A post of report `id` queued at kDay, due at `next`.
+ReportPost pending_post(const std::string& id, SystemTime next) {
   ReportPost post;
   post.uri = "https://r.example/tlsrpt";
-  post.report_id = "id-1";
+  post.report_id = id;
   post.policy_domain = "example.net";
-  post.document = R"({"report-id": "id-1"})";
+  post.document = R"({"report-id": ")" + id + R"("})";
   post.queued = kDay;
-  post.next_attempt = kDay;
+  post.next_attempt = next;
+  return post;
+}
+
+TEST(ReportPosts, RetriedUntilDeliveredThenRemoved) {
+  store::memory::MemoryStorage storage;
+  auto post = pending_post("id-1", kDay);
   ASSERT_TRUE(storage.reports().put_report_post(post).get());
   ScriptedPoster poster;
   poster.answers.push_back(fail(ErrorCode::kTemporary, "HTTP 500"));
@@ -645,12 +651,7 @@ TEST(ReportPosts, RetriedUntilDeliveredThenRemoved) {
 
 TEST(ReportPosts, DroppedWhenTheWindowCloses) {
   store::memory::MemoryStorage storage;
-  ReportPost post;
-  post.uri = "https://r.example/tlsrpt";
-  post.report_id = "id-2";
-  post.document = "{}";
-  post.queued = kDay;
-  post.next_attempt = kDay + kPostWindow;
+  auto post = pending_post("id-2", kDay + kPostWindow);
   post.attempts = 12;
   ASSERT_TRUE(storage.reports().put_report_post(post).get());
   ScriptedPoster poster;
