@@ -76,4 +76,9 @@ Result<std::string> normalize_address(std::string_view address) {
   return out;
 }
 
+std::string_view domain_of(std::string_view address) {
+  const auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+}
+
 }  // namespace tern::domain

@@ -39,4 +39,9 @@ struct AddressParts {
 // more than one, or an empty half. Lifetime: the views point into `address`.
 Result<AddressParts> split_address(std::string_view address);
 
+// The domain of a stored (normalized) address: what follows its last '@', or ""
+// when it has none. Unlike split_address() it never fails, for the backends that
+// file an account or alias under its domain. Lifetime: a view into `address`.
+std::string_view domain_of(std::string_view address);
+
 }  // namespace tern::domain

@@ -48,5 +48,14 @@ TEST(SplitAddress, SplitsAtTheAt) {
   EXPECT_FALSE(split_address("a@b@c"));
 }
 
+TEST(DomainOf, IsWhatFollowsTheLastAt) {
+  EXPECT_EQ(domain_of("alice@example.org"), "example.org");
+  EXPECT_EQ(domain_of("\"a@b\"@example.org"), "example.org");
+  EXPECT_EQ(domain_of("@example.org"), "example.org");  // a catch-all alias source
+  EXPECT_EQ(domain_of("alice@"), "");
+  EXPECT_EQ(domain_of("alice"), "");
+  EXPECT_EQ(domain_of(""), "");
+}
+
 }  // namespace
 }  // namespace tern::domain

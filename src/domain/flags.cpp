@@ -25,6 +25,33 @@ bool define_keywords(std::vector<std::string>& defined, const std::vector<std::s
   return true;
 }
 
+std::string join_keywords(const std::vector<std::string>& keywords) {
+  std::string out;
+  for (const auto& keyword : keywords) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += keyword;
+  }
+  return out;
+}
+
+std::vector<std::string> split_keywords(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    if (end > start) {
+      out.emplace_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 PreparedFlagChange prepare_flag_change(FlagChange change) {
   return PreparedFlagChange{change.op, static_cast<Flags>(change.flags & kAllFlags),
                             normalize_keywords(std::move(change.keywords)), change.unchanged_since};

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/model.hpp"
@@ -17,6 +18,16 @@ std::vector<std::string> normalize_keywords(std::vector<std::string> keywords);
 // Adds `keywords` (sorted, unique) to a mailbox's defined keywords (sorted, unique;
 // Mailbox::keywords). Returns true when the set grew.
 bool define_keywords(std::vector<std::string>& defined, const std::vector<std::string>& keywords);
+
+// The text form backends keep a keyword list in (one column for an entry's or a
+// mailbox's keywords): the keywords joined by single spaces, "" for none.
+// Keywords are IMAP atoms (RFC 9051 §9 flag-keyword), which hold no space, so the
+// form is unambiguous.
+std::string join_keywords(const std::vector<std::string>& keywords);
+
+// The inverse of join_keywords(): the words of `text` in order. Runs of spaces
+// and leading or trailing spaces yield no empty keyword.
+std::vector<std::string> split_keywords(std::string_view text);
 
 // A FlagChange ready to apply: system flags masked to the known ones and keywords
 // normalised. Build it once per change_flags() call.

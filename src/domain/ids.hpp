@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace tern::domain {
@@ -29,5 +30,14 @@ struct BlobId {
   friend bool operator==(const BlobId&, const BlobId&) = default;
   friend auto operator<=>(const BlobId&, const BlobId&) = default;
 };
+
+// The lower-case hex SHA-256 of `bytes` (64 characters): BlobId::hex of a blob
+// with these bytes, and the checksum `tern migrate` compares stores by.
+std::string sha256_hex(std::string_view bytes);
+
+// True when `text` could be a BlobId::hex: exactly 64 characters of 0-9a-f.
+// Backends check ids that come from outside (a caller, a file name) with it
+// before using them as a key or a path.
+bool is_sha256_hex(std::string_view text);
 
 }  // namespace tern::domain

@@ -5,14 +5,18 @@
 #include <array>
 #include <chrono>
 
-#include <openssl/evp.h>
-
+#include "domain/address.hpp"
 #include "domain/flags.hpp"
+#include "domain/mailbox_name.hpp"
 #include "mime/facts/facts.hpp"
 
 namespace tern::store::memory {
 
 namespace d = tern::domain;
+using d::canonical_mailbox_name;
+using d::domain_of;
+using d::is_valid_mailbox_name;
+using d::sha256_hex;
 
 namespace {
 
@@ -27,38 +31,6 @@ d::Async<void> ready_ok() {
 
 d::Async<void> ready_error(Error error) {
   return make_ready_future<Result<void>>(std::move(error));
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
-
-// "inbox" in any case is the INBOX (RFC 9051 §5.1); every other name is kept as is.
-std::string canonical_mailbox_name(std::string name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "inbox" ? std::string("INBOX") : name;
-}
-
-bool is_valid_mailbox_name(const std::string& name) {
-  return !name.empty() && name.front() != '/' && name.back() != '/' &&
-         name.find("//") == std::string::npos && name.find('\0') == std::string::npos;
-}
-
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : address.substr(at + 1);
 }
 
 SystemTime now_seconds() {
@@ -126,7 +98,7 @@ d::Async<d::Account> MemoryStorage::add_account(d::NewAccount account) {
   if (at == std::string::npos || at == 0) {
     return ready<d::Account>(fail(ErrorCode::kInvalidInput, "invalid address"));
   }
-  auto domain = domains_.find(domain_of(account.address));
+  auto domain = domains_.find(std::string(domain_of(account.address)));
   if (domain == domains_.end()) {
     return ready<d::Account>(fail(ErrorCode::kNotFound, "not a local domain: " + account.address));
   }
@@ -236,7 +208,7 @@ d::Async<void> MemoryStorage::add_alias(d::Alias alias) {
       alias.source.find('@') == std::string::npos) {
     return ready_error(fail(ErrorCode::kInvalidInput, "invalid alias"));
   }
-  if (!domains_.contains(domain_of(alias.source))) {
+  if (!domains_.contains(std::string(domain_of(alias.source)))) {
     return ready_error(fail(ErrorCode::kNotFound, "not a local domain: " + alias.source));
   }
   if (!aliases_.emplace(alias.source, alias.destination).second) {

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "domain/ids.hpp"
+
 namespace tern::store::postgres {
 
 namespace fs = std::filesystem;
@@ -33,10 +35,6 @@ Result<void> fsync_path(const fs::path& path, bool directory) {
     return io_error("sync", path, err);
   }
   return ok();
-}
-
-bool is_blob_name(const std::string& name) {
-  return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 }  // namespace
@@ -141,7 +139,7 @@ Result<std::uint64_t> BlobDir::sweep(
     const auto name = it->path().filename().string();
     const bool temp = it->path().parent_path().filename() == "tmp";
     if (!temp) {
-      if (!is_blob_name(name)) {
+      if (!domain::is_sha256_hex(name)) {
         continue;  // not ours
       }
       TERN_TRY(bool known, referenced(name));

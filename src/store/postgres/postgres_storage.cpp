@@ -7,10 +7,11 @@
 #include <set>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <pthread.h>
 
+#include "domain/address.hpp"
 #include "domain/flags.hpp"
+#include "domain/mailbox_name.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/postgres/blob_dir.hpp"
 #include "store/postgres/connection.hpp"
@@ -20,6 +21,12 @@
 namespace tern::store::postgres {
 
 namespace d = tern::domain;
+using d::canonical_mailbox_name;
+using d::domain_of;
+using d::is_valid_mailbox_name;
+using d::join_keywords;
+using d::sha256_hex;
+using d::split_keywords;
 
 // A port call waiting for a pool thread.
 // A port call waiting for a pool thread; `run` gets nullptr once the store is
@@ -47,26 +54,6 @@ namespace {
 // for each other.
 constexpr int kMigrationLock = 0x7465726e;
 
-std::string sha256_hex(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
-
-bool is_valid_hex(const std::string& hex) {
-  return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 std::int64_t ticks(SystemTime t) {
   return t.time_since_epoch().count();
 }
@@ -78,44 +65,6 @@ SystemTime from_ticks(std::int64_t v) {
 std::int64_t now_seconds_ticks() {
   return ticks(
       std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
-}
-
-// "inbox" in any case is the INBOX (RFC 9051 §5.1); every other name is kept as is.
-std::string canonical_mailbox_name(std::string name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "inbox" ? std::string("INBOX") : name;
-}
-
-bool is_valid_mailbox_name(const std::string& name) {
-  return !name.empty() && name.front() != '/' && name.back() != '/' &&
-         name.find("//") == std::string::npos && name.find('\0') == std::string::npos;
-}
-
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
-std::vector<std::string> split_keywords(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string word; in >> word;) {
-    out.push_back(word);
-  }
-  return out;
-}
-
-std::string join_keywords(const std::vector<std::string>& keywords) {
-  std::string out;
-  for (const auto& k : keywords) {
-    if (!out.empty()) {
-      out += ' ';
-    }
-    out += k;
-  }
-  return out;
 }
 
 Error not_found(std::string what) {
@@ -1853,7 +1802,7 @@ d::Async<d::BlobId> PostgresStorage::put(std::string bytes) {
 }
 
 d::Async<std::string> PostgresStorage::get(d::BlobId id) {
-  if (!is_valid_hex(id.hex)) {
+  if (!d::is_sha256_hex(id.hex)) {
     return make_ready_future<Result<std::string>>(not_found("no such blob: " + id.hex));
   }
   return transaction<std::string>(

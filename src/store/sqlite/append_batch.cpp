@@ -10,33 +10,6 @@ namespace tern::store::sqlite {
 
 namespace d = tern::domain;
 
-std::string join_keywords(const std::vector<std::string>& keywords) {
-  std::string out;
-  for (const auto& k : keywords) {
-    if (!out.empty()) {
-      out += ' ';
-    }
-    out += k;
-  }
-  return out;
-}
-
-std::vector<std::string> split_keywords(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find(' ', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    if (end > start) {
-      out.push_back(text.substr(start, end - start));
-    }
-    start = end + 1;
-  }
-  return out;
-}
-
 Result<void> define_keywords(Connection& c, std::int64_t box,
                              const std::vector<std::string>& keywords) {
   if (keywords.empty()) {

@@ -13,6 +13,7 @@
 
 #include "base/future.hpp"
 #include "base/result.hpp"
+#include "domain/flags.hpp"
 #include "domain/model.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/sqlite/blob_files.hpp"
@@ -130,11 +131,10 @@ Result<void> reference_blob(Connection& c, const std::string& hex, std::uint64_t
 // result run() left (which may itself be the request's error).
 void finish_append(AppendRequest& request, const Error* error);
 
-// Keywords are IMAP atoms (no spaces), so one space-separated TEXT column
-// (entries.keywords) holds them.
-std::string join_keywords(const std::vector<std::string>& keywords);
-// The inverse of join_keywords().
-std::vector<std::string> split_keywords(const std::string& text);
+// Keywords live in one space-separated TEXT column (entries.keywords,
+// mailboxes.keywords): domain::join_keywords() and split_keywords().
+using domain::join_keywords;
+using domain::split_keywords;
 
 // Adds `keywords` (sorted, unique) to the defined keywords of mailbox `box`
 // (mailboxes.keywords, domain::Mailbox::keywords), in the caller's transaction:

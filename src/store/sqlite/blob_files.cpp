@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "domain/ids.hpp"
+
 namespace tern::store::sqlite {
 
 namespace fs = std::filesystem;
@@ -82,18 +84,6 @@ Result<void> BlobFiles::prepare() {
     return Error{ErrorCode::kIo, "create " + root_.string() + ": " + ec.message()};
   }
   return ok();
-}
-
-bool BlobFiles::is_valid_hex(std::string_view hex) {
-  if (hex.size() != 64) {
-    return false;
-  }
-  for (char c : hex) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 fs::path BlobFiles::path_of(std::string_view hex) const {
@@ -328,7 +318,7 @@ Result<std::vector<std::string>> BlobFiles::list() {
       continue;
     }
     auto name = it->path().filename().string();
-    if (it->is_regular_file(ec) && is_valid_hex(name)) {
+    if (it->is_regular_file(ec) && domain::is_sha256_hex(name)) {
       out.push_back(name);
     }
   }

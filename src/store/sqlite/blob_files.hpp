@@ -42,10 +42,8 @@ class BlobFiles {
   // Creates root and root/tmp if missing. kIo on failure.
   Result<void> prepare();
 
-  // True for 64 lower-case hex digits: the only ids that map to a path.
-  static bool is_valid_hex(std::string_view hex);
-
-  // <root>/ab/cd/<hex>. Requires: is_valid_hex(hex).
+  // <root>/ab/cd/<hex>. Requires: domain::is_sha256_hex(hex), the only ids that
+  // map to a path.
   std::filesystem::path path_of(std::string_view hex) const;
 
   // Writes `bytes` to a new file in tmp/ and starts its writeback (no wait).

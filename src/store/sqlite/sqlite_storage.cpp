@@ -8,11 +8,12 @@
 #include <set>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "domain/address.hpp"
 #include "domain/flags.hpp"
+#include "domain/mailbox_name.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -21,6 +22,10 @@
 namespace tern::store::sqlite {
 
 namespace d = tern::domain;
+using d::canonical_mailbox_name;
+using d::domain_of;
+using d::is_valid_mailbox_name;
+using d::sha256_hex;
 namespace fs = std::filesystem;
 
 // A write request. `body` runs inside the batch transaction under its own
@@ -39,20 +44,6 @@ struct SqliteStorage::WriteJob {
 
 namespace {
 
-std::string sha256_hex(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
-
 std::int64_t ticks(SystemTime t) {
   return t.time_since_epoch().count();
 }
@@ -63,23 +54,6 @@ SystemTime from_ticks(std::int64_t v) {
 
 SystemTime now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-}
-
-std::string canonical_mailbox_name(std::string name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "inbox" ? std::string("INBOX") : name;
-}
-
-bool is_valid_mailbox_name(const std::string& name) {
-  return !name.empty() && name.front() != '/' && name.back() != '/' &&
-         name.find("//") == std::string::npos && name.find('\0') == std::string::npos;
-}
-
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : address.substr(at + 1);
 }
 
 Error not_found(std::string what) {
@@ -650,7 +624,7 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
       continue;
     }
     std::error_code ec;
-    if (!BlobFiles::is_valid_hex(hex) || !fs::exists(blob_files_.path_of(hex), ec)) {
+    if (!d::is_sha256_hex(hex) || !fs::exists(blob_files_.path_of(hex), ec)) {
       missing.push_back(hex);
     }
   }
@@ -1694,7 +1668,7 @@ d::Async<d::BlobId> SqliteStorage::put(std::string bytes) {
 }
 
 d::Async<std::string> SqliteStorage::get(d::BlobId id) {
-  if (!BlobFiles::is_valid_hex(id.hex)) {
+  if (!d::is_sha256_hex(id.hex)) {
     return make_ready_future<Result<std::string>>(not_found("no such blob: " + id.hex));
   }
   return read<std::string>([this, hex = id.hex](Connection& c) -> Result<std::string> {

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "domain/flags.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tern::domain {
+namespace {
+
+using Words = std::vector<std::string>;
+
+TEST(KeywordText, JoinsWithSingleSpaces) {
+  EXPECT_EQ(join_keywords({}), "");
+  EXPECT_EQ(join_keywords({"$Forwarded"}), "$Forwarded");
+  EXPECT_EQ(join_keywords({"$Junk", "$Label1", "work"}), "$Junk $Label1 work");
+}
+
+TEST(KeywordText, SplitIsTheInverseOfJoin) {
+  for (const Words& keywords : {Words{}, Words{"a"}, Words{"$Junk", "$Label1", "work"}}) {
+    EXPECT_EQ(split_keywords(join_keywords(keywords)), keywords);
+  }
+}
+
+TEST(KeywordText, SplitSkipsEmptyWords) {
+  EXPECT_EQ(split_keywords(""), Words{});
+  EXPECT_EQ(split_keywords("   "), Words{});
+  EXPECT_EQ(split_keywords(" a  b "), (Words{"a", "b"}));
+}
+
+TEST(NormalizeKeywords, SortsAndRemovesDuplicates) {
+  EXPECT_EQ(normalize_keywords({"b", "a", "b", "$x"}), (Words{"$x", "a", "b"}));
+}
+
+TEST(DefineKeywords, GrowsOnlyForNewKeywords) {
+  Words defined{"a", "c"};
+  EXPECT_FALSE(define_keywords(defined, {"a"}));
+  EXPECT_TRUE(define_keywords(defined, {"b", "c"}));
+  EXPECT_EQ(defined, (Words{"a", "b", "c"}));
+}
+
+}  // namespace
+}  // namespace tern::domain
