@@ -61,7 +61,8 @@ struct TransportOptions {
 // an "smtp:name" route, whose domain is then the policy domain, RFC 8461 §3.4;
 // configured relays and LMTP have no policy):
 //   - DANE ([outbound] dane, RFC 7672): when the MX answer and a host's address
-//     answers are DNSSEC-secure and _<port>._tcp.<host> has secure TLSA records,
+//     answers are DNSSEC-secure and _<port>._tcp.<host> has secure TLSA records
+//     (for a CNAME host: at the expanded name first, then the host's; lookup_dane),
 //     TLS is mandatory and the certificate must match a usable record; a bogus or
 //     failed TLSA lookup skips the host (4.7.5). DANE wins over MTA-STS per host.
 //   - MTA-STS ([outbound] mta_sts, RFC 8461): policy "enforce" allows only MX
