@@ -411,4 +411,45 @@ Result<std::vector<ReceivedReportRow>> decode_received_rows(std::string_view tex
   return rows;
 }
 
+Result<void> check_dmarc_evaluation(const DmarcEvaluation& evaluation) {
+  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
+    return fail(ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source");
+  }
+  return ok();
+}
+
+Result<void> check_tls_result(const TlsSessionResult& result) {
+  if (result.policy_domain.empty() || result.sessions == 0) {
+    return fail(ErrorCode::kInvalidInput, "TLS result without policy domain or sessions");
+  }
+  return ok();
+}
+
+Result<void> check_report_post(const ReportPost& post) {
+  if (post.uri.empty() || post.report_id.empty()) {
+    return fail(ErrorCode::kInvalidInput, "report post without uri or report id");
+  }
+  return ok();
+}
+
+Result<ReceivedReport> received_report_from(StoredReceivedReport stored) {
+  ReceivedReport r;
+  r.id = stored.id;
+  r.kind = stored.kind == static_cast<std::int64_t>(ReportKind::kTlsRpt)
+               ? ReportKind::kTlsRpt
+               : ReportKind::kDmarcAggregate;
+  r.org_name = std::move(stored.org_name);
+  r.contact = std::move(stored.contact);
+  r.report_id = std::move(stored.report_id);
+  r.policy_domain = std::move(stored.policy_domain);
+  r.policy = std::move(stored.policy);
+  r.begin = from_unix_seconds(stored.begin);
+  r.end = from_unix_seconds(stored.end);
+  r.received = from_unix_seconds(stored.received);
+  r.messages = stored.messages;
+  r.passed = stored.passed;
+  TERN_TRY(r.rows, decode_received_rows(stored.rows));
+  return r;
+}
+
 }  // namespace tern::domain

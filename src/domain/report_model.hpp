@@ -279,4 +279,38 @@ std::int64_t report_hour(SystemTime time);
 std::string encode_received_rows(const std::vector<ReceivedReportRow>& rows);
 Result<std::vector<ReceivedReportRow>> decode_received_rows(std::string_view text);
 
+// ----- what every ReportStore checks before it records (kInvalidInput with the
+// reason), so the backends refuse the same inputs with the same words.
+
+// A DMARC evaluation needs its policy domain and the source IP (its row key).
+Result<void> check_dmarc_evaluation(const DmarcEvaluation& evaluation);
+// A TLS result needs its policy domain and at least one session.
+Result<void> check_tls_result(const TlsSessionResult& result);
+// A report post needs its key: the URI and the report id.
+Result<void> check_report_post(const ReportPost& post);
+
+// A received report as the SQL backends keep it in their received_reports tables
+// (sqlite 0007, postgres 0001): times in Unix seconds, the kind as its number,
+// the rows as encode_received_rows(). Each backend reads its columns into one of
+// these (the SQL text and the column access stay per backend).
+struct StoredReceivedReport {
+  std::uint64_t id = 0;
+  std::int64_t kind = 0;
+  std::string org_name;
+  std::string contact;
+  std::string report_id;
+  std::string policy_domain;
+  std::string policy;
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  std::int64_t received = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t passed = 0;
+  std::string rows;
+};
+
+// The ReceivedReport a stored row holds. A kind number other than kTlsRpt's reads
+// as kDmarcAggregate (the only other kind). kCorrupt when `rows` does not decode.
+Result<ReceivedReport> received_report_from(StoredReceivedReport stored);
+
 }  // namespace tern::domain

@@ -32,9 +32,8 @@ std::vector<std::string> domains_in(const Map& counts, std::int64_t begin, std::
 }  // namespace
 
 d::Async<void> MemoryReportStore::record_dmarc(d::DmarcEvaluation evaluation) {
-  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
-    return ready<void>(
-        fail(ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source"));
+  if (auto checked = d::check_dmarc_evaluation(evaluation); !checked) {
+    return ready<void>(std::move(checked));
   }
   const auto hour = d::report_hour(evaluation.time);
   std::lock_guard lock(mutex_);
@@ -44,9 +43,8 @@ d::Async<void> MemoryReportStore::record_dmarc(d::DmarcEvaluation evaluation) {
 }
 
 d::Async<void> MemoryReportStore::record_tls(d::TlsSessionResult result) {
-  if (result.policy_domain.empty() || result.sessions == 0) {
-    return ready<void>(
-        fail(ErrorCode::kInvalidInput, "TLS result without policy domain or sessions"));
+  if (auto checked = d::check_tls_result(result); !checked) {
+    return ready<void>(std::move(checked));
   }
   std::lock_guard lock(mutex_);
   tls_[{result.policy_domain, d::report_hour(result.time), d::encode_tls_policy(result),
@@ -152,8 +150,8 @@ d::Async<void> MemoryReportStore::set_report_cursor(std::string name, SystemTime
 }
 
 d::Async<void> MemoryReportStore::put_report_post(d::ReportPost post) {
-  if (post.uri.empty() || post.report_id.empty()) {
-    return ready<void>(fail(ErrorCode::kInvalidInput, "report post without uri or report id"));
+  if (auto checked = d::check_report_post(post); !checked) {
+    return ready<void>(std::move(checked));
   }
   std::lock_guard lock(mutex_);
   auto key = std::make_pair(post.uri, post.report_id);

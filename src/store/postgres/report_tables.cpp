@@ -28,9 +28,7 @@ Result<std::vector<std::string>> domains(Connection& c, const std::string& table
 }  // namespace
 
 Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
-  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
-    return Error{ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source"};
-  }
+  TERN_TRY_VOID(d::check_dmarc_evaluation(evaluation));
   const auto hour = static_cast<std::int64_t>(d::report_hour(evaluation.time));
   const auto row = d::encode_dmarc_row(evaluation.row);
   const auto policy = d::encode_dmarc_policy(evaluation.policy);
@@ -48,9 +46,7 @@ Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
 }
 
 Result<void> record_tls(Connection& c, const d::TlsSessionResult& result) {
-  if (result.policy_domain.empty() || result.sessions == 0) {
-    return Error{ErrorCode::kInvalidInput, "TLS result without policy domain or sessions"};
-  }
+  TERN_TRY_VOID(d::check_tls_result(result));
   const auto policy = d::encode_tls_policy(result);
   const auto detail = d::encode_tls_detail(result);
   return c
@@ -167,23 +163,14 @@ Result<std::vector<d::ReceivedReport>> received(Connection& c,
                   params));
   std::vector<d::ReceivedReport> out;
   for (int i = 0; i < result.size(); ++i) {
-    d::ReceivedReport r;
-    r.id = result.uint64(i, 0);
-    r.kind = result.int64(i, 1) == static_cast<std::int64_t>(d::ReportKind::kTlsRpt)
-                 ? d::ReportKind::kTlsRpt
-                 : d::ReportKind::kDmarcAggregate;
-    r.org_name = result.text(i, 2);
-    r.contact = result.text(i, 3);
-    r.report_id = result.text(i, 4);
-    r.policy_domain = result.text(i, 5);
-    r.policy = result.text(i, 6);
-    r.begin = from_unix_seconds(result.int64(i, 7));
-    r.end = from_unix_seconds(result.int64(i, 8));
-    r.received = from_unix_seconds(result.int64(i, 9));
-    r.messages = result.uint64(i, 10);
-    r.passed = result.uint64(i, 11);
-    TERN_TRY(r.rows, d::decode_received_rows(result.bytes(i, 12)));
-    out.push_back(std::move(r));
+    // rows is bytea (its encoding may hold any byte), hence bytes() for it.
+    TERN_TRY(auto report,
+             d::received_report_from({result.uint64(i, 0), result.int64(i, 1), result.text(i, 2),
+                                      result.text(i, 3), result.text(i, 4), result.text(i, 5),
+                                      result.text(i, 6), result.int64(i, 7), result.int64(i, 8),
+                                      result.int64(i, 9), result.uint64(i, 10),
+                                      result.uint64(i, 11), result.bytes(i, 12)}));
+    out.push_back(std::move(report));
   }
   return out;
 }
@@ -197,9 +184,7 @@ Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name)
 }
 
 Result<void> put_post(Connection& c, const d::ReportPost& post) {
-  if (post.uri.empty() || post.report_id.empty()) {
-    return fail(ErrorCode::kInvalidInput, "report post without uri or report id");
-  }
+  TERN_TRY_VOID(d::check_report_post(post));
   return c
       .query(
           "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, "

@@ -30,9 +30,7 @@ Result<d::DmarcAggregate> aggregate_in_transaction(Connection& c, const std::str
 }  // namespace
 
 Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
-  if (evaluation.policy.domain.empty() || evaluation.row.source_ip.empty()) {
-    return fail(ErrorCode::kInvalidInput, "DMARC evaluation without policy domain or source");
-  }
+  TERN_TRY_VOID(d::check_dmarc_evaluation(evaluation));
   const auto hour = d::report_hour(evaluation.time);
   TERN_TRY_VOID(
       c.run("INSERT INTO report_dmarc_rows (domain, hour, row, count) VALUES (?1, ?2, ?3, 1) "
@@ -45,9 +43,7 @@ Result<void> record_dmarc(Connection& c, const d::DmarcEvaluation& evaluation) {
 }
 
 Result<void> record_tls(Connection& c, const d::TlsSessionResult& result) {
-  if (result.policy_domain.empty() || result.sessions == 0) {
-    return fail(ErrorCode::kInvalidInput, "TLS result without policy domain or sessions");
-  }
+  TERN_TRY_VOID(d::check_tls_result(result));
   return c.run(
       "INSERT INTO report_tls_rows (domain, hour, policy, detail, count) VALUES (?1, ?2, ?3, ?4, "
       "?5) "
@@ -181,23 +177,12 @@ Result<std::vector<d::ReceivedReport>> received(Connection& c,
     if (!more) {
       return out;
     }
-    d::ReceivedReport r;
-    r.id = stmt.uint64(0);
-    r.kind = stmt.int64(1) == static_cast<std::int64_t>(d::ReportKind::kTlsRpt)
-                 ? d::ReportKind::kTlsRpt
-                 : d::ReportKind::kDmarcAggregate;
-    r.org_name = stmt.text(2);
-    r.contact = stmt.text(3);
-    r.report_id = stmt.text(4);
-    r.policy_domain = stmt.text(5);
-    r.policy = stmt.text(6);
-    r.begin = from_unix_seconds(stmt.int64(7));
-    r.end = from_unix_seconds(stmt.int64(8));
-    r.received = from_unix_seconds(stmt.int64(9));
-    r.messages = stmt.uint64(10);
-    r.passed = stmt.uint64(11);
-    TERN_TRY(r.rows, d::decode_received_rows(stmt.text(12)));
-    out.push_back(std::move(r));
+    TERN_TRY(auto report,
+             d::received_report_from({stmt.uint64(0), stmt.int64(1), stmt.text(2), stmt.text(3),
+                                      stmt.text(4), stmt.text(5), stmt.text(6), stmt.int64(7),
+                                      stmt.int64(8), stmt.int64(9), stmt.uint64(10),
+                                      stmt.uint64(11), stmt.text(12)}));
+    out.push_back(std::move(report));
   }
 }
 
@@ -210,9 +195,7 @@ Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name)
 }
 
 Result<void> put_post(Connection& c, const d::ReportPost& post) {
-  if (post.uri.empty() || post.report_id.empty()) {
-    return fail(ErrorCode::kInvalidInput, "report post without uri or report id");
-  }
+  TERN_TRY_VOID(d::check_report_post(post));
   return c.run(
       "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, next_attempt, "
       "attempts, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
