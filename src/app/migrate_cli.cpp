@@ -7,15 +7,17 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <openssl/evp.h>
 
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
+#include "domain/ids.hpp"
 #include "mime/facts/facts.hpp"
 
 namespace tern::app {
 
 namespace {
+
+using domain::sha256_hex;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
@@ -24,17 +26,6 @@ constexpr int kExitUsage = 2;
 constexpr std::string_view kMigrateUsage =
     "usage: tern migrate --from SOURCE --to TARGET [--no-verify]\n"
     "       SOURCE, TARGET: a config file (its [store]) or a postgresql:// URL\n";
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += fmt::format("{:02x}", digest[i]);
-  }
-  return hex;
-}
 
 std::int64_t ticks(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
