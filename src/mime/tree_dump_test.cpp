@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/escape.hpp"
 #include "mime/charset.hpp"
 #include "mime/header.hpp"
 #include "mime/message.hpp"
@@ -19,37 +20,10 @@ namespace {
 
 using namespace tern::mime;
 
+// Names and values as JSON strings, invalid UTF-8 replaced first so the dump
+// stays valid JSON.
 std::string json_string(std::string_view s) {
-  std::string utf8 = sanitize_utf8(s);
-  std::string out = "\"";
-  for (char c : utf8) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
+  return tern::json_string(sanitize_utf8(s));
 }
 
 std::string range(Range r) {

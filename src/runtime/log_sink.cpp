@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "base/escape.hpp"
+
 namespace tern::runtime {
 namespace {
 
@@ -35,48 +37,13 @@ bool needs_quoting(std::string_view value) {
   return false;
 }
 
-void append_escaped(std::string& out, std::string_view value, bool json) {
-  for (char c : value) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += json ? fmt::format("\\u{:04x}", u) : fmt::format("\\x{:02x}", u);
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
 void append_text_value(std::string& out, std::string_view value) {
   if (!needs_quoting(value)) {
     out += value;
     return;
   }
   out += '"';
-  append_escaped(out, value, false);
-  out += '"';
-}
-
-void append_json_string(std::string& out, std::string_view value) {
-  out += '"';
-  append_escaped(out, value, true);
+  append_escaped(out, value, ControlEscape::kHex);
   out += '"';
 }
 
@@ -93,7 +60,7 @@ std::string format_text_record(SystemTime time, log::Level level, std::string_vi
   for (char c : message) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) {
-      append_escaped(line, std::string_view(&c, 1), false);
+      append_escaped(line, std::string_view(&c, 1), ControlEscape::kHex);
     } else {
       line += c;
     }
