@@ -139,6 +139,29 @@ class Connection {
   log::Logger logger_;
 };
 
+// Writes out what a sans-IO engine has queued and consumes it from the engine:
+// the write step of a session that drives an engine (`engine.output()` gives the
+// queued bytes, `engine.consume_output(n)` drops n of them; smtp::ServerEngine,
+// pop3::ServerEngine). Nothing queued: true at once. On a failed write (timeout,
+// reset) logs `failure` with the error at debug level on the connection's logger
+// and returns false; the connection is then unusable and the engine keeps its
+// output. Requires: no other write on `connection` until this completes.
+template <class Engine>
+asio::awaitable<bool> flush_output(Connection& connection, Engine& engine, Duration timeout,
+                                   std::string_view failure) {
+  std::string_view out = engine.output();
+  if (out.empty()) {
+    co_return true;
+  }
+  auto written = co_await connection.write_all(out, timeout);
+  if (!written) {
+    connection.logger().debug(failure, {{"error", written.error().message}});
+    co_return false;
+  }
+  engine.consume_output(out.size());
+  co_return true;
+}
+
 // Wraps an open TCP socket (accepted or connected). The socket's executor should
 // be a strand, and the session coroutine should run on it.
 std::unique_ptr<Connection> make_tcp_connection(asio::ip::tcp::socket socket, std::string id,

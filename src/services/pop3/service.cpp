@@ -254,17 +254,8 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
   std::array<char, 16384> buffer;
 
   auto flush = [&]() -> asio::awaitable<bool> {
-    std::string_view out = s.engine.output();
-    if (out.empty()) {
-      co_return true;
-    }
-    auto written = co_await s.connection->write_all(out, options_.write_timeout);
-    if (!written) {
-      log.debug("pop3 write failed", {{"error", written.error().message}});
-      co_return false;
-    }
-    s.engine.consume_output(out.size());
-    co_return true;
+    return runtime::flush_output(*s.connection, s.engine, options_.write_timeout,
+                                 "pop3 write failed");
   };
 
   // Pipelined RETRs (RFC 2449 §6.6) each queue a whole message: write them out

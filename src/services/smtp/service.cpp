@@ -126,17 +126,8 @@ metrics::Counter& Service::Session::counter(std::string_view name, std::string_v
 }
 
 asio::awaitable<bool> Service::Session::flush() {
-  std::string_view out = engine_.output();
-  if (out.empty()) {
-    co_return true;
-  }
-  auto written = co_await connection_->write_all(out, service_.options_.write_timeout);
-  if (!written) {
-    log_.debug("smtp write failed", {{"error", written.error().message}});
-    co_return false;
-  }
-  engine_.consume_output(out.size());
-  co_return true;
+  return runtime::flush_output(*connection_, engine_, service_.options_.write_timeout,
+                               "smtp write failed");
 }
 
 asio::awaitable<void> Service::Session::finish_auth(AuthOutcome outcome) {
