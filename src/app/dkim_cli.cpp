@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include "app/file_text.hpp"
 #include "mailauth/dkim_crypto.hpp"
 #include "mailauth/dkim_signer.hpp"
 #include "mailauth/dkim_verifier.hpp"
@@ -73,21 +74,6 @@ std::string read_stdin() {
   std::ostringstream out;
   out << std::cin.rdbuf();
   return out.str();
-}
-
-Result<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return fail(ErrorCode::kIo, path + ": " + std::strerror(errno));
-  }
-  std::string text;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) {
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
 }
 
 std::optional<std::uint64_t> number(const std::string& text) {
@@ -168,7 +154,7 @@ int sign(const Options& options) {
   if (!key_path || !domain || !selector) {
     return usage("sign needs --key, --domain and --selector");
   }
-  auto pem = read_file(*key_path);
+  auto pem = read_file_text(*key_path);
   if (!pem) {
     fmt::print(stderr, "tern dkim: {}\n", pem.error().message);
     return kFailed;

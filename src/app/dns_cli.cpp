@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "app/file_text.hpp"
 #include "mailauth/dkim_crypto.hpp"
 #include "runtime/dns_resolver.hpp"
 
@@ -38,26 +39,11 @@ std::string hex(const unsigned char* data, std::size_t size) {
   return out;
 }
 
-Result<std::string> read_text_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) {
-    return fail(ErrorCode::kIo, path + ": " + std::strerror(errno));
-  }
-  std::string text;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
-    text.append(buffer, n);
-  }
-  return text;
-}
-
 // RFC 6698 §2.1 with selector 1 (SubjectPublicKeyInfo) and matching type 1
 // (SHA-256): the "3 1 1" form RFC 7671 §5.1 recommends, which survives
 // certificate renewal with the same key.
 Result<std::string> spki_sha256(const std::string& cert_path) {
-  TERN_TRY(auto pem, read_text_file(cert_path));
+  TERN_TRY(auto pem, read_file_text(cert_path));
   std::unique_ptr<BIO, int (*)(BIO*)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
                                           &BIO_free);
   std::unique_ptr<X509, void (*)(X509*)> cert(
@@ -291,7 +277,7 @@ Result<std::vector<DnsRecord>> required_records(const config::Settings& settings
     if (key.domain != domain) {
       continue;
     }
-    TERN_TRY(auto pem, read_text_file(key.key));
+    TERN_TRY(auto pem, read_file_text(key.key));
     auto loaded = mailauth::DkimPrivateKey::load(pem);
     if (!loaded) {
       return fail(ErrorCode::kInvalidInput, key.key + ": " + loaded.error().message);
