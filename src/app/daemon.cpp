@@ -398,18 +398,26 @@ Result<void> Daemon::start() {
   }
   if (settings_.store.backend == config::StoreBackend::kPostgres && !imap_.empty()) {
     // Several nodes may share the database: every mail change is NOTIFYed
-    // (store/postgres), so IDLE sessions here hear of deliveries through any node
-    // (this one included) at once rather than at their next poll.
+    // (store/postgres), so IDLE sessions here hear of deliveries through any other
+    // node at once rather than at their next poll.
     services::cluster::ChangeListenerOptions o;
     o.conninfo = settings_.store.url;
     o.channel = change_channel(settings_.store);  // one per [store] schema
     o.logger = logger_.with("component", "cluster");
-    changes_ = std::make_unique<services::cluster::ChangeListener>(
-        io_.context().get_executor(), std::move(o), [this](domain::AccountId account) {
-          for (auto& [starttls, service] : imap_) {
-            service->hub().notify(account);
-          }
-        });
+    auto wake_hubs = [this](domain::AccountId account) {
+      for (auto& [starttls, service] : imap_) {
+        service->hub().notify(account);
+      }
+    };
+    // Changes made through this node (IMAP, SMTP/LMTP deliveries, POP3) wake the
+    // hubs in process at commit; their echoes through LISTEN are dropped.
+    if (auto own = own_changes(*storage_)) {
+      own->set_observer(wake_hubs);
+      o.own_notification = own->take_own;
+      o.on_listening = own->expect_own;
+    }
+    changes_ = std::make_unique<services::cluster::ChangeListener>(io_.context().get_executor(),
+                                                                   std::move(o), wake_hubs);
     changes_->start();
   }
   return ok();

@@ -59,6 +59,20 @@ std::string change_channel(const config::StoreSettings& settings) {
              : std::string();
 }
 
+std::optional<OwnChanges> own_changes(domain::Storage& storage) {
+  auto* postgres = dynamic_cast<store::postgres::PostgresStorage*>(&storage);
+  if (postgres == nullptr) {
+    return std::nullopt;
+  }
+  return OwnChanges{[postgres](std::function<void(domain::AccountId)> observer) {
+                      postgres->set_change_observer(std::move(observer));
+                    },
+                    [postgres](int sender_pid, domain::AccountId account) {
+                      return postgres->take_own_notification(sender_pid, account);
+                    },
+                    [postgres] { postgres->expect_own_notifications(); }};
+}
+
 Result<ImportableStorage> open_importable_storage(const config::StoreSettings& settings,
                                                   log::Logger logger) {
   return with_backend(settings, std::move(logger), [](auto storage) -> Result<ImportableStorage> {

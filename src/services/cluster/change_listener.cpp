@@ -202,6 +202,11 @@ struct ChangeListener::State {
       fail("LISTEN refused");
       co_return false;
     }
+    // Before the first notification of this connection is read: the store
+    // forgets the notices it expected, which were sent while nobody listened.
+    if (options.on_listening) {
+      options.on_listening();
+    }
     {
       std::lock_guard lock(mutex);
       ++stats.connects;
@@ -215,13 +220,20 @@ struct ChangeListener::State {
   void deliver() {
     while (PGnotify* note = PQnotifies(conn)) {
       std::optional<domain::AccountId> account = parse_account(note->extra);
+      const int sender = note->be_pid;
       PQfreemem(note);
+      const bool own =
+          account && options.own_notification && options.own_notification(sender, *account);
       std::lock_guard lock(mutex);
       if (stopped) {
         return;
       }
       if (!account) {
         ++stats.ignored;
+        continue;
+      }
+      if (own) {
+        ++stats.own;
         continue;
       }
       ++stats.notifications;

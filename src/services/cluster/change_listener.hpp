@@ -41,6 +41,19 @@ struct ChangeListenerOptions {
   // The NOTIFY channel: store::postgres::change_channel() of the store's schema
   // (channels are per database, account ids per schema). Letters, digits, "_".
   std::string channel = "tern_changes";
+  // The self-filter. A node's own changes wake its hubs in process (the store's
+  // change observer), so the notice its own store sent would wake them twice.
+  // When set, a notification is dropped if this returns true for its sender's
+  // server pid (PGnotify::be_pid) and account; it must do so only for a notice
+  // this node's store sent and has not matched yet
+  // (store::postgres::PostgresStorage::take_own_notification), never for a pid
+  // alone: a pid of a pool connection that died may serve another node later.
+  // Runs on the listener's strand.
+  std::function<bool(int sender_pid, domain::AccountId)> own_notification;
+  // Runs each time LISTEN is acknowledged (the first connect included), before
+  // that connection delivers anything: what was sent before was not heard, so
+  // the store must stop expecting it (PostgresStorage::expect_own_notifications).
+  std::function<void()> on_listening;
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
   log::Logger logger;
@@ -50,6 +63,7 @@ struct ChangeListenerStats {
   std::uint64_t notifications = 0;  // notifications delivered to on_change
   std::uint64_t connects = 0;       // successful connects (LISTEN issued)
   std::uint64_t ignored = 0;        // payloads that were no account id
+  std::uint64_t own = 0;            // this node's own notices, dropped (own_notification)
 };
 
 class ChangeListener {

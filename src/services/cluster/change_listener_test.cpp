@@ -110,6 +110,16 @@ class ChangeListenerTest : public ::testing::Test {
     return o;
   }
 
+  // A store ("node") on this test's database, with a pool of two.
+  std::unique_ptr<store::postgres::PostgresStorage> open_node() {
+    store::postgres::PostgresOptions pg;
+    pg.conninfo = conninfo_;
+    pg.pool_size = 2;
+    auto node = store::postgres::PostgresStorage::open(pg);
+    EXPECT_TRUE(node) << node.error().message;
+    return node ? std::move(*node) : nullptr;
+  }
+
   std::string server_, db_, conninfo_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
@@ -189,20 +199,16 @@ TEST_F(ChangeListenerTest, RetriesUntilTheDatabaseExists) {
 // listener feeds node B's hub. A delivery through node A wakes node B's IDLE
 // subscriber for that account, and only for that account.
 TEST_F(ChangeListenerTest, DeliveryOnOneNodeWakesTheOtherNodesHub) {
-  store::postgres::PostgresOptions pg;
-  pg.conninfo = conninfo_;
-  pg.pool_size = 2;
-  auto node_a = store::postgres::PostgresStorage::open(pg);
-  ASSERT_TRUE(node_a) << node_a.error().message;
-  auto node_b = store::postgres::PostgresStorage::open(pg);
-  ASSERT_TRUE(node_b) << node_b.error().message;
+  auto node_a = open_node();
+  auto node_b = open_node();
+  ASSERT_TRUE(node_a && node_b);
 
-  ASSERT_TRUE((*node_a)->directory().add_domain("example.org").get());
-  auto alice = (*node_a)->directory().add_account({"alice@example.org", "x", 0}).get();
+  ASSERT_TRUE(node_a->directory().add_domain("example.org").get());
+  auto alice = node_a->directory().add_account({"alice@example.org", "x", 0}).get();
   ASSERT_TRUE(alice) << alice.error().message;
-  auto bob = (*node_a)->directory().add_account({"bob@example.org", "x", 0}).get();
+  auto bob = node_a->directory().add_account({"bob@example.org", "x", 0}).get();
   ASSERT_TRUE(bob) << bob.error().message;
-  auto inbox = (*node_b)->mail().mailboxes(alice->id).get();
+  auto inbox = node_b->mail().mailboxes(alice->id).get();
   ASSERT_TRUE(inbox && !inbox->empty());
 
   imap::ChangeHub hub_b;
@@ -215,8 +221,7 @@ TEST_F(ChangeListenerTest, DeliveryOnOneNodeWakesTheOtherNodesHub) {
   ASSERT_TRUE(eventually([&] { return listener.listening(); }));
 
   auto started = std::chrono::steady_clock::now();
-  auto appended = (*node_a)
-                      ->mail()
+  auto appended = node_a->mail()
                       .append({"Subject: hi\r\n\r\nbody\r\n", SystemTime{}, ""},
                               {{alice->id, inbox->front().id, 0, {}}})
                       .get();
@@ -226,12 +231,83 @@ TEST_F(ChangeListenerTest, DeliveryOnOneNodeWakesTheOtherNodesHub) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   EXPECT_EQ(bob_woken.load(), 0);
   // And node B's store sees the message at once.
-  auto entries = (*node_b)
-                     ->mail()
-                     .entries(alice->id, inbox->front().id, domain::Uid{1}, domain::Uid{~0u})
-                     .get();
+  auto entries =
+      node_b->mail().entries(alice->id, inbox->front().id, domain::Uid{1}, domain::Uid{~0u}).get();
   ASSERT_TRUE(entries);
   EXPECT_EQ(entries->size(), 1u);
+  listener.stop();
+}
+
+// The self-filter: node A's hub hears A's own changes once, in process (the
+// store's change observer), not a second time through LISTEN; changes through
+// node B arrive through the listener. Neither a pool connection replaced after
+// being killed nor a listener reconnect leaves a gap or a double wake.
+TEST_F(ChangeListenerTest, OwnChangesWakeTheHubOnceAndOtherNodesThroughTheListener) {
+  auto node_a = open_node();
+  auto node_b = open_node();
+  ASSERT_TRUE(node_a && node_b);
+  auto& a = *node_a;
+  auto& b = *node_b;
+  ASSERT_TRUE(a.directory().add_domain("example.org").get());
+  auto alice = a.directory().add_account({"alice@example.org", "x", 0}).get();
+  ASSERT_TRUE(alice) << alice.error().message;
+  auto inbox = a.mail().mailboxes(alice->id).get();
+  ASSERT_TRUE(inbox && !inbox->empty());
+
+  imap::ChangeHub hub_a;
+  std::atomic<int> woken{0};
+  hub_a.subscribe(alice->id, [&] { ++woken; });
+  a.set_change_observer([&](domain::AccountId id) { hub_a.notify(id); });
+  std::atomic<int> reconnects{0};
+  ChangeListenerOptions o = options();
+  o.own_notification = [&](int pid, domain::AccountId id) {
+    return a.take_own_notification(pid, id);
+  };
+  o.on_listening = [&] { a.expect_own_notifications(); };
+  ChangeListener listener(
+      io_.get_executor(), o, [&](domain::AccountId id) { hub_a.notify(id); },
+      [&] { ++reconnects; });
+  listener.start();
+  ASSERT_TRUE(eventually([&] { return listener.listening(); }));
+
+  int expected = 0;
+  auto deliver = [&](store::postgres::PostgresStorage& node, const std::string& tag) {
+    auto appended = node.mail()
+                        .append({"Subject: " + tag + "\r\n\r\nbody\r\n", SystemTime{}, ""},
+                                {{alice->id, inbox->front().id, 0, {}}})
+                        .get();
+    ASSERT_TRUE(appended && (*appended)[0]) << tag;
+    ++expected;
+    ASSERT_TRUE(eventually([&] { return woken.load() >= expected; }, 2s)) << tag;
+    std::this_thread::sleep_for(300ms);  // a second wake would have come by now
+    EXPECT_EQ(woken.load(), expected) << tag;
+  };
+  deliver(a, "own");
+  EXPECT_EQ(listener.stats().own, 1u);
+  EXPECT_EQ(listener.stats().notifications, 0u);
+  deliver(b, "other node");
+  EXPECT_EQ(listener.stats().notifications, 1u);
+
+  // Node A's pool connections die and are replaced by new server processes.
+  ASSERT_EQ(
+      exec(conninfo_, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (" +
+                          std::to_string(a.backend_pids()[0]) + ", " +
+                          std::to_string(a.backend_pids()[1]) + ")"),
+      "");
+  deliver(a, "own, new connection");
+  EXPECT_EQ(listener.stats().own, 2u);
+  deliver(b, "other node again");
+
+  // The listener's own connection dies: after it is back, nothing is lost.
+  ASSERT_EQ(exec(conninfo_,
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND query LIKE 'LISTEN%'"),
+            "");
+  ASSERT_TRUE(eventually([&] { return reconnects.load() == 1 && listener.listening(); }));
+  deliver(a, "own, after the listener reconnected");
+  deliver(b, "other node, after the listener reconnected");
+  EXPECT_EQ(listener.stats().own, 3u);
+  EXPECT_EQ(listener.stats().notifications, 3u);
   listener.stop();
 }
 

@@ -158,6 +158,10 @@ class Connection {
   // The schema given to open() ("" = the server's default search_path).
   const std::string& schema() const { return schema_; }
 
+  // The accounts the open transaction announced with pg_notify(), for the
+  // store's record of its own notifications; the store clears it at BEGIN.
+  std::vector<std::int64_t>& announced() { return announced_; }
+
   // Quotes an identifier (schema name) for SQL text.
   std::string quote_identifier(std::string_view name);
 
@@ -190,6 +194,7 @@ class Connection {
   std::string schema_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   std::string last_sqlstate_;
+  std::vector<std::int64_t> announced_;
   bool lost_ = false;
 };
 

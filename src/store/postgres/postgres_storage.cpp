@@ -238,6 +238,7 @@ Result<d::Mailbox> owned_mailbox(Connection& c, d::AccountId account, d::Mailbox
 // commits, dropped with it when it rolls back (PostgreSQL queues NOTIFYs in the
 // transaction and folds identical ones, so a retried body cannot send two).
 Result<void> notify(Connection& c, d::AccountId account) {
+  c.announced().push_back(d::value_of(account));
   return run(c, "SELECT pg_notify($1, $2::text)", change_channel(c.schema()),
              std::to_string(d::value_of(account)));
 }
@@ -754,6 +755,80 @@ void PostgresStorage::note_reconnect(Connection& c) {
   }
 }
 
+void PostgresStorage::set_change_observer(std::function<void(d::AccountId)> observer) {
+  std::lock_guard lock(notices_mutex_);
+  observer_ = std::move(observer);
+}
+
+void PostgresStorage::expect_own_notifications() {
+  std::lock_guard lock(notices_mutex_);
+  expecting_ = true;
+  expected_.clear();
+}
+
+bool PostgresStorage::take_own_notification(int sender_pid, d::AccountId account) {
+  std::lock_guard lock(notices_mutex_);
+  auto it = expected_.find({sender_pid, d::value_of(account)});
+  if (it == expected_.end()) {
+    return false;
+  }
+  if (--it->second == 0) {
+    expected_.erase(it);
+  }
+  return true;
+}
+
+std::vector<std::int64_t> PostgresStorage::expect_announced(Connection& c) {
+  auto accounts = std::move(c.announced());
+  c.announced().clear();
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  if (accounts.empty()) {
+    return accounts;
+  }
+  // Records of notices that never arrive (none should, while a listener
+  // listens) are bounded: dropping them costs only a second wake.
+  constexpr std::size_t kMaxExpected = 65536;
+  const int pid = c.backend_pid();
+  std::lock_guard lock(notices_mutex_);
+  if (!expecting_) {
+    return accounts;
+  }
+  if (expected_.size() + accounts.size() > kMaxExpected) {
+    expected_.clear();
+  }
+  for (auto account : accounts) {
+    ++expected_[{pid, account}];
+  }
+  return accounts;
+}
+
+void PostgresStorage::withdraw_announced(int pid, const std::vector<std::int64_t>& accounts) {
+  std::lock_guard lock(notices_mutex_);
+  for (auto account : accounts) {
+    auto it = expected_.find({pid, account});
+    if (it != expected_.end() && --it->second == 0) {
+      expected_.erase(it);
+    }
+  }
+}
+
+void PostgresStorage::observe_announced(const std::vector<std::int64_t>& accounts) {
+  if (accounts.empty()) {
+    return;
+  }
+  std::function<void(d::AccountId)> observer;
+  {
+    std::lock_guard lock(notices_mutex_);
+    observer = observer_;
+  }
+  if (observer) {
+    for (auto account : accounts) {
+      observer(d::AccountId{account});
+    }
+  }
+}
+
 std::vector<int> PostgresStorage::backend_pids() const {
   std::lock_guard lock(mutex_);
   return backend_pids_;
@@ -847,6 +922,7 @@ Result<T> PostgresStorage::run_transaction(Connection& c, Body& body, bool read_
     auto begun = c.script(read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
     Result<T> result = begun ? Result<T>(Error{ErrorCode::kInternal, "not run"}) : begun.error();
     bool commit_failed = false;
+    c.announced().clear();  // a retried body announces again
     if (begun) {
       try {
         result = body(c);
@@ -854,9 +930,16 @@ Result<T> PostgresStorage::run_transaction(Connection& c, Body& body, bool read_
         result = Error{ErrorCode::kInternal, std::string("postgres request threw: ") + e.what()};
       }
       if (result) {
+        // Recorded before COMMIT: the notice may reach the listener before this
+        // thread reads COMMIT's answer.
+        const int pid = c.backend_pid();
+        const auto announced = expect_announced(c);
         if (auto committed = c.script("COMMIT"); !committed) {
           result = committed.error();
           commit_failed = true;
+          withdraw_announced(pid, announced);
+        } else {
+          observe_announced(announced);
         }
       }
     }
@@ -1178,6 +1261,7 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
       add("UPDATE accounts SET modseq = $2, used_bytes = $3 WHERE id = $1", id, state.modseq,
           state.used_bytes);
       add("SELECT pg_notify($1, $2::text)", change_channel(c.schema()), std::to_string(id));
+      c.announced().push_back(id);
     }
   }
   for (const auto& [id, state] : mailboxes) {

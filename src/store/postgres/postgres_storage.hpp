@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/log.hpp"
@@ -143,6 +145,31 @@ class PostgresStorage final : public domain::Storage,
   // notifications (PGnotify::be_pid) from other nodes'.
   std::vector<int> backend_pids() const;
 
+  // ----- this node's own change notifications (services/cluster's self-filter)
+  //
+  // Every committed change is announced twice: in process to the observer set
+  // here, at once, and to LISTEN connections by PostgreSQL. A node's listener
+  // drops the notices its own pool sent (the observer already woke the node)
+  // and passes on other nodes'. Matching is exact, never by pid alone: before a
+  // transaction that announced accounts commits, the pool records one expected
+  // notice per (server pid, account); a received notice is the node's own only
+  // if it consumes such a record. A pid of a pool connection that died and was
+  // replaced (whose number the server may hand to another node's backend later)
+  // therefore filters nothing once its notices are matched, and a failed COMMIT
+  // withdraws its records. A notice that matches no record is passed on: at
+  // worst a second wake, never a missed change.
+
+  // Called on a pool thread after each commit that announced `account`. Short,
+  // non-blocking (ChangeHub::notify). Set before the store is used.
+  void set_change_observer(std::function<void(domain::AccountId)> observer);
+  // Starts recording expected notices, forgetting those recorded so far: the
+  // listener calls it each time LISTEN is acknowledged (notices sent before were
+  // not heard by it). Until the first call nothing is recorded.
+  void expect_own_notifications();
+  // True (and the record consumed) when this store's pool sent a notice for
+  // `account` from server process `sender_pid` that has not been matched yet.
+  bool take_own_notification(int sender_pid, domain::AccountId account);
+
   // ----- domain::StoreImport (`tern migrate`)
   domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
                                                 domain::Mailbox mailbox) override;
@@ -187,6 +214,13 @@ class PostgresStorage final : public domain::Storage,
   Result<void> store_blob_file(const std::string& hex, std::string_view bytes);
   // Records the new server pid of a connection that was re-established.
   void note_reconnect(Connection& c);
+  // The accounts `c`'s transaction announced, each once (PostgreSQL folds equal
+  // notices of one transaction), recorded as expected notices of `c`'s pid.
+  std::vector<std::int64_t> expect_announced(Connection& c);
+  // Withdraws what expect_announced() recorded (the COMMIT failed).
+  void withdraw_announced(int pid, const std::vector<std::int64_t>& accounts);
+  // Tells the change observer, after the COMMIT.
+  void observe_announced(const std::vector<std::int64_t>& accounts);
   void count(std::uint64_t transactions, std::uint64_t appends, std::uint64_t retries);
 
   // ----- domain::Directory
@@ -304,6 +338,13 @@ class PostgresStorage final : public domain::Storage,
   bool closed_ = false;
   PostgresStats stats_;
   std::vector<int> backend_pids_;  // by connection, updated on reconnect
+
+  // Guards the own-notification records and the observer (never held with mutex_).
+  mutable std::mutex notices_mutex_;
+  bool expecting_ = false;  // expect_own_notifications() was called
+  // (server pid, account) -> notices sent and not matched yet
+  std::map<std::pair<int, std::int64_t>, std::uint32_t> expected_;
+  std::function<void(domain::AccountId)> observer_;
 
   std::vector<std::thread> workers_;
 };

@@ -561,6 +561,75 @@ TEST(PostgresStorage, BackendPidsNameThePoolsConnections) {
   EXPECT_EQ(listed->int64(0, 0), 3);
 }
 
+// The self-filter's bookkeeping (services/cluster drops the notices this returns
+// true for): a notice counts as the store's own only when its pool sent it for
+// that account from that server process and it has not been matched yet.
+TEST(PostgresStorage, OwnNotificationsAreMatchedOncePerNoticeSent) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto options = schema.options();
+  options.pool_size = 2;
+  auto store = schema.open(options);
+  ASSERT_TRUE(store);
+  auto [bob, inbox] = make_bob(*store);
+  std::atomic<int> observed{0};
+  store->set_change_observer([&](d::AccountId account) {
+    EXPECT_EQ(account, bob.id);
+    ++observed;
+  });
+  // How many of the pool's pids own a pending notice for bob (each taken once).
+  auto take_all = [&] {
+    int taken = 0;
+    for (int pid : store->backend_pids()) {
+      while (store->take_own_notification(pid, bob.id)) {
+        ++taken;
+      }
+    }
+    return taken;
+  };
+  auto append = [&](const std::string& tag) {
+    auto appended = wait(store->mail().append(make_message(tag), {{bob.id, inbox.id, 0, {}}}));
+    ASSERT_TRUE(appended && (*appended)[0]);
+  };
+  // Nothing is recorded before a listener asked for it; the observer hears all.
+  append("before");
+  EXPECT_EQ(take_all(), 0);
+  EXPECT_EQ(observed.load(), 1);
+  store->expect_own_notifications();
+  append("one");
+  ASSERT_TRUE(wait(store->mail().create_mailbox(bob.id, "Box", d::SpecialUse::kNone)));
+  EXPECT_EQ(observed.load(), 3);
+  EXPECT_FALSE(store->take_own_notification(0, bob.id));
+  EXPECT_FALSE(store->take_own_notification(store->backend_pids()[0], d::AccountId{999}));
+  EXPECT_EQ(take_all(), 2);
+  EXPECT_EQ(take_all(), 0);  // matched: a later notice with that pid is not ours
+  // A rolled-back change sends nothing, so it expects nothing either.
+  EXPECT_FALSE(wait(store->mail().create_mailbox(bob.id, "Box", d::SpecialUse::kNone)));
+  EXPECT_EQ(take_all(), 0);
+  EXPECT_EQ(observed.load(), 3);
+  // Replaced connections: their new pids are the ones expected.
+  const auto old_pids = store->backend_pids();
+  auto raw = schema.raw();
+  ASSERT_TRUE(raw);
+  ASSERT_TRUE(
+      raw->query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                 "application_name = $1 AND pid <> pg_backend_pid()",
+                 "tern:" + schema.name()));
+  append("after");
+  int taken_by_old = 0;
+  for (int pid : old_pids) {
+    while (store->take_own_notification(pid, bob.id)) {
+      ++taken_by_old;
+    }
+  }
+  EXPECT_EQ(taken_by_old, 0);
+  EXPECT_EQ(take_all(), 1);
+  // A listener that (re)starts listening forgets what it could not have heard.
+  append("unheard");
+  store->expect_own_notifications();
+  EXPECT_EQ(take_all(), 0);
+}
+
 TEST(PostgresStorage, TextWithNulIsRefusedNotTruncated) {
   TestSchema schema;
   TERN_REQUIRE_SERVER(schema);
