@@ -12,6 +12,7 @@
 #include "domain/address.hpp"
 #include "domain/flags.hpp"
 #include "domain/mailbox_name.hpp"
+#include "domain/summary.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/postgres/blob_dir.hpp"
 #include "store/postgres/connection.hpp"
@@ -2166,37 +2167,12 @@ d::Async<std::vector<d::MessageSummary>> PostgresStorage::message_summaries(
           // Binary results: integers arrive in network byte order.
           s.uid = d::Uid{static_cast<std::uint32_t>(result.be_int64(i, 0))};
           s.message = d::MessageId{result.be_int64(i, 1)};
-          if (result.view(i, 2) == std::string_view("\x01", 1)) {
-            s.has_envelope = true;
-            s.has_search = (what & (d::kSummarySearchHeaders | d::kSummarySearchText)) != 0;
-            s.envelope = result.bytes(i, 3);
-            s.search_headers = result.bytes(i, 4);
-            s.search_text = result.bytes(i, 5);
-            s.facts = result.bytes(i, 6);
-            continue;
-          }
-          // Facts that were no readable record at append: split on the fly (an
-          // unreadable record stays as it is).
-          std::string stored = result.bytes(i, 6);
-          auto split = mime::facts::split_facts(stored);
-          if (!split) {
-            s.facts = std::move(stored);
-            continue;
-          }
-          s.has_envelope = true;
-          s.has_search = split->has_search;
-          if ((what & d::kSummaryEnvelope) != 0) {
-            s.envelope = std::move(split->envelope);
-          }
-          if ((what & d::kSummarySearchHeaders) != 0) {
-            s.search_headers = std::move(split->search_headers);
-          }
-          if ((what & d::kSummarySearchText) != 0) {
-            s.search_text = std::move(split->search_text);
-          }
-          if ((what & d::kSummaryFacts) != 0) {
-            s.facts = std::move(split->record);
-          }
+          // Column 2 is a binary boolean. Without the part rows (facts that were
+          // no readable record at append) column 6 is the whole record.
+          d::fill_summary(s,
+                          {result.view(i, 2) == std::string_view("\x01", 1), result.bytes(i, 3),
+                           result.bytes(i, 4), result.bytes(i, 5), result.bytes(i, 6)},
+                          what);
         }
         return out;
       },

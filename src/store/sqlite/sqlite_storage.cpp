@@ -14,6 +14,7 @@
 #include "domain/address.hpp"
 #include "domain/flags.hpp"
 #include "domain/mailbox_name.hpp"
+#include "domain/summary.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -1466,36 +1467,10 @@ d::Async<std::vector<d::MessageSummary>> SqliteStorage::message_summaries(d::Acc
       d::MessageSummary& s = out.emplace_back();
       s.uid = d::Uid{static_cast<std::uint32_t>(stmt.int64(0))};
       s.message = d::MessageId{stmt.int64(1)};
-      if (stmt.int64(2) != 0) {
-        s.has_envelope = true;
-        s.has_search = (what & (d::kSummarySearchHeaders | d::kSummarySearchText)) != 0;
-        s.envelope = stmt.text(3);
-        s.search_headers = stmt.text(4);
-        s.search_text = stmt.text(5);
-        s.facts = stmt.text(6);
-        continue;
-      }
-      // Stored before migration 0008, or not a readable record: split on the fly.
-      std::string stored = stmt.text(6);
-      auto split = mime::facts::split_facts(stored);
-      if (!split) {
-        s.facts = std::move(stored);
-        continue;
-      }
-      s.has_envelope = true;
-      s.has_search = split->has_search;
-      if ((what & d::kSummaryEnvelope) != 0) {
-        s.envelope = std::move(split->envelope);
-      }
-      if ((what & d::kSummarySearchHeaders) != 0) {
-        s.search_headers = std::move(split->search_headers);
-      }
-      if ((what & d::kSummarySearchText) != 0) {
-        s.search_text = std::move(split->search_text);
-      }
-      if ((what & d::kSummaryFacts) != 0) {
-        s.facts = std::move(split->record);
-      }
+      // Without the part rows (stored before migration 0008, or not a readable
+      // record) column 6 is the whole record, split on the fly.
+      d::fill_summary(
+          s, {stmt.int64(2) != 0, stmt.text(3), stmt.text(4), stmt.text(5), stmt.text(6)}, what);
     }
     return out;
   });
