@@ -204,6 +204,18 @@ def print_waits(label, counts, samples):
         print(f"  {event:28} {100 * n / max(total, 1):5.1f} %")
 
 
+def profile_round(setups, label, run):
+    """One untimed round of `run(setup)` on pg-1 (if it is among `setups`) while
+    WaitSampler watches its database; prints run's summary and the wait events."""
+    s = next((s for s in setups if s.name == "pg-1"), None)
+    if s is None:
+        return
+    sampler = WaitSampler(s.cluster, s.database)
+    sampler.start()
+    print(f"profile round {label}, pg-1: {run(s)}")
+    print_waits(f"{label}, pg-1", *sampler.finish())
+
+
 def fmt(r):
     return " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
 
@@ -233,14 +245,10 @@ def part_smtp(a, scratch):
                     r.update(per_unit(before, s.counters(), a.messages + r["probe_msgs"]))
                     results.setdefault((sessions, s.name), []).append(r)
                     print(f"smtp sessions={sessions} round={rnd} {s.name}: {fmt(r)}", flush=True)
-        if a.profile and "pg-1" in a.stores:
-            s = next(s for s in setups if s.name == "pg-1")
-            sampler = WaitSampler(s.cluster, s.database)
-            sampler.start()
-            r = smtp_bench.run_load(s.ports, s.pids, a.messages, a.size, max(a.sessions),
-                                    lambda: True)
-            print(f"smtp profile round pg-1 sessions={max(a.sessions)}: {fmt(r)}")
-            print_waits(f"smtp pg-1, {max(a.sessions)} sessions", *sampler.finish())
+        if a.profile:
+            profile_round(setups, f"smtp, {max(a.sessions)} sessions", lambda s: fmt(
+                smtp_bench.run_load(s.ports, s.pids, a.messages, a.size, max(a.sessions),
+                                    lambda: True)))
     finally:
         for s in setups:
             s.stop()
@@ -295,15 +303,12 @@ def part_mixed(a, scratch):
                         results.setdefault((n, s.name), []).append(r)
                     print(f"mixed clients={n} round={rnd}{' (warm-up)' if rnd == 0 else ''} "
                           f"{s.name}: {fmt(r)}", flush=True)
-        if a.profile and "pg-1" in a.stores:
-            s = next(s for s in setups if s.name == "pg-1")
-            sampler = WaitSampler(s.cluster, s.database)
-            sampler.start()
-            rate, cpu_us, total = imap_bench.mixed_round(s.ports, s.pids, users[:max(a.clients)],
-                                                         message, a.seconds)
-            print(f"mixed profile round pg-1 clients={max(a.clients)}: {rate:.0f} commands/s, "
-                  f"{cpu_us:.0f} µs CPU/command")
-            print_waits(f"mixed pg-1, {max(a.clients)} clients", *sampler.finish())
+        if a.profile:
+            def mixed(s):
+                return "{:.0f} commands/s, {:.0f} µs CPU/command, {} commands".format(
+                    *imap_bench.mixed_round(s.ports, s.pids, users[:max(a.clients)], message,
+                                            a.seconds))
+            profile_round(setups, f"mixed, {max(a.clients)} clients", mixed)
     finally:
         for s in setups:
             s.stop()
