@@ -571,6 +571,13 @@ asio::awaitable<void> Daemon::drain_all() {
     co_await scheduler_->stop(std::max(left, std::chrono::steady_clock::duration::zero()));
     transport_->close_idle();
   }
+  // The periodic loops' pending timers would keep the I/O threads running.
+  if (transport_) {
+    transport_->stop_sts_refresh();
+  }
+  if (reports_) {
+    reports_->stop();
+  }
   drained_.set_value();
 }
 

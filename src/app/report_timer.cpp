@@ -41,20 +41,13 @@ ReportTimer::ReportTimer(config::ReportsSettings settings, domain::Storage& stor
       ca_file_(std::move(ca_file)) {}
 
 void ReportTimer::start(asio::io_context& context) {
-  asio::co_spawn(context, loop(), asio::detached);
+  asio::co_spawn(asio::make_strand(context), loop(), asio::detached);
 }
 
 asio::awaitable<void> ReportTimer::loop() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
+  do {
     co_await runtime::offload(pool_, [this] { tick(); });
-    timer.expires_after(kPostCheck);
-    std::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      co_return;
-    }
-  }
+  } while (co_await sleep_.sleep(kPostCheck));
 }
 
 void ReportTimer::tick() {

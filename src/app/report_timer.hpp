@@ -34,9 +34,13 @@ class ReportTimer {
               runtime::BlockingPool& pool, const Clock& clock, log::Logger logger,
               std::shared_ptr<const mailauth::DkimKeyring> dkim, std::string ca_file);
 
-  // Spawns the loop on `context`; it ends when the context stops. It always runs:
+  // Spawns the loop on a strand of `context`; it ends at stop(). It always runs:
   // pending HTTPS posts may come from the CLI even when sending is not enabled.
   void start(asio::io_context& context);
+
+  // Ends the loop (for shutdown): its pending wait is cancelled, and a tick
+  // already on the pool finishes without scheduling another.
+  void stop() { sleep_.stop(); }
 
  private:
   asio::awaitable<void> loop();
@@ -53,6 +57,7 @@ class ReportTimer {
   // When the last report run and inbox read happened (pool thread only).
   std::optional<SystemTime> last_send_;
   std::optional<SystemTime> last_ingest_;
+  runtime::StoppableSleep sleep_;
 };
 
 }  // namespace tern::app

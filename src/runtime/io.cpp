@@ -50,6 +50,44 @@ void IoThreads::stop() {
   context_.stop();
 }
 
+asio::awaitable<bool> StoppableSleep::sleep(std::chrono::steady_clock::duration duration) {
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      co_return false;
+    }
+    timer_ = timer;
+  }
+  // A stop() from here on posts its cancel to this strand, where it runs only
+  // after this coroutine has suspended in async_wait: the cancel cannot be lost.
+  timer->expires_after(duration);
+  std::error_code ec;
+  co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  std::lock_guard lock(mutex_);
+  if (timer_ == timer) {
+    timer_.reset();
+  }
+  co_return !stopped_;
+}
+
+void StoppableSleep::stop() {
+  std::shared_ptr<asio::steady_timer> timer;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    timer = std::move(timer_);
+  }
+  if (timer) {
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+}
+
+bool StoppableSleep::stopped() const {
+  std::lock_guard lock(mutex_);
+  return stopped_;
+}
+
 void IoThreads::join() {
   for (auto& thread : threads_) {
     if (thread.joinable()) {

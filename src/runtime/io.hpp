@@ -4,9 +4,12 @@
 // await() (ARCHITECTURE.md §5).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -59,6 +62,30 @@ class IoThreads {
   std::size_t thread_count_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+};
+
+// A sleep that another thread can end, for the daemon's periodic loops (the
+// MTA-STS refresh, the report timer). A pending timer is work: after
+// IoThreads::request_stop() it would keep the I/O threads, and so ternd, running
+// until it fires; stop() at shutdown cancels it.
+//
+// Requires: sleep() is awaited from a coroutine running on a strand (stop() posts
+// the cancel to the timer's executor, which must serialise it with the waiter).
+// Thread-safety: stop() and stopped() from any thread.
+class StoppableSleep {
+ public:
+  // Waits `duration`; false when stop() was called before or during the wait.
+  asio::awaitable<bool> sleep(std::chrono::steady_clock::duration duration);
+
+  // Ends the current wait (if any) and every later one at once.
+  void stop();
+
+  bool stopped() const;
+
+ private:
+  mutable std::mutex mutex_;
+  bool stopped_ = false;                       // guarded by mutex_
+  std::shared_ptr<asio::steady_timer> timer_;  // the pending wait's; guarded by mutex_
 };
 
 // A fixed number of threads for blocking work (SQLite, fsync, argon2, heavy MIME).

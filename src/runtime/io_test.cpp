@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runtime/io.hpp"
 
+#include <chrono>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -84,6 +86,48 @@ TEST(AwaitFuture, ReturnsAtOnceForAReadyFuture) {
   }());
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(*result, 42);
+}
+
+// ternd's shutdown drops the work guard and joins the I/O threads: a periodic
+// loop's hour-long wait must end at stop(), or the threads never run out of work.
+TEST(StoppableSleep, StopEndsAPendingWaitSoTheThreadsRunOutOfWork) {
+  IoThreads io(2);
+  io.start();
+  StoppableSleep sleep;
+  std::promise<bool> woke;
+  asio::co_spawn(
+      asio::make_strand(io.context()),
+      [](StoppableSleep& s, std::promise<bool>& done) -> asio::awaitable<void> {
+        done.set_value(co_await s.sleep(std::chrono::hours(1)));
+      }(sleep, woke),
+      asio::detached);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  sleep.stop();
+  auto result = woke.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_FALSE(result.get());
+  io.request_stop();
+  io.join();
+  EXPECT_TRUE(io.context().stopped());
+}
+
+TEST(StoppableSleep, AfterStopEveryWaitEndsAtOnceAndAnUnstoppedOneRunsOut) {
+  IoThreads io(1);
+  io.start();
+  StoppableSleep running;
+  auto slept = run_for(io.context(), [](StoppableSleep& s) -> asio::awaitable<bool> {
+    co_return co_await s.sleep(std::chrono::milliseconds(1));
+  }(running));
+  ASSERT_TRUE(slept.has_value());
+  EXPECT_TRUE(*slept);
+  StoppableSleep stopped;
+  stopped.stop();
+  EXPECT_TRUE(stopped.stopped());
+  auto refused = run_for(io.context(), [](StoppableSleep& s) -> asio::awaitable<bool> {
+    co_return co_await s.sleep(std::chrono::hours(1));
+  }(stopped));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_FALSE(*refused);
 }
 
 TEST(IoThreads, ZeroMeansOnePerCore) {

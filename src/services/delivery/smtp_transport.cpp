@@ -129,6 +129,8 @@ struct SmtpTransport::Impl {
   StsCache sts_cache;
   runtime::SystemClock system_clock;
   std::shared_ptr<StsFetcher> sts_fetcher;
+  // The refresh loop's wait, ended by stop_sts_refresh() at shutdown.
+  std::shared_ptr<runtime::StoppableSleep> sts_sleep = std::make_shared<runtime::StoppableSleep>();
 
   Impl(asio::io_context& io_in, dns::Resolver& resolver_in, Random& random_in,
        TransportOptions options_in, log::Logger logger_in)
@@ -155,16 +157,13 @@ struct SmtpTransport::Impl {
   // ternd's MTA-STS refresh: holds the transport only while a pass runs, so
   // destroying the transport ends the loop at its next wake-up.
   static asio::awaitable<void> sts_refresh_loop(std::weak_ptr<SmtpTransport> weak,
+                                                std::shared_ptr<runtime::StoppableSleep> sleep,
                                                 std::chrono::seconds first,
                                                 std::chrono::seconds interval) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
     std::chrono::seconds wait = first;
-    for (;;) {
-      timer.expires_after(wait);
-      std::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    while (co_await sleep->sleep(wait)) {
       auto self = weak.lock();
-      if (ec || !self) {
+      if (!self) {
         co_return;
       }
       Impl& impl = *self->impl_;
@@ -788,8 +787,13 @@ void SmtpTransport::start_sts_refresh(std::chrono::seconds first, std::chrono::s
   if (!impl_->options.outbound.mta_sts) {
     return;
   }
-  asio::co_spawn(impl_->strand, Impl::sts_refresh_loop(weak_from_this(), first, interval),
+  asio::co_spawn(impl_->strand,
+                 Impl::sts_refresh_loop(weak_from_this(), impl_->sts_sleep, first, interval),
                  asio::detached);
+}
+
+void SmtpTransport::stop_sts_refresh() {
+  impl_->sts_sleep->stop();
 }
 
 std::size_t SmtpTransport::idle_sessions_for_test() const {

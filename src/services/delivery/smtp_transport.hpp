@@ -100,8 +100,13 @@ class SmtpTransport final : public domain::OutboundTransport,
   // Starts ternd's proactive MTA-STS refresh: a pass `first` after the call (so
   // policies cached before a restart are checked soon), then every `interval`
   // (RFC 8461 §3.3 suggests daily). Does nothing when [outbound] mta_sts is off.
-  // The loop ends when the io_context stops or the transport is destroyed.
+  // The loop ends at stop_sts_refresh(), or when the transport is destroyed.
   void start_sts_refresh(std::chrono::seconds first, std::chrono::seconds interval);
+
+  // Ends the refresh loop (for shutdown): its pending timer is cancelled, and a
+  // pass already running finishes without scheduling another. A loop started
+  // afterwards ends at once.
+  void stop_sts_refresh();
 
   // Idle sessions in the reuse cache, and TCP/unix connections opened so far.
   std::size_t idle_sessions_for_test() const;

@@ -319,6 +319,21 @@ TEST_F(TransportRefreshTest, TheTimerPicksUpANewIdWithoutADelivery) {
   EXPECT_EQ(fetcher_.fetched(), std::vector<std::string>{"example.org/b2"});
 }
 
+// ternd's shutdown waits for its I/O threads to run out of work; a pending
+// refresh timer must not keep them (and the process) alive.
+TEST_F(TransportRefreshTest, StoppingTheRefreshLetsTheIoContextFinish) {
+  auto transport = make_transport();
+  ASSERT_TRUE(transport);
+  transport->start_sts_refresh(1h, 1h);
+  std::this_thread::sleep_for(100ms);  // the loop is waiting on its timer
+  transport->stop_sts_refresh();
+  work_.reset();
+  for (int i = 0; i < 100 && !io_.stopped(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(io_.stopped());
+}
+
 TEST_F(TransportRefreshTest, NoTimerWhenMtaStsIsOff) {
   {
     StsCache earlier(dir_.path());
