@@ -291,7 +291,7 @@ Result<std::vector<DnsRecord>> required_records(const config::Settings& settings
   // before p=reject.
   out.push_back({"_dmarc." + zone, RecordType::kTxt,
                  "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@" + domain,
-                 "DMARC (RFC 7489): quarantine what fails, send aggregate reports"});
+                 "DMARC (RFC 9989): quarantine what fails, send aggregate reports"});
   const auto policy = mta_sts_policy(settings);
   out.push_back({"_mta-sts." + zone, RecordType::kTxt, "v=STSv1; id=" + mta_sts_policy_id(policy),
                  fmt::format("MTA-STS (RFC 8461 §3.1): the id changes with the policy (mode {})",

@@ -55,7 +55,7 @@ struct DmarcSpfAuth {
 // Why the applied disposition differs from the policy (RFC 9990 <reason>).
 struct DmarcOverride {
   std::string
-      type;  // forwarded | sampled_out | trusted_forwarder | mailing_list | local_policy | other
+      type;  // RFC 9990: local_policy | mailing_list | other | policy_test_mode | trusted_forwarder
   std::string comment;
   friend bool operator==(const DmarcOverride&, const DmarcOverride&) = default;
 };

@@ -97,6 +97,7 @@ inbox = "{RUA}"
     assert root.tag == NS + "feedback"
     assert root.findtext(f"{NS}policy_published/{NS}domain") == "sender.test"
     assert root.findtext(f"{NS}policy_published/{NS}p") == "reject"
+    assert root.findtext(f"{NS}policy_published/{NS}discovery_method") == "treewalk"
 
     sent = tern_cli(server.config, "report", "dmarc", "--send-now")
     assert f"for {RUA}" in sent.stdout, sent.stdout + sent.stderr

@@ -231,7 +231,7 @@ std::string build_dmarc_xml(const DmarcAggregate& aggregate, const Reporter& rep
   const auto& p = aggregate.policy;
   body.open("policy_published");
   body.leaf("domain", aggregate.domain);
-  body.leaf("discovery_method", "psl");
+  body.leaf("discovery_method", "treewalk");  // RFC 9989 §4.10 (mailauth/dmarc)
   body.leaf("p", p.p);
   body.optional_leaf("sp", p.sp);
   body.optional_leaf("np", p.np);

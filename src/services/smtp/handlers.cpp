@@ -277,7 +277,11 @@ void Handlers::record_dmarc(const tern::smtp::Message& message, const Peer& peer
   if (record.subdomain_policy) {
     e.policy.sp = std::string(mailauth::dmarc_policy_name(*record.subdomain_policy));
   }
+  if (record.nonexistent_policy) {
+    e.policy.np = std::string(mailauth::dmarc_policy_name(*record.nonexistent_policy));
+  }
   e.policy.pct = record.percent;
+  e.policy.testing = record.testing.value_or(false);
   e.policy.adkim = record.dkim_alignment == mailauth::DmarcAlignment::kStrict ? "s" : "r";
   e.policy.aspf = record.spf_alignment == mailauth::DmarcAlignment::kStrict ? "s" : "r";
   e.policy.fo = record.failure_options;
@@ -435,15 +439,14 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
       raw = std::move(kept);
     }
     if (verdict != nullptr) {
-      // RFC 7489 §6.6.3 / §7: the disposition, with the local policy for reject.
+      // RFC 9989 §5.3 / §7.2: the disposition, with the local policy for reject.
       std::string_view applied = "none";
       std::string_view override_type;
       if (verdict->arc_override) {
         override_type = "trusted_forwarder";
-      } else if (verdict->dmarc.result == mailauth::AuthResult::kFail &&
-                 static_cast<int>(verdict->dmarc.disposition) <
-                     static_cast<int>(verdict->dmarc.policy)) {
-        override_type = "sampled_out";  // §6.6.4: pct= lowered it one step
+      } else if (verdict->dmarc.result == mailauth::AuthResult::kFail && verdict->dmarc.testing) {
+        // RFC 9990 §3.1.1.14: t=y (or RFC 7489 pct= sampling) lowered it one step.
+        override_type = "policy_test_mode";
       }
       if (verdict->disposition == mailauth::DmarcDisposition::kReject) {
         if (policy_.dmarc_reject == DmarcRejectAction::kReject) {
@@ -460,7 +463,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         logger_.info("dmarc reject", {{"id", id}, {"from_domain", verdict->from_domain}});
         return all(Reply::of(550, "5.7.1",
                              "message rejected: it fails the DMARC policy of " +
-                                 verdict->dmarc.policy_domain + " (RFC 7489)"));
+                                 verdict->dmarc.policy_domain + " (RFC 9989)"));
       }
       quarantine = applied == "quarantine";
       // RFC 8601 §5: our one field goes at the top of what the client sent,

@@ -657,6 +657,26 @@ TEST_F(MxVerifyTest, DmarcRejectQuarantineAndTheLocalPolicy) {
   EXPECT_EQ(count("INBOX"), 2u);
 }
 
+// RFC 9989 t=y: a failing message is not rejected but lowered one step, and
+// the aggregate report carries the published np=/t= and the RFC 9990 override.
+TEST_F(MxVerifyTest, TestingModeLowersTheDispositionAndIsReportedAsPolicyTestMode) {
+  zone.add_txt("trial.example", {"v=spf1 ip4:192.0.2.1 -all"});
+  zone.add_txt("_dmarc.trial.example", {"v=DMARC1; p=reject; np=quarantine; t=y"});
+  std::string out = send("trial.example");
+  EXPECT_NE(out.find("250 2.0.0 Ok"), std::string::npos) << out;
+  EXPECT_EQ(count("Junk"), 1u);
+  auto from = from_unix_seconds(1'800'000'000 - 7200);
+  auto to = from_unix_seconds(1'800'000'000 + 7200);
+  auto report = world.storage.reports().dmarc_aggregate("trial.example", from, to).get();
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->policy.np, "quarantine");
+  EXPECT_TRUE(report->policy.testing);
+  ASSERT_EQ(report->rows.size(), 1u);
+  EXPECT_EQ(report->rows[0].row.disposition, "quarantine");
+  ASSERT_EQ(report->rows[0].row.overrides.size(), 1u);
+  EXPECT_EQ(report->rows[0].row.overrides[0].type, "policy_test_mode");
+}
+
 TEST_F(MxVerifyTest, AliasForwardsAreArcSealed) {
   auto ring = std::make_shared<mailauth::DkimKeyring>();
   ring->add({"example.org", "sel", true,
