@@ -118,7 +118,34 @@ def receiver(ternd_factory):
     return server, ports
 
 
-class PolicyServer:
+def self_signed(directory, names):
+    """A self-signed certificate for `names` (not trusted by the transport)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-days", "2", "-subj", f"/CN={names[0]}", "-addext",
+            "subjectAltName=" + ",".join(f"DNS:{n}" for n in names),
+            "-keyout", "key.pem", "-out", "cert.pem", cwd=directory)
+    return directory / "cert.pem", directory / "key.pem"
+
+
+class HttpsServer:
+    """http.server over TLS on 127.0.0.1:<port>, serving `handler` on a thread."""
+
+    def __init__(self, cert, key, handler):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class PolicyServer(HttpsServer):
     """HTTPS on 127.0.0.1:<port> serving /.well-known/mta-sts.txt per Host header."""
 
     def __init__(self, cert, key, policies, status=200, content_type="text/plain"):
@@ -144,17 +171,7 @@ class PolicyServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(cert, key, Handler)
 
 
 @pytest.fixture
@@ -166,14 +183,8 @@ def policy_server(tmp_path, pki):
         names = names or [f"mta-sts.{d}" for d in ("sts.test", "wrong.test", "plain.test")]
         if ca:
             cert, key = issue(tmp_path / "https", f"https{len(started)}", names, ca_dir)
-        else:  # self-signed: not trusted by the transport
-            d = tmp_path / "https-self"
-            d.mkdir(exist_ok=True)
-            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", f"/CN={names[0]}", "-addext",
-                    "subjectAltName=" + ",".join(f"DNS:{n}" for n in names),
-                    "-keyout", "key.pem", "-out", "cert.pem", cwd=d)
-            cert, key = d / "cert.pem", d / "key.pem"
+        else:
+            cert, key = self_signed(tmp_path / "https-self", names)
         server = PolicyServer(cert, key, policies, **kwargs)
         started.append(server)
         return server

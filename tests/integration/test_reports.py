@@ -20,8 +20,6 @@ import json
 import os
 import re
 import smtplib
-import ssl
-import threading
 import time
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -33,11 +31,11 @@ import pytest
 from conftest import tern_cli
 from dns_server import dns_server  # noqa: F401  (pytest fixture)
 from test_dkim_interop import dkim, need_dkimpy  # noqa: F401  (skips without dkimpy)
-from test_mailauth_inbound import ALICE, ed25519_key, message, send, sign, zones
+from test_mailauth_inbound import ed25519_key, message, send, sign, zones
 from test_mailauth_signing import dkim_entries, keygen
-from test_outbound_security import issue, make_ca, openssl
+from test_outbound_security import HttpsServer, issue, make_ca, self_signed
 from test_outbound_transport import free_port
-from test_smtp import AUTH_FAST, DOMAIN, PASSWORD, inbox, provision, start_mail_server
+from test_smtp import AUTH_FAST, DOMAIN, inbox, provision, start_mail_server
 
 RUA = f"rua@{DOMAIN}"
 NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
@@ -188,7 +186,7 @@ def test_import_lists_samples_and_refuses_non_reports(ternd_factory):
     assert usage.returncode == 2
 
 
-class ReportReceiver:
+class ReportReceiver(HttpsServer):
     """An HTTPS endpoint on 127.0.0.1 taking TLS report POSTs: answers with the next
     status of `statuses` (the last one repeats) and keeps (path, headers, body)."""
 
@@ -212,24 +210,7 @@ class ReportReceiver:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def self_signed(directory, name):
-    directory.mkdir(parents=True, exist_ok=True)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
-            "-keyout", "key.pem", "-out", "cert.pem", cwd=directory)
-    return directory / "cert.pem", directory / "key.pem"
+        super().__init__(cert, key, Handler)
 
 
 def pending_posts(server):
@@ -242,7 +223,7 @@ def test_tls_report_is_posted_over_https_retried_and_refused_on_a_bad_certificat
     ca = make_ca(ca_dir)
     good = ReportReceiver(*issue(tmp_path / "good", "good", ["reports.rpt.test"], ca_dir),
                           [500, 200])
-    bad = ReportReceiver(*self_signed(tmp_path / "bad", "bad.rpt.test"), [200])
+    bad = ReportReceiver(*self_signed(tmp_path / "bad", ["bad.rpt.test"]), [200])
     try:
         good_uri = f"https://reports.rpt.test:{good.port}/v1/tlsrpt"
         bad_uri = f"https://bad.rpt.test:{bad.port}/tlsrpt"
