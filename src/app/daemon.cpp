@@ -447,9 +447,9 @@ Result<void> Daemon::start_outbound() {
                                                      logger_.with("component", "delivery")));
   // RFC 8461 §3.3: cached policies are refreshed before they expire, not only
   // when a delivery needs them; the first pass soon after start.
-  transport_->start_sts_refresh(std::min<std::chrono::seconds>(std::chrono::seconds(60),
-                                                               settings_.outbound.mta_sts_refresh),
-                                settings_.outbound.mta_sts_refresh);
+  transport_->start_sts_refresh(
+      std::min<std::chrono::seconds>(std::chrono::seconds(60), settings_.outbound.mta_sts_refresh),
+      settings_.outbound.mta_sts_refresh);
   const auto& queue = settings_.queue;
   services::outbound::Options o;
   o.retry = retry_policy(queue);

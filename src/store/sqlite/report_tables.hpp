@@ -35,7 +35,6 @@ Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const s
 Result<std::vector<domain::ReceivedReport>> received(Connection& c,
                                                      const domain::ReceivedReportQuery& query);
 Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
-Result<std::vector<domain::ReportPost>> due_posts(Connection& c, SystemTime now,
-                                                  std::size_t limit);
+Result<std::vector<domain::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit);
 
 }  // namespace tern::store::sqlite::reports

@@ -1929,12 +1929,11 @@ d::Async<void> SqliteStorage::set_report_cursor(std::string name, SystemTime val
 }
 
 d::Async<void> SqliteStorage::put_report_post(d::ReportPost post) {
-  return write<void>({},
-                     [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
+  return write<void>({}, [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
 }
 
 d::Async<std::vector<d::ReportPost>> SqliteStorage::due_report_posts(SystemTime now,
-                                                                    std::size_t limit) {
+                                                                     std::size_t limit) {
   return read<std::vector<d::ReportPost>>(
       [now, limit](Connection& c) { return reports::due_posts(c, now, limit); });
 }
