@@ -114,7 +114,8 @@ class Tern:
     `setup` adds the domain and the recipient (once per store: a second node on the
     same database finds them there)."""
 
-    def __init__(self, build, root, store=SQLITE_STORE, name="tern", setup=True):
+    def __init__(self, build, root, store=SQLITE_STORE, name="tern", setup=True,
+                 verify_inbound=False):
         self.root = root / name
         self.root.mkdir()
         self.port = free_port()
@@ -129,6 +130,10 @@ level = "warn"
 {store}
 [smtp]
 max_recipients = 1000
+[mailauth]
+# Like for like with the Postfix under test, which runs no SPF/DKIM/DMARC policy
+# service: inbound verification has its own benchmark (src/mailauth/inbound_bench.py).
+verify_inbound = {"true" if verify_inbound else "false"}
 [limits]
 max_connections_per_ip = 1000
 [[listener]]
