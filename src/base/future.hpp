@@ -108,6 +108,33 @@ class Promise {
   std::shared_ptr<detail::FutureState<T>> state_;
 };
 
+// Marks the current thread, for the scope's lifetime, as one that may block: it
+// runs blocking work (a blocking-pool job) and will wait on get() anyway. A
+// backend may then do a short read on this thread and return a ready Future,
+// instead of handing the read to its own threads and waking this one when done
+// (two thread switches per call; docs/adr/0017-reads-on-the-calling-thread.md).
+// Never set on an I/O thread. The one piece of thread state in base.
+class MayBlockScope {
+ public:
+  MayBlockScope() : previous_(flag()) { flag() = true; }
+
+  ~MayBlockScope() { flag() = previous_; }
+
+  MayBlockScope(const MayBlockScope&) = delete;
+  MayBlockScope& operator=(const MayBlockScope&) = delete;
+
+  // True inside a MayBlockScope on this thread.
+  static bool active() { return flag(); }
+
+ private:
+  static bool& flag() {
+    thread_local bool may_block = false;
+    return may_block;
+  }
+
+  bool previous_;
+};
+
 // A Future that is ready at once; what synchronous backends (store::memory) return.
 template <class T>
 Future<T> make_ready_future(T value) {

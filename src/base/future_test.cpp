@@ -37,5 +37,22 @@ TEST(Future, GetBlocksUntilAnotherThreadFulfils) {
   producer.join();
 }
 
+TEST(MayBlockScope, MarksOnlyThisThreadAndNests) {
+  EXPECT_FALSE(MayBlockScope::active());
+  {
+    MayBlockScope outer;
+    EXPECT_TRUE(MayBlockScope::active());
+    bool other_thread = true;
+    std::thread([&] { other_thread = MayBlockScope::active(); }).join();
+    EXPECT_FALSE(other_thread);
+    {
+      MayBlockScope inner;
+      EXPECT_TRUE(MayBlockScope::active());
+    }
+    EXPECT_TRUE(MayBlockScope::active());  // the inner scope restored, not cleared
+  }
+  EXPECT_FALSE(MayBlockScope::active());
+}
+
 }  // namespace
 }  // namespace tern

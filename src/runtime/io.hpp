@@ -149,6 +149,8 @@ asio::awaitable<std::invoke_result_t<F>> offload(BlockingPool& pool, F fn) {
     asio::post(pool.executor(), [fn = std::move(fn), handler = std::move(handler),
                                  work = std::move(work)]() mutable {
       detail::Outcome<Value> outcome;
+      // A pool thread may block: storage reads then run right here.
+      MayBlockScope may_block;
       try {
         if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
           fn();

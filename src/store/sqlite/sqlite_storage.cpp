@@ -502,6 +502,18 @@ Result<void> apply_migrations(Connection& c) {
   return c.exec("COMMIT");
 }
 
+// A read-only connection.
+Result<std::unique_ptr<Connection>> open_reader(const fs::path& db) {
+  TERN_TRY(auto reader, Connection::open(db, false));
+  TERN_TRY_VOID(reader->exec("PRAGMA query_only = ON"));
+  // 16 MiB of pages per reader (SQLite's default is 2 MiB), filled only as read:
+  // the entries and messages pages of a 100,000-message mailbox (~13 MB), which
+  // every SELECT and FETCH 1:* walks, then stay cached instead of coming through
+  // pread() each time (bench/README.md, imap_bench).
+  TERN_TRY_VOID(reader->exec("PRAGMA cache_size = -16384"));
+  return reader;
+}
+
 }  // namespace
 
 // ----- lifecycle
@@ -548,13 +560,7 @@ Result<void> SqliteStorage::start() {
   TERN_TRY_VOID(writer_connection_->exec("PRAGMA temp_store = MEMORY"));
   TERN_TRY_VOID(apply_migrations(*writer_connection_));
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.readers); ++i) {
-    TERN_TRY(auto reader, Connection::open(dir_ / "tern.db", false));
-    TERN_TRY_VOID(reader->exec("PRAGMA query_only = ON"));
-    // 16 MiB of pages per reader (SQLite's default is 2 MiB), filled only as read:
-    // the entries and messages pages of a 100,000-message mailbox (~13 MB), which
-    // every SELECT and FETCH 1:* walks, then stay cached instead of coming through
-    // pread() each time (bench/README.md, imap_bench).
-    TERN_TRY_VOID(reader->exec("PRAGMA cache_size = -16384"));
+    TERN_TRY(auto reader, open_reader(dir_ / "tern.db"));
     reader_connections_.push_back(std::move(reader));
   }
   writer_ = std::thread([this] { writer_loop(); });
@@ -576,6 +582,11 @@ void SqliteStorage::close() {
     }
     closed_ = true;
     stopping_ = true;
+  }
+  {
+    std::lock_guard lock(inline_mutex_);
+    inline_closed_ = true;
+    inline_idle_.clear();  // one still in use closes when it comes back
   }
   write_cv_.notify_all();
   read_cv_.notify_all();
@@ -950,24 +961,70 @@ void SqliteStorage::reader_loop(Connection& connection) {
   }
 }
 
+std::unique_ptr<Connection> SqliteStorage::take_inline_reader() {
+  {
+    std::lock_guard lock(inline_mutex_);
+    if (inline_closed_) {
+      return nullptr;
+    }
+    if (!inline_idle_.empty()) {
+      auto connection = std::move(inline_idle_.back());
+      inline_idle_.pop_back();
+      return connection;
+    }
+    if (inline_open_ >= options_.inline_readers) {
+      return nullptr;
+    }
+    ++inline_open_;
+  }
+  // Opened outside the lock: it reads the schema from disk.
+  auto opened = open_reader(dir_ / "tern.db");
+  if (!opened) {
+    options_.logger.warn("cannot open an inline sqlite reader",
+                         {{"error", opened.error().message}});
+    std::lock_guard lock(inline_mutex_);
+    --inline_open_;
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+void SqliteStorage::return_inline_reader(std::unique_ptr<Connection> connection) {
+  std::lock_guard lock(inline_mutex_);
+  if (inline_closed_) {
+    --inline_open_;
+    return;  // closes it
+  }
+  inline_idle_.push_back(std::move(connection));
+}
+
 template <class T, class Body>
 d::Async<T> SqliteStorage::read(Body body) {
+  auto run = [](Body& fn, Connection& c) -> Result<T> {
+    try {
+      return fn(c);
+    } catch (const std::exception& e) {
+      return Error{ErrorCode::kInternal, std::string("read threw: ") + e.what()};
+    }
+  };
   Promise<Result<T>> promise;
   auto future = promise.future();
+  // The caller is going to wait for the answer anyway (ADR 0017): read here.
+  if (MayBlockScope::active()) {
+    if (auto connection = take_inline_reader()) {
+      promise.set_value(run(body, *connection));
+      return_inline_reader(std::move(connection));
+      return future;
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
       promise.set_value(Error{ErrorCode::kCancelled, "store is closed"});
       return future;
     }
-    read_queue_.push_back([promise, body = std::move(body)](Connection& c) mutable {
-      Result<T> result = Error{ErrorCode::kInternal, "read not run"};
-      try {
-        result = body(c);
-      } catch (const std::exception& e) {
-        result = Error{ErrorCode::kInternal, std::string("read threw: ") + e.what()};
-      }
-      promise.set_value(std::move(result));
+    read_queue_.push_back([promise, run, body = std::move(body)](Connection& c) mutable {
+      promise.set_value(run(body, c));
     });
   }
   read_cv_.notify_one();

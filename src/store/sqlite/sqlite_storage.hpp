@@ -41,6 +41,12 @@ struct SqliteOptions {
   // Reader threads, each with its own connection (WAL readers never block the
   // writer nor each other).
   std::size_t readers = 2;
+  // Connections for reads made by a thread that may block (tern::MayBlockScope:
+  // a blocking-pool job). Such a read runs on the calling thread and returns a
+  // ready future, without the two thread switches through a reader thread; past
+  // this many at once, reads queue for the reader threads as from any thread.
+  // Opened on first use. 0: every read goes through the reader threads.
+  std::size_t inline_readers = 4;
   log::Logger logger;
 };
 
@@ -146,6 +152,10 @@ class SqliteStorage final : public domain::Storage,
   domain::Async<T> write(std::vector<TempBlob> blobs, Body body, bool exclusive = false);
   template <class T, class Body>
   domain::Async<T> read(Body body);
+  // An idle inline-read connection, opening one while fewer than
+  // options_.inline_readers exist; null when none is free or the store is closing.
+  std::unique_ptr<Connection> take_inline_reader();
+  void return_inline_reader(std::unique_ptr<Connection> connection);
 
   // ----- domain::Directory
   domain::Async<domain::Domain> add_domain(std::string name) override;
@@ -280,6 +290,11 @@ class SqliteStorage final : public domain::Storage,
 
   std::thread writer_;
   std::vector<std::thread> readers_;
+
+  std::mutex inline_mutex_;  // guards the three below
+  std::vector<std::unique_ptr<Connection>> inline_idle_;
+  std::size_t inline_open_ = 0;  // idle and in use
+  bool inline_closed_ = false;
 };
 
 }  // namespace tern::store::sqlite

@@ -3,9 +3,11 @@
 // this backend has: persistence across reopen, recovery and group commit.
 #include "store/sqlite/sqlite_storage.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include <unistd.h>
 
@@ -65,6 +67,20 @@ struct SqliteNoGroupCommitFactory {
     options.group_commit = false;
     options.inline_blob_max_bytes = 0;
     auto storage = SqliteStorage::open(dir.path() / "store", options);
+    EXPECT_TRUE(storage) << storage.error().message;
+    return storage ? std::move(*storage) : nullptr;
+  }
+};
+
+// The same suite as run by a thread that may block (a blocking-pool job): every
+// read runs on the test's thread with an inline connection (ADR 0017). The scope
+// is a member, so it covers the whole test body, which runs on this thread.
+struct SqliteInlineReadsFactory {
+  TempDir dir;
+  MayBlockScope may_block;
+
+  std::unique_ptr<domain::Storage> make() {
+    auto storage = SqliteStorage::open(dir.path() / "store");
     EXPECT_TRUE(storage) << storage.error().message;
     return storage ? std::move(*storage) : nullptr;
   }
@@ -423,12 +439,83 @@ TEST(SqliteStorage, RequestsAfterCloseAreCancelled) {
   EXPECT_EQ(domains.error().code, ErrorCode::kCancelled);
 }
 
+TEST(SqliteStorage, ReadsOfAThreadThatMayBlockAreAnsweredBeforeTheCallReturns) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  ASSERT_TRUE(wait(store->directory().add_domain("example.test")));
+  MayBlockScope may_block;
+  for (int i = 0; i < 100; ++i) {
+    auto found = store->directory().find_domain("example.test");
+    ASSERT_TRUE(found.is_ready()) << "read " << i << " went through a reader thread";
+    auto domain = found.get();
+    ASSERT_TRUE(domain && *domain);
+  }
+}
+
+TEST(SqliteStorage, InlineReadsBeyondTheirConnectionsQueueForTheReaderThreads) {
+  TempDir dir;
+  SqliteOptions options;
+  options.inline_readers = 2;
+  auto store = open_or_die(dir.path(), options);
+  ASSERT_TRUE(wait(store->directory().add_domain("example.test")));
+  // Eight blocking threads against two inline connections, while the writer
+  // keeps adding accounts: every read is answered and sees a committed state.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) {
+      domain::NewAccount account;
+      account.address = "u" + std::to_string(i) + "@example.test";
+      if (!wait(store->directory().add_account(std::move(account)))) {
+        ++failures;
+      }
+    }
+    stop = true;
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 8; ++t) {
+    readers.emplace_back([&] {
+      MayBlockScope may_block;
+      std::size_t seen = 0;
+      while (!stop) {
+        auto accounts = store->directory().accounts(std::string("example.test")).get();
+        if (!accounts || accounts->size() < seen) {
+          ++failures;  // an error, or a snapshot older than one seen before
+          return;
+        }
+        seen = accounts->size();
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) {
+    t.join();
+  }
+  EXPECT_EQ(failures, 0);
+  MayBlockScope may_block;
+  auto all = store->directory().accounts(std::nullopt).get();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 50u);
+}
+
+TEST(SqliteStorage, InlineReadsAfterCloseAreCancelled) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  MayBlockScope may_block;
+  ASSERT_TRUE(store->directory().domains().get());  // opens an inline connection
+  store->close();
+  auto domains = store->directory().domains().get();
+  ASSERT_FALSE(domains);
+  EXPECT_EQ(domains.error().code, ErrorCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace tern::store::sqlite
 
 namespace tern::store::conformance {
 using SqliteFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
-                                         tern::store::sqlite::SqliteNoGroupCommitFactory>;
+                                         tern::store::sqlite::SqliteNoGroupCommitFactory,
+                                         tern::store::sqlite::SqliteInlineReadsFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ReportConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ImportConformance, SqliteFactories);
