@@ -3,10 +3,12 @@
 // names), versioned (a reader refuses versions it does not know rather than guess)
 // and checked (CRC-32 over the record), because facts live in the store for years
 // and a flipped bit must read as kCorrupt, not as a wrong BODYSTRUCTURE.
-#include <array>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <zlib.h>
 
 #include "mime/facts/facts.hpp"
 
@@ -19,27 +21,16 @@ constexpr std::size_t kTrailerBytes = 4;  // CRC-32, little endian
 // The smallest encoded part: parent, kind, encoding, flags and five one-byte varints.
 constexpr std::size_t kMinPartBytes = 9;
 
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) {
-      c = (c & 1u) != 0 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    table[i] = c;
-  }
-  return table;
-}
-
-constexpr auto kCrcTable = make_crc_table();
-
-// CRC-32 (IEEE 802.3, the zlib polynomial).
+// CRC-32 (IEEE 802.3), zlib's.
 std::uint32_t crc32(std::string_view bytes) {
-  std::uint32_t c = 0xffffffffu;
-  for (char ch : bytes) {
-    c = kCrcTable[(c ^ static_cast<unsigned char>(ch)) & 0xffu] ^ (c >> 8);
+  uLong c = ::crc32(0L, Z_NULL, 0);
+  // zlib takes a uInt length: feed huge records in pieces.
+  while (!bytes.empty()) {
+    const auto n = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
+    c = ::crc32(c, reinterpret_cast<const Bytef*>(bytes.data()), n);
+    bytes.remove_prefix(n);
   }
-  return c ^ 0xffffffffu;
+  return static_cast<std::uint32_t>(c);
 }
 
 void put_varint(std::string& out, std::uint64_t v) {
