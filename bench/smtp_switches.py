@@ -7,7 +7,7 @@
 Starts a ternd MX like bench/smtp_bench.py does (sqlite, group commit, no inbound
 verification), sends N 4 KiB messages over C sessions with smtp-source, and prints
 msgs/s, ternd's CPU ms per message and its voluntary + involuntary context
-switches per message by thread name (/proc/<pid>/task/*/status). --perf also
+switches and CPU per message by thread name (/proc/<pid>/task/*/). --perf also
 records `perf record -g` of ternd into ./perf.data. Not a comparison with Postfix:
 for A/B runs of two builds (docs/adr/0017-reads-on-the-calling-thread.md).
 """
@@ -32,7 +32,7 @@ def switches(pid):
         except OSError:
             continue  # the thread ended
         count = sum(int(line.split()[1]) for line in status.splitlines() if "ctxt" in line)
-        by_name.setdefault(name, {})[tid] = count
+        by_name.setdefault(name, {})[tid] = (count, cpu_seconds(f"{pid}/task/{tid}"))
     return by_name
 
 
@@ -55,7 +55,7 @@ def main():
         perf = None
         try:
             if args.perf:
-                perf = subprocess.Popen(["perf", "record", "-g", "-o", "perf.data", "-p", str(pid)],
+                perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "1000", "-o", "perf.data", "-p", str(pid)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
             before, cpu_before, start = switches(pid), cpu_seconds(pid), time.time()
@@ -72,11 +72,13 @@ def main():
     n = args.messages
     per_name = {}
     for name, tids in after.items():
-        per_name[name] = sum(v - before.get(name, {}).get(tid, 0) for tid, v in tids.items()) / n
+        old = before.get(name, {})
+        per_name[name] = [sum(v[k] - old.get(tid, (0, 0))[k] for tid, v in tids.items()) / n
+                          for k in (0, 1)]
     print(f"msgs/s {n / elapsed:.0f}  CPU ms/msg {1000 * cpu / n:.3f}  "
-          f"switches/msg {sum(per_name.values()):.2f}")
-    for name, value in sorted(per_name.items()):
-        print(f"  {name}: {value:.2f}")
+          f"switches/msg {sum(v[0] for v in per_name.values()):.2f}")
+    for name, (switched, used) in sorted(per_name.items()):
+        print(f"  {name}: {switched:.2f} switches, {1000 * used:.3f} ms CPU per message")
 
 
 if __name__ == "__main__":
