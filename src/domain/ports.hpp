@@ -230,6 +230,13 @@ class ReportStore {
   // the last period reported), so a restart neither repeats nor skips a period.
   virtual Async<std::optional<SystemTime>> report_cursor(std::string name) = 0;
   virtual Async<void> set_report_cursor(std::string name, SystemTime value) = 0;
+  // Compare-and-set, in one atomic step: sets cursor `name` to `value` only when
+  // it currently holds `expected` (nullopt: the cursor is not set; times compare
+  // in whole seconds, as cursors are kept) and says whether it did. Nodes sharing
+  // one store take turns through it (domain::reports::run_due_reports).
+  virtual Async<bool> compare_and_set_report_cursor(std::string name,
+                                                    std::optional<SystemTime> expected,
+                                                    SystemTime value) = 0;
 
   // Pending HTTPS deliveries of TLS reports (ReportPost). put_report_post inserts
   // or replaces the row with the same (uri, report_id), every field as given
@@ -239,6 +246,13 @@ class ReportStore {
   // when it is already gone).
   virtual Async<void> put_report_post(ReportPost post) = 0;
   virtual Async<std::vector<ReportPost>> due_report_posts(SystemTime now, std::size_t limit) = 0;
+  // Claims the posts due_report_posts(now, limit) would return for one delivery
+  // attempt: in the same atomic step each one's next_attempt becomes now + lease,
+  // so a concurrent claimer (another node on the same store) gets other rows,
+  // and a post whose claimer died is due again once the lease ends, as with
+  // QueueStore::claim_due. Returns the claimed rows, next_attempt = now + lease.
+  virtual Async<std::vector<ReportPost>> claim_report_posts(SystemTime now, std::size_t limit,
+                                                            std::chrono::seconds lease) = 0;
   virtual Async<void> remove_report_post(std::string uri, std::string report_id) = 0;
 
   // Removes recorded evaluations and TLS results older than `before` (by hour) and

@@ -14,6 +14,13 @@ namespace tern::domain::reports {
 namespace {
 
 constexpr const char* kCursor = "reports";
+// Whose turn it is to run (see run_due_reports): the time the running node's
+// lease ends, or a past time when no run is under way.
+constexpr const char* kLeaseCursor = "reports.lease";
+// Longer than a run takes (a period's DNS lookups and queueing, a few seconds),
+// so a lease never ends under a live run; a node that dies mid-run delays the
+// reports by this at most.
+constexpr std::chrono::seconds kRunLease{1800};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -360,9 +367,10 @@ std::vector<Period> due_periods(std::optional<SystemTime> cursor, const ReportSe
   return out;
 }
 
-Result<RunSummary> run_due_reports(Storage& storage, const ReportSettings& settings, TxtLookup& dns,
-                                   SystemTime now) {
-  RunSummary summary;
+namespace {
+
+Result<void> run_periods(Storage& storage, const ReportSettings& settings, TxtLookup& dns,
+                         SystemTime now, RunSummary& summary) {
   TERN_TRY(auto cursor, storage.reports().report_cursor(kCursor).get());
   for (const auto& period : due_periods(cursor, settings, now)) {
     TERN_TRY(auto prepared, prepare_reports(storage.reports(), settings, dns, period, now));
@@ -383,6 +391,37 @@ Result<RunSummary> run_due_reports(Storage& storage, const ReportSettings& setti
       }
     }
   }
+  return ok();
+}
+
+}  // namespace
+
+Result<RunSummary> run_due_reports(Storage& storage, const ReportSettings& settings, TxtLookup& dns,
+                                   SystemTime now) {
+  RunSummary summary;
+  // Nodes sharing one store (issue #9) would otherwise both read the cursor,
+  // both queue the period's reports and both move the cursor: the lease cursor
+  // is taken by compare-and-set first, so one run at a time reads the cursor and
+  // the others find the period reported. A lease that has ended (its node died)
+  // or lies implausibly far ahead (a clock that went back) is taken over.
+  TERN_TRY(auto lease, storage.reports().report_cursor(kLeaseCursor).get());
+  if (lease && *lease > now && *lease <= now + kRunLease) {
+    summary.busy = true;
+    return summary;
+  }
+  const auto until = now + kRunLease;
+  TERN_TRY(bool mine,
+           storage.reports().compare_and_set_report_cursor(kLeaseCursor, lease, until).get());
+  if (!mine) {
+    summary.busy = true;
+    return summary;
+  }
+  auto ran = run_periods(storage, settings, dns, now, summary);
+  // Handed back (unless it was taken over meanwhile), so the next run here or on
+  // another node need not wait for it to end.
+  auto released = storage.reports().compare_and_set_report_cursor(kLeaseCursor, until, now).get();
+  TERN_TRY_VOID(ran);
+  TERN_TRY_VOID(released);
   TERN_TRY(summary.pruned, storage.reports().prune_reports(now - settings.retention).get());
   return summary;
 }

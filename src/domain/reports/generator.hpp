@@ -118,11 +118,16 @@ struct RunSummary {
   std::size_t queued = 0;          // messages queued
   std::size_t posts = 0;           // HTTPS posts stored (deliver_report_posts sends them)
   std::uint64_t pruned = 0;        // rows pruned
+  bool busy = false;               // another run (here or on another node) holds the turn
   std::vector<std::string> notes;  // skipped destinations, for the log
 };
 
 // The scheduler's step: prepares and queues the due periods' reports, advances the
-// cursor "reports" after each period, and prunes data past the retention.
+// cursor "reports" after each period, and prunes data past the retention. One run
+// at a time per store: a run first takes the turn through the cursor
+// "reports.lease" (ReportStore::compare_and_set_report_cursor, held for at most
+// 30 minutes, handed back at the end), so nodes sharing a store never queue a
+// period twice; a run that finds the turn taken does nothing and says `busy`.
 Result<RunSummary> run_due_reports(Storage& storage, const ReportSettings& settings, TxtLookup& dns,
                                    SystemTime now);
 

@@ -160,8 +160,14 @@ std::optional<SystemTime> next_post_attempt(SystemTime queued, std::uint32_t att
 Result<PostRun> deliver_report_posts(ReportStore& store, ReportPoster& poster, SystemTime now,
                                      std::size_t limit) {
   PostRun run;
-  TERN_TRY(auto due, store.due_report_posts(now, limit).get());
-  for (auto& post : due) {
+  // One claim per POST, so the lease covers one attempt however long the ones
+  // before it took, and another node on the same store takes the rest meanwhile.
+  for (std::size_t i = 0; i < limit; ++i) {
+    TERN_TRY(auto claimed, store.claim_report_posts(now, 1, kPostLease).get());
+    if (claimed.empty()) {
+      break;
+    }
+    auto& post = claimed.front();
     const auto note = [&](const std::string& what) {
       run.notes.push_back("TLS report " + post.report_id + " for " + post.policy_domain + " to " +
                           post.uri + ": " + what);
@@ -174,11 +180,8 @@ Result<PostRun> deliver_report_posts(ReportStore& store, ReportPoster& poster, S
       continue;
     }
     ++post.attempts;
-    // Claimed first: rescheduled as if this attempt fails (a post found after the
-    // window closed, say after downtime, still gets this one attempt).
-    post.next_attempt =
-        next_post_attempt(post.queued, post.attempts, now).value_or(now + kFirstPostRetry);
-    TERN_TRY_VOID(store.put_report_post(post).get());
+    // A post found after the window closed (say after downtime) still gets this
+    // one attempt.
     auto sent = poster.post(*uri, gzip(post.document));
     if (sent) {
       TERN_TRY_VOID(store.remove_report_post(post.uri, post.report_id).get());
@@ -186,12 +189,14 @@ Result<PostRun> deliver_report_posts(ReportStore& store, ReportPoster& poster, S
       continue;
     }
     post.last_error = sent.error().message;
-    if (!next_post_attempt(post.queued, post.attempts, now)) {
+    const auto next = next_post_attempt(post.queued, post.attempts, now);
+    if (!next) {
       TERN_TRY_VOID(store.remove_report_post(post.uri, post.report_id).get());
       ++run.abandoned;
       note(post.last_error + "; the 24-hour retry window has closed, dropped");
       continue;
     }
+    post.next_attempt = *next;
     TERN_TRY_VOID(store.put_report_post(post).get());
     ++run.retrying;
     note(post.last_error + "; attempt " + std::to_string(post.attempts) + ", next at " +

@@ -80,11 +80,18 @@ struct PostRun {
   std::vector<std::string> notes;  // one line per failed attempt, for the log
 };
 
+// How long a claimed post is left to its claimer (ReportStore::claim_report_posts)
+// before it is due again: longer than one POST may take (the app's poster gives
+// up after 30 s), so two nodes never POST one report at once, yet short enough
+// that a node dying mid-POST delays the report by minutes only.
+inline constexpr std::chrono::seconds kPostLease{600};
+
 // Attempts the posts due at `now`, at most `limit` of them, one at a time. Each
-// is first rescheduled as if it would fail (so a crash mid-POST retries it, and a
-// second process looking at the store meanwhile leaves it alone), then removed on
-// success or kept with its error until the window closes. Store errors end the
-// run; POST errors are counted.
+// is claimed first (claim_report_posts with kPostLease: a crash mid-POST retries
+// it after the lease, and another node on the same store leaves it alone
+// meanwhile), then removed on success, or rescheduled by next_post_attempt() with
+// its error until the window closes. Store errors end the run; POST errors are
+// counted.
 Result<PostRun> deliver_report_posts(ReportStore& store, ReportPoster& poster, SystemTime now,
                                      std::size_t limit = 10);
 

@@ -2,10 +2,12 @@
 // The report documents, mail and use-cases: XML/JSON built and read back, the
 // parsedmarc sample reports (../shared/testdata/dmarc, read in place), report mail
 // addressed and queued over store::memory with a map of TXT records, ingestion.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -673,6 +675,56 @@ TEST(ReportPosts, DroppedWhenTheWindowCloses) {
   EXPECT_EQ(poster.posted.size(), 1u);
 }
 
+// Counts POSTs from any thread; each takes a little while, as a real one does,
+// so two deliverers running at once overlap.
+class SlowCountingPoster final : public ReportPoster {
+ public:
+  Result<void> post(const HttpsUri&, std::string_view) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ++posts;
+    return ok();
+  }
+
+  std::atomic<int> posts{0};
+};
+
+TEST(ReportPosts, TwoDeliverersAtOncePostEachReportOnce) {
+  store::memory::MemoryStorage storage;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        storage.reports().put_report_post(pending_post("id-" + std::to_string(i), kDay)).get());
+  }
+  SlowCountingPoster poster;
+  std::size_t delivered[2] = {0, 0};
+  auto deliver = [&](std::size_t& out) {
+    auto run = deliver_report_posts(storage.reports(), poster, kDay);
+    ASSERT_TRUE(run) << run.error().message;
+    out = run->delivered;
+  };
+  std::thread a([&] { deliver(delivered[0]); });
+  std::thread b([&] { deliver(delivered[1]); });
+  a.join();
+  b.join();
+  EXPECT_EQ(poster.posts.load(), 5);
+  EXPECT_EQ(delivered[0] + delivered[1], 5u);
+  EXPECT_TRUE(storage.reports().due_report_posts(kDay + kPostWindow, 10).get()->empty());
+}
+
+TEST(ReportPosts, APostClaimedElsewhereWaitsForItsLease) {
+  store::memory::MemoryStorage storage;
+  ASSERT_TRUE(storage.reports().put_report_post(pending_post("id-1", kDay)).get());
+  // Another node claimed it and died mid-POST.
+  ASSERT_EQ(storage.reports().claim_report_posts(kDay, 10, kPostLease).get()->size(), 1u);
+  SlowCountingPoster poster;
+  auto during = deliver_report_posts(storage.reports(), poster, kDay + kPostLease / 2);
+  ASSERT_TRUE(during);
+  EXPECT_EQ(poster.posts.load(), 0);
+  auto after = deliver_report_posts(storage.reports(), poster, kDay + kPostLease);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->delivered, 1u);
+  EXPECT_EQ(poster.posts.load(), 1);
+}
+
 TEST_F(Generation, DuePeriodsFollowTheCursor) {
   auto s = settings();
   const auto now = kDay + 3 * k24h + std::chrono::hours(5);
@@ -705,6 +757,44 @@ TEST_F(Generation, RunQueuesOncePerPeriodAndPrunes) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->periods, 0u);
   EXPECT_EQ(storage_.queue().queued().get()->size(), 1u);
+}
+
+TEST_F(Generation, TwoNodesRunningAtOnceQueueAPeriodOnce) {
+  ASSERT_TRUE(storage_.reports().record_dmarc(evaluation("example.org", "192.0.2.1", kDay)).get());
+  const auto now = kDay + k24h + std::chrono::minutes(5);
+  // Both "nodes" share the store; every interleaving must queue one report.
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(storage_.reports().set_report_cursor("reports", kDay).get());
+    Result<RunSummary> runs[2] = {RunSummary{}, RunSummary{}};
+    std::thread a([&] { runs[0] = run_due_reports(storage_, settings(), dns_, now); });
+    std::thread b([&] { runs[1] = run_due_reports(storage_, settings(), dns_, now); });
+    a.join();
+    b.join();
+    ASSERT_TRUE(runs[0] && runs[1]);
+    EXPECT_EQ(runs[0]->periods + runs[1]->periods, 1u) << "round " << round;
+  }
+  EXPECT_EQ(storage_.queue().queued().get()->size(), 20u);
+}
+
+TEST_F(Generation, ARunWaitsForAnotherNodesLease) {
+  ASSERT_TRUE(storage_.reports().record_dmarc(evaluation("example.org", "192.0.2.1", kDay)).get());
+  const auto now = kDay + k24h + std::chrono::minutes(5);
+  // Another node's run holds the turn (and then dies without handing it back).
+  ASSERT_TRUE(
+      storage_.reports().set_report_cursor("reports.lease", now + std::chrono::minutes(10)).get());
+  auto busy = run_due_reports(storage_, settings(), dns_, now);
+  ASSERT_TRUE(busy);
+  EXPECT_TRUE(busy->busy);
+  EXPECT_EQ(busy->periods, 0u);
+  EXPECT_TRUE(storage_.queue().queued().get()->empty());
+  auto later = run_due_reports(storage_, settings(), dns_, now + std::chrono::minutes(10));
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(later->busy);
+  EXPECT_EQ(later->periods, 1u);
+  // The turn was handed back: a run right after is not kept waiting.
+  auto next = run_due_reports(storage_, settings(), dns_, now + std::chrono::minutes(11));
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(next->busy);
 }
 
 TEST_F(Generation, TemporaryDnsFailureSkipsOnlyThatDestination) {

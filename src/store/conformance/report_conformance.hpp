@@ -8,12 +8,15 @@
 // It pins down the port's promises (ports.hpp ReportStore): rows counted per policy
 // domain and hour, periods as half-open hour ranges, the last policy of a period,
 // every field round-tripping, TLS summaries per policy with failure details,
-// received reports stored once, cursors, and pruning.
+// received reports stored once, cursors (and their compare-and-set), pending
+// posts and their leased claims (also from two threads at once), and pruning.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -348,6 +351,106 @@ TYPED_TEST_P(ReportConformance, ReportPostsAreKeptUntilRemoved) {
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
 }
 
+TYPED_TEST_P(ReportConformance, CursorsAreComparedAndSetAtomically) {
+  const auto t = fixed_time();
+  // Unset: only an "expect unset" caller wins, and only once.
+  auto first = wait(this->reports().compare_and_set_report_cursor("lease", std::nullopt, t));
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto again = wait(this->reports().compare_and_set_report_cursor("lease", std::nullopt, t));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  // Set: a stale expectation loses and changes nothing; the current one wins.
+  auto stale = wait(
+      this->reports().compare_and_set_report_cursor("lease", t - this->kDay, t + 2 * this->kDay));
+  ASSERT_TRUE(stale);
+  EXPECT_FALSE(*stale);
+  EXPECT_EQ(*wait(this->reports().report_cursor("lease")), std::optional<SystemTime>(t));
+  auto swapped = wait(this->reports().compare_and_set_report_cursor("lease", t, t + this->kDay));
+  ASSERT_TRUE(swapped);
+  EXPECT_TRUE(*swapped);
+  EXPECT_EQ(*wait(this->reports().report_cursor("lease")),
+            std::optional<SystemTime>(t + this->kDay));
+  // Other names are untouched.
+  EXPECT_FALSE(wait(this->reports().report_cursor("other"))->has_value());
+}
+
+TYPED_TEST_P(ReportConformance, ClaimedPostsAreLeasedToOneClaimer) {
+  const auto t = fixed_time();
+  constexpr std::chrono::seconds kLease{120};
+  for (int i = 0; i < 6; ++i) {
+    domain::ReportPost p;
+    p.uri = "https://r.example/" + std::to_string(i);
+    p.report_id = "id";
+    p.policy_domain = "example.net";
+    p.document = "{}";
+    p.queued = t;
+    p.next_attempt = t + std::chrono::seconds(i);
+    ASSERT_TRUE(wait(this->reports().put_report_post(p)));
+  }
+  const auto now = t + std::chrono::seconds(10);
+  // Two claimers taking turns get disjoint sets, earliest first.
+  auto a = wait(this->reports().claim_report_posts(now, 4, kLease));
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_EQ(a->size(), 4u);
+  EXPECT_EQ((*a)[0].uri, "https://r.example/0");
+  EXPECT_EQ((*a)[3].uri, "https://r.example/3");
+  EXPECT_EQ((*a)[0].next_attempt, now + kLease);
+  auto b = wait(this->reports().claim_report_posts(now, 4, kLease));
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->size(), 2u);
+  EXPECT_EQ((*b)[0].uri, "https://r.example/4");
+  EXPECT_EQ((*b)[1].uri, "https://r.example/5");
+  // Claimed posts are not due while the lease holds...
+  auto none =
+      wait(this->reports().claim_report_posts(now + kLease - std::chrono::seconds(1), 10, kLease));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(
+      wait(this->reports().due_report_posts(now + kLease - std::chrono::seconds(1), 10))->empty());
+  // ...and due again once it has ended (the claimer died).
+  auto reclaimed = wait(this->reports().claim_report_posts(now + kLease, 10, kLease));
+  ASSERT_TRUE(reclaimed);
+  EXPECT_EQ(reclaimed->size(), 6u);
+}
+
+TYPED_TEST_P(ReportConformance, ConcurrentClaimersNeverShareAPost) {
+  const auto t = fixed_time();
+  constexpr int kPosts = 30;
+  for (int i = 0; i < kPosts; ++i) {
+    domain::ReportPost p;
+    p.uri = "https://r.example/" + std::to_string(i);
+    p.report_id = "id";
+    p.policy_domain = "example.net";
+    p.document = "{}";
+    p.queued = t;
+    p.next_attempt = t;
+    ASSERT_TRUE(wait(this->reports().put_report_post(p)));
+  }
+  std::vector<std::string> claimed[2];
+  auto claim_all = [&](std::vector<std::string>& out) {
+    for (;;) {
+      auto got = wait(this->reports().claim_report_posts(t, 2, std::chrono::seconds(60)));
+      ASSERT_TRUE(got) << got.error().message;
+      if (got->empty()) {
+        return;
+      }
+      for (const auto& p : *got) {
+        out.push_back(p.uri);
+      }
+    }
+  };
+  std::thread first([&] { claim_all(claimed[0]); });
+  std::thread second([&] { claim_all(claimed[1]); });
+  first.join();
+  second.join();
+  std::set<std::string> all(claimed[0].begin(), claimed[0].end());
+  for (const auto& uri : claimed[1]) {
+    EXPECT_TRUE(all.insert(uri).second) << "claimed twice: " << uri;
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kPosts));
+}
+
 TYPED_TEST_P(ReportConformance, PruneRemovesOnlyOlderData) {
   const auto day = fixed_time();
   ASSERT_TRUE(wait(this->reports().record_dmarc(this->evaluation("192.0.2.1", day))));
@@ -381,6 +484,8 @@ REGISTER_TYPED_TEST_SUITE_P(ReportConformance, DmarcRowsAreCountedPerDomainAndPe
                             DmarcAggregateKeepsEveryFieldAndTheLastPolicy,
                             TlsResultsAreSummarisedPerPolicy,
                             ReceivedReportsAreStoredOnceAndQueried, CursorsAreKeptByName,
-                            ReportPostsAreKeptUntilRemoved, PruneRemovesOnlyOlderData);
+                            ReportPostsAreKeptUntilRemoved, CursorsAreComparedAndSetAtomically,
+                            ClaimedPostsAreLeasedToOneClaimer, ConcurrentClaimersNeverShareAPost,
+                            PruneRemovesOnlyOlderData);
 
 }  // namespace tern::store::conformance

@@ -149,6 +149,21 @@ d::Async<void> MemoryReportStore::set_report_cursor(std::string name, SystemTime
   return ready<void>(ok());
 }
 
+d::Async<bool> MemoryReportStore::compare_and_set_report_cursor(std::string name,
+                                                                std::optional<SystemTime> expected,
+                                                                SystemTime value) {
+  std::lock_guard lock(mutex_);
+  auto it = cursors_.find(name);
+  // Whole seconds, as the sqlite and postgres backends keep cursors.
+  const bool matches = it == cursors_.end()
+                           ? !expected.has_value()
+                           : expected && to_unix_seconds(*expected) == to_unix_seconds(it->second);
+  if (matches) {
+    cursors_[std::move(name)] = value;
+  }
+  return ready<bool>(matches);
+}
+
 d::Async<void> MemoryReportStore::put_report_post(d::ReportPost post) {
   if (auto checked = d::check_report_post(post); !checked) {
     return ready<void>(std::move(checked));
@@ -159,20 +174,39 @@ d::Async<void> MemoryReportStore::put_report_post(d::ReportPost post) {
   return ready<void>(ok());
 }
 
-d::Async<std::vector<d::ReportPost>> MemoryReportStore::due_report_posts(SystemTime now,
-                                                                         std::size_t limit) {
-  std::lock_guard lock(mutex_);
-  std::vector<d::ReportPost> out;
-  for (const auto& [key, post] : posts_) {
+std::vector<d::ReportPost*> MemoryReportStore::due_locked(SystemTime now, std::size_t limit) {
+  std::vector<d::ReportPost*> out;
+  for (auto& [key, post] : posts_) {
     if (post.next_attempt <= now) {
-      out.push_back(post);
+      out.push_back(&post);
     }
   }
   // The map orders by (uri, report_id); a stable sort keeps that among equal times.
   std::stable_sort(out.begin(), out.end(),
-                   [](const auto& a, const auto& b) { return a.next_attempt < b.next_attempt; });
+                   [](const auto* a, const auto* b) { return a->next_attempt < b->next_attempt; });
   if (out.size() > limit) {
     out.resize(limit);
+  }
+  return out;
+}
+
+d::Async<std::vector<d::ReportPost>> MemoryReportStore::due_report_posts(SystemTime now,
+                                                                         std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<d::ReportPost> out;
+  for (const auto* post : due_locked(now, limit)) {
+    out.push_back(*post);
+  }
+  return ready<std::vector<d::ReportPost>>(std::move(out));
+}
+
+d::Async<std::vector<d::ReportPost>> MemoryReportStore::claim_report_posts(
+    SystemTime now, std::size_t limit, std::chrono::seconds lease) {
+  std::lock_guard lock(mutex_);
+  std::vector<d::ReportPost> out;
+  for (auto* post : due_locked(now, limit)) {
+    post->next_attempt = now + lease;
+    out.push_back(*post);
   }
   return ready<std::vector<d::ReportPost>>(std::move(out));
 }

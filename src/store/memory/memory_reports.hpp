@@ -3,6 +3,7 @@
 // maps under a mutex of its own (reports never share a transaction with mail).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -34,9 +35,14 @@ class MemoryReportStore final : public domain::ReportStore {
       domain::ReceivedReportQuery query) override;
   domain::Async<std::optional<SystemTime>> report_cursor(std::string name) override;
   domain::Async<void> set_report_cursor(std::string name, SystemTime value) override;
+  domain::Async<bool> compare_and_set_report_cursor(std::string name,
+                                                    std::optional<SystemTime> expected,
+                                                    SystemTime value) override;
   domain::Async<void> put_report_post(domain::ReportPost post) override;
   domain::Async<std::vector<domain::ReportPost>> due_report_posts(SystemTime now,
                                                                   std::size_t limit) override;
+  domain::Async<std::vector<domain::ReportPost>> claim_report_posts(
+      SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
 
@@ -51,6 +57,9 @@ class MemoryReportStore final : public domain::ReportStore {
   std::vector<domain::ReceivedReport> received_;
   std::map<std::string, SystemTime> cursors_;
   std::map<std::pair<std::string, std::string>, domain::ReportPost> posts_;  // (uri, report_id)
+
+  // due_report_posts() under the held mutex: pointers into posts_.
+  std::vector<domain::ReportPost*> due_locked(SystemTime now, std::size_t limit);
   std::uint64_t next_report_id_ = 1;
 };
 

@@ -2243,6 +2243,14 @@ d::Async<void> PostgresStorage::set_report_cursor(std::string name, SystemTime v
   });
 }
 
+d::Async<bool> PostgresStorage::compare_and_set_report_cursor(std::string name,
+                                                              std::optional<SystemTime> expected,
+                                                              SystemTime value) {
+  return transaction<bool>([name = std::move(name), expected, value](Connection& c) {
+    return reports::compare_and_set_cursor(c, name, expected, value);
+  });
+}
+
 d::Async<void> PostgresStorage::put_report_post(d::ReportPost post) {
   return transaction<void>(
       [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
@@ -2252,6 +2260,12 @@ d::Async<std::vector<d::ReportPost>> PostgresStorage::due_report_posts(SystemTim
                                                                        std::size_t limit) {
   return transaction<std::vector<d::ReportPost>>(
       [now, limit](Connection& c) { return reports::due_posts(c, now, limit); }, true);
+}
+
+d::Async<std::vector<d::ReportPost>> PostgresStorage::claim_report_posts(
+    SystemTime now, std::size_t limit, std::chrono::seconds lease) {
+  return transaction<std::vector<d::ReportPost>>(
+      [now, limit, lease](Connection& c) { return reports::claim_posts(c, now, limit, lease); });
 }
 
 d::Async<void> PostgresStorage::remove_report_post(std::string uri, std::string report_id) {

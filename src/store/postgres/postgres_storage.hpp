@@ -317,9 +317,14 @@ class PostgresStorage final : public domain::Storage,
       domain::ReceivedReportQuery query) override;
   domain::Async<std::optional<SystemTime>> report_cursor(std::string name) override;
   domain::Async<void> set_report_cursor(std::string name, SystemTime value) override;
+  domain::Async<bool> compare_and_set_report_cursor(std::string name,
+                                                    std::optional<SystemTime> expected,
+                                                    SystemTime value) override;
   domain::Async<void> put_report_post(domain::ReportPost post) override;
   domain::Async<std::vector<domain::ReportPost>> due_report_posts(SystemTime now,
                                                                   std::size_t limit) override;
+  domain::Async<std::vector<domain::ReportPost>> claim_report_posts(
+      SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string_view>
+#include <tuple>
 
 namespace tern::store::postgres::reports {
 
@@ -82,6 +84,21 @@ Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value
           "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
           name, static_cast<std::int64_t>(to_unix_seconds(value)))
       .transform([](const Rows&) {});
+}
+
+Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
+                                    std::optional<SystemTime> expected, SystemTime value) {
+  if (!expected) {
+    TERN_TRY(auto inserted, c.query("INSERT INTO report_cursors (name, value) VALUES ($1, $2) "
+                                    "ON CONFLICT (name) DO NOTHING",
+                                    name, static_cast<std::int64_t>(to_unix_seconds(value))));
+    return inserted.affected() > 0;
+  }
+  TERN_TRY(auto updated,
+           c.query("UPDATE report_cursors SET value = $3 WHERE name = $1 AND value = $2", name,
+                   static_cast<std::int64_t>(to_unix_seconds(*expected)),
+                   static_cast<std::int64_t>(to_unix_seconds(value))));
+  return updated.affected() > 0;
 }
 
 Result<std::uint64_t> prune(Connection& c, SystemTime before) {
@@ -205,13 +222,12 @@ Result<void> remove_post(Connection& c, const std::string& uri, const std::strin
       .transform([](const Rows&) {});
 }
 
-Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit) {
-  TERN_TRY(auto result,
-           c.query("SELECT uri, report_id, policy_domain, document, queued, next_attempt, "
-                   "attempts, last_error FROM report_posts WHERE next_attempt <= $1 "
-                   "ORDER BY next_attempt, uri COLLATE \"C\", report_id COLLATE \"C\" LIMIT $2",
-                   static_cast<std::int64_t>(to_unix_seconds(now)),
-                   static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))));
+namespace {
+
+constexpr std::string_view kPostColumns =
+    "uri, report_id, policy_domain, document, queued, next_attempt, attempts, last_error";
+
+std::vector<d::ReportPost> posts_from(const Rows& result) {
   std::vector<d::ReportPost> out;
   for (int i = 0; i < result.size(); ++i) {
     d::ReportPost post;
@@ -225,6 +241,45 @@ Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std:
     post.last_error = result.text(i, 7);
     out.push_back(std::move(post));
   }
+  return out;
+}
+
+bool post_before(const d::ReportPost& a, const d::ReportPost& b) {
+  return std::tie(a.next_attempt, a.uri, a.report_id) <
+         std::tie(b.next_attempt, b.uri, b.report_id);
+}
+
+}  // namespace
+
+Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit) {
+  TERN_TRY(auto result,
+           c.query("SELECT " + std::string(kPostColumns) +
+                       " FROM report_posts WHERE next_attempt <= $1 "
+                       "ORDER BY next_attempt, uri COLLATE \"C\", report_id COLLATE \"C\" LIMIT $2",
+                   static_cast<std::int64_t>(to_unix_seconds(now)),
+                   static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))));
+  return posts_from(result);
+}
+
+Result<std::vector<d::ReportPost>> claim_posts(Connection& c, SystemTime now, std::size_t limit,
+                                               std::chrono::seconds lease) {
+  // As QueueStore::claim_due: SKIP LOCKED leaves the rows another node is
+  // claiming right now to it, and the UPDATE moves the claimed ones past `now`
+  // in the same statement, so no later claim sees them until the lease ends.
+  TERN_TRY(auto result,
+           c.query("WITH due AS (SELECT uri, report_id FROM report_posts WHERE next_attempt <= $1 "
+                   "ORDER BY next_attempt, uri COLLATE \"C\", report_id COLLATE \"C\" LIMIT $2 "
+                   "FOR UPDATE SKIP LOCKED) UPDATE report_posts p SET next_attempt = $3 FROM due "
+                   "WHERE p.uri = due.uri AND p.report_id = due.report_id RETURNING p.uri, "
+                   "p.report_id, p.policy_domain, p.document, p.queued, p.next_attempt, "
+                   "p.attempts, p.last_error",
+                   static_cast<std::int64_t>(to_unix_seconds(now)),
+                   static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)),
+                   static_cast<std::int64_t>(to_unix_seconds(now + lease))));
+  auto out = posts_from(result);
+  // RETURNING has no order; the port promises due_report_posts()'s (byte order,
+  // as COLLATE "C" sorts).
+  std::sort(out.begin(), out.end(), post_before);
   return out;
 }
 

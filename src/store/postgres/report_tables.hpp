@@ -5,6 +5,7 @@
 // from any number of nodes add up in one row (INSERT ... ON CONFLICT DO UPDATE).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,9 +23,18 @@ Result<void> record_tls(Connection& c, const domain::TlsSessionResult& result);
 // False when a report with the same kind, org_name and report_id is stored.
 Result<bool> store_received(Connection& c, const domain::ReceivedReport& report);
 Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
+// Compare-and-set of a cursor in one statement (the row lock of the UPDATE, or
+// the unique key of the INSERT, serialises concurrent callers).
+Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
+                                    std::optional<SystemTime> expected, SystemTime value);
 // Rows older than `before` (by hour) and received reports that ended before it.
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
 // report_posts (migration 0003_report_posts.sql).
+// due_posts() with each row's next_attempt moved to now + lease in one UPDATE;
+// rows another transaction is claiming are skipped (FOR UPDATE SKIP LOCKED), so
+// concurrent claimers get disjoint sets.
+Result<std::vector<domain::ReportPost>> claim_posts(Connection& c, SystemTime now,
+                                                    std::size_t limit, std::chrono::seconds lease);
 Result<void> put_post(Connection& c, const domain::ReportPost& post);
 Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id);
 

@@ -73,6 +73,19 @@ Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value
       name, to_unix_seconds(value));
 }
 
+Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
+                                    std::optional<SystemTime> expected, SystemTime value) {
+  if (!expected) {
+    TERN_TRY_VOID(c.run(
+        "INSERT INTO report_cursors (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        name, to_unix_seconds(value)));
+  } else {
+    TERN_TRY_VOID(c.run("UPDATE report_cursors SET value = ?3 WHERE name = ?1 AND value = ?2", name,
+                        to_unix_seconds(*expected), to_unix_seconds(value)));
+  }
+  return c.changes() > 0;
+}
+
 Result<std::uint64_t> prune(Connection& c, SystemTime before) {
   const auto hour = d::report_hour(before);
   std::uint64_t removed = 0;
@@ -236,6 +249,19 @@ Result<std::vector<d::ReportPost>> due_posts(Connection& c, SystemTime now, std:
     post.last_error = stmt.text(7);
     out.push_back(std::move(post));
   }
+}
+
+Result<std::vector<d::ReportPost>> claim_posts(Connection& c, SystemTime now, std::size_t limit,
+                                               std::chrono::seconds lease) {
+  TERN_TRY(auto due, due_posts(c, now, limit));
+  const auto until = now + lease;
+  for (auto& post : due) {
+    TERN_TRY_VOID(
+        c.run("UPDATE report_posts SET next_attempt = ?3 WHERE uri = ?1 AND report_id = ?2",
+              post.uri, post.report_id, to_unix_seconds(until)));
+    post.next_attempt = from_unix_seconds(to_unix_seconds(until));
+  }
+  return due;
 }
 
 }  // namespace tern::store::sqlite::reports

@@ -5,6 +5,7 @@
 // calls here, so the report tables stay out of the mail code.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,14 @@ Result<void> record_dmarc(Connection& c, const domain::DmarcEvaluation& evaluati
 Result<void> record_tls(Connection& c, const domain::TlsSessionResult& result);
 Result<bool> store_received(Connection& c, const domain::ReceivedReport& report);
 Result<void> set_cursor(Connection& c, const std::string& name, SystemTime value);
+// Compare-and-set of a cursor; run by the writer, whose transaction makes the
+// read and the write one step.
+Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
+                                    std::optional<SystemTime> expected, SystemTime value);
+// due_posts() with each row's next_attempt moved to now + lease, in the writer's
+// transaction (sqlite has one writer, so two claims never overlap).
+Result<std::vector<domain::ReportPost>> claim_posts(Connection& c, SystemTime now,
+                                                    std::size_t limit, std::chrono::seconds lease);
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
 // report_posts (migration 0009_report_posts.sql).
 Result<void> put_post(Connection& c, const domain::ReportPost& post);

@@ -1985,6 +1985,14 @@ d::Async<void> SqliteStorage::set_report_cursor(std::string name, SystemTime val
   });
 }
 
+d::Async<bool> SqliteStorage::compare_and_set_report_cursor(std::string name,
+                                                            std::optional<SystemTime> expected,
+                                                            SystemTime value) {
+  return write<bool>({}, [name = std::move(name), expected, value](Connection& c) {
+    return reports::compare_and_set_cursor(c, name, expected, value);
+  });
+}
+
 d::Async<void> SqliteStorage::put_report_post(d::ReportPost post) {
   return write<void>({}, [p = std::move(post)](Connection& c) { return reports::put_post(c, p); });
 }
@@ -1993,6 +2001,15 @@ d::Async<std::vector<d::ReportPost>> SqliteStorage::due_report_posts(SystemTime 
                                                                      std::size_t limit) {
   return read<std::vector<d::ReportPost>>(
       [now, limit](Connection& c) { return reports::due_posts(c, now, limit); });
+}
+
+d::Async<std::vector<d::ReportPost>> SqliteStorage::claim_report_posts(SystemTime now,
+                                                                       std::size_t limit,
+                                                                       std::chrono::seconds lease) {
+  // Through the writer: its transaction makes the read and the update one step.
+  return write<std::vector<d::ReportPost>>({}, [now, limit, lease](Connection& c) {
+    return reports::claim_posts(c, now, limit, lease);
+  });
 }
 
 d::Async<void> SqliteStorage::remove_report_post(std::string uri, std::string report_id) {
