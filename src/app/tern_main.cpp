@@ -29,7 +29,6 @@
 #include "mime/facts/facts.hpp"
 #include "runtime/privileges.hpp"
 #include "runtime/system_clock.hpp"
-#include "sasl/password_hash.hpp"
 
 namespace tern::app {
 namespace {
@@ -569,7 +568,9 @@ int Cli::auth_command(const std::string& verb, const Args& args) {
     return failed(account.error());
   }
   // The same answer for an unknown user and a wrong password, as a login would give.
-  if (!*account || !sasl::verify_password(*password, (*account)->password_hash)) {
+  // As a login checks it: the SASLprep form first, then the raw bytes (RFC 4013).
+  if (!*account || domain::match_password(*password, (*account)->password_hash) ==
+                       domain::PasswordMatch::kNone) {
     fmt::print("{}: authentication failed\n", *address);
     return kExitFailed;
   }

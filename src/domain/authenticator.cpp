@@ -2,9 +2,11 @@
 #include "domain/authenticator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "domain/address.hpp"
+#include "sasl/saslprep.hpp"
 
 namespace tern::domain {
 namespace {
@@ -30,29 +32,90 @@ bool scram_needs_update(std::string_view stored, std::uint32_t iterations) {
   return !parsed || parsed->iterations < iterations;
 }
 
+// An argon2id hash of a password nobody knows, at the configured cost, for
+// unknown users to be checked against: their failure then takes as long as a
+// wrong password for a real account. Made once per cost (a SIGHUP may change it).
+std::string decoy_hash(const sasl::Argon2Params& params, Random& random) {
+  static std::mutex mutex;
+  static sasl::Argon2Params cached_params;
+  static std::string cached;
+  std::lock_guard lock(mutex);
+  if (cached.empty() || !(cached_params == params)) {
+    std::array<std::uint8_t, 24> secret{};
+    random.fill(secret);
+    std::string password = "tern-decoy:";
+    for (std::uint8_t b : secret) {
+      password += static_cast<char>('a' + b % 26);
+    }
+    auto hash = sasl::hash_password(password, params, random);
+    cached = hash ? *hash : std::string();
+    cached_params = params;
+  }
+  return cached;
+}
+
 }  // namespace
 
 Result<Credentials> make_credentials(std::string_view password, const AuthParams& params,
                                      Random& random) {
-  TERN_TRY(auto hash, sasl::hash_password(password, params.argon2, random));
-  TERN_TRY(auto scram, sasl::make_scram_credential(password, params.scram_iterations, random));
+  // RFC 5802 §2.2 and RFC 4013 §2 with RFC 3454 §7's stored-string profile: a
+  // password that SASLprep would refuse as a stored string is never stored.
+  auto prepared = sasl::saslprep(password, sasl::SaslprepProfile::kStored);
+  if (!prepared) {
+    return prepared.error().with_context("password");
+  }
+  if (prepared->empty()) {
+    return fail(ErrorCode::kInvalidInput, "password: empty after saslprep");
+  }
+  TERN_TRY(auto hash, sasl::hash_password(*prepared, params.argon2, random));
+  TERN_TRY(auto scram, sasl::make_scram_credential(*prepared, params.scram_iterations, random));
   return Credentials{std::move(hash), sasl::format_scram_credential(scram)};
+}
+
+PasswordMatch match_password(std::string_view password, std::string_view stored) {
+  // RFC 4616 §2: the server prepares the password with the query profile.
+  auto prepared = sasl::saslprep(password, sasl::SaslprepProfile::kQuery);
+  if (prepared && !prepared->empty() && sasl::verify_password(*prepared, stored)) {
+    return PasswordMatch::kPrepared;
+  }
+  // Hashes made from unprepared bytes (imported from Dovecot, or set before
+  // tern prepared passwords) only match the bytes as sent. Skipped when they are
+  // the prepared form: the check above already was this one.
+  if ((!prepared || *prepared != password) && sasl::verify_password(password, stored)) {
+    return PasswordMatch::kRaw;
+  }
+  return PasswordMatch::kNone;
 }
 
 Result<Account> authenticate(Directory& directory, std::string_view user, std::string_view password,
                              const AuthParams& params, Random& random) {
-  auto address = normalize_address(user);
-  if (!address || password.empty()) {
+  if (password.empty()) {
     return auth_failed();
   }
-  TERN_TRY(auto account, directory.find_account(*address).get());
-  if (!account || !sasl::verify_password(password, account->password_hash)) {
+  // RFC 4616 §2: the authcid is prepared too (query profile). A name SASLprep
+  // refuses cannot be an account (every stored address passed
+  // normalize_address()), so it fails like an unknown user.
+  std::optional<Account> account;
+  if (auto prepared_user = sasl::saslprep(user, sasl::SaslprepProfile::kQuery)) {
+    if (auto address = normalize_address(*prepared_user)) {
+      TERN_TRY(account, directory.find_account(*address).get());
+    }
+  }
+  if (!account) {
+    // The same password work as for a real account, then the same answer.
+    (void)match_password(password, decoy_hash(params.argon2, random));
+    return auth_failed();
+  }
+  PasswordMatch match = match_password(password, account->password_hash);
+  if (match == PasswordMatch::kNone) {
     return auth_failed();
   }
   // Rehash on login (docs/adr/0007-password-hashing.md): the password is known
   // now, so legacy or weak secrets are replaced, and accounts imported without a
-  // SCRAM secret gain one.
-  if (sasl::needs_rehash(account->password_hash, params.argon2) ||
+  // SCRAM secret gain one. A hash that matched only the raw bytes is replaced by
+  // one of the prepared form, so SCRAM clients (which normalise, RFC 5802 §2.2)
+  // and other spellings of the same password work from then on.
+  if (match == PasswordMatch::kRaw || sasl::needs_rehash(account->password_hash, params.argon2) ||
       scram_needs_update(account->scram_sha256, params.scram_iterations)) {
     auto fresh = make_credentials(password, params, random);
     if (fresh && directory.set_credentials(account->address, *fresh).get()) {
@@ -65,7 +128,12 @@ Result<Account> authenticate(Directory& directory, std::string_view user, std::s
 
 Result<ScramLookup> find_scram_credential(Directory& directory, std::string_view user) {
   ScramLookup out;
-  auto address = normalize_address(user);
+  // RFC 5802 §5.1: the username is prepared (query profile) before the lookup.
+  auto prepared_user = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
+  if (!prepared_user) {
+    return out;
+  }
+  auto address = normalize_address(*prepared_user);
   if (!address) {
     return out;
   }

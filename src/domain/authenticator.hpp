@@ -30,19 +30,52 @@ struct AuthParams {
 };
 
 // Computes both secrets for `password`: an argon2id hash and a SCRAM-SHA-256
-// credential (fresh salts from `random`). CPU- and memory-heavy (argon2): run it
-// on the blocking pool or in the CLI. Errors: kInvalidInput for an empty password
-// or parameters out of range; kTemporary when argon2 cannot allocate.
+// credential (fresh salts from `random`), both from the password's SASLprep form
+// with the stored-string profile (RFC 4013, RFC 5802 §2.2: SCRAM's
+// SaltedPassword is Hi(Normalize(password), ...); RFC 3454 §7), so "I<U+00AD>X"
+// is stored as "IX" and a client that normalises on its side matches.
+// CPU- and memory-heavy (argon2): run it on the blocking pool or in the CLI.
+// Errors: kInvalidInput for a password SASLprep refuses (prohibited or unassigned
+// code points, bidi violation, invalid UTF-8: the message says which), an empty
+// one (also after SASLprep) or parameters out of range; kTemporary when argon2
+// cannot allocate.
 Result<Credentials> make_credentials(std::string_view password, const AuthParams& params,
                                      Random& random);
 
-// The PLAIN/LOGIN/USER+PASS path: finds the account `user` (normalised with
-// normalize_address()) and verifies `password` against its password_hash.
+// How a password a client sent matched a stored password_hash.
+enum class PasswordMatch {
+  kNone,
+  kPrepared,  // its SASLprep form (query profile) matched: the normal case
+  kRaw,       // only the bytes as sent matched: a hash made from unprepared bytes
+};
+
+// Checks `password`, as a client sent it, against `stored` (any hash
+// sasl::verify_password() knows). First the SASLprep form with the query profile
+// (RFC 4616 §2, RFC 4013); when that does not match and differs from the bytes
+// sent (or SASLprep refuses them), the bytes as sent: hashes imported from
+// Dovecot or elsewhere ($6$, $2y$, {SHA512-CRYPT}, ...) and hashes set before
+// tern prepared passwords were made from unprepared bytes.
 //
-// On success, when the stored hash is weaker than `params` (sasl::needs_rehash())
-// or the account has no SCRAM secret, or a weaker one, both secrets are recomputed
-// from the password just verified and stored (set_credentials); a failure to
-// store them does not fail the login.
+// Cost: one verification when SASLprep leaves the password unchanged (every
+// printable-ASCII password), two otherwise. Which case applies depends only on
+// what the client sent, never on the account, so the timing tells an attacker
+// nothing they did not know. Synchronous, CPU-heavy: blocking pool or CLI.
+PasswordMatch match_password(std::string_view password, std::string_view stored);
+
+// The PLAIN/LOGIN/USER+PASS path: finds the account `user` (SASLprep'd with the
+// query profile, RFC 4616 §2, then normalised with normalize_address()) and
+// checks `password` against its password_hash with match_password().
+//
+// On success, when the stored hash is weaker than `params` (sasl::needs_rehash()),
+// or matched only as raw bytes (PasswordMatch::kRaw), or the account has no SCRAM
+// secret, or a weaker one, both secrets are recomputed from the password just
+// verified (make_credentials(), so from its prepared form) and stored
+// (set_credentials); a failure to compute or store them does not fail the login.
+//
+// An unknown user, or one SASLprep refuses, costs the same password work as a
+// known one (match_password() against a decoy hash of the same argon2 cost), so
+// the time of the answer does not reveal which accounts exist. The caller counts
+// one failure in AuthThrottle per call, whatever the number of hash checks.
 //
 // Errors: kPermissionDenied "authentication failed" for an unknown or malformed
 // user or a wrong password: the same error for all, so callers cannot leak which
@@ -61,8 +94,11 @@ struct ScramLookup {
   std::optional<sasl::ScramCredential> credential;
 };
 
-// Looks up the account and parses its SCRAM-SHA-256 secret. Errors: backend
-// errors only (an unknown user is a ScramLookup without account). Synchronous.
+// Looks up the account and parses its SCRAM-SHA-256 secret. `user` is the
+// authcid from the client-first-message, SASLprep'd here with the query profile
+// (RFC 5802 §5.1); one SASLprep refuses is an unknown user, so the exchange fails
+// at the proof like a wrong password. Errors: backend errors only (an unknown
+// user is a ScramLookup without account). Synchronous.
 Result<ScramLookup> find_scram_credential(Directory& directory, std::string_view user);
 
 // May this connection use a mechanism that sends the password in the clear

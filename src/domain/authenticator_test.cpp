@@ -119,6 +119,125 @@ TEST_F(AuthenticatorTest, ScramLookupDrivesTheMechanism) {
   EXPECT_FALSE(unknown->credential);
 }
 
+// RFC 4013 §3's first example as a password: stored as its SASLprep form, so the
+// plain spelling, the original one and "Ⅸ" (NFKC) all log in, and SCRAM's keys
+// are those of "IX" (RFC 5802 §2.2).
+TEST_F(AuthenticatorTest, PasswordsAreStoredAndCheckedInSaslprepForm) {
+  auto c = make_credentials("I\u00ADX", fast_params(), random_);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(sasl::verify_password("IX", c->password_hash));
+  EXPECT_FALSE(sasl::verify_password("I\u00ADX", c->password_hash));
+  auto scram = sasl::parse_scram_credential(c->scram_sha256);
+  ASSERT_TRUE(scram);
+  EXPECT_EQ(*sasl::derive_scram_credential("IX", scram->salt, 4096), *scram);
+  add("dave@example.org", c->password_hash, c->scram_sha256);
+  for (const char* password : {"IX", "I\u00ADX", "\u2168", "I\u200CX"}) {
+    EXPECT_EQ(match_password(password, c->password_hash), PasswordMatch::kPrepared) << password;
+    auto ok =
+        authenticate(storage_.directory(), "dave@example.org", password, fast_params(), random_);
+    EXPECT_TRUE(ok) << password;
+  }
+  EXPECT_EQ(match_password("IY", c->password_hash), PasswordMatch::kNone);
+  EXPECT_FALSE(
+      authenticate(storage_.directory(), "dave@example.org", "I X", fast_params(), random_));
+  // Non-ASCII spaces are stored as U+0020 (RFC 4013 §2.1).
+  auto spaced = make_credentials("correct\u3000horse", fast_params(), random_);
+  ASSERT_TRUE(spaced);
+  EXPECT_TRUE(sasl::verify_password("correct horse", spaced->password_hash));
+}
+
+TEST_F(AuthenticatorTest, MakeCredentialsRefusesWhatSaslprepRefuses) {
+  for (auto [password, why] :
+       {std::pair{"bell\x07", "prohibited"}, std::pair{"\u0627\u0031", "right-to-left"},
+        std::pair{"x\u0237", "unassigned"}, std::pair{"bad\xFF", "UTF-8"},
+        std::pair{"\u00AD\u200C", "empty"}}) {
+    auto c = make_credentials(password, fast_params(), random_);
+    ASSERT_FALSE(c) << why;
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidInput);
+    EXPECT_NE(c.error().message.find(why), std::string::npos) << c.error().message;
+  }
+}
+
+// Hashes made from unprepared bytes (before this change, or imported from
+// Dovecot) still verify, and the first login replaces them with prepared ones.
+TEST_F(AuthenticatorTest, RawByteHashesStillVerifyAndAreUpgraded) {
+  auto legacy = sasl::hash_password("I\u00ADX", fast_params().argon2, random_);
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(match_password("I\u00ADX", *legacy), PasswordMatch::kRaw);
+  EXPECT_EQ(match_password("IX", *legacy), PasswordMatch::kNone);
+  // A legacy password SASLprep refuses (a control character) is checked raw.
+  EXPECT_EQ(match_password("tab\there", "{PLAIN}tab\there"), PasswordMatch::kRaw);
+  EXPECT_EQ(match_password("plain", "{PLAIN}plain"), PasswordMatch::kPrepared);
+
+  add("erin@example.org", *legacy);
+  // `openssl passwd -6 -salt tErNsAlT` of "grüße<U+00A0>x", the bytes as typed.
+  add("fred@example.org",
+      "{SHA512-CRYPT}$6$tErNsAlT$JE76m408Tl/"
+      "LAJSr.edKcQ3wRxiabQpL3TPIJCSEW9Lz7CW6u5FjtFBUV4lzkL0fYZ4Z"
+      "B5AWHriw9RqeN4xXh.");
+  ASSERT_TRUE(
+      authenticate(storage_.directory(), "erin@example.org", "I\u00ADX", fast_params(), random_));
+  auto erin = storage_.directory().find_account("erin@example.org").get();
+  ASSERT_TRUE(erin && *erin);
+  EXPECT_NE((*erin)->password_hash, *legacy);
+  EXPECT_TRUE(sasl::verify_password("IX", (*erin)->password_hash));
+  auto scram = sasl::parse_scram_credential((*erin)->scram_sha256);
+  ASSERT_TRUE(scram);
+  EXPECT_EQ(*sasl::derive_scram_credential("IX", scram->salt, 4096), *scram);
+  // Upgraded: now the prepared spelling works too.
+  EXPECT_TRUE(authenticate(storage_.directory(), "erin@example.org", "IX", fast_params(), random_));
+
+  EXPECT_FALSE(authenticate(storage_.directory(), "fred@example.org", "gr\u00FC\u00DFe x",
+                            fast_params(), random_));
+  EXPECT_TRUE(authenticate(storage_.directory(), "fred@example.org", "gr\u00FC\u00DFe\u00A0x",
+                           fast_params(), random_));
+  EXPECT_TRUE(authenticate(storage_.directory(), "fred@example.org", "gr\u00FC\u00DFe x",
+                           fast_params(), random_));
+}
+
+// RFC 4616 §2 / RFC 5802 §5.1: the authcid is prepared with the query profile;
+// one SASLprep refuses is an ordinary failure.
+TEST_F(AuthenticatorTest, UserNamesArePreparedAndRefusedOnesFailLikeUnknownUsers) {
+  auto c = make_credentials("pencil", fast_params(), random_);
+  add("gina@example.org", c->password_hash, c->scram_sha256);
+  EXPECT_TRUE(authenticate(storage_.directory(), "gi\u00ADna@example.org", "pencil", fast_params(),
+                           random_));
+  for (const char* user : {"gina\x07@example.org", "gina@example.org\xFF", "\u0627a@x.org"}) {
+    auto bad = authenticate(storage_.directory(), user, "pencil", fast_params(), random_);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, ErrorCode::kPermissionDenied);
+    EXPECT_EQ(bad.error().message, "authentication failed");
+    auto lookup = find_scram_credential(storage_.directory(), user);
+    ASSERT_TRUE(lookup);
+    EXPECT_FALSE(lookup->account);
+  }
+  auto soft = find_scram_credential(storage_.directory(), "gi\u00ADna@example.org");
+  ASSERT_TRUE(soft && soft->account && soft->credential);
+  EXPECT_EQ(soft->account->address, "gina@example.org");
+}
+
+// A SCRAM exchange with a non-ASCII password set through make_credentials: the
+// client normalises (RFC 5802 §2.2) and the server's keys match.
+TEST_F(AuthenticatorTest, ScramWithNonAsciiPassword) {
+  auto c = make_credentials("p\u00E4ss\u00A0w\u00ADord", fast_params(), random_);
+  ASSERT_TRUE(c);
+  add("hank@example.org", c->password_hash, c->scram_sha256);
+  for (const char* typed : {"p\u00E4ss w\u00ADord", "pa\u0308ss\u2003word"}) {
+    auto lookup = find_scram_credential(storage_.directory(), "hank@example.org");
+    ASSERT_TRUE(lookup && lookup->credential);
+    sasl::ServerOptions options;
+    auto server = sasl::make_server_mechanism("SCRAM-SHA-256", options, random_);
+    sasl::ScramClient client("hank@example.org", typed, "", sasl::ClientBinding::kNone, "", "",
+                             random_);
+    auto r = server->start(client.first());
+    ASSERT_EQ(r.kind, sasl::StepKind::kNeedScramCredential);
+    r = server->supply_scram_credential(lookup->credential);
+    r = server->step(*client.final(r.data));
+    ASSERT_EQ(r.kind, sasl::StepKind::kChallenge) << typed << ": " << r.reason;
+    EXPECT_TRUE(client.verify(r.data));
+  }
+}
+
 TEST(PlaintextPolicy, TlsOrLoopbackWhenAllowed) {
   EXPECT_TRUE(plaintext_auth_allowed(true, false, false));
   EXPECT_TRUE(plaintext_auth_allowed(false, true, true));

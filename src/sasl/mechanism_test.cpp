@@ -145,6 +145,26 @@ TEST(ScramServer, ClientRoundTripAndWrongPassword) {
   EXPECT_EQ(r.reason, "invalid proof");
 }
 
+// RFC 5802 §2.2: Normalize(password) is SASLprep, on the client side too, so a
+// password typed with a soft hyphen or as "Ⅸ" derives the stored keys of "IX".
+TEST(ScramClient, NormalisesThePasswordWithSaslprep) {
+  FixedRandom random(4);
+  ServerOptions options;
+  auto stored = *derive_scram_credential("pencil", *base64_decode(kSalt), 4096);
+  for (const char* typed : {"pen\u00ADcil", "pencil\u200C"}) {
+    auto server = make_server_mechanism("SCRAM-SHA-256", options, random);
+    ScramClient client("user", typed, "", ClientBinding::kNone, "", "", random);
+    bool verified = false;
+    auto r = exchange(*server, client, stored, &verified);
+    EXPECT_EQ(r.kind, StepKind::kSuccess) << typed << ": " << r.reason;
+    EXPECT_TRUE(verified);
+  }
+  auto server = make_server_mechanism("SCRAM-SHA-256", options, random);
+  ScramClient nine("user", "\u2168", "", ClientBinding::kNone, "", "", random);
+  auto ix = *derive_scram_credential("IX", *base64_decode(kSalt), 4096);
+  EXPECT_EQ(exchange(*server, nine, ix).kind, StepKind::kSuccess);
+}
+
 TEST(ScramServer, UnknownUserLooksLikeWrongPasswordWithStableSalt) {
   FixedRandom random(3);
   ServerOptions options;

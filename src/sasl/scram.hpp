@@ -65,6 +65,8 @@ enum class ClientBinding {
 // The client side of SCRAM-SHA-256(-PLUS): for tests, the CLI and outbound
 // smarthost AUTH. Usage: first() → send; final(server-first) → send;
 // verify(server-final) → authenticated server. Not thread-safe.
+// The username and password are SASLprep'd (query profile, RFC 5802 §2.2 and
+// §5.1); one SASLprep refuses is used as given.
 class ScramClient {
  public:
   // `binding_type` ("tls-exporter", "tls-unique") and `binding_data` are used only
