@@ -584,6 +584,9 @@ asio::awaitable<void> Daemon::drain_all() {
 // SIGHUP: re-read the config and the certificates. What can change live changes
 // now; what cannot is logged. A bad config keeps the running settings.
 void Daemon::on_reload() {
+  if (reports_) {
+    reports_->wake();  // TLS report posts the CLI left pending are retried now
+  }
   auto next = load_settings(config_path_);
   if (!next) {
     logger_.error("reload failed; keeping the running configuration",

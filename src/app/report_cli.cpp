@@ -173,6 +173,11 @@ int generate(const config::Settings& settings, domain::Storage& storage, domain:
       }
       fmt::print("{} delivered by HTTPS, {} to be retried by ternd, {} dropped\n", run->delivered,
                  run->retrying, run->abandoned);
+      if (run->retrying > 0) {
+        // ternd's report timer sleeps until the next thing it knows of; a SIGHUP
+        // makes it look at the store now (ReportTimer::wake()).
+        fmt::print("a running ternd retries them at its next report pass; SIGHUP starts one now\n");
+      }
       if (run->delivered < queued->posts) {
         status = kFailed;
       }

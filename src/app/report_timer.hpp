@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// ternd's report timer ([reports]), on the blocking pool: every few minutes,
-// queue the DMARC aggregate and TLS reports of every period that has ended
-// (domain::reports::run_due_reports, once per period thanks to the store's cursor)
-// when `enabled`, and read new reports in the `inbox` account; every 30 seconds,
-// POST the TLS reports whose HTTPS delivery is due (first attempts and retries,
-// domain::reports::deliver_report_posts), whoever queued them: this timer or
-// `tern report tls --send-now`.
+// ternd's report timer ([reports]), on the blocking pool. Each pass queues the
+// DMARC aggregate and TLS reports of every period that has ended
+// (domain::reports::run_due_reports, once per period thanks to the store's
+// cursor, and on one node at a time) when `enabled`, reads new reports in the
+// `inbox` account when it is due, and POSTs the TLS reports whose HTTPS delivery
+// is due (first attempts and retries, domain::reports::deliver_report_posts),
+// whoever queued them: this timer or `tern report tls --send-now`.
+//
+// Between passes it sleeps until the next thing that can come due: the end of
+// the current period (plus a minute) when enabled, the next inbox read, or the
+// earliest pending post's next attempt, as the store says. With reports
+// disabled, no inbox and no pending post it does not wake until stop(). A post
+// that `tern report --send-now` leaves pending (its first attempt failed) while
+// ternd sleeps is retried at the next pass: after a SIGHUP (wake()), at the
+// period's end when enabled, or at ternd's next start.
 #pragma once
 
 #include <memory>
@@ -38,13 +46,25 @@ class ReportTimer {
   // pending HTTPS posts may come from the CLI even when sending is not enabled.
   void start(asio::io_context& context);
 
-  // Ends the loop (for shutdown): its pending wait is cancelled, and a tick
+  // Ends the loop (for shutdown): its pending wait is cancelled, and a pass
   // already on the pool finishes without scheduling another.
   void stop() { sleep_.stop(); }
 
+  // Makes the loop pass again now (ternd's SIGHUP): posts another process left
+  // pending (`tern report --send-now`) are then seen without waiting.
+  void wake() { sleep_.wake(); }
+
+  // One pass, as the loop runs it on the pool (public for tests): does what is
+  // due at clock.now() and returns when the next pass is due; nullopt when
+  // nothing can come due (reports disabled, no inbox, no pending post).
+  std::optional<SystemTime> run_once();
+
  private:
   asio::awaitable<void> loop();
-  void tick();  // on the pool
+  // The parts of a pass; each returns when it is next due (nullopt: never).
+  SystemTime send_due(SystemTime now);
+  void ingest(SystemTime now);
+  std::optional<SystemTime> post_due(SystemTime now);
 
   config::ReportsSettings settings_;
   domain::Storage& storage_;
@@ -54,8 +74,7 @@ class ReportTimer {
   log::Logger logger_;
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // signs report mail ([[dkim]])
   std::string ca_file_;
-  // When the last report run and inbox read happened (pool thread only).
-  std::optional<SystemTime> last_send_;
+  // When the last inbox read happened (pool thread only).
   std::optional<SystemTime> last_ingest_;
   runtime::StoppableSleep sleep_;
 };

@@ -57,6 +57,10 @@ asio::awaitable<bool> StoppableSleep::sleep(std::chrono::steady_clock::duration 
     if (stopped_) {
       co_return false;
     }
+    if (woken_) {
+      woken_ = false;
+      co_return true;
+    }
     timer_ = timer;
   }
   // A stop() from here on posts its cancel to this strand, where it runs only
@@ -68,6 +72,7 @@ asio::awaitable<bool> StoppableSleep::sleep(std::chrono::steady_clock::duration 
   if (timer_ == timer) {
     timer_.reset();
   }
+  woken_ = false;  // this wait is what a wake() ended
   co_return !stopped_;
 }
 
@@ -77,6 +82,18 @@ void StoppableSleep::stop() {
     std::lock_guard lock(mutex_);
     stopped_ = true;
     timer = std::move(timer_);
+  }
+  if (timer) {
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+}
+
+void StoppableSleep::wake() {
+  std::shared_ptr<asio::steady_timer> timer;
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+    timer = timer_;
   }
   if (timer) {
     asio::post(timer->get_executor(), [timer] { timer->cancel(); });

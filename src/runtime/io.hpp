@@ -71,7 +71,7 @@ class IoThreads {
 //
 // Requires: sleep() is awaited from a coroutine running on a strand (stop() posts
 // the cancel to the timer's executor, which must serialise it with the waiter).
-// Thread-safety: stop() and stopped() from any thread.
+// Thread-safety: stop(), wake() and stopped() from any thread.
 class StoppableSleep {
  public:
   // Waits `duration`; false when stop() was called before or during the wait.
@@ -80,11 +80,17 @@ class StoppableSleep {
   // Ends the current wait (if any) and every later one at once.
   void stop();
 
+  // Ends the current wait early (sleep() returns true), or, when none is pending
+  // (the loop is busy), the next one at once: work that arrived from elsewhere is
+  // looked at now rather than at the end of the sleep.
+  void wake();
+
   bool stopped() const;
 
  private:
   mutable std::mutex mutex_;
   bool stopped_ = false;                       // guarded by mutex_
+  bool woken_ = false;                         // a wake() not yet seen; guarded by mutex_
   std::shared_ptr<asio::steady_timer> timer_;  // the pending wait's; guarded by mutex_
 };
 

@@ -130,6 +130,44 @@ TEST(StoppableSleep, AfterStopEveryWaitEndsAtOnceAndAnUnstoppedOneRunsOut) {
   EXPECT_FALSE(*refused);
 }
 
+// The report timer sleeps until stopped when nothing can come due; a SIGHUP
+// wakes it to look at work another process stored.
+TEST(StoppableSleep, WakeEndsAPendingWaitOrTheNextOneAndLeavesLaterOnesAlone) {
+  IoThreads io(1);
+  io.start();
+  StoppableSleep sleep;
+  std::promise<bool> woke;
+  asio::co_spawn(
+      asio::make_strand(io.context()),
+      [](StoppableSleep& s, std::promise<bool>& done) -> asio::awaitable<void> {
+        done.set_value(co_await s.sleep(std::chrono::hours(1)));
+      }(sleep, woke),
+      asio::detached);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  sleep.wake();
+  auto result = woke.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_TRUE(result.get());  // woken, not stopped
+  // A wake while no wait is pending ends the next one at once, and only that one.
+  sleep.wake();
+  const auto before = std::chrono::steady_clock::now();
+  auto next = run_for(io.context(), [](StoppableSleep& s) -> asio::awaitable<bool> {
+    co_return co_await s.sleep(std::chrono::hours(1));
+  }(sleep));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_TRUE(*next);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+  const auto later_start = std::chrono::steady_clock::now();
+  auto later = run_for(io.context(), [](StoppableSleep& s) -> asio::awaitable<bool> {
+    co_return co_await s.sleep(std::chrono::milliseconds(200));
+  }(sleep));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_GE(std::chrono::steady_clock::now() - later_start, std::chrono::milliseconds(200));
+  sleep.stop();
+  io.request_stop();
+  io.join();
+}
+
 TEST(IoThreads, ZeroMeansOnePerCore) {
   IoThreads io(0);
   EXPECT_GE(io.size(), 1u);

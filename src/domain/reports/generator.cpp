@@ -354,9 +354,20 @@ Result<QueuedReports> queue_reports(QueueStore& queue, ReportStore& store,
   return queued;
 }
 
+namespace {
+std::int64_t period_length(const ReportSettings& settings) {
+  return std::max<std::int64_t>(3600, settings.interval.count());
+}
+}  // namespace
+
+SystemTime next_period_end(const ReportSettings& settings, SystemTime now) {
+  const auto length = period_length(settings);
+  return from_unix_seconds((to_unix_seconds(now) / length + 1) * length);
+}
+
 std::vector<Period> due_periods(std::optional<SystemTime> cursor, const ReportSettings& settings,
                                 SystemTime now) {
-  const auto length = std::max<std::int64_t>(3600, settings.interval.count());
+  const auto length = period_length(settings);
   const auto last_end = to_unix_seconds(now) / length * length;
   auto begin = cursor ? to_unix_seconds(*cursor) / length * length : last_end - length;
   begin = std::max(begin, last_end - length * std::max(1, settings.max_catch_up));

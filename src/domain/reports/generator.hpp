@@ -112,6 +112,9 @@ Result<QueuedReports> queue_reports(QueueStore& queue, ReportStore& store,
 std::vector<Period> due_periods(std::optional<SystemTime> cursor, const ReportSettings& settings,
                                 SystemTime now);
 
+// The end of the period that holds `now` (when the next one becomes due).
+SystemTime next_period_end(const ReportSettings& settings, SystemTime now);
+
 struct RunSummary {
   std::size_t periods = 0;
   std::size_t reports = 0;         // reports prepared (with or without recipients)
