@@ -53,6 +53,70 @@ Result<domain::StoreImport*> need_import(ImportableStorage& target) {
   return target.import;
 }
 
+// Every pending HTTPS post of a TLS report, due or not: the far end of any retry
+// window bounds them all (as `tern report posts` lists them).
+Result<std::vector<domain::ReportPost>> all_report_posts(domain::Storage& storage) {
+  return storage.reports()
+      .due_report_posts(SystemTime::max() - std::chrono::hours(24 * 366),
+                        std::numeric_limits<std::int64_t>::max())
+      .get();
+}
+
+// Every received report, oldest first (the order they are stored in again).
+Result<std::vector<domain::ReceivedReport>> all_received_reports(domain::Storage& storage) {
+  domain::ReceivedReportQuery query;
+  query.limit = std::numeric_limits<std::int64_t>::max();
+  TERN_TRY(auto reports, storage.reports().received_reports(query).get());
+  std::reverse(reports.begin(), reports.end());
+  return reports;
+}
+
+// The report cursors worth copying, by name: the generator's "reports" (so the
+// copy does not send a period again) and each account INBOX's ingest cursor
+// ("ingest:<address>:<uidvalidity>", domain/reports/ingest.cpp; the import keeps
+// the UIDVALIDITY, so the name still fits). Not "reports.lease": a run's turn
+// belongs to the source's nodes.
+Result<std::vector<std::pair<std::string, SystemTime>>> report_cursors(domain::Storage& storage) {
+  std::vector<std::string> names = {"reports"};
+  TERN_TRY(auto accounts, storage.directory().accounts(std::nullopt).get());
+  for (const auto& account : accounts) {
+    TERN_TRY(auto mailboxes, storage.mail().mailboxes(account.id).get());
+    for (const auto& m : mailboxes) {
+      if (m.name == "INBOX") {
+        names.push_back("ingest:" + account.address + ":" +
+                        std::to_string(domain::value_of(m.uid_validity)));
+      }
+    }
+  }
+  std::vector<std::pair<std::string, SystemTime>> out;
+  for (auto& name : names) {
+    TERN_TRY(auto value, storage.reports().report_cursor(name).get());
+    if (value) {
+      out.emplace_back(std::move(name), *value);
+    }
+  }
+  return out;
+}
+
+// Copies what the report use-cases keep besides the recorded evaluations and
+// TLS results: pending posts, received reports and cursors (ReportStore's own
+// methods store them as given).
+Result<void> copy_reports(domain::Storage& from, domain::Storage& to) {
+  TERN_TRY(auto posts, all_report_posts(from));
+  for (auto& post : posts) {
+    TERN_TRY_VOID(to.reports().put_report_post(std::move(post)).get());
+  }
+  TERN_TRY(auto received, all_received_reports(from));
+  for (auto& report : received) {
+    TERN_TRY_VOID(to.reports().store_received_report(std::move(report)).get());
+  }
+  TERN_TRY(auto cursors, report_cursors(from));
+  for (auto& [name, value] : cursors) {
+    TERN_TRY_VOID(to.reports().set_report_cursor(name, value).get());
+  }
+  return ok();
+}
+
 struct Endpoint {
   config::StoreSettings store;
   std::string name;  // for messages: the config path, or "postgres" for a URL
@@ -143,15 +207,15 @@ Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::Stor
     TERN_TRY(auto raw, from.queue().read_queued(entry.id).get());
     TERN_TRY_VOID(import.import_queued(entry, std::move(raw)).get());
   }
-  return ok();
+  return copy_reports(from, to);
 }
 
 void print_counts(std::string_view what, const StoreCounts& c) {
   fmt::print(
       "{}: {} domains, {} accounts, {} aliases, {} mailboxes, {} messages, {} entries, "
-      "{} vanished, {} queued\n",
+      "{} vanished, {} queued, {} report posts, {} received reports\n",
       what, c.domains, c.accounts, c.aliases, c.mailboxes, c.messages, c.entries, c.vanished,
-      c.queue);
+      c.queue, c.report_posts, c.received_reports);
 }
 
 int failed(const Error& error) {
@@ -229,6 +293,28 @@ Result<StoreListing> store_listing(domain::Storage& storage) {
         ticks(q.next_attempt), q.attempts, listed_state(q.state), q.delay_warned ? 1 : 0,
         q.envelope.smtputf8 ? 1 : 0, static_cast<int>(q.envelope.body),
         q.envelope.requiretls ? 1 : 0, q.envelope.submitter, q.size, sha256_hex(raw)));
+  }
+  TERN_TRY(auto posts, all_report_posts(storage));
+  out.counts.report_posts = posts.size();
+  for (const auto& p : posts) {
+    lines.push_back(fmt::format(
+        "report-post {} {} domain={} queued={} next={} attempts={} error={} sha256={}", p.uri,
+        p.report_id, p.policy_domain, to_unix_seconds(p.queued), to_unix_seconds(p.next_attempt),
+        p.attempts, sha256_hex(p.last_error).substr(0, 8), sha256_hex(p.document)));
+  }
+  TERN_TRY(auto received, all_received_reports(storage));
+  out.counts.received_reports = received.size();
+  for (const auto& r : received) {
+    lines.push_back(fmt::format(
+        "received-report {} {} {} domain={} policy={} contact={} begin={} end={} received={} "
+        "messages={} passed={} rows={}",
+        static_cast<int>(r.kind), r.org_name, r.report_id, r.policy_domain, r.policy, r.contact,
+        to_unix_seconds(r.begin), to_unix_seconds(r.end), to_unix_seconds(r.received), r.messages,
+        r.passed, sha256_hex(domain::encode_received_rows(r.rows))));
+  }
+  TERN_TRY(auto cursors, report_cursors(storage));
+  for (const auto& [name, value] : cursors) {
+    lines.push_back(fmt::format("report-cursor {} {}", name, to_unix_seconds(value)));
   }
   std::string joined;
   for (const auto& line : lines) {

@@ -3,8 +3,9 @@
 flags, keywords, expunged UIDs (tombstones), aliases and a queued forward is
 copied into PostgreSQL and from there into a new sqlite store; the checksum listings of both stores (every account,
 mailbox with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, entry with UID, modseq, flags,
-keywords, dates and the SHA-256 of its bytes, vanished UID and queue entry) must
-be equal, and a ternd on each copy must serve the same UIDs and modseqs."""
+keywords, dates and the SHA-256 of its bytes, vanished UID, queue entry, pending
+TLS report post, received report and report cursor) must be equal, and a ternd on
+each copy must serve the same UIDs and modseqs."""
 import imaplib
 import re
 
@@ -27,6 +28,55 @@ def imap_state(port):
     c.logout()
     # \Recent belongs to a process's sessions (RFC 3501 §2.3.2), not to the store.
     return status, sorted(d.replace(b"\\Recent ", b"").replace(b"\\Recent", b"") for d in data if d)
+
+
+AGGREGATE = """<?xml version="1.0" encoding="UTF-8"?>
+<feedback>
+  <report_metadata>
+    <org_name>Migrate Tester</org_name>
+    <email>dmarc@reporter.example</email>
+    <report_id>id-migrate-1</report_id>
+    <date_range><begin>1767225600</begin><end>1767312000</end></date_range>
+  </report_metadata>
+  <policy_published>
+    <domain>migrate.example</domain><adkim>r</adkim><aspf>r</aspf><p>none</p><pct>100</pct>
+  </policy_published>
+  <record>
+    <row>
+      <source_ip>192.0.2.7</source_ip><count>3</count>
+      <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>
+      </policy_evaluated>
+    </row>
+    <identifiers><header_from>migrate.example</header_from></identifiers>
+    <auth_results><dkim><domain>migrate.example</domain><result>pass</result></dkim>
+      <spf><domain>migrate.example</domain><result>fail</result></spf></auth_results>
+  </record>
+</feedback>
+"""
+
+
+def add_report_state(server, tmp_path, imap_status):
+    """Report data a migrate must carry: two TLS reports waiting for an HTTPS POST
+    (one already tried), a received DMARC report, the generator's cursor and the
+    report inbox's ingest cursor. The posts and cursors go straight into the
+    sqlite tables (ternd makes them only with live DNS and HTTPS receivers)."""
+    import sqlite3
+    xml = tmp_path / "aggregate.xml"
+    xml.write_text(AGGREGATE)
+    assert "stored report" in tern_cli(server.config, "report", "import", str(xml)).stdout
+    uidvalidity = re.search(rb"UIDVALIDITY (\d+)", imap_status).group(1).decode()
+    db = sqlite3.connect(tmp_path / "data" / "store" / "tern.db")
+    with db:
+        db.executemany(
+            "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, "
+            "next_attempt, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [("https://tlsrpt.rpt.test/v1", "2026-01-01T00:00:00Z!rpt.test", "rpt.test",
+              '{"report-id": "a"}', 1767312000, 1767312030, 1, "HTTP 500"),
+             ("https://other.rpt.test/", "2026-01-01T00:00:00Z!rpt.test", "rpt.test",
+              '{"report-id": "a"}', 1767312000, 1767312000, 0, "")])
+        db.executemany("INSERT INTO report_cursors (name, value) VALUES (?, ?)",
+                       [("reports", 1767312000), (f"ingest:{ALICE}:{uidvalidity}", 4)])
+    db.close()
 
 
 def checksum(config):
@@ -56,8 +106,12 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     c.logout()
     before_imap = imap_state(ports["imap"])
     server.stop()
+    add_report_state(server, tmp_path, before_imap[0])
     source_sum, source_listing = checksum(server.config)
     assert "1 queued" in source_listing and "1 vanished" in source_listing, source_listing
+    assert "2 report posts, 1 received reports" in source_listing, source_listing
+    source_posts = tern_cli(server.config, "report", "posts").stdout
+    assert source_posts.count("https://") == 2, source_posts
 
     target = write_config(tmp_path / "pg.toml", server.config.read_text().replace(
         'backend = "sqlite"', f'backend = "postgres"\nurl = "{pg_database.url}"'))
@@ -65,6 +119,13 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     assert f"verified: checksum {source_sum} on both" in done.stdout, done.stdout + done.stderr
     target_sum, _ = checksum(target)
     assert target_sum == source_sum
+    # The pending posts, the received report and the cursors came along.
+    assert tern_cli(target, "report", "posts").stdout == source_posts
+    listed = tern_cli(target, "report", "dmarc", "--list").stdout
+    assert "migrate.example" in listed and "id-migrate-1" in listed, listed
+    cursors = [line for line in tern_cli(target, "store", "checksum", "--list").stdout.splitlines()
+               if line.startswith("report-cursor ")]
+    assert len(cursors) == 2, cursors
 
     # A second migrate into the same (now full) database is refused.
     again = tern_cli(server.config, "migrate", "--from", str(server.config), "--to",
@@ -79,6 +140,7 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     done = tern_cli(server.config, "migrate", "--from", pg_database.url, "--to", str(back))
     assert f"verified: checksum {source_sum} on both" in done.stdout, done.stdout + done.stderr
     assert checksum(back)[0] == source_sum
+    assert tern_cli(back, "report", "posts").stdout == source_posts
 
     # ternd on the postgres copy (after the way back: a running ternd works its queue,
     # which changes the listing) serves what the client cached.
