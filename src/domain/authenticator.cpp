@@ -25,6 +25,17 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// The per-account throttle key: the name as authenticate() resolves it
+// (SASLprep, then normalize_address()), so "al<U+00AD>ice", "ＡＬＩＣＥ" and
+// "alice" share one counter and a guesser cannot dodge the per-account limit by
+// respelling the name. Names that resolve to no address are keyed lower-cased.
+std::string user_key(std::string_view user) {
+  auto prepared = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
+  std::string_view name = prepared ? std::string_view(*prepared) : user;
+  auto address = normalize_address(name);
+  return address ? std::move(*address) : lower(name);
+}
+
 // True when the stored SCRAM secret should be recomputed at the next password
 // login: absent, unparsable, or weaker than configured.
 bool scram_needs_update(std::string_view stored, std::uint32_t iterations) {
@@ -221,11 +232,11 @@ std::chrono::milliseconds AuthThrottle::delay_for(std::uint32_t failures,
 }
 
 ThrottleDecision AuthThrottle::check(std::string_view ip, std::string_view user, Instant now) {
+  std::string key = user_key(user);
   std::lock_guard lock(mutex_);
   ThrottleDecision d;
-  std::string user_key = lower(user);
   Counter* by_ip = find_live(ips_, ip, now);
-  Counter* by_user = user_key.empty() ? nullptr : find_live(users_, user_key, now);
+  Counter* by_user = key.empty() ? nullptr : find_live(users_, key, now);
   if ((by_ip != nullptr && by_ip->blocked_until > now) ||
       (by_user != nullptr && by_user->blocked_until > now)) {
     d.blocked = true;
@@ -241,6 +252,7 @@ ThrottleDecision AuthThrottle::check(std::string_view ip, std::string_view user,
 }
 
 void AuthThrottle::record_failure(std::string_view ip, std::string_view user, Instant now) {
+  std::string key = user_key(user);
   std::lock_guard lock(mutex_);
   Counter& c = upsert(ips_, ip, now);
   ++c.failures;
@@ -248,9 +260,8 @@ void AuthThrottle::record_failure(std::string_view ip, std::string_view user, In
   if (c.failures >= policy_.failures_before_block) {
     c.blocked_until = now + policy_.block_time;
   }
-  std::string user_key = lower(user);
-  if (!user_key.empty()) {
-    Counter& u = upsert(users_, user_key, now);
+  if (!key.empty()) {
+    Counter& u = upsert(users_, key, now);
     ++u.failures;
     u.last = now;
     if (u.failures >= policy_.user_failures_before_block) {
@@ -260,13 +271,13 @@ void AuthThrottle::record_failure(std::string_view ip, std::string_view user, In
 }
 
 void AuthThrottle::record_success(std::string_view ip, std::string_view user, Instant now) {
+  std::string key = user_key(user);
   std::lock_guard lock(mutex_);
   if (Counter* c = find_live(ips_, ip, now); c != nullptr && c->blocked_until <= now) {
     ips_.erase(std::string(ip));
   }
-  std::string user_key = lower(user);
-  if (Counter* u = find_live(users_, user_key, now); u != nullptr && u->blocked_until <= now) {
-    users_.erase(user_key);
+  if (Counter* u = find_live(users_, key, now); u != nullptr && u->blocked_until <= now) {
+    users_.erase(key);
   }
 }
 

@@ -134,7 +134,9 @@ struct ThrottleDecision {
 //   - per IP: failures within `failure_window` of the previous one accumulate;
 //     from failures_before_delay on, each attempt waits 1 s, 2 s, 4 s, ... up to
 //     max_delay; at failures_before_block the IP is blocked for block_time;
-//   - per account (from any IPs, so a botnet cannot brute-force one account):
+//   - per account (from any IPs, so a botnet cannot brute-force one account;
+//     the name keyed as a login resolves it, SASLprep then normalize_address(),
+//     so respellings such as "vic<U+00AD>tim" or "VICTIM" share one counter):
 //     from failures_before_block on attempts wait the same way, and at
 //     user_failures_before_block the account's logins are blocked for block_time;
 //   - a success clears the counters of that IP and that account, unless blocked.

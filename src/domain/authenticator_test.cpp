@@ -300,6 +300,22 @@ TEST(AuthThrottle, SuccessResetsTheIpAndUser) {
   EXPECT_EQ(t.tracked(), 0u);
 }
 
+// The per-account counter is keyed by the name as a login resolves it (SASLprep,
+// then normalize_address()), so respelling the name does not reset the count.
+TEST(AuthThrottle, RespellingsOfOneAccountShareACounter) {
+  AuthThrottle t(small_policy());
+  Instant now{};
+  const char* spellings[] = {"victim@example.org",       "vic\u00ADtim@example.org",
+                             "\uFF56ictim@example.org",  "VICTIM@EXAMPLE.ORG",
+                             "victim\u200C@example.org", "vi\u00ADctim@Example.org"};
+  for (int i = 0; i < 6; ++i) {
+    t.record_failure("10.0.0." + std::to_string(i), spellings[i], now);
+  }
+  EXPECT_TRUE(t.check("10.9.9.9", "victim@example.org", now).blocked);
+  EXPECT_TRUE(t.check("10.9.9.9", "vict\u00ADim@example.org", now).blocked);
+  EXPECT_FALSE(t.check("10.9.9.9", "other@example.org", now).blocked);
+}
+
 TEST(AuthThrottle, OneAccountFromManyIpsIsSlowedThenBlocked) {
   AuthThrottle t(small_policy());
   Instant now{};
