@@ -9,9 +9,15 @@
   is in each local recipient's INBOX exactly once, UIDs never collide, and node B
   delivers the whole outbound queue (a forwarding alias to a remote domain) to
   an smtp-sink once the sink comes up, including entries node A had claimed.
+- A TLS report waiting for its HTTPS POST in the shared store, with both nodes'
+  report timers woken at once (SIGHUP), reaches the receiver exactly once
+  (ReportStore::claim_report_posts leases it to one node).
 """
+import gzip
 import imaplib
+import json
 import re
+import signal
 import smtplib
 import socket
 import threading
@@ -22,6 +28,9 @@ from collections import Counter
 import pytest
 
 from conftest import Ternd, base_config, make_certificate, tern_cli, write_config
+from dns_server import dns_server  # noqa: F401  (pytest fixture)
+from test_outbound_security import issue, make_ca
+from test_reports import ReportReceiver
 from test_outbound import SmtpSink
 from test_smtp import AUTH_FAST, DOMAIN, PASSWORD, listeners
 
@@ -41,7 +50,7 @@ def free_port():
 class Node:
     """One ternd on the shared database, with its own data dir."""
 
-    def __init__(self, root, name, url, sink_port, certs):
+    def __init__(self, root, name, url, sink_port, certs, extra=""):
         self.dir = root / name
         self.dir.mkdir()
         data = self.dir / "data"
@@ -61,7 +70,7 @@ poll_interval_ms = 100
 [[transport]]
 domain = "sink.test"
 route = "smtp:[127.0.0.1]:{sink_port}"
-""", backend="postgres", store_keys=store_keys)
+""" + extra, backend="postgres", store_keys=store_keys)
         self.config = write_config(self.dir / "tern.toml", body)
         self.server = None
 
@@ -279,3 +288,47 @@ def test_kill_9_of_one_node_mid_load(nodes):
               f"{sum(got.values())} forwarded copies at the sink")
     finally:
         sink.close()
+
+
+def test_two_nodes_post_a_pending_tls_report_once(tmp_path, pg_database, dns_server):  # noqa: F811
+    ca_dir = tmp_path / "ca"
+    ca = make_ca(ca_dir)
+    receiver = ReportReceiver(*issue(tmp_path / "rcv", "rcv", ["reports.rpt.test"], ca_dir), [200])
+    dns = dns_server({"test": [], "rpt.test": ["reports A 127.0.0.1"]})
+    extra = (f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\ntimeout_ms = 3000\n'
+             f'\n[outbound]\nca_file = "{ca}"\n')
+    certs = make_certificate(tmp_path / "tls")
+    pair = [Node(tmp_path, name, pg_database.url, free_port(), certs, extra) for name in "ab"]
+    try:
+        threads = [threading.Thread(target=n.start) for n in pair]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(n.server for n in pair)
+        uri = f"https://reports.rpt.test:{receiver.port}/tlsrpt"
+        rounds = 5
+        for i in range(rounds):
+            # Due since a few seconds ago; neither node's idle timer knows of it
+            # until the SIGHUP, which both get at once: both look, one POSTs.
+            pg_database.query(
+                "INSERT INTO report_posts (uri, report_id, policy_domain, document, queued, "
+                "next_attempt, attempts, last_error) VALUES "
+                f"('{uri}', 'round-{i}', 'rpt.test', '{{\"report-id\": \"round-{i}\"}}', "
+                "extract(epoch from now())::bigint - 5, extract(epoch from now())::bigint - 5, "
+                "0, '')")
+            for n in pair:
+                n.server.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while pg_database.query(f"SELECT 1 FROM report_posts WHERE report_id = 'round-{i}'"):
+                assert time.monotonic() < deadline, "the post was not delivered; logs:\n" + \
+                    "\n".join(pair[0].server.lines[-30:] + pair[1].server.lines[-30:])
+                time.sleep(0.2)
+        time.sleep(1)  # a second POST, if any, would be in flight by now
+        ids = Counter(json.loads(gzip.decompress(body))["report-id"]
+                      for _, _, body in receiver.posts)
+        assert ids == Counter({f"round-{i}": 1 for i in range(rounds)}), ids
+    finally:
+        for n in pair:
+            n.stop()
+        receiver.close()
