@@ -88,13 +88,9 @@ TEST(AwaitFuture, ReturnsAtOnceForAReadyFuture) {
   EXPECT_EQ(*result, 42);
 }
 
-// ternd's shutdown drops the work guard and joins the I/O threads: a periodic
-// loop's hour-long wait must end at stop(), or the threads never run out of work.
-TEST(StoppableSleep, StopEndsAPendingWaitSoTheThreadsRunOutOfWork) {
-  IoThreads io(2);
-  io.start();
-  StoppableSleep sleep;
-  std::promise<bool> woke;
+// Starts an hour's sleep on a strand of `io`; `woke` gets what it returned. Gives
+// the sleep 50 ms to begin.
+void sleep_an_hour_in_background(IoThreads& io, StoppableSleep& sleep, std::promise<bool>& woke) {
   asio::co_spawn(
       asio::make_strand(io.context()),
       [](StoppableSleep& s, std::promise<bool>& done) -> asio::awaitable<void> {
@@ -102,6 +98,16 @@ TEST(StoppableSleep, StopEndsAPendingWaitSoTheThreadsRunOutOfWork) {
       }(sleep, woke),
       asio::detached);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+// ternd's shutdown drops the work guard and joins the I/O threads: a periodic
+// loop's hour-long wait must end at stop(), or the threads never run out of work.
+TEST(StoppableSleep, StopEndsAPendingWaitSoTheThreadsRunOutOfWork) {
+  IoThreads io(2);
+  io.start();
+  StoppableSleep sleep;
+  std::promise<bool> woke;
+  sleep_an_hour_in_background(io, sleep, woke);
   sleep.stop();
   auto result = woke.get_future();
   ASSERT_EQ(result.wait_for(std::chrono::seconds(5)), std::future_status::ready);
@@ -137,13 +143,7 @@ TEST(StoppableSleep, WakeEndsAPendingWaitOrTheNextOneAndLeavesLaterOnesAlone) {
   io.start();
   StoppableSleep sleep;
   std::promise<bool> woke;
-  asio::co_spawn(
-      asio::make_strand(io.context()),
-      [](StoppableSleep& s, std::promise<bool>& done) -> asio::awaitable<void> {
-        done.set_value(co_await s.sleep(std::chrono::hours(1)));
-      }(sleep, woke),
-      asio::detached);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  sleep_an_hour_in_background(io, sleep, woke);
   sleep.wake();
   auto result = woke.get_future();
   ASSERT_EQ(result.wait_for(std::chrono::seconds(5)), std::future_status::ready);

@@ -59,6 +59,18 @@ class ReportConformance : public ::testing::Test {
     return e;
   }
 
+  // Pending post number `i` ("https://r.example/<i>"), queued at fixed_time().
+  static domain::ReportPost numbered_post(int i, SystemTime next_attempt) {
+    domain::ReportPost p;
+    p.uri = "https://r.example/" + std::to_string(i);
+    p.report_id = "id";
+    p.policy_domain = "example.net";
+    p.document = "{}";
+    p.queued = fixed_time();
+    p.next_attempt = next_attempt;
+    return p;
+  }
+
   static domain::TlsSessionResult tls(domain::TlsResultType result, SystemTime when) {
     domain::TlsSessionResult r;
     r.time = when;
@@ -379,14 +391,8 @@ TYPED_TEST_P(ReportConformance, ClaimedPostsAreLeasedToOneClaimer) {
   const auto t = fixed_time();
   constexpr std::chrono::seconds kLease{120};
   for (int i = 0; i < 6; ++i) {
-    domain::ReportPost p;
-    p.uri = "https://r.example/" + std::to_string(i);
-    p.report_id = "id";
-    p.policy_domain = "example.net";
-    p.document = "{}";
-    p.queued = t;
-    p.next_attempt = t + std::chrono::seconds(i);
-    ASSERT_TRUE(wait(this->reports().put_report_post(p)));
+    ASSERT_TRUE(
+        wait(this->reports().put_report_post(this->numbered_post(i, t + std::chrono::seconds(i)))));
   }
   const auto now = t + std::chrono::seconds(10);
   // Two claimers taking turns get disjoint sets, earliest first.
@@ -418,14 +424,7 @@ TYPED_TEST_P(ReportConformance, ConcurrentClaimersNeverShareAPost) {
   const auto t = fixed_time();
   constexpr int kPosts = 30;
   for (int i = 0; i < kPosts; ++i) {
-    domain::ReportPost p;
-    p.uri = "https://r.example/" + std::to_string(i);
-    p.report_id = "id";
-    p.policy_domain = "example.net";
-    p.document = "{}";
-    p.queued = t;
-    p.next_attempt = t;
-    ASSERT_TRUE(wait(this->reports().put_report_post(p)));
+    ASSERT_TRUE(wait(this->reports().put_report_post(this->numbered_post(i, t))));
   }
   std::vector<std::string> claimed[2];
   auto claim_all = [&](std::vector<std::string>& out) {
