@@ -8,6 +8,7 @@
 
 #include "base/ascii.hpp"
 #include "sasl/base64.hpp"
+#include "sasl/saslprep.hpp"
 
 namespace tern::sasl {
 namespace {
@@ -333,7 +334,12 @@ class ScramServer final : public ServerMechanism {
     if (!valid_nonce(nonce) || nonce.size() > 256) {
       return failure("malformed nonce");
     }
-    identity_.authcid = std::move(*user);
+    // RFC 5802 §5.1: the username is SASLprep'd (a query, RFC 3454 §7) before
+    // anything depends on it, the fake salt of an unknown user included: every
+    // spelling of one name ("al<U+00AD>ice", "alice") then gets the same salt,
+    // known account or not, so respelling cannot reveal which accounts exist.
+    identity_.authcid = saslprep_or_as_is(std::move(*user));
+    identity_.authzid = saslprep_or_as_is(std::move(identity_.authzid));
     if (!identity_.authzid.empty() && identity_.authzid != identity_.authcid &&
         !options_.allow_foreign_authzid) {
       return failure("authorization identity differs from authentication identity");

@@ -3,6 +3,9 @@
 // channel-binding rules (RFC 5802 §6), PLAIN and LOGIN, limits.
 #include "sasl/mechanism.hpp"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "sasl/base64.hpp"
@@ -163,6 +166,33 @@ TEST(ScramClient, NormalisesThePasswordWithSaslprep) {
   ScramClient nine("user", "\u2168", "", ClientBinding::kNone, "", "", random);
   auto ix = *derive_scram_credential("IX", *base64_decode(kSalt), 4096);
   EXPECT_EQ(exchange(*server, nine, ix).kind, StepKind::kSuccess);
+}
+
+// RFC 5802 §5.1: the server prepares the username before the lookup and before
+// the fake salt, so every spelling of an unknown name gets one salt, as every
+// spelling of a known name gets its one real salt: respelling reveals nothing.
+TEST(ScramServer, UsernameIsPreparedBeforeLookupAndFakeSalt) {
+  FixedRandom random(3);
+  ServerOptions options;
+  options.mock_secret = "secret";
+  std::vector<std::string> salts;
+  for (const char* name : {"nobody", "no\u00ADbody", "\uFF4Eobody", "nobody\u200B"}) {
+    auto server = make_server_mechanism("SCRAM-SHA-256", options, random);
+    std::string first = std::string("n,a=") + name + ",n=" + name + ",r=abc";
+    auto r = server->start(first);
+    ASSERT_EQ(r.kind, StepKind::kNeedScramCredential) << name << ": " << r.reason;
+    EXPECT_EQ(r.identity.authcid, std::string_view(name) == "nobody\u200B" ? "nobody " : "nobody");
+    r = server->supply_scram_credential(std::nullopt);
+    ASSERT_EQ(r.kind, StepKind::kChallenge);
+    salts.push_back(r.data.substr(r.data.find(",s=")));
+  }
+  EXPECT_EQ(salts[0], salts[1]);
+  EXPECT_EQ(salts[0], salts[2]);
+  // A name SASLprep refuses goes on as sent, to fail at the proof.
+  auto server = make_server_mechanism("SCRAM-SHA-256", options, random);
+  auto r = server->start("n,,n=bell\x07,r=abc");
+  ASSERT_EQ(r.kind, StepKind::kNeedScramCredential);
+  EXPECT_EQ(r.identity.authcid, "bell\x07");
 }
 
 TEST(ScramServer, UnknownUserLooksLikeWrongPasswordWithStableSalt) {

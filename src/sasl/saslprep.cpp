@@ -127,4 +127,9 @@ Result<std::string> saslprep(std::string_view text, SaslprepProfile profile) {
   return std::string(utf8->begin(), utf8->end());
 }
 
+std::string saslprep_or_as_is(std::string text) {
+  auto prepared = saslprep(text, SaslprepProfile::kQuery);
+  return prepared && !prepared->empty() ? std::move(*prepared) : std::move(text);
+}
+
 }  // namespace tern::sasl

@@ -61,4 +61,11 @@ constexpr std::size_t kMaxSaslprepBytes = 8192;
 // Pure and thread-safe (the ICU profile is loaded once and shared read-only).
 Result<std::string> saslprep(std::string_view text, SaslprepProfile profile);
 
+// saslprep(text, kQuery), or `text` as given when SASLprep refuses it or maps it
+// to nothing. For strings the other side compares, where refusing is not ours to
+// do: the SCRAM client's username and password (a server that stored them
+// unprepared still matches), the SCRAM server's authcid (no account has a name
+// SASLprep refuses, so the exchange fails at the proof like a wrong password).
+std::string saslprep_or_as_is(std::string text);
+
 }  // namespace tern::sasl

@@ -194,24 +194,12 @@ std::optional<ScramCredential> parse_scram_credential(std::string_view stored) {
                          std::move(*server_key)};
 }
 
-namespace {
-
-// RFC 5802 §2.2 and §5.1: the client normalises the username and the password
-// with SASLprep (a query: RFC 3454 §7). A string SASLprep refuses is sent as it
-// is: a server that stored it unprepared still matches, any other refuses the
-// proof as it would a wrong password.
-std::string normalize(std::string text) {
-  auto prepared = saslprep(text, SaslprepProfile::kQuery);
-  return prepared && !prepared->empty() ? std::move(*prepared) : std::move(text);
-}
-
-}  // namespace
-
 ScramClient::ScramClient(std::string username, std::string password, std::string authzid,
                          ClientBinding binding, std::string binding_type, std::string binding_data,
                          Random& random)
-    : username_(normalize(std::move(username))),
-      password_(normalize(std::move(password))),
+    // RFC 5802 §2.2 and §5.1: the client normalises both (a query, RFC 3454 §7).
+    : username_(saslprep_or_as_is(std::move(username))),
+      password_(saslprep_or_as_is(std::move(password))),
       authzid_(std::move(authzid)),
       binding_(binding),
       binding_type_(std::move(binding_type)),
