@@ -75,27 +75,28 @@ def imap_login(port, password):
     return typ
 
 
-def smtp_auth_plain(port, password):
+def smtp_auth_plain(port, password, user=ALICE):
     """SMTP AUTH PLAIN (RFC 4616 §2: NUL authcid NUL passwd, UTF-8). smtplib's own
     auth() encodes the response as ASCII, so the command is sent with docmd."""
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         client.starttls(context=tls_context())
         client.ehlo("client.example")
         assert "PLAIN" in client.esmtp_features["auth"].split()
-        response = base64.b64encode(b"\0" + ALICE.encode() + b"\0" + password.encode("utf-8"))
+        response = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8"))
         code, _ = client.docmd("AUTH", "PLAIN " + response.decode())
         return code
 
 
-def pop3_user_pass(port, password):
+def pop3_user_pass(port, password, user=ALICE):
     client = poplib.POP3("127.0.0.1", port, timeout=30)
     client.stls(context=tls_context())
     # RFC 6856 §2: UTF-8 in USER and PASS only after the UTF8 command.
     client.utf8()
-    client.user(ALICE)
+    client.user(user)
     try:
         return client.pass_(password).startswith(b"+OK")  # poplib sends UTF-8
-    except poplib.error_proto:
+    except poplib.error_proto as e:
+        assert b"[AUTH]" in e.args[0], e.args[0]
         return False
     finally:
         client.quit()
@@ -121,6 +122,16 @@ def test_a_wrong_non_ascii_password_fails_and_counts_once(mail):
     assert imap_login(ports["imap"], wrong) == "NO"
     assert smtp_auth_plain(ports["submission"], wrong) == 535
     assert imap_login(ports["imap"], TYPED) == "OK"
+
+
+def test_user_names_are_prepared_and_refused_ones_fail_like_wrong_passwords(mail):
+    _, ports = mail
+    # RFC 4616 §2: the authcid is prepared too ("al<U+00AD>ice" is alice).
+    assert smtp_auth_plain(ports["submission"], PREPARED, user=f"al\u00adice@{DOMAIN}") == 235
+    assert pop3_user_pass(ports["pop3"], TYPED, user=f"\uff41lice@{DOMAIN}")
+    # A name SASLprep refuses (RFC 4013 §2.4 bidi) gets the wrong-password answer.
+    assert smtp_auth_plain(ports["submission"], PREPARED, user=f"\u0627\u0031@{DOMAIN}") == 535
+    assert not pop3_user_pass(ports["pop3"], PREPARED, user=f"\u0627\u0031@{DOMAIN}")
 
 
 def test_scram_sha256_with_a_non_ascii_password(mail):
