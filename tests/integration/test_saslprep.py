@@ -107,18 +107,20 @@ def test_independent_saslprep_agrees_on_the_fixture():
 
 
 def test_typed_and_prepared_passwords_log_in_over_imap_smtp_and_pop3(mail):
-    _, ports = mail
+    server, ports = mail
     for password in (TYPED, PREPARED):
+        assert tern(server.config, "auth", "test", ALICE, password=password).returncode == 0
         assert imap_login(ports["imap"], password) == "OK", password
         assert smtp_auth_plain(ports["submission"], password) == 235, password
         assert pop3_user_pass(ports["pop3"], password), password
 
 
 def test_a_wrong_non_ascii_password_fails_and_counts_once(mail):
-    _, ports = mail
+    server, ports = mail
     # failures_before_block = 3: were the raw-byte fallback to count a second
     # failure, the second wrong attempt would block the address.
     wrong = "c\u00adorrect\u00a0horse\u2003\u2167"  # VIII, not IX
+    assert tern(server.config, "auth", "test", ALICE, password=wrong).returncode != 0
     assert imap_login(ports["imap"], wrong) == "NO"
     assert smtp_auth_plain(ports["submission"], wrong) == 535
     assert imap_login(ports["imap"], TYPED) == "OK"
