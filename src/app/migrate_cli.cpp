@@ -98,10 +98,10 @@ Result<std::vector<std::pair<std::string, SystemTime>>> report_cursors(domain::S
   return out;
 }
 
-// Copies what the report use-cases keep besides the recorded evaluations and
-// TLS results: pending posts, received reports and cursors (ReportStore's own
-// methods store them as given).
-Result<void> copy_reports(domain::Storage& from, domain::Storage& to) {
+// Copies the report data: pending posts, received reports and cursors through
+// ReportStore's own methods (they store them as given), and the recorded rows
+// through StoreImport.
+Result<void> copy_reports(domain::Storage& from, domain::Storage& to, domain::StoreImport& import) {
   TERN_TRY(auto posts, all_report_posts(from));
   for (auto& post : posts) {
     TERN_TRY_VOID(to.reports().put_report_post(std::move(post)).get());
@@ -114,7 +114,14 @@ Result<void> copy_reports(domain::Storage& from, domain::Storage& to) {
   for (auto& [name, value] : cursors) {
     TERN_TRY_VOID(to.reports().set_report_cursor(name, value).get());
   }
-  return ok();
+  // The evaluations and TLS results not reported yet, raw: the ReportStore port
+  // reads them only summed per period.
+  auto* exporter = dynamic_cast<domain::StoreImport*>(&from);
+  if (exporter == nullptr) {
+    return fail(ErrorCode::kPermanent, "the source backend cannot export its report rows");
+  }
+  TERN_TRY(auto rows, exporter->export_report_rows().get());
+  return import.import_report_rows(std::move(rows)).get();
 }
 
 struct Endpoint {
@@ -207,15 +214,15 @@ Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::Stor
     TERN_TRY(auto raw, from.queue().read_queued(entry.id).get());
     TERN_TRY_VOID(import.import_queued(entry, std::move(raw)).get());
   }
-  return copy_reports(from, to);
+  return copy_reports(from, to, import);
 }
 
 void print_counts(std::string_view what, const StoreCounts& c) {
   fmt::print(
       "{}: {} domains, {} accounts, {} aliases, {} mailboxes, {} messages, {} entries, "
-      "{} vanished, {} queued, {} report posts, {} received reports\n",
+      "{} vanished, {} queued, {} report posts, {} received reports, {} report rows\n",
       what, c.domains, c.accounts, c.aliases, c.mailboxes, c.messages, c.entries, c.vanished,
-      c.queue, c.report_posts, c.received_reports);
+      c.queue, c.report_posts, c.received_reports, c.report_rows);
 }
 
 int failed(const Error& error) {
@@ -315,6 +322,22 @@ Result<StoreListing> store_listing(domain::Storage& storage) {
   TERN_TRY(auto cursors, report_cursors(storage));
   for (const auto& [name, value] : cursors) {
     lines.push_back(fmt::format("report-cursor {} {}", name, to_unix_seconds(value)));
+  }
+  if (auto* exporter = dynamic_cast<domain::StoreImport*>(&storage)) {
+    TERN_TRY(auto rows, exporter->export_report_rows().get());
+    out.counts.report_rows = rows.dmarc.size() + rows.tls.size();
+    for (const auto& r : rows.dmarc) {
+      lines.push_back(fmt::format("report-dmarc {} {} count={} row={}", r.domain, r.hour, r.count,
+                                  sha256_hex(r.row)));
+    }
+    for (const auto& p : rows.dmarc_policies) {
+      lines.push_back(fmt::format("report-dmarc-policy {} {} policy={}", p.domain, p.hour,
+                                  sha256_hex(p.policy)));
+    }
+    for (const auto& t : rows.tls) {
+      lines.push_back(fmt::format("report-tls {} {} count={} policy={} detail={}", t.domain, t.hour,
+                                  t.count, sha256_hex(t.policy), sha256_hex(t.detail)));
+    }
   }
   std::string joined;
   for (const auto& line : lines) {

@@ -15,18 +15,16 @@
 // counter; every queue entry with its recipients' states, times and attempts;
 // the TLS reports waiting for an HTTPS POST (ReportPost, with their attempts and
 // schedule), the DMARC and TLS reports received from others, and the report
-// cursors (the last period reported, each report inbox's last UID read).
+// cursors (the last period reported, each report inbox's last UID read), and the
+// DMARC evaluations and TLS results recorded for reports not yet sent (hourly
+// rows with their counts, StoreImport::export_report_rows).
 // Not copied: message and queue ids (each store allocates its own; IMAP
-// OBJECTID EMAILIDs change), the change-log rows of deleted mailboxes, and the
-// DMARC evaluations and TLS results recorded for reports not yet sent (the
-// ReportStore port reads them only as per-period aggregates): migrate right
-// after a period's reports went out, or the target reports that period without
-// the source's data.
+// OBJECTID EMAILIDs change) and the change-log rows of deleted mailboxes.
 //
 // The listing (`tern store checksum --list`) has one line per domain, account,
 // alias, mailbox, entry (with the SHA-256 of the message bytes), vanished UID,
-// queue entry (by position in id order), pending report post, received report
-// and report cursor, in a fixed order; its SHA-256 is the store's checksum.
+// queue entry (by position in id order), pending report post, received report,
+// report cursor and recorded report row, in a fixed order; its SHA-256 is the store's checksum.
 // Password secrets appear only as a hash of a hash.
 #pragma once
 
@@ -41,7 +39,7 @@ namespace tern::app {
 // How many of each kind a listing holds.
 struct StoreCounts {
   std::uint64_t domains = 0, accounts = 0, aliases = 0, mailboxes = 0, messages = 0, entries = 0,
-                vanished = 0, queue = 0, report_posts = 0, received_reports = 0;
+                vanished = 0, queue = 0, report_posts = 0, received_reports = 0, report_rows = 0;
   friend bool operator==(const StoreCounts&, const StoreCounts&) = default;
 };
 

@@ -432,6 +432,13 @@ Result<void> check_report_post(const ReportPost& post) {
   return ok();
 }
 
+Result<void> check_recorded_row(std::string_view domain, std::uint64_t count) {
+  if (domain.empty() || count == 0) {
+    return fail(ErrorCode::kInvalidInput, "recorded report row without policy domain or count");
+  }
+  return ok();
+}
+
 Result<ReceivedReport> received_report_from(StoredReceivedReport stored) {
   ReceivedReport r;
   r.id = stored.id;

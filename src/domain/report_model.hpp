@@ -288,6 +288,9 @@ Result<void> check_dmarc_evaluation(const DmarcEvaluation& evaluation);
 Result<void> check_tls_result(const TlsSessionResult& result);
 // A report post needs its key: the URI and the report id.
 Result<void> check_report_post(const ReportPost& post);
+// An imported recorded row (StoreImport::import_report_rows) needs its policy
+// domain and a count of at least one.
+Result<void> check_recorded_row(std::string_view domain, std::uint64_t count);
 
 // A received report as the SQL backends keep it in their received_reports tables
 // (sqlite 0007, postgres 0001): times in Unix seconds, the kind as its number,

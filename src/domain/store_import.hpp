@@ -8,13 +8,15 @@
 // The order of use (app/migrate_cli.cpp): Directory::add_domain, add_account
 // (credentials and quota as given), add_alias; then per account import_mailbox
 // for every mailbox, import_message for every message, import_changes once; then
-// import_queued per queue entry. The target is expected to be empty: the methods
+// import_queued per queue entry; export_report_rows on the source and
+// import_report_rows on the target. The target is expected to be empty: the methods
 // refuse to overwrite anything that already holds mail.
 //
 // Every method is one transaction with the common error contract of ports.hpp.
 // Backends that implement it: store::memory, store::sqlite, store::postgres.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,42 @@ struct ImportEntry {
   Flags flags = 0;
   std::vector<std::string> keywords;  // sorted, unique
   SystemTime save_date{};
+};
+
+// The rows behind ReportStore's aggregates, as record_dmarc()/record_tls() left
+// them (report_model.hpp encodings, hours as report_hour()): the DMARC
+// evaluations and TLS results recorded for reports not yet sent. `tern migrate`
+// copies them so the target reports the current period in full.
+struct RecordedReportRows {
+  struct Dmarc {
+    std::string domain;
+    std::int64_t hour = 0;
+    std::string row;  // encode_dmarc_row()
+    std::uint64_t count = 0;
+    friend bool operator==(const Dmarc&, const Dmarc&) = default;
+  };
+
+  struct DmarcPolicy {
+    std::string domain;
+    std::int64_t hour = 0;
+    std::string policy;  // encode_dmarc_policy()
+    friend bool operator==(const DmarcPolicy&, const DmarcPolicy&) = default;
+  };
+
+  struct Tls {
+    std::string domain;
+    std::int64_t hour = 0;
+    std::string policy;  // encode_tls_policy()
+    std::string detail;  // encode_tls_detail()
+    std::uint64_t count = 0;
+    friend bool operator==(const Tls&, const Tls&) = default;
+  };
+
+  // Each sorted by its key (domain, hour, then the encoded strings bytewise).
+  std::vector<Dmarc> dmarc;
+  std::vector<DmarcPolicy> dmarc_policies;
+  std::vector<Tls> tls;
+  friend bool operator==(const RecordedReportRows&, const RecordedReportRows&) = default;
 };
 
 class StoreImport {
@@ -66,6 +104,13 @@ class StoreImport {
   // delay_warned. kActive entries arrive kQueued (their lease belonged to the
   // source's workers); kHeld stays held. Returns the new entry's id.
   virtual Async<QueueId> import_queued(QueuedMessage entry, std::string raw) = 0;
+
+  // Every recorded report row of this store (the source side of a migrate).
+  virtual Async<RecordedReportRows> export_report_rows() = 0;
+  // Adds `rows` to this store's: counts add up on equal keys (so an import into
+  // an empty store reproduces the source), a DMARC policy replaces the hour's.
+  // kInvalidInput for an empty domain or a zero count.
+  virtual Async<void> import_report_rows(RecordedReportRows rows) = 0;
 };
 
 }  // namespace tern::domain

@@ -57,8 +57,8 @@ AGGREGATE = """<?xml version="1.0" encoding="UTF-8"?>
 
 def add_report_state(server, tmp_path, imap_status):
     """Report data a migrate must carry: two TLS reports waiting for an HTTPS POST
-    (one already tried), a received DMARC report, the generator's cursor and the
-    report inbox's ingest cursor. The posts and cursors go straight into the
+    (one already tried), a received DMARC report, the generator's cursor, the
+    report inbox's ingest cursor and recorded DMARC/TLS rows. The posts and cursors go straight into the
     sqlite tables (ternd makes them only with live DNS and HTTPS receivers)."""
     import sqlite3
     xml = tmp_path / "aggregate.xml"
@@ -76,6 +76,14 @@ def add_report_state(server, tmp_path, imap_status):
               '{"report-id": "a"}', 1767312000, 1767312000, 0, "")])
         db.executemany("INSERT INTO report_cursors (name, value) VALUES (?, ?)",
                        [("reports", 1767312000), (f"ingest:{ALICE}:{uidvalidity}", 4)])
+        # Recorded rows not reported yet (copied raw: the encodings are opaque here).
+        hour = 1767312000 // 3600
+        db.execute("INSERT INTO report_dmarc_rows (domain, hour, row, count) VALUES (?, ?, ?, ?)",
+                   ("migrate.example", hour, "row-1", 7))
+        db.execute("INSERT INTO report_dmarc_policies (domain, hour, policy) VALUES (?, ?, ?)",
+                   ("migrate.example", hour, "policy-1"))
+        db.execute("INSERT INTO report_tls_rows (domain, hour, policy, detail, count) "
+                   "VALUES (?, ?, ?, ?, ?)", ("rpt.test", hour, "policy-2", "detail-2", 3))
     db.close()
 
 
@@ -109,7 +117,7 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     add_report_state(server, tmp_path, before_imap[0])
     source_sum, source_listing = checksum(server.config)
     assert "1 queued" in source_listing and "1 vanished" in source_listing, source_listing
-    assert "2 report posts, 1 received reports" in source_listing, source_listing
+    assert "2 report posts, 1 received reports, 2 report rows" in source_listing, source_listing
     source_posts = tern_cli(server.config, "report", "posts").stdout
     assert source_posts.count("https://") == 2, source_posts
 

@@ -328,11 +328,59 @@ TYPED_TEST_P(ImportConformance, QueueEntriesKeepTheirStateAndActiveOnesArriveQue
   EXPECT_EQ((*claimed)[0].id, *active);
 }
 
+TYPED_TEST_P(ImportConformance, RecordedReportRowsExportAndImportWithTheirCounts) {
+  const auto day = fixed_time();
+  auto& reports = this->storage_->reports();
+  domain::DmarcEvaluation e;
+  e.time = day;
+  e.policy.domain = "example.org";
+  e.policy.p = "reject";
+  e.row.source_ip = "192.0.2.1";
+  e.row.header_from = "example.org";
+  e.row.disposition = "none";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(wait(reports.record_dmarc(e)));
+  }
+  domain::TlsSessionResult t;
+  t.time = day;
+  t.policy_domain = "example.net";
+  t.sessions = 4;
+  ASSERT_TRUE(wait(reports.record_tls(t)));
+  auto rows = wait(this->import().export_report_rows());
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->dmarc.size(), 1u);
+  EXPECT_EQ(rows->dmarc[0].domain, "example.org");
+  EXPECT_EQ(rows->dmarc[0].hour, domain::report_hour(day));
+  EXPECT_EQ(rows->dmarc[0].count, 3u);
+  ASSERT_EQ(rows->dmarc_policies.size(), 1u);
+  ASSERT_EQ(rows->tls.size(), 1u);
+  EXPECT_EQ(rows->tls[0].count, 4u);
+  // Imported into a store that has them already, the counts add up, and the
+  // aggregates the generator reads follow.
+  ASSERT_TRUE(wait(this->import().import_report_rows(*rows)));
+  auto doubled = wait(this->import().export_report_rows());
+  ASSERT_TRUE(doubled);
+  EXPECT_EQ(doubled->dmarc[0].count, 6u);
+  EXPECT_EQ(doubled->tls[0].count, 8u);
+  EXPECT_EQ(doubled->dmarc_policies, rows->dmarc_policies);
+  auto aggregate = wait(reports.dmarc_aggregate("example.org", day, day + std::chrono::hours(1)));
+  ASSERT_TRUE(aggregate) << aggregate.error().message;
+  EXPECT_EQ(aggregate->rows[0].count, 6u);
+  EXPECT_EQ(aggregate->policy.p, "reject");
+  // A row without its domain, or with no count, is refused.
+  auto bad = *rows;
+  bad.tls[0].count = 0;
+  auto refused = wait(this->import().import_report_rows(bad));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(ImportConformance, AMailboxKeepsItsCountersAndLaterOnesStayUnique,
                             AMailboxThatHoldsMailIsNotOverwritten,
                             MessagesKeepUidModseqFlagsAndDatesInEveryMailbox,
                             RefusedMessagesChangeNothing,
                             TheChangeLogAndTombstonesAnswerLikeTheSource,
-                            QueueEntriesKeepTheirStateAndActiveOnesArriveQueued);
+                            QueueEntriesKeepTheirStateAndActiveOnesArriveQueued,
+                            RecordedReportRowsExportAndImportWithTheirCounts);
 
 }  // namespace tern::store::conformance

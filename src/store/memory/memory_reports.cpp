@@ -217,6 +217,53 @@ d::Async<void> MemoryReportStore::remove_report_post(std::string uri, std::strin
   return ready<void>(ok());
 }
 
+d::Async<d::RecordedReportRows> MemoryReportStore::export_rows() {
+  std::lock_guard lock(mutex_);
+  // The maps are ordered by key, bytewise for the strings: the port's order.
+  d::RecordedReportRows out;
+  for (const auto& [key, count] : dmarc_) {
+    out.dmarc.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+  }
+  for (const auto& [key, policy] : dmarc_policies_) {
+    out.dmarc_policies.push_back({key.first, key.second, policy});
+  }
+  for (const auto& [key, count] : tls_) {
+    out.tls.push_back(
+        {std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), count});
+  }
+  return ready<d::RecordedReportRows>(std::move(out));
+}
+
+d::Async<void> MemoryReportStore::import_rows(d::RecordedReportRows rows) {
+  // Checked first: one step, all or nothing, like the SQL backends' transaction.
+  for (const auto& r : rows.dmarc) {
+    if (auto checked = d::check_recorded_row(r.domain, r.count); !checked) {
+      return ready<void>(std::move(checked));
+    }
+  }
+  for (const auto& p : rows.dmarc_policies) {
+    if (auto checked = d::check_recorded_row(p.domain, 1); !checked) {
+      return ready<void>(std::move(checked));
+    }
+  }
+  for (const auto& t : rows.tls) {
+    if (auto checked = d::check_recorded_row(t.domain, t.count); !checked) {
+      return ready<void>(std::move(checked));
+    }
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& r : rows.dmarc) {
+    dmarc_[{std::move(r.domain), r.hour, std::move(r.row)}] += r.count;
+  }
+  for (auto& p : rows.dmarc_policies) {
+    dmarc_policies_[{std::move(p.domain), p.hour}] = std::move(p.policy);
+  }
+  for (auto& t : rows.tls) {
+    tls_[{std::move(t.domain), t.hour, std::move(t.policy), std::move(t.detail)}] += t.count;
+  }
+  return ready<void>(ok());
+}
+
 d::Async<std::uint64_t> MemoryReportStore::prune_reports(SystemTime before) {
   const auto hour = d::report_hour(before);
   std::lock_guard lock(mutex_);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "domain/ports.hpp"
+#include "domain/store_import.hpp"
 
 namespace tern::store::memory {
 
@@ -45,6 +46,10 @@ class MemoryReportStore final : public domain::ReportStore {
       SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
+
+  // MemoryStorage's StoreImport::export_report_rows / import_report_rows.
+  domain::Async<domain::RecordedReportRows> export_rows();
+  domain::Async<void> import_rows(domain::RecordedReportRows rows);
 
  private:
   std::mutex mutex_;  // guards everything below

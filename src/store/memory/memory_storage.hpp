@@ -85,6 +85,14 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
                                                std::string raw) override;
 
+  domain::Async<domain::RecordedReportRows> export_report_rows() override {
+    return reports_.export_rows();
+  }
+
+  domain::Async<void> import_report_rows(domain::RecordedReportRows rows) override {
+    return reports_.import_rows(std::move(rows));
+  }
+
  private:
   // ----- domain::Directory
   domain::Async<domain::Domain> add_domain(std::string name) override;

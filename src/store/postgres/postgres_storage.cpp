@@ -2408,6 +2408,16 @@ d::Async<void> PostgresStorage::import_changes(d::AccountId account,
   });
 }
 
+d::Async<d::RecordedReportRows> PostgresStorage::export_report_rows() {
+  return transaction<d::RecordedReportRows>([](Connection& c) { return reports::export_rows(c); },
+                                            true);
+}
+
+d::Async<void> PostgresStorage::import_report_rows(d::RecordedReportRows rows) {
+  return transaction<void>(
+      [rows = std::move(rows)](Connection& c) { return reports::import_rows(c, rows); });
+}
+
 d::Async<d::QueueId> PostgresStorage::import_queued(d::QueuedMessage entry, std::string raw) {
   if (entry.recipients.empty()) {
     return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});

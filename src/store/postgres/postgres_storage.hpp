@@ -181,6 +181,8 @@ class PostgresStorage final : public domain::Storage,
                                      domain::ModSeq modseq) override;
   domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
                                                std::string raw) override;
+  domain::Async<domain::RecordedReportRows> export_report_rows() override;
+  domain::Async<void> import_report_rows(domain::RecordedReportRows rows) override;
 
   domain::Directory& directory() override { return *this; }
 

@@ -101,6 +101,56 @@ Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
   return updated.affected() > 0;
 }
 
+Result<void> import_rows(Connection& c, const d::RecordedReportRows& rows) {
+  for (const auto& r : rows.dmarc) {
+    TERN_TRY_VOID(d::check_recorded_row(r.domain, r.count));
+    TERN_TRY_VOID(
+        c.query("INSERT INTO report_dmarc_rows (domain, hour, row, count) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (domain, hour, row) "
+                "DO UPDATE SET count = report_dmarc_rows.count + excluded.count",
+                r.domain, r.hour, Bytes{r.row}, static_cast<std::int64_t>(r.count)));
+  }
+  for (const auto& p : rows.dmarc_policies) {
+    TERN_TRY_VOID(d::check_recorded_row(p.domain, 1));
+    TERN_TRY_VOID(
+        c.query("INSERT INTO report_dmarc_policies (domain, hour, policy) "
+                "VALUES ($1, $2, $3) ON CONFLICT (domain, hour) "
+                "DO UPDATE SET policy = excluded.policy",
+                p.domain, p.hour, Bytes{p.policy}));
+  }
+  for (const auto& t : rows.tls) {
+    TERN_TRY_VOID(d::check_recorded_row(t.domain, t.count));
+    TERN_TRY_VOID(c.query(
+        "INSERT INTO report_tls_rows (domain, hour, policy, detail, count) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain, hour, policy, detail) "
+        "DO UPDATE SET count = report_tls_rows.count + excluded.count",
+        t.domain, t.hour, Bytes{t.policy}, Bytes{t.detail}, static_cast<std::int64_t>(t.count)));
+  }
+  return ok();
+}
+
+Result<d::RecordedReportRows> export_rows(Connection& c) {
+  d::RecordedReportRows out;
+  TERN_TRY(auto dmarc, c.query("SELECT domain, hour, row, count FROM report_dmarc_rows "
+                               "ORDER BY domain COLLATE \"C\", hour, row"));
+  for (int i = 0; i < dmarc.size(); ++i) {
+    out.dmarc.push_back(
+        {dmarc.text(i, 0), dmarc.int64(i, 1), dmarc.bytes(i, 2), dmarc.uint64(i, 3)});
+  }
+  TERN_TRY(auto policies, c.query("SELECT domain, hour, policy FROM report_dmarc_policies "
+                                  "ORDER BY domain COLLATE \"C\", hour"));
+  for (int i = 0; i < policies.size(); ++i) {
+    out.dmarc_policies.push_back({policies.text(i, 0), policies.int64(i, 1), policies.bytes(i, 2)});
+  }
+  TERN_TRY(auto tls, c.query("SELECT domain, hour, policy, detail, count FROM report_tls_rows "
+                             "ORDER BY domain COLLATE \"C\", hour, policy, detail"));
+  for (int i = 0; i < tls.size(); ++i) {
+    out.tls.push_back(
+        {tls.text(i, 0), tls.int64(i, 1), tls.bytes(i, 2), tls.bytes(i, 3), tls.uint64(i, 4)});
+  }
+  return out;
+}
+
 Result<std::uint64_t> prune(Connection& c, SystemTime before) {
   const auto hour = static_cast<std::int64_t>(d::report_hour(before));
   std::uint64_t removed = 0;

@@ -12,6 +12,7 @@
 
 #include "base/result.hpp"
 #include "domain/report_model.hpp"
+#include "domain/store_import.hpp"
 #include "store/postgres/connection.hpp"
 
 namespace tern::store::postgres::reports {
@@ -29,6 +30,10 @@ Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
                                     std::optional<SystemTime> expected, SystemTime value);
 // Rows older than `before` (by hour) and received reports that ended before it.
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
+// StoreImport::import_report_rows: adds the rows (counts add up on equal keys).
+Result<void> import_rows(Connection& c, const domain::RecordedReportRows& rows);
+// StoreImport::export_report_rows: every recorded row, sorted by key (bytewise).
+Result<domain::RecordedReportRows> export_rows(Connection& c);
 // report_posts (migration 0003_report_posts.sql).
 // due_posts() with each row's next_attempt moved to now + lease in one UPDATE;
 // rows another transaction is claiming are skipped (FOR UPDATE SKIP LOCKED), so

@@ -86,6 +86,32 @@ Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
   return c.changes() > 0;
 }
 
+Result<void> import_rows(Connection& c, const d::RecordedReportRows& rows) {
+  for (const auto& r : rows.dmarc) {
+    TERN_TRY_VOID(d::check_recorded_row(r.domain, r.count));
+    TERN_TRY_VOID(
+        c.run("INSERT INTO report_dmarc_rows (domain, hour, row, count) VALUES (?1, ?2, ?3, ?4) "
+              "ON CONFLICT (domain, hour, row) DO UPDATE SET count = count + excluded.count",
+              r.domain, r.hour, r.row, static_cast<std::int64_t>(r.count)));
+  }
+  for (const auto& p : rows.dmarc_policies) {
+    TERN_TRY_VOID(d::check_recorded_row(p.domain, 1));
+    TERN_TRY_VOID(
+        c.run("INSERT INTO report_dmarc_policies (domain, hour, policy) VALUES (?1, ?2, ?3) "
+              "ON CONFLICT (domain, hour) DO UPDATE SET policy = excluded.policy",
+              p.domain, p.hour, p.policy));
+  }
+  for (const auto& t : rows.tls) {
+    TERN_TRY_VOID(d::check_recorded_row(t.domain, t.count));
+    TERN_TRY_VOID(c.run(
+        "INSERT INTO report_tls_rows (domain, hour, policy, detail, count) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (domain, hour, policy, detail) DO UPDATE SET count = count + excluded.count",
+        t.domain, t.hour, t.policy, t.detail, static_cast<std::int64_t>(t.count)));
+  }
+  return ok();
+}
+
 Result<std::uint64_t> prune(Connection& c, SystemTime before) {
   const auto hour = d::report_hour(before);
   std::uint64_t removed = 0;
@@ -205,6 +231,38 @@ Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name)
     return std::optional<SystemTime>();
   }
   return std::optional<SystemTime>(from_unix_seconds(*value));
+}
+
+Result<d::RecordedReportRows> export_rows(Connection& c) {
+  d::RecordedReportRows out;
+  TERN_TRY(auto dmarc, c.query("SELECT domain, hour, row, count FROM report_dmarc_rows "
+                               "ORDER BY domain, hour, row"));
+  for (;;) {
+    TERN_TRY(bool row, dmarc.next());
+    if (!row) {
+      break;
+    }
+    out.dmarc.push_back({dmarc.text(0), dmarc.int64(1), dmarc.text(2), dmarc.uint64(3)});
+  }
+  TERN_TRY(auto policies, c.query("SELECT domain, hour, policy FROM report_dmarc_policies "
+                                  "ORDER BY domain, hour"));
+  for (;;) {
+    TERN_TRY(bool row, policies.next());
+    if (!row) {
+      break;
+    }
+    out.dmarc_policies.push_back({policies.text(0), policies.int64(1), policies.text(2)});
+  }
+  TERN_TRY(auto tls, c.query("SELECT domain, hour, policy, detail, count FROM report_tls_rows "
+                             "ORDER BY domain, hour, policy, detail"));
+  for (;;) {
+    TERN_TRY(bool row, tls.next());
+    if (!row) {
+      break;
+    }
+    out.tls.push_back({tls.text(0), tls.int64(1), tls.text(2), tls.text(3), tls.uint64(4)});
+  }
+  return out;
 }
 
 Result<void> put_post(Connection& c, const d::ReportPost& post) {

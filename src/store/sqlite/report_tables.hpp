@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "domain/report_model.hpp"
+#include "domain/store_import.hpp"
 #include "store/sqlite/connection.hpp"
 
 namespace tern::store::sqlite::reports {
@@ -30,6 +31,8 @@ Result<bool> compare_and_set_cursor(Connection& c, const std::string& name,
 Result<std::vector<domain::ReportPost>> claim_posts(Connection& c, SystemTime now,
                                                     std::size_t limit, std::chrono::seconds lease);
 Result<std::uint64_t> prune(Connection& c, SystemTime before);
+// StoreImport::import_report_rows: adds the rows (counts add up on equal keys).
+Result<void> import_rows(Connection& c, const domain::RecordedReportRows& rows);
 // report_posts (migration 0009_report_posts.sql).
 Result<void> put_post(Connection& c, const domain::ReportPost& post);
 Result<void> remove_post(Connection& c, const std::string& uri, const std::string& report_id);
@@ -44,6 +47,8 @@ Result<std::vector<domain::TlsPolicySummary>> tls_summary(Connection& c, const s
 Result<std::vector<domain::ReceivedReport>> received(Connection& c,
                                                      const domain::ReceivedReportQuery& query);
 Result<std::optional<SystemTime>> cursor(Connection& c, const std::string& name);
+// StoreImport::export_report_rows: every recorded row, sorted by key.
+Result<domain::RecordedReportRows> export_rows(Connection& c);
 Result<std::vector<domain::ReportPost>> due_posts(Connection& c, SystemTime now, std::size_t limit);
 
 }  // namespace tern::store::sqlite::reports

@@ -2145,6 +2145,15 @@ d::Async<void> SqliteStorage::import_changes(d::AccountId account,
       });
 }
 
+d::Async<d::RecordedReportRows> SqliteStorage::export_report_rows() {
+  return read<d::RecordedReportRows>([](Connection& c) { return reports::export_rows(c); });
+}
+
+d::Async<void> SqliteStorage::import_report_rows(d::RecordedReportRows rows) {
+  return write<void>(
+      {}, [rows = std::move(rows)](Connection& c) { return reports::import_rows(c, rows); });
+}
+
 d::Async<d::QueueId> SqliteStorage::import_queued(d::QueuedMessage entry, std::string raw) {
   auto hex = sha256_hex(raw);
   auto temp = stage_blob(hex, raw);

@@ -231,6 +231,8 @@ class SqliteStorage final : public domain::Storage,
                                      domain::ModSeq modseq) override;
   domain::Async<domain::QueueId> import_queued(domain::QueuedMessage entry,
                                                std::string raw) override;
+  domain::Async<domain::RecordedReportRows> export_report_rows() override;
+  domain::Async<void> import_report_rows(domain::RecordedReportRows rows) override;
 
   domain::Async<domain::BlobId> put(std::string bytes) override;
   domain::Async<std::string> get(domain::BlobId id) override;
