@@ -36,6 +36,27 @@ std::string user_key(std::string_view user) {
   return address ? std::move(*address) : lower(name);
 }
 
+// The account a client names at login: its SASLprep form first (query profile,
+// RFC 4616 §2, RFC 5802 §5.1), then, when that differs and finds none, the name
+// as sent, for accounts created under a spelling SASLprep changes (a decomposed
+// "e<U+0301>", a fullwidth letter). A name that is no address is no account.
+Result<std::optional<Account>> find_login_account(Directory& directory, std::string_view user) {
+  auto prepared = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
+  if (prepared) {
+    if (auto address = normalize_address(*prepared)) {
+      TERN_TRY(auto account, directory.find_account(*address).get());
+      if (account || *prepared == user) {
+        return account;
+      }
+    }
+  }
+  auto address = normalize_address(user);
+  if (!address) {
+    return std::optional<Account>();
+  }
+  return directory.find_account(*address).get();
+}
+
 // True when the stored SCRAM secret should be recomputed at the next password
 // login: absent, unparsable, or weaker than configured.
 bool scram_needs_update(std::string_view stored, std::uint32_t iterations) {
@@ -103,15 +124,7 @@ Result<Account> authenticate(Directory& directory, std::string_view user, std::s
   if (password.empty()) {
     return auth_failed();
   }
-  // RFC 4616 §2: the authcid is prepared too (query profile). A name SASLprep
-  // refuses cannot be an account (every stored address passed
-  // normalize_address()), so it fails like an unknown user.
-  std::optional<Account> account;
-  if (auto prepared_user = sasl::saslprep(user, sasl::SaslprepProfile::kQuery)) {
-    if (auto address = normalize_address(*prepared_user)) {
-      TERN_TRY(account, directory.find_account(*address).get());
-    }
-  }
+  TERN_TRY(auto account, find_login_account(directory, user));
   if (!account) {
     // The same password work as for a real account, then the same answer.
     (void)match_password(password, decoy_hash(params.argon2, random));
@@ -139,16 +152,7 @@ Result<Account> authenticate(Directory& directory, std::string_view user, std::s
 
 Result<ScramLookup> find_scram_credential(Directory& directory, std::string_view user) {
   ScramLookup out;
-  // RFC 5802 §5.1: the username is prepared (query profile) before the lookup.
-  auto prepared_user = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
-  if (!prepared_user) {
-    return out;
-  }
-  auto address = normalize_address(*prepared_user);
-  if (!address) {
-    return out;
-  }
-  TERN_TRY(auto account, directory.find_account(*address).get());
+  TERN_TRY(auto account, find_login_account(directory, user));
   if (account) {
     out.credential = sasl::parse_scram_credential(account->scram_sha256);
     out.account = std::move(account);

@@ -63,8 +63,10 @@ enum class PasswordMatch {
 PasswordMatch match_password(std::string_view password, std::string_view stored);
 
 // The PLAIN/LOGIN/USER+PASS path: finds the account `user` (SASLprep'd with the
-// query profile, RFC 4616 §2, then normalised with normalize_address()) and
-// checks `password` against its password_hash with match_password().
+// query profile, RFC 4616 §2, then normalised with normalize_address(); when
+// that finds none and SASLprep changed the name, the name as sent, for accounts
+// created under such a spelling) and checks `password` against its
+// password_hash with match_password().
 //
 // On success, when the stored hash is weaker than `params` (sasl::needs_rehash()),
 // or matched only as raw bytes (PasswordMatch::kRaw), or the account has no SCRAM
@@ -95,10 +97,11 @@ struct ScramLookup {
 };
 
 // Looks up the account and parses its SCRAM-SHA-256 secret. `user` is the
-// authcid from the client-first-message, SASLprep'd here with the query profile
-// (RFC 5802 §5.1); one SASLprep refuses is an unknown user, so the exchange fails
-// at the proof like a wrong password. Errors: backend errors only (an unknown
-// user is a ScramLookup without account). Synchronous.
+// authcid from the client-first-message, found as authenticate() finds it:
+// SASLprep'd (RFC 5802 §5.1), then as sent. A name that finds no account (one
+// SASLprep refuses included) fails at the proof like a wrong password. Errors:
+// backend errors only (an unknown user is a ScramLookup without account).
+// Synchronous.
 Result<ScramLookup> find_scram_credential(Directory& directory, std::string_view user);
 
 // May this connection use a mechanism that sends the password in the clear

@@ -214,6 +214,17 @@ TEST_F(AuthenticatorTest, UserNamesArePreparedAndRefusedOnesFailLikeUnknownUsers
   auto soft = find_scram_credential(storage_.directory(), "gi\u00ADna@example.org");
   ASSERT_TRUE(soft && soft->account && soft->credential);
   EXPECT_EQ(soft->account->address, "gina@example.org");
+
+  // An account created under a spelling SASLprep changes (decomposed é) is still
+  // found by that spelling, and by the prepared one only if it exists.
+  add("jose\u0301@example.org", c->password_hash, c->scram_sha256);
+  EXPECT_TRUE(authenticate(storage_.directory(), "jose\u0301@example.org", "pencil", fast_params(),
+                           random_));
+  auto decomposed = find_scram_credential(storage_.directory(), "jose\u0301@example.org");
+  ASSERT_TRUE(decomposed && decomposed->account);
+  auto composed = find_scram_credential(storage_.directory(), "jos\u00E9@example.org");
+  ASSERT_TRUE(composed);
+  EXPECT_FALSE(composed->account);
 }
 
 // A SCRAM exchange with a non-ASCII password set through make_credentials: the

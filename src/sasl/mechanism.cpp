@@ -208,8 +208,12 @@ class ScramServer final : public ServerMechanism {
     } else {
       // An unknown user (or one without a SCRAM secret) gets a plausible,
       // stable fake salt, and the proof check below fails like a wrong password.
+      // The salt comes from the SASLprep'd name (RFC 5802 §5.1), as the lookup
+      // does: every spelling of one name ("al<U+00AD>ice", "alice") then gets
+      // one salt, known account or not, so respelling reveals nothing.
       std::string salt =
-          detail::hmac_sha256(options_.mock_secret, "tern-scram-mock:" + identity_.authcid)
+          detail::hmac_sha256(options_.mock_secret,
+                              "tern-scram-mock:" + saslprep_or_as_is(identity_.authcid))
               .substr(0, kScramSaltBytes);
       credential_ =
           ScramCredential{kMinScramIterations, salt, std::string(32, '\0'), std::string(32, '\0')};
@@ -334,13 +338,12 @@ class ScramServer final : public ServerMechanism {
     if (!valid_nonce(nonce) || nonce.size() > 256) {
       return failure("malformed nonce");
     }
-    // RFC 5802 §5.1: the username is SASLprep'd (a query, RFC 3454 §7) before
-    // anything depends on it, the fake salt of an unknown user included: every
-    // spelling of one name ("al<U+00AD>ice", "alice") then gets the same salt,
-    // known account or not, so respelling cannot reveal which accounts exist.
-    identity_.authcid = saslprep_or_as_is(std::move(*user));
-    identity_.authzid = saslprep_or_as_is(std::move(identity_.authzid));
-    if (!identity_.authzid.empty() && identity_.authzid != identity_.authcid &&
+    // The name goes on as sent: the lookup (domain::find_scram_credential)
+    // prepares it (RFC 5802 §5.1) and falls back to it as sent. The authzid
+    // rule compares the prepared forms, so "a=al<U+00AD>ice,n=alice" is one name.
+    identity_.authcid = std::move(*user);
+    if (!identity_.authzid.empty() &&
+        saslprep_or_as_is(identity_.authzid) != saslprep_or_as_is(identity_.authcid) &&
         !options_.allow_foreign_authzid) {
       return failure("authorization identity differs from authentication identity");
     }

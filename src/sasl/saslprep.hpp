@@ -25,6 +25,14 @@
 //      assigns; a stored string must not).
 //
 // SASLprep does not fold case: "USER" stays "USER".
+//
+// One known difference from RFC 3454's tables, in queries only: ICU's bidi check
+// takes today's bidi class for code points unassigned in Unicode 3.2 (U+063D is
+// an Arabic letter now), where tables D.1/D.2 list none, so such a query may be
+// refused or accepted on the bidi rule where the tables decide otherwise. It
+// cannot change a login: a prepared query holding an unassigned code point never
+// equals a prepared stored string, which holds none. saslprep_test.cpp checks
+// everything else against an independent implementation (Python's stringprep).
 #pragma once
 
 #include <cstddef>
