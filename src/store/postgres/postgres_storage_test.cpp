@@ -298,6 +298,71 @@ TEST(PostgresStorage, AQueueEntryClaimedOnOneNodeIsNotClaimedOnTheOtherUntilItsL
   EXPECT_EQ(reclaimed->size(), static_cast<std::size_t>(kEntries));
 }
 
+TEST(PostgresStorage, TwoNodesClaimingReportPostsAtOnceNeverGetTheSameOne) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto a = schema.open();
+  auto b = schema.open();
+  ASSERT_TRUE(a && b);
+  const auto now = conformance::fixed_time();
+  constexpr int kPosts = 40;
+  for (int i = 0; i < kPosts; ++i) {
+    d::ReportPost p;
+    p.uri = "https://r.example/" + std::to_string(i);
+    p.report_id = "id";
+    p.policy_domain = "example.net";
+    p.document = "{}";
+    p.queued = now;
+    p.next_attempt = now;
+    ASSERT_TRUE(wait(a->reports().put_report_post(p)));
+  }
+  std::vector<std::string> claimed[2];
+  auto claim_all = [&](PostgresStorage& node, std::vector<std::string>& out) {
+    for (;;) {
+      auto got = wait(node.reports().claim_report_posts(now, 3, std::chrono::seconds(60)));
+      ASSERT_TRUE(got) << got.error().message;
+      if (got->empty()) {
+        return;
+      }
+      for (const auto& p : *got) {
+        out.push_back(p.uri);
+      }
+    }
+  };
+  std::thread ta([&] { claim_all(*a, claimed[0]); });
+  std::thread tb([&] { claim_all(*b, claimed[1]); });
+  ta.join();
+  tb.join();
+  std::set<std::string> all(claimed[0].begin(), claimed[0].end());
+  for (const auto& uri : claimed[1]) {
+    EXPECT_TRUE(all.insert(uri).second) << "claimed twice: " << uri;
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kPosts));
+}
+
+TEST(PostgresStorage, OfNodesSettingACursorAtOnceFromOneValueExactlyOneWins) {
+  TestSchema schema;
+  TERN_REQUIRE_SERVER(schema);
+  auto a = schema.open();
+  auto b = schema.open();
+  ASSERT_TRUE(a && b);
+  const auto t = conformance::fixed_time();
+  for (int round = 0; round < 20; ++round) {
+    const auto from = round == 0 ? std::optional<SystemTime>() : t + std::chrono::hours(round);
+    const auto to = t + std::chrono::hours(round + 1);
+    bool won[2] = {false, false};
+    std::thread ta([&] {
+      won[0] = *wait(a->reports().compare_and_set_report_cursor("reports.lease", from, to));
+    });
+    std::thread tb([&] {
+      won[1] = *wait(b->reports().compare_and_set_report_cursor("reports.lease", from, to));
+    });
+    ta.join();
+    tb.join();
+    EXPECT_NE(won[0], won[1]) << "round " << round;
+  }
+}
+
 TEST(PostgresStorage, NodesStartingAtOnceApplyEachMigrationOnce) {
   TestSchema schema;
   TERN_REQUIRE_SERVER(schema);
