@@ -174,9 +174,10 @@ int generate(const config::Settings& settings, domain::Storage& storage, domain:
       fmt::print("{} delivered by HTTPS, {} to be retried by ternd, {} dropped\n", run->delivered,
                  run->retrying, run->abandoned);
       if (run->retrying > 0) {
-        // ternd's report timer sleeps until the next thing it knows of; a SIGHUP
-        // makes it look at the store now (ReportTimer::wake()).
-        fmt::print("a running ternd retries them at its next report pass; SIGHUP starts one now\n");
+        // ternd's report timer looks at the store within 5 minutes while reports
+        // are enabled; a SIGHUP makes it look now (ReportTimer::wake()).
+        fmt::print("a running ternd retries them {}; SIGHUP starts it now\n",
+                   settings.reports.enabled ? "within 5 minutes" : "only when woken");
       }
       if (run->delivered < queued->posts) {
         status = kFailed;

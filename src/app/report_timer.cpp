@@ -20,6 +20,10 @@ constexpr std::chrono::seconds kSendDelay{60};
 // When the store cannot say when the next post is due, look again this soon: the
 // first retry of a post comes 30 s after a failure (kFirstPostRetry).
 constexpr std::chrono::seconds kPostCheck{30};
+// With reports enabled, the store is looked at at least this often for posts
+// this process did not schedule: ones `tern report --send-now` left pending, or
+// another node's whose lease ran out because that node died. One indexed query.
+constexpr std::chrono::seconds kPendingCheck{300};
 // HTTPS posts attempted per wake-up: each may hold a pool thread for up to
 // HttpsReportPoster::kPostTimeout, so a backlog is worked through a few at a time.
 constexpr std::size_t kPostsPerTick = 8;
@@ -76,7 +80,7 @@ std::optional<SystemTime> ReportTimer::run_once() {
   const auto now = clock_.now();
   std::optional<SystemTime> next;
   if (settings_.enabled) {
-    next = send_due(now);
+    next = earliest(send_due(now), now + kPendingCheck);
   }
   if (!settings_.inbox.empty()) {
     if (elapsed(last_ingest_, now, settings_.ingest_interval)) {

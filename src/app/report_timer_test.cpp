@@ -29,6 +29,7 @@ class TestClock final : public Clock {
     ++reads;
     return now_;
   }
+
   Instant monotonic() const override { return std::chrono::steady_clock::now(); }
 
   SystemTime now_ = kNow;
@@ -73,7 +74,7 @@ TEST_F(ReportTimerTest, APendingPostWakesItAtItsNextAttempt) {
   EXPECT_EQ(t.run_once(), std::optional<SystemTime>(kNow + hours(2) + seconds(600)));
 }
 
-TEST_F(ReportTimerTest, EnabledWakesAfterThePeriodEnds) {
+TEST_F(ReportTimerTest, EnabledWakesAfterThePeriodEndsAndChecksForPostsEveryFiveMinutes) {
   config::ReportsSettings s;
   s.enabled = true;
   s.org_name = "example.com";
@@ -81,10 +82,14 @@ TEST_F(ReportTimerTest, EnabledWakesAfterThePeriodEnds) {
   s.submitter = "example.com";
   s.interval = hours(6);
   auto t = timer(s);
-  // 10:20 in a 6-hour period: the 06:00-12:00 one ends at 12:00; built a minute later.
+  // Posts the CLI or a dead node left behind are found within five minutes.
+  EXPECT_EQ(t.run_once(), std::optional<SystemTime>(kNow + seconds(300)));
+  // 11:58 in a 6-hour period: the 06:00-12:00 one ends at 12:00; built a minute later.
+  clock_.now_ = kNow + seconds(98 * 60);
   const auto noon = from_unix_seconds(1772445600 + 2 * 3600);
   EXPECT_EQ(t.run_once(), std::optional<SystemTime>(noon + seconds(60)));
   // A pending post due earlier comes first.
+  clock_.now_ = kNow;
   ASSERT_TRUE(storage_.reports().put_report_post(post(kNow + seconds(90))).get());
   EXPECT_EQ(t.run_once(), std::optional<SystemTime>(kNow + seconds(90)));
 }
