@@ -128,7 +128,12 @@ def test_pass_results_in_one_field_and_forged_fields_are_removed(world):
     # header.b names the signature: the first 8 characters of its b= value.
     b_value = re.search(rb"\bb=([^;]+)", stored.split(b"DKIM-Signature:", 1)[1]).group(1)
     b_value = re.sub(rb"\s+", b"", b_value).decode()
-    assert f"header.b={b_value[:8]}" in ar, (ar, b_value)
+    # A pvalue with a tspecial ("/" is one, and base64 has it) is a quoted-string
+    # (RFC 8601 §2.2, RFC 2045 §5.1): about one signature in eight.
+    b8 = b_value[:8]
+    expected = f'"{b8}"' if "/" in b8 else b8
+    assert f"header.b={expected};" in ar or ar.endswith(f"header.b={expected}") or \
+        f"header.b={expected} " in ar, (ar, b_value)
     # The field sits right under our Received: field.
     assert stored.startswith(b"Received: from ")
     assert re.match(rb"Received: [^\r]*\r\n(?:[ \t][^\r]*\r\n)*Authentication-Results: "
