@@ -11,7 +11,10 @@
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
 #include "domain/ids.hpp"
+#include "domain/reports/ingest.hpp"
+#include "domain/reports/report_posts.hpp"
 #include "mime/facts/facts.hpp"
+#include "runtime/system_clock.hpp"
 
 namespace tern::app {
 
@@ -53,13 +56,9 @@ Result<domain::StoreImport*> need_import(ImportableStorage& target) {
   return target.import;
 }
 
-// Every pending HTTPS post of a TLS report, due or not: the far end of any retry
-// window bounds them all (as `tern report posts` lists them).
+// Every pending HTTPS post of a TLS report, due or not.
 Result<std::vector<domain::ReportPost>> all_report_posts(domain::Storage& storage) {
-  return storage.reports()
-      .due_report_posts(SystemTime::max() - std::chrono::hours(24 * 366),
-                        std::numeric_limits<std::int64_t>::max())
-      .get();
+  return domain::reports::pending_report_posts(storage.reports(), runtime::SystemClock().now());
 }
 
 // Every received report, oldest first (the order they are stored in again).
@@ -73,8 +72,7 @@ Result<std::vector<domain::ReceivedReport>> all_received_reports(domain::Storage
 
 // The report cursors worth copying, by name: the generator's "reports" (so the
 // copy does not send a period again) and each account INBOX's ingest cursor
-// ("ingest:<address>:<uidvalidity>", domain/reports/ingest.cpp; the import keeps
-// the UIDVALIDITY, so the name still fits). Not "reports.lease": a run's turn
+// (the import keeps the UIDVALIDITY, so the name still fits). Not "reports.lease": a run's turn
 // belongs to the source's nodes.
 Result<std::vector<std::pair<std::string, SystemTime>>> report_cursors(domain::Storage& storage) {
   std::vector<std::string> names = {"reports"};
@@ -83,8 +81,7 @@ Result<std::vector<std::pair<std::string, SystemTime>>> report_cursors(domain::S
     TERN_TRY(auto mailboxes, storage.mail().mailboxes(account.id).get());
     for (const auto& m : mailboxes) {
       if (m.name == "INBOX") {
-        names.push_back("ingest:" + account.address + ":" +
-                        std::to_string(domain::value_of(m.uid_validity)));
+        names.push_back(domain::reports::ingest_cursor_name(account.address, m.uid_validity));
       }
     }
   }

@@ -89,9 +89,8 @@ int list(domain::Storage& storage, domain::ReportKind kind, const std::vector<st
 }
 
 int list_posts(domain::Storage& storage) {
-  // Every pending post, due or not: the far end of the window bounds them all.
   runtime::SystemClock clock;
-  auto posts = storage.reports().due_report_posts(clock.now() + 365 * r::kPostWindow, 1000).get();
+  auto posts = r::pending_report_posts(storage.reports(), clock.now(), 1000);
   if (!posts) {
     return failed(posts.error());
   }

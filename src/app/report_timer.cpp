@@ -146,8 +146,7 @@ std::optional<SystemTime> ReportTimer::post_due(SystemTime now) {
   }
   // The earliest pending post, claimed or not (a claim's lease ends too): the
   // far end of any retry window bounds them all.
-  auto pending =
-      storage_.reports().due_report_posts(now + 365 * domain::reports::kPostWindow, 1).get();
+  auto pending = domain::reports::pending_report_posts(storage_.reports(), now, 1);
   if (!pending) {
     logger_.error("reading pending TLS report posts failed", {{"error", pending.error().message}});
     return now + kPostCheck;

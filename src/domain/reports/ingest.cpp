@@ -17,6 +17,10 @@ Result<IngestSummary> ingest_message(ReportStore& store, std::string_view raw, S
   return summary;
 }
 
+std::string ingest_cursor_name(const std::string& address, UidValidity uid_validity) {
+  return "ingest:" + address + ":" + std::to_string(value_of(uid_validity));
+}
+
 Result<IngestSummary> ingest_inbox(Storage& storage, const std::string& address, SystemTime now) {
   TERN_TRY(auto account, storage.directory().find_account(address).get());
   if (!account) {
@@ -34,8 +38,7 @@ Result<IngestSummary> ingest_inbox(Storage& storage, const std::string& address,
   }
   // The cursor is the last UID read, stored as seconds since the epoch; a new
   // UIDVALIDITY names a new cursor, so a recreated INBOX is read from its start.
-  const std::string name =
-      "ingest:" + address + ":" + std::to_string(value_of(inbox->uid_validity));
+  const std::string name = ingest_cursor_name(address, inbox->uid_validity);
   TERN_TRY(auto cursor, storage.reports().report_cursor(name).get());
   const auto last = cursor ? static_cast<std::uint32_t>(to_unix_seconds(*cursor)) : 0u;
   IngestSummary summary;

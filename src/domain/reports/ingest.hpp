@@ -25,8 +25,12 @@ struct IngestSummary {
 // `now`. kInvalidInput when the message holds no readable report.
 Result<IngestSummary> ingest_message(ReportStore& store, std::string_view raw, SystemTime now);
 
+// The name of the ReportStore cursor that holds the last UID ingest_inbox() read
+// from `address`'s INBOX of that UIDVALIDITY: "ingest:<address>:<uidvalidity>".
+std::string ingest_cursor_name(const std::string& address, UidValidity uid_validity);
+
 // Reads the INBOX messages of account `address` with UIDs above the cursor
-// "ingest:<address>:<uidvalidity>" (kept in the ReportStore) and ingests them;
+// ingest_cursor_name() (kept in the ReportStore) and ingests them;
 // messages without reports count as unreadable and are left alone. kNotFound when
 // the account does not exist.
 Result<IngestSummary> ingest_inbox(Storage& storage, const std::string& address, SystemTime now);

@@ -157,6 +157,11 @@ std::optional<SystemTime> next_post_attempt(SystemTime queued, std::uint32_t att
   return std::min<SystemTime>(now + delay, closes);
 }
 
+Result<std::vector<ReportPost>> pending_report_posts(ReportStore& store, SystemTime now,
+                                                     std::size_t limit) {
+  return store.due_report_posts(now + 365 * kPostWindow, limit).get();
+}
+
 Result<PostRun> deliver_report_posts(ReportStore& store, ReportPoster& poster, SystemTime now,
                                      std::size_t limit) {
   PostRun run;

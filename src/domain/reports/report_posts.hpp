@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,13 @@ inline constexpr std::chrono::seconds kPostWindow{24 * 3600};
 // at `queued`, or nullopt when the window has closed by `now`.
 std::optional<SystemTime> next_post_attempt(SystemTime queued, std::uint32_t attempts,
                                             SystemTime now);
+
+// Every pending post, due or not, earliest next attempt first, at most `limit`:
+// for listing, copying, and learning when the next one comes due. A post's next
+// attempt lies within its window plus a lease, so a year past `now` bounds all.
+Result<std::vector<ReportPost>> pending_report_posts(
+    ReportStore& store, SystemTime now,
+    std::size_t limit = std::numeric_limits<std::size_t>::max());
 
 struct PostRun {
   std::size_t delivered = 0;
