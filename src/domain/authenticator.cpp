@@ -30,8 +30,7 @@ std::string lower(std::string_view text) {
 // "alice" share one counter and a guesser cannot dodge the per-account limit by
 // respelling the name. Names that resolve to no address are keyed lower-cased.
 std::string user_key(std::string_view user) {
-  auto prepared = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
-  std::string_view name = prepared ? std::string_view(*prepared) : user;
+  const std::string name = sasl::saslprep_or_as_is(std::string(user));
   auto address = normalize_address(name);
   return address ? std::move(*address) : lower(name);
 }
@@ -41,13 +40,11 @@ std::string user_key(std::string_view user) {
 // as sent, for accounts created under a spelling SASLprep changes (a decomposed
 // "e<U+0301>", a fullwidth letter). A name that is no address is no account.
 Result<std::optional<Account>> find_login_account(Directory& directory, std::string_view user) {
-  auto prepared = sasl::saslprep(user, sasl::SaslprepProfile::kQuery);
-  if (prepared) {
-    if (auto address = normalize_address(*prepared)) {
-      TERN_TRY(auto account, directory.find_account(*address).get());
-      if (account || *prepared == user) {
-        return account;
-      }
+  const std::string prepared = sasl::saslprep_or_as_is(std::string(user));
+  if (auto address = normalize_address(prepared)) {
+    TERN_TRY(auto account, directory.find_account(*address).get());
+    if (account || prepared == user) {
+      return account;
     }
   }
   auto address = normalize_address(user);
