@@ -9,11 +9,11 @@
 //
 // Between passes it sleeps until the next thing that can come due: the end of
 // the current period (plus a minute) when enabled, the next inbox read, or the
-// earliest pending post's next attempt, as the store says. With reports
-// disabled, no inbox and no pending post it does not wake until stop(). A post
-// that `tern report --send-now` leaves pending (its first attempt failed) while
-// ternd sleeps is retried at the next pass: after a SIGHUP (wake()), at the
-// period's end when enabled, or at ternd's next start.
+// earliest pending post's next attempt, as the store says. While enabled it also
+// looks at the store at least every 5 minutes, for posts it did not schedule
+// (left by `tern report --send-now`, or by a node that died holding a lease).
+// With reports disabled, no inbox and no pending post it does not wake until
+// stop(); a SIGHUP (wake()) makes it pass at once.
 #pragma once
 
 #include <memory>
