@@ -8,7 +8,7 @@ Starts a ternd MX like bench/smtp_bench.py does (sqlite, group commit, no inboun
 verification), sends N 4 KiB messages over C sessions with smtp-source, and prints
 msgs/s, ternd's CPU ms per message and its voluntary + involuntary context
 switches and CPU per message by thread name (/proc/<pid>/task/*/). --perf also
-records `perf record -g` of ternd into ./perf.data. Not a comparison with Postfix:
+records `perf record --call-graph dwarf` of ternd into ./perf.data. Not a comparison with Postfix:
 for A/B runs of two builds (docs/adr/0017-reads-on-the-calling-thread.md).
 """
 import argparse
@@ -20,6 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 import smtp_bench  # noqa: E402
 
 
@@ -32,12 +33,13 @@ def switches(pid):
         except OSError:
             continue  # the thread ended
         count = sum(int(line.split()[1]) for line in status.splitlines() if "ctxt" in line)
-        by_name.setdefault(name, {})[tid] = (count, cpu_seconds(f"{pid}/task/{tid}"))
+        by_name.setdefault(name, {})[tid] = (count, task_cpu_seconds(pid, tid))
     return by_name
 
 
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+def task_cpu_seconds(pid, tid):
+    """user+sys of one thread."""
+    fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -58,12 +60,12 @@ def main():
                 perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "1000", "-o", "perf.data", "-p", str(pid)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
-            before, cpu_before, start = switches(pid), cpu_seconds(pid), time.time()
+            before, cpu_before, start = switches(pid), benchlib.cpu_seconds(pid), time.time()
             subprocess.run(["smtp-source", "-s", str(args.sessions), "-l", "4096",
                             "-m", str(args.messages), "-f", "bench@bench.example",
                             "-t", smtp_bench.USER, f"127.0.0.1:{tern.port}"],
                            check=True, capture_output=True)
-            elapsed, cpu, after = time.time() - start, cpu_seconds(pid) - cpu_before, switches(pid)
+            elapsed, cpu, after = time.time() - start, benchlib.cpu_seconds(pid) - cpu_before, switches(pid)
         finally:
             if perf:
                 perf.send_signal(2)
