@@ -96,7 +96,7 @@ struct Entry {
   MailboxId mailbox{};
   Uid uid{};
   MessageId message{};
-  BlobId blob;
+  BlobId blob;  // the SHA-256 of the bytes (read them with MailStore::read_message)
   std::uint64_t size = 0;
   SystemTime internal_date{};
   SystemTime save_date{};

@@ -152,8 +152,13 @@ class MailStore {
 };
 
 // Content-addressed blobs (SHA-256), deduplicated and reference-counted. The
-// MailStore and QueueStore take references for what they store; put() alone takes
-// none, and collect_garbage() removes blobs that no one references.
+// QueueStore, and the MailStore for what it keeps here, take references; put()
+// alone takes none, and collect_garbage() removes blobs that no one references.
+// A mailbox message's bytes are read with MailStore::read_message(): a backend
+// may keep a small message's bytes with the message instead of under its id
+// (Entry::blob stays their SHA-256 either way), so get(entry.blob) may be
+// kNotFound, and such bytes go with the message, not at collect_garbage()
+// (docs/adr/0018-message-bytes-by-message.md).
 class BlobStore {
  public:
   virtual ~BlobStore() = default;

@@ -104,25 +104,26 @@ class Site:
 
 def read_inbox(store: Path, address):
     """The raw messages in an account's INBOX, in UID order, read from the SQLite
-    store: small blobs in the database (blob_bytes by blobs.data_id since migration
+    store: a delivered small message's bytes in message_bytes (messages.bytes_id,
+    migration 0010), other small blobs in blob_bytes (blobs.data_id, migration
     0005), larger ones under blobs/ab/cd/<hash>."""
     db = sqlite3.connect(f"file:{store / 'tern.db'}?mode=ro", uri=True, timeout=30)
     try:
         rows = db.execute(
-            """SELECT m.blob, b2.data_id FROM entries e
+            """SELECT m.blob, mb.data, bb.data FROM entries e
                JOIN mailboxes b ON b.id = e.mailbox_id
                JOIN accounts a ON a.id = b.account_id
                JOIN messages m ON m.id = e.message_id
-               JOIN blobs b2 ON b2.hash = m.blob
+               LEFT JOIN message_bytes mb ON mb.id = m.bytes_id
+               LEFT JOIN blobs b2 ON b2.hash = m.blob AND m.bytes_id IS NULL
+               LEFT JOIN blob_bytes bb ON bb.id = b2.data_id
                WHERE a.address = ? AND b.name = 'INBOX' ORDER BY e.uid""", (address,)).fetchall()
         out = []
-        for blob, data_id in rows:
-            data = None
-            if data_id is not None:
-                data = db.execute("SELECT data FROM blob_bytes WHERE id = ?", (data_id,)).fetchone()
+        for blob, own, shared in rows:
+            data = own if own is not None else shared
             if data is None:
-                data = ((store / "blobs" / blob[0:2] / blob[2:4] / blob).read_bytes(),)
-            out.append(bytes(data[0]))
+                data = (store / "blobs" / blob[0:2] / blob[2:4] / blob).read_bytes()
+            out.append(bytes(data))
         return out
     finally:
         db.close()

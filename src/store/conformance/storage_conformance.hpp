@@ -419,10 +419,12 @@ TYPED_TEST_P(StorageConformance, AppendToSeveralTargetsStoresOneBlob) {
   EXPECT_EQ(bob_entries[0].keywords, std::vector<std::string>{"$Label1"});
   EXPECT_EQ(bob_entries[0].internal_date, fixed_time());
   EXPECT_EQ(bob_entries[0].modseq, (*result)[0]->modseq);
-  auto blob = wait(this->blobs().get(bob_entries[0].blob));
-  ASSERT_TRUE(blob);
-  EXPECT_EQ(*blob, raw);
-  EXPECT_EQ(bob_entries[0].blob.hex.size(), 64u);
+  // The entry names the bytes by their SHA-256; they are read through the message
+  // (BlobStore::get need not know a message's bytes, ports.hpp).
+  EXPECT_EQ(bob_entries[0].blob.hex, d::sha256_hex(raw));
+  auto bob_read = wait(this->mail().read_message(bob.id, (*result)[0]->message));
+  ASSERT_TRUE(bob_read);
+  EXPECT_EQ(*bob_read, raw);
 
   auto read = wait(this->mail().read_message(alice.id, (*result)[2]->message));
   ASSERT_TRUE(read);
@@ -943,7 +945,9 @@ TYPED_TEST_P(StorageConformance, RemoveAccountCascades) {
   TERN_EXPECT_ERROR(wait(this->mail().read_message(bob.id, a.message)), ErrorCode::kNotFound);
   auto collected = wait(this->blobs().collect_garbage());
   ASSERT_TRUE(collected);
-  EXPECT_EQ(*collected, 1u);  // only-bob-2; only-bob is still alice's
+  // only-bob-2, unless its bytes went with its message (ports.hpp); only-bob is
+  // still alice's.
+  EXPECT_LE(*collected, 1u);
   auto read = wait(this->mail().read_message(alice.id, shared.message));
   ASSERT_TRUE(read);
   EXPECT_EQ(*read, make_raw_message("only-bob"));
@@ -990,10 +994,13 @@ TYPED_TEST_P(StorageConformance, CollectGarbageRemovesOnlyUnreferencedBlobs) {
   TERN_ASSERT_OK(wait(this->mail().expunge(bob.id, box.id, {dropped.uid})));
   auto collected = wait(this->blobs().collect_garbage());
   ASSERT_TRUE(collected);
-  EXPECT_EQ(*collected, 2u);  // the loose blob and the expunged message's
+  // The loose blob, and the expunged message's bytes unless the backend dropped
+  // them with the message already (ports.hpp).
+  EXPECT_GE(*collected, 1u);
+  EXPECT_LE(*collected, 2u);
   TERN_EXPECT_ERROR(wait(this->blobs().get(*loose)), ErrorCode::kNotFound);
   TERN_EXPECT_ERROR(wait(this->blobs().get(entries[1].blob)), ErrorCode::kNotFound);
-  TERN_ASSERT_OK(wait(this->blobs().get(entries[0].blob)));
+  TERN_EXPECT_ERROR(wait(this->mail().read_message(bob.id, dropped.message)), ErrorCode::kNotFound);
   TERN_ASSERT_OK(wait(this->queue().read_queued(*queued)));
   auto read = wait(this->mail().read_message(bob.id, kept.message));
   ASSERT_TRUE(read);

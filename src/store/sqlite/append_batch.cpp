@@ -154,18 +154,29 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     }
   }
 
-  // Pass 2: the rows. One blob reference per message row (one per account).
+  // Pass 2: the rows. Small bytes go to one message_bytes row that the message
+  // rows (one per account) share; a blob file takes one blobs reference per
+  // message row. Small bytes are not looked up by hash: that index took a random
+  // page per append (migration 0010).
+  std::int64_t bytes_id = 0;  // rowids start at 1
   if (!accounts.empty()) {
-    TERN_TRY_VOID(reference_blob(c, request.hex, request.size,
-                                 static_cast<std::int64_t>(accounts.size()),
-                                 inline_blob != nullptr ? &inline_blob->inline_bytes : nullptr));
+    if (inline_blob != nullptr) {
+      TERN_TRY_VOID(c.run("INSERT INTO message_bytes (refs, data) VALUES (?1, ?2)",
+                          static_cast<std::int64_t>(accounts.size()),
+                          AsBlob{inline_blob->inline_bytes}));
+      bytes_id = c.last_insert_rowid();
+    } else {
+      TERN_TRY_VOID(reference_blob(c, request.hex, request.size,
+                                   static_cast<std::int64_t>(accounts.size()), nullptr));
+    }
   }
   for (auto& [owner, count] : accounts) {
-    TERN_TRY_VOID(c.run(
-        "INSERT INTO messages (account_id, blob, size, internal_date, facts, entry_count) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        owner->id, request.hex, request.size, request.internal_date,
-        AsBlob{request.split ? std::string_view("") : std::string_view(request.facts)}, count));
+    TERN_TRY_VOID(
+        c.run("INSERT INTO messages (account_id, blob, size, internal_date, facts, entry_count, "
+              "bytes_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0))",
+              owner->id, request.hex, request.size, request.internal_date,
+              AsBlob{request.split ? std::string_view("") : std::string_view(request.facts)}, count,
+              bytes_id));
     count = c.last_insert_rowid();  // from here on: the message id
     if (request.split) {
       TERN_TRY_VOID(c.run("INSERT INTO message_records (message_id, record) VALUES (?1, ?2)", count,

@@ -79,9 +79,10 @@ class AppendBatch {
     std::deque<MailboxState> mailboxes;
   };
 
-  // Runs `request` against `c` (inside the writer's transaction): stores the blob
-  // bytes when `inline_blob` is given (once per hash), takes a blob reference,
-  // inserts one message row per account and one entry and change-log row per
+  // Runs `request` against `c` (inside the writer's transaction): stores the
+  // bytes in one message_bytes row when `inline_blob` is given, or else takes
+  // references on the blob file's blobs row; inserts one message row per account
+  // (sharing those bytes) and one entry and change-log row per
   // accepted target. Unknown or foreign mailboxes and quota overruns are
   // per-target errors; an SQL failure is returned as the request's error, and the
   // caller must roll the request's rows back and restore() the counters.

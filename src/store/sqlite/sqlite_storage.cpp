@@ -319,13 +319,15 @@ Result<bool> remove_entry(Connection& c, d::AccountId account, d::MailboxId box,
                     "RETURNING entry_count",
                     message));
   if (remaining && *remaining <= 0) {
+    // Bytes of its own (bytes_id) go with the row (trigger messages_release_bytes);
+    // a blob file's reference is released here.
     auto blob = one_row<std::string>(
-        c, "DELETE FROM messages WHERE id = ?1 RETURNING blob",
-        [](const Statement& s) { return s.text(0); }, message);
+        c, "DELETE FROM messages WHERE id = ?1 RETURNING blob, bytes_id IS NULL",
+        [](const Statement& s) { return s.int64(1) != 0 ? s.text(0) : std::string(); }, message);
     if (!blob) {
       return blob.error();
     }
-    if (*blob) {
+    if (*blob && !(*blob)->empty()) {
       TERN_TRY_VOID(release_blob(c, **blob));
     }
   }
@@ -466,7 +468,22 @@ Result<void> store_recipients(Connection& c, d::QueueId id,
   return ok();
 }
 
+Result<void> apply_migrations_unchecked(Connection& c);
+
 Result<void> apply_migrations(Connection& c) {
+  // Foreign keys are off while migrations run (a table rebuild drops a table that
+  // others reference; SQLite ignores this pragma inside a transaction) and are
+  // checked as a whole before COMMIT instead.
+  TERN_TRY_VOID(c.exec("PRAGMA foreign_keys = OFF"));
+  auto migrated = apply_migrations_unchecked(c);
+  auto restored = c.exec("PRAGMA foreign_keys = ON");
+  if (!migrated) {
+    return migrated;
+  }
+  return restored;
+}
+
+Result<void> apply_migrations_unchecked(Connection& c) {
   // BEGIN IMMEDIATE takes the write lock first, so two processes opening a new
   // store at once serialise here instead of both applying version 1.
   TERN_TRY_VOID(c.exec("BEGIN IMMEDIATE"));
@@ -492,6 +509,13 @@ Result<void> apply_migrations(Connection& c) {
       TERN_TRY_VOID(c.run("INSERT INTO schema_version (version, name, applied) VALUES (?1, ?2, ?3)",
                           migration.version, migration.name,
                           to_unix_seconds(std::chrono::system_clock::now())));
+    }
+    if (all.empty() || version == all.back().version) {
+      return ok();  // nothing applied, nothing to check (the check reads every table)
+    }
+    TERN_TRY(auto violation, c.scalar("SELECT 1 FROM pragma_foreign_key_check LIMIT 1"));
+    if (violation) {
+      return Error{ErrorCode::kCorrupt, "a migration left a foreign key violated"};
     }
     return ok();
   }();
@@ -621,18 +645,34 @@ Result<std::string> SqliteStorage::integrity_check() {
 
 Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
   TERN_TRY(auto connection, Connection::open(dir_ / "tern.db", false));
-  TERN_TRY(auto referenced,
+  // Messages with bytes of their own whose row is gone.
+  TERN_TRY(auto missing,
            rows<std::string>(*connection,
-                             "SELECT hash FROM blobs WHERE hash IN (SELECT blob FROM messages "
-                             "UNION SELECT blob FROM queue)",
+                             "SELECT blob FROM messages WHERE bytes_id IS NOT NULL AND bytes_id "
+                             "NOT IN (SELECT id FROM message_bytes)",
                              [](const Statement& s) { return s.text(0); }));
-  std::vector<std::string> missing;
+  // Everything else names a blobs row, whose bytes are inline or in a file.
+  TERN_TRY(auto referenced, rows<std::string>(*connection,
+                                              "SELECT blob FROM messages WHERE bytes_id IS NULL "
+                                              "UNION SELECT blob FROM queue",
+                                              [](const Statement& s) { return s.text(0); }));
   for (const auto& hex : referenced) {
-    TERN_TRY(auto stored_inline,
-             connection->scalar("SELECT 1 FROM blobs WHERE hash = ?1 AND data_id IS NOT NULL "
-                                "AND data_id IN (SELECT id FROM blob_bytes)",
-                                hex));
-    if (stored_inline) {
+    TERN_TRY(auto row, one_row<std::optional<std::int64_t>>(
+                           *connection, "SELECT data_id FROM blobs WHERE hash = ?1",
+                           [](const Statement& s) {
+                             return s.is_null(0) ? std::nullopt
+                                                 : std::optional<std::int64_t>(s.int64(0));
+                           },
+                           hex));
+    if (!row) {
+      missing.push_back(hex);  // no blobs row at all
+      continue;
+    }
+    if (*row) {
+      TERN_TRY(auto stored, connection->scalar("SELECT 1 FROM blob_bytes WHERE id = ?1", **row));
+      if (!stored) {
+        missing.push_back(hex);
+      }
       continue;
     }
     std::error_code ec;
@@ -1192,11 +1232,12 @@ d::Async<void> SqliteStorage::remove_account(std::string address) {
       return not_found("no such account: " + address);
     }
     auto id = d::value_of(account->id);
-    // Each message holds one blob reference; release them all at once.
+    // Each message with a blob file holds one blob reference; release them all at
+    // once. Bytes of their own (bytes_id) go with the rows (messages_release_bytes).
     TERN_TRY_VOID(
         c.run("UPDATE blobs SET refs = refs - (SELECT count(*) FROM messages m WHERE m.blob = "
-              "blobs.hash AND m.account_id = ?1) WHERE hash IN (SELECT blob FROM messages WHERE "
-              "account_id = ?1)",
+              "blobs.hash AND m.account_id = ?1 AND m.bytes_id IS NULL) WHERE hash IN (SELECT "
+              "blob FROM messages WHERE account_id = ?1 AND bytes_id IS NULL)",
               id));
     TERN_TRY_VOID(c.run(
         "DELETE FROM entries WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1)",
@@ -1424,14 +1465,23 @@ d::Async<std::vector<d::Entry>> SqliteStorage::entries(d::AccountId account, d::
 
 d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::MessageId message) {
   return read<std::string>([this, account, message](Connection& c) -> Result<std::string> {
-    TERN_TRY(auto blob, one_row<std::string>(
-                            c, "SELECT blob FROM messages WHERE id = ?1 AND account_id = ?2",
-                            [](const Statement& s) { return s.text(0); }, d::value_of(message),
-                            d::value_of(account)));
-    if (!blob) {
+    TERN_TRY(auto stmt, c.query("SELECT m.blob, m.bytes_id IS NOT NULL, b.data FROM messages m "
+                                "LEFT JOIN message_bytes b ON b.id = m.bytes_id "
+                                "WHERE m.id = ?1 AND m.account_id = ?2",
+                                d::value_of(message), d::value_of(account)));
+    TERN_TRY(bool found, stmt.next());
+    if (!found) {
       return not_found("no such message");
     }
-    return read_blob(c, *blob);
+    const std::string hex = stmt.text(0);
+    if (stmt.int64(1) == 0) {
+      return read_blob(c, hex);  // a blob file, or bytes stored before migration 0010
+    }
+    std::string data = stmt.text(2);
+    if (sha256_hex(data) != hex) {
+      return Error{ErrorCode::kCorrupt, "message bytes do not match their hash: " + hex};
+    }
+    return data;
   });
 }
 

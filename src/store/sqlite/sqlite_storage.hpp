@@ -105,7 +105,8 @@ class SqliteStorage final : public domain::Storage,
   // sound, otherwise SQLite's report. Blocks the calling thread.
   Result<std::string> integrity_check();
 
-  // The ids of blobs that committed rows reference but whose files are missing.
+  // The ids of blobs that committed rows reference but whose bytes (a file, a
+  // blob_bytes or message_bytes row) are missing.
   // Empty on a healthy store. Blocks the calling thread.
   Result<std::vector<std::string>> missing_blobs();
 

@@ -241,6 +241,78 @@ TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
+// A small delivered message keeps its bytes in one message_bytes row that the
+// message rows of its append share (one per account), with no blobs row to look
+// up by hash (migration 0010); the last message to go takes the bytes along.
+TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
+  auto alice = wait(store->directory().add_account({"alice@example.com", "h", 0}));
+  ASSERT_TRUE(bob && alice);
+  auto bob_inbox = (*wait(store->mail().mailboxes(bob->id)))[0].id;
+  auto alice_inbox = (*wait(store->mail().mailboxes(alice->id)))[0].id;
+  auto message = make_message("shared");
+  const std::string raw = message.raw;
+  auto appended = wait(store->mail().append(
+      std::move(message), {{bob->id, bob_inbox, 0, {}}, {alice->id, alice_inbox, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0] && (*appended)[1]);
+
+  auto c = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(c);
+  auto count = [&](const char* sql) {
+    auto n = (*c)->scalar(sql);
+    EXPECT_TRUE(n && *n);
+    return n && *n ? **n : -1;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM message_bytes"), 1);
+  EXPECT_EQ(count("SELECT refs FROM message_bytes"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 0);
+  EXPECT_EQ(count("SELECT count(DISTINCT bytes_id) FROM messages"), 1);
+  for (const auto& [account, index] : {std::pair{bob->id, 0}, std::pair{alice->id, 1}}) {
+    auto read = wait(store->mail().read_message(account, (*appended)[index]->message));
+    ASSERT_TRUE(read);
+    EXPECT_EQ(*read, raw);
+  }
+
+  ASSERT_TRUE(wait(store->mail().expunge(bob->id, bob_inbox, {(*appended)[0]->uid})));
+  EXPECT_EQ(count("SELECT refs FROM message_bytes"), 1);
+  auto alice_read = wait(store->mail().read_message(alice->id, (*appended)[1]->message));
+  ASSERT_TRUE(alice_read);
+  EXPECT_EQ(*alice_read, raw);
+  ASSERT_TRUE(wait(store->directory().remove_account("alice@example.com")));
+  EXPECT_EQ(count("SELECT count(*) FROM message_bytes"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 0);
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->empty());
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
+// missing_blobs() names a message whose own bytes row is gone.
+TEST(SqliteStorage, MissingMessageBytesAreReported) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
+  ASSERT_TRUE(bob);
+  auto inbox = (*wait(store->mail().mailboxes(bob->id)))[0].id;
+  auto appended = wait(store->mail().append(make_message("lost"), {{bob->id, inbox, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  {
+    auto c = Connection::open(dir.path() / "tern.db", false);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->exec("PRAGMA foreign_keys = OFF; DELETE FROM message_bytes"));
+  }
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  ASSERT_EQ(missing->size(), 1u);
+  auto entries = wait(store->mail().entries(bob->id, inbox, domain::Uid{1}, domain::Uid{1}));
+  ASSERT_TRUE(entries && entries->size() == 1);
+  EXPECT_EQ((*missing)[0], (*entries)[0].blob.hex);
+}
+
 // A database in `dir` migrated up to, not including, migration `version`, for
 // tests of that migration; nullptr (with a test failure) on error.
 std::unique_ptr<Connection> open_before_migration(const fs::path& dir, int version) {
@@ -304,6 +376,75 @@ TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
   auto left = (*c)->scalar("SELECT count(*) FROM blob_bytes");
   ASSERT_TRUE(left);
   EXPECT_EQ(**left, 0);
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
+// Migration 0010 rebuilds messages without the foreign key to blobs: every row
+// and id stays, ids are still never reused, messages stored before it keep
+// reading (and releasing) their blobs row, and the triggers are back.
+TEST(SqliteStorage, MigrationRebuildsMessagesKeepingRowsIdsAndBlobReferences) {
+  TempDir dir;
+  const std::string old_raw = "Subject: old\r\n\r\nstored before 0010\r\n";
+  const std::string hex = domain::sha256_hex(old_raw);
+  {
+    auto c = open_before_migration(dir.path(), 10);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(
+        c->exec("INSERT INTO domains (id, name) VALUES (1, 'example.com');"
+                "INSERT INTO accounts (id, domain_id, address, password_hash, quota_bytes) "
+                "VALUES (1, 1, 'bob@example.com', 'h', 0);"
+                "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, "
+                "highest_modseq, subscribed) VALUES (1, 1, 'INBOX', 0, 1, 2, 1, 1);"));
+    ASSERT_TRUE(c->run("INSERT INTO blob_bytes (id, data) VALUES (1, ?1)", AsBlob{old_raw}));
+    ASSERT_TRUE(c->run("INSERT INTO blobs (hash, size, refs, data_id) VALUES (?1, ?2, 1, 1)", hex,
+                       static_cast<std::int64_t>(old_raw.size())));
+    ASSERT_TRUE(c->run(
+        "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count) "
+        "VALUES (7, 1, ?1, ?2, 0, X'', 1)",
+        hex, static_cast<std::int64_t>(old_raw.size())));
+    ASSERT_TRUE(c->exec(
+        "INSERT INTO message_envelopes (message_id, envelope) VALUES (7, X'00');"
+        "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
+        "VALUES (1, 1, 7, 0, 0, '', 1);"
+        // Messages up to 40 existed once and were expunged: their ids stay used.
+        "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'messages';"));
+  }
+  auto store = open_or_die(dir.path());
+  const domain::AccountId bob{1};
+  const domain::MailboxId inbox{1};
+  auto read = wait(store->mail().read_message(bob, domain::MessageId{7}));
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, old_raw);
+  auto appended = wait(store->mail().append(make_message("new"), {{bob, inbox, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  EXPECT_EQ(domain::value_of((*appended)[0]->message), 41);
+
+  auto c = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(c);
+  auto count = [&](const std::string& sql) {
+    auto n = (*c)->scalar(sql);
+    EXPECT_TRUE(n && *n) << sql;
+    return n && *n ? **n : -1;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM pragma_foreign_key_list('messages') "
+                  "WHERE \"table\" = 'blobs'"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = "
+                  "'messages'"),
+            2);
+  // Expunging the old message releases its blobs row and drops its summary rows.
+  EXPECT_EQ(count("SELECT count(*) FROM message_envelopes"), 1);
+  ASSERT_TRUE(wait(store->mail().expunge(bob, inbox, {domain::Uid{1}})));
+  EXPECT_EQ(count("SELECT refs FROM blobs"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_envelopes"), 0);
+  auto collected = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(collected);
+  EXPECT_EQ(*collected, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM blob_bytes"), 0);
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->empty());
+  EXPECT_EQ(count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
