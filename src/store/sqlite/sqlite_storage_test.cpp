@@ -92,6 +92,31 @@ std::unique_ptr<SqliteStorage> open_or_die(const fs::path& path, SqliteOptions o
   return storage ? std::move(*storage) : nullptr;
 }
 
+// An account `address` (its domain added already) and its INBOX.
+struct AccountInbox {
+  domain::AccountId id{};
+  domain::MailboxId inbox{};
+};
+
+AccountInbox add_account_with_inbox(SqliteStorage& store, const std::string& address) {
+  auto account = wait(store.directory().add_account({address, "h", 0}));
+  EXPECT_TRUE(account) << address;
+  if (!account) {
+    return {};
+  }
+  auto boxes = wait(store.mail().mailboxes(account->id));
+  EXPECT_TRUE(boxes && !boxes->empty()) << address;
+  return {account->id, boxes && !boxes->empty() ? (*boxes)[0].id : domain::MailboxId{}};
+}
+
+// The one integer `sql` selects, read behind the store's back; -1 (and a test
+// failure) when there is none.
+std::int64_t select_integer(Connection& c, const std::string& sql) {
+  auto value = c.scalar(sql);
+  EXPECT_TRUE(value && *value) << sql;
+  return value && *value ? **value : -1;
+}
+
 TEST(SqliteStorage, DataSurvivesReopen) {
   TempDir dir;
   domain::Appended appended;
@@ -248,42 +273,35 @@ TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
   TempDir dir;
   auto store = open_or_die(dir.path());
   ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
-  auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
-  auto alice = wait(store->directory().add_account({"alice@example.com", "h", 0}));
-  ASSERT_TRUE(bob && alice);
-  auto bob_inbox = (*wait(store->mail().mailboxes(bob->id)))[0].id;
-  auto alice_inbox = (*wait(store->mail().mailboxes(alice->id)))[0].id;
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  auto alice = add_account_with_inbox(*store, "alice@example.com");
   auto message = make_message("shared");
   const std::string raw = message.raw;
   auto appended = wait(store->mail().append(
-      std::move(message), {{bob->id, bob_inbox, 0, {}}, {alice->id, alice_inbox, 0, {}}}));
+      std::move(message), {{bob.id, bob.inbox, 0, {}}, {alice.id, alice.inbox, 0, {}}}));
   ASSERT_TRUE(appended && (*appended)[0] && (*appended)[1]);
 
-  auto c = Connection::open(dir.path() / "tern.db", false);
-  ASSERT_TRUE(c);
-  auto count = [&](const char* sql) {
-    auto n = (*c)->scalar(sql);
-    EXPECT_TRUE(n && *n);
-    return n && *n ? **n : -1;
-  };
-  EXPECT_EQ(count("SELECT count(*) FROM message_bytes"), 1);
-  EXPECT_EQ(count("SELECT refs FROM message_bytes"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 0);
-  EXPECT_EQ(count("SELECT count(DISTINCT bytes_id) FROM messages"), 1);
-  for (const auto& [account, index] : {std::pair{bob->id, 0}, std::pair{alice->id, 1}}) {
+  auto opened = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(opened);
+  Connection& c = **opened;
+  EXPECT_EQ(select_integer(c, "SELECT count(*) FROM message_bytes"), 1);
+  EXPECT_EQ(select_integer(c, "SELECT refs FROM message_bytes"), 2);
+  EXPECT_EQ(select_integer(c, "SELECT count(*) FROM blobs"), 0);
+  EXPECT_EQ(select_integer(c, "SELECT count(DISTINCT bytes_id) FROM messages"), 1);
+  for (const auto& [account, index] : {std::pair{bob.id, 0}, std::pair{alice.id, 1}}) {
     auto read = wait(store->mail().read_message(account, (*appended)[index]->message));
     ASSERT_TRUE(read);
     EXPECT_EQ(*read, raw);
   }
 
-  ASSERT_TRUE(wait(store->mail().expunge(bob->id, bob_inbox, {(*appended)[0]->uid})));
-  EXPECT_EQ(count("SELECT refs FROM message_bytes"), 1);
-  auto alice_read = wait(store->mail().read_message(alice->id, (*appended)[1]->message));
+  ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, {(*appended)[0]->uid})));
+  EXPECT_EQ(select_integer(c, "SELECT refs FROM message_bytes"), 1);
+  auto alice_read = wait(store->mail().read_message(alice.id, (*appended)[1]->message));
   ASSERT_TRUE(alice_read);
   EXPECT_EQ(*alice_read, raw);
   ASSERT_TRUE(wait(store->directory().remove_account("alice@example.com")));
-  EXPECT_EQ(count("SELECT count(*) FROM message_bytes"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 0);
+  EXPECT_EQ(select_integer(c, "SELECT count(*) FROM message_bytes"), 0);
+  EXPECT_EQ(select_integer(c, "SELECT count(*) FROM blobs"), 0);
   auto missing = store->missing_blobs();
   ASSERT_TRUE(missing);
   EXPECT_TRUE(missing->empty());
@@ -295,10 +313,8 @@ TEST(SqliteStorage, MissingMessageBytesAreReported) {
   TempDir dir;
   auto store = open_or_die(dir.path());
   ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
-  auto bob = wait(store->directory().add_account({"bob@example.com", "h", 0}));
-  ASSERT_TRUE(bob);
-  auto inbox = (*wait(store->mail().mailboxes(bob->id)))[0].id;
-  auto appended = wait(store->mail().append(make_message("lost"), {{bob->id, inbox, 0, {}}}));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  auto appended = wait(store->mail().append(make_message("lost"), {{bob.id, bob.inbox, 0, {}}}));
   ASSERT_TRUE(appended && (*appended)[0]);
   {
     auto c = Connection::open(dir.path() / "tern.db", false);
@@ -308,7 +324,7 @@ TEST(SqliteStorage, MissingMessageBytesAreReported) {
   auto missing = store->missing_blobs();
   ASSERT_TRUE(missing);
   ASSERT_EQ(missing->size(), 1u);
-  auto entries = wait(store->mail().entries(bob->id, inbox, domain::Uid{1}, domain::Uid{1}));
+  auto entries = wait(store->mail().entries(bob.id, bob.inbox, domain::Uid{1}, domain::Uid{1}));
   ASSERT_TRUE(entries && entries->size() == 1);
   EXPECT_EQ((*missing)[0], (*entries)[0].blob.hex);
 }
@@ -419,13 +435,9 @@ TEST(SqliteStorage, MigrationRebuildsMessagesKeepingRowsIdsAndBlobReferences) {
   ASSERT_TRUE(appended && (*appended)[0]);
   EXPECT_EQ(domain::value_of((*appended)[0]->message), 41);
 
-  auto c = Connection::open(dir.path() / "tern.db", false);
-  ASSERT_TRUE(c);
-  auto count = [&](const std::string& sql) {
-    auto n = (*c)->scalar(sql);
-    EXPECT_TRUE(n && *n) << sql;
-    return n && *n ? **n : -1;
-  };
+  auto opened = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(opened);
+  auto count = [&](const std::string& sql) { return select_integer(**opened, sql); };
   EXPECT_EQ(count("SELECT count(*) FROM pragma_foreign_key_list('messages') "
                   "WHERE \"table\" = 'blobs'"),
             0);
