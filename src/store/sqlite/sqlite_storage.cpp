@@ -1477,6 +1477,9 @@ d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::Messa
     if (stmt.int64(1) == 0) {
       return read_blob(c, hex);  // a blob file, or bytes stored before migration 0010
     }
+    if (stmt.is_null(2)) {
+      return Error{ErrorCode::kCorrupt, "message bytes are missing: " + hex};
+    }
     std::string data = stmt.text(2);
     if (sha256_hex(data) != hex) {
       return Error{ErrorCode::kCorrupt, "message bytes do not match their hash: " + hex};

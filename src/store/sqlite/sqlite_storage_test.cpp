@@ -308,7 +308,8 @@ TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
-// missing_blobs() names a message whose own bytes row is gone.
+// missing_blobs() names a message whose own bytes row is gone, and reading it is
+// kCorrupt.
 TEST(SqliteStorage, MissingMessageBytesAreReported) {
   TempDir dir;
   auto store = open_or_die(dir.path());
@@ -327,6 +328,10 @@ TEST(SqliteStorage, MissingMessageBytesAreReported) {
   auto entries = wait(store->mail().entries(bob.id, bob.inbox, domain::Uid{1}, domain::Uid{1}));
   ASSERT_TRUE(entries && entries->size() == 1);
   EXPECT_EQ((*missing)[0], (*entries)[0].blob.hex);
+  auto read = wait(store->mail().read_message(bob.id, (*appended)[0]->message));
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(read.error().message.find("missing"), std::string::npos) << read.error().message;
 }
 
 // A database in `dir` migrated up to, not including, migration `version`, for
