@@ -144,8 +144,7 @@ std::optional<SystemTime> ReportTimer::post_due(SystemTime now) {
     logger_.info("TLS reports delivered by HTTPS",
                  {{"reports", std::to_string(posted->delivered)}});
   }
-  // The earliest pending post, claimed or not (a claim's lease ends too): the
-  // far end of any retry window bounds them all.
+  // The earliest pending post, claimed or not (a claim's lease ends too).
   auto pending = domain::reports::pending_report_posts(storage_.reports(), now, 1);
   if (!pending) {
     logger_.error("reading pending TLS report posts failed", {{"error", pending.error().message}});

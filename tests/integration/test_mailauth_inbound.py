@@ -132,8 +132,7 @@ def test_pass_results_in_one_field_and_forged_fields_are_removed(world):
     # (RFC 8601 §2.2, RFC 2045 §5.1): about one signature in eight.
     b8 = b_value[:8]
     expected = f'"{b8}"' if "/" in b8 else b8
-    assert f"header.b={expected};" in ar or ar.endswith(f"header.b={expected}") or \
-        f"header.b={expected} " in ar, (ar, b_value)
+    assert re.search(rf"header\.b={re.escape(expected)}(?:[;\s]|$)", ar), (ar, b_value)
     # The field sits right under our Received: field.
     assert stored.startswith(b"Received: from ")
     assert re.match(rb"Received: [^\r]*\r\n(?:[ \t][^\r]*\r\n)*Authentication-Results: "

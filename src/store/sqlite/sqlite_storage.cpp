@@ -468,22 +468,9 @@ Result<void> store_recipients(Connection& c, d::QueueId id,
   return ok();
 }
 
-Result<void> apply_migrations_unchecked(Connection& c);
-
-Result<void> apply_migrations(Connection& c) {
-  // Foreign keys are off while migrations run (a table rebuild drops a table that
-  // others reference; SQLite ignores this pragma inside a transaction) and are
-  // checked as a whole before COMMIT instead.
-  TERN_TRY_VOID(c.exec("PRAGMA foreign_keys = OFF"));
-  auto migrated = apply_migrations_unchecked(c);
-  auto restored = c.exec("PRAGMA foreign_keys = ON");
-  if (!migrated) {
-    return migrated;
-  }
-  return restored;
-}
-
-Result<void> apply_migrations_unchecked(Connection& c) {
+// Applies the migrations `c` has not seen in one transaction; with foreign keys
+// off (see apply_migrations), so it checks them itself before COMMIT.
+Result<void> migrate_in_transaction(Connection& c) {
   // BEGIN IMMEDIATE takes the write lock first, so two processes opening a new
   // store at once serialise here instead of both applying version 1.
   TERN_TRY_VOID(c.exec("BEGIN IMMEDIATE"));
@@ -524,6 +511,19 @@ Result<void> apply_migrations_unchecked(Connection& c) {
     return applied.error();
   }
   return c.exec("COMMIT");
+}
+
+Result<void> apply_migrations(Connection& c) {
+  // Foreign keys are off while migrations run (a table rebuild drops a table that
+  // others reference; SQLite ignores this pragma inside a transaction) and are
+  // checked as a whole before COMMIT instead.
+  TERN_TRY_VOID(c.exec("PRAGMA foreign_keys = OFF"));
+  auto migrated = migrate_in_transaction(c);
+  auto restored = c.exec("PRAGMA foreign_keys = ON");
+  if (!migrated) {
+    return migrated;
+  }
+  return restored;
 }
 
 // A read-only connection.
@@ -1071,17 +1071,25 @@ d::Async<T> SqliteStorage::read(Body body) {
   return future;
 }
 
+namespace {
+
+// `data` when it still hashes to `hex`, the id it was stored under; else kCorrupt.
+Result<std::string> verified(std::string data, const std::string& hex) {
+  if (sha256_hex(data) != hex) {
+    return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
+  }
+  return data;
+}
+
+}  // namespace
+
 Result<std::string> SqliteStorage::read_blob(Connection& c, const std::string& hex) {
   TERN_TRY(auto stmt, c.query("SELECT d.data FROM blobs b JOIN blob_bytes d ON d.id = b.data_id "
                               "WHERE b.hash = ?1",
                               hex));
   TERN_TRY(bool inline_row, stmt.next());
   if (inline_row) {
-    std::string data = stmt.text(0);
-    if (sha256_hex(data) != hex) {
-      return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
-    }
-    return data;
+    return verified(stmt.text(0), hex);
   }
   auto bytes = blob_files_.read(hex);
   if (!bytes) {
@@ -1090,10 +1098,7 @@ Result<std::string> SqliteStorage::read_blob(Connection& c, const std::string& h
     }
     return bytes.error();
   }
-  if (sha256_hex(*bytes) != hex) {
-    return Error{ErrorCode::kCorrupt, "blob does not match its id: " + hex};
-  }
-  return bytes;
+  return verified(std::move(*bytes), hex);
 }
 
 // ----- Directory
@@ -1480,11 +1485,7 @@ d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::Messa
     if (stmt.is_null(2)) {
       return Error{ErrorCode::kCorrupt, "message bytes are missing: " + hex};
     }
-    std::string data = stmt.text(2);
-    if (sha256_hex(data) != hex) {
-      return Error{ErrorCode::kCorrupt, "message bytes do not match their hash: " + hex};
-    }
-    return data;
+    return verified(stmt.text(2), hex);
   });
 }
 
