@@ -583,11 +583,21 @@ Result<void> SqliteStorage::start() {
   TERN_TRY_VOID(writer_connection_->exec("PRAGMA cache_size = -8192"));
   TERN_TRY_VOID(writer_connection_->exec("PRAGMA temp_store = MEMORY"));
   TERN_TRY_VOID(apply_migrations(*writer_connection_));
+  if (options_.checkpoint_frames > 0) {
+    // The hook takes the place of SQLite's auto-checkpoint, which would copy the
+    // WAL into the database inside the writer's COMMIT (ADR 0019).
+    TERN_TRY(checkpoint_connection_, Connection::open(dir_ / "tern.db", false));
+    TERN_TRY_VOID(checkpoint_connection_->exec("PRAGMA synchronous = FULL"));
+    sqlite3_wal_hook(writer_connection_->raw(), &SqliteStorage::on_wal_commit, this);
+  }
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.readers); ++i) {
     TERN_TRY(auto reader, open_reader(dir_ / "tern.db"));
     reader_connections_.push_back(std::move(reader));
   }
   writer_ = std::thread([this] { writer_loop(); });
+  if (checkpoint_connection_) {
+    checkpointer_ = std::thread([this] { checkpointer_loop(*checkpoint_connection_); });
+  }
   for (auto& connection : reader_connections_) {
     readers_.emplace_back([this, c = connection.get()] { reader_loop(*c); });
   }
@@ -617,6 +627,15 @@ void SqliteStorage::close() {
   if (writer_.joinable()) {
     writer_.join();
   }
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) {
+    checkpointer_.join();
+  }
+  checkpoint_connection_.reset();
   for (auto& reader : readers_) {
     if (reader.joinable()) {
       reader.join();
@@ -745,7 +764,52 @@ void SqliteStorage::writer_loop() {
       }
     }
     run_batch(batch);
+    finish_checkpoint(*writer_connection_);
   }
+}
+
+int SqliteStorage::on_wal_commit(void* self, sqlite3* /*db*/, const char* /*schema*/, int frames) {
+  auto* store = static_cast<SqliteStorage*>(self);
+  if (frames >= store->options_.checkpoint_frames && !store->checkpoint_busy_.exchange(true)) {
+    {
+      std::lock_guard lock(store->checkpoint_mutex_);
+      store->checkpoint_wanted_ = true;
+    }
+    store->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStorage::checkpointer_loop(Connection& connection) {
+  ::pthread_setname_np(::pthread_self(), "tern-sqlite-c");
+  while (true) {
+    {
+      std::unique_lock lock(checkpoint_mutex_);
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || checkpoint_wanted_; });
+      if (checkpoint_stopping_) {
+        return;
+      }
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE: copies what no reader still needs from the WAL, syncs the database
+    // file, and never waits for the writer nor stops it.
+    const int rc = sqlite3_wal_checkpoint_v2(connection.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      options_.logger.warn("sqlite checkpoint",
+                           {{"error", sqlite_error(rc, "checkpoint").message}});
+    }
+    checkpoint_ended_.store(true);
+    checkpoint_busy_.store(false);
+  }
+}
+
+void SqliteStorage::finish_checkpoint(Connection& c) {
+  if (!checkpoint_ended_.exchange(false)) {
+    return;
+  }
+  // BUSY when a new background round has begun: that one ends with this again.
+  (void)sqlite3_wal_checkpoint_v2(c.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {

@@ -3,6 +3,7 @@
 // WAL, one writer thread with group commit), blobs in <dir>/blobs/ab/cd/<sha256>.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +48,12 @@ struct SqliteOptions {
   // this many at once, reads queue for the reader threads as from any thread.
   // Opened on first use. 0: every read goes through the reader threads.
   std::size_t inline_readers = 4;
+  // When the WAL holds this many frames after a commit, the checkpointer thread
+  // copies them into the database file (a PASSIVE checkpoint on its own
+  // connection) while the writer goes on; the writer then only finishes what
+  // was committed meanwhile, between batches, so that the WAL starts over
+  // (docs/adr/0019-checkpoints-off-the-writer.md). SQLite's own default is 1000.
+  int checkpoint_frames = 1000;
   log::Logger logger;
 };
 
@@ -69,7 +76,8 @@ struct WriterStats {
 // never committed are harmless orphans that collect_garbage() removes.
 //
 // Threads: one writer thread owns the write connection and runs write requests in
-// batches; `readers` threads run reads on their own connections. Every port method
+// batches; a checkpointer thread copies the WAL into the database on its own
+// connection (ADR 0019); `readers` threads run reads on their own connections. Every port method
 // may be called from any thread and returns at once; futures complete on those
 // threads (so on_ready callbacks must be short and must not block).
 //
@@ -130,6 +138,14 @@ class SqliteStorage final : public domain::Storage,
   Result<void> start();
   void writer_loop();
   void reader_loop(Connection& connection);
+  void checkpointer_loop(Connection& connection);
+  // sqlite3_wal_hook of the writer's connection: runs after each commit with the
+  // WAL's frame count and wakes the checkpointer past options_.checkpoint_frames.
+  static int on_wal_commit(void* self, sqlite3* db, const char* schema, int frames);
+  // Between batches: when a background checkpoint round has ended, checkpoints
+  // the frames committed during it (few) so that the next commit restarts the WAL
+  // from its beginning instead of growing it.
+  void finish_checkpoint(Connection& c);
   void run_batch(std::vector<WriteJob>& batch);
   void submit_write(WriteJob job);
   // Runs the append jobs batch[begin, end) through `appends` (one savepoint for
@@ -298,6 +314,16 @@ class SqliteStorage final : public domain::Storage,
 
   std::thread writer_;
   std::vector<std::thread> readers_;
+
+  // ----- checkpoints off the writer (ADR 0019)
+  std::unique_ptr<Connection> checkpoint_connection_;  // the checkpointer's only
+  std::mutex checkpoint_mutex_;                        // guards the two below
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stopping_ = false;
+  std::atomic<bool> checkpoint_busy_{false};   // a round is asked for or running
+  std::atomic<bool> checkpoint_ended_{false};  // a round ended; writer: finish it
+  std::thread checkpointer_;
 
   std::mutex inline_mutex_;  // guards the three below
   std::vector<std::unique_ptr<Connection>> inline_idle_;
