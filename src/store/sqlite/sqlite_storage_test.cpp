@@ -267,9 +267,6 @@ TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
 
-// A small delivered message keeps its bytes in one message_bytes row that the
-// message rows of its append share (one per account), with no blobs row to look
-// up by hash (migration 0010); the last message to go takes the bytes along.
 // Checkpoints run on their own thread (ADR 0019), and yet the WAL starts over
 // while appends keep coming: 8 writers append ~8 MB without a pause, and the WAL
 // never grows past a fraction of that. Were the writer not to finish each
@@ -335,6 +332,9 @@ TEST(SqliteStorage, CheckpointsOffTheWriterKeepTheWalSmallUnderLoad) {
   EXPECT_EQ(*integrity, "ok");
 }
 
+// A small delivered message keeps its bytes in one message_bytes row that the
+// message rows of its append share (one per account), with no blobs row to look
+// up by hash (migration 0010); the last message to go takes the bytes along.
 TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
   TempDir dir;
   auto store = open_or_die(dir.path());
