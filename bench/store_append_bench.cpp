@@ -154,7 +154,8 @@ struct CaseResult {
   double requests_per_batch = 0;
 };
 
-CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double seconds) {
+CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double seconds,
+                    std::size_t message_size) {
   fs::remove_all(dir);
   tern::store::sqlite::SqliteOptions options;
   options.group_commit = group_commit;
@@ -181,10 +182,10 @@ CaseResult run_case(const fs::path& dir, bool group_commit, int writers, double 
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       // Each writer is one delivery session: one append in flight at a time.
-      std::string body(4096, 'a');
+      std::string body(message_size, 'a');
       for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         auto header = "Subject: w" + std::to_string(w) + " m" + std::to_string(i) + "\r\n\r\n";
-        std::string raw = header + body.substr(header.size());
+        std::string raw = header + body.substr(std::min(header.size(), body.size()));
         auto result = store.mail()
                           .append(d::NewMessage{std::move(raw), {}, {}},
                                   {d::AppendTarget{account_id, inbox, 0, {}}})
@@ -233,6 +234,7 @@ struct Args {
   double seconds = 5.0;
   std::vector<int> writers{1, 10, 50};
   int rounds = 3;
+  std::size_t message_size = 4096;
   bool run_single = true;
   bool run_group = true;
 };
@@ -249,6 +251,8 @@ bool parse_args(int argc, char** argv, Args& args) {
       }
     } else if (arg.rfind("--rounds=", 0) == 0) {
       args.rounds = std::max(1, std::atoi(arg.c_str() + 9));
+    } else if (arg.rfind("--size=", 0) == 0) {
+      args.message_size = static_cast<std::size_t>(std::atol(arg.c_str() + 7));
     } else if (arg == "--mode=on") {
       args.run_single = false;
     } else if (arg == "--mode=off") {
@@ -277,7 +281,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: %s <scratch-dir> [seconds-per-case] [--writers=1,10,50] [--rounds=3] "
-                 "[--mode=both|on|off]\n",
+                 "[--mode=both|on|off] [--size=4096]\n",
                  argv[0]);
     return 2;
   }
@@ -305,13 +309,15 @@ int main(int argc, char** argv) {
       all_fsync_rates.push_back(probe.per_second);
       all_fsync_cpu.push_back(probe.cpu_us_per_sync);
       if (args.run_single) {
-        auto single = run_case(args.scratch / "store", false, writers, round_seconds);
+        auto single =
+            run_case(args.scratch / "store", false, writers, round_seconds, args.message_size);
         single_rates.push_back(single.appends_per_second);
         single_cpu.push_back(single.cpu_us_per_append);
         single_writer.push_back(single.writer_us_per_append);
       }
       if (args.run_group) {
-        auto group = run_case(args.scratch / "store", true, writers, round_seconds);
+        auto group =
+            run_case(args.scratch / "store", true, writers, round_seconds, args.message_size);
         group_rates.push_back(group.appends_per_second);
         group_cpu.push_back(group.cpu_us_per_append);
         group_writer.push_back(group.writer_us_per_append);

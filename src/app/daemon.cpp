@@ -26,6 +26,7 @@
 #include "app/report_timer.hpp"
 #include "app/settings_file.hpp"
 #include "app/storage_factory.hpp"
+#include "app/store_gc_timer.hpp"
 #include "base/metrics.hpp"
 #include "mailauth/dkim_keyring.hpp"
 #include "runtime/dns_resolver.hpp"
@@ -268,6 +269,7 @@ class Daemon {
   std::unique_ptr<services::outbound::Scheduler> scheduler_;
   std::unique_ptr<services::outbound::WakingStorage> waking_;
   std::unique_ptr<ReportTimer> reports_;  // [reports]: queues through waking_
+  std::unique_ptr<StoreGcTimer> store_gc_;
   std::shared_ptr<const domain::Srs> srs_;
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
@@ -474,6 +476,8 @@ Result<void> Daemon::start_outbound() {
                                            logger_.with("component", "reports"), dkim_,
                                            settings_.outbound.ca_file);
   reports_->start(io_.context());
+  store_gc_ = std::make_unique<StoreGcTimer>(*storage_, pool_, logger_.with("component", "store"));
+  store_gc_->start(io_.context());
   return ok();
 }
 
@@ -578,6 +582,9 @@ asio::awaitable<void> Daemon::drain_all() {
   if (reports_) {
     reports_->stop();
   }
+  if (store_gc_) {
+    store_gc_->stop();
+  }
   drained_.set_value();
 }
 
@@ -639,6 +646,7 @@ int Daemon::run() {
   pool_.join();
   smtp_.clear();
   reports_.reset();
+  store_gc_.reset();
   waking_.reset();
   scheduler_.reset();
   transport_.reset();

@@ -160,7 +160,14 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
   // page per append (migration 0010).
   std::int64_t bytes_id = 0;  // rowids start at 1
   if (!accounts.empty()) {
-    if (inline_blob != nullptr) {
+    if (request.span) {
+      TERN_TRY_VOID(
+          c.run("INSERT INTO message_bytes (refs, data, segment, seg_offset, seg_length) "
+                "VALUES (?1, x'', ?2, ?3, ?4)",
+                static_cast<std::int64_t>(accounts.size()), request.span->segment,
+                request.span->offset, request.span->length));
+      bytes_id = c.last_insert_rowid();
+    } else if (inline_blob != nullptr) {
       TERN_TRY_VOID(c.run("INSERT INTO message_bytes (refs, data) VALUES (?1, ?2)",
                           static_cast<std::int64_t>(accounts.size()),
                           AsBlob{inline_blob->inline_bytes}));

@@ -18,6 +18,7 @@
 #include "mime/facts/facts.hpp"
 #include "store/sqlite/blob_files.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/segment_files.hpp"
 
 namespace tern::store::sqlite {
 
@@ -36,6 +37,9 @@ struct AppendRequest {
   // goes to message_records instead (messages.facts stays empty).
   std::optional<mime::facts::SplitFacts> split;
   std::vector<domain::AppendTarget> targets;  // non-empty
+  // Where the appending thread wrote the bytes, when they went to a segment
+  // (SqliteOptions::segment_bytes); the writer syncs it before the batch.
+  std::optional<SegmentSpan> span;
   // The outcome, set by AppendBatch::run(): an Error only when the request as a
   // whole failed (an SQL error); per-target failures are inside the vector.
   std::optional<Result<AppendOutcome>> result;
@@ -80,7 +84,8 @@ class AppendBatch {
   };
 
   // Runs `request` against `c` (inside the writer's transaction): stores the
-  // bytes in one message_bytes row when `inline_blob` is given, or else takes
+  // bytes, or the segment span that holds them (request.span), in one
+  // message_bytes row when `inline_blob` or the span is given, or else takes
   // references on the blob file's blobs row; inserts one message row per account
   // (sharing those bytes) and one entry and change-log row per
   // accepted target. Unknown or foreign mailboxes and quota overruns are

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "domain/ids.hpp"
+#include "store/sqlite/file_io.hpp"
 
 namespace tern::store::sqlite {
 
@@ -21,10 +22,6 @@ namespace {
 
 // Enough concurrent syncs to fill a journal commit; more threads only cost.
 constexpr std::size_t kMaxSyncThreads = 32;
-
-Error io_error(std::string_view what, const fs::path& path, int err) {
-  return Error{ErrorCode::kIo, std::string(what) + " " + path.string() + ": " + std::strerror(err)};
-}
 
 // Runs fn(0) .. fn(n - 1) on up to kMaxSyncThreads threads (the caller's among
 // them) and returns when all are done. For blocking syncs only: the point is to
@@ -47,20 +44,6 @@ void for_each_concurrently(std::size_t n, Fn fn) {
   for (auto& thread : threads) {
     thread.join();
   }
-}
-
-Result<void> fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return io_error("open directory", dir, errno);
-  }
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) {
-    return io_error("fsync directory", dir, err);
-  }
-  return ok();
 }
 
 // mkdir that reports whether it created the directory (which then needs its parent

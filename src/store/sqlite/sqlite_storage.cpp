@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -543,7 +544,11 @@ Result<std::unique_ptr<Connection>> open_reader(const fs::path& db) {
 // ----- lifecycle
 
 SqliteStorage::SqliteStorage(fs::path dir, SqliteOptions options)
-    : dir_(std::move(dir)), options_(std::move(options)), blob_files_(dir_ / "blobs") {}
+    : dir_(std::move(dir)),
+      options_(std::move(options)),
+      blob_files_(dir_ / "blobs"),
+      segment_files_(dir_ / "segments",
+                     SegmentFiles::Options{std::max<std::uint64_t>(options_.segment_bytes, 1)}) {}
 
 Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(fs::path dir, SqliteOptions options) {
   std::error_code ec;
@@ -561,6 +566,7 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(fs::path dir, SqliteO
 
 Result<void> SqliteStorage::start() {
   TERN_TRY_VOID(blob_files_.prepare());
+  TERN_TRY_VOID(segment_files_.prepare());
   // Whatever is in blobs/tmp was being written when the last process died; no row
   // references it (rows commit only after the rename), so it goes.
   TERN_TRY(auto stale, blob_files_.remove_stale_temps());
@@ -627,6 +633,7 @@ void SqliteStorage::close() {
   if (writer_.joinable()) {
     writer_.join();
   }
+  segment_files_.close();
   {
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_stopping_ = true;
@@ -670,6 +677,23 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
                              "SELECT blob FROM messages WHERE bytes_id IS NOT NULL AND bytes_id "
                              "NOT IN (SELECT id FROM message_bytes)",
                              [](const Statement& s) { return s.text(0); }));
+  // Spans past the end of their segment, or in a segment that is gone.
+  TERN_TRY(auto on_disk, segment_files_.list());
+  using SpanCheck = std::pair<std::string, bool>;  // blob, whether its bytes are on disk
+  TERN_TRY(auto spans,
+           rows<SpanCheck>(*connection,
+                           "SELECT m.blob, b.segment, b.seg_offset + b.seg_length FROM messages m "
+                           "JOIN message_bytes b ON b.id = m.bytes_id WHERE b.segment IS NOT NULL",
+                           [&](const Statement& s) {
+                             auto file = on_disk.find(s.int64(1));
+                             return SpanCheck(s.text(0),
+                                              file != on_disk.end() && s.uint64(2) <= file->second);
+                           }));
+  for (auto& [hex, present] : spans) {
+    if (!present) {
+      missing.push_back(std::move(hex));
+    }
+  }
   // Everything else names a blobs row, whose bytes are inline or in a file.
   TERN_TRY(auto referenced, rows<std::string>(*connection,
                                               "SELECT blob FROM messages WHERE bytes_id IS NULL "
@@ -727,6 +751,7 @@ void SqliteStorage::submit_write(WriteJob job) {
     std::unique_lock lock(mutex_);
     if (!stopping_) {
       write_queue_.push_back(std::move(job));
+      queued_writes_.store(write_queue_.size(), std::memory_order_relaxed);
       lock.unlock();
       write_cv_.notify_one();
       return;
@@ -762,6 +787,7 @@ void SqliteStorage::writer_loop() {
           write_queue_.pop_front();
         }
       }
+      queued_writes_.store(write_queue_.size(), std::memory_order_relaxed);
     }
     run_batch(batch);
     finish_checkpoint(*writer_connection_);
@@ -861,6 +887,18 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
     }
   }
 
+  //    Segments: the bytes the appending threads wrote, one sync per segment
+  //    file, on the syncing thread while this one runs the SQL; COMMIT waits
+  //    for it (step 3).
+  std::vector<std::shared_ptr<SegmentFile>> segments;
+  for (auto& job : batch) {
+    if (job.append && job.append->span &&
+        std::find(segments.begin(), segments.end(), job.append->span->file) == segments.end()) {
+      segments.push_back(job.append->span->file);
+    }
+  }
+  segment_files_.start_sync(std::move(segments));
+
   // 2. One transaction; each request under its own savepoint so one request's
   //    failure (a constraint, a missing mailbox) does not undo the others. Runs
   //    of appends go through AppendBatch under one savepoint for the whole run.
@@ -921,6 +959,11 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
     if (auto flushed = appends.flush(c); !flushed) {
       batch_error = flushed.error();
     }
+  }
+  // 3. The segments' sync must be over before the rows naming their spans can
+  //    commit. It fails the whole batch: a failed sync is a disk in trouble.
+  if (auto synced_segments = segment_files_.wait_sync(); !synced_segments && !batch_error) {
+    batch_error = synced_segments.error();
   }
   if (!batch_error) {
     // COMMIT fsyncs the WAL (synchronous=FULL); only after it returns is any of
@@ -1506,13 +1549,26 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
     request->facts = std::move(message.facts);
   }
   request->targets = std::move(targets);
-  auto temp = stage_blob(request->hex, std::move(message.raw));
-  if (!temp) {
-    return make_ready_future<Result<Out>>(temp.error());
+  WriteJob job;
+  // With many writes queued, the batch this one joins will be large: the bytes
+  // go to a segment, written here in parallel with other sessions, and the
+  // writer syncs it once for all of them. In a small batch that second sync
+  // costs more than it saves; the bytes then go through the WAL with the rows.
+  if (options_.segment_bytes > 0 && message.raw.size() <= options_.inline_blob_max_bytes &&
+      queued_writes_.load(std::memory_order_relaxed) >= options_.segment_min_queue) {
+    auto span = segment_files_.write(message.raw);
+    if (!span) {
+      return make_ready_future<Result<Out>>(span.error());
+    }
+    request->span = std::move(*span);
+  } else {
+    auto temp = stage_blob(request->hex, std::move(message.raw));
+    if (!temp) {
+      return make_ready_future<Result<Out>>(temp.error());
+    }
+    job.blobs.push_back(std::move(*temp));
   }
   auto future = request->promise.future();
-  WriteJob job;
-  job.blobs.push_back(std::move(*temp));
   job.finish = [append = request.get()](const Error* error) { finish_append(*append, error); };
   job.append = std::move(request);
   submit_write(std::move(job));
@@ -1534,22 +1590,50 @@ d::Async<std::vector<d::Entry>> SqliteStorage::entries(d::AccountId account, d::
 
 d::Async<std::string> SqliteStorage::read_message(d::AccountId account, d::MessageId message) {
   return read<std::string>([this, account, message](Connection& c) -> Result<std::string> {
-    TERN_TRY(auto stmt, c.query("SELECT m.blob, m.bytes_id IS NOT NULL, b.data FROM messages m "
-                                "LEFT JOIN message_bytes b ON b.id = m.bytes_id "
-                                "WHERE m.id = ?1 AND m.account_id = ?2",
-                                d::value_of(message), d::value_of(account)));
-    TERN_TRY(bool found, stmt.next());
-    if (!found) {
-      return not_found("no such message");
+    // A compaction (collect_garbage) may move a span and remove its segment
+    // between the query and the read of the file; the query's second run, on a
+    // newer snapshot, finds the span at its new place.
+    for (int attempt = 0;; ++attempt) {
+      std::string hex;
+      SegmentSpan span;
+      {
+        TERN_TRY(auto stmt,
+                 c.query("SELECT m.blob, m.bytes_id IS NOT NULL, b.data, b.segment, b.seg_offset, "
+                         "b.seg_length FROM messages m "
+                         "LEFT JOIN message_bytes b ON b.id = m.bytes_id "
+                         "WHERE m.id = ?1 AND m.account_id = ?2",
+                         d::value_of(message), d::value_of(account)));
+        TERN_TRY(bool found, stmt.next());
+        if (!found) {
+          return not_found("no such message");
+        }
+        hex = stmt.text(0);
+        if (stmt.int64(1) == 0) {
+          return read_blob(c, hex);  // a blob file, or bytes stored before migration 0010
+        }
+        if (stmt.is_null(2)) {
+          return Error{ErrorCode::kCorrupt, "message bytes are missing: " + hex};
+        }
+        if (stmt.is_null(3)) {
+          return verified(stmt.text(2), hex);
+        }
+        span.segment = stmt.int64(3);
+        span.offset = stmt.uint64(4);
+        span.length = stmt.uint64(5);
+      }
+      auto bytes = segment_files_.read(span.segment, span.offset, span.length);
+      if (!bytes && bytes.error().code == ErrorCode::kNotFound) {
+        if (attempt == 0) {
+          continue;
+        }
+        return Error{ErrorCode::kCorrupt,
+                     "message bytes are missing: " + hex + " (" + bytes.error().message + ")"};
+      }
+      if (!bytes) {
+        return bytes.error();
+      }
+      return verified(std::move(*bytes), hex);
     }
-    const std::string hex = stmt.text(0);
-    if (stmt.int64(1) == 0) {
-      return read_blob(c, hex);  // a blob file, or bytes stored before migration 0010
-    }
-    if (stmt.is_null(2)) {
-      return Error{ErrorCode::kCorrupt, "message bytes are missing: " + hex};
-    }
-    return verified(stmt.text(2), hex);
   });
 }
 
@@ -1839,20 +1923,32 @@ d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
   auto result = std::make_shared<Result<std::uint64_t>>(std::uint64_t{0});
   WriteJob job;
   job.exclusive = true;
-  job.body = [doomed, result](Connection& c) {
+  auto dead_segments = std::make_shared<std::vector<std::int64_t>>();
+  job.body = [this, doomed, dead_segments, result](Connection& c) {
     auto unreferenced = rows<std::string>(c, "DELETE FROM blobs WHERE refs <= 0 RETURNING hash",
                                           [](const Statement& s) { return s.text(0); });
     if (!unreferenced) {
       *result = unreferenced.error();
       return false;
     }
+    auto compacted = compact_segments(c);
+    if (!compacted) {
+      *result = compacted.error();
+      return false;
+    }
     *doomed = std::move(*unreferenced);
-    *result = static_cast<std::uint64_t>(doomed->size());
+    *dead_segments = std::move(*compacted);
+    *result = static_cast<std::uint64_t>(doomed->size() + dead_segments->size());
     return true;
   };
   // Files go only after their rows are gone for good: a crash in between leaves
   // orphan files (removed by the next collection), never rows without files.
-  job.after_commit = [this, doomed](Connection& c) {
+  job.after_commit = [this, doomed, dead_segments](Connection& c) {
+    for (auto id : *dead_segments) {
+      if (auto removed = segment_files_.remove(id); !removed) {
+        options_.logger.warn("segment gc", {{"error", removed.error().message}});
+      }
+    }
     for (const auto& hex : *doomed) {
       if (auto removed = blob_files_.remove(hex); !removed) {
         options_.logger.warn("blob gc", {{"error", removed.error().message}});
@@ -1876,6 +1972,66 @@ d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
   };
   submit_write(std::move(job));
   return future;
+}
+
+namespace {
+// The live bytes one collection moves at most: the writer is busy with it, so
+// deliveries wait (about a second on a cached disk). Dead segments go
+// regardless; the rest waits for the next collection.
+constexpr std::uint64_t kMaxCompactionBytes = 256ULL << 20;
+}  // namespace
+
+Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c) {
+  std::vector<std::int64_t> dead;
+  TERN_TRY(auto on_disk, segment_files_.list());
+  if (on_disk.empty()) {
+    return dead;
+  }
+  using Live = std::pair<std::int64_t, std::uint64_t>;  // segment, bytes its rows name
+  TERN_TRY(auto live_rows,
+           rows<Live>(c,
+                      "SELECT segment, sum(seg_length) FROM message_bytes "
+                      "WHERE segment IS NOT NULL GROUP BY segment",
+                      [](const Statement& s) { return Live(s.int64(0), s.uint64(1)); }));
+  std::map<std::int64_t, std::uint64_t> live(live_rows.begin(), live_rows.end());
+  // The highest id stays, even dead: a new segment then never takes the id of
+  // one a stale snapshot may still name.
+  const std::int64_t highest = on_disk.rbegin()->first;
+  std::uint64_t moved = 0;
+  for (const auto& [id, size] : on_disk) {
+    if (id == highest || segment_files_.in_use(id)) {
+      continue;  // being appended to, here or by another process
+    }
+    const std::uint64_t used = live.count(id) != 0 ? live[id] : 0;
+    if (used != 0 && (used * 2 > size || moved >= kMaxCompactionBytes)) {
+      continue;  // mostly live (moving it would cost more than it frees), or later
+    }
+    moved += used;
+    // Moved spans are synced before this transaction commits, like appended ones.
+    using Span = std::tuple<std::int64_t, std::uint64_t, std::uint64_t>;  // row, offset, length
+    TERN_TRY(
+        auto spans,
+        rows<Span>(
+            c,
+            "SELECT id, seg_offset, seg_length FROM message_bytes "
+            "WHERE segment = ?1",
+            [](const Statement& s) { return Span(s.int64(0), s.uint64(1), s.uint64(2)); }, id));
+    std::vector<std::shared_ptr<SegmentFile>> written;
+    for (const auto& [row, offset, length] : spans) {
+      TERN_TRY(auto bytes, segment_files_.read(id, offset, length));
+      TERN_TRY(auto span, segment_files_.write(bytes));
+      TERN_TRY_VOID(c.run("UPDATE message_bytes SET segment = ?2, seg_offset = ?3 WHERE id = ?1",
+                          row, span.segment, span.offset));
+      if (std::find(written.begin(), written.end(), span.file) == written.end()) {
+        written.push_back(std::move(span.file));
+      }
+    }
+    for (const auto& file : written) {
+      TERN_TRY_VOID(segment_files_.sync(file));
+    }
+    dead.push_back(id);
+  }
+  return dead;
 }
 
 // ----- QueueStore

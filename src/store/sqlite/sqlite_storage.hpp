@@ -22,6 +22,7 @@
 #include "domain/store_import.hpp"
 #include "store/sqlite/blob_files.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/segment_files.hpp"
 
 namespace tern::store::sqlite {
 
@@ -39,6 +40,19 @@ struct SqliteOptions {
   // messages costs one sync. Larger blobs are files under blobs/ab/cd/. 0: always
   // files. Most mail is far below the default.
   std::size_t inline_blob_max_bytes = 64 * 1024;
+  // A delivered message up to inline_blob_max_bytes goes to a segment file
+  // (segments/, many messages a file) that the appending thread writes and the
+  // writer syncs once per batch, instead of into the database, where its bytes
+  // would be written twice (WAL and checkpoint) by the one writer thread
+  // (docs/adr/0020-message-segments.md). A segment takes this many bytes; 0:
+  // such bytes are stored in the database (message_bytes.data).
+  std::uint64_t segment_bytes = 64ULL << 20;
+  // An append's bytes go to a segment only when at least this many writes are
+  // queued, i.e. when its batch will be large: a segment costs a second sync
+  // per batch. With 10 writers (batches of about 6) segments cost 12% of
+  // appends/s, with 50 (batches of about 33) they gained 12-18%
+  // (tern_store_bench, ADR 0020). 0: always (tests).
+  std::size_t segment_min_queue = 8;
   // Reader threads, each with its own connection (WAL readers never block the
   // writer nor each other).
   std::size_t readers = 2;
@@ -114,7 +128,7 @@ class SqliteStorage final : public domain::Storage,
   Result<std::string> integrity_check();
 
   // The ids of blobs that committed rows reference but whose bytes (a file, a
-  // blob_bytes or message_bytes row) are missing.
+  // blob_bytes or message_bytes row, a segment's span) are missing.
   // Empty on a healthy store. Blocks the calling thread.
   Result<std::vector<std::string>> missing_blobs();
 
@@ -296,10 +310,15 @@ class SqliteStorage final : public domain::Storage,
   // Reads and checks a blob file against its id (kCorrupt on mismatch or when a
   // referenced file is missing).
   Result<std::string> read_blob(Connection& c, const std::string& hex);
+  // collect_garbage() for segments, in the writer's transaction: moves the live
+  // spans of mostly dead segments into the active one and returns the ids of
+  // segments without a live span, to be removed after the commit.
+  Result<std::vector<std::int64_t>> compact_segments(Connection& c);
 
   std::filesystem::path dir_;
   SqliteOptions options_;
   BlobFiles blob_files_;
+  SegmentFiles segment_files_;
   std::unique_ptr<Connection> writer_connection_;  // used only by the writer thread
   std::vector<std::unique_ptr<Connection>> reader_connections_;
 
@@ -311,6 +330,8 @@ class SqliteStorage final : public domain::Storage,
   bool stopping_ = false;
   bool closed_ = false;
   WriterStats stats_;
+  // write_queue_.size(), for append() to read without the lock.
+  std::atomic<std::size_t> queued_writes_{0};
 
   std::thread writer_;
   std::vector<std::thread> readers_;

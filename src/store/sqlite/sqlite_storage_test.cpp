@@ -73,6 +73,21 @@ struct SqliteNoGroupCommitFactory {
   }
 };
 
+// The same suite with every delivered message's bytes in segment files (ADR
+// 0020), which roll over every 64 KiB.
+struct SqliteSegmentsFactory {
+  TempDir dir;
+
+  std::unique_ptr<domain::Storage> make() {
+    SqliteOptions options;
+    options.segment_min_queue = 0;
+    options.segment_bytes = 64 * 1024;
+    auto storage = SqliteStorage::open(dir.path() / "store", options);
+    EXPECT_TRUE(storage) << storage.error().message;
+    return storage ? std::move(*storage) : nullptr;
+  }
+};
+
 // The same suite as run by a thread that may block (a blocking-pool job): every
 // read runs on the test's thread with an inline connection (ADR 0017). The scope
 // is a member, so it covers the whole test body, which runs on this thread.
@@ -332,12 +347,34 @@ TEST(SqliteStorage, CheckpointsOffTheWriterKeepTheWalSmallUnderLoad) {
   EXPECT_EQ(*integrity, "ok");
 }
 
+// Options that put every delivered message's bytes in a segment, `segment_bytes`
+// to a segment.
+SqliteOptions segment_options(std::uint64_t segment_bytes) {
+  SqliteOptions options;
+  options.segment_min_queue = 0;
+  options.segment_bytes = segment_bytes;
+  return options;
+}
+
+std::size_t segment_count(const fs::path& dir) {
+  std::size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "segments")) {
+    n += entry.path().extension() == ".seg" ? 1 : 0;
+  }
+  return n;
+}
+
 // A small delivered message keeps its bytes in one message_bytes row that the
 // message rows of its append share (one per account), with no blobs row to look
 // up by hash (migration 0010); the last message to go takes the bytes along.
-TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
+// Under load the row holds no bytes but names their span in a segment file
+// (migration 0011); the span is dead space once the row is gone.
+class MessageBytes : public ::testing::TestWithParam<bool> {};
+
+TEST_P(MessageBytes, AreKeptOncePerAppendAndGoWithTheLastMessage) {
+  const bool in_segment = GetParam();
   TempDir dir;
-  auto store = open_or_die(dir.path());
+  auto store = open_or_die(dir.path(), in_segment ? segment_options(1 << 20) : SqliteOptions{});
   ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
   auto bob = add_account_with_inbox(*store, "bob@example.com");
   auto alice = add_account_with_inbox(*store, "alice@example.com");
@@ -354,6 +391,14 @@ TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
   EXPECT_EQ(select_integer(c, "SELECT refs FROM message_bytes"), 2);
   EXPECT_EQ(select_integer(c, "SELECT count(*) FROM blobs"), 0);
   EXPECT_EQ(select_integer(c, "SELECT count(DISTINCT bytes_id) FROM messages"), 1);
+  EXPECT_EQ(select_integer(c, "SELECT length(data) FROM message_bytes"),
+            in_segment ? 0 : static_cast<std::int64_t>(raw.size()));
+  EXPECT_EQ(select_integer(c, "SELECT count(segment) FROM message_bytes"), in_segment ? 1 : 0);
+  if (in_segment) {
+    EXPECT_EQ(select_integer(c, "SELECT seg_length FROM message_bytes"),
+              static_cast<std::int64_t>(raw.size()));
+    EXPECT_EQ(segment_count(dir.path()), 1u);
+  }
   for (const auto& [account, index] : {std::pair{bob.id, 0}, std::pair{alice.id, 1}}) {
     auto read = wait(store->mail().read_message(account, (*appended)[index]->message));
     ASSERT_TRUE(read);
@@ -373,6 +418,9 @@ TEST(SqliteStorage, MessageBytesAreKeptOncePerAppendAndGoWithTheLastMessage) {
   EXPECT_TRUE(missing->empty());
   EXPECT_EQ(*store->integrity_check(), "ok");
 }
+
+INSTANTIATE_TEST_SUITE_P(SqliteStorage, MessageBytes, ::testing::Bool(),
+                         [](const auto& test) { return test.param ? "InSegment" : "InRow"; });
 
 // missing_blobs() names a message whose own bytes row is gone, and reading it is
 // kCorrupt.
@@ -733,13 +781,95 @@ TEST(SqliteStorage, InlineReadsAfterCloseAreCancelled) {
   EXPECT_EQ(domains.error().code, ErrorCode::kCancelled);
 }
 
+// A span whose segment lost its tail (or the whole file) is reported by
+// missing_blobs(), and reading it is kCorrupt, not a short message.
+TEST(SqliteStorage, TruncatedSegmentsAreReported) {
+  TempDir dir;
+  auto store = open_or_die(dir.path(), segment_options(1 << 20));
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  auto appended =
+      wait(store->mail().append(make_message("cut", 3000), {{bob.id, bob.inbox, 0, {}}}));
+  ASSERT_TRUE(appended && (*appended)[0]);
+  store->close();
+  for (const auto& entry : fs::directory_iterator(dir.path() / "segments")) {
+    fs::resize_file(entry.path(), 100);
+  }
+  store = open_or_die(dir.path(), segment_options(1 << 20));
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->size(), 1u);
+  auto read = wait(store->mail().read_message(bob.id, (*appended)[0]->message));
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, ErrorCode::kCorrupt) << read.error().message;
+}
+
+// collect_garbage() removes segments nothing names, moves the live spans of
+// mostly dead ones into the active segment, and leaves mostly live ones and
+// the one being appended to. Every message stays readable throughout.
+TEST(SqliteStorage, CollectGarbageCompactsSegments) {
+  TempDir dir;
+  auto store = open_or_die(dir.path(), segment_options(16 * 1024));
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  std::vector<domain::Appended> kept;
+  std::vector<std::string> kept_raw;
+  std::vector<domain::Uid> doomed;
+  // Messages of about 3.9 KB, four to a 16 KiB segment: 40 fill ten segments.
+  // Of the first six segments, all but one message of every other segment go,
+  // and every message of the others; the last four stay whole.
+  for (int i = 0; i < 40; ++i) {
+    auto message = make_message("m" + std::to_string(i), 3900);
+    const std::string raw = message.raw;
+    auto appended = wait(store->mail().append(std::move(message), {{bob.id, bob.inbox, 0, {}}}));
+    ASSERT_TRUE(appended && (*appended)[0]);
+    const int segment = i / 4;
+    if (segment < 6 && (segment % 2 == 1 || i % 4 != 0)) {
+      doomed.push_back((*appended)[0]->uid);
+    } else {
+      kept.push_back(*(*appended)[0]);
+      kept_raw.push_back(raw);
+    }
+  }
+  ASSERT_EQ(segment_count(dir.path()), 10u);
+  ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, doomed)));
+  auto collected = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(collected) << collected.error().message;
+  EXPECT_EQ(*collected, 6u);  // three dead segments, three compacted
+
+  // Ten segments less six, plus the one the three moved spans went to.
+  EXPECT_EQ(segment_count(dir.path()), 5u);
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    auto read = wait(store->mail().read_message(bob.id, kept[k].message));
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(*read, kept_raw[k]);
+  }
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->empty());
+  // Nothing left to do: a second collection removes nothing.
+  auto again = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u);
+  EXPECT_EQ(*store->integrity_check(), "ok");
+
+  // After a restart the old active segment is an ordinary one.
+  store->close();
+  store = open_or_die(dir.path(), segment_options(16 * 1024));
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    auto read = wait(store->mail().read_message(bob.id, kept[k].message));
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(*read, kept_raw[k]);
+  }
+}
+
 }  // namespace
 }  // namespace tern::store::sqlite
 
 namespace tern::store::conformance {
-using SqliteFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
-                                         tern::store::sqlite::SqliteNoGroupCommitFactory,
-                                         tern::store::sqlite::SqliteInlineReadsFactory>;
+using SqliteFactories = ::testing::Types<
+    tern::store::sqlite::SqliteFactory, tern::store::sqlite::SqliteNoGroupCommitFactory,
+    tern::store::sqlite::SqliteSegmentsFactory, tern::store::sqlite::SqliteInlineReadsFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ReportConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ImportConformance, SqliteFactories);
