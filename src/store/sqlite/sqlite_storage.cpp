@@ -1552,9 +1552,11 @@ d::Async<std::vector<Result<d::Appended>>> SqliteStorage::append(
   WriteJob job;
   // With many writes queued, the batch this one joins will be large: the bytes
   // go to a segment, written here in parallel with other sessions, and the
-  // writer syncs it once for all of them. In a small batch that second sync
-  // costs more than it saves; the bytes then go through the WAL with the rows.
-  if (options_.segment_bytes > 0 && message.raw.size() <= options_.inline_blob_max_bytes &&
+  // writer syncs it once for all of them. In a small batch (and every batch is
+  // one request without group commit) that second sync costs more than it
+  // saves; the bytes then go through the WAL with the rows.
+  if (options_.segment_bytes > 0 && options_.group_commit &&
+      message.raw.size() <= options_.inline_blob_max_bytes &&
       queued_writes_.load(std::memory_order_relaxed) >= options_.segment_min_queue) {
     auto span = segment_files_.write(message.raw);
     if (!span) {

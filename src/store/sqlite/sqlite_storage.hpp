@@ -40,10 +40,11 @@ struct SqliteOptions {
   // messages costs one sync. Larger blobs are files under blobs/ab/cd/. 0: always
   // files. Most mail is far below the default.
   std::size_t inline_blob_max_bytes = 64 * 1024;
-  // A delivered message up to inline_blob_max_bytes goes to a segment file
-  // (segments/, many messages a file) that the appending thread writes and the
-  // writer syncs once per batch, instead of into the database, where its bytes
-  // would be written twice (WAL and checkpoint) by the one writer thread
+  // Under load (see segment_min_queue; never without group commit) a delivered
+  // message up to inline_blob_max_bytes goes to a segment file (segments/, many
+  // messages a file) that the appending thread writes and the writer syncs once
+  // per batch, instead of into the database, where its bytes would be written
+  // twice (WAL and checkpoint) by the one writer thread
   // (docs/adr/0020-message-segments.md). A segment takes this many bytes; 0:
   // such bytes are stored in the database (message_bytes.data).
   std::uint64_t segment_bytes = 64ULL << 20;
