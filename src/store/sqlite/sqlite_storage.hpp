@@ -83,18 +83,22 @@ struct WriterStats {
 //
 // Durability (ARCHITECTURE.md §4): a write's future completes only after
 //   1. each new blob it stored was written to blobs/tmp/, fdatasynced, renamed to
-//      its final name and its directory fsynced, and then
+//      its final name and its directory fsynced, and each segment span it wrote
+//      was fdatasynced in its segment, and then
 //   2. the SQLite transaction holding its rows was committed with
 //      synchronous=FULL (the WAL is fsynced at commit).
 // So a kill -9 or power loss at any moment loses nothing that was acknowledged,
-// and no committed row names a missing or partial blob file. Blob files whose rows
-// never committed are harmless orphans that collect_garbage() removes.
+// and no committed row names a missing or partial blob file or span. Blob files
+// and spans whose rows never committed are harmless orphans that
+// collect_garbage() removes.
 //
 // Threads: one writer thread owns the write connection and runs write requests in
 // batches; a checkpointer thread copies the WAL into the database on its own
-// connection (ADR 0019); `readers` threads run reads on their own connections. Every port method
-// may be called from any thread and returns at once; futures complete on those
-// threads (so on_ready callbacks must be short and must not block).
+// connection (ADR 0019); segment files have a syncing and a zero-filling thread
+// (ADR 0020); `readers` threads run reads on their own connections. Every port
+// method may be called from any thread and returns at once; futures complete on
+// the writer and reader threads (so on_ready callbacks must be short and must not
+// block).
 //
 // One process at a time should serve a data directory. A second process (the
 // CLI) may open it: schema migrations run under BEGIN IMMEDIATE and SQLite locks
