@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,30 @@ Result<bool> ensure_dir(const fs::path& dir) {
   return io_error("mkdir", dir, errno);
 }
 
+// Whether `path` was last modified at least `min_age` ago (false when it is gone).
+bool old_enough(const fs::path& path, std::chrono::seconds min_age) {
+  if (min_age.count() <= 0) {
+    return true;
+  }
+
+  struct stat st {};
+
+  if (::stat(path.c_str(), &st) != 0) {
+    return false;
+  }
+  return std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime) >=
+         min_age;
+}
+
+void close_all(std::vector<TempBlob>& temps) {
+  for (auto& temp : temps) {
+    if (temp.fd >= 0) {
+      ::close(temp.fd);
+      temp.fd = -1;
+    }
+  }
+}
+
 }  // namespace
 
 Result<void> BlobFiles::prepare() {
@@ -80,6 +105,13 @@ Result<TempBlob> BlobFiles::write_temp(std::string_view hex, std::string_view by
   temp.fd = ::open(temp.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (temp.fd < 0) {
     return io_error("create", temp.temp_path, errno);
+  }
+  // Held until the file is at its final name (or gone), which tells
+  // remove_stale_temps() in any process that a writer is alive.
+  if (::flock(temp.fd, LOCK_EX | LOCK_NB) != 0) {
+    auto error = io_error("lock", temp.temp_path, errno);
+    discard(temp);
+    return error;
   }
   std::size_t written = 0;
   while (written < bytes.size()) {
@@ -118,11 +150,8 @@ std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps,
       results[i] = io_error("fdatasync", temps[i].temp_path, errno);
     }
   });
-  for (auto& temp : temps) {
-    ::close(temp.fd);
-    temp.fd = -1;
-  }
-  // Rename into place. Directories created here need their parents synced too.
+  // Rename into place (each temp stays open, so locked, until it is there). Directories created
+  // here need their parents synced too.
   std::set<fs::path> dirs_to_sync;
   std::vector<std::set<fs::path>> dirs_of(temps.size());
   for (std::size_t i = 0; i < temps.size(); ++i) {
@@ -154,6 +183,7 @@ std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps,
     }
     dirs_to_sync.insert(dirs_of[i].begin(), dirs_of[i].end());
   }
+  close_all(temps);
   // One fsync per touched directory makes the new names durable.
   // Concurrently, for the same reason as the data syncs: serial directory fsyncs
   // would each wait for a journal commit of their own.
@@ -178,10 +208,6 @@ std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps,
 
 std::vector<Result<void>> BlobFiles::make_durable_with_syncfs(std::vector<TempBlob>& temps) {
   std::vector<Result<void>> results(temps.size(), ok());
-  for (auto& temp : temps) {
-    ::close(temp.fd);
-    temp.fd = -1;
-  }
   bool any_renamed = false;
   for (std::size_t i = 0; i < temps.size(); ++i) {
     auto final_path = path_of(temps[i].hex);
@@ -201,6 +227,7 @@ std::vector<Result<void>> BlobFiles::make_durable_with_syncfs(std::vector<TempBl
     }
     any_renamed = true;
   }
+  close_all(temps);
   if (!any_renamed) {
     return results;
   }
@@ -227,11 +254,11 @@ void BlobFiles::discard(TempBlob& temp) {
     temp.inline_bytes.clear();
     return;
   }
+  ::unlink(temp.temp_path.c_str());  // before the close lets go of the lock
   if (temp.fd >= 0) {
     ::close(temp.fd);
     temp.fd = -1;
   }
-  ::unlink(temp.temp_path.c_str());
 }
 
 Result<std::string> BlobFiles::read(std::string_view hex) const {
@@ -278,13 +305,24 @@ Result<void> BlobFiles::remove(std::string_view hex) {
   return ok();
 }
 
-Result<std::uint64_t> BlobFiles::remove_stale_temps() {
+Result<std::uint64_t> BlobFiles::remove_stale_temps(std::chrono::seconds min_age) {
   std::error_code ec;
   std::uint64_t removed = 0;
   for (fs::directory_iterator it(root_ / "tmp", ec), end; !ec && it != end; it.increment(ec)) {
-    if (fs::remove(it->path(), ec)) {
+    if (!old_enough(it->path(), min_age)) {
+      continue;
+    }
+    int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;  // gone meanwhile
+    }
+    // Locked: a live writer (this process or another) is between write_temp()
+    // and the rename. flock(2) locks conflict between open file descriptions,
+    // so this fails against this process's own writers too.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(it->path().c_str()) == 0) {
       ++removed;
     }
+    ::close(fd);
   }
   if (ec) {
     return Error{ErrorCode::kIo, "clean " + (root_ / "tmp").string() + ": " + ec.message()};
@@ -292,7 +330,7 @@ Result<std::uint64_t> BlobFiles::remove_stale_temps() {
   return removed;
 }
 
-Result<std::vector<std::string>> BlobFiles::list() {
+Result<std::vector<std::string>> BlobFiles::list(std::chrono::seconds min_age) {
   std::vector<std::string> out;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -301,7 +339,7 @@ Result<std::vector<std::string>> BlobFiles::list() {
       continue;
     }
     auto name = it->path().filename().string();
-    if (it->is_regular_file(ec) && domain::is_sha256_hex(name)) {
+    if (it->is_regular_file(ec) && domain::is_sha256_hex(name) && old_enough(it->path(), min_age)) {
       out.push_back(name);
     }
   }

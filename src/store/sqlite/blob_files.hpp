@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -29,7 +30,8 @@ struct TempBlob {
 // The file layout and the durability protocol for blobs. The invariant it keeps:
 // a file whose blob row is committed is complete and durable at its final name.
 // Deduplication therefore trusts rows, never the mere existence of a file. Files
-// in tmp/ are never trusted; remove_stale_temps() deletes them.
+// in tmp/ are never trusted; remove_stale_temps() deletes them once their writer
+// is gone.
 //
 // Thread-safety: write_temp() and discard() may run on any thread; the rest is
 // called from the writer thread (reads also from reader threads: read() is safe
@@ -70,7 +72,7 @@ class BlobFiles {
   std::vector<Result<void>> make_durable(std::vector<TempBlob>& temps,
                                          SyncStrategy strategy = SyncStrategy::kPerFile);
 
-  // Closes and removes a temp that will not be used.
+  // Removes and closes a temp that will not be used.
   void discard(TempBlob& temp);
 
   // The bytes of a blob. kNotFound if the file is missing, kIo on read errors.
@@ -79,12 +81,17 @@ class BlobFiles {
   // Removes the final file of `hex` (missing is fine). kIo on other errors.
   Result<void> remove(std::string_view hex);
 
-  // Deletes everything in tmp/ and returns how many files went. Call only when no
-  // write_temp() is in flight (at open, or from the writer thread between batches).
-  Result<std::uint64_t> remove_stale_temps();
+  // Deletes the files in tmp/ that no live writer holds (write_temp() locks its
+  // file until make_durable() or discard()) and that were last modified at least
+  // `min_age` ago; returns how many went. Safe while any process writes blobs,
+  // but for a file a writer has created and not yet locked, an instant: that
+  // writer's make_durable() then fails (the append fails, nothing is lost),
+  // which a `min_age` of a minute or more rules out.
+  Result<std::uint64_t> remove_stale_temps(std::chrono::seconds min_age);
 
-  // Every final blob id present on disk (for garbage collection of orphans).
-  Result<std::vector<std::string>> list();
+  // Every final blob id present on disk whose file was last modified at least
+  // `min_age` ago (for garbage collection of orphans).
+  Result<std::vector<std::string>> list(std::chrono::seconds min_age = std::chrono::seconds{0});
 
  private:
   std::vector<Result<void>> make_durable_with_syncfs(std::vector<TempBlob>& temps);

@@ -56,6 +56,26 @@ SegmentFile::~SegmentFile() {
   ::close(fd);  // releases the flock
 }
 
+Result<void> SegmentFile::sync_data() {
+  std::lock_guard lock(sync_mutex_);
+  if (failed_) {
+    return Error{ErrorCode::kIo, "segment " + path.string() + " failed an earlier write or sync"};
+  }
+  if (::fdatasync(fd) != 0) {
+    failed_ = true;
+    return io_error("fdatasync", path, errno);
+  }
+  return ok();
+}
+
+void SegmentFile::mark_failed() {
+  failed_ = true;
+}
+
+bool SegmentFile::failed() const {
+  return failed_;
+}
+
 SegmentFiles::SegmentFiles(fs::path root, Options options)
     : root_(std::move(root)), options_(options) {}
 
@@ -148,10 +168,8 @@ Result<void> SegmentFiles::roll() {
     // The name must be durable before a committed row may point into the file.
     TERN_TRY_VOID(fsync_dir(root_));
     active_ = std::move(file);
-    active_broken_ = false;
     reserved_ = 0;
     zeroed_ = 0;
-    zeroing_ = false;  // a zero-fill still running is for the old file
     return ok();
   }
 }
@@ -161,7 +179,7 @@ Result<SegmentSpan> SegmentFiles::write(std::string_view bytes) {
   if (stopping_) {
     return Error{ErrorCode::kCancelled, "store is closed"};
   }
-  if (!active_ || active_broken_ ||
+  if (!active_ || active_->failed() ||
       (reserved_ > 0 && reserved_ + bytes.size() > options_.segment_bytes)) {
     TERN_TRY_VOID(roll());
   }
@@ -172,20 +190,26 @@ Result<SegmentSpan> SegmentFiles::write(std::string_view bytes) {
   span.length = bytes.size();
   reserved_ += bytes.size();
   // Bytes must not land where the zero-filler is writing: wait for it there.
+  // (Even when another append has started a new segment meanwhile: the round
+  // still writes zeros into this one.)
   zeroed_cv_.wait(lock, [&] {
-    return stopping_ || active_ != span.file || !zeroing_ ||
-           span.offset + span.length <= zero_begin_ || span.offset >= zero_end_;
+    return stopping_ || zeroing_ != span.file.get() || span.offset + span.length <= zero_begin_ ||
+           span.offset >= zero_end_;
   });
   // A round of zero-fill when less than half the distance is left, so that each
   // round (a write and a sync of its own) covers many appends.
   const std::uint64_t ahead =
       std::clamp<std::uint64_t>(reserved_, kMinZeroFill, options_.zero_ahead);
-  if (!zeroing_ && zeroed_ < std::min(reserved_ + ahead / 2, options_.segment_bytes)) {
+  if (zeroing_ != active_.get() &&
+      zeroed_ < std::min(reserved_ + ahead / 2, options_.segment_bytes)) {
     zero_wanted_ = true;
     zero_cv_.notify_one();
   }
   lock.unlock();
-  TERN_TRY_VOID(pwrite_all(span.file->fd, bytes, span.offset, span.file->path));
+  if (auto written = pwrite_all(span.file->fd, bytes, span.offset, span.file->path); !written) {
+    span.file->mark_failed();
+    return written.error();
+  }
   return span;
 }
 
@@ -210,7 +234,7 @@ void SegmentFiles::zero_loop() {
     if (begin >= end) {
       continue;
     }
-    zeroing_ = true;
+    zeroing_ = file.get();
     zero_begin_ = begin;
     zero_end_ = end;
     lock.unlock();
@@ -224,28 +248,23 @@ void SegmentFiles::zero_loop() {
       filled = pwrite_all(file->fd, std::string_view(zeros.data(), n), at, file->path).has_value();
       at += n;
     }
-    filled = filled && ::fdatasync(file->fd) == 0;
+    if (!filled) {
+      file->mark_failed();
+    }
+    // Through sync_data(), so that an error this sync takes is kept for the
+    // batches whose bytes are in the file.
+    filled = filled && file->sync_data().has_value();
     lock.lock();
-    if (active_ == file && zeroing_) {
-      zeroing_ = false;
-      if (filled) {
-        zeroed_ = end;
-      }
+    zeroing_ = nullptr;
+    if (active_ == file && filled) {
+      zeroed_ = end;
     }
     zeroed_cv_.notify_all();
   }
 }
 
 Result<void> SegmentFiles::sync(const std::shared_ptr<SegmentFile>& file) {
-  if (::fdatasync(file->fd) == 0) {
-    return ok();
-  }
-  auto error = io_error("fdatasync", file->path, errno);
-  std::lock_guard lock(mutex_);
-  if (active_ == file) {
-    active_broken_ = true;
-  }
-  return error;
+  return file->sync_data();  // a failure retires the file (write() checks it)
 }
 
 void SegmentFiles::start_sync(std::vector<std::shared_ptr<SegmentFile>> files) {

@@ -5,6 +5,7 @@
 // (docs/adr/0020-message-segments.md).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -31,9 +32,23 @@ struct SegmentFile {
   SegmentFile& operator=(const SegmentFile&) = delete;
   ~SegmentFile();
 
+  // fdatasync(2), serialized with every other sync of this file. Once a write or
+  // a sync of the file failed, every later sync fails too: Linux reports a
+  // writeback error to one fdatasync of the open file only, so without this the
+  // zero-filler's sync could take the error that a batch's sync of the same
+  // pages must see, and the batch would commit bytes that never reached the disk.
+  Result<void> sync_data();
+  // Records a failed write: the next sync_data() fails.
+  void mark_failed();
+  bool failed() const;
+
   const std::int64_t id;
   const int fd;
   const std::filesystem::path path;
+
+ private:
+  std::mutex sync_mutex_;  // one sync at a time, so none misses another's error
+  std::atomic<bool> failed_{false};
 };
 
 // Where one message's bytes were written. `file` keeps the segment open (and
@@ -90,9 +105,9 @@ class SegmentFiles {
   // is full or broken. Not durable until sync(span.file). kIo on failure.
   Result<SegmentSpan> write(std::string_view bytes);
 
-  // fdatasync(2) of the segment. A failed sync retires the file: the next
-  // write() starts a new segment, since after a failed sync what the file holds
-  // is unknown.
+  // file->sync_data(). A failed sync (or write) retires the file: the next
+  // write() starts a new segment, since after a failure what the file holds is
+  // unknown.
   Result<void> sync(const std::shared_ptr<SegmentFile>& file);
 
   // sync() of every file in `files` on the syncing thread, so that the writer
@@ -131,10 +146,11 @@ class SegmentFiles {
   std::condition_variable zero_cv_;    // the zero-filler waits for work
   std::condition_variable zeroed_cv_;  // appends wait for a zero-fill to end
   std::shared_ptr<SegmentFile> active_;
-  bool active_broken_ = false;  // a sync of active_ failed
   std::uint64_t reserved_ = 0;  // bytes of active_ handed out to write()
   std::uint64_t zeroed_ = 0;    // active_ is zero-filled and synced up to here
-  bool zeroing_ = false;        // the zero-filler is writing [zero_begin_, zero_end_)
+  // The file the zero-filler is writing [zero_begin_, zero_end_) of, if any; it
+  // may be a segment that was active when the round began.
+  const SegmentFile* zeroing_ = nullptr;
   std::uint64_t zero_begin_ = 0;
   std::uint64_t zero_end_ = 0;
   bool zero_wanted_ = false;

@@ -567,9 +567,9 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(fs::path dir, SqliteO
 Result<void> SqliteStorage::start() {
   TERN_TRY_VOID(blob_files_.prepare());
   TERN_TRY_VOID(segment_files_.prepare());
-  // Whatever is in blobs/tmp was being written when the last process died; no row
+  // A temp no live writer holds was being written when its process died; no row
   // references it (rows commit only after the rename), so it goes.
-  TERN_TRY(auto stale, blob_files_.remove_stale_temps());
+  TERN_TRY(auto stale, blob_files_.remove_stale_temps(std::chrono::seconds{0}));
   if (stale > 0) {
     options_.logger.info("removed stale temp blob files", {{"count", std::to_string(stale)}});
   }
@@ -677,20 +677,19 @@ Result<std::vector<std::string>> SqliteStorage::missing_blobs() {
                              "SELECT blob FROM messages WHERE bytes_id IS NOT NULL AND bytes_id "
                              "NOT IN (SELECT id FROM message_bytes)",
                              [](const Statement& s) { return s.text(0); }));
-  // Spans past the end of their segment, or in a segment that is gone.
-  TERN_TRY(auto on_disk, segment_files_.list());
-  using SpanCheck = std::pair<std::string, bool>;  // blob, whether its bytes are on disk
+  // Spans past the end of their segment, or in a segment that is gone. The rows
+  // first: a segment listed before them could miss one started meanwhile.
+  using SpanEnd = std::tuple<std::string, std::int64_t, std::uint64_t>;  // blob, segment, end
   TERN_TRY(auto spans,
-           rows<SpanCheck>(*connection,
-                           "SELECT m.blob, b.segment, b.seg_offset + b.seg_length FROM messages m "
-                           "JOIN message_bytes b ON b.id = m.bytes_id WHERE b.segment IS NOT NULL",
-                           [&](const Statement& s) {
-                             auto file = on_disk.find(s.int64(1));
-                             return SpanCheck(s.text(0),
-                                              file != on_disk.end() && s.uint64(2) <= file->second);
-                           }));
-  for (auto& [hex, present] : spans) {
-    if (!present) {
+           rows<SpanEnd>(
+               *connection,
+               "SELECT m.blob, b.segment, b.seg_offset + b.seg_length FROM messages m "
+               "JOIN message_bytes b ON b.id = m.bytes_id WHERE b.segment IS NOT NULL",
+               [](const Statement& s) { return SpanEnd(s.text(0), s.int64(1), s.uint64(2)); }));
+  TERN_TRY(auto on_disk, segment_files_.list());
+  for (auto& [hex, segment, end] : spans) {
+    auto file = on_disk.find(segment);
+    if (file == on_disk.end() || end > file->second) {
       missing.push_back(std::move(hex));
     }
   }
@@ -1916,6 +1915,18 @@ d::Async<std::string> SqliteStorage::get(d::BlobId id) {
   });
 }
 
+namespace {
+// Blob files and temps younger than this are left to their writer, which may be
+// another process between writing them and committing their rows.
+constexpr auto kOrphanAge = std::chrono::hours{1};
+// The live bytes one collection moves at most, and for how long it moves them:
+// the writer is busy with it, so deliveries wait (256 MiB is about a second on a
+// cached disk). Dead segments go regardless; the rest waits for the next
+// collection.
+constexpr std::uint64_t kMaxCompactionBytes = 256ULL << 20;
+constexpr auto kMaxCompactionTime = std::chrono::seconds{2};
+}  // namespace
+
 d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
   // Exclusive: no other request of the batch may be between writing a blob file
   // and committing its row while this deletes files without rows.
@@ -1956,9 +1967,12 @@ d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
         options_.logger.warn("blob gc", {{"error", removed.error().message}});
       }
     }
-    (void)blob_files_.remove_stale_temps();
-    // Orphans: files whose row never committed (a crash or a failed batch).
-    auto on_disk = blob_files_.list();
+    (void)blob_files_.remove_stale_temps(kOrphanAge);
+    // Orphans: files whose row never committed (a crash or a failed batch). Only
+    // old ones: another process may have renamed a file into place and not yet
+    // committed its row (this process has nothing between the two now, the job
+    // being exclusive).
+    auto on_disk = blob_files_.list(kOrphanAge);
     if (!on_disk) {
       return;
     }
@@ -1976,13 +1990,6 @@ d::Async<std::uint64_t> SqliteStorage::collect_garbage() {
   return future;
 }
 
-namespace {
-// The live bytes one collection moves at most: the writer is busy with it, so
-// deliveries wait (about a second on a cached disk). Dead segments go
-// regardless; the rest waits for the next collection.
-constexpr std::uint64_t kMaxCompactionBytes = 256ULL << 20;
-}  // namespace
-
 Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c) {
   std::vector<std::int64_t> dead;
   TERN_TRY(auto on_disk, segment_files_.list());
@@ -1999,13 +2006,19 @@ Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c)
   // The highest id stays, even dead: a new segment then never takes the id of
   // one a stale snapshot may still name.
   const std::int64_t highest = on_disk.rbegin()->first;
+  const auto deadline = std::chrono::steady_clock::now() + kMaxCompactionTime;
   std::uint64_t moved = 0;
   for (const auto& [id, size] : on_disk) {
     if (id == highest || segment_files_.in_use(id)) {
       continue;  // being appended to, here or by another process
     }
     const std::uint64_t used = live.count(id) != 0 ? live[id] : 0;
-    if (used != 0 && (used * 2 > size || moved >= kMaxCompactionBytes)) {
+    if (used == 0) {
+      dead.push_back(id);
+      continue;
+    }
+    if (used * 2 > size || moved >= kMaxCompactionBytes ||
+        std::chrono::steady_clock::now() >= deadline) {
       continue;  // mostly live (moving it would cost more than it frees), or later
     }
     moved += used;
@@ -2019,9 +2032,19 @@ Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c)
             "WHERE segment = ?1",
             [](const Statement& s) { return Span(s.int64(0), s.uint64(1), s.uint64(2)); }, id));
     std::vector<std::shared_ptr<SegmentFile>> written;
+    bool all_moved = true;
     for (const auto& [row, offset, length] : spans) {
-      TERN_TRY(auto bytes, segment_files_.read(id, offset, length));
-      TERN_TRY(auto span, segment_files_.write(bytes));
+      auto bytes = segment_files_.read(id, offset, length);
+      if (!bytes) {
+        // A segment cut short or gone (damage, or a file restored without it):
+        // the rest of the collection goes on, the segment stays, and
+        // missing_blobs() names the messages whose bytes it lacks.
+        options_.logger.warn("segment gc: keeping a damaged segment",
+                             {{"segment", std::to_string(id)}, {"error", bytes.error().message}});
+        all_moved = false;
+        continue;
+      }
+      TERN_TRY(auto span, segment_files_.write(*bytes));
       TERN_TRY_VOID(c.run("UPDATE message_bytes SET segment = ?2, seg_offset = ?3 WHERE id = ?1",
                           row, span.segment, span.offset));
       if (std::find(written.begin(), written.end(), span.file) == written.end()) {
@@ -2031,7 +2054,9 @@ Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c)
     for (const auto& file : written) {
       TERN_TRY_VOID(segment_files_.sync(file));
     }
-    dead.push_back(id);
+    if (all_moved) {
+      dead.push_back(id);
+    }
   }
   return dead;
 }

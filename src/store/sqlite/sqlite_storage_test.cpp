@@ -4,9 +4,12 @@
 #include "store/sqlite/sqlite_storage.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -162,17 +165,24 @@ TEST(SqliteStorage, DataSurvivesReopen) {
   EXPECT_TRUE(missing->empty());
 }
 
-TEST(SqliteStorage, OpenRemovesStaleTempFilesAndGcRemovesOrphans) {
+// Orphans go only once they are an hour old: a younger file without a row may
+// be another process's, renamed into place with its row not yet committed.
+TEST(SqliteStorage, OpenRemovesStaleTempFilesAndGcRemovesOldOrphans) {
   TempDir dir;
   { open_or_die(dir.path()); }
   std::ofstream(dir.path() / "blobs" / "tmp" / "half-written") << "partial";
   fs::create_directories(dir.path() / "blobs" / "aa" / "aa");
-  std::ofstream(dir.path() / "blobs" / "aa" / "aa" / std::string(64, 'a')) << "orphan";
+  const fs::path old_orphan = dir.path() / "blobs" / "aa" / "aa" / std::string(64, 'a');
+  const fs::path young_orphan = dir.path() / "blobs" / "aa" / "aa" / ("aa" + std::string(62, 'b'));
+  std::ofstream(old_orphan) << "orphan";
+  std::ofstream(young_orphan) << "just renamed";
+  fs::last_write_time(old_orphan, fs::file_time_type::clock::now() - std::chrono::hours(2));
   auto store = open_or_die(dir.path());
   EXPECT_FALSE(fs::exists(dir.path() / "blobs" / "tmp" / "half-written"));
   auto collected = wait(store->blobs().collect_garbage());
   ASSERT_TRUE(collected);
-  EXPECT_FALSE(fs::exists(dir.path() / "blobs" / "aa" / "aa" / std::string(64, 'a')));
+  EXPECT_FALSE(fs::exists(old_orphan));
+  EXPECT_TRUE(fs::exists(young_orphan));
 }
 
 TEST(SqliteStorage, CorruptBlobFileIsReportedAsCorrupt) {
@@ -860,6 +870,52 @@ TEST(SqliteStorage, CollectGarbageCompactsSegments) {
     auto read = wait(store->mail().read_message(bob.id, kept[k].message));
     ASSERT_TRUE(read) << read.error().message;
     EXPECT_EQ(*read, kept_raw[k]);
+  }
+}
+
+// A segment cut short does not stop the collection: the other segments are
+// compacted and removed, the damaged one stays, and missing_blobs() names the
+// message whose bytes it lost.
+TEST(SqliteStorage, CollectGarbageKeepsADamagedSegmentAndGoesOn) {
+  TempDir dir;
+  auto store = open_or_die(dir.path(), segment_options(16 * 1024));
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  std::vector<domain::Uid> doomed;
+  std::vector<domain::Appended> kept;
+  // Four messages to a segment: in segments 0 and 1 only the first stays, so
+  // both are compacted; segment 2 is all dead; 3 and 4 stay whole.
+  for (int i = 0; i < 20; ++i) {
+    auto appended = wait(store->mail().append(make_message("m" + std::to_string(i), 3900),
+                                              {{bob.id, bob.inbox, 0, {}}}));
+    ASSERT_TRUE(appended && (*appended)[0]);
+    if (i < 12 && (i >= 8 || i % 4 != 0)) {
+      doomed.push_back((*appended)[0]->uid);
+    } else {
+      kept.push_back(*(*appended)[0]);
+    }
+  }
+  ASSERT_EQ(segment_count(dir.path()), 5u);
+  ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, doomed)));
+  std::map<std::int64_t, std::uint64_t> before;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "segments")) {
+    before[std::stoll(entry.path().stem().string(), nullptr, 16)] = entry.file_size();
+  }
+  auto damaged = before.begin()->first;
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.seg", static_cast<unsigned long long>(damaged));
+  fs::resize_file(dir.path() / "segments" / name, 100);  // the kept message's bytes are gone
+
+  auto collected = wait(store->blobs().collect_garbage());
+  ASSERT_TRUE(collected) << collected.error().message;
+  EXPECT_EQ(*collected, 2u);  // the second segment compacted, the third dead
+  EXPECT_TRUE(fs::exists(dir.path() / "segments" / name));
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->size(), 1u);
+  for (std::size_t k = 1; k < kept.size(); ++k) {
+    auto read = wait(store->mail().read_message(bob.id, kept[k].message));
+    ASSERT_TRUE(read) << k << ": " << read.error().message;
   }
 }
 
