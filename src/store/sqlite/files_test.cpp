@@ -139,6 +139,28 @@ TEST(SegmentFiles, NewSegmentsTakeIdsAboveEveryFileOnDisk) {
   EXPECT_EQ(span->segment, 0x100);
 }
 
+// remove() leaves a segment a process is appending to, whatever called it: the
+// id may have been taken again by a new segment since the caller looked.
+TEST(SegmentFiles, RemoveLeavesASegmentBeingAppendedTo) {
+  TempDir dir;
+  SegmentFiles segments(dir.path() / "segments", {});
+  ASSERT_TRUE(segments.prepare());
+  std::int64_t id = 0;
+  {
+    auto span = segments.write("still appending");
+    ASSERT_TRUE(span);
+    id = span->segment;
+    ASSERT_TRUE(segments.remove(id));
+    EXPECT_TRUE(fs::exists(segments.path_of(id)));
+    EXPECT_TRUE(segments.in_use(id));
+    segments.close();  // lets go of the active segment; the span still holds it
+    EXPECT_TRUE(segments.in_use(id));
+  }
+  EXPECT_FALSE(segments.in_use(id));
+  ASSERT_TRUE(segments.remove(id));
+  EXPECT_FALSE(fs::exists(segments.path_of(id)));
+}
+
 // A temp a live writer holds survives remove_stale_temps() whatever its age;
 // a temp nobody holds goes, at once at open and after min_age otherwise.
 TEST(BlobFiles, StaleTempsGoAndLiveWritersKeepTheirs) {

@@ -26,8 +26,9 @@ namespace {
 // few pages, a busy one megabytes), from this much up to Options::zero_ahead.
 constexpr std::uint64_t kMinZeroFill = 64 * 1024;
 
-// Descriptors kept open for reads (a segment holds 64 MiB by default).
-constexpr std::size_t kMaxReaders = 256;
+// Descriptors kept open for reads: 4 GiB of recent mail with 64 MiB segments,
+// and few enough beside ternd's connections under a 1024 RLIMIT_NOFILE.
+constexpr std::size_t kMaxReaders = 64;
 
 // "<16 hex digits>.seg", which sorts like the ids; nullopt for other names.
 std::optional<std::int64_t> segment_id(const std::string& name) {
@@ -163,6 +164,21 @@ Result<void> SegmentFiles::roll() {
       auto error = io_error("lock", path, errno);
       ::close(fd);
       return error;
+    }
+
+    // A collection that saw the file before it was locked may have removed it
+    // (remove() unlinks under the lock): then it is not ours to write.
+    struct stat opened {};
+
+    struct stat named {};
+
+    if (::fstat(fd, &opened) != 0 || ::stat(path.c_str(), &named) != 0 ||
+        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
+      ::close(fd);
+      if (attempt < 100) {
+        continue;
+      }
+      return Error{ErrorCode::kIo, "segment " + path.string() + " was removed while created"};
     }
     auto file = std::make_shared<SegmentFile>(id, fd, path);
     // The name must be durable before a committed row may point into the file.
@@ -359,10 +375,17 @@ Result<void> SegmentFiles::remove(std::int64_t id) {
     readers_.erase(id);
   }
   const fs::path path = path_of(id);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return io_error("remove", path, errno);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT ? ok() : io_error("open", path, errno);
   }
-  return ok();
+  Result<void> result = ok();
+  // Locked: being appended to (a new file that took a removed one's id).
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    result = io_error("remove", path, errno);
+  }
+  ::close(fd);
+  return result;
 }
 
 }  // namespace tern::store::sqlite

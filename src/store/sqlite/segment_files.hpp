@@ -127,8 +127,11 @@ class SegmentFiles {
   // True when a process (this one included) is appending to segment `id`.
   bool in_use(std::int64_t id) const;
 
-  // Removes segment `id` (missing is fine); its bytes stay readable through
-  // descriptors open already. kIo on other errors.
+  // Removes segment `id` unless a process is appending to it (missing is fine);
+  // its bytes stay readable through descriptors open already. The file is
+  // unlinked under its flock, so a process that has just created it (and locks
+  // it next) either keeps it or finds it gone and takes another id. kIo on
+  // other errors.
   Result<void> remove(std::int64_t id);
 
   std::filesystem::path path_of(std::int64_t id) const;
