@@ -299,10 +299,12 @@ class SchedulerTest : public ::testing::Test {
 
   store::memory::MemoryStorage store_;
   d::Storage* scheduler_storage_ = &store_;  // what the scheduler sees
+  // Before pool_, so destroyed after it: a pool job that has handed its result
+  // back still holds a work guard on io_ until the pool is joined.
+  asio::io_context io_;
   runtime::BlockingPool pool_{2};
   TestClock clock_;
   metrics::Registry registry_;
-  asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::unique_ptr<ScriptedTransport> transport_;
