@@ -101,17 +101,19 @@ fs::path BlobFiles::path_of(std::string_view hex) const {
 Result<TempBlob> BlobFiles::write_temp(std::string_view hex, std::string_view bytes) {
   TempBlob temp;
   temp.hex = std::string(hex);
-  temp.temp_path = root_ / "tmp" / (temp.hex + "." + std::to_string(temp_counter_++));
-  temp.fd = ::open(temp.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (temp.fd < 0) {
-    return io_error("create", temp.temp_path, errno);
-  }
-  // Held until the file is at its final name (or gone), which tells
-  // remove_stale_temps() in any process that a writer is alive.
-  if (::flock(temp.fd, LOCK_EX | LOCK_NB) != 0) {
-    auto error = io_error("lock", temp.temp_path, errno);
-    discard(temp);
-    return error;
+  // Locked until the file is at its final name (or gone), which tells
+  // remove_stale_temps() in any process that its writer is alive. The pid
+  // keeps two processes' names apart.
+  for (int attempt = 0; temp.fd < 0; ++attempt) {
+    temp.temp_path =
+        root_ / "tmp" /
+        (temp.hex + "." + std::to_string(::getpid()) + "." + std::to_string(temp_counter_++));
+    TERN_TRY(auto created, create_locked(temp.temp_path, O_WRONLY));
+    if (created) {
+      temp.fd = *created;
+    } else if (attempt >= 100) {
+      return Error{ErrorCode::kIo, "no free temp name in " + (root_ / "tmp").string()};
+    }
   }
   std::size_t written = 0;
   while (written < bytes.size()) {
@@ -254,7 +256,7 @@ void BlobFiles::discard(TempBlob& temp) {
     temp.inline_bytes.clear();
     return;
   }
-  ::unlink(temp.temp_path.c_str());  // before the close lets go of the lock
+  ::unlink(temp.temp_path.c_str());  // ours (locked): before the close lets go of it
   if (temp.fd >= 0) {
     ::close(temp.fd);
     temp.fd = -1;
@@ -295,6 +297,13 @@ Result<std::string> BlobFiles::read(std::string_view hex) const {
   }
   ::close(fd);
   return bytes;
+}
+
+Result<void> BlobFiles::remove_if_older(std::string_view hex, std::chrono::seconds min_age) {
+  if (!old_enough(path_of(hex), min_age)) {
+    return ok();
+  }
+  return remove(hex);
 }
 
 Result<void> BlobFiles::remove(std::string_view hex) {

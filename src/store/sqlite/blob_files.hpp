@@ -81,12 +81,15 @@ class BlobFiles {
   // Removes the final file of `hex` (missing is fine). kIo on other errors.
   Result<void> remove(std::string_view hex);
 
+  // remove(hex) when its file was last modified at least `min_age` ago, checked
+  // just before: a file another process has just renamed over an old orphan of
+  // the same bytes is young again.
+  Result<void> remove_if_older(std::string_view hex, std::chrono::seconds min_age);
+
   // Deletes the files in tmp/ that no live writer holds (write_temp() locks its
   // file until make_durable() or discard()) and that were last modified at least
-  // `min_age` ago; returns how many went. Safe while any process writes blobs,
-  // but for a file a writer has created and not yet locked, an instant: that
-  // writer's make_durable() then fails (the append fails, nothing is lost),
-  // which a `min_age` of a minute or more rules out.
+  // `min_age` ago, each under its lock; returns how many went. Safe while any
+  // process writes blobs.
   Result<std::uint64_t> remove_stale_temps(std::chrono::seconds min_age);
 
   // Every final blob id present on disk whose file was last modified at least

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tern::store::sqlite {
@@ -13,6 +15,33 @@ namespace fs = std::filesystem;
 
 Error io_error(std::string_view what, const fs::path& path, int err) {
   return Error{ErrorCode::kIo, std::string(what) + " " + path.string() + ": " + std::strerror(err)};
+}
+
+Result<std::optional<int>> create_locked(const fs::path& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    return std::optional<int>();
+  }
+  if (fd < 0) {
+    return io_error("create", path, errno);
+  }
+  // Blocking: only a cleanup's brief look can hold the lock of a new file.
+  if (::flock(fd, LOCK_EX) != 0) {
+    auto error = io_error("lock", path, errno);
+    ::close(fd);
+    return error;
+  }
+
+  struct stat opened {};
+
+  struct stat named {};
+
+  if (::fstat(fd, &opened) != 0 || ::stat(path.c_str(), &named) != 0 ||
+      opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
+    ::close(fd);
+    return std::optional<int>();
+  }
+  return std::optional<int>(fd);
 }
 
 Result<void> fsync_dir(const fs::path& dir) {

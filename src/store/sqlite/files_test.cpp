@@ -189,7 +189,8 @@ TEST(BlobFiles, StaleTempsGoAndLiveWritersKeepTheirs) {
   ASSERT_TRUE(removed);
   EXPECT_EQ(*removed, 1u);
   EXPECT_FALSE(fs::exists(young));
-  std::vector<TempBlob> temps{*live};
+  std::vector<TempBlob> temps;
+  temps.push_back(std::move(*live));
   auto results = blobs.make_durable(temps);
   ASSERT_EQ(results.size(), 1u);
   ASSERT_TRUE(results[0]) << results[0].error().message;
@@ -205,7 +206,8 @@ TEST(BlobFiles, ListLeavesOutYoungFiles) {
   ASSERT_TRUE(blobs.prepare());
   auto temp = blobs.write_temp(std::string(64, 'c'), "fresh");
   ASSERT_TRUE(temp);
-  std::vector<TempBlob> temps{*temp};
+  std::vector<TempBlob> temps;
+  temps.push_back(std::move(*temp));
   ASSERT_TRUE(blobs.make_durable(temps)[0]);
   EXPECT_EQ(blobs.list()->size(), 1u);
   EXPECT_TRUE(blobs.list(std::chrono::hours(1))->empty());

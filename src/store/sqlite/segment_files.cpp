@@ -151,35 +151,18 @@ Result<void> SegmentFiles::roll() {
     id = std::max(id, active_->id + 1);
   }
   // Another process may create the same id at the same moment: O_EXCL picks one.
+  // A collection that saw the new file before it was locked may remove it
+  // (remove() unlinks under the lock): then it is not ours to write either.
   for (int attempt = 0;; ++attempt, ++id) {
     const fs::path path = path_of(id);
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST && attempt < 100) {
-      continue;
-    }
-    if (fd < 0) {
-      return io_error("create", path, errno);
-    }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      auto error = io_error("lock", path, errno);
-      ::close(fd);
-      return error;
-    }
-
-    // A collection that saw the file before it was locked may have removed it
-    // (remove() unlinks under the lock): then it is not ours to write.
-    struct stat opened {};
-
-    struct stat named {};
-
-    if (::fstat(fd, &opened) != 0 || ::stat(path.c_str(), &named) != 0 ||
-        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
-      ::close(fd);
+    TERN_TRY(auto created, create_locked(path, O_RDWR));
+    if (!created) {
       if (attempt < 100) {
         continue;
       }
-      return Error{ErrorCode::kIo, "segment " + path.string() + " was removed while created"};
+      return Error{ErrorCode::kIo, "no free segment id near " + path.string()};
     }
+    const int fd = *created;
     auto file = std::make_shared<SegmentFile>(id, fd, path);
     // The name must be durable before a committed row may point into the file.
     TERN_TRY_VOID(fsync_dir(root_));
@@ -212,6 +195,9 @@ Result<SegmentSpan> SegmentFiles::write(std::string_view bytes) {
     return stopping_ || zeroing_ != span.file.get() || span.offset + span.length <= zero_begin_ ||
            span.offset >= zero_end_;
   });
+  if (stopping_) {  // the zero-filler may still be writing there
+    return Error{ErrorCode::kCancelled, "store is closed"};
+  }
   // A round of zero-fill when less than half the distance is left, so that each
   // round (a write and a sync of its own) covers many appends.
   const std::uint64_t ahead =
