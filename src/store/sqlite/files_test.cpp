@@ -4,6 +4,8 @@
 // that matter (a failed sync, a concurrent roll, a live writer's temp) are
 // hard to reach through SqliteStorage.
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -70,6 +72,46 @@ TEST(SegmentFiles, AFailedFileFailsEveryLaterSyncAndIsRetired) {
   EXPECT_EQ(second->offset, 0u);
   EXPECT_TRUE(segments.sync(second->file));
   EXPECT_EQ(*segments.read(second->segment, 0, 14), "second message");
+}
+
+// A stand-in for fdatasync(2) that fails once, as a disk reporting a writeback
+// error does, when armed.
+std::atomic<bool> fail_next_sync{false};
+
+int flaky_sync(int fd) {
+  if (fail_next_sync.exchange(false)) {
+    errno = EIO;
+    return -1;
+  }
+  return ::fdatasync(fd);
+}
+
+// The zero-filler syncs the same file as the batches. When its sync is the one
+// that takes a writeback error, the batch's sync of the file must fail too: the
+// kernel would report that error once only, and the batch's bytes may be what
+// was lost.
+TEST(SegmentFiles, AnErrorTheZeroFillerSawFailsTheBatchSync) {
+  TempDir dir;
+  SegmentFiles::Options options;
+  options.sync = &flaky_sync;
+  SegmentFiles segments(dir.path() / "segments", options);
+  ASSERT_TRUE(segments.prepare());
+  fail_next_sync = true;
+  auto span = segments.write("a message");  // starts a round of zero-fill
+  ASSERT_TRUE(span);
+  // Nothing but the zero-filler syncs until the error is taken.
+  for (int i = 0; i < 5000 && fail_next_sync; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_FALSE(fail_next_sync) << "the zero-filler never synced through SegmentFile";
+  segments.start_sync({span->file});
+  auto synced = segments.wait_sync();
+  ASSERT_FALSE(synced);
+  EXPECT_EQ(synced.error().code, ErrorCode::kIo);
+  auto next = segments.write("the next message");
+  ASSERT_TRUE(next);
+  EXPECT_GT(next->segment, span->segment);
+  EXPECT_TRUE(segments.sync(next->file));
 }
 
 // Many threads append large messages to small segments, so that segments roll

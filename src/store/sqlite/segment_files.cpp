@@ -62,7 +62,7 @@ Result<void> SegmentFile::sync_data() {
   if (failed_) {
     return Error{ErrorCode::kIo, "segment " + path.string() + " failed an earlier write or sync"};
   }
-  if (::fdatasync(fd) != 0) {
+  if (sync_(fd) != 0) {
     failed_ = true;
     return io_error("fdatasync", path, errno);
   }
@@ -163,7 +163,7 @@ Result<void> SegmentFiles::roll() {
       return Error{ErrorCode::kIo, "no free segment id near " + path.string()};
     }
     const int fd = *created;
-    auto file = std::make_shared<SegmentFile>(id, fd, path);
+    auto file = std::make_shared<SegmentFile>(id, fd, path, options_.sync);
     // The name must be durable before a committed row may point into the file.
     TERN_TRY_VOID(fsync_dir(root_));
     active_ = std::move(file);

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "base/result.hpp"
 
 namespace tern::store::sqlite {
@@ -25,8 +27,12 @@ namespace tern::store::sqlite {
 // on it for as long as the object lives, which tells collect_garbage() (in any
 // process) that the file is being written and must be left alone.
 struct SegmentFile {
-  SegmentFile(std::int64_t segment_id, int descriptor, std::filesystem::path file_path)
-      : id(segment_id), fd(descriptor), path(std::move(file_path)) {}
+  // fdatasync(2), or a stand-in that fails on cue (tests).
+  using SyncFunction = int (*)(int fd);
+
+  SegmentFile(std::int64_t segment_id, int descriptor, std::filesystem::path file_path,
+              SyncFunction sync_function = &::fdatasync)
+      : id(segment_id), fd(descriptor), path(std::move(file_path)), sync_(sync_function) {}
 
   SegmentFile(const SegmentFile&) = delete;
   SegmentFile& operator=(const SegmentFile&) = delete;
@@ -47,6 +53,7 @@ struct SegmentFile {
   const std::filesystem::path path;
 
  private:
+  const SyncFunction sync_;
   std::mutex sync_mutex_;  // one sync at a time, so none misses another's error
   std::atomic<bool> failed_{false};
 };
@@ -84,6 +91,9 @@ class SegmentFiles {
     std::uint64_t segment_bytes = 64ULL << 20;
     // The most zero-filled space kept ahead of the appends.
     std::uint64_t zero_ahead = 4ULL << 20;
+    // How segments being appended to are synced: fdatasync(2), or for tests a
+    // stand-in that fails as a disk would.
+    SegmentFile::SyncFunction sync = &::fdatasync;
   };
 
   // `root` is <dir>/segments.
