@@ -776,6 +776,26 @@ void SqliteStorage::submit_write(WriteJob job) {
   job.finish(&error);
 }
 
+std::size_t SqliteStorage::take_late_joiners(std::vector<WriteJob>& batch) {
+  std::lock_guard lock(mutex_);
+  std::size_t taken = 0;
+  // From the front only, so that requests still run in the order they came.
+  while (!write_queue_.empty() && batch.size() < options_.max_batch) {
+    const WriteJob& next = write_queue_.front();
+    const bool joins = next.append && !next.append->span && !next.exclusive &&
+                       std::all_of(next.blobs.begin(), next.blobs.end(),
+                                   [](const TempBlob& blob) { return blob.is_inline; });
+    if (!joins) {
+      break;
+    }
+    batch.push_back(std::move(write_queue_.front()));
+    write_queue_.pop_front();
+    ++taken;
+  }
+  queued_writes_.store(write_queue_.size(), std::memory_order_relaxed);
+  return taken;
+}
+
 void SqliteStorage::writer_loop() {
   // Named so that `top -H` and the store bench can tell the serial writer apart.
   ::pthread_setname_np(::pthread_self(), "tern-sqlite-w");
@@ -966,6 +986,25 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
       (void)c.run("ROLLBACK TO request");
     }
     (void)c.run("RELEASE request");
+  }
+  //    Late joiners (ADR 0021): the appends that queued while that SQL ran
+  //    would otherwise wait for the whole of the next batch. Those whose bytes
+  //    go with their rows join this transaction, and this COMMIT makes them
+  //    durable with the rest.
+  if (options_.group_commit && !batch_error) {
+    if (options_.before_late_joiners) {
+      options_.before_late_joiners();
+    }
+    for (std::size_t begin = batch.size(); !batch_error && take_late_joiners(batch) > 0;
+         begin = batch.size()) {
+      failed.resize(batch.size());
+      inline_of.resize(batch.size());
+      for (std::size_t j = begin; j < batch.size(); ++j) {
+        inline_of[j] = std::move(batch[j].blobs);
+        batch[j].blobs.clear();
+      }
+      batch_error = run_appends(c, appends, batch, inline_of, failed, begin, batch.size());
+    }
   }
   if (!batch_error) {
     if (auto flushed = appends.flush(c); !flushed) {

@@ -70,6 +70,9 @@ struct SqliteOptions {
   // (docs/adr/0019-checkpoints-off-the-writer.md). SQLite's own default is 1000.
   int checkpoint_frames = 1000;
   log::Logger logger;
+  // Tests only: runs on the writer after a batch's own requests, before it takes
+  // late joiners (docs/adr/0021-late-joiners.md).
+  std::function<void()> before_late_joiners;
 };
 
 // Counters of the writer, for benchmarks and tests.
@@ -167,6 +170,10 @@ class SqliteStorage final : public domain::Storage,
   void finish_checkpoint(Connection& c);
   void run_batch(std::vector<WriteJob>& batch);
   void submit_write(WriteJob job);
+  // Group commit: moves the appends queued meanwhile that can join the running
+  // transaction (their bytes go with their rows: no segment span, no blob file)
+  // from the front of the queue to the end of `batch`, up to max_batch; how many.
+  std::size_t take_late_joiners(std::vector<WriteJob>& batch);
   // Runs the append jobs batch[begin, end) through `appends` (one savepoint for
   // the run; request by request again if one fails). An error when SQLite
   // aborted the whole transaction.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -872,6 +873,62 @@ TEST(SqliteStorage, CollectGarbageCompactsSegments) {
     EXPECT_EQ(*read, kept_raw[k]);
   }
 }
+
+// Group commit: appends queued while a batch runs its SQL join that batch's
+// transaction instead of waiting for the next one (ADR 0021); without group
+// commit every request stays a batch of its own.
+class LateJoiners : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LateJoiners, JoinTheRunningBatchOnlyWithGroupCommit) {
+  const bool group_commit = GetParam();
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> armed{false};
+  SqliteOptions options;
+  options.group_commit = group_commit;
+  options.segment_bytes = 0;
+  options.before_late_joiners = [&] {
+    if (armed.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  TempDir dir;
+  auto store = open_or_die(dir.path(), options);
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  armed = group_commit;
+  const auto before = store->stats();
+  auto first = store->mail().append(make_message("first"), {{bob.id, bob.inbox, 0, {}}});
+  if (group_commit) {
+    entered.get_future().wait();  // the writer is between the batch's SQL and its COMMIT
+  }
+  std::vector<domain::Async<std::vector<Result<domain::Appended>>>> later;
+  for (int i = 0; i < 5; ++i) {
+    later.push_back(store->mail().append(make_message("later" + std::to_string(i)),
+                                         {{bob.id, bob.inbox, 0, {}}}));
+  }
+  release.set_value();
+  auto first_result = wait(std::move(first));
+  ASSERT_TRUE(first_result && (*first_result)[0]);
+  std::vector<std::uint32_t> uids{domain::value_of((*first_result)[0]->uid)};
+  for (auto& future : later) {
+    auto result = wait(std::move(future));
+    ASSERT_TRUE(result && (*result)[0]);
+    uids.push_back(domain::value_of((*result)[0]->uid));
+  }
+  const auto after = store->stats();
+  EXPECT_EQ(after.requests - before.requests, 6u);
+  EXPECT_EQ(after.batches - before.batches, group_commit ? 1u : 6u);
+  // In the order they came, the joiners after the first.
+  EXPECT_TRUE(std::is_sorted(uids.begin(), uids.end()));
+  auto entries = wait(store->mail().entries(bob.id, bob.inbox, domain::Uid{1}, domain::Uid{100}));
+  ASSERT_TRUE(entries);
+  EXPECT_EQ(entries->size(), 6u);
+}
+
+INSTANTIATE_TEST_SUITE_P(GroupCommit, LateJoiners, ::testing::Values(true, false));
 
 // Garbage collection runs while deliveries go on (ternd's timer does not wait
 // for a quiet moment): the temp files of large appends already written but not
