@@ -990,8 +990,8 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& batch) {
   //    Late joiners (ADR 0021): the appends that queued while that SQL ran
   //    would otherwise wait for the whole of the next batch. Those whose bytes
   //    go with their rows join this transaction, and this COMMIT makes them
-  //    durable with the rest.
-  if (options_.group_commit && !batch_error) {
+  //    durable with the rest. Not an exclusive request's: it runs alone.
+  if (options_.group_commit && !batch_error && !batch.front().exclusive) {
     if (options_.before_late_joiners) {
       options_.before_late_joiners();
     }

@@ -295,7 +295,8 @@ TEST(SqliteStorage, FailingAppendRollsBackAloneInItsBatch) {
 
 // Checkpoints run on their own thread (ADR 0019), and yet the WAL starts over
 // while appends keep coming: 8 writers append ~8 MB without a pause, and the WAL
-// never grows past a fraction of that. Were the writer not to finish each
+// never grows past half of that (under CI's parallel load it has reached 2.1 MB,
+// with all 8 appends in one batch since late joiners, ADR 0021). Were the writer not to finish each
 // background round, the WAL could restart only in a pause and would hold it all.
 TEST(SqliteStorage, CheckpointsOffTheWriterKeepTheWalSmallUnderLoad) {
   TempDir dir;
@@ -342,7 +343,7 @@ TEST(SqliteStorage, CheckpointsOffTheWriterKeepTheWalSmallUnderLoad) {
 
   EXPECT_EQ(stored.load(), kWriters * kEach);
   EXPECT_GT(largest_wal.load(), 0u);
-  EXPECT_LT(largest_wal.load(), 2u << 20) << "the WAL did not start over";
+  EXPECT_LT(largest_wal.load(), 4u << 20) << "the WAL did not start over";
   // The messages reached the database file, not only the WAL.
   EXPECT_GT(fs::file_size(dir.path() / "tern.db"), std::uintmax_t{kWriters * kEach} * 4096);
   auto entries = wait(store->mail().entries(
@@ -929,6 +930,21 @@ TEST_P(LateJoiners, JoinTheRunningBatchOnlyWithGroupCommit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(GroupCommit, LateJoiners, ::testing::Values(true, false));
+
+// An exclusive request (garbage collection) runs alone: its batch takes no late
+// joiners.
+TEST(SqliteStorage, AnExclusiveBatchTakesNoLateJoiners) {
+  std::atomic<int> looked{0};
+  SqliteOptions options;
+  options.before_late_joiners = [&] { ++looked; };
+  TempDir dir;
+  auto store = open_or_die(dir.path(), options);
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  const int before = looked;
+  EXPECT_GE(before, 1);  // the ordinary batch above looked for joiners
+  ASSERT_TRUE(wait(store->blobs().collect_garbage()));
+  EXPECT_EQ(looked, before);
+}
 
 // Garbage collection runs while deliveries go on (ternd's timer does not wait
 // for a quiet moment): the temp files of large appends already written but not
