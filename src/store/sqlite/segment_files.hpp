@@ -69,8 +69,9 @@ struct SegmentSpan {
 
 // The invariant: a message_bytes row that names a span is committed only after
 // the span's bytes were synced (SqliteStorage::run_batch syncs every segment of
-// a batch beside its SQL and waits for that before COMMIT). Bytes whose row never committed are
-// dead space, which collect_garbage() reclaims with the segment.
+// a batch beside its SQL and waits for that before COMMIT). Bytes whose row
+// never committed are dead space, which collect_garbage() reclaims with the
+// segment.
 //
 // Segments are never appended to by two processes: each process creates its own
 // (O_EXCL, the next id after the highest on disk) and after a restart never
