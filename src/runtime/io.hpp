@@ -167,10 +167,13 @@ asio::awaitable<std::invoke_result_t<F>> offload(BlockingPool& pool, F fn) {
       } catch (...) {
         outcome.error = std::current_exception();
       }
+      // The guard travels with the handler and is released on the coroutine's
+      // executor: released here, it could let run() return and the context be
+      // destroyed while this thread still touched it.
       auto ex = work.get_executor();
-      asio::dispatch(ex, [handler = std::move(handler), outcome = std::move(outcome)]() mutable {
-        std::move(handler)(std::move(outcome));
-      });
+      asio::dispatch(
+          ex, [handler = std::move(handler), outcome = std::move(outcome),
+               work = std::move(work)]() mutable { std::move(handler)(std::move(outcome)); });
     });
   };
   auto outcome =
@@ -201,9 +204,12 @@ asio::awaitable<T> await(Executor executor, Future<T> future) {
     };
     auto waiter =
         std::make_shared<Waiter>(Waiter{std::move(handler), asio::make_work_guard(executor)});
-    std::move(future).on_ready([waiter](T value) {
+    std::move(future).on_ready([waiter](T value) mutable {
+      // The waiter (and its work guard) moves on to the coroutine's executor and
+      // is released there; the fulfilling thread keeps no reference, since its
+      // release could come after run() returned and the context was destroyed.
       auto ex = asio::get_associated_executor(waiter->handler, waiter->work.get_executor());
-      asio::dispatch(ex, [waiter, value = std::move(value)]() mutable {
+      asio::dispatch(ex, [waiter = std::move(waiter), value = std::move(value)]() mutable {
         std::move(waiter->handler)(std::move(value));
       });
     });

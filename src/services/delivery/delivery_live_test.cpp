@@ -53,10 +53,12 @@ TEST(LiveDelivery, DeliversAsTheEnvironmentSays) {
   dns_options.servers = settings->dns.servers;
   dns_options.trust_anchor_file = settings->dns.trust_anchor_file;
   dns_options.query_timeout = settings->dns.timeout;
+  // The context outlives the resolver, whose thread completes the lookups the
+  // transport's coroutines await on it.
+  asio::io_context io;
   auto resolver = runtime::UnboundResolver::create(dns_options);
   ASSERT_TRUE(resolver) << resolver.error().message;
 
-  asio::io_context io;
   auto work = asio::make_work_guard(io);
   std::thread thread([&] { io.run(); });
   runtime::SystemRandom random;
