@@ -72,6 +72,54 @@ std::int64_t now_seconds_ticks() {
       .count();
 }
 
+// One multi-row INSERT per chunk of `rows`: the chunks are powers of two up to
+// kMaxChunk, so a table needs at most a handful of prepared statements whatever
+// the batch size. `bind(statement, first_parameter, row)` binds one row's
+// `columns` values.
+constexpr std::size_t kMaxChunk = 32;
+
+class MultiInsert {
+ public:
+  MultiInsert(std::string_view head, int columns) : columns_(columns) {
+    // "INSERT INTO t (a, b) VALUES (?,?),(?,?)…" for 1, 2, 4 … kMaxChunk rows.
+    std::string row = "(";
+    for (int i = 0; i < columns; ++i) {
+      row += i == 0 ? "?" : ",?";
+    }
+    row += ")";
+    for (std::size_t n = 1; n <= kMaxChunk; n *= 2) {
+      std::string sql(head);
+      for (std::size_t r = 0; r < n; ++r) {
+        sql += r == 0 ? "" : ",";
+        sql += row;
+      }
+      sql_.push_back(std::move(sql));
+    }
+  }
+
+  template <class Row, class Bind>
+  Result<void> run(Connection& c, const std::vector<Row>& rows, Bind bind) const {
+    for (std::size_t done = 0; done < rows.size();) {
+      std::size_t level = 0;
+      while (level + 1 < sql_.size() && (std::size_t{2} << level) <= rows.size() - done) {
+        ++level;
+      }
+      const std::size_t n = std::size_t{1} << level;
+      TERN_TRY(auto stmt, c.query(sql_[level]));
+      for (std::size_t r = 0; r < n; ++r) {
+        bind(stmt, static_cast<int>(r) * columns_ + 1, rows[done + r]);
+      }
+      TERN_TRY_VOID(stmt.done());
+      done += n;
+    }
+    return ok();
+  }
+
+ private:
+  int columns_;
+  std::vector<std::string> sql_;  // [k]: 2^k rows
+};
+
 }  // namespace
 
 Result<AppendBatch::AccountState*> AppendBatch::account(Connection& c, std::int64_t id) {
@@ -154,48 +202,39 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     }
   }
 
-  // Pass 2: the rows. Small bytes go to one message_bytes row that the message
-  // rows (one per account) share; a blob file takes one blobs reference per
-  // message row. Small bytes are not looked up by hash: that index took a random
-  // page per append (migration 0010).
+  // Pass 2: the rows, staged for write_rows(). Small bytes go to one
+  // message_bytes row that the message rows (one per account) share; a blob file
+  // takes one blobs reference per message row. Small bytes are not looked up by
+  // hash: that index took a random page per append (migration 0010).
   std::int64_t bytes_id = 0;  // rowids start at 1
   if (!accounts.empty()) {
-    if (request.span) {
-      TERN_TRY_VOID(
-          c.run("INSERT INTO message_bytes (refs, data, segment, seg_offset, seg_length) "
-                "VALUES (?1, x'', ?2, ?3, ?4)",
-                static_cast<std::int64_t>(accounts.size()), request.span->segment,
-                request.span->offset, request.span->length));
-      bytes_id = c.last_insert_rowid();
-    } else if (inline_blob != nullptr) {
-      TERN_TRY_VOID(c.run("INSERT INTO message_bytes (refs, data) VALUES (?1, ?2)",
-                          static_cast<std::int64_t>(accounts.size()),
-                          AsBlob{inline_blob->inline_bytes}));
-      bytes_id = c.last_insert_rowid();
+    if (request.span || inline_blob != nullptr) {
+      TERN_TRY(bytes_id, take_bytes_id(c));
+      BytesRow& row = bytes_rows_.emplace_back();
+      row.id = bytes_id;
+      row.refs = static_cast<std::int64_t>(accounts.size());
+      if (request.span) {
+        row.span = &*request.span;
+      } else {
+        row.data = inline_blob->inline_bytes;
+      }
     } else {
       TERN_TRY_VOID(reference_blob(c, request.hex, request.size,
                                    static_cast<std::int64_t>(accounts.size()), nullptr));
     }
   }
   for (auto& [owner, count] : accounts) {
-    TERN_TRY_VOID(
-        c.run("INSERT INTO messages (account_id, blob, size, internal_date, facts, entry_count, "
-              "bytes_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0))",
-              owner->id, request.hex, request.size, request.internal_date,
-              AsBlob{request.split ? std::string_view("") : std::string_view(request.facts)}, count,
-              bytes_id));
-    count = c.last_insert_rowid();  // from here on: the message id
+    TERN_TRY(const std::int64_t id, take_message_id(c));
+    message_rows_.push_back(MessageRow{
+        id, owner->id, request.hex, request.size, request.internal_date,
+        request.split ? std::string_view("") : std::string_view(request.facts), count, bytes_id});
+    count = id;  // from here on: the message id
     if (request.split) {
-      TERN_TRY_VOID(c.run("INSERT INTO message_records (message_id, record) VALUES (?1, ?2)", count,
-                          AsBlob{request.facts}));
-      TERN_TRY_VOID(c.run("INSERT INTO message_envelopes (message_id, envelope) VALUES (?1, ?2)",
-                          count, AsBlob{request.split->envelope}));
+      record_rows_.push_back({id, request.facts});
+      envelope_rows_.push_back({id, request.split->envelope});
       if (request.split->has_search) {
-        TERN_TRY_VOID(
-            c.run("INSERT INTO message_search_headers (message_id, headers) VALUES (?1, ?2)", count,
-                  AsBlob{request.split->search_headers}));
-        TERN_TRY_VOID(c.run("INSERT INTO message_search_text (message_id, text) VALUES (?1, ?2)",
-                            count, AsBlob{request.split->search_text}));
+        search_header_rows_.push_back({id, request.split->search_headers});
+        search_text_rows_.push_back({id, request.split->search_text});
       }
     }
   }
@@ -222,20 +261,124 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     const std::uint32_t uid = box.uid_next++;
     box.highest_modseq = modseq;
     box.dirty = true;
-    TERN_TRY_VOID(c.run(
-        "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        box.id, uid, message, save_date, static_cast<int>(target.flags & d::kAllFlags),
-        join_keywords(d::normalize_keywords(target.keywords)), modseq));
-    TERN_TRY_VOID(define_keywords(c, box.id, d::normalize_keywords(target.keywords)));
-    TERN_TRY_VOID(
-        c.run("INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) "
-              "VALUES (?1, ?2, ?3, ?4, ?5)",
-              owner.id, modseq, box.id, uid, static_cast<int>(d::ChangeKind::kMessageAdded)));
+    auto keywords = d::normalize_keywords(target.keywords);
+    entry_rows_.push_back(EntryRow{box.id, uid, message, save_date,
+                                   static_cast<int>(target.flags & d::kAllFlags),
+                                   join_keywords(keywords), modseq});
+    TERN_TRY_VOID(define_keywords(c, box.id, keywords));
+    change_rows_.push_back(ChangeRow{owner.id, modseq, box.id, uid});
     out.emplace_back(
         d::Appended{target.mailbox, d::Uid{uid}, d::ModSeq{modseq}, d::MessageId{message}});
   }
   return out;
+}
+
+Result<std::int64_t> AppendBatch::take_bytes_id(Connection& c) {
+  if (!next_bytes_id_) {
+    TERN_TRY(auto largest, c.scalar("SELECT coalesce(max(id), 0) FROM message_bytes"));
+    next_bytes_id_ = largest.value_or(0) + 1;
+  }
+  return (*next_bytes_id_)++;
+}
+
+Result<std::int64_t> AppendBatch::take_message_id(Connection& c) {
+  if (!next_message_id_) {
+    // AUTOINCREMENT: above every id the table ever had, which sqlite_sequence
+    // keeps (an explicit id raises it as SQLite's own choice would).
+    TERN_TRY(auto largest,
+             c.scalar("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                      "'messages'), 0), coalesce((SELECT max(id) FROM messages), 0))"));
+    next_message_id_ = largest.value_or(0) + 1;
+  }
+  return (*next_message_id_)++;
+}
+
+void AppendBatch::unstage() {
+  bytes_rows_.clear();
+  message_rows_.clear();
+  record_rows_.clear();
+  envelope_rows_.clear();
+  search_header_rows_.clear();
+  search_text_rows_.clear();
+  entry_rows_.clear();
+  change_rows_.clear();
+}
+
+Result<void> AppendBatch::write_rows(Connection& c) {
+  static const MultiInsert kBytes(
+      "INSERT INTO message_bytes (id, refs, data, segment, seg_offset, seg_length) VALUES ", 6);
+  static const MultiInsert kMessages(
+      "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count, "
+      "bytes_id) VALUES ",
+      8);
+  static const MultiInsert kRecords("INSERT INTO message_records (message_id, record) VALUES ", 2);
+  static const MultiInsert kEnvelopes(
+      "INSERT INTO message_envelopes (message_id, envelope) VALUES ", 2);
+  static const MultiInsert kSearchHeaders(
+      "INSERT INTO message_search_headers (message_id, headers) VALUES ", 2);
+  static const MultiInsert kSearchText("INSERT INTO message_search_text (message_id, text) VALUES ",
+                                       2);
+  static const MultiInsert kEntries(
+      "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
+      "VALUES ",
+      7);
+  static const MultiInsert kChanges(
+      "INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) VALUES ", 5);
+  auto summary = [](Statement& stmt, int at, const SummaryRow& row) {
+    stmt.bind(at, row.message);
+    stmt.bind_blob(at + 1, row.value);
+  };
+  // Parents first: messages name their bytes, entries their message.
+  TERN_TRY_VOID(kBytes.run(c, bytes_rows_, [](Statement& stmt, int at, const BytesRow& row) {
+    stmt.bind(at, row.id);
+    stmt.bind(at + 1, row.refs);
+    stmt.bind_blob(at + 2, row.data);
+    if (row.span != nullptr) {
+      stmt.bind(at + 3, row.span->segment);
+      stmt.bind(at + 4, static_cast<std::int64_t>(row.span->offset));
+      stmt.bind(at + 5, static_cast<std::int64_t>(row.span->length));
+    } else {
+      stmt.bind_null(at + 3);
+      stmt.bind_null(at + 4);
+      stmt.bind_null(at + 5);
+    }
+  }));
+  TERN_TRY_VOID(kMessages.run(c, message_rows_, [](Statement& stmt, int at, const MessageRow& row) {
+    stmt.bind(at, row.id);
+    stmt.bind(at + 1, row.account);
+    stmt.bind(at + 2, row.hex);
+    stmt.bind(at + 3, static_cast<std::int64_t>(row.size));
+    stmt.bind(at + 4, row.internal_date);
+    stmt.bind_blob(at + 5, row.facts);
+    stmt.bind(at + 6, row.entry_count);
+    if (row.bytes_id != 0) {
+      stmt.bind(at + 7, row.bytes_id);
+    } else {
+      stmt.bind_null(at + 7);
+    }
+  }));
+  TERN_TRY_VOID(kRecords.run(c, record_rows_, summary));
+  TERN_TRY_VOID(kEnvelopes.run(c, envelope_rows_, summary));
+  TERN_TRY_VOID(kSearchHeaders.run(c, search_header_rows_, summary));
+  TERN_TRY_VOID(kSearchText.run(c, search_text_rows_, summary));
+  TERN_TRY_VOID(kEntries.run(c, entry_rows_, [](Statement& stmt, int at, const EntryRow& row) {
+    stmt.bind(at, row.box);
+    stmt.bind(at + 1, static_cast<std::int64_t>(row.uid));
+    stmt.bind(at + 2, row.message);
+    stmt.bind(at + 3, row.save_date);
+    stmt.bind(at + 4, static_cast<std::int64_t>(row.flags));
+    stmt.bind(at + 5, std::string_view(row.keywords));
+    stmt.bind(at + 6, static_cast<std::int64_t>(row.modseq));
+  }));
+  TERN_TRY_VOID(kChanges.run(c, change_rows_, [](Statement& stmt, int at, const ChangeRow& row) {
+    stmt.bind(at, row.account);
+    stmt.bind(at + 1, static_cast<std::int64_t>(row.modseq));
+    stmt.bind(at + 2, row.box);
+    stmt.bind(at + 3, static_cast<std::int64_t>(row.uid));
+    stmt.bind(at + 4, static_cast<std::int64_t>(d::ChangeKind::kMessageAdded));
+  }));
+  unstage();
+  return ok();
 }
 
 bool AppendBatch::dirty() const {

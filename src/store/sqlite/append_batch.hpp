@@ -9,6 +9,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/future.hpp"
@@ -49,13 +50,19 @@ struct AppendRequest {
 // The counter cache and SQL of a run of appends inside the writer's transaction.
 //
 // Contract with the writer (SqliteStorage::run_batch):
-//   - run() changes message, entry, change-log and blob rows at once, but the
-//     counters in `accounts` (modseq, used_bytes) and `mailboxes` (uid_next,
-//     highest_modseq) only in memory; flush() writes them back. The writer calls
-//     flush() and then clear() before any other request's SQL runs and before
-//     COMMIT, so no other statement ever sees stale counters.
+//   - run() decides a request's targets and stages its rows (message bytes,
+//     messages and their summaries, entries, change log) in memory, with the ids
+//     it hands out itself; write_rows() inserts what is staged, a multi-row INSERT
+//     per table. The writer calls write_rows() at the end of every run of
+//     appends; an SQL error there is the run's (it then redoes the run request by
+//     request, write_rows() after each, to find the failing one). Blob-file
+//     references and keyword definitions are still written by run() itself.
+//   - The counters in `accounts` (modseq, used_bytes) and `mailboxes` (uid_next,
+//     highest_modseq) change only in memory; flush() writes them back. The writer
+//     calls flush() and then clear() before any other request's SQL runs and
+//     before COMMIT, so no other statement ever sees stale counters or ids.
 //   - A rolled-back request must be undone in memory too: take snapshot() before
-//     it and restore() after the ROLLBACK TO.
+//     it and restore() after the ROLLBACK TO (restore() also drops staged rows).
 //   - clear() at the end of every batch: another process (the CLI) may change
 //     accounts between batches, so nothing is trusted across commits.
 // Not thread-safe: the writer thread only.
@@ -81,18 +88,28 @@ class AppendBatch {
   struct Snapshot {
     std::deque<AccountState> accounts;
     std::deque<MailboxState> mailboxes;
+    std::optional<std::int64_t> next_bytes_id;
+    std::optional<std::int64_t> next_message_id;
   };
 
-  // Runs `request` against `c` (inside the writer's transaction): stores the
+  // Decides `request` inside the writer's transaction and stages its rows: the
   // bytes, or the segment span that holds them (request.span), in one
-  // message_bytes row when `inline_blob` or the span is given, or else takes
-  // references on the blob file's blobs row; inserts one message row per account
-  // (sharing those bytes) and one entry and change-log row per
-  // accepted target. Unknown or foreign mailboxes and quota overruns are
+  // message_bytes row when `inline_blob` or the span is given, or else references
+  // on the blob file's blobs row (taken at once); one message row per account
+  // (sharing those bytes) with its summary rows, and one entry and change-log row
+  // per accepted target. Unknown or foreign mailboxes and quota overruns are
   // per-target errors; an SQL failure is returned as the request's error, and the
-  // caller must roll the request's rows back and restore() the counters.
+  // caller must roll the request's rows back and restore() the counters. The
+  // outcome holds the ids the rows will have once write_rows() succeeds.
+  // Requires: `request` and `inline_blob` outlive the next write_rows().
   Result<AppendOutcome> run(Connection& c, const AppendRequest& request,
                             const TempBlob* inline_blob);
+
+  // Inserts the rows staged since the last write_rows() (or restore()), one
+  // multi-row INSERT per table and chunk: the per-statement work of SQLite is
+  // then paid per batch, not per append. On an SQL error nothing is unstaged:
+  // the caller rolls back and restore()s.
+  Result<void> write_rows(Connection& c);
 
   // Writes every changed counter back (one UPDATE per touched account and
   // mailbox). Leaves the cache as it is.
@@ -101,28 +118,96 @@ class AppendBatch {
   // True when counters are held that flush() has not written.
   bool dirty() const;
 
-  Snapshot snapshot() const { return Snapshot{accounts_, mailboxes_}; }
+  Snapshot snapshot() const {
+    return Snapshot{accounts_, mailboxes_, next_bytes_id_, next_message_id_};
+  }
 
   void restore(Snapshot snapshot) {
     accounts_ = std::move(snapshot.accounts);
     mailboxes_ = std::move(snapshot.mailboxes);
+    next_bytes_id_ = snapshot.next_bytes_id;
+    next_message_id_ = snapshot.next_message_id;
+    unstage();
   }
 
-  // Forgets every cached row (the next run() reloads from the database).
+  // Forgets every cached row and id (the next run() reloads from the database),
+  // and drops anything still staged.
   void clear() {
     accounts_.clear();
     mailboxes_.clear();
+    next_bytes_id_.reset();
+    next_message_id_.reset();
+    unstage();
   }
 
  private:
+  // Staged rows. Views point into the requests (and their inline blobs), which
+  // live until the batch is answered.
+  struct BytesRow {
+    std::int64_t id = 0;
+    std::int64_t refs = 0;
+    std::string_view data;              // empty when the bytes are in a segment
+    const SegmentSpan* span = nullptr;  // the request's, when they are
+  };
+
+  struct MessageRow {
+    std::int64_t id = 0;
+    std::int64_t account = 0;
+    std::string_view hex;
+    std::uint64_t size = 0;
+    std::int64_t internal_date = 0;
+    std::string_view facts;
+    std::int64_t entry_count = 0;
+    std::int64_t bytes_id = 0;  // 0: NULL (the bytes are a blobs row's)
+  };
+
+  struct SummaryRow {  // message_records, message_envelopes, message_search_*
+    std::int64_t message = 0;
+    std::string_view value;
+  };
+
+  struct EntryRow {
+    std::int64_t box = 0;
+    std::uint32_t uid = 0;
+    std::int64_t message = 0;
+    std::int64_t save_date = 0;
+    int flags = 0;
+    std::string keywords;
+    std::uint64_t modseq = 0;
+  };
+
+  struct ChangeRow {
+    std::int64_t account = 0;
+    std::uint64_t modseq = 0;
+    std::int64_t box = 0;
+    std::uint32_t uid = 0;
+  };
+
   // The cached row, loaded on first use; nullptr when it does not exist.
   Result<AccountState*> account(Connection& c, std::int64_t id);
   Result<MailboxState*> mailbox(Connection& c, std::int64_t id);
+
+  // The next rowid of message_bytes and of messages, as SQLite would choose it
+  // (largest + 1; for AUTOINCREMENT messages, also above sqlite_sequence).
+  Result<std::int64_t> take_bytes_id(Connection& c);
+  Result<std::int64_t> take_message_id(Connection& c);
+
+  void unstage();
 
   // A batch touches few accounts and mailboxes: linear search beats hashing. A
   // deque keeps the pointers run() holds valid while it loads more rows.
   std::deque<AccountState> accounts_;
   std::deque<MailboxState> mailboxes_;
+  std::optional<std::int64_t> next_bytes_id_;
+  std::optional<std::int64_t> next_message_id_;
+  std::vector<BytesRow> bytes_rows_;
+  std::vector<MessageRow> message_rows_;
+  std::vector<SummaryRow> record_rows_;
+  std::vector<SummaryRow> envelope_rows_;
+  std::vector<SummaryRow> search_header_rows_;
+  std::vector<SummaryRow> search_text_rows_;
+  std::vector<EntryRow> entry_rows_;
+  std::vector<ChangeRow> change_rows_;
 };
 
 // Takes `add_refs` references on blob `hex` (inserting its blobs row with that

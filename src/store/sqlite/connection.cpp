@@ -93,7 +93,9 @@ void Statement::bind_blob(int index, std::string_view value) {
   // SQLITE_STATIC: blobs are message bytes; copying them once more per append
   // (a 4 KiB malloc, memcpy and free) showed in the profile. The caller keeps
   // them alive until the statement is reset (see AsBlob).
-  sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC);
+  // An empty view may have no data pointer, which SQLite would bind as NULL.
+  sqlite3_bind_blob64(stmt_, index, value.data() != nullptr ? value.data() : "", value.size(),
+                      SQLITE_STATIC);
 }
 
 void Statement::bind_null(int index) {

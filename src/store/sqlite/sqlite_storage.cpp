@@ -1067,6 +1067,14 @@ std::optional<Error> SqliteStorage::run_appends(Connection& c, AppendBatch& appe
     }
     return request.result->has_value();
   };
+  // The staged rows of the run so far; their error fails `j`, the last request.
+  auto write = [&](std::size_t j) {
+    auto written = appends.write_rows(c);
+    if (!written) {
+      batch[j].append->result.emplace(written.error());
+    }
+    return written.has_value();
+  };
   auto aborted = [&]() -> std::optional<Error> {
     if (sqlite3_get_autocommit(c.raw()) != 0) {
       return Error{ErrorCode::kIo, "transaction aborted by sqlite"};
@@ -1081,10 +1089,15 @@ std::optional<Error> SqliteStorage::run_appends(Connection& c, AppendBatch& appe
   }
   auto before = appends.snapshot();
   bool all_stored = true;
+  std::optional<std::size_t> last;
   for (std::size_t j = begin; j < end && all_stored; ++j) {
     if (!failed[j]) {
       all_stored = attempt(j);
+      last = j;
     }
+  }
+  if (all_stored && last) {
+    all_stored = write(*last);
   }
   if (auto error = aborted()) {
     return error;
@@ -1104,7 +1117,7 @@ std::optional<Error> SqliteStorage::run_appends(Connection& c, AppendBatch& appe
     }
     (void)c.run("SAVEPOINT request");
     auto snapshot = appends.snapshot();
-    bool stored = attempt(j);
+    bool stored = attempt(j) && write(j);
     if (auto error = aborted()) {
       return error;
     }
