@@ -239,6 +239,45 @@ TEST(SqliteStorage, ConcurrentWritesShareBatches) {
   EXPECT_LT(stats.batches, 200u);  // requests queued during a commit joined the next batch
 }
 
+// A run of appends hands out the message and message_bytes ids itself (to insert
+// its rows in bulk, ADR 0004 revision 3): one id per message, in order, above
+// every id the messages table ever had, and sqlite_sequence raised to match, so
+// the id of an expunged message is never handed out again.
+TEST(SqliteStorage, AppendsInBulkTakeFreshIdsAndKeepTheSequence) {
+  TempDir dir;
+  auto store = open_or_die(dir.path());
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  const auto [bob, inbox] = add_account_with_inbox(*store, "bob@example.com");
+  std::vector<domain::Async<std::vector<Result<domain::Appended>>>> pending;
+  for (int i = 0; i < 40; ++i) {
+    pending.push_back(
+        store->mail().append(make_message("m" + std::to_string(i)), {{bob, inbox, 0, {}}}));
+  }
+  std::vector<std::int64_t> ids;
+  for (auto& future : pending) {
+    auto result = future.get();
+    ASSERT_TRUE(result && (*result)[0]);
+    ids.push_back(domain::value_of((*result)[0]->message));
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ids[i], static_cast<std::int64_t>(i) + 1);
+  }
+  auto opened = Connection::open(dir.path() / "tern.db", false);
+  ASSERT_TRUE(opened);
+  auto count = [&](const std::string& sql) { return select_integer(**opened, sql); };
+  EXPECT_EQ(count("SELECT seq FROM sqlite_sequence WHERE name = 'messages'"), 40);
+  EXPECT_EQ(count("SELECT count(*) FROM messages m JOIN message_bytes b ON b.id = m.bytes_id"),
+            40);
+  // The newest message goes, row and all; the next append still takes 41.
+  ASSERT_TRUE(wait(store->mail().expunge(bob, inbox, {domain::Uid{40}})));
+  EXPECT_EQ(count("SELECT max(id) FROM messages"), 39);
+  auto next = wait(store->mail().append(make_message("next"), {{bob, inbox, 0, {}}}));
+  ASSERT_TRUE(next && (*next)[0]);
+  EXPECT_EQ(domain::value_of((*next)[0]->message), 41);
+  EXPECT_EQ(count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  EXPECT_EQ(*store->integrity_check(), "ok");
+}
+
 // An append that fails in SQL (here: its UID is taken by a row planted behind the
 // store's back) rolls back alone; the appends batched with it keep their rows,
 // and the counters the batch holds in memory do not count the failed one.
