@@ -305,31 +305,32 @@ void AppendBatch::unstage() {
 }
 
 Result<void> AppendBatch::write_rows(Connection& c) {
-  static const MultiInsert kBytes(
+  static const MultiInsert bytes_insert(
       "INSERT INTO message_bytes (id, refs, data, segment, seg_offset, seg_length) VALUES ", 6);
-  static const MultiInsert kMessages(
+  static const MultiInsert messages_insert(
       "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count, "
       "bytes_id) VALUES ",
       8);
-  static const MultiInsert kRecords("INSERT INTO message_records (message_id, record) VALUES ", 2);
-  static const MultiInsert kEnvelopes(
+  static const MultiInsert records_insert(
+      "INSERT INTO message_records (message_id, record) VALUES ", 2);
+  static const MultiInsert envelopes_insert(
       "INSERT INTO message_envelopes (message_id, envelope) VALUES ", 2);
-  static const MultiInsert kSearchHeaders(
+  static const MultiInsert search_headers_insert(
       "INSERT INTO message_search_headers (message_id, headers) VALUES ", 2);
-  static const MultiInsert kSearchText("INSERT INTO message_search_text (message_id, text) VALUES ",
-                                       2);
-  static const MultiInsert kEntries(
+  static const MultiInsert search_text_insert(
+      "INSERT INTO message_search_text (message_id, text) VALUES ", 2);
+  static const MultiInsert entries_insert(
       "INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, keywords, modseq) "
       "VALUES ",
       7);
-  static const MultiInsert kChanges(
+  static const MultiInsert changes_insert(
       "INSERT INTO changes (account_id, modseq, mailbox_id, uid, kind) VALUES ", 5);
   auto summary = [](Statement& stmt, int at, const SummaryRow& row) {
     stmt.bind(at, row.message);
     stmt.bind_blob(at + 1, row.value);
   };
   // Parents first: messages name their bytes, entries their message.
-  TERN_TRY_VOID(kBytes.run(c, bytes_rows_, [](Statement& stmt, int at, const BytesRow& row) {
+  TERN_TRY_VOID(bytes_insert.run(c, bytes_rows_, [](Statement& stmt, int at, const BytesRow& row) {
     stmt.bind(at, row.id);
     stmt.bind(at + 1, row.refs);
     stmt.bind_blob(at + 2, row.data);
@@ -343,40 +344,43 @@ Result<void> AppendBatch::write_rows(Connection& c) {
       stmt.bind_null(at + 5);
     }
   }));
-  TERN_TRY_VOID(kMessages.run(c, message_rows_, [](Statement& stmt, int at, const MessageRow& row) {
-    stmt.bind(at, row.id);
-    stmt.bind(at + 1, row.account);
-    stmt.bind(at + 2, row.hex);
-    stmt.bind(at + 3, static_cast<std::int64_t>(row.size));
-    stmt.bind(at + 4, row.internal_date);
-    stmt.bind_blob(at + 5, row.facts);
-    stmt.bind(at + 6, row.entry_count);
-    if (row.bytes_id != 0) {
-      stmt.bind(at + 7, row.bytes_id);
-    } else {
-      stmt.bind_null(at + 7);
-    }
-  }));
-  TERN_TRY_VOID(kRecords.run(c, record_rows_, summary));
-  TERN_TRY_VOID(kEnvelopes.run(c, envelope_rows_, summary));
-  TERN_TRY_VOID(kSearchHeaders.run(c, search_header_rows_, summary));
-  TERN_TRY_VOID(kSearchText.run(c, search_text_rows_, summary));
-  TERN_TRY_VOID(kEntries.run(c, entry_rows_, [](Statement& stmt, int at, const EntryRow& row) {
-    stmt.bind(at, row.box);
-    stmt.bind(at + 1, static_cast<std::int64_t>(row.uid));
-    stmt.bind(at + 2, row.message);
-    stmt.bind(at + 3, row.save_date);
-    stmt.bind(at + 4, static_cast<std::int64_t>(row.flags));
-    stmt.bind(at + 5, std::string_view(row.keywords));
-    stmt.bind(at + 6, static_cast<std::int64_t>(row.modseq));
-  }));
-  TERN_TRY_VOID(kChanges.run(c, change_rows_, [](Statement& stmt, int at, const ChangeRow& row) {
-    stmt.bind(at, row.account);
-    stmt.bind(at + 1, static_cast<std::int64_t>(row.modseq));
-    stmt.bind(at + 2, row.box);
-    stmt.bind(at + 3, static_cast<std::int64_t>(row.uid));
-    stmt.bind(at + 4, static_cast<std::int64_t>(d::ChangeKind::kMessageAdded));
-  }));
+  TERN_TRY_VOID(
+      messages_insert.run(c, message_rows_, [](Statement& stmt, int at, const MessageRow& row) {
+        stmt.bind(at, row.id);
+        stmt.bind(at + 1, row.account);
+        stmt.bind(at + 2, row.hex);
+        stmt.bind(at + 3, static_cast<std::int64_t>(row.size));
+        stmt.bind(at + 4, row.internal_date);
+        stmt.bind_blob(at + 5, row.facts);
+        stmt.bind(at + 6, row.entry_count);
+        if (row.bytes_id != 0) {
+          stmt.bind(at + 7, row.bytes_id);
+        } else {
+          stmt.bind_null(at + 7);
+        }
+      }));
+  TERN_TRY_VOID(records_insert.run(c, record_rows_, summary));
+  TERN_TRY_VOID(envelopes_insert.run(c, envelope_rows_, summary));
+  TERN_TRY_VOID(search_headers_insert.run(c, search_header_rows_, summary));
+  TERN_TRY_VOID(search_text_insert.run(c, search_text_rows_, summary));
+  TERN_TRY_VOID(
+      entries_insert.run(c, entry_rows_, [](Statement& stmt, int at, const EntryRow& row) {
+        stmt.bind(at, row.box);
+        stmt.bind(at + 1, static_cast<std::int64_t>(row.uid));
+        stmt.bind(at + 2, row.message);
+        stmt.bind(at + 3, row.save_date);
+        stmt.bind(at + 4, static_cast<std::int64_t>(row.flags));
+        stmt.bind(at + 5, std::string_view(row.keywords));
+        stmt.bind(at + 6, static_cast<std::int64_t>(row.modseq));
+      }));
+  TERN_TRY_VOID(
+      changes_insert.run(c, change_rows_, [](Statement& stmt, int at, const ChangeRow& row) {
+        stmt.bind(at, row.account);
+        stmt.bind(at + 1, static_cast<std::int64_t>(row.modseq));
+        stmt.bind(at + 2, row.box);
+        stmt.bind(at + 3, static_cast<std::int64_t>(row.uid));
+        stmt.bind(at + 4, static_cast<std::int64_t>(d::ChangeKind::kMessageAdded));
+      }));
   unstage();
   return ok();
 }

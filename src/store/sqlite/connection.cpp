@@ -102,11 +102,11 @@ void Statement::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path& path,
-                                                     bool create) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path& path, bool create,
+                                                     const char* vfs) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     auto error = sqlite_error(rc, "open " + path.string(), db ? sqlite3_errmsg(db) : "");
     sqlite3_close_v2(db);

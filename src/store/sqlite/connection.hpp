@@ -74,8 +74,10 @@ struct AsBlob {
 class Connection {
  public:
   // Opens (creating if asked) the database at `path` with foreign keys on and a
-  // busy timeout. kIo if it cannot be opened.
-  static Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path, bool create);
+  // busy timeout, through SQLite's VFS named `vfs` (null: the default one). kIo
+  // if it cannot be opened.
+  static Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path, bool create,
+                                                  const char* vfs = nullptr);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

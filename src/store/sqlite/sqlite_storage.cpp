@@ -21,6 +21,7 @@
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/report_tables.hpp"
+#include "store/sqlite/wal_vfs.hpp"
 
 namespace tern::store::sqlite {
 
@@ -574,7 +575,9 @@ Result<void> SqliteStorage::start() {
   if (stale > 0) {
     options_.logger.info("removed stale temp blob files", {{"count", std::to_string(stale)}});
   }
-  TERN_TRY(writer_connection_, Connection::open(dir_ / "tern.db", true));
+  TERN_TRY(writer_connection_,
+           Connection::open(dir_ / "tern.db", true,
+                            options_.gather_wal_writes ? gathering_wal_vfs() : nullptr));
   // WAL: readers never block the writer. synchronous=FULL: every commit fsyncs the
   // WAL, which is what makes an acknowledged write durable; group commit, not a
   // weaker sync level, is what makes it fast (docs/adr/0004-sqlite-group-commit.md).

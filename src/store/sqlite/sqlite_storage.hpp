@@ -35,6 +35,10 @@ struct SqliteOptions {
   bool group_commit = true;
   // The most requests in one batch; bounds the latency a batch adds to its members.
   std::size_t max_batch = 512;
+  // The writer's WAL frames are gathered and written once per transaction, not
+  // twice per frame (store/sqlite/wal_vfs.hpp). false: SQLite's default VFS, for
+  // comparisons.
+  bool gather_wal_writes = true;
   // Blobs up to this size are stored in the database (table blob_bytes) instead of
   // a file: the batch's WAL fsync then makes them durable too, so a batch of small
   // messages costs one sync. Larger blobs are files under blobs/ab/cd/. 0: always
