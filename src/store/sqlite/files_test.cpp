@@ -20,33 +20,12 @@
 
 #include "store/sqlite/blob_files.hpp"
 #include "store/sqlite/segment_files.hpp"
+#include "store/sqlite/test_dir.hpp"
 
 namespace tern::store::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/tern-files-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    path_ = made != nullptr ? made : "";
-  }
-
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Once a write or sync of a segment failed, every later sync of it fails, and
 // the next append starts a new segment. Linux reports a writeback error to one

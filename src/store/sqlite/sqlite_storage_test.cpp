@@ -22,6 +22,7 @@
 #include "store/conformance/storage_conformance.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/test_dir.hpp"
 
 namespace tern::store::sqlite {
 namespace {
@@ -29,28 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using conformance::make_message;
 using conformance::wait;
-
-// A fresh directory under the system temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("tern-sqlite-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 struct SqliteFactory {
   TempDir dir;

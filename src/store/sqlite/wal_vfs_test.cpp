@@ -9,33 +9,14 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/test_dir.hpp"
 
 namespace tern::store::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/tern-walvfs-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    path_ = made != nullptr ? made : "";
-  }
-
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::unique_ptr<Connection> open_or_die(const fs::path& path, const char* vfs) {
   auto c = Connection::open(path, true, vfs);
