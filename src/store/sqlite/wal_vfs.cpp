@@ -18,18 +18,23 @@ constexpr std::size_t kGatherLimit = std::size_t{4} << 20;
 
 struct WalFile;
 
+// What both wrappers start with: the file SQLite sees, and the default VFS's
+// file it stands for. A wrapper's address is that of its `base`.
+struct Wrapper {
+  sqlite3_file base;
+  sqlite3_file* real;
+};
+
 // The database file: passed through, except that the shared-memory calls first
 // write what its WAL file gathered.
 struct DbFile {
-  sqlite3_file base;
-  sqlite3_file* real;
-  const char* name;  // the pointer SQLite opened it with (see wal_of)
+  Wrapper head;
+  const char* name;  // the pointer SQLite opened it with (see vfs_open)
   WalFile* wal;      // its WAL file while open; the connection's thread only
 };
 
 struct WalFile {
-  sqlite3_file base;
-  sqlite3_file* real;
+  Wrapper head;
   DbFile* db;                   // null when its database was not found: no gathering
   std::vector<char>* gathered;  // bytes for the file from `offset` on
   sqlite3_int64 offset;
@@ -68,8 +73,9 @@ int flush(WalFile* wal) {
   int rc = SQLITE_OK;
   for (std::size_t done = 0; done < gathered.size() && rc == SQLITE_OK;) {
     const std::size_t piece = std::min(kWritePiece, gathered.size() - done);
-    rc = wal->real->pMethods->xWrite(wal->real, gathered.data() + done, static_cast<int>(piece),
-                                     wal->offset + static_cast<sqlite3_int64>(done));
+    rc = wal->head.real->pMethods->xWrite(wal->head.real, gathered.data() + done,
+                                          static_cast<int>(piece),
+                                          wal->offset + static_cast<sqlite3_int64>(done));
     done += piece;
   }
   wal->gathered->clear();
@@ -94,6 +100,97 @@ DbFile* as_db(sqlite3_file* file) {
   return reinterpret_cast<DbFile*>(file);
 }
 
+Wrapper* as_wrapper(sqlite3_file* file) {
+  return reinterpret_cast<Wrapper*>(file);
+}
+
+// Calls both wrappers pass through as they are.
+
+int pass_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xRead(real, out, amount, offset);
+}
+
+int pass_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xWrite(real, data, amount, offset);
+}
+
+int pass_truncate(sqlite3_file* file, sqlite3_int64 size) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xTruncate(real, size);
+}
+
+int pass_sync(sqlite3_file* file, int flags) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xSync(real, flags);
+}
+
+int pass_file_size(sqlite3_file* file, sqlite3_int64* size) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xFileSize(real, size);
+}
+
+int pass_lock(sqlite3_file* file, int level) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xLock(real, level);
+}
+
+int pass_unlock(sqlite3_file* file, int level) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xUnlock(real, level);
+}
+
+int pass_check_reserved_lock(sqlite3_file* file, int* out) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xCheckReservedLock(real, out);
+}
+
+int pass_file_control(sqlite3_file* file, int op, void* arg) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xFileControl(real, op, arg);
+}
+
+int pass_sector_size(sqlite3_file* file) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xSectorSize(real);
+}
+
+int pass_device_characteristics(sqlite3_file* file) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xDeviceCharacteristics(real);
+}
+
+int pass_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xShmMap(real, region, size, extend, out);
+}
+
+int pass_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xShmLock(real, offset, n, flags);
+}
+
+void pass_shm_barrier(sqlite3_file* file) {
+  auto* real = as_wrapper(file)->real;
+  real->pMethods->xShmBarrier(real);
+}
+
+int pass_shm_unmap(sqlite3_file* file, int remove) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xShmUnmap(real, remove);
+}
+
+int pass_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xFetch(real, offset, amount, out);
+}
+
+int pass_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
+  auto* real = as_wrapper(file)->real;
+  return real->pMethods->xUnfetch(real, offset, page);
+}
+
 // WAL file methods.
 
 int wal_close(sqlite3_file* file) {
@@ -102,7 +199,7 @@ int wal_close(sqlite3_file* file) {
   if (wal->db != nullptr) {
     wal->db->wal = nullptr;
   }
-  const int closed = wal->real->pMethods->xClose(wal->real);
+  const int closed = wal->head.real->pMethods->xClose(wal->head.real);
   delete wal->gathered;
   wal->gathered = nullptr;
   return rc != SQLITE_OK ? rc : closed;
@@ -113,7 +210,7 @@ int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(wal); rc != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xRead(wal->real, out, amount, offset);
+  return pass_read(file, out, amount, offset);
 }
 
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
@@ -123,7 +220,7 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   }
   const auto size = static_cast<std::size_t>(amount);
   if (wal->gathered == nullptr) {
-    return wal->real->pMethods->xWrite(wal->real, data, amount, offset);
+    return pass_write(file, data, amount, offset);
   }
   auto& gathered = *wal->gathered;
   const bool follows =
@@ -134,8 +231,8 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
     if (const int rc = flush(wal); rc != SQLITE_OK) {
       return take_failure(wal);
     }
-    if (size > kWritePiece) {
-      return wal->real->pMethods->xWrite(wal->real, data, amount, offset);  // not SQLite's
+    if (size > kWritePiece) {  // not a write SQLite makes
+      return pass_write(file, data, amount, offset);
     }
     wal->offset = offset;
   }
@@ -149,7 +246,7 @@ int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
   if (const int rc = flush(wal); rc != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xTruncate(wal->real, size);
+  return pass_truncate(file, size);
 }
 
 int wal_sync(sqlite3_file* file, int flags) {
@@ -158,7 +255,7 @@ int wal_sync(sqlite3_file* file, int flags) {
   if (wal->failed != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xSync(wal->real, flags);
+  return pass_sync(file, flags);
 }
 
 int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
@@ -166,22 +263,7 @@ int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
   if (const int rc = flush(wal); rc != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xFileSize(wal->real, size);
-}
-
-int wal_lock(sqlite3_file* file, int level) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xLock(wal->real, level);
-}
-
-int wal_unlock(sqlite3_file* file, int level) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xUnlock(wal->real, level);
-}
-
-int wal_check_reserved_lock(sqlite3_file* file, int* out) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xCheckReservedLock(wal->real, out);
+  return pass_file_size(file, size);
 }
 
 int wal_file_control(sqlite3_file* file, int op, void* arg) {
@@ -189,41 +271,7 @@ int wal_file_control(sqlite3_file* file, int op, void* arg) {
   if (const int rc = flush(wal); rc != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xFileControl(wal->real, op, arg);
-}
-
-int wal_sector_size(sqlite3_file* file) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xSectorSize(wal->real);
-}
-
-int wal_device_characteristics(sqlite3_file* file) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xDeviceCharacteristics(wal->real);
-}
-
-// A WAL file has no shared memory or memory map of its own in SQLite; these
-// pass through for completeness.
-int wal_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xShmMap(wal->real, region, size, extend, out);
-}
-
-int wal_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  auto* wal = as_wal(file);
-  flush(wal);
-  return wal->real->pMethods->xShmLock(wal->real, offset, n, flags);
-}
-
-void wal_shm_barrier(sqlite3_file* file) {
-  auto* wal = as_wal(file);
-  flush(wal);
-  wal->real->pMethods->xShmBarrier(wal->real);
-}
-
-int wal_shm_unmap(sqlite3_file* file, int remove) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xShmUnmap(wal->real, remove);
+  return pass_file_control(file, op, arg);
 }
 
 int wal_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
@@ -231,12 +279,7 @@ int wal_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) 
   if (const int rc = flush(wal); rc != SQLITE_OK) {
     return take_failure(wal);
   }
-  return wal->real->pMethods->xFetch(wal->real, offset, amount, out);
-}
-
-int wal_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
-  auto* wal = as_wal(file);
-  return wal->real->pMethods->xUnfetch(wal->real, offset, page);
+  return pass_fetch(file, offset, amount, out);
 }
 
 constexpr sqlite3_io_methods kWalMethods = {
@@ -247,22 +290,22 @@ constexpr sqlite3_io_methods kWalMethods = {
     wal_truncate,
     wal_sync,
     wal_file_size,
-    wal_lock,
-    wal_unlock,
-    wal_check_reserved_lock,
+    pass_lock,
+    pass_unlock,
+    pass_check_reserved_lock,
     wal_file_control,
-    wal_sector_size,
-    wal_device_characteristics,
-    wal_shm_map,
-    wal_shm_lock,
-    wal_shm_barrier,
-    wal_shm_unmap,
+    pass_sector_size,
+    pass_device_characteristics,
+    pass_shm_map,
+    pass_shm_lock,  // SQLite maps no shared memory through a WAL file
+    pass_shm_barrier,
+    pass_shm_unmap,
     wal_fetch,
-    wal_unfetch,
+    pass_unfetch,
 };
 
-// Database file methods: all pass through; the shared-memory ones write the
-// gathered WAL bytes first.
+// Database file methods: the shared-memory ones write the gathered WAL bytes
+// first; the others pass through.
 
 void flush_wal_of(DbFile* db) {
   if (db->wal != nullptr) {
@@ -280,116 +323,39 @@ int db_close(sqlite3_file* file) {
   if (db->wal != nullptr) {
     db->wal->db = nullptr;  // SQLite closes the WAL first; this is for safety
   }
-  return db->real->pMethods->xClose(db->real);
-}
-
-int db_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xRead(db->real, out, amount, offset);
-}
-
-int db_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xWrite(db->real, data, amount, offset);
-}
-
-int db_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xTruncate(db->real, size);
-}
-
-int db_sync(sqlite3_file* file, int flags) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xSync(db->real, flags);
-}
-
-int db_file_size(sqlite3_file* file, sqlite3_int64* size) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xFileSize(db->real, size);
-}
-
-int db_lock(sqlite3_file* file, int level) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xLock(db->real, level);
-}
-
-int db_unlock(sqlite3_file* file, int level) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xUnlock(db->real, level);
-}
-
-int db_check_reserved_lock(sqlite3_file* file, int* out) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xCheckReservedLock(db->real, out);
-}
-
-int db_file_control(sqlite3_file* file, int op, void* arg) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xFileControl(db->real, op, arg);
-}
-
-int db_sector_size(sqlite3_file* file) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xSectorSize(db->real);
-}
-
-int db_device_characteristics(sqlite3_file* file) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xDeviceCharacteristics(db->real);
-}
-
-int db_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xShmMap(db->real, region, size, extend, out);
+  return db->head.real->pMethods->xClose(db->head.real);
 }
 
 int db_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  auto* db = as_db(file);
-  flush_wal_of(db);
-  return db->real->pMethods->xShmLock(db->real, offset, n, flags);
+  flush_wal_of(as_db(file));
+  return pass_shm_lock(file, offset, n, flags);
 }
 
 void db_shm_barrier(sqlite3_file* file) {
-  auto* db = as_db(file);
-  flush_wal_of(db);
-  db->real->pMethods->xShmBarrier(db->real);
-}
-
-int db_shm_unmap(sqlite3_file* file, int remove) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xShmUnmap(db->real, remove);
-}
-
-int db_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xFetch(db->real, offset, amount, out);
-}
-
-int db_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
-  auto* db = as_db(file);
-  return db->real->pMethods->xUnfetch(db->real, offset, page);
+  flush_wal_of(as_db(file));
+  pass_shm_barrier(file);
 }
 
 constexpr sqlite3_io_methods kDbMethods = {
     3,
     db_close,
-    db_read,
-    db_write,
-    db_truncate,
-    db_sync,
-    db_file_size,
-    db_lock,
-    db_unlock,
-    db_check_reserved_lock,
-    db_file_control,
-    db_sector_size,
-    db_device_characteristics,
-    db_shm_map,
+    pass_read,
+    pass_write,
+    pass_truncate,
+    pass_sync,
+    pass_file_size,
+    pass_lock,
+    pass_unlock,
+    pass_check_reserved_lock,
+    pass_file_control,
+    pass_sector_size,
+    pass_device_characteristics,
+    pass_shm_map,
     db_shm_lock,
     db_shm_barrier,
-    db_shm_unmap,
-    db_fetch,
-    db_unfetch,
+    pass_shm_unmap,
+    pass_fetch,
+    pass_unfetch,
 };
 
 sqlite3_file* real_of(sqlite3_file* file) {
@@ -421,7 +387,7 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* file, in
   }
   if (main_db) {
     auto* db = as_db(file);
-    db->real = real;
+    db->head.real = real;
     db->name = name;
     db->wal = nullptr;
     std::lock_guard lock(registry_mutex());
@@ -430,7 +396,7 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* file, in
     return SQLITE_OK;
   }
   auto* w = as_wal(file);
-  w->real = real;
+  w->head.real = real;
   w->db = nullptr;
   w->gathered = nullptr;
   w->offset = 0;
