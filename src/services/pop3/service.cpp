@@ -285,6 +285,14 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       continue;
     }
     if (std::holds_alternative<engine::Close>(event)) {
+      // The maildrop is free before the client reads the last reply: QUIT's
+      // deletions are stored by now, and a client that reconnects at once (a
+      // poller, a test) would otherwise race the destructor's unlock and get
+      // [IN-USE].
+      if (s.locked) {
+        unlock(s.account.id);
+        s.locked = false;
+      }
       co_await flush();
       co_return;
     }

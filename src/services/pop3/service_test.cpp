@@ -133,6 +133,8 @@ TEST_F(Pop3ServiceTest, RetrievesAndDeletesOnlyAtQuit) {
       << out;
   EXPECT_NE(out.find("+OK 1 00000001"), std::string::npos) << out;
   EXPECT_NE(out.find("+OK bye"), std::string::npos) << out;
+  // Unlocked before the reply was sent, so a client may come straight back.
+  EXPECT_FALSE(service_->is_locked(account_.id));
   EXPECT_EQ(inbox_count(), 1u);
   // The survivor is message 1 of the next session, with the same UIDL as before.
   out = session("USER alice@example.org\r\nPASS secret\r\nUIDL\r\nQUIT\r\n", "+OK bye");
