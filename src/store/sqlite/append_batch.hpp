@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The writer's fast path for MailStore::append: a run of append requests in one
 // batch shares the account and mailbox counters (modseq, used bytes, UID) in
-// memory and writes them back once, so an append costs one INSERT per table
-// (docs/adr/0004-sqlite-group-commit.md, "Appends in bulk").
+// memory and writes them back once, and inserts its rows with one multi-row
+// INSERT per table (docs/adr/0004-sqlite-group-commit.md, "Appends in bulk" and
+// "Rows in bulk").
 #pragma once
 
 #include <cstdint>

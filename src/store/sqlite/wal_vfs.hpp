@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A VFS for the writer's connection: SQLite's default one, except that the WAL
-// frames a transaction writes are gathered in memory and written with one
-// write where SQLite makes two per frame (its 24-byte header, then the page).
-// A batch of 30 appends writes 50–100 frames; on a VM each write costs a few µs
+// frames a transaction writes are gathered in memory and written in 64 KiB
+// pieces, where SQLite makes two writes per frame (its 24-byte header, then the
+// page). A batch of 30 appends writes 50–100 frames; on a VM each write costs a few µs
 // of the writer's CPU, which is the store's serial resource under load
 // (docs/adr/0004-sqlite-group-commit.md, revision 4).
 //
