@@ -35,9 +35,9 @@ struct SqliteOptions {
   bool group_commit = true;
   // The most requests in one batch; bounds the latency a batch adds to its members.
   std::size_t max_batch = 512;
-  // The writer's WAL frames are gathered and written once per transaction, not
-  // twice per frame (store/sqlite/wal_vfs.hpp). false: SQLite's default VFS, for
-  // comparisons.
+  // The writer's WAL frames are gathered and written in 64 KiB pieces at commit,
+  // not with two writes each (store/sqlite/wal_vfs.hpp). false: SQLite's default
+  // VFS, for comparisons.
   bool gather_wal_writes = true;
   // Blobs up to this size are stored in the database (table blob_bytes) instead of
   // a file: the batch's WAL fsync then makes them durable too, so a batch of small

@@ -12,8 +12,8 @@
 namespace tern::store::sqlite {
 namespace {
 
-// Larger batches are written in pieces of this size (a batch of 30 appends
-// gathers 200–400 KiB).
+// Gathered bytes go to disk before they would pass this much (a batch of 30
+// appends gathers 200–400 KiB; a migration or a compaction may write more).
 constexpr std::size_t kGatherLimit = std::size_t{4} << 20;
 
 struct WalFile;

@@ -73,8 +73,8 @@ TEST(GatheringWalVfs, OtherConnectionsReadWhatWasCommitted) {
 // COMMIT; rolled back, they stay beyond the WAL's end. They must reach the disk
 // before this connection gives up the write lock: another connection then writes
 // its frames at that very place (more of them than were spilled), and stale
-// frames written later would replace them. (Without the flush in the database file's xShmLock this
-// test fails.)
+// frames written later would replace them. Without the flush in the database
+// file's xShmLock this test fails.
 TEST(GatheringWalVfs, RolledBackFramesNeverOverwriteAnotherConnectionsCommit) {
   TempDir dir;
   const auto db = dir.path() / "t.db";
