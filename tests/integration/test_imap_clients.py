@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tern_cli
+from getmail_client import run_getmail
 from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
 
 ALICE = f"alice@{DOMAIN}"
@@ -54,33 +55,10 @@ def test_curl_lists_and_fetches(imap):
     assert body == messages()[1].encode()
 
 
-def run_getmail(tmp, port, maildir):
-    tmp.mkdir(parents=True, exist_ok=True)
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True, exist_ok=True)
-        (maildir / sub).chmod(0o777)
-    # getmail refuses to deliver as root: as root, deliver as nobody.
-    user = "user = nobody\n" if os.geteuid() == 0 else ""
-    rc = tmp / "getmailrc"
-    rc.write_text(
-        "[retriever]\ntype = SimpleIMAPSSLRetriever\n"
-        f"server = 127.0.0.1\nport = {port}\nusername = {ALICE}\npassword = {PASSWORD}\n"
-        "mailboxes = ('INBOX',)\n"
-        "[destination]\ntype = Maildir\n"
-        f"path = {maildir}/\n{user}"
-        "[options]\ndelete = false\nread_all = false\n"
-        "delivered_to = false\nreceived = false\nverbose = 0\n")
-    result = subprocess.run(["getmail", "--rcfile", str(rc), "--getmaildir", str(tmp)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = []
-    for p in (maildir / "new").iterdir():
-        data = p.read_bytes()
-        # getmail's own lines: Return-Path first, and the IMAP mailbox it came from.
-        lines = [line for line in data.splitlines(keepends=True)
-                 if not line.startswith((b"Return-Path:", b"X-getmail-retrieved-from-mailbox:"))]
-        out.append(b"".join(lines))
-    return sorted(out)
+def imap_retriever(port):
+    return ("type = SimpleIMAPSSLRetriever\n"
+            f"server = 127.0.0.1\nport = {port}\nusername = {ALICE}\npassword = {PASSWORD}\n"
+            "mailboxes = ('INBOX',)\n")
 
 
 @pytest.mark.skipif(shutil.which("getmail") is None, reason="getmail6 is not installed")
@@ -90,11 +68,11 @@ def test_getmail6_imap_ssl_into_maildir(imap, tmp_path):
     with tempfile.TemporaryDirectory(prefix="tern-getmail-imap-") as shared:
         os.chmod(shared, 0o755)
         maildir = Path(shared) / "Maildir"
-        assert run_getmail(tmp_path / "state", ports["imaps"], maildir) == want
+        assert run_getmail(tmp_path / "state", imap_retriever(ports["imaps"]), maildir) == want
         # Nothing new: the same messages, no duplicates.
-        assert run_getmail(tmp_path / "state", ports["imaps"], maildir) == want
+        assert run_getmail(tmp_path / "state", imap_retriever(ports["imaps"]), maildir) == want
         tern_cli(server.config, "deliver", ALICE,
                  input=f"From: bob@{DOMAIN}\r\nSubject: later\r\n\r\nnew\r\n")
-        got = run_getmail(tmp_path / "state", ports["imaps"], maildir)
+        got = run_getmail(tmp_path / "state", imap_retriever(ports["imaps"]), maildir)
         assert len(got) == 3
         assert f"From: bob@{DOMAIN}\nSubject: later\n\nnew\n".encode() in got

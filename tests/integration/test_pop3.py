@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tern_cli
+from getmail_client import run_getmail
 from test_smtp import DOMAIN, PASSWORD, provision, start_mail_server
 
 ALICE = f"alice@{DOMAIN}"
@@ -232,35 +233,9 @@ def test_fetchmail_keep_uidl_incremental_then_no_keep(pop3, tmp_path):
     client.quit()
 
 
-def run_getmail(tmp, port, ssl_retriever, delete, maildir):
-    tmp.mkdir(parents=True, exist_ok=True)
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True, exist_ok=True)
-        (maildir / sub).chmod(0o777)
-    # getmail refuses to deliver as root: as root, deliver as nobody into a
-    # Maildir outside pytest's private (0700) temp tree.
-    user = "user = nobody\n" if os.geteuid() == 0 else ""
-    rc = tmp / "getmailrc"
-    rc.write_text(
-        "[retriever]\n"
-        f"type = {'SimplePOP3SSLRetriever' if ssl_retriever else 'SimplePOP3Retriever'}\n"
-        f"server = 127.0.0.1\nport = {port}\nusername = {ALICE}\npassword = {PASSWORD}\n"
-        "[destination]\ntype = Maildir\n"
-        f"path = {maildir}/\n{user}"
-        "[options]\n"
-        f"delete = {'true' if delete else 'false'}\nread_all = false\n"
-        "delivered_to = false\nreceived = false\nverbose = 0\n")
-    result = subprocess.run(["getmail", "--rcfile", str(rc), "--getmaildir", str(tmp)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # getmail always prepends a Return-Path: line of its own; the rest is ours.
-    out = []
-    for p in (maildir / "new").iterdir():
-        data = p.read_bytes()
-        if data.startswith(b"Return-Path:"):
-            data = data.split(b"\n", 1)[1]
-        out.append(data)
-    return sorted(out)
+def pop3_retriever(port, ssl):
+    return (f"type = {'SimplePOP3SSLRetriever' if ssl else 'SimplePOP3Retriever'}\n"
+            f"server = 127.0.0.1\nport = {port}\nusername = {ALICE}\npassword = {PASSWORD}\n")
 
 
 def test_getmail6_pop3_and_pop3_ssl_into_maildir(pop3, tmp_path):
@@ -272,11 +247,11 @@ def test_getmail6_pop3_and_pop3_ssl_into_maildir(pop3, tmp_path):
     with tempfile.TemporaryDirectory(prefix="tern-getmail-") as shared:
         os.chmod(shared, 0o755)
         plain, secure = Path(shared) / "plain", Path(shared) / "ssl"
-        got = run_getmail(tmp_path / "plain", ports["pop3"], False, False, plain)
+        got = run_getmail(tmp_path / "plain", pop3_retriever(ports["pop3"], False), plain)
         assert got == want
         # read_all = false: a second run with the same state directory fetches nothing new.
-        assert run_getmail(tmp_path / "plain", ports["pop3"], False, False, plain) == want
-        got = run_getmail(tmp_path / "ssl", ports["pop3s"], True, True, secure)
+        assert run_getmail(tmp_path / "plain", pop3_retriever(ports["pop3"], False), plain) == want
+        got = run_getmail(tmp_path / "ssl", pop3_retriever(ports["pop3s"], True), secure, delete=True)
         assert got == want
     client = login(ports["pop3"])
     assert client.stat()[0] == 0
