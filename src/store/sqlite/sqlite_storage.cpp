@@ -2100,16 +2100,18 @@ Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c)
             "WHERE segment = ?1",
             [](const Statement& s) { return Span(s.int64(0), s.uint64(1), s.uint64(2)); }, id));
     std::vector<std::shared_ptr<SegmentFile>> written;
-    bool all_moved = true;
+    std::size_t unreadable = 0;
+    std::optional<Error> first_error;
     for (const auto& [row, offset, length] : spans) {
       auto bytes = segment_files_.read(id, offset, length);
       if (!bytes) {
         // A segment cut short or gone (damage, or a file restored without it):
         // the rest of the collection goes on, the segment stays, and
         // missing_blobs() names the messages whose bytes it lacks.
-        options_.logger.warn("segment gc: keeping a damaged segment",
-                             {{"segment", std::to_string(id)}, {"error", bytes.error().message}});
-        all_moved = false;
+        ++unreadable;
+        if (!first_error) {
+          first_error = bytes.error();
+        }
         continue;
       }
       TERN_TRY(auto span, segment_files_.write(*bytes));
@@ -2122,8 +2124,14 @@ Result<std::vector<std::int64_t>> SqliteStorage::compact_segments(Connection& c)
     for (const auto& file : written) {
       TERN_TRY_VOID(segment_files_.sync(file));
     }
-    if (all_moved) {
+    if (unreadable == 0) {
       dead.push_back(id);
+    } else {
+      // One line per damaged segment and collection, however many spans it lost.
+      options_.logger.warn("segment gc: keeping a damaged segment",
+                           {{"segment", std::to_string(id)},
+                            {"unreadable_spans", std::to_string(unreadable)},
+                            {"error", first_error->message}});
     }
   }
   return dead;

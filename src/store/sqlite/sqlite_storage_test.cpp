@@ -12,7 +12,11 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -1070,6 +1074,84 @@ TEST(SqliteStorage, CollectGarbageKeepsADamagedSegmentAndGoesOn) {
     auto read = wait(store->mail().read_message(bob.id, kept[k].message));
     ASSERT_TRUE(read) << k << ": " << read.error().message;
   }
+}
+
+// Records every line a store logs (log::Sink is called from the store's threads).
+class RecordingSink : public log::Sink {
+ public:
+  bool enabled(log::Level /*level*/) const override { return true; }
+
+  void write(log::Level /*level*/, std::string_view message,
+             std::span<const log::Field> fields) override {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, std::string> record{{"message", std::string(message)}};
+    for (const auto& field : fields) {
+      record[field.key] = field.value;
+    }
+    records_.push_back(std::move(record));
+  }
+
+  std::vector<std::map<std::string, std::string>> with_message(std::string_view message) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::map<std::string, std::string>> out;
+    for (const auto& record : records_) {
+      if (record.at("message") == message) {
+        out.push_back(record);
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::map<std::string, std::string>> records_;
+};
+
+// A damaged segment is one warning per collection, whatever number of messages
+// it lost: a large segment cut short must not log a line per message each hour.
+TEST(SqliteStorage, CollectGarbageLogsADamagedSegmentOncePerCollection) {
+  TempDir dir;
+  RecordingSink sink;
+  auto options = segment_options(16 * 1024);
+  options.logger = log::Logger(&sink);
+  auto store = open_or_die(dir.path(), options);
+  ASSERT_TRUE(wait(store->directory().add_domain("example.com")));
+  auto bob = add_account_with_inbox(*store, "bob@example.com");
+  // Three large messages, then three small ones, fill the first segment; the
+  // large ones go, so the segment is under half live and the collection reads it.
+  std::vector<domain::Uid> doomed;
+  for (int i = 0; i < 6; ++i) {
+    auto appended = wait(store->mail().append(
+        make_message("m" + std::to_string(i), i < 3 ? 3900 : 800), {{bob.id, bob.inbox, 0, {}}}));
+    ASSERT_TRUE(appended && (*appended)[0]);
+    if (i < 3) {
+      doomed.push_back((*appended)[0]->uid);
+    }
+  }
+  // A second segment, so that the first is not the highest (which always stays).
+  ASSERT_TRUE(
+      wait(store->mail().append(make_message("next", 12000), {{bob.id, bob.inbox, 0, {}}})));
+  ASSERT_EQ(segment_count(dir.path()), 2u);
+  ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, doomed)));
+  std::int64_t first = std::numeric_limits<std::int64_t>::max();
+  for (const auto& entry : fs::directory_iterator(dir.path() / "segments")) {
+    first = std::min<std::int64_t>(first, std::stoll(entry.path().stem().string(), nullptr, 16));
+  }
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.seg", static_cast<unsigned long long>(first));
+  // Cut just after the large messages: all three small ones are lost.
+  fs::resize_file(dir.path() / "segments" / name, 3 * 3900 + 100);
+
+  for (int round = 1; round <= 2; ++round) {
+    ASSERT_TRUE(wait(store->blobs().collect_garbage()));
+    auto warnings = sink.with_message("segment gc: keeping a damaged segment");
+    ASSERT_EQ(warnings.size(), static_cast<std::size_t>(round));
+    EXPECT_EQ(warnings.back()["unreadable_spans"], "3");
+    EXPECT_EQ(warnings.back()["segment"], std::to_string(first));
+  }
+  auto missing = store->missing_blobs();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->size(), 3u);
 }
 
 }  // namespace
