@@ -391,6 +391,21 @@ SqliteOptions segment_options(std::uint64_t segment_bytes) {
   return options;
 }
 
+// The id of the oldest segment file in `dir`/segments, and a segment's file name.
+std::int64_t lowest_segment(const fs::path& dir) {
+  std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& entry : fs::directory_iterator(dir / "segments")) {
+    lowest = std::min<std::int64_t>(lowest, std::stoll(entry.path().stem().string(), nullptr, 16));
+  }
+  return lowest;
+}
+
+std::string segment_name(std::int64_t id) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.seg", static_cast<unsigned long long>(id));
+  return name;
+}
+
 std::size_t segment_count(const fs::path& dir) {
   std::size_t n = 0;
   for (const auto& entry : fs::directory_iterator(dir / "segments")) {
@@ -1051,12 +1066,8 @@ TEST(SqliteStorage, CollectGarbageKeepsADamagedSegmentAndGoesOn) {
   }
   ASSERT_EQ(segment_count(dir.path()), 5u);
   ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, doomed)));
-  std::int64_t first = std::numeric_limits<std::int64_t>::max();
-  for (const auto& entry : fs::directory_iterator(dir.path() / "segments")) {
-    first = std::min<std::int64_t>(first, std::stoll(entry.path().stem().string(), nullptr, 16));
-  }
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.seg", static_cast<unsigned long long>(first));
+  const std::int64_t first = lowest_segment(dir.path());
+  const std::string name = segment_name(first);
   // Cut inside the live message's span (it starts near 11.7 KB), leaving the
   // file still more than twice its live bytes, so that the collection reads it.
   fs::resize_file(dir.path() / "segments" / name, 12000);
@@ -1133,12 +1144,8 @@ TEST(SqliteStorage, CollectGarbageLogsADamagedSegmentOncePerCollection) {
       wait(store->mail().append(make_message("next", 12000), {{bob.id, bob.inbox, 0, {}}})));
   ASSERT_EQ(segment_count(dir.path()), 2u);
   ASSERT_TRUE(wait(store->mail().expunge(bob.id, bob.inbox, doomed)));
-  std::int64_t first = std::numeric_limits<std::int64_t>::max();
-  for (const auto& entry : fs::directory_iterator(dir.path() / "segments")) {
-    first = std::min<std::int64_t>(first, std::stoll(entry.path().stem().string(), nullptr, 16));
-  }
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.seg", static_cast<unsigned long long>(first));
+  const std::int64_t first = lowest_segment(dir.path());
+  const std::string name = segment_name(first);
   // Cut just after the large messages: all three small ones are lost.
   fs::resize_file(dir.path() / "segments" / name, 3 * 3900 + 100);
 
