@@ -74,7 +74,7 @@ inline Result<void> ok() {
 }  // namespace tern
 
 // TERN_TRY(decl, expr): evaluates `expr` (a Result); on error returns the error from
-// the enclosing function, otherwise declares `decl` from the value.
+// the enclosing function, otherwise declares `decl` (unparenthesized) from the value.
 //   TERN_TRY(auto mailbox, store.find_mailbox(id));
 #define TERN_TRY_CONCAT_INNER(a, b) a##b
 #define TERN_TRY_CONCAT(a, b) TERN_TRY_CONCAT_INNER(a, b)
@@ -83,7 +83,7 @@ inline Result<void> ok() {
   if (!TERN_TRY_CONCAT(tern_try_, __LINE__)) {           \
     return TERN_TRY_CONCAT(tern_try_, __LINE__).error(); \
   }                                                      \
-  decl = std::move(*TERN_TRY_CONCAT(tern_try_, __LINE__))
+  decl = std::move(*TERN_TRY_CONCAT(tern_try_, __LINE__))  // NOLINT(bugprone-macro-parentheses)
 
 // TERN_TRY_VOID(expr): the same for a Result<void>.
 #define TERN_TRY_VOID(expr)          \

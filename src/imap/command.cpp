@@ -932,68 +932,99 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
     }
     return bad(fmt::format("unknown UID command \"{}\"", name));
   }
-  if (name == "CAPABILITY")
+  if (name == "CAPABILITY") {
     return p.none(CapabilityCommand{});
-  if (name == "NOOP")
+  }
+  if (name == "NOOP") {
     return p.none(NoopCommand{});
-  if (name == "LOGOUT")
+  }
+  if (name == "LOGOUT") {
     return p.none(LogoutCommand{});
-  if (name == "ID")
+  }
+  if (name == "ID") {
     return p.id();
-  if (name == "STARTTLS")
+  }
+  if (name == "STARTTLS") {
     return p.none(StartTlsCommand{});
-  if (name == "AUTHENTICATE")
+  }
+  if (name == "AUTHENTICATE") {
     return p.authenticate();
-  if (name == "LOGIN")
+  }
+  if (name == "LOGIN") {
     return p.login();
-  if (name == "ENABLE")
+  }
+  if (name == "ENABLE") {
     return p.enable();
-  if (name == "SELECT")
+  }
+  if (name == "SELECT") {
     return p.select(false);
-  if (name == "EXAMINE")
+  }
+  if (name == "EXAMINE") {
     return p.select(true);
-  if (name == "CREATE")
+  }
+  if (name == "CREATE") {
     return p.create();
-  if (name == "DELETE")
+  }
+  if (name == "DELETE") {
     return p.one_mailbox(true, false);
-  if (name == "RENAME")
+  }
+  if (name == "RENAME") {
     return p.rename();
-  if (name == "SUBSCRIBE")
+  }
+  if (name == "SUBSCRIBE") {
     return p.one_mailbox(false, true);
-  if (name == "UNSUBSCRIBE")
+  }
+  if (name == "UNSUBSCRIBE") {
     return p.one_mailbox(false, false);
-  if (name == "LIST")
+  }
+  if (name == "LIST") {
     return p.list();
-  if (name == "LSUB")
+  }
+  if (name == "LSUB") {
     return p.lsub();
-  if (name == "NAMESPACE")
+  }
+  if (name == "NAMESPACE") {
     return p.none(NamespaceCommand{});
-  if (name == "STATUS")
+  }
+  if (name == "STATUS") {
     return p.status();
-  if (name == "APPEND")
+  }
+  if (name == "APPEND") {
     return p.append();
-  if (name == "IDLE")
+  }
+  if (name == "IDLE") {
     return p.none(IdleCommand{});
-  if (name == "COMPRESS")
+  }
+  if (name == "COMPRESS") {
     return p.compress();
-  if (name == "CHECK")
+  }
+  if (name == "CHECK") {
     return p.none(CheckCommand{});
-  if (name == "CLOSE")
+  }
+  if (name == "CLOSE") {
     return p.none(CloseCommand{});
-  if (name == "UNSELECT")
+  }
+  if (name == "UNSELECT") {
     return p.none(UnselectCommand{});
-  if (name == "EXPUNGE")
+  }
+  if (name == "EXPUNGE") {
     return p.expunge(false);
-  if (name == "SEARCH")
+  }
+  if (name == "SEARCH") {
     return p.search(false);
-  if (name == "FETCH")
+  }
+  if (name == "FETCH") {
     return p.fetch(false);
-  if (name == "STORE")
+  }
+  if (name == "STORE") {
     return p.store(false);
-  if (name == "COPY")
+  }
+  if (name == "COPY") {
     return p.copy(false, false);
-  if (name == "MOVE")
+  }
+  if (name == "MOVE") {
     return p.copy(false, true);
+  }
   return bad(fmt::format("unknown command \"{}\"", name));
 }
 
@@ -1060,63 +1091,64 @@ std::string_view command_name(const Command& command) {
   return std::visit(
       [](const auto& c) -> std::string_view {
         using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, CapabilityCommand>)
+        if constexpr (std::is_same_v<T, CapabilityCommand>) {
           return "CAPABILITY";
-        else if constexpr (std::is_same_v<T, NoopCommand>)
+        } else if constexpr (std::is_same_v<T, NoopCommand>) {
           return "NOOP";
-        else if constexpr (std::is_same_v<T, LogoutCommand>)
+        } else if constexpr (std::is_same_v<T, LogoutCommand>) {
           return "LOGOUT";
-        else if constexpr (std::is_same_v<T, IdCommand>)
+        } else if constexpr (std::is_same_v<T, IdCommand>) {
           return "ID";
-        else if constexpr (std::is_same_v<T, StartTlsCommand>)
+        } else if constexpr (std::is_same_v<T, StartTlsCommand>) {
           return "STARTTLS";
-        else if constexpr (std::is_same_v<T, AuthenticateCommand>)
+        } else if constexpr (std::is_same_v<T, AuthenticateCommand>) {
           return "AUTHENTICATE";
-        else if constexpr (std::is_same_v<T, LoginCommand>)
+        } else if constexpr (std::is_same_v<T, LoginCommand>) {
           return "LOGIN";
-        else if constexpr (std::is_same_v<T, EnableCommand>)
+        } else if constexpr (std::is_same_v<T, EnableCommand>) {
           return "ENABLE";
-        else if constexpr (std::is_same_v<T, SelectCommand>)
+        } else if constexpr (std::is_same_v<T, SelectCommand>) {
           return c.read_only ? "EXAMINE" : "SELECT";
-        else if constexpr (std::is_same_v<T, CreateCommand>)
+        } else if constexpr (std::is_same_v<T, CreateCommand>) {
           return "CREATE";
-        else if constexpr (std::is_same_v<T, DeleteCommand>)
+        } else if constexpr (std::is_same_v<T, DeleteCommand>) {
           return "DELETE";
-        else if constexpr (std::is_same_v<T, RenameCommand>)
+        } else if constexpr (std::is_same_v<T, RenameCommand>) {
           return "RENAME";
-        else if constexpr (std::is_same_v<T, SubscribeCommand>)
+        } else if constexpr (std::is_same_v<T, SubscribeCommand>) {
           return c.subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE";
-        else if constexpr (std::is_same_v<T, ListCommand>)
+        } else if constexpr (std::is_same_v<T, ListCommand>) {
           return "LIST";
-        else if constexpr (std::is_same_v<T, LsubCommand>)
+        } else if constexpr (std::is_same_v<T, LsubCommand>) {
           return "LSUB";
-        else if constexpr (std::is_same_v<T, NamespaceCommand>)
+        } else if constexpr (std::is_same_v<T, NamespaceCommand>) {
           return "NAMESPACE";
-        else if constexpr (std::is_same_v<T, StatusCommand>)
+        } else if constexpr (std::is_same_v<T, StatusCommand>) {
           return "STATUS";
-        else if constexpr (std::is_same_v<T, AppendCommand>)
+        } else if constexpr (std::is_same_v<T, AppendCommand>) {
           return "APPEND";
-        else if constexpr (std::is_same_v<T, IdleCommand>)
+        } else if constexpr (std::is_same_v<T, IdleCommand>) {
           return "IDLE";
-        else if constexpr (std::is_same_v<T, CheckCommand>)
+        } else if constexpr (std::is_same_v<T, CheckCommand>) {
           return "CHECK";
-        else if constexpr (std::is_same_v<T, CloseCommand>)
+        } else if constexpr (std::is_same_v<T, CloseCommand>) {
           return "CLOSE";
-        else if constexpr (std::is_same_v<T, UnselectCommand>)
+        } else if constexpr (std::is_same_v<T, UnselectCommand>) {
           return "UNSELECT";
-        else if constexpr (std::is_same_v<T, ExpungeCommand>)
+        } else if constexpr (std::is_same_v<T, ExpungeCommand>) {
           return c.uids ? "UID EXPUNGE" : "EXPUNGE";
-        else if constexpr (std::is_same_v<T, SearchCommand>)
+        } else if constexpr (std::is_same_v<T, SearchCommand>) {
           return c.uid ? "UID SEARCH" : "SEARCH";
-        else if constexpr (std::is_same_v<T, FetchCommand>)
+        } else if constexpr (std::is_same_v<T, FetchCommand>) {
           return c.uid ? "UID FETCH" : "FETCH";
-        else if constexpr (std::is_same_v<T, StoreCommand>)
+        } else if constexpr (std::is_same_v<T, StoreCommand>) {
           return c.uid ? "UID STORE" : "STORE";
-        else if constexpr (std::is_same_v<T, CompressCommand>)
+        } else if constexpr (std::is_same_v<T, CompressCommand>) {
           return "COMPRESS";
-        else if constexpr (std::is_same_v<T, CopyCommand>) {
-          if (c.move)
+        } else if constexpr (std::is_same_v<T, CopyCommand>) {
+          if (c.move) {
             return c.uid ? "UID MOVE" : "MOVE";
+          }
           return c.uid ? "UID COPY" : "COPY";
         }
       },

@@ -179,15 +179,15 @@ void ServerEngine::complete(Status status, std::string_view code, std::string_vi
   if (current_) {
     const Command& c = *current_;
     bool ok = status == Status::kOk;
-    if (ok && (std::holds_alternative<LoginCommand>(c) ||
-               std::holds_alternative<AuthenticateCommand>(c))) {
+    if (ok &&
+        (std::holds_alternative<LoginCommand>(c) ||
+         std::holds_alternative<AuthenticateCommand>(c) ||
+         std::holds_alternative<CloseCommand>(c) || std::holds_alternative<UnselectCommand>(c))) {
+      // Logged in; or, after CLOSE and UNSELECT, no longer in a mailbox.
       state_ = SessionState::kAuthenticated;
     } else if (std::holds_alternative<SelectCommand>(c)) {
       // RFC 9051 §6.3.2: a failed SELECT leaves the session with no mailbox selected.
       state_ = ok ? SessionState::kSelected : SessionState::kAuthenticated;
-    } else if (ok && (std::holds_alternative<CloseCommand>(c) ||
-                      std::holds_alternative<UnselectCommand>(c))) {
-      state_ = SessionState::kAuthenticated;
     } else if (std::holds_alternative<LogoutCommand>(c)) {
       state_ = SessionState::kLogout;
     } else if (ok && std::holds_alternative<StartTlsCommand>(c)) {

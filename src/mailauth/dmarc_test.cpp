@@ -279,7 +279,7 @@ TEST(DmarcTreeWalk, DeepNameAsksEightQueriesAtMost) {
   // A name too long to ask once prefixed is skipped, not sent.
   std::string huge;
   for (int i = 0; i < 4; ++i) {
-    huge += std::string(62, 'a' + i) + ".";
+    huge += std::string(62, static_cast<char>('a' + i)) + ".";
   }
   huge += "com";  // 4 * 63 + 3 = 255 octets: not a domain name at all
   EXPECT_TRUE(DmarcTreeWalk(huge).done());

@@ -5,6 +5,7 @@
 // (type A, AAAA, TXT, PTR, or MX with value "preference exchange"), serves the
 // zone from a dns::FakeResolver and prints one line per case: the SPF result and
 // the explanation, separated by a tab. Not part of ternd.
+#include <exception>
 #include <iostream>
 #include <sstream>
 
@@ -13,7 +14,9 @@
 #include "dns/fake_resolver.hpp"
 #include "mailauth/spf_evaluator.hpp"
 
-int main() {
+namespace {
+
+int run() {
   using namespace tern;
   std::ostringstream input;
   input << std::cin.rdbuf();
@@ -61,4 +64,16 @@ int main() {
               << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+// A malformed zone or case (a YAML node of the wrong type) is a usage error, not a crash.
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << "mailauth_spf_driver: " << e.what() << "\n";
+    return 2;
+  }
 }

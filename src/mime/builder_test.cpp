@@ -61,8 +61,9 @@ TEST(MimeBuilder, FoldsAtBlanksAndUnfoldsBackExactly) {
   std::string folded_value(tree.root().fields[0].value.in(raw));
   std::string unfolded;
   for (char c : folded_value) {
-    if (c != '\r' && c != '\n')
+    if (c != '\r' && c != '\n') {
       unfolded.push_back(c);
+    }
   }
   EXPECT_EQ(unfolded, " " + value);
   // A word longer than a line is kept whole.
@@ -172,7 +173,7 @@ TEST(MimeBuilder, WritesAuthenticationResults) {
   ASSERT_EQ(tree.root().fields.size(), 1u);
 }
 
-const char* kOriginal =
+constexpr const char* kOriginal =
     "From: Alice <alice@example.org>\n"
     "To: bob@tern.test\n"
     "Subject: lunch?\n"

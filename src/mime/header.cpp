@@ -552,8 +552,9 @@ StructuredValue parse_structured(std::string_view s) {
       if (p.section >= 0) {
         sections.push_back(&p);
       } else if (p.extended) {
-        if (extended == nullptr)
+        if (extended == nullptr) {
           extended = &p;
+        }
       } else if (plain == nullptr) {
         plain = &p;
       }
@@ -629,16 +630,21 @@ TransferEncoding parse_transfer_encoding(std::string_view raw_value) {
   std::size_t i = skip_cfws(raw_value, 0);
   std::size_t e = read_token(raw_value, i);
   std::string token = lowered(raw_value.substr(i, e - i));
-  if (token.empty() || token == "7bit")
+  if (token.empty() || token == "7bit") {
     return TransferEncoding::k7Bit;
-  if (token == "8bit")
+  }
+  if (token == "8bit") {
     return TransferEncoding::k8Bit;
-  if (token == "binary")
+  }
+  if (token == "binary") {
     return TransferEncoding::kBinary;
-  if (token == "quoted-printable")
+  }
+  if (token == "quoted-printable") {
     return TransferEncoding::kQuotedPrintable;
-  if (token == "base64")
+  }
+  if (token == "base64") {
     return TransferEncoding::kBase64;
+  }
   if (token == "x-uuencode" || token == "uuencode" || token == "x-uue") {
     return TransferEncoding::kUuencode;
   }

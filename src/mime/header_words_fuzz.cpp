@@ -33,10 +33,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   std::string_view t = text;
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) {
     t.remove_prefix(1);
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+  }
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) {
     t.remove_suffix(1);
+  }
   std::string encoded = tern::mime::encode_words(t);
   if (tern::mime::decode_words(encoded) != t) {
     __builtin_trap();

@@ -41,22 +41,30 @@ Known classify(std::string_view name) {
     return Known::kNone;
   }
   std::string_view rest = name.substr(8);
-  if (iequals(rest, "type"))
+  if (iequals(rest, "type")) {
     return Known::kType;
-  if (iequals(rest, "transfer-encoding"))
+  }
+  if (iequals(rest, "transfer-encoding")) {
     return Known::kEncoding;
-  if (iequals(rest, "disposition"))
+  }
+  if (iequals(rest, "disposition")) {
     return Known::kDisposition;
-  if (iequals(rest, "id"))
+  }
+  if (iequals(rest, "id")) {
     return Known::kId;
-  if (iequals(rest, "description"))
+  }
+  if (iequals(rest, "description")) {
     return Known::kDescription;
-  if (iequals(rest, "language"))
+  }
+  if (iequals(rest, "language")) {
     return Known::kLanguage;
-  if (iequals(rest, "location"))
+  }
+  if (iequals(rest, "location")) {
     return Known::kLocation;
-  if (iequals(rest, "md5"))
+  }
+  if (iequals(rest, "md5")) {
     return Known::kMd5;
+  }
   return Known::kNone;
 }
 

@@ -73,7 +73,7 @@ TEST(MimeParse, LinesWithoutColonAreNotFields) {
   EXPECT_EQ(tree.root().body.in(raw), "body");
 }
 
-const char* kMultipart =
+constexpr const char* kMultipart =
     "Content-Type: multipart/mixed; boundary=\"outer b\"\n"
     "\n"
     "preamble\n"

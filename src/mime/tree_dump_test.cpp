@@ -69,13 +69,15 @@ int main(int argc, char** argv) {
   if (mode == "lf" || mode == "crlf") {
     std::string lf;
     for (char c : raw) {
-      if (c != '\r')
+      if (c != '\r') {
         lf.push_back(c);
+      }
     }
     raw.clear();
     for (char c : lf) {
-      if (c == '\n' && mode == "crlf")
+      if (c == '\n' && mode == "crlf") {
         raw.push_back('\r');
+      }
       raw.push_back(c);
     }
   }

@@ -286,7 +286,7 @@ class HttpsPost : public ::testing::Test {
     r.ca_file = ca_file_;
     r.timeout = std::chrono::seconds(10);
     r.content_type = "application/tlsrpt+gzip";
-    r.body = std::string("\x1f\x8b\0binary\r\n\r\nbody", 18);
+    r.body = std::string("\x1f\x8b\0binary\r\n\r\nbody\0", 18);
     return r;
   }
 

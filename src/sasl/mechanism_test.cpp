@@ -289,10 +289,15 @@ TEST(ScramServer, Gs2FlagRules) {
 TEST(ScramServer, MalformedFinalMessagesFail) {
   FixedRandom random(0);
   ServerOptions options;
-  for (std::string final_message : {"", "c=biws", "c=biws,r=x,p=AAAA", "c=biws,p=AAAA",
-                                    "c=biws,r=rOprNGfwEbeRWgbNEkqOAAAAAAAAAAAAAAAAAAAAAAAA,p=!!!!",
-                                    "c=eSws,r=rOprNGfwEbeRWgbNEkqOAAAAAAAAAAAAAAAAAAAAAAAA,p="
-                                    "mntKIUEeVuwvGnQqxdBzzYsjAdKe5WlTo6ayg08QksM="}) {
+  // Channel binding "y,," where the client's first message said "n,,".
+  const std::string wrong_binding =
+      std::string("c=eSws,r=rOprNGfwEbeRWgbNEkqOAAAAAAAAAAAAAAAAAAAAAAAA,p=") +
+      "mntKIUEeVuwvGnQqxdBzzYsjAdKe5WlTo6ayg08QksM=";
+  for (const std::string& final_message :
+       {std::string(), std::string("c=biws"), std::string("c=biws,r=x,p=AAAA"),
+        std::string("c=biws,p=AAAA"),
+        std::string("c=biws,r=rOprNGfwEbeRWgbNEkqOAAAAAAAAAAAAAAAAAAAAAAAA,p=!!!!"),
+        wrong_binding}) {
     auto server = make_server_mechanism("SCRAM-SHA-256", options, random);
     ASSERT_EQ(server->start("n,,n=user,r=rOprNGfwEbeRWgbNEkqO").kind,
               StepKind::kNeedScramCredential);

@@ -125,7 +125,7 @@ Driver run_everywhere(const Options& options, const std::string& input) {
   return whole;
 }
 
-const char* kGreeting = "220 mx.example.org ESMTP tern\r\n";
+constexpr const char* kGreeting = "220 mx.example.org ESMTP tern\r\n";
 
 TEST(SmtpServerEngine, GreetsAndAdvertisesOnlyWhatIsImplemented) {
   Options options = smtp_options();

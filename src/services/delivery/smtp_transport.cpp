@@ -303,7 +303,8 @@ struct SmtpTransport::Impl {
         }
         auto n = co_await s.connection->read_some(buffer, timeout_for(s.engine->waiting_for()));
         if (!n) {
-          s.engine->abort(n.error().code == ErrorCode::kTimeout ? "4.4.2" : "4.4.2",
+          // RFC 3463 §3.5: 4.4.2 "bad connection", for a timeout as for a loss (as Postfix).
+          s.engine->abort("4.4.2",
                           (n.error().code == ErrorCode::kTimeout ? "conversation with "
                                                                  : "lost connection with ") +
                               target.remote() + ": " + n.error().message);

@@ -258,18 +258,24 @@ std::string format_flags(domain::Flags flags, const std::vector<std::string>& ke
     }
     out += name;
   };
-  if (recent)
+  if (recent) {
     add("\\Recent");
-  if (flags & domain::kFlagSeen)
+  }
+  if (flags & domain::kFlagSeen) {
     add("\\Seen");
-  if (flags & domain::kFlagAnswered)
+  }
+  if (flags & domain::kFlagAnswered) {
     add("\\Answered");
-  if (flags & domain::kFlagFlagged)
+  }
+  if (flags & domain::kFlagFlagged) {
     add("\\Flagged");
-  if (flags & domain::kFlagDeleted)
+  }
+  if (flags & domain::kFlagDeleted) {
     add("\\Deleted");
-  if (flags & domain::kFlagDraft)
+  }
+  if (flags & domain::kFlagDraft) {
     add("\\Draft");
+  }
   for (const auto& k : keywords) {
     add(k);
   }

@@ -23,7 +23,7 @@ void Params::add(Bytes value) {
   // A binary value's pointer may be null for an empty string; libpq needs a
   // non-null pointer to tell an empty value from SQL NULL.
   if (values_.back().view.data() == nullptr) {
-    values_.back().view = std::string_view("", 0);
+    values_.back().view = std::string_view("", 0);  // NOLINT(bugprone-string-constructor)
   }
 }
 

@@ -191,7 +191,8 @@ std::vector<Result<void>> BlobFiles::make_durable(std::vector<TempBlob>& temps,
   // would each wait for a journal commit of their own.
   std::vector<fs::path> dirs(dirs_to_sync.begin(), dirs_to_sync.end());
   std::vector<char> dir_failed(dirs.size(), 0);
-  for_each_concurrently(dirs.size(), [&](std::size_t i) { dir_failed[i] = !fsync_dir(dirs[i]); });
+  for_each_concurrently(dirs.size(),
+                        [&](std::size_t i) { dir_failed[i] = fsync_dir(dirs[i]) ? 0 : 1; });
   std::set<fs::path> failed_dirs;
   for (std::size_t i = 0; i < dirs.size(); ++i) {
     if (dir_failed[i] != 0) {
