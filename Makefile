@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The two commands (README.md): `make run` and `make test`. Everything else is a
 # convenience around CMake presets.
-.PHONY: run test build-release build-test bench format format-check fuzz clean deps
+.PHONY: run test build-release build-test bench format format-check fuzz tidy clean deps
 
 JOBS ?= $(shell nproc)
 
@@ -33,6 +33,12 @@ bench: deps
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
+
+# clang-tidy with .clang-tidy over src/ (tools/tidy.py): about 15 minutes on 2 cores,
+# so not part of `make test`.
+tidy: deps
+	@cmake --preset asan >/dev/null
+	@tools/tidy.py --build build/asan
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
