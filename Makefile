@@ -34,7 +34,7 @@ fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 
-# clang-tidy with .clang-tidy over src/ (tools/tidy.py): about 15 minutes on 2 cores,
+# clang-tidy with .clang-tidy over src/ (tools/tidy.py): about 30 minutes on 2 cores,
 # so not part of `make test`.
 tidy: deps
 	@cmake --preset asan >/dev/null

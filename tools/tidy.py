@@ -7,7 +7,7 @@ Prints the findings .clang-tidy makes errors (WarningsAsErrors) and exits 1 when
 there are any. clang 14 cannot parse C++20 coroutines against GCC 12's library
 (asio::awaitable code reports `clang-diagnostic-error`), and its findings in such a
 file are guesses about code it did not understand: those files are listed as not
-checked instead. Not a CI test: the whole tree takes about 15 minutes on 2 cores."""
+checked instead. Not a CI test: the whole tree takes about 30 minutes on 2 cores."""
 import argparse
 import concurrent.futures
 import json
