@@ -118,7 +118,7 @@ TEST(Engine, LongLinesAreRefusedWithoutBuffering) {
 }
 
 TEST(Engine, UnansweredEventClosesTheSession) {
-  testing::ZeroRandom random;
+  FixedRandom random;
   ServerEngine engine(plaintext_options(), random);
   engine.receive(std::string_view("USER a@example.org\r\nPASS x\r\n"));
   EXPECT_TRUE(std::holds_alternative<NeedInput>(engine.next()) == false);
@@ -144,7 +144,7 @@ std::string scram_session(const std::string& password, bool plus, std::string bi
     d.feed("STLS\r\n");
   }
   d.take_output();
-  testing::ZeroRandom random;
+  FixedRandom random;
   sasl::ScramClient client("alice@example.org", password, "",
                            plus ? sasl::ClientBinding::kUsed : sasl::ClientBinding::kNone,
                            "tls-exporter", std::move(binding_data), random);
@@ -191,7 +191,7 @@ TEST(Engine, ScramForUnknownUserFailsAtTheProof) {
 }
 
 TEST(Engine, AnswersOutsideTheirEventAreIgnored) {
-  testing::ZeroRandom random;
+  FixedRandom random;
   ServerEngine engine(plaintext_options(), random);
   std::string greeting(engine.output());
   engine.login_succeeded({});

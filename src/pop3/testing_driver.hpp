@@ -8,19 +8,11 @@
 #include <variant>
 #include <vector>
 
+#include "base/fixed_random.hpp"
 #include "pop3/server_engine.hpp"
 #include "sasl/scram.hpp"
 
 namespace tern::pop3::testing {
-
-class ZeroRandom : public Random {
- public:
-  void fill(std::span<std::uint8_t> out) override {
-    for (auto& b : out) {
-      b = 0;
-    }
-  }
-};
 
 // The messages every test maildrop holds: LF-only, CRLF, a dot-led line, and a
 // message without a final line end.
@@ -120,7 +112,7 @@ class Driver {
   const std::vector<std::string>& messages() const { return messages_; }
 
  private:
-  ZeroRandom random_;
+  FixedRandom random_;
   ServerEngine engine_;
   std::vector<std::string> messages_ = sample_messages();
   std::vector<MaildropEntry> maildrop_;

@@ -8,26 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include "base/fixed_random.hpp"
 #include "sasl/base64.hpp"
 #include "sasl/scram.hpp"
 
 namespace tern::sasl {
 namespace {
-
-// A Random that yields a fixed byte.
-class FixedRandom : public Random {
- public:
-  explicit FixedRandom(std::uint8_t byte = 0) : byte_(byte) {}
-
-  void fill(std::span<std::uint8_t> out) override {
-    for (auto& b : out) {
-      b = byte_;
-    }
-  }
-
- private:
-  std::uint8_t byte_;
-};
 
 // RFC 7677 §3: user "user", password "pencil". StoredKey and ServerKey computed
 // independently with Python's hashlib/hmac.

@@ -6,22 +6,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/fixed_random.hpp"
 #include "sasl/base64.hpp"
 #include "sasl/mechanism.hpp"
 #include "sasl/scram.hpp"
-
-namespace {
-
-class ZeroRandom : public tern::Random {
- public:
-  void fill(std::span<std::uint8_t> out) override {
-    for (auto& b : out) {
-      b = 0;
-    }
-  }
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -35,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ServerOptions options;
   options.plus_advertised = (selector & 2) != 0;
   options.channel_bindings.tls_exporter = "exporter-data";
-  ZeroRandom random;
+  tern::FixedRandom random;
   auto mech = make_server_mechanism((selector & 1) != 0 ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256",
                                     options, random);
   static const ScramCredential credential = [] {

@@ -10,20 +10,8 @@
 #include <string_view>
 #include <variant>
 
+#include "base/fixed_random.hpp"
 #include "smtp/client_engine.hpp"
-
-namespace {
-
-class FixedRandom : public tern::Random {
- public:
-  void fill(std::span<std::uint8_t> out) override {
-    for (auto& b : out) {
-      b = 0x42;
-    }
-  }
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -34,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::uint8_t flags = data[0];
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  FixedRandom random;
+  tern::FixedRandom random(0x42);
   ClientOptions options;
   options.mode = (flags & 1) != 0 ? ClientMode::kLmtp : ClientMode::kSmtp;
   options.tls = (flags & 2) != 0 ? TlsWant::kRequired : TlsWant::kMay;
