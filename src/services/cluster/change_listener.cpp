@@ -112,7 +112,8 @@ struct ChangeListener::State {
       timeout.expires_after(kRoundTripTimeout);
       timeout.async_wait([this](std::error_code ec) {
         if (!ec && socket) {
-          socket->cancel();
+          std::error_code ignored;  // the throwing overload would escape the handler
+          socket->cancel(ignored);
         }
       });
     }
@@ -294,7 +295,12 @@ ChangeListener::ChangeListener(asio::any_io_executor executor, ChangeListenerOpt
                                      std::move(on_reconnect))) {}
 
 ChangeListener::~ChangeListener() {
-  stop();
+  try {
+    stop();
+  } catch (...) {
+    // Only the post() of the cancellation can throw (std::bad_alloc); the
+    // coroutine then stops at its next wake-up, when it sees `stopped`.
+  }
 }
 
 void ChangeListener::start() {
@@ -319,7 +325,8 @@ void ChangeListener::stop() {
     state->timeout.cancel();
     state->backoff.cancel();
     if (state->socket) {
-      state->socket->cancel();
+      std::error_code ignored;
+      state->socket->cancel(ignored);
     }
   });
 }
