@@ -224,6 +224,39 @@ class Parser {
     return Command(SubscribeCommand{std::move(mailbox), subscribe});
   }
 
+  // GETQUOTA quota-root-name / GETQUOTAROOT mailbox (RFC 9208 §7).
+  Result<Command> get_quota(bool by_mailbox) {
+    TERN_TRY_VOID(sp());
+    if (by_mailbox) {
+      TERN_TRY(auto mailbox, a_.mailbox());
+      TERN_TRY_VOID(a_.end());
+      return Command(GetQuotaRootCommand{std::move(mailbox)});
+    }
+    TERN_TRY(auto root, a_.astring());
+    TERN_TRY_VOID(a_.end());
+    return Command(GetQuotaCommand{std::move(root)});
+  }
+
+  // SETQUOTA quota-root-name SP "(" [resource-name SP number64 *(SP ...)] ")"
+  // (RFC 9208 §7).
+  Result<Command> set_quota() {
+    TERN_TRY_VOID(sp());
+    SetQuotaCommand cmd;
+    TERN_TRY(cmd.root, a_.astring());
+    TERN_TRY_VOID(sp());
+    auto limits = option_list("resource limits", [&](const std::string& name) -> Result<void> {
+      TERN_TRY_VOID(sp());
+      TERN_TRY(auto limit, a_.number64());
+      cmd.limits.emplace_back(name, limit);
+      return ok();
+    });
+    if (!limits) {
+      return limits.error();
+    }
+    TERN_TRY_VOID(a_.end());
+    return Command(std::move(cmd));
+  }
+
   Result<Command> rename() {
     TERN_TRY_VOID(sp());
     RenameCommand cmd;
@@ -236,10 +269,11 @@ class Parser {
 
   Result<StatusItem> status_item() {
     TERN_TRY(auto name, keyword());
-    static constexpr StatusItem kAll[] = {
-        StatusItem::kMessages, StatusItem::kUidNext,       StatusItem::kUidValidity,
-        StatusItem::kUnseen,   StatusItem::kDeleted,       StatusItem::kSize,
-        StatusItem::kRecent,   StatusItem::kHighestModSeq, StatusItem::kAppendLimit};
+    static constexpr StatusItem kAll[] = {StatusItem::kMessages,    StatusItem::kUidNext,
+                                          StatusItem::kUidValidity, StatusItem::kUnseen,
+                                          StatusItem::kDeleted,     StatusItem::kSize,
+                                          StatusItem::kRecent,      StatusItem::kHighestModSeq,
+                                          StatusItem::kAppendLimit, StatusItem::kDeletedStorage};
     for (StatusItem item : kAll) {
       if (name == status_item_name(item)) {
         return item;
@@ -992,6 +1026,15 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
   if (name == "APPEND") {
     return p.append();
   }
+  if (name == "GETQUOTA") {
+    return p.get_quota(false);
+  }
+  if (name == "GETQUOTAROOT") {
+    return p.get_quota(true);
+  }
+  if (name == "SETQUOTA") {
+    return p.set_quota();
+  }
   if (name == "IDLE") {
     return p.none(IdleCommand{});
   }
@@ -1050,6 +1093,8 @@ std::string_view status_item_name(StatusItem item) {
       return "HIGHESTMODSEQ";
     case StatusItem::kAppendLimit:
       return "APPENDLIMIT";
+    case StatusItem::kDeletedStorage:
+      return "DELETED-STORAGE";
   }
   return "";
 }
@@ -1123,6 +1168,12 @@ std::string_view command_name(const Command& command) {
           return "LSUB";
         } else if constexpr (std::is_same_v<T, NamespaceCommand>) {
           return "NAMESPACE";
+        } else if constexpr (std::is_same_v<T, GetQuotaCommand>) {
+          return "GETQUOTA";
+        } else if constexpr (std::is_same_v<T, GetQuotaRootCommand>) {
+          return "GETQUOTAROOT";
+        } else if constexpr (std::is_same_v<T, SetQuotaCommand>) {
+          return "SETQUOTA";
         } else if constexpr (std::is_same_v<T, StatusCommand>) {
           return "STATUS";
         } else if constexpr (std::is_same_v<T, AppendCommand>) {

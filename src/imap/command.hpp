@@ -111,6 +111,7 @@ enum class StatusItem : std::uint8_t {
   kRecent,
   kHighestModSeq,
   kAppendLimit,
+  kDeletedStorage,  // RFC 9208 §4.1.4
 };
 
 // The wire name of a status item ("UIDNEXT").
@@ -294,6 +295,23 @@ struct StoreCommand {
   std::vector<std::string> flags;
 };
 
+// GETQUOTA quota-root (RFC 9208 §4.1.1).
+struct GetQuotaCommand {
+  std::string root;
+};
+
+// GETQUOTAROOT mailbox (RFC 9208 §4.1.2).
+struct GetQuotaRootCommand {
+  std::string mailbox;
+};
+
+// SETQUOTA quota-root (resource limit ...) (RFC 9208 §4.1.3); resource names
+// upper-cased.
+struct SetQuotaCommand {
+  std::string root;
+  std::vector<std::pair<std::string, std::uint64_t>> limits;
+};
+
 // COPY / MOVE set mailbox, and their UID forms.
 struct CopyCommand {
   bool uid = false;
@@ -308,7 +326,8 @@ using Command =
                  DeleteCommand, RenameCommand, SubscribeCommand, ListCommand, LsubCommand,
                  NamespaceCommand, StatusCommand, AppendCommand, IdleCommand, CheckCommand,
                  CloseCommand, UnselectCommand, ExpungeCommand, SearchCommand, FetchCommand,
-                 StoreCommand, CopyCommand, CompressCommand>;
+                 StoreCommand, CopyCommand, CompressCommand, GetQuotaCommand, GetQuotaRootCommand,
+                 SetQuotaCommand>;
 
 // ASCII upper-casing, for keywords and echoed section specifiers.
 std::string ascii_upper(std::string_view s);

@@ -154,11 +154,35 @@ TEST(ImapCommandTest, ListBasicAndExtended) {
 TEST(ImapCommandTest, Status) {
   auto status = parse_as<StatusCommand>(
       "a STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ "
-      "APPENDLIMIT)\r\n");
-  EXPECT_EQ(status.items.size(), 9u);
+      "APPENDLIMIT deleted-storage)\r\n");
+  EXPECT_EQ(status.items.size(), 10u);
   EXPECT_EQ(status.items[5], StatusItem::kSize);
+  EXPECT_EQ(status.items[9], StatusItem::kDeletedStorage);
   EXPECT_EQ(error_of("a STATUS INBOX (MESSAGES FOO)\r\n"), "STATUS: unknown status item \"FOO\"");
   EXPECT_EQ(error_of("a STATUS INBOX ()\r\n"), "STATUS: expected an atom");
+}
+
+// RFC 9208 §7.
+TEST(ImapCommandTest, Quota) {
+  EXPECT_EQ(parse_as<GetQuotaCommand>("a GETQUOTA \"\"\r\n").root, "");
+  EXPECT_EQ(parse_as<GetQuotaCommand>("a getquota user/alice\r\n").root, "user/alice");
+  EXPECT_EQ(parse_as<GetQuotaRootCommand>("a GETQUOTAROOT inbox\r\n").mailbox, "INBOX");
+  auto set = parse_as<SetQuotaCommand>("a SETQUOTA \"\" (storage 512 MESSAGE 1000)\r\n");
+  EXPECT_EQ(set.root, "");
+  ASSERT_EQ(set.limits.size(), 2u);
+  EXPECT_EQ(set.limits[0], (std::pair<std::string, std::uint64_t>{"STORAGE", 512}));
+  EXPECT_EQ(set.limits[1], (std::pair<std::string, std::uint64_t>{"MESSAGE", 1000}));
+  EXPECT_TRUE(parse_as<SetQuotaCommand>("a SETQUOTA x ()\r\n").limits.empty());
+
+  EXPECT_EQ(error_of("a GETQUOTA\r\n"), "GETQUOTA: missing argument");
+  EXPECT_EQ(error_of("a GETQUOTAROOT INBOX x\r\n").rfind("GETQUOTAROOT: ", 0), 0u);
+  EXPECT_EQ(error_of("a SETQUOTA \"\" (STORAGE)\r\n").rfind("SETQUOTA: ", 0), 0u);
+  EXPECT_EQ(error_of("a SETQUOTA \"\" STORAGE 5\r\n"),
+            "SETQUOTA: expected \"(\" before resource limits");
+  EXPECT_EQ(error_of("a SETQUOTA \"\" (STORAGE 99999999999999999999)\r\n").rfind("SETQUOTA: ", 0),
+            0u);
+  EXPECT_EQ(state_error(GetQuotaRootCommand{}, SessionState::kNotAuthenticated), "log in first");
+  EXPECT_EQ(state_error(GetQuotaCommand{}, SessionState::kSelected), "");
 }
 
 TEST(ImapCommandTest, Append) {

@@ -2,8 +2,8 @@
 """IMAP (issue #5) protocol levels and the later features, against a live ternd with
 Python's imaplib and raw sockets: ENABLE IMAP4rev2 (ESEARCH answers, no \\Recent),
 \\Recent for IMAP4rev1 sessions (one session per message, EXAMINE claims nothing),
-MULTIAPPEND (all or nothing, APPENDUID set), SEARCH on decoded text and the [imap]
-config section."""
+MULTIAPPEND (all or nothing, APPENDUID set), QUOTA, SEARCH on decoded text and the
+[imap] config section."""
 import imaplib
 import re
 import socket
@@ -134,6 +134,42 @@ def test_multiappend_all_or_nothing(imap):
     f.write(b"a4 LOGOUT\r\n")
     read_until_tagged(f, "a4")
     s.close()
+
+
+def test_quota_as_imaplib_reads_it(imap):
+    """QUOTA (RFC 9208) on the sqlite store: the limit `tern user quota` sets while
+    ternd runs, the usage the store counts, DELETED-STORAGE and OVERQUOTA."""
+    server, ports = imap
+    c = connect(ports, tls="none")
+    c.login(ALICE, PASSWORD)
+    typ, data = c.capability()  # imaplib keeps the capabilities it saw before login
+    capabilities = data[0].split()
+    assert {b"QUOTA", b"QUOTA=RES-STORAGE"} <= set(capabilities)
+    assert b"QUOTASET" not in capabilities
+    typ, data = c.getquotaroot("INBOX")
+    assert typ == "OK" and data == [[b'"INBOX" ""'], [b'"" ()']]
+
+    typ, data = c.status("INBOX", "(SIZE)")
+    size = int(re.search(rb"SIZE (\d+)", data[0]).group(1))
+    tern_cli(server.config, "user", "quota", ALICE, "10K")
+    typ, data = c.getquota('""')
+    assert typ == "OK" and data == [b'"" (STORAGE %d 10)' % ((size + 1023) // 1024)]
+
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(RFC822.SIZE)")
+    first = int(re.search(rb"RFC822.SIZE (\d+)", data[0]).group(1))
+    c.store("1", "+FLAGS", "(\\Deleted)")
+    typ, data = c.status("INBOX", "(DELETED DELETED-STORAGE)")
+    assert data == [b'"INBOX" (DELETED 1 DELETED-STORAGE %d)' % first]
+
+    # Full to the byte: the next message is refused, and the refusal says why.
+    tern_cli(server.config, "user", "quota", ALICE, str(size))
+    typ, data = c.append("INBOX", None, None, b"Subject: more\r\n\r\nbody\r\n")
+    assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), data
+    c.expunge()
+    typ, data = c.append("INBOX", None, None, b"Subject: more\r\n\r\nbody\r\n")
+    assert typ == "OK", data
+    c.logout()
 
 
 def test_imap_config_section_is_wired(ternd_factory, tmp_path, certs):

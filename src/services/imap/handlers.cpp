@@ -48,10 +48,26 @@ std::vector<std::string> Handlers::capabilities() const {
     }
     return caps;
   }
-  for (const char* c :
-       {"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "BINARY", "CREATE-SPECIAL-USE",
-        "MULTIAPPEND", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES",
-        "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "UTF8=ACCEPT", "COMPRESS=DEFLATE"}) {
+  for (const char* c : {"NAMESPACE",
+                        "UNSELECT",
+                        "UIDPLUS",
+                        "MOVE",
+                        "CHILDREN",
+                        "BINARY",
+                        "CREATE-SPECIAL-USE",
+                        "MULTIAPPEND",
+                        "STATUS=SIZE",
+                        "CONDSTORE",
+                        "QRESYNC",
+                        "ESEARCH",
+                        "SEARCHRES",
+                        "LIST-EXTENDED",
+                        "LIST-STATUS",
+                        "SPECIAL-USE",
+                        "UTF8=ACCEPT",
+                        "COMPRESS=DEFLATE",
+                        "QUOTA",
+                        "QUOTA=RES-STORAGE"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -173,6 +189,14 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return status(c, engine);
         } else if constexpr (std::is_same_v<T, AppendCommand>) {
           return append(c, engine);
+        } else if constexpr (std::is_same_v<T, GetQuotaCommand>) {
+          return get_quota(c, engine);
+        } else if constexpr (std::is_same_v<T, GetQuotaRootCommand>) {
+          return get_quota_root(c, engine);
+        } else if constexpr (std::is_same_v<T, SetQuotaCommand>) {
+          // RFC 9208 §4.1.3: SETQUOTA needs QUOTASET, which tern does not
+          // advertise: limits are the administrator's (`tern user quota`).
+          engine.complete(Status::kNo, "NOPERM", "quotas are set by the administrator");
         } else if constexpr (std::is_same_v<T, IdleCommand>) {
           engine.continuation("idling");
           sync(engine, true);

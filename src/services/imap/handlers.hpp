@@ -130,6 +130,10 @@ class Handlers {
   Result<std::string> status_line(const domain::Mailbox& mailbox,
                                   const std::vector<tern::imap::StatusItem>& items);
   Next append(const tern::imap::AppendCommand& c, tern::imap::ServerEngine& engine);
+  Next get_quota(const tern::imap::GetQuotaCommand& c, tern::imap::ServerEngine& engine);
+  Next get_quota_root(const tern::imap::GetQuotaRootCommand& c, tern::imap::ServerEngine& engine);
+  // "QUOTA "" (STORAGE used limit)" for the account's one quota root.
+  Result<std::string> quota_line();
   std::optional<domain::Mailbox> find_mailbox(const std::string& wire_name, std::string& error);
   std::string wire_name(const std::string& stored) const;
   // RFC 9051 §6.3.9.7: "("OLDNAME" (name))" when an IMAP4rev2 client sent `wire` and

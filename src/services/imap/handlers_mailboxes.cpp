@@ -602,10 +602,11 @@ Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
   if (!entries) {
     return entries.error();
   }
-  std::uint64_t unseen = 0, deleted = 0, size = 0;
+  std::uint64_t unseen = 0, deleted = 0, size = 0, deleted_size = 0;
   for (const auto& e : *entries) {
     unseen += (e.flags & domain::kFlagSeen) ? 0 : 1;
     deleted += (e.flags & domain::kFlagDeleted) ? 1 : 0;
+    deleted_size += (e.flags & domain::kFlagDeleted) ? e.size : 0;
     size += e.size;
   }
   std::string items;
@@ -630,6 +631,11 @@ Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
         break;
       case StatusItem::kSize:
         value = size;
+        break;
+      case StatusItem::kDeletedStorage:
+        // RFC 9208 §4.1.4: exact here, since the quota counts message sizes
+        // (bytes, unlike the KiB of the STORAGE resource).
+        value = deleted_size;
         break;
       case StatusItem::kRecent: {
         // RFC 3501 §6.3.10: what the next SELECT would see as recent.
@@ -669,6 +675,61 @@ Next Handlers::status(const tern::imap::StatusCommand& c, ServerEngine& engine) 
   }
   engine.untagged(*line);
   engine.complete(Status::kOk, "", "STATUS completed");
+  return Next::kDone;
+}
+
+// RFC 9208 §3.2: each account is one quota root, named "", over all its
+// mailboxes. Its one resource is STORAGE (§5.1, in KiB): the sizes of the
+// account's messages, the figure the store checks appends against. An account
+// without a quota has a root with no limits: "()".
+Result<std::string> Handlers::quota_line() {
+  auto account = shared_.storage.directory().find_account_by_id(account_->id).get();
+  if (!account) {
+    return account.error();
+  }
+  if (!*account) {
+    return Error{ErrorCode::kNotFound, "the account no longer exists"};
+  }
+  const auto& a = **account;
+  if (a.quota_bytes == 0) {
+    return std::string("QUOTA \"\" ()");
+  }
+  // Usage rounds up and the limit down, so a full account never shows room.
+  return fmt::format("QUOTA \"\" (STORAGE {} {})", (a.used_bytes + 1023) / 1024,
+                     a.quota_bytes / 1024);
+}
+
+Next Handlers::get_quota(const tern::imap::GetQuotaCommand& c, ServerEngine& engine) {
+  if (!c.root.empty()) {
+    engine.complete(Status::kNo, "NONEXISTENT", "no such quota root");
+    return Next::kDone;
+  }
+  auto line = quota_line();
+  if (!line) {
+    detail::complete_no(engine, line.error());
+    return Next::kDone;
+  }
+  engine.untagged(*line);
+  engine.complete(Status::kOk, "", "GETQUOTA completed");
+  return Next::kDone;
+}
+
+Next Handlers::get_quota_root(const tern::imap::GetQuotaRootCommand& c, ServerEngine& engine) {
+  // RFC 9208 §4.1.2: the mailbox need not exist; every name of this account's
+  // has the root "". The name is echoed in the session's encoding, as LIST does.
+  auto name = decode_wire_name(c.mailbox, level_.utf8_names());
+  if (!name) {
+    engine.complete(Status::kNo, "CANNOT", "invalid mailbox name");
+    return Next::kDone;
+  }
+  auto line = quota_line();
+  if (!line) {
+    detail::complete_no(engine, line.error());
+    return Next::kDone;
+  }
+  engine.untagged(fmt::format("QUOTAROOT {} \"\"", quoted_name(*name)));
+  engine.untagged(*line);
+  engine.complete(Status::kOk, "", "GETQUOTAROOT completed");
   return Next::kDone;
 }
 
