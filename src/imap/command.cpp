@@ -646,14 +646,66 @@ class Parser {
       cmd.charset = upper(charset);
       TERN_TRY_VOID(sp());
     }
+    TERN_TRY_VOID(search_keys(cmd.key));
+    return Command(std::move(cmd));
+  }
+
+  // 1*(SP search-key) after the first SP, into `all` (a kAnd), to the end.
+  Result<void> search_keys(SearchKey& all) {
+    all.kind = SearchKey::Kind::kAnd;
     while (true) {
       TERN_TRY(auto key, search_key(0));
-      cmd.key.children.push_back(std::move(key));
+      all.children.push_back(std::move(key));
       if (a_.at_end()) {
-        break;
+        return ok();
       }
       TERN_TRY_VOID(sp());
     }
+  }
+
+  // RFC 5256 §5: "SORT" SP sort-criteria SP charset 1*(SP search-key).
+  Result<Command> sort(bool uid) {
+    SortCommand cmd;
+    cmd.uid = uid;
+    TERN_TRY_VOID(sp());
+    if (!a_.accept('(')) {
+      return bad("expected \"(\" before sort criteria");
+    }
+    static constexpr std::pair<std::string_view, SortCriterion::Key> kKeys[] = {
+        {"ARRIVAL", SortCriterion::Key::kArrival},
+        {"CC", SortCriterion::Key::kCc},
+        {"DATE", SortCriterion::Key::kDate},
+        {"FROM", SortCriterion::Key::kFrom},
+        {"SIZE", SortCriterion::Key::kSize},
+        {"SUBJECT", SortCriterion::Key::kSubject},
+        {"TO", SortCriterion::Key::kTo}};
+    do {
+      SortCriterion criterion;
+      TERN_TRY(auto name, keyword());
+      if (name == "REVERSE") {
+        criterion.reverse = true;
+        TERN_TRY_VOID(sp());
+        TERN_TRY(name, keyword());
+      }
+      const auto* known = std::find_if(std::begin(kKeys), std::end(kKeys),
+                                       [&](const auto& k) { return k.first == name; });
+      if (known == std::end(kKeys)) {
+        return bad(fmt::format("unknown sort criterion \"{}\"", name));
+      }
+      criterion.key = known->second;
+      if (cmd.criteria.size() == limits_.max_sort_criteria) {
+        return bad("too many sort criteria");
+      }
+      cmd.criteria.push_back(criterion);
+    } while (a_.accept(' '));
+    if (!a_.accept(')')) {
+      return bad("expected \")\" after sort criteria");
+    }
+    TERN_TRY_VOID(sp());
+    TERN_TRY(auto charset, a_.astring());
+    cmd.charset = upper(charset);
+    TERN_TRY_VOID(sp());
+    TERN_TRY_VOID(search_keys(cmd.key));
     return Command(std::move(cmd));
   }
 
@@ -955,6 +1007,9 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
     if (name == "SEARCH") {
       return p.search(true);
     }
+    if (name == "SORT") {
+      return p.sort(true);
+    }
     if (name == "STORE") {
       return p.store(true);
     }
@@ -1055,6 +1110,9 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
   }
   if (name == "SEARCH") {
     return p.search(false);
+  }
+  if (name == "SORT") {
+    return p.sort(false);
   }
   if (name == "FETCH") {
     return p.fetch(false);
@@ -1190,6 +1248,8 @@ std::string_view command_name(const Command& command) {
           return c.uids ? "UID EXPUNGE" : "EXPUNGE";
         } else if constexpr (std::is_same_v<T, SearchCommand>) {
           return c.uid ? "UID SEARCH" : "SEARCH";
+        } else if constexpr (std::is_same_v<T, SortCommand>) {
+          return c.uid ? "UID SORT" : "SORT";
         } else if constexpr (std::is_same_v<T, FetchCommand>) {
           return c.uid ? "UID FETCH" : "FETCH";
         } else if constexpr (std::is_same_v<T, StoreCommand>) {
@@ -1226,6 +1286,7 @@ std::string_view state_error(const Command& command, SessionState state) {
                        std::holds_alternative<UnselectCommand>(command) ||
                        std::holds_alternative<ExpungeCommand>(command) ||
                        std::holds_alternative<SearchCommand>(command) ||
+                       std::holds_alternative<SortCommand>(command) ||
                        std::holds_alternative<FetchCommand>(command) ||
                        std::holds_alternative<StoreCommand>(command) ||
                        std::holds_alternative<CopyCommand>(command);

@@ -248,6 +248,22 @@ struct SearchCommand {
   SearchKey key;                            // kAnd of the top-level keys
 };
 
+// A SORT criterion (RFC 5256 §3): the key and whether REVERSE precedes it.
+struct SortCriterion {
+  enum class Key : std::uint8_t { kArrival, kCc, kDate, kFrom, kSize, kSubject, kTo };
+  Key key = Key::kArrival;
+  bool reverse = false;
+};
+
+// SORT (criteria) charset key... ; UID SORT (RFC 5256 §3). The charset is not
+// optional here, unlike SEARCH's.
+struct SortCommand {
+  bool uid = false;
+  std::vector<SortCriterion> criteria;
+  std::string charset;  // upper-cased
+  SearchKey key;        // kAnd of the top-level keys
+};
+
 // One FETCH data item (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
 struct FetchItem {
   enum class Kind : std::uint8_t {
@@ -327,7 +343,7 @@ using Command =
                  NamespaceCommand, StatusCommand, AppendCommand, IdleCommand, CheckCommand,
                  CloseCommand, UnselectCommand, ExpungeCommand, SearchCommand, FetchCommand,
                  StoreCommand, CopyCommand, CompressCommand, GetQuotaCommand, GetQuotaRootCommand,
-                 SetQuotaCommand>;
+                 SetQuotaCommand, SortCommand>;
 
 // ASCII upper-casing, for keywords and echoed section specifiers.
 std::string ascii_upper(std::string_view s);
@@ -348,6 +364,7 @@ struct ParseLimits {
   std::size_t max_search_keys = 1000;   // keys in one SEARCH
   std::size_t max_fetch_items = 100;    // items in one FETCH
   std::size_t max_list_patterns = 100;  // patterns in one LIST
+  std::size_t max_sort_criteria = 16;   // criteria in one SORT (7 keys, each once)
   std::size_t max_id_fields = 30;       // RFC 2971 §3.3: at most 30 field/value pairs
 };
 

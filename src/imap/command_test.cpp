@@ -162,6 +162,37 @@ TEST(ImapCommandTest, Status) {
   EXPECT_EQ(error_of("a STATUS INBOX ()\r\n"), "STATUS: expected an atom");
 }
 
+// RFC 5256 §5.
+TEST(ImapCommandTest, Sort) {
+  auto sort = parse_as<SortCommand>("a SORT (SUBJECT reverse DATE) utf-8 UNSEEN FROM bob\r\n");
+  EXPECT_FALSE(sort.uid);
+  ASSERT_EQ(sort.criteria.size(), 2u);
+  EXPECT_EQ(sort.criteria[0].key, SortCriterion::Key::kSubject);
+  EXPECT_FALSE(sort.criteria[0].reverse);
+  EXPECT_EQ(sort.criteria[1].key, SortCriterion::Key::kDate);
+  EXPECT_TRUE(sort.criteria[1].reverse);
+  EXPECT_EQ(sort.charset, "UTF-8");
+  EXPECT_EQ(sort.key.kind, SearchKey::Kind::kAnd);
+  EXPECT_EQ(sort.key.children.size(), 2u);
+  auto uid = parse_as<SortCommand>("a UID SORT (ARRIVAL CC FROM SIZE TO) \"US-ASCII\" ALL\r\n");
+  EXPECT_TRUE(uid.uid);
+  EXPECT_EQ(uid.criteria.size(), 5u);
+  EXPECT_EQ(command_name(Command(uid)), "UID SORT");
+
+  EXPECT_EQ(error_of("a SORT () UTF-8 ALL\r\n").rfind("SORT: ", 0), 0u);
+  EXPECT_EQ(error_of("a SORT (COLOR) UTF-8 ALL\r\n"), "SORT: unknown sort criterion \"COLOR\"");
+  EXPECT_EQ(error_of("a SORT (REVERSE) UTF-8 ALL\r\n").rfind("SORT: ", 0), 0u);
+  EXPECT_EQ(error_of("a SORT DATE UTF-8 ALL\r\n"), "SORT: expected \"(\" before sort criteria");
+  EXPECT_EQ(error_of("a SORT (DATE) UTF-8\r\n").rfind("SORT: ", 0), 0u);  // no search key
+  EXPECT_EQ(error_of("a SORT (DATE) ALL\r\n").rfind("SORT: ", 0), 0u);    // no charset
+  std::string many = "a SORT (";
+  for (int i = 0; i < 17; ++i) {
+    many += i == 0 ? "DATE" : " DATE";
+  }
+  EXPECT_EQ(error_of(many + ") UTF-8 ALL\r\n"), "SORT: too many sort criteria");
+  EXPECT_EQ(state_error(SortCommand{}, SessionState::kAuthenticated), "no mailbox selected");
+}
+
 // RFC 9208 §7.
 TEST(ImapCommandTest, Quota) {
   EXPECT_EQ(parse_as<GetQuotaCommand>("a GETQUOTA \"\"\r\n").root, "");

@@ -651,4 +651,291 @@ TransferEncoding parse_transfer_encoding(std::string_view raw_value) {
   return TransferEncoding::kUnknown;
 }
 
+// ----- dates (RFC 5322 §3.3, §4.3)
+
+std::int64_t days_from_civil(std::int64_t year, int month, int day) {
+  // Howard Hinnant's algorithm: days of a proleptic Gregorian date.
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const std::int64_t yoe = year - era * 400;
+  const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+std::int64_t DateTime::unix_seconds() const {
+  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+         static_cast<std::int64_t>(zone_minutes) * 60;
+}
+
+namespace {
+
+// The value's tokens: runs of letters, runs of digits, and single other
+// characters; white space and comments (nested, with quoted-pairs) separate them.
+std::vector<std::string_view> date_tokens(std::string_view v) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < v.size() && out.size() < 16) {
+    const char c = v[i];
+    if (c == '(') {
+      int depth = 0;
+      for (; i < v.size(); ++i) {
+        if (v[i] == '\\') {
+          ++i;
+        } else if (v[i] == '(') {
+          ++depth;
+        } else if (v[i] == ')' && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+      continue;
+    }
+    std::size_t start = i;
+    if (alpha(c)) {
+      while (i < v.size() && alpha(v[i])) {
+        ++i;
+      }
+    } else if (digit(c)) {
+      while (i < v.size() && digit(v[i])) {
+        ++i;
+      }
+    } else {
+      ++i;
+      if (is_wsp(c) || c == '\r' || c == '\n') {
+        continue;
+      }
+    }
+    out.push_back(v.substr(start, i - start));
+  }
+  return out;
+}
+
+std::optional<int> small_number(std::string_view s, std::size_t max_digits) {
+  if (s.empty() || s.size() > max_digits || s[0] < '0' || s[0] > '9') {
+    return std::nullopt;
+  }
+  int n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A named zone's offset in minutes (RFC 5322 §4.3); 0 for military zones.
+std::optional<int> zone_name(std::string_view name) {
+  static constexpr struct {
+    std::string_view name;
+    int hours;
+  } kZones[] = {{"UT", 0},   {"GMT", 0},  {"EST", -5}, {"EDT", -4}, {"CST", -6},
+                {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
+
+  for (const auto& z : kZones) {
+    if (ascii_iequals(name, z.name)) {
+      return z.hours * 60;
+    }
+  }
+  if (name.size() == 1 && lower(name[0]) >= 'a' && lower(name[0]) <= 'z' && lower(name[0]) != 'j') {
+    return 0;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<DateTime> parse_date_time(std::string_view value) {
+  const auto t = date_tokens(value);
+  std::size_t i = 0;
+  auto is_alpha = [](std::string_view s) {
+    return !s.empty() && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+  };
+  // [day-of-week ","]
+  if (i < t.size() && is_alpha(t[i])) {
+    ++i;
+    if (i < t.size() && t[i] == ",") {
+      ++i;
+    }
+  }
+  if (i + 3 > t.size()) {
+    return std::nullopt;
+  }
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  DateTime dt;
+  auto day = small_number(t[i], 2);
+  int month = 0;
+  for (int m = 0; m < 12; ++m) {
+    if (ascii_iequals(t[i + 1], kMonths[m])) {
+      month = m + 1;
+    }
+  }
+  auto year = small_number(t[i + 2], 4);
+  if (!day || *day < 1 || *day > 31 || month == 0 || !year) {
+    return std::nullopt;
+  }
+  dt.day = *day;
+  dt.month = month;
+  dt.year = *year;
+  // RFC 5322 §4.3: two-digit years below 50 are 20xx, other two- and three-digit
+  // years have 1900 added.
+  if (t[i + 2].size() == 2) {
+    dt.year += dt.year < 50 ? 2000 : 1900;
+  } else if (t[i + 2].size() == 3) {
+    dt.year += 1900;
+  }
+  i += 3;
+  // hour ":" minute [":" second]
+  if (i + 3 <= t.size() && t[i + 1] == ":") {
+    auto hour = small_number(t[i], 2);
+    auto minute = small_number(t[i + 2], 2);
+    if (!hour || !minute || *hour > 23 || *minute > 59) {
+      return dt;
+    }
+    i += 3;
+    int second = 0;
+    if (i + 2 <= t.size() && t[i] == ":") {
+      auto s = small_number(t[i + 1], 2);
+      if (!s || *s > 60) {
+        return dt;
+      }
+      second = *s;
+      i += 2;
+    }
+    dt.hour = *hour;
+    dt.minute = *minute;
+    dt.second = second;
+    dt.has_time = true;
+    // zone: ("+" / "-") 4DIGIT, or an obsolete name
+    if (i + 2 <= t.size() && (t[i] == "+" || t[i] == "-") && t[i + 1].size() == 4) {
+      auto hh = small_number(t[i + 1].substr(0, 2), 2);
+      auto mm = small_number(t[i + 1].substr(2), 2);
+      if (hh && mm && *mm < 60) {
+        dt.zone_minutes = (t[i] == "-" ? -1 : 1) * (*hh * 60 + *mm);
+      }
+    } else if (i < t.size() && is_alpha(t[i])) {
+      dt.zone_minutes = zone_name(t[i]).value_or(0);
+    }
+  }
+  return dt;
+}
+
+// ----- base subject (RFC 5256 §2.1)
+
+namespace {
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// subj-blob = "[" *BLOBCHAR "]" *WSP: its length at the start of `s`, or 0.
+std::size_t blob_at(std::string_view s) {
+  if (s.empty() || s[0] != '[') {
+    return 0;
+  }
+  std::size_t i = 1;
+  while (i < s.size() && s[i] != '[' && s[i] != ']') {
+    ++i;
+  }
+  if (i == s.size() || s[i] != ']') {
+    return 0;
+  }
+  ++i;
+  while (i < s.size() && s[i] == ' ') {
+    ++i;
+  }
+  return i;
+}
+
+// subj-leader = (*subj-blob subj-refwd) / WSP, with
+// subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":": its length, or 0.
+std::size_t leader_at(std::string_view s) {
+  if (!s.empty() && s[0] == ' ') {
+    return 1;
+  }
+  std::size_t i = 0;
+  while (std::size_t blob = blob_at(s.substr(i))) {
+    i += blob;
+  }
+  if (starts_with_nocase(s.substr(i), "re")) {
+    i += 2;
+  } else if (starts_with_nocase(s.substr(i), "fwd")) {
+    i += 3;
+  } else if (starts_with_nocase(s.substr(i), "fw")) {
+    i += 2;
+  } else {
+    return 0;
+  }
+  while (i < s.size() && s[i] == ' ') {
+    ++i;
+  }
+  i += blob_at(s.substr(i));
+  return i < s.size() && s[i] == ':' ? i + 1 : 0;
+}
+
+}  // namespace
+
+std::string base_subject(std::string_view subject) {
+  // (1) Tabs and line breaks become spaces; runs of spaces one space.
+  std::string text;
+  text.reserve(subject.size());
+  for (char c : subject) {
+    if (c == '\t' || c == '\r' || c == '\n') {
+      c = ' ';
+    }
+    if (c == ' ' && !text.empty() && text.back() == ' ') {
+      continue;
+    }
+    text.push_back(c);
+  }
+  std::string_view s = text;
+  while (true) {
+    // (2) Trailing subj-trailer: "(fwd)" or WSP, repeatedly.
+    while (true) {
+      if (!s.empty() && s.back() == ' ') {
+        s.remove_suffix(1);
+      } else if (s.size() >= 5 && ascii_iequals(s.substr(s.size() - 5), "(fwd)")) {
+        s.remove_suffix(5);
+      } else {
+        break;
+      }
+    }
+    // (3)-(5) Leaders, and a leading blob when something is left after it.
+    while (true) {
+      if (std::size_t leader = leader_at(s)) {
+        s.remove_prefix(leader);
+        continue;
+      }
+      std::size_t blob = blob_at(s);
+      if (blob > 0 && blob < s.size()) {
+        s.remove_prefix(blob);
+        continue;
+      }
+      break;
+    }
+    // (6) A "[fwd: ... ]" wrapper: unwrap and start again from (2).
+    if (s.size() >= 6 && starts_with_nocase(s, "[fwd:") && s.back() == ']') {
+      s = s.substr(5, s.size() - 6);
+      continue;
+    }
+    return std::string(s);
+  }
+}
+
 }  // namespace tern::mime

@@ -3,6 +3,8 @@
 // structured MIME values with RFC 2231 parameters, RFC 6532 UTF-8.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,5 +63,38 @@ bool parse_content_type(std::string_view raw_value, ContentType& type);
 // Parses a Content-Transfer-Encoding value (case-insensitive token, comments and
 // blanks ignored).
 TransferEncoding parse_transfer_encoding(std::string_view raw_value);
+
+// A Date field's value (RFC 5322 §3.3), as written.
+struct DateTime {
+  int year = 0;
+  int month = 0;  // 1-12
+  int day = 0;    // 1-31
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  int zone_minutes = 0;   // east of UTC; 0 for "-0000" and zones not understood
+  bool has_time = false;  // false: no valid time, which counts as 00:00:00
+
+  // The instant in seconds since the Unix epoch, the zone applied.
+  std::int64_t unix_seconds() const;
+};
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t days_from_civil(std::int64_t year, int month, int day);
+
+// Parses a Date value: "[day-of-week ","] day month year [hour ":" minute [":" second]
+// [zone]]", with comments skipped and the obsolete forms of RFC 5322 §4.3: two- and
+// three-digit years, the zone names UT, GMT, EST, EDT, CST, CDT, MST, MDT, PST and
+// PDT, military zones (read as -0000, as §4.3 says) and a day-of-week without its
+// comma. A time or zone that cannot be read is left out (has_time false, zone 0),
+// as RFC 5256 §2.2 asks of SORT; nullopt when the date itself cannot be read.
+std::optional<DateTime> parse_date_time(std::string_view value);
+
+// The "base subject" of RFC 5256 §2.1 (SORT, THREAD): `subject` already decoded to
+// UTF-8 (step 1's RFC 2047 part); white space collapsed, then the reply and forward
+// artifacts stripped: "Re:", "Fwd:", "Fw:" with "[blob]"s before them, a leading
+// "[blob]" that is not all there is, trailing "(fwd)", and a "[fwd: ... ]" wrapper.
+// Case is kept; comparisons use the i;unicode-casemap key.
+std::string base_subject(std::string_view subject);
 
 }  // namespace tern::mime

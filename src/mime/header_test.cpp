@@ -239,6 +239,53 @@ TEST(MimeCharset, InvalidBytesAreReplacedNeverAnError) {
   EXPECT_TRUE(is_utf8(to_utf8(std::string("\xd8\x00", 2), "utf-16be")));
 }
 
+TEST(MimeDate, ParsesRfc5322DatesAndTheObsoleteForms) {
+  auto d = parse_date_time("Mon, 6 Nov 2023 23:30:05 -0800");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->year, 2023);
+  EXPECT_EQ(d->month, 11);
+  EXPECT_EQ(d->day, 6);
+  EXPECT_TRUE(d->has_time);
+  EXPECT_EQ(d->zone_minutes, -480);
+  // RFC 5256 §2.2: "31 Dec 2000 16:01:33 -0800" is 1 Jan 2001 00:01:33 UTC.
+  EXPECT_EQ(parse_date_time("31 Dec 2000 16:01:33 -0800")->unix_seconds(), 978307293);
+  EXPECT_EQ(parse_date_time("Wed, 08 Nov 23 12:00 EST")->unix_seconds(),
+            parse_date_time("8 Nov 2023 17:00:00 +0000")->unix_seconds());
+  EXPECT_EQ(parse_date_time("1 Jan 99 00:00 GMT")->year, 1999);
+  EXPECT_EQ(parse_date_time("1 Jan 101 00:00 GMT")->year, 2001);  // RFC 5322 §4.3
+  EXPECT_EQ(parse_date_time("(comment) Fri (x) 1 (y) Jan 2021 10:00:00 (z) +0100")->hour, 10);
+  EXPECT_EQ(parse_date_time("Fri 1 jan 2021 10:00:00 Z")->zone_minutes, 0);  // no comma
+  // A time or zone that cannot be read is left out; the date stays.
+  auto no_time = parse_date_time("Thu, 9 Nov 2023 25:00:00 +0200");
+  ASSERT_TRUE(no_time);
+  EXPECT_FALSE(no_time->has_time);
+  EXPECT_EQ(no_time->unix_seconds(), days_from_civil(2023, 11, 9) * 86400);
+  EXPECT_EQ(parse_date_time("Thu, 9 Nov 2023 10:00:00 (no zone)")->zone_minutes, 0);
+  EXPECT_EQ(parse_date_time("Thu, 9 Nov 2023 10:00:00 +2")->zone_minutes, 0);
+  for (std::string_view bad :
+       {"", "not a date at all", "32 Jan 2020", "1 Foo 2020", "Mon, 1 Jan", "1 Jan 20201 10:00"}) {
+    EXPECT_FALSE(parse_date_time(bad)) << bad;
+  }
+  EXPECT_EQ(days_from_civil(1970, 1, 1), 0);
+  EXPECT_EQ(days_from_civil(1969, 12, 31), -1);
+}
+
+// RFC 5256 §2.1.
+TEST(MimeBaseSubject, StripsReplyAndForwardArtifacts) {
+  EXPECT_EQ(base_subject("Re: [tern-dev] Fwd: release plan (fwd)"), "release plan");
+  EXPECT_EQ(base_subject("[fwd: Re: Release Plan]"), "Release Plan");
+  EXPECT_EQ(base_subject("RE:  re:\tRelease   Plan  "), "Release Plan");
+  EXPECT_EQ(base_subject("Fw: [list] [tag] budget"), "budget");
+  EXPECT_EQ(base_subject("Re [x]: budget"), "budget");    // subj-refwd with a blob
+  EXPECT_EQ(base_subject("[only blob]"), "[only blob]");  // a blob that is all there is
+  EXPECT_EQ(base_subject("Re: Re: Fwd: [a] [b]"), "[b]");
+  EXPECT_EQ(base_subject("[fwd: [fwd: x] (fwd)]"), "x");
+  EXPECT_EQ(base_subject("Reply to all"), "Reply to all");  // "re" needs its ":"
+  EXPECT_EQ(base_subject("Fwd:"), "");
+  EXPECT_EQ(base_subject(""), "");
+  EXPECT_EQ(base_subject("[unclosed re: x"), "[unclosed re: x");
+}
+
 TEST(MimeCharset, ValidatesUtf8Strictly) {
   EXPECT_TRUE(is_utf8("\xf0\x9f\x98\x80"));
   EXPECT_FALSE(is_utf8("\xc0\xaf"));          // overlong

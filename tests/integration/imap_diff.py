@@ -309,6 +309,11 @@ class Normalizer:
                     value = self.modseq(value)
                 values[name] = value
             return (head, mailbox_name(tokens[1]), values)
+        if head == "SORT":
+            # RFC 5256 §4: the order is the answer.
+            numbers = tuple(int(t) for t in tokens[1:] if not isinstance(t, list))
+            modseq = [self.modseq(t[1]) for t in tokens[1:] if isinstance(t, list)]
+            return (head, numbers, *modseq)
         if head == "SEARCH":
             numbers = [t for t in tokens[1:] if not isinstance(t, list)]
             modseq = [self.modseq(t[1]) for t in tokens[1:] if isinstance(t, list)]

@@ -414,6 +414,78 @@ def condstore_qresync(rec):
     q.cmd("fetch-final", "FETCH 1:* (UID FLAGS MODSEQ)")
 
 
+def _sorting_message(subject, sender, to, date, cc=None, body=b"sort me\r\n"):
+    lines = []
+    if sender is not None:
+        lines.append(b"From: " + sender)
+    if to is not None:
+        lines.append(b"To: " + to)
+    if cc is not None:
+        lines.append(b"Cc: " + cc)
+    if subject is not None:
+        lines.append(b"Subject: " + subject)
+    if date is not None:
+        lines.append(b"Date: " + date)
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+# What SORT compares (RFC 5256 §2.1, §2.2, §3, §7): reply and forward artifacts in
+# subjects, encoded words, case, non-ASCII; zones, obsolete and broken dates; the
+# first address of a list, groups, display names and missing fields.
+SORTING = [
+    _sorting_message(b"Re: [tern-dev] Fwd: release plan (fwd)", b"Zed <zed@example.org>",
+                     b"bob@example.org", b"Mon, 6 Nov 2023 23:30:00 -0800"),
+    _sorting_message(b"[fwd: Re: Release Plan]", b"anna@example.org", b"Carol <carol@example.org>",
+                     b"Tue, 7 Nov 2023 07:00:00 +0000", cc=b"dave@example.org, bob@example.org"),
+    _sorting_message(b"RE:  re:\tRelease   Plan", b"\"Brown, Bea\" <bea@example.org>",
+                     b"undisclosed-recipients:;", b"7 Nov 2023 07:00:00 GMT"),
+    _sorting_message(b"Fw: [list] [tag] budget", b"=?utf-8?q?=C3=84rger?= <aerger@example.org>",
+                     b"alice@example.org", b"Wed, 08 Nov 23 12:00 EST"),
+    _sorting_message(b"[only blob]", b"BOB@example.org", b"Alice <ALICE@example.org>",
+                     b"not a date at all"),
+    _sorting_message(b"=?utf-8?q?=C3=84pfel_und_Birnen?=", b"carl@example.org", None,
+                     b"Thu, 9 Nov 2023 10:00:00 +0200", cc=b"zoe@example.org"),
+    _sorting_message(b"apple pie", b"_under@example.org", b"team: a@example.org, b@example.org;",
+                     b"Thu, 9 Nov 2023 10:00:00 (no zone)"),
+    _sorting_message(b"Zebra crossing", None, b"zed@example.org", None),
+    _sorting_message(None, b"yann@example.org", b"yann@example.org", b"Fri, 10 Nov 2023 09:00:00 +0000",
+                     body=b"a longer body to sort by size\r\n" * 5),
+    _sorting_message(b"_underscore first?", b"Eve <eve@example.org>", b"eve@example.org",
+                     b"Sat, 11 Nov 2023 09:00:00 +0000"),
+    _sorting_message(b"Re: Re: Fwd: [a] [b]", b"mallory@example.org", b"x@example.org",
+                     b"Sat, 11 Nov 2023 08:59:59 -0000"),
+]
+
+
+def sort_orders(rec):
+    """SORT and UID SORT (RFC 5256) over every message of the other scenarios and
+    SORTING: each key alone and reversed, several keys, with search keys, and the
+    errors."""
+    a = rec.session("A")
+    append_all(a)
+    for i, data in enumerate(SORTING):
+        s_date = APPEND_DATES[(i * 5) % len(APPEND_DATES)]
+        a.cmd(f"append-sorting-{i + 1}", f"APPEND INBOX {s_date} ", crlf(data))
+    a.cmd("select", "SELECT INBOX")
+    a.cmd("flag", "STORE 2,5,7 +FLAGS (\\Flagged)")
+    criteria = {
+        "arrival": "ARRIVAL", "cc": "CC", "date": "DATE", "from": "FROM", "size": "SIZE",
+        "subject": "SUBJECT", "to": "TO", "reverse-arrival": "REVERSE ARRIVAL",
+        "reverse-subject": "REVERSE SUBJECT", "subject-reverse-date": "SUBJECT REVERSE DATE",
+        "reverse-from-size": "REVERSE FROM SIZE", "to-cc": "TO CC",
+        "every-key": "SUBJECT FROM TO CC DATE ARRIVAL SIZE",
+    }
+    for label, keys in criteria.items():
+        a.cmd(f"sort-{label}", f"SORT ({keys}) UTF-8 ALL")
+    a.cmd("uid-sort", "UID SORT (SUBJECT DATE) US-ASCII UNSEEN")
+    a.cmd("sort-search", "SORT (REVERSE SIZE) UTF-8 OR FLAGGED SUBJECT plan")
+    a.cmd("sort-none", "SORT (DATE) UTF-8 SUBJECT no-such-words")
+    a.cmd("sort-lower-case", "sort (reverse date) utf-8 all")
+    a.cmd("sort-bad-charset", "SORT (DATE) KLINGON ALL")
+    a.cmd("sort-bad-key", "SORT (COLOR) UTF-8 ALL")
+    a.cmd("sort-empty", "SORT () UTF-8 ALL")
+
+
 SCENARIOS = {
     "fetch_items": fetch_items,
     "store_flags": store_flags,
@@ -425,4 +497,5 @@ SCENARIOS = {
     "two_sessions": two_sessions,
     "keywords": keywords,
     "condstore_qresync": condstore_qresync,
+    "sort_orders": sort_orders,
 }

@@ -3,15 +3,19 @@
 // decode them (the round trip must be exact), split them as a store does (the parts
 // must be the facts' own), answer every section the part table has, and decode and
 // split the input itself as a facts record (corrupt records must fail cleanly,
-// never crash).
+// never crash). The envelope reader must read every envelope the facts render, and
+// fail cleanly on the input itself; the i;unicode-casemap key is UTF-8.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "mime/charset.hpp"
 #include "mime/facts/facts.hpp"
+#include "mime/facts/imap_string.hpp"
 #include "mime/facts/section.hpp"
+#include "mime/facts/text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -55,5 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)parse_section(raw);
+  if (!read_envelope(facts.envelope)) {
+    std::abort();
+  }
+  (void)read_envelope(raw);
+  if (!tern::mime::is_utf8(unicode_casemap(raw))) {
+    std::abort();
+  }
   return 0;
 }

@@ -72,6 +72,61 @@ TEST(Envelope, GroupsHaveStartAndEndMarkers) {
       << f.envelope;
 }
 
+TEST(Envelope, ReadsBackWhatItRenders) {
+  const Facts f = compute_facts(kSimple);
+  auto e = read_envelope(f.envelope);
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->date, "Mon, 22 Mar 1993 09:41:09 -0800");
+  EXPECT_EQ(e->subject, "Hello folded");
+  ASSERT_EQ(e->to.size(), 2u);
+  EXPECT_EQ(e->to[1].name, "John Doe");
+  EXPECT_EQ(e->to[1].mailbox, "jdoe");
+  EXPECT_EQ(e->to[1].host, "example.org");
+  EXPECT_FALSE(e->to[1].adl.has_value());
+  EXPECT_TRUE(e->cc.empty());
+  EXPECT_FALSE(e->in_reply_to.has_value());
+  EXPECT_EQ(e->message_id, "<1234@local.machine.example>");
+
+  // Literals (8-bit values), escapes in quoted strings and group markers.
+  const Facts g = compute_facts(
+      "From: \"Q \\\"quoted\\\"\" <q@x.test>\r\nTo: team: x@y.test;\r\n"
+      "Subject: caf\xC3\xA9\r\n\r\n");
+  auto h = read_envelope(g.envelope);
+  ASSERT_TRUE(h) << g.envelope;
+  EXPECT_EQ(h->subject, "caf\xC3\xA9");
+  EXPECT_EQ(h->from[0].name, "Q \"quoted\"");
+  ASSERT_EQ(h->to.size(), 3u);
+  EXPECT_EQ(h->to[0].mailbox, "team");
+  EXPECT_FALSE(h->to[0].host.has_value());
+  EXPECT_FALSE(h->to[2].mailbox.has_value());
+}
+
+TEST(Envelope, ReadingRefusesWhatIsNotAnEnvelope) {
+  for (std::string_view bad :
+       {"", "(", "(NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+        "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL", "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ",
+        "(\"a NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+        "({5}\r\nab NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+        "(NIL NIL () NIL NIL NIL NIL NIL NIL NIL)",
+        "(NIL NIL ((NIL NIL \"a\")) NIL NIL NIL NIL NIL NIL NIL)"}) {
+    EXPECT_FALSE(read_envelope(bad)) << bad;
+  }
+  EXPECT_TRUE(read_envelope("(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"));
+}
+
+// RFC 5051 §2: titlecase, then NFKD; keys compare as octets.
+TEST(UnicodeCasemap, TitlecasesAndDecomposes) {
+  EXPECT_EQ(unicode_casemap("Hello world_1"), "HELLO WORLD_1");
+  EXPECT_EQ(unicode_casemap("\xC3\xA4pfel"), unicode_casemap("\xC3\x84PFEL"));  // äpfel, ÄPFEL
+  EXPECT_EQ(unicode_casemap("\xC3\x84"), "A\xCC\x88");  // Ä: A + combining diaeresis
+  // The ligature "fi" has no simple titlecase, so NFKD decomposes it after the
+  // titlecase step: lower-case "fi", as RFC 5051's order of steps gives.
+  EXPECT_EQ(unicode_casemap("\xEF\xAC\x81"), "fi");
+  // Titlecase, not lower case: "_" (0x5F) sorts after "A" (0x41).
+  EXPECT_LT(unicode_casemap("apple"), unicode_casemap("_under"));
+  EXPECT_EQ(unicode_casemap("\xFF"), "\xEF\xBF\xBD");  // ill-formed: U+FFFD
+}
+
 TEST(BodyStructure, SinglePartTextHasDefaultCharsetLinesAndExtensionData) {
   const Facts f = compute_facts(kSimple);
   EXPECT_EQ(f.body, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 17 2)");

@@ -4,8 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
 
 namespace tern::mime::facts {
 
@@ -37,5 +41,28 @@ inline constexpr std::size_t kMaxQuotedOctets = 1024;
 
 // True if append_string() would render `value` as a quoted string.
 bool fits_quoted(std::string_view value);
+
+// One address of an ENVELOPE list (RFC 9051 §7.5.2); a field that is NIL is absent.
+// A group's start has no host and its name as `mailbox`; its end has neither.
+struct EnvelopeAddress {
+  std::optional<std::string> name;
+  std::optional<std::string> adl;
+  std::optional<std::string> mailbox;
+  std::optional<std::string> host;
+};
+
+// An ENVELOPE read back into its fields (strings unquoted, literals taken whole).
+struct Envelope {
+  std::optional<std::string> date;
+  std::optional<std::string> subject;
+  std::vector<EnvelopeAddress> from, sender, reply_to, to, cc, bcc;
+  std::optional<std::string> in_reply_to;
+  std::optional<std::string> message_id;
+};
+
+// Reads an ENVELOPE as Facts::envelope holds it. kCorrupt for anything that is not
+// "(" nstring SP nstring 6*(SP address-list) SP nstring SP nstring ")"; never reads
+// past `text`, and allocates no more than `text.size()` in strings.
+Result<Envelope> read_envelope(std::string_view text);
 
 }  // namespace tern::mime::facts

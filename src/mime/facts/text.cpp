@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
 #include "mime/ascii.hpp"
@@ -299,6 +301,40 @@ std::string fold_case(std::string_view utf8) {
   text.foldCase();
   out.clear();
   text.toUTF8String(out);
+  return out;
+}
+
+std::string unicode_casemap(std::string_view utf8) {
+  bool ascii = true;
+  std::string out(utf8);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+      break;
+    }
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>(c - 'a' + 'A');
+    }
+  }
+  if (ascii) {
+    return out;
+  }
+  icu::UnicodeString text = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+  icu::UnicodeString titled;
+  for (std::int32_t i = 0; i < text.length();) {
+    const UChar32 c = text.char32At(i);
+    titled.append(u_totitle(c));
+    i += U16_LENGTH(c);
+  }
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfkd = icu::Normalizer2::getNFKDInstance(status);
+  icu::UnicodeString decomposed;
+  if (U_SUCCESS(status)) {
+    decomposed = nfkd->normalize(titled, status);
+  }
+  out.clear();
+  (U_SUCCESS(status) ? decomposed : titled).toUTF8String(out);
   return out;
 }
 

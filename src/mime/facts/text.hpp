@@ -41,6 +41,12 @@ std::string make_search_headers(const MessageTree& tree);
 // alike). Ill-formed UTF-8 becomes U+FFFD. ASCII is only lower-cased.
 std::string fold_case(std::string_view utf8);
 
+// The i;unicode-casemap key of UTF-8 text (RFC 5051 §2): every character mapped
+// to its simple titlecase, then decomposed (NFKD); two strings collate as their
+// keys compare octet by octet. SORT and THREAD collate with it (RFC 5256 §7).
+// Ill-formed UTF-8 becomes U+FFFD. ASCII is only upper-cased.
+std::string unicode_casemap(std::string_view utf8);
+
 // Converts HTML (already UTF-8) to plain text: tags removed; <script>, <style> and
 // <head> contents dropped; block elements (p, div, br, li, tr, h1-h6, ...) end a line;
 // character references decoded (numeric ones and the common named ones; unknown

@@ -67,7 +67,8 @@ std::vector<std::string> Handlers::capabilities() const {
                         "UTF8=ACCEPT",
                         "COMPRESS=DEFLATE",
                         "QUOTA",
-                        "QUOTA=RES-STORAGE"}) {
+                        "QUOTA=RES-STORAGE",
+                        "SORT"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -219,6 +220,8 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return expunge(c, engine);
         } else if constexpr (std::is_same_v<T, SearchCommand>) {
           return search(c, engine);
+        } else if constexpr (std::is_same_v<T, SortCommand>) {
+          return sort(c, engine);
         } else if constexpr (std::is_same_v<T, FetchCommand>) {
           announce_keywords(engine);
           return fetch(c, engine);

@@ -11,14 +11,15 @@
 // search of a large mailbox makes a few hundred store round trips, not one per
 // message, and holds one chunk in memory.
 #include <algorithm>
-#include <array>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <string.h>  // memmem
 
 #include "mime/facts/facts.hpp"
+#include "mime/facts/imap_string.hpp"
 #include "mime/facts/text.hpp"
+#include "mime/header.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
 
@@ -84,73 +85,18 @@ std::vector<std::string> header_values(std::string_view raw, std::string_view na
   return values;
 }
 
-std::int64_t days_from_civil(std::int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const std::int64_t yoe = y - era * 400;
-  const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-// The day (days since the epoch) of an RFC 5322 Date field: "[Day,] DD Mon YYYY ...".
-// SENT* keys compare dates "disregarding time and timezone" (RFC 9051 §6.4.4).
+// The day (days since the epoch) of the message's Date field as written. SENT*
+// keys compare dates "disregarding time and timezone" (RFC 9051 §6.4.4).
 std::optional<std::int64_t> sent_day(std::string_view raw) {
   auto values = header_values(raw, "Date");
   if (values.empty()) {
     return std::nullopt;
   }
-  std::string_view v = values[0];
-  if (auto comma = v.find(','); comma != std::string_view::npos) {
-    v.remove_prefix(comma + 1);
-  }
-  std::array<std::string_view, 3> tokens;
-  std::size_t n = 0;
-  std::size_t pos = 0;
-  while (n < 3 && pos < v.size()) {
-    while (pos < v.size() && (v[pos] == ' ' || v[pos] == '\t')) {
-      ++pos;
-    }
-    std::size_t start = pos;
-    while (pos < v.size() && v[pos] != ' ' && v[pos] != '\t') {
-      ++pos;
-    }
-    if (pos > start) {
-      tokens[n++] = v.substr(start, pos - start);
-    }
-  }
-  if (n < 3) {
+  auto date = mime::parse_date_time(values[0]);
+  if (!date) {
     return std::nullopt;
   }
-  static constexpr std::array<std::string_view, 12> kMonths = {
-      "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-  int month = 0;
-  for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (ascii::iequals(tokens[1], kMonths[i])) {
-      month = static_cast<int>(i) + 1;
-    }
-  }
-  auto number = [](std::string_view s) -> int {
-    if (s.empty() || s.size() > 4) {
-      return -1;
-    }
-    int value = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') {
-        return -1;
-      }
-      value = value * 10 + (c - '0');
-    }
-    return value;
-  };
-  int day = number(tokens[0]);
-  int year = number(tokens[2]);
-  if (month == 0 || day < 1 || day > 31 || year < 0) {
-    return std::nullopt;
-  }
-  if (tokens[2].size() == 2) {
-    year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete two-digit years
-  }
-  return days_from_civil(year, month, day);
+  return mime::days_from_civil(date->year, date->month, date->day);
 }
 
 struct Candidate {
@@ -381,6 +327,129 @@ bool mentions_modseq(const SearchKey& key) {
   return std::any_of(key.children.begin(), key.children.end(), mentions_modseq);
 }
 
+// Walks the messages of the session's view in MSN order, kSearchBatch entries per
+// store read, and calls `on_match(candidate)` for each one `key` matches. `extra`
+// names summary parts to read besides those the key needs (SORT's envelopes). Only
+// the view's messages count: one that arrived after its last EXISTS is not visible
+// yet, one expunged elsewhere is gone from the entries.
+template <class OnMatch>
+Result<void> each_match(domain::MailStore& mail, domain::AccountId account, const MailboxView& view,
+                        const std::vector<domain::Uid>& saved, const SearchKey& key,
+                        domain::SummaryParts extra, OnMatch&& on_match) {
+  const std::uint32_t exists = view.exists();
+  const std::uint32_t max_uid = exists == 0 ? 0 : static_cast<std::uint32_t>(view.uid_at(exists));
+  Matcher matcher(mail, account, view, max_uid, saved);
+  const domain::SummaryParts parts = parts_for(key) | extra;
+  for (std::uint32_t first = 1; first <= exists; first += kSearchBatch) {
+    const std::uint32_t last = std::min(exists, first + kSearchBatch - 1);
+    auto entries = mail.entries(account, view.id(), view.uid_at(first), view.uid_at(last)).get();
+    if (!entries) {
+      return entries.error();
+    }
+    std::vector<domain::MessageSummary> summaries;
+    if (parts != 0 && !entries->empty()) {
+      std::vector<domain::Uid> uids;
+      uids.reserve(entries->size());
+      for (const auto& e : *entries) {
+        uids.push_back(e.uid);
+      }
+      auto read = mail.message_summaries(account, view.id(), uids, parts).get();
+      if (!read) {
+        return read.error();
+      }
+      summaries = std::move(*read);
+    }
+    // Both lists ascend by UID; a summary may be missing (expunged in between).
+    auto summary = summaries.begin();
+    for (const auto& e : *entries) {
+      auto msn = view.msn_of(e.uid);
+      if (!msn) {
+        continue;
+      }
+      while (summary != summaries.end() && summary->uid < e.uid) {
+        ++summary;
+      }
+      Candidate candidate{*msn, &e, nullptr, std::nullopt, std::nullopt};
+      if (summary != summaries.end() && summary->uid == e.uid) {
+        candidate.summary = &*summary;
+      }
+      if (matcher.match(key, candidate)) {
+        on_match(candidate);
+      }
+    }
+  }
+  return ok();
+}
+
+// One message SORT orders (RFC 5256 §3): the values its criteria compare, strings
+// as i;unicode-casemap keys (§7).
+struct SortRow {
+  std::uint32_t msn = 0;
+  std::uint32_t answer = 0;  // what the SORT response lists: the MSN or the UID
+  std::int64_t arrival = 0;
+  std::int64_t sent = 0;
+  std::uint64_t size = 0;
+  std::string subject, from, to, cc;
+};
+
+// The i;unicode-casemap key of the first address's addr-mailbox, "" for none
+// (RFC 5256 §3: FROM, TO, CC).
+std::string first_mailbox(const std::vector<mime::facts::EnvelopeAddress>& list) {
+  if (list.empty() || !list.front().mailbox) {
+    return "";
+  }
+  return mime::facts::unicode_casemap(*list.front().mailbox);
+}
+
+// Fills `row`'s values from the message's ENVELOPE: derived from the message when
+// the stored facts cannot be read.
+void sort_values(const mime::facts::Envelope& envelope, SortRow& row) {
+  row.sent = row.arrival;  // RFC 5256 §2.2: INTERNALDATE without a readable Date
+  if (envelope.date) {
+    if (auto date = mime::parse_date_time(*envelope.date)) {
+      row.sent = date->unix_seconds();
+    }
+  }
+  if (envelope.subject) {
+    row.subject =
+        mime::facts::unicode_casemap(mime::base_subject(mime::decode_words(*envelope.subject)));
+  }
+  row.from = first_mailbox(envelope.from);
+  row.to = first_mailbox(envelope.to);
+  row.cc = first_mailbox(envelope.cc);
+}
+
+// <0, 0, >0 as `a` sorts before, with or after `b` on `criterion` alone.
+int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, const SortRow& b) {
+  using Key = tern::imap::SortCriterion::Key;
+  auto three_way = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  int order = 0;
+  switch (criterion.key) {
+    case Key::kArrival:
+      order = three_way(a.arrival, b.arrival);
+      break;
+    case Key::kCc:
+      order = a.cc.compare(b.cc);
+      break;
+    case Key::kDate:
+      order = three_way(a.sent, b.sent);
+      break;
+    case Key::kFrom:
+      order = a.from.compare(b.from);
+      break;
+    case Key::kSize:
+      order = three_way(a.size, b.size);
+      break;
+    case Key::kSubject:
+      order = a.subject.compare(b.subject);
+      break;
+    case Key::kTo:
+      order = a.to.compare(b.to);
+      break;
+  }
+  return criterion.reverse ? -order : order;
+}
+
 }  // namespace
 
 Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) {
@@ -393,65 +462,23 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
     return Next::kDone;
   }
-  auto& mail = shared_.storage.mail();
-  std::uint32_t max_uid = selected_->exists() == 0
-                              ? 0
-                              : static_cast<std::uint32_t>(selected_->uid_at(selected_->exists()));
-  Matcher matcher(mail, account_->id, *selected_, max_uid, saved_);
   bool uses_modseq = mentions_modseq(c.key);
   if (uses_modseq) {
     condstore_ = true;  // RFC 7162 §3.1
   }
-  const domain::SummaryParts parts = parts_for(c.key);
   std::uint64_t highest = 0;
   std::vector<std::uint32_t> found;  // MSNs or UIDs, ascending
   std::vector<domain::Uid> found_uids;
-  // Only the messages of this session's view: one arrived after its last EXISTS is
-  // not visible yet, one expunged elsewhere is gone from the entries.
-  const std::uint32_t exists = selected_->exists();
-  for (std::uint32_t first = 1; first <= exists; first += kSearchBatch) {
-    const std::uint32_t last = std::min(exists, first + kSearchBatch - 1);
-    auto entries = mail.entries(account_->id, selected_->id(), selected_->uid_at(first),
-                                selected_->uid_at(last))
-                       .get();
-    if (!entries) {
-      detail::complete_no(engine, entries.error());
-      return Next::kDone;
-    }
-    std::vector<domain::MessageSummary> summaries;
-    if (parts != 0 && !entries->empty()) {
-      std::vector<domain::Uid> uids;
-      uids.reserve(entries->size());
-      for (const auto& e : *entries) {
-        uids.push_back(e.uid);
-      }
-      auto read = mail.message_summaries(account_->id, selected_->id(), uids, parts).get();
-      if (!read) {
-        detail::complete_no(engine, read.error());
-        return Next::kDone;
-      }
-      summaries = std::move(*read);
-    }
-    // Both lists ascend by UID; a summary may be missing (expunged in between).
-    auto summary = summaries.begin();
-    for (const auto& e : *entries) {
-      auto msn = selected_->msn_of(e.uid);
-      if (!msn) {
-        continue;
-      }
-      while (summary != summaries.end() && summary->uid < e.uid) {
-        ++summary;
-      }
-      Candidate candidate{*msn, &e, nullptr, std::nullopt, std::nullopt};
-      if (summary != summaries.end() && summary->uid == e.uid) {
-        candidate.summary = &*summary;
-      }
-      if (matcher.match(c.key, candidate)) {
-        found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : *msn);
+  auto walked = each_match(
+      shared_.storage.mail(), account_->id, *selected_, saved_, c.key, 0, [&](const Candidate& m) {
+        const domain::Entry& e = *m.entry;
+        found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn);
         found_uids.push_back(e.uid);
         highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
-      }
-    }
+      });
+  if (!walked) {
+    detail::complete_no(engine, walked.error());
+    return Next::kDone;
   }
   std::string out;
   // RFC 9051 §6.4.4 (App. E 4): IMAP4rev2 answers a plain SEARCH as RETURN (ALL).
@@ -514,6 +541,81 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   }
   sync(engine, c.uid);
   engine.complete(Status::kOk, "", c.uid ? "UID SEARCH completed" : "SEARCH completed");
+  return Next::kDone;
+}
+
+Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
+  if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
+    // RFC 5256 §3: US-ASCII and UTF-8 must be implemented.
+    engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
+    return Next::kDone;
+  }
+  bool uses_modseq = mentions_modseq(c.key);
+  if (uses_modseq) {
+    condstore_ = true;  // RFC 7162 §3.1
+  }
+  using Key = tern::imap::SortCriterion::Key;
+  const bool needs_envelope =
+      std::any_of(c.criteria.begin(), c.criteria.end(), [](const tern::imap::SortCriterion& s) {
+        return s.key != Key::kArrival && s.key != Key::kSize;
+      });
+  const domain::SummaryParts envelope_part = needs_envelope ? domain::kSummaryEnvelope : 0;
+  auto& mail = shared_.storage.mail();
+  std::uint64_t highest = 0;
+  std::vector<SortRow> rows;
+  auto walked = each_match(
+      mail, account_->id, *selected_, saved_, c.key, envelope_part, [&](const Candidate& m) {
+        const domain::Entry& e = *m.entry;
+        SortRow row;
+        row.msn = m.msn;
+        row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
+        row.arrival = to_unix_seconds(e.internal_date);
+        row.size = e.size;
+        if (needs_envelope) {
+          std::string derived;
+          std::string_view envelope;
+          if (m.summary != nullptr && m.summary->has_envelope) {
+            envelope = m.summary->envelope;
+          } else {
+            // Facts that cannot be read: the envelope from the message itself.
+            auto raw = mail.read_message(account_->id, e.message).get();
+            derived = mime::facts::compute_facts(raw ? *raw : std::string()).envelope;
+            envelope = derived;
+          }
+          if (auto read = mime::facts::read_envelope(envelope)) {
+            sort_values(*read, row);
+          } else {
+            row.sent = row.arrival;
+          }
+        }
+        rows.push_back(std::move(row));
+        highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
+      });
+  if (!walked) {
+    detail::complete_no(engine, walked.error());
+    return Next::kDone;
+  }
+  // RFC 5256 §3: the criteria in order, then the MSN ("an implicit sort criterion
+  // of sequence number", which REVERSE does not reverse).
+  std::sort(rows.begin(), rows.end(), [&](const SortRow& a, const SortRow& b) {
+    for (const auto& criterion : c.criteria) {
+      if (int order = compare_on(criterion, a, b); order != 0) {
+        return order < 0;
+      }
+    }
+    return a.msn < b.msn;
+  });
+  std::string out = "SORT";
+  for (const auto& row : rows) {
+    out += fmt::format(" {}", row.answer);
+  }
+  if (uses_modseq && highest != 0) {
+    out += fmt::format(" (MODSEQ {})", highest);  // RFC 7162 §3.1.5
+  }
+  engine.untagged(out);
+  // RFC 5256 §3: no EXPUNGE during SORT, as during SEARCH; UID SORT may have them.
+  sync(engine, c.uid);
+  engine.complete(Status::kOk, "", c.uid ? "UID SORT completed" : "SORT completed");
   return Next::kDone;
 }
 
