@@ -678,7 +678,9 @@ class Parser {
         {"FROM", SortCriterion::Key::kFrom},
         {"SIZE", SortCriterion::Key::kSize},
         {"SUBJECT", SortCriterion::Key::kSubject},
-        {"TO", SortCriterion::Key::kTo}};
+        {"TO", SortCriterion::Key::kTo},
+        {"DISPLAYFROM", SortCriterion::Key::kDisplayFrom},
+        {"DISPLAYTO", SortCriterion::Key::kDisplayTo}};
     do {
       SortCriterion criterion;
       TERN_TRY(auto name, keyword());

@@ -248,9 +248,20 @@ struct SearchCommand {
   SearchKey key;                            // kAnd of the top-level keys
 };
 
-// A SORT criterion (RFC 5256 §3): the key and whether REVERSE precedes it.
+// A SORT criterion (RFC 5256 §3, RFC 5957 §4 DISPLAYFROM and DISPLAYTO): the key and
+// whether REVERSE precedes it.
 struct SortCriterion {
-  enum class Key : std::uint8_t { kArrival, kCc, kDate, kFrom, kSize, kSubject, kTo };
+  enum class Key : std::uint8_t {
+    kArrival,
+    kCc,
+    kDate,
+    kFrom,
+    kSize,
+    kSubject,
+    kTo,
+    kDisplayFrom,
+    kDisplayTo,
+  };
   Key key = Key::kArrival;
   bool reverse = false;
 };

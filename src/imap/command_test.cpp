@@ -174,9 +174,13 @@ TEST(ImapCommandTest, Sort) {
   EXPECT_EQ(sort.charset, "UTF-8");
   EXPECT_EQ(sort.key.kind, SearchKey::Kind::kAnd);
   EXPECT_EQ(sort.key.children.size(), 2u);
-  auto uid = parse_as<SortCommand>("a UID SORT (ARRIVAL CC FROM SIZE TO) \"US-ASCII\" ALL\r\n");
+  auto uid = parse_as<SortCommand>(
+      "a UID SORT (ARRIVAL CC FROM SIZE TO DisplayFrom REVERSE DISPLAYTO) \"US-ASCII\" ALL\r\n");
   EXPECT_TRUE(uid.uid);
-  EXPECT_EQ(uid.criteria.size(), 5u);
+  ASSERT_EQ(uid.criteria.size(), 7u);
+  EXPECT_EQ(uid.criteria[5].key, SortCriterion::Key::kDisplayFrom);  // RFC 5957 §4
+  EXPECT_EQ(uid.criteria[6].key, SortCriterion::Key::kDisplayTo);
+  EXPECT_TRUE(uid.criteria[6].reverse);
   EXPECT_EQ(command_name(Command(uid)), "UID SORT");
 
   EXPECT_EQ(error_of("a SORT () UTF-8 ALL\r\n").rfind("SORT: ", 0), 0u);

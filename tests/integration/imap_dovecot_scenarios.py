@@ -474,6 +474,8 @@ def sort_orders(rec):
         "reverse-subject": "REVERSE SUBJECT", "subject-reverse-date": "SUBJECT REVERSE DATE",
         "reverse-from-size": "REVERSE FROM SIZE", "to-cc": "TO CC",
         "every-key": "SUBJECT FROM TO CC DATE ARRIVAL SIZE",
+        "displayfrom": "DISPLAYFROM", "displayto": "DISPLAYTO",
+        "reverse-displayfrom-date": "REVERSE DISPLAYFROM DATE",
     }
     for label, keys in criteria.items():
         a.cmd(f"sort-{label}", f"SORT ({keys}) UTF-8 ALL")

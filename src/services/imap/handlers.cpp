@@ -68,7 +68,8 @@ std::vector<std::string> Handlers::capabilities() const {
                         "COMPRESS=DEFLATE",
                         "QUOTA",
                         "QUOTA=RES-STORAGE",
-                        "SORT"}) {
+                        "SORT",
+                        "SORT=DISPLAY"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));

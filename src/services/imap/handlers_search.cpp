@@ -390,6 +390,7 @@ struct SortRow {
   std::int64_t sent = 0;
   std::uint64_t size = 0;
   std::string subject, from, to, cc;
+  std::string display_from, display_to;  // RFC 5957
 };
 
 // The i;unicode-casemap key of the first address's addr-mailbox, "" for none
@@ -399,6 +400,24 @@ std::string first_mailbox(const std::vector<mime::facts::EnvelopeAddress>& list)
     return "";
   }
   return mime::facts::unicode_casemap(*list.front().mailbox);
+}
+
+// RFC 5957 §3: the i;unicode-casemap key of what a client shows for the list's
+// first address: its display name, RFC 2047-decoded, or without one its
+// addr-spec; a group's name for a group.
+std::string first_display(const std::vector<mime::facts::EnvelopeAddress>& list) {
+  if (list.empty()) {
+    return "";
+  }
+  const auto& a = list.front();
+  std::string shown = a.name ? mime::decode_words(*a.name) : std::string();
+  if (shown.empty() && a.mailbox) {
+    shown = *a.mailbox;
+    if (a.host) {
+      shown += "@" + *a.host;
+    }
+  }
+  return mime::facts::unicode_casemap(shown);
 }
 
 // Fills `row`'s values from the message's ENVELOPE: derived from the message when
@@ -417,6 +436,8 @@ void sort_values(const mime::facts::Envelope& envelope, SortRow& row) {
   row.from = first_mailbox(envelope.from);
   row.to = first_mailbox(envelope.to);
   row.cc = first_mailbox(envelope.cc);
+  row.display_from = first_display(envelope.from);
+  row.display_to = first_display(envelope.to);
 }
 
 // <0, 0, >0 as `a` sorts before, with or after `b` on `criterion` alone.
@@ -445,6 +466,12 @@ int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, con
       break;
     case Key::kTo:
       order = a.to.compare(b.to);
+      break;
+    case Key::kDisplayFrom:
+      order = a.display_from.compare(b.display_from);
+      break;
+    case Key::kDisplayTo:
+      order = a.display_to.compare(b.display_to);
       break;
   }
   return criterion.reverse ? -order : order;
