@@ -859,6 +859,27 @@ class Parser {
       TERN_TRY(item.part, binary_part());
       return item;
     }
+    if (name == "PREVIEW") {
+      // RFC 8970 §6: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]. LAZY is
+      // the only modifier; tern keeps every preview, so it changes nothing.
+      item.kind = K::kPreview;
+      if (a_.rest().substr(0, 2) == " (") {
+        a_.advance(1);
+        auto mods = option_list("PREVIEW modifiers", [&](const std::string& mod) -> Result<void> {
+          if (mod != "LAZY") {
+            return bad(fmt::format("unknown PREVIEW modifier \"{}\"", mod));
+          }
+          return ok();
+        });
+        if (!mods) {
+          return mods.error();
+        }
+        if (*mods == 0) {
+          return bad("expected a PREVIEW modifier");
+        }
+      }
+      return item;
+    }
     if (name.empty()) {
       return bad("expected a data item");
     }

@@ -292,6 +292,7 @@ struct FetchItem {
     kBinary,         // BINARY[part]<partial> / BINARY.PEEK[...]
     kBinarySize,     // BINARY.SIZE[part]
     kModSeq,
+    kPreview,  // RFC 8970 PREVIEW, with or without (LAZY)
   };
   Kind kind = Kind::kUid;
   bool peek = false;

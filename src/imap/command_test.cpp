@@ -162,6 +162,19 @@ TEST(ImapCommandTest, Status) {
   EXPECT_EQ(error_of("a STATUS INBOX ()\r\n"), "STATUS: expected an atom");
 }
 
+// RFC 8970 §6.
+TEST(ImapCommandTest, Preview) {
+  auto fetch = parse_as<FetchCommand>("a FETCH 1:* (UID PREVIEW (LAZY) preview FLAGS)\r\n");
+  ASSERT_EQ(fetch.items.size(), 4u);
+  EXPECT_EQ(fetch.items[1].kind, FetchItem::Kind::kPreview);
+  EXPECT_EQ(fetch.items[2].kind, FetchItem::Kind::kPreview);
+  EXPECT_EQ(fetch.items[3].kind, FetchItem::Kind::kFlags);
+  EXPECT_EQ(parse_as<FetchCommand>("a FETCH 1 PREVIEW\r\n").items.size(), 1u);
+  EXPECT_EQ(error_of("a FETCH 1 (PREVIEW (EAGER))\r\n"),
+            "FETCH: unknown PREVIEW modifier \"EAGER\"");
+  EXPECT_EQ(error_of("a FETCH 1 (PREVIEW ())\r\n"), "FETCH: expected a PREVIEW modifier");
+}
+
 // RFC 5256 §5.
 TEST(ImapCommandTest, Sort) {
   auto sort = parse_as<SortCommand>("a SORT (SUBJECT reverse DATE) utf-8 UNSEEN FROM bob\r\n");

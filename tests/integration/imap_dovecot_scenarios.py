@@ -160,6 +160,8 @@ def fetch_items(rec):
     a.cmd("fetch-rfc822", "FETCH 1 (RFC822.HEADER RFC822.TEXT)")
     a.cmd("fetch-rfc822-seen", "FETCH 2 (RFC822)")
     a.cmd("fetch-body-seen", "FETCH 5 (BODY[TEXT]<0.12>)")
+    a.cmd("fetch-preview", "FETCH 1:* (PREVIEW)")
+    a.cmd("fetch-preview-lazy", "FETCH 1:3 (UID PREVIEW (LAZY) FLAGS)")
     a.cmd("uid-fetch", "UID FETCH 2:4 (FLAGS)")
     a.cmd("fetch-flags-after", "FETCH 1:* (FLAGS)")
     a.cmd("fetch-bad-section", "FETCH 1 (BODY[9.9.9])")

@@ -245,7 +245,7 @@ TEST(Preview, TakesTheFirstTextPartConvertsHtmlAndCollapsesWhitespace) {
   EXPECT_EQ(compute_facts(html).preview, "Caf\xc3\xa9 & \xe2\x98\xba &bogus; end");
 }
 
-TEST(Preview, HoldsAtMost256Characters) {
+TEST(Preview, HoldsAtMost200Characters) {
   std::string body;
   for (int i = 0; i < 200; ++i) {
     body += "\xc3\xa9 ";  // two characters each: é and a space
@@ -255,8 +255,24 @@ TEST(Preview, HoldsAtMost256Characters) {
   for (char c : f.preview) {
     chars += (static_cast<unsigned char>(c) & 0xc0u) != 0x80 ? 1 : 0;
   }
-  EXPECT_EQ(chars, 255u);  // 128 é and 127 spaces: the 256th would be a trailing space
+  EXPECT_EQ(chars, 199u);  // 100 é and 99 spaces: the 200th would be a trailing space
   EXPECT_EQ(f.preview.substr(0, 5), "\xc3\xa9 \xc3\xa9");
+}
+
+// As Dovecot's previews: quoted lines are older text; an attached message is
+// someone else's; any text/* subtype is text.
+TEST(Preview, LeavesOutQuotedLinesAndAttachedMessages) {
+  EXPECT_EQ(compute_facts("Subject: re\r\n\r\nAnna wrote:\r\n> old\r\n>> older\r\n"
+                          "new text\r\n > not a quote\r\n")
+                .preview,
+            "Anna wrote: new text > not a quote");
+  EXPECT_EQ(
+      compute_facts("Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n").preview,
+      "");
+  EXPECT_EQ(compute_facts("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                          "Content-Type: text/x-log\r\n\r\nlog line\r\n--b--\r\n")
+                .preview,
+            "log line");
 }
 
 TEST(SearchText, IncludesEveryTextPartAndAttachmentNames) {

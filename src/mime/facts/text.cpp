@@ -227,18 +227,45 @@ std::string html_to_text(std::string_view html) {
 
 std::string make_preview(const MessageTree& tree) {
   const std::string_view raw = tree.raw();
-  for (const Part& p : tree.parts()) {
+  const auto& parts = tree.parts();
+  // An attached message (message/rfc822) is someone else's text: not previewed.
+  auto inside_message = [&](const Part& p) {
+    for (PartIndex up = p.parent; up != kNoPart; up = parts[up].parent) {
+      if (parts[up].kind == PartKind::kMessage) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const Part& p : parts) {
     if (p.kind != PartKind::kLeaf || is_attachment(p) || p.content_type.type != "text" ||
-        (p.content_type.subtype != "plain" && p.content_type.subtype != "html")) {
+        inside_message(p)) {
       continue;
     }
     const std::string text = leaf_text(raw, p);
-    // RFC 8970 §3.1: the preview is for display, so line structure is dropped.
+    // RFC 8970 §3.3: the preview is for display, so line structure is dropped,
+    // and so are quoted lines ("> ..."): the text they quote is older than this
+    // message (Dovecot's previews leave them out too).
     std::string preview;
     std::size_t chars = 0;
     bool space = false;
+    bool line_start = true;
+    bool quoted = false;
     for (std::size_t i = 0; i < text.size() && chars <= kMaxPreviewChars; ++i) {
       const auto u = static_cast<unsigned char>(text[i]);
+      if (text[i] == '\n') {
+        line_start = true;
+        quoted = false;
+        space = !preview.empty();
+        continue;
+      }
+      if (line_start) {
+        line_start = false;
+        quoted = text[i] == '>';
+      }
+      if (quoted) {
+        continue;
+      }
       if (is_space(text[i])) {
         space = !preview.empty();
         continue;

@@ -11,16 +11,18 @@
 
 namespace tern::mime::facts {
 
-// The most characters (Unicode scalar values) a preview holds (RFC 8970 §3.1:
-// "MUST NOT exceed 256 characters").
-inline constexpr std::size_t kMaxPreviewChars = 256;
+// The most characters (Unicode scalar values) a preview holds (RFC 8970 §3.3: "SHOULD
+// limit ... to 200 preview characters"; records written before kept up to 256, the
+// MUST NOT).
+inline constexpr std::size_t kMaxPreviewChars = 200;
 
-// The RFC 8970 preview of a message: the first text/plain or text/html leaf that is
-// not an attachment (pre-order, so the first alternative a sender wrote), transfer-
-// decoded, converted to UTF-8 from its charset, HTML converted to text, runs of
-// whitespace (line ends included) collapsed to one space, trimmed, and cut to at most
-// kMaxPreviewChars characters at a character boundary. Empty when the message has no
-// such part or only whitespace in it (RFC 8970 §3.1 allows an empty preview).
+// The RFC 8970 preview of a message: the first text/* leaf that is not an attachment
+// and not inside an attached message (pre-order, so the first alternative a sender
+// wrote), transfer-decoded, converted to UTF-8 from its charset, HTML converted to
+// text, quoted lines (starting with ">") left out, runs of whitespace (line ends
+// included) collapsed to one space, trimmed, and cut to at most kMaxPreviewChars
+// characters at a character boundary. Empty when the message has no such part or
+// only whitespace in it (RFC 8970 §3.2 allows an empty preview).
 std::string make_preview(const MessageTree& tree);
 
 // Everything a body search should match, as UTF-8: the decoded text of every

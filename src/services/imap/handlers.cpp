@@ -69,7 +69,8 @@ std::vector<std::string> Handlers::capabilities() const {
                         "QUOTA",
                         "QUOTA=RES-STORAGE",
                         "SORT",
-                        "SORT=DISPLAY"}) {
+                        "SORT=DISPLAY",
+                        "PREVIEW"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));

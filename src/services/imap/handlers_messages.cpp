@@ -8,6 +8,7 @@
 
 #include "imap/arguments.hpp"
 #include "mime/facts/facts.hpp"
+#include "mime/facts/imap_string.hpp"
 #include "mime/facts/section.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
@@ -79,6 +80,7 @@ domain::SummaryParts summary_parts(const FetchItem& item) {
     case FetchItem::Kind::kRfc822Text:
     case FetchItem::Kind::kBodySection:
     case FetchItem::Kind::kBinary:
+    case FetchItem::Kind::kPreview:
       return domain::kSummaryFacts;
     default:
       return 0;
@@ -418,6 +420,13 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             out += fmt::format("BINARY.SIZE[{}] {}", part_text(item.part), size ? *size : 0);
             break;
           }
+          case K::kPreview:
+            // RFC 8970 §3.2: the preview kept with the message; never NIL, even
+            // for LAZY, since nothing is computed here.
+            next_item();
+            out += "PREVIEW ";
+            mime::facts::append_string(out, facts.preview);
+            break;
           case K::kModSeq:
             if (has_modseq) {
               continue;
