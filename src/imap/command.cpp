@@ -559,6 +559,13 @@ class Parser {
       TERN_TRY(key.number, a_.number64());
       return key;
     }
+    if (name == "OLDER" || name == "YOUNGER") {
+      // RFC 5032 §3: OLDER / YOUNGER nz-number (seconds).
+      key.kind = name == "OLDER" ? K::kOlder : K::kYounger;
+      TERN_TRY_VOID(sp());
+      TERN_TRY(key.number, a_.nz_number());
+      return key;
+    }
     if (name == "UID") {
       key.kind = K::kUid;
       TERN_TRY_VOID(sp());

@@ -215,6 +215,8 @@ struct SearchKey {
     kSentSince,
     kLarger,
     kSmaller,
+    kOlder,    // RFC 5032 WITHIN: `number` seconds, against the INTERNALDATE
+    kYounger,
     kUid,          // `set`
     kSequenceSet,  // `set`
     kModSeq,       // `number` (RFC 7162); `field` the entry name if given

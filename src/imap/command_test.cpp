@@ -288,6 +288,14 @@ TEST(ImapCommandTest, SearchKeys) {
   EXPECT_EQ(keys[6].number, 620162338u);
 
   EXPECT_TRUE(parse_as<SearchCommand>("a SEARCH RETURN () ALL\r\n").return_opts->all);
+  // RFC 5032 §4: OLDER / YOUNGER nz-number.
+  auto within = parse_as<SearchCommand>("a SEARCH older 60 YOUNGER 4294967295\r\n");
+  ASSERT_EQ(within.key.children.size(), 2u);
+  EXPECT_EQ(within.key.children[0].kind, K::kOlder);
+  EXPECT_EQ(within.key.children[0].number, 60u);
+  EXPECT_EQ(within.key.children[1].kind, K::kYounger);
+  EXPECT_EQ(error_of("a SEARCH YOUNGER 0\r\n").rfind("SEARCH: ", 0), 0u);
+  EXPECT_EQ(error_of("a SEARCH OLDER\r\n").rfind("SEARCH: ", 0), 0u);
   EXPECT_EQ(error_of("a SEARCH FROBNICATE\r\n"), "SEARCH: unknown search key \"FROBNICATE\"");
   EXPECT_EQ(error_of("a SEARCH\r\n"), "SEARCH: missing argument");
   EXPECT_EQ(error_of("a SEARCH SINCE 31-Feb-2020\r\n"), "SEARCH: invalid date");

@@ -208,7 +208,8 @@ def search_keys(rec):
         "body": "BODY budget", "text": "TEXT garden", "not": "NOT SEEN",
         "or": "OR FLAGGED DRAFT", "nested": "OR (SEEN FLAGGED) NOT (OR DRAFT SMALLER 500)",
         "and": "SEEN SINCE 1-Jan-2000 LARGER 100", "none": "SUBJECT no-such-words",
-        "charset": "CHARSET UTF-8 SUBJECT report",
+        "charset": "CHARSET UTF-8 SUBJECT report", "younger": "YOUNGER 3600",
+        "older": "OLDER 3600", "within": "OR YOUNGER 60 NOT OLDER 999999999",
     }
     for label, key in keys.items():
         a.cmd(f"search-{label}", f"SEARCH {key}")

@@ -70,7 +70,8 @@ std::vector<std::string> Handlers::capabilities() const {
                         "QUOTA=RES-STORAGE",
                         "SORT",
                         "SORT=DISPLAY",
-                        "PREVIEW"}) {
+                        "PREVIEW",
+                        "WITHIN"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));

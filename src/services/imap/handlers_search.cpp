@@ -145,13 +145,14 @@ domain::SummaryParts parts_for(const SearchKey& key) {
 class Matcher {
  public:
   Matcher(domain::MailStore& mail, domain::AccountId account, const MailboxView& view,
-          std::uint32_t max_uid, const std::vector<domain::Uid>& saved)
+          std::uint32_t max_uid, const std::vector<domain::Uid>& saved, std::int64_t now)
       : mail_(mail),
         account_(account),
         view_(view),
         exists_(view.exists()),
         max_uid_(max_uid),
-        saved_(saved) {}
+        saved_(saved),
+        now_(now) {}
 
   bool match(const SearchKey& key, Candidate& c) {
     using K = SearchKey::Kind;
@@ -238,6 +239,11 @@ class Matcher {
         return e.size > key.number;
       case K::kSmaller:
         return e.size < key.number;
+      // RFC 5032 §3: the INTERNALDATE at least `number` seconds ago, or less.
+      case K::kOlder:
+        return to_unix_seconds(e.internal_date) <= now_ - static_cast<std::int64_t>(key.number);
+      case K::kYounger:
+        return to_unix_seconds(e.internal_date) > now_ - static_cast<std::int64_t>(key.number);
       case K::kUid:
       case K::kSequenceSet:
         if (key.set.is_saved_result()) {
@@ -317,6 +323,7 @@ class Matcher {
   std::uint32_t exists_;
   std::uint32_t max_uid_;
   const std::vector<domain::Uid>& saved_;
+  std::int64_t now_;  // Unix seconds, for OLDER and YOUNGER
   std::unordered_map<const SearchKey*, std::string> folded_;
 };
 
@@ -331,14 +338,15 @@ bool mentions_modseq(const SearchKey& key) {
 // store read, and calls `on_match(candidate)` for each one `key` matches. `extra`
 // names summary parts to read besides those the key needs (SORT's envelopes). Only
 // the view's messages count: one that arrived after its last EXISTS is not visible
-// yet, one expunged elsewhere is gone from the entries.
+// yet, one expunged elsewhere is gone from the entries. `now` (Unix seconds) is
+// what OLDER and YOUNGER count back from.
 template <class OnMatch>
 Result<void> each_match(domain::MailStore& mail, domain::AccountId account, const MailboxView& view,
                         const std::vector<domain::Uid>& saved, const SearchKey& key,
-                        domain::SummaryParts extra, OnMatch&& on_match) {
+                        domain::SummaryParts extra, std::int64_t now, OnMatch&& on_match) {
   const std::uint32_t exists = view.exists();
   const std::uint32_t max_uid = exists == 0 ? 0 : static_cast<std::uint32_t>(view.uid_at(exists));
-  Matcher matcher(mail, account, view, max_uid, saved);
+  Matcher matcher(mail, account, view, max_uid, saved, now);
   const domain::SummaryParts parts = parts_for(key) | extra;
   for (std::uint32_t first = 1; first <= exists; first += kSearchBatch) {
     const std::uint32_t last = std::min(exists, first + kSearchBatch - 1);
@@ -496,13 +504,14 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   std::uint64_t highest = 0;
   std::vector<std::uint32_t> found;  // MSNs or UIDs, ascending
   std::vector<domain::Uid> found_uids;
-  auto walked = each_match(
-      shared_.storage.mail(), account_->id, *selected_, saved_, c.key, 0, [&](const Candidate& m) {
-        const domain::Entry& e = *m.entry;
-        found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn);
-        found_uids.push_back(e.uid);
-        highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
-      });
+  auto walked =
+      each_match(shared_.storage.mail(), account_->id, *selected_, saved_, c.key, 0,
+                 to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
+                   const domain::Entry& e = *m.entry;
+                   found.push_back(c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn);
+                   found_uids.push_back(e.uid);
+                   highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
+                 });
   if (!walked) {
     detail::complete_no(engine, walked.error());
     return Next::kDone;
@@ -590,34 +599,35 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
   auto& mail = shared_.storage.mail();
   std::uint64_t highest = 0;
   std::vector<SortRow> rows;
-  auto walked = each_match(
-      mail, account_->id, *selected_, saved_, c.key, envelope_part, [&](const Candidate& m) {
-        const domain::Entry& e = *m.entry;
-        SortRow row;
-        row.msn = m.msn;
-        row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
-        row.arrival = to_unix_seconds(e.internal_date);
-        row.size = e.size;
-        if (needs_envelope) {
-          std::string derived;
-          std::string_view envelope;
-          if (m.summary != nullptr && m.summary->has_envelope) {
-            envelope = m.summary->envelope;
-          } else {
-            // Facts that cannot be read: the envelope from the message itself.
-            auto raw = mail.read_message(account_->id, e.message).get();
-            derived = mime::facts::compute_facts(raw ? *raw : std::string()).envelope;
-            envelope = derived;
-          }
-          if (auto read = mime::facts::read_envelope(envelope)) {
-            sort_values(*read, row);
-          } else {
-            row.sent = row.arrival;
-          }
-        }
-        rows.push_back(std::move(row));
-        highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
-      });
+  auto walked =
+      each_match(mail, account_->id, *selected_, saved_, c.key, envelope_part,
+                 to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
+                   const domain::Entry& e = *m.entry;
+                   SortRow row;
+                   row.msn = m.msn;
+                   row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
+                   row.arrival = to_unix_seconds(e.internal_date);
+                   row.size = e.size;
+                   if (needs_envelope) {
+                     std::string derived;
+                     std::string_view envelope;
+                     if (m.summary != nullptr && m.summary->has_envelope) {
+                       envelope = m.summary->envelope;
+                     } else {
+                       // Facts that cannot be read: the envelope from the message itself.
+                       auto raw = mail.read_message(account_->id, e.message).get();
+                       derived = mime::facts::compute_facts(raw ? *raw : std::string()).envelope;
+                       envelope = derived;
+                     }
+                     if (auto read = mime::facts::read_envelope(envelope)) {
+                       sort_values(*read, row);
+                     } else {
+                       row.sent = row.arrival;
+                     }
+                   }
+                   rows.push_back(std::move(row));
+                   highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
+                 });
   if (!walked) {
     detail::complete_no(engine, walked.error());
     return Next::kDone;
