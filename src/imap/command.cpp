@@ -670,6 +670,27 @@ class Parser {
     }
   }
 
+  // RFC 5256 §5: "THREAD" SP thread-alg SP search-criteria.
+  Result<Command> thread(bool uid) {
+    ThreadCommand cmd;
+    cmd.uid = uid;
+    TERN_TRY_VOID(sp());
+    TERN_TRY(auto algorithm, keyword());
+    if (algorithm == "ORDEREDSUBJECT") {
+      cmd.algorithm = ThreadCommand::Algorithm::kOrderedSubject;
+    } else if (algorithm == "REFERENCES") {
+      cmd.algorithm = ThreadCommand::Algorithm::kReferences;
+    } else {
+      return bad(fmt::format("unknown threading algorithm \"{}\"", algorithm));
+    }
+    TERN_TRY_VOID(sp());
+    TERN_TRY(auto charset, a_.astring());
+    cmd.charset = upper(charset);
+    TERN_TRY_VOID(sp());
+    TERN_TRY_VOID(search_keys(cmd.key));
+    return Command(std::move(cmd));
+  }
+
   // RFC 5256 §5: "SORT" SP sort-criteria SP charset 1*(SP search-key).
   Result<Command> sort(bool uid) {
     SortCommand cmd;
@@ -1040,6 +1061,9 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
     if (name == "SORT") {
       return p.sort(true);
     }
+    if (name == "THREAD") {
+      return p.thread(true);
+    }
     if (name == "STORE") {
       return p.store(true);
     }
@@ -1143,6 +1167,9 @@ Result<Command> dispatch(Parser& p, std::string_view name, bool uid) {
   }
   if (name == "SORT") {
     return p.sort(false);
+  }
+  if (name == "THREAD") {
+    return p.thread(false);
   }
   if (name == "FETCH") {
     return p.fetch(false);
@@ -1280,6 +1307,8 @@ std::string_view command_name(const Command& command) {
           return c.uid ? "UID SEARCH" : "SEARCH";
         } else if constexpr (std::is_same_v<T, SortCommand>) {
           return c.uid ? "UID SORT" : "SORT";
+        } else if constexpr (std::is_same_v<T, ThreadCommand>) {
+          return c.uid ? "UID THREAD" : "THREAD";
         } else if constexpr (std::is_same_v<T, FetchCommand>) {
           return c.uid ? "UID FETCH" : "FETCH";
         } else if constexpr (std::is_same_v<T, StoreCommand>) {
@@ -1317,6 +1346,7 @@ std::string_view state_error(const Command& command, SessionState state) {
                        std::holds_alternative<ExpungeCommand>(command) ||
                        std::holds_alternative<SearchCommand>(command) ||
                        std::holds_alternative<SortCommand>(command) ||
+                       std::holds_alternative<ThreadCommand>(command) ||
                        std::holds_alternative<FetchCommand>(command) ||
                        std::holds_alternative<StoreCommand>(command) ||
                        std::holds_alternative<CopyCommand>(command);

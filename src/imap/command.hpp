@@ -215,7 +215,7 @@ struct SearchKey {
     kSentSince,
     kLarger,
     kSmaller,
-    kOlder,    // RFC 5032 WITHIN: `number` seconds, against the INTERNALDATE
+    kOlder,  // RFC 5032 WITHIN: `number` seconds, against the INTERNALDATE
     kYounger,
     kUid,          // `set`
     kSequenceSet,  // `set`
@@ -273,6 +273,15 @@ struct SortCriterion {
 struct SortCommand {
   bool uid = false;
   std::vector<SortCriterion> criteria;
+  std::string charset;  // upper-cased
+  SearchKey key;        // kAnd of the top-level keys
+};
+
+// THREAD algorithm charset key... ; UID THREAD (RFC 5256 §3).
+struct ThreadCommand {
+  enum class Algorithm : std::uint8_t { kOrderedSubject, kReferences };
+  bool uid = false;
+  Algorithm algorithm = Algorithm::kReferences;
   std::string charset;  // upper-cased
   SearchKey key;        // kAnd of the top-level keys
 };
@@ -357,7 +366,7 @@ using Command =
                  NamespaceCommand, StatusCommand, AppendCommand, IdleCommand, CheckCommand,
                  CloseCommand, UnselectCommand, ExpungeCommand, SearchCommand, FetchCommand,
                  StoreCommand, CopyCommand, CompressCommand, GetQuotaCommand, GetQuotaRootCommand,
-                 SetQuotaCommand, SortCommand>;
+                 SetQuotaCommand, SortCommand, ThreadCommand>;
 
 // ASCII upper-casing, for keywords and echoed section specifiers.
 std::string ascii_upper(std::string_view s);

@@ -176,6 +176,23 @@ TEST(ImapCommandTest, Preview) {
 }
 
 // RFC 5256 §5.
+TEST(ImapCommandTest, Thread) {
+  auto thread = parse_as<ThreadCommand>("a THREAD references utf-8 SUBJECT plan\r\n");
+  EXPECT_FALSE(thread.uid);
+  EXPECT_EQ(thread.algorithm, ThreadCommand::Algorithm::kReferences);
+  EXPECT_EQ(thread.charset, "UTF-8");
+  EXPECT_EQ(thread.key.children.size(), 1u);
+  auto uid = parse_as<ThreadCommand>("a UID THREAD ORDEREDSUBJECT US-ASCII ALL\r\n");
+  EXPECT_TRUE(uid.uid);
+  EXPECT_EQ(uid.algorithm, ThreadCommand::Algorithm::kOrderedSubject);
+  EXPECT_EQ(command_name(Command(uid)), "UID THREAD");
+  EXPECT_EQ(error_of("a THREAD REFS UTF-8 ALL\r\n"),
+            "THREAD: unknown threading algorithm \"REFS\"");
+  EXPECT_EQ(error_of("a THREAD REFERENCES UTF-8\r\n").rfind("THREAD: ", 0), 0u);
+  EXPECT_EQ(state_error(ThreadCommand{}, SessionState::kAuthenticated), "no mailbox selected");
+}
+
+// RFC 5256 §5.
 TEST(ImapCommandTest, Sort) {
   auto sort = parse_as<SortCommand>("a SORT (SUBJECT reverse DATE) utf-8 UNSEEN FROM bob\r\n");
   EXPECT_FALSE(sort.uid);

@@ -836,6 +836,48 @@ std::optional<DateTime> parse_date_time(std::string_view value) {
   return dt;
 }
 
+// ----- message ids (RFC 5322 §3.6.4)
+
+std::vector<std::string> message_ids(std::string_view value, std::size_t max_ids) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const std::size_t open = value.find('<', i);
+    if (open == std::string_view::npos) {
+      break;
+    }
+    std::string id;
+    bool quoted = false;
+    bool blank = false;
+    bool at = false;
+    std::size_t j = open + 1;
+    for (; j < value.size() && value[j] != '>' && value[j] != '<'; ++j) {
+      const char c = value[j];
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == '\\' && quoted && j + 1 < value.size()) {
+        id.push_back(value[++j]);
+      } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        blank = true;  // folding white space inside: dropped
+      } else {
+        at |= c == '@' && !quoted;
+        id.push_back(c);
+      }
+    }
+    if (j < value.size() && value[j] == '>') {
+      if (!id.empty() && (at || !blank)) {
+        if (out.size() == max_ids) {
+          out.erase(out.begin());
+        }
+        out.push_back(std::move(id));
+      }
+      ++j;
+    }
+    i = j;
+  }
+  return out;
+}
+
 // ----- base subject (RFC 5256 §2.1)
 
 namespace {
@@ -891,7 +933,8 @@ std::size_t leader_at(std::string_view s) {
 
 }  // namespace
 
-std::string base_subject(std::string_view subject) {
+std::string base_subject(std::string_view subject, bool* reply_or_forward) {
+  bool artifact = false;
   // (1) Tabs and line breaks become spaces; runs of spaces one space.
   std::string text;
   text.reserve(subject.size());
@@ -912,6 +955,7 @@ std::string base_subject(std::string_view subject) {
         s.remove_suffix(1);
       } else if (s.size() >= 5 && ascii_iequals(s.substr(s.size() - 5), "(fwd)")) {
         s.remove_suffix(5);
+        artifact = true;
       } else {
         break;
       }
@@ -919,6 +963,7 @@ std::string base_subject(std::string_view subject) {
     // (3)-(5) Leaders, and a leading blob when something is left after it.
     while (true) {
       if (std::size_t leader = leader_at(s)) {
+        artifact |= s[0] != ' ';  // a subj-refwd, not just a blank
         s.remove_prefix(leader);
         continue;
       }
@@ -932,7 +977,11 @@ std::string base_subject(std::string_view subject) {
     // (6) A "[fwd: ... ]" wrapper: unwrap and start again from (2).
     if (s.size() >= 6 && starts_with_nocase(s, "[fwd:") && s.back() == ']') {
       s = s.substr(5, s.size() - 6);
+      artifact = true;
       continue;
+    }
+    if (reply_or_forward != nullptr) {
+      *reply_or_forward = artifact;
     }
     return std::string(s);
   }

@@ -90,11 +90,20 @@ std::int64_t days_from_civil(std::int64_t year, int month, int day);
 // as RFC 5256 §2.2 asks of SORT; nullopt when the date itself cannot be read.
 std::optional<DateTime> parse_date_time(std::string_view value);
 
+// The msg-ids of a Message-ID, In-Reply-To or References value (RFC 5322 §3.6.4),
+// in order, normalized as RFC 5256 §3 (THREAD=REFERENCES) asks: "<" and ">" and
+// white space dropped, a quoted id-left unquoted, so `<"a.b"@x>` and `<a.b@x>` are
+// one id. Text between msg-ids (comments, stray words) is skipped; a "<...>" with
+// white space inside and no "@" is not an id. At most `max_ids`, the last ones.
+std::vector<std::string> message_ids(std::string_view value, std::size_t max_ids = 1000);
+
 // The "base subject" of RFC 5256 §2.1 (SORT, THREAD): `subject` already decoded to
 // UTF-8 (step 1's RFC 2047 part); white space collapsed, then the reply and forward
 // artifacts stripped: "Re:", "Fwd:", "Fw:" with "[blob]"s before them, a leading
 // "[blob]" that is not all there is, trailing "(fwd)", and a "[fwd: ... ]" wrapper.
-// Case is kept; comparisons use the i;unicode-casemap key.
-std::string base_subject(std::string_view subject);
+// Case is kept; comparisons use the i;unicode-casemap key. `reply_or_forward`, when
+// given, is set to whether a "Re:"/"Fwd:", a "(fwd)" or a "[fwd: ]" was removed
+// (what THREAD=REFERENCES calls a reply or forward).
+std::string base_subject(std::string_view subject, bool* reply_or_forward = nullptr);
 
 }  // namespace tern::mime

@@ -270,6 +270,20 @@ TEST(MimeDate, ParsesRfc5322DatesAndTheObsoleteForms) {
   EXPECT_EQ(days_from_civil(1969, 12, 31), -1);
 }
 
+// RFC 5322 §3.6.4, normalized as RFC 5256 §3 asks.
+TEST(MimeMessageIds, ReadsEveryIdInOrderAndNormalizesQuoting) {
+  EXPECT_EQ(message_ids("<a@x> (comment) <\"01KF.8\"@y.z>\r\n <c@w>"),
+            (std::vector<std::string>{"a@x", "01KF.8@y.z", "c@w"}));
+  EXPECT_EQ(message_ids("<\"01KF8JCEOCBS0045PS\"@xxx.yyy.com>"),
+            message_ids("<01KF8JCEOCBS0045PS@xxx.yyy.com>"));
+  EXPECT_EQ(message_ids("Your message of Monday <a@x>"), (std::vector<std::string>{"a@x"}));
+  EXPECT_EQ(message_ids("<no-at-sign> <two words> <> <unclosed"),
+            (std::vector<std::string>{"no-at-sign"}));
+  EXPECT_EQ(message_ids("<a\r\n @x>"), (std::vector<std::string>{"a@x"}));
+  EXPECT_EQ(message_ids("<1@x><2@x><3@x>", 2), (std::vector<std::string>{"2@x", "3@x"}));
+  EXPECT_TRUE(message_ids("").empty());
+}
+
 // RFC 5256 §2.1.
 TEST(MimeBaseSubject, StripsReplyAndForwardArtifacts) {
   EXPECT_EQ(base_subject("Re: [tern-dev] Fwd: release plan (fwd)"), "release plan");
@@ -284,6 +298,14 @@ TEST(MimeBaseSubject, StripsReplyAndForwardArtifacts) {
   EXPECT_EQ(base_subject("Fwd:"), "");
   EXPECT_EQ(base_subject(""), "");
   EXPECT_EQ(base_subject("[unclosed re: x"), "[unclosed re: x");
+  bool reply = true;
+  EXPECT_EQ(base_subject(" [list]  plain", &reply), "plain");
+  EXPECT_FALSE(reply);  // blanks and blobs are not reply markers
+  for (std::string_view marked : {"Re: x", "x (fwd)", "[fwd: x]", "[a] fw: x"}) {
+    reply = false;
+    base_subject(marked, &reply);
+    EXPECT_TRUE(reply) << marked;
+  }
 }
 
 TEST(MimeCharset, ValidatesUtf8Strictly) {

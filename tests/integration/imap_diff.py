@@ -309,6 +309,9 @@ class Normalizer:
                     value = self.modseq(value)
                 values[name] = value
             return (head, mailbox_name(tokens[1]), values)
+        if head == "THREAD":
+            # RFC 5256 §4: the nesting and order are the answer.
+            return (head, repr(tokens[1:]))
         if head == "SORT":
             # RFC 5256 §4: the order is the answer.
             numbers = tuple(int(t) for t in tokens[1:] if not isinstance(t, list))

@@ -460,6 +460,39 @@ SORTING = [
 ]
 
 
+def _threading_message(subject, message_id=None, references=None, in_reply_to=None, day=12):
+    lines = [b"From: t@example.org", b"Subject: " + subject,
+             b"Date: %d Nov 2023 10:00:00 +0000" % day]
+    if message_id is not None:
+        lines.append(b"Message-ID: " + message_id)
+    if references is not None:
+        lines.append(b"References: " + references)
+    if in_reply_to is not None:
+        lines.append(b"In-Reply-To: " + in_reply_to)
+    return b"\r\n".join(lines) + b"\r\n\r\nthread me\r\n"
+
+
+# What THREAD=REFERENCES links (RFC 5256 §3): References chains, In-Reply-To
+# alone, references to messages not in the mailbox, quoted ids, a duplicate
+# Message-ID, a loop, and replies known only by their subject.
+THREADING = [
+    _threading_message(b"thread root", b"<t1@x>", day=12),
+    _threading_message(b"Re: thread root", b"<t2@x>", in_reply_to=b"<t1@x>", day=14),
+    _threading_message(b"Re: thread root", b"<t3@x>", b"<t1@x> <t2@x>", day=13),
+    _threading_message(b"Re: thread root", b"<t4@x>", b"<t1@x>\r\n <missing@x>", day=15),
+    _threading_message(b"Re: lost parent", b"<t5@x>", b"<gone@x>", day=16),
+    _threading_message(b"Re: lost parent", b"<t6@x>", b"<gone@x>", day=11),
+    _threading_message(b"quoted", b"<\"q.id\"@x>", day=17),
+    _threading_message(b"Re: quoted", b"<t8@x>", b"<q.id@x>", day=18),
+    _threading_message(b"dup", b"<t1@x>", day=19),
+    _threading_message(b"no id", None, None, b"<t9@x> (Your message of Monday)", day=20),
+    _threading_message(b"loop one", b"<l1@x>", b"<l2@x>", day=21),
+    _threading_message(b"loop two", b"<l2@x>", b"<l1@x>", day=22),
+    _threading_message(b"Re: Zebra crossing", b"<z2@x>", day=23),
+    _threading_message(b"Zebra crossing", b"<z3@x>", day=24),
+]
+
+
 def sort_orders(rec):
     """SORT and UID SORT (RFC 5256) over every message of the other scenarios and
     SORTING: each key alone and reversed, several keys, with search keys, and the
@@ -469,6 +502,8 @@ def sort_orders(rec):
     for i, data in enumerate(SORTING):
         s_date = APPEND_DATES[(i * 5) % len(APPEND_DATES)]
         a.cmd(f"append-sorting-{i + 1}", f"APPEND INBOX {s_date} ", crlf(data))
+    for i, data in enumerate(THREADING):
+        a.cmd(f"append-threading-{i + 1}", "APPEND INBOX ", crlf(data))
     a.cmd("select", "SELECT INBOX")
     a.cmd("flag", "STORE 2,5,7 +FLAGS (\\Flagged)")
     criteria = {
@@ -489,6 +524,13 @@ def sort_orders(rec):
     a.cmd("sort-bad-charset", "SORT (DATE) KLINGON ALL")
     a.cmd("sort-bad-key", "SORT (COLOR) UTF-8 ALL")
     a.cmd("sort-empty", "SORT () UTF-8 ALL")
+    a.cmd("thread-orderedsubject", "THREAD ORDEREDSUBJECT UTF-8 ALL")
+    a.cmd("thread-references", "THREAD REFERENCES UTF-8 ALL")
+    a.cmd("uid-thread-references", "UID THREAD REFERENCES US-ASCII UNSEEN")
+    a.cmd("thread-search", "THREAD REFERENCES UTF-8 SUBJECT thread")
+    a.cmd("thread-none", "THREAD ORDEREDSUBJECT UTF-8 SUBJECT no-such-words")
+    a.cmd("thread-bad-algorithm", "THREAD SHUFFLE UTF-8 ALL")
+    a.cmd("thread-bad-charset", "THREAD REFERENCES KLINGON ALL")
 
 
 SCENARIOS = {

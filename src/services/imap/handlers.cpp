@@ -71,7 +71,9 @@ std::vector<std::string> Handlers::capabilities() const {
                         "SORT",
                         "SORT=DISPLAY",
                         "PREVIEW",
-                        "WITHIN"}) {
+                        "WITHIN",
+                        "THREAD=ORDEREDSUBJECT",
+                        "THREAD=REFERENCES"}) {
     caps.emplace_back(c);
   }
   caps.push_back(fmt::format("APPENDLIMIT={}", shared_.options.max_append_bytes));
@@ -225,6 +227,8 @@ Next Handlers::handle(const tern::imap::CommandReady& ready, ServerEngine& engin
           return search(c, engine);
         } else if constexpr (std::is_same_v<T, SortCommand>) {
           return sort(c, engine);
+        } else if constexpr (std::is_same_v<T, ThreadCommand>) {
+          return thread(c, engine);
         } else if constexpr (std::is_same_v<T, FetchCommand>) {
           announce_keywords(engine);
           return fetch(c, engine);

@@ -166,6 +166,7 @@ class Handlers {
   // handlers_search.cpp
   Next search(const tern::imap::SearchCommand& c, tern::imap::ServerEngine& engine);
   Next sort(const tern::imap::SortCommand& c, tern::imap::ServerEngine& engine);
+  Next thread(const tern::imap::ThreadCommand& c, tern::imap::ServerEngine& engine);
   // The (msn, uid) pairs `set` names in the selected mailbox; "$" is the saved search
   // result (RFC 5182). nullopt for an invalid MSN set.
   std::optional<std::vector<std::pair<std::uint32_t, domain::Uid>>> resolve(

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <string.h>  // memmem
 
+#include "imap/thread.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/facts/imap_string.hpp"
 #include "mime/facts/text.hpp"
@@ -428,19 +429,47 @@ std::string first_display(const std::vector<mime::facts::EnvelopeAddress>& list)
   return mime::facts::unicode_casemap(shown);
 }
 
-// Fills `row`'s values from the message's ENVELOPE: derived from the message when
-// the stored facts cannot be read.
-void sort_values(const mime::facts::Envelope& envelope, SortRow& row) {
-  row.sent = row.arrival;  // RFC 5256 §2.2: INTERNALDATE without a readable Date
+// The matched message's ENVELOPE: the stored one, or derived from the message
+// when the stored facts cannot be read. An empty envelope when even that fails.
+mime::facts::Envelope envelope_of(domain::MailStore& mail, domain::AccountId account,
+                                  const Candidate& m) {
+  std::string derived;
+  std::string_view text;
+  if (m.summary != nullptr && m.summary->has_envelope) {
+    text = m.summary->envelope;
+  } else {
+    auto raw = mail.read_message(account, m.entry->message).get();
+    derived = mime::facts::compute_facts(raw ? *raw : std::string()).envelope;
+    text = derived;
+  }
+  auto read = mime::facts::read_envelope(text);
+  return read ? std::move(*read) : mime::facts::Envelope{};
+}
+
+// RFC 5256 §2.2: the Date field in UTC; the INTERNALDATE (`arrival`) without a
+// readable one.
+std::int64_t sent_date(const mime::facts::Envelope& envelope, std::int64_t arrival) {
   if (envelope.date) {
     if (auto date = mime::parse_date_time(*envelope.date)) {
-      row.sent = date->unix_seconds();
+      return date->unix_seconds();
     }
   }
-  if (envelope.subject) {
-    row.subject =
-        mime::facts::unicode_casemap(mime::base_subject(mime::decode_words(*envelope.subject)));
+  return arrival;
+}
+
+// RFC 5256 §2.1 and §7: the base subject's i;unicode-casemap key.
+std::string subject_key(const mime::facts::Envelope& envelope, bool* reply_or_forward) {
+  if (!envelope.subject) {
+    return "";
   }
+  return mime::facts::unicode_casemap(
+      mime::base_subject(mime::decode_words(*envelope.subject), reply_or_forward));
+}
+
+// Fills `row`'s values from the message's ENVELOPE.
+void sort_values(const mime::facts::Envelope& envelope, SortRow& row) {
+  row.sent = sent_date(envelope, row.arrival);
+  row.subject = subject_key(envelope, nullptr);
   row.from = first_mailbox(envelope.from);
   row.to = first_mailbox(envelope.to);
   row.cc = first_mailbox(envelope.cc);
@@ -609,21 +638,7 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
                    row.arrival = to_unix_seconds(e.internal_date);
                    row.size = e.size;
                    if (needs_envelope) {
-                     std::string derived;
-                     std::string_view envelope;
-                     if (m.summary != nullptr && m.summary->has_envelope) {
-                       envelope = m.summary->envelope;
-                     } else {
-                       // Facts that cannot be read: the envelope from the message itself.
-                       auto raw = mail.read_message(account_->id, e.message).get();
-                       derived = mime::facts::compute_facts(raw ? *raw : std::string()).envelope;
-                       envelope = derived;
-                     }
-                     if (auto read = mime::facts::read_envelope(envelope)) {
-                       sort_values(*read, row);
-                     } else {
-                       row.sent = row.arrival;
-                     }
+                     sort_values(envelope_of(mail, account_->id, m), row);
                    }
                    rows.push_back(std::move(row));
                    highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
@@ -653,6 +668,62 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
   // RFC 5256 §3: no EXPUNGE during SORT, as during SEARCH; UID SORT may have them.
   sync(engine, c.uid);
   engine.complete(Status::kOk, "", c.uid ? "UID SORT completed" : "SORT completed");
+  return Next::kDone;
+}
+
+Next Handlers::thread(const tern::imap::ThreadCommand& c, ServerEngine& engine) {
+  if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
+    engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
+    return Next::kDone;
+  }
+  if (mentions_modseq(c.key)) {
+    condstore_ = true;  // RFC 7162 §3.1
+  }
+  const bool references = c.algorithm == tern::imap::ThreadCommand::Algorithm::kReferences;
+  auto& mail = shared_.storage.mail();
+  std::vector<tern::imap::ThreadMessage> messages;
+  auto walked = each_match(mail, account_->id, *selected_, saved_, c.key, domain::kSummaryEnvelope,
+                           to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
+                             const domain::Entry& e = *m.entry;
+                             const auto envelope = envelope_of(mail, account_->id, m);
+                             tern::imap::ThreadMessage t;
+                             t.number = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
+                             t.msn = m.msn;
+                             t.sent = sent_date(envelope, to_unix_seconds(e.internal_date));
+                             t.subject = subject_key(envelope, &t.reply_or_forward);
+                             if (references) {
+                               // RFC 5256 §3 REFERENCES: the References ids, else the first
+                               // In-Reply-To id. The ENVELOPE has no References, so the header is
+                               // read.
+                               if (envelope.message_id) {
+                                 auto ids = mime::message_ids(*envelope.message_id, 1);
+                                 t.message_id = ids.empty() ? "" : ids.front();
+                               }
+                               auto raw = mail.read_message(account_->id, e.message).get();
+                               auto values = raw ? header_values(*raw, "References")
+                                                 : std::vector<std::string>{};
+                               if (!values.empty()) {
+                                 t.references = mime::message_ids(values.front());
+                               }
+                               if (t.references.empty() && envelope.in_reply_to) {
+                                 auto ids = mime::message_ids(*envelope.in_reply_to);
+                                 if (!ids.empty()) {
+                                   t.references.push_back(std::move(ids.front()));
+                                 }
+                               }
+                             }
+                             messages.push_back(std::move(t));
+                           });
+  if (!walked) {
+    detail::complete_no(engine, walked.error());
+    return Next::kDone;
+  }
+  const std::string threads = references ? tern::imap::thread_references(std::move(messages))
+                                         : tern::imap::thread_ordered_subject(std::move(messages));
+  engine.untagged(threads.empty() ? "THREAD" : "THREAD " + threads);
+  // RFC 5256 §3: no EXPUNGE during THREAD; UID THREAD may have them.
+  sync(engine, c.uid);
+  engine.complete(Status::kOk, "", c.uid ? "UID THREAD completed" : "THREAD completed");
   return Next::kDone;
 }
 
