@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "base/ascii.hpp"
+#include "base/civil_date.hpp"
 
 namespace tern::imap {
 namespace {
@@ -57,29 +58,6 @@ int month_number(std::string_view name) {
     }
   }
   return 0;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const std::int64_t yoe = y - era * 400;
-  const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void civil_from_days(std::int64_t z, std::int64_t& y, int& m, int& d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = yoe + era * 400;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  y += m <= 2 ? 1 : 0;
 }
 
 int days_in_month(std::int64_t y, int m) {
@@ -466,13 +444,10 @@ Result<std::string> Arguments::word() {
 std::string format_date_time(std::int64_t unix_seconds) {
   std::int64_t days = unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
   std::int64_t rest = unix_seconds - days * 86400;
-  std::int64_t y = 0;
-  int m = 0;
-  int d = 0;
-  civil_from_days(days, y, m, d);
-  return fmt::format("{:02}-{}-{:04} {:02}:{:02}:{:02} +0000", d,
-                     kMonths[static_cast<std::size_t>(m - 1)], y, rest / 3600, (rest / 60) % 60,
-                     rest % 60);
+  const CivilDate date = civil_from_days(days);
+  return fmt::format("{:02}-{}-{:04} {:02}:{:02}:{:02} +0000", date.day,
+                     kMonths[static_cast<std::size_t>(date.month - 1)], date.year, rest / 3600,
+                     (rest / 60) % 60, rest % 60);
 }
 
 }  // namespace tern::imap

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/civil_date.hpp"
 #include "mime/ascii.hpp"
 #include "mime/charset.hpp"
 #include "mime/transfer.hpp"
@@ -652,16 +653,6 @@ TransferEncoding parse_transfer_encoding(std::string_view raw_value) {
 }
 
 // ----- dates (RFC 5322 §3.3, §4.3)
-
-std::int64_t days_from_civil(std::int64_t year, int month, int day) {
-  // Howard Hinnant's algorithm: days of a proleptic Gregorian date.
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const std::int64_t yoe = year - era * 400;
-  const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 std::int64_t DateTime::unix_seconds() const {
   return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -

@@ -79,9 +79,6 @@ struct DateTime {
   std::int64_t unix_seconds() const;
 };
 
-// Days since 1970-01-01 of a proleptic Gregorian date.
-std::int64_t days_from_civil(std::int64_t year, int month, int day);
-
 // Parses a Date value: "[day-of-week ","] day month year [hour ":" minute [":" second]
 // [zone]]", with comments skipped and the obsolete forms of RFC 5322 §4.3: two- and
 // three-digit years, the zone names UT, GMT, EST, EDT, CST, CDT, MST, MDT, PST and

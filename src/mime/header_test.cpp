@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/civil_date.hpp"
 #include "mime/charset.hpp"
 #include "mime/transfer.hpp"
 
@@ -266,8 +267,6 @@ TEST(MimeDate, ParsesRfc5322DatesAndTheObsoleteForms) {
        {"", "not a date at all", "32 Jan 2020", "1 Foo 2020", "Mon, 1 Jan", "1 Jan 20201 10:00"}) {
     EXPECT_FALSE(parse_date_time(bad)) << bad;
   }
-  EXPECT_EQ(days_from_civil(1970, 1, 1), 0);
-  EXPECT_EQ(days_from_civil(1969, 12, 31), -1);
 }
 
 // RFC 5322 §3.6.4, normalized as RFC 5256 §3 asks.

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -307,47 +308,47 @@ std::string extract_search_text(const MessageTree& tree) {
   return out;
 }
 
-std::string fold_case(std::string_view utf8) {
-  bool ascii = true;
+namespace {
+
+// `utf8` with the ASCII letters from `first` to `first + 25` moved to the other
+// case, when it is all ASCII (then ICU is not needed); nullopt otherwise.
+std::optional<std::string> ascii_recased(std::string_view utf8, char first) {
   std::string out(utf8);
   for (char& c : out) {
     if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
+      return std::nullopt;
     }
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
+    if (c >= first && c < first + 26) {
+      c = static_cast<char>(c ^ 0x20);
     }
   }
-  if (ascii) {
-    return out;
+  return out;
+}
+
+icu::UnicodeString unicode_of(std::string_view utf8) {
+  return icu::UnicodeString::fromUTF8(
+      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+}
+
+}  // namespace
+
+std::string fold_case(std::string_view utf8) {
+  if (auto ascii = ascii_recased(utf8, 'A')) {
+    return std::move(*ascii);
   }
   // Full case folding (not lower-casing): "ß" folds to "ss" like "SS" does.
-  icu::UnicodeString text = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+  icu::UnicodeString text = unicode_of(utf8);
   text.foldCase();
-  out.clear();
+  std::string out;
   text.toUTF8String(out);
   return out;
 }
 
 std::string unicode_casemap(std::string_view utf8) {
-  bool ascii = true;
-  std::string out(utf8);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
-    }
-    if (c >= 'a' && c <= 'z') {
-      c = static_cast<char>(c - 'a' + 'A');
-    }
+  if (auto ascii = ascii_recased(utf8, 'a')) {
+    return std::move(*ascii);
   }
-  if (ascii) {
-    return out;
-  }
-  icu::UnicodeString text = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+  icu::UnicodeString text = unicode_of(utf8);
   icu::UnicodeString titled;
   for (std::int32_t i = 0; i < text.length();) {
     const UChar32 c = text.char32At(i);
@@ -360,7 +361,7 @@ std::string unicode_casemap(std::string_view utf8) {
   if (U_SUCCESS(status)) {
     decomposed = nfkd->normalize(titled, status);
   }
-  out.clear();
+  std::string out;
   (U_SUCCESS(status) ? decomposed : titled).toUTF8String(out);
   return out;
 }

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <string.h>  // memmem
 
+#include "base/civil_date.hpp"
 #include "imap/thread.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/facts/imap_string.hpp"
@@ -97,7 +98,7 @@ std::optional<std::int64_t> sent_day(std::string_view raw) {
   if (!date) {
     return std::nullopt;
   }
-  return mime::days_from_civil(date->year, date->month, date->day);
+  return days_from_civil(date->year, date->month, date->day);
 }
 
 struct Candidate {
