@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""IMAP FETCH and SEARCH on a mailbox larger than one store chunk (issue #5,
+"""IMAP FETCH, SEARCH, SORT and THREAD on a mailbox larger than one store chunk (issue #5,
 benchmark (b)). The handlers read entries and message summaries
 (MailStore::message_summaries) 1,024 messages at a time; these tests check the
 answers across chunk borders, for sparse sets, for old-style keys (SENTON reads
@@ -8,6 +8,7 @@ appended messages say. Runs over the sqlite store (the ternd fixture's default).
 import base64
 import re
 import socket
+import time
 
 import pytest
 
@@ -21,12 +22,14 @@ FIRST_UID = len(MESSAGES) + 1  # the fixture delivers MESSAGES first
 def make(i):
     """Message i: every 97th subject has "Zebra", every 89th body "QUOKKA" (every
     fifth message is multipart with a base64 text part, so BODY must search the
-    decoded text)."""
+    decoded text); every tenth starts a thread the next nine refer to."""
     subject = f"note {i}" + (" Zebra crossing" if i % 97 == 0 else "")
     text = f"line {i}\r\n" + ("a QUOKKA here\r\n" if i % 89 == 0 else "")
     head = (f"From: Sender {i} <s{i}@example.org>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n"
             f"Date: Tue, {1 + i % 28} Nov 2023 10:00:00 +0000\r\n"
             f"Message-ID: <m{i}@example.org>\r\n")
+    if i % 10:
+        head += f"References: <m{i - i % 10}@example.org>\r\n"
     if i % 5 == 0:
         encoded = base64.b64encode(text.encode()).decode()
         return (head + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
@@ -176,3 +179,35 @@ def test_search_and_fetch_after_another_session_expunged(big):
     assert s.search('UID SEARCH SUBJECT "zebra"') == zebra
     # Four of the expunged came before message 1023.
     assert s.search('SEARCH SUBJECT "note 1023"') == [len(MESSAGES) + 1 + 1023 - 4]
+
+
+def test_sort_and_thread_across_chunks(big):
+    """SORT and THREAD read the ENVELOPEs chunk by chunk, and REFERENCES each
+    message's References field: the orders and threads are what the messages say."""
+    _, s = big
+    day = {uid_of(i): 1 + i % 28 for i in range(COUNT)}
+    by_date = sorted(day, key=lambda uid: (day[uid], uid))  # MSN order is UID order
+    started = time.monotonic()
+    lines = [x for x in s.command(f"UID SORT (DATE) UTF-8 UID {FIRST_UID}:*")
+             if x.startswith("* SORT")]
+    sort_seconds = time.monotonic() - started
+    assert [int(n) for n in lines[0].split()[2:]] == by_date
+    lines = [x for x in s.command(f"UID SORT (REVERSE FROM) UTF-8 UID {FIRST_UID}:*")
+             if x.startswith("* SORT")]
+    assert [int(n) for n in lines[0].split()[2:]] == sorted(
+        day, key=lambda uid: (f"S{uid - FIRST_UID}", -uid), reverse=True)
+    # A thread per ten messages: the first the root, the other nine its children.
+    threads = []
+    for first in range(0, COUNT, 10):
+        root = uid_of(first)
+        kids = sorted((uid_of(i) for i in range(first + 1, min(first + 10, COUNT))),
+                      key=lambda uid: (day[uid], uid))
+        threads.append(((day[root], root), f"({root} " + "".join(f"({k})" for k in kids) + ")"))
+    expected = "".join(text for _, text in sorted(threads))
+    started = time.monotonic()
+    lines = [x for x in s.command(f"UID THREAD REFERENCES UTF-8 UID {FIRST_UID}:*")
+             if x.startswith("* THREAD")]
+    thread_seconds = time.monotonic() - started
+    assert lines == ["* THREAD " + expected]
+    print(f"{COUNT} messages: UID SORT (DATE) {sort_seconds:.2f} s, "
+          f"UID THREAD REFERENCES {thread_seconds:.2f} s (ASan build)")
