@@ -503,7 +503,10 @@ def sort_orders(rec):
         s_date = APPEND_DATES[(i * 5) % len(APPEND_DATES)]
         a.cmd(f"append-sorting-{i + 1}", f"APPEND INBOX {s_date} ", crlf(data))
     for i, data in enumerate(THREADING):
-        a.cmd(f"append-threading-{i + 1}", "APPEND INBOX ", crlf(data))
+        # A fixed INTERNALDATE: "now" would differ between the two servers' runs
+        # whenever their APPENDs straddle a second, and ARRIVAL would with it.
+        a.cmd(f"append-threading-{i + 1}", 'APPEND INBOX "12-Nov-2023 12:00:00 +0000" ',
+              crlf(data))
     a.cmd("select", "SELECT INBOX")
     a.cmd("flag", "STORE 2,5,7 +FLAGS (\\Flagged)")
     criteria = {
