@@ -467,15 +467,38 @@ std::string subject_key(const mime::facts::Envelope& envelope, bool* reply_or_fo
       mime::base_subject(mime::decode_words(*envelope.subject), reply_or_forward));
 }
 
-// Fills `row`'s values from the message's ENVELOPE.
-void sort_values(const mime::facts::Envelope& envelope, SortRow& row) {
-  row.sent = sent_date(envelope, row.arrival);
-  row.subject = subject_key(envelope, nullptr);
-  row.from = first_mailbox(envelope.from);
-  row.to = first_mailbox(envelope.to);
-  row.cc = first_mailbox(envelope.cc);
-  row.display_from = first_display(envelope.from);
-  row.display_to = first_display(envelope.to);
+// Fills the values of `row` that `criteria` compare from the message's ENVELOPE.
+void sort_values(const mime::facts::Envelope& envelope,
+                 const std::vector<tern::imap::SortCriterion>& criteria, SortRow& row) {
+  using Key = tern::imap::SortCriterion::Key;
+  for (const auto& criterion : criteria) {
+    switch (criterion.key) {
+      case Key::kArrival:
+      case Key::kSize:
+        break;  // from the entry
+      case Key::kDate:
+        row.sent = sent_date(envelope, row.arrival);
+        break;
+      case Key::kSubject:
+        row.subject = subject_key(envelope, nullptr);
+        break;
+      case Key::kFrom:
+        row.from = first_mailbox(envelope.from);
+        break;
+      case Key::kTo:
+        row.to = first_mailbox(envelope.to);
+        break;
+      case Key::kCc:
+        row.cc = first_mailbox(envelope.cc);
+        break;
+      case Key::kDisplayFrom:
+        row.display_from = first_display(envelope.from);
+        break;
+      case Key::kDisplayTo:
+        row.display_to = first_display(envelope.to);
+        break;
+    }
+  }
 }
 
 // <0, 0, >0 as `a` sorts before, with or after `b` on `criterion` alone.
@@ -512,6 +535,7 @@ int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, con
       order = a.display_to.compare(b.display_to);
       break;
   }
+  order = (order > 0) - (order < 0);  // string compare() may return any magnitude
   return criterion.reverse ? -order : order;
 }
 
@@ -639,7 +663,7 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
                    row.arrival = to_unix_seconds(e.internal_date);
                    row.size = e.size;
                    if (needs_envelope) {
-                     sort_values(envelope_of(mail, account_->id, m), row);
+                     sort_values(envelope_of(mail, account_->id, m), c.criteria, row);
                    }
                    rows.push_back(std::move(row));
                    highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
