@@ -613,38 +613,7 @@ class Parser {
     cmd.key.kind = SearchKey::Kind::kAnd;
     TERN_TRY_VOID(sp());
     // RFC 4731 §3: search-return-opts first, then the charset, then the keys.
-    if (starts_with_keyword("RETURN")) {
-      TERN_TRY(auto ignored, keyword());
-      (void)ignored;
-      TERN_TRY_VOID(sp());
-      SearchReturn ret;
-      auto count = option_list("RETURN options", [&](const std::string& opt) -> Result<void> {
-        if (opt == "MIN") {
-          ret.min = true;
-        } else if (opt == "MAX") {
-          ret.max = true;
-        } else if (opt == "ALL") {
-          ret.all = true;
-        } else if (opt == "COUNT") {
-          ret.count = true;
-        } else if (opt == "SAVE") {
-          ret.save = true;
-        } else {
-          return bad(fmt::format("unknown SEARCH return option \"{}\"", opt));
-        }
-        return ok();
-      });
-      if (!count) {
-        return count.error();
-      }
-      bool any = *count > 0;
-      // RFC 4731 §3.1: "RETURN ()" means ALL.
-      if (!any) {
-        ret.all = true;
-      }
-      cmd.return_opts = ret;
-      TERN_TRY_VOID(sp());
-    }
+    TERN_TRY(cmd.return_opts, return_options("SEARCH"));
     if (starts_with_keyword("CHARSET")) {
       TERN_TRY(auto ignored, keyword());
       (void)ignored;
@@ -655,6 +624,43 @@ class Parser {
     }
     TERN_TRY_VOID(search_keys(cmd.key));
     return Command(std::move(cmd));
+  }
+
+  // [RETURN (option ...) SP] (RFC 4731 §3, RFC 5267 §3.2 for SORT); nullopt
+  // without RETURN.
+  Result<std::optional<SearchReturn>> return_options(std::string_view command) {
+    if (!starts_with_keyword("RETURN")) {
+      return std::optional<SearchReturn>();
+    }
+    TERN_TRY(auto ignored, keyword());
+    (void)ignored;
+    TERN_TRY_VOID(sp());
+    SearchReturn ret;
+    auto count = option_list("RETURN options", [&](const std::string& opt) -> Result<void> {
+      if (opt == "MIN") {
+        ret.min = true;
+      } else if (opt == "MAX") {
+        ret.max = true;
+      } else if (opt == "ALL") {
+        ret.all = true;
+      } else if (opt == "COUNT") {
+        ret.count = true;
+      } else if (opt == "SAVE") {
+        ret.save = true;
+      } else {
+        return bad(fmt::format("unknown {} return option \"{}\"", command, opt));
+      }
+      return ok();
+    });
+    if (!count) {
+      return count.error();
+    }
+    // RFC 4731 §3.1: "RETURN ()" means ALL.
+    if (*count == 0) {
+      ret.all = true;
+    }
+    TERN_TRY_VOID(sp());
+    return std::optional<SearchReturn>(ret);
   }
 
   // 1*(SP search-key) after the first SP, into `all` (a kAnd), to the end.
@@ -696,6 +702,7 @@ class Parser {
     SortCommand cmd;
     cmd.uid = uid;
     TERN_TRY_VOID(sp());
+    TERN_TRY(cmd.return_opts, return_options("SORT"));  // RFC 5267 §3.2 (ESORT)
     if (!a_.accept('(')) {
       return bad("expected \"(\" before sort criteria");
     }

@@ -272,6 +272,7 @@ struct SortCriterion {
 // optional here, unlike SEARCH's.
 struct SortCommand {
   bool uid = false;
+  std::optional<SearchReturn> return_opts;  // ESORT (RFC 5267 §3.2): the ESEARCH form
   std::vector<SortCriterion> criteria;
   std::string charset;  // upper-cased
   SearchKey key;        // kAnd of the top-level keys

@@ -213,6 +213,14 @@ TEST(ImapCommandTest, Sort) {
   EXPECT_TRUE(uid.criteria[6].reverse);
   EXPECT_EQ(command_name(Command(uid)), "UID SORT");
 
+  // RFC 5267 §3.2: ESORT's RETURN options come first.
+  auto esort = parse_as<SortCommand>("a SORT RETURN (MIN ALL) (DATE) UTF-8 ALL\r\n");
+  ASSERT_TRUE(esort.return_opts.has_value());
+  EXPECT_TRUE(esort.return_opts->min && esort.return_opts->all && !esort.return_opts->max);
+  EXPECT_TRUE(parse_as<SortCommand>("a SORT RETURN () (DATE) UTF-8 ALL\r\n").return_opts->all);
+  EXPECT_FALSE(sort.return_opts.has_value());
+  EXPECT_EQ(error_of("a SORT RETURN (FIRST) (DATE) UTF-8 ALL\r\n"),
+            "SORT: unknown SORT return option \"FIRST\"");
   EXPECT_EQ(error_of("a SORT () UTF-8 ALL\r\n").rfind("SORT: ", 0), 0u);
   EXPECT_EQ(error_of("a SORT (COLOR) UTF-8 ALL\r\n"), "SORT: unknown sort criterion \"COLOR\"");
   EXPECT_EQ(error_of("a SORT (REVERSE) UTF-8 ALL\r\n").rfind("SORT: ", 0), 0u);

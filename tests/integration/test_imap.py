@@ -66,7 +66,7 @@ def test_capabilities_and_login_paths(imap):
     for cap in ("UIDPLUS", "MOVE", "IDLE", "NAMESPACE", "UNSELECT", "BINARY", "CONDSTORE",
                 "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
                 "UTF8=ACCEPT", "COMPRESS=DEFLATE", "QUOTA", "QUOTA=RES-STORAGE",
-                "SORT", "SORT=DISPLAY", "PREVIEW", "WITHIN", "THREAD=ORDEREDSUBJECT",
+                "SORT", "SORT=DISPLAY", "ESORT", "PREVIEW", "WITHIN", "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES"):
         assert cap in caps
     assert "IMAP4rev1" in caps and "IMAP4rev2" in caps

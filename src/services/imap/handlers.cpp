@@ -70,6 +70,7 @@ std::vector<std::string> Handlers::capabilities() const {
                         "QUOTA=RES-STORAGE",
                         "SORT",
                         "SORT=DISPLAY",
+                        "ESORT",
                         "PREVIEW",
                         "WITHIN",
                         "THREAD=ORDEREDSUBJECT",

@@ -395,6 +395,7 @@ Result<void> each_match(domain::MailStore& mail, domain::AccountId account, cons
 // as i;unicode-casemap keys (§7).
 struct SortRow {
   std::uint32_t msn = 0;
+  domain::Uid uid{};
   std::uint32_t answer = 0;  // what the SORT response lists: the MSN or the UID
   std::int64_t arrival = 0;
   std::int64_t sent = 0;
@@ -539,6 +540,37 @@ int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, con
   return criterion.reverse ? -order : order;
 }
 
+// RFC 4731 §3.1: the ESEARCH response for `found` (in the order the command
+// answers: ascending for SEARCH, sorted for SORT, RFC 5267 §3.2); "" when SAVE is
+// the only option (RFC 5182 §2.1). MIN, MAX and ALL are left out when nothing
+// matched; MODSEQ when `modseq` is not 0.
+std::string esearch_line(std::string_view tag, bool uid, const tern::imap::SearchReturn& r,
+                         const std::vector<std::uint32_t>& found, std::uint64_t modseq) {
+  if (!r.min && !r.max && !r.all && !r.count) {
+    return "";
+  }
+  std::string out = fmt::format("ESEARCH (TAG \"{}\")", tag);
+  if (uid) {
+    out += " UID";
+  }
+  if (r.min && !found.empty()) {
+    out += fmt::format(" MIN {}", found.front());
+  }
+  if (r.max && !found.empty()) {
+    out += fmt::format(" MAX {}", found.back());
+  }
+  if (r.all && !found.empty()) {
+    out += " ALL " + compact_set(found);
+  }
+  if (r.count) {
+    out += fmt::format(" COUNT {}", found.size());
+  }
+  if (modseq != 0) {
+    out += fmt::format(" MODSEQ {}", modseq);
+  }
+  return out;
+}
+
 }  // namespace
 
 Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) {
@@ -602,29 +634,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
         saved_ = found_uids;
       }
     }
-    // RFC 4731 §3.1: the ESEARCH response; none when SAVE is the only option
-    // (RFC 5182 §2.1). MIN, MAX and ALL are left out when nothing matched.
-    if (r.min || r.max || r.all || r.count) {
-      out = fmt::format("ESEARCH (TAG \"{}\")", engine.current_tag());
-      if (c.uid) {
-        out += " UID";
-      }
-      if (r.min && !found.empty()) {
-        out += fmt::format(" MIN {}", found.front());
-      }
-      if (r.max && !found.empty()) {
-        out += fmt::format(" MAX {}", found.back());
-      }
-      if (r.all && !found.empty()) {
-        out += " ALL " + compact_set(found);
-      }
-      if (r.count) {
-        out += fmt::format(" COUNT {}", found.size());
-      }
-      if (uses_modseq && highest != 0) {
-        out += fmt::format(" MODSEQ {}", highest);
-      }
-    }
+    out = esearch_line(engine.current_tag(), c.uid, r, found, uses_modseq ? highest : 0);
   }
   if (!out.empty()) {
     engine.untagged(out);
@@ -635,6 +645,9 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
 }
 
 Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
+  if (c.return_opts && c.return_opts->save) {
+    saved_.clear();  // RFC 5182 §2.1: a failed SAVE leaves "$" empty
+  }
   if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
     // RFC 5256 §3: US-ASCII and UTF-8 must be implemented.
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
@@ -659,6 +672,7 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
                    const domain::Entry& e = *m.entry;
                    SortRow row;
                    row.msn = m.msn;
+                   row.uid = e.uid;
                    row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
                    row.arrival = to_unix_seconds(e.internal_date);
                    row.size = e.size;
@@ -682,14 +696,40 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
     }
     return a.msn < b.msn;
   });
-  std::string out = "SORT";
-  for (const auto& row : rows) {
-    out += fmt::format(" {}", row.answer);
+  std::string out;
+  if (c.return_opts) {
+    // ESORT (RFC 5267 §3.2): the ESEARCH form, in the sorted order.
+    std::vector<std::uint32_t> sorted;
+    sorted.reserve(rows.size());
+    for (const auto& row : rows) {
+      sorted.push_back(row.answer);
+    }
+    if (c.return_opts->save) {
+      // RFC 5182 §2.1: with MIN and/or MAX alone, just those messages are saved;
+      // "$" is a set, so in UID order.
+      const auto& r = *c.return_opts;
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const bool min_max_only = (r.min || r.max) && !r.all && !r.count;
+        if (!min_max_only || (r.min && i == 0) || (r.max && i + 1 == rows.size())) {
+          saved_.push_back(rows[i].uid);
+        }
+      }
+      std::sort(saved_.begin(), saved_.end());
+    }
+    out = esearch_line(engine.current_tag(), c.uid, *c.return_opts, sorted,
+                       uses_modseq ? highest : 0);
+  } else {
+    out = "SORT";
+    for (const auto& row : rows) {
+      out += fmt::format(" {}", row.answer);
+    }
+    if (uses_modseq && highest != 0) {
+      out += fmt::format(" (MODSEQ {})", highest);  // RFC 7162 §3.1.5
+    }
   }
-  if (uses_modseq && highest != 0) {
-    out += fmt::format(" (MODSEQ {})", highest);  // RFC 7162 §3.1.5
+  if (!out.empty()) {
+    engine.untagged(out);
   }
-  engine.untagged(out);
   // RFC 5256 §3: no EXPUNGE during SORT, as during SEARCH; UID SORT may have them.
   sync(engine, c.uid);
   engine.complete(Status::kOk, "", c.uid ? "UID SORT completed" : "SORT completed");
