@@ -8,7 +8,8 @@
            holds every connection with non-blocking sockets (selectors).
   mailbox  a 100,000-message mailbox: wall time (and server CPU) of
            `UID FETCH 1:* (UID FLAGS)`, `FETCH 1:* (ENVELOPE)`,
-           `UID SEARCH SUBJECT "word"` and `UID SEARCH BODY "word"`, warm (after a
+           `UID SEARCH SUBJECT "word"`, `UID SEARCH BODY "word"`, `UID SORT` by date
+           and by subject and `UID THREAD REFERENCES`, warm (after a
            first SELECT and a first run) and on the first run after server start.
   mixed    C clients in a loop of LOGIN, SELECT, APPEND, FETCH, UID FETCH,
            UID STORE, SEARCH, EXPUNGE, LOGOUT, each as its own user: commands/s and
@@ -467,6 +468,9 @@ QUERIES = [
     ("FETCH 1:* (ENVELOPE)", "FETCH 1:* (ENVELOPE)"),
     ('UID SEARCH SUBJECT "zebra"', 'UID SEARCH SUBJECT "zebra"'),
     ('UID SEARCH BODY "quokka"', 'UID SEARCH BODY "quokka"'),
+    ("UID SORT (DATE)", "UID SORT (DATE) UTF-8 ALL"),
+    ("UID SORT (SUBJECT)", "UID SORT (SUBJECT) UTF-8 ALL"),
+    ("UID THREAD REFERENCES", "UID THREAD REFERENCES UTF-8 ALL"),
 ]
 
 
