@@ -417,19 +417,15 @@ def condstore_qresync(rec):
     q.cmd("fetch-final", "FETCH 1:* (UID FLAGS MODSEQ)")
 
 
+def _message(fields, body):
+    """A message of the (name, value) header fields whose value is not None."""
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in fields if value is not None)
+    return head + b"\r\n" + body
+
+
 def _sorting_message(subject, sender, to, date, cc=None, body=b"sort me\r\n"):
-    lines = []
-    if sender is not None:
-        lines.append(b"From: " + sender)
-    if to is not None:
-        lines.append(b"To: " + to)
-    if cc is not None:
-        lines.append(b"Cc: " + cc)
-    if subject is not None:
-        lines.append(b"Subject: " + subject)
-    if date is not None:
-        lines.append(b"Date: " + date)
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    return _message([(b"From", sender), (b"To", to), (b"Cc", cc), (b"Subject", subject),
+                     (b"Date", date)], body)
 
 
 # What SORT compares (RFC 5256 §2.1, §2.2, §3, §7): reply and forward artifacts in
@@ -461,15 +457,10 @@ SORTING = [
 
 
 def _threading_message(subject, message_id=None, references=None, in_reply_to=None, day=12):
-    lines = [b"From: t@example.org", b"Subject: " + subject,
-             b"Date: %d Nov 2023 10:00:00 +0000" % day]
-    if message_id is not None:
-        lines.append(b"Message-ID: " + message_id)
-    if references is not None:
-        lines.append(b"References: " + references)
-    if in_reply_to is not None:
-        lines.append(b"In-Reply-To: " + in_reply_to)
-    return b"\r\n".join(lines) + b"\r\n\r\nthread me\r\n"
+    return _message([(b"From", b"t@example.org"), (b"Subject", subject),
+                     (b"Date", b"%d Nov 2023 10:00:00 +0000" % day), (b"Message-ID", message_id),
+                     (b"References", references), (b"In-Reply-To", in_reply_to)],
+                    b"thread me\r\n")
 
 
 # What THREAD=REFERENCES links (RFC 5256 §3): References chains, In-Reply-To
