@@ -540,6 +540,26 @@ int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, con
   return criterion.reverse ? -order : order;
 }
 
+// RFC 5182 §2.1: what SAVE keeps of `uids` (the matches in the order the command
+// answers them): all, or with MIN and/or MAX alone just the first and/or last.
+// "$" is a set: returned ascending.
+std::vector<domain::Uid> saved_uids(const std::vector<domain::Uid>& uids,
+                                    const tern::imap::SearchReturn& r) {
+  std::vector<domain::Uid> kept;
+  if ((r.min || r.max) && !r.all && !r.count && !uids.empty()) {
+    if (r.min) {
+      kept.push_back(uids.front());
+    }
+    if (r.max && (kept.empty() || kept.front() != uids.back())) {
+      kept.push_back(uids.back());
+    }
+  } else {
+    kept = uids;
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
 // RFC 4731 §3.1: the ESEARCH response for `found` (in the order the command
 // answers: ascending for SEARCH, sorted for SORT, RFC 5267 §3.2); "" when SAVE is
 // the only option (RFC 5182 §2.1). MIN, MAX and ALL are left out when nothing
@@ -620,19 +640,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   } else {
     const auto& r = *return_opts;
     if (save) {
-      // RFC 5182 §2.1: with MIN and/or MAX only, just those messages are saved.
-      if ((r.min || r.max) && !r.all && !r.count && !found_uids.empty()) {
-        std::vector<domain::Uid> kept;
-        if (r.min) {
-          kept.push_back(found_uids.front());
-        }
-        if (r.max && (kept.empty() || kept.front() != found_uids.back())) {
-          kept.push_back(found_uids.back());
-        }
-        saved_ = std::move(kept);
-      } else {
-        saved_ = found_uids;
-      }
+      saved_ = saved_uids(found_uids, r);
     }
     out = esearch_line(engine.current_tag(), c.uid, r, found, uses_modseq ? highest : 0);
   }
@@ -705,16 +713,12 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
       sorted.push_back(row.answer);
     }
     if (c.return_opts->save) {
-      // RFC 5182 §2.1: with MIN and/or MAX alone, just those messages are saved;
-      // "$" is a set, so in UID order.
-      const auto& r = *c.return_opts;
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        const bool min_max_only = (r.min || r.max) && !r.all && !r.count;
-        if (!min_max_only || (r.min && i == 0) || (r.max && i + 1 == rows.size())) {
-          saved_.push_back(rows[i].uid);
-        }
+      std::vector<domain::Uid> uids;
+      uids.reserve(rows.size());
+      for (const auto& row : rows) {
+        uids.push_back(row.uid);
       }
-      std::sort(saved_.begin(), saved_.end());
+      saved_ = saved_uids(uids, *c.return_opts);
     }
     out = esearch_line(engine.current_tag(), c.uid, *c.return_opts, sorted,
                        uses_modseq ? highest : 0);
