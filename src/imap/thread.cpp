@@ -40,14 +40,36 @@ class Forest {
     return is_dummy(n) ? nullptr : &messages_[static_cast<std::size_t>((*this)[n].message)];
   }
 
-  // True when `ancestor` is `n` or above it.
-  bool is_ancestor(int ancestor, int n) const {
-    for (int up = n; up != kNone; up = (*this)[up].parent) {
-      if (up == ancestor) {
+  // True when making `parent` the parent of `child` would close a loop: `child`
+  // is `parent` or above it. Walks up from `parent` and down through `child`'s
+  // subtree in step, so the answer costs the smaller of the two, not the depth of
+  // a chain of replies each time (that made a 200,000-message chain quadratic).
+  bool would_loop(int parent, int child) const {
+    if (parent == child) {
+      return true;
+    }
+    if ((*this)[child].children.empty()) {
+      return false;  // nothing is below it
+    }
+    int up = (*this)[parent].parent;
+    std::vector<int> down = (*this)[child].children;
+    for (std::size_t i = 0;; ++i) {
+      if (up == kNone) {
+        return false;  // the top, and `child` was not on the way
+      }
+      if (up == child) {
         return true;
       }
+      up = (*this)[up].parent;
+      if (i == down.size()) {
+        return false;  // all of `child`'s subtree, and `parent` is not in it
+      }
+      if (down[i] == parent) {
+        return true;
+      }
+      const auto& kids = (*this)[down[i]].children;
+      down.insert(down.end(), kids.begin(), kids.end());
     }
-    return false;
   }
 
   void link(int parent, int child) {
@@ -99,27 +121,55 @@ class Forest {
   }
 
   // thread-members / thread-nested (RFC 5256 §5) of the subtree at `n`, without
-  // the thread-list's own parentheses.
+  // the thread-list's own parentheses. Iterative: a chain of replies is as deep
+  // as the mailbox is large, and the stack is not.
   void write(int n, std::string& out) const {
-    if (const ThreadMessage* m = message(n)) {
-      out += std::to_string(m->number);
+    // What is still to write, last first: a node, or a literal character.
+    struct Step {
+      int node;
+      char text;  // written when node is kNone
+    };
+
+    std::vector<Step> todo{{n, 0}};
+    while (!todo.empty()) {
+      const Step step = todo.back();
+      todo.pop_back();
+      if (step.node == kNone) {
+        out += step.text;
+        continue;
+      }
+      if (const ThreadMessage* m = message(step.node)) {
+        out += std::to_string(m->number);
+      }
+      const auto& kids = (*this)[step.node].children;
+      if (kids.size() == 1) {
+        todo.push_back({kids.front(), 0});
+      } else {
+        for (auto kid = kids.rbegin(); kid != kids.rend(); ++kid) {
+          todo.push_back({kNone, ')'});
+          todo.push_back({*kid, 0});
+          todo.push_back({kNone, '('});
+        }
+      }
+      if (!kids.empty() && !is_dummy(step.node)) {
+        todo.push_back({kNone, ' '});
+      }
     }
-    const auto& kids = (*this)[n].children;
-    if (kids.size() == 1) {
-      if (!is_dummy(n)) {
-        out += ' ';
-      }
-      write(kids.front(), out);
-    } else if (kids.size() > 1) {
-      if (!is_dummy(n)) {
-        out += ' ';
-      }
-      for (int kid : kids) {
-        out += '(';
-        write(kid, out);
-        out += ')';
-      }
+  }
+
+  // Every node under `roots`, each before its children (pre-order), without
+  // recursion.
+  std::vector<int> below(const std::vector<int>& roots) const {
+    std::vector<int> order;
+    std::vector<int> todo(roots.rbegin(), roots.rend());
+    while (!todo.empty()) {
+      const int n = todo.back();
+      todo.pop_back();
+      order.push_back(n);
+      const auto& kids = (*this)[n].children;
+      todo.insert(todo.end(), kids.rbegin(), kids.rend());
     }
+    return order;
   }
 
  private:
@@ -137,12 +187,12 @@ std::string write_threads(const Forest& forest, const std::vector<int>& roots) {
   return out;
 }
 
-// Step (3): dummies without children go; a dummy's children take its place, except
-// at the top level where a dummy keeps two or more children.
-std::vector<int> prune(Forest& forest, int parent, const std::vector<int>& list, bool top) {
+// Step (3) for one list of siblings whose own children are pruned already:
+// dummies without children go; a dummy's children take its place, except at the
+// top level where a dummy keeps two or more children.
+std::vector<int> prune_list(Forest& forest, int parent, const std::vector<int>& list, bool top) {
   std::vector<int> out;
   for (int n : list) {
-    forest[n].children = prune(forest, n, forest[n].children, false);
     if (!forest.is_dummy(n)) {
       out.push_back(n);
       continue;
@@ -164,13 +214,23 @@ std::vector<int> prune(Forest& forest, int parent, const std::vector<int>& list,
   return out;
 }
 
+// Step (3) for the whole forest, children before parents.
+std::vector<int> prune(Forest& forest, const std::vector<int>& roots) {
+  const std::vector<int> order = forest.below(roots);
+  for (auto n = order.rbegin(); n != order.rend(); ++n) {
+    forest[*n].children = prune_list(forest, *n, forest[*n].children, false);
+  }
+  return prune_list(forest, kNone, roots, true);
+}
+
 // Step (6): every set of siblings by sent date, the deepest first, so that a
 // dummy's key is its earliest child.
-void sort_siblings(Forest& forest, std::vector<int>& list) {
-  for (int n : list) {
-    sort_siblings(forest, forest[n].children);
+void sort_siblings(Forest& forest, std::vector<int>& roots) {
+  const std::vector<int> order = forest.below(roots);
+  for (auto n = order.rbegin(); n != order.rend(); ++n) {
+    forest.sort_by_date(forest[*n].children);
   }
-  forest.sort_by_date(list);
+  forest.sort_by_date(roots);
 }
 
 }  // namespace
@@ -227,7 +287,7 @@ std::string thread_references(std::vector<ThreadMessage> messages) {
     int previous = kNone;
     for (const std::string& id : m.references) {
       const int ref = node_for_reference(id);
-      if (previous != kNone && forest[ref].parent == kNone && !forest.is_ancestor(ref, previous)) {
+      if (previous != kNone && forest[ref].parent == kNone && !forest.would_loop(previous, ref)) {
         forest.link(previous, ref);
       }
       previous = ref;
@@ -235,7 +295,7 @@ std::string thread_references(std::vector<ThreadMessage> messages) {
     // (B) The last reference is the message's parent, replacing any parent (A) of
     // an earlier message gave it; none without references.
     forest.unlink(self);
-    if (previous != kNone && !forest.is_ancestor(self, previous)) {
+    if (previous != kNone && !forest.would_loop(previous, self)) {
       forest.link(previous, self);
     }
   }
@@ -247,7 +307,7 @@ std::string thread_references(std::vector<ThreadMessage> messages) {
     }
   }
   // (3) Dummies pruned; (4) the threads by date.
-  roots = prune(forest, kNone, roots, true);
+  roots = prune(forest, roots);
   for (int root : roots) {
     if (forest.is_dummy(root)) {
       forest.sort_by_date(forest[root].children);

@@ -34,7 +34,9 @@ std::string thread_ordered_subject(std::vector<ThreadMessage> messages);
 // REFERENCES: parent/child links from the references (steps 1-3), the roots by
 // sent date (4), threads with the same base subject merged (5), every set of
 // siblings by sent date (6). Linear in the messages and references, apart from
-// the sorts and the loop checks (each as deep as the thread).
+// the sorts and the loop checks (each the smaller of the depth above the new
+// parent and the subtree below the new child). No recursion: a chain of replies
+// may be as long as the mailbox.
 std::string thread_references(std::vector<ThreadMessage> messages);
 
 }  // namespace tern::imap

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "imap/thread.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace tern::imap {
@@ -70,6 +72,25 @@ TEST(ImapThread, ReferencesSurvivesLoopsDuplicatesAndMissingIds) {
     EXPECT_NE(out.find(n), std::string::npos) << out;
   }
   EXPECT_EQ(out, "(2 1 4)(3)(5)");
+}
+
+// A chain of replies as long as a large mailbox: no recursion as deep as the
+// chain (the handler's thread would overflow its stack).
+TEST(ImapThread, ReferencesHandlesAChainAsLongAsTheMailbox) {
+  constexpr std::uint32_t kCount = 200000;
+  std::vector<ThreadMessage> in;
+  in.reserve(kCount);
+  for (std::uint32_t n = 1; n <= kCount; ++n) {
+    std::vector<std::string> refs;
+    if (n > 1) {
+      refs.push_back(std::to_string(n - 1) + "@x");
+    }
+    in.push_back(message(n, n, "S", std::to_string(n) + "@x", std::move(refs)));
+  }
+  const std::string out = thread_references(in);
+  EXPECT_EQ(out.substr(0, 10), "(1 2 3 4 5");
+  EXPECT_EQ(out.substr(out.size() - 8), " 200000)");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '('), 1);
 }
 
 }  // namespace
