@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/ascii.hpp"
 #include "base/civil_date.hpp"
 #include "mime/ascii.hpp"
 #include "mime/charset.hpp"
@@ -705,7 +706,7 @@ std::vector<std::string_view> date_tokens(std::string_view v) {
 }
 
 std::optional<int> small_number(std::string_view s, std::size_t max_digits) {
-  if (s.empty() || s.size() > max_digits || s[0] < '0' || s[0] > '9') {
+  if (s.empty() || s.size() > max_digits) {
     return std::nullopt;
   }
   int n = 0;
@@ -718,20 +719,9 @@ std::optional<int> small_number(std::string_view s, std::size_t max_digits) {
   return n;
 }
 
-bool ascii_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// A named zone's offset in minutes (RFC 5322 §4.3); 0 for military zones.
-std::optional<int> zone_name(std::string_view name) {
+// A zone name's offset in minutes (RFC 5322 §4.3). Military zones and names not
+// known count as "-0000", as §4.3 says of the military ones: 0.
+int zone_name(std::string_view name) {
   static constexpr struct {
     std::string_view name;
     int hours;
@@ -739,14 +729,11 @@ std::optional<int> zone_name(std::string_view name) {
                 {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
 
   for (const auto& z : kZones) {
-    if (ascii_iequals(name, z.name)) {
+    if (ascii::iequals(name, z.name)) {
       return z.hours * 60;
     }
   }
-  if (name.size() == 1 && lower(name[0]) >= 'a' && lower(name[0]) <= 'z' && lower(name[0]) != 'j') {
-    return 0;
-  }
-  return std::nullopt;
+  return 0;
 }
 
 }  // namespace
@@ -773,7 +760,7 @@ std::optional<DateTime> parse_date_time(std::string_view value) {
   auto day = small_number(t[i], 2);
   int month = 0;
   for (int m = 0; m < 12; ++m) {
-    if (ascii_iequals(t[i + 1], kMonths[m])) {
+    if (ascii::iequals(t[i + 1], kMonths[m])) {
       month = m + 1;
     }
   }
@@ -821,7 +808,7 @@ std::optional<DateTime> parse_date_time(std::string_view value) {
         dt.zone_minutes = (t[i] == "-" ? -1 : 1) * (*hh * 60 + *mm);
       }
     } else if (i < t.size() && is_alpha(t[i])) {
-      dt.zone_minutes = zone_name(t[i]).value_or(0);
+      dt.zone_minutes = zone_name(t[i]);
     }
   }
   return dt;
@@ -857,14 +844,14 @@ std::vector<std::string> message_ids(std::string_view value, std::size_t max_ids
     }
     if (j < value.size() && value[j] == '>') {
       if (!id.empty() && (at || !blank)) {
-        if (out.size() == max_ids) {
-          out.erase(out.begin());
-        }
         out.push_back(std::move(id));
       }
       ++j;
     }
     i = j;
+  }
+  if (out.size() > max_ids) {
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(max_ids));
   }
   return out;
 }
@@ -874,7 +861,7 @@ std::vector<std::string> message_ids(std::string_view value, std::size_t max_ids
 namespace {
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && ascii::iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // subj-blob = "[" *BLOBCHAR "]" *WSP: its length at the start of `s`, or 0.
@@ -944,7 +931,7 @@ std::string base_subject(std::string_view subject, bool* reply_or_forward) {
     while (true) {
       if (!s.empty() && s.back() == ' ') {
         s.remove_suffix(1);
-      } else if (s.size() >= 5 && ascii_iequals(s.substr(s.size() - 5), "(fwd)")) {
+      } else if (s.size() >= 5 && ascii::iequals(s.substr(s.size() - 5), "(fwd)")) {
         s.remove_suffix(5);
         artifact = true;
       } else {
@@ -958,12 +945,18 @@ std::string base_subject(std::string_view subject, bool* reply_or_forward) {
         s.remove_prefix(leader);
         continue;
       }
-      std::size_t blob = blob_at(s);
-      if (blob > 0 && blob < s.size()) {
+      // No leader here, so none starts after any blob of this run either (the
+      // run ends in the same text): the run's blobs go at once, as long as
+      // something is left, and leaders are looked for again after it. One
+      // blob per look made a subject of many "[x]" quadratic.
+      bool removed = false;
+      for (std::size_t blob = blob_at(s); blob > 0 && blob < s.size(); blob = blob_at(s)) {
         s.remove_prefix(blob);
-        continue;
+        removed = true;
       }
-      break;
+      if (!removed) {
+        break;
+      }
     }
     // (6) A "[fwd: ... ]" wrapper: unwrap and start again from (2).
     if (s.size() >= 6 && starts_with_nocase(s, "[fwd:") && s.back() == ']') {
