@@ -610,7 +610,6 @@ class Parser {
   Result<Command> search(bool uid) {
     SearchCommand cmd;
     cmd.uid = uid;
-    cmd.key.kind = SearchKey::Kind::kAnd;
     TERN_TRY_VOID(sp());
     // RFC 4731 §3: search-return-opts first, then the charset, then the keys.
     TERN_TRY(cmd.return_opts, return_options("SEARCH"));
@@ -690,11 +689,17 @@ class Parser {
       return bad(fmt::format("unknown threading algorithm \"{}\"", algorithm));
     }
     TERN_TRY_VOID(sp());
-    TERN_TRY(auto charset, a_.astring());
-    cmd.charset = upper(charset);
-    TERN_TRY_VOID(sp());
-    TERN_TRY_VOID(search_keys(cmd.key));
+    TERN_TRY_VOID(search_criteria(cmd.charset, cmd.key));
     return Command(std::move(cmd));
+  }
+
+  // RFC 5256 §5: search-criteria = charset 1*(SP search-key), to the end; the
+  // charset (not optional here, unlike SEARCH's) upper-cased.
+  Result<void> search_criteria(std::string& charset, SearchKey& key) {
+    TERN_TRY(auto name, a_.astring());
+    charset = upper(name);
+    TERN_TRY_VOID(sp());
+    return search_keys(key);
   }
 
   // RFC 5256 §5: "SORT" SP sort-criteria SP charset 1*(SP search-key).
@@ -739,10 +744,7 @@ class Parser {
       return bad("expected \")\" after sort criteria");
     }
     TERN_TRY_VOID(sp());
-    TERN_TRY(auto charset, a_.astring());
-    cmd.charset = upper(charset);
-    TERN_TRY_VOID(sp());
-    TERN_TRY_VOID(search_keys(cmd.key));
+    TERN_TRY_VOID(search_criteria(cmd.charset, cmd.key));
     return Command(std::move(cmd));
   }
 

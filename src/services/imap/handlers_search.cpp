@@ -391,17 +391,19 @@ Result<void> each_match(domain::MailStore& mail, domain::AccountId account, cons
   return ok();
 }
 
-// One message SORT orders (RFC 5256 §3): the values its criteria compare, strings
-// as i;unicode-casemap keys (§7).
+// What one SORT criterion compares for a message: a number (ARRIVAL, DATE, SIZE)
+// or an i;unicode-casemap key (the others; RFC 5256 §7).
+struct SortValue {
+  std::int64_t number = 0;
+  std::string text;
+};
+
+// One message SORT orders (RFC 5256 §3): a value per criterion, in their order.
 struct SortRow {
   std::uint32_t msn = 0;
   domain::Uid uid{};
   std::uint32_t answer = 0;  // what the SORT response lists: the MSN or the UID
-  std::int64_t arrival = 0;
-  std::int64_t sent = 0;
-  std::uint64_t size = 0;
-  std::string subject, from, to, cc;
-  std::string display_from, display_to;  // RFC 5957
+  std::vector<SortValue> values;
 };
 
 // The i;unicode-casemap key of the first address's addr-mailbox, "" for none
@@ -468,76 +470,82 @@ std::string subject_key(const mime::facts::Envelope& envelope, bool* reply_or_fo
       mime::base_subject(mime::decode_words(*envelope.subject), reply_or_forward));
 }
 
-// Fills the values of `row` that `criteria` compare from the message's ENVELOPE.
-void sort_values(const mime::facts::Envelope& envelope,
-                 const std::vector<tern::imap::SortCriterion>& criteria, SortRow& row) {
+// The value `key` compares for the message of `entry`, whose ENVELOPE is
+// `envelope` (read only when some criterion needs it).
+SortValue sort_value(tern::imap::SortCriterion::Key key, const domain::Entry& entry,
+                     const mime::facts::Envelope& envelope) {
   using Key = tern::imap::SortCriterion::Key;
-  for (const auto& criterion : criteria) {
-    switch (criterion.key) {
-      case Key::kArrival:
-      case Key::kSize:
-        break;  // from the entry
-      case Key::kDate:
-        row.sent = sent_date(envelope, row.arrival);
-        break;
-      case Key::kSubject:
-        row.subject = subject_key(envelope, nullptr);
-        break;
-      case Key::kFrom:
-        row.from = first_mailbox(envelope.from);
-        break;
-      case Key::kTo:
-        row.to = first_mailbox(envelope.to);
-        break;
-      case Key::kCc:
-        row.cc = first_mailbox(envelope.cc);
-        break;
-      case Key::kDisplayFrom:
-        row.display_from = first_display(envelope.from);
-        break;
-      case Key::kDisplayTo:
-        row.display_to = first_display(envelope.to);
-        break;
-    }
+  const std::int64_t arrival = to_unix_seconds(entry.internal_date);
+  switch (key) {
+    case Key::kArrival:
+      return {arrival, {}};
+    case Key::kSize:
+      return {static_cast<std::int64_t>(entry.size), {}};
+    case Key::kDate:
+      return {sent_date(envelope, arrival), {}};
+    case Key::kSubject:
+      return {0, subject_key(envelope, nullptr)};
+    case Key::kFrom:
+      return {0, first_mailbox(envelope.from)};
+    case Key::kTo:
+      return {0, first_mailbox(envelope.to)};
+    case Key::kCc:
+      return {0, first_mailbox(envelope.cc)};
+    case Key::kDisplayFrom:
+      return {0, first_display(envelope.from)};
+    case Key::kDisplayTo:
+      return {0, first_display(envelope.to)};
   }
+  return {};
 }
 
-// <0, 0, >0 as `a` sorts before, with or after `b` on `criterion` alone.
-int compare_on(const tern::imap::SortCriterion& criterion, const SortRow& a, const SortRow& b) {
-  using Key = tern::imap::SortCriterion::Key;
-  auto three_way = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
-  int order = 0;
-  switch (criterion.key) {
-    case Key::kArrival:
-      order = three_way(a.arrival, b.arrival);
-      break;
-    case Key::kCc:
-      order = a.cc.compare(b.cc);
-      break;
-    case Key::kDate:
-      order = three_way(a.sent, b.sent);
-      break;
-    case Key::kFrom:
-      order = a.from.compare(b.from);
-      break;
-    case Key::kSize:
-      order = three_way(a.size, b.size);
-      break;
-    case Key::kSubject:
-      order = a.subject.compare(b.subject);
-      break;
-    case Key::kTo:
-      order = a.to.compare(b.to);
-      break;
-    case Key::kDisplayFrom:
-      order = a.display_from.compare(b.display_from);
-      break;
-    case Key::kDisplayTo:
-      order = a.display_to.compare(b.display_to);
-      break;
+// <0, 0, >0 as `a` sorts before, with or after `b` on one criterion alone.
+int compare_values(const SortValue& a, const SortValue& b, bool reverse) {
+  int order = a.number < b.number ? -1 : (b.number < a.number ? 1 : 0);
+  if (order == 0) {
+    order = a.text.compare(b.text);
+    order = (order > 0) - (order < 0);  // compare() may return any magnitude
   }
-  order = (order > 0) - (order < 0);  // string compare() may return any magnitude
-  return criterion.reverse ? -order : order;
+  return reverse ? -order : order;
+}
+
+// RFC 9051 §6.4.4, RFC 5256 §3: the charsets a search string may come in.
+bool supported_charset(std::string_view charset) {
+  return charset == "UTF-8" || charset == "US-ASCII";
+}
+
+// What the THREAD algorithms need of a matched message. With `references`
+// (THREAD=REFERENCES, RFC 5256 §3) also its Message-ID and references: the
+// References ids, else the first In-Reply-To id. The ENVELOPE has no References,
+// so then the message itself is read.
+tern::imap::ThreadMessage thread_message(domain::MailStore& mail, domain::AccountId account,
+                                         const Candidate& m, bool uid, bool references) {
+  const domain::Entry& e = *m.entry;
+  const auto envelope = envelope_of(mail, account, m);
+  tern::imap::ThreadMessage t;
+  t.number = uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
+  t.msn = m.msn;
+  t.sent = sent_date(envelope, to_unix_seconds(e.internal_date));
+  t.subject = subject_key(envelope, &t.reply_or_forward);
+  if (!references) {
+    return t;
+  }
+  auto first_id = [](const std::optional<std::string>& field) {
+    auto ids = field ? mime::message_ids(*field) : std::vector<std::string>{};
+    return ids.empty() ? std::string() : std::move(ids.front());
+  };
+  t.message_id = first_id(envelope.message_id);
+  auto raw = mail.read_message(account, e.message).get();
+  auto values = raw ? header_values(*raw, "References") : std::vector<std::string>{};
+  if (!values.empty()) {
+    t.references = mime::message_ids(values.front());
+  }
+  if (t.references.empty()) {
+    if (auto parent = first_id(envelope.in_reply_to); !parent.empty()) {
+      t.references.push_back(std::move(parent));
+    }
+  }
+  return t;
 }
 
 // RFC 5182 §2.1: what SAVE keeps of `uids` (the matches in the order the command
@@ -598,8 +606,7 @@ Next Handlers::search(const tern::imap::SearchCommand& c, ServerEngine& engine) 
   if (save) {
     saved_.clear();  // RFC 5182 §2.1: a failed SAVE search leaves "$" empty
   }
-  if (c.charset && *c.charset != "UTF-8" && *c.charset != "US-ASCII") {
-    // RFC 9051 §6.4.4.
+  if (c.charset && !supported_charset(*c.charset)) {
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
     return Next::kDone;
   }
@@ -656,8 +663,7 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
   if (c.return_opts && c.return_opts->save) {
     saved_.clear();  // RFC 5182 §2.1: a failed SAVE leaves "$" empty
   }
-  if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
-    // RFC 5256 §3: US-ASCII and UTF-8 must be implemented.
+  if (!supported_charset(c.charset)) {
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
     return Next::kDone;
   }
@@ -682,10 +688,10 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
                    row.msn = m.msn;
                    row.uid = e.uid;
                    row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
-                   row.arrival = to_unix_seconds(e.internal_date);
-                   row.size = e.size;
-                   if (needs_envelope) {
-                     sort_values(envelope_of(mail, account_->id, m), c.criteria, row);
+                   const auto envelope = needs_envelope ? envelope_of(mail, account_->id, m)
+                                                        : mime::facts::Envelope{};
+                   for (const auto& criterion : c.criteria) {
+                     row.values.push_back(sort_value(criterion.key, e, envelope));
                    }
                    rows.push_back(std::move(row));
                    highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
@@ -697,8 +703,8 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
   // RFC 5256 §3: the criteria in order, then the MSN ("an implicit sort criterion
   // of sequence number", which REVERSE does not reverse).
   std::sort(rows.begin(), rows.end(), [&](const SortRow& a, const SortRow& b) {
-    for (const auto& criterion : c.criteria) {
-      if (int order = compare_on(criterion, a, b); order != 0) {
+    for (std::size_t i = 0; i < c.criteria.size(); ++i) {
+      if (int order = compare_values(a.values[i], b.values[i], c.criteria[i].reverse); order != 0) {
         return order < 0;
       }
     }
@@ -741,7 +747,7 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
 }
 
 Next Handlers::thread(const tern::imap::ThreadCommand& c, ServerEngine& engine) {
-  if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
+  if (!supported_charset(c.charset)) {
     engine.complete(Status::kNo, "BADCHARSET (UTF-8 US-ASCII)", "unsupported charset");
     return Next::kDone;
   }
@@ -751,38 +757,11 @@ Next Handlers::thread(const tern::imap::ThreadCommand& c, ServerEngine& engine) 
   const bool references = c.algorithm == tern::imap::ThreadCommand::Algorithm::kReferences;
   auto& mail = shared_.storage.mail();
   std::vector<tern::imap::ThreadMessage> messages;
-  auto walked = each_match(mail, account_->id, *selected_, saved_, c.key, domain::kSummaryEnvelope,
-                           to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
-                             const domain::Entry& e = *m.entry;
-                             const auto envelope = envelope_of(mail, account_->id, m);
-                             tern::imap::ThreadMessage t;
-                             t.number = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
-                             t.msn = m.msn;
-                             t.sent = sent_date(envelope, to_unix_seconds(e.internal_date));
-                             t.subject = subject_key(envelope, &t.reply_or_forward);
-                             if (references) {
-                               // RFC 5256 §3 REFERENCES: the References ids, else the first
-                               // In-Reply-To id. The ENVELOPE has no References, so the header is
-                               // read.
-                               if (envelope.message_id) {
-                                 auto ids = mime::message_ids(*envelope.message_id, 1);
-                                 t.message_id = ids.empty() ? "" : ids.front();
-                               }
-                               auto raw = mail.read_message(account_->id, e.message).get();
-                               auto values = raw ? header_values(*raw, "References")
-                                                 : std::vector<std::string>{};
-                               if (!values.empty()) {
-                                 t.references = mime::message_ids(values.front());
-                               }
-                               if (t.references.empty() && envelope.in_reply_to) {
-                                 auto ids = mime::message_ids(*envelope.in_reply_to);
-                                 if (!ids.empty()) {
-                                   t.references.push_back(std::move(ids.front()));
-                                 }
-                               }
-                             }
-                             messages.push_back(std::move(t));
-                           });
+  auto walked =
+      each_match(mail, account_->id, *selected_, saved_, c.key, domain::kSummaryEnvelope,
+                 to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
+                   messages.push_back(thread_message(mail, account_->id, m, c.uid, references));
+                 });
   if (!walked) {
     detail::complete_no(engine, walked.error());
     return Next::kDone;
