@@ -123,6 +123,7 @@ enum SummaryPart : std::uint8_t {
   kSummaryFacts = 1 << 1,          // the facts record, without its search fields
   kSummarySearchHeaders = 1 << 2,  // case-folded "name:value" lines (SEARCH FROM, SUBJECT ...)
   kSummarySearchText = 1 << 3,     // case-folded text of the text parts (SEARCH BODY)
+  kSummaryOrder = 1 << 4,          // what SORT and THREAD compare (mime/facts/order.hpp)
 };
 
 using SummaryParts = std::uint8_t;
@@ -141,10 +142,14 @@ struct MessageSummary {
   // stored (a record written before they existed, or an unreadable one): the
   // caller derives them from the message.
   bool has_search = false;
+  // Meaningful when kSummaryOrder was asked for. False when no order keys were
+  // stored (facts written before they existed): the caller derives them.
+  bool has_order = false;
   std::string envelope;
   std::string facts;
   std::string search_headers;
   std::string search_text;
+  std::string order;  // mime::facts::encode_order_keys()
 };
 
 // Where one copy of a NewMessage goes.

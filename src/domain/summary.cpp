@@ -12,6 +12,10 @@ void fill_summary(MessageSummary& summary, StoredSummary stored, SummaryParts wh
     summary.envelope = std::move(stored.envelope);
     summary.search_headers = std::move(stored.search_headers);
     summary.search_text = std::move(stored.search_text);
+    if ((what & kSummaryOrder) != 0 && stored.order) {
+      summary.has_order = true;
+      summary.order = std::move(*stored.order);
+    }
     summary.facts = std::move(stored.facts);
     return;
   }
@@ -30,6 +34,10 @@ void fill_summary(MessageSummary& summary, StoredSummary stored, SummaryParts wh
   }
   if ((what & kSummarySearchText) != 0) {
     summary.search_text = std::move(split->search_text);
+  }
+  if ((what & kSummaryOrder) != 0 && split->has_order) {
+    summary.has_order = true;
+    summary.order = std::move(split->order);
   }
   if ((what & kSummaryFacts) != 0) {
     summary.facts = std::move(split->record);

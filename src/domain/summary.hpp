@@ -7,6 +7,7 @@
 // The SQL that reads them stays per backend.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "domain/model.hpp"
@@ -23,11 +24,13 @@ struct StoredSummary {
   std::string search_headers;
   std::string search_text;
   std::string facts;
+  std::optional<std::string> order;  // none: not asked for, or stored before order keys
 };
 
 // Fills `summary`'s facts fields from `stored` for the parts `what`:
 // - parts present: taken as they are; has_search is true when a search part was
-//   asked for (the split wrote the search rows);
+//   asked for (the split wrote the search rows), has_order when the order keys
+//   were asked for and stored;
 // - otherwise the stored facts are split on the fly (mime::facts::split_facts)
 //   and the parts `what` asks for are kept; facts that do not split stay in
 //   `facts` as they are, with has_envelope false (the caller derives what it

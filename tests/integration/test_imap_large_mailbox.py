@@ -6,12 +6,15 @@ answers across chunk borders, for sparse sets, for old-style keys (SENTON reads
 the message) and after another session expunged messages, against what the
 appended messages say. Runs over the sqlite store (the ternd fixture's default)."""
 import base64
+import os
 import re
 import socket
+import sqlite3
 import time
 
 import pytest
 
+from conftest import Ternd
 from test_imap import ALICE, MESSAGES, imap  # noqa: F401 (imap is a fixture)
 from test_smtp import PASSWORD
 
@@ -211,3 +214,47 @@ def test_sort_and_thread_across_chunks(big):
     assert lines == ["* THREAD " + expected]
     print(f"{COUNT} messages: UID SORT (DATE) {sort_seconds:.2f} s, "
           f"UID THREAD REFERENCES {thread_seconds:.2f} s (ASan build)")
+
+
+ORDER_QUERIES = [
+    "UID SORT (DATE) UTF-8 ALL",
+    "UID SORT (REVERSE FROM) UTF-8 ALL",
+    "UID SORT (SUBJECT DISPLAYFROM) UTF-8 ALL",
+    "UID SORT (CC TO REVERSE DISPLAYTO SIZE) UTF-8 ALL",
+    "UID THREAD REFERENCES UTF-8 ALL",
+    "UID THREAD ORDEREDSUBJECT UTF-8 ALL",
+]
+
+
+def order_answers(s):
+    return {q: [x for x in s.command(q) if x.startswith(("* SORT", "* THREAD"))]
+            for q in ORDER_QUERIES}
+
+
+def test_sort_and_thread_of_messages_stored_without_order_keys(imap, big):  # noqa: F811
+    """Delivery stores each message's order keys beside its ENVELOPE, and SORT and
+    THREAD read them. A store written before them has NULL there: then the keys
+    are derived from the ENVELOPE and, for REFERENCES, the message, and every
+    answer is the same."""
+    if os.environ.get("TERN_TEST_STORE") == "postgres":
+        pytest.skip("edits the sqlite store directly")
+    server, _ = imap
+    _, s = big
+    with_keys = order_answers(s)
+    server.stop()
+    db = sqlite3.connect(server.config.parent / "data" / "store" / "tern.db")
+    try:
+        stored = db.execute("SELECT count(*) FROM message_envelopes "
+                            "WHERE order_keys IS NOT NULL").fetchone()[0]
+        assert stored == COUNT + len(MESSAGES)
+        db.execute("UPDATE message_envelopes SET order_keys = NULL")
+        db.commit()
+    finally:
+        db.close()
+    again = Ternd(server.config)
+    try:
+        derived = Session(again.wait_listening("imap"))
+        derived.command("SELECT INBOX")
+        assert order_answers(derived) == with_keys
+    finally:
+        again.stop()

@@ -11,9 +11,14 @@
 #include <zlib.h>
 
 #include "mime/facts/facts.hpp"
+#include "mime/facts/record_io.hpp"
 
 namespace tern::mime::facts {
 namespace {
+
+using record_io::put_string;
+using record_io::put_varint;
+using record_io::Reader;
 
 constexpr char kMagic0 = 'T';
 constexpr char kMagic1 = 'F';
@@ -32,79 +37,6 @@ std::uint32_t crc32(std::string_view bytes) {
   }
   return static_cast<std::uint32_t>(c);
 }
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void put_string(std::string& out, std::string_view s) {
-  put_varint(out, s.size());
-  out.append(s);
-}
-
-// A bounds-checked reader over the record; every getter fails instead of reading
-// past the end.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-
-  bool varint(std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) {
-        return false;
-      }
-      const auto b = static_cast<unsigned char>(in_[pos_++]);
-      // The tenth byte may carry only the top bit of a 64-bit value.
-      if (shift == 63 && b > 1) {
-        return false;
-      }
-      v |= static_cast<std::uint64_t>(b & 0x7fu) << shift;
-      if ((b & 0x80u) == 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  bool byte(std::uint8_t& b) {
-    if (pos_ >= in_.size()) {
-      return false;
-    }
-    b = static_cast<std::uint8_t>(in_[pos_++]);
-    return true;
-  }
-
-  bool string(std::string& s) {
-    std::uint64_t n = 0;
-    if (!varint(n) || n > remaining()) {
-      return false;
-    }
-    s.assign(in_.substr(pos_, static_cast<std::size_t>(n)));
-    pos_ += static_cast<std::size_t>(n);
-    return true;
-  }
-
-  // A string's length and bounds, without copying it.
-  bool skip_string() {
-    std::uint64_t n = 0;
-    if (!varint(n) || n > remaining()) {
-      return false;
-    }
-    pos_ += static_cast<std::size_t>(n);
-    return true;
-  }
-
-  std::size_t remaining() const { return in_.size() - pos_; }
-
- private:
-  std::string_view in_;
-  std::size_t pos_ = 0;
-};
 
 Error corrupt(std::string_view what) {
   return fail(ErrorCode::kCorrupt, "facts record: " + std::string(what));
@@ -127,12 +59,13 @@ std::string seal_facts_record_for_test(std::string_view body) {
 
 namespace {
 
-// Version 2 carries the search fields; version 1 is the same record without them.
+// Version 3 adds the order keys after the search fields, version 2 carries the
+// search fields; version 1 is the same record without either.
 std::string encode_record(const Facts& facts, std::uint8_t version) {
   std::string out;
   out.reserve(64 + facts.envelope.size() + facts.body.size() + facts.bodystructure.size() +
               facts.preview.size() + facts.parts.size() * 16 + facts.search_headers.size() +
-              facts.search_text.size());
+              facts.search_text.size() + facts.order.size());
   out.push_back(kMagic0);
   out.push_back(kMagic1);
   out.push_back(static_cast<char>(version));
@@ -160,6 +93,9 @@ std::string encode_record(const Facts& facts, std::uint8_t version) {
     put_string(out, facts.search_headers);
     put_string(out, facts.search_text);
   }
+  if (version >= 3) {
+    put_string(out, facts.order);
+  }
   put_crc(out);
   return out;
 }
@@ -173,13 +109,16 @@ std::string encode_facts(const Facts& facts) {
 Result<SplitFacts> split_facts(std::string_view record) {
   TERN_TRY(auto facts, decode_facts(record));
   SplitFacts out;
-  // Version 1 is the layout of version 2 minus the trailing search strings, so the
-  // remaining record stays readable by every decode_facts() since version 1.
+  // Version 1 is the layout of version 3 minus the trailing search strings and
+  // order keys, so the remaining record stays readable by every decode_facts()
+  // since version 1.
   out.record = encode_record(facts, 1);
   out.has_search = facts.has_search;
   out.envelope = std::move(facts.envelope);
   out.search_headers = std::move(facts.search_headers);
   out.search_text = std::move(facts.search_text);
+  out.has_order = facts.has_order;
+  out.order = std::move(facts.order);
   return out;
 }
 
@@ -188,7 +127,7 @@ Result<Facts> decode_facts(std::string_view bytes, bool search_fields) {
     return corrupt("bad magic");
   }
   const auto version = static_cast<std::uint8_t>(bytes[2]);
-  if (version != kFactsVersion && version != 1) {
+  if (version < 1 || version > kFactsVersion) {
     return corrupt("unknown version " + std::to_string(static_cast<unsigned char>(bytes[2])));
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
@@ -264,6 +203,12 @@ Result<Facts> decode_facts(std::string_view bytes, bool search_fields) {
       return corrupt("truncated search fields");
     }
     facts.has_search = true;
+  }
+  if (version >= 3) {
+    if (!in.string(facts.order)) {
+      return corrupt("truncated order keys");
+    }
+    facts.has_order = true;
   }
   if (in.remaining() != 0) {
     return corrupt("trailing bytes");

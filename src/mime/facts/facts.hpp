@@ -73,6 +73,11 @@ struct Facts {
   std::string search_text;
   bool has_search = false;
 
+  // What SORT and THREAD compare: encode_order_keys() of the message's order keys
+  // (order.hpp). `has_order` is false for a record before version 3.
+  std::string order;
+  bool has_order = false;
+
   bool operator==(const Facts&) const = default;
 };
 
@@ -107,6 +112,8 @@ struct SplitFacts {
   std::string search_headers;  // Facts::search_headers; empty unless has_search
   std::string search_text;     // Facts::search_text; empty unless has_search
   bool has_search = false;     // false: the input was a version 1 record
+  std::string order;           // Facts::order; empty unless has_order
+  bool has_order = false;      // false: the input was a record before version 3
 };
 
 // Splits a record encode_facts() produced. kCorrupt as decode_facts() does; a store
@@ -117,10 +124,11 @@ Result<SplitFacts> split_facts(std::string_view record);
 // decode_facts()'s structural checks with arbitrary bytes. Tests only.
 std::string seal_facts_record_for_test(std::string_view body);
 
-// The version encode_facts() writes. Readers accept this version and version 1
-// (before the search fields; decoded with has_search false). A newer release that
+// The version encode_facts() writes. Readers accept every version up to this one:
+// version 1 (before the search fields; decoded with has_search false) and version
+// 2 (before the order keys; has_order false). A newer release that
 // changes the format bumps it and recomputes facts from the blob when
 // decode_facts() reports kCorrupt.
-inline constexpr std::uint8_t kFactsVersion = 2;
+inline constexpr std::uint8_t kFactsVersion = 3;
 
 }  // namespace tern::mime::facts

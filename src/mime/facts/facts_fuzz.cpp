@@ -4,7 +4,9 @@
 // must be the facts' own), answer every section the part table has, and decode and
 // split the input itself as a facts record (corrupt records must fail cleanly,
 // never crash). The envelope reader must read every envelope the facts render, and
-// fail cleanly on the input itself; the i;unicode-casemap key is UTF-8.
+// fail cleanly on the input itself; the i;unicode-casemap key is UTF-8. The order
+// keys of every message decode to what the ENVELOPE gives, re-encode to the same
+// bytes, and the input itself as order keys decodes or fails cleanly.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include "mime/charset.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/facts/imap_string.hpp"
+#include "mime/facts/order.hpp"
 #include "mime/facts/section.hpp"
 #include "mime/facts/text.hpp"
 
@@ -29,8 +32,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto split = split_facts(encode_facts(facts));
   if (!split || split->envelope != facts.envelope || split->search_text != facts.search_text ||
-      split->search_headers != facts.search_headers || !decode_facts(split->record)) {
+      split->search_headers != facts.search_headers || !decode_facts(split->record) ||
+      split->order != facts.order || !split->has_order) {
     std::abort();
+  }
+  const auto keys = decode_order_keys(facts.order);
+  if (!keys || encode_order_keys(*keys) != facts.order) {
+    std::abort();
+  }
+  // Varints need not be minimal, so the input's keys re-encode to themselves
+  // after one round, not necessarily to the input.
+  if (auto again = decode_order_keys(raw)) {
+    auto round = decode_order_keys(encode_order_keys(*again));
+    if (!round || !(*round == *again)) {
+      std::abort();
+    }
   }
   for (std::string_view spec : {"", "1", "1.MIME", "2.HEADER", "1.1.TEXT", "HEADER",
                                 "HEADER.FIELDS (FROM TO)", "2.HEADER.FIELDS.NOT (SUBJECT)"}) {

@@ -315,17 +315,21 @@ TEST(Codec, EveryTruncationAndBitFlipIsCorrupt) {
 }
 
 TEST(Codec, ReadsVersionOneRecordsWithoutSearchFields) {
-  // A version-1 record is a version-2 one without the two search strings.
+  // A version-1 record is a version-3 one without the two search strings and the
+  // order keys.
   Facts f = compute_facts(kNested);
   f.search_headers.clear();
   f.search_text.clear();
-  std::string v2 = encode_facts(f);
-  std::string body = v2.substr(0, v2.size() - 4 - 2);  // CRC, two empty strings
+  f.order.clear();
+  std::string v3 = encode_facts(f);
+  std::string body = v3.substr(0, v3.size() - 4 - 3);  // CRC, three empty strings
   body[2] = 1;
   auto v1 = decode_facts(seal_facts_record_for_test(body));
   ASSERT_TRUE(v1) << v1.error().message;
   EXPECT_FALSE(v1->has_search);
+  EXPECT_FALSE(v1->has_order);
   f.has_search = false;
+  f.has_order = false;
   EXPECT_EQ(*v1, f);
   // The current version carries them.
   auto current = decode_facts(encode_facts(compute_facts(kNested)));
@@ -344,6 +348,28 @@ TEST(Codec, ReadsVersionOneRecordsWithoutSearchFields) {
   EXPECT_FALSE(decode_facts(truncated, false));
 }
 
+TEST(Codec, ReadsVersionTwoRecordsWithoutOrderKeys) {
+  // A version-2 record is a version-3 one without the order keys.
+  Facts f = compute_facts(kNested);
+  ASSERT_TRUE(f.has_order);
+  EXPECT_FALSE(f.order.empty());
+  f.order.clear();
+  std::string v3 = encode_facts(f);
+  std::string body = v3.substr(0, v3.size() - 4 - 1);  // CRC, an empty string
+  body[2] = 2;
+  auto v2 = decode_facts(seal_facts_record_for_test(body));
+  ASSERT_TRUE(v2) << v2.error().message;
+  EXPECT_TRUE(v2->has_search);
+  EXPECT_FALSE(v2->has_order);
+  f.has_order = false;
+  EXPECT_EQ(*v2, f);
+  auto split = split_facts(seal_facts_record_for_test(body));
+  ASSERT_TRUE(split);
+  EXPECT_TRUE(split->has_search);
+  EXPECT_FALSE(split->has_order);
+  EXPECT_TRUE(split->order.empty());
+}
+
 TEST(Codec, SplitKeepsTheRecordWithoutSearchFieldsAndThePartsApart) {
   const Facts f = compute_facts(kNested);
   auto split = split_facts(encode_facts(f));
@@ -353,6 +379,8 @@ TEST(Codec, SplitKeepsTheRecordWithoutSearchFieldsAndThePartsApart) {
   EXPECT_EQ(split->search_headers, f.search_headers);
   EXPECT_EQ(split->search_text, f.search_text);
   EXPECT_FALSE(split->search_text.empty());
+  EXPECT_TRUE(split->has_order);
+  EXPECT_EQ(split->order, f.order);
   // The remaining record is version 1: everything else, byte for byte.
   EXPECT_EQ(split->record[2], 1);
   auto rest = decode_facts(split->record);
@@ -361,6 +389,8 @@ TEST(Codec, SplitKeepsTheRecordWithoutSearchFieldsAndThePartsApart) {
   expected.search_headers.clear();
   expected.search_text.clear();
   expected.has_search = false;
+  expected.order.clear();
+  expected.has_order = false;
   EXPECT_EQ(*rest, expected);
   // A version 1 record splits into itself and an envelope; corrupt bytes refuse.
   auto again = split_facts(split->record);
@@ -369,6 +399,7 @@ TEST(Codec, SplitKeepsTheRecordWithoutSearchFieldsAndThePartsApart) {
   EXPECT_EQ(again->record, split->record);
   EXPECT_EQ(again->envelope, f.envelope);
   EXPECT_TRUE(again->search_text.empty());
+  EXPECT_FALSE(again->has_order);
   auto bad = split_facts("facts:opaque");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
@@ -401,8 +432,10 @@ TEST(SearchFields, DecodedHeadersAndTextPartsCaseFolded) {
 
 TEST(Codec, RefusesOtherVersionsAndInconsistentTreesEvenWithAValidChecksum) {
   std::string enc = encode_facts(compute_facts(kSimple));
-  enc[2] = 3;
-  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 3");
+  enc[2] = 4;
+  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 4");
+  enc[2] = 0;
+  EXPECT_EQ(decode_facts(enc).error().message, "facts record: unknown version 0");
   // A part that lies outside the message, re-encoded with a correct checksum.
   Facts f = compute_facts(kSimple);
   f.parts[0].body_end = f.size + 1;

@@ -10,6 +10,7 @@
 #include "address/address_list.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/facts/imap_string.hpp"
+#include "mime/facts/order.hpp"
 #include "mime/facts/text.hpp"
 #include "mime/transfer.hpp"
 
@@ -433,6 +434,14 @@ Facts compute_facts(const MessageTree& tree) {
   facts.search_headers = make_search_headers(tree);
   facts.search_text = fold_case(extract_search_text(tree));
   facts.has_search = true;
+  // From the rendered ENVELOPE, as SORT derives them for a message stored without
+  // order keys, so that both give the same order. Reading back an ENVELOPE this
+  // file rendered does not fail (the mime_facts fuzz target checks it).
+  if (auto envelope = read_envelope(facts.envelope)) {
+    facts.order =
+        encode_order_keys(order_keys(*envelope, raw_field(raw, tree.part(0), "References")));
+    facts.has_order = true;
+  }
   facts.parts.reserve(tree.parts().size());
   for (const Part& p : tree.parts()) {
     facts.parts.push_back(part_facts(raw, p));

@@ -20,6 +20,7 @@
 #include "imap/thread.hpp"
 #include "mime/facts/facts.hpp"
 #include "mime/facts/imap_string.hpp"
+#include "mime/facts/order.hpp"
 #include "mime/facts/text.hpp"
 #include "mime/header.hpp"
 #include "services/imap/handlers.hpp"
@@ -336,6 +337,37 @@ bool mentions_modseq(const SearchKey& key) {
   return std::any_of(key.children.begin(), key.children.end(), mentions_modseq);
 }
 
+// Messages stored before order keys existed have none; their keys are derived
+// from the ENVELOPE (order_keys_of()), which SORT and THREAD do not read
+// otherwise. Reads those messages' ENVELOPEs into `summaries` in one more call.
+Result<void> read_missing_envelopes(domain::MailStore& mail, domain::AccountId account,
+                                    domain::MailboxId mailbox,
+                                    std::vector<domain::MessageSummary>& summaries) {
+  std::vector<domain::Uid> missing;
+  for (const auto& s : summaries) {
+    if (!s.has_order && s.has_envelope) {
+      missing.push_back(s.uid);
+    }
+  }
+  if (missing.empty()) {
+    return ok();
+  }
+  TERN_TRY(auto envelopes,
+           mail.message_summaries(account, mailbox, missing, domain::kSummaryEnvelope).get());
+  // Both lists ascend by UID.
+  auto e = envelopes.begin();
+  for (auto& s : summaries) {
+    while (e != envelopes.end() && e->uid < s.uid) {
+      ++e;
+    }
+    if (e != envelopes.end() && e->uid == s.uid && !s.has_order) {
+      s.envelope = std::move(e->envelope);
+      s.has_envelope = e->has_envelope;
+    }
+  }
+  return ok();
+}
+
 // Walks the messages of the session's view in MSN order, kSearchBatch entries per
 // store read, and calls `on_match(candidate)` for each one `key` matches. `extra`
 // names summary parts to read besides those the key needs (SORT's envelopes). Only
@@ -368,6 +400,9 @@ Result<void> each_match(domain::MailStore& mail, domain::AccountId account, cons
         return read.error();
       }
       summaries = std::move(*read);
+      if ((parts & domain::kSummaryOrder) != 0 && (parts & domain::kSummaryEnvelope) == 0) {
+        TERN_TRY_VOID(read_missing_envelopes(mail, account, view.id(), summaries));
+      }
     }
     // Both lists ascend by UID; a summary may be missing (expunged in between).
     auto summary = summaries.begin();
@@ -392,46 +427,34 @@ Result<void> each_match(domain::MailStore& mail, domain::AccountId account, cons
 }
 
 // What one SORT criterion compares for a message: a number (ARRIVAL, DATE, SIZE)
-// or an i;unicode-casemap key (the others; RFC 5256 §7).
+// or an i;unicode-casemap key (the others; RFC 5256 §7), kept in the text of its
+// SortTable.
 struct SortValue {
   std::int64_t number = 0;
-  std::string text;
+  std::size_t text_at = 0;
+  std::size_t text_size = 0;
 };
 
-// One message SORT orders (RFC 5256 §3): a value per criterion, in their order.
+// One message SORT orders (RFC 5256 §3): its values are SortTable::values
+// [first, first + criteria), in the criteria's order.
 struct SortRow {
   std::uint32_t msn = 0;
   domain::Uid uid{};
   std::uint32_t answer = 0;  // what the SORT response lists: the MSN or the UID
-  std::vector<SortValue> values;
+  std::size_t first = 0;
 };
 
-// The i;unicode-casemap key of the first address's addr-mailbox, "" for none
-// (RFC 5256 §3: FROM, TO, CC).
-std::string first_mailbox(const std::vector<mime::facts::EnvelopeAddress>& list) {
-  if (list.empty() || !list.front().mailbox) {
-    return "";
-  }
-  return mime::facts::unicode_casemap(*list.front().mailbox);
-}
+// The rows of one SORT, flat: all values in one vector and all key text in one
+// string, so that sorting a large mailbox allocates per chunk, not per message.
+struct SortTable {
+  std::vector<SortRow> rows;
+  std::vector<SortValue> values;
+  std::string text;
 
-// RFC 5957 §3: the i;unicode-casemap key of what a client shows for the list's
-// first address: its display name, RFC 2047-decoded, or without one its
-// addr-spec; a group's name for a group.
-std::string first_display(const std::vector<mime::facts::EnvelopeAddress>& list) {
-  if (list.empty()) {
-    return "";
+  std::string_view text_of(const SortValue& v) const {
+    return std::string_view(text).substr(v.text_at, v.text_size);
   }
-  const auto& a = list.front();
-  std::string shown = a.name ? mime::decode_words(*a.name) : std::string();
-  if (shown.empty() && a.mailbox) {
-    shown = *a.mailbox;
-    if (a.host) {
-      shown += "@" + *a.host;
-    }
-  }
-  return mime::facts::unicode_casemap(shown);
-}
+};
 
 // The matched message's ENVELOPE: the stored one, or derived from the message
 // when the stored facts cannot be read. An empty envelope when even that fails.
@@ -450,60 +473,69 @@ mime::facts::Envelope envelope_of(domain::MailStore& mail, domain::AccountId acc
   return read ? std::move(*read) : mime::facts::Envelope{};
 }
 
-// RFC 5256 §2.2: the Date field in UTC; the INTERNALDATE (`arrival`) without a
-// readable one.
-std::int64_t sent_date(const mime::facts::Envelope& envelope, std::int64_t arrival) {
-  if (envelope.date) {
-    if (auto date = mime::parse_date_time(*envelope.date)) {
-      return date->unix_seconds();
+// The matched message's order keys (mime/facts/order.hpp): the stored ones, read
+// with its summary (kSummaryOrder). A message stored before order keys existed
+// has none; they are then derived as delivery derives them, from its ENVELOPE
+// (envelope_of()) and, when the References ids are needed (`references`:
+// THREAD=REFERENCES), its first References field.
+mime::facts::OrderKeys order_keys_of(domain::MailStore& mail, domain::AccountId account,
+                                     const Candidate& m, bool references) {
+  if (m.summary != nullptr && m.summary->has_order) {
+    if (auto keys = mime::facts::decode_order_keys(m.summary->order)) {
+      return std::move(*keys);
     }
   }
-  return arrival;
-}
-
-// RFC 5256 §2.1 and §7: the base subject's i;unicode-casemap key.
-std::string subject_key(const mime::facts::Envelope& envelope, bool* reply_or_forward) {
-  if (!envelope.subject) {
-    return "";
+  std::optional<std::string> field;
+  if (references) {
+    auto raw = mail.read_message(account, m.entry->message).get();
+    auto values = raw ? header_values(*raw, "References") : std::vector<std::string>{};
+    if (!values.empty()) {
+      field = std::move(values.front());
+    }
   }
-  return mime::facts::unicode_casemap(
-      mime::base_subject(mime::decode_words(*envelope.subject), reply_or_forward));
+  return mime::facts::order_keys(envelope_of(mail, account, m), field);
 }
 
-// The value `key` compares for the message of `entry`, whose ENVELOPE is
-// `envelope` (read only when some criterion needs it).
+// The value `key` compares for the message of `entry`, whose order keys are
+// `keys` (read only when some criterion needs them); key text goes to `text`.
 SortValue sort_value(tern::imap::SortCriterion::Key key, const domain::Entry& entry,
-                     const mime::facts::Envelope& envelope) {
+                     const mime::facts::OrderKeys& keys, std::string& text) {
   using Key = tern::imap::SortCriterion::Key;
   const std::int64_t arrival = to_unix_seconds(entry.internal_date);
+  auto keyed = [&](std::string_view k) {
+    SortValue v{0, text.size(), k.size()};
+    text.append(k);
+    return v;
+  };
   switch (key) {
     case Key::kArrival:
-      return {arrival, {}};
+      return {arrival, 0, 0};
     case Key::kSize:
-      return {static_cast<std::int64_t>(entry.size), {}};
+      return {static_cast<std::int64_t>(entry.size), 0, 0};
     case Key::kDate:
-      return {sent_date(envelope, arrival), {}};
+      // RFC 5256 §2.2: the INTERNALDATE without a readable Date.
+      return {keys.sent.value_or(arrival), 0, 0};
     case Key::kSubject:
-      return {0, subject_key(envelope, nullptr)};
+      return keyed(keys.subject);
     case Key::kFrom:
-      return {0, first_mailbox(envelope.from)};
+      return keyed(keys.from);
     case Key::kTo:
-      return {0, first_mailbox(envelope.to)};
+      return keyed(keys.to);
     case Key::kCc:
-      return {0, first_mailbox(envelope.cc)};
+      return keyed(keys.cc);
     case Key::kDisplayFrom:
-      return {0, first_display(envelope.from)};
+      return keyed(keys.display_from);
     case Key::kDisplayTo:
-      return {0, first_display(envelope.to)};
+      return keyed(keys.display_to);
   }
   return {};
 }
 
 // <0, 0, >0 as `a` sorts before, with or after `b` on one criterion alone.
-int compare_values(const SortValue& a, const SortValue& b, bool reverse) {
+int compare_values(const SortTable& table, const SortValue& a, const SortValue& b, bool reverse) {
   int order = a.number < b.number ? -1 : (b.number < a.number ? 1 : 0);
   if (order == 0) {
-    order = a.text.compare(b.text);
+    order = table.text_of(a).compare(table.text_of(b));
     order = (order > 0) - (order < 0);  // compare() may return any magnitude
   }
   return reverse ? -order : order;
@@ -514,36 +546,21 @@ bool supported_charset(std::string_view charset) {
   return charset == "UTF-8" || charset == "US-ASCII";
 }
 
-// What the THREAD algorithms need of a matched message. With `references`
-// (THREAD=REFERENCES, RFC 5256 §3) also its Message-ID and references: the
-// References ids, else the first In-Reply-To id. The ENVELOPE has no References,
-// so then the message itself is read.
+// What the THREAD algorithms need of a matched message; with `references`
+// (THREAD=REFERENCES, RFC 5256 §3) also its Message-ID and references.
 tern::imap::ThreadMessage thread_message(domain::MailStore& mail, domain::AccountId account,
                                          const Candidate& m, bool uid, bool references) {
   const domain::Entry& e = *m.entry;
-  const auto envelope = envelope_of(mail, account, m);
+  auto keys = order_keys_of(mail, account, m, references);
   tern::imap::ThreadMessage t;
   t.number = uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
   t.msn = m.msn;
-  t.sent = sent_date(envelope, to_unix_seconds(e.internal_date));
-  t.subject = subject_key(envelope, &t.reply_or_forward);
-  if (!references) {
-    return t;
-  }
-  auto first_id = [](const std::optional<std::string>& field) {
-    auto ids = field ? mime::message_ids(*field) : std::vector<std::string>{};
-    return ids.empty() ? std::string() : std::move(ids.front());
-  };
-  t.message_id = first_id(envelope.message_id);
-  auto raw = mail.read_message(account, e.message).get();
-  auto values = raw ? header_values(*raw, "References") : std::vector<std::string>{};
-  if (!values.empty()) {
-    t.references = mime::message_ids(values.front());
-  }
-  if (t.references.empty()) {
-    if (auto parent = first_id(envelope.in_reply_to); !parent.empty()) {
-      t.references.push_back(std::move(parent));
-    }
+  t.sent = keys.sent.value_or(to_unix_seconds(e.internal_date));
+  t.subject = std::move(keys.subject);
+  t.reply_or_forward = keys.reply_or_forward;
+  if (references) {
+    t.message_id = std::move(keys.message_id);
+    t.references = std::move(keys.references);
   }
   return t;
 }
@@ -672,39 +689,40 @@ Next Handlers::sort(const tern::imap::SortCommand& c, ServerEngine& engine) {
     condstore_ = true;  // RFC 7162 §3.1
   }
   using Key = tern::imap::SortCriterion::Key;
-  const bool needs_envelope =
+  const bool needs_keys =
       std::any_of(c.criteria.begin(), c.criteria.end(), [](const tern::imap::SortCriterion& s) {
         return s.key != Key::kArrival && s.key != Key::kSize;
       });
-  const domain::SummaryParts envelope_part = needs_envelope ? domain::kSummaryEnvelope : 0;
+  const domain::SummaryParts order_parts = needs_keys ? domain::kSummaryOrder : 0;
   auto& mail = shared_.storage.mail();
   std::uint64_t highest = 0;
-  std::vector<SortRow> rows;
-  auto walked =
-      each_match(mail, account_->id, *selected_, saved_, c.key, envelope_part,
-                 to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
-                   const domain::Entry& e = *m.entry;
-                   SortRow row;
-                   row.msn = m.msn;
-                   row.uid = e.uid;
-                   row.answer = c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn;
-                   const auto envelope = needs_envelope ? envelope_of(mail, account_->id, m)
-                                                        : mime::facts::Envelope{};
-                   for (const auto& criterion : c.criteria) {
-                     row.values.push_back(sort_value(criterion.key, e, envelope));
-                   }
-                   rows.push_back(std::move(row));
-                   highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
-                 });
+  SortTable table;
+  const std::size_t n = c.criteria.size();
+  auto walked = each_match(
+      mail, account_->id, *selected_, saved_, c.key, order_parts,
+      to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
+        const domain::Entry& e = *m.entry;
+        const auto keys =
+            needs_keys ? order_keys_of(mail, account_->id, m, false) : mime::facts::OrderKeys{};
+        table.rows.push_back(
+            {m.msn, e.uid, c.uid ? static_cast<std::uint32_t>(e.uid) : m.msn, table.values.size()});
+        for (const auto& criterion : c.criteria) {
+          table.values.push_back(sort_value(criterion.key, e, keys, table.text));
+        }
+        highest = std::max<std::uint64_t>(highest, static_cast<std::uint64_t>(e.modseq));
+      });
   if (!walked) {
     detail::complete_no(engine, walked.error());
     return Next::kDone;
   }
   // RFC 5256 §3: the criteria in order, then the MSN ("an implicit sort criterion
   // of sequence number", which REVERSE does not reverse).
+  auto& rows = table.rows;
   std::sort(rows.begin(), rows.end(), [&](const SortRow& a, const SortRow& b) {
-    for (std::size_t i = 0; i < c.criteria.size(); ++i) {
-      if (int order = compare_values(a.values[i], b.values[i], c.criteria[i].reverse); order != 0) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (int order = compare_values(table, table.values[a.first + i], table.values[b.first + i],
+                                     c.criteria[i].reverse);
+          order != 0) {
         return order < 0;
       }
     }
@@ -758,7 +776,7 @@ Next Handlers::thread(const tern::imap::ThreadCommand& c, ServerEngine& engine) 
   auto& mail = shared_.storage.mail();
   std::vector<tern::imap::ThreadMessage> messages;
   auto walked =
-      each_match(mail, account_->id, *selected_, saved_, c.key, domain::kSummaryEnvelope,
+      each_match(mail, account_->id, *selected_, saved_, c.key, domain::kSummaryOrder,
                  to_unix_seconds(shared_.clock.now()), [&](const Candidate& m) {
                    messages.push_back(thread_message(mail, account_->id, m, c.uid, references));
                  });

@@ -505,6 +505,60 @@ TYPED_TEST_P(StorageConformance, MessageSummariesReturnTheAskedPartsInTheOrderGi
   EXPECT_EQ((*record_only)[0].facts, r.facts);
 }
 
+// The order keys (SORT, THREAD) come with the envelope's row: stored for a record
+// that has them, absent for one written before them (the caller derives them).
+TYPED_TEST_P(StorageConformance, MessageSummariesCarryTheOrderKeysOfRecordsThatHaveThem) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  const std::string raw =
+      "Subject: Re: keys\r\nMessage-ID: <k@x>\r\nReferences: <r@x>\r\n\r\nbody\r\n";
+  mime::facts::Facts facts = mime::facts::compute_facts(raw);
+  ASSERT_TRUE(facts.has_order);
+  auto append = [&](std::string record) {
+    d::NewMessage m{raw, fixed_time(), std::move(record)};
+    auto appended = wait(this->mail().append(m, {d::AppendTarget{bob.id, box.id, 0, {}}}));
+    EXPECT_TRUE(appended && (*appended)[0]);
+    return appended && (*appended)[0] ? (*appended)[0]->uid : d::Uid{0};
+  };
+  const d::Uid with_keys = append(mime::facts::encode_facts(facts));
+  // The same record as version 2 wrote it: the version 3 layout without its last
+  // string (the order keys).
+  mime::facts::Facts before = facts;
+  before.order.clear();
+  std::string v2 = mime::facts::encode_facts(before);
+  v2 = v2.substr(0, v2.size() - 4 - 1);
+  v2[2] = 2;
+  const d::Uid without_keys = append(mime::facts::seal_facts_record_for_test(v2));
+  const d::Uid opaque = this->append_one(bob, box, "opaque").uid;
+
+  auto got = wait(this->mail().message_summaries(bob.id, box.id, {with_keys, without_keys, opaque},
+                                                 d::kSummaryOrder));
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_TRUE((*got)[0].has_order);
+  EXPECT_EQ((*got)[0].order, facts.order);
+  EXPECT_TRUE((*got)[0].envelope.empty());  // not asked for
+  EXPECT_FALSE((*got)[1].has_order);
+  EXPECT_TRUE((*got)[1].has_envelope);
+  EXPECT_FALSE((*got)[2].has_order);
+  EXPECT_EQ((*got)[2].facts, "facts:opaque");
+  // With the envelope, as SORT asks; not at all when not asked for.
+  auto both = wait(this->mail().message_summaries(bob.id, box.id, {with_keys, without_keys},
+                                                  d::kSummaryOrder | d::kSummaryEnvelope));
+  ASSERT_TRUE(both);
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].order, facts.order);
+  EXPECT_EQ((*both)[0].envelope, facts.envelope);
+  EXPECT_EQ((*both)[1].envelope, facts.envelope);
+  EXPECT_FALSE((*both)[1].has_order);
+  auto envelopes =
+      wait(this->mail().message_summaries(bob.id, box.id, {with_keys}, d::kSummaryEnvelope));
+  ASSERT_TRUE(envelopes);
+  ASSERT_EQ(envelopes->size(), 1u);
+  EXPECT_FALSE((*envelopes)[0].has_order);
+  EXPECT_TRUE((*envelopes)[0].order.empty());
+}
+
 TYPED_TEST_P(StorageConformance, MessageSummariesFollowExpungesCopiesAndOwnership) {
   auto bob = this->make_account("bob");
   auto eve = this->make_account("eve");
@@ -1288,7 +1342,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ChangeFlagsAddsRemovesAndReplaces, UnchangedFlagsKeepTheirModSeq,
     UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
     MessageSummariesReturnTheAskedPartsInTheOrderGiven,
-    MessageSummariesFollowExpungesCopiesAndOwnership, MovePreservesFlagsAndExpungesTheSource,
+    MessageSummariesFollowExpungesCopiesAndOwnership,
+    MessageSummariesCarryTheOrderKeysOfRecordsThatHaveThem, MovePreservesFlagsAndExpungesTheSource,
     ExpungeLeavesTombstonesReportedAsVanished, AccountChangesSinceListsTheLogInOrder,
     AppendOverQuotaFailsOnlyThatTarget, UsageFollowsAppendCopyExpungeAndDelete,
     CopyOverQuotaIsLimitExceeded, RemoveAccountCascades, BlobsArePutAndGot,

@@ -493,6 +493,10 @@ d::Async<std::vector<d::MessageSummary>> MemoryStorage::message_summaries(d::Acc
     if ((what & d::kSummarySearchText) != 0) {
       summary.search_text = m.search_text;
     }
+    if ((what & d::kSummaryOrder) != 0 && m.has_order) {
+      summary.has_order = true;
+      summary.order = m.order;
+    }
   }
   return ready<Out>(std::move(out));
 }
@@ -985,6 +989,8 @@ d::MessageId MemoryStorage::add_message_locked(d::AccountId account, const d::Bl
     state.envelope = std::move(split->envelope);
     state.search_headers = std::move(split->search_headers);
     state.search_text = std::move(split->search_text);
+    state.has_order = split->has_order;
+    state.order = std::move(split->order);
   } else {
     state.facts = message.facts;
   }

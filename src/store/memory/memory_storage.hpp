@@ -197,7 +197,9 @@ class MemoryStorage final : public domain::Storage,
     std::string facts;
     bool has_envelope = false;
     bool has_search = false;
+    bool has_order = false;
     std::string envelope;
+    std::string order;
     std::string search_headers;
     std::string search_text;
     std::uint64_t entry_count = 0;

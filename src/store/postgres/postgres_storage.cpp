@@ -1224,14 +1224,16 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
     }
     const bool split = job.split.has_value();
     const bool search = split && job.split->has_search;
+    const bool order = split && job.split->has_order;
     static const std::string kNone;
     for (auto owner : owner_order) {
       const auto& rows = by_owner[owner];
       const auto statement = add(
           "WITH m AS (INSERT INTO messages (account_id, blob, size, internal_date, facts, "
           "entry_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id), "
-          "v AS (INSERT INTO message_envelopes (message_id, envelope) "
-          "SELECT id, $7::bytea FROM m WHERE $8::boolean), "
+          "v AS (INSERT INTO message_envelopes (message_id, envelope, order_keys) "
+          "SELECT id, $7::bytea, CASE WHEN $19::boolean THEN $20::bytea END FROM m "
+          "WHERE $8::boolean), "
           "h AS (INSERT INTO message_search_headers (message_id, headers) "
           "SELECT id, $9::bytea FROM m WHERE $10::boolean), "
           "t AS (INSERT INTO message_search_text (message_id, text) "
@@ -1249,7 +1251,8 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
           Bytes{split ? job.split->envelope : kNone}, split,
           Bytes{search ? job.split->search_headers : kNone}, search,
           Bytes{search ? job.split->search_text : kNone}, save_date, rows.mailbox, rows.uid,
-          rows.flags, rows.keywords, rows.modseq, static_cast<int>(d::ChangeKind::kMessageAdded));
+          rows.flags, rows.keywords, rows.modseq, static_cast<int>(d::ChangeKind::kMessageAdded),
+          order, Bytes{order ? job.split->order : kNone});
       for (auto result : rows.results) {
         pending.push_back(Pending{j, result, statement});
       }
@@ -2105,11 +2108,14 @@ namespace {
 // table. Columns: uid, message id, whether every joined part row is there, the
 // envelope, search headers, search text, and messages.facts — read only when
 // asked for or when a part row is missing (facts that were no readable record),
-// so an envelope fetch never reads the record.
+// so an envelope fetch never reads the record — and the order keys (a column of
+// the envelope row, NULL when not asked for or stored before migration 0004).
 std::string summary_query(d::SummaryParts what) {
   const bool envelope = (what & d::kSummaryEnvelope) != 0;
   const bool headers = (what & d::kSummarySearchHeaders) != 0;
   const bool text = (what & d::kSummarySearchText) != 0;
+  // The order keys are a column of the envelope row.
+  const bool order = (what & d::kSummaryOrder) != 0;
   // Without a part table to join, the envelope row tells whether the record was split.
   const bool probe = !envelope && !headers && !text;
   std::string present;
@@ -2120,7 +2126,7 @@ std::string summary_query(d::SummaryParts what) {
     present += present.empty() ? "" : " AND ";
     present += std::string(alias) + ".message_id IS NOT NULL";
   };
-  if (envelope || probe) {
+  if (envelope || order || probe) {
     join("message_envelopes", "v");
   }
   if (headers) {
@@ -2136,6 +2142,7 @@ std::string summary_query(d::SummaryParts what) {
          ((what & d::kSummaryFacts) != 0
               ? stored
               : "CASE WHEN " + present + " THEN NULL::bytea ELSE " + stored + " END") +
+         ", " + (order ? "v.order_keys" : "NULL::bytea") +
          " FROM unnest($2::bigint[]) WITH ORDINALITY AS j(uid, n) JOIN entries e ON "
          "e.mailbox_id = $1 AND e.uid = j.uid" +
          joins + " ORDER BY j.n";
@@ -2171,7 +2178,9 @@ d::Async<std::vector<d::MessageSummary>> PostgresStorage::message_summaries(
           // no readable record at append) column 6 is the whole record.
           d::fill_summary(s,
                           {result.view(i, 2) == std::string_view("\x01", 1), result.bytes(i, 3),
-                           result.bytes(i, 4), result.bytes(i, 5), result.bytes(i, 6)},
+                           result.bytes(i, 4), result.bytes(i, 5), result.bytes(i, 6),
+                           result.is_null(i, 7) ? std::nullopt
+                                                : std::optional<std::string>(result.bytes(i, 7))},
                           what);
         }
         return out;
@@ -2362,8 +2371,10 @@ d::Async<d::MessageId> PostgresStorage::import_message(d::AccountId account, d::
                              Bytes{message.facts}, static_cast<std::int64_t>(entries.size())));
     const auto message_id = id.value_or(0);
     if (split) {
-      TERN_TRY_VOID(run(c, "INSERT INTO message_envelopes (message_id, envelope) VALUES ($1, $2)",
-                        message_id, Bytes{split->envelope}));
+      TERN_TRY_VOID(run(c,
+                        "INSERT INTO message_envelopes (message_id, envelope, order_keys) "
+                        "VALUES ($1, $2, CASE WHEN $3::boolean THEN $4::bytea END)",
+                        message_id, Bytes{split->envelope}, split->has_order, Bytes{split->order}));
       if (split->has_search) {
         TERN_TRY_VOID(
             run(c, "INSERT INTO message_search_headers (message_id, headers) VALUES ($1, $2)",

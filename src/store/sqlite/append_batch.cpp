@@ -231,7 +231,10 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     count = id;  // from here on: the message id
     if (request.split) {
       record_rows_.push_back({id, request.facts});
-      envelope_rows_.push_back({id, request.split->envelope});
+      envelope_rows_.push_back({id, request.split->envelope,
+                                request.split->has_order
+                                    ? std::optional<std::string_view>(request.split->order)
+                                    : std::nullopt});
       if (request.split->has_search) {
         search_header_rows_.push_back({id, request.split->search_headers});
         search_text_rows_.push_back({id, request.split->search_text});
@@ -314,7 +317,7 @@ Result<void> AppendBatch::write_rows(Connection& c) {
   static const MultiInsert records_insert(
       "INSERT INTO message_records (message_id, record) VALUES ", 2);
   static const MultiInsert envelopes_insert(
-      "INSERT INTO message_envelopes (message_id, envelope) VALUES ", 2);
+      "INSERT INTO message_envelopes (message_id, envelope, order_keys) VALUES ", 3);
   static const MultiInsert search_headers_insert(
       "INSERT INTO message_search_headers (message_id, headers) VALUES ", 2);
   static const MultiInsert search_text_insert(
@@ -360,7 +363,16 @@ Result<void> AppendBatch::write_rows(Connection& c) {
         }
       }));
   TERN_TRY_VOID(records_insert.run(c, record_rows_, summary));
-  TERN_TRY_VOID(envelopes_insert.run(c, envelope_rows_, summary));
+  TERN_TRY_VOID(
+      envelopes_insert.run(c, envelope_rows_, [](Statement& stmt, int at, const EnvelopeRow& row) {
+        stmt.bind(at, row.message);
+        stmt.bind_blob(at + 1, row.envelope);
+        if (row.order) {
+          stmt.bind_blob(at + 2, *row.order);
+        } else {
+          stmt.bind_null(at + 2);
+        }
+      }));
   TERN_TRY_VOID(search_headers_insert.run(c, search_header_rows_, summary));
   TERN_TRY_VOID(search_text_insert.run(c, search_text_rows_, summary));
   TERN_TRY_VOID(

@@ -162,9 +162,15 @@ class AppendBatch {
     std::int64_t bytes_id = 0;  // 0: NULL (the bytes are a blobs row's)
   };
 
-  struct SummaryRow {  // message_records, message_envelopes, message_search_*
+  struct SummaryRow {  // message_records, message_search_*
     std::int64_t message = 0;
     std::string_view value;
+  };
+
+  struct EnvelopeRow {  // message_envelopes
+    std::int64_t message = 0;
+    std::string_view envelope;
+    std::optional<std::string_view> order;  // none: NULL (facts without order keys)
   };
 
   struct EntryRow {
@@ -204,7 +210,7 @@ class AppendBatch {
   std::vector<BytesRow> bytes_rows_;
   std::vector<MessageRow> message_rows_;
   std::vector<SummaryRow> record_rows_;
-  std::vector<SummaryRow> envelope_rows_;
+  std::vector<EnvelopeRow> envelope_rows_;
   std::vector<SummaryRow> search_header_rows_;
   std::vector<SummaryRow> search_text_rows_;
   std::vector<EntryRow> entry_rows_;

@@ -1731,11 +1731,14 @@ namespace {
 // envelope, search headers, search text, and the facts record (message_records, or
 // messages.facts for a message stored before 0008 or facts that were no readable
 // record) — read only when it was asked for or a part row is missing, so an
-// envelope fetch never reads the record.
+// envelope fetch never reads the record — and the order keys (a column of the
+// envelope row, NULL when not asked for or stored before migration 0013).
 std::string summary_query(d::SummaryParts what) {
   const bool envelope = (what & d::kSummaryEnvelope) != 0;
   const bool headers = (what & d::kSummarySearchHeaders) != 0;
   const bool text = (what & d::kSummarySearchText) != 0;
+  // The order keys are a column of the envelope row.
+  const bool order = (what & d::kSummaryOrder) != 0;
   // Without a part table to join, the envelope row tells whether the record was split.
   const bool probe = !envelope && !headers && !text;
   std::string present;
@@ -1746,7 +1749,7 @@ std::string summary_query(d::SummaryParts what) {
     present += present.empty() ? "" : " AND ";
     present += std::string(alias) + ".message_id IS NOT NULL";
   };
-  if (envelope || probe) {
+  if (envelope || order || probe) {
     join("message_envelopes", "v");
   }
   if (headers) {
@@ -1763,6 +1766,7 @@ std::string summary_query(d::SummaryParts what) {
          ((what & d::kSummaryFacts) != 0
               ? stored
               : "CASE WHEN " + present + " THEN NULL ELSE " + stored + " END") +
+         ", " + (order ? "v.order_keys" : "NULL") +
          " FROM json_each(?2) j JOIN entries e ON e.mailbox_id = ?1 AND e.uid = j.value" + joins +
          " ORDER BY j.key";
 }
@@ -1797,8 +1801,10 @@ d::Async<std::vector<d::MessageSummary>> SqliteStorage::message_summaries(d::Acc
       s.message = d::MessageId{stmt.int64(1)};
       // Without the part rows (stored before migration 0008, or not a readable
       // record) column 6 is the whole record, split on the fly.
-      d::fill_summary(
-          s, {stmt.int64(2) != 0, stmt.text(3), stmt.text(4), stmt.text(5), stmt.text(6)}, what);
+      d::fill_summary(s,
+                      {stmt.int64(2) != 0, stmt.text(3), stmt.text(4), stmt.text(5), stmt.text(6),
+                       stmt.is_null(7) ? std::nullopt : std::optional<std::string>(stmt.text(7))},
+                      what);
     }
     return out;
   });
