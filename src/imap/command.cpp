@@ -510,7 +510,9 @@ class Parser {
                                              {"UNSEEN", K::kUnseen},
                                              {"NEW", K::kNew},
                                              {"OLD", K::kOld},
-                                             {"RECENT", K::kRecent}};
+                                             {"RECENT", K::kRecent},
+                                             // RFC 8514 §4.3
+                                             {"SAVEDATESUPPORTED", K::kSaveDateSupported}};
     for (const auto& s : kNoArgument) {
       if (name == s.name) {
         key.kind = s.kind;
@@ -528,9 +530,16 @@ class Parser {
         return key;
       }
     }
-    static constexpr Simple kDateArgument[] = {
-        {"BEFORE", K::kBefore},         {"ON", K::kOn},         {"SINCE", K::kSince},
-        {"SENTBEFORE", K::kSentBefore}, {"SENTON", K::kSentOn}, {"SENTSINCE", K::kSentSince}};
+    static constexpr Simple kDateArgument[] = {{"BEFORE", K::kBefore},
+                                               {"ON", K::kOn},
+                                               {"SINCE", K::kSince},
+                                               {"SENTBEFORE", K::kSentBefore},
+                                               {"SENTON", K::kSentOn},
+                                               {"SENTSINCE", K::kSentSince},
+                                               // RFC 8514 §4.3: the save date's day.
+                                               {"SAVEDBEFORE", K::kSavedBefore},
+                                               {"SAVEDON", K::kSavedOn},
+                                               {"SAVEDSINCE", K::kSavedSince}};
     for (const auto& s : kDateArgument) {
       if (name == s.name) {
         key.kind = s.kind;
@@ -862,6 +871,7 @@ class Parser {
         {"RFC822.HEADER", K::kRfc822Header},
         {"RFC822.TEXT", K::kRfc822Text},
         {"MODSEQ", K::kModSeq},
+        {"SAVEDATE", K::kSaveDate},  // RFC 8514 §4.2
     };
     for (const auto& s : kSimple) {
       if (name == s.name) {

@@ -213,6 +213,10 @@ struct SearchKey {
     kSentBefore,
     kSentOn,
     kSentSince,
+    kSavedBefore,  // RFC 8514: dates as kBefore, against the save date
+    kSavedOn,
+    kSavedSince,
+    kSaveDateSupported,  // RFC 8514: every message, when the mailbox keeps save dates
     kLarger,
     kSmaller,
     kOlder,  // RFC 5032 WITHIN: `number` seconds, against the INTERNALDATE
@@ -304,7 +308,8 @@ struct FetchItem {
     kBinary,         // BINARY[part]<partial> / BINARY.PEEK[...]
     kBinarySize,     // BINARY.SIZE[part]
     kModSeq,
-    kPreview,  // RFC 8970 PREVIEW, with or without (LAZY)
+    kPreview,   // RFC 8970 PREVIEW, with or without (LAZY)
+    kSaveDate,  // RFC 8514 SAVEDATE
   };
   Kind kind = Kind::kUid;
   bool peek = false;

@@ -162,6 +162,15 @@ TEST(ImapCommandTest, Status) {
   EXPECT_EQ(error_of("a STATUS INBOX ()\r\n"), "STATUS: expected an atom");
 }
 
+// RFC 8514 §5: fetch-att =/ "SAVEDATE".
+TEST(ImapCommandTest, SaveDate) {
+  auto fetch = parse_as<FetchCommand>("a UID FETCH 1:* (SAVEDATE savedate)\r\n");
+  ASSERT_EQ(fetch.items.size(), 2u);
+  EXPECT_EQ(fetch.items[0].kind, FetchItem::Kind::kSaveDate);
+  EXPECT_EQ(fetch.items[1].kind, FetchItem::Kind::kSaveDate);
+  EXPECT_EQ(error_of("a FETCH 1 SAVEDATE[]\r\n").rfind("FETCH: ", 0), 0u);
+}
+
 // RFC 8970 §6.
 TEST(ImapCommandTest, Preview) {
   auto fetch = parse_as<FetchCommand>("a FETCH 1:* (UID PREVIEW (LAZY) preview FLAGS)\r\n");
@@ -321,6 +330,18 @@ TEST(ImapCommandTest, SearchKeys) {
   EXPECT_EQ(within.key.children[1].kind, K::kYounger);
   EXPECT_EQ(error_of("a SEARCH YOUNGER 0\r\n").rfind("SEARCH: ", 0), 0u);
   EXPECT_EQ(error_of("a SEARCH OLDER\r\n").rfind("SEARCH: ", 0), 0u);
+  // RFC 8514 §5: SAVEDBEFORE / SAVEDON / SAVEDSINCE date, SAVEDATESUPPORTED.
+  auto saved = parse_as<SearchCommand>(
+      "a SEARCH SAVEDBEFORE 2-Jan-1970 savedon 1-Jan-1970 SAVEDSINCE 1-Jan-1970 "
+      "SAVEDATESUPPORTED\r\n");
+  ASSERT_EQ(saved.key.children.size(), 4u);
+  EXPECT_EQ(saved.key.children[0].kind, K::kSavedBefore);
+  EXPECT_EQ(saved.key.children[0].date, 86400);
+  EXPECT_EQ(saved.key.children[1].kind, K::kSavedOn);
+  EXPECT_EQ(saved.key.children[2].kind, K::kSavedSince);
+  EXPECT_EQ(saved.key.children[3].kind, K::kSaveDateSupported);
+  EXPECT_EQ(error_of("a SEARCH SAVEDON\r\n").rfind("SEARCH: ", 0), 0u);
+  EXPECT_EQ(error_of("a SEARCH SAVEDSINCE 1-Foo-2020\r\n"), "SEARCH: invalid date");
   EXPECT_EQ(error_of("a SEARCH FROBNICATE\r\n"), "SEARCH: unknown search key \"FROBNICATE\"");
   EXPECT_EQ(error_of("a SEARCH\r\n"), "SEARCH: missing argument");
   EXPECT_EQ(error_of("a SEARCH SINCE 31-Feb-2020\r\n"), "SEARCH: invalid date");

@@ -8,6 +8,7 @@ and runs labelled commands on them; the Recorder stores each command's normalise
 untagged responses and tagged status under (session, label). The same scenario runs
 once against ternd and once against Dovecot, and the two transcripts are compared
 label by label."""
+import datetime
 import re
 import select
 import socket
@@ -220,6 +221,21 @@ class Normalizer:
         self.modseqs.add(int(value))
         return "M"
 
+    @staticmethod
+    def save_date(value):
+        """RFC 8514: a save date is the server's clock at the APPEND, COPY or MOVE,
+        so two servers differ by seconds. A date-time within a day of now compares
+        as "recent"; anything else (NIL, or an APPEND's INTERNALDATE wrongly
+        reused) as it is."""
+        if not isinstance(value, str):
+            return value
+        try:
+            when = datetime.datetime.strptime(value.strip(), "%d-%b-%Y %H:%M:%S %z")
+        except ValueError:
+            return value
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return "recent" if abs((now - when).total_seconds()) < 86400 else value
+
     condstore = True  # set per command by the Recorder
 
     def status(self, word, rest: bytes, untagged=False):
@@ -266,6 +282,8 @@ class Normalizer:
                 value = self.flags(value)
             elif name == "MODSEQ":
                 value = self.modseq(value[0])
+            elif name == "SAVEDATE":
+                value = self.save_date(value)
             elif name in ("BODY", "BODYSTRUCTURE") and isinstance(value, list):
                 # The MIME-level normalisations of the MIME differential test
                 # (mime_normalize.NORMALIZATIONS, docs/mime-differences.md).

@@ -5,6 +5,7 @@ Each scenario runs as a fresh user whose only mailboxes are the defaults tern gi
 new account (INBOX, Drafts, Sent, Junk, Trash, Archive, all subscribed); Dovecot is
 configured to create the same ones (DOVECOT_CONF). Labels name the steps; the
 differences document refers to them as `session:label`."""
+import datetime
 import json
 import os
 from pathlib import Path
@@ -536,6 +537,38 @@ def sort_orders(rec):
     a.cmd("thread-bad-charset", "THREAD REFERENCES KLINGON ALL")
 
 
+def save_dates(rec):
+    """SAVEDATE (RFC 8514): FETCH SAVEDATE is when a message was saved in its
+    mailbox, not the INTERNALDATE its APPEND gave (all in 2023 here); COPY and MOVE
+    save anew; SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day,
+    SAVEDATESUPPORTED matches every message of a mailbox that keeps save dates."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    day = lambda d: f"{d.day}-{d.strftime('%b')}-{d.year}"  # noqa: E731
+    a = rec.session("A")
+    append_all(a, limit=6)
+    a.cmd("create", "CREATE Later")
+    a.cmd("select", "SELECT INBOX")
+    a.cmd("fetch", "FETCH 1:* (INTERNALDATE SAVEDATE)")
+    a.cmd("uid-fetch", "UID FETCH 2:3 (SAVEDATE FLAGS)")
+    keys = {
+        "before-2024": "BEFORE 1-Jan-2024", "savedbefore-2024": "SAVEDBEFORE 1-Jan-2024",
+        "savedsince-2024": "SAVEDSINCE 1-Jan-2024", "savedon-today": f"SAVEDON {day(today)}",
+        "savedsince-today": f"SAVEDSINCE {day(today)}",
+        "savedbefore-tomorrow": f"SAVEDBEFORE {day(today + datetime.timedelta(days=1))}",
+        "savedon-2023": "SAVEDON 6-Nov-2023", "supported": "SAVEDATESUPPORTED",
+        "not-supported": "NOT SAVEDATESUPPORTED", "or": "OR SAVEDON 6-Nov-2023 FLAGGED",
+    }
+    for label, key in keys.items():
+        a.cmd(f"search-{label}", f"SEARCH {key}")
+    a.cmd("uid-search", "UID SEARCH SAVEDSINCE 1-Jan-2024 UID 2:4")
+    a.cmd("copy", "COPY 1:2 Later")
+    a.cmd("move", "MOVE 3 Later")
+    a.cmd("select-later", "SELECT Later")
+    a.cmd("fetch-later", "FETCH 1:* (UID INTERNALDATE SAVEDATE)")
+    a.cmd("search-later", "SEARCH SAVEDSINCE 1-Jan-2024")
+    a.cmd("search-bad-date", "SEARCH SAVEDON 31-Feb-2024")
+
+
 SCENARIOS = {
     "fetch_items": fetch_items,
     "store_flags": store_flags,
@@ -548,4 +581,5 @@ SCENARIOS = {
     "keywords": keywords,
     "condstore_qresync": condstore_qresync,
     "sort_orders": sort_orders,
+    "save_dates": save_dates,
 }

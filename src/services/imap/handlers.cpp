@@ -73,6 +73,7 @@ std::vector<std::string> Handlers::capabilities() const {
                         "ESORT",
                         "PREVIEW",
                         "WITHIN",
+                        "SAVEDATE",
                         "THREAD=ORDEREDSUBJECT",
                         "THREAD=REFERENCES"}) {
     caps.emplace_back(c);

@@ -345,6 +345,12 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             out += fmt::format("INTERNALDATE \"{}\"",
                                tern::imap::format_date_time(to_unix_seconds(e.internal_date)));
             break;
+          case K::kSaveDate:
+            // RFC 8514 §4.2: when the message was saved in this mailbox.
+            next_item();
+            out += fmt::format("SAVEDATE \"{}\"",
+                               tern::imap::format_date_time(to_unix_seconds(e.save_date)));
+            break;
           case K::kRfc822Size:
             next_item();
             out += fmt::format("RFC822.SIZE {}", e.size);

@@ -227,6 +227,16 @@ class Matcher {
         return day(e.internal_date) == key_day;
       case K::kSince:
         return day(e.internal_date) >= key_day;
+      // RFC 8514 §4.3: the same against the save date. Every mailbox keeps one
+      // (the store sets it at APPEND, COPY and MOVE), so SAVEDATESUPPORTED is ALL.
+      case K::kSavedBefore:
+        return day(e.save_date) < key_day;
+      case K::kSavedOn:
+        return day(e.save_date) == key_day;
+      case K::kSavedSince:
+        return day(e.save_date) >= key_day;
+      case K::kSaveDateSupported:
+        return true;
       case K::kSentBefore:
       case K::kSentOn:
       case K::kSentSince: {

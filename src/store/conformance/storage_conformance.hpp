@@ -505,6 +505,32 @@ TYPED_TEST_P(StorageConformance, MessageSummariesReturnTheAskedPartsInTheOrderGi
   EXPECT_EQ((*record_only)[0].facts, r.facts);
 }
 
+// An entry's save date (RFC 8514) is when it was saved in its mailbox: at the
+// append, and again at a copy or move, whatever the message's internal date.
+TYPED_TEST_P(StorageConformance, EntriesKeepTheTimeTheyWereSaved) {
+  auto bob = this->make_account("bob");
+  auto box = this->inbox(bob.id);
+  auto work = this->make_mailbox(bob.id, "Work");
+  auto archive = this->make_mailbox(bob.id, "Archive");
+  const auto before =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const d::Uid uid = this->append_one(bob, box, "saved").uid;
+  const d::Uid other = this->append_one(bob, box, "moved").uid;
+  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, box.id, {uid}, work.id)));
+  TERN_ASSERT_OK(wait(this->mail().move(bob.id, box.id, {other}, archive.id)));
+  const auto after = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  std::size_t seen = 0;
+  for (const auto& mailbox : {box, work, archive}) {
+    for (const auto& e : this->all_entries(mailbox)) {
+      EXPECT_GE(e.save_date, before) << mailbox.name;
+      EXPECT_LE(e.save_date, after) << mailbox.name;
+      EXPECT_EQ(e.internal_date, fixed_time());
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 3u);
+}
+
 // The order keys (SORT, THREAD) come with the envelope's row: stored for a record
 // that has them, absent for one written before them (the caller derives them).
 TYPED_TEST_P(StorageConformance, MessageSummariesCarryTheOrderKeysOfRecordsThatHaveThem) {
@@ -1343,15 +1369,15 @@ REGISTER_TYPED_TEST_SUITE_P(
     UnchangedSinceReportsConflicts, CopyPreservesFlagsAndKeywords,
     MessageSummariesReturnTheAskedPartsInTheOrderGiven,
     MessageSummariesFollowExpungesCopiesAndOwnership,
-    MessageSummariesCarryTheOrderKeysOfRecordsThatHaveThem, MovePreservesFlagsAndExpungesTheSource,
-    ExpungeLeavesTombstonesReportedAsVanished, AccountChangesSinceListsTheLogInOrder,
-    AppendOverQuotaFailsOnlyThatTarget, UsageFollowsAppendCopyExpungeAndDelete,
-    CopyOverQuotaIsLimitExceeded, RemoveAccountCascades, BlobsArePutAndGot,
-    CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue, ExpiredLeaseIsReclaimable,
-    HeldEntriesAreNeverClaimed, UpdateQueuedRecordsTheAttemptAndReleasesTheClaim,
-    RemoveQueuedReleasesTheBlob, QueueKeepsTheEnvelopeAndOutcomeDetails,
-    RescheduleMovesOnlyQueuedEntries, ConcurrentAppendsAllSucceedWithUniqueUids,
-    MailboxKeywordsGrowWithAppendStoreCopyAndMove);
+    MessageSummariesCarryTheOrderKeysOfRecordsThatHaveThem, EntriesKeepTheTimeTheyWereSaved,
+    MovePreservesFlagsAndExpungesTheSource, ExpungeLeavesTombstonesReportedAsVanished,
+    AccountChangesSinceListsTheLogInOrder, AppendOverQuotaFailsOnlyThatTarget,
+    UsageFollowsAppendCopyExpungeAndDelete, CopyOverQuotaIsLimitExceeded, RemoveAccountCascades,
+    BlobsArePutAndGot, CollectGarbageRemovesOnlyUnreferencedBlobs, QueueEnqueueAndClaimDue,
+    ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
+    UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
+    QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
+    ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

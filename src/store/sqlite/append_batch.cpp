@@ -66,10 +66,12 @@ void finish_append(AppendRequest& request, const Error* error) {
 
 namespace {
 
+// Now, whole seconds, in the ticks the entries' dates are stored in
+// (SystemTime::duration, as sqlite_storage.cpp's ticks()).
 std::int64_t now_seconds_ticks() {
-  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())
-      .time_since_epoch()
-      .count();
+  const SystemTime now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  return now.time_since_epoch().count();
 }
 
 // One multi-row INSERT per chunk of `rows`: the chunks are powers of two up to

@@ -567,6 +567,38 @@ TEST(SqliteStorage, MigrationMovesInlineBlobBytes) {
 // Migration 0010 rebuilds messages without the foreign key to blobs: every row
 // and id stays, ids are still never reused, messages stored before it keep
 // reading (and releasing) their blobs row, and the triggers are back.
+// Migration 0014: save dates that batched appends wrote in seconds become ticks;
+// those already in ticks stay.
+TEST(SqliteStorage, MigrationTurnsSaveDatesInSecondsIntoTicks) {
+  TempDir dir;
+  const std::int64_t seconds = 1700000000;  // 14 Nov 2023
+  const std::int64_t ticks =
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::seconds(seconds)).count();
+  {
+    auto c = open_before_migration(dir.path(), 14);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->exec(
+        "INSERT INTO domains (id, name) VALUES (1, 'example.com');"
+        "INSERT INTO accounts (id, domain_id, address, password_hash, quota_bytes) "
+        "VALUES (1, 1, 'bob@example.com', 'h', 0);"
+        "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, "
+        "highest_modseq, subscribed) VALUES (1, 1, 'INBOX', 0, 1, 3, 2, 1);"
+        "INSERT INTO messages (id, account_id, blob, size, internal_date, facts, entry_count) "
+        "VALUES (7, 1, 'x', 1, 0, X'', 2);"));
+    ASSERT_TRUE(
+        c->run("INSERT INTO entries (mailbox_id, uid, message_id, save_date, flags, "
+               "keywords, modseq) VALUES (1, 1, 7, ?1, 0, '', 1), (1, 2, 7, ?2, 0, '', 2)",
+               seconds, ticks + 1));
+  }
+  auto store = open_or_die(dir.path());
+  auto entries = wait(store->mail().entries(domain::AccountId{1}, domain::MailboxId{1},
+                                            domain::Uid{1}, domain::Uid{2}));
+  ASSERT_TRUE(entries) << entries.error().message;
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].save_date, SystemTime(std::chrono::seconds(seconds)));
+  EXPECT_EQ((*entries)[1].save_date.time_since_epoch().count(), ticks + 1);
+}
+
 TEST(SqliteStorage, MigrationRebuildsMessagesKeepingRowsIdsAndBlobReferences) {
   TempDir dir;
   const std::string old_raw = "Subject: old\r\n\r\nstored before 0010\r\n";
