@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/import_cli.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "domain/address.hpp"
+#include "domain/store_import.hpp"
+#include "maildir/maildir.hpp"
+#include "mime/facts/facts.hpp"
+
+namespace tern::app {
+
+const char* const kImportUsage =
+    R"(  import maildir ADDRESS DIR    a Maildir++ tree (Dovecot's) into the account, keeping
+        UIDVALIDITY, UIDs, flags, keywords, dates and subscriptions; its mailboxes
+        must be empty or absent in the account
+)";
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+int usage(std::string_view why) {
+  fmt::print(stderr, "tern: import: {}\nusage: tern{}", why,
+             std::string_view(kImportUsage).substr(1));
+  return kExitUsage;
+}
+
+int failed(const Error& error) {
+  fmt::print(stderr, "tern: import: {}\n", error.message);
+  return kExitFailed;
+}
+
+Result<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return fail(ErrorCode::kIo, "cannot read " + path.string());
+  }
+  return bytes;
+}
+
+// The file at `path` if it exists, "" if not.
+Result<std::string> read_optional(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return std::string();
+  }
+  return read_file(path);
+}
+
+// Maildir files end lines with LF; tern stores messages as received on the wire,
+// with CRLF (RFC 5322 §2.1). A CRLF already there stays.
+std::string with_crlf(std::string_view lf) {
+  std::string out;
+  out.reserve(lf.size() + lf.size() / 32);
+  for (std::size_t i = 0; i < lf.size(); ++i) {
+    if (lf[i] == '\n' && (i == 0 || lf[i - 1] != '\r')) {
+      out.push_back('\r');
+    }
+    out.push_back(lf[i]);
+  }
+  return out;
+}
+
+Result<SystemTime> modification_time(const fs::path& path) {
+  struct stat st {};
+
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(ErrorCode::kIo, "cannot stat " + path.string());
+  }
+  return SystemTime(std::chrono::seconds(st.st_mtime));
+}
+
+struct MessageFile {
+  std::uint32_t uid = 0;
+  fs::path path;
+  domain::Flags flags = 0;
+  std::vector<std::string> keywords;  // sorted, unique
+  SystemTime mtime{};
+};
+
+struct Folder {
+  std::string name;
+  fs::path dir;
+  std::uint32_t uid_validity = 0;
+  std::uint32_t uid_next = 1;
+  std::vector<MessageFile> messages;  // ascending UID
+};
+
+// A file name's flags and keyword letters, as Dovecot writes them.
+void apply_flags(MessageFile& m, std::string_view letters,
+                 const std::vector<std::string>& keyword_names) {
+  std::set<std::string> keywords;
+  for (char c : letters) {
+    switch (c) {
+      case maildir::kFlagSeen:
+        m.flags |= domain::kFlagSeen;
+        break;
+      case maildir::kFlagReplied:
+        m.flags |= domain::kFlagAnswered;
+        break;
+      case maildir::kFlagFlagged:
+        m.flags |= domain::kFlagFlagged;
+        break;
+      case maildir::kFlagTrashed:
+        m.flags |= domain::kFlagDeleted;
+        break;
+      case maildir::kFlagDraft:
+        m.flags |= domain::kFlagDraft;
+        break;
+      default:
+        if (c >= 'a' && c <= 'z') {
+          const auto index = static_cast<std::size_t>(c - 'a');
+          if (index < keyword_names.size() && !keyword_names[index].empty()) {
+            keywords.insert(keyword_names[index]);
+          }
+        }
+        break;  // P (passed) and unknown letters have no IMAP flag
+    }
+  }
+  m.keywords.assign(keywords.begin(), keywords.end());
+}
+
+// One folder's messages: the files of cur/ and new/, with the UIDs
+// dovecot-uidlist gives them; files it does not list (delivered after Dovecot
+// last looked) get the next UIDs in modification-time order.
+Result<Folder> read_folder(std::string name, const fs::path& dir, SystemTime now) {
+  Folder folder{std::move(name), dir, 0, 1, {}};
+  TERN_TRY(auto keyword_text, read_optional(dir / "dovecot-keywords"));
+  const auto keyword_names = maildir::parse_keywords(keyword_text);
+  TERN_TRY(auto uidlist_text, read_optional(dir / "dovecot-uidlist"));
+  std::map<std::string, std::uint32_t> uids;
+  if (!uidlist_text.empty()) {
+    TERN_TRY(auto list, maildir::parse_uidlist(uidlist_text));
+    folder.uid_validity = list.uid_validity;
+    folder.uid_next = list.next_uid;
+    for (auto& e : list.entries) {
+      uids.emplace(std::move(e.base), e.uid);
+    }
+  } else {
+    folder.uid_validity = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  }
+  std::vector<MessageFile> unlisted;
+  for (const char* sub : {"cur", "new"}) {
+    std::error_code ec;
+    if (!fs::is_directory(dir / sub, ec)) {
+      continue;
+    }
+    for (const auto& file : fs::directory_iterator(dir / sub)) {
+      if (!file.is_regular_file() || file.path().filename().string().front() == '.') {
+        continue;
+      }
+      const auto parsed = maildir::parse_file_name(file.path().filename().string());
+      MessageFile m;
+      m.path = file.path();
+      apply_flags(m, parsed.flags, keyword_names);
+      TERN_TRY(m.mtime, modification_time(m.path));
+      auto uid = uids.find(parsed.base);
+      if (uid != uids.end()) {
+        m.uid = uid->second;
+        folder.messages.push_back(std::move(m));
+      } else {
+        unlisted.push_back(std::move(m));
+      }
+    }
+  }
+  std::sort(folder.messages.begin(), folder.messages.end(),
+            [](const MessageFile& a, const MessageFile& b) { return a.uid < b.uid; });
+  std::sort(unlisted.begin(), unlisted.end(), [](const MessageFile& a, const MessageFile& b) {
+    return a.mtime != b.mtime ? a.mtime < b.mtime : a.path < b.path;
+  });
+  for (auto& m : unlisted) {
+    m.uid = folder.uid_next++;
+    folder.messages.push_back(std::move(m));
+  }
+  return folder;
+}
+
+// INBOX is the root's cur/ and new/; every ".Name" directory beside them that
+// holds cur/ is a folder (Maildir++).
+Result<std::vector<Folder>> read_tree(const fs::path& root, SystemTime now) {
+  std::vector<Folder> folders;
+  TERN_TRY(auto inbox, read_folder("INBOX", root, now));
+  folders.push_back(std::move(inbox));
+  std::vector<fs::path> dirs;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    std::error_code ec;
+    if (entry.is_directory() && fs::is_directory(entry.path() / "cur", ec)) {
+      dirs.push_back(entry.path());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& dir : dirs) {
+    auto name = maildir::folder_mailbox(dir.filename().string());
+    if (!name) {
+      continue;
+    }
+    TERN_TRY(auto folder, read_folder(*name, dir, now));
+    folders.push_back(std::move(folder));
+  }
+  return folders;
+}
+
+Result<void> import_maildir(domain::Storage& storage, const std::string& address,
+                            const fs::path& root) {
+  auto* import = dynamic_cast<domain::StoreImport*>(&storage);
+  if (import == nullptr) {
+    return fail(ErrorCode::kPermanent, "this store backend cannot import");
+  }
+  TERN_TRY(auto normal, domain::normalize_address(address));
+  TERN_TRY(auto account, storage.directory().find_account(normal).get());
+  if (!account) {
+    return fail(ErrorCode::kNotFound, "no such user " + normal);
+  }
+  std::error_code ec;
+  if (!fs::is_directory(root / "cur", ec)) {
+    return fail(ErrorCode::kNotFound, root.string() + " is no Maildir (it has no cur/)");
+  }
+  const SystemTime now = std::chrono::system_clock::now();
+  TERN_TRY(auto folders, read_tree(root, now));
+  TERN_TRY(auto existing, storage.mail().mailboxes(account->id).get());
+  TERN_TRY(auto subscriptions_text, read_optional(root / "subscriptions"));
+  const auto listed = maildir::parse_subscriptions(subscriptions_text);
+  const std::set<std::string> subscribed(listed.begin(), listed.end());
+
+  // Every message takes its own modseq above what the account has used.
+  std::uint64_t modseq = 0;
+  for (const auto& m : existing) {
+    modseq = std::max(modseq, domain::value_of(m.highest_modseq));
+  }
+  std::size_t count = 0;
+  for (auto& folder : folders) {
+    domain::Mailbox box;
+    box.name = folder.name;
+    box.uid_validity = domain::UidValidity{folder.uid_validity};
+    box.uid_next = domain::Uid{folder.uid_next};
+    box.subscribed =
+        subscriptions_text.empty() || folder.name == "INBOX" || subscribed.count(folder.name) != 0;
+    auto same = std::find_if(existing.begin(), existing.end(),
+                             [&](const domain::Mailbox& m) { return m.name == folder.name; });
+    if (same != existing.end()) {
+      box.special_use = same->special_use;
+      box.subscribed = box.subscribed || same->subscribed;
+    }
+    std::set<std::string> keywords;
+    for (const auto& m : folder.messages) {
+      keywords.insert(m.keywords.begin(), m.keywords.end());
+    }
+    box.keywords.assign(keywords.begin(), keywords.end());
+    box.highest_modseq = domain::ModSeq{modseq + folder.messages.size()};
+    auto made = import->import_mailbox(account->id, box).get();
+    if (!made) {
+      return fail(made.error().code,
+                  fmt::format("mailbox \"{}\": {}", folder.name, made.error().message));
+    }
+    for (auto& m : folder.messages) {
+      TERN_TRY(auto bytes, read_file(m.path));
+      std::string raw = with_crlf(bytes);
+      std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
+      domain::ImportEntry entry{made->id, domain::Uid{m.uid},    domain::ModSeq{++modseq},
+                                m.flags,  std::move(m.keywords), now};
+      auto stored = import
+                        ->import_message(account->id, {std::move(raw), m.mtime, std::move(facts)},
+                                         {std::move(entry)})
+                        .get();
+      if (!stored) {
+        return fail(stored.error().code,
+                    fmt::format("{}: {}", m.path.string(), stored.error().message));
+      }
+      ++count;
+    }
+  }
+  TERN_TRY_VOID(import->import_changes(account->id, {}, domain::ModSeq{modseq}).get());
+  fmt::print("imported {} messages into {} mailboxes of {}\n", count, folders.size(), normal);
+  return ok();
+}
+
+}  // namespace
+
+int import_command(const std::vector<std::string>& words, domain::Storage& storage) {
+  if (words.empty()) {
+    return usage("missing format");
+  }
+  if (words[0] == "maildir" && words.size() == 3) {
+    auto done = import_maildir(storage, words[1], words[2]);
+    return done ? kExitOk : failed(done.error());
+  }
+  return usage(words[0] == "maildir" ? "maildir ADDRESS DIR" : "unknown format " + words[0]);
+}
+
+}  // namespace tern::app

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// `tern import maildir ADDRESS DIR`: moves a Maildir++ tree, as Dovecot keeps it,
+// into an account, keeping what IMAP clients cache by: each folder's UIDVALIDITY
+// and every message's UID (from dovecot-uidlist), so a client that synced with
+// Dovecot finds the same mailbox and downloads nothing again. Flags come from the
+// file names, keywords from dovecot-keywords, the INTERNALDATE from the file's
+// modification time (Dovecot's received date), subscriptions from the
+// subscriptions file. Messages are stored with CRLF line ends, as tern stores
+// everything it receives, so RFC822.SIZE is what Dovecot reported.
+//
+// Through domain::StoreImport, like `tern migrate`: each mailbox the tree has
+// must be empty or absent in the account (a new account's special-use mailboxes
+// are empty), so an import is not repeated over itself. Works while ternd runs.
+//
+// Exit status: 0 done, 1 no such user, a mailbox that holds mail, unreadable
+// files or a store failure (what was imported before stays), 2 usage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "domain/ports.hpp"
+
+namespace tern::app {
+
+// The usage lines of `tern import`, for the CLI's help.
+extern const char* const kImportUsage;
+
+// Runs `tern import FORMAT ARGS...`; `words` starts with the format.
+int import_command(const std::vector<std::string>& words, domain::Storage& storage);
+
+}  // namespace tern::app

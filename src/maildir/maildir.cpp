@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "maildir/maildir.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
+#include "imap/mailbox_name.hpp"
+
+namespace tern::maildir {
+namespace {
+
+// The lines of `text`, without their "\n" (and a "\r" before it).
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    out.push_back(line);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+  }
+  return out;
+}
+
+template <class T>
+std::optional<T> number(std::string_view s) {
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// The next space-separated word of `line`, consumed.
+std::string_view word(std::string_view& line) {
+  const std::size_t start = line.find_first_not_of(' ');
+  if (start == std::string_view::npos) {
+    line = {};
+    return {};
+  }
+  line.remove_prefix(start);
+  const std::size_t end = line.find(' ');
+  const std::string_view w = line.substr(0, end);
+  line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+  return w;
+}
+
+Error invalid(std::string_view what) {
+  return Error{ErrorCode::kInvalidInput, "dovecot-uidlist: " + std::string(what)};
+}
+
+}  // namespace
+
+FileName parse_file_name(std::string_view name) {
+  FileName out;
+  const std::size_t colon = name.find(':');
+  out.base = std::string(name.substr(0, colon));
+  if (colon != std::string_view::npos && name.substr(colon + 1, 2) == "2,") {
+    out.flags = std::string(name.substr(colon + 3));
+  }
+  // ",W=<n>" among the comma-separated fields after the unique part.
+  std::string_view fields = std::string_view(out.base);
+  for (std::size_t comma = fields.find(','); comma != std::string_view::npos;
+       comma = fields.find(',')) {
+    fields.remove_prefix(comma + 1);
+    const std::string_view field = fields.substr(0, fields.find(','));
+    if (field.substr(0, 2) == "W=") {
+      out.vsize = number<std::uint64_t>(field.substr(2));
+    }
+  }
+  return out;
+}
+
+Result<UidList> parse_uidlist(std::string_view text) {
+  const auto lines = lines_of(text);
+  if (lines.empty()) {
+    return invalid("empty");
+  }
+  UidList list;
+  std::string_view header = lines.front();
+  const std::string_view version = word(header);
+  bool v3 = false;
+  if (version == "1") {
+    auto validity = number<std::uint32_t>(word(header));
+    auto next = number<std::uint32_t>(word(header));
+    if (!validity || !next) {
+      return invalid("bad version 1 header");
+    }
+    list.uid_validity = *validity;
+    list.next_uid = *next;
+  } else if (version == "3") {
+    v3 = true;
+    for (std::string_view w = word(header); !w.empty(); w = word(header)) {
+      if (w.front() == 'V') {
+        list.uid_validity = number<std::uint32_t>(w.substr(1)).value_or(0);
+      } else if (w.front() == 'N') {
+        list.next_uid = number<std::uint32_t>(w.substr(1)).value_or(0);
+      }
+    }
+    if (list.uid_validity == 0 || list.next_uid == 0) {
+      return invalid("version 3 header without V or N");
+    }
+  } else {
+    return invalid("unknown version");
+  }
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (line.empty()) {
+      continue;
+    }
+    auto uid = number<std::uint32_t>(word(line));
+    // UID 2^32-1 would leave no next UID.
+    if (!uid || *uid == 0 || *uid == UINT32_MAX) {
+      return invalid("bad UID in line " + std::to_string(i + 1));
+    }
+    std::string_view base;
+    if (v3) {
+      // Extension fields ("W1234", "G...") before the ':' that starts the name.
+      const std::size_t colon = line.find(':');
+      if (colon == std::string_view::npos) {
+        return invalid("no file name in line " + std::to_string(i + 1));
+      }
+      base = line.substr(colon + 1);
+    } else {
+      base = word(line);
+    }
+    if (base.empty() || (!list.entries.empty() && *uid <= list.entries.back().uid)) {
+      return invalid("bad line " + std::to_string(i + 1));
+    }
+    list.entries.push_back({*uid, std::string(base)});
+  }
+  if (!list.entries.empty() && list.entries.back().uid >= list.next_uid) {
+    list.next_uid = list.entries.back().uid + 1;
+  }
+  return list;
+}
+
+std::vector<std::string> parse_keywords(std::string_view text) {
+  std::vector<std::string> names;
+  for (std::string_view line : lines_of(text)) {
+    auto index = number<std::size_t>(word(line));
+    const std::size_t start = line.find_first_not_of(' ');
+    if (!index || *index >= 26 || start == std::string_view::npos) {
+      continue;
+    }
+    if (names.size() <= *index) {
+      names.resize(*index + 1);
+    }
+    names[*index] = std::string(line.substr(start));
+  }
+  return names;
+}
+
+std::optional<std::string> folder_mailbox(std::string_view directory) {
+  if (directory.size() < 2 || directory.front() != '.' || directory == "..") {
+    return std::nullopt;
+  }
+  std::string out;
+  std::string_view rest = directory.substr(1);
+  for (;;) {
+    const std::size_t dot = rest.find('.');
+    const std::string_view level = rest.substr(0, dot);
+    auto decoded = imap::decode_mutf7(level);
+    if (level.empty() || !decoded || decoded->find('/') != std::string::npos) {
+      return std::nullopt;
+    }
+    out += *decoded;
+    if (dot == std::string_view::npos) {
+      return out;
+    }
+    out += '/';
+    rest.remove_prefix(dot + 1);
+  }
+}
+
+std::vector<std::string> parse_subscriptions(std::string_view text) {
+  const auto lines = lines_of(text);
+  const bool v2 = !lines.empty() && lines.front() == "V\t2";
+  std::vector<std::string> names;
+  for (std::size_t i = v2 ? 1 : 0; i < lines.size(); ++i) {
+    std::string name(lines[i]);
+    if (name.empty()) {
+      continue;
+    }
+    std::replace(name.begin(), name.end(), v2 ? '\t' : '.', '/');
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+}  // namespace tern::maildir

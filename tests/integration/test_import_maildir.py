@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`tern import maildir` against the Maildir Dovecot itself wrote: after the
+import, tern serves every mailbox as Dovecot serves the same files: the same
+UIDVALIDITY, UIDs, flags, keywords, INTERNALDATEs, sizes and bytes, and the same
+subscriptions. A file Dovecot never listed (dropped into new/) gets the next UID
+on both. Runs against the private Dovecot of dovecot_fixture.py."""
+import imaplib
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TERN
+from dovecot_fixture import DOVECOT, Dovecot
+from imap_dovecot_scenarios import DOVECOT_CONF, HAND_MADE, crlf
+from test_imap import ALICE
+from test_smtp import PASSWORD, provision, start_mail_server
+
+DOVECOT_PASSWORD = "dove pass"
+# (mailbox, flags, INTERNALDATE, message)
+MAIL = [
+    ("INBOX", r"(\Seen $Forwarded custom1)", '"06-Nov-2023 10:00:00 +0100"', HAND_MADE[0]),
+    ("INBOX", r"(\Flagged \Answered \Draft)", '"07-Nov-2023 08:30:00 -0500"', HAND_MADE[1]),
+    ("INBOX", r"(\Deleted)", '"01-Jan-2024 00:00:00 +0000"', b"Subject: gone\r\n\r\nsoon\r\n"),
+    ("Lists/tern", r"(custom2 \Seen)", '"08-Nov-2023 17:45:10 +0000"', HAND_MADE[2]),
+    ("Lists/tern", None, '"09-Nov-2023 12:00:00 +0000"', b"Subject: two\r\n\r\nsecond\r\n"),
+    ("Caf&AOk-", None, '"10-Nov-2023 07:00:00 +0000"', b"Subject: caf\xc3\xa9\r\n\r\nx\r\n"),
+    ("Sent", r"(\Seen)", '"11-Nov-2023 07:00:00 +0000"', b"Subject: sent\r\n\r\nmine\r\n"),
+]
+NEW_FILE = b"From: late@example.net\nSubject: delivered after Dovecot looked\n\nlf only\n"
+FETCH = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
+
+
+def dovecot_maildir(dovecot, user):
+    return dovecot.root / "mail" / user
+
+
+def snapshot(client, mailbox):
+    """What a caching client keys on, for one mailbox: STATUS and every message."""
+    typ, status = client.status(f'"{mailbox}"', "(MESSAGES UIDNEXT UIDVALIDITY)")
+    assert typ == "OK", (mailbox, status)
+    values = dict(re.findall(rb"(MESSAGES|UIDNEXT|UIDVALIDITY) (\d+)", status[0]))
+    typ, _ = client.select(f'"{mailbox}"', readonly=True)
+    assert typ == "OK"
+    typ, data = client.uid("FETCH", "1:*", FETCH)
+    assert typ == "OK"
+    messages = []
+    for part in data:
+        if not isinstance(part, tuple):
+            continue
+        meta = part[0].decode()
+        flags = sorted(f for f in re.search(r"FLAGS \(([^)]*)\)", meta).group(1).split()
+                       if f != "\\Recent")
+        messages.append((re.search(r"UID (\d+)", meta).group(1), flags,
+                         re.search(r'INTERNALDATE "([^"]+)"', meta).group(1),
+                         re.search(r"RFC822.SIZE (\d+)", meta).group(1), part[1]))
+    client.close()
+    return values, sorted(messages)
+
+
+def subscribed(client):
+    typ, data = client.lsub('""', "*")
+    assert typ == "OK"
+    return sorted(re.search(rb' "?([^"]*)"?$', line).group(1) for line in data if line)
+
+
+@pytest.fixture
+def dovecot():
+    if not Path(DOVECOT).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but dovecot is not installed (scripts/install-deps)")
+        pytest.skip("dovecot is not installed (scripts/install-deps installs dovecot-imapd)")
+    d = Dovecot(users={ALICE: DOVECOT_PASSWORD}, extra=DOVECOT_CONF)
+    yield d
+    d.stop()
+
+
+def test_import_maildir_keeps_what_dovecot_served(ternd_factory, dovecot, tmp_path):
+    server, ports = start_mail_server(ternd_factory, [("imap", "imap", "starttls")])
+    provision(server, users=("alice",))
+
+    d = imaplib.IMAP4("127.0.0.1", dovecot.port)
+    d.login(ALICE, DOVECOT_PASSWORD)
+    for mailbox in ("Lists/tern", "Caf&AOk-"):
+        assert d.create(f'"{mailbox}"')[0] == "OK"
+    assert d.subscribe('"Lists/tern"')[0] == "OK"
+    for mailbox, flags, date, message in MAIL:
+        assert d.append(f'"{mailbox}"', flags, date, crlf(message))[0] == "OK"
+    d.logout()
+    # A message another program delivered after Dovecot last looked: not in
+    # dovecot-uidlist; both servers give it the next UID.
+    maildir = dovecot_maildir(dovecot, ALICE)
+    late = maildir / "new" / "1700000000.M1P1.otherhost"
+    late.write_bytes(NEW_FILE)
+    os.utime(late, (1700000000, 1700000000))
+
+    result = subprocess.run([str(TERN), "-c", str(server.config), "import", "maildir", ALICE,
+                             str(maildir)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "imported 8 messages into 4 mailboxes" in result.stdout
+
+    d = imaplib.IMAP4("127.0.0.1", dovecot.port)
+    d.login(ALICE, DOVECOT_PASSWORD)
+    t = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    t.login(ALICE, PASSWORD)
+    for mailbox in ("INBOX", "Lists/tern", "Caf&AOk-", "Sent"):
+        ours, theirs = snapshot(t, mailbox), snapshot(d, mailbox)
+        assert ours == theirs, mailbox
+    inbox = snapshot(t, "INBOX")[1]
+    assert len(inbox) == 4 and inbox[-1][3] == str(len(NEW_FILE.replace(b"\n", b"\r\n")))
+    assert subscribed(t) == subscribed(d)
+    d.logout()
+    t.logout()
+
+    # Once imported, the mailboxes hold mail: a second import refuses.
+    again = subprocess.run([str(TERN), "-c", str(server.config), "import", "maildir", ALICE,
+                            str(maildir)], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    assert 'mailbox "INBOX"' in again.stderr
