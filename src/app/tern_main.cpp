@@ -16,8 +16,8 @@
 
 #include "app/dkim_cli.hpp"
 #include "app/dns_cli.hpp"
-#include "app/import_cli.hpp"
 #include "app/mailbox_cli.hpp"
+#include "app/maildir_cli.hpp"
 #include "app/migrate_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
@@ -292,6 +292,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
     std::vector<std::string> words{verb};
     words.insert(words.end(), args.positional.begin(), args.positional.end());
     return import_command(words, storage_);
+  }
+  if (noun == "export") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return export_command(words, storage_);
   }
   if (noun == "report") {
     std::vector<std::string> words{verb};
@@ -694,7 +699,7 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}{}{}{}", kUsage, kMailboxUsage, kImportUsage, kDkimUsage, kDnsUsage,
+    fmt::print("{}\n{}{}{}{}{}", kUsage, kMailboxUsage, kMaildirUsage, kDkimUsage, kDnsUsage,
                kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }

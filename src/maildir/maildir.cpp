@@ -87,7 +87,8 @@ Result<UidList> parse_uidlist(std::string_view text) {
   if (version == "1") {
     auto validity = number<std::uint32_t>(word(header));
     auto next = number<std::uint32_t>(word(header));
-    if (!validity || !next) {
+    // UIDVALIDITY is a nz-number (RFC 9051 §9), and so is a next UID.
+    if (!validity || !next || *validity == 0 || *next == 0) {
       return invalid("bad version 1 header");
     }
     list.uid_validity = *validity;
@@ -190,6 +191,64 @@ std::vector<std::string> parse_subscriptions(std::string_view text) {
     names.push_back(std::move(name));
   }
   return names;
+}
+
+std::string file_name(std::string_view base, std::string_view flags) {
+  std::string letters(flags);
+  std::sort(letters.begin(), letters.end());
+  letters.erase(std::unique(letters.begin(), letters.end()), letters.end());
+  return std::string(base) + ":2," + letters;
+}
+
+std::string uidlist_text(const UidList& list) {
+  std::string out =
+      "3 V" + std::to_string(list.uid_validity) + " N" + std::to_string(list.next_uid) + "\n";
+  for (const auto& e : list.entries) {
+    out += std::to_string(e.uid) + " :" + e.base + "\n";
+  }
+  return out;
+}
+
+std::string keywords_text(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out += std::to_string(i) + " " + names[i] + "\n";
+  }
+  return out;
+}
+
+Result<std::string> folder_directory(std::string_view mailbox) {
+  if (mailbox == "INBOX") {
+    return Error{ErrorCode::kInvalidInput, "INBOX is the Maildir's root, not a folder"};
+  }
+  std::string out;
+  std::string_view rest = mailbox;
+  for (;;) {
+    const std::size_t slash = rest.find('/');
+    const std::string_view level = rest.substr(0, slash);
+    if (level.empty() || level.find('.') != std::string_view::npos) {
+      return Error{ErrorCode::kInvalidInput,
+                   "\"" + std::string(mailbox) + "\" cannot be a Maildir++ folder name"};
+    }
+    auto encoded = imap::encode_mutf7(level);
+    if (!encoded) {
+      return encoded.error();
+    }
+    out += "." + *encoded;
+    if (slash == std::string_view::npos) {
+      return out;
+    }
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+std::string subscriptions_text(const std::vector<std::string>& mailboxes) {
+  std::string out = "V\t2\n\n";
+  for (std::string name : mailboxes) {
+    std::replace(name.begin(), name.end(), '/', '\t');
+    out += name + "\n";
+  }
+  return out;
 }
 
 }  // namespace tern::maildir

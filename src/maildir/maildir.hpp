@@ -70,4 +70,26 @@ std::optional<std::string> folder_mailbox(std::string_view directory);
 // hierarchy. Mailbox names with "/" for the hierarchy, in file order.
 std::vector<std::string> parse_subscriptions(std::string_view text);
 
+// --- Writing, for `tern export maildir`: what the readers above read back, in
+// the forms Dovecot 2.3 writes.
+
+// "<base>:2,<flags>" with the flag letters in ASCII order (as the Maildir spec
+// asks), each once.
+std::string file_name(std::string_view base, std::string_view flags);
+
+// dovecot-uidlist version 3: "3 V<uidvalidity> N<nextuid>" and a line
+// "<uid> :<base>" per entry (ascending).
+std::string uidlist_text(const UidList& list);
+
+// dovecot-keywords: "<index> <name>" for each name, in order.
+std::string keywords_text(const std::vector<std::string>& names);
+
+// The Maildir++ directory of a mailbox other than INBOX ("Lists/Café" →
+// ".Lists.Caf&AOk-"). kInvalidInput for a name Maildir++ cannot hold: an empty
+// level or one with a '.' (its separator), or INBOX itself (the root).
+Result<std::string> folder_directory(std::string_view mailbox);
+
+// The subscriptions file in Dovecot's version 2 format.
+std::string subscriptions_text(const std::vector<std::string>& mailboxes);
+
 }  // namespace tern::maildir

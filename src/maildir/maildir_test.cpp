@@ -53,6 +53,7 @@ TEST(MaildirUidList, VersionOneAndDamage) {
   EXPECT_FALSE(parse_uidlist("3 V1 N4\n2 :a\n2 :b\n"));  // not ascending
   EXPECT_FALSE(parse_uidlist("3 V1 N4\n0 :a\n"));
   EXPECT_FALSE(parse_uidlist("1 5 x\n"));
+  EXPECT_FALSE(parse_uidlist("1 0 1\n9 0\n"));  // UIDVALIDITY 0 (found by the fuzzer)
 }
 
 TEST(MaildirKeywords, ByIndex) {
@@ -77,6 +78,38 @@ TEST(MaildirSubscriptions, BothFormats) {
   EXPECT_EQ(parse_subscriptions("Sent\nLists.tern\n"),
             (std::vector<std::string>{"Sent", "Lists/tern"}));
   EXPECT_TRUE(parse_subscriptions("").empty());
+}
+
+TEST(MaildirWriting, WhatTheReadersReadBack) {
+  EXPECT_EQ(file_name("1.M2P3.tern,S=10,W=12", "bSFaS"), "1.M2P3.tern,S=10,W=12:2,FSab");
+  const auto parsed = parse_file_name(file_name("1.M2P3.tern,S=10,W=12", "T"));
+  EXPECT_EQ(parsed.base, "1.M2P3.tern,S=10,W=12");
+  EXPECT_EQ(parsed.flags, "T");
+  EXPECT_EQ(parsed.vsize, 12u);
+
+  UidList list{1795968430, 7, {{1, "a,S=1,W=2"}, {6, "b"}}};
+  const std::string text = uidlist_text(list);
+  EXPECT_EQ(text, "3 V1795968430 N7\n1 :a,S=1,W=2\n6 :b\n");
+  auto back = parse_uidlist(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->uid_validity, 1795968430u);
+  EXPECT_EQ(back->next_uid, 7u);
+  ASSERT_EQ(back->entries.size(), 2u);
+  EXPECT_EQ(back->entries[1].base, "b");
+
+  const std::vector<std::string> keywords{"$Forwarded", "custom1"};
+  EXPECT_EQ(parse_keywords(keywords_text(keywords)), keywords);
+
+  EXPECT_EQ(folder_directory("Lists/Caf\xc3\xa9"), ".Lists.Caf&AOk-");
+  EXPECT_EQ(folder_mailbox(*folder_directory("Lists/Caf\xc3\xa9")), "Lists/Caf\xc3\xa9");
+  EXPECT_EQ(folder_directory("a&b"), ".a&-b");
+  for (std::string_view no : {"INBOX", "v1.2", "a//b", "/a", "a/"}) {
+    EXPECT_FALSE(folder_directory(no)) << no;
+  }
+
+  const std::vector<std::string> names{"INBOX", "Lists/tern"};
+  EXPECT_EQ(subscriptions_text(names), "V\t2\n\nINBOX\nLists\ttern\n");
+  EXPECT_EQ(parse_subscriptions(subscriptions_text(names)), names);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "app/import_cli.hpp"
+#include "app/maildir_cli.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,8 +9,10 @@
 #include <optional>
 #include <set>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "domain/address.hpp"
 #include "domain/store_import.hpp"
@@ -19,10 +21,12 @@
 
 namespace tern::app {
 
-const char* const kImportUsage =
+const char* const kMaildirUsage =
     R"(  import maildir ADDRESS DIR    a Maildir++ tree (Dovecot's) into the account, keeping
         UIDVALIDITY, UIDs, flags, keywords, dates and subscriptions; its mailboxes
         must be empty or absent in the account
+  export maildir ADDRESS DIR    the account as a Maildir++ tree Dovecot serves with the
+        same UIDs, flags, keywords, dates and subscriptions; DIR new or empty
 )";
 
 namespace {
@@ -33,14 +37,14 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
-int usage(std::string_view why) {
-  fmt::print(stderr, "tern: import: {}\nusage: tern{}", why,
-             std::string_view(kImportUsage).substr(1));
+int usage(std::string_view command, std::string_view why) {
+  fmt::print(stderr, "tern: {}: {}\nusage: tern{}", command, why,
+             std::string_view(kMaildirUsage).substr(1));
   return kExitUsage;
 }
 
-int failed(const Error& error) {
-  fmt::print(stderr, "tern: import: {}\n", error.message);
+int failed(std::string_view command, const Error& error) {
+  fmt::print(stderr, "tern: {}: {}\n", command, error.message);
   return kExitFailed;
 }
 
@@ -290,17 +294,192 @@ Result<void> import_maildir(domain::Storage& storage, const std::string& address
   return ok();
 }
 
+// Maildir files end lines with LF, as Dovecot writes them; W= keeps the CRLF size
+// IMAP reports.
+std::string with_lf(std::string_view crlf) {
+  std::string out;
+  out.reserve(crlf.size());
+  for (std::size_t i = 0; i < crlf.size(); ++i) {
+    if (!(crlf[i] == '\r' && i + 1 < crlf.size() && crlf[i + 1] == '\n')) {
+      out.push_back(crlf[i]);
+    }
+  }
+  return out;
+}
+
+// Writes `bytes` to `path` (created, not there before) and syncs it; the mtime
+// set to `mtime` when given.
+Result<void> write_synced(const fs::path& path, std::string_view bytes,
+                          std::optional<SystemTime> mtime = std::nullopt) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(ErrorCode::kIo, "cannot create " + path.string());
+  }
+  bool good = true;
+  for (std::string_view rest = bytes; good && !rest.empty();) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    good = n > 0;
+    rest.remove_prefix(good ? static_cast<std::size_t>(n) : 0);
+  }
+  if (good && mtime) {
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(mtime->time_since_epoch());
+    const struct timespec times[2] = {{seconds.count(), 0}, {seconds.count(), 0}};
+    good = ::futimens(fd, times) == 0;
+  }
+  good = ::fsync(fd) == 0 && good;
+  good = ::close(fd) == 0 && good;
+  if (!good) {
+    return fail(ErrorCode::kIo, "cannot write " + path.string());
+  }
+  return ok();
+}
+
+Result<void> make_maildir(const fs::path& dir) {
+  std::error_code ec;
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, "cannot create " + (dir / sub).string() + ": " + ec.message());
+    }
+  }
+  return ok();
+}
+
+// One mailbox into `dir`: its messages in cur/ (named "<mtime>.M<uid>P<pid>.tern"
+// with the sizes and flags Dovecot writes), its dovecot-uidlist and
+// dovecot-keywords. Keywords past the 26 letters Maildir has are left out and
+// counted in `dropped`.
+Result<std::size_t> export_mailbox(domain::Storage& storage, domain::AccountId account,
+                                   const domain::Mailbox& box, const fs::path& dir,
+                                   std::size_t& dropped) {
+  TERN_TRY_VOID(make_maildir(dir));
+  std::vector<std::string> keywords;  // index = letter - 'a'
+  maildir::UidList list{domain::value_of(box.uid_validity), domain::value_of(box.uid_next), {}};
+  const std::uint32_t end = domain::value_of(box.uid_next);
+  constexpr std::uint32_t kChunk = 1000;
+  for (std::uint32_t first = 1; first < end; first += std::min(kChunk, end - first)) {
+    const std::uint32_t last = first + std::min(kChunk, end - first) - 1;
+    TERN_TRY(auto entries,
+             storage.mail().entries(account, box.id, domain::Uid{first}, domain::Uid{last}).get());
+    for (const auto& e : entries) {
+      TERN_TRY(auto raw, storage.mail().read_message(account, e.message).get());
+      const std::string lf = with_lf(raw);
+      std::string flags;
+      const std::pair<domain::Flags, char> letters[] = {
+          {domain::kFlagDraft, maildir::kFlagDraft},
+          {domain::kFlagFlagged, maildir::kFlagFlagged},
+          {domain::kFlagAnswered, maildir::kFlagReplied},
+          {domain::kFlagSeen, maildir::kFlagSeen},
+          {domain::kFlagDeleted, maildir::kFlagTrashed}};
+      for (const auto& [flag, letter] : letters) {
+        if ((e.flags & flag) != 0) {
+          flags.push_back(letter);
+        }
+      }
+      for (const auto& keyword : e.keywords) {
+        auto at = std::find(keywords.begin(), keywords.end(), keyword);
+        if (at == keywords.end() && keywords.size() < 26) {
+          at = keywords.insert(keywords.end(), keyword);
+        }
+        if (at == keywords.end()) {
+          ++dropped;
+          continue;
+        }
+        flags.push_back(static_cast<char>('a' + (at - keywords.begin())));
+      }
+      const auto mtime =
+          std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
+              .count();
+      std::string base = fmt::format("{}.M{}P{}.tern,S={},W={}", mtime, domain::value_of(e.uid),
+                                     ::getpid(), lf.size(), raw.size());
+      TERN_TRY_VOID(
+          write_synced(dir / "cur" / maildir::file_name(base, flags), lf, e.internal_date));
+      list.entries.push_back({domain::value_of(e.uid), std::move(base)});
+    }
+  }
+  TERN_TRY_VOID(write_synced(dir / "dovecot-uidlist", maildir::uidlist_text(list)));
+  if (!keywords.empty()) {
+    TERN_TRY_VOID(write_synced(dir / "dovecot-keywords", maildir::keywords_text(keywords)));
+  }
+  return list.entries.size();
+}
+
+Result<void> export_maildir(domain::Storage& storage, const std::string& address,
+                            const fs::path& root) {
+  TERN_TRY(auto normal, domain::normalize_address(address));
+  TERN_TRY(auto account, storage.directory().find_account(normal).get());
+  if (!account) {
+    return fail(ErrorCode::kNotFound, "no such user " + normal);
+  }
+  std::error_code ec;
+  if (fs::exists(root, ec) && !fs::is_empty(root, ec)) {
+    return fail(ErrorCode::kAlreadyExists, root.string() + " exists and is not empty");
+  }
+  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
+  std::size_t messages = 0;
+  std::size_t written = 0;
+  std::size_t dropped = 0;
+  std::vector<std::string> left_out;
+  std::vector<std::string> subscribed;
+  for (const auto& box : boxes) {
+    fs::path dir = root;
+    if (box.name != "INBOX") {
+      auto name = maildir::folder_directory(box.name);
+      if (!name) {
+        fmt::print(stderr, "tern: export: left out: {}\n", name.error().message);
+        left_out.push_back(box.name);
+        continue;
+      }
+      dir /= *name;
+    }
+    TERN_TRY(auto count, export_mailbox(storage, account->id, box, dir, dropped));
+    if (box.name != "INBOX") {
+      TERN_TRY_VOID(write_synced(dir / "maildirfolder", ""));
+    }
+    messages += count;
+    ++written;
+    if (box.subscribed) {
+      subscribed.push_back(box.name);
+    }
+  }
+  TERN_TRY_VOID(write_synced(root / "subscriptions", maildir::subscriptions_text(subscribed)));
+  // The directories' entries too: one syncfs() for the whole tree.
+  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool synced = fd >= 0 && ::syncfs(fd) == 0;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (!synced) {
+    return fail(ErrorCode::kIo, "cannot sync " + root.string());
+  }
+  fmt::print("exported {} messages in {} mailboxes of {}\n", messages, written, normal);
+  if (dropped != 0) {
+    fmt::print(stderr, "tern: export: {} keywords beyond the 26 Maildir letters left out\n",
+               dropped);
+  }
+  if (!left_out.empty()) {
+    return fail(ErrorCode::kInvalidInput, fmt::format("{} mailboxes left out", left_out.size()));
+  }
+  return ok();
+}
+
 }  // namespace
 
 int import_command(const std::vector<std::string>& words, domain::Storage& storage) {
-  if (words.empty()) {
-    return usage("missing format");
-  }
-  if (words[0] == "maildir" && words.size() == 3) {
+  if (words.size() == 3 && words[0] == "maildir") {
     auto done = import_maildir(storage, words[1], words[2]);
-    return done ? kExitOk : failed(done.error());
+    return done ? kExitOk : failed("import", done.error());
   }
-  return usage(words[0] == "maildir" ? "maildir ADDRESS DIR" : "unknown format " + words[0]);
+  return usage("import", words.empty() ? "missing format" : "maildir ADDRESS DIR");
+}
+
+int export_command(const std::vector<std::string>& words, domain::Storage& storage) {
+  if (words.size() == 3 && words[0] == "maildir") {
+    auto done = export_maildir(storage, words[1], words[2]);
+    return done ? kExitOk : failed("export", done.error());
+  }
+  return usage("export", words.empty() ? "missing format" : "maildir ADDRESS DIR");
 }
 
 }  // namespace tern::app

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `tern import maildir ADDRESS DIR`: moves a Maildir++ tree, as Dovecot keeps it,
+// `tern import maildir ADDRESS DIR` moves a Maildir++ tree, as Dovecot keeps it,
 // into an account, keeping what IMAP clients cache by: each folder's UIDVALIDITY
 // and every message's UID (from dovecot-uidlist), so a client that synced with
 // Dovecot finds the same mailbox and downloads nothing again. Flags come from the
@@ -12,8 +12,17 @@
 // must be empty or absent in the account (a new account's special-use mailboxes
 // are empty), so an import is not repeated over itself. Works while ternd runs.
 //
-// Exit status: 0 done, 1 no such user, a mailbox that holds mail, unreadable
-// files or a store failure (what was imported before stays), 2 usage.
+// `tern export maildir ADDRESS DIR` writes the account the other way: a
+// Maildir++ tree Dovecot can serve with the same UIDVALIDITY, UIDs, flags,
+// keywords, dates and subscriptions (a dovecot-uidlist and dovecot-keywords per
+// folder, files with LF line ends and ",S=,W=" sizes, the mtime the INTERNALDATE),
+// for a backup or for leaving tern. DIR must not exist or be empty. A mailbox
+// whose name Maildir++ cannot hold (a '.' in a level) is reported and left out.
+// Read only on the store; every file is synced before the command returns.
+//
+// Exit status: 0 done, 1 no such user, a mailbox that holds mail (import),
+// unreadable or unwritable files, a mailbox left out (export) or a store failure
+// (what was done before stays), 2 usage.
 #pragma once
 
 #include <string>
@@ -23,10 +32,13 @@
 
 namespace tern::app {
 
-// The usage lines of `tern import`, for the CLI's help.
-extern const char* const kImportUsage;
+// The usage lines of `tern import` and `tern export`, for the CLI's help.
+extern const char* const kMaildirUsage;
 
 // Runs `tern import FORMAT ARGS...`; `words` starts with the format.
 int import_command(const std::vector<std::string>& words, domain::Storage& storage);
+
+// Runs `tern export FORMAT ARGS...`; `words` starts with the format.
+int export_command(const std::vector<std::string>& words, domain::Storage& storage);
 
 }  // namespace tern::app
