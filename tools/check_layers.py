@@ -21,7 +21,7 @@ import os
 import re
 import sys
 
-L1 = {"address", "dns", "mime", "sasl", "smtp", "imap", "pop3", "maildir", "managesieve", "sieve",
+L1 = {"address", "dns", "mime", "sasl", "smtp", "imap", "pop3", "maildir", "mbox", "managesieve", "sieve",
       "mailauth", "spam", "http", "jmap", "dav", "config"}
 BANNED_BELOW_L3 = [
     re.compile(r"^asio(\.hpp|/)"), re.compile(r"^sqlite3\.h$"), re.compile(r"^libpq-fe\.h$"),

@@ -16,8 +16,8 @@
 
 #include "app/dkim_cli.hpp"
 #include "app/dns_cli.hpp"
+#include "app/import_export_cli.hpp"
 #include "app/mailbox_cli.hpp"
-#include "app/maildir_cli.hpp"
 #include "app/migrate_cli.hpp"
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
@@ -699,7 +699,7 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}{}{}{}", kUsage, kMailboxUsage, kMaildirUsage, kDkimUsage, kDnsUsage,
+    fmt::print("{}\n{}{}{}{}{}", kUsage, kMailboxUsage, kImportExportUsage, kDkimUsage, kDnsUsage,
                kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }

@@ -171,3 +171,90 @@ def test_export_maildir_is_served_by_dovecot_and_imports_back(ternd_factory, dov
         assert snapshot(b, mailbox) == snapshot(t, mailbox), mailbox
     b.logout()
     t.logout()
+
+
+MBOX_MAIL = [
+    (r"(\Seen $Forwarded custom1)", '"06-Nov-2023 10:00:00 +0100"',
+     b"Subject: a\r\n\r\nbody\r\nFrom here, not a separator\r\n\r\n>From quoted stays\r\n"),
+    (r"(\Flagged \Answered \Draft \Deleted)", '"07-Nov-2023 08:30:00 -0500"', HAND_MADE[1]),
+    (None, '"08-Nov-2023 17:45:10 +0000"',
+     b"Subject: ends blank\r\n\r\nlast line then a blank one\r\n\r\n"),
+    (r"(\Seen)", '"01-Jan-2024 00:00:00 +0000"', HAND_MADE[0]),
+]
+
+
+@pytest.fixture
+def dovecot_mbox():
+    if not Path(DOVECOT).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but dovecot is not installed (scripts/install-deps)")
+        pytest.skip("dovecot is not installed (scripts/install-deps installs dovecot-imapd)")
+    d = Dovecot(users={ALICE: DOVECOT_PASSWORD},
+                extra="mail_location = mbox:%h/mail:INBOX=%h/mail/inbox\n")
+    yield d
+    d.stop()
+
+
+def test_import_mbox_that_dovecot_wrote(ternd_factory, dovecot_mbox, tmp_path):
+    """Dovecot's mbox (mboxcl2: Content-Length, nothing quoted, its status fields)
+    imports to what Dovecot serves from it, UIDVALIDITY aside."""
+    server, ports = start_mail_server(ternd_factory, [("imap", "imap", "starttls")])
+    provision(server, users=("alice",))
+    d = imaplib.IMAP4("127.0.0.1", dovecot_mbox.port)
+    d.login(ALICE, DOVECOT_PASSWORD)
+    assert d.create("Work")[0] == "OK"
+    for flags, date, message in MBOX_MAIL:
+        assert d.append("Work", flags, date, crlf(message))[0] == "OK"
+    theirs = snapshot(d, "Work")
+    d.logout()
+    mbox = dovecot_mbox.root / "home" / ALICE / "mail" / "Work"
+    assert b"Content-Length:" in mbox.read_bytes()
+
+    result = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", ALICE,
+                             str(mbox), "Work"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "imported 4 messages into Work" in result.stdout
+    t = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    t.login(ALICE, PASSWORD)
+    ours = snapshot(t, "Work")
+    t.logout()
+    for side in (ours, theirs):
+        del side[0][b"UIDVALIDITY"]
+    assert ours == theirs
+
+
+def test_import_mbox_of_google_takeout_and_thunderbird(ternd_factory, tmp_path):
+    """mboxrd (Takeout): ">From " unquoted once; X-Mozilla-Status flags
+    (Thunderbird); both status fields left out; a file that is no mbox refused."""
+    server, ports = start_mail_server(ternd_factory, [("imap", "imap", "starttls")])
+    provision(server, users=("alice",))
+    mbox = tmp_path / "All mail Including Spam and Trash.mbox"
+    mbox.write_bytes(
+        b"From 1784529@xxx Wed Mar 13 12:59:19 +0000 2024\n"
+        b"X-GM-THRID: 1793\nX-Gmail-Labels: Inbox,Opened\n"
+        b"From: a@example.org\nSubject: takeout\n\n"
+        b"body\n>From quoted in mboxrd\n>>From twice\nFrom the middle of a line\n\n"
+        b"From 1784530@xxx Thu Mar 14 08:00:00 +0000 2024\n"
+        b"X-Mozilla-Status: 0005\nX-Mozilla-Keys: $label1\nSubject: second\n\nhi\n\n")
+    result = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", ALICE,
+                             str(mbox), "Takeout"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    t = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    t.login(ALICE, PASSWORD)
+    _, messages = snapshot(t, "Takeout")
+    t.logout()
+    assert [(m[1], m[2]) for m in messages] == [
+        ([], "13-Mar-2024 12:59:19 +0000"),
+        (["$label1", "\\Flagged", "\\Seen"], "14-Mar-2024 08:00:00 +0000")]
+    assert messages[0][4] == (
+        b"X-GM-THRID: 1793\r\nX-Gmail-Labels: Inbox,Opened\r\nFrom: a@example.org\r\n"
+        b"Subject: takeout\r\n\r\nbody\r\nFrom quoted in mboxrd\r\n>From twice\r\n"
+        b"From the middle of a line\r\n")
+    assert messages[1][4] == b"Subject: second\r\n\r\nhi\r\n"
+
+    not_mbox = tmp_path / "notes.txt"
+    not_mbox.write_bytes(b"Subject: no From line\n\nhello\n")
+    refused = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", ALICE,
+                              str(not_mbox)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert "no mbox file" in refused.stderr

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "app/maildir_cli.hpp"
+#include "app/import_export_cli.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -17,14 +17,18 @@
 #include "domain/address.hpp"
 #include "domain/store_import.hpp"
 #include "maildir/maildir.hpp"
+#include "mbox/mbox.hpp"
 #include "mime/facts/facts.hpp"
 
 namespace tern::app {
 
-const char* const kMaildirUsage =
+const char* const kImportExportUsage =
     R"(  import maildir ADDRESS DIR    a Maildir++ tree (Dovecot's) into the account, keeping
         UIDVALIDITY, UIDs, flags, keywords, dates and subscriptions; its mailboxes
         must be empty or absent in the account
+  import mbox ADDRESS FILE [MAILBOX]   the messages of an mbox file (Google Takeout,
+        Thunderbird, mutt, Dovecot) appended to MAILBOX (default INBOX, created if
+        missing) with their flags, keywords and dates
   export maildir ADDRESS DIR    the account as a Maildir++ tree Dovecot serves with the
         same UIDs, flags, keywords, dates and subscriptions; DIR new or empty
 )";
@@ -39,7 +43,7 @@ constexpr int kExitUsage = 2;
 
 int usage(std::string_view command, std::string_view why) {
   fmt::print(stderr, "tern: {}: {}\nusage: tern{}", command, why,
-             std::string_view(kMaildirUsage).substr(1));
+             std::string_view(kImportExportUsage).substr(1));
   return kExitUsage;
 }
 
@@ -464,6 +468,129 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
   return ok();
 }
 
+// --- mbox
+
+// One message of an mbox file as it was read: its separator's date and its
+// lines, each without its line end.
+struct MboxMessage {
+  std::int64_t date = 0;
+  std::vector<std::string> lines;
+};
+
+// The message as tern stores it: CRLF line ends; the blank line that separates
+// it from the next "From " line dropped; the body unquoted unless a
+// Content-Length says the writer quoted nothing; the mbox status fields, read
+// into `status`, left out.
+std::string mbox_raw(MboxMessage& m, mbox::Status& status) {
+  if (!m.lines.empty() && m.lines.back().empty()) {
+    m.lines.pop_back();
+  }
+  std::string text;
+  for (const auto& line : m.lines) {
+    text += line;
+    text += "\r\n";
+  }
+  status = mbox::read_status(text);
+  if (mbox::has_content_length(text)) {
+    return mbox::without_status(text);
+  }
+  std::string unquoted;
+  unquoted.reserve(text.size());
+  bool in_body = false;
+  for (const auto& line : m.lines) {
+    unquoted += in_body ? mbox::unquote(line) : std::string_view(line);
+    unquoted += "\r\n";
+    in_body = in_body || line.empty();
+  }
+  return mbox::without_status(unquoted);
+}
+
+Result<void> append_mbox_message(domain::Storage& storage, domain::AccountId account,
+                                 domain::MailboxId mailbox, MboxMessage& m) {
+  mbox::Status status;
+  std::string raw = mbox_raw(m, status);
+  domain::Flags flags = 0;
+  flags |= status.seen ? domain::kFlagSeen : 0;
+  flags |= status.answered ? domain::kFlagAnswered : 0;
+  flags |= status.flagged ? domain::kFlagFlagged : 0;
+  flags |= status.deleted ? domain::kFlagDeleted : 0;
+  flags |= status.draft ? domain::kFlagDraft : 0;
+  std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
+  domain::NewMessage message{std::move(raw), SystemTime(std::chrono::seconds(m.date)),
+                             std::move(facts)};
+  TERN_TRY(auto appended,
+           storage.mail()
+               .append(std::move(message),
+                       {domain::AppendTarget{account, mailbox, flags, std::move(status.keywords)}})
+               .get());
+  if (appended.empty() || !appended.front()) {
+    return appended.empty() ? fail(ErrorCode::kInternal, "append stored nothing")
+                            : Result<void>(appended.front().error());
+  }
+  return ok();
+}
+
+Result<void> import_mbox(domain::Storage& storage, const std::string& address, const fs::path& file,
+                         const std::string& mailbox_name) {
+  TERN_TRY(auto normal, domain::normalize_address(address));
+  TERN_TRY(auto account, storage.directory().find_account(normal).get());
+  if (!account) {
+    return fail(ErrorCode::kNotFound, "no such user " + normal);
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return fail(ErrorCode::kNotFound, "cannot open " + file.string());
+  }
+  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
+  auto box = std::find_if(boxes.begin(), boxes.end(),
+                          [&](const domain::Mailbox& b) { return b.name == mailbox_name; });
+  domain::MailboxId mailbox{};
+  if (box != boxes.end()) {
+    mailbox = box->id;
+  } else {
+    TERN_TRY(
+        auto made,
+        storage.mail().create_mailbox(account->id, mailbox_name, domain::SpecialUse::kNone).get());
+    mailbox = made.id;
+  }
+  // One message in memory at a time: a Takeout file can hold gigabytes.
+  std::optional<MboxMessage> current;
+  std::size_t count = 0;
+  std::string line;
+  bool previous_empty = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    std::optional<std::int64_t> date;
+    if (previous_empty) {
+      date = mbox::separator_date(line);
+    }
+    if (date) {
+      if (current) {
+        TERN_TRY_VOID(append_mbox_message(storage, account->id, mailbox, *current));
+        ++count;
+      }
+      current = MboxMessage{*date, {}};
+    } else if (!current) {
+      return fail(ErrorCode::kInvalidInput,
+                  file.string() + " is no mbox file: it does not start with a \"From \" line");
+    } else {
+      current->lines.push_back(line);
+    }
+    previous_empty = line.empty();
+  }
+  if (in.bad()) {
+    return fail(ErrorCode::kIo, "cannot read " + file.string());
+  }
+  if (current) {
+    TERN_TRY_VOID(append_mbox_message(storage, account->id, mailbox, *current));
+    ++count;
+  }
+  fmt::print("imported {} messages into {} of {}\n", count, mailbox_name, normal);
+  return ok();
+}
+
 }  // namespace
 
 int import_command(const std::vector<std::string>& words, domain::Storage& storage) {
@@ -471,7 +598,13 @@ int import_command(const std::vector<std::string>& words, domain::Storage& stora
     auto done = import_maildir(storage, words[1], words[2]);
     return done ? kExitOk : failed("import", done.error());
   }
-  return usage("import", words.empty() ? "missing format" : "maildir ADDRESS DIR");
+  if ((words.size() == 3 || words.size() == 4) && words[0] == "mbox") {
+    auto done = import_mbox(storage, words[1], words[2], words.size() == 4 ? words[3] : "INBOX");
+    return done ? kExitOk : failed("import", done.error());
+  }
+  return usage("import", words.empty()        ? "missing format"
+                         : words[0] == "mbox" ? "mbox ADDRESS FILE [MAILBOX]"
+                                              : "maildir ADDRESS DIR");
 }
 
 int export_command(const std::vector<std::string>& words, domain::Storage& storage) {

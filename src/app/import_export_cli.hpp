@@ -12,6 +12,16 @@
 // must be empty or absent in the account (a new account's special-use mailboxes
 // are empty), so an import is not repeated over itself. Works while ternd runs.
 //
+// `tern import mbox ADDRESS FILE [MAILBOX]` appends the messages of an mbox file
+// (Google Takeout and mutt write mboxrd, Dovecot mboxcl2, Thunderbird its own
+// status fields) to a mailbox of the account, created if missing: each message
+// split at a "From " line that follows an empty one and carries a date (its
+// INTERNALDATE), its body unquoted (">From " to "From ") unless it has a
+// Content-Length, its flags and keywords from Status, X-Status, X-Keywords and
+// X-Mozilla-Status/-Keys, which are then left out of the stored message as
+// Dovecot leaves them out. Ordinary appends: the quota applies, UIDs are the
+// mailbox's next ones, and running it twice stores the messages twice.
+//
 // `tern export maildir ADDRESS DIR` writes the account the other way: a
 // Maildir++ tree Dovecot can serve with the same UIDVALIDITY, UIDs, flags,
 // keywords, dates and subscriptions (a dovecot-uidlist and dovecot-keywords per
@@ -33,7 +43,7 @@
 namespace tern::app {
 
 // The usage lines of `tern import` and `tern export`, for the CLI's help.
-extern const char* const kMaildirUsage;
+extern const char* const kImportExportUsage;
 
 // Runs `tern import FORMAT ARGS...`; `words` starts with the format.
 int import_command(const std::vector<std::string>& words, domain::Storage& storage);
