@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -109,35 +110,30 @@ struct Folder {
   std::vector<MessageFile> messages;  // ascending UID
 };
 
-// A file name's flags and keyword letters, as Dovecot writes them.
+// The system flags and their Maildir info letters.
+constexpr std::pair<domain::Flags, char> kFlagLetters[] = {
+    {domain::kFlagDraft, maildir::kFlagDraft},
+    {domain::kFlagFlagged, maildir::kFlagFlagged},
+    {domain::kFlagAnswered, maildir::kFlagReplied},
+    {domain::kFlagSeen, maildir::kFlagSeen},
+    {domain::kFlagDeleted, maildir::kFlagTrashed}};
+
+// A file name's flags and keyword letters, as Dovecot writes them. P (passed)
+// and unknown letters have no IMAP flag.
 void apply_flags(MessageFile& m, std::string_view letters,
                  const std::vector<std::string>& keyword_names) {
   std::set<std::string> keywords;
   for (char c : letters) {
-    switch (c) {
-      case maildir::kFlagSeen:
-        m.flags |= domain::kFlagSeen;
-        break;
-      case maildir::kFlagReplied:
-        m.flags |= domain::kFlagAnswered;
-        break;
-      case maildir::kFlagFlagged:
-        m.flags |= domain::kFlagFlagged;
-        break;
-      case maildir::kFlagTrashed:
-        m.flags |= domain::kFlagDeleted;
-        break;
-      case maildir::kFlagDraft:
-        m.flags |= domain::kFlagDraft;
-        break;
-      default:
-        if (c >= 'a' && c <= 'z') {
-          const auto index = static_cast<std::size_t>(c - 'a');
-          if (index < keyword_names.size() && !keyword_names[index].empty()) {
-            keywords.insert(keyword_names[index]);
-          }
-        }
-        break;  // P (passed) and unknown letters have no IMAP flag
+    for (const auto& [flag, letter] : kFlagLetters) {
+      if (c == letter) {
+        m.flags |= flag;
+      }
+    }
+    if (c >= 'a' && c <= 'z') {
+      const auto index = static_cast<std::size_t>(c - 'a');
+      if (index < keyword_names.size() && !keyword_names[index].empty()) {
+        keywords.insert(keyword_names[index]);
+      }
     }
   }
   m.keywords.assign(keywords.begin(), keywords.end());
@@ -169,8 +165,14 @@ Result<Folder> read_folder(std::string name, const fs::path& dir, SystemTime now
     if (!fs::is_directory(dir / sub, ec)) {
       continue;
     }
-    for (const auto& file : fs::directory_iterator(dir / sub)) {
-      if (!file.is_regular_file() || file.path().filename().string().front() == '.') {
+    // The error_code forms throughout: an unreadable directory is an error
+    // result, not an exception out of the CLI.
+    fs::directory_iterator files(dir / sub, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, "cannot list " + (dir / sub).string() + ": " + ec.message());
+    }
+    for (const auto& file : files) {
+      if (!file.is_regular_file(ec) || file.path().filename().string().front() == '.') {
         continue;
       }
       const auto parsed = maildir::parse_file_name(file.path().filename().string());
@@ -206,9 +208,13 @@ Result<std::vector<Folder>> read_tree(const fs::path& root, SystemTime now) {
   TERN_TRY(auto inbox, read_folder("INBOX", root, now));
   folders.push_back(std::move(inbox));
   std::vector<fs::path> dirs;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    std::error_code ec;
-    if (entry.is_directory() && fs::is_directory(entry.path() / "cur", ec)) {
+  std::error_code ec;
+  fs::directory_iterator entries(root, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, "cannot list " + root.string() + ": " + ec.message());
+  }
+  for (const auto& entry : entries) {
+    if (entry.is_directory(ec) && fs::is_directory(entry.path() / "cur", ec)) {
       dirs.push_back(entry.path());
     }
   }
@@ -311,10 +317,10 @@ std::string with_lf(std::string_view crlf) {
   return out;
 }
 
-// Writes `bytes` to `path` (created, not there before) and syncs it; the mtime
-// set to `mtime` when given.
-Result<void> write_synced(const fs::path& path, std::string_view bytes,
-                          std::optional<SystemTime> mtime = std::nullopt) {
+// Writes `bytes` to `path` (created, not there before), the mtime set to
+// `mtime` when given. Not synced: export_maildir() syncs the whole tree once.
+Result<void> write_new_file(const fs::path& path, std::string_view bytes,
+                            std::optional<SystemTime> mtime = std::nullopt) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail(ErrorCode::kIo, "cannot create " + path.string());
@@ -331,7 +337,6 @@ Result<void> write_synced(const fs::path& path, std::string_view bytes,
     const struct timespec times[2] = {{seconds.count(), 0}, {seconds.count(), 0}};
     good = ::futimens(fd, times) == 0;
   }
-  good = ::fsync(fd) == 0 && good;
   good = ::close(fd) == 0 && good;
   if (!good) {
     return fail(ErrorCode::kIo, "cannot write " + path.string());
@@ -370,13 +375,7 @@ Result<std::size_t> export_mailbox(domain::Storage& storage, domain::AccountId a
       TERN_TRY(auto raw, storage.mail().read_message(account, e.message).get());
       const std::string lf = with_lf(raw);
       std::string flags;
-      const std::pair<domain::Flags, char> letters[] = {
-          {domain::kFlagDraft, maildir::kFlagDraft},
-          {domain::kFlagFlagged, maildir::kFlagFlagged},
-          {domain::kFlagAnswered, maildir::kFlagReplied},
-          {domain::kFlagSeen, maildir::kFlagSeen},
-          {domain::kFlagDeleted, maildir::kFlagTrashed}};
-      for (const auto& [flag, letter] : letters) {
+      for (const auto& [flag, letter] : kFlagLetters) {
         if ((e.flags & flag) != 0) {
           flags.push_back(letter);
         }
@@ -398,13 +397,13 @@ Result<std::size_t> export_mailbox(domain::Storage& storage, domain::AccountId a
       std::string base = fmt::format("{}.M{}P{}.tern,S={},W={}", mtime, domain::value_of(e.uid),
                                      ::getpid(), lf.size(), raw.size());
       TERN_TRY_VOID(
-          write_synced(dir / "cur" / maildir::file_name(base, flags), lf, e.internal_date));
+          write_new_file(dir / "cur" / maildir::file_name(base, flags), lf, e.internal_date));
       list.entries.push_back({domain::value_of(e.uid), std::move(base)});
     }
   }
-  TERN_TRY_VOID(write_synced(dir / "dovecot-uidlist", maildir::uidlist_text(list)));
+  TERN_TRY_VOID(write_new_file(dir / "dovecot-uidlist", maildir::uidlist_text(list)));
   if (!keywords.empty()) {
-    TERN_TRY_VOID(write_synced(dir / "dovecot-keywords", maildir::keywords_text(keywords)));
+    TERN_TRY_VOID(write_new_file(dir / "dovecot-keywords", maildir::keywords_text(keywords)));
   }
   return list.entries.size();
 }
@@ -439,7 +438,7 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
     }
     TERN_TRY(auto count, export_mailbox(storage, account->id, box, dir, dropped));
     if (box.name != "INBOX") {
-      TERN_TRY_VOID(write_synced(dir / "maildirfolder", ""));
+      TERN_TRY_VOID(write_new_file(dir / "maildirfolder", ""));
     }
     messages += count;
     ++written;
@@ -447,8 +446,9 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
       subscribed.push_back(box.name);
     }
   }
-  TERN_TRY_VOID(write_synced(root / "subscriptions", maildir::subscriptions_text(subscribed)));
-  // The directories' entries too: one syncfs() for the whole tree.
+  TERN_TRY_VOID(write_new_file(root / "subscriptions", maildir::subscriptions_text(subscribed)));
+  // One syncfs() for every file and directory entry written (it reports
+  // writeback errors since Linux 5.8), instead of an fsync per message.
   const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const bool synced = fd >= 0 && ::syncfs(fd) == 0;
   if (fd >= 0) {
@@ -459,7 +459,9 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
   }
   fmt::print("exported {} messages in {} mailboxes of {}\n", messages, written, normal);
   if (dropped != 0) {
-    fmt::print(stderr, "tern: export: {} keywords beyond the 26 Maildir letters left out\n",
+    fmt::print(stderr,
+               "tern: export: {} keywords left off messages: a Maildir folder has 26 keyword "
+               "letters\n",
                dropped);
   }
   if (!left_out.empty()) {

@@ -28,7 +28,7 @@
 // folder, files with LF line ends and ",S=,W=" sizes, the mtime the INTERNALDATE),
 // for a backup or for leaving tern. DIR must not exist or be empty. A mailbox
 // whose name Maildir++ cannot hold (a '.' in a level) is reported and left out.
-// Read only on the store; every file is synced before the command returns.
+// Read only on the store; the tree is synced (syncfs) before the command returns.
 //
 // Exit status: 0 done, 1 no such user, a mailbox that holds mail (import),
 // unreadable or unwritable files, a mailbox left out (export) or a store failure
