@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "imap/command.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/ascii.hpp"
@@ -269,11 +271,11 @@ class Parser {
 
   Result<StatusItem> status_item() {
     TERN_TRY(auto name, keyword());
-    static constexpr StatusItem kAll[] = {StatusItem::kMessages,    StatusItem::kUidNext,
-                                          StatusItem::kUidValidity, StatusItem::kUnseen,
-                                          StatusItem::kDeleted,     StatusItem::kSize,
-                                          StatusItem::kRecent,      StatusItem::kHighestModSeq,
-                                          StatusItem::kAppendLimit, StatusItem::kDeletedStorage};
+    static constexpr StatusItem kAll[] = {
+        StatusItem::kMessages,       StatusItem::kUidNext,       StatusItem::kUidValidity,
+        StatusItem::kUnseen,         StatusItem::kDeleted,       StatusItem::kSize,
+        StatusItem::kRecent,         StatusItem::kHighestModSeq, StatusItem::kAppendLimit,
+        StatusItem::kDeletedStorage, StatusItem::kMailboxId};
     for (StatusItem item : kAll) {
       if (name == status_item_name(item)) {
         return item;
@@ -547,6 +549,16 @@ class Parser {
         TERN_TRY(key.date, a_.date());
         return key;
       }
+    }
+    if (name == "EMAILID" || name == "THREADID") {
+      // RFC 8474 §7: search-key =/ "EMAILID" SP objectid / "THREADID" SP objectid.
+      key.kind = name == "EMAILID" ? K::kEmailId : K::kThreadId;
+      TERN_TRY_VOID(sp());
+      TERN_TRY(key.text, a_.atom());
+      if (!is_object_id(key.text)) {
+        return bad("expected an objectid");
+      }
+      return key;
     }
     if (name == "KEYWORD" || name == "UNKEYWORD") {
       key.kind = name == "KEYWORD" ? K::kKeyword : K::kUnkeyword;
@@ -872,6 +884,8 @@ class Parser {
         {"RFC822.TEXT", K::kRfc822Text},
         {"MODSEQ", K::kModSeq},
         {"SAVEDATE", K::kSaveDate},  // RFC 8514 §4.2
+        {"EMAILID", K::kEmailId},    // RFC 8474 §5.3
+        {"THREADID", K::kThreadId},
     };
     for (const auto& s : kSimple) {
       if (name == s.name) {
@@ -1229,8 +1243,17 @@ std::string_view status_item_name(StatusItem item) {
       return "APPENDLIMIT";
     case StatusItem::kDeletedStorage:
       return "DELETED-STORAGE";
+    case StatusItem::kMailboxId:
+      return "MAILBOXID";
   }
   return "";
+}
+
+bool is_object_id(std::string_view text) {
+  return !text.empty() && text.size() <= 255 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
 }
 
 Result<Command> parse_command(const RawCommand& raw, const ParseLimits& limits) {

@@ -112,10 +112,14 @@ enum class StatusItem : std::uint8_t {
   kHighestModSeq,
   kAppendLimit,
   kDeletedStorage,  // RFC 9208 §4.1.4
+  kMailboxId,       // RFC 8474 §4.3
 };
 
 // The wire name of a status item ("UIDNEXT").
 std::string_view status_item_name(StatusItem item);
+
+// RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+bool is_object_id(std::string_view text);
 
 // LIST [(selection)] reference patterns [RETURN (options)] (RFC 9051 §6.3.9,
 // RFC 5258, RFC 5819, RFC 6154). A basic LIST has no selection and no return options.
@@ -217,6 +221,8 @@ struct SearchKey {
     kSavedOn,
     kSavedSince,
     kSaveDateSupported,  // RFC 8514: every message, when the mailbox keeps save dates
+    kEmailId,            // RFC 8474: `text` is the objectid
+    kThreadId,
     kLarger,
     kSmaller,
     kOlder,  // RFC 5032 WITHIN: `number` seconds, against the INTERNALDATE
@@ -310,6 +316,8 @@ struct FetchItem {
     kModSeq,
     kPreview,   // RFC 8970 PREVIEW, with or without (LAZY)
     kSaveDate,  // RFC 8514 SAVEDATE
+    kEmailId,   // RFC 8474 EMAILID
+    kThreadId,  // RFC 8474 THREADID
   };
   Kind kind = Kind::kUid;
   bool peek = false;

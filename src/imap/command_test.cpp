@@ -171,6 +171,29 @@ TEST(ImapCommandTest, SaveDate) {
   EXPECT_EQ(error_of("a FETCH 1 SAVEDATE[]\r\n").rfind("FETCH: ", 0), 0u);
 }
 
+// RFC 8474 §7: fetch-att, search-key and status-att.
+TEST(ImapCommandTest, ObjectIds) {
+  auto fetch = parse_as<FetchCommand>("a FETCH 1:* (EMAILID threadid)\r\n");
+  ASSERT_EQ(fetch.items.size(), 2u);
+  EXPECT_EQ(fetch.items[0].kind, FetchItem::Kind::kEmailId);
+  EXPECT_EQ(fetch.items[1].kind, FetchItem::Kind::kThreadId);
+  auto search = parse_as<SearchCommand>("a SEARCH EMAILID M6d99ac-3_2 THREADID T1\r\n");
+  ASSERT_EQ(search.key.children.size(), 2u);
+  EXPECT_EQ(search.key.children[0].kind, SearchKey::Kind::kEmailId);
+  EXPECT_EQ(search.key.children[0].text, "M6d99ac-3_2");  // case kept: ids are exact
+  EXPECT_EQ(search.key.children[1].kind, SearchKey::Kind::kThreadId);
+  EXPECT_EQ(error_of("a SEARCH EMAILID a.b\r\n"), "SEARCH: expected an objectid");
+  EXPECT_EQ(error_of("a SEARCH EMAILID\r\n").rfind("SEARCH: ", 0), 0u);
+  EXPECT_EQ(error_of("a SEARCH EMAILID " + std::string(256, 'x') + "\r\n"),
+            "SEARCH: expected an objectid");
+  auto status = parse_as<StatusCommand>("a STATUS INBOX (MAILBOXID UIDNEXT)\r\n");
+  ASSERT_EQ(status.items.size(), 2u);
+  EXPECT_EQ(status.items[0], StatusItem::kMailboxId);
+  EXPECT_TRUE(is_object_id("F1795968430"));
+  EXPECT_FALSE(is_object_id(""));
+  EXPECT_FALSE(is_object_id("a b"));
+}
+
 // RFC 8970 §6.
 TEST(ImapCommandTest, Preview) {
   auto fetch = parse_as<FetchCommand>("a FETCH 1:* (UID PREVIEW (LAZY) preview FLAGS)\r\n");

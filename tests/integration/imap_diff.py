@@ -179,8 +179,10 @@ def tokenize(data: bytes):
 # --- normalisation ---------------------------------------------------------------------
 
 STATUS_WORDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
-# Response codes whose text is server-specific and carries no protocol meaning here.
-DROPPED_CODES = {"CAPABILITY"}
+# Response codes whose text is server-specific and carries no protocol meaning
+# here, or that only tern sends: MAILBOXID (RFC 8474 OBJECTID, which Dovecot 2.3
+# does not implement) in SELECT/EXAMINE and CREATE.
+DROPPED_CODES = {"CAPABILITY", "MAILBOXID"}
 
 
 class Normalizer:
@@ -227,10 +229,11 @@ class Normalizer:
         so two servers differ by seconds. A date-time within a day of now compares
         as "recent"; anything else (NIL, or an APPEND's INTERNALDATE wrongly
         reused) as it is."""
-        if not isinstance(value, str):
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        if not isinstance(text, str):
             return value
         try:
-            when = datetime.datetime.strptime(value.strip(), "%d-%b-%Y %H:%M:%S %z")
+            when = datetime.datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z")
         except ValueError:
             return value
         now = datetime.datetime.now(datetime.timezone.utc)

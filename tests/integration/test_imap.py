@@ -67,7 +67,7 @@ def test_capabilities_and_login_paths(imap):
                 "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
                 "UTF8=ACCEPT", "COMPRESS=DEFLATE", "QUOTA", "QUOTA=RES-STORAGE",
                 "SORT", "SORT=DISPLAY", "ESORT", "PREVIEW", "WITHIN", "THREAD=ORDEREDSUBJECT",
-                "THREAD=REFERENCES", "SAVEDATE"):
+                "THREAD=REFERENCES", "SAVEDATE", "OBJECTID"):
         assert cap in caps
     assert "IMAP4rev1" in caps and "IMAP4rev2" in caps
     # Nothing announced that is not implemented yet.

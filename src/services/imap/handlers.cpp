@@ -74,6 +74,7 @@ std::vector<std::string> Handlers::capabilities() const {
                         "PREVIEW",
                         "WITHIN",
                         "SAVEDATE",
+                        "OBJECTID",
                         "THREAD=ORDEREDSUBJECT",
                         "THREAD=REFERENCES"}) {
     caps.emplace_back(c);

@@ -13,6 +13,7 @@
 #include "mime/facts/imap_string.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
+#include "services/imap/object_id.hpp"
 
 namespace tern::services::imap {
 
@@ -277,6 +278,8 @@ Next Handlers::select(const tern::imap::SelectCommand& c, ServerEngine& engine) 
                               static_cast<std::uint32_t>(mailbox->uid_validity)));
   engine.untagged(fmt::format("OK [UIDNEXT {}] predicted next UID",
                               static_cast<std::uint32_t>(mailbox->uid_next)));
+  // RFC 8474 §4.2: every SELECT/EXAMINE of a server with OBJECTID names it.
+  engine.untagged(fmt::format("OK [MAILBOXID ({})] mailbox id", mailbox_object_id(*mailbox)));
   // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
   engine.untagged(
       fmt::format("OK [HIGHESTMODSEQ {}] highest",
@@ -363,7 +366,9 @@ Next Handlers::create(const tern::imap::CreateCommand& c, ServerEngine& engine) 
     engine.untagged(fmt::format("LIST () \"/\" {} {}", quoted_name(*name), oldname));
   }
   changed();
-  engine.complete(Status::kOk, "", "CREATE completed");
+  // RFC 8474 §4.1: the created mailbox's MAILBOXID in the tagged OK.
+  engine.complete(Status::kOk, fmt::format("MAILBOXID ({})", mailbox_object_id(*created)),
+                  "CREATE completed");
   return Next::kDone;
 }
 
@@ -652,9 +657,16 @@ Result<std::string> Handlers::status_line(const domain::Mailbox& mailbox,
         condstore_ = true;  // RFC 7162 §3.1
         value = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(mailbox.highest_modseq));
         break;
+      case StatusItem::kMailboxId:
+        break;  // not a number: written below
     }
     if (!items.empty()) {
       items += ' ';
+    }
+    if (item == StatusItem::kMailboxId) {
+      // RFC 8474 §4.3: status-att-val =/ "MAILBOXID" SP "(" objectid ")".
+      items += fmt::format("MAILBOXID ({})", mailbox_object_id(mailbox));
+      continue;
     }
     items += fmt::format("{} {}", tern::imap::status_item_name(item), value);
   }

@@ -12,6 +12,7 @@
 #include "mime/facts/section.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
+#include "services/imap/object_id.hpp"
 
 namespace tern::services::imap {
 
@@ -344,6 +345,16 @@ Next Handlers::fetch_some(ServerEngine& engine) {
             next_item();
             out += fmt::format("INTERNALDATE \"{}\"",
                                tern::imap::format_date_time(to_unix_seconds(e.internal_date)));
+            break;
+          case K::kEmailId:
+            // RFC 8474 §5.3.
+            next_item();
+            out += fmt::format("EMAILID ({})", email_object_id(e));
+            break;
+          case K::kThreadId:
+            // RFC 8474 §5.2: NIL, as for a server that computes no thread ids.
+            next_item();
+            out += "THREADID NIL";
             break;
           case K::kSaveDate:
             // RFC 8514 §4.2: when the message was saved in this mailbox.

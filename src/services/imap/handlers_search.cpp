@@ -25,6 +25,7 @@
 #include "mime/header.hpp"
 #include "services/imap/handlers.hpp"
 #include "services/imap/handlers_internal.hpp"
+#include "services/imap/object_id.hpp"
 
 namespace tern::services::imap {
 
@@ -237,6 +238,11 @@ class Matcher {
         return day(e.save_date) >= key_day;
       case K::kSaveDateSupported:
         return true;
+      // RFC 8474 §6: exactly the objectid; no THREADID is ever given (§5.2).
+      case K::kEmailId:
+        return email_object_id(e) == key.text;
+      case K::kThreadId:
+        return false;
       case K::kSentBefore:
       case K::kSentOn:
       case K::kSentSince: {

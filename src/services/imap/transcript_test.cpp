@@ -6,8 +6,9 @@
 //   # comment                  ignored
 //   C: <line>                  client line for session 1 (CRLF appended); "C2:" for session 2
 //   S: <line>                  the next server line session 1 must have sent; "{*}" matches
-//                              any text within the line, "{=NAME}" a number that later
-//                              C: lines use as "{NAME}"; "S2:" for session 2
+//                              any text within the line, "{=NAME}" a number (and
+//                              "{~NAME}" an objectid) that later C: and S: lines
+//                              use as "{NAME}"; "S2:" for session 2
 //   S-:                        session 1 has sent nothing more yet ("S2-:" for session 2)
 //   QUOTA: <bytes>             sets alice's quota (0: none), for over-quota paths
 // In S lines "{NUL}" stands for a NUL octet.
@@ -56,7 +57,8 @@ class CountingRandom : public Random {
 };
 
 // Matches a server line against an S: pattern: "{*}" matches any text, "{=NAME}"
-// matches a number and remembers it as NAME for later C: lines ("{NAME}").
+// matches a number and "{~NAME}" an RFC 8474 objectid, remembered as NAME for
+// later lines ("{NAME}").
 bool line_match(const std::string& pattern, const std::string& text,
                 std::map<std::string, std::string>& vars) {
   std::string re;
@@ -65,10 +67,11 @@ bool line_match(const std::string& pattern, const std::string& text,
     if (pattern.compare(i, 3, "{*}") == 0) {
       re += ".*";
       i += 3;
-    } else if (pattern.compare(i, 2, "{=") == 0 && pattern.find('}', i) != std::string::npos) {
+    } else if ((pattern.compare(i, 2, "{=") == 0 || pattern.compare(i, 2, "{~") == 0) &&
+               pattern.find('}', i) != std::string::npos) {
       std::size_t close = pattern.find('}', i);
       names.push_back(pattern.substr(i + 2, close - i - 2));
-      re += "([0-9]+)";
+      re += pattern[i + 1] == '=' ? "([0-9]+)" : "([0-9A-Za-z_-]+)";
       i = close + 1;
     } else {
       char c = pattern[i++];
@@ -197,12 +200,13 @@ void run_transcript(const std::filesystem::path& path) {
       id = head[1] - '0';
     }
     Session& s = session(id);
-    if (head[0] == 'C') {
-      for (const auto& [name, value] : vars) {
-        for (std::size_t at; (at = text.find("{" + name + "}")) != std::string::npos;) {
-          text.replace(at, name.size() + 2, value);
-        }
+    // "{NAME}" is a number an earlier S: line remembered, in C: and S: lines.
+    for (const auto& [name, value] : vars) {
+      for (std::size_t at; (at = text.find("{" + name + "}")) != std::string::npos;) {
+        text.replace(at, name.size() + 2, value);
       }
+    }
+    if (head[0] == 'C') {
       std::string bytes = text + "\r\n";
       s.engine.receive(std::string_view(bytes));
       s.pump();
