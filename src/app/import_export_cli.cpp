@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/ascii.hpp"
 #include "domain/address.hpp"
 #include "domain/store_import.hpp"
 #include "maildir/maildir.hpp"
@@ -543,21 +544,32 @@ Result<void> import_mbox(domain::Storage& storage, const std::string& address, c
   if (!in) {
     return fail(ErrorCode::kNotFound, "cannot open " + file.string());
   }
+  // RFC 9051 §5.1: INBOX in any case is the INBOX.
+  const std::string name = ascii::iequals(mailbox_name, "INBOX") ? "INBOX" : mailbox_name;
   TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
   auto box = std::find_if(boxes.begin(), boxes.end(),
-                          [&](const domain::Mailbox& b) { return b.name == mailbox_name; });
+                          [&](const domain::Mailbox& b) { return b.name == name; });
   domain::MailboxId mailbox{};
   if (box != boxes.end()) {
     mailbox = box->id;
   } else {
-    TERN_TRY(
-        auto made,
-        storage.mail().create_mailbox(account->id, mailbox_name, domain::SpecialUse::kNone).get());
+    TERN_TRY(auto made,
+             storage.mail().create_mailbox(account->id, name, domain::SpecialUse::kNone).get());
     mailbox = made.id;
   }
   // One message in memory at a time: a Takeout file can hold gigabytes.
   std::optional<MboxMessage> current;
   std::size_t count = 0;
+  // A failed append (over quota, say) ends the import; say how far it got.
+  auto append = [&](MboxMessage& m) -> Result<void> {
+    auto done = append_mbox_message(storage, account->id, mailbox, m);
+    if (!done) {
+      return fail(done.error().code, fmt::format("{} (after {} messages were imported into {})",
+                                                 done.error().message, count, name));
+    }
+    ++count;
+    return ok();
+  };
   std::string line;
   bool previous_empty = true;
   while (std::getline(in, line)) {
@@ -570,8 +582,7 @@ Result<void> import_mbox(domain::Storage& storage, const std::string& address, c
     }
     if (date) {
       if (current) {
-        TERN_TRY_VOID(append_mbox_message(storage, account->id, mailbox, *current));
-        ++count;
+        TERN_TRY_VOID(append(*current));
       }
       current = MboxMessage{*date, {}};
     } else if (!current) {
@@ -586,10 +597,9 @@ Result<void> import_mbox(domain::Storage& storage, const std::string& address, c
     return fail(ErrorCode::kIo, "cannot read " + file.string());
   }
   if (current) {
-    TERN_TRY_VOID(append_mbox_message(storage, account->id, mailbox, *current));
-    ++count;
+    TERN_TRY_VOID(append(*current));
   }
-  fmt::print("imported {} messages into {} of {}\n", count, mailbox_name, normal);
+  fmt::print("imported {} messages into {} of {}\n", count, name, normal);
   return ok();
 }
 

@@ -252,6 +252,14 @@ def test_import_mbox_of_google_takeout_and_thunderbird(ternd_factory, tmp_path):
         b"From the middle of a line\r\n")
     assert messages[1][4] == b"Subject: second\r\n\r\nhi\r\n"
 
+    # "inbox" in any case is the INBOX (RFC 9051 §5.1), not a new mailbox.
+    one = tmp_path / "one.mbox"
+    one.write_bytes(b"From a@b Thu Nov  9 10:00:00 2023\nSubject: to the inbox\n\nx\n")
+    result = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", ALICE,
+                             str(one), "inbox"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "imported 1 messages into INBOX" in result.stdout
+
     not_mbox = tmp_path / "notes.txt"
     not_mbox.write_bytes(b"Subject: no From line\n\nhello\n")
     refused = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", ALICE,

@@ -386,7 +386,8 @@ Result<void> read_missing_envelopes(domain::MailStore& mail, domain::AccountId a
 
 // Walks the messages of the session's view in MSN order, kSearchBatch entries per
 // store read, and calls `on_match(candidate)` for each one `key` matches. `extra`
-// names summary parts to read besides those the key needs (SORT's envelopes). Only
+// names summary parts to read besides those the key needs (the order keys of SORT
+// and THREAD, and then the ENVELOPEs of messages stored without them). Only
 // the view's messages count: one that arrived after its last EXISTS is not visible
 // yet, one expunged elsewhere is gone from the entries. `now` (Unix seconds) is
 // what OLDER and YOUNGER count back from.
@@ -461,7 +462,7 @@ struct SortRow {
 };
 
 // The rows of one SORT, flat: all values in one vector and all key text in one
-// string, so that sorting a large mailbox allocates per chunk, not per message.
+// string, so that sorting a large mailbox makes no allocation per message.
 struct SortTable {
   std::vector<SortRow> rows;
   std::vector<SortValue> values;
