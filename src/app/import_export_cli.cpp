@@ -33,6 +33,8 @@ const char* const kImportExportUsage =
         missing) with their flags, keywords and dates
   export maildir ADDRESS DIR    the account as a Maildir++ tree Dovecot serves with the
         same UIDs, flags, keywords, dates and subscriptions; DIR new or empty
+  export mbox ADDRESS MAILBOX FILE   one mailbox as an mbox file (mboxcl2, as Dovecot
+        writes it) with flags, keywords and dates; FILE must not exist
 )";
 
 namespace {
@@ -603,6 +605,102 @@ Result<void> import_mbox(domain::Storage& storage, const std::string& address, c
   return ok();
 }
 
+// One mailbox as an mbox file in the form Dovecot writes (mboxcl2): a separator
+// line with the INTERNALDATE, the header without any status fields it carried,
+// tern's Status, X-Status, X-Keywords, X-UID and Content-Length (and on the
+// first message X-IMAPbase with the UIDVALIDITY, next UID and keywords), the
+// body unquoted and LF-ended, and a blank line.
+Result<void> export_mbox(domain::Storage& storage, const std::string& address,
+                         const std::string& mailbox_name, const fs::path& file) {
+  TERN_TRY(auto normal, domain::normalize_address(address));
+  TERN_TRY(auto account, storage.directory().find_account(normal).get());
+  if (!account) {
+    return fail(ErrorCode::kNotFound, "no such user " + normal);
+  }
+  const std::string name = ascii::iequals(mailbox_name, "INBOX") ? "INBOX" : mailbox_name;
+  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
+  auto box = std::find_if(boxes.begin(), boxes.end(),
+                          [&](const domain::Mailbox& b) { return b.name == name; });
+  if (box == boxes.end()) {
+    return fail(ErrorCode::kNotFound, fmt::format("{} has no mailbox \"{}\"", normal, name));
+  }
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(ErrorCode::kIo, "cannot create " + file.string() + " (it must not exist)");
+  }
+  auto write_all = [&](std::string_view bytes) -> Result<void> {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      if (n <= 0) {
+        return fail(ErrorCode::kIo, "cannot write " + file.string());
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok();
+  };
+  auto written = [&]() -> Result<std::size_t> {
+    std::size_t count = 0;
+    const std::uint32_t end = domain::value_of(box->uid_next);
+    constexpr std::uint32_t kChunk = 1000;
+    for (std::uint32_t first = 1; first < end; first += std::min(kChunk, end - first)) {
+      const std::uint32_t last = first + std::min(kChunk, end - first) - 1;
+      TERN_TRY(auto entries,
+               storage.mail()
+                   .entries(account->id, box->id, domain::Uid{first}, domain::Uid{last})
+                   .get());
+      for (const auto& e : entries) {
+        TERN_TRY(auto raw, storage.mail().read_message(account->id, e.message).get());
+        const std::string lf = mbox::without_status(with_lf(raw));
+        const std::size_t blank = lf.find("\n\n");
+        const std::string_view header = blank == std::string::npos
+                                            ? std::string_view(lf)
+                                            : std::string_view(lf).substr(0, blank + 1);
+        const std::string_view body = blank == std::string::npos
+                                          ? std::string_view()
+                                          : std::string_view(lf).substr(blank + 2);
+        mbox::Status status;
+        status.seen = (e.flags & domain::kFlagSeen) != 0;
+        status.answered = (e.flags & domain::kFlagAnswered) != 0;
+        status.flagged = (e.flags & domain::kFlagFlagged) != 0;
+        status.deleted = (e.flags & domain::kFlagDeleted) != 0;
+        status.draft = (e.flags & domain::kFlagDraft) != 0;
+        status.keywords = e.keywords;
+        const auto date =
+            std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
+                .count();
+        TERN_TRY_VOID(write_all(mbox::separator_line(date) + "\n"));
+        TERN_TRY_VOID(write_all(header));
+        if (!header.empty() && header.back() != '\n') {
+          TERN_TRY_VOID(write_all("\n"));
+        }
+        if (count == 0) {
+          TERN_TRY_VOID(
+              write_all(mbox::base_field(domain::value_of(box->uid_validity),
+                                         domain::value_of(box->uid_next), box->keywords)));
+        }
+        TERN_TRY_VOID(
+            write_all(mbox::status_fields(status, domain::value_of(e.uid), body.size()) + "\n"));
+        TERN_TRY_VOID(write_all(body));
+        // The blank line before the next separator, after a line end of its own
+        // when the body lacks one (Content-Length still counts the body alone).
+        TERN_TRY_VOID(write_all(!body.empty() && body.back() != '\n' ? "\n\n" : "\n"));
+        ++count;
+      }
+    }
+    return count;
+  }();
+  const bool synced = ::fsync(fd) == 0;
+  const bool closed = ::close(fd) == 0;
+  if (!written) {
+    return written.error();
+  }
+  if (!synced || !closed) {
+    return fail(ErrorCode::kIo, "cannot write " + file.string());
+  }
+  fmt::print("exported {} messages of {} of {}\n", *written, name, normal);
+  return ok();
+}
+
 }  // namespace
 
 int import_command(const std::vector<std::string>& words, domain::Storage& storage) {
@@ -624,7 +722,13 @@ int export_command(const std::vector<std::string>& words, domain::Storage& stora
     auto done = export_maildir(storage, words[1], words[2]);
     return done ? kExitOk : failed("export", done.error());
   }
-  return usage("export", words.empty() ? "missing format" : "maildir ADDRESS DIR");
+  if (words.size() == 4 && words[0] == "mbox") {
+    auto done = export_mbox(storage, words[1], words[2], words[3]);
+    return done ? kExitOk : failed("export", done.error());
+  }
+  return usage("export", words.empty()        ? "missing format"
+                         : words[0] == "mbox" ? "mbox ADDRESS MAILBOX FILE"
+                                              : "maildir ADDRESS DIR");
 }
 
 }  // namespace tern::app

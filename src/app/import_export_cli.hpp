@@ -22,6 +22,11 @@
 // Dovecot leaves them out. Ordinary appends: the quota applies, UIDs are the
 // mailbox's next ones, and running it twice stores the messages twice.
 //
+// `tern export mbox ADDRESS MAILBOX FILE` writes one mailbox as an mbox file the
+// way Dovecot does (mboxcl2: Content-Length, the body not quoted) with Status,
+// X-Status, X-Keywords, X-UID and X-IMAPbase, so Dovecot serves it with the same
+// UIDVALIDITY, UIDs, flags and keywords; `tern import mbox` and mutt read it too.
+//
 // `tern export maildir ADDRESS DIR` writes the account the other way: a
 // Maildir++ tree Dovecot can serve with the same UIDVALIDITY, UIDs, flags,
 // keywords, dates and subscriptions (a dovecot-uidlist and dovecot-keywords per

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 #include "base/civil_date.hpp"
 
@@ -244,6 +245,52 @@ std::string without_status(std::string_view message) {
     }
   }
   out.append(message.substr(body));
+  return out;
+}
+
+std::string separator_line(std::int64_t date) {
+  const std::int64_t days = date >= 0 ? date / 86400 : (date - 86399) / 86400;
+  const std::int64_t seconds = date - days * 86400;
+  const CivilDate civil = civil_from_days(days);
+  // 1970-01-01 was a Thursday; kWeekdays starts on Monday.
+  const auto weekday = static_cast<std::size_t>(((days % 7) + 7 + 3) % 7);
+  char out[80];
+  std::snprintf(out, sizeof out, "From MAILER-DAEMON %s %s %2d %02d:%02d:%02d %lld",
+                std::string(kWeekdays[weekday]).c_str(),
+                std::string(kMonths[static_cast<std::size_t>(civil.month - 1)]).c_str(), civil.day,
+                static_cast<int>(seconds / 3600), static_cast<int>(seconds / 60 % 60),
+                static_cast<int>(seconds % 60), static_cast<long long>(civil.year));
+  return out;
+}
+
+std::string base_field(std::uint32_t uid_validity, std::uint32_t uid_next,
+                       const std::vector<std::string>& keywords) {
+  std::string out = "X-IMAPbase: " + std::to_string(uid_validity) + " " + std::to_string(uid_next);
+  for (const auto& k : keywords) {
+    out += " " + k;
+  }
+  return out + "\n";
+}
+
+std::string status_fields(const Status& status, std::uint32_t uid, std::uint64_t content_length) {
+  std::string out = status.seen ? "Status: RO\n" : "Status: O\n";
+  std::string x;
+  x += status.answered ? "A" : "";
+  x += status.flagged ? "F" : "";
+  x += status.draft ? "T" : "";
+  x += status.deleted ? "D" : "";
+  if (!x.empty()) {
+    out += "X-Status: " + x + "\n";
+  }
+  if (!status.keywords.empty()) {
+    out += "X-Keywords:";
+    for (const auto& k : status.keywords) {
+      out += " " + k;
+    }
+    out += "\n";
+  }
+  out += "X-UID: " + std::to_string(uid) + "\n";
+  out += "Content-Length: " + std::to_string(content_length) + "\n";
   return out;
 }
 

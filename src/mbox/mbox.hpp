@@ -49,4 +49,22 @@ Status read_status(std::string_view message);
 // as Dovecot leaves them out when it serves an mbox. Line ends are kept.
 std::string without_status(std::string_view message);
 
+// --- Writing, for `tern export mbox` (mboxcl2, as Dovecot writes it: the body
+// unquoted, its length in Content-Length).
+
+// "From MAILER-DAEMON <asctime>" for `date` (Unix seconds, written in UTC), which
+// separator_date() reads back.
+std::string separator_line(std::int64_t date);
+
+// The status fields of `status` ("Status: RO" or "Status: O", X-Status and
+// X-Keywords when there is something to say), "X-UID: n" and
+// "Content-Length: n", each ending in "\n", which read_status() reads back.
+std::string status_fields(const Status& status, std::uint32_t uid, std::uint64_t content_length);
+
+// The first message's "X-IMAPbase: <uidvalidity> <uidnext> <keywords>" field:
+// Dovecot takes the mailbox's UIDVALIDITY and next UID from it, and accepts only
+// the keywords it declares in X-Keywords.
+std::string base_field(std::uint32_t uid_validity, std::uint32_t uid_next,
+                       const std::vector<std::string>& keywords);
+
 }  // namespace tern::mbox

@@ -69,5 +69,31 @@ TEST(MboxStatus, FieldsLeftOutAsDovecotDoes) {
   EXPECT_EQ(without_status("no header at all"), "no header at all");
 }
 
+TEST(MboxWriting, WhatTheReadersReadBack) {
+  EXPECT_EQ(separator_line(1699524000), "From MAILER-DAEMON Thu Nov  9 10:00:00 2023");
+  EXPECT_EQ(separator_line(0), "From MAILER-DAEMON Thu Jan  1 00:00:00 1970");
+  EXPECT_EQ(separator_line(-1), "From MAILER-DAEMON Wed Dec 31 23:59:59 1969");
+  for (std::int64_t date : {std::int64_t{0}, std::int64_t{-86401}, std::int64_t{951782400},
+                            std::int64_t{1710334759}, std::int64_t{4102444799}}) {
+    EXPECT_EQ(separator_date(separator_line(date)), date) << date;
+  }
+  Status s;
+  s.seen = s.flagged = s.draft = true;
+  s.keywords = {"$Forwarded", "work"};
+  const std::string fields = status_fields(s, 7, 42);
+  EXPECT_EQ(fields,
+            "Status: RO\nX-Status: FT\nX-Keywords: $Forwarded work\nX-UID: 7\n"
+            "Content-Length: 42\n");
+  const Status back = read_status(fields + "\nbody\n");
+  EXPECT_TRUE(back.seen && back.flagged && back.draft);
+  EXPECT_FALSE(back.answered || back.deleted);
+  EXPECT_EQ(back.keywords, s.keywords);
+  EXPECT_EQ(status_fields(Status{}, 1, 0), "Status: O\nX-UID: 1\nContent-Length: 0\n");
+  EXPECT_TRUE(has_content_length(status_fields(Status{}, 1, 0)));
+  EXPECT_EQ(base_field(1795969811, 3, {"$Forwarded", "custom1"}),
+            "X-IMAPbase: 1795969811 3 $Forwarded custom1\n");
+  EXPECT_EQ(without_status(base_field(1, 2, {}) + fields + "Subject: x\n\n"), "Subject: x\n\n");
+}
+
 }  // namespace
 }  // namespace tern::mbox

@@ -266,3 +266,57 @@ def test_import_mbox_of_google_takeout_and_thunderbird(ternd_factory, tmp_path):
                               str(not_mbox)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1
     assert "no mbox file" in refused.stderr
+
+
+def test_export_mbox_is_served_by_dovecot_and_imports_back(ternd_factory, dovecot_mbox,
+                                                           tmp_path):
+    """`tern export mbox` writes what Dovecot's mbox storage reads as tern serves
+    the mailbox, and `tern import mbox` reads it back."""
+    server, ports = start_mail_server(ternd_factory, [("imap", "imap", "starttls")])
+    provision(server, users=("alice", "bob"))
+    t = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    t.login(ALICE, PASSWORD)
+    assert t.create("Work")[0] == "OK"
+    for flags, date, message in MBOX_MAIL:
+        assert t.append("Work", flags, date, crlf(message))[0] == "OK"
+    ours = snapshot(t, "Work")
+    t.logout()
+
+    exported = tmp_path / "Work.mbox"
+    result = subprocess.run([str(TERN), "-c", str(server.config), "export", "mbox", ALICE,
+                             "Work", str(exported)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "exported 4 messages of Work" in result.stdout
+    again = subprocess.run([str(TERN), "-c", str(server.config), "export", "mbox", ALICE,
+                            "Work", str(exported)], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "must not exist" in again.stderr
+
+    home = dovecot_mbox.root / "home" / ALICE / "mail"
+    home.mkdir(parents=True)
+    shutil.copy(exported, home / "Work")
+    subprocess.run(["chown", "-R", f"{MAIL_USER}:{MAIL_GROUP}", str(dovecot_mbox.root / "home")],
+                   check=True)
+    d = imaplib.IMAP4("127.0.0.1", dovecot_mbox.port)
+    d.login(ALICE, DOVECOT_PASSWORD)
+    theirs = snapshot(d, "Work")
+    d.logout()
+    bob = f"bob@{ALICE.split('@')[1]}"
+    result = subprocess.run([str(TERN), "-c", str(server.config), "import", "mbox", bob,
+                             str(exported), "Work"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    b = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    b.login(bob, PASSWORD)
+    back = snapshot(b, "Work")
+    b.logout()
+    # X-IMAPbase and X-UID give Dovecot the same UIDVALIDITY and UIDs. Dovecot's
+    # UIDNEXT comes out one higher after its first sync of the file, which a
+    # UIDNEXT may (it only has to be above every UID, RFC 9051 §2.3.1.1).
+    assert theirs[1] == ours[1]
+    assert theirs[0][b"UIDVALIDITY"] == ours[0][b"UIDVALIDITY"]
+    assert theirs[0][b"MESSAGES"] == ours[0][b"MESSAGES"]
+    assert int(theirs[0][b"UIDNEXT"]) >= int(ours[0][b"UIDNEXT"])
+    # An import appends: the UIDs are bob's next ones (here the same), the
+    # UIDVALIDITY bob's mailbox's.
+    for side in (ours, back):
+        del side[0][b"UIDVALIDITY"]
+    assert back == ours
