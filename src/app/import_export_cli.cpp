@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/mailbox_cli.hpp"
 #include "base/ascii.hpp"
 #include "domain/address.hpp"
 #include "domain/store_import.hpp"
@@ -239,18 +240,15 @@ Result<void> import_maildir(domain::Storage& storage, const std::string& address
   if (import == nullptr) {
     return fail(ErrorCode::kPermanent, "this store backend cannot import");
   }
-  TERN_TRY(auto normal, domain::normalize_address(address));
-  TERN_TRY(auto account, storage.directory().find_account(normal).get());
-  if (!account) {
-    return fail(ErrorCode::kNotFound, "no such user " + normal);
-  }
+  TERN_TRY(const auto account, find_user(storage, address));
+  const std::string& normal = account.address;
   std::error_code ec;
   if (!fs::is_directory(root / "cur", ec)) {
     return fail(ErrorCode::kNotFound, root.string() + " is no Maildir (it has no cur/)");
   }
   const SystemTime now = std::chrono::system_clock::now();
   TERN_TRY(auto folders, read_tree(root, now));
-  TERN_TRY(auto existing, storage.mail().mailboxes(account->id).get());
+  TERN_TRY(auto existing, storage.mail().mailboxes(account.id).get());
   TERN_TRY(auto subscriptions_text, read_optional(root / "subscriptions"));
   const auto listed = maildir::parse_subscriptions(subscriptions_text);
   const std::set<std::string> subscribed(listed.begin(), listed.end());
@@ -280,7 +278,7 @@ Result<void> import_maildir(domain::Storage& storage, const std::string& address
     }
     box.keywords.assign(keywords.begin(), keywords.end());
     box.highest_modseq = domain::ModSeq{modseq + folder.messages.size()};
-    auto made = import->import_mailbox(account->id, box).get();
+    auto made = import->import_mailbox(account.id, box).get();
     if (!made) {
       return fail(made.error().code,
                   fmt::format("mailbox \"{}\": {}", folder.name, made.error().message));
@@ -292,7 +290,7 @@ Result<void> import_maildir(domain::Storage& storage, const std::string& address
       domain::ImportEntry entry{made->id, domain::Uid{m.uid},    domain::ModSeq{++modseq},
                                 m.flags,  std::move(m.keywords), now};
       auto stored = import
-                        ->import_message(account->id, {std::move(raw), m.mtime, std::move(facts)},
+                        ->import_message(account.id, {std::move(raw), m.mtime, std::move(facts)},
                                          {std::move(entry)})
                         .get();
       if (!stored) {
@@ -302,7 +300,7 @@ Result<void> import_maildir(domain::Storage& storage, const std::string& address
       ++count;
     }
   }
-  TERN_TRY_VOID(import->import_changes(account->id, {}, domain::ModSeq{modseq}).get());
+  TERN_TRY_VOID(import->import_changes(account.id, {}, domain::ModSeq{modseq}).get());
   fmt::print("imported {} messages into {} mailboxes of {}\n", count, folders.size(), normal);
   return ok();
 }
@@ -368,41 +366,39 @@ Result<std::size_t> export_mailbox(domain::Storage& storage, domain::AccountId a
   TERN_TRY_VOID(make_maildir(dir));
   std::vector<std::string> keywords;  // index = letter - 'a'
   maildir::UidList list{domain::value_of(box.uid_validity), domain::value_of(box.uid_next), {}};
-  const std::uint32_t end = domain::value_of(box.uid_next);
-  constexpr std::uint32_t kChunk = 1000;
-  for (std::uint32_t first = 1; first < end; first += std::min(kChunk, end - first)) {
-    const std::uint32_t last = first + std::min(kChunk, end - first) - 1;
-    TERN_TRY(auto entries,
-             storage.mail().entries(account, box.id, domain::Uid{first}, domain::Uid{last}).get());
-    for (const auto& e : entries) {
-      TERN_TRY(auto raw, storage.mail().read_message(account, e.message).get());
-      const std::string lf = with_lf(raw);
-      std::string flags;
-      for (const auto& [flag, letter] : kFlagLetters) {
-        if ((e.flags & flag) != 0) {
-          flags.push_back(letter);
+  const auto walked =
+      each_entry(storage, account, box, [&](const domain::Entry& e) -> Result<void> {
+        TERN_TRY(auto raw, storage.mail().read_message(account, e.message).get());
+        const std::string lf = with_lf(raw);
+        std::string flags;
+        for (const auto& [flag, letter] : kFlagLetters) {
+          if ((e.flags & flag) != 0) {
+            flags.push_back(letter);
+          }
         }
-      }
-      for (const auto& keyword : e.keywords) {
-        auto at = std::find(keywords.begin(), keywords.end(), keyword);
-        if (at == keywords.end() && keywords.size() < 26) {
-          at = keywords.insert(keywords.end(), keyword);
+        for (const auto& keyword : e.keywords) {
+          auto at = std::find(keywords.begin(), keywords.end(), keyword);
+          if (at == keywords.end() && keywords.size() < 26) {
+            at = keywords.insert(keywords.end(), keyword);
+          }
+          if (at == keywords.end()) {
+            ++dropped;
+            continue;
+          }
+          flags.push_back(static_cast<char>('a' + (at - keywords.begin())));
         }
-        if (at == keywords.end()) {
-          ++dropped;
-          continue;
-        }
-        flags.push_back(static_cast<char>('a' + (at - keywords.begin())));
-      }
-      const auto mtime =
-          std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
-              .count();
-      std::string base = fmt::format("{}.M{}P{}.tern,S={},W={}", mtime, domain::value_of(e.uid),
-                                     ::getpid(), lf.size(), raw.size());
-      TERN_TRY_VOID(
-          write_new_file(dir / "cur" / maildir::file_name(base, flags), lf, e.internal_date));
-      list.entries.push_back({domain::value_of(e.uid), std::move(base)});
-    }
+        const auto mtime =
+            std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
+                .count();
+        std::string base = fmt::format("{}.M{}P{}.tern,S={},W={}", mtime, domain::value_of(e.uid),
+                                       ::getpid(), lf.size(), raw.size());
+        TERN_TRY_VOID(
+            write_new_file(dir / "cur" / maildir::file_name(base, flags), lf, e.internal_date));
+        list.entries.push_back({domain::value_of(e.uid), std::move(base)});
+        return ok();
+      });
+  if (!walked) {
+    return walked.error();
   }
   TERN_TRY_VOID(write_new_file(dir / "dovecot-uidlist", maildir::uidlist_text(list)));
   if (!keywords.empty()) {
@@ -413,16 +409,13 @@ Result<std::size_t> export_mailbox(domain::Storage& storage, domain::AccountId a
 
 Result<void> export_maildir(domain::Storage& storage, const std::string& address,
                             const fs::path& root) {
-  TERN_TRY(auto normal, domain::normalize_address(address));
-  TERN_TRY(auto account, storage.directory().find_account(normal).get());
-  if (!account) {
-    return fail(ErrorCode::kNotFound, "no such user " + normal);
-  }
+  TERN_TRY(const auto account, find_user(storage, address));
+  const std::string& normal = account.address;
   std::error_code ec;
   if (fs::exists(root, ec) && !fs::is_empty(root, ec)) {
     return fail(ErrorCode::kAlreadyExists, root.string() + " exists and is not empty");
   }
-  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
+  TERN_TRY(auto boxes, storage.mail().mailboxes(account.id).get());
   std::size_t messages = 0;
   std::size_t written = 0;
   std::size_t dropped = 0;
@@ -439,7 +432,7 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
       }
       dir /= *name;
     }
-    TERN_TRY(auto count, export_mailbox(storage, account->id, box, dir, dropped));
+    TERN_TRY(auto count, export_mailbox(storage, account.id, box, dir, dropped));
     if (box.name != "INBOX") {
       TERN_TRY_VOID(write_new_file(dir / "maildirfolder", ""));
     }
@@ -474,6 +467,14 @@ Result<void> export_maildir(domain::Storage& storage, const std::string& address
 }
 
 // --- mbox
+
+// The system flags and the mbox::Status members that carry them.
+constexpr std::pair<domain::Flags, bool mbox::Status::*> kStatusFlags[] = {
+    {domain::kFlagSeen, &mbox::Status::seen},
+    {domain::kFlagAnswered, &mbox::Status::answered},
+    {domain::kFlagFlagged, &mbox::Status::flagged},
+    {domain::kFlagDeleted, &mbox::Status::deleted},
+    {domain::kFlagDraft, &mbox::Status::draft}};
 
 // One message of an mbox file as it was read: its separator's date and its
 // lines, each without its line end.
@@ -515,11 +516,9 @@ Result<void> append_mbox_message(domain::Storage& storage, domain::AccountId acc
   mbox::Status status;
   std::string raw = mbox_raw(m, status);
   domain::Flags flags = 0;
-  flags |= status.seen ? domain::kFlagSeen : 0;
-  flags |= status.answered ? domain::kFlagAnswered : 0;
-  flags |= status.flagged ? domain::kFlagFlagged : 0;
-  flags |= status.deleted ? domain::kFlagDeleted : 0;
-  flags |= status.draft ? domain::kFlagDraft : 0;
+  for (const auto& [flag, member] : kStatusFlags) {
+    flags |= status.*member ? flag : 0;
+  }
   std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
   domain::NewMessage message{std::move(raw), SystemTime(std::chrono::seconds(m.date)),
                              std::move(facts)};
@@ -537,34 +536,27 @@ Result<void> append_mbox_message(domain::Storage& storage, domain::AccountId acc
 
 Result<void> import_mbox(domain::Storage& storage, const std::string& address, const fs::path& file,
                          const std::string& mailbox_name) {
-  TERN_TRY(auto normal, domain::normalize_address(address));
-  TERN_TRY(auto account, storage.directory().find_account(normal).get());
-  if (!account) {
-    return fail(ErrorCode::kNotFound, "no such user " + normal);
-  }
+  TERN_TRY(const auto account, find_user(storage, address));
+  const std::string& normal = account.address;
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     return fail(ErrorCode::kNotFound, "cannot open " + file.string());
   }
-  // RFC 9051 §5.1: INBOX in any case is the INBOX.
-  const std::string name = ascii::iequals(mailbox_name, "INBOX") ? "INBOX" : mailbox_name;
-  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
-  auto box = std::find_if(boxes.begin(), boxes.end(),
-                          [&](const domain::Mailbox& b) { return b.name == name; });
-  domain::MailboxId mailbox{};
-  if (box != boxes.end()) {
-    mailbox = box->id;
-  } else {
-    TERN_TRY(auto made,
-             storage.mail().create_mailbox(account->id, name, domain::SpecialUse::kNone).get());
-    mailbox = made.id;
+  auto box = find_mailbox(storage, account, mailbox_name);
+  if (!box && box.error().code == ErrorCode::kNotFound) {
+    box = storage.mail().create_mailbox(account.id, mailbox_name, domain::SpecialUse::kNone).get();
   }
+  if (!box) {
+    return box.error();
+  }
+  const domain::MailboxId mailbox = box->id;
+  const std::string& name = box->name;
   // One message in memory at a time: a Takeout file can hold gigabytes.
   std::optional<MboxMessage> current;
   std::size_t count = 0;
   // A failed append (over quota, say) ends the import; say how far it got.
   auto append = [&](MboxMessage& m) -> Result<void> {
-    auto done = append_mbox_message(storage, account->id, mailbox, m);
+    auto done = append_mbox_message(storage, account.id, mailbox, m);
     if (!done) {
       return fail(done.error().code, fmt::format("{} (after {} messages were imported into {})",
                                                  done.error().message, count, name));
@@ -612,18 +604,10 @@ Result<void> import_mbox(domain::Storage& storage, const std::string& address, c
 // body unquoted and LF-ended, and a blank line.
 Result<void> export_mbox(domain::Storage& storage, const std::string& address,
                          const std::string& mailbox_name, const fs::path& file) {
-  TERN_TRY(auto normal, domain::normalize_address(address));
-  TERN_TRY(auto account, storage.directory().find_account(normal).get());
-  if (!account) {
-    return fail(ErrorCode::kNotFound, "no such user " + normal);
-  }
-  const std::string name = ascii::iequals(mailbox_name, "INBOX") ? "INBOX" : mailbox_name;
-  TERN_TRY(auto boxes, storage.mail().mailboxes(account->id).get());
-  auto box = std::find_if(boxes.begin(), boxes.end(),
-                          [&](const domain::Mailbox& b) { return b.name == name; });
-  if (box == boxes.end()) {
-    return fail(ErrorCode::kNotFound, fmt::format("{} has no mailbox \"{}\"", normal, name));
-  }
+  TERN_TRY(const auto account, find_user(storage, address));
+  const std::string& normal = account.address;
+  TERN_TRY(const auto box, find_mailbox(storage, account, mailbox_name));
+  const std::string& name = box.name;
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail(ErrorCode::kIo, "cannot create " + file.string() + " (it must not exist)");
@@ -640,52 +624,45 @@ Result<void> export_mbox(domain::Storage& storage, const std::string& address,
   };
   auto written = [&]() -> Result<std::size_t> {
     std::size_t count = 0;
-    const std::uint32_t end = domain::value_of(box->uid_next);
-    constexpr std::uint32_t kChunk = 1000;
-    for (std::uint32_t first = 1; first < end; first += std::min(kChunk, end - first)) {
-      const std::uint32_t last = first + std::min(kChunk, end - first) - 1;
-      TERN_TRY(auto entries,
-               storage.mail()
-                   .entries(account->id, box->id, domain::Uid{first}, domain::Uid{last})
-                   .get());
-      for (const auto& e : entries) {
-        TERN_TRY(auto raw, storage.mail().read_message(account->id, e.message).get());
-        const std::string lf = mbox::without_status(with_lf(raw));
-        const std::size_t blank = lf.find("\n\n");
-        const std::string_view header = blank == std::string::npos
-                                            ? std::string_view(lf)
-                                            : std::string_view(lf).substr(0, blank + 1);
-        const std::string_view body = blank == std::string::npos
-                                          ? std::string_view()
-                                          : std::string_view(lf).substr(blank + 2);
-        mbox::Status status;
-        status.seen = (e.flags & domain::kFlagSeen) != 0;
-        status.answered = (e.flags & domain::kFlagAnswered) != 0;
-        status.flagged = (e.flags & domain::kFlagFlagged) != 0;
-        status.deleted = (e.flags & domain::kFlagDeleted) != 0;
-        status.draft = (e.flags & domain::kFlagDraft) != 0;
-        status.keywords = e.keywords;
-        const auto date =
-            std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
-                .count();
-        TERN_TRY_VOID(write_all(mbox::separator_line(date) + "\n"));
-        TERN_TRY_VOID(write_all(header));
-        if (!header.empty() && header.back() != '\n') {
-          TERN_TRY_VOID(write_all("\n"));
-        }
-        if (count == 0) {
+    const auto walked =
+        each_entry(storage, account.id, box, [&](const domain::Entry& e) -> Result<void> {
+          TERN_TRY(auto raw, storage.mail().read_message(account.id, e.message).get());
+          const std::string lf = mbox::without_status(with_lf(raw));
+          const std::size_t blank = lf.find("\n\n");
+          const std::string_view header = blank == std::string::npos
+                                              ? std::string_view(lf)
+                                              : std::string_view(lf).substr(0, blank + 1);
+          const std::string_view body = blank == std::string::npos
+                                            ? std::string_view()
+                                            : std::string_view(lf).substr(blank + 2);
+          mbox::Status status;
+          for (const auto& [flag, member] : kStatusFlags) {
+            status.*member = (e.flags & flag) != 0;
+          }
+          status.keywords = e.keywords;
+          const auto date =
+              std::chrono::duration_cast<std::chrono::seconds>(e.internal_date.time_since_epoch())
+                  .count();
+          TERN_TRY_VOID(write_all(mbox::separator_line(date) + "\n"));
+          TERN_TRY_VOID(write_all(header));
+          if (!header.empty() && header.back() != '\n') {
+            TERN_TRY_VOID(write_all("\n"));
+          }
+          if (count == 0) {
+            TERN_TRY_VOID(write_all(mbox::base_field(
+                domain::value_of(box.uid_validity), domain::value_of(box.uid_next), box.keywords)));
+          }
           TERN_TRY_VOID(
-              write_all(mbox::base_field(domain::value_of(box->uid_validity),
-                                         domain::value_of(box->uid_next), box->keywords)));
-        }
-        TERN_TRY_VOID(
-            write_all(mbox::status_fields(status, domain::value_of(e.uid), body.size()) + "\n"));
-        TERN_TRY_VOID(write_all(body));
-        // The blank line before the next separator, after a line end of its own
-        // when the body lacks one (Content-Length still counts the body alone).
-        TERN_TRY_VOID(write_all(!body.empty() && body.back() != '\n' ? "\n\n" : "\n"));
-        ++count;
-      }
+              write_all(mbox::status_fields(status, domain::value_of(e.uid), body.size()) + "\n"));
+          TERN_TRY_VOID(write_all(body));
+          // The blank line before the next separator, after a line end of its own
+          // when the body lacks one (Content-Length still counts the body alone).
+          TERN_TRY_VOID(write_all(!body.empty() && body.back() != '\n' ? "\n\n" : "\n"));
+          ++count;
+          return ok();
+        });
+    if (!walked) {
+      return walked.error();
     }
     return count;
   }();

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/ascii.hpp"
 #include "domain/address.hpp"
 
 namespace tern::app {
@@ -46,33 +47,18 @@ Result<void> write_all(std::FILE* out, std::string_view bytes) {
 
 Result<void> cat(domain::Storage& storage, const std::string& address, const std::string& name,
                  std::FILE* out) {
-  TERN_TRY(auto normal, domain::normalize_address(address));
-  TERN_TRY(auto account, storage.directory().find_account(normal).get());
-  if (!account) {
-    return fail(ErrorCode::kNotFound, "no such user " + normal);
-  }
-  const auto account_id = account->id;
-  TERN_TRY(auto boxes, storage.mail().mailboxes(account_id).get());
-  auto box = std::find_if(boxes.begin(), boxes.end(),
-                          [&](const domain::Mailbox& b) { return b.name == name; });
-  if (box == boxes.end()) {
-    return fail(ErrorCode::kNotFound, fmt::format("{} has no mailbox \"{}\"", normal, name));
-  }
-  // UIDs below uid_next: the snapshot of mailboxes() bounds the walk, so messages
-  // appended while it runs are left for the next call instead of chasing a tail.
-  const std::uint32_t end = domain::value_of(box->uid_next);
-  for (std::uint32_t first = 1; first < end; first += std::min(kUidChunk, end - first)) {
-    const std::uint32_t last = first + std::min(kUidChunk, end - first) - 1;
-    TERN_TRY(
-        auto entries,
-        storage.mail().entries(account_id, box->id, domain::Uid{first}, domain::Uid{last}).get());
-    for (const auto& entry : entries) {
-      TERN_TRY(auto raw, storage.mail().read_message(account_id, entry.message).get());
-      TERN_TRY_VOID(
-          write_all(out, fmt::format("{} {}\n", domain::value_of(entry.uid), raw.size())));
-      TERN_TRY_VOID(write_all(out, raw));
-      TERN_TRY_VOID(write_all(out, "\n"));
-    }
+  TERN_TRY(auto account, find_user(storage, address));
+  TERN_TRY(auto box, find_mailbox(storage, account, name));
+  const auto walked =
+      each_entry(storage, account.id, box, [&](const domain::Entry& entry) -> Result<void> {
+        TERN_TRY(auto raw, storage.mail().read_message(account.id, entry.message).get());
+        TERN_TRY_VOID(
+            write_all(out, fmt::format("{} {}\n", domain::value_of(entry.uid), raw.size())));
+        TERN_TRY_VOID(write_all(out, raw));
+        return write_all(out, "\n");
+      });
+  if (!walked) {
+    return walked.error();
   }
   if (std::fflush(out) != 0) {
     return fail(ErrorCode::kIo, "cannot write to standard output");
@@ -81,6 +67,43 @@ Result<void> cat(domain::Storage& storage, const std::string& address, const std
 }
 
 }  // namespace
+
+Result<domain::Account> find_user(domain::Storage& storage, const std::string& address) {
+  TERN_TRY(auto normal, domain::normalize_address(address));
+  TERN_TRY(auto account, storage.directory().find_account(normal).get());
+  if (!account) {
+    return fail(ErrorCode::kNotFound, "no such user " + normal);
+  }
+  return *account;
+}
+
+Result<domain::Mailbox> find_mailbox(domain::Storage& storage, const domain::Account& account,
+                                     std::string_view name) {
+  const std::string_view wanted = ascii::iequals(name, "INBOX") ? "INBOX" : name;
+  TERN_TRY(auto boxes, storage.mail().mailboxes(account.id).get());
+  for (auto& box : boxes) {
+    if (box.name == wanted) {
+      return std::move(box);
+    }
+  }
+  return fail(ErrorCode::kNotFound,
+              fmt::format("{} has no mailbox \"{}\"", account.address, wanted));
+}
+
+Result<void> each_entry(domain::Storage& storage, domain::AccountId account,
+                        const domain::Mailbox& box,
+                        const std::function<Result<void>(const domain::Entry&)>& on_entry) {
+  const std::uint32_t end = domain::value_of(box.uid_next);
+  for (std::uint32_t first = 1; first < end; first += std::min(kUidChunk, end - first)) {
+    const std::uint32_t last = first + std::min(kUidChunk, end - first) - 1;
+    TERN_TRY(auto entries,
+             storage.mail().entries(account, box.id, domain::Uid{first}, domain::Uid{last}).get());
+    for (const auto& entry : entries) {
+      TERN_TRY_VOID(on_entry(entry));
+    }
+  }
+  return ok();
+}
 
 int mailbox_command(const std::vector<std::string>& words, domain::Storage& storage,
                     std::FILE* out) {

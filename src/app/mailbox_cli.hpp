@@ -19,9 +19,12 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "domain/ports.hpp"
 
 namespace tern::app {
@@ -33,5 +36,24 @@ extern const char* const kMailboxUsage;
 // `out` (standard output in the CLI; a binary stream).
 int mailbox_command(const std::vector<std::string>& words, domain::Storage& storage,
                     std::FILE* out);
+
+// What the commands that read or write one account's mail share
+// (import_export_cli.cpp too):
+
+// The account `address` names; kNotFound "no such user ..." when none.
+Result<domain::Account> find_user(domain::Storage& storage, const std::string& address);
+
+// The account's mailbox `name`, INBOX in any case being the INBOX (RFC 9051 §5.1);
+// kNotFound naming both when there is none.
+Result<domain::Mailbox> find_mailbox(domain::Storage& storage, const domain::Account& account,
+                                     std::string_view name);
+
+// Calls `on_entry` for each entry of `box` in UID order, reading kUidChunk at a
+// time so a large mailbox never sits in memory whole. Only UIDs below the
+// snapshot's uid_next: messages appended meanwhile are left for the next walk
+// instead of chasing a tail. Stops at the first error `on_entry` returns.
+Result<void> each_entry(domain::Storage& storage, domain::AccountId account,
+                        const domain::Mailbox& box,
+                        const std::function<Result<void>(const domain::Entry&)>& on_entry);
 
 }  // namespace tern::app

@@ -4,6 +4,8 @@
 // A-Z/a-z, including UTF-8, are never changed.
 #pragma once
 
+#include <charconv>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +46,18 @@ inline std::string upper(std::string_view s) {
     c = to_upper(c);
   }
   return out;
+}
+
+// The whole of `s` as a number in `base` (no sign for unsigned T, no spaces);
+// nullopt for anything else, an empty string or a value out of T's range.
+template <class T>
+std::optional<T> to_number(std::string_view s, int base = 10) {
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+    return std::nullopt;
+  }
+  return v;
 }
 
 }  // namespace tern::ascii

@@ -2,9 +2,9 @@
 #include "maildir/maildir.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 
+#include "base/ascii.hpp"
 #include "imap/mailbox_name.hpp"
 
 namespace tern::maildir {
@@ -23,16 +23,6 @@ std::vector<std::string_view> lines_of(std::string_view text) {
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
   }
   return out;
-}
-
-template <class T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-    return std::nullopt;
-  }
-  return v;
 }
 
 // The next space-separated word of `line`, consumed.
@@ -69,7 +59,7 @@ FileName parse_file_name(std::string_view name) {
     fields.remove_prefix(comma + 1);
     const std::string_view field = fields.substr(0, fields.find(','));
     if (field.substr(0, 2) == "W=") {
-      out.vsize = number<std::uint64_t>(field.substr(2));
+      out.vsize = ascii::to_number<std::uint64_t>(field.substr(2));
     }
   }
   return out;
@@ -85,8 +75,8 @@ Result<UidList> parse_uidlist(std::string_view text) {
   const std::string_view version = word(header);
   bool v3 = false;
   if (version == "1") {
-    auto validity = number<std::uint32_t>(word(header));
-    auto next = number<std::uint32_t>(word(header));
+    auto validity = ascii::to_number<std::uint32_t>(word(header));
+    auto next = ascii::to_number<std::uint32_t>(word(header));
     // UIDVALIDITY is a nz-number (RFC 9051 §9), and so is a next UID.
     if (!validity || !next || *validity == 0 || *next == 0) {
       return invalid("bad version 1 header");
@@ -97,9 +87,9 @@ Result<UidList> parse_uidlist(std::string_view text) {
     v3 = true;
     for (std::string_view w = word(header); !w.empty(); w = word(header)) {
       if (w.front() == 'V') {
-        list.uid_validity = number<std::uint32_t>(w.substr(1)).value_or(0);
+        list.uid_validity = ascii::to_number<std::uint32_t>(w.substr(1)).value_or(0);
       } else if (w.front() == 'N') {
-        list.next_uid = number<std::uint32_t>(w.substr(1)).value_or(0);
+        list.next_uid = ascii::to_number<std::uint32_t>(w.substr(1)).value_or(0);
       }
     }
     if (list.uid_validity == 0 || list.next_uid == 0) {
@@ -113,7 +103,7 @@ Result<UidList> parse_uidlist(std::string_view text) {
     if (line.empty()) {
       continue;
     }
-    auto uid = number<std::uint32_t>(word(line));
+    auto uid = ascii::to_number<std::uint32_t>(word(line));
     // UID 2^32-1 would leave no next UID.
     if (!uid || *uid == 0 || *uid == UINT32_MAX) {
       return invalid("bad UID in line " + std::to_string(i + 1));
@@ -143,7 +133,7 @@ Result<UidList> parse_uidlist(std::string_view text) {
 std::vector<std::string> parse_keywords(std::string_view text) {
   std::vector<std::string> names;
   for (std::string_view line : lines_of(text)) {
-    auto index = number<std::size_t>(word(line));
+    auto index = ascii::to_number<std::size_t>(word(line));
     const std::size_t start = line.find_first_not_of(' ');
     if (!index || *index >= 26 || start == std::string_view::npos) {
       continue;

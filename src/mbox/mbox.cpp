@@ -2,22 +2,14 @@
 #include "mbox/mbox.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cctype>
-#include <charconv>
 #include <cstdio>
+#include <span>
 
+#include "base/ascii.hpp"
 #include "base/civil_date.hpp"
 
 namespace tern::mbox {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::vector<std::string_view> words(std::string_view s, std::string_view separators = " \t") {
   std::vector<std::string_view> out;
@@ -30,36 +22,26 @@ std::vector<std::string_view> words(std::string_view s, std::string_view separat
   return out;
 }
 
-template <class T>
-std::optional<T> number(std::string_view s, int base = 10) {
-  T v{};
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-    return std::nullopt;
-  }
-  return v;
-}
+constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr std::string_view kWeekdays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
-int index_of(std::string_view word, const std::array<std::string_view, 12>& names) {
+// The index of `word` among `names` (ASCII case ignored), -1 when absent.
+int index_of(std::string_view word, std::span<const std::string_view> names) {
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (iequals(word, names[i])) {
+    if (ascii::iequals(word, names[i])) {
       return static_cast<int>(i);
     }
   }
   return -1;
 }
 
-constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-constexpr std::array<std::string_view, 12> kWeekdays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
-                                                        "Sun", "",    "",    "",    "",    ""};
-
 // "+hhmm" / "-hhmm" in seconds east of UTC.
 std::optional<std::int64_t> zone_offset(std::string_view w) {
   if (w.size() != 5 || (w[0] != '+' && w[0] != '-')) {
     return std::nullopt;
   }
-  auto hhmm = number<int>(w.substr(1));
+  auto hhmm = ascii::to_number<int>(w.substr(1));
   if (!hhmm || *hhmm % 100 >= 60) {
     return std::nullopt;
   }
@@ -121,7 +103,7 @@ constexpr std::string_view kStatusFields[] = {
 
 bool is_status_field(std::string_view name) {
   return std::any_of(std::begin(kStatusFields), std::end(kStatusFields),
-                     [&](std::string_view f) { return iequals(f, name); });
+                     [&](std::string_view f) { return ascii::iequals(f, name); });
 }
 
 }  // namespace
@@ -143,14 +125,14 @@ std::optional<std::int64_t> separator_date(std::string_view line) {
     return std::nullopt;
   }
   const int month = index_of(w[i + 1], kMonths);
-  const auto day = number<unsigned>(w[i + 2]);
+  const auto day = ascii::to_number<unsigned>(w[i + 2]);
   const auto time = words(w[i + 3], ":");
   if (month < 0 || !day || *day < 1 || *day > 31 || time.size() < 2 || time.size() > 3) {
     return std::nullopt;
   }
-  const auto hour = number<int>(time[0]);
-  const auto minute = number<int>(time[1]);
-  const auto second = time.size() == 3 ? number<int>(time[2]) : std::optional<int>(0);
+  const auto hour = ascii::to_number<int>(time[0]);
+  const auto minute = ascii::to_number<int>(time[1]);
+  const auto second = time.size() == 3 ? ascii::to_number<int>(time[2]) : std::optional<int>(0);
   if (!hour || !minute || !second || *hour > 23 || *minute > 59 || *second > 60) {
     return std::nullopt;
   }
@@ -158,11 +140,11 @@ std::optional<std::int64_t> separator_date(std::string_view line) {
   std::optional<int> year;
   std::int64_t offset = 0;
   for (std::size_t k = i + 4; k < w.size(); ++k) {
-    if (auto y = number<int>(w[k]); y && !year && *y >= 1900 && *y <= 9999) {
+    if (auto y = ascii::to_number<int>(w[k]); y && !year && *y >= 1900 && *y <= 9999) {
       year = y;
     } else if (auto z = zone_offset(w[k])) {
       offset = *z;
-    } else if (!iequals(w[k], "UTC") && !iequals(w[k], "GMT")) {
+    } else if (!ascii::iequals(w[k], "UTC") && !ascii::iequals(w[k], "GMT")) {
       return std::nullopt;
     }
   }
@@ -185,7 +167,7 @@ bool has_content_length(std::string_view message) {
   std::size_t body = 0;
   const auto lines = header_lines(message, body);
   return std::any_of(lines.begin(), lines.end(), [](const HeaderLine& line) {
-    return iequals(field_name(line.text), "Content-Length");
+    return ascii::iequals(field_name(line.text), "Content-Length");
   });
 }
 
@@ -202,22 +184,22 @@ Status read_status(std::string_view message) {
     while (i + 1 < lines.size() && is_continuation(lines[i + 1].text)) {
       value += lines[++i].text;
     }
-    if (iequals(name, "Status")) {
+    if (ascii::iequals(name, "Status")) {
       status.seen = status.seen || value.find('R') != std::string::npos;
-    } else if (iequals(name, "X-Status")) {
+    } else if (ascii::iequals(name, "X-Status")) {
       status.answered = status.answered || value.find('A') != std::string::npos;
       status.flagged = status.flagged || value.find('F') != std::string::npos;
       status.deleted = status.deleted || value.find('D') != std::string::npos;
       status.draft = status.draft || value.find('T') != std::string::npos;
-    } else if (iequals(name, "X-Mozilla-Status")) {
+    } else if (ascii::iequals(name, "X-Mozilla-Status")) {
       const auto trimmed = words(value);
-      if (auto bits = trimmed.empty() ? std::nullopt : number<unsigned>(trimmed[0], 16)) {
+      if (auto bits = trimmed.empty() ? std::nullopt : ascii::to_number<unsigned>(trimmed[0], 16)) {
         status.seen = status.seen || (*bits & 0x1u) != 0;
         status.answered = status.answered || (*bits & 0x2u) != 0;
         status.flagged = status.flagged || (*bits & 0x4u) != 0;
         status.deleted = status.deleted || (*bits & 0x8u) != 0;
       }
-    } else if (iequals(name, "X-Keywords") || iequals(name, "X-Mozilla-Keys")) {
+    } else if (ascii::iequals(name, "X-Keywords") || ascii::iequals(name, "X-Mozilla-Keys")) {
       for (std::string_view k : words(value, " \t,")) {
         if (is_keyword(k) &&
             std::find(status.keywords.begin(), status.keywords.end(), k) == status.keywords.end()) {

@@ -70,12 +70,17 @@ def subscribed(client):
     return sorted(re.search(rb' "?([^"]*)"?$', line).group(1) for line in data if line)
 
 
-@pytest.fixture
-def dovecot():
+def require_dovecot():
+    """Skips without Dovecot, except in CI (CI=true), where its absence is a failure."""
     if not Path(DOVECOT).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but dovecot is not installed (scripts/install-deps)")
         pytest.skip("dovecot is not installed (scripts/install-deps installs dovecot-imapd)")
+
+
+@pytest.fixture
+def dovecot():
+    require_dovecot()
     d = Dovecot(users={ALICE: DOVECOT_PASSWORD}, extra=DOVECOT_CONF)
     yield d
     d.stop()
@@ -185,10 +190,7 @@ MBOX_MAIL = [
 
 @pytest.fixture
 def dovecot_mbox():
-    if not Path(DOVECOT).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but dovecot is not installed (scripts/install-deps)")
-        pytest.skip("dovecot is not installed (scripts/install-deps installs dovecot-imapd)")
+    require_dovecot()
     d = Dovecot(users={ALICE: DOVECOT_PASSWORD},
                 extra="mail_location = mbox:%h/mail:INBOX=%h/mail/inbox\n")
     yield d
