@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/utf8.hpp"
+
 namespace tern::imap {
 namespace {
 
@@ -28,24 +30,6 @@ int alphabet_value(char c) {
     return 63;
   }
   return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
 }
 
 // Decodes one UTF-8 sequence at `pos`; false when malformed.
@@ -175,7 +159,7 @@ Result<std::string> decode_mutf7(std::string_view name) {
       if (cp >= 0x20 && cp <= 0x7e) {
         return invalid("encoded printable ASCII in mailbox name");
       }
-      append_utf8(decoded, cp);
+      utf8::append(decoded, cp);
     }
     out += decoded;
     i = end + 1;

@@ -13,6 +13,8 @@
 #include <unicode/ucnv.h>
 #include <unicode/ucnv_cb.h>
 
+#include "base/utf8.hpp"
+
 namespace tern::mime {
 
 namespace {
@@ -106,24 +108,6 @@ struct Converter {
   }
 };
 
-void append_utf8(std::string& out, UChar32 cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // ICU's own substitution writes the codepage's SUB character (U+001A) for some
 // table converters; readers expect U+FFFD for every unconvertible sequence.
 void substitute_fffd(const void* /*context*/, UConverterToUnicodeArgs* args, const char* /*units*/,
@@ -154,19 +138,20 @@ std::string convert(UConverter* cnv, std::string_view bytes) {
       UChar u = *p;
       if (pending_high != 0) {
         if (u >= 0xDC00 && u <= 0xDFFF) {
-          append_utf8(out, 0x10000 + ((pending_high - 0xD800) << 10) + (u - 0xDC00));
+          utf8::append(
+              out, static_cast<char32_t>(0x10000 + ((pending_high - 0xD800) << 10) + (u - 0xDC00)));
           pending_high = 0;
           continue;
         }
-        append_utf8(out, 0xFFFD);
+        utf8::append(out, 0xFFFD);
         pending_high = 0;
       }
       if (u >= 0xD800 && u <= 0xDBFF) {
         pending_high = u;
       } else if (u >= 0xDC00 && u <= 0xDFFF) {
-        append_utf8(out, 0xFFFD);
+        utf8::append(out, 0xFFFD);
       } else {
-        append_utf8(out, u);
+        utf8::append(out, u);
       }
     }
     if (status == U_BUFFER_OVERFLOW_ERROR) {
@@ -175,7 +160,7 @@ std::string convert(UConverter* cnv, std::string_view bytes) {
     break;  // done, or a converter error: what was converted is kept
   }
   if (pending_high != 0) {
-    append_utf8(out, 0xFFFD);
+    utf8::append(out, 0xFFFD);
   }
   return out;
 }
@@ -237,59 +222,17 @@ std::string fallback(std::string_view bytes) {
   return c != nullptr ? convert(c->cnv, bytes) : sanitize_utf8(bytes);
 }
 
-// Length of the well-formed UTF-8 sequence at `p` (RFC 3629 §4), or 0.
-std::size_t utf8_sequence(const unsigned char* p, std::size_t avail) {
-  unsigned char c = p[0];
-  if (c < 0x80) {
-    return 1;
-  }
-  std::size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) {
-      lo = 0xA0;
-    }
-    if (c == 0xED) {
-      hi = 0x9F;  // no surrogates
-    }
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) {
-      lo = 0x90;
-    }
-    if (c == 0xF4) {
-      hi = 0x8F;
-    }
-  } else {
-    return 0;
-  }
-  if (avail < len || p[1] < lo || p[1] > hi) {
-    return 0;
-  }
-  for (std::size_t i = 2; i < len; ++i) {
-    if (p[i] < 0x80 || p[i] > 0xBF) {
-      return 0;
-    }
-  }
-  return len;
-}
-
 }  // namespace
 
 bool is_utf8(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
   std::size_t i = 0;
   while (i < n) {
-    if (p[i] < 0x80) {
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
       ++i;
       continue;
     }
-    std::size_t len = utf8_sequence(p + i, n - i);
+    std::size_t len = utf8::sequence_length(bytes, i);
     if (len == 0) {
       return false;
     }
@@ -301,11 +244,10 @@ bool is_utf8(std::string_view bytes) {
 std::string sanitize_utf8(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
   std::size_t i = 0;
   while (i < n) {
-    std::size_t len = utf8_sequence(p + i, n - i);
+    std::size_t len = utf8::sequence_length(bytes, i);
     if (len == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
