@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// What compile() and run() both need: encoded characters, comparators and match
+// types, address checks and date parts. Internal to the sieve component.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "sieve/program.hpp"
+
+namespace tern::sieve::detail {
+
+// RFC 5228 §2.4.2.4: "${hex:..}" and "${unicode:..}" replaced by what they
+// encode; malformed ones stay as written. Errors: kInvalidInput for a code point
+// outside Unicode or a surrogate.
+Result<std::string> decode_encoded_characters(std::string_view text);
+
+// True when `address` is one mailbox with a local part and a domain, as redirect
+// needs (RFC 5228 §4.2).
+bool redirect_address(std::string_view address);
+
+// "+hhmm" / "-hhmm" (RFC 5260 §4.1.1) in minutes east of UTC.
+std::optional<int> parse_zone(std::string_view zone);
+
+// RFC 5260 §4.2.
+bool date_part_known(std::string_view part);
+
+// The date part `part` of the instant `unix_seconds` seen in the zone
+// `zone_minutes` east of UTC; nullopt for an unknown part.
+std::optional<std::string> date_part(std::string_view part, std::int64_t unix_seconds,
+                                     int zone_minutes);
+
+// Whether `value` matches `key` under the match type and comparator (RFC 5228
+// §2.7, RFC 5231 :value). :count is the caller's (it counts values, then uses
+// relation_holds()). For :matches, `captures` (when not null) receives the
+// match variables of RFC 5229 §3.2: [0] the whole value, then one per wildcard.
+bool matches(const Match& match, std::string_view value, std::string_view key,
+             std::vector<std::string>* captures);
+
+// RFC 5231 §4: `value` <relation> `key` under the comparator's ordering.
+bool relation_holds(Comparator comparator, Relation relation, std::string_view value,
+                    std::string_view key);
+
+// RFC 5229 §4.1 :quotewildcard: "*", "?" and "\" escaped with "\".
+std::string quote_wildcards(std::string_view text);
+
+// The length in Unicode characters (RFC 5229 :length), bytes that are not
+// UTF-8 counted one each.
+std::size_t utf8_length(std::string_view text);
+
+}  // namespace tern::sieve::detail
