@@ -187,6 +187,20 @@ Result<void> copy_account(domain::Storage& from, domain::StoreImport& import,
   return import.import_changes(target.id, std::move(kept), domain::ModSeq{modseq}).get();
 }
 
+// Copies one account's Sieve scripts through the Directory port, which stores
+// them as given, and activates the one that was active.
+Result<void> copy_sieve_scripts(domain::Storage& from, domain::Storage& to,
+                                const domain::Account& source, const domain::Account& target) {
+  TERN_TRY(auto scripts, from.directory().sieve_scripts(source.id).get());
+  for (auto& script : scripts) {
+    TERN_TRY_VOID(to.directory().put_sieve_script(target.id, script.name, script.text).get());
+    if (script.active) {
+      TERN_TRY_VOID(to.directory().activate_sieve_script(target.id, script.name).get());
+    }
+  }
+  return ok();
+}
+
 Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::StoreImport& import) {
   TERN_TRY(auto domains, from.directory().domains().get());
   for (const auto& d : domains) {
@@ -199,6 +213,9 @@ Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::Stor
                                           account.quota_bytes, account.scram_sha256})
                             .get());
     if (auto copied = copy_account(from, import, account, made); !copied) {
+      return copied.error().with_context("account " + account.address);
+    }
+    if (auto copied = copy_sieve_scripts(from, to, account, made); !copied) {
       return copied.error().with_context("account " + account.address);
     }
   }
@@ -217,9 +234,10 @@ Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::Stor
 void print_counts(std::string_view what, const StoreCounts& c) {
   fmt::print(
       "{}: {} domains, {} accounts, {} aliases, {} mailboxes, {} messages, {} entries, "
-      "{} vanished, {} queued, {} report posts, {} received reports, {} report rows\n",
+      "{} vanished, {} queued, {} report posts, {} received reports, {} report rows, "
+      "{} sieve scripts\n",
       what, c.domains, c.accounts, c.aliases, c.mailboxes, c.messages, c.entries, c.vanished,
-      c.queue, c.report_posts, c.received_reports, c.report_rows);
+      c.queue, c.report_posts, c.received_reports, c.report_rows, c.sieve_scripts);
 }
 
 int failed(const Error& error) {
@@ -273,6 +291,12 @@ Result<StoreListing> store_listing(domain::Storage& storage) {
       out.counts.vanished += changes.vanished.size();
     }
     out.counts.messages += messages.size();
+    TERN_TRY(auto scripts, storage.directory().sieve_scripts(a.id).get());
+    out.counts.sieve_scripts += scripts.size();
+    for (const auto& script : scripts) {
+      lines.push_back(fmt::format("sieve-script {} {} active={} sha256={}", a.address, script.name,
+                                  script.active ? 1 : 0, sha256_hex(script.text)));
+    }
   }
   TERN_TRY(auto aliases, storage.directory().aliases(std::nullopt).get());
   out.counts.aliases = aliases.size();

@@ -17,14 +17,18 @@
 // schedule), the DMARC and TLS reports received from others, and the report
 // cursors (the last period reported, each report inbox's last UID read), and the
 // DMARC evaluations and TLS results recorded for reports not yet sent (hourly
-// rows with their counts, StoreImport::export_report_rows).
+// rows with their counts, StoreImport::export_report_rows); each account's Sieve
+// scripts and which one is active (through the Directory port).
 // Not copied: message and queue ids (each store allocates its own; IMAP
-// OBJECTID EMAILIDs change) and the change-log rows of deleted mailboxes.
+// OBJECTID EMAILIDs change), the change-log rows of deleted mailboxes, and the
+// vacation replies recorded (Directory::note_vacation_reply; no port lists
+// them), so a sender may get one more vacation reply from the target.
 //
 // The listing (`tern store checksum --list`) has one line per domain, account,
 // alias, mailbox, entry (with the SHA-256 of the message bytes), vanished UID,
 // queue entry (by position in id order), pending report post, received report,
-// report cursor and recorded report row, in a fixed order; its SHA-256 is the store's checksum.
+// report cursor, recorded report row and Sieve script (with the SHA-256 of its
+// text), in a fixed order; its SHA-256 is the store's checksum.
 // Password secrets appear only as a hash of a hash.
 #pragma once
 
@@ -39,7 +43,8 @@ namespace tern::app {
 // How many of each kind a listing holds.
 struct StoreCounts {
   std::uint64_t domains = 0, accounts = 0, aliases = 0, mailboxes = 0, messages = 0, entries = 0,
-                vanished = 0, queue = 0, report_posts = 0, received_reports = 0, report_rows = 0;
+                vanished = 0, queue = 0, report_posts = 0, received_reports = 0, report_rows = 0,
+                sieve_scripts = 0;
   friend bool operator==(const StoreCounts&, const StoreCounts&) = default;
 };
 

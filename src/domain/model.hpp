@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -53,6 +54,21 @@ struct Alias {
   std::string destination;
   friend bool operator==(const Alias&, const Alias&) = default;
 };
+
+// One of an account's Sieve scripts (RFC 5228), as ManageSieve (RFC 5804) keeps
+// them: any number per account, at most one active (the one delivery runs).
+struct SieveScript {
+  std::string name;
+  std::string text;
+  bool active = false;
+  friend bool operator==(const SieveScript&, const SieveScript&) = default;
+};
+
+// Whether `name` may name a stored Sieve script: 1 to 255 bytes of UTF-8 with no
+// control character (RFC 5804 §1.6: U+0000-001F, U+007F-009F, U+2028, U+2029)
+// and no '/', so that a name is also a file name when scripts are exported to a
+// directory as Dovecot keeps them.
+bool is_valid_sieve_script_name(std::string_view name);
 
 // RFC 6154 special-use attributes a mailbox may carry.
 enum class SpecialUse { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash };

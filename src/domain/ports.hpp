@@ -67,6 +67,41 @@ class Directory {
   virtual Async<std::vector<std::string>> alias_destinations(std::string source) = 0;
   // Removes one destination of `source`, or all when `destination` is empty.
   virtual Async<void> remove_alias(std::string source, std::optional<std::string> destination) = 0;
+
+  // Sieve scripts (RFC 5228) of an account, as ManageSieve (RFC 5804) keeps them:
+  // names compare byte for byte, at most one script is active, and
+  // remove_account() removes them with the vacation records below. Every call
+  // is kNotFound when the account does not exist. The text is stored as given:
+  // callers compile it first (sieve::compile), the store does not.
+  //
+  // Creates or replaces the script `name` (a replaced script keeps its active
+  // state). kInvalidInput unless is_valid_sieve_script_name(name).
+  virtual Async<void> put_sieve_script(AccountId account, std::string name, std::string text) = 0;
+  // All scripts of the account, sorted by name, with their text.
+  virtual Async<std::vector<SieveScript>> sieve_scripts(AccountId account) = 0;
+  // The account's active script, if any.
+  virtual Async<std::optional<SieveScript>> active_sieve_script(AccountId account) = 0;
+  // Makes `name` the only active script; nullopt deactivates all (no error when
+  // none was active). kNotFound: no such script.
+  virtual Async<void> activate_sieve_script(AccountId account, std::optional<std::string> name) = 0;
+  // Renames a script, which keeps its text and active state. kNotFound: no script
+  // `from`; kAlreadyExists: a script `to` exists (`to` == `from` included);
+  // kInvalidInput unless is_valid_sieve_script_name(to).
+  virtual Async<void> rename_sieve_script(AccountId account, std::string from, std::string to) = 0;
+  // kNotFound: no such script; kConflict: it is the active script (RFC 5804
+  // DELETESCRIPT refuses that one: deactivate it first).
+  virtual Async<void> remove_sieve_script(AccountId account, std::string name) = 0;
+
+  // Vacation response tracking (RFC 5230 §4.2): true when no reply with `key`
+  // was recorded for the account within the last `period` before `now` (none at
+  // all, or one at or before now - period), and then records one at `now`;
+  // false otherwise (no reply should be sent), changing nothing. `key` is
+  // opaque bytes (the caller hashes sender and :handle). A record is kept for the
+  // period it was recorded with: a call drops the account's records whose own
+  // period has passed, so the table holds only the replies still being tracked.
+  // One atomic step: two deliveries asking at once get one true between them.
+  virtual Async<bool> note_vacation_reply(AccountId account, std::string key, SystemTime now,
+                                          std::chrono::seconds period) = 0;
 };
 
 // Mailboxes, messages and their per-mailbox entries, and the per-account change

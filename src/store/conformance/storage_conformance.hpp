@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -118,6 +119,18 @@ class StorageConformance : public ::testing::Test {
         wait(mail().entries(box.account, box.id, domain::Uid{1}, domain::Uid{0xffffffffu}));
     EXPECT_TRUE(entries) << entries.error().message;
     return entries ? *entries : std::vector<domain::Entry>{};
+  }
+
+  // The names of the account's Sieve scripts as listed, the active one with a
+  // trailing '*'.
+  std::vector<std::string> sieve_names(domain::AccountId account) {
+    auto listed = wait(dir().sieve_scripts(account));
+    EXPECT_TRUE(listed) << listed.error().message;
+    std::vector<std::string> names;
+    for (const auto& script : listed ? *listed : std::vector<domain::SieveScript>{}) {
+      names.push_back(script.name + (script.active ? "*" : ""));
+    }
+    return names;
   }
 
   Factory factory_;
@@ -286,6 +299,230 @@ TYPED_TEST_P(StorageConformance, AliasesAreAddedListedAndRemoved) {
   all = wait(this->dir().aliases(std::nullopt));
   ASSERT_TRUE(all);
   EXPECT_EQ(all->size(), 1u);
+}
+
+// ----- Sieve scripts and vacation replies
+
+TYPED_TEST_P(StorageConformance, SieveScriptsArePutReplacedAndListedByName) {
+  auto bob = this->make_account("bob");
+  auto alice = this->make_account("alice");
+  const std::string text = "require \"fileinto\";\r\nfileinto \"Caf\xc3\xa9\";\n";
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "work", "keep;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "alpha", text)));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "Zeta", "discard;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(alice.id, "alices", "stop;")));
+  // Sorted byte for byte; nothing is active until asked.
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"Zeta", "alpha", "work"}));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "work", "stop;")));
+  auto listed = wait(this->dir().sieve_scripts(bob.id));
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0], (d::SieveScript{"Zeta", "discard;", false}));
+  EXPECT_EQ((*listed)[1], (d::SieveScript{"alpha", text, false}));
+  EXPECT_EQ((*listed)[2], (d::SieveScript{"work", "stop;", false}));
+  EXPECT_EQ(this->sieve_names(alice.id), (std::vector<std::string>{"alices"}));
+  auto none = wait(this->dir().active_sieve_script(bob.id));
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(*none);
+
+  // The text is kept as given, whatever its bytes; names are UTF-8 up to 255 bytes.
+  const std::string bytes("a\0b\xff\r\n", 6);
+  const std::string longest(255, 'n');
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(alice.id, longest, bytes)));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(alice.id, "vacances \xc3\xa9t\xc3\xa9", "")));
+  listed = wait(this->dir().sieve_scripts(alice.id));
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[1], (d::SieveScript{longest, bytes, false}));
+  EXPECT_EQ((*listed)[2].name, "vacances \xc3\xa9t\xc3\xa9");
+  EXPECT_EQ((*listed)[2].text, "");
+
+  for (const auto& bad :
+       {std::string(), std::string(256, 'n'), std::string("a/b"), std::string("tab\there"),
+        std::string("nul\0", 4), std::string("del\x7f"), std::string("nel\xc2\x85"),
+        std::string("ls\xe2\x80\xa8"), std::string("latin1\xe9"), std::string("\xc0\xaf")}) {
+    TERN_EXPECT_ERROR(wait(this->dir().put_sieve_script(bob.id, bad, "keep;")),
+                      ErrorCode::kInvalidInput);
+  }
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"Zeta", "alpha", "work"}));
+  const d::AccountId missing{999999};
+  TERN_EXPECT_ERROR(wait(this->dir().put_sieve_script(missing, "x", "keep;")),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().sieve_scripts(missing)), ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().active_sieve_script(missing)), ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, AtMostOneSieveScriptIsActive) {
+  auto bob = this->make_account("bob");
+  auto alice = this->make_account("alice");
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "a", "keep;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "b", "discard;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(alice.id, "a", "stop;")));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "a")));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(alice.id, "a")));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a*", "b"}));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "b")));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a", "b*"}));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "b")));  // again: no change
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a", "b*"}));
+  // Replacing the active script keeps it active.
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "b", "redirect \"x@example.org\";")));
+  auto active = wait(this->dir().active_sieve_script(bob.id));
+  ASSERT_TRUE(active) << active.error().message;
+  ASSERT_TRUE(*active);
+  EXPECT_EQ(**active, (d::SieveScript{"b", "redirect \"x@example.org\";", true}));
+  // Another account's activation is its own.
+  active = wait(this->dir().active_sieve_script(alice.id));
+  ASSERT_TRUE(active && *active);
+  EXPECT_EQ(**active, (d::SieveScript{"a", "stop;", true}));
+
+  TERN_EXPECT_ERROR(wait(this->dir().activate_sieve_script(bob.id, "nope")), ErrorCode::kNotFound);
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a", "b*"}));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, std::nullopt)));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a", "b"}));
+  active = wait(this->dir().active_sieve_script(bob.id));
+  ASSERT_TRUE(active);
+  EXPECT_FALSE(*active);
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, std::nullopt)));
+  EXPECT_EQ(this->sieve_names(alice.id), (std::vector<std::string>{"a*"}));
+  TERN_EXPECT_ERROR(wait(this->dir().activate_sieve_script(d::AccountId{999999}, std::nullopt)),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, RenamedSieveScriptKeepsItsTextAndActiveState) {
+  auto bob = this->make_account("bob");
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "a", "keep;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "b", "discard;")));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "a")));
+  TERN_ASSERT_OK(wait(this->dir().rename_sieve_script(bob.id, "a", "c")));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"b", "c*"}));
+  auto active = wait(this->dir().active_sieve_script(bob.id));
+  ASSERT_TRUE(active && *active);
+  EXPECT_EQ(**active, (d::SieveScript{"c", "keep;", true}));
+  TERN_ASSERT_OK(wait(this->dir().rename_sieve_script(bob.id, "b", "a")));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a", "c*"}));
+
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(bob.id, "a", "c")),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(bob.id, "a", "a")),
+                    ErrorCode::kAlreadyExists);
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(bob.id, "nope", "d")),
+                    ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(bob.id, "a", "x/y")),
+                    ErrorCode::kInvalidInput);
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(bob.id, "a", "")),
+                    ErrorCode::kInvalidInput);
+  TERN_EXPECT_ERROR(wait(this->dir().rename_sieve_script(d::AccountId{999999}, "a", "d")),
+                    ErrorCode::kNotFound);
+  auto listed = wait(this->dir().sieve_scripts(bob.id));
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(*listed, (std::vector<d::SieveScript>{{"a", "discard;", false}, {"c", "keep;", true}}));
+}
+
+TYPED_TEST_P(StorageConformance, ActiveSieveScriptCannotBeRemoved) {
+  auto bob = this->make_account("bob");
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "a", "keep;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "b", "discard;")));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "a")));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_sieve_script(bob.id, "a")), ErrorCode::kConflict);
+  TERN_ASSERT_OK(wait(this->dir().remove_sieve_script(bob.id, "b")));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_sieve_script(bob.id, "b")), ErrorCode::kNotFound);
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a*"}));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, std::nullopt)));
+  TERN_ASSERT_OK(wait(this->dir().remove_sieve_script(bob.id, "a")));
+  EXPECT_TRUE(this->sieve_names(bob.id).empty());
+  // A name can be used again, starting inactive.
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "a", "stop;")));
+  EXPECT_EQ(this->sieve_names(bob.id), (std::vector<std::string>{"a"}));
+  TERN_EXPECT_ERROR(wait(this->dir().remove_sieve_script(d::AccountId{999999}, "a")),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, VacationRepliesAreTrackedPerKeyForThePeriod) {
+  using std::chrono::hours;
+  using std::chrono::seconds;
+  auto bob = this->make_account("bob");
+  auto alice = this->make_account("alice");
+  const auto t0 = fixed_time();
+  const seconds week{7 * 86400};
+  auto note = [&](const d::Account& account, const std::string& key, SystemTime now,
+                  seconds period) {
+    auto noted = wait(this->dir().note_vacation_reply(account.id, key, now, period));
+    EXPECT_TRUE(noted) << noted.error().message;
+    return noted && *noted;
+  };
+  EXPECT_TRUE(note(bob, "k1", t0, week));
+  EXPECT_FALSE(note(bob, "k1", t0 + hours(1), week));
+  EXPECT_FALSE(note(bob, "k1", t0 + week - seconds(1), week));
+  // Another key, and the same key for another account, are tracked apart.
+  EXPECT_TRUE(note(bob, "k2", t0 + hours(1), week));
+  EXPECT_TRUE(note(alice, "k1", t0 + hours(1), week));
+  EXPECT_FALSE(note(alice, "k1", t0 + hours(2), week));
+  // A period after the reply, one may be sent again; that one is recorded anew.
+  EXPECT_TRUE(note(bob, "k1", t0 + week, week));
+  EXPECT_FALSE(note(bob, "k1", t0 + week + seconds(1), week));
+  EXPECT_FALSE(note(bob, "k2", t0 + week, week));
+  EXPECT_TRUE(note(bob, "k2", t0 + week + hours(1), week));
+  // Keys are bytes.
+  const std::string binary("\0\xff\x01", 3);
+  EXPECT_TRUE(note(bob, binary, t0, seconds(60)));
+  EXPECT_FALSE(note(bob, binary, t0 + seconds(59), seconds(60)));
+  EXPECT_TRUE(note(bob, std::string("\0\xff\x02", 3), t0 + seconds(59), seconds(60)));
+  // A record is kept for its own period, whatever the periods of later calls.
+  EXPECT_TRUE(note(alice, "long", t0, hours(24)));
+  EXPECT_TRUE(note(alice, "short", t0 + hours(2), seconds(60)));
+  EXPECT_FALSE(note(alice, "long", t0 + hours(3), hours(24)));
+  TERN_EXPECT_ERROR(wait(this->dir().note_vacation_reply(d::AccountId{999999}, "k", t0, week)),
+                    ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(StorageConformance, ConcurrentVacationRepliesGetOneTrue) {
+  constexpr int kThreads = 8;
+  auto bob = this->make_account("bob");
+  std::atomic<int> granted{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto noted = this->dir()
+                       .note_vacation_reply(bob.id, "same", fixed_time() + std::chrono::seconds(t),
+                                            std::chrono::seconds(3600))
+                       .get();
+      if (!noted) {
+        ++failed;
+      } else if (*noted) {
+        ++granted;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(granted.load(), 1);
+}
+
+TYPED_TEST_P(StorageConformance, RemoveAccountRemovesSieveScriptsAndVacationReplies) {
+  auto bob = this->make_account("bob");
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "a", "keep;")));
+  TERN_ASSERT_OK(wait(this->dir().put_sieve_script(bob.id, "b", "discard;")));
+  TERN_ASSERT_OK(wait(this->dir().activate_sieve_script(bob.id, "a")));
+  auto noted =
+      wait(this->dir().note_vacation_reply(bob.id, "k", fixed_time(), std::chrono::hours(24)));
+  ASSERT_TRUE(noted && *noted);
+  TERN_ASSERT_OK(wait(this->dir().remove_account(bob.address)));
+  TERN_EXPECT_ERROR(wait(this->dir().sieve_scripts(bob.id)), ErrorCode::kNotFound);
+  TERN_EXPECT_ERROR(wait(this->dir().active_sieve_script(bob.id)), ErrorCode::kNotFound);
+  // The address starts afresh: no scripts, no replies remembered.
+  auto again = this->make_account("bob");
+  EXPECT_TRUE(this->sieve_names(again.id).empty());
+  auto active = wait(this->dir().active_sieve_script(again.id));
+  ASSERT_TRUE(active);
+  EXPECT_FALSE(*active);
+  noted = wait(this->dir().note_vacation_reply(again.id, "k", fixed_time() + std::chrono::hours(1),
+                                               std::chrono::hours(24)));
+  ASSERT_TRUE(noted) << noted.error().message;
+  EXPECT_TRUE(*noted);
 }
 
 // ----- mailboxes
@@ -1377,7 +1614,11 @@ REGISTER_TYPED_TEST_SUITE_P(
     ExpiredLeaseIsReclaimable, HeldEntriesAreNeverClaimed,
     UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
     QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
-    ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove);
+    ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove,
+    SieveScriptsArePutReplacedAndListedByName, AtMostOneSieveScriptIsActive,
+    RenamedSieveScriptKeepsItsTextAndActiveState, ActiveSieveScriptCannotBeRemoved,
+    VacationRepliesAreTrackedPerKeyForThePeriod, ConcurrentVacationRepliesGetOneTrue,
+    RemoveAccountRemovesSieveScriptsAndVacationReplies);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

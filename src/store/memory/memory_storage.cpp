@@ -260,6 +260,122 @@ d::Async<void> MemoryStorage::remove_alias(std::string source,
   return ready_ok();
 }
 
+// ----- Sieve scripts and vacation replies (kept in the AccountState, so they go
+// with the account)
+
+d::Async<void> MemoryStorage::put_sieve_script(d::AccountId account, std::string name,
+                                               std::string text) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  if (!d::is_valid_sieve_script_name(name)) {
+    return ready_error(fail(ErrorCode::kInvalidInput, "invalid sieve script name"));
+  }
+  owner->sieve_scripts[std::move(name)] = std::move(text);
+  return ready_ok();
+}
+
+d::Async<std::vector<d::SieveScript>> MemoryStorage::sieve_scripts(d::AccountId account) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<std::vector<d::SieveScript>>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  std::vector<d::SieveScript> out;
+  for (const auto& [name, text] : owner->sieve_scripts) {
+    out.push_back(d::SieveScript{name, text, owner->active_sieve_script == name});
+  }
+  return ready<std::vector<d::SieveScript>>(std::move(out));
+}
+
+d::Async<std::optional<d::SieveScript>> MemoryStorage::active_sieve_script(d::AccountId account) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<std::optional<d::SieveScript>>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  std::optional<d::SieveScript> out;
+  if (owner->active_sieve_script) {
+    const auto& name = *owner->active_sieve_script;
+    out = d::SieveScript{name, owner->sieve_scripts.at(name), true};
+  }
+  return ready<std::optional<d::SieveScript>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::activate_sieve_script(d::AccountId account,
+                                                    std::optional<std::string> name) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  if (name && !owner->sieve_scripts.contains(*name)) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such sieve script: " + *name));
+  }
+  owner->active_sieve_script = std::move(name);
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::rename_sieve_script(d::AccountId account, std::string from,
+                                                  std::string to) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  if (!d::is_valid_sieve_script_name(to)) {
+    return ready_error(fail(ErrorCode::kInvalidInput, "invalid sieve script name"));
+  }
+  auto it = owner->sieve_scripts.find(from);
+  if (it == owner->sieve_scripts.end()) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such sieve script: " + from));
+  }
+  if (owner->sieve_scripts.contains(to)) {
+    return ready_error(fail(ErrorCode::kAlreadyExists, "sieve script exists: " + to));
+  }
+  std::string text = std::move(it->second);
+  owner->sieve_scripts.erase(it);
+  if (owner->active_sieve_script == from) {
+    owner->active_sieve_script = to;
+  }
+  owner->sieve_scripts.emplace(std::move(to), std::move(text));
+  return ready_ok();
+}
+
+d::Async<void> MemoryStorage::remove_sieve_script(d::AccountId account, std::string name) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  if (!owner->sieve_scripts.contains(name)) {
+    return ready_error(fail(ErrorCode::kNotFound, "no such sieve script: " + name));
+  }
+  if (owner->active_sieve_script == name) {
+    return ready_error(fail(ErrorCode::kConflict, "the sieve script is active: " + name));
+  }
+  owner->sieve_scripts.erase(name);
+  return ready_ok();
+}
+
+d::Async<bool> MemoryStorage::note_vacation_reply(d::AccountId account, std::string key,
+                                                  SystemTime now, std::chrono::seconds period) {
+  std::lock_guard lock(mutex_);
+  auto* owner = find_account_locked(account);
+  if (owner == nullptr) {
+    return ready<bool>(fail(ErrorCode::kNotFound, "no such account"));
+  }
+  auto& replies = owner->vacation_replies;
+  if (auto it = replies.find(key); it != replies.end() && it->second.sent > now - period) {
+    return ready<bool>(false);
+  }
+  std::erase_if(replies, [&](const auto& entry) { return entry.second.expires <= now; });
+  replies[std::move(key)] = VacationReply{now, now + period};
+  return ready<bool>(true);
+}
+
 // ----- MailStore
 
 d::Async<std::vector<d::Mailbox>> MemoryStorage::mailboxes(d::AccountId account) {

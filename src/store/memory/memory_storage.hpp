@@ -112,6 +112,18 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<std::vector<std::string>> alias_destinations(std::string source) override;
   domain::Async<void> remove_alias(std::string source,
                                    std::optional<std::string> destination) override;
+  domain::Async<void> put_sieve_script(domain::AccountId account, std::string name,
+                                       std::string text) override;
+  domain::Async<std::vector<domain::SieveScript>> sieve_scripts(domain::AccountId account) override;
+  domain::Async<std::optional<domain::SieveScript>> active_sieve_script(
+      domain::AccountId account) override;
+  domain::Async<void> activate_sieve_script(domain::AccountId account,
+                                            std::optional<std::string> name) override;
+  domain::Async<void> rename_sieve_script(domain::AccountId account, std::string from,
+                                          std::string to) override;
+  domain::Async<void> remove_sieve_script(domain::AccountId account, std::string name) override;
+  domain::Async<bool> note_vacation_reply(domain::AccountId account, std::string key,
+                                          SystemTime now, std::chrono::seconds period) override;
 
   // ----- domain::MailStore
   domain::Async<std::vector<domain::Mailbox>> mailboxes(domain::AccountId account) override;
@@ -174,10 +186,18 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
 
   // ----- state; every member below is guarded by mutex_
+  struct VacationReply {
+    SystemTime sent{};
+    SystemTime expires{};  // sent + the period it was recorded with
+  };
+
   struct AccountState {
     domain::Account account;
     std::uint64_t modseq = 0;  // the last modseq handed out
     std::vector<domain::AccountChange> log;
+    std::map<std::string, std::string> sieve_scripts;       // name -> text
+    std::optional<std::string> active_sieve_script;         // a key of sieve_scripts
+    std::map<std::string, VacationReply> vacation_replies;  // by key
   };
 
   struct MailboxState {

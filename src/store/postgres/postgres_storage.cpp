@@ -1460,6 +1460,8 @@ d::Async<void> PostgresStorage::remove_account(std::string address) {
     TERN_TRY_VOID(run(c, "DELETE FROM messages WHERE account_id = $1", id));
     TERN_TRY_VOID(run(c, "DELETE FROM mailboxes WHERE account_id = $1", id));
     TERN_TRY_VOID(run(c, "DELETE FROM changes WHERE account_id = $1", id));
+    TERN_TRY_VOID(run(c, "DELETE FROM sieve_scripts WHERE account_id = $1", id));
+    TERN_TRY_VOID(run(c, "DELETE FROM sieve_vacation WHERE account_id = $1", id));
     TERN_TRY_VOID(run(c, "DELETE FROM accounts WHERE id = $1", id));
     return notify(c, account->id);
   });
@@ -1535,6 +1537,173 @@ d::Async<void> PostgresStorage::remove_alias(std::string source,
     }
     return ok();
   });
+}
+
+// ----- Sieve scripts and vacation replies
+
+namespace {
+
+// Script changes lock the account row (FOR UPDATE, as mail changes do): they run
+// one at a time per account, so two activations never both see no active script,
+// and remove_account() waits for them.
+Result<void> lock_account_for_scripts(Connection& c, d::AccountId account) {
+  TERN_TRY(auto locked, lock_account(c, account));
+  (void)locked;
+  return ok();
+}
+
+Result<void> require_account(Connection& c, d::AccountId account) {
+  TERN_TRY(auto exists, scalar(c, "SELECT 1 FROM accounts WHERE id = $1", d::value_of(account)));
+  if (!exists) {
+    return not_found("no such account");
+  }
+  return ok();
+}
+
+// The script text is bytea: it comes back as given, whatever its bytes.
+d::SieveScript sieve_script_from(const Rows& r, int i) {
+  return d::SieveScript{r.text(i, 0), r.bytes(i, 1), r.boolean(i, 2)};
+}
+
+Result<std::optional<bool>> script_is_active(Connection& c, std::int64_t account,
+                                             const std::string& name) {
+  TERN_TRY(auto result, c.query("SELECT active FROM sieve_scripts WHERE account_id = $1 AND "
+                                "name = $2",
+                                account, name));
+  if (result.empty()) {
+    return std::optional<bool>();
+  }
+  return std::optional<bool>(result.boolean(0, 0));
+}
+
+}  // namespace
+
+d::Async<void> PostgresStorage::put_sieve_script(d::AccountId account, std::string name,
+                                                 std::string text) {
+  return transaction<void>(
+      [account, name = std::move(name), text = std::move(text)](Connection& c) -> Result<void> {
+        TERN_TRY_VOID(lock_account_for_scripts(c, account));
+        if (!d::is_valid_sieve_script_name(name)) {
+          return Error{ErrorCode::kInvalidInput, "invalid sieve script name"};
+        }
+        return run(c,
+                   "INSERT INTO sieve_scripts (account_id, name, script) VALUES ($1, $2, $3) "
+                   "ON CONFLICT (account_id, name) DO UPDATE SET script = EXCLUDED.script",
+                   d::value_of(account), name, Bytes{text});
+      });
+}
+
+d::Async<std::vector<d::SieveScript>> PostgresStorage::sieve_scripts(d::AccountId account) {
+  return transaction<std::vector<d::SieveScript>>(
+      [account](Connection& c) -> Result<std::vector<d::SieveScript>> {
+        TERN_TRY_VOID(require_account(c, account));
+        return rows<d::SieveScript>(c,
+                                    "SELECT name, script, active FROM sieve_scripts WHERE "
+                                    "account_id = $1 ORDER BY name COLLATE \"C\"",
+                                    sieve_script_from, d::value_of(account));
+      },
+      true);
+}
+
+d::Async<std::optional<d::SieveScript>> PostgresStorage::active_sieve_script(d::AccountId account) {
+  return transaction<std::optional<d::SieveScript>>(
+      [account](Connection& c) -> Result<std::optional<d::SieveScript>> {
+        TERN_TRY_VOID(require_account(c, account));
+        return one_row<d::SieveScript>(c,
+                                       "SELECT name, script, active FROM sieve_scripts WHERE "
+                                       "account_id = $1 AND active",
+                                       sieve_script_from, d::value_of(account));
+      },
+      true);
+}
+
+d::Async<void> PostgresStorage::activate_sieve_script(d::AccountId account,
+                                                      std::optional<std::string> name) {
+  return transaction<void>([account, name = std::move(name)](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(lock_account_for_scripts(c, account));
+    const auto id = d::value_of(account);
+    if (name) {
+      TERN_TRY(auto active, script_is_active(c, id, *name));
+      if (!active) {
+        return not_found("no such sieve script: " + *name);
+      }
+    }
+    // The old one first: the unique index on the active script is checked row by row.
+    TERN_TRY_VOID(
+        run(c, "UPDATE sieve_scripts SET active = false WHERE account_id = $1 AND active", id));
+    if (!name) {
+      return ok();
+    }
+    return run(c, "UPDATE sieve_scripts SET active = true WHERE account_id = $1 AND name = $2", id,
+               *name);
+  });
+}
+
+d::Async<void> PostgresStorage::rename_sieve_script(d::AccountId account, std::string from,
+                                                    std::string to) {
+  return transaction<void>(
+      [account, from = std::move(from), to = std::move(to)](Connection& c) -> Result<void> {
+        TERN_TRY_VOID(lock_account_for_scripts(c, account));
+        if (!d::is_valid_sieve_script_name(to)) {
+          return Error{ErrorCode::kInvalidInput, "invalid sieve script name"};
+        }
+        const auto id = d::value_of(account);
+        TERN_TRY(auto source, script_is_active(c, id, from));
+        if (!source) {
+          return not_found("no such sieve script: " + from);
+        }
+        TERN_TRY(auto taken, script_is_active(c, id, to));
+        if (taken) {
+          return Error{ErrorCode::kAlreadyExists, "sieve script exists: " + to};
+        }
+        return run(c, "UPDATE sieve_scripts SET name = $3 WHERE account_id = $1 AND name = $2", id,
+                   from, to);
+      });
+}
+
+d::Async<void> PostgresStorage::remove_sieve_script(d::AccountId account, std::string name) {
+  return transaction<void>([account, name = std::move(name)](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(lock_account_for_scripts(c, account));
+    const auto id = d::value_of(account);
+    TERN_TRY(auto active, script_is_active(c, id, name));
+    if (!active) {
+      return not_found("no such sieve script: " + name);
+    }
+    if (*active) {
+      return Error{ErrorCode::kConflict, "the sieve script is active: " + name};
+    }
+    return run(c, "DELETE FROM sieve_scripts WHERE account_id = $1 AND name = $2", id, name);
+  });
+}
+
+d::Async<bool> PostgresStorage::note_vacation_reply(d::AccountId account, std::string key,
+                                                    SystemTime now, std::chrono::seconds period) {
+  return transaction<bool>(
+      [account, key = std::move(key), now, period](Connection& c) -> Result<bool> {
+        const auto id = d::value_of(account);
+        // FOR KEY SHARE: deliveries to one account do not wait for each other here,
+        // but remove_account() (which deletes the row) waits for them.
+        TERN_TRY(auto exists, scalar(c, "SELECT 1 FROM accounts WHERE id = $1 FOR KEY SHARE", id));
+        if (!exists) {
+          return not_found("no such account");
+        }
+        // One statement decides and records: a concurrent call with the same key
+        // waits on the row and then sees this one's `sent`, so only one gets true.
+        TERN_TRY(auto recorded,
+                 c.query("INSERT INTO sieve_vacation (account_id, reply_key, sent, expires) "
+                         "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, reply_key) DO UPDATE "
+                         "SET sent = EXCLUDED.sent, expires = EXCLUDED.expires "
+                         "WHERE sieve_vacation.sent <= $5 RETURNING 1",
+                         id, Bytes{key}, ticks(now), ticks(now + period), ticks(now - period)));
+        if (recorded.empty()) {
+          return false;
+        }
+        TERN_TRY_VOID(run(c,
+                          "DELETE FROM sieve_vacation WHERE account_id = $1 AND expires <= $2 AND "
+                          "reply_key <> $3",
+                          id, ticks(now), Bytes{key}));
+        return true;
+      });
 }
 
 // ----- MailStore

@@ -1428,6 +1428,8 @@ d::Async<void> SqliteStorage::remove_account(std::string address) {
     TERN_TRY_VOID(c.run("DELETE FROM messages WHERE account_id = ?1", id));
     TERN_TRY_VOID(c.run("DELETE FROM mailboxes WHERE account_id = ?1", id));
     TERN_TRY_VOID(c.run("DELETE FROM changes WHERE account_id = ?1", id));
+    TERN_TRY_VOID(c.run("DELETE FROM sieve_scripts WHERE account_id = ?1", id));
+    TERN_TRY_VOID(c.run("DELETE FROM sieve_vacation WHERE account_id = ?1", id));
     return c.run("DELETE FROM accounts WHERE id = ?1", id);
   });
 }
@@ -1491,6 +1493,152 @@ d::Async<void> SqliteStorage::remove_alias(std::string source,
       return not_found("no such alias: " + source);
     }
     return ok();
+  });
+}
+
+// ----- Sieve scripts and vacation replies
+
+namespace {
+
+Result<void> require_account(Connection& c, d::AccountId account) {
+  TERN_TRY(auto exists, c.scalar("SELECT 1 FROM accounts WHERE id = ?1", d::value_of(account)));
+  if (!exists) {
+    return not_found("no such account");
+  }
+  return ok();
+}
+
+d::SieveScript sieve_script_from(const Statement& s) {
+  return d::SieveScript{s.text(0), s.text(1), s.int64(2) != 0};
+}
+
+}  // namespace
+
+d::Async<void> SqliteStorage::put_sieve_script(d::AccountId account, std::string name,
+                                               std::string text) {
+  return write<void>(
+      {}, [account, name = std::move(name), text = std::move(text)](Connection& c) -> Result<void> {
+        TERN_TRY_VOID(require_account(c, account));
+        if (!d::is_valid_sieve_script_name(name)) {
+          return Error{ErrorCode::kInvalidInput, "invalid sieve script name"};
+        }
+        return c.run(
+            "INSERT INTO sieve_scripts (account_id, name, script) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (account_id, name) DO UPDATE SET script = excluded.script",
+            d::value_of(account), name, text);
+      });
+}
+
+d::Async<std::vector<d::SieveScript>> SqliteStorage::sieve_scripts(d::AccountId account) {
+  return read<std::vector<d::SieveScript>>(
+      [account](Connection& c) -> Result<std::vector<d::SieveScript>> {
+        TERN_TRY_VOID(require_account(c, account));
+        return rows<d::SieveScript>(
+            c, "SELECT name, script, active FROM sieve_scripts WHERE account_id = ?1 ORDER BY name",
+            sieve_script_from, d::value_of(account));
+      });
+}
+
+d::Async<std::optional<d::SieveScript>> SqliteStorage::active_sieve_script(d::AccountId account) {
+  return read<std::optional<d::SieveScript>>(
+      [account](Connection& c) -> Result<std::optional<d::SieveScript>> {
+        TERN_TRY_VOID(require_account(c, account));
+        return one_row<d::SieveScript>(
+            c,
+            "SELECT name, script, active FROM sieve_scripts WHERE account_id = ?1 AND active = 1",
+            sieve_script_from, d::value_of(account));
+      });
+}
+
+d::Async<void> SqliteStorage::activate_sieve_script(d::AccountId account,
+                                                    std::optional<std::string> name) {
+  return write<void>({}, [account, name = std::move(name)](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(require_account(c, account));
+    const auto id = d::value_of(account);
+    if (name) {
+      TERN_TRY(auto exists, c.scalar("SELECT 1 FROM sieve_scripts WHERE account_id = ?1 AND "
+                                     "name = ?2",
+                                     id, *name));
+      if (!exists) {
+        return not_found("no such sieve script: " + *name);
+      }
+    }
+    // The old one first: the unique index on the active script is checked row by row.
+    TERN_TRY_VOID(
+        c.run("UPDATE sieve_scripts SET active = 0 WHERE account_id = ?1 AND active = 1", id));
+    if (!name) {
+      return ok();
+    }
+    return c.run("UPDATE sieve_scripts SET active = 1 WHERE account_id = ?1 AND name = ?2", id,
+                 *name);
+  });
+}
+
+d::Async<void> SqliteStorage::rename_sieve_script(d::AccountId account, std::string from,
+                                                  std::string to) {
+  return write<void>(
+      {}, [account, from = std::move(from), to = std::move(to)](Connection& c) -> Result<void> {
+        TERN_TRY_VOID(require_account(c, account));
+        if (!d::is_valid_sieve_script_name(to)) {
+          return Error{ErrorCode::kInvalidInput, "invalid sieve script name"};
+        }
+        const auto id = d::value_of(account);
+        TERN_TRY(
+            auto exists,
+            c.scalar("SELECT 1 FROM sieve_scripts WHERE account_id = ?1 AND name = ?2", id, from));
+        if (!exists) {
+          return not_found("no such sieve script: " + from);
+        }
+        TERN_TRY(
+            auto taken,
+            c.scalar("SELECT 1 FROM sieve_scripts WHERE account_id = ?1 AND name = ?2", id, to));
+        if (taken) {
+          return Error{ErrorCode::kAlreadyExists, "sieve script exists: " + to};
+        }
+        return c.run("UPDATE sieve_scripts SET name = ?3 WHERE account_id = ?1 AND name = ?2", id,
+                     from, to);
+      });
+}
+
+d::Async<void> SqliteStorage::remove_sieve_script(d::AccountId account, std::string name) {
+  return write<void>({}, [account, name = std::move(name)](Connection& c) -> Result<void> {
+    TERN_TRY_VOID(require_account(c, account));
+    const auto id = d::value_of(account);
+    TERN_TRY(auto active, c.scalar("SELECT active FROM sieve_scripts WHERE account_id = ?1 AND "
+                                   "name = ?2",
+                                   id, name));
+    if (!active) {
+      return not_found("no such sieve script: " + name);
+    }
+    if (*active != 0) {
+      return Error{ErrorCode::kConflict, "the sieve script is active: " + name};
+    }
+    return c.run("DELETE FROM sieve_scripts WHERE account_id = ?1 AND name = ?2", id, name);
+  });
+}
+
+d::Async<bool> SqliteStorage::note_vacation_reply(d::AccountId account, std::string key,
+                                                  SystemTime now, std::chrono::seconds period) {
+  return write<
+      bool>({}, [account, key = std::move(key), now, period](Connection& c) -> Result<bool> {
+    TERN_TRY_VOID(require_account(c, account));
+    const auto id = d::value_of(account);
+    // The one writer runs this whole body at a time: the check and the record
+    // cannot interleave with another delivery's.
+    TERN_TRY(auto sent, c.scalar("SELECT sent FROM sieve_vacation WHERE account_id = ?1 AND "
+                                 "reply_key = ?2",
+                                 id, AsBlob{key}));
+    if (sent && *sent > ticks(now - period)) {
+      return false;
+    }
+    TERN_TRY_VOID(c.run("DELETE FROM sieve_vacation WHERE account_id = ?1 AND expires <= ?2", id,
+                        ticks(now)));
+    TERN_TRY_VOID(c.run(
+        "INSERT INTO sieve_vacation (account_id, reply_key, sent, expires) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (account_id, reply_key) DO UPDATE SET sent = excluded.sent, "
+        "expires = excluded.expires",
+        id, AsBlob{key}, ticks(now), ticks(now + period)));
+    return true;
   });
 }
 
