@@ -22,6 +22,7 @@
 #include "app/queue_cli.hpp"
 #include "app/report_cli.hpp"
 #include "app/settings_file.hpp"
+#include "app/sieve_cli.hpp"
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
 #include "domain/address.hpp"
@@ -302,6 +303,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
     std::vector<std::string> words{verb};
     words.insert(words.end(), args.positional.begin(), args.positional.end());
     return report_command(words, settings_, storage_);
+  }
+  if (noun == "sieve") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return sieve_command(words, storage_);
   }
   return usage_error("unknown command " + noun);
 }
@@ -615,16 +621,19 @@ int Cli::deliver_command(const Args& args) {
   }
   // Messages are stored with CRLF line ends; an MTA's pipe usually hands over LF.
   std::string message = domain::to_crlf(raw);
+  std::string sender;
   if (args.from) {
-    auto sender = args.from->empty() ? Result<std::string>(std::string()) : normalized(*args.from);
-    if (!sender) {
-      fmt::print(stderr, "tern: {}\n", sender.error().message);
+    auto normalized_sender =
+        args.from->empty() ? Result<std::string>(std::string()) : normalized(*args.from);
+    if (!normalized_sender) {
+      fmt::print(stderr, "tern: {}\n", normalized_sender.error().message);
       return kExUsage;
     }
-    message = fmt::format("Return-Path: <{}>\r\n", *sender) + message;
+    sender = std::move(*normalized_sender);
+    message = fmt::format("Return-Path: <{}>\r\n", sender) + message;
   }
 
-  std::vector<domain::AccountId> accounts;
+  std::vector<domain::LocalRecipient> accounts;
   std::vector<std::string> names;
   std::vector<std::string> forwards;
   int status = kExitOk;
@@ -646,7 +655,7 @@ int Cli::deliver_command(const Args& args) {
       continue;
     }
     for (const auto& local : resolution->accounts) {
-      accounts.push_back(local.account);
+      accounts.push_back(local);
       names.push_back(local.address);
     }
     forwards.insert(forwards.end(), resolution->external.begin(), resolution->external.end());
@@ -655,15 +664,29 @@ int Cli::deliver_command(const Args& args) {
   if (!accounts.empty()) {
     // Parsed once here; IMAP and JMAP serve these facts without re-reading the blob.
     std::string facts = mime::facts::encode_facts(mime::facts::compute_facts(message));
-    auto outcomes = domain::deliver_to_inboxes(
-        storage_, domain::NewMessage{message, clock.now(), std::move(facts)}, accounts);
+    // As ternd delivers: each account's Sieve script decides where its copy goes.
+    domain::Filtering filtering;
+    filtering.sender = sender;
+    filtering.hostname = settings_.server.hostname;
+    filtering.subaddress_separators = settings_.addressing.subaddress_separator;
+    filtering.now = clock.now();
+    std::vector<domain::FilterReport> reports;
+    auto outcomes =
+        domain::deliver(storage_, domain::NewMessage{message, clock.now(), std::move(facts)},
+                        accounts, domain::DeliveryFolder::kInbox, &filtering, &reports);
     if (!outcomes) {
       fmt::print(stderr, "tern: {}\n", outcomes.error().message);
       return kExTempFail;
     }
     for (std::size_t i = 0; i < outcomes->size(); ++i) {
       const auto& result = (*outcomes)[i].result;
-      if (result) {
+      if (i < reports.size() && !reports[i].error.empty()) {
+        fmt::print(stderr, "tern: {}: sieve: {}\n", names[i], reports[i].error);
+      }
+      if (result && domain::value_of(result->uid) == 0) {
+        fmt::print("filtered for {}: {}\n", names[i],
+                   reports[i].discarded ? "discarded" : "redirected");
+      } else if (result) {
         fmt::print("delivered to {} uid {}\n", names[i], domain::value_of(result->uid));
       } else {
         fmt::print(stderr, "tern: {}: {}\n", names[i], result.error().message);
@@ -674,7 +697,7 @@ int Cli::deliver_command(const Args& args) {
   if (!forwards.empty()) {
     domain::NewQueuedMessage queued;
     queued.raw = message;
-    queued.sender = args.from.value_or("");
+    queued.sender = sender;
     for (const auto& forward : forwards) {
       domain::QueueRecipient recipient;
       recipient.address = forward;
@@ -699,13 +722,16 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}{}{}{}", kUsage, kMailboxUsage, kImportExportUsage, kDkimUsage, kDnsUsage,
-               kReportUsage);
+    fmt::print("{}\n{}{}{}{}{}{}", kUsage, kMailboxUsage, kImportExportUsage, kSieveUsage,
+               kDkimUsage, kDnsUsage, kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
   // DKIM keys and single messages need neither config nor store.
   if (words[0] == "dkim") {
     return dkim_command({words.begin() + 1, words.end()});
+  }
+  if (words[0] == "sieve" && words.size() >= 2 && words[1] == "test") {
+    return sieve_test_command({words.begin() + 2, words.end()});
   }
   // `migrate` names its stores itself; `store checksum` opens its own (read only).
   if (words[0] == "migrate") {
@@ -721,9 +747,10 @@ int main_with_boundary(int argc, char** argv) {
     return usage_error("missing subcommand");
   }
   std::string verb = has_verb ? words[1] : std::string();
-  // `report` reads its own options (--print, --send-now, ...).
-  auto args = noun == "report" ? Result<Args>(Args{{words.begin() + 2, words.end()}, false, {}, {}})
-                               : parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
+  // `report` and `sieve` read their own options (--print, --send-now, --activate ...).
+  auto args = noun == "report" || noun == "sieve"
+                  ? Result<Args>(Args{{words.begin() + 2, words.end()}, false, {}, {}})
+                  : parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
   if (!args) {
     return usage_error(args.error().message);
   }

@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "domain/delivery.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
 #include "base/ascii.hpp"
+#include "domain/flags.hpp"
+#include "domain/ids.hpp"
+#include "domain/mailbox_name.hpp"
+#include "mime/builder.hpp"
+#include "mime/header.hpp"
+#include "mime/message.hpp"
+#include "sieve/sieve.hpp"
 
 namespace tern::domain {
 
@@ -41,65 +49,342 @@ Result<MailboxId> junk_mailbox(Storage& storage, AccountId account,
   return created.error();
 }
 
+// The address a script sees as the envelope "to": the account's, with the
+// sub-address that led here (RFC 5233).
+std::string envelope_recipient(const LocalRecipient& recipient, std::string_view separators) {
+  auto at = recipient.address.rfind('@');
+  if (recipient.detail.empty() || separators.empty() || at == std::string::npos) {
+    return recipient.address;
+  }
+  return recipient.address.substr(0, at) + separators[0] + recipient.detail +
+         recipient.address.substr(at);
+}
+
+// A Sieve flag list as an append's system flags and keywords (RFC 5232 §3).
+void apply_flags(const std::vector<std::string>& flags, AppendTarget& target) {
+  std::vector<std::string> keywords;
+  for (const auto& flag : flags) {
+    if (auto system = system_flag(flag)) {
+      target.flags = static_cast<Flags>(target.flags | *system);
+    } else {
+      keywords.push_back(flag);
+    }
+  }
+  target.keywords = normalize_keywords(std::move(keywords));
+}
+
+// The first field `name` of the message's header, unfolded; "" when absent.
+std::string header_value(const mime::MessageTree& tree, std::string_view name) {
+  const auto* field = tree.root().field(tree.raw(), name);
+  if (field == nullptr) {
+    return {};
+  }
+  std::string value = mime::unfold(field->value.in(tree.raw()));
+  std::size_t begin = value.find_first_not_of(" \t");
+  std::size_t end = value.find_last_not_of(" \t\r\n");
+  return begin == std::string::npos ? std::string() : value.substr(begin, end - begin + 1);
+}
+
+// True when a redirect by `address` already passed this message on
+// (X-Sieve-Redirected-From, which deliver() adds to each redirected copy).
+bool redirected_by(const mime::MessageTree& tree, std::string_view address) {
+  for (const auto& field : tree.root().fields) {
+    if (ascii::iequals(field.name.in(tree.raw()), "X-Sieve-Redirected-From")) {
+      std::string value = mime::unfold(field.value.in(tree.raw()));
+      if (value.find(address) != std::string::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// What one account's script decided, in store terms.
+struct AccountPlan {
+  std::vector<AppendTarget> targets;
+  std::vector<std::string> names;  // the mailbox of each target, for the report
+  std::vector<std::string> redirects;
+  std::optional<sieve::Vacation> vacation;
+};
+
+// Runs the account's active script, if any, and resolves its mailboxes.
+// `fallback` is where a keep, and any fileinto that cannot be done, stores.
+Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipient,
+                                 const mime::MessageTree& tree, const Mailbox& fallback,
+                                 const std::vector<Mailbox>& boxes, const Filtering& filtering,
+                                 FilterReport& report) {
+  AccountPlan plan;
+  auto add = [&](MailboxId mailbox, const std::string& name,
+                 const std::vector<std::string>& flags) {
+    if (std::any_of(plan.targets.begin(), plan.targets.end(),
+                    [&](const AppendTarget& t) { return t.mailbox == mailbox; })) {
+      return;  // a fileinto and the keep it fell back to store one copy
+    }
+    AppendTarget target{recipient.account, mailbox, 0, {}};
+    apply_flags(flags, target);
+    plan.targets.push_back(std::move(target));
+    plan.names.push_back(name);
+  };
+  auto keep = [&](const std::vector<std::string>& flags) {
+    add(fallback.id, fallback.name, flags);
+  };
+  TERN_TRY(auto script, storage.directory().active_sieve_script(recipient.account).get());
+  if (!script) {
+    keep({});
+    return plan;
+  }
+  auto compiled = sieve::compile(script->text);
+  if (!compiled) {
+    // Scripts are compiled before they are stored; one this version refuses
+    // (written by another) must not lose mail.
+    report.error = "script \"" + script->name + "\": " + compiled.error().message;
+    keep({});
+    return plan;
+  }
+  sieve::Environment environment;
+  environment.subaddress_separators = filtering.subaddress_separators;
+  environment.now = to_unix_seconds(filtering.now);
+  environment.mailbox_exists = [&](std::string_view name) {
+    std::string wanted = canonical_mailbox_name(std::string(name));
+    return std::any_of(boxes.begin(), boxes.end(),
+                       [&](const Mailbox& b) { return b.name == wanted; });
+  };
+  sieve::Envelope envelope{filtering.sender,
+                           envelope_recipient(recipient, filtering.subaddress_separators), ""};
+  sieve::Outcome outcome = sieve::run(*compiled, tree.raw(), envelope, environment);
+  if (outcome.error) {
+    report.error = *outcome.error;
+  }
+  for (const auto& action : outcome.actions) {
+    switch (action.kind) {
+      case sieve::ActionKind::kKeep:
+        keep(action.flags);
+        break;
+      case sieve::ActionKind::kFileInto: {
+        std::string name = canonical_mailbox_name(action.mailbox);
+        std::optional<MailboxId> id;
+        for (const auto& box : boxes) {
+          if (box.name == name) {
+            id = box.id;
+          }
+        }
+        if (!id && action.create && is_valid_mailbox_name(name)) {
+          // RFC 5490 §3.2 :create; a concurrent delivery may have made it first.
+          auto created =
+              storage.mail().create_mailbox(recipient.account, name, SpecialUse::kNone).get();
+          if (created) {
+            id = created->id;
+          } else if (created.error().code == ErrorCode::kAlreadyExists) {
+            TERN_TRY(auto again, storage.mail().mailboxes(recipient.account).get());
+            for (const auto& box : again) {
+              if (box.name == name) {
+                id = box.id;
+              }
+            }
+          } else {
+            return created.error();
+          }
+        }
+        if (!id) {
+          report.error = "fileinto \"" + action.mailbox + "\": no such mailbox, kept";
+          keep(action.flags);
+          break;
+        }
+        add(*id, name, action.flags);
+        break;
+      }
+      case sieve::ActionKind::kRedirect:
+        if (redirected_by(tree, recipient.address)) {
+          report.error = "redirect to " + action.address + ": already redirected by " +
+                         recipient.address + ", kept";
+          keep({});
+        } else {
+          plan.redirects.push_back(action.address);
+        }
+        break;
+      case sieve::ActionKind::kVacation:
+        plan.vacation = action.vacation;
+        break;
+      case sieve::ActionKind::kDiscard:
+        break;
+    }
+  }
+  return plan;
+}
+
+// RFC 5230 §5: the reply, from the null sender, once per period (§4.2).
+Result<std::optional<QueueId>> queue_vacation(Storage& storage, const LocalRecipient& recipient,
+                                              const sieve::Vacation& vacation,
+                                              const mime::MessageTree& tree,
+                                              const Filtering& filtering) {
+  std::string key = sha256_hex(ascii::lower(filtering.sender) + '\0' + vacation.handle);
+  TERN_TRY(auto send, storage.directory()
+                          .note_vacation_reply(recipient.account, key, filtering.now,
+                                               std::chrono::seconds(vacation.seconds))
+                          .get());
+  if (!send) {
+    return std::optional<QueueId>();
+  }
+  mime::AutoReply reply;
+  reply.from = vacation.from.empty() ? recipient.address : vacation.from;
+  reply.to = filtering.sender;
+  reply.subject = vacation.subject;
+  reply.original_message_id = header_value(tree, "Message-ID");
+  reply.original_references = header_value(tree, "References");
+  reply.time = to_unix_seconds(filtering.now);
+  reply.message_id =
+      "<vacation." +
+      sha256_hex(key + std::to_string(reply.time) + recipient.address).substr(0, 24) + "@" +
+      filtering.hostname + ">";
+  reply.body = vacation.reason;
+  reply.body_is_entity = vacation.mime;
+  NewQueuedMessage queued;
+  queued.raw = mime::build_auto_reply(reply);
+  queued.sender = "";  // RFC 5230 §5.1
+  QueueRecipient to;
+  to.address = filtering.sender;
+  to.notify = "NEVER";
+  queued.recipients.push_back(std::move(to));
+  queued.now = filtering.now;
+  queued.envelope.body = BodyType::kEightBitMime;
+  TERN_TRY(auto id, storage.queue().enqueue(std::move(queued)).get());
+  return std::optional<QueueId>(id);
+}
+
 }  // namespace
 
-Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(Storage& storage, NewMessage message,
-                                                        const std::vector<AccountId>& accounts,
-                                                        DeliveryFolder folder) {
+Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage message,
+                                             const std::vector<LocalRecipient>& recipients,
+                                             DeliveryFolder folder, const Filtering* filtering,
+                                             std::vector<FilterReport>* reports) {
+  std::vector<FilterReport> local_reports(recipients.size());
   std::vector<DeliveryOutcome> outcomes;
   std::vector<AppendTarget> targets;
-  // outcome index -> target index (or the first outcome for a duplicate account)
-  std::vector<std::optional<std::size_t>> target_of(accounts.size());
+  std::vector<std::pair<std::size_t, std::size_t>> target_range(recipients.size());  // [begin, end)
   std::map<AccountId, std::size_t> first_outcome;
-  for (std::size_t i = 0; i < accounts.size(); ++i) {
-    AccountId account = accounts[i];
-    outcomes.push_back(DeliveryOutcome{account, Error{ErrorCode::kInternal, "not delivered"}});
-    if (first_outcome.contains(account)) {
+  std::vector<QueueId> queued_redirects;
+  // Parsed only for scripts; the tree refers to message.raw until the append.
+  const mime::MessageTree tree =
+      filtering != nullptr ? mime::parse_message(message.raw) : mime::MessageTree();
+  auto undo_redirects = [&]() {
+    for (QueueId id : queued_redirects) {
+      (void)storage.queue().remove_queued(id).get();  // best effort; see the header
+    }
+  };
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    const LocalRecipient& recipient = recipients[i];
+    FilterReport& report = local_reports[i];
+    outcomes.push_back(
+        DeliveryOutcome{recipient.account, Error{ErrorCode::kInternal, "not delivered"}});
+    target_range[i] = {targets.size(), targets.size()};
+    if (first_outcome.contains(recipient.account)) {
       continue;
     }
-    first_outcome.emplace(account, i);
-    auto boxes = storage.mail().mailboxes(account).get();
+    first_outcome.emplace(recipient.account, i);
+    auto boxes = storage.mail().mailboxes(recipient.account).get();
     if (!boxes) {
       outcomes[i].result = boxes.error();
       continue;
     }
-    std::optional<MailboxId> inbox;
+    std::optional<Mailbox> fallback;
     if (folder == DeliveryFolder::kJunk) {
-      auto junk = junk_mailbox(storage, account, *boxes);
+      auto junk = junk_mailbox(storage, recipient.account, *boxes);
       if (!junk) {
         outcomes[i].result = junk.error();
         continue;
       }
-      inbox = *junk;
+      fallback = Mailbox{};
+      fallback->id = *junk;
+      fallback->name = "Junk";
     }
     for (const auto& box : *boxes) {
-      if (!inbox && box.name == "INBOX") {
-        inbox = box.id;
+      if ((!fallback && box.name == kInboxName) || (fallback && box.id == fallback->id)) {
+        fallback = box;
       }
     }
-    if (!inbox) {
+    if (!fallback) {
       outcomes[i].result = Error{ErrorCode::kNotFound, "account has no INBOX"};
       continue;
     }
-    target_of[i] = targets.size();
-    targets.push_back(AppendTarget{account, *inbox, 0, {}});
+    Result<AccountPlan> plan = AccountPlan{
+        {AppendTarget{recipient.account, fallback->id, 0, {}}}, {fallback->name}, {}, {}};
+    if (filtering != nullptr) {
+      plan = plan_account(storage, recipient, tree, *fallback, *boxes, *filtering, report);
+    }
+    if (!plan) {
+      outcomes[i].result = plan.error();
+      continue;
+    }
+    for (const auto& address : plan->redirects) {
+      NewQueuedMessage queued;
+      queued.raw = "X-Sieve-Redirected-From: " + recipient.address + "\r\n" + message.raw;
+      auto sender =
+          forwarding_sender(storage.directory(), filtering->srs, filtering->sender, filtering->now);
+      if (!sender) {
+        undo_redirects();
+        return sender.error();
+      }
+      queued.sender = std::move(*sender);
+      QueueRecipient to;
+      to.address = address;
+      to.orcpt = "rfc822;" + envelope_recipient(recipient, filtering->subaddress_separators);
+      queued.recipients.push_back(std::move(to));
+      queued.now = filtering->now;
+      queued.envelope = filtering->envelope;
+      auto id = storage.queue().enqueue(std::move(queued)).get();
+      if (!id) {
+        undo_redirects();
+        return id.error();
+      }
+      queued_redirects.push_back(*id);
+      ++report.redirects;
+    }
+    if (plan->vacation) {
+      auto sent = queue_vacation(storage, recipient, *plan->vacation, tree, *filtering);
+      if (!sent) {
+        undo_redirects();
+        return sent.error();
+      }
+      report.vacation = sent->has_value();
+    }
+    report.mailboxes = plan->names;
+    for (auto& target : plan->targets) {
+      targets.push_back(std::move(target));
+    }
+    target_range[i] = {target_range[i].first, targets.size()};
+    if (target_range[i].first == targets.size()) {
+      report.discarded = report.redirects == 0;
+      outcomes[i].result = Appended{};  // redirected or discarded: nothing to store
+    }
   }
   if (!targets.empty()) {
     auto appended = storage.mail().append(std::move(message), targets).get();
     if (!appended) {
+      undo_redirects();
       return appended.error();
     }
-    for (std::size_t i = 0; i < accounts.size(); ++i) {
-      if (target_of[i]) {
-        outcomes[i].result = (*appended)[*target_of[i]];
+    for (std::size_t i = 0; i < recipients.size(); ++i) {
+      auto [begin, end] = target_range[i];
+      if (begin == end) {
+        continue;
+      }
+      outcomes[i].result = (*appended)[begin];
+      for (std::size_t t = begin; t < end; ++t) {
+        if (!(*appended)[t]) {
+          outcomes[i].result = (*appended)[t];
+          break;
+        }
       }
     }
   }
-  for (std::size_t i = 0; i < accounts.size(); ++i) {
-    auto first = first_outcome.at(accounts[i]);
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    auto first = first_outcome.at(recipients[i].account);
     if (first != i) {
       outcomes[i].result = outcomes[first].result;
     }
+  }
+  if (reports != nullptr) {
+    *reports = std::move(local_reports);
   }
   return outcomes;
 }

@@ -9,6 +9,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "domain/accounts.hpp"
 #include "domain/ports.hpp"
 #include "domain/srs.hpp"
 
@@ -26,23 +27,68 @@ enum class DeliveryFolder {
 // The outcome for one recipient account, in the order the accounts were given.
 struct DeliveryOutcome {
   AccountId account{};
-  Result<Appended> result;  // kLimitExceeded over quota, kNotFound without INBOX
+  Result<Appended> result;
+};
+
+// What Sieve filtering at delivery needs beyond the message (RFC 5228 §5.4
+// envelope, redirect and vacation).
+struct Filtering {
+  std::string sender;    // the envelope's reverse path; "" for the null sender
+  std::string hostname;  // this server: the vacation replies' Message-IDs
+  // Redirects of a foreign sender's mail are queued with an SRS sender, as alias
+  // forwards are (forwarding_sender()). Null: the sender is kept.
+  const Srs* srs = nullptr;
+  std::string subaddress_separators = "+";
+  SystemTime now{};
+  // The MAIL FROM parameters a redirect carries on (as an alias forward does).
+  QueueEnvelope envelope;
+};
+
+// What filtering did for one account, for the log.
+struct FilterReport {
+  std::vector<std::string> mailboxes;  // where copies were stored
+  std::size_t redirects = 0;           // queued redirects
+  bool vacation = false;               // a vacation reply was queued
+  bool discarded = false;              // nothing was stored
+  std::string error;                   // a run-time or compile error (the message was kept)
 };
 
 // Stores `message` once and appends it to the INBOX (or, with `folder` kJunk,
-// the Junk mailbox) of each account in `accounts` (duplicates are delivered once;
-// the later ones repeat the first outcome). Synchronous: it waits on the storage futures, so call
-// it on a blocking pool or from the CLI.
+// the Junk mailbox) of each account in `recipients` (an account named twice is
+// delivered once; the later ones repeat the first outcome).
+//
+// With `filtering`, each account's active Sieve script (Directory::
+// active_sieve_script) decides where its copy goes instead: the mailboxes of keep
+// and fileinto (flags and keywords set, :create creating a missing one; fileinto a
+// mailbox that does not exist keeps the message, as Dovecot does), redirects
+// queued to the outbound queue (X-Sieve-Redirected-From on top; a message that
+// already carries it for this account is not redirected again, so two accounts
+// redirecting to each other do not loop), vacation replies queued from the null
+// sender (RFC 5230 §5.1) at most once per period per sender and handle
+// (Directory::note_vacation_reply), discard storing nothing. An account without
+// an active script, or whose script no longer compiles, gets the message in its
+// folder. `recipients[i].detail` rebuilds the address a script sees as the
+// envelope "to". `reports`, when given, receives one FilterReport per recipient.
+//
+// Synchronous: it waits on the storage futures, so call it on a blocking pool or
+// from the CLI.
 //
 // Errors: the outer Result fails only when nothing could be stored (kIo: disk
 // full, store error — the caller answers 451 4.3.0 and nothing was kept);
-// per-account problems are in the outcomes.
+// per-account problems are in the outcomes (kLimitExceeded over quota, kNotFound
+// without INBOX). An outcome's result is the first stored copy; an account whose
+// script stored nothing has an Appended with uid 0.
 //
 // Durability: returns only after the store's append has completed, i.e. the bytes
 // are on stable storage (ARCHITECTURE.md §4), so the caller may then answer 250.
-Result<std::vector<DeliveryOutcome>> deliver_to_inboxes(
-    Storage& storage, NewMessage message, const std::vector<AccountId>& accounts,
-    DeliveryFolder folder = DeliveryFolder::kInbox);
+// Queued redirects and replies are durable before it returns. If storing fails
+// after redirects were queued, they are removed again (best effort) so that the
+// client's retry does not send them twice.
+Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage message,
+                                             const std::vector<LocalRecipient>& recipients,
+                                             DeliveryFolder folder,
+                                             const Filtering* filtering = nullptr,
+                                             std::vector<FilterReport>* reports = nullptr);
 
 // The envelope sender for mail of `sender` that an alias forwards to another
 // domain. With `srs` set and a sender whose domain is not one of ours, the SRS0

@@ -3,8 +3,24 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
+
+#include "base/ascii.hpp"
 
 namespace tern::domain {
+
+std::optional<Flag> system_flag(std::string_view name) {
+  static constexpr std::pair<std::string_view, Flag> kSystem[] = {
+      {"\\Seen", kFlagSeen},       {"\\Answered", kFlagAnswered}, {"\\Flagged", kFlagFlagged},
+      {"\\Deleted", kFlagDeleted}, {"\\Draft", kFlagDraft},
+  };
+  for (const auto& [spelled, flag] : kSystem) {
+    if (ascii::iequals(spelled, name)) {
+      return flag;
+    }
+  }
+  return std::nullopt;
+}
 
 std::vector<std::string> normalize_keywords(std::vector<std::string> keywords) {
   std::sort(keywords.begin(), keywords.end());

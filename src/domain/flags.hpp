@@ -12,6 +12,10 @@
 
 namespace tern::domain {
 
+// The system flag named `name` ("\\Seen", any case; RFC 9051 §2.3.2), or nullopt
+// for a keyword or an unknown "\\" flag.
+std::optional<Flag> system_flag(std::string_view name);
+
 // Keywords as entries keep them: sorted and unique.
 std::vector<std::string> normalize_keywords(std::vector<std::string> keywords);
 

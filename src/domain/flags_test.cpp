@@ -11,6 +11,15 @@ namespace {
 
 using Words = std::vector<std::string>;
 
+TEST(SystemFlag, NamesTheFiveFlagsAClientMaySetInAnyCase) {
+  EXPECT_EQ(system_flag("\\Seen"), kFlagSeen);
+  EXPECT_EQ(system_flag("\\fLaGgEd"), kFlagFlagged);
+  EXPECT_EQ(system_flag("\\Draft"), kFlagDraft);
+  EXPECT_EQ(system_flag("\\Recent"), std::nullopt);  // the server's, not a stored flag
+  EXPECT_EQ(system_flag("Seen"), std::nullopt);      // a keyword
+  EXPECT_EQ(system_flag("$Label1"), std::nullopt);
+}
+
 TEST(KeywordText, JoinsWithSingleSpaces) {
   EXPECT_EQ(join_keywords({}), "");
   EXPECT_EQ(join_keywords({"$Forwarded"}), "$Forwarded");

@@ -459,6 +459,10 @@ std::string build_auto_reply(const AutoReply& reply) {
   }
   out += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 §5.1
   out += "MIME-Version: 1.0\r\n";
+  if (reply.body_is_entity) {
+    out += crlf_lines(reply.body);
+    return out;
+  }
   add_text_body(out, reply.body);
   return out;
 }

@@ -125,6 +125,9 @@ struct AutoReply {
   std::string message_id;           // "<id@host>" of the reply
   std::int64_t time = 0;
   std::string body;  // UTF-8 text
+  // The body is a MIME entity (its own header fields, a blank line, its body),
+  // as Sieve vacation :mime gives it (RFC 5230 §4.4), written as is.
+  bool body_is_entity = false;
 };
 
 // Returns the reply message (CRLF): Auto-Submitted: auto-replied (RFC 3834 §5.1),

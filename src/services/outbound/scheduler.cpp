@@ -83,7 +83,8 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
                                                    const d::QueuedMessage& message,
                                                    std::size_t index, const std::string& raw,
                                                    const std::string& facts, SystemTime now,
-                                                   const std::string& separator) {
+                                                   const Options& options) {
+  const std::string& separator = options.subaddress_separator;
   const auto& address = message.recipients[index].address;
   auto resolved = d::resolve_recipient(storage.directory(), address, separator);
   if (!resolved) {
@@ -99,10 +100,6 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
   }
   if (resolved->kind == d::RecipientKind::kNotLocal) {
     return std::nullopt;
-  }
-  std::vector<d::AccountId> accounts;
-  for (const auto& local : resolved->accounts) {
-    accounts.push_back(local.account);
   }
   if (!resolved->external.empty()) {
     // An alias of ours that forwards elsewhere: a new queue entry carries it on.
@@ -120,8 +117,17 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
                           "451 4.3.0 cannot queue the forward: " + queued.error().message, "4.3.0");
     }
   }
-  if (!accounts.empty()) {
-    auto delivered = d::deliver_to_inboxes(storage, d::NewMessage{raw, now, facts}, accounts);
+  if (!resolved->accounts.empty()) {
+    // The recipients' Sieve scripts run here as for mail that arrives by SMTP.
+    d::Filtering filtering;
+    filtering.sender = message.sender;
+    filtering.hostname = options.hostname;
+    filtering.srs = options.srs.get();
+    filtering.subaddress_separators = separator;
+    filtering.now = now;
+    filtering.envelope = message.envelope;
+    auto delivered = d::deliver(storage, d::NewMessage{raw, now, facts}, resolved->accounts,
+                                d::DeliveryFolder::kInbox, &filtering);
     if (!delivered) {
       return make_outcome(index, d::DeliveryStatus::kDeferred,
                           "451 4.3.0 cannot store the message: " + delivered.error().message,
@@ -354,8 +360,7 @@ asio::awaitable<Scheduler::GroupResult> Scheduler::deliver_group(const d::Queued
         if (facts.empty()) {
           facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
         }
-        outcome = deliver_locally(storage_, message, index, raw, facts, clock_.now(),
-                                  options_.subaddress_separator);
+        outcome = deliver_locally(storage_, message, index, raw, facts, clock_.now(), options_);
         domain_is_local = outcome.has_value();  // one domain per group: decided once
       }
       if (outcome) {

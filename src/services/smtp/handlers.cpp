@@ -77,6 +77,25 @@ const mailauth::DkimKeyring::Entry* sealing_key(const mailauth::DkimKeyring& rin
   return nullptr;
 }
 
+// The reverse-path as queued and as Sieve's envelope "from"; "" for the null sender.
+std::string reverse_path_of(const tern::smtp::Message& message) {
+  return message.reverse_path.is_null() ? std::string()
+                                        : address::render_mailbox(*message.reverse_path.mailbox);
+}
+
+// What a queued copy must honour downstream (domain::QueueEnvelope): the MAIL
+// FROM parameters of the message it carries on.
+domain::QueueEnvelope queue_envelope(const tern::smtp::Message& message) {
+  domain::QueueEnvelope envelope;
+  envelope.smtputf8 = message.params.smtputf8;
+  envelope.body =
+      message.params.body == tern::smtp::Body::kBinaryMime ? domain::BodyType::kBinaryMime
+      : message.params.body == tern::smtp::Body::k8BitMime ? domain::BodyType::kEightBitMime
+                                                           : domain::BodyType::kSevenBit;
+  envelope.requiretls = message.params.requiretls;
+  return envelope;
+}
+
 }  // namespace
 
 std::string_view role_name(Role role) {
@@ -481,14 +500,14 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
 
   // The local accounts, de-duplicated across recipients, and the external
   // addresses (submission relays, alias forwards) with their DSN parameters.
-  std::vector<domain::AccountId> accounts;
+  std::vector<domain::LocalRecipient> accounts;  // the first recipient that led to each
   std::set<domain::AccountId> seen;
   std::vector<domain::QueueRecipient> external;
   std::set<std::string> seen_external;
   for (std::size_t i = 0; i < n; ++i) {
     for (const auto& local : targets_[i].accounts) {
       if (seen.insert(local.account).second) {
-        accounts.push_back(local.account);
+        accounts.push_back(local);
       }
     }
     const auto& params = message.recipients[i].params;
@@ -511,7 +530,8 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   // full mailbox fails the whole message instead of half-delivering it (the
   // store checks again atomically; losing that race is logged below).
   std::map<domain::AccountId, Reply> refused;
-  for (domain::AccountId account_id : accounts) {
+  for (const auto& local : accounts) {
+    domain::AccountId account_id = local.account;
     if (unlimited_.contains(account_id)) {
       continue;
     }
@@ -531,10 +551,10 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
   if (!lmtp && !refused.empty()) {
     return all(refused.begin()->second);
   }
-  std::vector<domain::AccountId> deliverable;
-  for (domain::AccountId a : accounts) {
-    if (!refused.contains(a)) {
-      deliverable.push_back(a);
+  std::vector<domain::LocalRecipient> deliverable;
+  for (const auto& local : accounts) {
+    if (!refused.contains(local.account)) {
+      deliverable.push_back(local);
     }
   }
 
@@ -545,9 +565,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     // RFC 8617 §5.1: a forwarded copy carries our ARC Set, so the next hop can
     // see what we saw when SPF and DKIM break on the way.
     q.raw = verdict != nullptr ? arc_seal_forward(raw, message, *verdict, id) + raw : raw;
-    q.sender = message.reverse_path.is_null()
-                   ? std::string()
-                   : address::render_mailbox(*message.reverse_path.mailbox);
+    q.sender = reverse_path_of(message);
     // Forwarding a foreign sender's mail: SRS keeps SPF passing at the next hop.
     auto sender = domain::forwarding_sender(storage_.directory(), policy_.srs.get(), q.sender, now);
     if (!sender) {
@@ -558,13 +576,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     q.envid = message.params.envid;
     q.ret = message.params.ret;
     q.now = now;
-    // What the transport must honour downstream (domain::QueueEnvelope).
-    q.envelope.smtputf8 = message.params.smtputf8;
-    q.envelope.body =
-        message.params.body == tern::smtp::Body::kBinaryMime ? domain::BodyType::kBinaryMime
-        : message.params.body == tern::smtp::Body::k8BitMime ? domain::BodyType::kEightBitMime
-                                                             : domain::BodyType::kSevenBit;
-    q.envelope.requiretls = message.params.requiretls;
+    q.envelope = queue_envelope(message);
     q.envelope.submitter = user_ ? user_->address : std::string();
     auto id_or = storage_.queue().enqueue(std::move(q)).get();
     if (!id_or) {
@@ -576,9 +588,33 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
 
   std::map<domain::AccountId, Reply> outcome;
   if (!deliverable.empty()) {
-    auto delivered = domain::deliver_to_inboxes(
+    // Each account's Sieve script decides where its copy goes (RFC 5228).
+    domain::Filtering filtering;
+    filtering.sender = reverse_path_of(message);
+    filtering.hostname = policy_.hostname;
+    filtering.srs = policy_.srs.get();
+    filtering.subaddress_separators = policy_.subaddress_separator;
+    filtering.now = now;
+    filtering.envelope = queue_envelope(message);
+    std::vector<domain::FilterReport> reports;
+    auto delivered = domain::deliver(
         storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable,
-        quarantine ? domain::DeliveryFolder::kJunk : domain::DeliveryFolder::kInbox);
+        quarantine ? domain::DeliveryFolder::kJunk : domain::DeliveryFolder::kInbox, &filtering,
+        &reports);
+    for (std::size_t r = 0; r < reports.size(); ++r) {
+      const auto& report = reports[r];
+      if (!report.error.empty()) {
+        logger_.warn("sieve",
+                     {{"id", id}, {"account", deliverable[r].address}, {"error", report.error}});
+      }
+      if (report.redirects > 0 || report.vacation || report.discarded) {
+        logger_.info("sieve", {{"id", id},
+                               {"account", deliverable[r].address},
+                               {"redirects", std::to_string(report.redirects)},
+                               {"vacation", report.vacation ? "sent" : "no"},
+                               {"discarded", report.discarded ? "yes" : "no"}});
+      }
+    }
     if (!delivered) {
       logger_.warn("smtp delivery failed", {{"error", delivered.error().message}});
       if (queued) {
