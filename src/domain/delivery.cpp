@@ -99,6 +99,26 @@ bool redirected_by(const mime::MessageTree& tree, std::string_view address) {
   return false;
 }
 
+// The message's tree, parsed the first time a redirect or a vacation reply needs
+// its header (sieve::run parses what it reads itself). Refers to `raw`.
+class LazyTree {
+ public:
+  explicit LazyTree(std::string_view raw) : raw_(raw) {}
+
+  std::string_view raw() const { return raw_; }
+
+  const mime::MessageTree& get() {
+    if (!tree_) {
+      tree_ = mime::parse_message(raw_);
+    }
+    return *tree_;
+  }
+
+ private:
+  std::string_view raw_;
+  std::optional<mime::MessageTree> tree_;
+};
+
 // What one account's script decided, in store terms.
 struct AccountPlan {
   std::vector<AppendTarget> targets;
@@ -109,10 +129,9 @@ struct AccountPlan {
 
 // Runs the account's active script, if any, and resolves its mailboxes.
 // `fallback` is where a keep, and any fileinto that cannot be done, stores.
-Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipient,
-                                 const mime::MessageTree& tree, const Mailbox& fallback,
-                                 const std::vector<Mailbox>& boxes, const Filtering& filtering,
-                                 FilterReport& report) {
+Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipient, LazyTree& tree,
+                                 const Mailbox& fallback, const std::vector<Mailbox>& boxes,
+                                 const Filtering& filtering, FilterReport& report) {
   AccountPlan plan;
   auto add = [&](MailboxId mailbox, const std::string& name,
                  const std::vector<std::string>& flags) {
@@ -194,7 +213,7 @@ Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipie
         break;
       }
       case sieve::ActionKind::kRedirect:
-        if (redirected_by(tree, recipient.address)) {
+        if (redirected_by(tree.get(), recipient.address)) {
           report.error = "redirect to " + action.address + ": already redirected by " +
                          recipient.address + ", kept";
           keep({});
@@ -263,9 +282,7 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
   std::vector<std::pair<std::size_t, std::size_t>> target_range(recipients.size());  // [begin, end)
   std::map<AccountId, std::size_t> first_outcome;
   std::vector<QueueId> queued_redirects;
-  // Parsed only for scripts; the tree refers to message.raw until the append.
-  const mime::MessageTree tree =
-      filtering != nullptr ? mime::parse_message(message.raw) : mime::MessageTree();
+  LazyTree tree(message.raw);  // used before the append moves message.raw
   auto undo_redirects = [&]() {
     for (QueueId id : queued_redirects) {
       (void)storage.queue().remove_queued(id).get();  // best effort; see the header
@@ -340,7 +357,7 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
       ++report.redirects;
     }
     if (plan->vacation) {
-      auto sent = queue_vacation(storage, recipient, *plan->vacation, tree, *filtering);
+      auto sent = queue_vacation(storage, recipient, *plan->vacation, tree.get(), *filtering);
       if (!sent) {
         undo_redirects();
         return sent.error();

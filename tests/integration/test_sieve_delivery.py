@@ -130,3 +130,19 @@ def test_lmtp_runs_the_script_and_a_runtime_error_keeps_the_message(mail):
     # fileinto a mailbox that does not exist (without :create) keeps it in the INBOX.
     assert len(inbox(server, BOB)) == 1
     assert queue_entries(server) == []
+
+
+def test_copies_into_two_mailboxes_of_one_account_share_one_append(mail):
+    server, ports = mail
+    activate(server, ALICE, 'require ["fileinto", "copy", "mailbox"];\n'
+                            'fileinto :copy :create "Copies";\n')
+    for n in range(3):
+        send(ports["smtp"], ALICE, message(f"copy {n}"))
+    # The implicit keep and the :copy: each message in both, numbered in each.
+    assert [uid for uid, _ in mailbox_messages(server, ALICE, "Copies")] == [1, 2, 3]
+    assert [uid for uid, _ in mailbox_messages(server, ALICE)] == [1, 2, 3]
+    imap = imaplib.IMAP4("127.0.0.1", ports["imap"])
+    imap.login(ALICE, PASSWORD)
+    _, data = imap.status("Copies", "(MESSAGES UIDNEXT)")
+    assert b"MESSAGES 3" in data[0] and b"UIDNEXT 4" in data[0], data
+    imap.logout()
