@@ -616,6 +616,11 @@ class Compiler {
             if (tag.tag == "subject" || tag.tag == "from" || tag.tag == "handle") {
               TERN_TRY(auto arg, tag_value(tag, value, Argument::Kind::kStrings));
               TERN_TRY(auto list, texts(*arg));
+              // RFC 5230 §4.3: a :from that is no mailbox-list is an error.
+              if (tag.tag == "from" && !list[0].expand && !detail::mailbox_list(list[0].text)) {
+                return syntax_error(tag.line,
+                                    "vacation: :from \"" + list[0].text + "\" is no address");
+              }
               (tag.tag == "subject" ? node.subject
                : tag.tag == "from"  ? node.from
                                     : node.handle) = std::move(list[0]);

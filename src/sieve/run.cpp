@@ -826,6 +826,10 @@ class Runner {
     v.reason = expand(node.first[0]);
     v.subject = node.subject ? expand(*node.subject) : std::string();
     v.from = node.from ? expand(*node.from) : std::string();
+    if (!v.from.empty() && !detail::mailbox_list(v.from)) {
+      fail(node, "vacation: :from \"" + v.from + "\" is no address");
+      return;
+    }
     v.addresses = expand_list(node.addresses);
     v.seconds = static_cast<std::uint32_t>(node.number);
     v.mime = node.mime;

@@ -98,6 +98,10 @@ TEST(SieveCompile, ReportsTheLineOfEachMistake) {
   EXPECT_EQ(compile_error("/* never closed"), "line 1: unterminated /* comment");
   EXPECT_EQ(compile_error("if size :over 99999999999999999999 {}"), "line 1: number too large");
   EXPECT_EQ(compile_error("keep;}"), "line 1: unexpected '}'");
+  EXPECT_EQ(compile_error("require \"vacation\";\nvacation :from \"not an address\" \"x\";"),
+            "line 2: vacation: :from \"not an address\" is no address");
+  EXPECT_EQ(compile_error("require \"vacation\"; vacation :from \"Me <me@example.com>\" \"x\";"),
+            "");
   EXPECT_EQ(compile_error("require \"vacation\";\nvacation :days 1 :seconds 2 \"x\";"),
             "line 2: :seconds needs require \"vacation-seconds\"");
 }

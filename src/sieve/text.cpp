@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sieve/text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -278,6 +279,15 @@ bool redirect_address(std::string_view address) {
   return !list.has_errors() && mailboxes.size() == 1 && !mailboxes[0]->local_part.empty() &&
          !mailboxes[0]->domain.empty() && !mailboxes[0]->display_name &&
          mailboxes[0]->route.empty();
+}
+
+bool mailbox_list(std::string_view text) {
+  auto list = address::parse_address_list(text);
+  auto mailboxes = list.mailboxes();
+  return !list.has_errors() && !mailboxes.empty() &&
+         std::all_of(mailboxes.begin(), mailboxes.end(), [](const address::Mailbox* m) {
+           return !m->local_part.empty() && !m->domain.empty();
+         });
 }
 
 std::optional<int> parse_zone(std::string_view zone) {

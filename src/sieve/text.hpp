@@ -23,6 +23,10 @@ Result<std::string> decode_encoded_characters(std::string_view text);
 // needs (RFC 5228 §4.2).
 bool redirect_address(std::string_view address);
 
+// True when `text` is an RFC 5322 mailbox-list, every mailbox with a domain, as
+// vacation's :from must be (RFC 5230 §4.3).
+bool mailbox_list(std::string_view text);
+
 // "+hhmm" / "-hhmm" (RFC 5260 §4.1.1) in minutes east of UTC.
 std::optional<int> parse_zone(std::string_view zone);
 
