@@ -405,6 +405,26 @@ TEST(SieveRun, MailboxAndDate) {
   EXPECT_EQ(detail::date_part("iso8601", -1, -90), "1969-12-31T22:29:59-01:30");
 }
 
+TEST(SieveRun, IfElsifElseTakeOneBranch) {
+  std::string_view script =
+      "require \"fileinto\";\n"
+      "if header :is \"x-tag\" \"none\" { fileinto \"A\"; }\n"
+      "elsif header :is \"x-tag\" \"one\" { fileinto \"B\"; }\n"
+      "elsif true { fileinto \"C\"; }\n"
+      "else { fileinto \"D\"; }\n"
+      "if false { fileinto \"E\"; } else { if true { fileinto \"F\"; stop; } }\n"
+      "fileinto \"G\";\n";
+  EXPECT_EQ(lines(run_script(script)), (Lines{"store B", "store F"}));
+  EXPECT_EQ(compile_error("if true { require \"fileinto\"; }"),
+            "line 1: require must come before any other command");
+  EXPECT_EQ(compile_error("else { keep; }"), "line 1: else without a preceding if");
+  EXPECT_EQ(compile_error("if true { keep; }\nkeep;\nelse { keep; }"),
+            "line 3: else without a preceding if");
+  // RFC 5228 §5.1: the address test reads only fields that hold addresses.
+  EXPECT_EQ(compile_error("if address :is \"subject\" \"x\" {}"),
+            "line 1: address: \"subject\" holds no addresses");
+}
+
 TEST(SieveRun, StepLimitEndsARunaway) {
   Environment environment;
   environment.max_steps = 50;
