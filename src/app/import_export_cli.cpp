@@ -22,6 +22,7 @@
 #include "maildir/maildir.hpp"
 #include "mbox/mbox.hpp"
 #include "mime/facts/facts.hpp"
+#include "sieve/sieve.hpp"
 
 namespace tern::app {
 
@@ -32,6 +33,9 @@ const char* const kImportExportUsage =
   import mbox ADDRESS FILE [MAILBOX]   the messages of an mbox file (Google Takeout,
         Thunderbird, mutt, Dovecot) appended to MAILBOX (default INBOX, created if
         missing) with their flags, keywords and dates
+  import sieve ADDRESS DIR [ACTIVE]   the Sieve scripts of a Pigeonhole script
+        directory (~/sieve: each NAME.sieve), the one ACTIVE links to (default
+        DIR/../.dovecot.sieve) made active; scripts that do not compile are left out
   export maildir ADDRESS DIR    the account as a Maildir++ tree Dovecot serves with the
         same UIDs, flags, keywords, dates and subscriptions; DIR new or empty
   export mbox ADDRESS MAILBOX FILE   one mailbox as an mbox file (mboxcl2, as Dovecot
@@ -678,6 +682,73 @@ Result<void> export_mbox(domain::Storage& storage, const std::string& address,
   return ok();
 }
 
+// Pigeonhole's layout (sieve = file:~/sieve;active=~/.dovecot.sieve): the scripts
+// are DIR/NAME.sieve, and the active one is the file the `active` symlink points
+// to. A plain file there (no link, as some setups keep it) is a script of its
+// own, imported under its stem without the leading dot ("dovecot").
+Result<void> import_sieve(domain::Storage& storage, const std::string& address, const fs::path& dir,
+                          std::optional<fs::path> active_link) {
+  TERN_TRY(const auto account, find_user(storage, address));
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return fail(ErrorCode::kNotFound, dir.string() + " is not a directory");
+  }
+  if (!active_link) {
+    active_link = dir.parent_path() / ".dovecot.sieve";
+  }
+  std::vector<std::pair<std::string, fs::path>> scripts;  // name, file
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path& path = entry.path();
+    if (entry.is_regular_file(ec) && path.extension() == ".sieve") {
+      scripts.emplace_back(path.stem().string(), path);
+    }
+  }
+  if (ec) {
+    return fail(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
+  }
+  std::optional<std::string> active;
+  if (fs::is_symlink(*active_link, ec)) {
+    active = fs::read_symlink(*active_link, ec).stem().string();
+  } else if (fs::is_regular_file(*active_link, ec)) {
+    std::string stem = active_link->stem().string();
+    active = stem.starts_with(".") ? stem.substr(1) : stem;
+    bool listed = std::any_of(scripts.begin(), scripts.end(),
+                              [&](const auto& script) { return script.first == *active; });
+    if (!listed) {
+      scripts.emplace_back(*active, *active_link);
+    }
+  }
+  std::sort(scripts.begin(), scripts.end());
+  std::size_t imported = 0;
+  std::size_t refused = 0;
+  bool active_imported = false;
+  for (const auto& [name, path] : scripts) {
+    TERN_TRY(auto text, read_file(path));
+    if (auto compiled = sieve::compile(text); !compiled) {
+      // What does not compile would never run; the others still come over.
+      fmt::print(stderr, "tern: import sieve: {}: {}\n", path.string(), compiled.error().message);
+      ++refused;
+      continue;
+    }
+    auto stored = storage.directory().put_sieve_script(account.id, name, text).get();
+    if (!stored) {
+      return stored.error().with_context("script \"" + name + "\"");
+    }
+    ++imported;
+    active_imported = active_imported || (active && *active == name);
+  }
+  if (active_imported) {
+    TERN_TRY_VOID(storage.directory().activate_sieve_script(account.id, *active).get());
+  }
+  fmt::print("imported {} sieve scripts into {}{}\n", imported, account.address,
+             active_imported ? " (\"" + *active + "\" active)" : std::string());
+  if (refused > 0) {
+    return fail(ErrorCode::kInvalidInput,
+                std::to_string(refused) + " scripts do not compile and were left out");
+  }
+  return ok();
+}
+
 }  // namespace
 
 int import_command(const std::vector<std::string>& words, domain::Storage& storage) {
@@ -689,9 +760,15 @@ int import_command(const std::vector<std::string>& words, domain::Storage& stora
     auto done = import_mbox(storage, words[1], words[2], words.size() == 4 ? words[3] : "INBOX");
     return done ? kExitOk : failed("import", done.error());
   }
-  return usage("import", words.empty()        ? "missing format"
-                         : words[0] == "mbox" ? "mbox ADDRESS FILE [MAILBOX]"
-                                              : "maildir ADDRESS DIR");
+  if ((words.size() == 3 || words.size() == 4) && words[0] == "sieve") {
+    auto done = import_sieve(storage, words[1], words[2],
+                             words.size() == 4 ? std::optional<fs::path>(words[3]) : std::nullopt);
+    return done ? kExitOk : failed("import", done.error());
+  }
+  return usage("import", words.empty()         ? "missing format"
+                         : words[0] == "mbox"  ? "mbox ADDRESS FILE [MAILBOX]"
+                         : words[0] == "sieve" ? "sieve ADDRESS DIR [ACTIVE]"
+                                               : "maildir ADDRESS DIR");
 }
 
 int export_command(const std::vector<std::string>& words, domain::Storage& storage) {

@@ -22,6 +22,13 @@
 // Dovecot leaves them out. Ordinary appends: the quota applies, UIDs are the
 // mailbox's next ones, and running it twice stores the messages twice.
 //
+// `tern import sieve ADDRESS DIR [ACTIVE]` stores the Sieve scripts of a
+// Pigeonhole script directory (each DIR/NAME.sieve as script NAME, replacing one
+// of that name) and activates the one the symlink ACTIVE (default
+// DIR/../.dovecot.sieve, Pigeonhole's default) points to. Each is compiled
+// first; one that does not compile is reported and left out (exit status 1), the
+// others are imported.
+//
 // `tern export mbox ADDRESS MAILBOX FILE` writes one mailbox as an mbox file the
 // way Dovecot does (mboxcl2: Content-Length, the body not quoted) with Status,
 // X-Status, X-Keywords, X-UID and X-IMAPbase, so Dovecot serves it with the same

@@ -154,3 +154,38 @@ def test_migrate_copies_the_scripts(server, certs, tmp_path):
     assert listing(server, config=target) == "away ACTIVE\nlists\n"
     assert listing(server, BOB, config=target) == "lists\n"
     assert script_bytes(target, ALICE, "away") == AWAY_LONGER.encode()
+
+
+def test_import_takes_a_pigeonhole_script_directory(server, tmp_path):
+    """Pigeonhole's default layout (sieve = file:~/sieve;active=~/.dovecot.sieve):
+    the scripts in ~/sieve, the active one the target of the ~/.dovecot.sieve link."""
+    home = tmp_path / "home"
+    scripts = home / "sieve"
+    (scripts / "tmp").mkdir(parents=True)  # Pigeonhole's scratch directory: not a script
+    (scripts / "lists.sieve").write_text(LISTS)
+    (scripts / "away.sieve").write_text(AWAY)
+    (scripts / "broken.sieve").write_text(BROKEN)
+    (scripts / "notes.txt").write_text("not a script")
+    (home / ".dovecot.sieve").symlink_to("sieve/lists.sieve")
+
+    result = tern_cli(server.config, "import", "sieve", ALICE, str(scripts), check=False)
+    # The broken one is reported with its line and left out; the others come over.
+    refused(result, r"broken\.sieve: line 3: ")
+    assert "imported 2 sieve scripts" in result.stdout and '"lists" active' in result.stdout
+    assert listing(server) == "away\nlists ACTIVE\n"
+    assert sieve(server, "get", ALICE, "away").stdout == AWAY
+
+    # Again, with the active script named explicitly: scripts are replaced, not doubled.
+    (scripts / "broken.sieve").unlink()
+    result = tern_cli(server.config, "import", "sieve", ALICE, str(scripts),
+                      str(scripts / "away.sieve"))
+    assert "imported 2 sieve scripts" in result.stdout
+    assert listing(server) == "away ACTIVE\nlists\n"
+    # A plain file where the link would be is a script of its own, made active.
+    (home / "plain").mkdir()
+    (home / "plain" / ".dovecot.sieve").write_text(AWAY)
+    tern_cli(server.config, "import", "sieve", ALICE, str(scripts), str(home / "plain" / ".dovecot.sieve"))
+    assert listing(server) == "away\ndovecot ACTIVE\nlists\n"
+
+    tern_cli(server.config, "import", "sieve", BOB, str(scripts), str(home / ".dovecot.sieve"))
+    assert listing(server, BOB) == "away\nlists ACTIVE\n"
