@@ -41,6 +41,7 @@
 #include "services/delivery/smtp_transport.hpp"
 #include "services/http/service.hpp"
 #include "services/imap/service.hpp"
+#include "services/managesieve/service.hpp"
 #include "services/outbound/scheduler.hpp"
 #include "services/pop3/service.hpp"
 #include "services/smtp/service.hpp"
@@ -69,7 +70,8 @@ runtime::TlsSettings tls_settings(const config::TlsSettings& tls) {
 bool is_available(config::ListenerRole role) {
   return role == config::ListenerRole::kHttp || role == config::ListenerRole::kSmtp ||
          role == config::ListenerRole::kSubmission || role == config::ListenerRole::kLmtp ||
-         role == config::ListenerRole::kPop3 || role == config::ListenerRole::kImap;
+         role == config::ListenerRole::kPop3 || role == config::ListenerRole::kImap ||
+         role == config::ListenerRole::kManageSieve;
 }
 
 // The brute-force policy shared by every protocol that authenticates.
@@ -241,6 +243,7 @@ class Daemon {
   Result<void> start_outbound();
   services::pop3::Service& pop3_service(config::TlsMode tls);
   services::imap::Service& imap_service(config::TlsMode tls);
+  services::managesieve::Service& managesieve_service(config::TlsMode tls);
   void on_stop(int signal);
   void on_reload();
   asio::awaitable<void> drain_all();
@@ -277,6 +280,8 @@ class Daemon {
   std::map<config::ListenerRole, std::unique_ptr<services::smtp::Service>> smtp_;
   // POP3: one service for STLS listeners, one for plain and implicit-TLS ones.
   std::map<bool, std::unique_ptr<services::pop3::Service>> pop3_;
+  // ManageSieve: one service for STARTTLS listeners, one for plain and implicit-TLS ones.
+  std::map<bool, std::unique_ptr<services::managesieve::Service>> managesieve_;
   // IMAP: one service for STARTTLS listeners, one for plain and implicit-TLS ones.
   std::map<bool, std::unique_ptr<services::imap::Service>> imap_;
   // [store] backend = "postgres": changes made through other nodes, for the IMAP hubs.
@@ -335,6 +340,9 @@ Result<void> Daemon::start() {
     } else if (l.role == config::ListenerRole::kPop3) {
       // RFC 2449 §8.1.2: a temporary refusal carries [SYS/TEMP].
       options.over_limit_reply = "-ERR [SYS/TEMP] too many connections\r\n";
+    } else if (l.role == config::ListenerRole::kManageSieve) {
+      // RFC 5804 §1.2: BYE, then the server closes.
+      options.over_limit_reply = "BYE \"Too many connections\"\r\n";
     } else if (l.role != config::ListenerRole::kHttp) {
       // RFC 5321 §3.8: a server that refuses a connection says so with 421.
       options.over_limit_reply =
@@ -388,6 +396,10 @@ Result<void> Daemon::start() {
     }
     if (role == config::ListenerRole::kImap) {
       listeners_[i]->start(imap_service(settings_.listeners[i].tls).handler());
+      continue;
+    }
+    if (role == config::ListenerRole::kManageSieve) {
+      listeners_[i]->start(managesieve_service(settings_.listeners[i].tls).handler());
       continue;
     }
     auto& service = smtp_[role];
@@ -500,6 +512,26 @@ services::pop3::Service& Daemon::pop3_service(config::TlsMode tls) {
     o.mock_secret.assign(secret.begin(), secret.end());
     service = std::make_unique<services::pop3::Service>(o, *storage_, pool_, clock_, random_,
                                                         registry_, throttle_, logger_);
+  }
+  return *service;
+}
+
+services::managesieve::Service& Daemon::managesieve_service(config::TlsMode tls) {
+  bool starttls = tls == config::TlsMode::kStartTls;
+  auto& service = managesieve_[starttls];
+  if (!service) {
+    services::managesieve::Options o;
+    o.tls = tls_;
+    o.offer_starttls = starttls;
+    o.allow_plaintext_on_loopback = settings_.auth.allow_plaintext_on_loopback;
+    o.auth_params.argon2 = {settings_.auth.argon2_memory_kib, settings_.auth.argon2_iterations,
+                            settings_.auth.argon2_parallelism};
+    o.auth_params.scram_iterations = settings_.auth.scram_iterations;
+    std::array<std::uint8_t, 32> secret{};
+    random_.fill(secret);
+    o.mock_secret.assign(secret.begin(), secret.end());
+    service = std::make_unique<services::managesieve::Service>(o, *storage_, pool_, clock_, random_,
+                                                               registry_, throttle_, logger_);
   }
   return *service;
 }

@@ -101,6 +101,8 @@ constexpr SrvService kSrvServices[] = {
     {config::ListenerRole::kImap, config::TlsMode::kImplicit, "_imaps._tcp", 0},
     {config::ListenerRole::kImap, config::TlsMode::kStartTls, "_imap._tcp", 10},
     {config::ListenerRole::kPop3, config::TlsMode::kImplicit, "_pop3s._tcp", 0},
+    // RFC 5804 §1.8: ManageSieve clients look up _sieve._tcp.
+    {config::ListenerRole::kManageSieve, config::TlsMode::kStartTls, "_sieve._tcp", 0},
 };
 
 // The first TCP listener with this role and TLS mode and a fixed port.

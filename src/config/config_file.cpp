@@ -769,6 +769,7 @@ void read_listeners(Problems& problems, const toml::node* node, std::string_view
                                                {"lmtp", ListenerRole::kLmtp},
                                                {"imap", ListenerRole::kImap},
                                                {"pop3", ListenerRole::kPop3},
+                                               {"managesieve", ListenerRole::kManageSieve},
                                                {"http", ListenerRole::kHttp}});
     if (!has_role && !r.has("role")) {
       r.missing("role");

@@ -363,7 +363,7 @@ TEST(ParseConfig, ReportsUnknownListenerRoleAndKey) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[[listener]]\nname = \"a\"\n"
                      "role = \"ftp\"\naddress = \"h:1\"\nport = 2\n"),
             "var/tern.toml:5: listener[0].role: expected one of smtp, submission, lmtp, imap, "
-            "pop3, http, got \"ftp\"\n"
+            "pop3, managesieve, http, got \"ftp\"\n"
             "var/tern.toml:7: unknown key \"listener[0].port\"");
 }
 
@@ -402,6 +402,9 @@ TEST(ParseConfig, ReportsRoleTlsCombinations) {
   check("lmtp", "implicit", false);
   check("imap", "implicit", true);
   check("pop3", "starttls", true);
+  check("managesieve", "starttls", true);
+  check("managesieve", "implicit", true);
+  check("managesieve", "none", true);
   check("http", "implicit", true);
   check("http", "starttls", false);
   EXPECT_EQ(error_of(std::string(kHead) + "role = \"http\"\ntls = \"starttls\"\n"),

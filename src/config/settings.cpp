@@ -44,6 +44,8 @@ std::string_view role_name(ListenerRole role) {
       return "imap";
     case ListenerRole::kPop3:
       return "pop3";
+    case ListenerRole::kManageSieve:
+      return "managesieve";
     case ListenerRole::kHttp:
       return "http";
   }
@@ -75,6 +77,7 @@ bool is_allowed_tls_mode(ListenerRole role, TlsMode mode) {
     case ListenerRole::kSubmission:
     case ListenerRole::kImap:
     case ListenerRole::kPop3:
+    case ListenerRole::kManageSieve:
       return true;
   }
   return false;

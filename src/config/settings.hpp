@@ -345,11 +345,11 @@ struct TransportSettings {
   friend bool operator==(const TransportSettings&, const TransportSettings&) = default;
 };
 
-enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kHttp };
+enum class ListenerRole { kSmtp, kSubmission, kLmtp, kImap, kPop3, kManageSieve, kHttp };
 
 enum class TlsMode { kNone, kImplicit, kStartTls };
 
-// Returns "smtp", "submission", "lmtp", "imap", "pop3" or "http".
+// Returns "smtp", "submission", "lmtp", "imap", "pop3", "managesieve" or "http".
 std::string_view role_name(ListenerRole role);
 
 // Returns "none", "implicit" or "starttls".
@@ -360,6 +360,7 @@ std::string_view tls_mode_name(TlsMode mode);
 //   submission  none, starttls, implicit (RFC 8314)
 //   lmtp        none, starttls
 //   imap, pop3  none, starttls, implicit
+//   managesieve none, starttls, implicit (RFC 5804 §1.8: STARTTLS on 4190)
 //   http        none, implicit
 // Plaintext login on a "none" listener is governed by the auth policy, not here.
 bool is_allowed_tls_mode(ListenerRole role, TlsMode mode);

@@ -106,6 +106,9 @@ TEST(IsAllowedTlsMode, MatchesProtocolConventions) {
   EXPECT_FALSE(is_allowed_tls_mode(ListenerRole::kHttp, TlsMode::kStartTls));
   EXPECT_FALSE(is_allowed_tls_mode(ListenerRole::kLmtp, TlsMode::kImplicit));
   EXPECT_EQ(role_name(ListenerRole::kPop3), "pop3");
+  EXPECT_TRUE(is_allowed_tls_mode(ListenerRole::kManageSieve, TlsMode::kStartTls));
+  EXPECT_TRUE(is_allowed_tls_mode(ListenerRole::kManageSieve, TlsMode::kImplicit));
+  EXPECT_EQ(role_name(ListenerRole::kManageSieve), "managesieve");
   EXPECT_EQ(tls_mode_name(TlsMode::kStartTls), "starttls");
 }
 

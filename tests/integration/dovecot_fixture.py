@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """A throwaway Dovecot imap on a loopback port, for the differential tests against
-Debian's dovecot-imapd (test_mime_dovecot.py, test_imap_dovecot.py).
+Debian's dovecot-imapd (test_mime_dovecot.py, test_imap_dovecot.py); with
+`managesieve=True` also Pigeonhole's managesieved on a second port (`sieve_port`),
+for test_managesieve.py.
 
 Everything lives in a fresh temp dir (Maildir mail, passwd-file users with plaintext
 passwords, no TLS, plaintext auth allowed on loopback); stop() ends the server and
@@ -32,11 +34,26 @@ class Dovecot:
     IMAP settings). The dir is outside pytest's tmp_path because Dovecot's
     unprivileged auth and mail processes must be able to traverse to it."""
 
-    def __init__(self, users=None, extra=""):
+    def __init__(self, users=None, extra="", managesieve=False):
         users = users or {USER: PASSWORD}
         root = Path(tempfile.mkdtemp(prefix="tern-dovecot-"))
         self.root = root
         self.port = free_port()
+        self.sieve_port = free_port() if managesieve else None
+        sieve_conf = ""
+        if managesieve:
+            # Each user's scripts under their home, as Pigeonhole keeps them by default.
+            sieve_conf = f"""
+service managesieve-login {{
+  inet_listener sieve {{
+    address = 127.0.0.1
+    port = {self.sieve_port}
+  }}
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+"""
         root.chmod(0o755)
         for sub in ("run", "mail", "home", "state"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -46,7 +63,7 @@ class Dovecot:
             "".join(f"{name}:{{PLAIN}}{password}::::::\n" for name, password in users.items()))
         conf = root / "dovecot.conf"
         conf.write_text(f"""
-protocols = imap
+protocols = imap{" sieve" if managesieve else ""}
 listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
@@ -83,7 +100,7 @@ service stats {{
     mode = 0666
   }}
 }}
-{extra}
+{sieve_conf}{extra}
 """)
         self.conf = conf
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.PIPE,
@@ -92,7 +109,7 @@ service stats {{
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    if s.recv(100).startswith(b"* OK"):
+                    if s.recv(100).startswith(b"* OK") and self._sieve_ready():
                         return
             except OSError:
                 pass
@@ -102,6 +119,21 @@ service stats {{
                 log = (root / "dovecot.log").read_text(errors="replace") if (root / "dovecot.log").exists() else ""
                 raise RuntimeError(f"dovecot did not start: {out}\n{log}")
             time.sleep(0.05)
+
+    def _sieve_ready(self):
+        if self.sieve_port is None:
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.sieve_port), timeout=1) as s:
+                data = b""
+                while b"\r\nOK" not in data and len(data) < 4096:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return False
+                    data += chunk
+                return True
+        except OSError:
+            return False
 
     def log(self):
         path = self.root / "dovecot.log"

@@ -20,7 +20,8 @@ def free_port():
 def run_demo(var, port):
     env = dict(os.environ, TERN_VAR=str(var), TERN_DEMO_HTTP=f"127.0.0.1:{port}")
     # The demo's fixed mail ports may be taken on a test machine: any free port.
-    for role in ("SMTP", "SUBMISSION", "SUBMISSIONS", "LMTP", "POP3", "POP3S", "IMAP", "IMAPS"):
+    for role in ("SMTP", "SUBMISSION", "SUBMISSIONS", "LMTP", "POP3", "POP3S", "IMAP", "IMAPS",
+                 "MANAGESIEVE"):
         env[f"TERN_DEMO_{role}"] = "127.0.0.1:0"
     proc = subprocess.Popen([str(SOURCE_DIR / "scripts" / "run-demo"), str(BUILD_DIR)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
