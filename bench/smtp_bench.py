@@ -13,7 +13,7 @@ processes. Rounds are interleaved (tern, postfix, sink, tern, ...). Needs root (
 private Postfix instance). Never a test; see bench/README.md.
 
 Usage: bench/smtp_bench.py <build-dir> [--messages 10000] [--size 4096]
-                           [--sessions 10,50] [--rounds 2]
+                           [--sessions 10,50] [--rounds 2] [--sieve bench/sieve_rules.sieve]
 """
 import argparse
 import os
@@ -115,7 +115,7 @@ class Tern:
     same database finds them there)."""
 
     def __init__(self, build, root, store=SQLITE_STORE, name="tern", setup=True,
-                 verify_inbound=False):
+                 verify_inbound=False, sieve=None):
         self.root = root / name
         self.root.mkdir()
         self.port = free_port()
@@ -147,6 +147,10 @@ address = "127.0.0.1:{self.port}"
                            capture_output=True)
             subprocess.run([tern, "-c", str(self.config), "user", "add", USER, "--password-stdin"],
                            input="bench password\n", text=True, check=True, capture_output=True)
+        if sieve is not None:
+            # The recipient's active script runs at every delivery (ADR 0022).
+            subprocess.run([tern, "-c", str(self.config), "sieve", "put", USER, "rules", str(sieve),
+                            "--activate"], check=True, capture_output=True)
         self.proc = subprocess.Popen([str(build / "src" / "app" / "ternd"), "-c", str(self.config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, b"220")
@@ -256,21 +260,27 @@ def main():
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--sessions", default="10,50")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sieve", type=Path,
+                        help="also run a tern whose recipient has this Sieve script active "
+                             "(bench/sieve_rules.sieve: a 20-rule user filter)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a private Postfix instance)")
     build = Path(args.build).resolve()
     scratch = Path(tempfile.mkdtemp(prefix="smtp-bench-", dir=REPO / "build"))
     tern = Tern(build, scratch)
+    filtered = Tern(build, scratch, name="tern-sieve", sieve=args.sieve.resolve()) \
+        if args.sieve else None
     postfix = Postfix(scratch)
     sink = Sink()
+    servers = [("tern", tern)] + ([("tern+sieve", filtered)] if filtered else []) + \
+        [("postfix", postfix), ("smtp-sink", sink)]
     results = {}
     try:
         for sessions in [int(s) for s in args.sessions.split(",")]:
             for rnd in range(args.rounds):
-                for name, server, pid in (("tern", tern, tern.proc.pid),
-                                          ("postfix", postfix, postfix.pid),
-                                          ("smtp-sink", sink, sink.proc.pid)):
+                for name, server in servers:
+                    pid = server.pid if name == "postfix" else server.proc.pid
                     if name == "postfix":
                         postfix.expected = postfix.delivered() + args.messages
                     r = run_load([server.port], [pid], args.messages, args.size, sessions,
@@ -285,7 +295,7 @@ def main():
                           " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                    for k, v in r.items()), flush=True)
     finally:
-        for server in (tern, postfix, sink):
+        for _, server in servers:
             try:
                 server.stop()
             except Exception as e:  # the report matters more than a clean stop
@@ -307,6 +317,13 @@ def main():
               f"CPU/msg {t['cpu_ms_per_msg'] / p['cpu_ms_per_msg']:.2f}x, "
               f"p99 {t['p99_ms'] / max(p['p99_ms'], 1e-9):.2f}x, "
               f"PSS {t['pss_mib'] / p['pss_mib']:.2f}x")
+        if (sessions, "tern+sieve") in results:
+            f = {k: statistics.median(r[k] for r in results[(sessions, "tern+sieve")])
+                 for k in results[(sessions, "tern+sieve")][0]}
+            print(f"sessions={sessions}: tern+sieve/tern msgs/s "
+                  f"{f['msgs_per_s'] / t['msgs_per_s']:.2f}x, "
+                  f"CPU/msg {f['cpu_ms_per_msg'] / t['cpu_ms_per_msg']:.2f}x; "
+                  f"tern+sieve/postfix msgs/s {f['msgs_per_s'] / p['msgs_per_s']:.2f}x")
 
 
 if __name__ == "__main__":

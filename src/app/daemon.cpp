@@ -93,8 +93,10 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
                                      std::shared_ptr<runtime::TlsContexts> tls,
                                      std::shared_ptr<const domain::Srs> srs,
                                      std::shared_ptr<const mailauth::DkimKeyring> dkim,
-                                     dns::Resolver* resolver) {
+                                     dns::Resolver* resolver,
+                                     std::shared_ptr<domain::CompiledScripts> scripts) {
   services::smtp::Options o;
+  o.policy.scripts = std::move(scripts);
   o.policy.role = role == config::ListenerRole::kSubmission ? services::smtp::Role::kSubmission
                   : role == config::ListenerRole::kLmtp     ? services::smtp::Role::kLmtp
                                                             : services::smtp::Role::kMx;
@@ -274,6 +276,8 @@ class Daemon {
   std::unique_ptr<ReportTimer> reports_;  // [reports]: queues through waking_
   std::unique_ptr<StoreGcTimer> store_gc_;
   std::shared_ptr<const domain::Srs> srs_;
+  // Recipients' Sieve scripts compiled once for SMTP, LMTP and the queue.
+  std::shared_ptr<domain::CompiledScripts> scripts_ = std::make_shared<domain::CompiledScripts>();
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.
@@ -405,8 +409,8 @@ Result<void> Daemon::start() {
     auto& service = smtp_[role];
     if (!service) {
       service = std::make_unique<services::smtp::Service>(
-          smtp_options(settings_, role, tls_, srs_, dkim_, resolver_.get()), *waking_, pool_,
-          clock_, random_, registry_, throttle_, logger_);
+          smtp_options(settings_, role, tls_, srs_, dkim_, resolver_.get(), scripts_), *waking_,
+          pool_, clock_, random_, registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
   }
@@ -480,6 +484,7 @@ Result<void> Daemon::start_outbound() {
         static_cast<int>(queue.srs_max_age_days), 4});
   }
   o.srs = srs_;
+  o.scripts = scripts_;
   scheduler_ = std::make_unique<services::outbound::Scheduler>(
       o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
   waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);

@@ -152,7 +152,8 @@ Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipie
     keep({});
     return plan;
   }
-  auto compiled = sieve::compile(script->text);
+  auto compiled = filtering.scripts != nullptr ? filtering.scripts->get(script->text)
+                                               : sieve::compile(script->text);
   if (!compiled) {
     // Scripts are compiled before they are stored; one this version refuses
     // (written by another) must not lose mail.

@@ -10,6 +10,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "domain/accounts.hpp"
+#include "domain/compiled_scripts.hpp"
 #include "domain/ports.hpp"
 #include "domain/srs.hpp"
 
@@ -42,6 +43,8 @@ struct Filtering {
   SystemTime now{};
   // The MAIL FROM parameters a redirect carries on (as an alias forward does).
   QueueEnvelope envelope;
+  // Compiled scripts kept between deliveries; null: each is compiled anew.
+  CompiledScripts* scripts = nullptr;
 };
 
 // What filtering did for one account, for the log.

@@ -250,6 +250,28 @@ TEST_F(SieveDeliveryTest, AScriptThatNoLongerCompilesKeepsTheMessage) {
       << reports[0].error;
 }
 
+TEST(CompiledScripts, CompilesATextOnceAndStaysWithinItsBound) {
+  CompiledScripts cache(64);
+  auto first = cache.get("keep;");
+  auto second = cache.get("keep;");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(&first->required(), &second->required());  // one program, shared
+  auto broken = cache.get("if nonsense {");
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().message, "line 1: missing '}'");
+  // Larger than the bound: compiled, not kept; the next text starts it over.
+  std::string big = std::string(100, ' ') + "discard;";
+  auto once = cache.get(big);
+  auto twice = cache.get(big);
+  ASSERT_TRUE(once && twice);
+  EXPECT_NE(&once->required(), &twice->required());
+  std::string filler = "require \"fileinto\";" + std::string(41, ' ');  // 60 bytes: 5 + 60 > 64
+  ASSERT_TRUE(cache.get(filler));
+  auto again = cache.get("keep;");  // dropped when the filler did not fit beside it
+  ASSERT_TRUE(again);
+  EXPECT_NE(&again->required(), &first->required());
+}
+
 TEST(ToCrlf, NormalisesEveryLineEnding) {
   EXPECT_EQ(to_crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
   EXPECT_EQ(to_crlf(""), "");

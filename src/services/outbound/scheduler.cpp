@@ -126,6 +126,7 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
     filtering.subaddress_separators = separator;
     filtering.now = now;
     filtering.envelope = message.envelope;
+    filtering.scripts = options.scripts.get();
     auto delivered = d::deliver(storage, d::NewMessage{raw, now, facts}, resolved->accounts,
                                 d::DeliveryFolder::kInbox, &filtering);
     if (!delivered) {

@@ -36,6 +36,7 @@
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "domain/compiled_scripts.hpp"
 #include "domain/outbound.hpp"
 #include "domain/ports.hpp"
 #include "domain/queue_policy.hpp"
@@ -59,6 +60,8 @@ struct Options {
   // (a notice about a forward of ours) is reversed and queued to the original
   // sender instead; a forged or expired one fails with 5.1.1.
   std::shared_ptr<const domain::Srs> srs;
+  // Compiled Sieve scripts for local deliveries (null: compiled per delivery).
+  std::shared_ptr<domain::CompiledScripts> scripts;
 };
 
 class Scheduler {

@@ -596,6 +596,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     filtering.subaddress_separators = policy_.subaddress_separator;
     filtering.now = now;
     filtering.envelope = queue_envelope(message);
+    filtering.scripts = policy_.scripts.get();
     std::vector<domain::FilterReport> reports;
     auto delivered = domain::deliver(
         storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable,

@@ -17,6 +17,7 @@
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "domain/accounts.hpp"
+#include "domain/compiled_scripts.hpp"
 #include "domain/ports.hpp"
 #include "domain/srs.hpp"
 #include "mailauth/dkim_keyring.hpp"
@@ -70,6 +71,9 @@ struct Policy {
   // with the [[dkim]] key of the alias's domain (or of the host name's domain),
   // carrying our Authentication-Results. Null, or no key: forwards are not sealed.
   std::shared_ptr<const mailauth::DkimKeyring> arc_keys;
+  // The Sieve scripts of recipients, compiled once for every session (null: each
+  // delivery compiles its scripts).
+  std::shared_ptr<domain::CompiledScripts> scripts;
 };
 
 // The connection facts a Received: field and the sender policy need.
