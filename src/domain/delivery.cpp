@@ -232,6 +232,24 @@ Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipie
   return plan;
 }
 
+// RFC 5228 §4.2: the message, unchanged but for the loop-stopping field on top,
+// queued to `address` with the original sender (or its SRS form).
+Result<QueueId> queue_redirect(Storage& storage, const LocalRecipient& recipient,
+                               const std::string& address, const std::string& raw,
+                               const Filtering& filtering) {
+  NewQueuedMessage queued;
+  queued.raw = "X-Sieve-Redirected-From: " + recipient.address + "\r\n" + raw;
+  TERN_TRY(queued.sender,
+           forwarding_sender(storage.directory(), filtering.srs, filtering.sender, filtering.now));
+  QueueRecipient to;
+  to.address = address;
+  to.orcpt = "rfc822;" + envelope_recipient(recipient, filtering.subaddress_separators);
+  queued.recipients.push_back(std::move(to));
+  queued.now = filtering.now;
+  queued.envelope = filtering.envelope;
+  return storage.queue().enqueue(std::move(queued)).get();
+}
+
 // RFC 5230 §5: the reply, from the null sender, once per period (§4.2).
 Result<std::optional<QueueId>> queue_vacation(Storage& storage, const LocalRecipient& recipient,
                                               const sieve::Vacation& vacation,
@@ -334,22 +352,7 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
       continue;
     }
     for (const auto& address : plan->redirects) {
-      NewQueuedMessage queued;
-      queued.raw = "X-Sieve-Redirected-From: " + recipient.address + "\r\n" + message.raw;
-      auto sender =
-          forwarding_sender(storage.directory(), filtering->srs, filtering->sender, filtering->now);
-      if (!sender) {
-        undo_redirects();
-        return sender.error();
-      }
-      queued.sender = std::move(*sender);
-      QueueRecipient to;
-      to.address = address;
-      to.orcpt = "rfc822;" + envelope_recipient(recipient, filtering->subaddress_separators);
-      queued.recipients.push_back(std::move(to));
-      queued.now = filtering->now;
-      queued.envelope = filtering->envelope;
-      auto id = storage.queue().enqueue(std::move(queued)).get();
+      auto id = queue_redirect(storage, recipient, address, message.raw, *filtering);
       if (!id) {
         undo_redirects();
         return id.error();
