@@ -746,8 +746,14 @@ class Runner {
     }
     std::vector<std::string> captures;
     bool capture = program_.variables && match.type == MatchType::kMatches;
+    bool quadratic = match.type == MatchType::kContains || match.type == MatchType::kMatches;
     for (const auto& value : values) {
       for (const auto& key : keys) {
+        work_ += value.size() * (quadratic ? std::max<std::size_t>(key.size(), 1) : 1) + 1;
+        if (work_ > environment_.max_work) {
+          fail(node, "the script's comparisons took too much work");
+          return false;
+        }
         if (detail::matches(match, value, key, capture ? &captures : nullptr)) {
           if (capture) {
             match_variables_ = std::move(captures);
@@ -901,6 +907,7 @@ class Runner {
   bool implicit_keep_ = true;
   bool vacation_seen_ = false;
   std::size_t steps_ = 0;
+  std::uint64_t work_ = 0;  // Environment::max_work
   std::size_t action_count_ = 0;
   std::size_t redirects_ = 0;
   std::optional<std::string> error_;

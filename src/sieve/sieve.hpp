@@ -84,6 +84,11 @@ struct Environment {
   std::size_t max_redirects = 4;    // Dovecot's sieve_max_redirects
   std::size_t max_steps = 1000000;  // commands and tests executed (loops are impossible,
                                     // but a script may test a huge header many times)
+  // Comparison work: each :contains or :matches of a value against a key counts
+  // the value's length times the key's (what it may cost at worst), :is and
+  // :value the value's length. Bounds the time a script with long patterns can
+  // spend on a large message (Pigeonhole bounds it by CPU time instead).
+  std::uint64_t max_work = 200'000'000;
 };
 
 enum class ActionKind {

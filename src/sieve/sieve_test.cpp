@@ -425,6 +425,20 @@ TEST(SieveRun, IfElsifElseTakeOneBranch) {
             "line 1: address: \"subject\" holds no addresses");
 }
 
+TEST(SieveRun, WorkLimitBoundsLongPatternsOnLargeMessages) {
+  std::string big = "Subject: " + std::string(200000, 'a') + "\r\n\r\nbody\r\n";
+  std::string pattern(2000, '*');
+  pattern += "b";
+  std::string script = "if header :matches \"subject\" \"" + pattern + "\" { discard; }";
+  auto out = run_script(script, big);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(*out.error, "line 1: the script's comparisons took too much work");
+  EXPECT_EQ(lines(out), (Lines{"store INBOX"}));
+  // An ordinary test on the same message is well within it.
+  EXPECT_EQ(lines(run_script("if header :contains \"subject\" \"aaab\" { discard; }", big)),
+            (Lines{"store INBOX"}));
+}
+
 TEST(SieveRun, StepLimitEndsARunaway) {
   Environment environment;
   environment.max_steps = 50;
