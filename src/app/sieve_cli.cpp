@@ -15,6 +15,7 @@
 #include "app/file_text.hpp"
 #include "app/mailbox_cli.hpp"
 #include "base/ascii.hpp"
+#include "runtime/system_clock.hpp"
 #include "sieve/sieve.hpp"
 
 namespace tern::app {
@@ -205,15 +206,6 @@ int remove(domain::Storage& storage, const std::string& address, const std::stri
   return kExitOk;
 }
 
-// The local zone's offset east of UTC at `now`, in minutes, for `currentdate`.
-int zone_minutes(std::time_t now) {
-  std::tm local{};
-  if (::localtime_r(&now, &local) == nullptr) {
-    return 0;
-  }
-  return static_cast<int>(local.tm_gmtoff / 60);
-}
-
 // `text` in double quotes, with '"' and '\\' escaped as in a Sieve string.
 std::string quoted(std::string_view text) {
   std::string out = "\"";
@@ -357,9 +349,9 @@ int sieve_test_command(const std::vector<std::string>& words) {
     return ascii::iequals(name, "INBOX") ||
            std::find(mailboxes.begin(), mailboxes.end(), name) != mailboxes.end();
   };
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  environment.now = static_cast<std::int64_t>(now);
-  environment.zone_minutes = zone_minutes(now);
+  const SystemTime now = std::chrono::system_clock::now();
+  environment.now = to_unix_seconds(now);
+  environment.zone_minutes = runtime::local_zone_minutes(now);
   const auto outcome = sieve::run(*script, *message, envelope, environment);
   if (outcome.error) {
     fmt::print(stderr, "error: {}\n", *outcome.error);

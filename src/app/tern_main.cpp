@@ -670,6 +670,7 @@ int Cli::deliver_command(const Args& args) {
     filtering.hostname = settings_.server.hostname;
     filtering.subaddress_separators = settings_.addressing.subaddress_separator;
     filtering.now = clock.now();
+    filtering.zone_minutes = runtime::local_zone_minutes(filtering.now);
     std::vector<domain::FilterReport> reports;
     auto outcomes =
         domain::deliver(storage_, domain::NewMessage{message, clock.now(), std::move(facts)},

@@ -164,6 +164,7 @@ Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipie
   sieve::Environment environment;
   environment.subaddress_separators = filtering.subaddress_separators;
   environment.now = to_unix_seconds(filtering.now);
+  environment.zone_minutes = filtering.zone_minutes;
   environment.mailbox_exists = [&](std::string_view name) {
     std::string wanted = canonical_mailbox_name(std::string(name));
     return std::any_of(boxes.begin(), boxes.end(),

@@ -41,6 +41,9 @@ struct Filtering {
   const Srs* srs = nullptr;
   std::string subaddress_separators = "+";
   SystemTime now{};
+  // The zone date tests show times in when a script names none, in minutes east
+  // of UTC (the host's: runtime::local_zone_minutes).
+  int zone_minutes = 0;
   // The MAIL FROM parameters a redirect carries on (as an alias forward does).
   QueueEnvelope envelope;
   // Compiled scripts kept between deliveries; null: each is compiled anew.

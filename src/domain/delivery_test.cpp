@@ -131,6 +131,7 @@ class SieveDeliveryTest : public DeliveryTest {
     filtering.sender = "carol@remote.example";
     filtering.hostname = "mx.example.org";
     filtering.now = now_;
+    filtering.zone_minutes = zone_minutes_;
     return deliver(store_, NewMessage{std::move(raw), now_, {}},
                    {LocalRecipient{alice_, "alice@example.org", std::move(detail)}},
                    DeliveryFolder::kInbox, &filtering, reports);
@@ -155,6 +156,7 @@ class SieveDeliveryTest : public DeliveryTest {
   }
 
   SystemTime now_ = from_unix_seconds(1'790'000'000);
+  int zone_minutes_ = 0;
   std::string message_ =
       "From: Carol <carol@remote.example>\r\nTo: alice@example.org\r\n"
       "Subject: Lists digest\r\nMessage-ID: <m1@remote.example>\r\n\r\nhello\r\n";
@@ -237,6 +239,18 @@ TEST_F(SieveDeliveryTest, VacationRepliesOncePerPeriodFromTheNullSender) {
   ASSERT_TRUE(deliver_filtered(message_, &reports));
   EXPECT_TRUE(reports[0].vacation);
   EXPECT_EQ(store_.queue().queued().get()->size(), 2u);
+}
+
+TEST_F(SieveDeliveryTest, DateTestsSeeTheHostsZone) {
+  ASSERT_TRUE(store_.mail().create_mailbox(alice_, "Evening", SpecialUse::kNone).get());
+  // 1'790'000'000 is 2026-09-21 14:13:20 UTC: 16:13 two hours east.
+  script(
+      "require [\"date\", \"fileinto\", \"relational\"];\n"
+      "if currentdate :value \"ge\" \"hour\" \"15\" { fileinto \"Evening\"; }");
+  ASSERT_TRUE(deliver_filtered(message_));
+  zone_minutes_ = 120;
+  ASSERT_TRUE(deliver_filtered(message_));
+  EXPECT_EQ(stored(), (std::vector<std::string>{"Evening 0", "INBOX 0"}));
 }
 
 TEST_F(SieveDeliveryTest, AScriptThatNoLongerCompilesKeepsTheMessage) {

@@ -2,12 +2,22 @@
 #include "runtime/system_clock.hpp"
 
 #include <cerrno>
+#include <ctime>
 
 #include <sys/random.h>
 
 #include "base/assert.hpp"
 
 namespace tern::runtime {
+
+int local_zone_minutes(SystemTime t) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm local{};
+  if (::localtime_r(&seconds, &local) == nullptr) {
+    return 0;
+  }
+  return static_cast<int>(local.tm_gmtoff / 60);
+}
 
 SystemTime SystemClock::now() const {
   return std::chrono::system_clock::now();

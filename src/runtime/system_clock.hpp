@@ -26,4 +26,9 @@ class SystemRandom final : public Random {
   void fill(std::span<std::uint8_t> out) override;
 };
 
+// The host's local zone (TZ, else /etc/localtime) at `t`, in minutes east of
+// UTC: what Sieve's date tests show times in when a script names no zone
+// (RFC 5260 §4.1.1), as Dovecot does. 0 when the zone cannot be read.
+int local_zone_minutes(SystemTime t);
+
 }  // namespace tern::runtime

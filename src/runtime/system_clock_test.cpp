@@ -22,6 +22,28 @@ TEST(SystemClock, MonotonicNeverGoesBack) {
   EXPECT_GT(to_unix_seconds(clock.now()), 1'600'000'000);
 }
 
+TEST(LocalZone, FollowsTz) {
+  // 2024-07-01 12:00 UTC: summer time in Berlin (+02:00); New York is -04:00.
+  const SystemTime july = from_unix_seconds(1719835200);
+  const char* saved = std::getenv("TZ");
+  std::string restore = saved != nullptr ? saved : "";
+  ::setenv("TZ", "Europe/Berlin", 1);
+  ::tzset();
+  EXPECT_EQ(local_zone_minutes(july), 120);
+  ::setenv("TZ", "America/New_York", 1);
+  ::tzset();
+  EXPECT_EQ(local_zone_minutes(july), -240);
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  EXPECT_EQ(local_zone_minutes(july), 0);
+  if (saved != nullptr) {
+    ::setenv("TZ", restore.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+}
+
 TEST(SystemRandom, FillsBuffersWithDifferentBytes) {
   SystemRandom random;
   std::array<std::uint8_t, 32> a{};

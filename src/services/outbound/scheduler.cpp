@@ -12,6 +12,7 @@
 #include "domain/delivery.hpp"
 #include "domain/dsn.hpp"
 #include "mime/facts/facts.hpp"
+#include "runtime/system_clock.hpp"
 
 namespace tern::services::outbound {
 
@@ -125,6 +126,7 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
     filtering.srs = options.srs.get();
     filtering.subaddress_separators = separator;
     filtering.now = now;
+    filtering.zone_minutes = runtime::local_zone_minutes(now);
     filtering.envelope = message.envelope;
     filtering.scripts = options.scripts.get();
     auto delivered = d::deliver(storage, d::NewMessage{raw, now, facts}, resolved->accounts,

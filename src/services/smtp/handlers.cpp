@@ -16,6 +16,7 @@
 #include "mime/facts/facts.hpp"
 #include "mime/header.hpp"
 #include "mime/message.hpp"
+#include "runtime/system_clock.hpp"
 
 namespace tern::services::smtp {
 namespace {
@@ -595,6 +596,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     filtering.srs = policy_.srs.get();
     filtering.subaddress_separators = policy_.subaddress_separator;
     filtering.now = now;
+    filtering.zone_minutes = runtime::local_zone_minutes(now);
     filtering.envelope = queue_envelope(message);
     filtering.scripts = policy_.scripts.get();
     std::vector<domain::FilterReport> reports;
