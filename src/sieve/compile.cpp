@@ -773,7 +773,7 @@ class Compiler {
         for (const auto& variable : variables) {
           TERN_TRY_VOID(variable_name(test, variable.text));
         }
-        node.addresses = std::move(variables);  // the variable names to read
+        node.variables = std::move(variables);
         TERN_TRY(auto keys, texts(*positional[1]));
         node.second = std::move(keys);
       } else {
@@ -895,7 +895,7 @@ class Compiler {
       if (!part[0].expand && !detail::date_part_known(part[0].text)) {
         return syntax_error(test.line, "unknown date part \"" + part[0].text + "\"");
       }
-      node.subject = std::move(part[0]);  // the date part
+      node.date_part = std::move(part[0]);
       TERN_TRY(auto keys, texts(*positional[at]));
       node.second = std::move(keys);
       return node;

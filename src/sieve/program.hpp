@@ -103,9 +103,12 @@ struct Node {
   // body
   BodyTransform transform = BodyTransform::kText;
   TextList content_types;
-  // date / currentdate: the zone ("+0100"), or original_zone
+  // date / currentdate: the date part, and the zone ("+0100") or original_zone
+  std::optional<Text> date_part;
   std::optional<Text> zone;
   bool original_zone = false;
+  // hasflag: the variables whose flags it reads (none: the internal variable)
+  TextList variables;
   // vacation
   std::optional<Text> subject;
   std::optional<Text> from;

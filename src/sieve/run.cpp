@@ -667,10 +667,10 @@ class Runner {
       }
       case Op::kHasFlag: {
         std::vector<std::string> lists;
-        if (node.addresses.empty()) {
+        if (node.variables.empty()) {
           lists.push_back(variables_[std::string(kFlagsVariable)]);
         } else {
-          for (const auto& name : node.addresses) {
+          for (const auto& name : node.variables) {
             lists.push_back(variables_[ascii::lower(name.text)]);
           }
         }
@@ -697,7 +697,7 @@ class Runner {
 
   // RFC 5260 §4 and §5.
   bool date(const Node& node) {
-    std::string part = expand(*node.subject);
+    std::string part = expand(*node.date_part);
     std::optional<int> zone;
     if (node.zone) {
       zone = detail::parse_zone(expand(*node.zone));
