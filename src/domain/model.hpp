@@ -71,6 +71,48 @@ struct SieveScript {
 bool is_valid_sieve_script_name(std::string_view name);
 
 // RFC 6154 special-use attributes a mailbox may carry.
+// The statistical spam filter's models (SpamStore, src/spam). A model is
+// either the site-wide one (no account) or one account's own.
+enum class SpamLabel { kSpam, kHam };
+
+// How often a token (spam::Token::hash) was seen in the messages a model learned
+// as spam and as ham.
+struct SpamTokenCount {
+  std::uint64_t token = 0;
+  std::uint32_t spam = 0;
+  std::uint32_t ham = 0;
+  friend bool operator==(const SpamTokenCount&, const SpamTokenCount&) = default;
+};
+
+struct SpamCounts {
+  std::uint64_t spam_messages = 0;     // messages learned as spam
+  std::uint64_t ham_messages = 0;      // and as ham
+  std::vector<SpamTokenCount> tokens;  // of the tokens asked for, those seen; sorted
+};
+
+// One message taught to a model.
+struct SpamLesson {
+  std::optional<AccountId> account;  // nullopt: the site-wide model
+  // Names the message (domain: its SHA-256, hex): a message is learned once, and
+  // learning it again with the other label moves its counts.
+  std::string message_key;
+  SpamLabel label = SpamLabel::kSpam;
+  std::vector<std::uint64_t> tokens;  // distinct
+};
+
+enum class SpamLearned {
+  kUnchanged,  // already learned with this label
+  kLearned,    // new to the model
+  kRelearned,  // had been learned with the other label; its counts moved
+};
+
+struct SpamModelStats {
+  std::uint64_t spam_messages = 0;
+  std::uint64_t ham_messages = 0;
+  std::uint64_t tokens = 0;  // distinct tokens with a non-zero count
+  friend bool operator==(const SpamModelStats&, const SpamModelStats&) = default;
+};
+
 enum class SpecialUse { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash };
 
 // Returns the RFC 6154 attribute ("\\Sent") or "" for kNone.

@@ -300,6 +300,38 @@ class ReportStore {
   virtual Async<std::uint64_t> prune_reports(SystemTime before) = 0;
 };
 
+// The statistical spam filter's models (src/spam, domain/spam_filter.hpp): per
+// model, how many messages were learned as spam and as ham, each token's counts,
+// and which messages were learned (by key) with which label. `account` nullopt is
+// the site-wide model; an account's model goes with remove_account(). Calls
+// naming an account that does not exist are kNotFound.
+class SpamStore {
+ public:
+  virtual ~SpamStore() = default;
+
+  // The model's message totals and the counts of those of `tokens` it has seen
+  // (sorted by token; a token never seen, or whose counts went back to 0, is
+  // absent). An empty model gives zeros, not an error.
+  virtual Async<SpamCounts> spam_counts(std::optional<AccountId> account,
+                                        std::vector<std::uint64_t> tokens) = 0;
+  // Teaches the model one message, in one atomic step:
+  //   - message_key not learned yet: each token's count of `label` and the
+  //     model's messages of `label` go up by one (kLearned);
+  //   - learned with the same label: nothing changes (kUnchanged);
+  //   - learned with the other label: that label's counts of these tokens and
+  //     messages go down by one (never below 0) and `label`'s up (kRelearned).
+  // kInvalidInput when message_key is empty.
+  virtual Async<SpamLearned> learn_spam(SpamLesson lesson) = 0;
+  // Takes a learned message back out of the model (its label's counts of `tokens`
+  // and messages go down by one, never below 0); false, changing nothing, when
+  // message_key was not learned.
+  virtual Async<bool> forget_spam(std::optional<AccountId> account, std::string message_key,
+                                  std::vector<std::uint64_t> tokens) = 0;
+  virtual Async<SpamModelStats> spam_stats(std::optional<AccountId> account) = 0;
+  // Empties the model: counts, totals and learned keys.
+  virtual Async<void> reset_spam_model(std::optional<AccountId> account) = 0;
+};
+
 // One backend: all ports over one consistent store.
 class Storage {
  public:
@@ -309,6 +341,7 @@ class Storage {
   virtual BlobStore& blobs() = 0;
   virtual QueueStore& queue() = 0;
   virtual ReportStore& reports() = 0;
+  virtual SpamStore& spam() = 0;
 };
 
 }  // namespace tern::domain

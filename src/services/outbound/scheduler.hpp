@@ -162,6 +162,8 @@ class WakingStorage final : public domain::Storage {
 
   domain::ReportStore& reports() override { return inner_.reports(); }
 
+  domain::SpamStore& spam() override { return inner_.spam(); }
+
  private:
   class Queue;
   domain::Storage& inner_;

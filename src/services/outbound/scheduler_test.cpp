@@ -142,6 +142,8 @@ class SlowRecordStorage final : public d::Storage, d::QueueStore {
 
   d::ReportStore& reports() override { return inner_.reports(); }
 
+  d::SpamStore& spam() override { return inner_.spam(); }
+
   d::Async<d::QueueId> enqueue(d::NewQueuedMessage m) override { return q().enqueue(std::move(m)); }
 
   d::Async<std::vector<d::QueuedMessage>> queued() override { return q().queued(); }

@@ -845,6 +845,8 @@ class FullDiskStorage final : public domain::Storage {
 
   domain::ReportStore& reports() override { return inner_.reports(); }
 
+  domain::SpamStore& spam() override { return inner_.spam(); }
+
  private:
   domain::Storage& inner_;
   FullDiskMail mail_;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,16 @@
 #include "store/memory/memory_reports.hpp"
 
 namespace tern::store::memory {
+
+// One spam filter model of MemoryStorage: the site-wide one or an account's (kept
+// in its account's state, so it goes with the account).
+struct MemorySpamModel {
+  std::uint64_t spam_messages = 0;
+  std::uint64_t ham_messages = 0;
+  // token -> (spam, ham); a token whose counts are both 0 has no entry
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> tokens;
+  std::map<std::string, domain::SpamLabel> learned;  // message key -> label
+};
 
 // MemoryStorage implements every storage port over plain maps guarded by one
 // mutex. It is the reference behaviour the conformance suite
@@ -56,6 +67,7 @@ class MemoryStorage final : public domain::Storage,
                             private domain::MailStore,
                             private domain::BlobStore,
                             private domain::QueueStore,
+                            private domain::SpamStore,
                             public domain::StoreImport {
  public:
   MemoryStorage() = default;
@@ -72,6 +84,8 @@ class MemoryStorage final : public domain::Storage,
   domain::QueueStore& queue() override { return *this; }
 
   domain::ReportStore& reports() override { return reports_; }
+
+  domain::SpamStore& spam() override { return *this; }
 
   // ----- domain::StoreImport (see store_import.hpp for the contract)
   domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
@@ -185,6 +199,16 @@ class MemoryStorage final : public domain::Storage,
   domain::Async<void> set_held(domain::QueueId id, bool held, SystemTime now) override;
   domain::Async<void> reschedule(domain::QueueId id, SystemTime when) override;
 
+  // ----- domain::SpamStore (memory_spam.cpp)
+  domain::Async<domain::SpamCounts> spam_counts(std::optional<domain::AccountId> account,
+                                                std::vector<std::uint64_t> tokens) override;
+  domain::Async<domain::SpamLearned> learn_spam(domain::SpamLesson lesson) override;
+  domain::Async<bool> forget_spam(std::optional<domain::AccountId> account, std::string message_key,
+                                  std::vector<std::uint64_t> tokens) override;
+  domain::Async<domain::SpamModelStats> spam_stats(
+      std::optional<domain::AccountId> account) override;
+  domain::Async<void> reset_spam_model(std::optional<domain::AccountId> account) override;
+
   // ----- state; every member below is guarded by mutex_
   struct VacationReply {
     SystemTime sent{};
@@ -198,6 +222,7 @@ class MemoryStorage final : public domain::Storage,
     std::map<std::string, std::string> sieve_scripts;       // name -> text
     std::optional<std::string> active_sieve_script;         // a key of sieve_scripts
     std::map<std::string, VacationReply> vacation_replies;  // by key
+    MemorySpamModel spam_model;
   };
 
   struct MailboxState {
@@ -255,6 +280,8 @@ class MemoryStorage final : public domain::Storage,
                                                     const std::vector<domain::Uid>& uids,
                                                     domain::MailboxId to);
   void delete_mailbox_locked(AccountState& account, domain::MailboxId id);
+  // The site-wide model (nullopt) or the account's; kNotFound for no such account.
+  Result<MemorySpamModel*> spam_model_locked(std::optional<domain::AccountId> account);
 
   std::mutex mutex_;
   std::map<std::string, domain::Domain> domains_;  // by name
@@ -265,6 +292,7 @@ class MemoryStorage final : public domain::Storage,
   std::map<domain::MessageId, MessageState> messages_;
   std::map<std::string, BlobState> blobs_;  // by hex id
   std::map<domain::QueueId, domain::QueuedMessage> queue_;
+  MemorySpamModel site_spam_model_;
   std::int64_t next_id_ = 1;  // one counter for every kind of id keeps them distinct
   std::uint32_t next_uid_validity_ = 1;
   MemoryReportStore reports_;  // has its own mutex

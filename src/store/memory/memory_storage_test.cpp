@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Runs the storage, report and import conformance suites against store::memory.
+// Runs the storage, report, spam and import conformance suites against store::memory.
 #include "store/memory/memory_storage.hpp"
 
 #include <memory>
 
 #include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
+#include "store/conformance/spam_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 
 namespace tern::store::memory {
@@ -24,5 +25,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance,
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ReportConformance,
                                ::testing::Types<tern::store::memory::MemoryFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ImportConformance,
+                               ::testing::Types<tern::store::memory::MemoryFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, SpamConformance,
                                ::testing::Types<tern::store::memory::MemoryFactory>);
 }  // namespace tern::store::conformance

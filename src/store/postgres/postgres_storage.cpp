@@ -18,6 +18,7 @@
 #include "store/postgres/connection.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/report_tables.hpp"
+#include "store/postgres/spam_tables.hpp"
 
 namespace tern::store::postgres {
 
@@ -1462,6 +1463,7 @@ d::Async<void> PostgresStorage::remove_account(std::string address) {
     TERN_TRY_VOID(run(c, "DELETE FROM changes WHERE account_id = $1", id));
     TERN_TRY_VOID(run(c, "DELETE FROM sieve_scripts WHERE account_id = $1", id));
     TERN_TRY_VOID(run(c, "DELETE FROM sieve_vacation WHERE account_id = $1", id));
+    TERN_TRY_VOID(spam::remove_model(c, id));
     TERN_TRY_VOID(run(c, "DELETE FROM accounts WHERE id = $1", id));
     return notify(c, account->id);
   });
@@ -2454,6 +2456,36 @@ d::Async<void> PostgresStorage::remove_report_post(std::string uri, std::string 
 
 d::Async<std::uint64_t> PostgresStorage::prune_reports(SystemTime before) {
   return transaction<std::uint64_t>([before](Connection& c) { return reports::prune(c, before); });
+}
+
+// ----- domain::SpamStore
+
+d::Async<d::SpamCounts> PostgresStorage::spam_counts(std::optional<d::AccountId> account,
+                                                     std::vector<std::uint64_t> tokens) {
+  return transaction<d::SpamCounts>([account, tokens = std::move(tokens)](
+                                        Connection& c) { return spam::counts(c, account, tokens); },
+                                    true);
+}
+
+d::Async<d::SpamLearned> PostgresStorage::learn_spam(d::SpamLesson lesson) {
+  return transaction<d::SpamLearned>(
+      [lesson = std::move(lesson)](Connection& c) { return spam::learn(c, lesson); });
+}
+
+d::Async<bool> PostgresStorage::forget_spam(std::optional<d::AccountId> account,
+                                            std::string message_key,
+                                            std::vector<std::uint64_t> tokens) {
+  return transaction<bool>([account, key = std::move(message_key), tokens = std::move(tokens)](
+                               Connection& c) { return spam::forget(c, account, key, tokens); });
+}
+
+d::Async<d::SpamModelStats> PostgresStorage::spam_stats(std::optional<d::AccountId> account) {
+  return transaction<d::SpamModelStats>(
+      [account](Connection& c) { return spam::stats(c, account); }, true);
+}
+
+d::Async<void> PostgresStorage::reset_spam_model(std::optional<d::AccountId> account) {
+  return transaction<void>([account](Connection& c) { return spam::reset(c, account); });
 }
 
 // ----- domain::StoreImport

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -118,6 +119,7 @@ class PostgresStorage final : public domain::Storage,
                               private domain::BlobStore,
                               private domain::QueueStore,
                               private domain::ReportStore,
+                              private domain::SpamStore,
                               public domain::StoreImport {
  public:
   // Connects `pool_size` connections, creates the schema if asked, applies
@@ -193,6 +195,8 @@ class PostgresStorage final : public domain::Storage,
   domain::QueueStore& queue() override { return *this; }
 
   domain::ReportStore& reports() override { return *this; }
+
+  domain::SpamStore& spam() override { return *this; }
 
  private:
   struct Job;
@@ -341,6 +345,16 @@ class PostgresStorage final : public domain::Storage,
       SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
+
+  // ----- domain::SpamStore (the SQL is in spam_tables.cpp)
+  domain::Async<domain::SpamCounts> spam_counts(std::optional<domain::AccountId> account,
+                                                std::vector<std::uint64_t> tokens) override;
+  domain::Async<domain::SpamLearned> learn_spam(domain::SpamLesson lesson) override;
+  domain::Async<bool> forget_spam(std::optional<domain::AccountId> account, std::string message_key,
+                                  std::vector<std::uint64_t> tokens) override;
+  domain::Async<domain::SpamModelStats> spam_stats(
+      std::optional<domain::AccountId> account) override;
+  domain::Async<void> reset_spam_model(std::optional<domain::AccountId> account) override;
 
   PostgresOptions options_;
   std::unique_ptr<BlobDir> blob_dir_;  // null: blobs in the database

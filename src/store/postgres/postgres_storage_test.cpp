@@ -23,6 +23,7 @@
 
 #include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
+#include "store/conformance/spam_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/migrations.hpp"
@@ -759,6 +760,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(PostgresUnbatched, StorageConformance,
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, ReportConformance,
                                ::testing::Types<tern::store::postgres::PostgresFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, ImportConformance,
+                               ::testing::Types<tern::store::postgres::PostgresFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SpamConformance,
                                ::testing::Types<tern::store::postgres::PostgresFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(PostgresBlobDir, StorageConformance,
                                ::testing::Types<tern::store::postgres::PostgresBlobDirFactory>);

@@ -21,6 +21,7 @@
 #include "store/sqlite/append_batch.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/report_tables.hpp"
+#include "store/sqlite/spam_tables.hpp"
 #include "store/sqlite/wal_vfs.hpp"
 
 namespace tern::store::sqlite {
@@ -1430,6 +1431,7 @@ d::Async<void> SqliteStorage::remove_account(std::string address) {
     TERN_TRY_VOID(c.run("DELETE FROM changes WHERE account_id = ?1", id));
     TERN_TRY_VOID(c.run("DELETE FROM sieve_scripts WHERE account_id = ?1", id));
     TERN_TRY_VOID(c.run("DELETE FROM sieve_vacation WHERE account_id = ?1", id));
+    TERN_TRY_VOID(spam::remove_model(c, id));
     return c.run("DELETE FROM accounts WHERE id = ?1", id);
   });
 }
@@ -2551,6 +2553,35 @@ d::Async<void> SqliteStorage::remove_report_post(std::string uri, std::string re
 
 d::Async<std::uint64_t> SqliteStorage::prune_reports(SystemTime before) {
   return write<std::uint64_t>({}, [before](Connection& c) { return reports::prune(c, before); });
+}
+
+// ----- SpamStore: reads on the readers, each change one writer request.
+
+d::Async<d::SpamCounts> SqliteStorage::spam_counts(std::optional<d::AccountId> account,
+                                                   std::vector<std::uint64_t> tokens) {
+  return read<d::SpamCounts>([account, tokens = std::move(tokens)](Connection& c) mutable {
+    return spam::counts(c, account, std::move(tokens));
+  });
+}
+
+d::Async<d::SpamLearned> SqliteStorage::learn_spam(d::SpamLesson lesson) {
+  return write<d::SpamLearned>(
+      {}, [lesson = std::move(lesson)](Connection& c) { return spam::learn(c, lesson); });
+}
+
+d::Async<bool> SqliteStorage::forget_spam(std::optional<d::AccountId> account,
+                                          std::string message_key,
+                                          std::vector<std::uint64_t> tokens) {
+  return write<bool>({}, [account, key = std::move(message_key), tokens = std::move(tokens)](
+                             Connection& c) { return spam::forget(c, account, key, tokens); });
+}
+
+d::Async<d::SpamModelStats> SqliteStorage::spam_stats(std::optional<d::AccountId> account) {
+  return read<d::SpamModelStats>([account](Connection& c) { return spam::stats(c, account); });
+}
+
+d::Async<void> SqliteStorage::reset_spam_model(std::optional<d::AccountId> account) {
+  return write<void>({}, [account](Connection& c) { return spam::reset(c, account); });
 }
 
 // ----- StoreImport (`tern migrate`): rows as given, UIDs and modseqs included.

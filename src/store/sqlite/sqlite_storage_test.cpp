@@ -23,6 +23,7 @@
 #include "mime/facts/facts.hpp"
 #include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
+#include "store/conformance/spam_conformance.hpp"
 #include "store/conformance/storage_conformance.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -1203,4 +1204,9 @@ using SqliteFactories = ::testing::Types<
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StorageConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ReportConformance, SqliteFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, ImportConformance, SqliteFactories);
+// The spam tables are plain writer requests and reads: no segments or batching
+// variants needed, but reads both through the reader threads and inline.
+using SqliteSpamFactories = ::testing::Types<tern::store::sqlite::SqliteFactory,
+                                             tern::store::sqlite::SqliteInlineReadsFactory>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SpamConformance, SqliteSpamFactories);
 }  // namespace tern::store::conformance

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// MemoryStorage's domain::SpamStore: the site-wide model is a member, an
+// account's lives in its AccountState (so remove_account() drops it).
+#include <algorithm>
+
+#include "store/memory/memory_storage.hpp"
+
+namespace tern::store::memory {
+
+namespace d = tern::domain;
+
+namespace {
+
+template <class T>
+d::Async<T> ready(Result<T> value) {
+  return make_ready_future<Result<T>>(std::move(value));
+}
+
+// `tokens` sorted, each once (the port asks for distinct tokens; this makes a
+// repeated one count once, as on the SQL backends).
+std::vector<std::uint64_t> distinct(std::vector<std::uint64_t> tokens) {
+  std::sort(tokens.begin(), tokens.end());
+  tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+  return tokens;
+}
+
+std::uint32_t& count_of(std::pair<std::uint32_t, std::uint32_t>& counts, d::SpamLabel label) {
+  return label == d::SpamLabel::kSpam ? counts.first : counts.second;
+}
+
+}  // namespace
+
+Result<MemorySpamModel*> MemoryStorage::spam_model_locked(std::optional<d::AccountId> account) {
+  if (!account) {
+    return &site_spam_model_;
+  }
+  auto* owner = find_account_locked(*account);
+  if (owner == nullptr) {
+    return fail(ErrorCode::kNotFound, "no such account");
+  }
+  return &owner->spam_model;
+}
+
+namespace {
+
+// Adds one message of `label` and one count of `label` to each of `tokens`.
+void add_message(MemorySpamModel& model, d::SpamLabel label,
+                 const std::vector<std::uint64_t>& tokens) {
+  ++(label == d::SpamLabel::kSpam ? model.spam_messages : model.ham_messages);
+  for (auto token : tokens) {
+    auto& counts = model.tokens[token];
+    auto& count = count_of(counts, label);
+    if (count < UINT32_MAX) {
+      ++count;
+    }
+  }
+}
+
+// Takes one message of `label` and one count of `label` from each of `tokens`,
+// never below 0; tokens left at 0/0 go.
+void remove_message(MemorySpamModel& model, d::SpamLabel label,
+                    const std::vector<std::uint64_t>& tokens) {
+  auto& messages = label == d::SpamLabel::kSpam ? model.spam_messages : model.ham_messages;
+  if (messages > 0) {
+    --messages;
+  }
+  for (auto token : tokens) {
+    auto it = model.tokens.find(token);
+    if (it == model.tokens.end()) {
+      continue;
+    }
+    auto& count = count_of(it->second, label);
+    if (count > 0) {
+      --count;
+    }
+    if (it->second.first == 0 && it->second.second == 0) {
+      model.tokens.erase(it);
+    }
+  }
+}
+
+}  // namespace
+
+d::Async<d::SpamCounts> MemoryStorage::spam_counts(std::optional<d::AccountId> account,
+                                                   std::vector<std::uint64_t> tokens) {
+  tokens = distinct(std::move(tokens));
+  std::lock_guard lock(mutex_);
+  auto model = spam_model_locked(account);
+  if (!model) {
+    return ready<d::SpamCounts>(model.error());
+  }
+  d::SpamCounts out;
+  out.spam_messages = (*model)->spam_messages;
+  out.ham_messages = (*model)->ham_messages;
+  for (auto token : tokens) {
+    if (auto it = (*model)->tokens.find(token); it != (*model)->tokens.end()) {
+      out.tokens.push_back(d::SpamTokenCount{token, it->second.first, it->second.second});
+    }
+  }
+  return ready<d::SpamCounts>(std::move(out));
+}
+
+d::Async<d::SpamLearned> MemoryStorage::learn_spam(d::SpamLesson lesson) {
+  if (lesson.message_key.empty()) {
+    return ready<d::SpamLearned>(fail(ErrorCode::kInvalidInput, "empty spam message key"));
+  }
+  auto tokens = distinct(std::move(lesson.tokens));
+  std::lock_guard lock(mutex_);
+  auto model = spam_model_locked(lesson.account);
+  if (!model) {
+    return ready<d::SpamLearned>(model.error());
+  }
+  auto& m = **model;
+  auto [it, added] = m.learned.try_emplace(std::move(lesson.message_key), lesson.label);
+  if (added) {
+    add_message(m, lesson.label, tokens);
+    return ready<d::SpamLearned>(d::SpamLearned::kLearned);
+  }
+  if (it->second == lesson.label) {
+    return ready<d::SpamLearned>(d::SpamLearned::kUnchanged);
+  }
+  remove_message(m, it->second, tokens);
+  add_message(m, lesson.label, tokens);
+  it->second = lesson.label;
+  return ready<d::SpamLearned>(d::SpamLearned::kRelearned);
+}
+
+d::Async<bool> MemoryStorage::forget_spam(std::optional<d::AccountId> account,
+                                          std::string message_key,
+                                          std::vector<std::uint64_t> tokens) {
+  tokens = distinct(std::move(tokens));
+  std::lock_guard lock(mutex_);
+  auto model = spam_model_locked(account);
+  if (!model) {
+    return ready<bool>(model.error());
+  }
+  auto& m = **model;
+  auto it = m.learned.find(message_key);
+  if (it == m.learned.end()) {
+    return ready<bool>(false);
+  }
+  remove_message(m, it->second, tokens);
+  m.learned.erase(it);
+  return ready<bool>(true);
+}
+
+d::Async<d::SpamModelStats> MemoryStorage::spam_stats(std::optional<d::AccountId> account) {
+  std::lock_guard lock(mutex_);
+  auto model = spam_model_locked(account);
+  if (!model) {
+    return ready<d::SpamModelStats>(model.error());
+  }
+  return ready<d::SpamModelStats>(
+      d::SpamModelStats{(*model)->spam_messages, (*model)->ham_messages, (*model)->tokens.size()});
+}
+
+d::Async<void> MemoryStorage::reset_spam_model(std::optional<d::AccountId> account) {
+  std::lock_guard lock(mutex_);
+  auto model = spam_model_locked(account);
+  if (!model) {
+    return ready<void>(model.error());
+  }
+  **model = MemorySpamModel{};
+  return ready<void>(ok());
+}
+
+}  // namespace tern::store::memory
