@@ -2,6 +2,7 @@
 #include "app/sieve_cli.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,8 +27,9 @@ const char* const kSieveUsage =
         script NAME once it compiles, replacing one of that name
   sieve get ADDRESS NAME | activate ADDRESS NAME | deactivate ADDRESS
         | rename ADDRESS OLD NEW | del ADDRESS NAME   (not the active one)
-  sieve test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--mailbox NAME]...
-        runs SCRIPT on the message in file MESSAGE and prints the actions (no store)
+  sieve test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--mailbox NAME]... [--spam-score N]
+        runs SCRIPT on the message in file MESSAGE and prints the actions (no store);
+        N (0-100, percent) is the spam filter's score spamtest sees (none: not tested)
 )";
 
 namespace {
@@ -306,9 +308,10 @@ int sieve_test_command(const std::vector<std::string>& words) {
   std::vector<std::string> p;
   sieve::Envelope envelope{"sender@example.com", "recipient@example.com", ""};
   std::vector<std::string> mailboxes;
+  std::optional<double> spam_score;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
-    if (w == "--from" || w == "--to" || w == "--mailbox") {
+    if (w == "--from" || w == "--to" || w == "--mailbox" || w == "--spam-score") {
       if (i + 1 >= words.size()) {
         return usage(w + " needs a value");
       }
@@ -317,6 +320,14 @@ int sieve_test_command(const std::vector<std::string>& words) {
         envelope.from = value;
       } else if (w == "--to") {
         envelope.to = value;
+      } else if (w == "--spam-score") {
+        double percent = 0;
+        const char* end = value.data() + value.size();
+        auto [ptr, ec] = std::from_chars(value.data(), end, percent);
+        if (value.empty() || ec != std::errc() || ptr != end || !(percent >= 0 && percent <= 100)) {
+          return usage("--spam-score takes a number from 0 to 100, not \"" + value + "\"");
+        }
+        spam_score = percent / 100.0;
       } else {
         mailboxes.push_back(value);
       }
@@ -352,6 +363,7 @@ int sieve_test_command(const std::vector<std::string>& words) {
   const SystemTime now = std::chrono::system_clock::now();
   environment.now = to_unix_seconds(now);
   environment.zone_minutes = runtime::local_zone_minutes(now);
+  environment.spam_score = spam_score;
   const auto outcome = sieve::run(*script, *message, envelope, environment);
   if (outcome.error) {
     fmt::print(stderr, "error: {}\n", *outcome.error);

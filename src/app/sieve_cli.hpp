@@ -18,7 +18,7 @@
 //   rename ADDRESS OLD NEW       keeps the text and the active state
 //   del ADDRESS NAME             refused for the active script, as DELETESCRIPT is
 //
-//   test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--mailbox NAME]...
+//   test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--mailbox NAME]... [--spam-score N]
 //                                needs no config or store: runs SCRIPT on the
 //                                message in file MESSAGE and prints what delivery
 //                                would do, one action a line, in a fixed form that
@@ -37,6 +37,11 @@
 //                                --from and --to are the envelope (defaults
 //                                sender@example.com, recipient@example.com); INBOX
 //                                and each --mailbox exist for `mailboxexists`.
+//                                --spam-score N (0 to 100, decimals allowed) is
+//                                the spam filter's score in percent, which
+//                                `spamtest` reads (sieve::Environment::spam_score
+//                                = N / 100); without it the message counts as not
+//                                tested for spam, as for an untrained model.
 //
 // Exit status: 0 done, 1 no such user or script, a script that does not compile,
 // a refused change or a store failure, 2 usage.

@@ -30,7 +30,7 @@ using detail::TextList;
 
 // What `require` accepts. The two comparators every implementation has (RFC
 // 5228 §2.7.3) may be required too.
-constexpr std::array<std::string_view, 17> kExtensions = {
+constexpr std::array<std::string_view, 19> kExtensions = {
     "fileinto",
     "envelope",
     "encoded-character",
@@ -45,6 +45,8 @@ constexpr std::array<std::string_view, 17> kExtensions = {
     "mailbox",
     "date",
     "index",
+    "spamtest",
+    "spamtestplus",
     "comparator-i;ascii-numeric",
     "comparator-i;octet",
     "comparator-i;ascii-casemap",
@@ -900,6 +902,30 @@ class Compiler {
       node.second = std::move(keys);
       return node;
     }
+    if (name == "spamtest") {
+      // RFC 5235 §3.2: either capability enables the test, only "spamtestplus"
+      // its :percent.
+      if (!has("spamtest") && !has("spamtestplus")) {
+        return syntax_error(test.line, "spamtest needs require \"spamtest\" or \"spamtestplus\"");
+      }
+      node.op = Op::kSpamTest;
+      TERN_TRY_VOID(
+          split(test, positional, [&](const Argument& tag, const Argument* value) -> Result<int> {
+            if (tag.tag == "percent") {
+              if (!has("spamtestplus")) {
+                return syntax_error(tag.line, ":percent needs require \"spamtestplus\"");
+              }
+              node.percent = true;
+              return 0;
+            }
+            return match_tag(tag, value, tags, node.match, false, false);
+          }));
+      TERN_TRY_VOID(finish_match(test, tags, node.match));
+      TERN_TRY_VOID(positional_strings(test, positional, 1));
+      TERN_TRY(auto keys, texts(*positional[0]));
+      node.second = std::move(keys);
+      return node;
+    }
     return syntax_error(test.line, "unknown test \"" + name + "\"");
   }
 
@@ -910,7 +936,8 @@ class Compiler {
 
 std::string_view supported_extensions() {
   return "fileinto envelope encoded-character imap4flags copy body variables relational "
-         "subaddress vacation vacation-seconds mailbox comparator-i;ascii-numeric date index";
+         "subaddress vacation vacation-seconds mailbox comparator-i;ascii-numeric date index "
+         "spamtest spamtestplus";
 }
 
 const std::vector<std::string>& Script::required() const {

@@ -51,6 +51,7 @@ enum class Op {
   kMailboxExists,
   kDate,
   kCurrentDate,
+  kSpamTest,
 };
 
 enum class Comparator { kOctet, kAsciiCasemap, kAsciiNumeric };
@@ -98,6 +99,7 @@ struct Node {
   bool over = false;              // size :over (else :under)
   bool copy = false;              // RFC 3894 :copy
   bool create = false;            // RFC 5490 :create
+  bool percent = false;           // RFC 5235 spamtest :percent
   std::optional<TextList> flags;  // RFC 5232 :flags
   unsigned modifiers = 0;
   // body

@@ -3,6 +3,7 @@
 // (RFC 5228 §2.10 action semantics and the extensions' run-time rules).
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 
 #include "address/address_list.hpp"
@@ -689,6 +690,16 @@ class Runner {
       case Op::kDate:
       case Op::kCurrentDate:
         return date(node);
+      case Op::kSpamTest: {
+        // RFC 5235 §3.1: one normalized result, whose :count is "1" when the
+        // message was tested and "0" when not.
+        std::vector<std::string> values;
+        bool tested = environment_.spam_score && !std::isnan(*environment_.spam_score);
+        if (tested || node.match.type != MatchType::kCount) {
+          values.push_back(detail::spamtest_result(environment_.spam_score, node.percent));
+        }
+        return compare(node, values);
+      }
       default:
         fail(node, "internal error: a command used as a test");
         return false;

@@ -8,7 +8,8 @@
 // (RFC 5228), imap4flags (RFC 5232), copy (RFC 3894), body (RFC 5173),
 // variables (RFC 5229), relational (RFC 5231), subaddress (RFC 5233),
 // vacation and vacation-seconds (RFC 5230, RFC 6131), mailbox (RFC 5490),
-// comparator-i;ascii-numeric (RFC 4790), date and index (RFC 5260).
+// comparator-i;ascii-numeric (RFC 4790), date and index (RFC 5260), spamtest
+// and spamtestplus (RFC 5235; the score comes from Environment::spam_score).
 // docs/adr/0022-sieve.md says what is left out and why.
 #pragma once
 
@@ -79,6 +80,14 @@ struct Environment {
   // minutes, for the `currentdate` test (RFC 5260 §5).
   std::int64_t now = 0;
   int zone_minutes = 0;
+  // The spam filter's score for this recipient's copy, in [0, 1] (0 surely ham,
+  // 1 surely spam; out-of-range values are clamped); nullopt (or NaN): not
+  // tested, e.g. the recipient's model is untrained. What the `spamtest` test
+  // (RFC 5235 §3.2) compares, normalized as detail::spamtest_result() says:
+  // without :percent "0" untested, else 1 + floor(9 × score) (1 clear .. 10
+  // spam); with :percent "0" untested, else floor(100 × score); :count "0"
+  // untested, else "1". The mapping is Pigeonhole's for a score-type status.
+  std::optional<double> spam_score;
   // Limits on one run.
   std::size_t max_actions = 32;     // explicit actions; more is a runtime error
   std::size_t max_redirects = 4;    // Dovecot's sieve_max_redirects

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sieve/sieve.hpp"
 
+#include <limits>
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include "sieve/text.hpp"
@@ -450,6 +453,162 @@ TEST(SieveRun, StepLimitEndsARunaway) {
       run_script(script, kMessage, Envelope{"a@example.org", "b@example.com", ""}, environment);
   EXPECT_TRUE(out.error);
   EXPECT_EQ(lines(out), (Lines{"store INBOX"}));
+}
+
+// RFC 5235 §3.2: spamtest reads Environment::spam_score.
+std::vector<std::string> spam_lines(std::string_view script, std::optional<double> score) {
+  Environment environment;
+  environment.spam_score = score;
+  return lines(run_script(script, kMessage, Envelope{"alice@example.org", "bob@example.com", ""},
+                          environment));
+}
+
+TEST(SieveSpamtest, NeedsItsCapabilityAndPercentNeedsSpamtestplus) {
+  EXPECT_EQ(compile_error("if spamtest \"1\" { discard; }"),
+            "line 1: spamtest needs require \"spamtest\" or \"spamtestplus\"");
+  EXPECT_EQ(compile_error("require \"spamtest\";\nif spamtest :percent \"1\" { discard; }"),
+            "line 2: :percent needs require \"spamtestplus\"");
+  EXPECT_EQ(compile_error("require \"spamtest\"; if spamtest \"1\" { discard; }"), "");
+  EXPECT_EQ(compile_error("require \"spamtestplus\"; if spamtest \"1\" { discard; }"), "");
+  EXPECT_EQ(compile_error("require \"spamtestplus\"; if spamtest :percent \"1\" { discard; }"), "");
+  EXPECT_EQ(compile_error("require [\"spamtest\", \"spamtestplus\"];\n"
+                          "if spamtest :percent :is \"1\" { discard; }"),
+            "");
+  EXPECT_EQ(compile_error("require \"spamtestplus\"; if spamtest :percent :percent \"1\" {}"),
+            "line 1: :percent given twice");
+  EXPECT_EQ(compile_error("require \"spamtest\"; if spamtest {}"),
+            "line 1: spamtest takes 1 argument, not 0");
+  EXPECT_EQ(compile_error("require \"spamtest\"; if spamtest \"1\" \"2\" {}"),
+            "line 1: spamtest takes 1 argument, not 2");
+  EXPECT_EQ(compile_error("require \"spamtest\"; if spamtest :over \"1\" {}"),
+            "line 1: unknown tag :over for spamtest");
+  EXPECT_EQ(compile_error("require \"spamtest\"; if spamtest :value \"ge\" \"1\" {}"),
+            "line 1: :value needs require \"relational\"");
+  EXPECT_EQ(compile_error("require [\"spamtest\", \"comparator-i;ascii-numeric\"];\n"
+                          "if spamtest :matches :comparator \"i;ascii-numeric\" \"1*\" {}"),
+            "line 2: comparator \"i;ascii-numeric\" cannot be used with :contains or :matches");
+  EXPECT_NE(supported_extensions().find(" spamtest spamtestplus"), std::string_view::npos);
+}
+
+TEST(SieveSpamtest, NormalizedResult) {
+  using detail::spamtest_result;
+  EXPECT_EQ(spamtest_result(std::nullopt, false), "0");
+  EXPECT_EQ(spamtest_result(std::nullopt, true), "0");
+  EXPECT_EQ(spamtest_result(std::numeric_limits<double>::quiet_NaN(), false), "0");
+  // 1 + floor(9 × score): 1 clear .. 10 for a score of 1.
+  EXPECT_EQ(spamtest_result(0.0, false), "1");
+  EXPECT_EQ(spamtest_result(0.11, false), "1");
+  EXPECT_EQ(spamtest_result(1.0 / 9, false), "2");
+  EXPECT_EQ(spamtest_result(0.19, false), "2");
+  EXPECT_EQ(spamtest_result(0.5, false), "5");
+  EXPECT_EQ(spamtest_result(0.9, false), "9");
+  EXPECT_EQ(spamtest_result(0.999, false), "9");
+  EXPECT_EQ(spamtest_result(1.0, false), "10");
+  // floor(100 × score), binary rounding not biting (0.29 × 100 = 28.999...).
+  EXPECT_EQ(spamtest_result(0.0, true), "0");
+  EXPECT_EQ(spamtest_result(0.29, true), "29");
+  EXPECT_EQ(spamtest_result(0.369, true), "36");
+  EXPECT_EQ(spamtest_result(0.37, true), "37");
+  EXPECT_EQ(spamtest_result(0.999, true), "99");
+  EXPECT_EQ(spamtest_result(1.0, true), "100");
+  for (int n = 0; n <= 100; ++n) {
+    EXPECT_EQ(spamtest_result(n / 100.0, true), std::to_string(n));
+  }
+  // Out of range: clamped.
+  EXPECT_EQ(spamtest_result(-0.5, false), "1");
+  EXPECT_EQ(spamtest_result(-0.5, true), "0");
+  EXPECT_EQ(spamtest_result(7.0, false), "10");
+  EXPECT_EQ(spamtest_result(7.0, true), "100");
+}
+
+TEST(SieveSpamtest, Rfc5235Examples) {
+  // §3.2.1
+  std::string_view plain =
+      "require [\"spamtest\", \"fileinto\", \"relational\", \"comparator-i;ascii-numeric\"];\n"
+      "if spamtest :value \"eq\" :comparator \"i;ascii-numeric\" \"0\"\n"
+      "{\n    fileinto \"INBOX.unclassified\";\n}\n"
+      "elsif spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"3\"\n"
+      "{\n    fileinto \"INBOX.spam-trap\";\n}\n";
+  EXPECT_EQ(spam_lines(plain, std::nullopt), (Lines{"store INBOX.unclassified"}));
+  EXPECT_EQ(spam_lines(plain, 0.0), (Lines{"store INBOX"}));
+  EXPECT_EQ(spam_lines(plain, 0.2), (Lines{"store INBOX"}));             // 2
+  EXPECT_EQ(spam_lines(plain, 0.23), (Lines{"store INBOX.spam-trap"}));  // 3
+  EXPECT_EQ(spam_lines(plain, 0.95), (Lines{"store INBOX.spam-trap"}));
+  EXPECT_EQ(spam_lines(plain, 1.0), (Lines{"store INBOX.spam-trap"}));
+  // §3.2.2, with :value and with :count deciding "not tested": the same.
+  std::string_view rest =
+      "elsif spamtest :percent :value \"eq\"\n"
+      "               :comparator \"i;ascii-numeric\" \"0\"\n"
+      "{\n    fileinto \"INBOX.not-spam\";\n}\n"
+      "elsif spamtest :percent :value \"lt\"\n"
+      "               :comparator \"i;ascii-numeric\" \"37\"\n"
+      "{\n    fileinto \"INBOX.spam-trap\";\n}\n"
+      "else\n{\n    discard;\n}\n";
+  std::string head =
+      "require [\"spamtestplus\", \"fileinto\", \"relational\",\n"
+      "         \"comparator-i;ascii-numeric\"];\n";
+  std::string by_value = head +
+                         "if spamtest :value \"eq\"\n"
+                         "            :comparator \"i;ascii-numeric\" \"0\"\n"
+                         "{\n    fileinto \"INBOX.unclassified\";\n}\n" +
+                         std::string(rest);
+  std::string by_count = head +
+                         "if spamtest :percent :count \"eq\"\n"
+                         "            :comparator \"i;ascii-numeric\" \"0\"\n"
+                         "{\n    fileinto \"INBOX.unclassified\";\n}\n" +
+                         std::string(rest);
+  for (const std::string& script : {by_value, by_count}) {
+    EXPECT_EQ(spam_lines(script, std::nullopt), (Lines{"store INBOX.unclassified"})) << script;
+    EXPECT_EQ(spam_lines(script, 0.0), (Lines{"store INBOX.not-spam"})) << script;
+    EXPECT_EQ(spam_lines(script, 0.009), (Lines{"store INBOX.not-spam"})) << script;
+    EXPECT_EQ(spam_lines(script, 0.01), (Lines{"store INBOX.spam-trap"})) << script;
+    EXPECT_EQ(spam_lines(script, 0.36), (Lines{"store INBOX.spam-trap"})) << script;
+    EXPECT_EQ(spam_lines(script, 0.37), (Lines{"discard"})) << script;
+    EXPECT_EQ(spam_lines(script, 1.0), (Lines{"discard"})) << script;
+  }
+}
+
+TEST(SieveSpamtest, MatchTypesAndComparators) {
+  auto yes = [](std::string_view test, std::optional<double> score) {
+    return spam_lines(
+               "require [\"spamtestplus\", \"relational\", \"comparator-i;ascii-numeric\"];\n"
+               "if " +
+                   std::string(test) + " { discard; }",
+               score) == Lines{"discard"};
+  };
+  // The default match type is :is, the default comparator i;ascii-casemap.
+  EXPECT_TRUE(yes("spamtest \"0\"", std::nullopt));
+  EXPECT_TRUE(yes("spamtest \"5\"", 0.5));
+  EXPECT_FALSE(yes("spamtest \"05\"", 0.5));  // :is compares strings
+  EXPECT_TRUE(yes("spamtest :percent \"50\"", 0.5));
+  EXPECT_TRUE(yes("spamtest :percent \"0\"", std::nullopt));
+  EXPECT_TRUE(yes("spamtest :comparator \"i;octet\" :is \"10\"", 1.0));
+  EXPECT_TRUE(yes("spamtest :matches \"1?\"", 1.0));
+  EXPECT_TRUE(yes("spamtest :contains \"0\"", 1.0));
+  EXPECT_TRUE(yes("spamtest :is :comparator \"i;ascii-numeric\" \"005\"", 0.5));
+  // :value: "10" is less than "9" as strings, not as numbers.
+  EXPECT_TRUE(yes("spamtest :value \"lt\" \"9\"", 1.0));
+  EXPECT_FALSE(yes("spamtest :value \"lt\" :comparator \"i;ascii-numeric\" \"9\"", 1.0));
+  EXPECT_TRUE(yes("spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"10\"", 1.0));
+  EXPECT_TRUE(yes("spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"1\"", 0.0));
+  EXPECT_FALSE(yes("spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"1\"", std::nullopt));
+  EXPECT_TRUE(yes("spamtest :percent :value \"lt\" :comparator \"i;ascii-numeric\" \"37\"", 0.3));
+  EXPECT_FALSE(yes("spamtest :percent :value \"lt\" :comparator \"i;ascii-numeric\" \"37\"", 0.4));
+  EXPECT_TRUE(yes("spamtest :percent :value \"ge\" :comparator \"i;ascii-numeric\" \"90\"", 0.9));
+  // :count: "1" when tested, "0" when not (RFC 5235 §3.1), :percent or not.
+  for (auto* percent : {"", ":percent "}) {
+    std::string count = std::string("spamtest ") + percent + ":count \"eq\" ";
+    EXPECT_TRUE(yes(count + ":comparator \"i;ascii-numeric\" \"0\"", std::nullopt)) << percent;
+    EXPECT_FALSE(yes(count + ":comparator \"i;ascii-numeric\" \"1\"", std::nullopt)) << percent;
+    EXPECT_TRUE(yes(count + ":comparator \"i;ascii-numeric\" \"1\"", 0.0)) << percent;
+    EXPECT_TRUE(yes(count + "\"1\"", 1.0)) << percent;
+    EXPECT_FALSE(yes(count + "\"0\"", 0.0)) << percent;
+  }
+  // Inside anyof/not, and with several keys.
+  EXPECT_TRUE(
+      yes("not spamtest :percent :value \"gt\" :comparator \"i;ascii-numeric\" \"20\"", 0.2));
+  EXPECT_TRUE(yes("spamtest [\"3\", \"4\", \"5\"]", 0.4));
+  EXPECT_TRUE(yes("anyof (false, spamtest :percent \"100\")", 1.0));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 
 #include "address/address_list.hpp"
@@ -411,6 +412,17 @@ bool relation_holds(Comparator comparator, Relation relation, std::string_view v
       return c != 0;
   }
   return false;
+}
+
+std::string spamtest_result(std::optional<double> score, bool percent) {
+  if (!score || std::isnan(*score)) {
+    return "0";
+  }
+  double ratio = std::clamp(*score, 0.0, 1.0);
+  constexpr double kEpsilon = 1e-6;
+  auto value = percent ? static_cast<int>(std::floor(ratio * 100 + kEpsilon))
+                       : 1 + static_cast<int>(std::floor(ratio * 9 + kEpsilon));
+  return std::to_string(value);
 }
 
 std::string quote_wildcards(std::string_view text) {

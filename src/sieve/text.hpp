@@ -49,6 +49,16 @@ bool matches(const Match& match, std::string_view value, std::string_view key,
 bool relation_holds(Comparator comparator, Relation relation, std::string_view value,
                     std::string_view key);
 
+// RFC 5235 §3.2: the normalized spamtest result for the spam filter's `score`
+// (Environment::spam_score). Not tested (nullopt or NaN): "0". Otherwise the
+// score clamped to [0, 1] and, without :percent, 1 + floor(9 × score): "1"
+// clear (score below 1/9) .. "10" (score 1); with `percent`, floor(100 × score):
+// "0" .. "100". Floor, not round, as Pigeonhole maps a score-type status, so a
+// script moved from Dovecot sees the same numbers; a score just below the
+// filter's ham cutoff (0.2) is "2", outside RFC 5235's example "ge 3". A
+// millionth is added before the floor so that 0.29 is 29 percent, not 28.
+std::string spamtest_result(std::optional<double> score, bool percent);
+
 // RFC 5229 §4.1 :quotewildcard: "*", "?" and "\" escaped with "\".
 std::string quote_wildcards(std::string_view text);
 

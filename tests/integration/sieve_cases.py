@@ -6,7 +6,7 @@ canonical lines of sieve_reference.py.
 Each `expected` was produced by running Pigeonhole once and then read against the
 RFCs by hand (RFC 5228 and its extensions: 5229 variables, 5230 vacation, 5231
 relational, 5232 imap4flags, 5233 subaddress, 5260 date/index, 3894 copy, 5173
-body, 5490 mailbox). A `note` says where Pigeonhole's answer is one of several the
+body, 5490 mailbox, 5235 spamtest). A `note` says where Pigeonhole's answer is one of several the
 RFC allows, or departs from it. COMPILE_ERROR as `expected` means the script must
 not compile; `runtime_error` means the run fails and falls back to the implicit
 keep.
@@ -146,6 +146,124 @@ def big(size: int) -> bytes:
 
 SIZED = big(1500)
 SIZED_LEN = len(SIZED)
+
+
+def store(mailbox: str) -> str:
+    """The canonical line of a store into `mailbox` (no '"' or '\\' in it)."""
+    return f'store "{mailbox}"'
+
+
+def scored(percent) -> bytes:
+    """PLAIN as the spam filter scored it (percent; None: not tested), in the
+    X-Tern-Spam-Score field sieve_reference.py gives both interpreters."""
+    return PLAIN if percent is None else plain_with(f"X-Tern-Spam-Score: {percent}")
+
+
+def score_name(percent) -> str:
+    return "untested" if percent is None else f"{percent}"
+
+
+# RFC 5235 §3.2.1's example.
+SPAMTEST_EXAMPLE = """\
+require ["spamtest", "fileinto", "relational", "comparator-i;ascii-numeric"];
+
+if spamtest :value "eq" :comparator "i;ascii-numeric" "0"
+{
+    fileinto "INBOX.unclassified";
+}
+elsif spamtest :value "ge" :comparator "i;ascii-numeric" "3"
+{
+    fileinto "INBOX.spam-trap";
+}
+"""
+
+# RFC 5235 §3.2.2's examples: "not tested" decided by :value or by :count.
+SPAMTESTPLUS_REST = """\
+{
+    fileinto "INBOX.unclassified";
+}
+elsif spamtest :percent :value "eq"
+               :comparator "i;ascii-numeric" "0"
+{
+    fileinto "INBOX.not-spam";
+}
+elsif spamtest :percent :value "lt"
+               :comparator "i;ascii-numeric" "37"
+{
+    fileinto "INBOX.spam-trap";
+}
+else
+{
+    discard;
+}
+"""
+SPAMTESTPLUS_HEAD = """\
+require ["spamtestplus", "fileinto", "relational",
+         "comparator-i;ascii-numeric"];
+
+"""
+SPAMTESTPLUS_VALUE = SPAMTESTPLUS_HEAD + """\
+if spamtest :value "eq"
+            :comparator "i;ascii-numeric" "0"
+""" + SPAMTESTPLUS_REST
+SPAMTESTPLUS_COUNT = SPAMTESTPLUS_HEAD + """\
+if spamtest :percent :count "eq"
+            :comparator "i;ascii-numeric" "0"
+""" + SPAMTESTPLUS_REST
+
+# Files into a mailbox named after both normalized results, as :matches reads them.
+SPAMTEST_RESULTS = """\
+require ["spamtestplus", "variables", "fileinto"];
+if spamtest :matches "*" { set "plain" "${1}"; }
+if spamtest :percent :matches "*" { set "percent" "${1}"; }
+fileinto "spamtest-${plain}-percent-${percent}";
+"""
+
+
+def spamtest_cases():
+    cases = []
+    for percent, mailbox in [(None, "INBOX.unclassified"), (0, "INBOX"), (22, "INBOX"),
+                             (23, "INBOX.spam-trap"), (100, "INBOX.spam-trap")]:
+        cases.append(Case(f"spamtest-rfc5235-3.2.1-{score_name(percent)}", SPAMTEST_EXAMPLE,
+                          scored(percent), expected=[store(mailbox)]))
+    outcomes = [(None, store("INBOX.unclassified")), (0, store("INBOX.not-spam")),
+                (36, store("INBOX.spam-trap")), (37, "discard")]
+    for percent, line in outcomes:
+        cases.append(Case(f"spamtestplus-rfc5235-3.2.2-value-{score_name(percent)}",
+                          SPAMTESTPLUS_VALUE, scored(percent), expected=[line]))
+    for percent, line in outcomes:
+        name = f"spamtestplus-rfc5235-3.2.2-count-{score_name(percent)}"
+        if percent is None:
+            cases.append(Case(
+                name, SPAMTESTPLUS_COUNT, scored(percent), expected=[store("INBOX.not-spam")],
+                note="RFC 5235 §3.1: the :count of the result is \"0\" when the message "
+                     "was not tested, so the first test holds. Pigeonhole 2.3.19 counts its "
+                     "one result string, \"0\", always as 1; the :percent result \"0\" "
+                     "then files the untested message as not spam.",
+                rfc_expected=[line]))
+        else:
+            cases.append(Case(name, SPAMTESTPLUS_COUNT, scored(percent), expected=[line]))
+    for percent, plain in [(None, "0"), (0, "1"), (11, "1"), (12, "2"), (29, "3"), (50, "5"),
+                           (99, "9"), (100, "10")]:
+        shown = "0" if percent is None else str(percent)
+        cases.append(Case(f"spamtest-results-{score_name(percent)}", SPAMTEST_RESULTS,
+                          scored(percent),
+                          expected=[store(f"spamtest-{plain}-percent-{shown}")]))
+    cases += [
+        Case("spamtest-default-is", """\
+require ["spamtestplus", "fileinto"];
+if spamtest "5" { fileinto "five"; }
+if spamtest "05" { fileinto "zero-five"; }
+if spamtest :percent "55" { fileinto "fifty-five"; }
+if spamtest :percent :contains "5" { fileinto "has-5"; }
+""", scored(55), expected=[store("five"), store("fifty-five"), store("has-5")]),
+        Case("spamtest-without-require", 'if spamtest "1" { discard; }\n', scored(50),
+             expected=COMPILE_ERROR),
+        Case("spamtest-percent-needs-spamtestplus",
+             'require "spamtest";\nif spamtest :percent "50" { discard; }\n', scored(50),
+             expected=COMPILE_ERROR),
+    ]
+    return cases
 
 CASES = [
     # --- RFC 5228: control, actions -------------------------------------------------
@@ -713,4 +831,7 @@ if date :index 1 :last :zone "+0000" "received" "time" "09:00:00" { fileinto "fi
 require ["index", "fileinto"];
 if header :last "received" "x" { fileinto "x"; }
 """, REPORT, expected=COMPILE_ERROR),
+    # --- spamtest, spamtestplus (RFC 5235): the score in percent in the message's
+    # X-Tern-Spam-Score field for Pigeonhole, --spam-score for tern
+    *spamtest_cases(),
 ]

@@ -50,6 +50,15 @@ Its quirks, and what is done about them:
 - The null envelope sender cannot be given: -f rejects "" and "<>", and without -f
   the sender comes from Return-Path/Sender/From, where "<>" is skipped. Asking for
   it raises PigeonholeUnsupported.
+
+The spam score spamtest reads (RFC 5235) travels in the message, in an
+X-Tern-Spam-Score field (SPAM_SCORE_FIELD) holding the score in percent; a message
+without one was not tested. sieve-test reads it there: the config enables spamtest
+and spamtestplus (off by default in Pigeonhole) with that field as a "score" status
+out of a maximum of 100. tern never reads the field; tern_actions passes its value
+as `--spam-score N` instead, as delivery hands the filter's score to the script.
+Pigeonhole's normalization is tern's (1 + floor(9 x ratio), floor(100 x ratio)),
+but its :count is always "1" (see the spamtest cases).
 """
 import grp
 import os
@@ -70,6 +79,9 @@ IN_CI = os.environ.get("CI") == "true"
 MAIL_USER = "nobody"
 MAIL_GROUP = "nogroup"
 TIMEOUT = 60
+
+# The field carrying the spam filter's score (percent) for spamtest, both sides.
+SPAM_SCORE_FIELD = "X-Tern-Spam-Score"
 
 # RFC 3501 §2.3.2 system flags, keyed by their lower-case spelling.
 SYSTEM_FLAGS = {f.lower(): f for f in
@@ -144,6 +156,14 @@ def _config(root: Path, as_root: bool):
     ]
     if as_root:
         lines += [f"mail_uid = {MAIL_USER}", f"mail_gid = {MAIL_GROUP}"]
+    lines += [
+        "plugin {",
+        "  sieve_extensions = +spamtest +spamtestplus",
+        "  sieve_spamtest_status_type = score",
+        f"  sieve_spamtest_status_header = {SPAM_SCORE_FIELD}",
+        "  sieve_spamtest_max_value = 100",
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -285,10 +305,21 @@ def pigeonhole_actions(script: str, message: bytes, envelope_from: str, envelope
         shutil.rmtree(root, ignore_errors=True)
 
 
+def spam_score(message: bytes):
+    """The value of the message's first SPAM_SCORE_FIELD field, None without one."""
+    header = message.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    prefix = SPAM_SCORE_FIELD.lower().encode() + b":"
+    for line in header.splitlines():
+        if line.lower().startswith(prefix):
+            return line[len(prefix):].strip().decode("ascii")
+    return None
+
+
 def tern_actions(script: str, message: bytes, envelope_from: str, envelope_to: str,
                  mailboxes=()):
     """What `tern sieve test` decides: its stdout lines (an Actions list, `error` from
-    its "error: " lines on stderr). Exit 1 with "tern: sieve test: ..." is a compile
+    its "error: " lines on stderr), with --spam-score from the message's
+    SPAM_SCORE_FIELD when it has one. Exit 1 with "tern: sieve test: ..." is a compile
     error (SieveCompileError); any other failure raises AssertionError."""
     with tempfile.TemporaryDirectory(prefix="tern-sieve-") as tmp:
         script_file = Path(tmp) / "script.sieve"
@@ -299,6 +330,9 @@ def tern_actions(script: str, message: bytes, envelope_from: str, envelope_to: s
                 "--from", envelope_from, "--to", envelope_to]
         for mailbox in mailboxes:
             args += ["--mailbox", mailbox]
+        score = spam_score(message)
+        if score is not None:
+            args += ["--spam-score", score]
         proc = subprocess.run(args, capture_output=True, timeout=TIMEOUT)
     stdout = proc.stdout.decode("utf-8", "replace")
     stderr = proc.stderr.decode("utf-8", "replace")
