@@ -278,6 +278,9 @@ class Daemon {
   std::shared_ptr<const domain::Srs> srs_;
   // Recipients' Sieve scripts compiled once for SMTP, LMTP and the queue.
   std::shared_ptr<domain::CompiledScripts> scripts_ = std::make_shared<domain::CompiledScripts>();
+  // The spam filter's policy ([spam]) for SMTP, LMTP, the queue and IMAP.
+  std::shared_ptr<const domain::SpamPolicy> spam_ =
+      std::make_shared<const domain::SpamPolicy>(spam_policy(settings_.spam));
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.
@@ -408,9 +411,10 @@ Result<void> Daemon::start() {
     }
     auto& service = smtp_[role];
     if (!service) {
-      service = std::make_unique<services::smtp::Service>(
-          smtp_options(settings_, role, tls_, srs_, dkim_, resolver_.get(), scripts_), *waking_,
-          pool_, clock_, random_, registry_, throttle_, logger_);
+      auto options = smtp_options(settings_, role, tls_, srs_, dkim_, resolver_.get(), scripts_);
+      options.policy.spam = spam_;
+      service = std::make_unique<services::smtp::Service>(options, *waking_, pool_, clock_, random_,
+                                                          registry_, throttle_, logger_);
     }
     listeners_[i]->start(service->handler());
   }
@@ -485,6 +489,7 @@ Result<void> Daemon::start_outbound() {
   }
   o.srs = srs_;
   o.scripts = scripts_;
+  o.spam = spam_;
   scheduler_ = std::make_unique<services::outbound::Scheduler>(
       o, *storage_, *transport_, pool_, clock_, registry_, logger_.with("component", "queue"));
   waking_ = std::make_unique<services::outbound::WakingStorage>(*storage_, *scheduler_);
@@ -560,6 +565,7 @@ services::imap::Service& Daemon::imap_service(config::TlsMode tls) {
     o.limits.reader.max_literal_bytes = imap.max_literal_bytes;
     o.limits.reader.max_append_command_bytes = imap.max_multiappend_bytes;
     o.handlers.max_append_bytes = imap.max_append_bytes;
+    o.handlers.spam = spam_;
     o.auth_params.argon2 = {settings_.auth.argon2_memory_kib, settings_.auth.argon2_iterations,
                             settings_.auth.argon2_parallelism};
     o.auth_params.scram_iterations = settings_.auth.scram_iterations;

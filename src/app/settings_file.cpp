@@ -53,4 +53,15 @@ Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
   return std::shared_ptr<const mailauth::DkimKeyring>(std::move(ring));
 }
 
+domain::SpamPolicy spam_policy(const config::SpamSettings& settings) {
+  domain::SpamPolicy policy;
+  policy.classify = settings.classify;
+  policy.learn_from_moves = settings.learn_from_moves;
+  policy.max_learn_per_command = settings.max_learn_per_command;
+  policy.options.spam_cutoff = settings.spam_percent / 100.0;
+  policy.options.ham_cutoff = settings.ham_percent / 100.0;
+  policy.options.min_messages = settings.min_messages;
+  return policy;
+}
+
 }  // namespace tern::app

@@ -8,6 +8,7 @@
 
 #include "base/result.hpp"
 #include "config/settings.hpp"
+#include "domain/spam_filter.hpp"
 #include "mailauth/dkim_keyring.hpp"
 
 namespace tern::app {
@@ -29,5 +30,8 @@ Result<config::Settings> load_settings(const std::string& path);
 // algorithm is the key's own.
 Result<std::shared_ptr<const mailauth::DkimKeyring>> load_dkim_keys(
     const std::string& config_path, const std::vector<config::DkimKeySettings>& entries);
+
+// The spam filter's policy from [spam].
+domain::SpamPolicy spam_policy(const config::SpamSettings& settings);
 
 }  // namespace tern::app

@@ -23,6 +23,7 @@
 #include "app/report_cli.hpp"
 #include "app/settings_file.hpp"
 #include "app/sieve_cli.hpp"
+#include "app/spam_cli.hpp"
 #include "app/storage_factory.hpp"
 #include "domain/accounts.hpp"
 #include "domain/address.hpp"
@@ -308,6 +309,11 @@ int Cli::run(const std::string& noun, const std::string& verb, const Args& args)
     std::vector<std::string> words{verb};
     words.insert(words.end(), args.positional.begin(), args.positional.end());
     return sieve_command(words, storage_);
+  }
+  if (noun == "spam") {
+    std::vector<std::string> words{verb};
+    words.insert(words.end(), args.positional.begin(), args.positional.end());
+    return spam_command(words, settings_.spam, storage_);
   }
   return usage_error("unknown command " + noun);
 }
@@ -671,6 +677,8 @@ int Cli::deliver_command(const Args& args) {
     filtering.subaddress_separators = settings_.addressing.subaddress_separator;
     filtering.now = clock.now();
     filtering.zone_minutes = runtime::local_zone_minutes(filtering.now);
+    const domain::SpamPolicy spam = spam_policy(settings_.spam);
+    filtering.spam = &spam;
     std::vector<domain::FilterReport> reports;
     auto outcomes =
         domain::deliver(storage_, domain::NewMessage{message, clock.now(), std::move(facts)},
@@ -723,8 +731,8 @@ int main_with_boundary(int argc, char** argv) {
     words.erase(words.begin(), words.begin() + 2);
   }
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {
-    fmt::print("{}\n{}{}{}{}{}{}", kUsage, kMailboxUsage, kImportExportUsage, kSieveUsage,
-               kDkimUsage, kDnsUsage, kReportUsage);
+    fmt::print("{}\n{}{}{}{}{}{}{}", kUsage, kMailboxUsage, kImportExportUsage, kSieveUsage,
+               kSpamUsage, kDkimUsage, kDnsUsage, kReportUsage);
     return words.empty() ? kExitUsage : kExitOk;
   }
   // DKIM keys and single messages need neither config nor store.
@@ -748,8 +756,8 @@ int main_with_boundary(int argc, char** argv) {
     return usage_error("missing subcommand");
   }
   std::string verb = has_verb ? words[1] : std::string();
-  // `report` and `sieve` read their own options (--print, --send-now, --activate ...).
-  auto args = noun == "report" || noun == "sieve"
+  // `report`, `sieve` and `spam` read their own options (--print, --send-now, --activate ...).
+  auto args = noun == "report" || noun == "sieve" || noun == "spam"
                   ? Result<Args>(Args{{words.begin() + 2, words.end()}, false, {}, {}})
                   : parse_args({words.begin() + (has_verb ? 2 : 1), words.end()});
   if (!args) {

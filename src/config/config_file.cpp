@@ -1000,6 +1000,23 @@ void read_dns(Problems& problems, const toml::table* table, std::string_view bas
   r.finish();
 }
 
+// [spam] (domain/spam_filter.hpp)
+void read_spam(Problems& problems, const toml::table* table, SpamSettings& out) {
+  TableReader r(problems, table, "spam", 1);
+  r.read_bool("classify", out.classify);
+  r.read_bool("learn_from_moves", out.learn_from_moves);
+  r.read_uint("spam_threshold", out.spam_percent, 50, 100);
+  r.read_uint("ham_threshold", out.ham_percent, 0, 100);
+  if (out.ham_percent > out.spam_percent) {
+    r.invalid("ham_threshold", "expected at most spam_threshold (" +
+                                   std::to_string(out.spam_percent) + "), got " +
+                                   std::to_string(out.ham_percent));
+  }
+  r.read_uint("min_messages", out.min_messages, 1, 1000000);
+  r.read_uint("max_learn_per_command", out.max_learn_per_command, 0, 1000000);
+  r.finish();
+}
+
 // [reports] (domain/reports/README.md)
 void read_reports(Problems& problems, const toml::table* table, const ServerSettings& server,
                   ReportsSettings& out) {
@@ -1362,6 +1379,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_mailauth(problems, section(problems, root, "mailauth"), settings.mailauth);
   read_dkim(problems, root.get("dkim"), base_dir, settings.dkim);
   read_reports(problems, section(problems, root, "reports"), settings.server, settings.reports);
+  read_spam(problems, section(problems, root, "spam"), settings.spam);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1379,7 +1397,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   constexpr std::string_view kSections[] = {
       "server",    "log",      "tls",  "limits",  "store",    "auth", "addressing",
       "smtp",      "pop3",     "imap", "queue",   "listener", "dns",  "outbound",
-      "transport", "mailauth", "dkim", "mta_sts", "reports"};
+      "transport", "mailauth", "dkim", "mta_sts", "reports",  "spam"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -177,6 +177,35 @@ TEST(ParseConfig, EmptyBaseDirKeepsPathsRelative) {
   EXPECT_EQ(settings->store.path, "store");
 }
 
+TEST(ParseConfig, SpamSection) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->spam.classify);
+  EXPECT_TRUE(defaults->spam.learn_from_moves);
+  EXPECT_EQ(defaults->spam.spam_percent, 90u);
+  EXPECT_EQ(defaults->spam.ham_percent, 20u);
+  EXPECT_EQ(defaults->spam.min_messages, 10u);
+
+  auto set = parse(
+      "[server]\nhostname = \"a.b\"\n[spam]\nclassify = false\nlearn_from_moves = false\n"
+      "spam_threshold = 95\nham_threshold = 10\nmin_messages = 50\n"
+      "max_learn_per_command = 0\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_FALSE(set->spam.classify);
+  EXPECT_FALSE(set->spam.learn_from_moves);
+  EXPECT_EQ(set->spam.spam_percent, 95u);
+  EXPECT_EQ(set->spam.ham_percent, 10u);
+  EXPECT_EQ(set->spam.min_messages, 50u);
+  EXPECT_EQ(set->spam.max_learn_per_command, 0u);
+
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[spam]\nspam_threshold = 40\n"),
+            "var/tern.toml:4: spam.spam_threshold: expected an integer from 50 to 100, got 40");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[spam]\nham_threshold = 95\n"),
+            "var/tern.toml:4: spam.ham_threshold: expected at most spam_threshold (90), got 95");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[spam]\nlearn = true\n"),
+            "var/tern.toml:4: unknown key \"spam.learn\"");
+}
+
 TEST(ParseConfig, ReportsUnknownKeyWithLine) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
             "var/tern.toml:3: unknown key \"server.hostnme\"");

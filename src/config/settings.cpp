@@ -102,11 +102,12 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
-           queue || dns || outbound || mailauth || reports || listeners);
+           queue || dns || outbound || mailauth || reports || spam || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
-  return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth || reports;
+  return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth ||
+         reports || spam;
 }
 
 std::string SettingsDiff::describe() const {
@@ -136,6 +137,7 @@ std::string SettingsDiff::describe() const {
   add(mta_sts, "mta_sts");
   add(mailauth, "mailauth");
   add(reports, "reports");
+  add(spam, "spam");
   add(listeners, "listener");
   return out;
 }
@@ -158,6 +160,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.mta_sts = before.mta_sts != after.mta_sts;
   diff.mailauth = before.mailauth != after.mailauth || before.dkim != after.dkim;
   diff.reports = before.reports != after.reports;
+  diff.spam = before.spam != after.spam;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

@@ -438,6 +438,26 @@ struct ReportsSettings {
 
 // The whole configuration. Every field has been validated; the defaults above
 // apply to keys the file leaves out.
+// [spam]: the built-in statistical spam filter (domain/spam_filter.hpp,
+// docs/adr/0023-spam-filter.md). Changing it needs a restart.
+struct SpamSettings {
+  // Classify every local delivery with the site's and the recipient's models;
+  // spam goes to the recipient's Junk mailbox.
+  bool classify = true;
+  // IMAP COPY/MOVE into Junk teaches spam, out of Junk (not to Trash) ham.
+  bool learn_from_moves = true;
+  // Key `spam_threshold` (50..100): a score at or above this percent is spam.
+  std::uint32_t spam_percent = 90;
+  // Key `ham_threshold` (0..spam_threshold): below this percent is ham; between
+  // the two, unsure (delivered as ham, shown so by `tern spam check`).
+  std::uint32_t ham_percent = 20;
+  // Messages learned as spam, and as ham, before a model gives verdicts.
+  std::uint32_t min_messages = 10;
+  // At most this many messages of one COPY/MOVE are learned.
+  std::uint32_t max_learn_per_command = 1000;
+  friend bool operator==(const SpamSettings&, const SpamSettings&) = default;
+};
+
 struct Settings {
   ServerSettings server;
   LogSettings log;
@@ -457,6 +477,7 @@ struct Settings {
   MailauthSettings mailauth;
   std::vector<DkimKeySettings> dkim;  // [[dkim]], in file order
   ReportsSettings reports;
+  SpamSettings spam;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -484,6 +505,7 @@ struct SettingsDiff {
   bool mta_sts = false;
   bool mailauth = false;  // [mailauth] or [[dkim]]
   bool reports = false;
+  bool spam = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.

@@ -165,6 +165,11 @@ Result<AccountPlan> plan_account(Storage& storage, const LocalRecipient& recipie
   environment.subaddress_separators = filtering.subaddress_separators;
   environment.now = to_unix_seconds(filtering.now);
   environment.zone_minutes = filtering.zone_minutes;
+  // The spam filter's score for this account, for spamtest (RFC 5235); a model
+  // too small for verdicts (or no classification) is "not tested".
+  if (report.spam != spam::Class::kUntrained) {
+    environment.spam_score = report.spam_score;
+  }
   environment.mailbox_exists = [&](std::string_view name) {
     std::string wanted = canonical_mailbox_name(std::string(name));
     return std::any_of(boxes.begin(), boxes.end(),
@@ -302,7 +307,8 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
   std::vector<std::pair<std::size_t, std::size_t>> target_range(recipients.size());  // [begin, end)
   std::map<AccountId, std::size_t> first_outcome;
   std::vector<QueueId> queued_redirects;
-  LazyTree tree(message.raw);  // used before the append moves message.raw
+  LazyTree tree(message.raw);                      // used before the append moves message.raw
+  std::optional<std::vector<spam::Token>> tokens;  // tokenized once, for the first account
   auto undo_redirects = [&]() {
     for (QueueId id : queued_redirects) {
       (void)storage.queue().remove_queued(id).get();  // best effort; see the header
@@ -323,8 +329,24 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
       outcomes[i].result = boxes.error();
       continue;
     }
+    bool to_junk = folder == DeliveryFolder::kJunk;
+    if (!to_junk && filtering != nullptr && filtering->spam != nullptr &&
+        filtering->spam->classify) {
+      if (!tokens) {
+        tokens = spam::tokenize(message.raw);
+      }
+      auto verdict =
+          classify_for(storage.spam(), recipient.account, *tokens, filtering->spam->options);
+      if (verdict) {
+        report.spam = verdict->verdict;
+        report.spam_score = verdict->score;
+        to_junk = verdict->verdict == spam::Class::kSpam;
+      } else {
+        report.spam_error = verdict.error().message;  // fail open: the mail is not lost
+      }
+    }
     std::optional<Mailbox> fallback;
-    if (folder == DeliveryFolder::kJunk) {
+    if (to_junk) {
       auto junk = junk_mailbox(storage, recipient.account, *boxes);
       if (!junk) {
         outcomes[i].result = junk.error();

@@ -12,6 +12,7 @@
 #include "domain/accounts.hpp"
 #include "domain/compiled_scripts.hpp"
 #include "domain/ports.hpp"
+#include "domain/spam_filter.hpp"
 #include "domain/srs.hpp"
 
 namespace tern::domain {
@@ -48,20 +49,31 @@ struct Filtering {
   QueueEnvelope envelope;
   // Compiled scripts kept between deliveries; null: each is compiled anew.
   CompiledScripts* scripts = nullptr;
+  // The spam filter (spam_filter.hpp); null: no classification.
+  const SpamPolicy* spam = nullptr;
 };
 
 // What filtering did for one account, for the log.
 struct FilterReport {
-  std::vector<std::string> mailboxes;  // where copies were stored
-  std::size_t redirects = 0;           // queued redirects
-  bool vacation = false;               // a vacation reply was queued
-  bool discarded = false;              // nothing was stored
-  std::string error;                   // a run-time or compile error (the message was kept)
+  std::vector<std::string> mailboxes;          // where copies were stored
+  std::size_t redirects = 0;                   // queued redirects
+  bool vacation = false;                       // a vacation reply was queued
+  bool discarded = false;                      // nothing was stored
+  std::string error;                           // a run-time or compile error (the message was kept)
+  spam::Class spam = spam::Class::kUntrained;  // the spam filter's verdict (not run: kUntrained)
+  double spam_score = 0.5;
+  std::string spam_error;  // the models could not be read (the message went to its folder)
 };
 
 // Stores `message` once and appends it to the INBOX (or, with `folder` kJunk,
 // the Junk mailbox) of each account in `recipients` (an account named twice is
 // delivered once; the later ones repeat the first outcome).
+//
+// With `filtering` and its `spam` policy classifying, each account's copy is
+// first classified with the site's and the account's spam models
+// (classify_for()); a spam verdict makes the account's Junk mailbox its folder
+// (as kJunk does), so the implicit keep of its Sieve script goes there too,
+// and the script's spamtest (RFC 5235) sees the score.
 //
 // With `filtering`, each account's active Sieve script (Directory::
 // active_sieve_script) decides where its copy goes instead: the mailboxes of keep

@@ -23,6 +23,7 @@
 #include "base/clock.hpp"
 #include "domain/authenticator.hpp"
 #include "domain/ports.hpp"
+#include "domain/spam_filter.hpp"
 #include "imap/server_engine.hpp"
 #include "sasl/mechanism.hpp"
 #include "services/imap/change_hub.hpp"
@@ -38,6 +39,8 @@ struct Options {
   bool allow_plaintext_on_loopback = true;
   // FETCH output gathered before the session writes it out (streaming large results).
   std::size_t fetch_flush_bytes = 1024 * 1024;
+  // The spam filter: COPY/MOVE into and out of Junk teach it (null: they do not).
+  std::shared_ptr<const domain::SpamPolicy> spam;
 };
 
 // What every session of the process shares. All members outlive the sessions.

@@ -618,12 +618,37 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
     return Next::kDone;
   }
   auto& mail = shared_.storage.mail();
+  // Filing into Junk or out of it teaches the spam filter (the entries are read
+  // before a MOVE takes them out of this mailbox).
+  std::optional<domain::SpamLabel> lesson;
+  std::vector<domain::Entry> taught;
+  const auto& spam = shared_.options.spam;
+  if (spam && spam->learn_from_moves) {
+    lesson = domain::lesson_of_move(selected_->mailbox(), *target);
+  }
+  if (lesson) {
+    auto sorted = uids;
+    std::sort(sorted.begin(), sorted.end());
+    auto entries = mail.entries(account_->id, selected_->id(), sorted.front(), sorted.back()).get();
+    if (entries) {
+      for (auto& e : *entries) {
+        if (std::binary_search(sorted.begin(), sorted.end(), e.uid)) {
+          taught.push_back(std::move(e));
+        }
+      }
+    }
+  }
   auto result = c.move ? mail.move(account_->id, selected_->id(), uids, target->id).get()
                        : mail.copy(account_->id, selected_->id(), uids, target->id).get();
   if (!result) {
     auto f = detail::failure_for(result.error());
     engine.complete(Status::kNo, f.code == "NONEXISTENT" ? "TRYCREATE" : f.code, f.text);
     return Next::kDone;
+  }
+  if (lesson && !taught.empty()) {
+    // Best effort: the messages were filed whatever the model makes of them.
+    (void)domain::learn_entries(shared_.storage, account_->id, taught, *lesson,
+                                spam->max_learn_per_command);
   }
   std::string code;
   if (result->size() == uids.size()) {

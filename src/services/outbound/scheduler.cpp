@@ -129,6 +129,7 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
     filtering.zone_minutes = runtime::local_zone_minutes(now);
     filtering.envelope = message.envelope;
     filtering.scripts = options.scripts.get();
+    filtering.spam = options.spam.get();
     auto delivered = d::deliver(storage, d::NewMessage{raw, now, facts}, resolved->accounts,
                                 d::DeliveryFolder::kInbox, &filtering);
     if (!delivered) {

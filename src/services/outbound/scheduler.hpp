@@ -40,6 +40,7 @@
 #include "domain/outbound.hpp"
 #include "domain/ports.hpp"
 #include "domain/queue_policy.hpp"
+#include "domain/spam_filter.hpp"
 #include "domain/srs.hpp"
 #include "runtime/io.hpp"
 
@@ -62,6 +63,8 @@ struct Options {
   std::shared_ptr<const domain::Srs> srs;
   // Compiled Sieve scripts for local deliveries (null: compiled per delivery).
   std::shared_ptr<domain::CompiledScripts> scripts;
+  // The spam filter for local deliveries (null: none).
+  std::shared_ptr<const domain::SpamPolicy> spam;
 };
 
 class Scheduler {

@@ -2,6 +2,7 @@
 #include "services/smtp/handlers.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -599,6 +600,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
     filtering.zone_minutes = runtime::local_zone_minutes(now);
     filtering.envelope = queue_envelope(message);
     filtering.scripts = policy_.scripts.get();
+    filtering.spam = policy_.spam.get();
     std::vector<domain::FilterReport> reports;
     auto delivered = domain::deliver(
         storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable,
@@ -616,6 +618,18 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
                                {"redirects", std::to_string(report.redirects)},
                                {"vacation", report.vacation ? "sent" : "no"},
                                {"discarded", report.discarded ? "yes" : "no"}});
+      }
+      if (!report.spam_error.empty()) {
+        logger_.warn(
+            "spam",
+            {{"id", id}, {"account", deliverable[r].address}, {"error", report.spam_error}});
+      } else if (report.spam != spam::Class::kUntrained) {
+        char score[16];
+        std::snprintf(score, sizeof score, "%.3f", report.spam_score);
+        logger_.info("spam", {{"id", id},
+                              {"account", deliverable[r].address},
+                              {"verdict", std::string(spam::class_name(report.spam))},
+                              {"score", score}});
       }
     }
     if (!delivered) {

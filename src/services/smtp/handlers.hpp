@@ -19,6 +19,7 @@
 #include "domain/accounts.hpp"
 #include "domain/compiled_scripts.hpp"
 #include "domain/ports.hpp"
+#include "domain/spam_filter.hpp"
 #include "domain/srs.hpp"
 #include "mailauth/dkim_keyring.hpp"
 #include "mailauth/inbound.hpp"
@@ -74,6 +75,8 @@ struct Policy {
   // The Sieve scripts of recipients, compiled once for every session (null: each
   // delivery compiles its scripts).
   std::shared_ptr<domain::CompiledScripts> scripts;
+  // The spam filter for local deliveries (null: none).
+  std::shared_ptr<const domain::SpamPolicy> spam;
 };
 
 // The connection facts a Received: field and the sender policy need.

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// The built-in spam filter at the domain level: classifying a delivery for one
+// account with the models the store keeps (SpamStore), and teaching those
+// models what users file as spam or as not spam. The statistics live in
+// src/spam; docs/adr/0023-spam-filter.md says how the pieces fit.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "domain/ports.hpp"
+#include "spam/spam.hpp"
+
+namespace tern::domain {
+
+// What the filter does ([spam] in the config).
+struct SpamPolicy {
+  // Classify local deliveries; a spam verdict files the copy into the Junk
+  // mailbox instead of the INBOX (a Sieve script's implicit keep too).
+  bool classify = true;
+  // IMAP COPY/MOVE into a \Junk mailbox teaches the account's model spam; into
+  // any other mailbox but \Trash teaches ham (lesson_of_move()).
+  bool learn_from_moves = true;
+  // At most this many messages of one COPY/MOVE are learned (the rest are moved
+  // untaught), so that filing a whole archive does not hold the command long.
+  std::size_t max_learn_per_command = 1000;
+  spam::ClassifyOptions options;
+};
+
+// The model a verdict for `account` uses: the site-wide model and the account's
+// own, counts summed token by token and in the totals. A site trained by its
+// administrator (`tern spam train`) so protects a new account, and what a user
+// teaches shifts the verdicts of that user's mail only.
+Result<spam::Model> spam_model_for(SpamStore& store, AccountId account,
+                                   const std::vector<spam::Token>& tokens);
+
+// The verdict on a message with `tokens` for `account`.
+Result<spam::Verdict> classify_for(SpamStore& store, AccountId account,
+                                   const std::vector<spam::Token>& tokens,
+                                   const spam::ClassifyOptions& options);
+
+// What teaching a set of messages did.
+struct SpamLessons {
+  std::size_t learned = 0;    // new to the model
+  std::size_t relearned = 0;  // moved from the other label
+  std::size_t unchanged = 0;  // already learned with this label
+  std::size_t skipped = 0;    // not read (over the cap, or unreadable)
+};
+
+// Teaches the model of `account` (nullopt: the site-wide model) one message,
+// named by `key` (its SHA-256, as Entry::blob): learning it twice with one label
+// changes nothing, with the other label moves it.
+Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
+                                  std::string_view raw, std::string key, SpamLabel label);
+
+// Teaches the account's model the messages of `entries` (read through `mail`),
+// at most `limit` of them. Fails only when the store fails; a message that
+// cannot be read is counted as skipped.
+Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
+                                  const std::vector<Entry>& entries, SpamLabel label,
+                                  std::size_t limit);
+
+// What a COPY or MOVE from mailbox `from` to `to` teaches, if anything: into
+// the Junk mailbox spam; into any other mailbox but Trash ham (out of Junk, or
+// filed into a folder: what a user keeps is wanted mail, as Mox reads moves);
+// into Trash nothing. A mailbox is Junk (or Trash) by its special use (RFC
+// 6154), or by the name "Junk" or "Spam" ("Trash") when it has none, as
+// delivery finds the Junk mailbox.
+std::optional<SpamLabel> lesson_of_move(const Mailbox& from, const Mailbox& to);
+
+}  // namespace tern::domain
