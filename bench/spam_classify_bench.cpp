@@ -16,21 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "mime/spamassassin_corpus.hpp"
 #include "spam/spam.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-fs::path default_corpus_dir() {
-  if (const char* dir = std::getenv("TERN_SPAMASSASSIN_DIR")) {
-    return dir;
-  }
-  const char* cache = std::getenv("TERN_TESTDATA_CACHE");
-  return fs::path(cache != nullptr ? cache : "/var/cache/tern-testdata") / "spamassassin" /
-         "node_modules" / "@stdlib" / "datasets-spam-assassin" / "data";
-}
 
 struct Message {
   std::string path;
@@ -68,7 +60,7 @@ double micros(Clock::duration d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  fs::path dir = default_corpus_dir();
+  fs::path dir = tern::mime::spamassassin_corpus_dir();
   bool json = false;
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {

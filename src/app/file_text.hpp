@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reading a whole file named on the command line or in the config (a PEM key or
-// certificate, a report), for the CLI commands. One reader, so every command
-// words an unreadable file the same way.
+// certificate, a report, a Sieve script, a message), for the CLI commands. One reader, so every
+// command words an unreadable file the same way.
 #pragma once
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -39,6 +41,19 @@ inline Result<std::string> read_file_text(const std::string& path) {
   }
   if (std::ferror(file.get()) != 0) {
     return error(errno);  // e.g. EISDIR for a directory
+  }
+  return text;
+}
+
+// The bytes of the file `path`, or of standard input when `path` is "-" (a
+// script or a message piped to the command).
+inline Result<std::string> read_file_or_stdin(const std::string& path) {
+  if (path != "-") {
+    return read_file_text(path);
+  }
+  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  if (std::cin.bad()) {
+    return fail(ErrorCode::kIo, "cannot read standard input");
   }
   return text;
 }

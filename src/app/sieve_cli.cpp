@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <iterator>
 #include <optional>
 #include <string_view>
@@ -53,18 +52,6 @@ int failed(std::string_view verb, std::string_view what, const Error& error) {
     fmt::print(stderr, "tern: sieve {}: {}: {}\n", verb, what, error.message);
   }
   return kExitFailed;
-}
-
-// FILE, or standard input for "-".
-Result<std::string> read_input(const std::string& path) {
-  if (path != "-") {
-    return read_file_text(path);
-  }
-  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-  if (std::cin.bad()) {
-    return fail(ErrorCode::kIo, "cannot read standard input");
-  }
-  return text;
 }
 
 Result<void> write_out(std::string_view bytes) {
@@ -115,7 +102,7 @@ int list(domain::Storage& storage, const std::string& address) {
 
 int put(domain::Storage& storage, const std::string& address, const std::string& name,
         const std::string& file, bool activate) {
-  auto text = read_input(file);
+  auto text = read_file_or_stdin(file);
   if (!text) {
     return failed("put", "", text.error());
   }
@@ -343,7 +330,7 @@ int sieve_test_command(const std::vector<std::string>& words) {
   if (p[0] == "-" && p[1] == "-") {
     return usage("only one of SCRIPT and MESSAGE can be standard input");
   }
-  auto text = read_input(p[0]);
+  auto text = read_file_or_stdin(p[0]);
   if (!text) {
     return failed("test", "", text.error());
   }
@@ -351,7 +338,7 @@ int sieve_test_command(const std::vector<std::string>& words) {
   if (!script) {
     return failed("test", "", script.error());
   }
-  auto message = read_input(p[1]);
+  auto message = read_file_or_stdin(p[1]);
   if (!message) {
     return failed("test", "", message.error());
   }

@@ -15,6 +15,7 @@
 #include "mime/charset.hpp"
 #include "mime/header.hpp"
 #include "mime/message.hpp"
+#include "mime/spamassassin_corpus.hpp"
 #include "mime/transfer.hpp"
 #include "mime/tree_check.hpp"
 
@@ -23,19 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path corpus_dir() {
-  if (const char* dir = std::getenv("TERN_SPAMASSASSIN_DIR")) {
-    return dir;
-  }
-  const char* cache = std::getenv("TERN_TESTDATA_CACHE");
-  return fs::path(cache != nullptr ? cache : "/var/cache/tern-testdata") / "spamassassin" /
-         "node_modules" / "@stdlib" / "datasets-spam-assassin" / "data";
-}
-
 std::vector<fs::path> corpus_files() {
   std::vector<fs::path> files;
   std::error_code ec;
-  fs::path dir = corpus_dir();
+  fs::path dir = spamassassin_corpus_dir();
   if (!fs::is_directory(dir, ec)) {
     return files;
   }
@@ -89,9 +81,10 @@ TEST(MimeSpamAssassinCorpus, EveryMessageParsesAndRoundTripsByteForByte) {
   if (files.empty()) {
     const char* ci = std::getenv("CI");
     if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "SpamAssassin corpus missing at " << corpus_dir() << " (run scripts/install-deps)";
+      FAIL() << "SpamAssassin corpus missing at " << spamassassin_corpus_dir()
+             << " (run scripts/install-deps)";
     }
-    GTEST_SKIP() << "SpamAssassin corpus not cached at " << corpus_dir()
+    GTEST_SKIP() << "SpamAssassin corpus not cached at " << spamassassin_corpus_dir()
                  << "; run scripts/install-deps";
   }
   EXPECT_GE(files.size(), 6000u);

@@ -17,21 +17,13 @@
 
 #include <gtest/gtest.h>
 
+#include "mime/spamassassin_corpus.hpp"
 #include "spam/spam.hpp"
 
 namespace tern::spam {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path corpus_dir() {
-  if (const char* dir = std::getenv("TERN_SPAMASSASSIN_DIR")) {
-    return dir;
-  }
-  const char* cache = std::getenv("TERN_TESTDATA_CACHE");
-  return fs::path(cache != nullptr ? cache : "/var/cache/tern-testdata") / "spamassassin" /
-         "node_modules" / "@stdlib" / "datasets-spam-assassin" / "data";
-}
 
 struct Sample {
   fs::path path;
@@ -46,7 +38,7 @@ struct Sample {
 std::vector<Sample> corpus_samples() {
   std::vector<Sample> samples;
   std::error_code ec;
-  const fs::path dir = corpus_dir();
+  const fs::path dir = mime::spamassassin_corpus_dir();
   if (!fs::is_directory(dir, ec)) {
     return samples;
   }
@@ -73,9 +65,10 @@ TEST(SpamCorpus, TwoFoldAccuracyOnTheSpamAssassinCorpus) {
   if (samples.empty()) {
     const char* ci = std::getenv("CI");
     if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "SpamAssassin corpus missing at " << corpus_dir() << " (run scripts/install-deps)";
+      FAIL() << "SpamAssassin corpus missing at " << mime::spamassassin_corpus_dir()
+             << " (run scripts/install-deps)";
     }
-    GTEST_SKIP() << "SpamAssassin corpus not cached at " << corpus_dir()
+    GTEST_SKIP() << "SpamAssassin corpus not cached at " << mime::spamassassin_corpus_dir()
                  << "; run scripts/install-deps";
   }
   // Fold of each message: its index's parity within its class, so both folds
