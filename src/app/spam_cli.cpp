@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <iterator>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -191,56 +189,32 @@ int train(domain::Storage& storage, const std::vector<std::string>& words) {
   return kExitOk;
 }
 
-Result<std::string> read_message(const std::string& path) {
-  if (path != "-") {
-    return read_file_text(path);
-  }
-  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-  if (std::cin.bad()) {
-    return fail(ErrorCode::kIo, "cannot read standard input");
-  }
-  return text;
-}
-
 int check(domain::Storage& storage, const config::SpamSettings& settings,
           const std::vector<std::string>& words) {
   if (words.size() != 2 && words.size() != 3) {
     return usage("check [ADDRESS] FILE");
   }
-  auto raw = read_message(words.back());
+  auto raw = read_file_or_stdin(words.back());
   if (!raw) {
     return failed("check", raw.error());
   }
-  const std::vector<spam::Token> tokens = spam::tokenize(domain::to_crlf(*raw));
-  Result<spam::Model> model = spam::Model{};
+  const std::string message = domain::to_crlf(*raw);
+  domain::LazyTokens tokens(message);
+  std::optional<domain::AccountId> account;
   if (words.size() == 3) {
-    auto account = find_user(storage, words[1]);
-    if (!account) {
-      return failed("check", account.error());
+    auto found = find_user(storage, words[1]);
+    if (!found) {
+      return failed("check", found.error());
     }
-    model = domain::spam_model_for(storage.spam(), account->id, tokens);
-  } else {
-    std::vector<std::uint64_t> hashes;
-    for (const auto& token : tokens) {
-      hashes.push_back(token.hash);
-    }
-    auto counts = storage.spam().spam_counts(std::nullopt, std::move(hashes)).get();
-    if (counts) {
-      spam::Model site;
-      site.spam_messages = counts->spam_messages;
-      site.ham_messages = counts->ham_messages;
-      for (const auto& token : counts->tokens) {
-        site.tokens[token.token] = {token.spam, token.ham};
-      }
-      model = std::move(site);
-    } else {
-      model = counts.error();
-    }
+    account = found->id;
   }
+  // Every token's counts, even for an untrained model: the clues still show
+  // what the model knows.
+  auto model = domain::spam_model_for(storage.spam(), account, tokens, 0);
   if (!model) {
     return failed("check", model.error());
   }
-  const auto verdict = spam::classify(tokens, *model, spam_policy(settings).options);
+  const auto verdict = spam::classify(tokens.get(), *model, spam_policy(settings).options);
   std::string out = fmt::format("{} {:.3f}\n", spam::class_name(verdict.verdict), verdict.score);
   for (const auto& clue : verdict.clues) {
     out += fmt::format("  {:.3f} {}\n", clue.probability, clue.text);

@@ -307,8 +307,8 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
   std::vector<std::pair<std::size_t, std::size_t>> target_range(recipients.size());  // [begin, end)
   std::map<AccountId, std::size_t> first_outcome;
   std::vector<QueueId> queued_redirects;
-  LazyTree tree(message.raw);                      // used before the append moves message.raw
-  std::optional<std::vector<spam::Token>> tokens;  // tokenized once, for the first account
+  LazyTree tree(message.raw);      // used before the append moves message.raw
+  LazyTokens tokens(message.raw);  // tokenized once, when a model first needs them
   auto undo_redirects = [&]() {
     for (QueueId id : queued_redirects) {
       (void)storage.queue().remove_queued(id).get();  // best effort; see the header
@@ -332,11 +332,8 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
     bool to_junk = folder == DeliveryFolder::kJunk;
     if (!to_junk && filtering != nullptr && filtering->spam != nullptr &&
         filtering->spam->classify) {
-      if (!tokens) {
-        tokens = spam::tokenize(message.raw);
-      }
       auto verdict =
-          classify_for(storage.spam(), recipient.account, *tokens, filtering->spam->options);
+          classify_for(storage.spam(), recipient.account, tokens, filtering->spam->options);
       if (verdict) {
         report.spam = verdict->verdict;
         report.spam_score = verdict->score;

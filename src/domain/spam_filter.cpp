@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "base/ascii.hpp"
+
 namespace tern::domain {
 
 namespace {
@@ -28,26 +30,61 @@ void add_counts(spam::Model& model, const SpamCounts& counts) {
 
 }  // namespace
 
-Result<spam::Model> spam_model_for(SpamStore& store, AccountId account,
-                                   const std::vector<spam::Token>& tokens) {
+const std::vector<spam::Token>& LazyTokens::get() {
+  if (!tokens_) {
+    tokens_ = spam::tokenize(raw_);
+  }
+  return *tokens_;
+}
+
+Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> account,
+                                   LazyTokens& tokens, std::uint64_t min_messages) {
   // Both reads are issued before either is awaited, so they overlap on a
   // backend with several readers.
-  auto site = store.spam_counts(std::nullopt, hashes_of(tokens));
-  auto own = store.spam_counts(account, hashes_of(tokens));
-  TERN_TRY(auto site_counts, site.get());
-  TERN_TRY(auto own_counts, own.get());
+  auto site_totals = store.spam_counts(std::nullopt, {});
+  std::optional<Async<SpamCounts>> own_totals;
+  if (account) {
+    own_totals = store.spam_counts(account, {});
+  }
+  TERN_TRY(auto site, site_totals.get());
+  SpamCounts own;
+  if (own_totals) {
+    TERN_TRY(own, own_totals->get());
+  }
   spam::Model model;
-  model.tokens.reserve(site_counts.tokens.size() + own_counts.tokens.size());
-  add_counts(model, site_counts);
-  add_counts(model, own_counts);
+  model.spam_messages = site.spam_messages + own.spam_messages;
+  model.ham_messages = site.ham_messages + own.ham_messages;
+  if (model.spam_messages < min_messages || model.ham_messages < min_messages) {
+    return model;  // untrained: the token counts could not change that
+  }
+  auto learned = [](const SpamCounts& c) { return c.spam_messages + c.ham_messages > 0; };
+  std::optional<Async<SpamCounts>> site_tokens;
+  std::optional<Async<SpamCounts>> own_tokens;
+  if (learned(site)) {
+    site_tokens = store.spam_counts(std::nullopt, hashes_of(tokens.get()));
+  }
+  if (learned(own)) {
+    own_tokens = store.spam_counts(account, hashes_of(tokens.get()));
+  }
+  // The totals come from the reads that also give the counts, so that the two
+  // agree should a lesson land in between.
+  model = spam::Model{};
+  for (auto* pending : {&site_tokens, &own_tokens}) {
+    if (*pending) {
+      TERN_TRY(auto counts, (*pending)->get());
+      add_counts(model, counts);
+    }
+  }
   return model;
 }
 
-Result<spam::Verdict> classify_for(SpamStore& store, AccountId account,
-                                   const std::vector<spam::Token>& tokens,
+Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyTokens& tokens,
                                    const spam::ClassifyOptions& options) {
-  TERN_TRY(auto model, spam_model_for(store, account, tokens));
-  return spam::classify(tokens, model, options);
+  TERN_TRY(auto model, spam_model_for(store, account, tokens, options.min_messages));
+  if (model.spam_messages < options.min_messages || model.ham_messages < options.min_messages) {
+    return spam::classify({}, model, options);  // kUntrained, without tokenizing
+  }
+  return spam::classify(tokens.get(), model, options);
 }
 
 Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
@@ -111,6 +148,31 @@ std::optional<SpamLabel> lesson_of_move(const Mailbox& from_box, const Mailbox& 
     return std::nullopt;
   }
   return SpamLabel::kHam;
+}
+
+std::optional<SpamLabel> label_of_keyword(std::string_view keyword) {
+  if (ascii::iequals(keyword, "$Junk") || ascii::iequals(keyword, "Junk")) {
+    return SpamLabel::kSpam;
+  }
+  if (ascii::iequals(keyword, "$NotJunk") || ascii::iequals(keyword, "NonJunk") ||
+      ascii::iequals(keyword, "NotJunk")) {
+    return SpamLabel::kHam;
+  }
+  return std::nullopt;
+}
+
+std::optional<SpamLabel> lesson_of_keywords(const std::vector<std::string>& added) {
+  bool spam = false;
+  bool ham = false;
+  for (const auto& keyword : added) {
+    auto label = label_of_keyword(keyword);
+    spam = spam || label == SpamLabel::kSpam;
+    ham = ham || label == SpamLabel::kHam;
+  }
+  if (spam == ham) {
+    return std::nullopt;  // neither, or a contradiction
+  }
+  return spam ? SpamLabel::kSpam : SpamLabel::kHam;
 }
 
 }  // namespace tern::domain

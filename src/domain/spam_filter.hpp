@@ -23,24 +23,50 @@ struct SpamPolicy {
   // mailbox instead of the INBOX (a Sieve script's implicit keep too).
   bool classify = true;
   // IMAP COPY/MOVE into a \Junk mailbox teaches the account's model spam; into
-  // any other mailbox but \Trash teaches ham (lesson_of_move()).
+  // any other mailbox but \Trash teaches ham (lesson_of_move()). It also covers
+  // the keywords clients set when a user marks a message: a STORE adding $Junk
+  // teaches spam, one adding $NotJunk ham (lesson_of_keywords()).
   bool learn_from_moves = true;
-  // At most this many messages of one COPY/MOVE are learned (the rest are moved
-  // untaught), so that filing a whole archive does not hold the command long.
+  // At most this many messages of one COPY/MOVE (or STORE of $Junk/$NotJunk)
+  // are learned (the rest are filed or marked untaught), so that filing a whole
+  // archive does not hold the command long.
   std::size_t max_learn_per_command = 1000;
   spam::ClassifyOptions options;
+};
+
+// A message's tokens (spam::tokenize), computed on first use: one delivery
+// classifies for each of its recipient accounts, and needs the tokens only
+// once some model is trained.
+class LazyTokens {
+ public:
+  // `raw` must outlive this object (it is tokenized later).
+  explicit LazyTokens(std::string_view raw) : raw_(raw) {}
+
+  explicit LazyTokens(std::string&&) = delete;
+
+  const std::vector<spam::Token>& get();
+
+  bool tokenized() const { return tokens_.has_value(); }
+
+ private:
+  std::string_view raw_;
+  std::optional<std::vector<spam::Token>> tokens_;
 };
 
 // The model a verdict for `account` uses: the site-wide model and the account's
 // own, counts summed token by token and in the totals. A site trained by its
 // administrator (`tern spam train`) so protects a new account, and what a user
-// teaches shifts the verdicts of that user's mail only.
-Result<spam::Model> spam_model_for(SpamStore& store, AccountId account,
-                                   const std::vector<spam::Token>& tokens);
+// teaches shifts the verdicts of that user's mail only. Without an account,
+// the site-wide model alone (what `tern spam check` without an address uses).
+// The totals are read
+// first: when the sum has fewer than `min_messages` of spam or of ham (no
+// verdict is possible) the model holds the totals only and the message is not
+// tokenized, and a model that learned nothing is not asked for token counts.
+Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> account,
+                                   LazyTokens& tokens, std::uint64_t min_messages);
 
-// The verdict on a message with `tokens` for `account`.
-Result<spam::Verdict> classify_for(SpamStore& store, AccountId account,
-                                   const std::vector<spam::Token>& tokens,
+// The verdict on a message for `account`.
+Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyTokens& tokens,
                                    const spam::ClassifyOptions& options);
 
 // What teaching a set of messages did.
@@ -71,5 +97,16 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
 // 6154), or by the name "Junk" or "Spam" ("Trash") when it has none, as
 // delivery finds the Junk mailbox.
 std::optional<SpamLabel> lesson_of_move(const Mailbox& from, const Mailbox& to);
+
+// The label an IMAP keyword marks a message with, if any: "$Junk" spam and
+// "$NotJunk" ham (the IANA IMAP keywords registry, RFC 5788), and the older
+// spellings clients still set, "Junk" spam and "NonJunk" or "NotJunk" ham.
+// Keywords compare without regard to case, as IMAP's do.
+std::optional<SpamLabel> label_of_keyword(std::string_view keyword);
+
+// What a STORE that adds the keywords `added` teaches: spam when one of them
+// marks spam (label_of_keyword()), ham when one marks ham, nothing when none
+// does or when both kinds are set at once (the client contradicts itself).
+std::optional<SpamLabel> lesson_of_keywords(const std::vector<std::string>& added);
 
 }  // namespace tern::domain

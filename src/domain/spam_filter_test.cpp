@@ -2,6 +2,7 @@
 #include "domain/spam_filter.hpp"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -98,12 +99,35 @@ TEST_F(SpamFilterTest, LessonOfMoveIntoAndOutOfJunk) {
   EXPECT_EQ(lesson_of_move(inbox, spam_folder), SpamLabel::kSpam);
 }
 
+TEST_F(SpamFilterTest, LessonOfJunkKeywords) {
+  EXPECT_EQ(label_of_keyword("$Junk"), SpamLabel::kSpam);
+  EXPECT_EQ(label_of_keyword("$junk"), SpamLabel::kSpam);  // keywords ignore case
+  EXPECT_EQ(label_of_keyword("Junk"), SpamLabel::kSpam);   // older Thunderbird
+  EXPECT_EQ(label_of_keyword("$NotJunk"), SpamLabel::kHam);
+  EXPECT_EQ(label_of_keyword("$NOTJUNK"), SpamLabel::kHam);
+  EXPECT_EQ(label_of_keyword("NonJunk"), SpamLabel::kHam);
+  EXPECT_EQ(label_of_keyword("NotJunk"), SpamLabel::kHam);
+  EXPECT_EQ(label_of_keyword("$Junkish"), std::nullopt);
+  EXPECT_EQ(label_of_keyword("$Phishing"), std::nullopt);
+  EXPECT_EQ(label_of_keyword(""), std::nullopt);
+
+  using Keywords = std::vector<std::string>;
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$Junk"}), SpamLabel::kSpam);
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$label1", "junk"}), SpamLabel::kSpam);
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$NotJunk", "NonJunk"}), SpamLabel::kHam);
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$Junk", "Junk"}), SpamLabel::kSpam);
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$Junk", "$NotJunk"}), std::nullopt);  // contradiction
+  EXPECT_EQ(lesson_of_keywords(Keywords{"$Forwarded"}), std::nullopt);
+  EXPECT_EQ(lesson_of_keywords(Keywords{}), std::nullopt);
+}
+
 TEST_F(SpamFilterTest, SiteAndAccountCountsAreSummed) {
   teach(std::nullopt, 3, SpamLabel::kSpam);
   teach(alice_, 2, SpamLabel::kSpam);
   teach(alice_, 4, SpamLabel::kHam);
-  auto tokens = spam::tokenize(spammy(0));
-  auto model = spam_model_for(store_.spam(), alice_, tokens);
+  const std::string message = spammy(0);
+  LazyTokens tokens(message);
+  auto model = spam_model_for(store_.spam(), alice_, tokens, 0);
   ASSERT_TRUE(model);
   EXPECT_EQ(model->spam_messages, 5u);
   EXPECT_EQ(model->ham_messages, 4u);
@@ -114,7 +138,7 @@ TEST_F(SpamFilterTest, SiteAndAccountCountsAreSummed) {
   EXPECT_EQ(pills->second.ham, 0u);
 
   // bob sees the site's model only.
-  auto bobs = spam_model_for(store_.spam(), bob_, tokens);
+  auto bobs = spam_model_for(store_.spam(), bob_, tokens, 0);
   ASSERT_TRUE(bobs);
   EXPECT_EQ(bobs->spam_messages, 3u);
   EXPECT_EQ(bobs->ham_messages, 0u);
@@ -122,16 +146,21 @@ TEST_F(SpamFilterTest, SiteAndAccountCountsAreSummed) {
 
 TEST_F(SpamFilterTest, ClassifiesOnceTrained) {
   spam::ClassifyOptions options;
-  auto untrained = classify_for(store_.spam(), alice_, spam::tokenize(spammy(50)), options);
+  const std::string spam_message = spammy(50);
+  const std::string ham_message = hammy(50);
+  LazyTokens spam_tokens(spam_message);
+  LazyTokens ham_tokens(ham_message);
+  auto untrained = classify_for(store_.spam(), alice_, spam_tokens, options);
   ASSERT_TRUE(untrained);
   EXPECT_EQ(untrained->verdict, spam::Class::kUntrained);
+  EXPECT_FALSE(spam_tokens.tokenized());  // no model could decide: not read at all
 
   teach(std::nullopt, 12, SpamLabel::kSpam);
   teach(std::nullopt, 12, SpamLabel::kHam);
-  auto spam = classify_for(store_.spam(), alice_, spam::tokenize(spammy(50)), options);
+  auto spam = classify_for(store_.spam(), alice_, spam_tokens, options);
   ASSERT_TRUE(spam);
   EXPECT_EQ(spam->verdict, spam::Class::kSpam) << spam->score;
-  auto ham = classify_for(store_.spam(), alice_, spam::tokenize(hammy(50)), options);
+  auto ham = classify_for(store_.spam(), alice_, ham_tokens, options);
   ASSERT_TRUE(ham);
   EXPECT_EQ(ham->verdict, spam::Class::kHam) << ham->score;
 }
@@ -195,30 +224,31 @@ TEST_F(SpamFilterTest, ExplicitFileintoWinsOverTheVerdict) {
 }
 
 TEST_F(SpamFilterTest, SpamtestSeesTheScore) {
-  ASSERT_TRUE(store_.directory()
-                  .put_sieve_script(alice_, "main",
-                                    "require [\"spamtestplus\", \"fileinto\", \"mailbox\", "
-                                    "\"relational\", \"comparator-i;ascii-numeric\"];\n"
-                                    "if spamtest :value \"eq\" :comparator \"i;ascii-numeric\" "
-                                    "\"0\" { fileinto :create \"Untested\"; stop; }\n"
-                                    "if spamtest :percent :value \"ge\" :comparator "
-                                    "\"i;ascii-numeric\" \"50\" { fileinto :create \"Suspect\"; }\n")
-                  .get());
+  ASSERT_TRUE(
+      store_.directory()
+          .put_sieve_script(alice_, "main",
+                            "require [\"spamtestplus\", \"fileinto\", \"mailbox\", "
+                            "\"relational\", \"comparator-i;ascii-numeric\"];\n"
+                            "if spamtest :value \"eq\" :comparator \"i;ascii-numeric\" "
+                            "\"0\" { fileinto :create \"Untested\"; stop; }\n"
+                            "if spamtest :percent :value \"ge\" :comparator "
+                            "\"i;ascii-numeric\" \"50\" { fileinto :create \"Suspect\"; }\n")
+          .get());
   ASSERT_TRUE(store_.directory().activate_sieve_script(alice_, "main").get());
   SpamPolicy policy;
   Filtering filtering;
   filtering.spam = &policy;
   std::vector<LocalRecipient> to{{alice_, "alice@example.org", ""}};
-  ASSERT_TRUE(deliver(store_, NewMessage{spammy(90), {}, {}}, to, DeliveryFolder::kInbox,
-                      &filtering));
+  ASSERT_TRUE(
+      deliver(store_, NewMessage{spammy(90), {}, {}}, to, DeliveryFolder::kInbox, &filtering));
   EXPECT_EQ(count_in(alice_, "Untested"), 1u);  // no model yet
 
   teach(std::nullopt, 12, SpamLabel::kSpam);
   teach(std::nullopt, 12, SpamLabel::kHam);
-  ASSERT_TRUE(deliver(store_, NewMessage{spammy(91), {}, {}}, to, DeliveryFolder::kInbox,
-                      &filtering));
-  ASSERT_TRUE(deliver(store_, NewMessage{hammy(91), {}, {}}, to, DeliveryFolder::kInbox,
-                      &filtering));
+  ASSERT_TRUE(
+      deliver(store_, NewMessage{spammy(91), {}, {}}, to, DeliveryFolder::kInbox, &filtering));
+  ASSERT_TRUE(
+      deliver(store_, NewMessage{hammy(91), {}, {}}, to, DeliveryFolder::kInbox, &filtering));
   EXPECT_EQ(count_in(alice_, "Suspect"), 1u);
   EXPECT_EQ(count_in(alice_, "INBOX"), 1u);
   EXPECT_EQ(count_in(alice_, "Untested"), 1u);
