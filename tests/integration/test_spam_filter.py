@@ -254,3 +254,64 @@ def test_the_spamassassin_corpus_held_out(mail, tmp_path):
     print(f"held out: {caught}/{held} spam to Junk, {false_positives}/{held} ham to Junk")
     assert caught >= held * 0.8
     assert false_positives <= 1
+
+
+def store(imap, uid, op, flags):
+    typ, data = imap.uid("STORE", uid, op, flags)
+    assert typ == "OK", data
+    return data
+
+
+def test_junk_keywords_teach_the_users_model(mail):
+    """Thunderbird marks a message junk with $Junk and not junk with $NotJunk
+    (removing the other), whether or not it also moves it: a STORE that gives a
+    message the mark teaches, one that finds it already there does not."""
+    server, ports = mail
+    send(ports["smtp"], ALICE, spammy(0))
+    send(ports["smtp"], ALICE, spammy(1))
+    imap = imap_login(ports["imap"], ALICE)
+    imap.select("INBOX")
+    store(imap, "1", "+FLAGS", "($Junk)")
+    assert stats(server, ALICE)[:2] == (1, 0)
+    assert stats(server, BOB) == (0, 0, 0) and stats(server, "--site") == (0, 0, 0)
+    # Already marked (keywords compare without case): nothing new.
+    store(imap, "1", "+FLAGS", "($Junk)")
+    store(imap, "1", "+FLAGS", r"(\Seen $junk)")
+    assert stats(server, ALICE)[:2] == (1, 0)
+    # Not junk after all, as Thunderbird says it: the lesson moves to ham.
+    store(imap, "1", "+FLAGS", "($NotJunk)")
+    store(imap, "1", "-FLAGS", "($Junk $junk)")  # the store keeps both spellings
+    assert stats(server, ALICE)[:2] == (0, 1)
+    # Flags without either keyword, or both at once, teach nothing.
+    store(imap, "2", "FLAGS", r"(\Seen)")
+    store(imap, "2", "FLAGS", "($Junk $NotJunk)")
+    assert stats(server, ALICE)[:2] == (0, 1)
+    store(imap, "2", "FLAGS", r"(\Seen)")
+    # Replacing the flags with the older spelling marks it: spam.
+    store(imap, "2", "FLAGS", r"(\Seen Junk)")
+    assert stats(server, ALICE)[:2] == (1, 1)
+    # Removing a mark, or setting other keywords, teaches nothing.
+    store(imap, "2", "-FLAGS", "(Junk)")
+    store(imap, "1:2", "+FLAGS", "($Forwarded)")
+    assert stats(server, ALICE)[:2] == (1, 1)
+    # A plain (sequence-number) STORE teaches too.
+    imap.select("INBOX")
+    typ, _ = imap.store("1:2", "+FLAGS", "($Junk)")
+    assert typ == "OK"
+    assert stats(server, ALICE)[:2] == (2, 0)
+    imap.logout()
+
+
+def test_junk_keywords_teach_nothing_when_learning_is_off(ternd_factory):
+    server, ports = start_mail_server(
+        ternd_factory, [("smtp", "smtp", "none"), ("imap", "imap", "none")],
+        extra=DEFER_REMOTE + "\n[spam]\nlearn_from_moves = false\n")
+    provision(server)
+    send(ports["smtp"], ALICE, spammy(0))
+    imap = imap_login(ports["imap"], ALICE)
+    imap.select("INBOX")
+    store(imap, "1", "+FLAGS", "($Junk)")
+    typ, _ = imap.uid("MOVE", "1", "Junk")
+    assert typ == "OK"
+    imap.logout()
+    assert stats(server, ALICE) == (0, 0, 0)

@@ -529,6 +529,33 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
     uids.push_back(t.second);
   }
   auto& mail = shared_.storage.mail();
+  // Marking messages junk or not junk ($Junk, $NotJunk: Thunderbird sets them,
+  // moved or not) teaches the spam filter, for the messages that gain the mark
+  // only: those without one before (their entries are read first, keywords
+  // compared without case) and with one after the change.
+  std::optional<domain::SpamLabel> lesson;
+  const auto& spam = shared_.options.spam;
+  if (spam && spam->learn_from_moves && change.op != domain::FlagOp::kRemove && !uids.empty()) {
+    lesson = domain::lesson_of_keywords(change.keywords);
+  }
+  auto marked = [&lesson](const domain::Entry& e) {
+    return std::any_of(e.keywords.begin(), e.keywords.end(), [&lesson](const std::string& k) {
+      return domain::label_of_keyword(k) == lesson;
+    });
+  };
+  std::vector<domain::Uid> marked_before;  // ascending
+  if (lesson) {
+    auto before = mail.entries(account_->id, selected_->id(), uids.front(), uids.back()).get();
+    if (!before) {
+      lesson.reset();  // which messages gain the mark is unknown: teach nothing
+    } else {
+      for (const auto& e : *before) {
+        if (marked(e)) {
+          marked_before.push_back(e.uid);
+        }
+      }
+    }
+  }
   if (!uids.empty()) {
     auto result = mail.change_flags(account_->id, selected_->id(), uids, change).get();
     if (!result) {
@@ -540,6 +567,19 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
     }
     if (!result->changed.empty()) {
       changed();
+    }
+    if (lesson) {
+      std::vector<domain::Entry> taught;
+      for (const auto& e : result->changed) {
+        if (marked(e) && !std::binary_search(marked_before.begin(), marked_before.end(), e.uid)) {
+          taught.push_back(e);
+        }
+      }
+      if (!taught.empty()) {
+        // Best effort: the flags are stored whatever the model makes of them.
+        (void)domain::learn_entries(shared_.storage, account_->id, taught, *lesson,
+                                    spam->max_learn_per_command);
+      }
     }
     std::vector<std::uint32_t> conflicts;
     for (auto uid : result->conflicts) {
