@@ -201,17 +201,44 @@ Result<void> copy_sieve_scripts(domain::Storage& from, domain::Storage& to,
   return ok();
 }
 
+// Copies the spam filter's models raw through StoreImport (the SpamStore port
+// reads only the counts of tokens it is asked for): the site-wide model as it
+// is, each account's to the target account of the same address (`accounts`:
+// source id -> target id).
+Result<void> copy_spam_models(domain::Storage& from, domain::StoreImport& import,
+                              const std::map<domain::AccountId, domain::AccountId>& accounts) {
+  auto* exporter = dynamic_cast<domain::StoreImport*>(&from);
+  if (exporter == nullptr) {
+    return fail(ErrorCode::kPermanent, "the source backend cannot export its spam models");
+  }
+  TERN_TRY(auto models, exporter->export_spam_models().get());
+  for (auto& model : models) {
+    if (!model.account) {
+      continue;
+    }
+    auto it = accounts.find(*model.account);
+    if (it == accounts.end()) {
+      return fail(ErrorCode::kInternal, fmt::format("a spam model of unknown account id {}",
+                                                    domain::value_of(*model.account)));
+    }
+    model.account = it->second;
+  }
+  return import.import_spam_models(std::move(models)).get();
+}
+
 Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::StoreImport& import) {
   TERN_TRY(auto domains, from.directory().domains().get());
   for (const auto& d : domains) {
     TERN_TRY_VOID(to.directory().add_domain(d.name).get());
   }
   TERN_TRY(auto accounts, from.directory().accounts(std::nullopt).get());
+  std::map<domain::AccountId, domain::AccountId> account_ids;  // source -> target, by address
   for (const auto& account : accounts) {
     TERN_TRY(auto made, to.directory()
                             .add_account({account.address, account.password_hash,
                                           account.quota_bytes, account.scram_sha256})
                             .get());
+    account_ids[account.id] = made.id;
     if (auto copied = copy_account(from, import, account, made); !copied) {
       return copied.error().with_context("account " + account.address);
     }
@@ -228,6 +255,9 @@ Result<void> copy_store(domain::Storage& from, domain::Storage& to, domain::Stor
     TERN_TRY(auto raw, from.queue().read_queued(entry.id).get());
     TERN_TRY_VOID(import.import_queued(entry, std::move(raw)).get());
   }
+  if (auto copied = copy_spam_models(from, import, account_ids); !copied) {
+    return copied.error().with_context("spam models");
+  }
   return copy_reports(from, to, import);
 }
 
@@ -235,9 +265,10 @@ void print_counts(std::string_view what, const StoreCounts& c) {
   fmt::print(
       "{}: {} domains, {} accounts, {} aliases, {} mailboxes, {} messages, {} entries, "
       "{} vanished, {} queued, {} report posts, {} received reports, {} report rows, "
-      "{} sieve scripts\n",
+      "{} sieve scripts, {} spam models, {} spam tokens, {} spam learned\n",
       what, c.domains, c.accounts, c.aliases, c.mailboxes, c.messages, c.entries, c.vanished,
-      c.queue, c.report_posts, c.received_reports, c.report_rows, c.sieve_scripts);
+      c.queue, c.report_posts, c.received_reports, c.report_rows, c.sieve_scripts, c.spam_models,
+      c.spam_tokens, c.spam_learned);
 }
 
 int failed(const Error& error) {
@@ -358,6 +389,46 @@ Result<StoreListing> store_listing(domain::Storage& storage) {
     for (const auto& t : rows.tls) {
       lines.push_back(fmt::format("report-tls {} {} count={} policy={} detail={}", t.domain, t.hour,
                                   t.count, sha256_hex(t.policy), sha256_hex(t.detail)));
+    }
+  }
+  if (auto* exporter = dynamic_cast<domain::StoreImport*>(&storage)) {
+    TERN_TRY(auto models, exporter->export_spam_models().get());
+    std::map<domain::AccountId, std::string> addresses;
+    for (const auto& a : accounts) {
+      addresses[a.id] = a.address;
+    }
+    // By model name ("site" first, then addresses), not by id: ids differ between
+    // stores. The tokens and learned keys (each sorted as the port gives them)
+    // are listed by their SHA-256 only: a model may hold ~100k tokens.
+    std::vector<std::pair<std::string, std::string>> listed;  // (sort key, line)
+    for (const auto& m : models) {
+      std::string name = "site";
+      if (m.account) {
+        auto it = addresses.find(*m.account);
+        name = it != addresses.end() ? it->second
+                                     : fmt::format("account-id-{}", domain::value_of(*m.account));
+      }
+      std::string tokens;
+      for (const auto& t : m.tokens) {
+        tokens += fmt::format("{}:{}:{}\n", t.token, t.spam, t.ham);
+      }
+      std::string learned;
+      for (const auto& l : m.learned) {
+        learned += fmt::format("{}:{}\n", static_cast<int>(l.label), l.message_key);
+      }
+      out.counts.spam_tokens += m.tokens.size();
+      out.counts.spam_learned += m.learned.size();
+      listed.emplace_back(
+          (m.account ? "1 " : "0 ") + name,
+          fmt::format("spam-model {} spam={} ham={} tokens={} tokens_sha256={} learned={} "
+                      "learned_sha256={}",
+                      name, m.spam_messages, m.ham_messages, m.tokens.size(), sha256_hex(tokens),
+                      m.learned.size(), sha256_hex(learned)));
+    }
+    std::sort(listed.begin(), listed.end());
+    out.counts.spam_models = listed.size();
+    for (auto& [key, line] : listed) {
+      lines.push_back(std::move(line));
     }
   }
   std::string joined;

@@ -3,8 +3,9 @@
 // backend to another keeping everything an IMAP or POP3 client, the queue or an
 // administrator can observe, and prove it with a checksum listing computed the
 // same way on both sides. The target must implement domain::StoreImport
-// (store::postgres and store::sqlite do; store::memory does not: it would vanish
-// with the process), so sqlite -> postgres -> sqlite round-trips.
+// (store::postgres and store::sqlite; store::memory implements it for the tests,
+// but a memory store named as a target would vanish with the process), so
+// sqlite -> postgres -> sqlite round-trips.
 //
 // What is copied: domains; accounts with both password secrets and the quota;
 // aliases; every mailbox with its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
@@ -18,7 +19,10 @@
 // cursors (the last period reported, each report inbox's last UID read), and the
 // DMARC evaluations and TLS results recorded for reports not yet sent (hourly
 // rows with their counts, StoreImport::export_report_rows); each account's Sieve
-// scripts and which one is active (through the Directory port).
+// scripts and which one is active (through the Directory port); the spam
+// filter's models, the site-wide one and each account's (totals, every token's
+// counts and every learned message key with its label, raw through
+// StoreImport::export_spam_models/import_spam_models).
 // Not copied: message and queue ids (each store allocates its own; IMAP
 // OBJECTID EMAILIDs change), the change-log rows of deleted mailboxes, and the
 // vacation replies recorded (Directory::note_vacation_reply; no port lists
@@ -27,8 +31,10 @@
 // The listing (`tern store checksum --list`) has one line per domain, account,
 // alias, mailbox, entry (with the SHA-256 of the message bytes), vanished UID,
 // queue entry (by position in id order), pending report post, received report,
-// report cursor, recorded report row and Sieve script (with the SHA-256 of its
-// text), in a fixed order; its SHA-256 is the store's checksum.
+// report cursor, recorded report row, Sieve script (with the SHA-256 of its
+// text) and spam model that holds anything (by "site" or address, with its
+// totals and the SHA-256 of its sorted token counts and of its learned keys), in
+// a fixed order; its SHA-256 is the store's checksum.
 // Password secrets appear only as a hash of a hash.
 #pragma once
 
@@ -44,7 +50,7 @@ namespace tern::app {
 struct StoreCounts {
   std::uint64_t domains = 0, accounts = 0, aliases = 0, mailboxes = 0, messages = 0, entries = 0,
                 vanished = 0, queue = 0, report_posts = 0, received_reports = 0, report_rows = 0,
-                sieve_scripts = 0;
+                sieve_scripts = 0, spam_models = 0, spam_tokens = 0, spam_learned = 0;
   friend bool operator==(const StoreCounts&, const StoreCounts&) = default;
 };
 

@@ -9,17 +9,20 @@
 // (credentials and quota as given), add_alias; then per account import_mailbox
 // for every mailbox, import_message for every message, import_changes once; then
 // import_queued per queue entry; export_report_rows on the source and
-// import_report_rows on the target. The target is expected to be empty: the methods
-// refuse to overwrite anything that already holds mail.
+// import_report_rows on the target; export_spam_models on the source and
+// import_spam_models on the target. The target is expected to be empty: the
+// methods refuse to overwrite anything that already holds mail.
 //
 // Every method is one transaction with the common error contract of ports.hpp.
 // Backends that implement it: store::memory, store::sqlite, store::postgres.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "domain/model.hpp"
 #include "domain/ports.hpp"
 
@@ -71,6 +74,61 @@ struct RecordedReportRows {
   friend bool operator==(const RecordedReportRows&, const RecordedReportRows&) = default;
 };
 
+// One spam filter model (SpamStore) as stored: its message totals, every token's
+// counts and every learned message key. `tern migrate` copies the models raw:
+// the SpamStore port reads only the counts of tokens it is asked for.
+struct SpamModelRows {
+  struct Learned {
+    std::string message_key;
+    SpamLabel label = SpamLabel::kSpam;
+    friend bool operator==(const Learned&, const Learned&) = default;
+  };
+
+  std::optional<AccountId> account;  // nullopt: the site-wide model
+  std::uint64_t spam_messages = 0;
+  std::uint64_t ham_messages = 0;
+  std::vector<SpamTokenCount> tokens;  // strictly ascending by token (as uint64); none at 0/0
+  std::vector<Learned> learned;        // strictly ascending by message_key (bytewise)
+  friend bool operator==(const SpamModelRows&, const SpamModelRows&) = default;
+};
+
+// Whether `models` may be imported (StoreImport::import_spam_models): each model
+// named once, its tokens and learned keys strictly ascending (so each once), no
+// token at 0/0 and no empty key. kInvalidInput otherwise. Shared by the backends.
+inline Result<void> check_spam_models(const std::vector<SpamModelRows>& models) {
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& m = models[i];
+    for (std::size_t j = 0; j < i; ++j) {
+      if (models[j].account == m.account) {
+        return fail(ErrorCode::kInvalidInput, "a spam model given twice");
+      }
+    }
+    for (std::size_t t = 0; t < m.tokens.size(); ++t) {
+      if (m.tokens[t].spam == 0 && m.tokens[t].ham == 0) {
+        return fail(ErrorCode::kInvalidInput, "a spam token counted 0/0");
+      }
+      if (t > 0 && m.tokens[t - 1].token >= m.tokens[t].token) {
+        return fail(ErrorCode::kInvalidInput, "spam tokens not strictly ascending");
+      }
+    }
+    for (std::size_t k = 0; k < m.learned.size(); ++k) {
+      if (m.learned[k].message_key.empty()) {
+        return fail(ErrorCode::kInvalidInput, "empty spam message key");
+      }
+      if (k > 0 && !(m.learned[k - 1].message_key < m.learned[k].message_key)) {
+        return fail(ErrorCode::kInvalidInput, "learned spam message keys not strictly ascending");
+      }
+    }
+  }
+  return ok();
+}
+
+// Whether the model holds anything (an export leaves out models that do not).
+inline bool spam_model_holds_anything(const SpamModelRows& model) {
+  return model.spam_messages != 0 || model.ham_messages != 0 || !model.tokens.empty() ||
+         !model.learned.empty();
+}
+
 class StoreImport {
  public:
   virtual ~StoreImport() = default;
@@ -111,6 +169,16 @@ class StoreImport {
   // an empty store reproduces the source), a DMARC policy replaces the hour's.
   // kInvalidInput for an empty domain or a zero count.
   virtual Async<void> import_report_rows(RecordedReportRows rows) = 0;
+
+  // Every spam filter model of this store that holds anything (totals, tokens or
+  // learned keys), in one consistent read: the site-wide model first, then the
+  // accounts' by ascending id.
+  virtual Async<std::vector<SpamModelRows>> export_spam_models() = 0;
+  // Makes each of `models` exactly what it gives (whatever the model held
+  // before goes), all in one transaction; models not named are left alone.
+  // kInvalidInput unless check_spam_models() accepts them, kNotFound for an
+  // account that does not exist; on an error nothing changes.
+  virtual Async<void> import_spam_models(std::vector<SpamModelRows> models) = 0;
 };
 
 }  // namespace tern::domain

@@ -4,8 +4,9 @@ flags, keywords, expunged UIDs (tombstones), aliases and a queued forward is
 copied into PostgreSQL and from there into a new sqlite store; the checksum listings of both stores (every account,
 mailbox with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, entry with UID, modseq, flags,
 keywords, dates and the SHA-256 of its bytes, vanished UID, queue entry, pending
-TLS report post, received report and report cursor) must be equal, and a ternd on
-each copy must serve the same UIDs and modseqs."""
+TLS report post, received report, report cursor and spam filter model) must be
+equal, `tern spam stats` and `tern spam check` must answer the same on every
+copy, and a ternd on each copy must serve the same UIDs and modseqs."""
 import imaplib
 import re
 
@@ -87,6 +88,36 @@ def add_report_state(server, tmp_path, imap_status):
     db.close()
 
 
+def train_spam_models(config, tmp_path):
+    """A site model trained on spam and an account's own on ham, as `tern spam
+    train` teaches them (the models a migrate must carry)."""
+    spam, ham = tmp_path / "train-spam", tmp_path / "train-ham"
+    spam.mkdir()
+    ham.mkdir()
+    for i in range(12):
+        (spam / f"{i:02d}.eml").write_text(
+            f"From: deals{i}@offers.example\r\nSubject: cheap pills casino bonus {i}\r\n"
+            f"Message-ID: <s{i}@offers.example>\r\n\r\nwinner discount pharmacy click {i}\r\n")
+        (ham / f"{i:02d}.eml").write_text(
+            f"From: carol@remote.example\r\nSubject: project meeting agenda {i}\r\n"
+            f"Message-ID: <h{i}@remote.example>\r\n\r\nrelease branch review notes {i}\r\n")
+    out = tern_cli(config, "spam", "train", "--site", "--spam", str(spam)).stdout
+    assert "site model: learned 12 as spam" in out, out
+    out = tern_cli(config, "spam", "train", ALICE, "--ham", str(ham)).stdout
+    assert "learned 12 as ham" in out, out
+    probe = tmp_path / "probe.eml"
+    probe.write_text("From: deals@offers.example\r\nSubject: cheap pills project\r\n\r\n"
+                     "casino bonus meeting\r\n")
+    return probe
+
+
+def spam_state(config, probe):
+    """What the filter knows: both models' stats and a verdict with its clues."""
+    return (tern_cli(config, "spam", "stats", "--site").stdout,
+            tern_cli(config, "spam", "stats", ALICE).stdout,
+            tern_cli(config, "spam", "check", ALICE, str(probe)).stdout)
+
+
 def checksum(config):
     out = tern_cli(config, "store", "checksum").stdout
     return re.search(r"checksum ([0-9a-f]{64})", out).group(1), out
@@ -115,9 +146,15 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     before_imap = imap_state(ports["imap"])
     server.stop()
     add_report_state(server, tmp_path, before_imap[0])
+    probe = train_spam_models(server.config, tmp_path)
+    source_spam = spam_state(server.config, probe)
+    assert "12 spam and 0 ham messages learned" in source_spam[0], source_spam
+    # 12 lessons, and the IMAP COPY into "Later" above taught Alice's model one more.
+    assert "0 spam and 13 ham messages learned" in source_spam[1], source_spam
     source_sum, source_listing = checksum(server.config)
     assert "1 queued" in source_listing and "1 vanished" in source_listing, source_listing
     assert "2 report posts, 1 received reports, 2 report rows" in source_listing, source_listing
+    assert "2 spam models" in source_listing, source_listing
     source_posts = tern_cli(server.config, "report", "posts").stdout
     assert source_posts.count("https://") == 2, source_posts
 
@@ -134,6 +171,7 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     cursors = [line for line in tern_cli(target, "store", "checksum", "--list").stdout.splitlines()
                if line.startswith("report-cursor ")]
     assert len(cursors) == 2, cursors
+    assert spam_state(target, probe) == source_spam
 
     # A second migrate into the same (now full) database is refused.
     again = tern_cli(server.config, "migrate", "--from", str(server.config), "--to",
@@ -149,6 +187,10 @@ def test_sqlite_to_postgres_and_back_keeps_uids_modseqs_flags_and_queue(ternd_fa
     assert f"verified: checksum {source_sum} on both" in done.stdout, done.stdout + done.stderr
     assert checksum(back)[0] == source_sum
     assert tern_cli(back, "report", "posts").stdout == source_posts
+    assert spam_state(back, probe) == source_spam
+    models = [line for line in tern_cli(back, "store", "checksum", "--list").stdout.splitlines()
+              if line.startswith("spam-model ")]
+    assert [m.split()[1] for m in models] == ["site", ALICE], models
 
     # ternd on the postgres copy (after the way back: a running ternd works its queue,
     # which changes the listing) serves what the client cached.

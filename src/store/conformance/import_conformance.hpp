@@ -18,11 +18,14 @@
 // contract's refusals changing nothing; imported change-log rows and tombstones
 // answer account_changes_since()/changes_since(), and the next change gets a
 // modseq above the imported counter; queue entries keep their state, active ones
-// arrive queued.
+// arrive queued; recorded report rows add up; spam models export raw (tokens
+// with the top bit set, learned keys of both labels, the site's and an
+// account's) and import replacing the model, refusals changing nothing.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -375,12 +378,117 @@ TYPED_TEST_P(ImportConformance, RecordedReportRowsExportAndImportWithTheirCounts
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
 }
 
+TYPED_TEST_P(ImportConformance, SpamModelsExportAndImportRaw) {
+  namespace d = ::tern::domain;
+  using Learned = d::SpamModelRows::Learned;
+  constexpr std::uint64_t kTop = 0x8000000000000001ull;  // the top bit set: negative as int64
+  constexpr std::uint64_t kMax = 0xffffffffffffffffull;
+  auto& spam = this->storage_->spam();
+  auto bob = this->make_bob();
+  auto alice = wait(this->storage_->directory().add_account({"alice@example.com", "hash", 0}));
+  ASSERT_TRUE(alice);  // her model stays empty: not exported
+  auto lesson = [](std::optional<d::AccountId> account, std::string key, d::SpamLabel label,
+                   std::vector<std::uint64_t> tokens) {
+    return d::SpamLesson{account, std::move(key), label, std::move(tokens)};
+  };
+  ASSERT_TRUE(wait(
+      spam.learn_spam(lesson(std::nullopt, "site-spam", d::SpamLabel::kSpam, {kTop, 1, kMax}))));
+  ASSERT_TRUE(
+      wait(spam.learn_spam(lesson(std::nullopt, "site-ham", d::SpamLabel::kHam, {2, kTop}))));
+  ASSERT_TRUE(wait(spam.learn_spam(lesson(bob.id, "bob-ham", d::SpamLabel::kHam, {kTop, 7}))));
+  ASSERT_TRUE(wait(spam.learn_spam(lesson(bob.id, "bob-spam", d::SpamLabel::kSpam, {7}))));
+
+  auto exported = wait(this->import().export_spam_models());
+  ASSERT_TRUE(exported) << exported.error().message;
+  ASSERT_EQ(exported->size(), 2u);
+  const auto& site = (*exported)[0];
+  EXPECT_FALSE(site.account.has_value());
+  EXPECT_EQ(site.spam_messages, 1u);
+  EXPECT_EQ(site.ham_messages, 1u);
+  EXPECT_EQ(site.tokens,
+            (std::vector<d::SpamTokenCount>{{1, 1, 0}, {2, 0, 1}, {kTop, 1, 1}, {kMax, 1, 0}}));
+  EXPECT_EQ(site.learned, (std::vector<Learned>{{"site-ham", d::SpamLabel::kHam},
+                                                {"site-spam", d::SpamLabel::kSpam}}));
+  const auto& own = (*exported)[1];
+  EXPECT_EQ(own.account, std::optional<d::AccountId>(bob.id));
+  EXPECT_EQ(own.spam_messages, 1u);
+  EXPECT_EQ(own.ham_messages, 1u);
+  EXPECT_EQ(own.tokens, (std::vector<d::SpamTokenCount>{{7, 1, 1}, {kTop, 0, 1}}));
+  EXPECT_EQ(own.learned, (std::vector<Learned>{{"bob-ham", d::SpamLabel::kHam},
+                                               {"bob-spam", d::SpamLabel::kSpam}}));
+
+  // As migrate does: into empty models, the account's under its new id.
+  ASSERT_TRUE(wait(spam.reset_spam_model(std::nullopt)));
+  ASSERT_TRUE(wait(this->storage_->directory().remove_account("bob@example.com")));
+  auto again = wait(this->storage_->directory().add_account({"bob@example.com", "hash", 0}));
+  ASSERT_TRUE(again);
+  ASSERT_NE(again->id, bob.id);
+  auto models = *exported;
+  models[1].account = again->id;
+  ASSERT_TRUE(wait(this->import().import_spam_models(models)));
+  auto copied = wait(this->import().export_spam_models());
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(*copied, models);
+  // The port reads the imported counts, and the learned keys came along.
+  auto counts = wait(spam.spam_counts(std::nullopt, {kMax, 3, kTop}));
+  ASSERT_TRUE(counts) << counts.error().message;
+  EXPECT_EQ(counts->spam_messages, 1u);
+  EXPECT_EQ(counts->tokens, (std::vector<d::SpamTokenCount>{{kTop, 1, 1}, {kMax, 1, 0}}));
+  auto stats = wait(spam.spam_stats(again->id));
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(*stats, (d::SpamModelStats{1, 1, 2}));
+  auto relearned = wait(spam.learn_spam(lesson(again->id, "bob-ham", d::SpamLabel::kHam, {7})));
+  ASSERT_TRUE(relearned);
+  EXPECT_EQ(*relearned, d::SpamLearned::kUnchanged);
+
+  // An import replaces what a model held; models not named stay.
+  d::SpamModelRows replaced;
+  replaced.spam_messages = 2;
+  replaced.tokens = {{9, 2, 0}};
+  replaced.learned = {{"other", d::SpamLabel::kSpam}};
+  ASSERT_TRUE(wait(this->import().import_spam_models({replaced})));
+  copied = wait(this->import().export_spam_models());
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(*copied, (std::vector<d::SpamModelRows>{replaced, models[1]}));
+
+  // Refusals change nothing, the models before them in the call included.
+  auto refused = [&](std::vector<d::SpamModelRows> bad, ErrorCode code, const char* why) {
+    auto result = wait(this->import().import_spam_models(std::move(bad)));
+    ASSERT_FALSE(result) << why;
+    EXPECT_EQ(result.error().code, code) << why << ": " << result.error().message;
+    auto now = wait(this->import().export_spam_models());
+    ASSERT_TRUE(now);
+    EXPECT_EQ(*now, (std::vector<d::SpamModelRows>{replaced, models[1]})) << why;
+  };
+  auto nobody = models[1];
+  nobody.account = d::AccountId{987654};
+  refused({models[0], nobody}, ErrorCode::kNotFound, "no such account");
+  auto unsorted = models[0];
+  std::swap(unsorted.tokens[0], unsorted.tokens[1]);
+  refused({unsorted}, ErrorCode::kInvalidInput, "tokens out of order");
+  auto zero = models[0];
+  zero.tokens[0].spam = 0;
+  zero.tokens[0].ham = 0;
+  refused({zero}, ErrorCode::kInvalidInput, "a token at 0/0");
+  auto twice = models[0];
+  twice.learned[1].message_key = twice.learned[0].message_key;
+  refused({twice}, ErrorCode::kInvalidInput, "a key twice");
+  refused({models[0], models[0]}, ErrorCode::kInvalidInput, "a model twice");
+
+  // An empty model empties it: the export leaves it out.
+  ASSERT_TRUE(wait(this->import().import_spam_models({d::SpamModelRows{}})));
+  copied = wait(this->import().export_spam_models());
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(*copied, std::vector<d::SpamModelRows>{models[1]});
+}
+
 REGISTER_TYPED_TEST_SUITE_P(ImportConformance, AMailboxKeepsItsCountersAndLaterOnesStayUnique,
                             AMailboxThatHoldsMailIsNotOverwritten,
                             MessagesKeepUidModseqFlagsAndDatesInEveryMailbox,
                             RefusedMessagesChangeNothing,
                             TheChangeLogAndTombstonesAnswerLikeTheSource,
                             QueueEntriesKeepTheirStateAndActiveOnesArriveQueued,
-                            RecordedReportRowsExportAndImportWithTheirCounts);
+                            RecordedReportRowsExportAndImportWithTheirCounts,
+                            SpamModelsExportAndImportRaw);
 
 }  // namespace tern::store::conformance

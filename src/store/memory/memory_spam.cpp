@@ -164,4 +164,74 @@ d::Async<void> MemoryStorage::reset_spam_model(std::optional<d::AccountId> accou
   return ready<void>(ok());
 }
 
+namespace {
+
+// A model as StoreImport exports it: tokens sorted by uint64, keys bytewise.
+d::SpamModelRows rows_of(const MemorySpamModel& model, std::optional<d::AccountId> account) {
+  d::SpamModelRows out;
+  out.account = account;
+  out.spam_messages = model.spam_messages;
+  out.ham_messages = model.ham_messages;
+  out.tokens.reserve(model.tokens.size());
+  for (const auto& [token, counts] : model.tokens) {
+    out.tokens.push_back(d::SpamTokenCount{token, counts.first, counts.second});
+  }
+  std::sort(out.tokens.begin(), out.tokens.end(),
+            [](const auto& a, const auto& b) { return a.token < b.token; });
+  out.learned.reserve(model.learned.size());
+  for (const auto& [key, label] : model.learned) {  // a std::map: already by key
+    out.learned.push_back(d::SpamModelRows::Learned{key, label});
+  }
+  return out;
+}
+
+}  // namespace
+
+d::Async<std::vector<d::SpamModelRows>> MemoryStorage::export_spam_models() {
+  std::lock_guard lock(mutex_);
+  std::vector<d::SpamModelRows> out;
+  auto add = [&out](const MemorySpamModel& model, std::optional<d::AccountId> account) {
+    auto rows = rows_of(model, account);
+    if (d::spam_model_holds_anything(rows)) {
+      out.push_back(std::move(rows));
+    }
+  };
+  add(site_spam_model_, std::nullopt);
+  for (const auto& [id, state] : accounts_) {  // by ascending id
+    add(state.spam_model, id);
+  }
+  return ready<std::vector<d::SpamModelRows>>(std::move(out));
+}
+
+d::Async<void> MemoryStorage::import_spam_models(std::vector<d::SpamModelRows> models) {
+  if (auto checked = d::check_spam_models(models); !checked) {
+    return ready<void>(checked.error());
+  }
+  std::lock_guard lock(mutex_);
+  // Every model found before any changes: an unknown account changes nothing.
+  std::vector<MemorySpamModel*> targets;
+  for (const auto& rows : models) {
+    auto model = spam_model_locked(rows.account);
+    if (!model) {
+      return ready<void>(model.error());
+    }
+    targets.push_back(*model);
+  }
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    auto& rows = models[i];
+    MemorySpamModel model;
+    model.spam_messages = rows.spam_messages;
+    model.ham_messages = rows.ham_messages;
+    model.tokens.reserve(rows.tokens.size());
+    for (const auto& t : rows.tokens) {
+      model.tokens.emplace(t.token, std::pair{t.spam, t.ham});
+    }
+    for (auto& l : rows.learned) {
+      model.learned.emplace(std::move(l.message_key), l.label);
+    }
+    *targets[i] = std::move(model);
+  }
+  return ready<void>(ok());
+}
+
 }  // namespace tern::store::memory

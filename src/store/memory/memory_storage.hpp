@@ -107,6 +107,10 @@ class MemoryStorage final : public domain::Storage,
     return reports_.import_rows(std::move(rows));
   }
 
+  // (memory_spam.cpp)
+  domain::Async<std::vector<domain::SpamModelRows>> export_spam_models() override;
+  domain::Async<void> import_spam_models(std::vector<domain::SpamModelRows> models) override;
+
  private:
   // ----- domain::Directory
   domain::Async<domain::Domain> add_domain(std::string name) override;

@@ -2630,6 +2630,16 @@ d::Async<void> PostgresStorage::import_report_rows(d::RecordedReportRows rows) {
       [rows = std::move(rows)](Connection& c) { return reports::import_rows(c, rows); });
 }
 
+d::Async<std::vector<d::SpamModelRows>> PostgresStorage::export_spam_models() {
+  return transaction<std::vector<d::SpamModelRows>>(
+      [](Connection& c) { return spam::export_models(c); }, true);
+}
+
+d::Async<void> PostgresStorage::import_spam_models(std::vector<d::SpamModelRows> models) {
+  return transaction<void>(
+      [models = std::move(models)](Connection& c) { return spam::import_models(c, models); });
+}
+
 d::Async<d::QueueId> PostgresStorage::import_queued(d::QueuedMessage entry, std::string raw) {
   if (entry.recipients.empty()) {
     return make_ready_future<Result<d::QueueId>>(Error{ErrorCode::kInvalidInput, "no recipients"});

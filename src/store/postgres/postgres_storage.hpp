@@ -185,6 +185,8 @@ class PostgresStorage final : public domain::Storage,
                                                std::string raw) override;
   domain::Async<domain::RecordedReportRows> export_report_rows() override;
   domain::Async<void> import_report_rows(domain::RecordedReportRows rows) override;
+  domain::Async<std::vector<domain::SpamModelRows>> export_spam_models() override;
+  domain::Async<void> import_spam_models(std::vector<domain::SpamModelRows> models) override;
 
   domain::Directory& directory() override { return *this; }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string_view>
 #include <utility>
 
@@ -182,6 +183,67 @@ Result<void> remove_model(Connection& c, std::int64_t model) {
   return c.pipeline(statements).transform([](const auto&) {});
 }
 
+Result<void> import_models(Connection& c, const std::vector<d::SpamModelRows>& models) {
+  TERN_TRY_VOID(d::check_spam_models(models));
+  for (const auto& m : models) {
+    const auto model = model_of(m.account);
+    std::vector<Statement> statements;
+    // The account check (FOR KEY SHARE) and the model row's lock, as every change
+    // takes them; the row gets the imported totals (or goes, for an empty model).
+    statements.push_back(
+        statement("SELECT $1::bigint = 0 OR EXISTS (SELECT 1 FROM accounts WHERE "
+                  "id = $1 FOR KEY SHARE)",
+                  model));
+    const bool holds = d::spam_model_holds_anything(m);
+    if (holds) {
+      statements.push_back(statement(
+          "INSERT INTO spam_models (account_id, spam_messages, ham_messages) VALUES ($1, $2, $3) "
+          "ON CONFLICT (account_id) DO UPDATE SET spam_messages = EXCLUDED.spam_messages, "
+          "ham_messages = EXCLUDED.ham_messages",
+          model, m.spam_messages, m.ham_messages));
+    } else {
+      statements.push_back(statement("DELETE FROM spam_models WHERE account_id = $1", model));
+    }
+    statements.push_back(statement("DELETE FROM spam_tokens WHERE account_id = $1", model));
+    statements.push_back(statement("DELETE FROM spam_learned WHERE account_id = $1", model));
+    if (!m.tokens.empty()) {
+      std::vector<std::int64_t> tokens, spam, ham;
+      tokens.reserve(m.tokens.size());
+      spam.reserve(m.tokens.size());
+      ham.reserve(m.tokens.size());
+      for (const auto& t : m.tokens) {
+        tokens.push_back(static_cast<std::int64_t>(t.token));  // the uint64's bit pattern
+        spam.push_back(t.spam);
+        ham.push_back(t.ham);
+      }
+      statements.push_back(
+          statement("INSERT INTO spam_tokens (account_id, token, spam, ham) "
+                    "SELECT $1::bigint, q.token, q.spam, q.ham "
+                    "FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS q(token, spam, ham)",
+                    model, tokens, spam, ham));
+    }
+    if (!m.learned.empty()) {
+      std::vector<std::string> keys;
+      std::vector<std::int64_t> labels;
+      keys.reserve(m.learned.size());
+      labels.reserve(m.learned.size());
+      for (const auto& l : m.learned) {
+        keys.push_back(l.message_key);
+        labels.push_back(static_cast<std::int64_t>(l.label));
+      }
+      statements.push_back(
+          statement("INSERT INTO spam_learned (account_id, message_key, label) "
+                    "SELECT $1::bigint, q.message_key, q.label "
+                    "FROM unnest($2::text[], $3::smallint[]) AS q(message_key, label)",
+                    model, keys, labels));
+    }
+    TERN_TRY(auto results, c.pipeline(statements));
+    // An unknown account: the transaction is rolled back with what it wrote.
+    TERN_TRY_VOID(check_account(results[0]));
+  }
+  return ok();
+}
+
 namespace {
 
 // The account check and the model's message totals, for the readers.
@@ -235,6 +297,61 @@ Result<d::SpamModelStats> stats(Connection& c, std::optional<d::AccountId> accou
     out.ham_messages = results[1].uint64(0, 1);
   }
   out.tokens = results[2].uint64(0, 0);
+  return out;
+}
+
+Result<std::vector<d::SpamModelRows>> export_models(Connection& c) {
+  std::vector<Statement> statements;
+  statements.push_back(
+      statement("SELECT account_id, spam_messages, ham_messages FROM spam_models"));
+  statements.push_back(
+      statement("SELECT account_id, token, spam, ham FROM spam_tokens ORDER BY account_id"));
+  statements.push_back(
+      statement("SELECT account_id, message_key, label FROM spam_learned "
+                "ORDER BY account_id, message_key COLLATE \"C\""));
+  TERN_TRY(auto results, c.pipeline(statements));
+  std::map<std::int64_t, d::SpamModelRows> models;  // by account id, 0 (the site's) first
+  auto model = [&models](std::int64_t id) -> d::SpamModelRows& {
+    auto [it, added] = models.try_emplace(id);
+    if (added && id != 0) {
+      it->second.account = d::AccountId{id};
+    }
+    return it->second;
+  };
+  const auto& totals = results[0];
+  for (int i = 0; i < totals.size(); ++i) {
+    auto& m = model(totals.int64(i, 0));
+    m.spam_messages = totals.uint64(i, 1);
+    m.ham_messages = totals.uint64(i, 2);
+  }
+  const auto& tokens = results[1];
+  d::SpamModelRows* current = nullptr;
+  for (int i = 0; i < tokens.size(); ++i) {
+    if (current == nullptr || tokens.int64(i, 0) != tokens.int64(i - 1, 0)) {
+      current = &model(tokens.int64(i, 0));
+    }
+    current->tokens.push_back(d::SpamTokenCount{tokens.uint64(i, 1), count32(tokens.int64(i, 2)),
+                                                count32(tokens.int64(i, 3))});
+  }
+  const auto& learned = results[2];
+  current = nullptr;
+  for (int i = 0; i < learned.size(); ++i) {
+    if (current == nullptr || learned.int64(i, 0) != learned.int64(i - 1, 0)) {
+      current = &model(learned.int64(i, 0));
+    }
+    current->learned.push_back(
+        {learned.text(i, 1), static_cast<d::SpamLabel>(learned.int64(i, 2))});
+  }
+  std::vector<d::SpamModelRows> out;
+  for (auto& [id, m] : models) {
+    if (!d::spam_model_holds_anything(m)) {
+      continue;  // a row lock_model() made for a change that changed nothing
+    }
+    // By token as uint64 (the database orders the int64 bit patterns otherwise).
+    std::sort(m.tokens.begin(), m.tokens.end(),
+              [](const auto& a, const auto& b) { return a.token < b.token; });
+    out.push_back(std::move(m));
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "base/result.hpp"
 #include "domain/model.hpp"
+#include "domain/store_import.hpp"
 #include "store/postgres/connection.hpp"
 
 namespace tern::store::postgres::spam {
@@ -26,10 +27,17 @@ Result<bool> forget(Connection& c, std::optional<domain::AccountId> account,
 Result<void> reset(Connection& c, std::optional<domain::AccountId> account);
 // remove_account(): deletes the account's model, in its transaction.
 Result<void> remove_model(Connection& c, std::int64_t account);
+// StoreImport::import_spam_models: each model replaced by its rows, one pipeline
+// per model (its row locked first, every token in one INSERT ... SELECT FROM
+// unnest of three bigint[] arrays, every learned key in one more).
+Result<void> import_models(Connection& c, const std::vector<domain::SpamModelRows>& models);
 
 // Readers (a read-only snapshot): one round trip each.
 Result<domain::SpamCounts> counts(Connection& c, std::optional<domain::AccountId> account,
                                   const std::vector<std::uint64_t>& tokens);
 Result<domain::SpamModelStats> stats(Connection& c, std::optional<domain::AccountId> account);
+// StoreImport::export_spam_models: every model that holds anything (three
+// queries; run it in a REPEATABLE READ snapshot).
+Result<std::vector<domain::SpamModelRows>> export_models(Connection& c);
 
 }  // namespace tern::store::postgres::spam

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 namespace tern::store::sqlite::spam {
 
@@ -152,6 +153,35 @@ Result<void> remove_model(Connection& c, std::int64_t model) {
   return c.run("DELETE FROM spam_models WHERE account_id = ?1", model);
 }
 
+Result<void> import_models(Connection& c, const std::vector<d::SpamModelRows>& models) {
+  TERN_TRY_VOID(d::check_spam_models(models));
+  for (const auto& m : models) {
+    TERN_TRY_VOID(require_model(c, m.account));
+    const auto model = model_of(m.account);
+    TERN_TRY_VOID(remove_model(c, model));
+    if (!d::spam_model_holds_anything(m)) {
+      continue;
+    }
+    TERN_TRY_VOID(
+        c.run("INSERT INTO spam_models (account_id, spam_messages, ham_messages) "
+              "VALUES (?1, ?2, ?3)",
+              model, m.spam_messages, m.ham_messages));
+    // One cached statement stepped per row, all in the writer's one transaction.
+    for (const auto& t : m.tokens) {
+      TERN_TRY_VOID(
+          c.run("INSERT INTO spam_tokens (account_id, token, spam, ham) "
+                "VALUES (?1, ?2, ?3, ?4)",
+                model, t.token, t.spam, t.ham));
+    }
+    for (const auto& l : m.learned) {
+      TERN_TRY_VOID(
+          c.run("INSERT INTO spam_learned (account_id, message_key, label) VALUES (?1, ?2, ?3)",
+                model, l.message_key, static_cast<std::int64_t>(l.label)));
+    }
+  }
+  return ok();
+}
+
 namespace {
 
 // The model's message totals (zeros when it never learned anything).
@@ -212,6 +242,79 @@ Result<d::SpamModelStats> stats(Connection& c, std::optional<d::AccountId> accou
              c.scalar("SELECT count(*) FROM spam_tokens WHERE account_id = ?1", model));
     return d::SpamModelStats{messages.first, messages.second,
                              static_cast<std::uint64_t>(tokens.value_or(0))};
+  });
+}
+
+Result<std::vector<d::SpamModelRows>> export_models(Connection& c) {
+  return in_read_transaction(c, [&]() -> Result<std::vector<d::SpamModelRows>> {
+    std::map<std::int64_t, d::SpamModelRows> models;  // by account id, 0 (the site's) first
+    auto model = [&models](std::int64_t id) -> d::SpamModelRows& {
+      auto [it, added] = models.try_emplace(id);
+      if (added && id != 0) {
+        it->second.account = d::AccountId{id};
+      }
+      return it->second;
+    };
+    {
+      TERN_TRY(auto stmt, c.query("SELECT account_id, spam_messages, ham_messages FROM "
+                                  "spam_models"));
+      for (;;) {
+        TERN_TRY(bool row, stmt.next());
+        if (!row) {
+          break;
+        }
+        auto& m = model(stmt.int64(0));
+        m.spam_messages = stmt.uint64(1);
+        m.ham_messages = stmt.uint64(2);
+      }
+    }
+    {
+      TERN_TRY(auto stmt,
+               c.query("SELECT account_id, token, spam, ham FROM spam_tokens ORDER BY account_id"));
+      d::SpamModelRows* current = nullptr;
+      std::int64_t current_id = 0;
+      for (;;) {
+        TERN_TRY(bool row, stmt.next());
+        if (!row) {
+          break;
+        }
+        if (current == nullptr || stmt.int64(0) != current_id) {
+          current_id = stmt.int64(0);
+          current = &model(current_id);
+        }
+        current->tokens.push_back(
+            d::SpamTokenCount{stmt.uint64(1), count32(stmt.int64(2)), count32(stmt.int64(3))});
+      }
+    }
+    {
+      // BINARY collation: bytewise, the order the port gives.
+      TERN_TRY(auto stmt, c.query("SELECT account_id, message_key, label FROM spam_learned "
+                                  "ORDER BY account_id, message_key"));
+      d::SpamModelRows* current = nullptr;
+      std::int64_t current_id = 0;
+      for (;;) {
+        TERN_TRY(bool row, stmt.next());
+        if (!row) {
+          break;
+        }
+        if (current == nullptr || stmt.int64(0) != current_id) {
+          current_id = stmt.int64(0);
+          current = &model(current_id);
+        }
+        current->learned.push_back({stmt.text(1), static_cast<d::SpamLabel>(stmt.int64(2))});
+      }
+    }
+    std::vector<d::SpamModelRows> out;
+    for (auto& [id, m] : models) {
+      if (!d::spam_model_holds_anything(m)) {
+        continue;
+      }
+      // The table orders tokens by their int64 bit pattern; the port by uint64.
+      std::sort(m.tokens.begin(), m.tokens.end(),
+                [](const auto& a, const auto& b) { return a.token < b.token; });
+      out.push_back(std::move(m));
+    }
+    return out;
   });
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "domain/model.hpp"
+#include "domain/store_import.hpp"
 #include "store/sqlite/connection.hpp"
 
 namespace tern::store::sqlite::spam {
@@ -23,10 +24,16 @@ Result<bool> forget(Connection& c, std::optional<domain::AccountId> account,
 Result<void> reset(Connection& c, std::optional<domain::AccountId> account);
 // remove_account(): deletes the account's model, in its transaction.
 Result<void> remove_model(Connection& c, std::int64_t account);
+// StoreImport::import_spam_models: each model replaced by its rows (one cached
+// INSERT stepped per token and per learned key), in the writer's transaction.
+Result<void> import_models(Connection& c, const std::vector<domain::SpamModelRows>& models);
 
 // Readers.
 Result<domain::SpamCounts> counts(Connection& c, std::optional<domain::AccountId> account,
                                   std::vector<std::uint64_t> tokens);
 Result<domain::SpamModelStats> stats(Connection& c, std::optional<domain::AccountId> account);
+// StoreImport::export_spam_models: every model that holds anything, in one read
+// transaction (three table scans in key order).
+Result<std::vector<domain::SpamModelRows>> export_models(Connection& c);
 
 }  // namespace tern::store::sqlite::spam

@@ -2716,6 +2716,15 @@ d::Async<void> SqliteStorage::import_report_rows(d::RecordedReportRows rows) {
       {}, [rows = std::move(rows)](Connection& c) { return reports::import_rows(c, rows); });
 }
 
+d::Async<std::vector<d::SpamModelRows>> SqliteStorage::export_spam_models() {
+  return read<std::vector<d::SpamModelRows>>([](Connection& c) { return spam::export_models(c); });
+}
+
+d::Async<void> SqliteStorage::import_spam_models(std::vector<d::SpamModelRows> models) {
+  return write<void>(
+      {}, [models = std::move(models)](Connection& c) { return spam::import_models(c, models); });
+}
+
 d::Async<d::QueueId> SqliteStorage::import_queued(d::QueuedMessage entry, std::string raw) {
   auto hex = sha256_hex(raw);
   auto temp = stage_blob(hex, raw);

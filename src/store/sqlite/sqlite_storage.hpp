@@ -295,6 +295,8 @@ class SqliteStorage final : public domain::Storage,
                                                std::string raw) override;
   domain::Async<domain::RecordedReportRows> export_report_rows() override;
   domain::Async<void> import_report_rows(domain::RecordedReportRows rows) override;
+  domain::Async<std::vector<domain::SpamModelRows>> export_spam_models() override;
+  domain::Async<void> import_spam_models(std::vector<domain::SpamModelRows> models) override;
 
   domain::Async<domain::BlobId> put(std::string bytes) override;
   domain::Async<std::string> get(domain::BlobId id) override;
