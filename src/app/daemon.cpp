@@ -279,8 +279,11 @@ class Daemon {
   // Recipients' Sieve scripts compiled once for SMTP, LMTP and the queue.
   std::shared_ptr<domain::CompiledScripts> scripts_ = std::make_shared<domain::CompiledScripts>();
   // The spam filter's policy ([spam]) for SMTP, LMTP, the queue and IMAP.
-  std::shared_ptr<const domain::SpamPolicy> spam_ =
-      std::make_shared<const domain::SpamPolicy>(spam_policy(settings_.spam));
+  std::shared_ptr<const domain::SpamPolicy> spam_ = [this] {
+    auto policy = std::make_shared<domain::SpamPolicy>(spam_policy(settings_.spam));
+    policy->totals = std::make_shared<domain::SpamTotalsCache>();
+    return policy;
+  }();
   std::shared_ptr<const mailauth::DkimKeyring> dkim_;  // [[dkim]], for submission
   std::unique_ptr<services::http::Service> http_;
   // One SMTP service per listener role (smtp, submission, lmtp), by role.

@@ -333,7 +333,7 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
     if (!to_junk && filtering != nullptr && filtering->spam != nullptr &&
         filtering->spam->classify) {
       auto verdict =
-          classify_for(storage.spam(), recipient.account, tokens, filtering->spam->options);
+          classify_for(storage.spam(), recipient.account, tokens, *filtering->spam, filtering->now);
       if (verdict) {
         report.spam = verdict->verdict;
         report.spam_score = verdict->score;

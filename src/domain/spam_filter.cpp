@@ -37,33 +37,82 @@ const std::vector<spam::Token>& LazyTokens::get() {
   return *tokens_;
 }
 
-Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> account,
-                                   LazyTokens& tokens, std::uint64_t min_messages) {
-  // Both reads are issued before either is awaited, so they overlap on a
-  // backend with several readers.
-  auto site_totals = store.spam_counts(std::nullopt, {});
-  std::optional<Async<SpamCounts>> own_totals;
-  if (account) {
-    own_totals = store.spam_counts(account, {});
+std::optional<SpamCounts> SpamTotalsCache::get(std::optional<AccountId> account,
+                                               SystemTime now) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account ? value_of(*account) : 0);
+  if (it == entries_.end() || now < it->second.read_at || now - it->second.read_at > ttl_) {
+    return std::nullopt;
   }
-  TERN_TRY(auto site, site_totals.get());
-  SpamCounts own;
-  if (own_totals) {
-    TERN_TRY(own, own_totals->get());
+  SpamCounts totals;
+  totals.spam_messages = it->second.spam;
+  totals.ham_messages = it->second.ham;
+  return totals;
+}
+
+void SpamTotalsCache::put(std::optional<AccountId> account, const SpamCounts& totals,
+                          SystemTime now) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() >= capacity_) {
+    entries_.clear();
+  }
+  entries_[account ? value_of(*account) : 0] = {totals.spam_messages, totals.ham_messages, now};
+}
+
+void SpamTotalsCache::forget(std::optional<AccountId> account) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(account ? value_of(*account) : 0);
+}
+
+Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> account,
+                                   LazyTokens& tokens, std::uint64_t min_messages,
+                                   SpamTotalsCache* cache, SystemTime now) {
+  std::optional<SpamCounts> site;
+  std::optional<SpamCounts> own;
+  if (!account) {
+    own = SpamCounts{};  // the site's model alone
+  }
+  if (cache != nullptr) {
+    site = cache->get(std::nullopt, now);
+    if (!own) {
+      own = cache->get(account, now);
+    }
+  }
+  // The reads are issued before either is awaited, so they overlap on a
+  // backend with several readers.
+  std::optional<Async<SpamCounts>> site_read;
+  std::optional<Async<SpamCounts>> own_read;
+  if (!site) {
+    site_read = store.spam_counts(std::nullopt, {});
+  }
+  if (!own) {
+    own_read = store.spam_counts(account, {});
+  }
+  if (site_read) {
+    TERN_TRY(site, site_read->get());
+    if (cache != nullptr) {
+      cache->put(std::nullopt, *site, now);
+    }
+  }
+  if (own_read) {
+    TERN_TRY(own, own_read->get());
+    if (cache != nullptr) {
+      cache->put(account, *own, now);
+    }
   }
   spam::Model model;
-  model.spam_messages = site.spam_messages + own.spam_messages;
-  model.ham_messages = site.ham_messages + own.ham_messages;
+  model.spam_messages = site->spam_messages + own->spam_messages;
+  model.ham_messages = site->ham_messages + own->ham_messages;
   if (model.spam_messages < min_messages || model.ham_messages < min_messages) {
     return model;  // untrained: the token counts could not change that
   }
   auto learned = [](const SpamCounts& c) { return c.spam_messages + c.ham_messages > 0; };
   std::optional<Async<SpamCounts>> site_tokens;
   std::optional<Async<SpamCounts>> own_tokens;
-  if (learned(site)) {
+  if (learned(*site)) {
     site_tokens = store.spam_counts(std::nullopt, hashes_of(tokens.get()));
   }
-  if (learned(own)) {
+  if (learned(*own)) {
     own_tokens = store.spam_counts(account, hashes_of(tokens.get()));
   }
   // The totals come from the reads that also give the counts, so that the two
@@ -79,8 +128,10 @@ Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> ac
 }
 
 Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyTokens& tokens,
-                                   const spam::ClassifyOptions& options) {
-  TERN_TRY(auto model, spam_model_for(store, account, tokens, options.min_messages));
+                                   const SpamPolicy& policy, SystemTime now) {
+  const spam::ClassifyOptions& options = policy.options;
+  TERN_TRY(auto model,
+           spam_model_for(store, account, tokens, options.min_messages, policy.totals.get(), now));
   if (model.spam_messages < options.min_messages || model.ham_messages < options.min_messages) {
     return spam::classify({}, model, options);  // kUntrained, without tokenizing
   }
@@ -88,18 +139,23 @@ Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyToke
 }
 
 Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
-                                  std::string_view raw, std::string key, SpamLabel label) {
+                                  std::string_view raw, std::string key, SpamLabel label,
+                                  SpamTotalsCache* cache) {
   SpamLesson lesson;
   lesson.account = account;
   lesson.message_key = std::move(key);
   lesson.label = label;
   lesson.tokens = hashes_of(spam::tokenize(raw));
-  return store.learn_spam(std::move(lesson)).get();
+  auto learned = store.learn_spam(std::move(lesson)).get();
+  if (cache != nullptr) {
+    cache->forget(account);  // after the change: a delivery meanwhile may have cached the old
+  }
+  return learned;
 }
 
 Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
                                   const std::vector<Entry>& entries, SpamLabel label,
-                                  std::size_t limit) {
+                                  std::size_t limit, SpamTotalsCache* cache) {
   SpamLessons lessons;
   for (const auto& entry : entries) {
     if (lessons.learned + lessons.relearned + lessons.unchanged >= limit) {
@@ -111,7 +167,8 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
       ++lessons.skipped;  // expunged meanwhile, or its bytes are gone
       continue;
     }
-    TERN_TRY(auto learned, learn_message(storage.spam(), account, *raw, entry.blob.hex, label));
+    TERN_TRY(auto learned,
+             learn_message(storage.spam(), account, *raw, entry.blob.hex, label, cache));
     switch (learned) {
       case SpamLearned::kLearned:
         ++lessons.learned;

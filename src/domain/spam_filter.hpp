@@ -5,17 +5,53 @@
 // src/spam; docs/adr/0023-spam-filter.md says how the pieces fit.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "domain/ports.hpp"
 #include "spam/spam.hpp"
 
 namespace tern::domain {
+
+// Models' message totals read recently, so that delivery on a site whose
+// models cannot give verdicts yet (the default until someone trains them)
+// costs no store read per message. An entry is used for `ttl`; lessons this
+// process teaches (learn_message(), learn_entries()) drop the model's entry at
+// once, so only another process's lessons (`tern spam train`, another node)
+// take up to `ttl` to be seen. Thread-safe; at most `capacity` entries (all are
+// dropped when it is reached).
+class SpamTotalsCache {
+ public:
+  explicit SpamTotalsCache(std::chrono::seconds ttl = std::chrono::seconds(10),
+                           std::size_t capacity = 100000)
+      : ttl_(ttl), capacity_(capacity) {}
+
+  // The totals of the model read at or after now - ttl, if any.
+  std::optional<SpamCounts> get(std::optional<AccountId> account, SystemTime now) const;
+  void put(std::optional<AccountId> account, const SpamCounts& totals, SystemTime now);
+  void forget(std::optional<AccountId> account);
+
+ private:
+  struct Entry {
+    std::uint64_t spam = 0;
+    std::uint64_t ham = 0;
+    SystemTime read_at{};
+  };
+
+  std::chrono::seconds ttl_;
+  std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::int64_t, Entry> entries_;  // by account id, 0: the site's
+};
 
 // What the filter does ([spam] in the config).
 struct SpamPolicy {
@@ -32,6 +68,8 @@ struct SpamPolicy {
   // archive does not hold the command long.
   std::size_t max_learn_per_command = 1000;
   spam::ClassifyOptions options;
+  // Recently read model totals (null: read at every delivery).
+  std::shared_ptr<SpamTotalsCache> totals;
 };
 
 // A message's tokens (spam::tokenize), computed on first use: one delivery
@@ -62,12 +100,15 @@ class LazyTokens {
 // first: when the sum has fewer than `min_messages` of spam or of ham (no
 // verdict is possible) the model holds the totals only and the message is not
 // tokenized, and a model that learned nothing is not asked for token counts.
+// With `cache`, totals read within its ttl before `now` are not read again.
 Result<spam::Model> spam_model_for(SpamStore& store, std::optional<AccountId> account,
-                                   LazyTokens& tokens, std::uint64_t min_messages);
+                                   LazyTokens& tokens, std::uint64_t min_messages,
+                                   SpamTotalsCache* cache = nullptr, SystemTime now = {});
 
-// The verdict on a message for `account`.
+// The verdict on a message for `account` under `policy` (its options and its
+// totals cache), at time `now`.
 Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyTokens& tokens,
-                                   const spam::ClassifyOptions& options);
+                                   const SpamPolicy& policy, SystemTime now);
 
 // What teaching a set of messages did.
 struct SpamLessons {
@@ -80,15 +121,17 @@ struct SpamLessons {
 // Teaches the model of `account` (nullopt: the site-wide model) one message,
 // named by `key` (its SHA-256, as Entry::blob): learning it twice with one label
 // changes nothing, with the other label moves it.
+// `cache`, when given, forgets the model's totals.
 Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
-                                  std::string_view raw, std::string key, SpamLabel label);
+                                  std::string_view raw, std::string key, SpamLabel label,
+                                  SpamTotalsCache* cache = nullptr);
 
 // Teaches the account's model the messages of `entries` (read through `mail`),
 // at most `limit` of them. Fails only when the store fails; a message that
 // cannot be read is counted as skipped.
 Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
                                   const std::vector<Entry>& entries, SpamLabel label,
-                                  std::size_t limit);
+                                  std::size_t limit, SpamTotalsCache* cache = nullptr);
 
 // What a COPY or MOVE from mailbox `from` to `to` teaches, if anything: into
 // the Junk mailbox spam; into any other mailbox but Trash ham (out of Junk, or

@@ -145,24 +145,53 @@ TEST_F(SpamFilterTest, SiteAndAccountCountsAreSummed) {
 }
 
 TEST_F(SpamFilterTest, ClassifiesOnceTrained) {
-  spam::ClassifyOptions options;
+  SpamPolicy options;  // no totals cache: every classification reads the store
   const std::string spam_message = spammy(50);
   const std::string ham_message = hammy(50);
   LazyTokens spam_tokens(spam_message);
   LazyTokens ham_tokens(ham_message);
-  auto untrained = classify_for(store_.spam(), alice_, spam_tokens, options);
+  auto untrained = classify_for(store_.spam(), alice_, spam_tokens, options, {});
   ASSERT_TRUE(untrained);
   EXPECT_EQ(untrained->verdict, spam::Class::kUntrained);
   EXPECT_FALSE(spam_tokens.tokenized());  // no model could decide: not read at all
 
   teach(std::nullopt, 12, SpamLabel::kSpam);
   teach(std::nullopt, 12, SpamLabel::kHam);
-  auto spam = classify_for(store_.spam(), alice_, spam_tokens, options);
+  auto spam = classify_for(store_.spam(), alice_, spam_tokens, options, {});
   ASSERT_TRUE(spam);
   EXPECT_EQ(spam->verdict, spam::Class::kSpam) << spam->score;
-  auto ham = classify_for(store_.spam(), alice_, ham_tokens, options);
+  auto ham = classify_for(store_.spam(), alice_, ham_tokens, options, {});
   ASSERT_TRUE(ham);
   EXPECT_EQ(ham->verdict, spam::Class::kHam) << ham->score;
+}
+
+TEST_F(SpamFilterTest, TotalsCacheSkipsReadsUntilItsLessonsOrTtl) {
+  SpamPolicy policy;
+  policy.totals = std::make_shared<SpamTotalsCache>(std::chrono::seconds(10));
+  const SystemTime t0 = SystemTime{} + std::chrono::hours(1000);
+  const std::string message = spammy(60);
+  auto verdict_at = [&](SystemTime now) {
+    LazyTokens tokens(message);
+    auto verdict = classify_for(store_.spam(), alice_, tokens, policy, now);
+    EXPECT_TRUE(verdict);
+    return verdict ? verdict->verdict : spam::Class::kUntrained;
+  };
+  EXPECT_EQ(verdict_at(t0), spam::Class::kUntrained);  // both totals cached as empty
+
+  // Another process trains the site (straight into the store): not seen until
+  // the cached totals are older than the ttl.
+  teach(std::nullopt, 12, SpamLabel::kSpam);
+  teach(std::nullopt, 12, SpamLabel::kHam);
+  EXPECT_EQ(verdict_at(t0 + std::chrono::seconds(5)), spam::Class::kUntrained);
+  EXPECT_EQ(verdict_at(t0 + std::chrono::seconds(11)), spam::Class::kSpam);
+
+  // A lesson this process teaches drops the model's entry at once.
+  auto cache = policy.totals.get();
+  EXPECT_TRUE(cache->get(alice_, t0 + std::chrono::seconds(11)));
+  const std::string raw = hammy(7);
+  ASSERT_TRUE(learn_message(store_.spam(), alice_, raw, sha256_hex(raw), SpamLabel::kHam, cache));
+  EXPECT_FALSE(cache->get(alice_, t0 + std::chrono::seconds(11)));
+  EXPECT_TRUE(cache->get(std::nullopt, t0 + std::chrono::seconds(11)));
 }
 
 TEST_F(SpamFilterTest, DeliveryFilesSpamIntoJunk) {

@@ -578,7 +578,7 @@ Next Handlers::store(const tern::imap::StoreCommand& c, ServerEngine& engine) {
       if (!taught.empty()) {
         // Best effort: the flags are stored whatever the model makes of them.
         (void)domain::learn_entries(shared_.storage, account_->id, taught, *lesson,
-                                    spam->max_learn_per_command);
+                                    spam->max_learn_per_command, spam->totals.get());
       }
     }
     std::vector<std::uint32_t> conflicts;
@@ -688,7 +688,7 @@ Next Handlers::copy(const tern::imap::CopyCommand& c, ServerEngine& engine) {
   if (lesson && !taught.empty()) {
     // Best effort: the messages were filed whatever the model makes of them.
     (void)domain::learn_entries(shared_.storage, account_->id, taught, *lesson,
-                                spam->max_learn_per_command);
+                                spam->max_learn_per_command, spam->totals.get());
   }
   std::string code;
   if (result->size() == uids.size()) {
