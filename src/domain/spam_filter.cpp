@@ -157,8 +157,12 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
                                   const std::vector<Entry>& entries, SpamLabel label,
                                   std::size_t limit, SpamTotalsCache* cache) {
   SpamLessons lessons;
+  // Every lesson is asked for before any is awaited: the sqlite writer then
+  // commits the queued ones together (one transaction and one sync for many,
+  // as appends share them), instead of one sync per message.
+  std::vector<Async<SpamLearned>> pending;
   for (const auto& entry : entries) {
-    if (lessons.learned + lessons.relearned + lessons.unchanged >= limit) {
+    if (pending.size() >= limit) {
       ++lessons.skipped;
       continue;
     }
@@ -167,9 +171,21 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
       ++lessons.skipped;  // expunged meanwhile, or its bytes are gone
       continue;
     }
-    TERN_TRY(auto learned,
-             learn_message(storage.spam(), account, *raw, entry.blob.hex, label, cache));
-    switch (learned) {
+    SpamLesson lesson;
+    lesson.account = account;
+    lesson.message_key = entry.blob.hex;
+    lesson.label = label;
+    lesson.tokens = hashes_of(spam::tokenize(*raw));
+    pending.push_back(storage.spam().learn_spam(std::move(lesson)));
+  }
+  std::optional<Error> failed;
+  for (auto& lesson : pending) {
+    auto learned = lesson.get();
+    if (!learned) {
+      failed = failed ? failed : std::optional<Error>(learned.error());
+      continue;
+    }
+    switch (*learned) {
       case SpamLearned::kLearned:
         ++lessons.learned;
         break;
@@ -180,6 +196,12 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
         ++lessons.unchanged;
         break;
     }
+  }
+  if (cache != nullptr) {
+    cache->forget(account);
+  }
+  if (failed) {
+    return *failed;
   }
   return lessons;
 }

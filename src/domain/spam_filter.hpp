@@ -126,9 +126,12 @@ Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> acc
                                   std::string_view raw, std::string key, SpamLabel label,
                                   SpamTotalsCache* cache = nullptr);
 
-// Teaches the account's model the messages of `entries` (read through `mail`),
-// at most `limit` of them. Fails only when the store fails; a message that
-// cannot be read is counted as skipped.
+// Teaches the account's model the messages of `entries` (read through
+// storage.mail()), at most `limit` of them; `cache`, when given, forgets the
+// model's totals. The lessons are asked for all at once, so a backend may
+// commit them together (sqlite: one transaction and one sync). Fails only when
+// the store fails (after every lesson has completed); a message that cannot be
+// read is counted as skipped.
 Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
                                   const std::vector<Entry>& entries, SpamLabel label,
                                   std::size_t limit, SpamTotalsCache* cache = nullptr);
