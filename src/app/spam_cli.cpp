@@ -120,6 +120,17 @@ Result<domain::SpamLessons> train_files(domain::Storage& storage, const ModelNam
                                         const std::vector<std::string>& paths,
                                         domain::SpamLabel label) {
   domain::SpamLessons lessons;
+  // Lessons are asked for 256 at a time before they are awaited, so that the
+  // store commits them together (one sync for many on sqlite).
+  std::vector<domain::Async<domain::SpamLearned>> pending;
+  auto await_pending = [&]() -> Result<void> {
+    for (auto& lesson : pending) {
+      TERN_TRY(auto learned, lesson.get());
+      count(lessons, learned);
+    }
+    pending.clear();
+    return ok();
+  };
   for (const auto& path : paths) {
     TERN_TRY(auto files, message_files(path));
     for (const auto& file : files) {
@@ -128,11 +139,14 @@ Result<domain::SpamLessons> train_files(domain::Storage& storage, const ModelNam
       // SHA-256), so a message trained here and moved later is not counted twice.
       std::string message = domain::to_crlf(raw);
       std::string key = domain::sha256_hex(message);
-      TERN_TRY(auto learned,
-               domain::learn_message(storage.spam(), model.account, message, key, label));
-      count(lessons, learned);
+      pending.push_back(
+          storage.spam().learn_spam(domain::lesson_of(model.account, message, key, label)));
+      if (pending.size() >= 256) {
+        TERN_TRY_VOID(await_pending());
+      }
     }
   }
+  TERN_TRY_VOID(await_pending());
   return lessons;
 }
 

@@ -138,19 +138,14 @@ Result<spam::Verdict> classify_for(SpamStore& store, AccountId account, LazyToke
   return spam::classify(tokens.get(), model, options);
 }
 
-Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
-                                  std::string_view raw, std::string key, SpamLabel label,
-                                  SpamTotalsCache* cache) {
+SpamLesson lesson_of(std::optional<AccountId> account, std::string_view raw, std::string key,
+                     SpamLabel label) {
   SpamLesson lesson;
   lesson.account = account;
   lesson.message_key = std::move(key);
   lesson.label = label;
   lesson.tokens = hashes_of(spam::tokenize(raw));
-  auto learned = store.learn_spam(std::move(lesson)).get();
-  if (cache != nullptr) {
-    cache->forget(account);  // after the change: a delivery meanwhile may have cached the old
-  }
-  return learned;
+  return lesson;
 }
 
 Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
@@ -171,12 +166,7 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
       ++lessons.skipped;  // expunged meanwhile, or its bytes are gone
       continue;
     }
-    SpamLesson lesson;
-    lesson.account = account;
-    lesson.message_key = entry.blob.hex;
-    lesson.label = label;
-    lesson.tokens = hashes_of(spam::tokenize(*raw));
-    pending.push_back(storage.spam().learn_spam(std::move(lesson)));
+    pending.push_back(storage.spam().learn_spam(lesson_of(account, *raw, entry.blob.hex, label)));
   }
   std::optional<Error> failed;
   for (auto& lesson : pending) {

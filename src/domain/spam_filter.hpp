@@ -25,9 +25,9 @@ namespace tern::domain {
 // Models' message totals read recently, so that delivery on a site whose
 // models cannot give verdicts yet (the default until someone trains them)
 // costs no store read per message. An entry is used for `ttl`; lessons this
-// process teaches (learn_message(), learn_entries()) drop the model's entry at
-// once, so only another process's lessons (`tern spam train`, another node)
-// take up to `ttl` to be seen. Thread-safe; at most `capacity` entries (all are
+// process teaches (learn_entries()) drop the model's entry at once, so only
+// another process's lessons (`tern spam train`, another node) take up to `ttl`
+// to be seen. Thread-safe; at most `capacity` entries (all are
 // dropped when it is reached).
 class SpamTotalsCache {
  public:
@@ -118,13 +118,12 @@ struct SpamLessons {
   std::size_t skipped = 0;    // not read (over the cap, or unreadable)
 };
 
-// Teaches the model of `account` (nullopt: the site-wide model) one message,
-// named by `key` (its SHA-256, as Entry::blob): learning it twice with one label
-// changes nothing, with the other label moves it.
-// `cache`, when given, forgets the model's totals.
-Result<SpamLearned> learn_message(SpamStore& store, std::optional<AccountId> account,
-                                  std::string_view raw, std::string key, SpamLabel label,
-                                  SpamTotalsCache* cache = nullptr);
+// The lesson (SpamStore::learn_spam) that teaches the model of `account`
+// (nullopt: the site-wide model) the message `raw` as `label`: its tokens'
+// hashes, the message named by `key` (its SHA-256, as Entry::blob), so that
+// learning it twice with one label changes nothing and with the other moves it.
+SpamLesson lesson_of(std::optional<AccountId> account, std::string_view raw, std::string key,
+                     SpamLabel label);
 
 // Teaches the account's model the messages of `entries` (read through
 // storage.mail()), at most `limit` of them; `cache`, when given, forgets the

@@ -42,7 +42,8 @@ class SpamFilterTest : public ::testing::Test {
   void teach(std::optional<AccountId> account, int count, SpamLabel label) {
     for (int i = 0; i < count; ++i) {
       std::string raw = label == SpamLabel::kSpam ? spammy(i) : hammy(i);
-      auto learned = learn_message(store_.spam(), account, raw, sha256_hex(raw), label);
+      auto learned =
+          store_.spam().learn_spam(lesson_of(account, raw, sha256_hex(raw), label)).get();
       ASSERT_TRUE(learned);
       EXPECT_EQ(*learned, SpamLearned::kLearned);
     }
@@ -188,8 +189,12 @@ TEST_F(SpamFilterTest, TotalsCacheSkipsReadsUntilItsLessonsOrTtl) {
   // A lesson this process teaches drops the model's entry at once.
   auto cache = policy.totals.get();
   EXPECT_TRUE(cache->get(alice_, t0 + std::chrono::seconds(11)));
-  const std::string raw = hammy(7);
-  ASSERT_TRUE(learn_message(store_.spam(), alice_, raw, sha256_hex(raw), SpamLabel::kHam, cache));
+  std::vector<LocalRecipient> to{{alice_, "alice@example.org", ""}};
+  ASSERT_TRUE(deliver(store_, NewMessage{hammy(7), {}, {}}, to, DeliveryFolder::kInbox));
+  auto entries =
+      store_.mail().entries(alice_, box_named(alice_, "INBOX").id, Uid{1}, Uid{0xffffffffu}).get();
+  ASSERT_TRUE(entries);
+  ASSERT_TRUE(learn_entries(store_, alice_, *entries, SpamLabel::kHam, 10, cache));
   EXPECT_FALSE(cache->get(alice_, t0 + std::chrono::seconds(11)));
   EXPECT_TRUE(cache->get(std::nullopt, t0 + std::chrono::seconds(11)));
 }
