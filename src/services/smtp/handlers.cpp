@@ -623,7 +623,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         logger_.warn(
             "spam",
             {{"id", id}, {"account", deliverable[r].address}, {"error", report.spam_error}});
-      } else if (report.spam != spam::Class::kUntrained) {
+      } else if (report.spam != spam::Class::kUntrained && logger_.enabled(log::Level::kInfo)) {
         char score[16];
         std::snprintf(score, sizeof score, "%.3f", report.spam_score);
         logger_.info("spam", {{"id", id},
