@@ -102,20 +102,6 @@ Result<std::vector<fs::path>> message_files(const fs::path& path) {
   return files;
 }
 
-void count(domain::SpamLessons& lessons, domain::SpamLearned learned) {
-  switch (learned) {
-    case domain::SpamLearned::kLearned:
-      ++lessons.learned;
-      break;
-    case domain::SpamLearned::kRelearned:
-      ++lessons.relearned;
-      break;
-    case domain::SpamLearned::kUnchanged:
-      ++lessons.unchanged;
-      break;
-  }
-}
-
 Result<domain::SpamLessons> train_files(domain::Storage& storage, const ModelName& model,
                                         const std::vector<std::string>& paths,
                                         domain::SpamLabel label) {
@@ -126,7 +112,7 @@ Result<domain::SpamLessons> train_files(domain::Storage& storage, const ModelNam
   auto await_pending = [&]() -> Result<void> {
     for (auto& lesson : pending) {
       TERN_TRY(auto learned, lesson.get());
-      count(lessons, learned);
+      lessons.count(learned);
     }
     pending.clear();
     return ok();
@@ -158,10 +144,7 @@ Result<domain::SpamLessons> train_mailbox(domain::Storage& storage, const std::s
   std::vector<domain::Entry> chunk;
   auto teach = [&]() -> Result<void> {
     TERN_TRY(auto taught, domain::learn_entries(storage, account.id, chunk, label, chunk.size()));
-    lessons.learned += taught.learned;
-    lessons.relearned += taught.relearned;
-    lessons.unchanged += taught.unchanged;
-    lessons.skipped += taught.skipped;
+    lessons += taught;
     chunk.clear();
     return ok();
   };

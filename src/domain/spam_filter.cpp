@@ -148,6 +148,28 @@ SpamLesson lesson_of(std::optional<AccountId> account, std::string_view raw, std
   return lesson;
 }
 
+void SpamLessons::count(SpamLearned outcome) {
+  switch (outcome) {
+    case SpamLearned::kLearned:
+      ++learned;
+      break;
+    case SpamLearned::kRelearned:
+      ++relearned;
+      break;
+    case SpamLearned::kUnchanged:
+      ++unchanged;
+      break;
+  }
+}
+
+SpamLessons& SpamLessons::operator+=(const SpamLessons& other) {
+  learned += other.learned;
+  relearned += other.relearned;
+  unchanged += other.unchanged;
+  skipped += other.skipped;
+  return *this;
+}
+
 Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
                                   const std::vector<Entry>& entries, SpamLabel label,
                                   std::size_t limit, SpamTotalsCache* cache) {
@@ -175,17 +197,7 @@ Result<SpamLessons> learn_entries(Storage& storage, AccountId account,
       failed = failed ? failed : std::optional<Error>(learned.error());
       continue;
     }
-    switch (*learned) {
-      case SpamLearned::kLearned:
-        ++lessons.learned;
-        break;
-      case SpamLearned::kRelearned:
-        ++lessons.relearned;
-        break;
-      case SpamLearned::kUnchanged:
-        ++lessons.unchanged;
-        break;
-    }
+    lessons.count(*learned);
   }
   if (cache != nullptr) {
     cache->forget(account);

@@ -116,6 +116,9 @@ struct SpamLessons {
   std::size_t relearned = 0;  // moved from the other label
   std::size_t unchanged = 0;  // already learned with this label
   std::size_t skipped = 0;    // not read (over the cap, or unreadable)
+
+  void count(SpamLearned outcome);  // one lesson's outcome
+  SpamLessons& operator+=(const SpamLessons& other);
 };
 
 // The lesson (SpamStore::learn_spam) that teaches the model of `account`
