@@ -188,8 +188,7 @@ std::optional<Event> ServerEngine::fatal(std::string_view text) {
 }
 
 std::vector<std::string> ServerEngine::mechanisms() const {
-  return sasl::advertised_mechanisms(options_.plaintext_allowed,
-                                     options_.sasl.channel_bindings.any());
+  return sasl::ServerExchange::advertised(options_.plaintext_allowed, options_.sasl);
 }
 
 void ServerEngine::write_capabilities() {
@@ -239,8 +238,9 @@ void ServerEngine::reset_parser() {
 }
 
 std::size_t ServerEngine::literal_limit() const {
-  return state_ == State::kAuthenticated && !sasl_ ? options_.limits.max_literal_bytes
-                                                   : options_.limits.max_preauth_literal_bytes;
+  return state_ == State::kAuthenticated && !sasl_.active()
+             ? options_.limits.max_literal_bytes
+             : options_.limits.max_preauth_literal_bytes;
 }
 
 // Starts discarding the rest of the command; `text` answers it once it ends.
@@ -335,7 +335,7 @@ ServerEngine::Parsed ServerEngine::parse() {
         // An error found while the command's literals were still being skipped.
         return Parsed::kError;
       }
-      if (args_.empty() && !sasl_) {
+      if (args_.empty() && !sasl_.active()) {
         reset_parser();  // an empty line: ignored
         continue;
       }
@@ -445,7 +445,7 @@ ServerEngine::Parsed ServerEngine::parse() {
           return Parsed::kFatal;
         }
         if (!error_) {
-          bool script = state_ == State::kAuthenticated && !sasl_ && !args_.empty() &&
+          bool script = state_ == State::kAuthenticated && !sasl_.active() && !args_.empty() &&
                         iequals(args_[0].value, "PUTSCRIPT");
           error_ = Response{Status::kNo, script ? ResponseCode::kQuotaMaxSize : ResponseCode::kNone,
                             script ? "Script too large" : "Literal too large"};
@@ -516,8 +516,8 @@ Event ServerEngine::next() {
     if (parsed == Parsed::kError) {
       Response error = *error_;
       reset_parser();
-      if (sasl_) {
-        event = sasl_fail("malformed response: " + error.text);
+      if (sasl_.active()) {
+        event = on_sasl(sasl_.fail("malformed response: " + error.text));
       } else {
         event = bad(error.text, error.code);
       }
@@ -532,7 +532,7 @@ Event ServerEngine::next() {
 }
 
 std::optional<Event> ServerEngine::dispatch() {
-  if (sasl_) {
+  if (sasl_.active()) {
     return sasl_response();
   }
   if (args_[0].kind == Arg::Kind::kString) {
@@ -696,12 +696,8 @@ std::optional<Event> ServerEngine::start_auth() {
     return bad("Usage: AUTHENTICATE \"mechanism\" [\"initial response\"]");
   }
   const std::string& name = args_[1].value;
-  bool advertised = false;
-  for (const auto& m : mechanisms()) {
-    advertised = advertised || iequals(m, name);
-  }
-  if (!advertised) {
-    if (!options_.plaintext_allowed && (iequals(name, "PLAIN") || iequals(name, "LOGIN"))) {
+  if (auto refusal = sasl_.begin(name, options_.plaintext_allowed, options_.sasl, random_)) {
+    if (*refusal == sasl::ServerExchange::Refusal::kNeedsEncryption) {
       // RFC 5804 §2.1.1: PLAIN only over TLS (or where policy allows it).
       write({Status::kNo, ResponseCode::kEncryptNeeded,
              "Plaintext authentication is only allowed over TLS (use STARTTLS)"});
@@ -709,79 +705,44 @@ std::optional<Event> ServerEngine::start_auth() {
     }
     return bad("Unsupported authentication mechanism");
   }
-  auto sasl_options = options_.sasl;
-  sasl_options.plus_advertised = options_.sasl.channel_bindings.any();
-  sasl_ = sasl::make_server_mechanism(name, sasl_options, random_);
-  if (!sasl_) {
-    return bad("Unsupported authentication mechanism");
-  }
-  sasl_user_.clear();
-  std::optional<std::string> initial;
+  // RFC 5804 §2.1: the initial response is base64 in a string; "" is empty.
+  std::optional<std::string_view> initial;
   if (n == 2) {
-    // RFC 5804 §2.1: the initial response is base64 in a string; "" is empty.
-    initial = sasl::base64_decode(args_[2].value);
-    if (!initial) {
-      return sasl_fail("invalid base64 in initial response");
-    }
+    initial = args_[2].value;
   }
-  return on_sasl_step(
-      sasl_->start(initial ? std::optional<std::string_view>(*initial) : std::nullopt));
+  return on_sasl(sasl_.start(initial));
 }
 
 std::optional<Event> ServerEngine::sasl_response() {
   // RFC 5804 §2.1: each response is one string; "*" cancels.
   if (args_.size() != 1 || (args_[0].kind != Arg::Kind::kString && args_[0].value != "*")) {
-    return sasl_fail("malformed response");
+    return on_sasl(sasl_.fail("malformed response"));
   }
   if (args_[0].value == "*") {
-    return sasl_fail("cancelled by client");
+    return on_sasl(sasl_.fail("cancelled by client"));
   }
-  auto decoded = sasl::base64_decode(args_[0].value);
-  if (!decoded) {
-    return sasl_fail("invalid base64 in response");
-  }
-  return on_sasl_step(sasl_->step(*decoded));
+  return on_sasl(sasl_.respond(args_[0].value));
 }
 
-std::optional<Event> ServerEngine::on_sasl_step(const sasl::StepResult& result) {
-  if (!result.identity.authcid.empty()) {
-    sasl_user_ = result.identity.authcid;
+std::optional<Event> ServerEngine::on_sasl(sasl::ServerExchange::Outcome outcome) {
+  if (auto* challenge = std::get_if<sasl::Challenge>(&outcome)) {
+    // A challenge is a string of base64 (quoted, or a literal when long).
+    append_string(out_, sasl::base64_encode(challenge->data));
+    out_ += "\r\n";
+    return std::nullopt;
   }
-  switch (result.kind) {
-    case sasl::StepKind::kChallenge:
-      // A challenge is a string of base64 (quoted, or a literal when long).
-      append_string(out_, sasl::base64_encode(result.data));
-      out_ += "\r\n";
-      return std::nullopt;
-    case sasl::StepKind::kCheckPassword:
-      sasl_.reset();
-      pending_ = Pending::kLogin;
-      return CheckPassword{result.identity.authcid, result.identity.password};
-    case sasl::StepKind::kNeedScramCredential:
-      pending_ = Pending::kScramCredential;
-      return NeedScramCredential{result.identity.authcid};
-    case sasl::StepKind::kSuccess:
-      sasl_.reset();
-      pending_ = Pending::kLogin;
-      return Authenticated{result.identity.authcid};
-    case sasl::StepKind::kFailure:
-      break;
-  }
-  return sasl_fail(result.reason);
-}
-
-std::optional<Event> ServerEngine::sasl_fail(std::string reason) {
-  sasl_.reset();
-  pending_ = Pending::kSaslFailed;
-  return AuthFailed{sasl_user_, std::move(reason)};
+  pending_ = std::holds_alternative<NeedScramCredential>(outcome) ? Pending::kScramCredential
+             : std::holds_alternative<AuthFailed>(outcome)        ? Pending::kSaslFailed
+                                                                  : Pending::kLogin;
+  return sasl::event_of<Event>(std::move(outcome));
 }
 
 void ServerEngine::supply_scram_credential(std::optional<sasl::ScramCredential> credential) {
-  if (pending_ != Pending::kScramCredential || !sasl_) {
+  if (pending_ != Pending::kScramCredential || !sasl_.active()) {
     return;
   }
   pending_ = Pending::kNone;
-  queued_ = on_sasl_step(sasl_->supply_scram_credential(std::move(credential)));
+  queued_ = on_sasl(sasl_.supply_scram_credential(std::move(credential)));
 }
 
 void ServerEngine::login_succeeded(std::string owner) {

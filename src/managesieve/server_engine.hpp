@@ -19,7 +19,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
-#include "sasl/mechanism.hpp"
+#include "sasl/exchange.hpp"
 
 namespace tern::managesieve {
 
@@ -73,34 +73,18 @@ struct StartTls {
   bool operator==(const StartTls&) const = default;
 };
 
-// AUTHENTICATE PLAIN or LOGIN finished: verify `password` for `user`, then call
-// login_succeeded() or login_failed().
-struct CheckPassword {
-  std::string user;
-  std::string password;
-  bool operator==(const CheckPassword&) const = default;
-};
-
-// AUTHENTICATE SCRAM-*: look up `user`'s credential and call
-// supply_scram_credential(), or login_failed() to refuse at once (throttled).
-struct NeedScramCredential {
-  std::string user;
-  bool operator==(const NeedScramCredential&) const = default;
-};
-
-// A SCRAM exchange proved the password: call login_succeeded() or login_failed().
-struct Authenticated {
-  std::string user;
-  bool operator==(const Authenticated&) const = default;
-};
-
-// A SASL exchange failed (wrong proof, bad base64, cancelled with "*"): count it
-// for the brute-force policy, then call login_failed(). `user` may be "".
-struct AuthFailed {
-  std::string user;
-  std::string reason;  // for the log; never sent
-  bool operator==(const AuthFailed&) const = default;
-};
+// The authentication events (sasl/exchange.hpp):
+// - CheckPassword (AUTHENTICATE PLAIN or LOGIN): verify the password, then call
+//   login_succeeded() or login_failed();
+// - NeedScramCredential (AUTHENTICATE SCRAM-*): call supply_scram_credential(),
+//   or login_failed() to refuse at once (throttled);
+// - Authenticated (SCRAM proved the password): call login_succeeded() or
+//   login_failed();
+// - AuthFailed: count it for the brute-force policy, then call login_failed().
+using sasl::Authenticated;
+using sasl::AuthFailed;
+using sasl::CheckPassword;
+using sasl::NeedScramCredential;
 
 // Authenticated-state commands (RFC 5804 §2.5-2.12). Names are as sent (UTF-8 not
 // yet checked: the caller validates them). Answer each with answer(), and
@@ -276,8 +260,8 @@ class ServerEngine {
   std::optional<Event> handle_command(std::string_view verb);
   std::optional<Event> start_auth();
   std::optional<Event> sasl_response();
-  std::optional<Event> on_sasl_step(const sasl::StepResult& result);
-  std::optional<Event> sasl_fail(std::string reason);
+  // Writes a Challenge, or sets pending_ for the event the exchange ended in.
+  std::optional<Event> on_sasl(sasl::ServerExchange::Outcome outcome);
   std::vector<std::string> mechanisms() const;
   void write_capabilities();
   void write(const Response& response);
@@ -309,8 +293,7 @@ class ServerEngine {
   std::optional<Response> error_;   // the answer once the skipped command ends
   bool error_counted_ = true;       // whether error_ counts towards max_errors
 
-  std::unique_ptr<sasl::ServerMechanism> sasl_;  // non-null during AUTHENTICATE
-  std::string sasl_user_;
+  sasl::ServerExchange sasl_;    // active() during AUTHENTICATE
   std::optional<Event> queued_;  // an event produced by an answer method
 };
 

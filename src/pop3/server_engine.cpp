@@ -191,7 +191,7 @@ std::optional<Event> ServerEngine::bad(std::string_view text) {
 // lines are answered with -ERR and skipped without being buffered whole.
 std::optional<std::string> ServerEngine::take_line() {
   std::size_t limit =
-      sasl_ ? options_.limits.max_sasl_line_bytes : options_.limits.max_command_bytes;
+      sasl_.active() ? options_.limits.max_sasl_line_bytes : options_.limits.max_command_bytes;
   for (;;) {
     std::size_t lf = in_.find('\n', in_pos_);
     if (discarding_) {
@@ -244,12 +244,12 @@ Event ServerEngine::next() {
     }
     std::optional<Event> event;
     if (*line == std::string_view("\0too-long", 9)) {
-      if (sasl_) {
-        event = sasl_fail("response line too long");
+      if (sasl_.active()) {
+        event = on_sasl(sasl_.fail("response line too long"));
       } else {
         event = bad("line too long");
       }
-    } else if (sasl_) {
+    } else if (sasl_.active()) {
       event = sasl_response(*line);
     } else {
       event = handle_command(*line);
@@ -306,8 +306,7 @@ std::optional<Event> ServerEngine::handle_command(std::string_view line) {
 }
 
 std::vector<std::string> ServerEngine::mechanisms() const {
-  return sasl::advertised_mechanisms(options_.plaintext_allowed,
-                                     options_.sasl.channel_bindings.any());
+  return sasl::ServerExchange::advertised(options_.plaintext_allowed, options_.sasl);
 }
 
 void ServerEngine::write_capa() {
@@ -416,90 +415,47 @@ std::optional<Event> ServerEngine::start_auth(const std::vector<std::string_view
   if (args.size() > 2) {
     return bad("too many arguments");
   }
-  bool advertised = false;
-  for (const auto& m : mechanisms()) {
-    advertised = advertised || iequals(m, args[0]);
-  }
-  if (!advertised) {
-    if (!options_.plaintext_allowed && (iequals(args[0], "PLAIN") || iequals(args[0], "LOGIN"))) {
+  if (auto refusal = sasl_.begin(args[0], options_.plaintext_allowed, options_.sasl, random_)) {
+    if (*refusal == sasl::ServerExchange::Refusal::kNeedsEncryption) {
       err("Plaintext authentication disallowed on non-secure connections (use STLS)",
           ResponseCode::kAuth);
       return std::nullopt;
     }
     return bad("unsupported authentication mechanism");
   }
-  auto sasl_options = options_.sasl;
-  sasl_options.plus_advertised = options_.sasl.channel_bindings.any();
-  sasl_ = sasl::make_server_mechanism(args[0], sasl_options, random_);
-  if (!sasl_) {
-    return bad("unsupported authentication mechanism");
-  }
-  sasl_user_.clear();
-  std::optional<std::string> initial;
+  // RFC 5034 §4: "=" is an empty initial response.
+  std::optional<std::string_view> initial;
   if (args.size() == 2) {
-    // RFC 5034 §4: "=" is an empty initial response.
-    if (args[1] == "=") {
-      initial = std::string();
-    } else {
-      initial = sasl::base64_decode(args[1]);
-      if (!initial) {
-        return sasl_fail("invalid base64 in initial response");
-      }
-    }
+    initial = args[1] == "=" ? std::string_view() : args[1];
   }
-  return on_sasl_step(
-      sasl_->start(initial ? std::optional<std::string_view>(*initial) : std::nullopt));
+  return on_sasl(sasl_.start(initial));
 }
 
 std::optional<Event> ServerEngine::sasl_response(std::string_view line) {
   if (line == "*") {
-    return sasl_fail("cancelled by client");  // RFC 5034 §4
+    return on_sasl(sasl_.fail("cancelled by client"));  // RFC 5034 §4
   }
-  auto decoded = sasl::base64_decode(line);
-  if (!decoded) {
-    return sasl_fail("invalid base64 in response");
-  }
-  return on_sasl_step(sasl_->step(*decoded));
+  return on_sasl(sasl_.respond(line));
 }
 
-std::optional<Event> ServerEngine::on_sasl_step(const sasl::StepResult& result) {
-  if (!result.identity.authcid.empty()) {
-    sasl_user_ = result.identity.authcid;
+std::optional<Event> ServerEngine::on_sasl(sasl::ServerExchange::Outcome outcome) {
+  if (auto* challenge = std::get_if<sasl::Challenge>(&outcome)) {
+    out_ += "+ " + sasl::base64_encode(challenge->data) + "\r\n";
+    return std::nullopt;
   }
-  switch (result.kind) {
-    case sasl::StepKind::kChallenge:
-      out_ += "+ " + sasl::base64_encode(result.data) + "\r\n";
-      return std::nullopt;
-    case sasl::StepKind::kCheckPassword:
-      sasl_.reset();
-      pending_ = Pending::kLogin;
-      return CheckPassword{result.identity.authcid, result.identity.password};
-    case sasl::StepKind::kNeedScramCredential:
-      pending_ = Pending::kScramCredential;
-      return NeedScramCredential{result.identity.authcid};
-    case sasl::StepKind::kSuccess:
-      sasl_.reset();
-      pending_ = Pending::kLogin;
-      return Authenticated{result.identity.authcid};
-    case sasl::StepKind::kFailure:
-      break;
-  }
-  return sasl_fail(result.reason);
-}
-
-std::optional<Event> ServerEngine::sasl_fail(std::string reason) {
-  sasl_.reset();
-  pending_ = Pending::kSaslFailed;
-  return AuthFailed{sasl_user_, std::move(reason)};
+  pending_ = std::holds_alternative<NeedScramCredential>(outcome) ? Pending::kScramCredential
+             : std::holds_alternative<AuthFailed>(outcome)        ? Pending::kSaslFailed
+                                                                  : Pending::kLogin;
+  return sasl::event_of<Event>(std::move(outcome));
 }
 
 void ServerEngine::supply_scram_credential(std::optional<sasl::ScramCredential> credential) {
-  if (pending_ != Pending::kScramCredential || !sasl_) {
+  if (pending_ != Pending::kScramCredential || !sasl_.active()) {
     return;
   }
   pending_ = Pending::kNone;
   // A challenge goes straight to output(); a failure becomes the next event.
-  queued_ = on_sasl_step(sasl_->supply_scram_credential(std::move(credential)));
+  queued_ = on_sasl(sasl_.supply_scram_credential(std::move(credential)));
 }
 
 void ServerEngine::login_succeeded(std::vector<MaildropEntry> maildrop) {

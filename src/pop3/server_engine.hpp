@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
-#include "sasl/mechanism.hpp"
+#include "sasl/exchange.hpp"
 
 namespace tern::pop3 {
 
@@ -49,36 +49,19 @@ struct StartTls {
   bool operator==(const StartTls&) const = default;
 };
 
-// USER/PASS, AUTH PLAIN or AUTH LOGIN finished: verify `password` for `user`,
-// then open the maildrop and call login_succeeded(), or call login_failed().
-struct CheckPassword {
-  std::string user;
-  std::string password;
-  bool operator==(const CheckPassword&) const = default;
-};
-
-// AUTH SCRAM-*: look up `user`'s SCRAM credential and call
-// supply_scram_credential(); or login_failed() to refuse at once (throttled).
-struct NeedScramCredential {
-  std::string user;
-  bool operator==(const NeedScramCredential&) const = default;
-};
-
-// A SASL exchange that proves the password itself (SCRAM) succeeded: open the
-// maildrop and call login_succeeded(), or login_failed().
-struct Authenticated {
-  std::string user;
-  bool operator==(const Authenticated&) const = default;
-};
-
-// A SASL exchange failed (wrong proof, malformed message, cancelled with "*"):
-// count it for the brute-force policy, wait if it says so, then call
-// login_failed(). `user` is "" when the client never named one.
-struct AuthFailed {
-  std::string user;
-  std::string reason;  // for the log; never sent
-  bool operator==(const AuthFailed&) const = default;
-};
+// The authentication events (sasl/exchange.hpp):
+// - CheckPassword (USER/PASS, AUTH PLAIN or LOGIN): verify the password, then
+//   open the maildrop and call login_succeeded(), or call login_failed();
+// - NeedScramCredential (AUTH SCRAM-*): call supply_scram_credential(), or
+//   login_failed() to refuse at once (throttled);
+// - Authenticated (SCRAM proved the password): open the maildrop and call
+//   login_succeeded(), or login_failed();
+// - AuthFailed: count it for the brute-force policy, wait if it says so, then
+//   call login_failed().
+using sasl::Authenticated;
+using sasl::AuthFailed;
+using sasl::CheckPassword;
+using sasl::NeedScramCredential;
 
 // RETR (no top_lines) or TOP (top_lines = n) of message `index` (0-based into the
 // maildrop): read the message and call send_message(), or retrieve_failed().
@@ -205,8 +188,8 @@ class ServerEngine {
                                           const std::vector<std::string_view>& args);
   std::optional<Event> start_auth(const std::vector<std::string_view>& args);
   std::optional<Event> sasl_response(std::string_view line);
-  std::optional<Event> on_sasl_step(const sasl::StepResult& result);
-  std::optional<Event> sasl_fail(std::string reason);
+  // Writes a Challenge, or sets pending_ for the event the exchange ended in.
+  std::optional<Event> on_sasl(sasl::ServerExchange::Outcome outcome);
   std::optional<std::size_t> message_number(std::string_view arg, bool allow_deleted);
   std::vector<std::string> mechanisms() const;
   void write_capa();
@@ -227,9 +210,8 @@ class ServerEngine {
   std::size_t errors_ = 0;
   bool utf8_ = false;
   bool close_after_flush_ = false;
-  std::string user_;                             // USER argument, then the logged-in user
-  std::unique_ptr<sasl::ServerMechanism> sasl_;  // non-null during AUTH
-  std::string sasl_user_;
+  std::string user_;           // USER argument, then the logged-in user
+  sasl::ServerExchange sasl_;  // active() during AUTH
   std::vector<MaildropEntry> maildrop_;
   std::vector<bool> deleted_;
   std::optional<std::uint64_t> pending_top_;
