@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "services/common/login.hpp"
 #include "services/imap/service.hpp"
 
 namespace tern::services::imap {
@@ -156,16 +157,6 @@ class Deflate {
   bool ok_ = false;
 };
 
-sasl::ChannelBindings bindings_of(const runtime::Connection& connection) {
-  sasl::ChannelBindings b;
-  if (connection.is_tls()) {
-    b.tls_exporter =
-        connection.tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
-    b.tls_unique = connection.tls_unique();
-  }
-  return b;
-}
-
 }  // namespace
 
 Service::Service(ServiceOptions options, domain::Storage& storage, runtime::BlockingPool& pool,
@@ -227,7 +218,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
   info.loopback = connection->peer_address().is_loopback();
   info.tls = connection->is_tls();
   info.starttls_available = options_.tls && options_.offer_starttls && !connection->is_tls();
-  info.channel_bindings = bindings_of(*connection);
+  info.channel_bindings = channel_bindings_of(*connection);
   Handlers handlers(shared_, info);
   ServerEngine engine(options_.limits);
   // [imap] max_connections_per_ip: a BYE greeting (RFC 9051 §7.1.5) refuses the
@@ -420,7 +411,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       }
       state->inbox.clear();
       engine.tls_started();
-      handlers.tls_started(bindings_of(*connection));
+      handlers.tls_started(channel_bindings_of(*connection));
       continue;
     }
     if (std::holds_alternative<tern::imap::BeginCompress>(event)) {

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "services/managesieve/service.hpp"
 
-#include <array>
 #include <variant>
 
 #include "base/utf8.hpp"
+#include "services/common/line_session.hpp"
 #include "sieve/sieve.hpp"
 
 namespace tern::services::managesieve {
@@ -29,10 +29,10 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
     : options_(std::move(options)),
       storage_(storage),
       pool_(pool),
-      clock_(clock),
       random_(random),
       registry_(registry),
-      throttle_(throttle),
+      login_("managesieve", "ManageSieve", storage.directory(), pool, clock, random, registry,
+             throttle, options_.auth_params),
       logger_(std::move(logger)) {}
 
 runtime::ConnectionHandler Service::handler() {
@@ -41,23 +41,7 @@ runtime::ConnectionHandler Service::handler() {
   };
 }
 
-void Service::count_auth(std::string_view result) {
-  registry_
-      .counter("tern_managesieve_auth_total", "ManageSieve authentication attempts, by result.",
-               {{"result", std::string(result)}})
-      .inc();
-}
-
 namespace {
-
-sasl::ChannelBindings bindings_of(const runtime::Connection& c) {
-  sasl::ChannelBindings b;
-  if (c.is_tls()) {
-    b.tls_exporter = c.tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
-    b.tls_unique = c.tls_unique();
-  }
-  return b;
-}
 
 bool is_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
@@ -76,32 +60,31 @@ engine::Response no(std::string text, engine::ResponseCode code = engine::Respon
   return {engine::Status::kNo, code, std::move(text)};
 }
 
+// How ManageSieve words a refused login step (RFC 5804 §1.3: TRYLATER for
+// what may pass).
+void refuse(engine::ServerEngine& engine, LoginRefusal refusal) {
+  switch (refusal) {
+    case LoginRefusal::kBlocked:
+      engine.login_failed(engine::ResponseCode::kTryLater,
+                          "Too many authentication failures, try again later");
+      return;
+    case LoginRefusal::kDenied:
+      engine.login_failed(engine::ResponseCode::kNone, "Authentication failed");
+      return;
+    case LoginRefusal::kStoreError:
+      engine.login_failed(engine::ResponseCode::kTryLater, "Temporary failure, try again later");
+      return;
+  }
+}
+
 engine::Response no_such_script() {
   return no("There is no script by that name", engine::ResponseCode::kNonexistent);
 }
 
 }  // namespace
 
-// Applies the brute-force policy before an attempt: true when the attempt was
-// refused (the engine has been answered); otherwise after any delay it imposes.
-asio::awaitable<bool> Service::throttled(Session& s, const std::string& user) {
-  auto decision = throttle_.check(s.ip, user, clock_.monotonic());
-  if (decision.blocked) {
-    count_auth("blocked");
-    s.connection->logger().info("managesieve login blocked by the auth throttle", {{"user", user}});
-    s.engine.login_failed(engine::ResponseCode::kTryLater,
-                          "Too many authentication failures, try again later");
-    co_return true;
-  }
-  if (decision.delay.count() > 0) {
-    asio::steady_timer timer(s.connection->executor(), decision.delay);
-    co_await timer.async_wait(asio::use_awaitable);
-  }
-  co_return false;
-}
-
 void Service::logged_in(Session& s, domain::Account account) {
-  count_auth("success");
+  login_.count("success");
   s.connection->logger().info("managesieve login", {{"user", account.address}});
   s.engine.login_succeeded(account.address);
   s.account = std::move(account);
@@ -109,53 +92,23 @@ void Service::logged_in(Session& s, domain::Account account) {
 
 asio::awaitable<void> Service::authenticate_password(Session& s, std::string user,
                                                      std::string password) {
-  if (co_await throttled(s, user)) {
+  auto checked =
+      co_await login_.check_password(*s.connection, s.ip, std::move(user), std::move(password));
+  if (!checked.account) {
+    refuse(s.engine, checked.refusal);
     co_return;
   }
-  auto& directory = storage_.directory();
-  auto params = options_.auth_params;
-  // argon2 is CPU- and memory-heavy: never on an I/O thread. The job is a named
-  // local holding shared strings (GCC 12 and lambda temporaries in co_await, see
-  // services/pop3).
-  auto credentials = std::make_shared<std::pair<std::string, std::string>>(user, password);
-  auto job = [&directory, credentials, params, this] {
-    return domain::authenticate(directory, credentials->first, credentials->second, params,
-                                random_);
-  };
-  auto result = co_await runtime::offload(pool_, std::move(job));
-  if (!result) {
-    if (result.error().code == ErrorCode::kPermissionDenied) {
-      throttle_.record_failure(s.ip, user, clock_.monotonic());
-      count_auth("failure");
-      s.connection->logger().info("managesieve login failed", {{"user", user}});
-      s.engine.login_failed(engine::ResponseCode::kNone, "Authentication failed");
-    } else {
-      s.connection->logger().error("managesieve login: store error",
-                                   {{"error", result.error().message}});
-      s.engine.login_failed(engine::ResponseCode::kTryLater, "Temporary failure, try again later");
-    }
-    co_return;
-  }
-  throttle_.record_success(s.ip, user, clock_.monotonic());
-  logged_in(s, std::move(*result));
+  logged_in(s, std::move(*checked.account));
 }
 
 asio::awaitable<void> Service::lookup_scram(Session& s, std::string user) {
-  if (co_await throttled(s, user)) {
+  auto checked = co_await login_.find_scram(*s.connection, s.ip, std::move(user));
+  if (!checked.lookup) {
+    refuse(s.engine, checked.refusal);
     co_return;
   }
-  auto& directory = storage_.directory();
-  auto name = std::make_shared<const std::string>(user);
-  auto job = [&directory, name] { return domain::find_scram_credential(directory, *name); };
-  auto lookup = co_await runtime::offload(pool_, std::move(job));
-  if (!lookup) {
-    s.connection->logger().error("managesieve scram lookup: store error",
-                                 {{"error", lookup.error().message}});
-    s.engine.login_failed(engine::ResponseCode::kTryLater, "Temporary failure, try again later");
-    co_return;
-  }
-  s.scram_account = lookup->account;
-  s.engine.supply_scram_credential(lookup->credential);
+  s.scram_account = checked.lookup->account;
+  s.engine.supply_scram_credential(std::move(checked.lookup->credential));
 }
 
 asio::awaitable<std::optional<std::string>> Service::compile_error(std::string text) {
@@ -339,59 +292,36 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
   // runs scripts with the default environment).
   eo.max_redirects = sieve::Environment{}.max_redirects;
   eo.sasl.mock_secret = options_.mock_secret;
-  eo.sasl.channel_bindings = bindings_of(*connection);
+  eo.sasl.channel_bindings = channel_bindings_of(*connection);
   eo.limits = options_.limits;
   Session s(*this, std::move(connection), std::move(eo));
   s.ip = s.connection->peer_address().to_string();
   const log::Logger& log = s.connection->logger();
   registry_.counter("tern_managesieve_sessions_total", "ManageSieve sessions started.").inc();
-  std::array<char, 16384> buffer;
-
-  auto flush = [&]() -> asio::awaitable<bool> {
-    return runtime::flush_output(*s.connection, s.engine, options_.write_timeout,
-                                 "managesieve write failed");
-  };
-
-  // Pipelined GETSCRIPTs each queue a script: write them out as they accumulate.
-  constexpr std::size_t kFlushBytes = 256 * 1024;
+  LineSession io(*s.connection, s.engine, options_.write_timeout, "managesieve");
   for (;;) {
-    if (s.engine.output().size() >= kFlushBytes && !co_await flush()) {
+    if (!co_await io.flush_if_large()) {
       co_return;
     }
     engine::Event event = s.engine.next();
     if (std::holds_alternative<engine::NeedInput>(event)) {
-      if (!co_await flush()) {
-        co_return;
-      }
       auto timeout = s.engine.state() == engine::State::kAuthenticated
                          ? options_.authenticated_timeout
                          : options_.preauth_timeout;
-      auto n = co_await s.connection->read_some(buffer, timeout);
-      if (!n || *n == 0) {
-        log.debug("managesieve session ended without LOGOUT",
-                  {{"error", n ? std::string("eof") : n.error().message}});
+      if (!co_await io.read(timeout, "session ended without LOGOUT")) {
         co_return;
       }
-      s.engine.receive(std::span<const char>(buffer.data(), *n));
       continue;
     }
     if (std::holds_alternative<engine::Close>(event)) {
-      co_await flush();
+      co_await io.flush();
       co_return;
     }
     if (std::holds_alternative<engine::StartTls>(event)) {
-      if (!co_await flush()) {
+      if (!co_await io.start_tls(*options_.tls, options_.tls_timeout,
+                                 options_.allow_plaintext_on_loopback, "STARTTLS")) {
         co_return;
       }
-      auto started =
-          co_await s.connection->start_tls(options_.tls->current(), options_.tls_timeout);
-      if (!started) {
-        log.info("managesieve STARTTLS handshake failed", {{"error", started.error().message}});
-        co_return;
-      }
-      s.engine.tls_started(
-          domain::plaintext_auth_allowed(true, loopback, options_.allow_plaintext_on_loopback),
-          bindings_of(*s.connection));
       continue;
     }
     if (auto* check = std::get_if<engine::CheckPassword>(&event)) {
@@ -403,7 +333,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       continue;
     }
     if (auto* authenticated = std::get_if<engine::Authenticated>(&event)) {
-      throttle_.record_success(s.ip, authenticated->user, clock_.monotonic());
+      login_.proved(s.ip, authenticated->user);
       auto account = std::exchange(s.scram_account, std::nullopt);
       if (!account) {
         s.engine.login_failed(engine::ResponseCode::kNone, "Authentication failed");
@@ -414,15 +344,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
     }
     if (auto* failed = std::get_if<engine::AuthFailed>(&event)) {
       s.scram_account.reset();
-      throttle_.record_failure(s.ip, failed->user, clock_.monotonic());
-      count_auth("failure");
-      log.info("managesieve SASL authentication failed",
-               {{"user", failed->user}, {"reason", failed->reason}});
-      auto decision = throttle_.check(s.ip, failed->user, clock_.monotonic());
-      if (decision.delay.count() > 0 && !decision.blocked) {
-        asio::steady_timer timer(s.connection->executor(), decision.delay);
-        co_await timer.async_wait(asio::use_awaitable);
-      }
+      co_await login_.sasl_failed(*s.connection, s.ip, failed->user, failed->reason);
       s.engine.login_failed(engine::ResponseCode::kNone, "Authentication failed");
       continue;
     }

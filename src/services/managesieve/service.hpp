@@ -23,6 +23,7 @@
 #include "runtime/io.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/tls.hpp"
+#include "services/common/login.hpp"
 #include "sieve/sieve.hpp"
 
 namespace tern::services::managesieve {
@@ -74,22 +75,19 @@ class Service {
 
   asio::awaitable<void> authenticate_password(Session& s, std::string user, std::string password);
   asio::awaitable<void> lookup_scram(Session& s, std::string user);
-  asio::awaitable<bool> throttled(Session& s, const std::string& user);
   void logged_in(Session& s, domain::Account account);
   // Runs one authenticated-state command event and answers the engine.
   asio::awaitable<void> run_command(Session& s, ::tern::managesieve::Event& event);
   // Compiles `text` on the blocking pool: nullopt when it compiles, else the
   // error ("line N: ...").
   asio::awaitable<std::optional<std::string>> compile_error(std::string text);
-  void count_auth(std::string_view result);  // tern_managesieve_auth_total{result}
 
   Options options_;
   domain::Storage& storage_;
   runtime::BlockingPool& pool_;
-  const Clock& clock_;
   Random& random_;
   metrics::Registry& registry_;
-  domain::AuthThrottle& throttle_;
+  LoginGate login_;  // counts tern_managesieve_auth_total
   log::Logger logger_;
 };
 

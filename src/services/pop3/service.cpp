@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <variant>
 
+#include "services/common/line_session.hpp"
+
 namespace tern::services::pop3 {
 
 namespace engine = ::tern::pop3;
@@ -47,24 +49,17 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
                  domain::AuthThrottle& throttle, log::Logger logger)
     : options_(std::move(options)),
       storage_(storage),
-      pool_(pool),
       clock_(clock),
       random_(random),
       registry_(registry),
-      throttle_(throttle),
+      login_("pop3", "POP3", storage.directory(), pool, clock, random, registry, throttle,
+             options_.auth_params),
       logger_(std::move(logger)) {}
 
 runtime::ConnectionHandler Service::handler() {
   return [this](std::unique_ptr<runtime::Connection> connection) {
     return serve(std::move(connection));
   };
-}
-
-void Service::count_auth(std::string_view result) {
-  registry_
-      .counter("tern_pop3_auth_total", "POP3 authentication attempts, by result.",
-               {{"result", std::string(result)}})
-      .inc();
 }
 
 bool Service::is_locked(domain::AccountId account) const {
@@ -84,87 +79,44 @@ void Service::unlock(domain::AccountId account) {
 
 namespace {
 
-sasl::ChannelBindings bindings_of(const runtime::Connection& c) {
-  sasl::ChannelBindings b;
-  if (c.is_tls()) {
-    b.tls_exporter = c.tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
-    b.tls_unique = c.tls_unique();
+// How POP3 words a refused login step (RFC 3206 §4: [AUTH] for credentials,
+// [SYS/TEMP] for what may pass).
+void refuse(engine::ServerEngine& engine, LoginRefusal refusal) {
+  switch (refusal) {
+    case LoginRefusal::kBlocked:
+      engine.login_failed(engine::ResponseCode::kSysTemp,
+                          "too many authentication failures, try again later");
+      return;
+    case LoginRefusal::kDenied:
+      engine.login_failed(engine::ResponseCode::kAuth, "authentication failed");
+      return;
+    case LoginRefusal::kStoreError:
+      engine.login_failed(engine::ResponseCode::kSysTemp, "temporary failure, try again later");
+      return;
   }
-  return b;
 }
 
 }  // namespace
 
-// Applies the brute-force policy before an attempt: true when the attempt was
-// refused (the engine has been answered); otherwise after any delay it imposes.
-asio::awaitable<bool> Service::throttled(Session& s, const std::string& user) {
-  auto decision = throttle_.check(s.ip, user, clock_.monotonic());
-  if (decision.blocked) {
-    count_auth("blocked");
-    s.connection->logger().info("pop3 login blocked by the auth throttle", {{"user", user}});
-    s.engine.login_failed(engine::ResponseCode::kSysTemp,
-                          "too many authentication failures, try again later");
-    co_return true;
-  }
-  if (decision.delay.count() > 0) {
-    asio::steady_timer timer(s.connection->executor(), decision.delay);
-    co_await timer.async_wait(asio::use_awaitable);
-  }
-  co_return false;
-}
-
 asio::awaitable<void> Service::authenticate_password(Session& s, std::string user,
                                                      std::string password) {
-  if (co_await throttled(s, user)) {
+  auto checked =
+      co_await login_.check_password(*s.connection, s.ip, std::move(user), std::move(password));
+  if (!checked.account) {
+    refuse(s.engine, checked.refusal);
     co_return;
   }
-  auto& directory = storage_.directory();
-  auto params = options_.auth_params;
-  // argon2 is CPU- and memory-heavy: never on an I/O thread. The job is a named
-  // local: GCC 12 relocates lambda temporaries in a co_await operand bitwise,
-  // which breaks captured short (SSO) strings.
-  auto credentials = std::make_shared<std::pair<std::string, std::string>>(user, password);
-  auto job = [&directory, credentials, params, this] {
-    return domain::authenticate(directory, credentials->first, credentials->second, params,
-                                random_);
-  };
-  auto result = co_await runtime::offload(pool_, std::move(job));
-  if (!result) {
-    if (result.error().code == ErrorCode::kPermissionDenied) {
-      throttle_.record_failure(s.ip, user, clock_.monotonic());
-      count_auth("failure");
-      s.connection->logger().info("pop3 login failed", {{"user", user}});
-      s.engine.login_failed(engine::ResponseCode::kAuth, "authentication failed");
-    } else {
-      s.connection->logger().error("pop3 login: store error", {{"error", result.error().message}});
-      s.engine.login_failed(engine::ResponseCode::kSysTemp, "temporary failure, try again later");
-    }
-    co_return;
-  }
-  throttle_.record_success(s.ip, user, clock_.monotonic());
-  co_await open_maildrop(s, std::move(*result));
+  co_await open_maildrop(s, std::move(*checked.account));
 }
 
 asio::awaitable<void> Service::lookup_scram(Session& s, std::string user) {
-  if (co_await throttled(s, user)) {
+  auto checked = co_await login_.find_scram(*s.connection, s.ip, std::move(user));
+  if (!checked.lookup) {
+    refuse(s.engine, checked.refusal);
     co_return;
   }
-  auto& directory = storage_.directory();
-  auto name = std::make_shared<const std::string>(user);
-  auto job = [&directory, name] { return domain::find_scram_credential(directory, *name); };
-  auto lookup = co_await runtime::offload(pool_, std::move(job));
-  if (!lookup) {
-    s.connection->logger().error("pop3 scram lookup: store error",
-                                 {{"error", lookup.error().message}});
-    s.engine.login_failed(engine::ResponseCode::kSysTemp, "temporary failure, try again later");
-    co_return;
-  }
-  if (lookup->account) {
-    s.account = *lookup->account;
-  } else {
-    s.account = domain::Account{};
-  }
-  s.engine.supply_scram_credential(lookup->credential);
+  s.account = checked.lookup->account.value_or(domain::Account{});
+  s.engine.supply_scram_credential(std::move(checked.lookup->credential));
 }
 
 asio::awaitable<void> Service::open_maildrop(Session& s, domain::Account account) {
@@ -180,7 +132,7 @@ asio::awaitable<void> Service::open_maildrop(Session& s, domain::Account account
   }
   // RFC 1939 §8: one POP3 session per maildrop at a time.
   if (!try_lock(account.id)) {
-    count_auth("in_use");
+    login_.count("in_use");
     s.engine.login_failed(engine::ResponseCode::kInUse, "maildrop in use by another session");
     co_return;
   }
@@ -229,7 +181,7 @@ asio::awaitable<void> Service::open_maildrop(Session& s, domain::Account account
     std::lock_guard lock(mutex_);
     last_login_[domain::value_of(s.account.id)] = now;
   }
-  count_auth("success");
+  login_.count("success");
   s.connection->logger().info(
       "pop3 login", {{"user", s.account.address}, {"messages", std::to_string(s.entries.size())}});
   s.engine.login_succeeded(std::move(maildrop));
@@ -245,43 +197,26 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       domain::plaintext_auth_allowed(tls, loopback, options_.allow_plaintext_on_loopback);
   eo.login_delay_seconds = options_.login_delay_seconds;
   eo.sasl.mock_secret = options_.mock_secret;
-  eo.sasl.channel_bindings = bindings_of(*connection);
+  eo.sasl.channel_bindings = channel_bindings_of(*connection);
   eo.limits = options_.limits;
   Session s(*this, std::move(connection), std::move(eo));
   s.ip = s.connection->peer_address().to_string();
   const log::Logger& log = s.connection->logger();
   registry_.counter("tern_pop3_sessions_total", "POP3 sessions started.").inc();
-  std::array<char, 16384> buffer;
-
-  auto flush = [&]() -> asio::awaitable<bool> {
-    return runtime::flush_output(*s.connection, s.engine, options_.write_timeout,
-                                 "pop3 write failed");
-  };
-
-  // Pipelined RETRs (RFC 2449 §6.6) each queue a whole message: write them out
-  // as they accumulate, so a client pipelining its whole maildrop cannot make
-  // the session buffer it.
-  constexpr std::size_t kFlushBytes = 256 * 1024;
+  LineSession io(*s.connection, s.engine, options_.write_timeout, "pop3");
   for (;;) {
-    if (s.engine.output().size() >= kFlushBytes && !co_await flush()) {
+    if (!co_await io.flush_if_large()) {
       co_return;
     }
     engine::Event event = s.engine.next();
     if (std::holds_alternative<engine::NeedInput>(event)) {
-      if (!co_await flush()) {
-        co_return;
-      }
       auto timeout = s.engine.state() == engine::State::kTransaction
                          ? options_.transaction_timeout
                          : options_.authorization_timeout;
-      auto n = co_await s.connection->read_some(buffer, timeout);
-      if (!n || *n == 0) {
-        // RFC 1939 §6: a session that ends without QUIT deletes nothing.
-        log.debug("pop3 session ended without QUIT",
-                  {{"error", n ? std::string("eof") : n.error().message}});
+      // RFC 1939 §6: a session that ends without QUIT deletes nothing.
+      if (!co_await io.read(timeout, "session ended without QUIT")) {
         co_return;
       }
-      s.engine.receive(std::span<const char>(buffer.data(), *n));
       continue;
     }
     if (std::holds_alternative<engine::Close>(event)) {
@@ -293,22 +228,14 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
         unlock(s.account.id);
         s.locked = false;
       }
-      co_await flush();
+      co_await io.flush();
       co_return;
     }
     if (std::holds_alternative<engine::StartTls>(event)) {
-      if (!co_await flush()) {
+      if (!co_await io.start_tls(*options_.tls, options_.tls_timeout,
+                                 options_.allow_plaintext_on_loopback, "STLS")) {
         co_return;
       }
-      auto started =
-          co_await s.connection->start_tls(options_.tls->current(), options_.tls_timeout);
-      if (!started) {
-        log.info("pop3 STLS handshake failed", {{"error", started.error().message}});
-        co_return;
-      }
-      s.engine.tls_started(
-          domain::plaintext_auth_allowed(true, loopback, options_.allow_plaintext_on_loopback),
-          bindings_of(*s.connection));
       continue;
     }
     if (auto* check = std::get_if<engine::CheckPassword>(&event)) {
@@ -320,7 +247,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       continue;
     }
     if (auto* authenticated = std::get_if<engine::Authenticated>(&event)) {
-      throttle_.record_success(s.ip, authenticated->user, clock_.monotonic());
+      login_.proved(s.ip, authenticated->user);
       if (s.account.address.empty()) {
         s.engine.login_failed(engine::ResponseCode::kAuth, "authentication failed");
         continue;
@@ -329,15 +256,7 @@ asio::awaitable<void> Service::serve(std::unique_ptr<runtime::Connection> connec
       continue;
     }
     if (auto* failed = std::get_if<engine::AuthFailed>(&event)) {
-      throttle_.record_failure(s.ip, failed->user, clock_.monotonic());
-      count_auth("failure");
-      log.info("pop3 SASL authentication failed",
-               {{"user", failed->user}, {"reason", failed->reason}});
-      auto decision = throttle_.check(s.ip, failed->user, clock_.monotonic());
-      if (decision.delay.count() > 0 && !decision.blocked) {
-        asio::steady_timer timer(s.connection->executor(), decision.delay);
-        co_await timer.async_wait(asio::use_awaitable);
-      }
+      co_await login_.sasl_failed(*s.connection, s.ip, failed->user, failed->reason);
       s.engine.login_failed(engine::ResponseCode::kAuth, "authentication failed");
       continue;
     }

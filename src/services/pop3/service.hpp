@@ -26,6 +26,7 @@
 #include "runtime/io.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/tls.hpp"
+#include "services/common/login.hpp"
 
 namespace tern::services::pop3 {
 
@@ -81,18 +82,15 @@ class Service {
   asio::awaitable<void> authenticate_password(Session& s, std::string user, std::string password);
   asio::awaitable<void> lookup_scram(Session& s, std::string user);
   asio::awaitable<void> open_maildrop(Session& s, domain::Account account);
-  asio::awaitable<bool> throttled(Session& s, const std::string& user);
-  void count_auth(std::string_view result);  // tern_pop3_auth_total{result}
   bool try_lock(domain::AccountId account);
   void unlock(domain::AccountId account);
 
   Options options_;
   domain::Storage& storage_;
-  runtime::BlockingPool& pool_;
   const Clock& clock_;
   Random& random_;
   metrics::Registry& registry_;
-  domain::AuthThrottle& throttle_;
+  LoginGate login_;  // counts tern_pop3_auth_total
   log::Logger logger_;
   mutable std::mutex mutex_;
   std::set<domain::AccountId> locked_;

@@ -8,6 +8,7 @@
 
 #include "address/smtp_path.hpp"
 #include "sasl/mechanism.hpp"
+#include "services/common/login.hpp"
 #include "services/smtp/auth.hpp"
 
 namespace tern::services::smtp {
@@ -69,13 +70,7 @@ std::vector<std::string> Service::Session::mechanisms() const {
 }
 
 sasl::ChannelBindings Service::Session::channel_bindings() const {
-  sasl::ChannelBindings bindings;
-  if (connection_->is_tls()) {
-    bindings.tls_exporter =
-        connection_->tls_exporter(runtime::kTlsExporterLabel, runtime::kTlsExporterLength);
-    bindings.tls_unique = connection_->tls_unique();
-  }
-  return bindings;
+  return channel_bindings_of(*connection_);
 }
 
 tern::smtp::Options Service::Session::engine_options() const {
