@@ -87,8 +87,8 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
 }
 
 // The SMTP service options for one role, from [server], [smtp], [auth],
-// [addressing], the [[dkim]] keys (submission signs with them, the MX ARC-seals
-// forwards with them) and, for the MX, [mailauth] with the resolver.
+// [addressing], [antivirus], the [[dkim]] keys (submission signs with them, the
+// MX ARC-seals forwards with them) and, for the MX, [mailauth] with the resolver.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
                                      std::shared_ptr<runtime::TlsContexts> tls,
                                      std::shared_ptr<const domain::Srs> srs,
@@ -127,6 +127,22 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
       verify.trusted_arc_sealers = m.trusted_arc_sealers;
       o.verify = std::move(verify);
     }
+  }
+  const config::AntivirusSettings& av = settings.antivirus;
+  const bool scanned = o.policy.role == services::smtp::Role::kSubmission ? av.scan_submission
+                       : o.policy.role == services::smtp::Role::kLmtp     ? av.scan_lmtp
+                                                                          : av.scan_smtp;
+  if (av.enabled() && scanned) {
+    services::smtp::AntivirusOptions scan;
+    scan.unix_path = av.clamd_unix_path;
+    if (scan.unix_path.empty()) {
+      // An IP literal: the config has checked it.
+      scan.tcp = asio::ip::tcp::endpoint(asio::ip::make_address(av.clamd_host), av.clamd_port);
+    }
+    scan.defer_on_failure = av.on_failure == config::AntivirusFailure::kDefer;
+    scan.max_message_bytes = av.max_message_bytes;
+    scan.timeout = av.timeout;
+    o.antivirus = std::move(scan);
   }
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer

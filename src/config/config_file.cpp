@@ -1017,6 +1017,57 @@ void read_spam(Problems& problems, const toml::table* table, SpamSettings& out) 
   r.finish();
 }
 
+// [antivirus] (services/smtp/antivirus.hpp)
+void read_antivirus(Problems& problems, const toml::table* table, std::string_view base_dir,
+                    AntivirusSettings& out) {
+  TableReader r(problems, table, "antivirus", 1);
+  if (auto clamd = r.read_string("clamd")) {
+    if (clamd->starts_with("unix:")) {
+      std::string_view path = std::string_view(*clamd).substr(5);
+      if (path.empty()) {
+        r.invalid("clamd", "expected \"unix:<path>\", got " + quote(*clamd));
+      } else if (out.clamd_unix_path = resolve_path(base_dir, path);
+                 out.clamd_unix_path.size() > kMaxSocketPath) {
+        r.invalid("clamd", "the socket path " + quote(out.clamd_unix_path) + " is longer than " +
+                               std::to_string(kMaxSocketPath) + " bytes");
+      }
+    } else if (!clamd->empty()) {
+      std::string host;
+      std::uint16_t port = 0;
+      if (!parse_address(*clamd, host, port) || port == 0 ||
+          host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+        r.invalid("clamd",
+                  "expected \"unix:<path>\" or an IP address and port "
+                  "(\"127.0.0.1:3310\"), got " +
+                      quote(*clamd));
+      } else {
+        out.clamd_host = host;
+        out.clamd_port = port;
+      }
+    }
+  }
+  if (auto roles = r.read_string_list("roles")) {
+    out.scan_smtp = out.scan_submission = out.scan_lmtp = false;
+    for (const auto& role : *roles) {
+      if (role == "smtp") {
+        out.scan_smtp = true;
+      } else if (role == "submission") {
+        out.scan_submission = true;
+      } else if (role == "lmtp") {
+        out.scan_lmtp = true;
+      } else {
+        r.invalid("roles", "expected roles among smtp, submission, lmtp, got " + quote(role));
+      }
+    }
+  }
+  r.read_enum<AntivirusFailure>(
+      "on_failure", out.on_failure,
+      {{"defer", AntivirusFailure::kDefer}, {"accept", AntivirusFailure::kAccept}});
+  r.read_uint("max_message_bytes", out.max_message_bytes, 1024, 1024 * 1024 * 1024);
+  read_seconds(r, "timeout_seconds", out.timeout, 1, 600);
+  r.finish();
+}
+
 // [reports] (domain/reports/README.md)
 void read_reports(Problems& problems, const toml::table* table, const ServerSettings& server,
                   ReportsSettings& out) {
@@ -1380,6 +1431,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_dkim(problems, root.get("dkim"), base_dir, settings.dkim);
   read_reports(problems, section(problems, root, "reports"), settings.server, settings.reports);
   read_spam(problems, section(problems, root, "spam"), settings.spam);
+  read_antivirus(problems, section(problems, root, "antivirus"), base_dir, settings.antivirus);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1397,7 +1449,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   constexpr std::string_view kSections[] = {
       "server",    "log",      "tls",  "limits",  "store",    "auth", "addressing",
       "smtp",      "pop3",     "imap", "queue",   "listener", "dns",  "outbound",
-      "transport", "mailauth", "dkim", "mta_sts", "reports",  "spam"};
+      "transport", "mailauth", "dkim", "mta_sts", "reports",  "spam", "antivirus"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -206,6 +206,46 @@ TEST(ParseConfig, SpamSection) {
             "var/tern.toml:4: unknown key \"spam.learn\"");
 }
 
+TEST(ParseConfig, AntivirusSection) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->antivirus.enabled());
+
+  auto local = parse(
+      "[server]\nhostname = \"a.b\"\n[antivirus]\nclamd = \"unix:clamd.sock\"\n"
+      "roles = [\"lmtp\"]\non_failure = \"accept\"\nmax_message_bytes = 4096\n"
+      "timeout_seconds = 5\n");
+  ASSERT_TRUE(local) << local.error().message;
+  EXPECT_TRUE(local->antivirus.enabled());
+  EXPECT_EQ(local->antivirus.clamd_unix_path, "/etc/tern/clamd.sock");  // beside the config
+  EXPECT_FALSE(local->antivirus.scan_smtp);
+  EXPECT_FALSE(local->antivirus.scan_submission);
+  EXPECT_TRUE(local->antivirus.scan_lmtp);
+  EXPECT_EQ(local->antivirus.on_failure, AntivirusFailure::kAccept);
+  EXPECT_EQ(local->antivirus.max_message_bytes, 4096u);
+  EXPECT_EQ(local->antivirus.timeout, std::chrono::seconds(5));
+
+  auto tcp = parse("[server]\nhostname = \"a.b\"\n[antivirus]\nclamd = \"[::1]:3310\"\n");
+  ASSERT_TRUE(tcp) << tcp.error().message;
+  EXPECT_EQ(tcp->antivirus.clamd_host, "::1");
+  EXPECT_EQ(tcp->antivirus.clamd_port, 3310);
+  EXPECT_TRUE(tcp->antivirus.scan_smtp);
+  EXPECT_TRUE(tcp->antivirus.scan_submission);
+  EXPECT_FALSE(tcp->antivirus.scan_lmtp);
+  EXPECT_EQ(tcp->antivirus.on_failure, AntivirusFailure::kDefer);
+
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[antivirus]\nclamd = \"clamav.local:3310\"\n"),
+            "var/tern.toml:4: antivirus.clamd: expected \"unix:<path>\" or an IP address and port "
+            "(\"127.0.0.1:3310\"), got \"clamav.local:3310\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[antivirus]\nclamd = \"unix:\"\n"),
+            "var/tern.toml:4: antivirus.clamd: expected \"unix:<path>\", got \"unix:\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[antivirus]\nroles = [\"imap\"]\n"),
+            "var/tern.toml:4: antivirus.roles: expected roles among smtp, submission, lmtp, got "
+            "\"imap\"");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[antivirus]\non_failure = \"reject\"\n"),
+            "var/tern.toml:4: antivirus.on_failure: expected one of defer, accept, got \"reject\"");
+}
+
 TEST(ParseConfig, ReportsUnknownKeyWithLine) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
             "var/tern.toml:3: unknown key \"server.hostnme\"");

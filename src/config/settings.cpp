@@ -102,12 +102,12 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
-           queue || dns || outbound || mailauth || reports || spam || listeners);
+           queue || dns || outbound || mailauth || reports || spam || antivirus || listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
   return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth ||
-         reports || spam;
+         reports || spam || antivirus;
 }
 
 std::string SettingsDiff::describe() const {
@@ -138,6 +138,7 @@ std::string SettingsDiff::describe() const {
   add(mailauth, "mailauth");
   add(reports, "reports");
   add(spam, "spam");
+  add(antivirus, "antivirus");
   add(listeners, "listener");
   return out;
 }
@@ -161,6 +162,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.mailauth = before.mailauth != after.mailauth || before.dkim != after.dkim;
   diff.reports = before.reports != after.reports;
   diff.spam = before.spam != after.spam;
+  diff.antivirus = before.antivirus != after.antivirus;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

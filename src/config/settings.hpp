@@ -436,8 +436,6 @@ struct ReportsSettings {
   friend bool operator==(const ReportsSettings&, const ReportsSettings&) = default;
 };
 
-// The whole configuration. Every field has been validated; the defaults above
-// apply to keys the file leaves out.
 // [spam]: the built-in statistical spam filter (domain/spam_filter.hpp,
 // docs/adr/0023-spam-filter.md). Changing it needs a restart.
 struct SpamSettings {
@@ -458,6 +456,42 @@ struct SpamSettings {
   friend bool operator==(const SpamSettings&, const SpamSettings&) = default;
 };
 
+// [antivirus]: messages are scanned by ClamAV's clamd before they are accepted
+// (services/smtp/antivirus.hpp). Off unless `clamd` is set. Changing it needs a
+// restart.
+enum class AntivirusFailure {
+  kDefer,   // "defer": 451 4.3.0, the sender retries (clamav-milter's OnFail Defer)
+  kAccept,  // "accept": the message is delivered unscanned (logged)
+};
+
+struct AntivirusSettings {
+  // Key `clamd`: "unix:<path>" (relative to the config file's folder) or
+  // "<ip>:<port>" / "[<ipv6>]:<port>". "" = no scanning.
+  std::string clamd_unix_path;
+  std::string clamd_host;  // an IP literal
+  std::uint16_t clamd_port = 0;
+  // Key `roles`: the listener roles whose messages are scanned: any of "smtp",
+  // "submission", "lmtp". LMTP is left out by default: the MTA in front scans.
+  bool scan_smtp = true;
+  bool scan_submission = true;
+  bool scan_lmtp = false;
+  // Key `on_failure`: "defer" or "accept", when clamd cannot be reached or
+  // cannot scan the message (a timeout, its own limits).
+  AntivirusFailure on_failure = AntivirusFailure::kDefer;
+  // Key `max_message_bytes` (1 KiB..1 GiB): larger messages are delivered
+  // unscanned, as clamav-milter's MaxFileSize; keep it within clamd's
+  // StreamMaxLength (Debian's default 25M).
+  std::uint32_t max_message_bytes = 25 * 1024 * 1024;
+  // Key `timeout_seconds` (1..600): for the connect, and for each write and read.
+  std::chrono::seconds timeout{30};
+
+  bool enabled() const { return !clamd_unix_path.empty() || clamd_port != 0; }
+
+  friend bool operator==(const AntivirusSettings&, const AntivirusSettings&) = default;
+};
+
+// The whole configuration. Every field has been validated; the defaults above
+// apply to keys the file leaves out.
 struct Settings {
   ServerSettings server;
   LogSettings log;
@@ -478,6 +512,7 @@ struct Settings {
   std::vector<DkimKeySettings> dkim;  // [[dkim]], in file order
   ReportsSettings reports;
   SpamSettings spam;
+  AntivirusSettings antivirus;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -506,13 +541,15 @@ struct SettingsDiff {
   bool mailauth = false;  // [mailauth] or [[dkim]]
   bool reports = false;
   bool spam = false;
+  bool antivirus = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
   bool empty() const;
 
   // True when a running ternd cannot apply the change and must be restarted:
-  // [server], [store], [smtp], [pop3], [imap], [mailauth] or [[dkim]] changed. Log, TLS
+  // [server], [store], [smtp], [pop3], [imap], [queue], [dns], [outbound] or
+  // [[transport]], [mailauth] or [[dkim]], [reports], [spam] or [antivirus] changed. Log, TLS
   // (certificates are reloaded), limits, auth and addressing apply live; listener changes apply
   // live as far as the process may still bind the ports (app/ decides, since privileges are
   // dropped).

@@ -83,6 +83,10 @@ TEST(DiffSettings, ServerOrStoreChangeNeedsRestart) {
   b.server.io_threads = 3;
   EXPECT_TRUE(diff_settings(a, b).needs_restart());
   b = a;
+  b.antivirus.clamd_port = 3310;
+  EXPECT_TRUE(diff_settings(a, b).needs_restart());
+  EXPECT_EQ(diff_settings(a, b).describe(), "antivirus");
+  b = a;
   b.listeners.push_back(kImaps);
   auto diff = diff_settings(a, b);
   EXPECT_TRUE(diff.listeners);

@@ -45,6 +45,8 @@ class Service::Session {
   asio::awaitable<void> finish_auth(AuthOutcome outcome);
   asio::awaitable<std::optional<mailauth::InboundVerdict>> verify(
       const tern::smtp::Message& message, const Peer& peer);
+  // The antivirus scan's refusal of `message`, or nullopt to deliver it.
+  asio::awaitable<std::optional<Reply>> scan(const tern::smtp::Message& message);
   Peer peer() const;
   metrics::Counter& counter(std::string_view name, std::string_view help, std::string_view result);
 
@@ -222,6 +224,36 @@ asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verif
   co_return verifier->verdict();
 }
 
+asio::awaitable<std::optional<Reply>> Service::Session::scan(const tern::smtp::Message& message) {
+  const AntivirusOptions& av = *service_.options_.antivirus;
+  if (message.content.size() > av.max_message_bytes) {
+    service_.scans_skipped_->inc();
+    log_.info("antivirus: message too large to scan, delivered unscanned",
+              {{"size", std::to_string(message.content.size())}});
+    co_return std::nullopt;
+  }
+  clamd::ScanResult result = co_await scan_with_clamd(av, message.content, log_);
+  switch (result.kind) {
+    case clamd::ScanResult::Kind::kClean:
+      service_.scans_clean_->inc();
+      break;
+    case clamd::ScanResult::Kind::kInfected:
+      service_.scans_infected_->inc();
+      log_.warn("antivirus: virus found, message refused",
+                {{"virus", result.detail},
+                 {"from", address::render_path(message.reverse_path)},
+                 {"recipients", std::to_string(message.recipients.size())}});
+      break;
+    case clamd::ScanResult::Kind::kError:
+      service_.scans_failed_->inc();
+      log_.warn(av.defer_on_failure ? "antivirus: scan failed, message deferred"
+                                    : "antivirus: scan failed, message delivered unscanned",
+                {{"error", result.detail}});
+      break;
+  }
+  co_return antivirus_refusal(result, av);
+}
+
 asio::awaitable<void> Service::Session::run() {
   std::string ip = connection_->peer_address().to_string();
   std::array<char, 16384> buffer;
@@ -281,6 +313,16 @@ asio::awaitable<void> Service::Session::run() {
       continue;
     }
     if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
+      if (service_.options_.antivirus) {
+        if (auto refusal = co_await scan(*message)) {
+          service_.messages_rejected_->inc();
+          // LMTP answers each recipient (RFC 2033 §4.2): the same refusal.
+          std::size_t n =
+              service_.options_.policy.role == Role::kLmtp ? message->recipients.size() : 1;
+          engine_.answer_message(std::vector<Reply>(n, *refusal));
+          continue;
+        }
+      }
       Handlers& handlers = handlers_;
       Peer p = peer();
       std::optional<mailauth::InboundVerdict> verdict;
@@ -373,6 +415,15 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
     *out = &registry_.counter(
         "tern_smtp_messages_total", "Messages received by outcome.",
         {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
+  }
+  if (options_.antivirus) {
+    for (auto [out, result] :
+         {std::pair{&scans_clean_, "clean"}, std::pair{&scans_infected_, "infected"},
+          std::pair{&scans_failed_, "error"}, std::pair{&scans_skipped_, "skipped"}}) {
+      *out = &registry_.counter(
+          "tern_antivirus_scans_total", "Messages scanned by clamd, by result.",
+          {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
+    }
   }
   std::array<std::uint8_t, 32> secret{};
   random_.fill(secret);

@@ -25,6 +25,7 @@
 #include "runtime/io.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/tls.hpp"
+#include "services/smtp/antivirus.hpp"
 #include "services/smtp/handlers.hpp"
 #include "services/smtp/rate_limiter.hpp"
 #include "smtp/server_engine.hpp"
@@ -49,6 +50,9 @@ struct Options {
   // on its strand, and the hashing runs on the blocking pool — never on the I/O
   // thread.
   std::optional<VerifyOptions> verify;
+  // Set: every message is scanned by clamd before Handlers::on_message (and
+  // before the MX's verification), on the session's strand.
+  std::optional<AntivirusOptions> antivirus;
   tern::smtp::Limits limits;
   // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command
   // (and, per §4.5.3.2.5-6, for each piece of DATA).
@@ -71,7 +75,8 @@ struct Options {
 // parts (rate limiters, throttle, metrics) are thread-safe.
 //
 // Metrics, labelled role="smtp|submission|lmtp": tern_smtp_messages_total{result=
-// "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"}.
+// "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"},
+// tern_antivirus_scans_total{result="clean"|"infected"|"error"|"skipped"}.
 class Service {
  public:
   Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
@@ -104,6 +109,11 @@ class Service {
   std::string mock_secret_;                        // SCRAM's fake salts for unknown users
   metrics::Counter* messages_accepted_ = nullptr;  // tern_smtp_messages_total{result=...}
   metrics::Counter* messages_rejected_ = nullptr;
+  // tern_antivirus_scans_total{result=...}, when options_.antivirus is set.
+  metrics::Counter* scans_clean_ = nullptr;
+  metrics::Counter* scans_infected_ = nullptr;
+  metrics::Counter* scans_failed_ = nullptr;
+  metrics::Counter* scans_skipped_ = nullptr;
   std::atomic<bool> draining_{false};
 };
 
