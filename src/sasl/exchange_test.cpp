@@ -44,15 +44,19 @@ TEST(ServerExchange, PlainInitialResponseEndsInCheckPassword) {
   EXPECT_FALSE(exchange.active());
 }
 
-TEST(ServerExchange, EmptyInitialResponseIsNotAbsent) {
+TEST(ServerExchange, InitialResponseIsDecodedForTheMechanism) {
   FixedRandom random;
   ServerExchange exchange;
-  // LOGIN with no initial response asks for the name; with an empty one it
-  // takes "" as the name and asks for the password.
+  // LOGIN's initial response is the user name: given, it asks for the password.
+  ASSERT_EQ(exchange.begin("LOGIN", true, ServerOptions{}, random), std::nullopt);
+  EXPECT_EQ(exchange.start(base64_encode("alice")),
+            ServerExchange::Outcome(Challenge{"Password:"}));
+  // An empty one ("=" in POP3, "" in ManageSieve) reaches the mechanism as
+  // empty, which LOGIN answers as it answers none.
+  ASSERT_EQ(exchange.begin("LOGIN", true, ServerOptions{}, random), std::nullopt);
+  EXPECT_EQ(exchange.start(""), ServerExchange::Outcome(Challenge{"Username:"}));
   ASSERT_EQ(exchange.begin("LOGIN", true, ServerOptions{}, random), std::nullopt);
   EXPECT_EQ(exchange.start(std::nullopt), ServerExchange::Outcome(Challenge{"Username:"}));
-  ASSERT_EQ(exchange.begin("LOGIN", true, ServerOptions{}, random), std::nullopt);
-  EXPECT_EQ(exchange.start(""), ServerExchange::Outcome(Challenge{"Password:"}));
 }
 
 TEST(ServerExchange, ChallengesDecodeAndFailuresKeepTheName) {
