@@ -14,7 +14,7 @@ private Postfix instance). Never a test; see bench/README.md.
 
 Usage: bench/smtp_bench.py <build-dir> [--messages 10000] [--size 4096]
                            [--sessions 10,50] [--rounds 2] [--sieve bench/sieve_rules.sieve]
-                           [--spam]
+                           [--spam] [--clamd]
 """
 import argparse
 import os
@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 from benchlib import cpu_seconds, free_port, pss_kib, wait_port
+
+# The antivirus variants share the tests' private clamd (one signature of our own).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from clamd_fixture import Clamd  # noqa: E402
 
 DOMAIN = "bench.test"
 USER = f"u@{DOMAIN}"
@@ -56,7 +60,7 @@ def probe(port, stop, latencies, size):
             c.ehlo("probe.example")
             while not stop.is_set():
                 t0 = time.monotonic()
-                c.sendmail(f"probe@sender.example", [USER], body.encode())
+                c.sendmail("probe@sender.example", [USER], body.encode())
                 latencies.append(time.monotonic() - t0)
     except (smtplib.SMTPException, OSError):
         pass
@@ -201,12 +205,52 @@ default_process_limit = 200
 """
 
 
+CLAMAV_MILTER_CONF = """
+MilterSocket unix:{socket}
+MilterSocketMode 666
+ClamdSocket unix:{clamd}
+OnInfected Reject
+OnFail Defer
+AddHeader No
+MaxFileSize 25M
+Foreground yes
+LogFile {root}/clamav-milter.log
+PidFile {root}/clamav-milter.pid
+"""
+
+
+class ClamavMilter:
+    """clamav-milter, Postfix's usual way to clamd, set as tern's [antivirus] is:
+    reject infected mail, defer when clamd fails, no header added."""
+
+    def __init__(self, root, clamd):
+        self.root = root / "clamav-milter"
+        self.root.mkdir()
+        os.chmod(self.root, 0o755)
+        self.socket = self.root / "milter.sock"
+        conf = self.root / "clamav-milter.conf"
+        conf.write_text(CLAMAV_MILTER_CONF.format(socket=self.socket, clamd=clamd.socket,
+                                                  root=self.root))
+        self.proc = subprocess.Popen(["clamav-milter", "-c", str(conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("clamav-milter did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
 class Postfix:
     """Postfix with its default durability: the queue file is fsynced before 250,
-    the virtual(8) agent fsyncs each Maildir file."""
+    the virtual(8) agent fsyncs each Maildir file. `milter`: a milter socket for
+    smtpd (clamav-milter)."""
 
-    def __init__(self, root):
-        self.root = root / "postfix"
+    def __init__(self, root, name="postfix", milter=None):
+        self.root = root / name
         for d in ("conf", "queue", "data", "mail"):
             (self.root / d).mkdir(parents=True)
         os.chmod(root, 0o755)
@@ -214,7 +258,10 @@ class Postfix:
         shutil.chown(self.root / "data", "postfix")
         shutil.chown(self.root / "mail", "nobody", "nogroup")
         self.port = free_port()
-        (self.root / "conf" / "main.cf").write_text(POSTFIX_MAIN.format(root=self.root, domain=DOMAIN))
+        main = POSTFIX_MAIN.format(root=self.root, domain=DOMAIN)
+        if milter is not None:
+            main += f"smtpd_milters = unix:{milter}\nmilter_default_action = tempfail\n"
+        (self.root / "conf" / "main.cf").write_text(main)
         (self.root / "conf" / "vmailbox").write_text(f"{USER} u/Maildir/\n")
         master = []
         for line in Path("/etc/postfix/master.cf").read_text().splitlines():
@@ -279,6 +326,11 @@ def main():
                         help="also run a tern whose site spam model is trained on the "
                              "SpamAssassin corpus (every message classified), and one with "
                              "[spam] classify = false")
+    parser.add_argument("--clamd", action="store_true",
+                        help="also run a tern scanning every message with clamd ([antivirus]) "
+                             "and Postfix scanning with clamav-milter and the same clamd "
+                             "(a one-signature database: the round trip, not ClamAV's "
+                             "scan with its full signatures)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a private Postfix instance)")
@@ -295,29 +347,45 @@ def main():
                      ("tern-nospam", Tern(build, scratch, name="tern-nospam",
                                           extra="[spam]\nclassify = false"))]
     postfix = Postfix(scratch)
+    postfixes = [postfix]
+    helpers = []
+    if args.clamd:
+        clamd = Clamd(scratch / "clamd")
+        milter = ClamavMilter(scratch, clamd)
+        helpers += [milter, clamd]
+        scanned = Postfix(scratch, name="postfix-clamav", milter=milter.socket)
+        postfixes.append(scanned)
+        variants += [("tern+clamd", Tern(build, scratch, name="tern-clamd",
+                                         extra=f'[antivirus]\nclamd = "unix:{clamd.socket}"'))]
     sink = Sink()
-    servers = [("tern", tern)] + variants + [("postfix", postfix), ("smtp-sink", sink)]
+    servers = [("tern", tern)] + variants + [("postfix", postfix)] + \
+        ([("postfix+clamav-milter", postfixes[1])] if args.clamd else []) + [("smtp-sink", sink)]
     results = {}
     try:
         for sessions in [int(s) for s in args.sessions.split(",")]:
             for rnd in range(args.rounds):
                 for name, server in servers:
-                    pid = server.pid if name == "postfix" else server.proc.pid
-                    if name == "postfix":
-                        postfix.expected = postfix.delivered() + args.messages
-                    r = run_load([server.port], [pid], args.messages, args.size, sessions,
+                    is_postfix = server in postfixes
+                    pids = [server.pid if is_postfix else server.proc.pid]
+                    if name == "postfix+clamav-milter":
+                        pids += [milter.proc.pid, clamd.process.pid]
+                    elif name == "tern+clamd":
+                        pids += [clamd.process.pid]
+                    if is_postfix:
+                        server.expected = server.delivered() + args.messages
+                    r = run_load([server.port], pids, args.messages, args.size, sessions,
                                  server.done)
-                    if name == "postfix":
+                    if is_postfix:
                         # The probe's messages also go to the Maildir; wait for them too.
-                        postfix.expected += r["probe_msgs"]
-                        while not postfix.done():
+                        server.expected += r["probe_msgs"]
+                        while not server.done():
                             time.sleep(0.01)
                     results.setdefault((sessions, name), []).append(r)
                     print(f"sessions={sessions} round={rnd} {name}: " +
                           " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                    for k, v in r.items()), flush=True)
     finally:
-        for _, server in servers:
+        for server in [server for _, server in servers] + helpers:
             try:
                 server.stop()
             except Exception as e:  # the report matters more than a clean stop
@@ -330,24 +398,30 @@ def main():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         print(f"| {sessions} | {name} | {med['msgs_per_s']:.0f} | {med['cpu_ms_per_msg']:.3f} | "
               f"{med['p50_ms']:.1f} | {med['p99_ms']:.1f} | {med['pss_mib']:.1f} |")
+    def medians(sessions, name):
+        rs = results[(sessions, name)]
+        return {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+
     for sessions in sorted({s for s, _ in results}):
-        t = {k: statistics.median(r[k] for r in results[(sessions, "tern")])
-             for k in results[(sessions, "tern")][0]}
-        p = {k: statistics.median(r[k] for r in results[(sessions, "postfix")])
-             for k in results[(sessions, "postfix")][0]}
+        t, p = medians(sessions, "tern"), medians(sessions, "postfix")
         print(f"sessions={sessions}: tern/postfix msgs/s {t['msgs_per_s'] / p['msgs_per_s']:.2f}x, "
               f"CPU/msg {t['cpu_ms_per_msg'] / p['cpu_ms_per_msg']:.2f}x, "
               f"p99 {t['p99_ms'] / max(p['p99_ms'], 1e-9):.2f}x, "
               f"PSS {t['pss_mib'] / p['pss_mib']:.2f}x")
-        for variant in ("tern+sieve", "tern+spam", "tern-nospam"):
+        for variant in ("tern+sieve", "tern+spam", "tern-nospam", "tern+clamd"):
             if (sessions, variant) not in results:
                 continue
-            f = {k: statistics.median(r[k] for r in results[(sessions, variant)])
-                 for k in results[(sessions, variant)][0]}
+            f = medians(sessions, variant)
             print(f"sessions={sessions}: {variant}/tern msgs/s "
                   f"{f['msgs_per_s'] / t['msgs_per_s']:.2f}x, "
                   f"CPU/msg {f['cpu_ms_per_msg'] / t['cpu_ms_per_msg']:.2f}x; "
                   f"{variant}/postfix msgs/s {f['msgs_per_s'] / p['msgs_per_s']:.2f}x")
+        if (sessions, "tern+clamd") in results:
+            tc, pc = medians(sessions, "tern+clamd"), medians(sessions, "postfix+clamav-milter")
+            print(f"sessions={sessions}: tern+clamd/postfix+clamav-milter msgs/s "
+                  f"{tc['msgs_per_s'] / pc['msgs_per_s']:.2f}x, "
+                  f"CPU/msg {tc['cpu_ms_per_msg'] / pc['cpu_ms_per_msg']:.2f}x, "
+                  f"p99 {tc['p99_ms'] / max(pc['p99_ms'], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":
