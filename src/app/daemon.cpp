@@ -88,7 +88,8 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
 
 // The SMTP service options for one role, from [server], [smtp], [auth],
 // [addressing], [antivirus], the [[dkim]] keys (submission signs with them, the
-// MX ARC-seals forwards with them) and, for the MX, [mailauth] with the resolver.
+// MX ARC-seals forwards with them) and, for the MX, [mailauth] and [dnsbl] with
+// the resolver.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
                                      std::shared_ptr<runtime::TlsContexts> tls,
                                      std::shared_ptr<const domain::Srs> srs,
@@ -127,6 +128,10 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
       verify.trusted_arc_sealers = m.trusted_arc_sealers;
       o.verify = std::move(verify);
     }
+  }
+  if (o.policy.role == services::smtp::Role::kMx && !settings.dnsbl.sites.empty()) {
+    o.dnsbl =
+        services::smtp::DnsblOptions{resolver, settings.dnsbl.sites, settings.dnsbl.threshold};
   }
   const config::AntivirusSettings& av = settings.antivirus;
   const bool scanned = o.policy.role == services::smtp::Role::kSubmission ? av.scan_submission

@@ -1068,6 +1068,25 @@ void read_antivirus(Problems& problems, const toml::table* table, std::string_vi
   r.finish();
 }
 
+// [dnsbl] (dnsbl/dnsbl.hpp)
+void read_dnsbl(Problems& problems, const toml::table* table, DnsblSettings& out) {
+  TableReader r(problems, table, "dnsbl", 1);
+  if (auto sites = r.read_string_list("sites")) {
+    for (const auto& text : *sites) {
+      auto site = dnsbl::parse_site(text);
+      if (!site) {
+        r.invalid("sites", site.error().message);
+        continue;
+      }
+      out.sites.push_back(std::move(*site));
+    }
+  }
+  std::uint32_t threshold = static_cast<std::uint32_t>(out.threshold);
+  r.read_uint("threshold", threshold, 1, 1000);
+  out.threshold = static_cast<std::int32_t>(threshold);
+  r.finish();
+}
+
 // [reports] (domain/reports/README.md)
 void read_reports(Problems& problems, const toml::table* table, const ServerSettings& server,
                   ReportsSettings& out) {
@@ -1432,6 +1451,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_reports(problems, section(problems, root, "reports"), settings.server, settings.reports);
   read_spam(problems, section(problems, root, "spam"), settings.spam);
   read_antivirus(problems, section(problems, root, "antivirus"), base_dir, settings.antivirus);
+  read_dnsbl(problems, section(problems, root, "dnsbl"), settings.dnsbl);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1447,9 +1467,9 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
 
   // Unknown top-level tables and keys.
   constexpr std::string_view kSections[] = {
-      "server",    "log",      "tls",  "limits",  "store",    "auth", "addressing",
-      "smtp",      "pop3",     "imap", "queue",   "listener", "dns",  "outbound",
-      "transport", "mailauth", "dkim", "mta_sts", "reports",  "spam", "antivirus"};
+      "server", "log",     "tls",     "limits",   "store",     "auth",     "addressing", "smtp",
+      "pop3",   "imap",    "queue",   "listener", "dns",       "outbound", "transport",  "mailauth",
+      "dkim",   "mta_sts", "reports", "spam",     "antivirus", "dnsbl"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -246,6 +246,29 @@ TEST(ParseConfig, AntivirusSection) {
             "var/tern.toml:4: antivirus.on_failure: expected one of defer, accept, got \"reject\"");
 }
 
+TEST(ParseConfig, DnsblSection) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->dnsbl.sites.empty());
+  EXPECT_EQ(defaults->dnsbl.threshold, 1);
+
+  auto set = parse(
+      "[server]\nhostname = \"a.b\"\n[dnsbl]\n"
+      "sites = [\"zen.spamhaus.org=127.0.0.[2..11]*3\", \"list.dnswl.org*-2\"]\nthreshold = 3\n");
+  ASSERT_TRUE(set) << set.error().message;
+  ASSERT_EQ(set->dnsbl.sites.size(), 2u);
+  EXPECT_EQ(set->dnsbl.sites[0].zone, "zen.spamhaus.org");
+  EXPECT_EQ(set->dnsbl.sites[0].weight, 3);
+  EXPECT_EQ(set->dnsbl.sites[1].weight, -2);
+  EXPECT_EQ(set->dnsbl.threshold, 3);
+
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[dnsbl]\nsites = [\"zen.spamhaus.org*x\"]\n"),
+            "var/tern.toml:4: dnsbl.sites: invalid DNSBL site \"zen.spamhaus.org*x\": the weight "
+            "after '*' must be an integer from -1000 to 1000");
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[dnsbl]\nthreshold = 0\n"),
+            "var/tern.toml:4: dnsbl.threshold: expected an integer from 1 to 1000, got 0");
+}
+
 TEST(ParseConfig, ReportsUnknownKeyWithLine) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
             "var/tern.toml:3: unknown key \"server.hostnme\"");

@@ -102,12 +102,13 @@ bool same_listeners(const Settings& a, const Settings& b) {
 
 bool SettingsDiff::empty() const {
   return !(server || log || tls || limits || store || auth || addressing || smtp || pop3 || imap ||
-           queue || dns || outbound || mailauth || reports || spam || antivirus || listeners);
+           queue || dns || outbound || mailauth || reports || spam || antivirus || dnsbl ||
+           listeners);
 }
 
 bool SettingsDiff::needs_restart() const {
   return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth ||
-         reports || spam || antivirus;
+         reports || spam || antivirus || dnsbl;
 }
 
 std::string SettingsDiff::describe() const {
@@ -139,6 +140,7 @@ std::string SettingsDiff::describe() const {
   add(reports, "reports");
   add(spam, "spam");
   add(antivirus, "antivirus");
+  add(dnsbl, "dnsbl");
   add(listeners, "listener");
   return out;
 }
@@ -163,6 +165,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.reports = before.reports != after.reports;
   diff.spam = before.spam != after.spam;
   diff.antivirus = before.antivirus != after.antivirus;
+  diff.dnsbl = before.dnsbl != after.dnsbl;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "dnsbl/dnsbl.hpp"
 
 namespace tern::config {
 
@@ -490,6 +491,19 @@ struct AntivirusSettings {
   friend bool operator==(const AntivirusSettings&, const AntivirusSettings&) = default;
 };
 
+// [dnsbl]: DNS block- and allowlists of client addresses for the MX (RFC 5782,
+// dnsbl/dnsbl.hpp). Looked up when a client connects; a client whose sites'
+// weights add up to `threshold` gets 554 5.7.1 for every RCPT. Changing it
+// needs a restart.
+struct DnsblSettings {
+  // Key `sites`: postscreen_dnsbl_sites syntax, "zone[=pattern][*weight]". Empty:
+  // no lookups.
+  std::vector<dnsbl::Site> sites;
+  // Key `threshold` (1..1000), as postscreen_dnsbl_threshold.
+  std::int32_t threshold = 1;
+  friend bool operator==(const DnsblSettings&, const DnsblSettings&) = default;
+};
+
 // The whole configuration. Every field has been validated; the defaults above
 // apply to keys the file leaves out.
 struct Settings {
@@ -513,6 +527,7 @@ struct Settings {
   ReportsSettings reports;
   SpamSettings spam;
   AntivirusSettings antivirus;
+  DnsblSettings dnsbl;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -542,6 +557,7 @@ struct SettingsDiff {
   bool reports = false;
   bool spam = false;
   bool antivirus = false;
+  bool dnsbl = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
@@ -549,8 +565,8 @@ struct SettingsDiff {
 
   // True when a running ternd cannot apply the change and must be restarted:
   // [server], [store], [smtp], [pop3], [imap], [queue], [dns], [outbound] or
-  // [[transport]], [mailauth] or [[dkim]], [reports], [spam] or [antivirus] changed. Log, TLS
-  // (certificates are reloaded), limits, auth and addressing apply live; listener changes apply
+  // [[transport]], [mailauth] or [[dkim]], [reports], [spam], [antivirus] or [dnsbl] changed. Log,
+  // TLS (certificates are reloaded), limits, auth and addressing apply live; listener changes apply
   // live as far as the process may still bind the ports (app/ decides, since privileges are
   // dropped).
   bool needs_restart() const;

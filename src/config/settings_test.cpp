@@ -86,6 +86,9 @@ TEST(DiffSettings, ServerOrStoreChangeNeedsRestart) {
   b.antivirus.clamd_port = 3310;
   EXPECT_TRUE(diff_settings(a, b).needs_restart());
   EXPECT_EQ(diff_settings(a, b).describe(), "antivirus");
+  b.dnsbl.threshold = 2;
+  EXPECT_TRUE(diff_settings(a, b).needs_restart());
+  EXPECT_EQ(diff_settings(a, b).describe(), "antivirus, dnsbl");
   b = a;
   b.listeners.push_back(kImaps);
   auto diff = diff_settings(a, b);

@@ -45,6 +45,11 @@ class Service::Session {
   asio::awaitable<void> finish_auth(AuthOutcome outcome);
   asio::awaitable<std::optional<mailauth::InboundVerdict>> verify(
       const tern::smtp::Message& message, const Peer& peer);
+  // Starts the [dnsbl] lookups of the client's address (MX, TCP peers).
+  void start_dnsbl();
+  // The [dnsbl] refusal for every RCPT of this session, or nullopt; waits for
+  // the lookups the first time.
+  asio::awaitable<std::optional<Reply>> dnsbl_refusal();
   // The antivirus scan's refusal of `message`, or nullopt to deliver it.
   asio::awaitable<std::optional<Reply>> scan(const tern::smtp::Message& message);
   Peer peer() const;
@@ -56,6 +61,8 @@ class Service::Session {
   tern::smtp::ServerEngine engine_;
   Handlers handlers_;
   AuthExchange auth_;
+  std::vector<Future<dns::Answer>> dnsbl_lookups_;     // one per site, until awaited
+  std::optional<std::optional<Reply>> dnsbl_verdict_;  // set once awaited
 };
 
 bool Service::Session::plaintext_allowed() const {
@@ -224,6 +231,58 @@ asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verif
   co_return verifier->verdict();
 }
 
+void Service::Session::start_dnsbl() {
+  const auto& o = service_.options_;
+  if (!o.dnsbl || o.dnsbl->resolver == nullptr || o.policy.role != Role::kMx ||
+      connection_->is_local()) {
+    return;
+  }
+  auto client = dns::IpAddress::parse(connection_->peer_address().to_string());
+  if (!client) {
+    return;
+  }
+  // Every list is asked at once, while the client reads the greeting.
+  for (const auto& site : o.dnsbl->sites) {
+    dnsbl_lookups_.push_back(
+        o.dnsbl->resolver->lookup(dnsbl::query_name(*client, site.zone), dns::RecordType::kA));
+  }
+}
+
+asio::awaitable<std::optional<Reply>> Service::Session::dnsbl_refusal() {
+  if (dnsbl_verdict_) {
+    co_return *dnsbl_verdict_;
+  }
+  if (dnsbl_lookups_.empty()) {
+    dnsbl_verdict_.emplace();
+    co_return std::nullopt;
+  }
+  std::vector<dns::Answer> answers;
+  answers.reserve(dnsbl_lookups_.size());
+  for (auto& lookup : dnsbl_lookups_) {
+    answers.push_back(co_await runtime::await(std::move(lookup)));
+  }
+  dnsbl_lookups_.clear();
+  const DnsblOptions& o = *service_.options_.dnsbl;
+  dnsbl::Verdict verdict = dnsbl::evaluate(o.sites, answers);
+  std::string ip = connection_->peer_address().to_string();
+  if (verdict.score < o.threshold) {
+    service_.dnsbl_clean_->inc();
+    dnsbl_verdict_.emplace();
+    co_return std::nullopt;
+  }
+  service_.dnsbl_listed_->inc();
+  std::string lists;
+  for (const auto& zone : verdict.listed_by) {
+    lists += (lists.empty() ? "" : ", ") + zone;
+  }
+  log_.info("dnsbl: client listed, recipients refused",
+            {{"ip", ip}, {"score", std::to_string(verdict.score)}, {"lists", lists}});
+  // Postfix's reject_rbl_client reply (RFC 3463 §3.8: X.7.1).
+  dnsbl_verdict_.emplace(
+      Reply::of(554, "5.7.1", "Service unavailable; client [" + ip + "] blocked using " + lists));
+  co_return *dnsbl_verdict_;
+}
+
 asio::awaitable<std::optional<Reply>> Service::Session::scan(const tern::smtp::Message& message) {
   const AntivirusOptions& av = *service_.options_.antivirus;
   if (message.content.size() > av.max_message_bytes) {
@@ -255,6 +314,7 @@ asio::awaitable<std::optional<Reply>> Service::Session::scan(const tern::smtp::M
 }
 
 asio::awaitable<void> Service::Session::run() {
+  start_dnsbl();
   std::string ip = connection_->peer_address().to_string();
   std::array<char, 16384> buffer;
   for (;;) {
@@ -306,6 +366,12 @@ asio::awaitable<void> Service::Session::run() {
       continue;
     }
     if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
+      if (service_.options_.dnsbl) {
+        if (auto refusal = co_await dnsbl_refusal()) {
+          engine_.answer(*refusal);
+          continue;
+        }
+      }
       Handlers& handlers = handlers_;
       auto reply = co_await runtime::offload(service_.pool_,
                                              [&handlers, rcpt] { return handlers.on_rcpt(*rcpt); });
@@ -422,6 +488,14 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
           std::pair{&scans_failed_, "error"}, std::pair{&scans_skipped_, "skipped"}}) {
       *out = &registry_.counter(
           "tern_antivirus_scans_total", "Messages scanned by clamd, by result.",
+          {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
+    }
+  }
+  if (options_.dnsbl) {
+    for (auto [out, result] :
+         {std::pair{&dnsbl_listed_, "listed"}, std::pair{&dnsbl_clean_, "clean"}}) {
+      *out = &registry_.counter(
+          "tern_dnsbl_clients_total", "MX clients looked up in the [dnsbl] lists, by verdict.",
           {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
     }
   }

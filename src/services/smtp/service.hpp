@@ -19,6 +19,7 @@
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "dns/resolver.hpp"
+#include "dnsbl/dnsbl.hpp"
 #include "domain/authenticator.hpp"
 #include "domain/ports.hpp"
 #include "runtime/connection.hpp"
@@ -42,6 +43,14 @@ struct VerifyOptions {
   std::vector<std::string> trusted_arc_sealers;  // lower case
 };
 
+// MX: DNS lists of client addresses (RFC 5782, [dnsbl]). The lookups start
+// when a client connects; their verdict is applied at RCPT.
+struct DnsblOptions {
+  dns::Resolver* resolver = nullptr;  // Requires: outlives the Service
+  std::vector<dnsbl::Site> sites;
+  int threshold = 1;
+};
+
 struct Options {
   Policy policy;
   // MX only (ignored for other roles and for local-socket peers): set, each
@@ -50,6 +59,9 @@ struct Options {
   // on its strand, and the hashing runs on the blocking pool — never on the I/O
   // thread.
   std::optional<VerifyOptions> verify;
+  // MX only (ignored for other roles and for local-socket peers): set, a client
+  // listed by the sites' weights gets 554 5.7.1 at every RCPT.
+  std::optional<DnsblOptions> dnsbl;
   // Set: every message is scanned by clamd before Handlers::on_message (and
   // before the MX's verification), on the session's strand.
   std::optional<AntivirusOptions> antivirus;
@@ -76,7 +88,8 @@ struct Options {
 //
 // Metrics, labelled role="smtp|submission|lmtp": tern_smtp_messages_total{result=
 // "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"},
-// tern_antivirus_scans_total{result="clean"|"infected"|"error"|"skipped"}.
+// tern_antivirus_scans_total{result="clean"|"infected"|"error"|"skipped"},
+// tern_dnsbl_clients_total{result="listed"|"clean"}.
 class Service {
  public:
   Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
@@ -114,6 +127,9 @@ class Service {
   metrics::Counter* scans_infected_ = nullptr;
   metrics::Counter* scans_failed_ = nullptr;
   metrics::Counter* scans_skipped_ = nullptr;
+  // tern_dnsbl_clients_total{result=...}, when options_.dnsbl is set.
+  metrics::Counter* dnsbl_listed_ = nullptr;
+  metrics::Counter* dnsbl_clean_ = nullptr;
   std::atomic<bool> draining_{false};
 };
 
