@@ -22,23 +22,53 @@ std::optional<Flag> system_flag(std::string_view name) {
   return std::nullopt;
 }
 
+bool keyword_less(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return ascii::to_lower(x) < ascii::to_lower(y);
+  });
+}
+
+namespace {
+
+struct KeywordLess {
+  bool operator()(const std::string& a, const std::string& b) const { return keyword_less(a, b); }
+};
+
+bool same_keyword(const std::string& a, const std::string& b) {
+  return ascii::iequals(a, b);
+}
+
+}  // namespace
+
 std::vector<std::string> normalize_keywords(std::vector<std::string> keywords) {
-  std::sort(keywords.begin(), keywords.end());
-  keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
+  // Stable, so the first of two spellings is the one unique() keeps.
+  std::stable_sort(keywords.begin(), keywords.end(), KeywordLess{});
+  keywords.erase(std::unique(keywords.begin(), keywords.end(), same_keyword), keywords.end());
   return keywords;
 }
 
 bool define_keywords(std::vector<std::string>& defined, const std::vector<std::string>& keywords) {
   // The common case (every keyword already defined) allocates nothing.
-  if (std::includes(defined.begin(), defined.end(), keywords.begin(), keywords.end())) {
+  if (std::includes(defined.begin(), defined.end(), keywords.begin(), keywords.end(),
+                    KeywordLess{})) {
     return false;
   }
+  // set_union takes an element both ranges hold from the first: the defined spelling.
   std::vector<std::string> merged;
   merged.reserve(defined.size() + keywords.size());
   std::set_union(defined.begin(), defined.end(), keywords.begin(), keywords.end(),
-                 std::back_inserter(merged));
+                 std::back_inserter(merged), KeywordLess{});
   defined = std::move(merged);
   return true;
+}
+
+void spell_as_defined(const std::vector<std::string>& defined, std::vector<std::string>& keywords) {
+  for (auto& keyword : keywords) {
+    auto it = std::lower_bound(defined.begin(), defined.end(), keyword, KeywordLess{});
+    if (it != defined.end() && same_keyword(*it, keyword)) {
+      keyword = *it;
+    }
+  }
 }
 
 std::string join_keywords(const std::vector<std::string>& keywords) {
@@ -82,14 +112,15 @@ bool apply_flag_change(Entry& entry, const PreparedFlagChange& change) {
   std::vector<std::string> keywords;
   switch (change.op) {
     case FlagOp::kAdd:
+      // The entry's spelling of a keyword it has stays.
       flags = static_cast<Flags>(flags | change.flags);
       std::set_union(entry.keywords.begin(), entry.keywords.end(), change.keywords.begin(),
-                     change.keywords.end(), std::back_inserter(keywords));
+                     change.keywords.end(), std::back_inserter(keywords), KeywordLess{});
       break;
     case FlagOp::kRemove:
       flags = static_cast<Flags>(flags & ~change.flags);
       std::set_difference(entry.keywords.begin(), entry.keywords.end(), change.keywords.begin(),
-                          change.keywords.end(), std::back_inserter(keywords));
+                          change.keywords.end(), std::back_inserter(keywords), KeywordLess{});
       break;
     case FlagOp::kReplace:
       flags = change.flags;

@@ -16,12 +16,24 @@ namespace tern::domain {
 // for a keyword or an unknown "\\" flag.
 std::optional<Flag> system_flag(std::string_view name);
 
-// Keywords as entries keep them: sorted and unique.
+// Keywords are IMAP atoms, compared without ASCII case (RFC 9051 §9, note 1;
+// Dovecot does the same): "$junk" names the keyword "$Junk". keyword_less is
+// the order lists of keywords are kept in.
+bool keyword_less(std::string_view a, std::string_view b);
+
+// Keywords as entries keep them: sorted by keyword_less, and unique without case
+// (the first spelling of a keyword stays).
 std::vector<std::string> normalize_keywords(std::vector<std::string> keywords);
 
-// Adds `keywords` (sorted, unique) to a mailbox's defined keywords (sorted, unique;
-// Mailbox::keywords). Returns true when the set grew.
+// Adds `keywords` (normalised) to a mailbox's defined keywords (normalised;
+// Mailbox::keywords); a keyword defined in another spelling keeps the defined one.
+// Returns true when the set grew.
 bool define_keywords(std::vector<std::string>& defined, const std::vector<std::string>& keywords);
+
+// Rewrites `keywords` (normalised) to the spellings `defined` (normalised) has,
+// so that "project-x" put on a message lands as the mailbox's "Project-X", as
+// the FLAGS response names it. Backends call it before entries take keywords.
+void spell_as_defined(const std::vector<std::string>& defined, std::vector<std::string>& keywords);
 
 // The text form backends keep a keyword list in (one column for an entry's or a
 // mailbox's keywords): the keywords joined by single spaces, "" for none.

@@ -42,6 +42,32 @@ TEST(NormalizeKeywords, SortsAndRemovesDuplicates) {
   EXPECT_EQ(normalize_keywords({"b", "a", "b", "$x"}), (Words{"$x", "a", "b"}));
 }
 
+TEST(NormalizeKeywords, IgnoresCaseAndKeepsTheFirstSpelling) {
+  EXPECT_EQ(normalize_keywords({"zed", "Alpha", "$Junk", "ALPHA", "$junk"}),
+            (Words{"$Junk", "Alpha", "zed"}));
+  EXPECT_TRUE(keyword_less("apple", "Zed"));
+  EXPECT_FALSE(keyword_less("Zed", "zed"));
+}
+
+TEST(DefineKeywords, AnotherSpellingIsNotANewKeyword) {
+  Words defined{"Project-X"};
+  EXPECT_FALSE(define_keywords(defined, {"project-x"}));
+  EXPECT_TRUE(define_keywords(defined, {"apple", "PROJECT-X"}));
+  EXPECT_EQ(defined, (Words{"apple", "Project-X"}));
+  Words keywords{"APPLE", "new", "project-x"};
+  spell_as_defined(defined, keywords);
+  EXPECT_EQ(keywords, (Words{"apple", "new", "Project-X"}));
+}
+
+TEST(ApplyFlagChange, MatchesKeywordsWithoutCase) {
+  Entry entry;
+  entry.keywords = {"$Junk", "Project-X"};
+  EXPECT_FALSE(apply_flag_change(entry, prepare_flag_change({FlagOp::kAdd, 0, {"$JUNK"}, {}})));
+  EXPECT_TRUE(
+      apply_flag_change(entry, prepare_flag_change({FlagOp::kRemove, 0, {"project-x"}, {}})));
+  EXPECT_EQ(entry.keywords, Words{"$Junk"});
+}
+
 TEST(DefineKeywords, GrowsOnlyForNewKeywords) {
   Words defined{"a", "c"};
   EXPECT_FALSE(define_keywords(defined, {"a"}));

@@ -369,6 +369,11 @@ def keywords(rec):
     a.cmd("store-new", "STORE 2 +FLAGS (Project-X)")
     b.cmd("noop-new", "NOOP")
     a.cmd("store-known", "STORE 1 +FLAGS (Project-X)")
+    # Keywords are atoms, compared without case (RFC 9051 §9 note 1): another
+    # spelling names the same keyword, and the first spelling stays.
+    a.cmd("store-other-case", "STORE 2 +FLAGS (project-x)")
+    a.cmd("store-remove-case", "STORE 1 -FLAGS (PROJECT-X)")
+    a.cmd("store-back", "STORE 1 +FLAGS (Project-X)")
     a.cmd("store-silent-new", "STORE 1 +FLAGS.SILENT ($Later)")
     b.cmd("fetch-flags", "FETCH 1:* (FLAGS)")
     a.cmd("append-new", "APPEND INBOX (fresh \\Seen) ", data[2])

@@ -1124,6 +1124,45 @@ TYPED_TEST_P(StorageConformance, MailboxKeywordsGrowWithAppendStoreCopyAndMove) 
   EXPECT_TRUE(this->make_mailbox(bob.id, "Other").keywords.empty());
 }
 
+// Keywords are atoms, compared without case (RFC 9051 §9 note 1, as Dovecot):
+// another spelling names the defined keyword, which keeps its first spelling on
+// entries and in the mailbox.
+TYPED_TEST_P(StorageConformance, KeywordsAreOneWhateverTheirCase) {
+  using Words = std::vector<std::string>;
+  auto bob = this->make_account("bob");
+  auto inbox = this->inbox(bob.id);
+  auto work = this->make_mailbox(bob.id, "Work");
+  auto a = this->append_one(bob, inbox, "a", 0, {"Project-X", "$Junk"});
+  auto b = this->append_one(bob, inbox, "b", 0, {"project-x", "zed", "Alpha"});
+  auto entries = this->all_entries(inbox);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].keywords, (Words{"$Junk", "Project-X"}));
+  EXPECT_EQ(entries[1].keywords, (Words{"Alpha", "Project-X", "zed"}));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "Alpha", "Project-X", "zed"}));
+
+  d::FlagChange add{d::FlagOp::kAdd, 0, {"$JUNK", "ZED"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, add)));
+  entries = this->all_entries(inbox);
+  EXPECT_EQ(entries[0].keywords, (Words{"$Junk", "Project-X", "zed"}));
+  EXPECT_EQ(entries[1].keywords, (Words{"$Junk", "Alpha", "Project-X", "zed"}));
+  EXPECT_EQ(this->reload(inbox).keywords, (Words{"$Junk", "Alpha", "Project-X", "zed"}));
+
+  d::FlagChange remove{d::FlagOp::kRemove, 0, {"PROJECT-X"}, std::nullopt};
+  TERN_ASSERT_OK(wait(this->mail().change_flags(bob.id, inbox.id, {a.uid, b.uid}, remove)));
+  entries = this->all_entries(inbox);
+  EXPECT_EQ(entries[0].keywords, (Words{"$Junk", "zed"}));
+  EXPECT_EQ(entries[1].keywords, (Words{"$Junk", "Alpha", "zed"}));
+
+  // A copy takes the spellings the destination defines.
+  auto c = this->append_one(bob, work, "c", 0, {"ALPHA"});
+  (void)c;
+  TERN_ASSERT_OK(wait(this->mail().copy(bob.id, inbox.id, {b.uid}, work.id)));
+  auto copied = this->all_entries(work);
+  ASSERT_EQ(copied.size(), 2u);
+  EXPECT_EQ(copied[1].keywords, (Words{"$Junk", "ALPHA", "zed"}));
+  EXPECT_EQ(this->reload(work).keywords, (Words{"$Junk", "ALPHA", "zed"}));
+}
+
 TYPED_TEST_P(StorageConformance, ExpungeLeavesTombstonesReportedAsVanished) {
   auto bob = this->make_account("bob");
   auto box = this->inbox(bob.id);
@@ -1615,10 +1654,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
     QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
     ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove,
-    SieveScriptsArePutReplacedAndListedByName, AtMostOneSieveScriptIsActive,
-    RenamedSieveScriptKeepsItsTextAndActiveState, ActiveSieveScriptCannotBeRemoved,
-    VacationRepliesAreTrackedPerKeyForThePeriod, ConcurrentVacationRepliesGetOneTrue,
-    RemoveAccountRemovesSieveScriptsAndVacationReplies);
+    KeywordsAreOneWhateverTheirCase, SieveScriptsArePutReplacedAndListedByName,
+    AtMostOneSieveScriptIsActive, RenamedSieveScriptKeepsItsTextAndActiveState,
+    ActiveSieveScriptCannotBeRemoved, VacationRepliesAreTrackedPerKeyForThePeriod,
+    ConcurrentVacationRepliesGetOneTrue, RemoveAccountRemovesSieveScriptsAndVacationReplies);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

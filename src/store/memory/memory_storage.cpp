@@ -626,9 +626,10 @@ d::Async<d::FlagResult> MemoryStorage::change_flags(d::AccountId account, d::Mai
   if (owner == nullptr || !target) {
     return ready<d::FlagResult>(fail(ErrorCode::kNotFound, "no such mailbox"));
   }
-  const auto prepared = d::prepare_flag_change(std::move(change));
+  auto prepared = d::prepare_flag_change(std::move(change));
   d::FlagResult result;
   std::vector<d::Entry*> updated;
+  d::spell_as_defined((*target)->mailbox.keywords, prepared.keywords);
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   for (auto uid : uids) {
@@ -1135,6 +1136,7 @@ d::Entry MemoryStorage::add_entry_locked(MailboxState& mailbox, d::MessageId mes
   entry.save_date = now_seconds();
   entry.flags = flags & d::kAllFlags;
   entry.keywords = d::normalize_keywords(std::move(keywords));
+  d::spell_as_defined(mailbox.mailbox.keywords, entry.keywords);
   d::define_keywords(mailbox.mailbox.keywords, entry.keywords);
   entry.modseq = modseq;
   mailbox.mailbox.uid_next = d::Uid{d::value_of(entry.uid) + 1};

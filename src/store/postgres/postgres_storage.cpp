@@ -105,7 +105,7 @@ d::Mailbox mailbox_from(const Rows& r, int i) {
   m.uid_next = d::Uid{static_cast<std::uint32_t>(r.int64(i, 5))};
   m.highest_modseq = d::ModSeq{r.uint64(i, 6)};
   m.subscribed = r.boolean(i, 7);
-  m.keywords = split_keywords(r.text(i, 8));
+  m.keywords = d::normalize_keywords(split_keywords(r.text(i, 8)));
   return m;
 }
 
@@ -123,7 +123,7 @@ d::Entry entry_from(const Rows& r, int i) {
   e.internal_date = from_ticks(r.int64(i, 5));
   e.save_date = from_ticks(r.int64(i, 6));
   e.flags = static_cast<d::Flags>(r.int64(i, 7));
-  e.keywords = split_keywords(r.text(i, 8));
+  e.keywords = d::normalize_keywords(split_keywords(r.text(i, 8)));
   e.modseq = d::ModSeq{r.uint64(i, 9)};
   return e;
 }
@@ -270,17 +270,24 @@ Result<void> set_highest(Connection& c, d::MailboxId box, d::ModSeq modseq) {
              d::value_of(modseq));
 }
 
-// Adds `keywords` (normalised) to the mailbox's defined keywords (Mailbox::keywords).
-Result<void> define_keywords(Connection& c, d::MailboxId box,
-                             const std::vector<std::string>& keywords) {
+// The mailbox's defined keywords (normalised; none for a missing mailbox).
+Result<std::vector<std::string>> defined_keywords(Connection& c, d::MailboxId box) {
+  TERN_TRY(auto stored, c.query("SELECT keywords FROM mailboxes WHERE id = $1", d::value_of(box)));
+  if (stored.empty()) {
+    return std::vector<std::string>{};  // the caller reports the missing mailbox
+  }
+  return d::normalize_keywords(split_keywords(stored.text(0, 0)));
+}
+
+// Spells `keywords` (normalised) as the mailbox defines them
+// (domain::spell_as_defined), then adds the new ones to Mailbox::keywords. Call it
+// before the entries take the keywords.
+Result<void> define_keywords(Connection& c, d::MailboxId box, std::vector<std::string>& keywords) {
   if (keywords.empty()) {
     return ok();
   }
-  TERN_TRY(auto stored, c.query("SELECT keywords FROM mailboxes WHERE id = $1", d::value_of(box)));
-  if (stored.empty()) {
-    return ok();  // the caller reports the missing mailbox
-  }
-  auto defined = split_keywords(stored.text(0, 0));
+  TERN_TRY(auto defined, defined_keywords(c, box));
+  d::spell_as_defined(defined, keywords);
   if (!d::define_keywords(defined, keywords)) {
     return ok();
   }
@@ -411,9 +418,9 @@ Result<d::Mailbox> insert_mailbox(Connection& c, d::AccountId account, const std
 
 // Links `message` into `box` with the next UID and logs it; returns the UID.
 Result<d::Uid> insert_entry(Connection& c, d::AccountId account, d::MailboxId box,
-                            d::MessageId message, d::Flags flags,
-                            const std::vector<std::string>& keywords, d::ModSeq modseq,
-                            std::uint64_t size) {
+                            d::MessageId message, d::Flags flags, std::vector<std::string> keywords,
+                            d::ModSeq modseq, std::uint64_t size) {
+  TERN_TRY_VOID(define_keywords(c, box, keywords));
   TERN_TRY(auto uid, scalar(c,
                             "UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = $2 "
                             "WHERE id = $1 RETURNING uid_next - 1",
@@ -430,7 +437,6 @@ Result<d::Uid> insert_entry(Connection& c, d::AccountId account, d::MailboxId bo
           d::value_of(box), *uid, d::value_of(message), now_seconds_ticks(),
           static_cast<int>(flags & d::kAllFlags), join_keywords(keywords), d::value_of(modseq),
           d::value_of(account), static_cast<int>(d::ChangeKind::kMessageAdded)));
-  TERN_TRY_VOID(define_keywords(c, box, keywords));
   TERN_TRY_VOID(run(c, "UPDATE messages SET entry_count = entry_count + 1 WHERE id = $1",
                     d::value_of(message)));
   TERN_TRY_VOID(run(c, "UPDATE accounts SET used_bytes = used_bytes + $2 WHERE id = $1",
@@ -1091,7 +1097,7 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
                        boxes.int64(i, 1),
                        boxes.uint64(i, 2),
                        boxes.uint64(i, 3),
-                       split_keywords(boxes.text(i, 4)),
+                       d::normalize_keywords(split_keywords(boxes.text(i, 4))),
                        false};
     mailboxes.emplace(state.id, state);
   }
@@ -1206,7 +1212,8 @@ Result<void> append_rows(Connection& c, std::vector<std::unique_ptr<PendingAppen
       // the mailbox's next UID (RFC 9051 §2.3.1.1: strictly ascending).
       const std::uint64_t modseq = ++owner.modseq;
       const std::uint64_t uid = box.uid_next++;
-      const auto keywords = d::normalize_keywords(target.keywords);
+      auto keywords = d::normalize_keywords(target.keywords);
+      d::spell_as_defined(box.keywords, keywords);
       d::define_keywords(box.keywords, keywords);
       box.highest_modseq = modseq;
       box.dirty = true;
@@ -1905,7 +1912,11 @@ d::Async<d::FlagResult> PostgresStorage::change_flags(d::AccountId account, d::M
                                      change](Connection& c) mutable -> Result<d::FlagResult> {
     TERN_TRY_VOID(lock_account(c, account).transform([](const d::Account&) {}));
     TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
-    const auto prepared = d::prepare_flag_change(change);
+    auto prepared = d::prepare_flag_change(change);
+    if (!prepared.keywords.empty()) {
+      TERN_TRY(auto defined, defined_keywords(c, mailbox));
+      d::spell_as_defined(defined, prepared.keywords);
+    }
     std::sort(uids.begin(), uids.end());
     uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
     std::vector<std::int64_t> wanted;

@@ -10,11 +10,7 @@ namespace tern::store::sqlite {
 
 namespace d = tern::domain;
 
-Result<void> define_keywords(Connection& c, std::int64_t box,
-                             const std::vector<std::string>& keywords) {
-  if (keywords.empty()) {
-    return ok();
-  }
+Result<std::vector<std::string>> defined_keywords(Connection& c, std::int64_t box) {
   auto stmt = c.query("SELECT keywords FROM mailboxes WHERE id = ?1", box);
   if (!stmt) {
     return stmt.error();
@@ -24,10 +20,18 @@ Result<void> define_keywords(Connection& c, std::int64_t box,
     return row.error();
   }
   if (!*row) {
-    return ok();  // the caller reports the missing mailbox
+    return std::vector<std::string>{};  // the caller reports the missing mailbox
   }
   // Sorted on read: the migration that filled the column could not promise order.
-  auto defined = d::normalize_keywords(split_keywords(stmt->text(0)));
+  return d::normalize_keywords(split_keywords(stmt->text(0)));
+}
+
+Result<void> define_keywords(Connection& c, std::int64_t box, std::vector<std::string>& keywords) {
+  if (keywords.empty()) {
+    return ok();
+  }
+  TERN_TRY(auto defined, defined_keywords(c, box));
+  d::spell_as_defined(defined, keywords);
   if (!d::define_keywords(defined, keywords)) {
     return ok();
   }
@@ -267,10 +271,10 @@ Result<AppendOutcome> AppendBatch::run(Connection& c, const AppendRequest& reque
     box.highest_modseq = modseq;
     box.dirty = true;
     auto keywords = d::normalize_keywords(target.keywords);
+    TERN_TRY_VOID(define_keywords(c, box.id, keywords));
     entry_rows_.push_back(EntryRow{box.id, uid, message, save_date,
                                    static_cast<int>(target.flags & d::kAllFlags),
                                    join_keywords(keywords), modseq});
-    TERN_TRY_VOID(define_keywords(c, box.id, keywords));
     change_rows_.push_back(ChangeRow{owner.id, modseq, box.id, uid});
     out.emplace_back(
         d::Appended{target.mailbox, d::Uid{uid}, d::ModSeq{modseq}, d::MessageId{message}});

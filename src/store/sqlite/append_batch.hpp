@@ -234,11 +234,12 @@ void finish_append(AppendRequest& request, const Error* error);
 using domain::join_keywords;
 using domain::split_keywords;
 
-// Adds `keywords` (sorted, unique) to the defined keywords of mailbox `box`
-// (mailboxes.keywords, domain::Mailbox::keywords), in the caller's transaction:
-// one read of the mailbox row, a write only when the set grows. An SQL error
-// otherwise; nothing to do for an empty `keywords`.
-Result<void> define_keywords(Connection& c, std::int64_t box,
-                             const std::vector<std::string>& keywords);
+// The keywords mailbox `box` defines (normalised; none for a missing mailbox).
+Result<std::vector<std::string>> defined_keywords(Connection& c, std::int64_t box);
+
+// Spells `keywords` (normalised) as mailbox `box` defines them
+// (domain::spell_as_defined), then adds the new ones to its definitions. Call it
+// before the entries take the keywords.
+Result<void> define_keywords(Connection& c, std::int64_t box, std::vector<std::string>& keywords);
 
 }  // namespace tern::store::sqlite

@@ -115,7 +115,7 @@ d::Entry entry_from(const Statement& s) {
   e.internal_date = from_ticks(s.int64(5));
   e.save_date = from_ticks(s.int64(6));
   e.flags = static_cast<d::Flags>(s.int64(7));
-  e.keywords = split_keywords(s.text(8));
+  e.keywords = d::normalize_keywords(split_keywords(s.text(8)));
   e.modseq = d::ModSeq{s.uint64(9)};
   return e;
 }
@@ -270,8 +270,9 @@ Result<d::Mailbox> insert_mailbox(Connection& c, d::AccountId account, const std
 
 // Links `message` into `box` with the next UID; returns the UID.
 Result<d::Uid> insert_entry(Connection& c, d::MailboxId box, d::MessageId message, d::Flags flags,
-                            const std::vector<std::string>& keywords, d::ModSeq modseq,
-                            std::uint64_t size, d::AccountId account) {
+                            std::vector<std::string> keywords, d::ModSeq modseq, std::uint64_t size,
+                            d::AccountId account) {
+  TERN_TRY_VOID(define_keywords(c, d::value_of(box), keywords));
   TERN_TRY(auto uid, c.scalar("UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ?2 "
                               "WHERE id = ?1 RETURNING uid_next - 1",
                               d::value_of(box), d::value_of(modseq)));
@@ -283,7 +284,6 @@ Result<d::Uid> insert_entry(Connection& c, d::MailboxId box, d::MessageId messag
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             d::value_of(box), *uid, d::value_of(message), ticks(now_seconds()),
             static_cast<int>(flags & d::kAllFlags), join_keywords(keywords), d::value_of(modseq)));
-  TERN_TRY_VOID(define_keywords(c, d::value_of(box), keywords));
   TERN_TRY_VOID(c.run("UPDATE messages SET entry_count = entry_count + 1 WHERE id = ?1",
                       d::value_of(message)));
   TERN_TRY_VOID(c.run("UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
@@ -1966,7 +1966,11 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
   return write<d::FlagResult>(
       {}, [account, mailbox, uids, change](Connection& c) mutable -> Result<d::FlagResult> {
         TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
-        const auto prepared = d::prepare_flag_change(change);
+        auto prepared = d::prepare_flag_change(change);
+        if (!prepared.keywords.empty()) {
+          TERN_TRY(auto defined, defined_keywords(c, d::value_of(mailbox)));
+          d::spell_as_defined(defined, prepared.keywords);
+        }
         std::sort(uids.begin(), uids.end());
         uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
         d::FlagResult result;
