@@ -88,8 +88,8 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
 
 // The SMTP service options for one role, from [server], [smtp], [auth],
 // [addressing], [antivirus], the [[dkim]] keys (submission signs with them, the
-// MX ARC-seals forwards with them) and, for the MX, [mailauth] and [dnsbl] with
-// the resolver.
+// MX ARC-seals forwards with them) and, for the MX, [greylist], and [mailauth]
+// and [dnsbl] with the resolver.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
                                      std::shared_ptr<runtime::TlsContexts> tls,
                                      std::shared_ptr<const domain::Srs> srs,
@@ -128,6 +128,14 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
       verify.trusted_arc_sealers = m.trusted_arc_sealers;
       o.verify = std::move(verify);
     }
+  }
+  if (o.policy.role == services::smtp::Role::kMx && settings.greylist.enabled) {
+    domain::GreylistPolicy policy;
+    policy.delay_seconds = settings.greylist.delay.count();
+    policy.retry_window_seconds = settings.greylist.retry_window.count();
+    policy.max_age_seconds = settings.greylist.max_age.count();
+    policy.auto_allow_after = settings.greylist.auto_allow_clients;
+    o.greylist = services::smtp::GreylistOptions{policy};
   }
   if (o.policy.role == services::smtp::Role::kMx && !settings.dnsbl.sites.empty()) {
     o.dnsbl =
@@ -523,6 +531,11 @@ Result<void> Daemon::start_outbound() {
                                            settings_.outbound.ca_file);
   reports_->start(io_.context());
   store_gc_ = std::make_unique<StoreGcTimer>(*storage_, pool_, logger_.with("component", "store"));
+  if (settings_.greylist.enabled) {
+    // Unpassed records die after the retry window, passed ones after max_age.
+    store_gc_->purge_greylist_after(
+        std::max(settings_.greylist.retry_window, settings_.greylist.max_age));
+  }
   store_gc_->start(io_.context());
   return ok();
 }

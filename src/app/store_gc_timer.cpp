@@ -21,6 +21,17 @@ asio::awaitable<void> StoreGcTimer::loop() {
 }
 
 Result<std::uint64_t> StoreGcTimer::run_once() {
+  if (greylist_horizon_) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto purged = storage_.greylist().purge_greylist(now - greylist_horizon_->count()).get();
+    if (!purged) {
+      logger_.error("greylist purge failed", {{"error", purged.error().message}});
+    } else if (*purged > 0) {
+      logger_.info("greylist records purged", {{"removed", std::to_string(*purged)}});
+    }
+  }
   auto collected = storage_.blobs().collect_garbage().get();
   if (!collected) {
     logger_.error("store garbage collection failed", {{"error", collected.error().message}});

@@ -3,11 +3,13 @@
 // pool, first a few minutes after start (to reclaim what a crash left behind)
 // and then every hour. For the sqlite backend that removes unreferenced blobs,
 // orphan blob files, and segments without live spans, and compacts mostly dead
-// segments (docs/adr/0020-message-segments.md).
+// segments (docs/adr/0020-message-segments.md). With greylisting on, each pass
+// also purges the greylist records no attempt can use any more.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include <asio.hpp>
 
@@ -32,6 +34,10 @@ class StoreGcTimer {
   // already on the pool finishes without scheduling another.
   void stop() { sleep_.stop(); }
 
+  // Each pass also deletes greylist records last seen more than `horizon` ago
+  // (GreylistStore::purge_greylist); unset: none are.
+  void purge_greylist_after(std::chrono::seconds horizon) { greylist_horizon_ = horizon; }
+
   // One collection, as the loop runs it on the pool (public for tests): what
   // collect_garbage() removed, logged.
   Result<std::uint64_t> run_once();
@@ -45,6 +51,7 @@ class StoreGcTimer {
   const std::chrono::steady_clock::duration first_;
   const std::chrono::steady_clock::duration every_;
   runtime::StoppableSleep sleep_;
+  std::optional<std::chrono::seconds> greylist_horizon_;
 };
 
 }  // namespace tern::app

@@ -1087,6 +1087,21 @@ void read_dnsbl(Problems& problems, const toml::table* table, DnsblSettings& out
   r.finish();
 }
 
+// [greylist] (domain/greylist.hpp)
+void read_greylist(Problems& problems, const toml::table* table, GreylistSettings& out) {
+  TableReader r(problems, table, "greylist", 1);
+  r.read_bool("enabled", out.enabled);
+  read_seconds(r, "delay_seconds", out.delay, 1, 86400);
+  auto hours = static_cast<std::uint32_t>(out.retry_window.count() / 3600);
+  r.read_uint("retry_window_hours", hours, 1, 720);
+  out.retry_window = std::chrono::hours(hours);
+  auto days = static_cast<std::uint32_t>(out.max_age.count() / 86400);
+  r.read_uint("max_age_days", days, 1, 365);
+  out.max_age = std::chrono::hours(24 * days);
+  r.read_uint("auto_allow_clients", out.auto_allow_clients, 0, 1000);
+  r.finish();
+}
+
 // [reports] (domain/reports/README.md)
 void read_reports(Problems& problems, const toml::table* table, const ServerSettings& server,
                   ReportsSettings& out) {
@@ -1452,6 +1467,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_spam(problems, section(problems, root, "spam"), settings.spam);
   read_antivirus(problems, section(problems, root, "antivirus"), base_dir, settings.antivirus);
   read_dnsbl(problems, section(problems, root, "dnsbl"), settings.dnsbl);
+  read_greylist(problems, section(problems, root, "greylist"), settings.greylist);
   std::vector<ListenerLines> lines;
   read_listeners(problems, root.get("listener"), settings.server.data_dir, settings.listeners,
                  lines);
@@ -1469,7 +1485,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   constexpr std::string_view kSections[] = {
       "server", "log",     "tls",     "limits",   "store",     "auth",     "addressing", "smtp",
       "pop3",   "imap",    "queue",   "listener", "dns",       "outbound", "transport",  "mailauth",
-      "dkim",   "mta_sts", "reports", "spam",     "antivirus", "dnsbl"};
+      "dkim",   "mta_sts", "reports", "spam",     "antivirus", "dnsbl",    "greylist"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

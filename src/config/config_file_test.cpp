@@ -269,6 +269,29 @@ TEST(ParseConfig, DnsblSection) {
             "var/tern.toml:4: dnsbl.threshold: expected an integer from 1 to 1000, got 0");
 }
 
+TEST(ParseConfig, GreylistSection) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->greylist.enabled);
+  EXPECT_EQ(defaults->greylist.delay, std::chrono::seconds(300));
+  EXPECT_EQ(defaults->greylist.retry_window, std::chrono::hours(48));
+  EXPECT_EQ(defaults->greylist.max_age, std::chrono::hours(35 * 24));
+  EXPECT_EQ(defaults->greylist.auto_allow_clients, 5u);
+
+  auto set = parse(
+      "[server]\nhostname = \"a.b\"\n[greylist]\nenabled = true\ndelay_seconds = 60\n"
+      "retry_window_hours = 12\nmax_age_days = 7\nauto_allow_clients = 0\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_TRUE(set->greylist.enabled);
+  EXPECT_EQ(set->greylist.delay, std::chrono::seconds(60));
+  EXPECT_EQ(set->greylist.retry_window, std::chrono::hours(12));
+  EXPECT_EQ(set->greylist.max_age, std::chrono::hours(7 * 24));
+  EXPECT_EQ(set->greylist.auto_allow_clients, 0u);
+
+  EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\n[greylist]\ndelay_seconds = 0\n"),
+            "var/tern.toml:4: greylist.delay_seconds: expected an integer from 1 to 86400, got 0");
+}
+
 TEST(ParseConfig, ReportsUnknownKeyWithLine) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
             "var/tern.toml:3: unknown key \"server.hostnme\"");

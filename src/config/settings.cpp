@@ -108,7 +108,7 @@ bool SettingsDiff::empty() const {
 
 bool SettingsDiff::needs_restart() const {
   return server || store || smtp || pop3 || imap || queue || dns || outbound || mailauth ||
-         reports || spam || antivirus || dnsbl;
+         reports || spam || antivirus || dnsbl || greylist;
 }
 
 std::string SettingsDiff::describe() const {
@@ -141,6 +141,7 @@ std::string SettingsDiff::describe() const {
   add(spam, "spam");
   add(antivirus, "antivirus");
   add(dnsbl, "dnsbl");
+  add(greylist, "greylist");
   add(listeners, "listener");
   return out;
 }
@@ -166,6 +167,7 @@ SettingsDiff diff_settings(const Settings& before, const Settings& after) {
   diff.spam = before.spam != after.spam;
   diff.antivirus = before.antivirus != after.antivirus;
   diff.dnsbl = before.dnsbl != after.dnsbl;
+  diff.greylist = before.greylist != after.greylist;
   diff.listeners = !same_listeners(before, after);
   return diff;
 }

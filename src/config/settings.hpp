@@ -504,6 +504,20 @@ struct DnsblSettings {
   friend bool operator==(const DnsblSettings&, const DnsblSettings&) = default;
 };
 
+// [greylist]: the MX defers the first attempt of each (client network, sender,
+// recipient) triplet (domain/greylist.hpp: postgrey's rules and defaults).
+// Changing it needs a restart.
+struct GreylistSettings {
+  bool enabled = false;
+  std::chrono::seconds delay{300};               // key `delay_seconds` (1..86400)
+  std::chrono::seconds retry_window{2 * 86400};  // key `retry_window_hours` (1..720)
+  std::chrono::seconds max_age{35 * 86400};      // key `max_age_days` (1..365)
+  // Key `auto_allow_clients` (0..1000): a client network with this many passed
+  // triplets passes at once; 0 never.
+  std::uint32_t auto_allow_clients = 5;
+  friend bool operator==(const GreylistSettings&, const GreylistSettings&) = default;
+};
+
 // The whole configuration. Every field has been validated; the defaults above
 // apply to keys the file leaves out.
 struct Settings {
@@ -528,6 +542,7 @@ struct Settings {
   SpamSettings spam;
   AntivirusSettings antivirus;
   DnsblSettings dnsbl;
+  GreylistSettings greylist;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique
   friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -558,6 +573,7 @@ struct SettingsDiff {
   bool spam = false;
   bool antivirus = false;
   bool dnsbl = false;
+  bool greylist = false;
   bool listeners = false;  // !same_listeners()
 
   // True when nothing differs.
@@ -565,10 +581,10 @@ struct SettingsDiff {
 
   // True when a running ternd cannot apply the change and must be restarted:
   // [server], [store], [smtp], [pop3], [imap], [queue], [dns], [outbound] or
-  // [[transport]], [mailauth] or [[dkim]], [reports], [spam], [antivirus] or [dnsbl] changed. Log,
-  // TLS (certificates are reloaded), limits, auth and addressing apply live; listener changes apply
-  // live as far as the process may still bind the ports (app/ decides, since privileges are
-  // dropped).
+  // [[transport]], [mailauth] or [[dkim]], [reports], [spam], [antivirus], [dnsbl] or [greylist]
+  // changed. Log, TLS (certificates are reloaded), limits, auth and addressing apply live; listener
+  // changes apply live as far as the process may still bind the ports (app/ decides, since
+  // privileges are dropped).
   bool needs_restart() const;
 
   // The changed section names in file order ("server", "log", ..., "listener"),

@@ -26,6 +26,7 @@
 
 #include "base/future.hpp"
 #include "base/result.hpp"
+#include "domain/greylist.hpp"
 #include "domain/model.hpp"
 #include "domain/report_model.hpp"
 
@@ -332,6 +333,22 @@ class SpamStore {
   virtual Async<void> reset_spam_model(std::optional<AccountId> account) = 0;
 };
 
+// Greylisting's records (domain/greylist.hpp): one per triplet, shared by every
+// node on the store.
+class GreylistStore {
+ public:
+  virtual ~GreylistStore() = default;
+
+  // One attempt of `triplet` at `now` (Unix seconds), in one atomic step: reads
+  // the triplet's record and how many of its client network's triplets have
+  // passed, decides with decide_greylist() and stores the new record. Concurrent
+  // attempts of one triplet are serialised, so exactly one is the first.
+  virtual Async<GreylistVerdict> check_greylist(GreylistTriplet triplet, GreylistPolicy policy,
+                                                std::int64_t now) = 0;
+  // Deletes the records last seen before `before`; returns how many.
+  virtual Async<std::uint64_t> purge_greylist(std::int64_t before) = 0;
+};
+
 // One backend: all ports over one consistent store.
 class Storage {
  public:
@@ -342,6 +359,7 @@ class Storage {
   virtual QueueStore& queue() = 0;
   virtual ReportStore& reports() = 0;
   virtual SpamStore& spam() = 0;
+  virtual GreylistStore& greylist() = 0;
 };
 
 }  // namespace tern::domain

@@ -155,6 +155,18 @@ def http_get(port, path, host="127.0.0.1", timeout=10.0):
     return status, headers, body.decode(errors="replace")
 
 
+def metric(port, name, **labels):
+    """The value of one series on ternd's /metrics at `port` (labels in the order
+    ternd writes them), 0 when it is not there."""
+    rendered = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    prefix = f"{name}{{{rendered}}} " if labels else f"{name} "
+    _, _, body = http_get(port, "/metrics")
+    for line in body.splitlines():
+        if line.startswith(prefix):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 @pytest.fixture
 def certs(tmp_path):
     return make_certificate(tmp_path / "tls")

@@ -15,9 +15,9 @@ import struct
 import pytest
 
 from clamd_fixture import MARKER, VIRUS, Clamd, require_clamd
-from conftest import http_get
+from conftest import metric
 from store_view import inbox
-from test_smtp import DOMAIN, PASSWORD, Raw, provision, start_mail_server
+from test_smtp import DOMAIN, PASSWORD, Raw, start_filtering_server
 
 ALICE = f"alice@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
@@ -38,13 +38,7 @@ def antivirus(address, **keys):
 
 
 def start(ternd_factory, extra, roles=("smtp",), restart=False):
-    """A ternd with `roles` and an HTTP listener; `restart`: on the data of the
-    test's previous ternd (stopped), whose accounts exist already."""
-    specs = [(role, role, "none") for role in roles] + [("http", "http", "none")]
-    server, ports = start_mail_server(ternd_factory, specs, extra=extra)
-    if not restart:
-        provision(server)
-    return server, ports
+    return start_filtering_server(ternd_factory, [(role, role) for role in roles], extra, restart)
 
 
 def message(body, subject="hello", sender="Carol <carol@remote.example>"):
@@ -74,10 +68,7 @@ def refused(port, raw, rcpts=(ALICE,)):
 
 
 def scans(ports, role, result):
-    _, _, body = http_get(ports["http"], "/metrics")
-    prefix = f'tern_antivirus_scans_total{{role="{role}",result="{result}"}} '
-    lines = [line for line in body.splitlines() if line.startswith(prefix)]
-    return int(lines[0].split()[-1]) if lines else 0
+    return metric(ports["http"], "tern_antivirus_scans_total", role=role, result=result)
 
 
 def test_mx_refuses_infected_messages_and_delivers_clean_ones(ternd_factory, clamd):

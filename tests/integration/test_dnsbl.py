@@ -10,10 +10,10 @@ import smtplib
 
 import pytest
 
-from conftest import http_get
+from conftest import metric
 from dns_server import dns_server  # noqa: F401  (pytest fixture)
 from store_view import inbox
-from test_smtp import DOMAIN, PASSWORD, Raw, provision, start_mail_server
+from test_smtp import DOMAIN, PASSWORD, Raw, start_filtering_server
 
 ALICE = f"alice@{DOMAIN}"
 CLIENT = "1.0.0.127"  # 127.0.0.1 reversed
@@ -32,11 +32,7 @@ def start(ternd_factory, dns, sites, threshold=1, roles=(("mx", "smtp"),), resta
     quoted = ", ".join(f'"{s}"' for s in sites)
     extra = (f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\ntimeout_ms = 2000\n'
              f"[dnsbl]\nsites = [{quoted}]\nthreshold = {threshold}\n")
-    specs = [(name, role, "none") for name, role in roles] + [("http", "http", "none")]
-    server, ports = start_mail_server(ternd_factory, specs, extra=extra)
-    if not restart:
-        provision(server)
-    return server, ports
+    return start_filtering_server(ternd_factory, roles, extra, restart)
 
 
 @pytest.fixture
@@ -65,10 +61,7 @@ def delivered(port):
 
 
 def clients(ports, result):
-    _, _, body = http_get(ports["http"], "/metrics")
-    prefix = f'tern_dnsbl_clients_total{{role="smtp",result="{result}"}} '
-    lines = [line for line in body.splitlines() if line.startswith(prefix)]
-    return int(lines[0].split()[-1]) if lines else 0
+    return metric(ports["http"], "tern_dnsbl_clients_total", role="smtp", result=result)
 
 
 def test_a_listed_client_is_refused_at_every_rcpt(ternd_factory, dns):

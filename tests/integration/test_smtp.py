@@ -56,6 +56,17 @@ def start_mail_server(ternd_factory, specs, extra=""):
     return server, ports
 
 
+def start_filtering_server(ternd_factory, roles, extra, restart=False):
+    """A ternd with the (name, role) listeners of `roles` (no TLS) and an HTTP
+    listener for /metrics, provisioned; `restart`: on the data of the test's
+    previous ternd (stopped), whose accounts exist already."""
+    specs = [(name, role, "none") for name, role in roles] + [("http", "http", "none")]
+    server, ports = start_mail_server(ternd_factory, specs, extra=extra)
+    if not restart:
+        provision(server)
+    return server, ports
+
+
 def provision(server, users=("alice", "bob"), quota=None, aliases=()):
     tern_cli(server.config, "domain", "add", DOMAIN)
     for user in users:

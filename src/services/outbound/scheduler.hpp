@@ -167,6 +167,8 @@ class WakingStorage final : public domain::Storage {
 
   domain::SpamStore& spam() override { return inner_.spam(); }
 
+  domain::GreylistStore& greylist() override { return inner_.greylist(); }
+
  private:
   class Queue;
   domain::Storage& inner_;

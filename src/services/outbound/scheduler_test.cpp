@@ -144,6 +144,8 @@ class SlowRecordStorage final : public d::Storage, d::QueueStore {
 
   d::SpamStore& spam() override { return inner_.spam(); }
 
+  d::GreylistStore& greylist() override { return inner_.greylist(); }
+
   d::Async<d::QueueId> enqueue(d::NewQueuedMessage m) override { return q().enqueue(std::move(m)); }
 
   d::Async<std::vector<d::QueuedMessage>> queued() override { return q().queued(); }

@@ -137,6 +137,14 @@ class Handlers {
   std::vector<tern::smtp::Reply> on_message(const tern::smtp::Message& message, const Peer& peer,
                                             const mailauth::InboundVerdict* verdict = nullptr);
 
+  // Takes back the recipient the last on_rcpt() accepted, when the session
+  // refuses it after all (greylisting); the engine never counted it.
+  void withdraw_last_recipient() {
+    if (!targets_.empty()) {
+      targets_.pop_back();
+    }
+  }
+
   // Messages accepted by this session (for the id in Received: and logs).
   std::uint64_t accepted_messages() const { return accepted_; }
 

@@ -847,6 +847,8 @@ class FullDiskStorage final : public domain::Storage {
 
   domain::SpamStore& spam() override { return inner_.spam(); }
 
+  domain::GreylistStore& greylist() override { return inner_.greylist(); }
+
  private:
   domain::Storage& inner_;
   FullDiskMail mail_;

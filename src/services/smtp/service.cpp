@@ -50,6 +50,9 @@ class Service::Session {
   // The [dnsbl] refusal for every RCPT of this session, or nullopt; waits for
   // the lookups the first time.
   asio::awaitable<std::optional<Reply>> dnsbl_refusal();
+  // Greylisting's refusal of `rcpt` (accepted by the handlers) from this
+  // transaction's sender, or nullopt to keep it.
+  asio::awaitable<std::optional<Reply>> greylisted(const tern::smtp::RcptTo& rcpt);
   // The antivirus scan's refusal of `message`, or nullopt to deliver it.
   asio::awaitable<std::optional<Reply>> scan(const tern::smtp::Message& message);
   Peer peer() const;
@@ -61,6 +64,7 @@ class Service::Session {
   tern::smtp::ServerEngine engine_;
   Handlers handlers_;
   AuthExchange auth_;
+  std::string sender_;  // this transaction's MAIL FROM address ("" for <>)
   std::vector<Future<dns::Answer>> dnsbl_lookups_;     // one per site, until awaited
   std::optional<std::optional<Reply>> dnsbl_verdict_;  // set once awaited
 };
@@ -283,6 +287,35 @@ asio::awaitable<std::optional<Reply>> Service::Session::dnsbl_refusal() {
   co_return *dnsbl_verdict_;
 }
 
+asio::awaitable<std::optional<Reply>> Service::Session::greylisted(const tern::smtp::RcptTo& rcpt) {
+  const auto& o = service_.options_;
+  if (!o.greylist || o.policy.role != Role::kMx || connection_->is_local()) {
+    co_return std::nullopt;
+  }
+  auto triplet = domain::greylist_triplet(connection_->peer_address().to_string(), sender_,
+                                          address::render_mailbox(rcpt.recipient.path.mailbox));
+  if (!triplet) {
+    co_return std::nullopt;
+  }
+  auto verdict = co_await runtime::await(service_.storage_.greylist().check_greylist(
+      std::move(*triplet), o.greylist->policy, to_unix_seconds(service_.clock_.now())));
+  if (!verdict) {
+    // Fail open: a store that cannot answer must not hold mail back.
+    service_.greylist_failed_->inc();
+    log_.warn("greylist: store error, recipient accepted", {{"error", verdict.error().message}});
+    co_return std::nullopt;
+  }
+  if (verdict->pass) {
+    service_.greylist_passed_->inc();
+    co_return std::nullopt;
+  }
+  service_.greylist_deferred_->inc();
+  // RFC 6647 §2.1: a temporary failure, which the sender's retry will pass.
+  co_return Reply::of(
+      450, "4.2.0",
+      "greylisted, try again in " + std::to_string(verdict->retry_after) + " seconds");
+}
+
 asio::awaitable<std::optional<Reply>> Service::Session::scan(const tern::smtp::Message& message) {
   const AntivirusOptions& av = *service_.options_.antivirus;
   if (message.content.size() > av.max_message_bytes) {
@@ -353,6 +386,7 @@ asio::awaitable<void> Service::Session::run() {
         engine_.answer(Reply::of(450, "4.7.1", "too many messages from your address, slow down"));
         continue;
       }
+      sender_ = mail->path.mailbox ? address::render_mailbox(*mail->path.mailbox) : "";
       if (handlers_.mail_is_local(*mail)) {
         // No store lookup to wait for: a hop to the pool and back would cost
         // two thread switches per message for nothing.
@@ -375,6 +409,13 @@ asio::awaitable<void> Service::Session::run() {
       Handlers& handlers = handlers_;
       auto reply = co_await runtime::offload(service_.pool_,
                                              [&handlers, rcpt] { return handlers.on_rcpt(*rcpt); });
+      if (reply.is_positive() && service_.options_.greylist) {
+        if (auto refusal = co_await greylisted(*rcpt)) {
+          handlers_.withdraw_last_recipient();
+          engine_.answer(*refusal);
+          continue;
+        }
+      }
       engine_.answer(reply);
       continue;
     }
@@ -476,28 +517,31 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
       connection_rate_(options_.connections_per_ip_per_minute, std::chrono::minutes(1)),
       message_rate_(options_.messages_per_ip_per_minute, std::chrono::minutes(1)) {
   // Looked up once: a registry lookup builds the label strings each time.
-  for (auto [out, result] :
-       {std::pair{&messages_accepted_, "accepted"}, std::pair{&messages_rejected_, "rejected"}}) {
-    *out = &registry_.counter(
-        "tern_smtp_messages_total", "Messages received by outcome.",
-        {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
-  }
-  if (options_.antivirus) {
-    for (auto [out, result] :
-         {std::pair{&scans_clean_, "clean"}, std::pair{&scans_infected_, "infected"},
-          std::pair{&scans_failed_, "error"}, std::pair{&scans_skipped_, "skipped"}}) {
+  auto by_result = [this](std::string_view name, std::string_view help,
+                          std::initializer_list<std::pair<metrics::Counter**, const char*>> outs) {
+    for (auto [out, result] : outs) {
       *out = &registry_.counter(
-          "tern_antivirus_scans_total", "Messages scanned by clamd, by result.",
-          {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
+          name, help, {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
     }
+  };
+  by_result("tern_smtp_messages_total", "Messages received by outcome.",
+            {{&messages_accepted_, "accepted"}, {&messages_rejected_, "rejected"}});
+  if (options_.antivirus) {
+    by_result("tern_antivirus_scans_total", "Messages scanned by clamd, by result.",
+              {{&scans_clean_, "clean"},
+               {&scans_infected_, "infected"},
+               {&scans_failed_, "error"},
+               {&scans_skipped_, "skipped"}});
+  }
+  if (options_.greylist) {
+    by_result("tern_greylist_total", "Greylisting verdicts on MX recipients.",
+              {{&greylist_passed_, "pass"},
+               {&greylist_deferred_, "defer"},
+               {&greylist_failed_, "error"}});
   }
   if (options_.dnsbl) {
-    for (auto [out, result] :
-         {std::pair{&dnsbl_listed_, "listed"}, std::pair{&dnsbl_clean_, "clean"}}) {
-      *out = &registry_.counter(
-          "tern_dnsbl_clients_total", "MX clients looked up in the [dnsbl] lists, by verdict.",
-          {{"role", std::string(role_name(options_.policy.role))}, {"result", result}});
-    }
+    by_result("tern_dnsbl_clients_total", "MX clients looked up in the [dnsbl] lists, by verdict.",
+              {{&dnsbl_listed_, "listed"}, {&dnsbl_clean_, "clean"}});
   }
   std::array<std::uint8_t, 32> secret{};
   random_.fill(secret);

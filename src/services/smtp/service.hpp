@@ -51,6 +51,12 @@ struct DnsblOptions {
   int threshold = 1;
 };
 
+// MX: greylisting ([greylist], domain/greylist.hpp), asked at RCPT for each
+// recipient Handlers accepted.
+struct GreylistOptions {
+  domain::GreylistPolicy policy;
+};
+
 struct Options {
   Policy policy;
   // MX only (ignored for other roles and for local-socket peers): set, each
@@ -62,6 +68,9 @@ struct Options {
   // MX only (ignored for other roles and for local-socket peers): set, a client
   // listed by the sites' weights gets 554 5.7.1 at every RCPT.
   std::optional<DnsblOptions> dnsbl;
+  // MX only (ignored for other roles and for local-socket peers): set, the first
+  // attempt of each (client network, sender, recipient) gets 450 4.2.0.
+  std::optional<GreylistOptions> greylist;
   // Set: every message is scanned by clamd before Handlers::on_message (and
   // before the MX's verification), on the session's strand.
   std::optional<AntivirusOptions> antivirus;
@@ -89,7 +98,8 @@ struct Options {
 // Metrics, labelled role="smtp|submission|lmtp": tern_smtp_messages_total{result=
 // "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"},
 // tern_antivirus_scans_total{result="clean"|"infected"|"error"|"skipped"},
-// tern_dnsbl_clients_total{result="listed"|"clean"}.
+// tern_dnsbl_clients_total{result="listed"|"clean"},
+// tern_greylist_total{result="pass"|"defer"|"error"}.
 class Service {
  public:
   Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
@@ -130,6 +140,10 @@ class Service {
   // tern_dnsbl_clients_total{result=...}, when options_.dnsbl is set.
   metrics::Counter* dnsbl_listed_ = nullptr;
   metrics::Counter* dnsbl_clean_ = nullptr;
+  // tern_greylist_total{result=...}, when options_.greylist is set.
+  metrics::Counter* greylist_passed_ = nullptr;
+  metrics::Counter* greylist_deferred_ = nullptr;
+  metrics::Counter* greylist_failed_ = nullptr;
   std::atomic<bool> draining_{false};
 };
 

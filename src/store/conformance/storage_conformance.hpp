@@ -57,6 +57,8 @@ class StorageConformance : public ::testing::Test {
 
   domain::QueueStore& queue() { return storage_->queue(); }
 
+  domain::GreylistStore& greylist() { return storage_->greylist(); }
+
   // Adds example.com (once) and an account in it; fails the test on error.
   domain::Account make_account(const std::string& local, std::uint64_t quota = 0) {
     auto existing = wait(dir().find_domain("example.com"));
@@ -1163,6 +1165,48 @@ TYPED_TEST_P(StorageConformance, KeywordsAreOneWhateverTheirCase) {
   EXPECT_EQ(this->reload(work).keywords, (Words{"$Junk", "ALPHA", "zed"}));
 }
 
+// Greylisting: a first attempt is deferred, a retry after the delay passes, the
+// records are the triplet's (another sender or recipient is a first attempt),
+// a client network whose triplets passed often passes at once, and purging
+// forgets by last attempt.
+TYPED_TEST_P(StorageConformance, GreylistDefersFirstAttemptsAndPassesRetries) {
+  d::GreylistPolicy policy;  // 300 s delay
+  policy.auto_allow_after = 3;
+  d::GreylistTriplet t{"192.0.2", "a@remote.example", "bob@example.com"};
+  auto first = wait(this->greylist().check_greylist(t, policy, 1000));
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, (d::GreylistVerdict{false, 300}));
+  EXPECT_EQ(*wait(this->greylist().check_greylist(t, policy, 1100)),
+            (d::GreylistVerdict{false, 200}));
+  EXPECT_EQ(*wait(this->greylist().check_greylist(t, policy, 1300)), (d::GreylistVerdict{true, 0}));
+  EXPECT_TRUE(wait(this->greylist().check_greylist(t, policy, 90000))->pass);
+
+  auto other = t;
+  other.recipient = "carol@example.com";
+  EXPECT_FALSE(wait(this->greylist().check_greylist(other, policy, 1300))->pass);
+  other.recipient = "dave@example.com";
+  EXPECT_FALSE(wait(this->greylist().check_greylist(other, policy, 1300))->pass);
+  EXPECT_TRUE(wait(this->greylist().check_greylist(other, policy, 1700))->pass);
+  other.recipient = "erin@example.com";
+  EXPECT_FALSE(wait(this->greylist().check_greylist(other, policy, 1700))->pass);
+  EXPECT_TRUE(wait(this->greylist().check_greylist(other, policy, 2100))->pass);
+  // Three passed triplets from 192.0.2: its next new one passes at once.
+  other.recipient = "frank@example.com";
+  EXPECT_TRUE(wait(this->greylist().check_greylist(other, policy, 2100))->pass);
+  other.client = "198.51.100";
+  EXPECT_FALSE(wait(this->greylist().check_greylist(other, policy, 2100))->pass);
+
+  // Purge by last attempt: t was last seen at 90000, the others by 2100.
+  auto purged = wait(this->greylist().purge_greylist(3000));
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 5u);
+  EXPECT_TRUE(wait(this->greylist().check_greylist(t, policy, 90100))->pass);
+  other.client = "192.0.2";
+  other.recipient = "carol@example.com";
+  policy.auto_allow_after = 0;
+  EXPECT_FALSE(wait(this->greylist().check_greylist(other, policy, 90100))->pass);
+}
+
 TYPED_TEST_P(StorageConformance, ExpungeLeavesTombstonesReportedAsVanished) {
   auto bob = this->make_account("bob");
   auto box = this->inbox(bob.id);
@@ -1654,10 +1698,11 @@ REGISTER_TYPED_TEST_SUITE_P(
     UpdateQueuedRecordsTheAttemptAndReleasesTheClaim, RemoveQueuedReleasesTheBlob,
     QueueKeepsTheEnvelopeAndOutcomeDetails, RescheduleMovesOnlyQueuedEntries,
     ConcurrentAppendsAllSucceedWithUniqueUids, MailboxKeywordsGrowWithAppendStoreCopyAndMove,
-    KeywordsAreOneWhateverTheirCase, SieveScriptsArePutReplacedAndListedByName,
-    AtMostOneSieveScriptIsActive, RenamedSieveScriptKeepsItsTextAndActiveState,
-    ActiveSieveScriptCannotBeRemoved, VacationRepliesAreTrackedPerKeyForThePeriod,
-    ConcurrentVacationRepliesGetOneTrue, RemoveAccountRemovesSieveScriptsAndVacationReplies);
+    KeywordsAreOneWhateverTheirCase, GreylistDefersFirstAttemptsAndPassesRetries,
+    SieveScriptsArePutReplacedAndListedByName, AtMostOneSieveScriptIsActive,
+    RenamedSieveScriptKeepsItsTextAndActiveState, ActiveSieveScriptCannotBeRemoved,
+    VacationRepliesAreTrackedPerKeyForThePeriod, ConcurrentVacationRepliesGetOneTrue,
+    RemoveAccountRemovesSieveScriptsAndVacationReplies);
 
 #undef TERN_EXPECT_ERROR
 #undef TERN_ASSERT_OK

@@ -16,6 +16,7 @@
 
 #include "domain/ports.hpp"
 #include "domain/store_import.hpp"
+#include "store/memory/memory_greylist.hpp"
 #include "store/memory/memory_reports.hpp"
 
 namespace tern::store::memory {
@@ -86,6 +87,8 @@ class MemoryStorage final : public domain::Storage,
   domain::ReportStore& reports() override { return reports_; }
 
   domain::SpamStore& spam() override { return *this; }
+
+  domain::GreylistStore& greylist() override { return greylist_; }
 
   // ----- domain::StoreImport (see store_import.hpp for the contract)
   domain::Async<domain::Mailbox> import_mailbox(domain::AccountId account,
@@ -299,7 +302,8 @@ class MemoryStorage final : public domain::Storage,
   MemorySpamModel site_spam_model_;
   std::int64_t next_id_ = 1;  // one counter for every kind of id keeps them distinct
   std::uint32_t next_uid_validity_ = 1;
-  MemoryReportStore reports_;  // has its own mutex
+  MemoryReportStore reports_;     // has its own mutex
+  MemoryGreylistStore greylist_;  // has its own mutex
 };
 
 }  // namespace tern::store::memory

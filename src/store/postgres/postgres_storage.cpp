@@ -2499,6 +2499,53 @@ d::Async<void> PostgresStorage::reset_spam_model(std::optional<d::AccountId> acc
   return transaction<void>([account](Connection& c) { return spam::reset(c, account); });
 }
 
+// ----- domain::GreylistStore
+
+d::Async<d::GreylistVerdict> PostgresStorage::check_greylist(d::GreylistTriplet triplet,
+                                                             d::GreylistPolicy policy,
+                                                             std::int64_t now) {
+  return transaction<d::GreylistVerdict>(
+      [t = std::move(triplet), policy, now](Connection& c) -> Result<d::GreylistVerdict> {
+        // The triplet's attempts, on every node, one at a time (till commit).
+        TERN_TRY_VOID(run(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+                          t.client + '\n' + t.sender + '\n' + t.recipient));
+        std::uint64_t client_passes = 0;
+        if (policy.auto_allow_after > 0) {
+          TERN_TRY(auto passes, scalar(c,
+                                       "SELECT count(*) FROM greylist WHERE client = $1 AND "
+                                       "passed",
+                                       t.client));
+          client_passes = static_cast<std::uint64_t>(passes.value_or(0));
+        }
+        TERN_TRY(auto found, c.query("SELECT first_seen, last_seen, passed FROM greylist "
+                                     "WHERE client = $1 AND sender = $2 AND recipient = $3",
+                                     t.client, t.sender, t.recipient));
+        std::optional<d::GreylistRecord> record;
+        if (!found.empty()) {
+          record = d::GreylistRecord{found.int64(0, 0), found.int64(0, 1), found.boolean(0, 2)};
+        }
+        auto decision = d::decide_greylist(record, client_passes, policy, now);
+        TERN_TRY_VOID(run(c,
+                          "INSERT INTO greylist (client, sender, recipient, first_seen, last_seen, "
+                          "passed) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client, sender, "
+                          "recipient) DO UPDATE SET first_seen = excluded.first_seen, "
+                          "last_seen = excluded.last_seen, passed = excluded.passed",
+                          t.client, t.sender, t.recipient, decision.record.first_seen,
+                          decision.record.last_seen, decision.record.passed));
+        return decision.verdict;
+      });
+}
+
+d::Async<std::uint64_t> PostgresStorage::purge_greylist(std::int64_t before) {
+  return transaction<std::uint64_t>([before](Connection& c) -> Result<std::uint64_t> {
+    TERN_TRY(auto purged, scalar(c,
+                                 "WITH gone AS (DELETE FROM greylist WHERE last_seen < $1 "
+                                 "RETURNING 1) SELECT count(*) FROM gone",
+                                 before));
+    return static_cast<std::uint64_t>(purged.value_or(0));
+  });
+}
+
 // ----- domain::StoreImport
 
 d::Async<d::Mailbox> PostgresStorage::import_mailbox(d::AccountId account, d::Mailbox mailbox) {

@@ -120,6 +120,7 @@ class PostgresStorage final : public domain::Storage,
                               private domain::QueueStore,
                               private domain::ReportStore,
                               private domain::SpamStore,
+                              private domain::GreylistStore,
                               public domain::StoreImport {
  public:
   // Connects `pool_size` connections, creates the schema if asked, applies
@@ -199,6 +200,8 @@ class PostgresStorage final : public domain::Storage,
   domain::ReportStore& reports() override { return *this; }
 
   domain::SpamStore& spam() override { return *this; }
+
+  domain::GreylistStore& greylist() override { return *this; }
 
  private:
   struct Job;
@@ -347,6 +350,12 @@ class PostgresStorage final : public domain::Storage,
       SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
+
+  // ----- domain::GreylistStore (migration 0007_greylist.sql)
+  domain::Async<domain::GreylistVerdict> check_greylist(domain::GreylistTriplet triplet,
+                                                        domain::GreylistPolicy policy,
+                                                        std::int64_t now) override;
+  domain::Async<std::uint64_t> purge_greylist(std::int64_t before) override;
 
   // ----- domain::SpamStore (the SQL is in spam_tables.cpp)
   domain::Async<domain::SpamCounts> spam_counts(std::optional<domain::AccountId> account,

@@ -2588,6 +2588,51 @@ d::Async<void> SqliteStorage::reset_spam_model(std::optional<d::AccountId> accou
   return write<void>({}, [account](Connection& c) { return spam::reset(c, account); });
 }
 
+// ----- GreylistStore: the writer's transaction makes each attempt one atomic step.
+
+d::Async<d::GreylistVerdict> SqliteStorage::check_greylist(d::GreylistTriplet triplet,
+                                                           d::GreylistPolicy policy,
+                                                           std::int64_t now) {
+  return write<d::GreylistVerdict>(
+      {}, [t = std::move(triplet), policy, now](Connection& c) -> Result<d::GreylistVerdict> {
+        std::uint64_t client_passes = 0;
+        if (policy.auto_allow_after > 0) {
+          TERN_TRY(auto passes, c.scalar("SELECT count(*) FROM greylist WHERE client = ?1 AND "
+                                         "passed = 1",
+                                         t.client));
+          client_passes = static_cast<std::uint64_t>(passes.value_or(0));
+        }
+        auto stmt = c.query(
+            "SELECT first_seen, last_seen, passed FROM greylist WHERE client = ?1 AND "
+            "sender = ?2 AND recipient = ?3",
+            t.client, t.sender, t.recipient);
+        if (!stmt) {
+          return stmt.error();
+        }
+        TERN_TRY(auto row, stmt->next());
+        std::optional<d::GreylistRecord> record;
+        if (row) {
+          record = d::GreylistRecord{stmt->int64(0), stmt->int64(1), stmt->int64(2) != 0};
+        }
+        auto decision = d::decide_greylist(record, client_passes, policy, now);
+        TERN_TRY_VOID(c.run(
+            "INSERT INTO greylist (client, sender, recipient, first_seen, last_seen, passed) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (client, sender, recipient) DO UPDATE "
+            "SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
+            "passed = excluded.passed",
+            t.client, t.sender, t.recipient, decision.record.first_seen, decision.record.last_seen,
+            decision.record.passed ? 1 : 0));
+        return decision.verdict;
+      });
+}
+
+d::Async<std::uint64_t> SqliteStorage::purge_greylist(std::int64_t before) {
+  return write<std::uint64_t>({}, [before](Connection& c) -> Result<std::uint64_t> {
+    TERN_TRY_VOID(c.run("DELETE FROM greylist WHERE last_seen < ?1", before));
+    return static_cast<std::uint64_t>(c.changes());
+  });
+}
+
 // ----- StoreImport (`tern migrate`): rows as given, UIDs and modseqs included.
 
 d::Async<d::Mailbox> SqliteStorage::import_mailbox(d::AccountId account, d::Mailbox mailbox) {

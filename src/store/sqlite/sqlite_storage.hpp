@@ -118,6 +118,7 @@ class SqliteStorage final : public domain::Storage,
                             private domain::QueueStore,
                             private domain::ReportStore,
                             private domain::SpamStore,
+                            private domain::GreylistStore,
                             public domain::StoreImport {
  public:
   // Opens or creates the store in `dir` (created if missing): applies pending
@@ -158,6 +159,8 @@ class SqliteStorage final : public domain::Storage,
   domain::ReportStore& reports() override { return *this; }
 
   domain::SpamStore& spam() override { return *this; }
+
+  domain::GreylistStore& greylist() override { return *this; }
 
  private:
   struct WriteJob;
@@ -339,6 +342,12 @@ class SqliteStorage final : public domain::Storage,
       SystemTime now, std::size_t limit, std::chrono::seconds lease) override;
   domain::Async<void> remove_report_post(std::string uri, std::string report_id) override;
   domain::Async<std::uint64_t> prune_reports(SystemTime before) override;
+
+  // ----- domain::GreylistStore (migration 0017_greylist.sql)
+  domain::Async<domain::GreylistVerdict> check_greylist(domain::GreylistTriplet triplet,
+                                                        domain::GreylistPolicy policy,
+                                                        std::int64_t now) override;
+  domain::Async<std::uint64_t> purge_greylist(std::int64_t before) override;
 
   // ----- domain::SpamStore (the SQL is in spam_tables.cpp)
   domain::Async<domain::SpamCounts> spam_counts(std::optional<domain::AccountId> account,
