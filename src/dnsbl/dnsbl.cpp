@@ -147,8 +147,9 @@ bool lists(const Site& site, const dns::Answer& answer) {
       }
       continue;
     }
-    // RFC 5782 §2.1: listings are 127.0.0.0/8; 127.255.255.x are the lists'
-    // error codes (a refused or rate-limited query), never a listing.
+    // RFC 5782 §2.1: listings are in 127.0.0.0/8. 127.255.255.x are not in the
+    // RFC: Spamhaus and others answer them for a refused or rate-limited query,
+    // so they are never a listing.
     if (b[0] == 127 && !(b[1] == 255 && b[2] == 255)) {
       return true;
     }
