@@ -2,6 +2,7 @@
 #include "domain/delivery.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 
@@ -460,6 +461,37 @@ std::string to_crlf(std::string_view raw) {
     }
   }
   return out;
+}
+
+void log_filter_reports(const log::Logger& logger, std::string_view id,
+                        const std::vector<LocalRecipient>& recipients,
+                        const std::vector<FilterReport>& reports) {
+  const std::string message_id(id);
+  for (std::size_t r = 0; r < reports.size() && r < recipients.size(); ++r) {
+    const auto& report = reports[r];
+    const std::string& account = recipients[r].address;
+    if (!report.error.empty()) {
+      logger.warn("sieve", {{"id", message_id}, {"account", account}, {"error", report.error}});
+    }
+    if ((report.redirects > 0 || report.vacation || report.discarded) &&
+        logger.enabled(log::Level::kInfo)) {
+      logger.info("sieve", {{"id", message_id},
+                            {"account", account},
+                            {"redirects", std::to_string(report.redirects)},
+                            {"vacation", report.vacation ? "sent" : "no"},
+                            {"discarded", report.discarded ? "yes" : "no"}});
+    }
+    if (!report.spam_error.empty()) {
+      logger.warn("spam", {{"id", message_id}, {"account", account}, {"error", report.spam_error}});
+    } else if (report.spam != spam::Class::kUntrained && logger.enabled(log::Level::kInfo)) {
+      char score[16];
+      std::snprintf(score, sizeof score, "%.3f", report.spam_score);
+      logger.info("spam", {{"id", message_id},
+                           {"account", account},
+                           {"verdict", std::string(spam::class_name(report.spam))},
+                           {"score", score}});
+    }
+  }
 }
 
 }  // namespace tern::domain

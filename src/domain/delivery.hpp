@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/log.hpp"
 #include "base/result.hpp"
 #include "domain/accounts.hpp"
 #include "domain/compiled_scripts.hpp"
@@ -107,6 +108,14 @@ Result<std::vector<DeliveryOutcome>> deliver(Storage& storage, NewMessage messag
                                              DeliveryFolder folder,
                                              const Filtering* filtering = nullptr,
                                              std::vector<FilterReport>* reports = nullptr);
+
+// Logs what filtering did for each recipient of one delivery (`reports[i]` for
+// `recipients[i]`, as deliver() fills them), under the message's `id`: Sieve
+// errors and spam-model errors as warnings; redirects, vacation replies,
+// discards and spam verdicts at info (their fields built only when info is on).
+void log_filter_reports(const log::Logger& logger, std::string_view id,
+                        const std::vector<LocalRecipient>& recipients,
+                        const std::vector<FilterReport>& reports);
 
 // The envelope sender for mail of `sender` that an alias forwards to another
 // domain. With `srs` set and a sender whose domain is not one of ours, the SRS0

@@ -80,11 +80,9 @@ std::optional<d::RecipientOutcome> reverse_srs(d::Storage& storage, const d::Srs
                       "2.1.5");
 }
 
-std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
-                                                   const d::QueuedMessage& message,
-                                                   std::size_t index, const std::string& raw,
-                                                   const std::string& facts, SystemTime now,
-                                                   const Options& options) {
+std::optional<d::RecipientOutcome> deliver_locally(
+    d::Storage& storage, const d::QueuedMessage& message, std::size_t index, const std::string& raw,
+    const std::string& facts, SystemTime now, const Options& options, const log::Logger& logger) {
   const std::string& separator = options.subaddress_separator;
   const auto& address = message.recipients[index].address;
   auto resolved = d::resolve_recipient(storage.directory(), address, separator);
@@ -130,8 +128,11 @@ std::optional<d::RecipientOutcome> deliver_locally(d::Storage& storage,
     filtering.envelope = message.envelope;
     filtering.scripts = options.scripts.get();
     filtering.spam = options.spam.get();
+    std::vector<d::FilterReport> reports;
     auto delivered = d::deliver(storage, d::NewMessage{raw, now, facts}, resolved->accounts,
-                                d::DeliveryFolder::kInbox, &filtering);
+                                d::DeliveryFolder::kInbox, &filtering, &reports);
+    d::log_filter_reports(logger, std::to_string(d::value_of(message.id)), resolved->accounts,
+                          reports);
     if (!delivered) {
       return make_outcome(index, d::DeliveryStatus::kDeferred,
                           "451 4.3.0 cannot store the message: " + delivered.error().message,
@@ -364,7 +365,8 @@ asio::awaitable<Scheduler::GroupResult> Scheduler::deliver_group(const d::Queued
         if (facts.empty()) {
           facts = mime::facts::encode_facts(mime::facts::compute_facts(raw));
         }
-        outcome = deliver_locally(storage_, message, index, raw, facts, clock_.now(), options_);
+        outcome =
+            deliver_locally(storage_, message, index, raw, facts, clock_.now(), options_, logger_);
         domain_is_local = outcome.has_value();  // one domain per group: decided once
       }
       if (outcome) {

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/recording_sink.hpp"
 #include "domain/accounts.hpp"
 #include "store/memory/memory_storage.hpp"
 
@@ -222,7 +223,7 @@ class SchedulerTest : public ::testing::Test {
       options.poll_interval = 20ms;  // other processes' entries: checked often in tests
     }
     scheduler_ = std::make_unique<Scheduler>(options, *scheduler_storage_, *transport_, pool_,
-                                             clock_, registry_, log::Logger());
+                                             clock_, registry_, logger_);
     scheduler_->start(io_);
     work_.emplace(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
@@ -309,6 +310,7 @@ class SchedulerTest : public ::testing::Test {
   runtime::BlockingPool pool_{2};
   TestClock clock_;
   metrics::Registry registry_;
+  log::Logger logger_;  // set by a test before start() to see what the scheduler logs
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::unique_ptr<ScriptedTransport> transport_;
@@ -526,6 +528,25 @@ TEST_F(SchedulerTest, LocalRecipientsInTheQueueAreDeliveredOrRefused) {
   EXPECT_EQ(bounce.sender, "");
   EXPECT_EQ(bounce.destination, "remote.example");
   EXPECT_NE(bounce.raw.find("Status: 5.1.1"), std::string::npos);
+}
+
+// What filtering does for local recipients of queued mail is logged as for mail
+// that arrives by SMTP (domain::log_filter_reports): here a Sieve discard.
+TEST_F(SchedulerTest, LocalDeliveriesLogWhatFilteringDid) {
+  auto alice = store_.directory().find_account("alice@example.org").get();
+  ASSERT_TRUE(alice && *alice);
+  ASSERT_TRUE(store_.directory().put_sieve_script((*alice)->id, "rules", "discard;").get());
+  ASSERT_TRUE(store_.directory().activate_sieve_script((*alice)->id, "rules").get());
+  log::RecordingSink sink;
+  logger_ = log::Logger(&sink);
+  start(always(d::DeliveryStatus::kDelivered));
+  auto id = enqueue("someone@remote.example", {"alice@example.org"});
+  ASSERT_TRUE(eventually([&] { return !sink.with_message("sieve").empty(); }));
+  auto record = sink.with_message("sieve").at(0);
+  EXPECT_EQ(record["id"], std::to_string(d::value_of(id)));
+  EXPECT_EQ(record["account"], "alice@example.org");
+  EXPECT_EQ(record["discarded"], "yes");
+  EXPECT_TRUE(inbox("alice@example.org").empty());
 }
 
 TEST_F(SchedulerTest, NoticesToOurSrsAddressesGoBackToTheOriginalSender) {

@@ -2,7 +2,6 @@
 #include "services/smtp/handlers.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -606,32 +605,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
         storage_, domain::NewMessage{std::move(raw), now, std::move(facts)}, deliverable,
         quarantine ? domain::DeliveryFolder::kJunk : domain::DeliveryFolder::kInbox, &filtering,
         &reports);
-    for (std::size_t r = 0; r < reports.size(); ++r) {
-      const auto& report = reports[r];
-      if (!report.error.empty()) {
-        logger_.warn("sieve",
-                     {{"id", id}, {"account", deliverable[r].address}, {"error", report.error}});
-      }
-      if (report.redirects > 0 || report.vacation || report.discarded) {
-        logger_.info("sieve", {{"id", id},
-                               {"account", deliverable[r].address},
-                               {"redirects", std::to_string(report.redirects)},
-                               {"vacation", report.vacation ? "sent" : "no"},
-                               {"discarded", report.discarded ? "yes" : "no"}});
-      }
-      if (!report.spam_error.empty()) {
-        logger_.warn(
-            "spam",
-            {{"id", id}, {"account", deliverable[r].address}, {"error", report.spam_error}});
-      } else if (report.spam != spam::Class::kUntrained && logger_.enabled(log::Level::kInfo)) {
-        char score[16];
-        std::snprintf(score, sizeof score, "%.3f", report.spam_score);
-        logger_.info("spam", {{"id", id},
-                              {"account", deliverable[r].address},
-                              {"verdict", std::string(spam::class_name(report.spam))},
-                              {"score", score}});
-      }
-    }
+    domain::log_filter_reports(logger_, id, deliverable, reports);
     if (!delivered) {
       logger_.warn("smtp delivery failed", {{"error", delivered.error().message}});
       if (queued) {

@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include "base/recording_sink.hpp"
 #include "mime/facts/facts.hpp"
 #include "store/conformance/import_conformance.hpp"
 #include "store/conformance/report_conformance.hpp"
@@ -1120,36 +1121,7 @@ TEST(SqliteStorage, CollectGarbageKeepsADamagedSegmentAndGoesOn) {
   }
 }
 
-// Records every line a store logs (log::Sink is called from the store's threads).
-class RecordingSink : public log::Sink {
- public:
-  bool enabled(log::Level /*level*/) const override { return true; }
-
-  void write(log::Level /*level*/, std::string_view message,
-             std::span<const log::Field> fields) override {
-    std::lock_guard lock(mutex_);
-    std::map<std::string, std::string> record{{"message", std::string(message)}};
-    for (const auto& field : fields) {
-      record[field.key] = field.value;
-    }
-    records_.push_back(std::move(record));
-  }
-
-  std::vector<std::map<std::string, std::string>> with_message(std::string_view message) {
-    std::lock_guard lock(mutex_);
-    std::vector<std::map<std::string, std::string>> out;
-    for (const auto& record : records_) {
-      if (record.at("message") == message) {
-        out.push_back(record);
-      }
-    }
-    return out;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::map<std::string, std::string>> records_;
-};
+using log::RecordingSink;
 
 // A damaged segment is one warning per collection, whatever number of messages
 // it lost: a large segment cut short must not log a line per message each hour.
