@@ -129,6 +129,9 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
       o.verify = std::move(verify);
     }
   }
+  if (o.policy.role == services::smtp::Role::kMx) {
+    o.trusted_networks = settings.smtp.trusted_networks;
+  }
   if (o.policy.role == services::smtp::Role::kMx && settings.greylist.enabled) {
     domain::GreylistPolicy policy;
     policy.delay_seconds = settings.greylist.delay.count();

@@ -864,6 +864,18 @@ void read_smtp(Problems& problems, const toml::table* table, SmtpSettings& out) 
   r.read_enum<UnknownUserPolicy>(
       "unknown_user", out.unknown_user,
       {{"reject", UnknownUserPolicy::kReject}, {"defer", UnknownUserPolicy::kDefer}});
+  if (auto networks = r.read_string_list("trusted_networks")) {
+    for (const auto& text : *networks) {
+      auto network = dns::IpNetwork::parse(text);
+      if (!network) {
+        r.invalid(
+            "trusted_networks",
+            "expected address blocks (\"192.0.2.0/24\", \"2001:db8::/32\"), got " + quote(text));
+        continue;
+      }
+      out.trusted_networks.push_back(*network);
+    }
+  }
   r.finish();
 }
 

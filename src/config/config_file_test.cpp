@@ -292,6 +292,20 @@ TEST(ParseConfig, GreylistSection) {
             "var/tern.toml:4: greylist.delay_seconds: expected an integer from 1 to 86400, got 0");
 }
 
+TEST(ParseConfig, TrustedNetworks) {
+  auto set = parse(
+      "[server]\nhostname = \"a.b\"\n[smtp]\n"
+      "trusted_networks = [\"192.0.2.0/24\", \"2001:db8::/32\", \"198.51.100.7\"]\n");
+  ASSERT_TRUE(set) << set.error().message;
+  ASSERT_EQ(set->smtp.trusted_networks.size(), 3u);
+  EXPECT_EQ(set->smtp.trusted_networks[0].prefix, 24);
+  EXPECT_EQ(set->smtp.trusted_networks[2].prefix, 32);
+  EXPECT_EQ(
+      error_of("[server]\nhostname = \"a.b\"\n[smtp]\ntrusted_networks = [\"192.0.2.0/33\"]\n"),
+      "var/tern.toml:4: smtp.trusted_networks: expected address blocks (\"192.0.2.0/24\", "
+      "\"2001:db8::/32\"), got \"192.0.2.0/33\"");
+}
+
 TEST(ParseConfig, ReportsUnknownKeyWithLine) {
   EXPECT_EQ(error_of("[server]\nhostname = \"a.b\"\nhostnme = \"x\"\n"),
             "var/tern.toml:3: unknown key \"server.hostnme\"");

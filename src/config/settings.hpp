@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "dns/records.hpp"
 #include "dnsbl/dnsbl.hpp"
 
 namespace tern::config {
@@ -135,6 +136,12 @@ struct SmtpSettings {
   std::uint32_t messages_per_ip_per_minute = 0;
   // Local recipients that do not exist: "reject" (550 5.1.1) or "defer" (450 4.1.1).
   UnknownUserPolicy unknown_user = UnknownUserPolicy::kReject;
+  // Key `trusted_networks`: clients in these blocks ("192.0.2.0/24",
+  // "2001:db8::/32", a bare address) skip the MX's [dnsbl] and [greylist], as
+  // Postfix's permit_mynetworks comes before reject_rbl_client and the policy
+  // service (a backup MX, a known relay). They never make the MX relay, and their
+  // messages are still scanned ([antivirus]).
+  std::vector<dns::IpNetwork> trusted_networks;
   friend bool operator==(const SmtpSettings&, const SmtpSettings&) = default;
 };
 

@@ -397,6 +397,44 @@ std::string IpAddress::reverse_name() const {
   return out + "ip6.arpa";
 }
 
+bool in_network(const IpAddress& a, const IpAddress& network, int prefix_len) {
+  if (a.family() != network.family()) {
+    return false;
+  }
+  auto x = a.bytes();
+  auto y = network.bytes();
+  int bits = prefix_len;
+  for (std::size_t i = 0; i < x.size() && bits > 0; ++i, bits -= 8) {
+    auto mask = static_cast<std::uint8_t>(bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF);
+    if ((x[i] & mask) != (y[i] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) {
+    return std::nullopt;
+  }
+  const int max = address->is_v4() ? 32 : 128;
+  int prefix = max;
+  if (slash != std::string_view::npos) {
+    auto bits = ascii::to_number<int>(text.substr(slash + 1));
+    if (!bits || *bits < 0 || *bits > max) {
+      return std::nullopt;
+    }
+    prefix = *bits;
+  }
+  return IpNetwork{*address, prefix};
+}
+
+bool IpNetwork::contains(const IpAddress& ip) const {
+  return in_network(ip.mapped_v4().value_or(ip), address, prefix);
+}
+
 std::optional<IpAddress> IpAddress::mapped_v4() const {
   if (is_v4()) {
     return std::nullopt;

@@ -112,6 +112,25 @@ class IpAddress {
   std::array<std::uint8_t, 16> bytes_{};  // IPv4 uses the first four
 };
 
+// An address block in CIDR notation: "192.0.2.0/24", "2001:db8::/32"; a bare
+// address is a /32 or a /128.
+struct IpNetwork {
+  IpAddress address;
+  int prefix = 32;
+
+  // nullopt for anything else (a bad address, a prefix out of range).
+  static std::optional<IpNetwork> parse(std::string_view text);
+
+  // Whether `ip` is inside; an IPv4-mapped IPv6 address counts as its IPv4 one.
+  bool contains(const IpAddress& ip) const;
+
+  friend bool operator==(const IpNetwork&, const IpNetwork&) = default;
+};
+
+// Whether the first `prefix_len` bits of `a` and `network` agree; addresses of
+// different families never match (SPF's ip4/ip6, IpNetwork).
+bool in_network(const IpAddress& a, const IpAddress& network, int prefix_len);
+
 // ----- typed records
 
 // RFC 1035 §3.3.9. `exchange` is normalised; "" (the root) with preference 0 is

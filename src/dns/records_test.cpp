@@ -240,5 +240,29 @@ TEST(FakeResolver, ChainSecurityIsTheWeakestLink) {
   EXPECT_EQ(resolver.lookup("alias.example", RecordType::kA).get().dnssec, DnssecState::kBogus);
 }
 
+TEST(IpNetwork, ParsesBlocksAndBareAddresses) {
+  auto v4 = IpNetwork::parse("192.0.2.0/24");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->prefix, 24);
+  EXPECT_TRUE(v4->contains(*IpAddress::parse("192.0.2.200")));
+  EXPECT_FALSE(v4->contains(*IpAddress::parse("192.0.3.1")));
+  EXPECT_TRUE(v4->contains(*IpAddress::parse("::ffff:192.0.2.9")));  // mapped
+  EXPECT_FALSE(v4->contains(*IpAddress::parse("2001:db8::1")));
+  auto v6 = IpNetwork::parse("2001:db8::/32");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->contains(*IpAddress::parse("2001:db8:ffff::1")));
+  EXPECT_FALSE(v6->contains(*IpAddress::parse("2001:db9::1")));
+  auto host = IpNetwork::parse("198.51.100.7");
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->prefix, 32);
+  EXPECT_TRUE(host->contains(*IpAddress::parse("198.51.100.7")));
+  EXPECT_FALSE(host->contains(*IpAddress::parse("198.51.100.8")));
+  EXPECT_TRUE(IpNetwork::parse("0.0.0.0/0")->contains(*IpAddress::parse("203.0.113.1")));
+  for (const char* bad : {"", "192.0.2.0/33", "2001:db8::/129", "192.0.2.0/", "192.0.2.0/x",
+                          "192.0.2/24", "example.org/24", "192.0.2.0/-1"}) {
+    EXPECT_FALSE(IpNetwork::parse(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace tern::dns

@@ -257,7 +257,7 @@ Match Run::address_match(const std::string& name, const SpfMechanism& m, bool pr
   }
   int prefix = ip_.is_v4() ? m.cidr4 : m.cidr6;
   for (const dns::IpAddress& address : a->addresses) {
-    if (in_network(ip_, address, prefix)) {
+    if (dns::in_network(ip_, address, prefix)) {
       return Match::kYes;
     }
   }
@@ -270,7 +270,7 @@ Match Run::evaluate(const SpfMechanism& m, const std::string& domain, std::strin
       return Match::kYes;
     case SpfMechanismKind::kIp4:
     case SpfMechanismKind::kIp6:
-      return in_network(ip_, m.network, m.kind == SpfMechanismKind::kIp4 ? m.cidr4 : m.cidr6)
+      return dns::in_network(ip_, m.network, m.kind == SpfMechanismKind::kIp4 ? m.cidr4 : m.cidr6)
                  ? Match::kYes
                  : Match::kNo;
     default:

@@ -509,20 +509,4 @@ std::string expand_macro_string(std::string_view text, const SpfMacroValues& val
   return out;
 }
 
-bool in_network(const dns::IpAddress& a, const dns::IpAddress& network, int prefix_len) {
-  if (a.family() != network.family()) {
-    return false;
-  }
-  auto x = a.bytes();
-  auto y = network.bytes();
-  int bits = prefix_len;
-  for (std::size_t i = 0; i < x.size() && bits > 0; ++i, bits -= 8) {
-    auto mask = static_cast<std::uint8_t>(bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF);
-    if ((x[i] & mask) != (y[i] & mask)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace tern::mailauth

@@ -86,8 +86,4 @@ struct SpfMacroValues {
 std::string expand_macro_string(std::string_view text, const SpfMacroValues& values,
                                 SpfMacroContextKind kind);
 
-// True if `prefix_len` leading bits of `a` and `network` agree; addresses of
-// different families never match.
-bool in_network(const dns::IpAddress& a, const dns::IpAddress& network, int prefix_len);
-
 }  // namespace tern::mailauth

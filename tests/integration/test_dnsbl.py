@@ -105,3 +105,12 @@ def test_submission_is_not_looked_up(ternd_factory, dns):
                                .encode()) == {}
     assert len(inbox(server, ALICE)) == 1
     assert rcpt_reply(ports["mx"])[0] == 554
+
+
+def test_trusted_networks_are_not_looked_up(ternd_factory, dns):
+    quoted = '"bl.test"'
+    extra = (f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\ntimeout_ms = 2000\n'
+             f"[dnsbl]\nsites = [{quoted}]\n[smtp]\ntrusted_networks = [\"127.0.0.1\"]\n")
+    server, ports = start_filtering_server(ternd_factory, (("mx", "smtp"),), extra)
+    assert delivered(ports["mx"])
+    assert clients(ports, "listed") == 0 and clients(ports, "clean") == 0

@@ -136,3 +136,12 @@ smtp_tls_security_level = none
     finally:
         postfix.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_trusted_networks_are_not_greylisted(ternd_factory):
+    extra = (f"\n[greylist]\nenabled = true\ndelay_seconds = {DELAY}\n"
+             "[smtp]\ntrusted_networks = [\"127.0.0.0/8\"]\n")
+    server, ports = start_filtering_server(ternd_factory, (("mx", "smtp"),), extra)
+    assert attempt(ports["mx"], "carol@remote.example", [ALICE]) == {}
+    assert len(inbox(server, ALICE)) == 1
+    assert greylist_counts(ports) == {"pass": 0, "defer": 0, "error": 0}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "services/smtp/service.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -45,6 +46,8 @@ class Service::Session {
   asio::awaitable<void> finish_auth(AuthOutcome outcome);
   asio::awaitable<std::optional<mailauth::InboundVerdict>> verify(
       const tern::smtp::Message& message, const Peer& peer);
+  // Whether the client is in [smtp] trusted_networks (never for a local socket).
+  bool trusted() const;
   // Starts the [dnsbl] lookups of the client's address (MX, TCP peers).
   void start_dnsbl();
   // The [dnsbl] refusal for every RCPT of this session, or nullopt; waits for
@@ -235,10 +238,20 @@ asio::awaitable<std::optional<mailauth::InboundVerdict>> Service::Session::verif
   co_return verifier->verdict();
 }
 
+bool Service::Session::trusted() const {
+  const auto& networks = service_.options_.trusted_networks;
+  if (networks.empty() || connection_->is_local()) {
+    return false;
+  }
+  auto client = dns::IpAddress::parse(connection_->peer_address().to_string());
+  return client && std::any_of(networks.begin(), networks.end(),
+                               [&](const dns::IpNetwork& n) { return n.contains(*client); });
+}
+
 void Service::Session::start_dnsbl() {
   const auto& o = service_.options_;
   if (!o.dnsbl || o.dnsbl->resolver == nullptr || o.policy.role != Role::kMx ||
-      connection_->is_local()) {
+      connection_->is_local() || trusted()) {
     return;
   }
   auto client = dns::IpAddress::parse(connection_->peer_address().to_string());
@@ -289,7 +302,7 @@ asio::awaitable<std::optional<Reply>> Service::Session::dnsbl_refusal() {
 
 asio::awaitable<std::optional<Reply>> Service::Session::greylisted(const tern::smtp::RcptTo& rcpt) {
   const auto& o = service_.options_;
-  if (!o.greylist || o.policy.role != Role::kMx || connection_->is_local()) {
+  if (!o.greylist || o.policy.role != Role::kMx || connection_->is_local() || trusted()) {
     co_return std::nullopt;
   }
   auto triplet = domain::greylist_triplet(connection_->peer_address().to_string(), sender_,

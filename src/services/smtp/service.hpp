@@ -68,6 +68,8 @@ struct Options {
   // MX only (ignored for other roles and for local-socket peers): set, a client
   // listed by the sites' weights gets 554 5.7.1 at every RCPT.
   std::optional<DnsblOptions> dnsbl;
+  // MX: clients in these blocks skip dnsbl and greylist ([smtp] trusted_networks).
+  std::vector<dns::IpNetwork> trusted_networks;
   // MX only (ignored for other roles and for local-socket peers): set, the first
   // attempt of each (client network, sender, recipient) gets 450 4.2.0.
   std::optional<GreylistOptions> greylist;
