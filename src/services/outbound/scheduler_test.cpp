@@ -304,13 +304,17 @@ class SchedulerTest : public ::testing::Test {
 
   store::memory::MemoryStorage store_;
   d::Storage* scheduler_storage_ = &store_;  // what the scheduler sees
+  // A test sets logger_ to log_sink_ before start() to see what the scheduler
+  // logs. Declared before the pool and the scheduler, so destroyed after them:
+  // nothing they run can log into a sink that is gone.
+  log::RecordingSink log_sink_;
+  log::Logger logger_;
   // Before pool_, so destroyed after it: a pool job that has handed its result
   // back still holds a work guard on io_ until the pool is joined.
   asio::io_context io_;
   runtime::BlockingPool pool_{2};
   TestClock clock_;
   metrics::Registry registry_;
-  log::Logger logger_;  // set by a test before start() to see what the scheduler logs
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::unique_ptr<ScriptedTransport> transport_;
@@ -537,12 +541,11 @@ TEST_F(SchedulerTest, LocalDeliveriesLogWhatFilteringDid) {
   ASSERT_TRUE(alice && *alice);
   ASSERT_TRUE(store_.directory().put_sieve_script((*alice)->id, "rules", "discard;").get());
   ASSERT_TRUE(store_.directory().activate_sieve_script((*alice)->id, "rules").get());
-  log::RecordingSink sink;
-  logger_ = log::Logger(&sink);
+  logger_ = log::Logger(&log_sink_);
   start(always(d::DeliveryStatus::kDelivered));
   auto id = enqueue("someone@remote.example", {"alice@example.org"});
-  ASSERT_TRUE(eventually([&] { return !sink.with_message("sieve").empty(); }));
-  auto record = sink.with_message("sieve").at(0);
+  ASSERT_TRUE(eventually([&] { return !log_sink_.with_message("sieve").empty(); }));
+  auto record = log_sink_.with_message("sieve").at(0);
   EXPECT_EQ(record["id"], std::to_string(d::value_of(id)));
   EXPECT_EQ(record["account"], "alice@example.org");
   EXPECT_EQ(record["discarded"], "yes");
