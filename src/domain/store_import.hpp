@@ -17,7 +17,9 @@
 // Backends that implement it: store::memory, store::sqlite, store::postgres.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,6 +130,39 @@ inline bool spam_model_holds_anything(const SpamModelRows& model) {
   return model.spam_messages != 0 || model.ham_messages != 0 || !model.tokens.empty() ||
          !model.learned.empty();
 }
+
+// Gathers the rows of an export_spam_models() read from tables keyed by account
+// id (0: the site-wide model), in any order. take() gives the models that hold
+// anything, the site's first and then by account id, each with its tokens by
+// token (uint64: tables that store the int64 bit pattern order them otherwise).
+class SpamModelCollector {
+ public:
+  SpamModelRows& model(std::int64_t id) {
+    auto [it, added] = models_.try_emplace(id);
+    if (added && id != 0) {
+      it->second.account = AccountId{id};
+    }
+    return it->second;
+  }
+
+  std::vector<SpamModelRows> take() {
+    std::vector<SpamModelRows> out;
+    for (auto& [id, m] : models_) {
+      // A totals row a change made without changing anything holds nothing.
+      if (!spam_model_holds_anything(m)) {
+        continue;
+      }
+      std::sort(m.tokens.begin(), m.tokens.end(),
+                [](const auto& a, const auto& b) { return a.token < b.token; });
+      out.push_back(std::move(m));
+    }
+    models_.clear();
+    return out;
+  }
+
+ private:
+  std::map<std::int64_t, SpamModelRows> models_;
+};
 
 class StoreImport {
  public:

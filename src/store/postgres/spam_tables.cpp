@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <string_view>
 #include <utility>
 
@@ -304,55 +303,30 @@ Result<std::vector<d::SpamModelRows>> export_models(Connection& c) {
   std::vector<Statement> statements;
   statements.push_back(
       statement("SELECT account_id, spam_messages, ham_messages FROM spam_models"));
-  statements.push_back(
-      statement("SELECT account_id, token, spam, ham FROM spam_tokens ORDER BY account_id"));
+  statements.push_back(statement("SELECT account_id, token, spam, ham FROM spam_tokens"));
   statements.push_back(
       statement("SELECT account_id, message_key, label FROM spam_learned "
                 "ORDER BY account_id, message_key COLLATE \"C\""));
   TERN_TRY(auto results, c.pipeline(statements));
-  std::map<std::int64_t, d::SpamModelRows> models;  // by account id, 0 (the site's) first
-  auto model = [&models](std::int64_t id) -> d::SpamModelRows& {
-    auto [it, added] = models.try_emplace(id);
-    if (added && id != 0) {
-      it->second.account = d::AccountId{id};
-    }
-    return it->second;
-  };
+  d::SpamModelCollector models;
   const auto& totals = results[0];
   for (int i = 0; i < totals.size(); ++i) {
-    auto& m = model(totals.int64(i, 0));
+    auto& m = models.model(totals.int64(i, 0));
     m.spam_messages = totals.uint64(i, 1);
     m.ham_messages = totals.uint64(i, 2);
   }
   const auto& tokens = results[1];
-  d::SpamModelRows* current = nullptr;
   for (int i = 0; i < tokens.size(); ++i) {
-    if (current == nullptr || tokens.int64(i, 0) != tokens.int64(i - 1, 0)) {
-      current = &model(tokens.int64(i, 0));
-    }
-    current->tokens.push_back(d::SpamTokenCount{tokens.uint64(i, 1), count32(tokens.int64(i, 2)),
-                                                count32(tokens.int64(i, 3))});
+    models.model(tokens.int64(i, 0))
+        .tokens.push_back(d::SpamTokenCount{tokens.uint64(i, 1), count32(tokens.int64(i, 2)),
+                                            count32(tokens.int64(i, 3))});
   }
   const auto& learned = results[2];
-  current = nullptr;
   for (int i = 0; i < learned.size(); ++i) {
-    if (current == nullptr || learned.int64(i, 0) != learned.int64(i - 1, 0)) {
-      current = &model(learned.int64(i, 0));
-    }
-    current->learned.push_back(
-        {learned.text(i, 1), static_cast<d::SpamLabel>(learned.int64(i, 2))});
+    models.model(learned.int64(i, 0))
+        .learned.push_back({learned.text(i, 1), static_cast<d::SpamLabel>(learned.int64(i, 2))});
   }
-  std::vector<d::SpamModelRows> out;
-  for (auto& [id, m] : models) {
-    if (!d::spam_model_holds_anything(m)) {
-      continue;  // a row lock_model() made for a change that changed nothing
-    }
-    // By token as uint64 (the database orders the int64 bit patterns otherwise).
-    std::sort(m.tokens.begin(), m.tokens.end(),
-              [](const auto& a, const auto& b) { return a.token < b.token; });
-    out.push_back(std::move(m));
-  }
-  return out;
+  return models.take();
 }
 
 }  // namespace tern::store::postgres::spam

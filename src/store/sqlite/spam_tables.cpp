@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 namespace tern::store::sqlite::spam {
 
@@ -267,14 +266,7 @@ Result<d::SpamModelStats> stats(Connection& c, std::optional<d::AccountId> accou
 
 Result<std::vector<d::SpamModelRows>> export_models(Connection& c) {
   return in_read_transaction(c, [&]() -> Result<std::vector<d::SpamModelRows>> {
-    std::map<std::int64_t, d::SpamModelRows> models;  // by account id, 0 (the site's) first
-    auto model = [&models](std::int64_t id) -> d::SpamModelRows& {
-      auto [it, added] = models.try_emplace(id);
-      if (added && id != 0) {
-        it->second.account = d::AccountId{id};
-      }
-      return it->second;
-    };
+    d::SpamModelCollector models;
     {
       TERN_TRY(auto stmt, c.query("SELECT account_id, spam_messages, ham_messages FROM "
                                   "spam_models"));
@@ -283,58 +275,37 @@ Result<std::vector<d::SpamModelRows>> export_models(Connection& c) {
         if (!row) {
           break;
         }
-        auto& m = model(stmt.int64(0));
+        auto& m = models.model(stmt.int64(0));
         m.spam_messages = stmt.uint64(1);
         m.ham_messages = stmt.uint64(2);
       }
     }
     {
-      TERN_TRY(auto stmt,
-               c.query("SELECT account_id, token, spam, ham FROM spam_tokens ORDER BY account_id"));
-      d::SpamModelRows* current = nullptr;
-      std::int64_t current_id = 0;
+      TERN_TRY(auto stmt, c.query("SELECT account_id, token, spam, ham FROM spam_tokens"));
       for (;;) {
         TERN_TRY(bool row, stmt.next());
         if (!row) {
           break;
         }
-        if (current == nullptr || stmt.int64(0) != current_id) {
-          current_id = stmt.int64(0);
-          current = &model(current_id);
-        }
-        current->tokens.push_back(
-            d::SpamTokenCount{stmt.uint64(1), count32(stmt.int64(2)), count32(stmt.int64(3))});
+        models.model(stmt.int64(0))
+            .tokens.push_back(
+                d::SpamTokenCount{stmt.uint64(1), count32(stmt.int64(2)), count32(stmt.int64(3))});
       }
     }
     {
       // BINARY collation: bytewise, the order the port gives.
       TERN_TRY(auto stmt, c.query("SELECT account_id, message_key, label FROM spam_learned "
                                   "ORDER BY account_id, message_key"));
-      d::SpamModelRows* current = nullptr;
-      std::int64_t current_id = 0;
       for (;;) {
         TERN_TRY(bool row, stmt.next());
         if (!row) {
           break;
         }
-        if (current == nullptr || stmt.int64(0) != current_id) {
-          current_id = stmt.int64(0);
-          current = &model(current_id);
-        }
-        current->learned.push_back({stmt.text(1), static_cast<d::SpamLabel>(stmt.int64(2))});
+        models.model(stmt.int64(0))
+            .learned.push_back({stmt.text(1), static_cast<d::SpamLabel>(stmt.int64(2))});
       }
     }
-    std::vector<d::SpamModelRows> out;
-    for (auto& [id, m] : models) {
-      if (!d::spam_model_holds_anything(m)) {
-        continue;
-      }
-      // The table orders tokens by their int64 bit pattern; the port by uint64.
-      std::sort(m.tokens.begin(), m.tokens.end(),
-                [](const auto& a, const auto& b) { return a.token < b.token; });
-      out.push_back(std::move(m));
-    }
-    return out;
+    return models.take();
   });
 }
 
