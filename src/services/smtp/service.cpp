@@ -67,7 +67,7 @@ class Service::Session {
   tern::smtp::ServerEngine engine_;
   Handlers handlers_;
   AuthExchange auth_;
-  std::string sender_;  // this transaction's MAIL FROM address ("" for <>)
+  std::string sender_;  // with [greylist]: this transaction's MAIL FROM ("" for <>)
   std::vector<Future<dns::Answer>> dnsbl_lookups_;     // one per site, until awaited
   std::optional<std::optional<Reply>> dnsbl_verdict_;  // set once awaited
 };
@@ -399,7 +399,9 @@ asio::awaitable<void> Service::Session::run() {
         engine_.answer(Reply::of(450, "4.7.1", "too many messages from your address, slow down"));
         continue;
       }
-      sender_ = mail->path.mailbox ? address::render_mailbox(*mail->path.mailbox) : "";
+      if (service_.options_.greylist) {
+        sender_ = mail->path.mailbox ? address::render_mailbox(*mail->path.mailbox) : "";
+      }
       if (handlers_.mail_is_local(*mail)) {
         // No store lookup to wait for: a hop to the pool and back would cost
         // two thread switches per message for nothing.

@@ -279,6 +279,17 @@ Result<std::vector<std::string>> defined_keywords(Connection& c, d::MailboxId bo
   return d::normalize_keywords(split_keywords(stored.text(0, 0)));
 }
 
+// Adds `keywords` (normalised, spelled as defined) to `defined`, the mailbox's
+// definitions as defined_keywords() read them, and writes the set when it grew.
+Result<void> add_defined_keywords(Connection& c, d::MailboxId box, std::vector<std::string> defined,
+                                  const std::vector<std::string>& keywords) {
+  if (!d::define_keywords(defined, keywords)) {
+    return ok();
+  }
+  return run(c, "UPDATE mailboxes SET keywords = $2 WHERE id = $1", d::value_of(box),
+             join_keywords(defined));
+}
+
 // Spells `keywords` (normalised) as the mailbox defines them
 // (domain::spell_as_defined), then adds the new ones to Mailbox::keywords. Call it
 // before the entries take the keywords.
@@ -288,11 +299,7 @@ Result<void> define_keywords(Connection& c, d::MailboxId box, std::vector<std::s
   }
   TERN_TRY(auto defined, defined_keywords(c, box));
   d::spell_as_defined(defined, keywords);
-  if (!d::define_keywords(defined, keywords)) {
-    return ok();
-  }
-  return run(c, "UPDATE mailboxes SET keywords = $2 WHERE id = $1", d::value_of(box),
-             join_keywords(defined));
+  return add_defined_keywords(c, box, std::move(defined), keywords);
 }
 
 // Takes the account's next modseq for a mailbox-level or single-entry change and
@@ -1913,8 +1920,9 @@ d::Async<d::FlagResult> PostgresStorage::change_flags(d::AccountId account, d::M
     TERN_TRY_VOID(lock_account(c, account).transform([](const d::Account&) {}));
     TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
     auto prepared = d::prepare_flag_change(change);
+    std::vector<std::string> defined;  // read once: spelled by, then added to
     if (!prepared.keywords.empty()) {
-      TERN_TRY(auto defined, defined_keywords(c, mailbox));
+      TERN_TRY(defined, defined_keywords(c, mailbox));
       d::spell_as_defined(defined, prepared.keywords);
     }
     std::sort(uids.begin(), uids.end());
@@ -1943,8 +1951,8 @@ d::Async<d::FlagResult> PostgresStorage::change_flags(d::AccountId account, d::M
     if (updates.empty()) {
       return result;
     }
-    if (prepared.op != d::FlagOp::kRemove) {
-      TERN_TRY_VOID(define_keywords(c, mailbox, prepared.keywords));
+    if (prepared.op != d::FlagOp::kRemove && !prepared.keywords.empty()) {
+      TERN_TRY_VOID(add_defined_keywords(c, mailbox, std::move(defined), prepared.keywords));
     }
     TERN_TRY(auto modseq, allocate_modseq(c, account));
     TERN_TRY_VOID(set_highest(c, mailbox, modseq));

@@ -32,6 +32,11 @@ Result<void> define_keywords(Connection& c, std::int64_t box, std::vector<std::s
   }
   TERN_TRY(auto defined, defined_keywords(c, box));
   d::spell_as_defined(defined, keywords);
+  return add_defined_keywords(c, box, std::move(defined), keywords);
+}
+
+Result<void> add_defined_keywords(Connection& c, std::int64_t box, std::vector<std::string> defined,
+                                  const std::vector<std::string>& keywords) {
   if (!d::define_keywords(defined, keywords)) {
     return ok();
   }

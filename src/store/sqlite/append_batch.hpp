@@ -237,6 +237,11 @@ using domain::split_keywords;
 // The keywords mailbox `box` defines (normalised; none for a missing mailbox).
 Result<std::vector<std::string>> defined_keywords(Connection& c, std::int64_t box);
 
+// Adds `keywords` (normalised, spelled as defined) to `defined`, the mailbox's
+// definitions as defined_keywords() read them, and writes the set when it grew.
+Result<void> add_defined_keywords(Connection& c, std::int64_t box, std::vector<std::string> defined,
+                                  const std::vector<std::string>& keywords);
+
 // Spells `keywords` (normalised) as mailbox `box` defines them
 // (domain::spell_as_defined), then adds the new ones to its definitions. Call it
 // before the entries take the keywords.

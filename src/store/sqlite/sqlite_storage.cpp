@@ -1967,8 +1967,9 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
       {}, [account, mailbox, uids, change](Connection& c) mutable -> Result<d::FlagResult> {
         TERN_TRY_VOID(owned_mailbox(c, account, mailbox).transform([](const d::Mailbox&) {}));
         auto prepared = d::prepare_flag_change(change);
+        std::vector<std::string> defined;  // read once: spelled by, then added to
         if (!prepared.keywords.empty()) {
-          TERN_TRY(auto defined, defined_keywords(c, d::value_of(mailbox)));
+          TERN_TRY(defined, defined_keywords(c, d::value_of(mailbox)));
           d::spell_as_defined(defined, prepared.keywords);
         }
         std::sort(uids.begin(), uids.end());
@@ -1995,8 +1996,9 @@ d::Async<d::FlagResult> SqliteStorage::change_flags(d::AccountId account, d::Mai
         if (updates.empty()) {
           return result;
         }
-        if (prepared.op != d::FlagOp::kRemove) {
-          TERN_TRY_VOID(define_keywords(c, d::value_of(mailbox), prepared.keywords));
+        if (prepared.op != d::FlagOp::kRemove && !prepared.keywords.empty()) {
+          TERN_TRY_VOID(
+              add_defined_keywords(c, d::value_of(mailbox), std::move(defined), prepared.keywords));
         }
         TERN_TRY(auto modseq, allocate_modseq(c, account));
         TERN_TRY_VOID(set_highest(c, mailbox, modseq));
