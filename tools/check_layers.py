@@ -22,7 +22,7 @@ import re
 import sys
 
 L1 = {"address", "dns", "mime", "sasl", "smtp", "imap", "pop3", "maildir", "mbox", "managesieve", "sieve",
-      "mailauth", "spam", "clamd", "dnsbl", "http", "jmap", "dav", "config"}
+      "mailauth", "spam", "clamd", "milter", "dnsbl", "http", "jmap", "dav", "config"}
 BANNED_BELOW_L3 = [
     re.compile(r"^asio(\.hpp|/)"), re.compile(r"^sqlite3\.h$"), re.compile(r"^libpq-fe\.h$"),
     re.compile(r"^sys/socket\.h$"), re.compile(r"^thread$"), re.compile(r"^fstream$"),

@@ -87,7 +87,7 @@ domain::ThrottlePolicy throttle_policy(const config::AuthSettings& auth) {
 }
 
 // The SMTP service options for one role, from [server], [smtp], [auth],
-// [addressing], [antivirus], the [[dkim]] keys (submission signs with them, the
+// [addressing], [antivirus], [[milter]], the [[dkim]] keys (submission signs with them, the
 // MX ARC-seals forwards with them) and, for the MX, [greylist], and [mailauth]
 // and [dnsbl] with the resolver.
 services::smtp::Options smtp_options(const config::Settings& settings, config::ListenerRole role,
@@ -159,6 +159,27 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
     scan.max_message_bytes = av.max_message_bytes;
     scan.timeout = av.timeout;
     o.antivirus = std::move(scan);
+  }
+  for (const config::MilterSettings& m : settings.milters) {
+    const bool filtered = o.policy.role == services::smtp::Role::kSubmission ? m.submission
+                          : o.policy.role == services::smtp::Role::kLmtp     ? m.lmtp
+                                                                             : m.smtp;
+    if (!filtered) {
+      continue;
+    }
+    services::smtp::MilterOptions filter;
+    filter.name = m.name;
+    filter.unix_path = m.unix_path;
+    if (filter.unix_path.empty()) {
+      // An IP literal: the config has checked it.
+      filter.tcp = asio::ip::tcp::endpoint(asio::ip::make_address(m.host), m.port);
+    }
+    using F = services::smtp::MilterOptions::OnFailure;
+    filter.on_failure = m.on_failure == config::MilterFailure::kAccept   ? F::kAccept
+                        : m.on_failure == config::MilterFailure::kReject ? F::kReject
+                                                                         : F::kTempfail;
+    filter.timeout = m.timeout;
+    o.milters.push_back(std::move(filter));
   }
   o.policy.subaddress_separator = settings.addressing.subaddress_separator;
   o.policy.unknown_user = settings.smtp.unknown_user == config::UnknownUserPolicy::kDefer

@@ -1029,55 +1029,128 @@ void read_spam(Problems& problems, const toml::table* table, SpamSettings& out) 
   r.finish();
 }
 
+// A filter's socket: "unix:<path>" (relative to the config file's folder) or an
+// IP literal and port; with `inet_prefix`, also Postfix's "inet:<ip>:<port>".
+void read_socket_address(TableReader& r, std::string_view key, std::string_view base_dir,
+                         bool inet_prefix, std::string_view example, std::string& unix_path,
+                         std::string& host, std::uint16_t& port) {
+  auto text = r.read_string(key);
+  if (!text) {
+    return;
+  }
+  if (text->starts_with("unix:")) {
+    std::string_view path = std::string_view(*text).substr(5);
+    if (path.empty()) {
+      r.invalid(key, "expected \"unix:<path>\", got " + quote(*text));
+    } else if (unix_path = resolve_path(base_dir, path); unix_path.size() > kMaxSocketPath) {
+      r.invalid(key, "the socket path " + quote(unix_path) + " is longer than " +
+                         std::to_string(kMaxSocketPath) + " bytes");
+    }
+    return;
+  }
+  if (text->empty()) {
+    return;
+  }
+  std::string_view address = *text;
+  if (inet_prefix && address.starts_with("inet:")) {
+    address.remove_prefix(5);
+  }
+  std::string parsed_host;
+  std::uint16_t parsed_port = 0;
+  if (!parse_address(std::string(address), parsed_host, parsed_port) || parsed_port == 0 ||
+      parsed_host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+    r.invalid(key, "expected \"unix:<path>\" or an IP address and port (" + std::string(example) +
+                       "), got " + quote(*text));
+    return;
+  }
+  host = parsed_host;
+  port = parsed_port;
+}
+
+// `roles`: which listener roles a filter applies to.
+void read_roles(TableReader& r, bool& smtp, bool& submission, bool& lmtp) {
+  auto roles = r.read_string_list("roles");
+  if (!roles) {
+    return;
+  }
+  smtp = submission = lmtp = false;
+  for (const auto& role : *roles) {
+    if (role == "smtp") {
+      smtp = true;
+    } else if (role == "submission") {
+      submission = true;
+    } else if (role == "lmtp") {
+      lmtp = true;
+    } else {
+      r.invalid("roles", "expected roles among smtp, submission, lmtp, got " + quote(role));
+    }
+  }
+}
+
 // [antivirus] (services/smtp/antivirus.hpp)
 void read_antivirus(Problems& problems, const toml::table* table, std::string_view base_dir,
                     AntivirusSettings& out) {
   TableReader r(problems, table, "antivirus", 1);
-  if (auto clamd = r.read_string("clamd")) {
-    if (clamd->starts_with("unix:")) {
-      std::string_view path = std::string_view(*clamd).substr(5);
-      if (path.empty()) {
-        r.invalid("clamd", "expected \"unix:<path>\", got " + quote(*clamd));
-      } else if (out.clamd_unix_path = resolve_path(base_dir, path);
-                 out.clamd_unix_path.size() > kMaxSocketPath) {
-        r.invalid("clamd", "the socket path " + quote(out.clamd_unix_path) + " is longer than " +
-                               std::to_string(kMaxSocketPath) + " bytes");
-      }
-    } else if (!clamd->empty()) {
-      std::string host;
-      std::uint16_t port = 0;
-      if (!parse_address(*clamd, host, port) || port == 0 ||
-          host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
-        r.invalid("clamd",
-                  "expected \"unix:<path>\" or an IP address and port "
-                  "(\"127.0.0.1:3310\"), got " +
-                      quote(*clamd));
-      } else {
-        out.clamd_host = host;
-        out.clamd_port = port;
-      }
-    }
-  }
-  if (auto roles = r.read_string_list("roles")) {
-    out.scan_smtp = out.scan_submission = out.scan_lmtp = false;
-    for (const auto& role : *roles) {
-      if (role == "smtp") {
-        out.scan_smtp = true;
-      } else if (role == "submission") {
-        out.scan_submission = true;
-      } else if (role == "lmtp") {
-        out.scan_lmtp = true;
-      } else {
-        r.invalid("roles", "expected roles among smtp, submission, lmtp, got " + quote(role));
-      }
-    }
-  }
+  read_socket_address(r, "clamd", base_dir, false, "\"127.0.0.1:3310\"", out.clamd_unix_path,
+                      out.clamd_host, out.clamd_port);
+  read_roles(r, out.scan_smtp, out.scan_submission, out.scan_lmtp);
   r.read_enum<AntivirusFailure>(
       "on_failure", out.on_failure,
       {{"defer", AntivirusFailure::kDefer}, {"accept", AntivirusFailure::kAccept}});
   r.read_uint("max_message_bytes", out.max_message_bytes, 1024, 1024 * 1024 * 1024);
   read_seconds(r, "timeout_seconds", out.timeout, 1, 600);
   r.finish();
+}
+
+// [[milter]] (services/smtp/milter.hpp)
+void read_milters(Problems& problems, const toml::node* node, std::string_view base_dir,
+                  std::vector<MilterSettings>& out) {
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    problems.add(line_of(*node), "milter: expected an array of tables ([[milter]]), got " +
+                                     std::string(type_phrase(*node)));
+    return;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    std::string prefix = "milter[" + std::to_string(i) + "]";
+    if (!element.is_table()) {
+      problems.add(line_of(element),
+                   prefix + ": expected a table, got " + std::string(type_phrase(element)));
+      continue;
+    }
+    TableReader r(problems, element.as_table(), prefix, line_of(*node));
+    MilterSettings entry;
+    entry.name = "milter" + std::to_string(i + 1);
+    if (auto name = r.read_string("name")) {
+      if (name->empty()) {
+        r.invalid("name", "expected a name, got \"\"");
+      } else {
+        entry.name = *name;
+      }
+    }
+    if (!r.has("address")) {
+      r.missing("address");
+    }
+    read_socket_address(r, "address", base_dir, true, "\"inet:127.0.0.1:8891\"", entry.unix_path,
+                        entry.host, entry.port);
+    read_roles(r, entry.smtp, entry.submission, entry.lmtp);
+    r.read_enum<MilterFailure>("on_failure", entry.on_failure,
+                               {{"tempfail", MilterFailure::kTempfail},
+                                {"accept", MilterFailure::kAccept},
+                                {"reject", MilterFailure::kReject}});
+    read_seconds(r, "timeout_seconds", entry.timeout, 1, 600);
+    for (const auto& earlier : out) {
+      if (earlier.name == entry.name) {
+        r.invalid("name", quote(entry.name) + " names an earlier [[milter]] too");
+      }
+    }
+    r.finish();
+    out.push_back(std::move(entry));
+  }
 }
 
 // [dnsbl] (dnsbl/dnsbl.hpp)
@@ -1478,6 +1551,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   read_reports(problems, section(problems, root, "reports"), settings.server, settings.reports);
   read_spam(problems, section(problems, root, "spam"), settings.spam);
   read_antivirus(problems, section(problems, root, "antivirus"), base_dir, settings.antivirus);
+  read_milters(problems, root.get("milter"), base_dir, settings.milters);
   read_dnsbl(problems, section(problems, root, "dnsbl"), settings.dnsbl);
   read_greylist(problems, section(problems, root, "greylist"), settings.greylist);
   std::vector<ListenerLines> lines;
@@ -1497,7 +1571,7 @@ Result<Settings> parse_table(const toml::table& root, std::string_view file_name
   constexpr std::string_view kSections[] = {
       "server", "log",     "tls",     "limits",   "store",     "auth",     "addressing", "smtp",
       "pop3",   "imap",    "queue",   "listener", "dns",       "outbound", "transport",  "mailauth",
-      "dkim",   "mta_sts", "reports", "spam",     "antivirus", "dnsbl",    "greylist"};
+      "dkim",   "mta_sts", "reports", "spam",     "antivirus", "dnsbl",    "greylist",   "milter"};
   for (auto&& [key, node] : root) {
     if (std::find(std::begin(kSections), std::end(kSections), key.str()) != std::end(kSections)) {
       continue;

@@ -206,6 +206,50 @@ TEST(ParseConfig, SpamSection) {
             "var/tern.toml:4: unknown key \"spam.learn\"");
 }
 
+TEST(ParseConfig, MilterTables) {
+  auto defaults = parse("[server]\nhostname = \"a.b\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->milters.empty());
+
+  auto two = parse(
+      "[server]\nhostname = \"a.b\"\n"
+      "[[milter]]\nname = \"opendkim\"\naddress = \"inet:127.0.0.1:8891\"\n"
+      "roles = [\"submission\"]\non_failure = \"accept\"\ntimeout_seconds = 7\n"
+      "[[milter]]\naddress = \"unix:clamav-milter.sock\"\n");
+  ASSERT_TRUE(two) << two.error().message;
+  ASSERT_EQ(two->milters.size(), 2u);
+  const MilterSettings& dkim = two->milters[0];
+  EXPECT_EQ(dkim.name, "opendkim");
+  EXPECT_EQ(dkim.host, "127.0.0.1");
+  EXPECT_EQ(dkim.port, 8891);
+  EXPECT_FALSE(dkim.smtp);
+  EXPECT_TRUE(dkim.submission);
+  EXPECT_FALSE(dkim.lmtp);
+  EXPECT_EQ(dkim.on_failure, MilterFailure::kAccept);
+  EXPECT_EQ(dkim.timeout, std::chrono::seconds(7));
+  const MilterSettings& av = two->milters[1];
+  EXPECT_EQ(av.name, "milter2");
+  EXPECT_EQ(av.unix_path, "/etc/tern/clamav-milter.sock");
+  EXPECT_TRUE(av.smtp);
+  EXPECT_TRUE(av.submission);
+  EXPECT_EQ(av.on_failure, MilterFailure::kTempfail);
+
+  const std::string head = "[server]\nhostname = \"a.b\"\n[[milter]]\n";
+  EXPECT_EQ(error_of(head + "name = \"x\"\n"),
+            "var/tern.toml:3: missing key \"milter[0].address\"");
+  EXPECT_EQ(error_of(head + "address = \"inet:localhost:8891\"\n"),
+            "var/tern.toml:4: milter[0].address: expected \"unix:<path>\" or an IP address and "
+            "port (\"inet:127.0.0.1:8891\"), got \"inet:localhost:8891\"");
+  EXPECT_EQ(error_of(head + "address = \"unix:m\"\non_failure = \"defer\"\n"),
+            "var/tern.toml:5: milter[0].on_failure: expected one of tempfail, accept, reject, got "
+            "\"defer\"");
+  EXPECT_EQ(error_of(head + "address = \"unix:m\"\n[[milter]]\nname = \"milter1\"\n"
+                            "address = \"unix:n\"\n"),
+            "var/tern.toml:6: milter[1].name: \"milter1\" names an earlier [[milter]] too");
+  EXPECT_EQ(error_of("milter = \"unix:m\"\n[server]\nhostname = \"a.b\"\n"),
+            "var/tern.toml:1: milter: expected an array of tables ([[milter]]), got a string");
+}
+
 TEST(ParseConfig, AntivirusSection) {
   auto defaults = parse("[server]\nhostname = \"a.b\"\n");
   ASSERT_TRUE(defaults) << defaults.error().message;

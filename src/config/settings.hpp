@@ -472,6 +472,38 @@ enum class AntivirusFailure {
   kAccept,  // "accept": the message is delivered unscanned (logged)
 };
 
+// [[milter]]: mail filters over the Sendmail 8 milter protocol (OpenDKIM,
+// clamav-milter, rspamd's proxy, spamass-milter), asked about every message at
+// the end of DATA, in file order (services/smtp/milter.hpp). Changing them needs
+// a restart.
+enum class MilterFailure {
+  kTempfail,  // "tempfail": 451 4.7.1, the sender retries (Postfix's milter_default_action)
+  kAccept,    // "accept": the message goes on without this filter (logged)
+  kReject,    // "reject": 550 5.7.1
+};
+
+struct MilterSettings {
+  // Key `name`: for the logs; default "milter<N>" (N from 1, in file order).
+  std::string name;
+  // Key `address` (required): "unix:<path>" (relative to the config file's
+  // folder), "inet:<ip>:<port>" as in Postfix's smtpd_milters, or "<ip>:<port>".
+  std::string unix_path;
+  std::string host;  // an IP literal
+  std::uint16_t port = 0;
+  // Key `roles`: the listener roles whose messages the filter sees, as for
+  // [antivirus]; default smtp and submission.
+  bool smtp = true;
+  bool submission = true;
+  bool lmtp = false;
+  // Key `on_failure`: "tempfail", "accept" or "reject", when the filter cannot
+  // be reached, times out or breaks the protocol.
+  MilterFailure on_failure = MilterFailure::kTempfail;
+  // Key `timeout_seconds` (1..600): for the connect, and for each write and read.
+  std::chrono::seconds timeout{30};
+
+  friend bool operator==(const MilterSettings&, const MilterSettings&) = default;
+};
+
 struct AntivirusSettings {
   // Key `clamd`: "unix:<path>" (relative to the config file's folder) or
   // "<ip>:<port>" / "[<ipv6>]:<port>". "" = no scanning.
@@ -548,6 +580,7 @@ struct Settings {
   ReportsSettings reports;
   SpamSettings spam;
   AntivirusSettings antivirus;
+  std::vector<MilterSettings> milters;  // [[milter]], in file order
   DnsblSettings dnsbl;
   GreylistSettings greylist;
   std::vector<ListenerSettings> listeners;  // in file order; names and addresses unique

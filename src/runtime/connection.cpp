@@ -331,6 +331,19 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect_local(std::string p
       std::make_unique<LocalConnection>(std::move(transport), std::move(id), credentials, logger));
 }
 
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect_socket(std::string unix_path,
+                                                                    asio::ip::tcp::endpoint tcp,
+                                                                    Duration timeout,
+                                                                    std::string id,
+                                                                    log::Logger logger) {
+  // Not a conditional expression of two co_awaits: GCC 12 destroys the result of
+  // such an expression twice.
+  if (unix_path.empty()) {
+    co_return co_await connect_tcp(tcp, timeout, std::move(id), std::move(logger));
+  }
+  co_return co_await connect_local(std::move(unix_path), timeout, std::move(id), std::move(logger));
+}
+
 asio::awaitable<Result<std::unique_ptr<Connection>>> connect_tcp(asio::ip::tcp::endpoint endpoint,
                                                                  Duration timeout, std::string id,
                                                                  log::Logger logger) {

@@ -187,6 +187,14 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect_tcp(asio::ip::tcp::
                                                                  Duration timeout, std::string id,
                                                                  log::Logger logger);
 
+// Connects to a helper daemon's socket (clamd, a mail filter): the local socket at
+// `unix_path` when it is not empty, else `tcp`; errors as above.
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect_socket(std::string unix_path,
+                                                                    asio::ip::tcp::endpoint tcp,
+                                                                    Duration timeout,
+                                                                    std::string id,
+                                                                    log::Logger logger);
+
 // Renders "192.0.2.1:25" or "[2001:db8::1]:25".
 std::string format_endpoint(const asio::ip::address& address, std::uint16_t port);
 

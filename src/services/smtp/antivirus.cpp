@@ -18,15 +18,8 @@ clamd::ScanResult failed(std::string detail) {
 asio::awaitable<clamd::ScanResult> scan_with_clamd(const AntivirusOptions& options,
                                                    std::string_view content,
                                                    const log::Logger& logger) {
-  // Not a conditional expression of two co_awaits: GCC 12 destroys the
-  // result of such an expression twice.
-  Result<std::unique_ptr<runtime::Connection>> connected = Error{ErrorCode::kInternal, ""};
-  if (options.unix_path.empty()) {
-    connected = co_await runtime::connect_tcp(options.tcp, options.timeout, "clamd", logger);
-  } else {
-    connected =
-        co_await runtime::connect_local(options.unix_path, options.timeout, "clamd", logger);
-  }
+  auto connected = co_await runtime::connect_socket(options.unix_path, options.tcp, options.timeout,
+                                                    "clamd", logger);
   if (!connected) {
     co_return failed(connected.error().message);
   }

@@ -391,7 +391,7 @@ std::string Handlers::arc_seal_forward(const std::string& raw, const tern::smtp:
 }
 
 std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, const Peer& peer,
-                                        const mailauth::InboundVerdict* verdict) {
+                                        const mailauth::InboundVerdict* verdict, bool held) {
   bool lmtp = policy_.role == Role::kLmtp;
   std::size_t n = message.recipients.size();
   auto all = [&](const Reply& reply) { return std::vector<Reply>(lmtp ? n : 1, reply); };
@@ -440,7 +440,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
       tree = mime::parse_message(raw);
     }
   }
-  bool quarantine = false;
+  bool quarantine = held;
   if (policy_.role == Role::kMx && !policy_.authserv_id.empty()) {
     // RFC 8601 §5: a field claiming our authserv-id that arrives from outside is
     // forged (or stale); it is deleted before anyone can trust it.
@@ -485,7 +485,7 @@ std::vector<Reply> Handlers::on_message(const tern::smtp::Message& message, cons
                              "message rejected: it fails the DMARC policy of " +
                                  verdict->dmarc.policy_domain + " (RFC 9989)"));
       }
-      quarantine = applied == "quarantine";
+      quarantine = quarantine || applied == "quarantine";
       // RFC 8601 §5: our one field goes at the top of what the client sent,
       // right under our own Received: field — where Postfix puts a milter's
       // fields (its Received: stays first), so trace order stays intact.

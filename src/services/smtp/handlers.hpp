@@ -134,14 +134,24 @@ class Handlers {
   tern::smtp::Reply on_rcpt(const tern::smtp::RcptTo& rcpt);
   // One reply per recipient of `message` in LMTP mode, one otherwise. `verdict`:
   // the MX's inbound checks of this message (null when they did not run).
+  // `held`: a mail filter asked to quarantine it; it goes to each \Junk.
   std::vector<tern::smtp::Reply> on_message(const tern::smtp::Message& message, const Peer& peer,
-                                            const mailauth::InboundVerdict* verdict = nullptr);
+                                            const mailauth::InboundVerdict* verdict = nullptr,
+                                            bool held = false);
 
   // Takes back the recipient the last on_rcpt() accepted, when the session
   // refuses it after all (greylisting); the engine never counted it.
   void withdraw_last_recipient() {
     if (!targets_.empty()) {
       targets_.pop_back();
+    }
+  }
+
+  // Takes back the index-th recipient accepted in this transaction, when a
+  // mail filter refused it (LMTP).
+  void withdraw_recipient(std::size_t index) {
+    if (index < targets_.size()) {
+      targets_.erase(targets_.begin() + static_cast<std::ptrdiff_t>(index));
     }
   }
 

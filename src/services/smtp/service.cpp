@@ -58,6 +58,19 @@ class Service::Session {
   asio::awaitable<std::optional<Reply>> greylisted(const tern::smtp::RcptTo& rcpt);
   // The antivirus scan's refusal of `message`, or nullopt to deliver it.
   asio::awaitable<std::optional<Reply>> scan(const tern::smtp::Message& message);
+
+  // What the [[milter]] filters made of `message`. Their header and body changes
+  // are applied to it; recipients a filter refused are withdrawn from it (LMTP).
+  struct Filtered {
+    // Set: the answer to the message (refused or discarded); nothing is delivered.
+    std::optional<std::vector<Reply>> answer;
+    // LMTP: the replies of the recipients withdrawn, by their original index.
+    std::vector<std::optional<Reply>> withdrawn;
+    bool held = false;  // a filter asked to quarantine it: delivered to Junk
+  };
+
+  asio::awaitable<Filtered> filter(tern::smtp::Message& message);
+  milter::Envelope milter_envelope(const tern::smtp::Message& message) const;
   Peer peer() const;
   metrics::Counter& counter(std::string_view name, std::string_view help, std::string_view result);
 
@@ -67,7 +80,8 @@ class Service::Session {
   tern::smtp::ServerEngine engine_;
   Handlers handlers_;
   AuthExchange auth_;
-  std::string sender_;  // with [greylist]: this transaction's MAIL FROM ("" for <>)
+  std::string sender_;          // with [greylist]: this transaction's MAIL FROM ("" for <>)
+  std::string auth_mechanism_;  // of the last AUTH, for the filters' {auth_type}
   std::vector<Future<dns::Answer>> dnsbl_lookups_;     // one per site, until awaited
   std::optional<std::optional<Reply>> dnsbl_verdict_;  // set once awaited
 };
@@ -359,6 +373,161 @@ asio::awaitable<std::optional<Reply>> Service::Session::scan(const tern::smtp::M
   co_return antivirus_refusal(result, av);
 }
 
+milter::Envelope Service::Session::milter_envelope(const tern::smtp::Message& message) const {
+  const Options& o = service_.options_;
+  milter::Envelope e;
+  // Postfix's default macros (milter_*_macros), those the common filters read:
+  // OpenDKIM signs for {auth_type}, clamav-milter names {i} in its logs.
+  if (connection_->is_local()) {
+    e.client_name = "localhost";
+  } else {
+    e.client_address = connection_->peer_address().to_string();
+    e.client_port = connection_->peer_port();
+    e.client_name = "[" + e.client_address + "]";
+    e.connect_macros.emplace_back("{client_addr}", e.client_address);
+  }
+  e.connect_macros.emplace_back("j", o.policy.hostname);
+  e.connect_macros.emplace_back("{daemon_name}", std::string(role_name(o.policy.role)));
+  e.connect_macros.emplace_back("v", "tern");
+  e.connect_macros.emplace_back("{client_name}", e.client_name);
+  e.helo = engine_.helo_name();
+  if (connection_->is_tls()) {
+    e.helo_macros = {{"{tls_version}", connection_->tls_version()},
+                     {"{cipher}", connection_->tls_cipher()}};
+  }
+  std::string path = address::render_path(message.reverse_path);
+  e.sender = path.size() >= 2 ? path.substr(1, path.size() - 2) : path;
+  e.mail_parameters.push_back("SIZE=" + std::to_string(message.content.size()));
+  if (message.params.body == tern::smtp::Body::k8BitMime) {
+    e.mail_parameters.emplace_back("BODY=8BITMIME");
+  }
+  if (message.params.smtputf8) {
+    e.mail_parameters.emplace_back("SMTPUTF8");
+  }
+  // The id Handlers::on_message will give the message, for the filters' logs.
+  const std::string id =
+      peer().session_id + "." + std::to_string(handlers_.accepted_messages() + 1);
+  e.mail_macros = {{"i", id}, {"{mail_addr}", e.sender}};
+  if (const auto& user = handlers_.authenticated()) {
+    e.mail_macros.emplace_back("{auth_type}", auth_mechanism_);
+    e.mail_macros.emplace_back("{auth_authen}", user->address);
+  }
+  for (const auto& rcpt : message.recipients) {
+    e.recipients.push_back(address::render_mailbox(rcpt.path.mailbox));
+  }
+  e.data_macros = {{"i", id}};
+  return e;
+}
+
+asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp::Message& message) {
+  const Options& o = service_.options_;
+  const bool lmtp = o.policy.role == Role::kLmtp;
+  Filtered result;
+  // Which of the client's recipients each of message.recipients is.
+  std::vector<std::size_t> original(message.recipients.size());
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    original[i] = i;
+  }
+  if (lmtp) {
+    result.withdrawn.resize(message.recipients.size());
+  }
+  // The whole message gets `reply`; under LMTP, recipients withdrawn earlier
+  // keep their own.
+  auto answer_all = [&](const Reply& reply) {
+    std::vector<Reply> answer;
+    if (!lmtp) {
+      answer.push_back(reply);
+    } else {
+      for (const auto& withdrawn : result.withdrawn) {
+        answer.push_back(withdrawn ? *withdrawn : reply);
+      }
+    }
+    result.answer = std::move(answer);
+  };
+  std::string quarantine_reason;
+  for (const MilterOptions& m : o.milters) {
+    auto outcome = co_await run_milter(m, milter_envelope(message), message.content,
+                                       o.limits.max_message_bytes, log_);
+    if (!outcome) {
+      service_.milter_failed_->inc();
+      using F = MilterOptions::OnFailure;
+      log_.warn(m.on_failure == F::kAccept     ? "milter failed, message goes on without it"
+                : m.on_failure == F::kTempfail ? "milter failed, message deferred"
+                                               : "milter failed, message refused",
+                {{"milter", m.name}, {"error", outcome.error().message}});
+      if (m.on_failure == F::kAccept) {
+        continue;
+      }
+      answer_all(milter_reply(m.on_failure == F::kTempfail ? milter::Outcome::Verdict::kTempfail
+                                                           : milter::Outcome::Verdict::kReject,
+                              ""));
+      co_return result;
+    }
+    if (!outcome->refused_recipients.empty()) {
+      const auto& first = outcome->refused_recipients.front();
+      log_.info("milter refused recipients",
+                {{"milter", m.name},
+                 {"recipients", std::to_string(outcome->refused_recipients.size())},
+                 {"reply", milter_reply(first.verdict, first.reply).lines.front()}});
+      if (!lmtp) {
+        // One reply for the whole message: delivering to the others while
+        // answering 250 would lose the refused ones without a word.
+        service_.milter_rejected_->inc();
+        answer_all(milter_reply(first.verdict, first.reply));
+        co_return result;
+      }
+      // From the last, so that the indices of the others stay valid.
+      for (auto it = outcome->refused_recipients.rbegin(); it != outcome->refused_recipients.rend();
+           ++it) {
+        result.withdrawn[original[it->index]] = milter_reply(it->verdict, it->reply);
+        message.recipients.erase(message.recipients.begin() +
+                                 static_cast<std::ptrdiff_t>(it->index));
+        original.erase(original.begin() + static_cast<std::ptrdiff_t>(it->index));
+        handlers_.withdraw_recipient(it->index);
+      }
+      if (message.recipients.empty()) {
+        service_.milter_rejected_->inc();
+        answer_all(milter_reply(milter::Outcome::Verdict::kReject, ""));  // none left to use it
+        co_return result;
+      }
+    }
+    switch (outcome->verdict) {
+      case milter::Outcome::Verdict::kReject:
+      case milter::Outcome::Verdict::kTempfail:
+        service_.milter_rejected_->inc();
+        log_.info("milter refused the message",
+                  {{"milter", m.name},
+                   {"reply", milter_reply(outcome->verdict, outcome->reply).lines.front()}});
+        answer_all(milter_reply(outcome->verdict, outcome->reply));
+        co_return result;
+      case milter::Outcome::Verdict::kDiscard:
+        service_.milter_discarded_->inc();
+        log_.info("milter discarded the message", {{"milter", m.name}});
+        answer_all(Reply::of(250, "2.0.0", "Ok"));  // as Postfix: the client is not told
+        co_return result;
+      case milter::Outcome::Verdict::kContinue:
+        break;
+    }
+    if (!outcome->header_changes.empty() || outcome->new_body) {
+      message.content = milter::apply_changes(message.content, *outcome);
+    }
+    if (outcome->quarantine_reason) {
+      quarantine_reason = *outcome->quarantine_reason;
+      log_.info("milter quarantined the message",
+                {{"milter", m.name}, {"reason", quarantine_reason}});
+    }
+  }
+  if (!quarantine_reason.empty() && o.policy.role == Role::kSubmission) {
+    // No Junk folder to hold outgoing mail in: the sender is told instead.
+    service_.milter_rejected_->inc();
+    answer_all(Reply::of(550, "5.7.1", "message held by a filter: " + quarantine_reason));
+    co_return result;
+  }
+  result.held = !quarantine_reason.empty();
+  (result.held ? service_.milter_held_ : service_.milter_passed_)->inc();
+  co_return result;
+}
+
 asio::awaitable<void> Service::Session::run() {
   start_dnsbl();
   std::string ip = connection_->peer_address().to_string();
@@ -445,6 +614,17 @@ asio::awaitable<void> Service::Session::run() {
           continue;
         }
       }
+      Filtered filtered;
+      if (!service_.options_.milters.empty()) {
+        filtered = co_await filter(*message);
+        if (filtered.answer) {
+          (filtered.answer->front().is_positive() ? service_.messages_accepted_
+                                                  : service_.messages_rejected_)
+              ->inc();
+          engine_.answer_message(*filtered.answer);
+          continue;
+        }
+      }
       Handlers& handlers = handlers_;
       Peer p = peer();
       std::optional<mailauth::InboundVerdict> verdict;
@@ -456,10 +636,20 @@ asio::awaitable<void> Service::Session::run() {
       // GCC 12 mis-copies non-trivial captures there (a double free under ASan).
       const Peer* peer_info = &p;
       const mailauth::InboundVerdict* checked = verdict ? &*verdict : nullptr;
+      const bool held = filtered.held;
       auto replies =
-          co_await runtime::offload(service_.pool_, [&handlers, message, peer_info, checked] {
-            return handlers.on_message(*message, *peer_info, checked);
+          co_await runtime::offload(service_.pool_, [&handlers, message, peer_info, checked, held] {
+            return handlers.on_message(*message, *peer_info, checked, held);
           });
+      if (!filtered.withdrawn.empty()) {
+        // LMTP: one reply per recipient as the client sent them (RFC 2033 §4.2).
+        std::vector<Reply> all;
+        std::size_t next = 0;
+        for (auto& withdrawn : filtered.withdrawn) {
+          all.push_back(withdrawn ? std::move(*withdrawn) : replies.at(next++));
+        }
+        replies = std::move(all);
+      }
       bool ok = false;
       for (const auto& r : replies) {
         ok = ok || r.is_positive();
@@ -476,6 +666,7 @@ asio::awaitable<void> Service::Session::run() {
       continue;
     }
     if (auto* start = std::get_if<tern::smtp::AuthStart>(&event)) {
+      auth_mechanism_ = start->mechanism;
       AuthExchange& auth = auth_;
       auto bindings = channel_bindings();
       const auto* cb = &bindings;
@@ -547,6 +738,14 @@ Service::Service(Options options, domain::Storage& storage, runtime::BlockingPoo
                {&scans_infected_, "infected"},
                {&scans_failed_, "error"},
                {&scans_skipped_, "skipped"}});
+  }
+  if (!options_.milters.empty()) {
+    by_result("tern_milter_messages_total", "Messages past the [[milter]] filters, by outcome.",
+              {{&milter_passed_, "pass"},
+               {&milter_held_, "quarantine"},
+               {&milter_rejected_, "reject"},
+               {&milter_discarded_, "discard"},
+               {&milter_failed_, "error"}});
   }
   if (options_.greylist) {
     by_result("tern_greylist_total", "Greylisting verdicts on MX recipients.",

@@ -28,6 +28,7 @@
 #include "runtime/tls.hpp"
 #include "services/smtp/antivirus.hpp"
 #include "services/smtp/handlers.hpp"
+#include "services/smtp/milter.hpp"
 #include "services/smtp/rate_limiter.hpp"
 #include "smtp/server_engine.hpp"
 
@@ -76,6 +77,10 @@ struct Options {
   // Set: every message is scanned by clamd before Handlers::on_message (and
   // before the MX's verification), on the session's strand.
   std::optional<AntivirusOptions> antivirus;
+  // Every message goes past these filters in turn after the antivirus scan
+  // (and before the MX's verification), on the session's strand; each sees
+  // the message as the ones before it left it (services/smtp/milter.hpp).
+  std::vector<MilterOptions> milters;
   tern::smtp::Limits limits;
   // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command
   // (and, per §4.5.3.2.5-6, for each piece of DATA).
@@ -101,7 +106,8 @@ struct Options {
 // "accepted"|"rejected"}, tern_smtp_auth_total{result="success"|"failure"|"blocked"},
 // tern_antivirus_scans_total{result="clean"|"infected"|"error"|"skipped"},
 // tern_dnsbl_clients_total{result="listed"|"clean"},
-// tern_greylist_total{result="pass"|"defer"|"error"}.
+// tern_greylist_total{result="pass"|"defer"|"error"},
+// tern_milter_messages_total{result="pass"|"quarantine"|"reject"|"discard"|"error"}.
 class Service {
  public:
   Service(Options options, domain::Storage& storage, runtime::BlockingPool& pool,
@@ -139,6 +145,12 @@ class Service {
   metrics::Counter* scans_infected_ = nullptr;
   metrics::Counter* scans_failed_ = nullptr;
   metrics::Counter* scans_skipped_ = nullptr;
+  // tern_milter_messages_total{result=...}, when options_.milters is not empty.
+  metrics::Counter* milter_passed_ = nullptr;
+  metrics::Counter* milter_held_ = nullptr;
+  metrics::Counter* milter_rejected_ = nullptr;
+  metrics::Counter* milter_discarded_ = nullptr;
+  metrics::Counter* milter_failed_ = nullptr;
   // tern_dnsbl_clients_total{result=...}, when options_.dnsbl is set.
   metrics::Counter* dnsbl_listed_ = nullptr;
   metrics::Counter* dnsbl_clean_ = nullptr;
