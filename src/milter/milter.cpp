@@ -259,11 +259,8 @@ void Client::on_negotiated(std::string_view data) {
     return;
   }
   if ((actions_ & ~kPermittedActions) != 0) {
-    fail("filter asks for actions tern does not permit (" +
-         std::string((actions_ & (kAddRecipient | kDeleteRecipient)) != 0 ? "recipient changes"
-                     : (actions_ & kChangeSender) != 0                    ? "sender changes"
-                                                                          : "unknown") +
-         ")");
+    fail("filter asks for actions tern does not know (" +
+         std::to_string(actions_ & ~kPermittedActions) + ")");
     return;
   }
   if ((protocol_ & ~kOfferedProtocol) != 0) {
@@ -553,6 +550,38 @@ void Client::on_packet(char letter, std::string_view data) {
       replacement_body_.append(data);
       body_replaced_ = true;
       return;
+    case '+':
+    case '2':
+    case '-':
+    case 'e': {
+      const std::uint32_t permitted = letter == '+'   ? kAddRecipient
+                                      : letter == '2' ? kAddRecipientWithArguments
+                                      : letter == '-' ? kDeleteRecipient
+                                                      : kChangeSender;
+      auto strings = strings_of(data);
+      // The address, then (for "2" and "e") its ESMTP arguments, if any.
+      const std::size_t most = letter == '2' || letter == 'e' ? 2 : 1;
+      if ((actions_ & permitted) == 0 || !strings || strings->size() > most) {
+        fail(std::string("filter sent a malformed or unnegotiated '") + letter + "'");
+        return;
+      }
+      std::string_view address = strings->front();
+      if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
+        address = address.substr(1, address.size() - 2);
+      }
+      if (address.empty() && letter != 'e') {
+        fail(std::string("filter sent '") + letter + "' without an address");
+        return;
+      }
+      if (letter == '-') {
+        outcome_.removed_recipients.emplace_back(address);
+      } else if (letter == 'e') {
+        outcome_.new_sender.emplace(address);
+      } else {
+        outcome_.added_recipients.emplace_back(address);
+      }
+      return;
+    }
     case 'q': {
       auto strings = strings_of(data);
       if ((actions_ & kQuarantine) == 0 || !strings || strings->size() != 1) {

@@ -29,9 +29,9 @@ namespace tern::milter {
 // The protocol version this client speaks.
 inline constexpr std::uint32_t kVersion = 6;
 
-// Actions a filter may ask for (SMFIF_*). The client permits kPermittedActions;
-// a filter asking for others (recipient or sender changes) is refused at
-// negotiation, as libmilter refuses an MTA that does not offer them.
+// Actions a filter may ask for (SMFIF_*). The client permits all of version 6,
+// as Postfix does; a filter asking for others fails the negotiation, as
+// Postfix fails it.
 inline constexpr std::uint32_t kAddHeaders = 0x01;
 inline constexpr std::uint32_t kChangeBody = 0x02;
 inline constexpr std::uint32_t kAddRecipient = 0x04;
@@ -39,9 +39,11 @@ inline constexpr std::uint32_t kDeleteRecipient = 0x08;
 inline constexpr std::uint32_t kChangeHeaders = 0x10;
 inline constexpr std::uint32_t kQuarantine = 0x20;
 inline constexpr std::uint32_t kChangeSender = 0x40;
+inline constexpr std::uint32_t kAddRecipientWithArguments = 0x80;
 inline constexpr std::uint32_t kSetSymbolList = 0x100;
 inline constexpr std::uint32_t kPermittedActions =
-    kAddHeaders | kChangeBody | kChangeHeaders | kQuarantine | kSetSymbolList;
+    kAddHeaders | kChangeBody | kAddRecipient | kDeleteRecipient | kChangeHeaders | kQuarantine |
+    kChangeSender | kAddRecipientWithArguments | kSetSymbolList;
 
 // Protocol flags (SMFIP_*): steps the filter does not want (kNo*), steps it
 // will not answer (kNoReply*), and extensions.
@@ -146,6 +148,13 @@ struct Outcome {
   std::vector<HeaderChange> header_changes;
   std::optional<std::string> new_body;           // the filter replaced the body
   std::optional<std::string> quarantine_reason;  // the filter asked to hold it
+  // Envelope changes: recipients added ("+", "2") and removed ("-"), and a new
+  // sender ("e", "" for the null sender), each an address without its angle
+  // brackets. ESMTP arguments that come with them (NOTIFY=, SIZE=) are dropped:
+  // the message keeps the client's.
+  std::vector<std::string> added_recipients;
+  std::vector<std::string> removed_recipients;
+  std::optional<std::string> new_sender;
   // The filter negotiated kHeaderLeadingSpace: its values carry their own
   // leading white space.
   bool leading_space = false;

@@ -186,6 +186,21 @@ TEST(Milter, CollectsModificationsAtTheEndOfTheBody) {
             "new body\r\n");
 }
 
+TEST(Milter, CollectsEnvelopeChanges) {
+  Client client(envelope(), kMessage);
+  std::string end = encode('+', with_nul("<archive@example.com>")) +
+                    encode('2', with_nul("<audit@example.net>") + with_nul("NOTIFY=NEVER")) +
+                    encode('-', with_nul("<c@example.com>")) +
+                    encode('e', with_nul("<>") + with_nul("SIZE=10")) + encode('a', "");
+  run(client, kAddRecipient | kAddRecipientWithArguments | kDeleteRecipient | kChangeSender, 0,
+      end);
+  ASSERT_EQ(client.state(), Client::State::kDone) << client.error();
+  EXPECT_EQ(client.outcome().added_recipients,
+            (std::vector<std::string>{"archive@example.com", "audit@example.net"}));
+  EXPECT_EQ(client.outcome().removed_recipients, (std::vector<std::string>{"c@example.com"}));
+  EXPECT_EQ(client.outcome().new_sender, "");
+}
+
 TEST(Milter, RefusesOneRecipientAndGoesOnWithTheOthers) {
   Client client(envelope(), kMessage);
   (void)client.take_output();
@@ -276,8 +291,7 @@ TEST(Milter, ProtocolErrorsFail) {
     EXPECT_EQ(client.state(), Client::State::kFailed);
     return client.error();
   };
-  EXPECT_EQ(error_of(kAddRecipient, ""),
-            "filter asks for actions tern does not permit (recipient changes)");
+  EXPECT_EQ(error_of(0x200, ""), "filter asks for actions tern does not know (512)");
   EXPECT_EQ(error_of(0, encode('h', with_nul("X") + with_nul("1"))),
             "filter sent 'h' without negotiating it");
   EXPECT_EQ(error_of(kAddHeaders, encode('h', with_nul("Bad Name") + with_nul("1"))),
@@ -285,7 +299,10 @@ TEST(Milter, ProtocolErrorsFail) {
   EXPECT_EQ(error_of(kChangeBody, encode('b', std::string(17, 'x'))),
             "filter's replacement body is too large");
   EXPECT_EQ(error_of(0, encode('+', with_nul("<x@y>"))),
-            "filter sent '+', which tern does not take");
+            "filter sent a malformed or unnegotiated '+'");
+  EXPECT_EQ(error_of(kAddRecipient, encode('+', with_nul("<>"))),
+            "filter sent '+' without an address");
+  EXPECT_EQ(error_of(0, encode('f', "")), "filter sent 'f', which tern does not take");
   EXPECT_EQ(error_of(0, encode('y', with_nul("250 ok"))), "filter sent a malformed reply code");
   EXPECT_EQ(error_of(0, u32(kMaxPacketBytes + 1)), "filter sent a packet of 1048577 bytes");
   EXPECT_EQ(error_of(0, u32(0)), "filter sent a packet of 0 bytes");

@@ -1,15 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """[[milter]] against real filters from Debian: clamav-milter (over the private
-clamd of clamd_fixture.py) and OpenDKIM.
+clamd of clamd_fixture.py), OpenDKIM and rspamd's proxy.
 
 clamav-milter exercises the verdicts and the header changes: it refuses an
 infected message with its own reply, or quarantines it (the MX delivers it to
 Junk, submission refuses it), or discards it, and with AddHeader Replace it
 changes or adds X-Virus-Scanned and X-Virus-Status. OpenDKIM signs what an
 authenticated user submits ({auth_type}); dkimpy verifies the signature with the
-public key OpenDKIM's own opendkim-genkey wrote. A filter that cannot be reached
-defers, refuses or is passed over, per on_failure. The per-recipient refusals of
-LMTP, which neither real filter makes, run against a scripted filter."""
+public key OpenDKIM's own opendkim-genkey wrote. rspamd negotiates every action
+and refuses GTUBE. A filter that cannot be reached defers, refuses or is passed
+over, per on_failure. What no Debian filter here does (per-recipient refusals
+under LMTP, recipient and sender changes) runs against a scripted filter."""
 import os
 import shutil
 import socket
@@ -105,6 +106,47 @@ def opendkim(directory):
     record = "".join(part for part in txt.split('"')[1::2])
     peer = Filter(["opendkim", "-f", "-x", str(conf)], sock, "opendkim")
     peer.record = record.encode()
+    return peer
+
+
+RSPAMD_CONF = """.include "$CONFDIR/common.conf"
+options {{
+  pidfile = "$RUNDIR/rspamd.pid";
+  .include "$CONFDIR/options.inc"
+  dns {{ nameserver = ["127.0.0.1:9"]; timeout = 0.3s; retransmits = 1; }}
+}}
+logging {{ type = "file"; filename = "$LOGDIR/rspamd.log"; level = "info"; }}
+worker "rspamd_proxy" {{
+  bind_socket = "{socket} mode=0666";
+  milter = yes;
+  timeout = 120s;
+  upstream "local" {{ default = yes; self_scan = yes; }}
+  count = 1;
+  reject_message = "Spam message rejected";
+}}
+"""
+
+
+def rspamd(directory):
+    """rspamd's proxy worker in milter mode, scanning itself (self_scan), with
+    Debian's rules; DNS goes nowhere (no lists, no internet)."""
+    for sub in ("db", "run", "log"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    sock = directory / "milter.sock"
+    conf = directory / "rspamd.conf"
+    conf.write_text(RSPAMD_CONF.format(socket=sock))
+    argv = ["rspamd", "-f", "-i", "-u", "root", "-g", "root", "-c", str(conf)] + [
+        f"--var={name}={directory / sub}"
+        for name, sub in (("DBDIR", "db"), ("RUNDIR", "run"), ("LOGDIR", "log"))]
+    peer = Filter(argv, sock, "rspamd")
+    # The socket is bound before the worker has loaded its rules.
+    log = directory / "log" / "rspamd.log"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and "hyperscan" in log.read_text()):
+        if peer.process.poll() is not None or time.monotonic() > deadline:
+            peer.stop()
+            raise RuntimeError("rspamd did not load its rules")
+        time.sleep(0.2)
     return peer
 
 
@@ -257,13 +299,21 @@ def test_an_unreachable_filter_defers_or_refuses(ternd_factory, tmp_path, on_fai
     assert outcomes(ports, "smtp", "error") == 1
 
 
-class ScriptedFilter:
-    """A filter of our own for what no Debian filter does: it refuses one
-    recipient at RCPT (550 with its own text) and adds a header at the end."""
+def packet(letter, data=b""):
+    return struct.pack(">I", len(data) + 1) + letter + data
 
-    def __init__(self, directory, refuse):
+
+class ScriptedFilter:
+    """A filter of our own for what the Debian filters here do not do: it asks
+    for `actions`, refuses the recipient `refuse` at RCPT (550 with its own
+    text), and at the end of the body sends `end` (modifications) and adds a
+    header."""
+
+    def __init__(self, directory, refuse=None, actions=0x01, end=b""):
         self.socket = directory / "scripted.sock"
         self.refuse = refuse
+        self.actions = actions
+        self.end = end
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(str(self.socket))
         self.listener.listen(8)
@@ -289,10 +339,6 @@ class ScriptedFilter:
             data += chunk
         return data
 
-    @staticmethod
-    def packet(letter, data=b""):
-        return struct.pack(">I", len(data) + 1) + letter + data
-
     def session(self, conn):
         try:
             while True:
@@ -300,18 +346,18 @@ class ScriptedFilter:
                 body = self.read(conn, n)
                 letter, data = body[:1], body[1:]
                 if letter == b"O":
-                    conn.sendall(self.packet(b"O", struct.pack(">III", 6, 0x01, 0)))
+                    conn.sendall(packet(b"O", struct.pack(">III", 6, self.actions, 0)))
                 elif letter == b"R":
-                    if data.startswith(f"<{self.refuse}>".encode()):
-                        conn.sendall(self.packet(b"y", b"550 5.7.1 not for this one\0"))
+                    if self.refuse and data.startswith(f"<{self.refuse}>".encode()):
+                        conn.sendall(packet(b"y", b"550 5.7.1 not for this one\0"))
                     else:
-                        conn.sendall(self.packet(b"c"))
+                        conn.sendall(packet(b"c"))
                 elif letter == b"E":
-                    conn.sendall(self.packet(b"h", b"X-Scripted\0seen\0") + self.packet(b"c"))
+                    conn.sendall(self.end + packet(b"h", b"X-Scripted\0seen\0") + packet(b"c"))
                 elif letter == b"Q":
                     return
                 elif letter != b"D":
-                    conn.sendall(self.packet(b"c"))
+                    conn.sendall(packet(b"c"))
         except (EOFError, OSError):
             return
 
@@ -344,3 +390,48 @@ def test_lmtp_answers_recipients_a_filter_refused_and_delivers_the_rest(ternd_fa
         assert len(inbox(server, BOB)) == 1
     finally:
         scripted.stop()
+
+
+def test_a_filter_can_change_the_envelope(ternd_factory, tmp_path):
+    # Alice out, Bob and an outside archive in, and a new sender, as a filter
+    # rerouting mail would (SMFIF_DELRCPT, ADDRCPT, ADDRCPT_PAR, CHGFROM).
+    end = (packet(b"-", f"<{ALICE}>\0".encode()) + packet(b"+", f"<{BOB}>\0".encode()) +
+           packet(b"2", b"<archive@remote.example>\0NOTIFY=NEVER\0") +
+           packet(b"+", b"<nobody@" + DOMAIN.encode() + b">\0") +
+           packet(b"e", b"<bounces@remote.example>\0"))
+    scripted = ScriptedFilter(tmp_path, actions=0x01 | 0x04 | 0x08 | 0x40 | 0x80, end=end)
+    try:
+        server, ports = start(ternd_factory, milter(f"unix:{scripted.socket}"))
+        assert send(ports["smtp"], message("rerouted", "rerouted")) == {}
+        assert inbox(server, ALICE) == []
+        [stored] = inbox(server, BOB)
+        assert "X-Scripted: seen" in header_block(stored)
+        # The MX relays what a filter added (the filter is configuration), from
+        # the sender the filter set: the queue takes it, the outside domain does
+        # not exist, and the bounce goes to that sender. The unknown local user
+        # is left out.
+        server.wait_for_log(r'"msg":"smtp message".*"from":"<bounces@remote.example>"'
+                            r'.*"recipients":"2"')
+        server.wait_for_log(r'"msg":"queue recipient".*"to":"archive@remote.example"')
+        server.wait_for_log(r'"msg":"queue recipient".*"to":"bounces@remote.example"')
+        server.wait_for_log("milter added a recipient tern cannot take, ignored")
+    finally:
+        scripted.stop()
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def test_rspamd_refuses_gtube_and_passes_ordinary_mail(ternd_factory, filters):
+    require("rspamd", "rspamd")
+    peer = filters(rspamd)
+    server, ports = start(ternd_factory, milter(f"unix:{peer.socket}", name='"rspamd"',
+                                                timeout_seconds=60))
+    code, text = refused(ports["smtp"], message(f"buy now {GTUBE}", "spam"))
+    assert (code, text) == (554, "5.7.1 Gtube pattern")
+    body = "Hello Alice,\r\n\r\nthe minutes of Tuesday's meeting are below.\r\n"
+    assert send(ports["smtp"], message(body, "minutes")) == {}
+    [stored] = inbox(server, ALICE)
+    assert b"minutes of Tuesday" in stored
+    assert outcomes(ports, "smtp", "reject") == 1
+    assert outcomes(ports, "smtp", "pass") == 1

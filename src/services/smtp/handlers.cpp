@@ -194,7 +194,15 @@ Reply Handlers::on_mail(const tern::smtp::MailFrom& mail) {
 }
 
 Reply Handlers::on_rcpt(const tern::smtp::RcptTo& rcpt) {
-  const auto& mailbox = rcpt.recipient.path.mailbox;
+  return add_target(rcpt.recipient.path, false);
+}
+
+Reply Handlers::on_filter_recipient(const address::ForwardPath& path) {
+  return add_target(path, true);
+}
+
+Reply Handlers::add_target(const address::ForwardPath& path, bool relay) {
+  const auto& mailbox = path.mailbox;
   std::string address = path_address(mailbox, policy_.hostname);
   auto parts = domain::split_address(address);
   if (policy_.srs && parts && domain::Srs::is_srs(parts->local) &&
@@ -231,7 +239,7 @@ Reply Handlers::on_rcpt(const tern::smtp::RcptTo& rcpt) {
   }
   Target target;
   if (resolution->kind == domain::RecipientKind::kNotLocal) {
-    if (policy_.role != Role::kSubmission) {
+    if (policy_.role != Role::kSubmission && !relay) {
       // Never an open relay: MX and LMTP accept only local domains.
       return Reply::of(550, "5.7.1", "relay access denied");
     }

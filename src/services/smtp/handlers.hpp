@@ -132,6 +132,10 @@ class Handlers {
 
   tern::smtp::Reply on_mail(const tern::smtp::MailFrom& mail);
   tern::smtp::Reply on_rcpt(const tern::smtp::RcptTo& rcpt);
+  // A recipient a mail filter added at the end of DATA: resolved and checked as
+  // by on_rcpt, except that any domain is taken, on every role (the filter is
+  // trusted configuration, as in Postfix).
+  tern::smtp::Reply on_filter_recipient(const address::ForwardPath& path);
   // One reply per recipient of `message` in LMTP mode, one otherwise. `verdict`:
   // the MX's inbound checks of this message (null when they did not run).
   // `held`: a mail filter asked to quarantine it; it goes to each \Junk.
@@ -165,6 +169,8 @@ class Handlers {
     std::vector<std::string> external;
   };
 
+  // on_rcpt() and on_filter_recipient(): `relay` takes a domain that is not ours.
+  tern::smtp::Reply add_target(const address::ForwardPath& path, bool relay);
   Result<bool> owns_address(std::string_view address);
   void record_dmarc(const tern::smtp::Message& message, const Peer& peer,
                     const mailauth::InboundVerdict& verdict, std::string_view applied,

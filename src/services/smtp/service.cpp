@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "address/smtp_path.hpp"
+#include "base/ascii.hpp"
 #include "sasl/mechanism.hpp"
 #include "services/common/login.hpp"
 #include "services/smtp/auth.hpp"
@@ -59,8 +60,9 @@ class Service::Session {
   // The antivirus scan's refusal of `message`, or nullopt to deliver it.
   asio::awaitable<std::optional<Reply>> scan(const tern::smtp::Message& message);
 
-  // What the [[milter]] filters made of `message`. Their header and body changes
-  // are applied to it; recipients a filter refused are withdrawn from it (LMTP).
+  // What the [[milter]] filters made of `message`. Their changes are applied to
+  // it: header fields, body, sender, recipients added, and recipients refused
+  // (LMTP) or removed withdrawn.
   struct Filtered {
     // Set: the answer to the message (refused or discarded); nothing is delivered.
     std::optional<std::vector<Reply>> answer;
@@ -423,7 +425,9 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
   const Options& o = service_.options_;
   const bool lmtp = o.policy.role == Role::kLmtp;
   Filtered result;
-  // Which of the client's recipients each of message.recipients is.
+  // Which of the client's recipients each of message.recipients is (kAdded:
+  // one a filter added, which the client never sent).
+  constexpr std::size_t kAdded = static_cast<std::size_t>(-1);
   std::vector<std::size_t> original(message.recipients.size());
   for (std::size_t i = 0; i < original.size(); ++i) {
     original[i] = i;
@@ -445,6 +449,8 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
     result.answer = std::move(answer);
   };
   std::string quarantine_reason;
+  address::PathOptions path_options;
+  path_options.smtputf8 = message.params.smtputf8;
   for (const MilterOptions& m : o.milters) {
     auto outcome = co_await run_milter(m, milter_envelope(message), message.content,
                                        o.limits.max_message_bytes, log_);
@@ -479,7 +485,9 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
       // From the last, so that the indices of the others stay valid.
       for (auto it = outcome->refused_recipients.rbegin(); it != outcome->refused_recipients.rend();
            ++it) {
-        result.withdrawn[original[it->index]] = milter_reply(it->verdict, it->reply);
+        if (original[it->index] != kAdded) {
+          result.withdrawn[original[it->index]] = milter_reply(it->verdict, it->reply);
+        }
         message.recipients.erase(message.recipients.begin() +
                                  static_cast<std::ptrdiff_t>(it->index));
         original.erase(original.begin() + static_cast<std::ptrdiff_t>(it->index));
@@ -507,6 +515,56 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
         co_return result;
       case milter::Outcome::Verdict::kContinue:
         break;
+    }
+    if (outcome->new_sender) {
+      auto sender = address::parse_reverse_path("<" + *outcome->new_sender + ">", path_options);
+      if (sender) {
+        message.reverse_path = std::move(*sender);
+      } else {
+        log_.warn("milter changed the sender to an invalid address, kept",
+                  {{"milter", m.name}, {"sender", *outcome->new_sender}});
+      }
+    }
+    for (const auto& removed : outcome->removed_recipients) {
+      for (std::size_t i = message.recipients.size(); i-- > 0;) {
+        if (!ascii::iequals(address::render_mailbox(message.recipients[i].path.mailbox), removed)) {
+          continue;
+        }
+        // The client handed it over and got its 250; the filter says where it
+        // goes, as in Postfix.
+        if (lmtp && original[i] != kAdded) {
+          result.withdrawn[original[i]] = Reply::of(250, "2.1.5", "Ok");
+        }
+        message.recipients.erase(message.recipients.begin() + static_cast<std::ptrdiff_t>(i));
+        original.erase(original.begin() + static_cast<std::ptrdiff_t>(i));
+        handlers_.withdraw_recipient(i);
+      }
+    }
+    for (const auto& added : outcome->added_recipients) {
+      auto path = address::parse_forward_path("<" + added + ">", path_options);
+      if (!path) {
+        log_.warn("milter added an invalid recipient, ignored",
+                  {{"milter", m.name}, {"recipient", added}});
+        continue;
+      }
+      Handlers& handlers = handlers_;
+      const address::ForwardPath* added_path = &*path;
+      auto reply = co_await runtime::offload(service_.pool_, [&handlers, added_path] {
+        return handlers.on_filter_recipient(*added_path);
+      });
+      if (!reply.is_positive()) {
+        log_.warn("milter added a recipient tern cannot take, ignored",
+                  {{"milter", m.name}, {"recipient", added}, {"reply", reply.lines.front()}});
+        continue;
+      }
+      message.recipients.push_back(tern::smtp::Recipient{std::move(*path), {}});
+      original.push_back(kAdded);
+    }
+    if (message.recipients.empty()) {
+      log_.info("milter removed every recipient", {{"milter", m.name}});
+      service_.milter_discarded_->inc();
+      answer_all(Reply::of(250, "2.0.0", "Ok"));
+      co_return result;
     }
     if (!outcome->header_changes.empty() || outcome->new_body) {
       message.content = milter::apply_changes(message.content, *outcome);
