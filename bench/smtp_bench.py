@@ -330,7 +330,9 @@ def main():
                         help="also run a tern scanning every message with clamd ([antivirus]) "
                              "and Postfix scanning with clamav-milter and the same clamd "
                              "(a one-signature database: the round trip, not ClamAV's "
-                             "scan with its full signatures)")
+                             "scan with its full signatures), and a tern passing every "
+                             "message through that clamav-milter ([[milter]]): the two "
+                             "milter clients side by side")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a private Postfix instance)")
@@ -356,7 +358,10 @@ def main():
         scanned = Postfix(scratch, name="postfix-clamav", milter=milter.socket)
         postfixes.append(scanned)
         variants += [("tern+clamd", Tern(build, scratch, name="tern-clamd",
-                                         extra=f'[antivirus]\nclamd = "unix:{clamd.socket}"'))]
+                                         extra=f'[antivirus]\nclamd = "unix:{clamd.socket}"')),
+                     ("tern+clamav-milter",
+                      Tern(build, scratch, name="tern-clamav-milter",
+                           extra=f'[[milter]]\naddress = "unix:{milter.socket}"'))]
     sink = Sink()
     servers = [("tern", tern)] + variants + [("postfix", postfix)] + \
         ([("postfix+clamav-milter", postfixes[1])] if args.clamd else []) + [("smtp-sink", sink)]
@@ -367,7 +372,7 @@ def main():
                 for name, server in servers:
                     is_postfix = server in postfixes
                     pids = [server.pid if is_postfix else server.proc.pid]
-                    if name == "postfix+clamav-milter":
+                    if name in ("postfix+clamav-milter", "tern+clamav-milter"):
                         pids += [milter.proc.pid, clamd.process.pid]
                     elif name == "tern+clamd":
                         pids += [clamd.process.pid]
@@ -408,7 +413,8 @@ def main():
               f"CPU/msg {t['cpu_ms_per_msg'] / p['cpu_ms_per_msg']:.2f}x, "
               f"p99 {t['p99_ms'] / max(p['p99_ms'], 1e-9):.2f}x, "
               f"PSS {t['pss_mib'] / p['pss_mib']:.2f}x")
-        for variant in ("tern+sieve", "tern+spam", "tern-nospam", "tern+clamd"):
+        for variant in ("tern+sieve", "tern+spam", "tern-nospam", "tern+clamd",
+                        "tern+clamav-milter"):
             if (sessions, variant) not in results:
                 continue
             f = medians(sessions, variant)
@@ -417,11 +423,13 @@ def main():
                   f"CPU/msg {f['cpu_ms_per_msg'] / t['cpu_ms_per_msg']:.2f}x; "
                   f"{variant}/postfix msgs/s {f['msgs_per_s'] / p['msgs_per_s']:.2f}x")
         if (sessions, "tern+clamd") in results:
-            tc, pc = medians(sessions, "tern+clamd"), medians(sessions, "postfix+clamav-milter")
-            print(f"sessions={sessions}: tern+clamd/postfix+clamav-milter msgs/s "
-                  f"{tc['msgs_per_s'] / pc['msgs_per_s']:.2f}x, "
-                  f"CPU/msg {tc['cpu_ms_per_msg'] / pc['cpu_ms_per_msg']:.2f}x, "
-                  f"p99 {tc['p99_ms'] / max(pc['p99_ms'], 1e-9):.2f}x")
+            pc = medians(sessions, "postfix+clamav-milter")
+            for variant in ("tern+clamd", "tern+clamav-milter"):
+                tc = medians(sessions, variant)
+                print(f"sessions={sessions}: {variant}/postfix+clamav-milter msgs/s "
+                      f"{tc['msgs_per_s'] / pc['msgs_per_s']:.2f}x, "
+                      f"CPU/msg {tc['cpu_ms_per_msg'] / pc['cpu_ms_per_msg']:.2f}x, "
+                      f"p99 {tc['p99_ms'] / max(pc['p99_ms'], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":

@@ -91,14 +91,16 @@ struct World {
         storage.directory().add_alias(domain::Alias{source, destination}).get().has_value());
   }
 
-  std::uint64_t inbox_count(const std::string& address) {
+  std::uint64_t inbox_count(const std::string& address) { return mailbox_count(address, "INBOX"); }
+
+  std::uint64_t mailbox_count(const std::string& address, const std::string& name) {
     auto account = storage.directory().find_account(address).get();
     if (!account || !*account) {
       return 0;
     }
     auto boxes = storage.mail().mailboxes((*account)->id).get();
     for (const auto& box : *boxes) {
-      if (box.name == "INBOX") {
+      if (box.name == name) {
         return storage.mail()
             .entries((*account)->id, box.id, domain::Uid{1}, domain::Uid{1000000})
             .get()
@@ -880,6 +882,48 @@ TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
   EXPECT_EQ(world.inbox_count("alice@example.org"), 0u);
   // The forward to carol was queued first and is taken back: the client retries all.
   EXPECT_TRUE(world.storage.queue().queued().get()->empty());
+}
+
+// What the session does with a mail filter's outcome (services/smtp/milter.hpp):
+// a recipient the filter adds may be at any domain, even on the MX, and a
+// quarantined message goes to Junk.
+TEST_F(HandlersTest, FilterRecipientsMayRelayAndHeldMessagesGoToJunk) {
+  Handlers handlers(policy_of(world, Role::kMx), world.storage, world.clock, log::Logger());
+  tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
+  engine.receive(
+      "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\n"
+      "DATA\r\nSubject: held\r\n\r\nx\r\n.\r\n");
+  auto outside = address::parse_forward_path("<carol@remote.example>");
+  ASSERT_TRUE(outside.has_value());
+  std::string out;
+  for (;;) {
+    auto event = engine.next();
+    out += engine.output();
+    engine.consume_output(engine.output().size());
+    if (auto* mail = std::get_if<tern::smtp::MailFrom>(&event)) {
+      engine.answer(handlers.on_mail(*mail));
+    } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
+      engine.answer(handlers.on_rcpt(*rcpt));
+    } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
+      // The client could not name it: the MX never relays.
+      tern::smtp::RcptTo asked{tern::smtp::Recipient{*outside, {}}};
+      EXPECT_EQ(handlers.on_rcpt(asked).code, 550);
+      EXPECT_EQ(handlers.on_filter_recipient(*outside).code, 250);
+      message->recipients.push_back(tern::smtp::Recipient{*outside, {}});
+      Peer peer;
+      peer.session_id = "test";
+      engine.answer_message(handlers.on_message(*message, peer, nullptr, /*held=*/true));
+    } else {
+      break;
+    }
+  }
+  EXPECT_TRUE(out.ends_with("250 2.0.0 Ok: queued as test.1\r\n")) << out;
+  EXPECT_EQ(world.inbox_count("alice@example.org"), 0u);
+  EXPECT_EQ(world.mailbox_count("alice@example.org", "Junk"), 1u);
+  auto queued = *world.storage.queue().queued().get();
+  ASSERT_EQ(queued.size(), 1u);
+  ASSERT_EQ(queued[0].recipients.size(), 1u);
+  EXPECT_EQ(queued[0].recipients[0].address, "carol@remote.example");
 }
 
 TEST(RateLimiter, WindowsAndBound) {

@@ -437,6 +437,16 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
   }
   // The whole message gets `reply`; under LMTP, recipients withdrawn earlier
   // keep their own.
+  // Takes message.recipients[i] out of the transaction; under LMTP the client's
+  // recipient gets `reply` (a filter's recipient has no reply to give).
+  auto withdraw = [&](std::size_t i, Reply reply) {
+    if (lmtp && original[i] != kAdded) {
+      result.withdrawn[original[i]] = std::move(reply);
+    }
+    message.recipients.erase(message.recipients.begin() + static_cast<std::ptrdiff_t>(i));
+    original.erase(original.begin() + static_cast<std::ptrdiff_t>(i));
+    handlers_.withdraw_recipient(i);
+  };
   auto answer_all = [&](const Reply& reply) {
     std::vector<Reply> answer;
     if (!lmtp) {
@@ -455,7 +465,6 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
     auto outcome = co_await run_milter(m, milter_envelope(message), message.content,
                                        o.limits.max_message_bytes, log_);
     if (!outcome) {
-      service_.milter_failed_->inc();
       using F = MilterOptions::OnFailure;
       log_.warn(m.on_failure == F::kAccept     ? "milter failed, message goes on without it"
                 : m.on_failure == F::kTempfail ? "milter failed, message deferred"
@@ -464,6 +473,7 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
       if (m.on_failure == F::kAccept) {
         continue;
       }
+      service_.milter_failed_->inc();
       answer_all(milter_reply(m.on_failure == F::kTempfail ? milter::Outcome::Verdict::kTempfail
                                                            : milter::Outcome::Verdict::kReject,
                               ""));
@@ -485,13 +495,7 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
       // From the last, so that the indices of the others stay valid.
       for (auto it = outcome->refused_recipients.rbegin(); it != outcome->refused_recipients.rend();
            ++it) {
-        if (original[it->index] != kAdded) {
-          result.withdrawn[original[it->index]] = milter_reply(it->verdict, it->reply);
-        }
-        message.recipients.erase(message.recipients.begin() +
-                                 static_cast<std::ptrdiff_t>(it->index));
-        original.erase(original.begin() + static_cast<std::ptrdiff_t>(it->index));
-        handlers_.withdraw_recipient(it->index);
+        withdraw(it->index, milter_reply(it->verdict, it->reply));
       }
       if (message.recipients.empty()) {
         service_.milter_rejected_->inc();
@@ -532,12 +536,7 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
         }
         // The client handed it over and got its 250; the filter says where it
         // goes, as in Postfix.
-        if (lmtp && original[i] != kAdded) {
-          result.withdrawn[original[i]] = Reply::of(250, "2.1.5", "Ok");
-        }
-        message.recipients.erase(message.recipients.begin() + static_cast<std::ptrdiff_t>(i));
-        original.erase(original.begin() + static_cast<std::ptrdiff_t>(i));
-        handlers_.withdraw_recipient(i);
+        withdraw(i, Reply::of(250, "2.1.5", "Ok"));
       }
     }
     for (const auto& added : outcome->added_recipients) {
