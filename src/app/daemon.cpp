@@ -144,11 +144,14 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
     o.dnsbl =
         services::smtp::DnsblOptions{resolver, settings.dnsbl.sites, settings.dnsbl.threshold};
   }
+  // Whether a `roles = [...]` setting names this listener's role.
+  auto names_role = [&](bool smtp, bool submission, bool lmtp) {
+    return o.policy.role == services::smtp::Role::kSubmission ? submission
+           : o.policy.role == services::smtp::Role::kLmtp     ? lmtp
+                                                              : smtp;
+  };
   const config::AntivirusSettings& av = settings.antivirus;
-  const bool scanned = o.policy.role == services::smtp::Role::kSubmission ? av.scan_submission
-                       : o.policy.role == services::smtp::Role::kLmtp     ? av.scan_lmtp
-                                                                          : av.scan_smtp;
-  if (av.enabled() && scanned) {
+  if (av.enabled() && names_role(av.scan_smtp, av.scan_submission, av.scan_lmtp)) {
     services::smtp::AntivirusOptions scan;
     scan.unix_path = av.clamd_unix_path;
     if (scan.unix_path.empty()) {
@@ -161,10 +164,7 @@ services::smtp::Options smtp_options(const config::Settings& settings, config::L
     o.antivirus = std::move(scan);
   }
   for (const config::MilterSettings& m : settings.milters) {
-    const bool filtered = o.policy.role == services::smtp::Role::kSubmission ? m.submission
-                          : o.policy.role == services::smtp::Role::kLmtp     ? m.lmtp
-                                                                             : m.smtp;
-    if (!filtered) {
+    if (!names_role(m.smtp, m.submission, m.lmtp)) {
       continue;
     }
     services::smtp::MilterOptions filter;

@@ -159,9 +159,11 @@ std::string apply_changes(std::string_view message, const Outcome& outcome) {
                       render(change));
         break;
       case HeaderChange::Kind::kChange: {
+        // Index 0 is the first, as in Sendmail and Postfix.
+        const std::uint32_t wanted = std::max<std::uint32_t>(change.index, 1);
         std::uint32_t seen = 0;
         auto it = std::find_if(fields.begin(), fields.end(), [&](const std::string& field) {
-          return iequal(name_of(field), change.name) && ++seen == change.index;
+          return iequal(name_of(field), change.name) && ++seen == wanted;
         });
         if (it == fields.end()) {
           // libmilter's smfi_chgheader: past the last such field, a value is added.

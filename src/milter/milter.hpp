@@ -111,7 +111,7 @@ struct HeaderChange {
   enum class Kind {
     kAdd,     // append to the header ("h")
     kInsert,  // at `index` among the fields, 0 the topmost ("i")
-    kChange,  // the `index`-th (from 1) field of that name; an empty value deletes ("m")
+    kChange,  // the `index`-th (from 1; 0 is 1) field of that name; "" deletes ("m")
   };
   Kind kind = Kind::kAdd;
   std::uint32_t index = 0;

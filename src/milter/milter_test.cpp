@@ -346,6 +346,8 @@ TEST(MilterApply, ChangesCountFieldsOfTheSameName) {
                       {HeaderChange::Kind::kInsert, 99, "X-Last", "z"}};
   EXPECT_EQ(apply_changes(message, o),
             "Received: a\r\nreceived: B\r\nTo: x\r\nX-New: added\r\nX-Last: z\r\n\r\nbody\r\n");
+  o.header_changes = {{HeaderChange::Kind::kChange, 0, "To", "y"}};  // 0: the first
+  EXPECT_EQ(apply_changes(message, o), "Received: a\r\nReceived: b\r\nTo: y\r\n\r\nbody\r\n");
   o.leading_space = true;
   o.header_changes = {{HeaderChange::Kind::kAdd, 0, "X-Raw", "\tv"}};
   EXPECT_EQ(apply_changes(message, o),
