@@ -21,6 +21,7 @@ constexpr char kEndOfHeadersLetter = 'N';
 constexpr char kBodyLetter = 'B';
 constexpr char kEndOfBodyLetter = 'E';
 constexpr char kQuitLetter = 'Q';
+constexpr char kAbortLetter = 'A';
 
 void put_u32(std::string& out, std::uint32_t v) {
   out.push_back(static_cast<char>((v >> 24) & 0xff));
@@ -192,11 +193,25 @@ std::string apply_changes(std::string_view message, const Outcome& outcome) {
   return out;
 }
 
-Client::Client(Envelope envelope, std::string_view message, std::size_t max_body_bytes)
+std::string quit() {
+  return encode(kQuitLetter, {});
+}
+
+Client::Client(Envelope envelope, std::string_view message, std::size_t max_body_bytes,
+               std::optional<Negotiated> reused)
     : envelope_(std::move(envelope)), message_(message), max_body_bytes_(max_body_bytes) {
   SplitMessage split = split_message(message_);
   fields_ = std::move(split.fields);
   body_ = split.body;
+  if (reused) {
+    actions_ = reused->actions;
+    protocol_ = reused->protocol;
+    outcome_.leading_space = (protocol_ & kHeaderLeadingSpace) != 0;
+    send(kAbortLetter, {});  // unanswered; the filter forgets any message state
+    step_ = Step::kMail;
+    advance();
+    return;
+  }
   std::string data;
   put_u32(data, kVersion);
   put_u32(data, kPermittedActions);
@@ -603,7 +618,13 @@ void Client::finish() {
   if (body_replaced_) {
     outcome_.new_body = std::move(replacement_body_);
   }
-  send(kQuitLetter, {});
+  // The filter's last word on the body leaves it ready for the next message;
+  // an answer before that (accept at CONNECT, a refused sender) may leave it
+  // ignoring the rest of the connection, so that one ends.
+  reusable_ = step_ == Step::kEndOfBody;
+  if (!reusable_) {
+    send(kQuitLetter, {});
+  }
   state_ = State::kDone;
 }
 

@@ -160,13 +160,29 @@ struct Outcome {
   bool leading_space = false;
 };
 
+// What a filter negotiated on a connection; a later message of the same SMTP
+// session reuses the connection with it (Client's `reused`).
+struct Negotiated {
+  std::uint32_t actions = 0;
+  std::uint32_t protocol = 0;
+};
+
+// The QUIT that ends a connection the caller kept (Client::reusable()).
+std::string quit();
+
 // Replays one message to one filter.
 //
 // Usage: send take_output(); while state() is kNeedInput read from the filter
 // and receive() the bytes, sending take_output() after each. At kDone the
-// outcome is final and take_output() holds the closing QUIT; at kFailed,
-// error() says what went wrong and nothing more goes out (the caller closes
-// the connection and applies its failure policy).
+// outcome is final; unless reusable(), take_output() holds the closing QUIT. At
+// kFailed, error() says what went wrong and nothing more goes out (the caller
+// closes the connection and applies its failure policy).
+//
+// A connection is reusable when the filter answered the end of the body: it is
+// then ready for the next message of the session, as Postfix uses it (one
+// connection per SMTP session). The next Client on it gets `reused`: it sends
+// ABORT (which resets the filter's message state) and starts at MAIL, the
+// connect and HELO the filter has from the first message standing.
 //
 // A protocol error is any malformed packet, a reply not valid at its step, a
 // modification the client did not permit, or a packet over kMaxPacketBytes.
@@ -177,8 +193,8 @@ class Client {
   // `message`: the whole message as received (CRLF line ends, no dot
   // stuffing); it must outlive the client. A replacement body larger than
   // `max_body_bytes` is a protocol error.
-  Client(Envelope envelope, std::string_view message,
-         std::size_t max_body_bytes = 64 * 1024 * 1024);
+  Client(Envelope envelope, std::string_view message, std::size_t max_body_bytes = 64 * 1024 * 1024,
+         std::optional<Negotiated> reused = std::nullopt);
 
   std::string take_output();
   void receive(std::string_view bytes);
@@ -188,6 +204,11 @@ class Client {
   const Outcome& outcome() const { return outcome_; }
 
   const std::string& error() const { return error_; }
+
+  // At kDone: the connection may carry the session's next message.
+  bool reusable() const { return reusable_; }
+
+  Negotiated negotiated() const { return {actions_, protocol_}; }
 
  private:
   enum class Step {
@@ -238,6 +259,7 @@ class Client {
   std::string_view body_;
   std::string replacement_body_;
   bool body_replaced_ = false;
+  bool reusable_ = false;
 };
 
 // The message's header fields, each whole with its line end, and its body (after

@@ -75,12 +75,10 @@ Envelope envelope() {
   return e;
 }
 
-// Answers every step with `reply` until the end of the body; returns every
-// packet the client sent.
-std::vector<Packet> run(Client& client, std::uint32_t actions, std::uint32_t protocol,
-                        const std::string& at_end_of_body) {
-  std::vector<Packet> sent = packets_of(client.take_output());
-  client.receive(negotiated(actions, protocol));
+// Answers every step with "continue" until the end of the body, then with
+// `at_end_of_body`; returns every packet the client sent.
+std::vector<Packet> drive(Client& client, const std::string& at_end_of_body) {
+  std::vector<Packet> sent;
   while (client.state() == Client::State::kNeedInput) {
     auto more = packets_of(client.take_output());
     EXPECT_FALSE(more.empty());
@@ -92,6 +90,16 @@ std::vector<Packet> run(Client& client, std::uint32_t actions, std::uint32_t pro
   }
   auto last = packets_of(client.take_output());
   sent.insert(sent.end(), last.begin(), last.end());
+  return sent;
+}
+
+// The same after the filter's negotiation reply.
+std::vector<Packet> run(Client& client, std::uint32_t actions, std::uint32_t protocol,
+                        const std::string& at_end_of_body) {
+  std::vector<Packet> sent = packets_of(client.take_output());
+  client.receive(negotiated(actions, protocol));
+  auto rest = drive(client, at_end_of_body);
+  sent.insert(sent.end(), rest.begin(), rest.end());
   return sent;
 }
 
@@ -110,8 +118,9 @@ TEST(Milter, ReportsEveryStepInSendmailsForm) {
   ASSERT_EQ(client.state(), Client::State::kDone);
   // Negotiation, connect (macros first), HELO, MAIL, two RCPTs with their
   // macros, DATA, three headers, end of headers, one body chunk, end of body
-  // (with the data macros), QUIT.
-  EXPECT_EQ(letters(sent), "ODCHMDRDRDTLLLNBDEQ");
+  // (with the data macros); no QUIT: the connection can take the next message.
+  EXPECT_EQ(letters(sent), "ODCHMDRDRDTLLLNBDE");
+  EXPECT_TRUE(client.reusable());
   EXPECT_EQ(sent[1].data, std::string("C") + with_nul("j") + with_nul("mx.example.com"));
   EXPECT_EQ(sent[2].data, with_nul("[192.0.2.1]") + "4" + "\x10\xe1" + with_nul("192.0.2.1"));
   EXPECT_EQ(sent[3].data, with_nul("client.example.org"));
@@ -127,6 +136,24 @@ TEST(Milter, ReportsEveryStepInSendmailsForm) {
   EXPECT_EQ(sent[15].data, "line one\r\nline two\r\n");
   EXPECT_EQ(client.outcome().verdict, Outcome::Verdict::kContinue);
   EXPECT_TRUE(client.outcome().header_changes.empty());
+}
+
+TEST(Milter, TheNextMessageOfTheSessionReusesTheConnection) {
+  Client first(envelope(), kMessage);
+  run(first, kAddHeaders, kNoHelo, encode('c', ""));
+  ASSERT_TRUE(first.reusable());
+  Negotiated negotiated = first.negotiated();
+  EXPECT_EQ(negotiated.actions, kAddHeaders);
+  EXPECT_EQ(negotiated.protocol, kNoHelo);
+
+  // ABORT (unanswered) resets the filter's message state; MAIL follows at once,
+  // without the negotiation, CONNECT or HELO.
+  Client next(envelope(), kMessage, 1024, negotiated);
+  auto sent = drive(next, encode('y', with_nul("550 5.7.1 no")));
+  EXPECT_EQ(letters(sent), "AMDRDRDTLLLNBDE");
+  ASSERT_EQ(next.state(), Client::State::kDone) << next.error();
+  EXPECT_EQ(next.outcome().verdict, Outcome::Verdict::kReject);
+  EXPECT_TRUE(next.reusable());  // a refusal at the end of the body leaves it ready too
 }
 
 TEST(Milter, SkipsStepsAndRepliesTheFilterDoesNotWant) {

@@ -13,6 +13,7 @@ over, per on_failure. What no Debian filter here does (per-recipient refusals
 under LMTP, recipient and sender changes) runs against a scripted filter."""
 import os
 import shutil
+import smtplib
 import socket
 import struct
 import subprocess
@@ -190,7 +191,6 @@ def message(body, subject="hello", sender="carol@remote.example", to=ALICE):
 
 
 def send(port, raw, rcpts=(ALICE,), sender="carol@remote.example", login=None):
-    import smtplib
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
         if login:
             client.login(login, PASSWORD)
@@ -198,7 +198,6 @@ def send(port, raw, rcpts=(ALICE,), sender="carol@remote.example", login=None):
 
 
 def refused(port, raw, **kwargs):
-    import smtplib
     with pytest.raises(smtplib.SMTPDataError) as info:
         send(port, raw, **kwargs)
     return info.value.smtp_code, info.value.smtp_error.decode()
@@ -215,10 +214,16 @@ def header_block(raw):
 def test_clamav_milter_refuses_infected_mail_and_tags_clean_mail(ternd_factory, clamd, filters):
     peer = filters(clamav_milter, clamd, "Reject")
     server, ports = start(ternd_factory, milter(f"unix:{peer.socket}", name='"clamav"'))
-    # A forged status from the sender is replaced (AddHeader Replace: a header change).
-    assert send(ports["smtp"], message("numbers", "clean").replace(
-        "Subject:", "X-Virus-Status: Infected (forged)\r\nSubject:")) == {}
-    code, text = refused(ports["smtp"], message(f"look {MARKER} here", "infected"))
+    with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=60) as client:
+        # A forged status from the sender is replaced (AddHeader Replace: a header
+        # change).
+        assert client.sendmail("carol@remote.example", [ALICE], message("numbers", "clean").replace(
+            "Subject:", "X-Virus-Status: Infected (forged)\r\nSubject:").encode()) == {}
+        # The second message of the session goes over the same filter connection.
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            client.sendmail("carol@remote.example", [ALICE],
+                            message(f"look {MARKER} here", "infected").encode())
+        code, text = info.value.smtp_code, info.value.smtp_error.decode()
     assert code == 550 and text.startswith("5.7.1"), (code, text)
     [stored] = inbox(server, ALICE)
     head = header_block(stored)
@@ -309,11 +314,13 @@ class ScriptedFilter:
     text), and at the end of the body sends `end` (modifications) and adds a
     header."""
 
-    def __init__(self, directory, refuse=None, actions=0x01, end=b""):
+    def __init__(self, directory, refuse=None, actions=0x01, end=b"", hang_up=False):
         self.socket = directory / "scripted.sock"
         self.refuse = refuse
         self.actions = actions
         self.end = end
+        self.hang_up = hang_up  # close the connection after each message, as an idle timeout
+        self.connections = 0
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(str(self.socket))
         self.listener.listen(8)
@@ -326,8 +333,9 @@ class ScriptedFilter:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            with conn:
-                self.session(conn)
+            self.connections += 1
+            # A thread each: tern keeps a connection per SMTP session.
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
 
     @staticmethod
     def read(conn, n):
@@ -340,6 +348,10 @@ class ScriptedFilter:
         return data
 
     def session(self, conn):
+        with conn:
+            self.serve_session(conn)
+
+    def serve_session(self, conn):
         try:
             while True:
                 (n,) = struct.unpack(">I", self.read(conn, 4))
@@ -354,9 +366,11 @@ class ScriptedFilter:
                         conn.sendall(packet(b"c"))
                 elif letter == b"E":
                     conn.sendall(self.end + packet(b"h", b"X-Scripted\0seen\0") + packet(b"c"))
+                    if self.hang_up:
+                        return
                 elif letter == b"Q":
                     return
-                elif letter != b"D":
+                elif letter not in (b"D", b"A"):  # macros and abort are not answered
                     conn.sendall(packet(b"c"))
         except (EOFError, OSError):
             return
@@ -388,6 +402,27 @@ def test_lmtp_answers_recipients_a_filter_refused_and_delivers_the_rest(ternd_fa
         code, text = refused(ports["smtp"], message("again", "again"), rcpts=(ALICE, BOB))
         assert (code, text) == (550, "5.7.1 not for this one")
         assert len(inbox(server, BOB)) == 1
+    finally:
+        scripted.stop()
+
+
+@pytest.mark.parametrize("hang_up", [False, True])
+def test_one_filter_connection_serves_a_session(ternd_factory, tmp_path, hang_up):
+    # As Postfix: the messages of one SMTP session share the filter's connection
+    # (ABORT, then MAIL); a filter that closed it meanwhile gets a new one and
+    # the message goes through all the same.
+    scripted = ScriptedFilter(tmp_path, hang_up=hang_up)
+    try:
+        server, ports = start(ternd_factory, milter(f"unix:{scripted.socket}"))
+        with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=60) as client:
+            for n in range(3):
+                assert client.sendmail("carol@remote.example", [ALICE],
+                                       message(f"number {n}", f"m{n}").encode()) == {}
+        assert send(ports["smtp"], message("another session", "m3")) == {}
+        stored = inbox(server, ALICE)
+        assert len(stored) == 4 and all("X-Scripted: seen" in header_block(m) for m in stored)
+        assert scripted.connections == (4 if hang_up else 2)
+        assert outcomes(ports, "smtp", "pass") == 4
     finally:
         scripted.stop()
 

@@ -8,6 +8,7 @@
 // docs/adr/0027-milter-client.md.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,10 +36,25 @@ struct MilterOptions {
   runtime::Duration timeout = std::chrono::seconds(30);
 };
 
-// Runs one message past one filter. An error when the filter cannot be reached,
-// times out or breaks the protocol (the caller applies on_failure).
+// One filter's connection, kept by the SMTP session for its next message, as
+// Postfix keeps one per session: the filter then hears no second negotiation,
+// CONNECT or HELO. Closed with the session.
+struct MilterConnection {
+  std::unique_ptr<runtime::Connection> connection;
+  milter::Negotiated negotiated;
+  // What the filter was told of the session (HELO name, TLS, user); a message
+  // with another starts on a new connection.
+  std::string session;
+};
+
+// Runs one message past one filter, on `kept` when it holds a connection for
+// `session` (a kept connection the filter has closed meanwhile is replaced
+// once), and leaves in `kept` what the next message may reuse. An error when
+// the filter cannot be reached, times out or breaks the protocol (the caller
+// applies on_failure).
 asio::awaitable<Result<milter::Outcome>> run_milter(const MilterOptions& options,
-                                                    milter::Envelope envelope,
+                                                    MilterConnection& kept, std::string session,
+                                                    const milter::Envelope& envelope,
                                                     std::string_view message,
                                                     std::size_t max_message_bytes,
                                                     const log::Logger& logger);

@@ -84,6 +84,7 @@ class Service::Session {
   AuthExchange auth_;
   std::string sender_;          // with [greylist]: this transaction's MAIL FROM ("" for <>)
   std::string auth_mechanism_;  // of the last AUTH, for the filters' {auth_type}
+  std::vector<MilterConnection> milter_connections_;   // one per [[milter]], kept between messages
   std::vector<Future<dns::Answer>> dnsbl_lookups_;     // one per site, until awaited
   std::optional<std::optional<Reply>> dnsbl_verdict_;  // set once awaited
 };
@@ -459,11 +460,19 @@ asio::awaitable<Service::Session::Filtered> Service::Session::filter(tern::smtp:
     result.answer = std::move(answer);
   };
   std::string quarantine_reason;
+  // What each filter is told of the session before the message; a kept
+  // connection serves only the same.
+  const auto& user = handlers_.authenticated();
+  const std::string session = engine_.helo_name() + "|" + (connection_->is_tls() ? "tls" : "") +
+                              "|" + (user ? user->address : "");
+  milter_connections_.resize(o.milters.size());
   address::PathOptions path_options;
   path_options.smtputf8 = message.params.smtputf8;
   for (const MilterOptions& m : o.milters) {
-    auto outcome = co_await run_milter(m, milter_envelope(message), message.content,
-                                       o.limits.max_message_bytes, log_);
+    const std::size_t at = static_cast<std::size_t>(&m - o.milters.data());
+    auto outcome =
+        co_await run_milter(m, milter_connections_[at], session, milter_envelope(message),
+                            message.content, o.limits.max_message_bytes, log_);
     if (!outcome) {
       using F = MilterOptions::OnFailure;
       log_.warn(m.on_failure == F::kAccept     ? "milter failed, message goes on without it"
