@@ -170,4 +170,17 @@ Verdict evaluate(std::span<const Site> sites, std::span<const dns::Answer> answe
   return verdict;
 }
 
+std::string reason(const dns::Answer& txt) {
+  if (!txt.ok() || txt.txt.empty()) {
+    return {};
+  }
+  std::string out = txt.txt.front().joined().substr(0, kMaxReasonBytes);
+  for (char& c : out) {
+    if (c < ' ' || c > '~') {
+      c = ' ';
+    }
+  }
+  return out;
+}
+
 }  // namespace tern::dnsbl

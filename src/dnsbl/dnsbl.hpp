@@ -66,4 +66,12 @@ struct Verdict {
 // Requires: the spans have the same size.
 Verdict evaluate(std::span<const Site> sites, std::span<const dns::Answer> answers);
 
+// The list's own words on a listing (RFC 5782 §2.1: a TXT record at the same
+// name, often a URL to look the address up), for the refusal's text as Postfix's
+// $rbl_reason: the first record's strings joined, anything but printable ASCII
+// as a space, at most kMaxReasonBytes. "" when the answer has none.
+std::string reason(const dns::Answer& txt);
+
+inline constexpr std::size_t kMaxReasonBytes = 200;
+
 }  // namespace tern::dnsbl

@@ -89,6 +89,17 @@ TEST(DnsblAnswers, ListingsAreLoopbackAnswersOnly) {
   EXPECT_TRUE(lists(*parse_site("bl.example=127.255.255.254"), a({"127.255.255.254"})));
 }
 
+TEST(DnsblAnswers, ReasonsAreTheFirstTxtRecordMadePrintable) {
+  dns::Answer txt;
+  txt.status = dns::LookupStatus::kOk;
+  txt.txt = {dns::TxtRecord{{"Listed by bl.test, see ", "https://bl.test/q?1.2.3.4\r\n"}},
+             dns::TxtRecord{{"second"}}};
+  EXPECT_EQ(reason(txt), "Listed by bl.test, see https://bl.test/q?1.2.3.4  ");
+  txt.txt = {dns::TxtRecord{{std::string(300, 'x')}}};
+  EXPECT_EQ(reason(txt).size(), kMaxReasonBytes);
+  EXPECT_EQ(reason(dns::Answer::failure(dns::LookupStatus::kNxDomain)), "");
+}
+
 TEST(DnsblAnswers, WeightsAddUpAndAllowlistsSubtract) {
   std::vector<Site> sites{*parse_site("a.example*2"), *parse_site("b.example"),
                           *parse_site("wl.example=127.0.[0..255].[1..3]*-3")};

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """[dnsbl] against a live ternd and a real DNS server (Knot, dns_server.py) serving
 the lists: the MX refuses every RCPT of a listed client with Postfix's
-reject_rbl_client reply, weights add up to the threshold and allowlists
+reject_rbl_client reply (the list's TXT reason included), weights add up to the threshold and allowlists
 subtract (postscreen_dnsbl_sites syntax), answer patterns filter, the lists'
 error codes (127.255.255.x) and a list that does not answer never block, and
 submission (an authenticated client) is not looked up. The client is
@@ -19,7 +19,8 @@ ALICE = f"alice@{DOMAIN}"
 CLIENT = "1.0.0.127"  # 127.0.0.1 reversed
 
 ZONES = {
-    "bl.test": [f"{CLIENT} A 127.0.0.2", "2.0.0.127 A 127.0.0.2"],
+    "bl.test": [f"{CLIENT} A 127.0.0.2", "2.0.0.127 A 127.0.0.2",
+                f'{CLIENT} TXT "Listed by bl.test, see " "https://bl.test/q?127.0.0.1"'],
     "weight.test": [f"{CLIENT} A 127.0.0.4"],
     "wl.test": [f"{CLIENT} A 127.0.10.2"],
     "err.test": [f"{CLIENT} A 127.255.255.254"],
@@ -66,8 +67,10 @@ def clients(ports, result):
 
 def test_a_listed_client_is_refused_at_every_rcpt(ternd_factory, dns):
     server, ports = start(ternd_factory, dns, ["bl.test", "clean.test"])
+    # With the list's own reason (its TXT record), as Postfix's $rbl_reason.
     assert rcpt_reply(ports["mx"]) == (
-        554, ["5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.test"])
+        554, ["5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.test; "
+              "Listed by bl.test, see https://bl.test/q?127.0.0.1"])
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         delivered(ports["mx"])
     assert inbox(server, ALICE) == []

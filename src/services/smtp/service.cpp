@@ -309,11 +309,20 @@ asio::awaitable<std::optional<Reply>> Service::Session::dnsbl_refusal() {
   for (const auto& zone : verdict.listed_by) {
     lists += (lists.empty() ? "" : ", ") + zone;
   }
+  // The first list's reason (RFC 5782 §2.1 TXT), asked only now that it refuses.
+  std::string why;
+  auto client = dns::IpAddress::parse(ip);
+  if (client && !verdict.listed_by.empty()) {
+    dns::Answer txt = co_await runtime::await(o.resolver->lookup(
+        dnsbl::query_name(*client, verdict.listed_by.front()), dns::RecordType::kTxt));
+    why = dnsbl::reason(txt);
+  }
   log_.info("dnsbl: client listed, recipients refused",
             {{"ip", ip}, {"score", std::to_string(verdict.score)}, {"lists", lists}});
-  // Postfix's reject_rbl_client reply (RFC 3463 §3.8: X.7.1).
-  dnsbl_verdict_.emplace(
-      Reply::of(554, "5.7.1", "Service unavailable; client [" + ip + "] blocked using " + lists));
+  // Postfix's reject_rbl_client reply, $rbl_reason included (RFC 3463 §3.8: X.7.1).
+  dnsbl_verdict_.emplace(Reply::of(554, "5.7.1",
+                                   "Service unavailable; client [" + ip + "] blocked using " +
+                                       lists + (why.empty() ? "" : "; " + why)));
   co_return *dnsbl_verdict_;
 }
 
