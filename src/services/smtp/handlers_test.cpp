@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <variant>
 
@@ -856,13 +857,12 @@ class FullDiskStorage final : public domain::Storage {
   FullDiskMail mail_;
 };
 
-TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
-  FullDiskStorage full(world.storage);
-  Handlers handlers(policy_of(world, Role::kMx), full, world.clock, log::Logger());
+// Runs `input` through `handlers` on an MX engine, as the session would, with
+// `at_message` answering the end of DATA; returns what the engine wrote.
+std::string run_mx(Handlers& handlers, const std::string& input,
+                   const std::function<std::vector<Reply>(tern::smtp::Message&)>& at_message) {
   tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
-  engine.receive(
-      "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<info@example.org>\r\n"
-      "DATA\r\nx\r\n.\r\n");
+  engine.receive(input);
   std::string out;
   for (;;) {
     auto event = engine.next();
@@ -873,11 +873,21 @@ TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
     } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
       engine.answer(handlers.on_rcpt(*rcpt));
     } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
-      engine.answer_message(handlers.on_message(*message, Peer{}));
+      engine.answer_message(at_message(*message));
     } else {
-      break;
+      return out;
     }
   }
+}
+
+TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
+  FullDiskStorage full(world.storage);
+  Handlers handlers(policy_of(world, Role::kMx), full, world.clock, log::Logger());
+  std::string out =
+      run_mx(handlers,
+             "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<info@example.org>\r\n"
+             "DATA\r\nx\r\n.\r\n",
+             [&](tern::smtp::Message& message) { return handlers.on_message(message, Peer{}); });
   EXPECT_TRUE(out.ends_with("451 4.3.0 cannot store the message, try again later\r\n")) << out;
   EXPECT_EQ(world.inbox_count("alice@example.org"), 0u);
   // The forward to carol was queued first and is taken back: the client retries all.
@@ -889,34 +899,22 @@ TEST_F(HandlersTest, StoreFailureGives451AndKeepsNothing) {
 // quarantined message goes to Junk.
 TEST_F(HandlersTest, FilterRecipientsMayRelayAndHeldMessagesGoToJunk) {
   Handlers handlers(policy_of(world, Role::kMx), world.storage, world.clock, log::Logger());
-  tern::smtp::ServerEngine engine(InProcessSession::engine_options(Role::kMx, {}, false));
-  engine.receive(
-      "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\n"
-      "DATA\r\nSubject: held\r\n\r\nx\r\n.\r\n");
   auto outside = address::parse_forward_path("<carol@remote.example>");
   ASSERT_TRUE(outside.has_value());
-  std::string out;
-  for (;;) {
-    auto event = engine.next();
-    out += engine.output();
-    engine.consume_output(engine.output().size());
-    if (auto* mail = std::get_if<tern::smtp::MailFrom>(&event)) {
-      engine.answer(handlers.on_mail(*mail));
-    } else if (auto* rcpt = std::get_if<tern::smtp::RcptTo>(&event)) {
-      engine.answer(handlers.on_rcpt(*rcpt));
-    } else if (auto* message = std::get_if<tern::smtp::Message>(&event)) {
-      // The client could not name it: the MX never relays.
-      tern::smtp::RcptTo asked{tern::smtp::Recipient{*outside, {}}};
-      EXPECT_EQ(handlers.on_rcpt(asked).code, 550);
-      EXPECT_EQ(handlers.on_filter_recipient(*outside).code, 250);
-      message->recipients.push_back(tern::smtp::Recipient{*outside, {}});
-      Peer peer;
-      peer.session_id = "test";
-      engine.answer_message(handlers.on_message(*message, peer, nullptr, /*held=*/true));
-    } else {
-      break;
-    }
-  }
+  std::string out =
+      run_mx(handlers,
+             "EHLO c\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<alice@example.org>\r\n"
+             "DATA\r\nSubject: held\r\n\r\nx\r\n.\r\n",
+             [&](tern::smtp::Message& message) {
+               // The client could not name it: the MX never relays.
+               tern::smtp::RcptTo asked{tern::smtp::Recipient{*outside, {}}};
+               EXPECT_EQ(handlers.on_rcpt(asked).code, 550);
+               EXPECT_EQ(handlers.on_filter_recipient(*outside).code, 250);
+               message.recipients.push_back(tern::smtp::Recipient{*outside, {}});
+               Peer peer;
+               peer.session_id = "test";
+               return handlers.on_message(message, peer, nullptr, /*held=*/true);
+             });
   EXPECT_TRUE(out.ends_with("250 2.0.0 Ok: queued as test.1\r\n")) << out;
   EXPECT_EQ(world.inbox_count("alice@example.org"), 0u);
   EXPECT_EQ(world.mailbox_count("alice@example.org", "Junk"), 1u);
