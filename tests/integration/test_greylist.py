@@ -127,7 +127,15 @@ smtp_tls_security_level = none
             assert client.sendmail("carol@remote.example", [ALICE],
                                    message("carol@remote.example", "via postfix")) == {}
         deadline = time.monotonic() + 60
+        flushed = False
         while time.monotonic() < deadline and not inbox(server, ALICE):
+            # Under CI load Postfix has twice left the deferred message alone
+            # for over 60 s after "skipped, still being delivered" (its qmgr,
+            # not the greylist: the retry is what is tested here). After the
+            # backoff's worth and more, a queue run is asked for once.
+            if not flushed and time.monotonic() > deadline - 45:
+                postfix.postfix("flush")
+                flushed = True
             time.sleep(0.3)
         log = postfix.log()
         assert len(inbox(server, ALICE)) == 1, log
