@@ -199,8 +199,8 @@ std::string quit() {
 
 Client::Client(Envelope envelope, std::string_view message, std::size_t max_body_bytes,
                std::optional<Negotiated> reused)
-    : envelope_(std::move(envelope)), message_(message), max_body_bytes_(max_body_bytes) {
-  SplitMessage split = split_message(message_);
+    : envelope_(std::move(envelope)), max_body_bytes_(max_body_bytes) {
+  SplitMessage split = split_message(message);
   fields_ = std::move(split.fields);
   body_ = split.body;
   if (reused) {

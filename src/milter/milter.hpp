@@ -239,7 +239,6 @@ class Client {
   bool wanted(std::uint32_t no_flag) const { return (protocol_ & no_flag) == 0; }
 
   Envelope envelope_;
-  std::string_view message_;
   std::size_t max_body_bytes_;
   std::string output_;
   std::string input_;

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from processes import stop_process
+
 # Built at run time, so this file itself never carries the signature.
 MARKER = "TERN-TEST-VIRUS-" + "SIGNATURE-7f3a9c"
 VIRUS = "Tern.Test.Virus.UNOFFICIAL"  # clamd names signatures of unsigned databases so
@@ -69,12 +71,6 @@ class Clamd:
             time.sleep(0.1)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 

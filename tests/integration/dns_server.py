@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from processes import stop_process
+
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
 KDIG = shutil.which("kdig") or "/usr/bin/kdig"
@@ -182,13 +184,7 @@ zone:
                        capture_output=True, timeout=10)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
 
 

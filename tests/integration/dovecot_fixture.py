@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from processes import stop_process
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "tern"
 # Dovecot refuses uid 0 for mail processes; the mail dirs belong to nobody.
@@ -140,11 +142,5 @@ service stats {{
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)

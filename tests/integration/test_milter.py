@@ -25,6 +25,7 @@ import pytest
 
 from clamd_fixture import MARKER, Clamd, require_clamd
 from conftest import metric
+from processes import stop_process
 from store_view import inbox, mailbox_messages
 from test_smtp import DOMAIN, PASSWORD, Raw, start_filtering_server
 
@@ -62,13 +63,7 @@ class Filter:
         wait_for_socket(socket_path, self.process, what)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def clamav_milter(directory, clamd, on_infected):

@@ -418,7 +418,7 @@ milter::Envelope Service::Session::milter_envelope(const tern::smtp::Message& me
   }
   // The id Handlers::on_message will give the message, for the filters' logs.
   const std::string id =
-      peer().session_id + "." + std::to_string(handlers_.accepted_messages() + 1);
+      connection_->id() + "." + std::to_string(handlers_.accepted_messages() + 1);
   e.mail_macros = {{"i", id}, {"{mail_addr}", e.sender}};
   if (const auto& user = handlers_.authenticated()) {
     e.mail_macros.emplace_back("{auth_type}", auth_mechanism_);
